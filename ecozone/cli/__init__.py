@@ -1,0 +1,1 @@
+"""The ``ecozone`` command line: a click group of small subcommands over the library."""

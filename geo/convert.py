@@ -1,0 +1,113 @@
+"""Convert coordinates between every system a user brings, in one call.
+
+WGS84 / CGCS2000 lon/lat, AMap/Tencent GCJ-02, Baidu BD-09, and any projected CRS
+PROJ knows (Gauss-Krüger zones such as EPSG:4548, or zone-prefixed EPSG:4527).
+The path always goes through WGS84 lon/lat: the Chinese offsets are not PROJ
+transformations, so they are applied on the lon/lat side.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+from pyproj import CRS, Transformer
+
+from geo.chinacoords import convert_coords
+from geo.crs import gk_epsg
+from geo.errors import CRSDetectionError
+
+OFFSET_SYSTEMS = ("wgs84", "cgcs2000", "gcj02", "bd09")
+
+
+def resolve_system(system: str, *, lon_hint: float | None = None) -> str | CRS:
+    """Normalise a user's coordinate-system name.
+
+    Parameters
+    ----------
+    system
+        "wgs84", "cgcs2000", "gcj02", "bd09", "gk" (the 3° Gauss-Krüger zone of
+        ``lon_hint``), "gk39" (zone 39, no prefix), or anything
+        ``pyproj.CRS.from_user_input`` accepts ("EPSG:4548").
+    lon_hint
+        A longitude that picks the zone for "gk".
+
+    Returns
+    -------
+    str or pyproj.CRS
+        One of :data:`OFFSET_SYSTEMS` or a CRS.
+
+    Raises
+    ------
+    CRSDetectionError
+        If the name is neither a known system nor a CRS.
+    """
+    name = system.strip().lower()
+    if name in OFFSET_SYSTEMS:
+        return "wgs84" if name == "cgcs2000" else name
+    if name in {"epsg:4326", "epsg:4490"}:
+        return "wgs84"
+    if name.startswith("gk"):
+        rest = name[2:].strip(" -_")
+        if rest.isdigit():
+            return CRS.from_epsg(gk_epsg(zone=int(rest)))
+        if lon_hint is None:
+            msg = f"coordinate system {system!r} needs a zone: use e.g. 'gk39' or 'EPSG:4548'"
+            raise CRSDetectionError(msg)
+        return CRS.from_epsg(gk_epsg(lon_hint))
+    try:
+        crs = CRS.from_user_input(system)
+    except Exception as exc:
+        msg = (
+            f"unknown coordinate system {system!r}: use wgs84, cgcs2000, gcj02, bd09, "
+            "gk<zone> (e.g. gk39) or an EPSG code such as EPSG:4548"
+        )
+        raise CRSDetectionError(msg) from exc
+    if crs.is_geographic and crs.ellipsoid is not None and crs.ellipsoid.name in {
+        "WGS 84",
+        "CGCS2000",
+        "GRS 1980",
+    }:
+        return "wgs84"
+    return crs
+
+
+def convert_xy(
+    x: ArrayLike, y: ArrayLike, *, src: str, dst: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Convert coordinates from one system to another.
+
+    Parameters
+    ----------
+    x, y
+        Longitude/latitude for geographic systems, easting/northing (GIS order)
+        for projected ones. Scalars or arrays.
+    src, dst
+        Systems as accepted by :func:`resolve_system`.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Converted ``x`` and ``y`` (lon/lat or easting/northing).
+
+    Examples
+    --------
+    >>> lon, lat = convert_xy(116.397, 39.908, src="wgs84", dst="EPSG:4548")
+    >>> round(float(lon)) // 1000  # easting in km, central meridian 117°E
+    448
+    """
+    x = np.asarray(x, dtype="float64")
+    y = np.asarray(y, dtype="float64")
+    source = resolve_system(src)
+    if isinstance(source, CRS):
+        to_ll = Transformer.from_crs(source, "EPSG:4326", always_xy=True)
+        lon, lat = to_ll.transform(x, y)
+        source = "wgs84"
+    else:
+        lon, lat = x, y
+    target = resolve_system(dst, lon_hint=float(np.nanmean(lon)) if np.size(lon) else None)
+    if isinstance(target, CRS):
+        lon, lat = convert_coords(lon, lat, src=source, dst="wgs84")
+        from_ll = Transformer.from_crs("EPSG:4326", target, always_xy=True)
+        return tuple(np.asarray(v) for v in from_ll.transform(lon, lat))  # type: ignore[return-value]
+    out = convert_coords(lon, lat, src=source, dst=target)
+    return np.asarray(out[0]), np.asarray(out[1])

@@ -1,0 +1,392 @@
+"""The project being checked: what kind of project it is and what it does.
+
+A :class:`Project` carries the attributes that rule conditions look at (see
+:class:`zoning.pack.Conditions`): the project type, the GB/T 4754 industry code,
+activity flags (wastewater, sewage, ...), new build or expansion, temporary land use,
+whether it serves the water supply, and the lon/lat points of its site exits.
+
+Batch input (one project per table row) is read with :func:`project_from_row`, which
+accepts English or Chinese column names and Chinese values (e.g. ``建设性质 = 新建``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "DEVELOPMENT",
+    "FLAGS",
+    "PROJECT_TYPES",
+    "Project",
+    "project_from_row",
+]
+
+#: Project types, with their Chinese labels.
+PROJECT_TYPES: dict[str, str] = {
+    "construction": "施工工地/建设项目",
+    "residential": "居住项目",
+    "industrial": "工业项目",
+    "linear": "线性工程(道路、管线等)",
+    "agriculture": "农业/养殖项目",
+    "other": "其他",
+}
+
+#: Activity flags a rule condition can test, with their Chinese labels.
+FLAGS: dict[str, str] = {
+    "wastewater": "排放废水",
+    "vocs": "排放挥发性有机物(VOCs)",
+    "sewage": "排放污水",
+    "garbage": "堆放垃圾",
+    "toilets": "设置厕所",
+    "manure": "堆放畜禽粪便",
+}
+
+#: Development kinds: a new project or the expansion (改扩建) of an existing one.
+DEVELOPMENT: dict[str, str] = {
+    "new": "新建",
+    "expansion": "改扩建",
+}
+
+# Values people write in tables, mapped to the codes above.
+_TYPE_ALIASES: dict[str, str] = {
+    "施工工地": "construction",
+    "建设项目": "construction",
+    "施工": "construction",
+    "工地": "construction",
+    "施工工地/建设项目": "construction",
+    "居住": "residential",
+    "住宅": "residential",
+    "居住项目": "residential",
+    "工业": "industrial",
+    "工业项目": "industrial",
+    "线性工程": "linear",
+    "线性工程(道路、管线等)": "linear",
+    "道路": "linear",
+    "管线": "linear",
+    "农业": "agriculture",
+    "养殖": "agriculture",
+    "农业/养殖项目": "agriculture",
+    "其他": "other",
+    "其它": "other",
+}
+_FLAG_ALIASES: dict[str, str] = {
+    "废水": "wastewater",
+    "排放废水": "wastewater",
+    "vocs": "vocs",
+    "挥发性有机物": "vocs",
+    "污水": "sewage",
+    "排放污水": "sewage",
+    "垃圾": "garbage",
+    "堆放垃圾": "garbage",
+    "厕所": "toilets",
+    "设置厕所": "toilets",
+    "粪便": "manure",
+    "畜禽粪便": "manure",
+    "堆放畜禽粪便": "manure",
+}
+_DEVELOPMENT_ALIASES: dict[str, str] = {
+    "新建": "new",
+    "扩建": "expansion",
+    "改建": "expansion",
+    "改扩建": "expansion",
+    "expand": "expansion",
+    "extension": "expansion",
+}
+_TRUE = {"true", "yes", "y", "1", "是", "有", "t", "x", "✓"}
+_FALSE = {"false", "no", "n", "0", "否", "无", "f", ""}
+
+# GB/T 4754-2017: a section letter A–T, optionally followed by 2–4 digits.
+_INDUSTRY_RE = re.compile(r"^[A-T](\d{2}(\d{1,2})?)?$")
+
+
+def _allowed(values: Mapping[str, str]) -> str:
+    return ", ".join(f"{k} ({v})" for k, v in values.items())
+
+
+def _norm_project_type(value: Any, *, where: str) -> str | None:
+    if _is_blank(value):
+        return None
+    text = str(value).strip()
+    key = text.lower()
+    if key in PROJECT_TYPES:
+        return key
+    if text in _TYPE_ALIASES:
+        return _TYPE_ALIASES[text]
+    msg = f"{where}: unknown project type {value!r}; allowed: {_allowed(PROJECT_TYPES)}"
+    raise ValueError(msg)
+
+
+def _norm_flag(value: Any, *, where: str) -> str:
+    text = str(value).strip()
+    key = text.lower()
+    if key in FLAGS:
+        return key
+    if key in _FLAG_ALIASES:
+        return _FLAG_ALIASES[key]
+    if text in _FLAG_ALIASES:
+        return _FLAG_ALIASES[text]
+    msg = f"{where}: unknown flag {value!r}; allowed: {_allowed(FLAGS)}"
+    raise ValueError(msg)
+
+
+def _norm_development(value: Any, *, where: str) -> str:
+    if _is_blank(value):
+        return "new"
+    text = str(value).strip()
+    key = text.lower()
+    if key in DEVELOPMENT:
+        return key
+    if key in _DEVELOPMENT_ALIASES:
+        return _DEVELOPMENT_ALIASES[key]
+    if text in _DEVELOPMENT_ALIASES:
+        return _DEVELOPMENT_ALIASES[text]
+    msg = f"{where}: unknown development {value!r}; allowed: {_allowed(DEVELOPMENT)}"
+    raise ValueError(msg)
+
+
+def _norm_industry_code(value: Any, *, where: str) -> str | None:
+    if _is_blank(value):
+        return None
+    code = re.sub(r"\s+", "", str(value)).upper()
+    if not _INDUSTRY_RE.match(code):
+        msg = (
+            f"{where}: industry code {value!r} is not a GB/T 4754 code; write a section "
+            "letter A–T optionally followed by 2–4 digits, e.g. 'C', 'C26' or 'C2614'"
+        )
+        raise ValueError(msg)
+    return code
+
+
+def _is_blank(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and value.strip() == ""
+
+
+def _norm_bool(value: Any, *, where: str) -> bool:
+    if _is_blank(value):
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        if value in (0, 1):
+            return bool(value)
+    else:
+        text = str(value).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+    # numpy bools and similar
+    if type(value).__name__ in {"bool_", "bool"}:
+        return bool(value)
+    msg = f"{where}: cannot read {value!r} as yes/no; write true/false, 是/否 or 1/0"
+    raise ValueError(msg)
+
+
+def _norm_exits(value: Any, *, where: str) -> tuple[tuple[float, float], ...]:
+    if _is_blank(value):
+        return ()
+    if isinstance(value, str):
+        # "116.6,39.9; 116.61,39.91"
+        points = []
+        for part in re.split(r"[;；|]", value):
+            if not part.strip():
+                continue
+            nums = re.split(r"[,，\s]+", part.strip())
+            if len(nums) != 2:
+                msg = f"{where}: cannot read exit point {part!r}; write 'lon,lat; lon,lat'"
+                raise ValueError(msg)
+            points.append((nums[0], nums[1]))
+        value = points
+    out = []
+    for pt in value:
+        if hasattr(pt, "x") and hasattr(pt, "y"):  # shapely Point
+            pt = (pt.x, pt.y)
+        try:
+            lon, lat = (float(c) for c in pt)
+        except (TypeError, ValueError):
+            msg = f"{where}: exit point {pt!r} is not a (lon, lat) pair of numbers"
+            raise ValueError(msg) from None
+        if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
+            msg = f"{where}: exit point ({lon}, {lat}) is not a WGS84 lon/lat; give degrees"
+            raise ValueError(msg)
+        out.append((lon, lat))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Project:
+    """A project whose site is being checked.
+
+    Parameters
+    ----------
+    name
+        Free text name shown in reports.
+    project_type
+        One of :data:`PROJECT_TYPES` (``"construction"``, ``"residential"``,
+        ``"industrial"``, ``"linear"``, ``"agriculture"``, ``"other"``) or ``None``
+        (unknown: only rules without a project-type condition apply). Chinese labels
+        such as ``"施工工地"`` are accepted.
+    industry_code
+        GB/T 4754-2017 industry code (``"C2614"``); normalised to upper case.
+    flags
+        Subset of :data:`FLAGS`: ``"wastewater"``, ``"vocs"``, ``"sewage"``,
+        ``"garbage"``, ``"toilets"``, ``"manure"``.
+    development
+        ``"new"`` (新建) or ``"expansion"`` (改扩建).
+    temporary_land_use
+        The project uses land only temporarily (临时用地).
+    water_supply
+        The project is a water-supply facility (供水设施), the one kind allowed in a
+        grade-1 water-source protection zone.
+    exits
+        Lon/lat (WGS84) points of the site exits, used by the 200 m exit-band rule.
+
+    Raises
+    ------
+    ValueError
+        An unknown project type, flag or development kind (the message lists the
+        allowed values), a malformed industry code or exit point.
+
+    Examples
+    --------
+    >>> p = Project(project_type="industrial", industry_code="c2614", flags={"wastewater"})
+    >>> p.industry_code, sorted(p.flags)
+    ('C2614', ['wastewater'])
+    """
+
+    name: str = ""
+    project_type: str | None = None
+    industry_code: str | None = None
+    flags: frozenset[str] = field(default_factory=frozenset)
+    development: str = "new"
+    temporary_land_use: bool = False
+    water_supply: bool = False
+    exits: tuple[tuple[float, float], ...] = ()
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__  # frozen dataclass: normalise in place once
+        set_(self, "name", "" if self.name is None else str(self.name))
+        set_(self, "project_type", _norm_project_type(self.project_type, where="project_type"))
+        set_(self, "industry_code", _norm_industry_code(self.industry_code, where="industry_code"))
+        flags = self.flags
+        if isinstance(flags, str):
+            flags = [f for f in re.split(r"[;,；，\s]+", flags) if f]
+        set_(self, "flags", frozenset(_norm_flag(f, where="flags") for f in flags))
+        set_(self, "development", _norm_development(self.development, where="development"))
+        if not isinstance(self.temporary_land_use, bool):
+            set_(
+                self,
+                "temporary_land_use",
+                _norm_bool(self.temporary_land_use, where="temporary_land_use"),
+            )
+        if not isinstance(self.water_supply, bool):
+            set_(self, "water_supply", _norm_bool(self.water_supply, where="water_supply"))
+        set_(self, "exits", _norm_exits(self.exits, where="exits"))
+
+    @property
+    def project_type_zh(self) -> str:
+        """Chinese label of the project type ("" when unknown)."""
+        return PROJECT_TYPES.get(self.project_type or "", "")
+
+    @property
+    def flags_zh(self) -> list[str]:
+        """Chinese labels of the flags, in the order of :data:`FLAGS`."""
+        return [label for key, label in FLAGS.items() if key in self.flags]
+
+
+# Column names accepted by project_from_row, English first then Chinese.
+_COLUMNS: dict[str, tuple[str, ...]] = {
+    "name": ("name", "project_name", "名称", "项目名称"),
+    "project_type": ("project_type", "type", "项目类型", "类型"),
+    "industry_code": ("industry_code", "industry", "行业代码", "国民经济行业代码"),
+    "flags": ("flags", "标志", "活动"),
+    "development": ("development", "建设性质"),
+    "temporary_land_use": ("temporary_land_use", "temporary", "临时用地"),
+    "water_supply": ("water_supply", "供水设施", "供水"),
+    "exits": ("exits", "exit", "出口", "出口坐标"),
+}
+
+
+def _column(row: Mapping[str, Any], names: Iterable[str]) -> tuple[str | None, Any]:
+    for name in names:
+        if name in row:
+            return name, row[name]
+    return None, None
+
+
+def project_from_row(row: Mapping[str, Any], *, where: str = "row") -> Project:
+    """Build a :class:`Project` from one table row (batch input).
+
+    Columns (English or Chinese names): ``project_type`` / ``项目类型``,
+    ``industry_code`` / ``行业代码``, ``flags`` (``"wastewater;vocs"``) or one boolean
+    column per flag (``wastewater`` / ``排放废水`` ... with true/false, 是/否, 1/0),
+    ``development`` / ``建设性质`` (``新建`` / ``扩建`` / ``改扩建``),
+    ``temporary_land_use`` / ``临时用地``, ``water_supply`` / ``供水设施``,
+    ``exits`` / ``出口坐标`` (``"lon,lat; lon,lat"``) and ``name`` / ``项目名称``.
+    Missing columns take the :class:`Project` defaults; other columns are ignored.
+
+    Parameters
+    ----------
+    row
+        A mapping such as a ``dict`` or a ``pandas.Series``.
+    where
+        How to name the row in error messages, e.g. ``"sites.csv row 7"``.
+
+    Returns
+    -------
+    Project
+
+    Raises
+    ------
+    ValueError
+        A value that cannot be read; the message names the row, the column and the
+        value, and lists the allowed values.
+
+    Examples
+    --------
+    >>> p = project_from_row({"项目类型": "工业", "行业代码": "c26", "排放废水": "是"})
+    >>> p.project_type, p.industry_code, sorted(p.flags)
+    ('industrial', 'C26', ['wastewater'])
+    """
+    if hasattr(row, "to_dict"):
+        row = row.to_dict()
+    values: dict[str, Any] = {}
+    for fld, names in _COLUMNS.items():
+        col, value = _column(row, names)
+        if col is None:
+            continue
+        here = f"{where}: column {col!r}"
+        if fld == "project_type":
+            values[fld] = _norm_project_type(value, where=here)
+        elif fld == "industry_code":
+            values[fld] = _norm_industry_code(value, where=here)
+        elif fld == "development":
+            values[fld] = _norm_development(value, where=here)
+        elif fld in ("temporary_land_use", "water_supply"):
+            values[fld] = _norm_bool(value, where=here)
+        elif fld == "exits":
+            values[fld] = _norm_exits(value, where=here)
+        elif fld == "flags":
+            if _is_blank(value):
+                continue
+            parts = value if not isinstance(value, str) else re.split(r"[;,；，\s]+", value)
+            values["flags"] = {_norm_flag(p, where=here) for p in parts if str(p).strip()}
+        elif fld == "name":
+            values[fld] = "" if _is_blank(value) else str(value)
+    # One boolean column per flag, English or Chinese name.
+    flags = set(values.get("flags", set()))
+    for flag, label in FLAGS.items():
+        for col in {flag, label, *(k for k, v in _FLAG_ALIASES.items() if v == flag)}:
+            if col in row and col not in _COLUMNS["flags"]:
+                if _norm_bool(row[col], where=f"{where}: column {col!r}"):
+                    flags.add(flag)
+    values["flags"] = frozenset(flags)
+    return Project(**values)
