@@ -8,13 +8,16 @@ transformations, so they are applied on the lon/lat side.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike
 from pyproj import CRS, Transformer
 
 from geo.chinacoords import convert_coords
 from geo.crs import gk_epsg
-from geo.errors import CRSDetectionError
+from geo.errors import CRSDetectionError, InputFormatError
 
 OFFSET_SYSTEMS = ("wgs84", "cgcs2000", "gcj02", "bd09")
 
@@ -111,3 +114,88 @@ def convert_xy(
         return tuple(np.asarray(v) for v in from_ll.transform(lon, lat))  # type: ignore[return-value]
     out = convert_coords(lon, lat, src=source, dst=target)
     return np.asarray(out[0]), np.asarray(out[1])
+
+
+def convert_table(
+    path: str | Path,
+    *,
+    src: str,
+    dst: str,
+    x_col: str | None = None,
+    y_col: str | None = None,
+    northing_first: bool = False,
+    encoding: str | None = None,
+) -> pd.DataFrame:
+    """Convert the coordinate columns of a CSV/XLSX table, keeping every other column.
+
+    Parameters
+    ----------
+    path
+        CSV or XLSX file.
+    src, dst
+        Systems as accepted by :func:`resolve_system`.
+    x_col, y_col
+        Coordinate columns; found from headers such as 经度/lon/x and 纬度/lat/y when
+        omitted. With ``northing_first`` the X column holds northings (survey order).
+    northing_first
+        Read X as northing and Y as easting (界址点 tables), and write them back so.
+    encoding
+        Text encoding of a CSV (detected when omitted: UTF-8, else GB18030).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table with two added columns, ``x_<dst>`` and ``y_<dst>``; rows whose
+        coordinates are not numbers get empty values and a ``problem`` text.
+
+    Raises
+    ------
+    InputFormatError
+        If the coordinate columns cannot be found.
+    """
+    from geo.io._tabular import (
+        BP_X_NAMES,
+        BP_Y_NAMES,
+        LAT_NAMES,
+        LON_NAMES,
+        find_column,
+        load_text_table,
+        load_xlsx,
+        split_header,
+        to_number,
+    )
+
+    path = Path(path)
+    source = path.name
+    if path.suffix.lower() in {".xlsx", ".xlsm"}:
+        raw, rows, _sheet = load_xlsx(path, sheet=None, source=source)
+    else:
+        raw, rows = load_text_table(path, encoding=encoding, source=source)
+    frame, _data_rows, _header = split_header(raw, rows)
+    columns = [str(c) for c in frame.columns]
+    x_names, y_names = (BP_X_NAMES, BP_Y_NAMES) if northing_first else (LON_NAMES, LAT_NAMES)
+    x_col = x_col or find_column(columns, x_names)
+    y_col = y_col or find_column(columns, y_names)
+    if x_col not in columns or y_col not in columns:
+        msg = (
+            f"{source}: cannot find the coordinate columns (headers seen: {columns}); "
+            "name them with --x-col and --y-col"
+        )
+        raise InputFormatError(msg)
+    x, _ = to_number(frame[x_col])
+    y, _ = to_number(frame[y_col])
+    if northing_first:  # survey tables: X = northing, Y = easting
+        x, y = y, x
+    ok = np.isfinite(x) & np.isfinite(y)
+    ox = np.full(len(frame), np.nan)
+    oy = np.full(len(frame), np.nan)
+    if ok.any():
+        cx, cy = convert_xy(x[ok], y[ok], src=src, dst=dst)
+        ox[ok], oy[ok] = cx, cy
+    out = frame.copy()
+    tag = dst.lower().replace(":", "")
+    first, second = (oy, ox) if northing_first else (ox, oy)
+    out[f"x_{tag}"] = first
+    out[f"y_{tag}"] = second
+    out["problem"] = np.where(ok, "", "坐标不是数字 / coordinates are not numbers")
+    return out

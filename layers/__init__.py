@@ -1,1 +1,38 @@
-"""layers package."""
+"""layers: typed thematic layers, their validation, and the versioned LayerStore.
+
+A :class:`Layer` is a GeoDataFrame in EPSG:4326 plus its provenance (kind, name,
+source, source date, version, row count, checksum, synthetic flag). Kinds and their
+required columns are registered in :mod:`layers.kinds`; :class:`LayerStore` keeps
+every imported version in one GeoPackage; :func:`open_store` opens the default one.
+"""
+
+from layers.default import default_store_path, embedded_dataset_path, open_store
+from layers.kinds import (
+    ACCESS_DIMENSIONS,
+    KINDS,
+    LAYER_KINDS,
+    GeneratedColumnWarning,
+    LayerKind,
+    kind_info,
+    validate_layer,
+)
+from layers.layer import Layer, layer_checksum
+from layers.store import LayerStore, MissingKindError, check_layer_name
+
+__all__ = [
+    "ACCESS_DIMENSIONS",
+    "KINDS",
+    "LAYER_KINDS",
+    "GeneratedColumnWarning",
+    "Layer",
+    "LayerKind",
+    "LayerStore",
+    "MissingKindError",
+    "check_layer_name",
+    "default_store_path",
+    "embedded_dataset_path",
+    "kind_info",
+    "layer_checksum",
+    "open_store",
+    "validate_layer",
+]

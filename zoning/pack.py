@@ -58,6 +58,7 @@ __all__ = [
     "ParkTier",
     "Rule",
     "Target",
+    "iter_citations",
     "list_packs",
     "load_pack",
 ]
@@ -93,46 +94,15 @@ METRICS: tuple[str, ...] = (
     "sponge_share",
 )
 
-LayerKind = Literal[
-    "boundary",
-    "redline",
-    "eco_control",
-    "well",
-    "water_source_zone",
-    "park",
-    "residential",
-    "tongzhou_key_area",
-    "tongzhou_strict_zone",
-    "control_unit",
-    "pollution_source",
-]
-RuleLayer = Literal[
-    "boundary",
-    "redline",
-    "eco_control",
-    "well",
-    "water_source_zone",
-    "park",
-    "residential",
-    "tongzhou_key_area",
-    "tongzhou_strict_zone",
-    "control_unit",
-    "pollution_source",
-    "site_exit",
-]
+# Literal types built from the tuples, so the vocabulary is written once.
+LayerKind = Literal[LAYER_KINDS]  # type: ignore[valid-type]
+RuleLayer = Literal[RULE_LAYERS]  # type: ignore[valid-type]
+Metric = Literal[METRICS]  # type: ignore[valid-type]
+ProjectType = Literal[tuple(PROJECT_TYPES)]  # type: ignore[valid-type]
+Flag = Literal[tuple(FLAGS)]  # type: ignore[valid-type]
 Predicate = Literal["intersects", "within", "within_distance", "nearest"]
 Outcome = Literal["prohibited", "restricted", "requirements", "information"]
 Section = Literal["redline", "quality_floor", "resource_cap", "access_list"]
-Metric = Literal[
-    "redline_share",
-    "eco_control_share",
-    "park_service_coverage",
-    "park_area_per_person",
-    "forest_share",
-    "sponge_share",
-]
-ProjectType = Literal["construction", "residential", "industrial", "linear", "agriculture", "other"]
-Flag = Literal["wastewater", "vocs", "sewage", "garbage", "toilets", "manure"]
 
 #: Chinese labels of outcomes and sections, for reports.
 OUTCOMES_ZH: dict[str, str] = {
@@ -151,12 +121,6 @@ SECTIONS_ZH: dict[str, str] = {
 _ID_RE = r"^[a-z0-9_]+(\.[a-z0-9_]+)*$"
 _SEED_RE = re.compile(r"^\d{3}_[0-9a-f]+\.txt$")
 _LINES_RE = re.compile(r"^\d+(-\d+)?(,\s*\d+(-\d+)?)*$")
-
-# sanity: the Literal types and the tuples say the same thing
-assert set(LayerKind.__args__) == set(LAYER_KINDS)  # type: ignore[attr-defined]
-assert set(Metric.__args__) == set(METRICS)  # type: ignore[attr-defined]
-assert set(ProjectType.__args__) == set(PROJECT_TYPES)  # type: ignore[attr-defined]
-assert set(Flag.__args__) == set(FLAGS)  # type: ignore[attr-defined]
 
 
 class _Model(BaseModel):
@@ -580,7 +544,7 @@ class Pack(_Model):
         return self._lineage or (self.name,)
 
     def rule(self, rule_id: str) -> Rule:
-        """The rule with id ``rule_id``; raises ``KeyError`` naming the known ids."""
+        """Return the rule with id ``rule_id``; raise ``KeyError`` naming the known ids."""
         for r in self.rules:
             if r.id == rule_id:
                 return r
@@ -588,7 +552,7 @@ class Pack(_Model):
         raise KeyError(msg)
 
     def target(self, target_id: str) -> Target:
-        """The target with id ``target_id``; raises ``KeyError`` naming the known ids."""
+        """Return the target with id ``target_id``; raise ``KeyError`` naming the known ids."""
         for t in self.targets:
             if t.id == target_id:
                 return t
@@ -599,7 +563,7 @@ class Pack(_Model):
         raise KeyError(msg)
 
     def rules_for(self, project: Project | None) -> list[Rule]:
-        """The rules whose conditions hold for ``project``, in pack order."""
+        """Return the rules whose conditions hold for ``project``, in pack order."""
         return [r for r in self.rules if r.applies_to(project)]
 
     def layer_kinds(self) -> set[str]:
@@ -674,6 +638,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
 _PLURAL = {"rules": "rule", "targets": "target"}
 
 
+def _num(x: Any) -> Any:
+    """0.0 -> 0 for messages."""
+    return int(x) if isinstance(x, float) and x.is_integer() else x
+
+
 def _describe_error(err: Mapping[str, Any], raw: Mapping[str, Any]) -> str:
     """One pydantic error as "rule 'id': field 'x': message (got v)"."""
     loc = list(err.get("loc", ()))
@@ -697,11 +666,11 @@ def _describe_error(err: Mapping[str, Any], raw: Mapping[str, Any]) -> str:
     ctx = err.get("ctx") or {}
     given = err.get("input")
     if etype == "greater_than":
-        text = f"must be > {ctx.get('gt')} (got {given!r})"
+        text = f"must be > {_num(ctx.get('gt'))} (got {given!r})"
     elif etype == "greater_than_equal":
-        text = f"must be >= {ctx.get('ge')} (got {given!r})"
+        text = f"must be >= {_num(ctx.get('ge'))} (got {given!r})"
     elif etype == "less_than_equal":
-        text = f"must be <= {ctx.get('le')} (got {given!r})"
+        text = f"must be <= {_num(ctx.get('le'))} (got {given!r})"
     elif etype == "extra_forbidden":
         text = f"unknown field (got {given!r}); check the spelling against docs/rules.md"
     elif etype == "missing":
@@ -709,7 +678,8 @@ def _describe_error(err: Mapping[str, Any], raw: Mapping[str, Any]) -> str:
     elif etype == "literal_error":
         text = f"must be one of {ctx.get('expected')} (got {given!r})"
     elif etype == "string_pattern_mismatch":
-        text = f"must match {ctx.get('pattern')} (dotted lower-case, got {given!r})"
+        hint = " (ids are dotted lower case, e.g. 'well.30m.polluting')" if field == "id" else ""
+        text = f"must match {ctx.get('pattern')}{hint} (got {given!r})"
     elif etype == "value_error":
         text = str(ctx.get("error", err.get("msg", "")))
     else:

@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from geo.errors import InputFormatError
+
 __all__ = [
     "DEVELOPMENT",
     "FLAGS",
@@ -117,7 +119,7 @@ def _norm_project_type(value: Any, *, where: str) -> str | None:
     if text in _TYPE_ALIASES:
         return _TYPE_ALIASES[text]
     msg = f"{where}: unknown project type {value!r}; allowed: {_allowed(PROJECT_TYPES)}"
-    raise ValueError(msg)
+    raise InputFormatError(msg)
 
 
 def _norm_flag(value: Any, *, where: str) -> str:
@@ -130,7 +132,7 @@ def _norm_flag(value: Any, *, where: str) -> str:
     if text in _FLAG_ALIASES:
         return _FLAG_ALIASES[text]
     msg = f"{where}: unknown flag {value!r}; allowed: {_allowed(FLAGS)}"
-    raise ValueError(msg)
+    raise InputFormatError(msg)
 
 
 def _norm_development(value: Any, *, where: str) -> str:
@@ -145,7 +147,7 @@ def _norm_development(value: Any, *, where: str) -> str:
     if text in _DEVELOPMENT_ALIASES:
         return _DEVELOPMENT_ALIASES[text]
     msg = f"{where}: unknown development {value!r}; allowed: {_allowed(DEVELOPMENT)}"
-    raise ValueError(msg)
+    raise InputFormatError(msg)
 
 
 def _norm_industry_code(value: Any, *, where: str) -> str | None:
@@ -157,7 +159,7 @@ def _norm_industry_code(value: Any, *, where: str) -> str | None:
             f"{where}: industry code {value!r} is not a GB/T 4754 code; write a section "
             "letter A–T optionally followed by 2–4 digits, e.g. 'C', 'C26' or 'C2614'"
         )
-        raise ValueError(msg)
+        raise InputFormatError(msg)
     return code
 
 
@@ -165,6 +167,8 @@ def _is_blank(value: Any) -> bool:
     if value is None:
         return True
     if isinstance(value, float) and math.isnan(value):
+        return True
+    if type(value).__name__ in {"NAType", "NaTType"}:  # pandas missing values
         return True
     return isinstance(value, str) and value.strip() == ""
 
@@ -174,20 +178,16 @@ def _norm_bool(value: Any, *, where: str) -> bool:
         return False
     if isinstance(value, bool):
         return value
-    if isinstance(value, int | float):
-        if value in (0, 1):
-            return bool(value)
-    else:
-        text = str(value).strip().lower()
-        if text in _TRUE:
-            return True
-        if text in _FALSE:
-            return False
-    # numpy bools and similar
-    if type(value).__name__ in {"bool_", "bool"}:
+    if isinstance(value, int | float) and value in (0, 1):
         return bool(value)
+    # strings, and numpy bools (str(np.True_) == "True")
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
     msg = f"{where}: cannot read {value!r} as yes/no; write true/false, 是/否 or 1/0"
-    raise ValueError(msg)
+    raise InputFormatError(msg)
 
 
 def _norm_exits(value: Any, *, where: str) -> tuple[tuple[float, float], ...]:
@@ -202,7 +202,7 @@ def _norm_exits(value: Any, *, where: str) -> tuple[tuple[float, float], ...]:
             nums = re.split(r"[,，\s]+", part.strip())
             if len(nums) != 2:
                 msg = f"{where}: cannot read exit point {part!r}; write 'lon,lat; lon,lat'"
-                raise ValueError(msg)
+                raise InputFormatError(msg)
             points.append((nums[0], nums[1]))
         value = points
     out = []
@@ -213,10 +213,10 @@ def _norm_exits(value: Any, *, where: str) -> tuple[tuple[float, float], ...]:
             lon, lat = (float(c) for c in pt)
         except (TypeError, ValueError):
             msg = f"{where}: exit point {pt!r} is not a (lon, lat) pair of numbers"
-            raise ValueError(msg) from None
+            raise InputFormatError(msg) from None
         if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
             msg = f"{where}: exit point ({lon}, {lat}) is not a WGS84 lon/lat; give degrees"
-            raise ValueError(msg)
+            raise InputFormatError(msg)
         out.append((lon, lat))
     return tuple(out)
 
@@ -251,9 +251,9 @@ class Project:
 
     Raises
     ------
-    ValueError
-        An unknown project type, flag or development kind (the message lists the
-        allowed values), a malformed industry code or exit point.
+    geo.errors.InputFormatError
+        (a ``ValueError``) An unknown project type, flag or development kind (the
+        message lists the allowed values), a malformed industry code or exit point.
 
     Examples
     --------
@@ -346,9 +346,9 @@ def project_from_row(row: Mapping[str, Any], *, where: str = "row") -> Project:
 
     Raises
     ------
-    ValueError
-        A value that cannot be read; the message names the row, the column and the
-        value, and lists the allowed values.
+    geo.errors.InputFormatError
+        (a ``ValueError``) A value that cannot be read; the message names the row,
+        the column and the value, and lists the allowed values.
 
     Examples
     --------

@@ -1,0 +1,766 @@
+"""LayerStore: versioned thematic layers in one GeoPackage file.
+
+Layout of the GeoPackage (every table opens in QGIS):
+
+- ``<name>__v<N>``: one ordinary GPKG feature table per imported version, never
+  changed after import (``redline__v3``);
+- ``<name>``: a spatial view of the latest version, registered in ``gpkg_contents``
+  so QGIS lists it beside the versions;
+- ``ecozone_layer_versions``: one row per committed version (kind, source, source
+  date, CRS, row count, sha256 checksum, synthetic flag, creation time). A version
+  exists only once its row is committed;
+- ``ecozone_pending_imports``: imports that have started writing a feature table.
+
+An import (1) records the table it is about to write in ``ecozone_pending_imports``,
+(2) writes the feature table with pyogrio/GDAL, (3) reads it back and computes the
+checksum from what was stored, then (4) in one SQLite transaction inserts the
+``ecozone_layer_versions`` row, removes the pending row and points the latest view
+at the new table. A process killed before (4) leaves at most a pending row and a
+partial table; nothing reads them, and the next store opened on the file drops them.
+
+Imports take an exclusive lock on ``<store>.lock`` (``flock``; released by the OS
+if the process dies), so versions are numbered without races and the clean-up never
+touches an import that is still running. Reads take no file lock: they only follow
+committed rows, whose tables are complete. Within one process, all access to one
+file is serialised by a lock, because GDAL and Python's ``sqlite3`` carry separate
+copies of SQLite whose POSIX locks would otherwise cancel each other.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import socket
+import sqlite3
+import time
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import pyogrio.errors
+
+from geo.errors import (
+    ChecksumMismatchError,
+    LayerNotFoundError,
+    LayerValidationError,
+    MissingLayerError,
+    StoreError,
+)
+from layers import _gpkg
+from layers._gpkg import (
+    INFO_TABLE,
+    PENDING_TABLE,
+    SCHEMA_VERSION,
+    VERSIONS_TABLE,
+    FileLock,
+    ecozone_version,
+    now_iso,
+    process_lock,
+)
+from layers.kinds import KINDS, STORAGE_CRS, kind_info, validate_layer
+from layers.layer import Layer, layer_checksum
+
+log = logging.getLogger(__name__)
+
+__all__ = ["LayerStore", "MissingKindError"]
+
+_NAME_RE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
+_NAME_MAX = 48
+_RESERVED = ("gpkg_", "rtree_", "ecozone_", "sqlite_")
+_DATE_RE = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$")
+_SQLITE_TIMEOUT_S = 30.0
+_LOCK_TIMEOUT_S = 600.0
+_CACHE_SIZE = 16
+
+try:  # arrow reads are 1.5-2x faster; fall back quietly where pyarrow is missing
+    import pyarrow  # noqa: F401
+
+    _USE_ARROW = True
+except ImportError:  # pragma: no cover - pyarrow is a dependency
+    _USE_ARROW = False
+
+
+class MissingKindError(LayerNotFoundError, MissingLayerError):
+    """The store holds no layer of the requested kind (catch either parent)."""
+
+
+_COLUMNS = (
+    "name",
+    "kind",
+    "label_zh",
+    "label_en",
+    "version",
+    "row_count",
+    "synthetic",
+    "source",
+    "source_date",
+    "created_at",
+    "checksum",
+    "crs",
+    "source_crs",
+    "table",
+)
+
+
+def check_layer_name(name: str) -> str:
+    """Return ``name`` if it can name a layer, else raise a LayerValidationError.
+
+    Layer names become GeoPackage table names (``<name>__v<N>``), so they are
+    lower-case ASCII letters, digits and single underscores, starting with a letter.
+    """
+    ok = (
+        isinstance(name, str)
+        and len(name) <= _NAME_MAX
+        and _NAME_RE.match(name) is not None
+        and not name.startswith(_RESERVED)
+    )
+    if not ok:
+        slug = re.sub(r"[^a-z0-9]+", "_", str(name).lower()).strip("_") or "my_layer"
+        if not slug[0].isalpha():
+            slug = "layer_" + slug
+        msg = (
+            f"图层名不合法 / "
+            f"Layer name {name!r} is not allowed: use lower-case letters, digits and single "
+            f"underscores, starting with a letter, at most {_NAME_MAX} characters, not "
+            f"starting with {'/'.join(_RESERVED)} (for example {slug[:_NAME_MAX]!r}). "
+            "The name becomes the GeoPackage table '<name>__v<N>'; put the full title in "
+            "'source'."
+        )
+        raise LayerValidationError(msg)
+    return name
+
+
+def _norm_source_date(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    text = str(value).strip()
+    if _DATE_RE.match(text):
+        return text
+    msg = (
+        f"source_date {value!r} is not an ISO date; pass 'YYYY-MM-DD', 'YYYY-MM', 'YYYY' "
+        "or a datetime.date"
+    )
+    raise LayerValidationError(msg)
+
+
+class LayerStore:
+    """Versioned layers in a GeoPackage file.
+
+    Parameters
+    ----------
+    path
+        The ``.gpkg`` file. Created (empty) when missing and ``create`` is true.
+    create
+        Create a missing file; with ``False`` a missing file raises StoreError.
+
+    Raises
+    ------
+    StoreError
+        If the file is missing (and ``create`` is false), is not a SQLite/GeoPackage
+        file, or was written by a newer ecozone.
+
+    Examples
+    --------
+    >>> with LayerStore("ecozone.gpkg") as store:  # doctest: +SKIP
+    ...     store.import_layer(gdf, name="redline", kind="redline", source="京政发〔2018〕18号")
+    ...     redline = store.get_kind("redline")
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = True) -> None:
+        self._path = Path(path).expanduser().absolute()
+        self._lock_path = self._path.with_name(self._path.name + ".lock")
+        self._plock = process_lock(self._path.resolve())
+        self._cache: OrderedDict[str, tuple[tuple[int, int], gpd.GeoDataFrame]] = OrderedDict()
+        self._closed = False
+        if not self._path.exists():
+            if not create:
+                msg = f"No layer store at {self._path}; check the path or pass create=True."
+                raise StoreError(msg)
+            _gpkg.create_gpkg(self._path)
+        else:
+            with open(self._path, "rb") as fh:
+                head = fh.read(16)
+            if head and head != b"SQLite format 3\x00":
+                msg = (
+                    f"不是 GeoPackage 文件 / "
+                    f"{self._path} is not a GeoPackage (SQLite) file; a layer store must be "
+                    "a .gpkg file (or a new path, which is created)."
+                )
+                raise StoreError(msg)
+        self._writable = os.access(self._path, os.W_OK) and os.access(self._path.parent, os.W_OK)
+        if self._writable:
+            with self._connect() as con:
+                _gpkg.ensure_schema(con)
+            self._clean_orphans(timeout=0)
+        self._check_schema_version()
+
+    # -- plumbing ---------------------------------------------------------------
+
+    @property
+    def path(self) -> Path:
+        """The GeoPackage file."""
+        return self._path
+
+    def __enter__(self) -> LayerStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release cached layers; the store cannot be used afterwards."""
+        self._cache.clear()
+        self._closed = True
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"{len(self._latest_rows())} layers"
+        return f"LayerStore({str(self._path)!r}, {state})"
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        if self._closed:
+            msg = f"The layer store {self._path} is closed; open it again with open_store()."
+            raise StoreError(msg)
+        with self._plock:
+            con = sqlite3.connect(self._path, timeout=_SQLITE_TIMEOUT_S, isolation_level=None)
+            con.row_factory = sqlite3.Row
+            try:
+                yield con
+            except sqlite3.DatabaseError as exc:
+                if con.in_transaction:
+                    con.execute("ROLLBACK")
+                msg = f"SQLite error on layer store {self._path}: {exc}"
+                raise StoreError(msg) from exc
+            except BaseException:
+                if con.in_transaction:
+                    con.execute("ROLLBACK")
+                raise
+            finally:
+                con.close()
+
+    def _check_schema_version(self) -> None:
+        with self._connect() as con:
+            if not _gpkg.has_table(con, INFO_TABLE):
+                return
+            row = con.execute(
+                f"SELECT value FROM {INFO_TABLE} WHERE key = 'schema_version'"
+            ).fetchone()
+        if row is not None and int(row[0]) > SCHEMA_VERSION:
+            msg = (
+                f"The layer store {self._path} has schema version {row[0]}, newer than this "
+                f"ecozone understands ({SCHEMA_VERSION}); upgrade ecozone."
+            )
+            raise StoreError(msg)
+
+    def _clean_orphans(self, *, timeout: float) -> int:
+        """Drop tables of imports that never committed; returns how many were dropped."""
+        lock = FileLock(self._lock_path)
+        try:
+            got = lock.acquire(timeout=timeout)
+        except OSError as exc:
+            log.debug("cannot lock %s (%s); orphan clean-up skipped", self._lock_path, exc)
+            return 0
+        if not got:
+            log.debug("an import is running on %s; orphan clean-up skipped", self._path)
+            return 0
+        try:
+            return self._clean_orphans_locked()
+        finally:
+            lock.release()
+
+    def _clean_orphans_locked(self) -> int:
+        with self._connect() as con:
+            if not _gpkg.has_table(con, PENDING_TABLE):
+                return 0
+            pending = [r[0] for r in con.execute(f"SELECT table_name FROM {PENDING_TABLE}")]
+            if not pending:
+                return 0
+            con.execute("BEGIN IMMEDIATE")
+            dropped = 0
+            for table in pending:
+                done = con.execute(
+                    f"SELECT 1 FROM {VERSIONS_TABLE} WHERE table_name = ?", (table,)
+                ).fetchone()
+                if done is None:
+                    _gpkg.drop_feature_table(con, table)
+                    dropped += 1
+                con.execute(f"DELETE FROM {PENDING_TABLE} WHERE table_name = ?", (table,))
+            con.execute("COMMIT")
+        if dropped:
+            log.warning(
+                "layer store %s: removed %d unfinished import(s) left by an interrupted "
+                "process: %s",
+                self._path,
+                dropped,
+                ", ".join(pending),
+            )
+        return dropped
+
+    def _signature(self) -> tuple[int, int]:
+        st = self._path.stat()
+        return st.st_mtime_ns, st.st_size
+
+    def _read_table(self, table: str) -> gpd.GeoDataFrame:
+        delay = 0.05
+        for attempt in range(8):
+            try:
+                with self._plock:
+                    gdf = pyogrio.read_dataframe(self._path, layer=table, use_arrow=_USE_ARROW)
+                gdf.index = pd.RangeIndex(len(gdf))
+                return gdf
+            except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+                text = str(exc).lower()
+                if ("locked" in text or "busy" in text) and attempt < 7:
+                    time.sleep(delay)  # a writer is committing in another process
+                    delay *= 2
+                    continue
+                msg = f"Cannot read table {table!r} of layer store {self._path}: {exc}"
+                raise StoreError(msg) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- metadata ---------------------------------------------------------------
+
+    def _rows(self, where: str = "", params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self._connect() as con:
+            if not _gpkg.has_table(con, VERSIONS_TABLE):
+                return []
+            sql = f"SELECT * FROM {VERSIONS_TABLE} m {where}"
+            return con.execute(sql, params).fetchall()
+
+    def _latest_rows(self) -> list[sqlite3.Row]:
+        return self._rows(
+            f"WHERE version = (SELECT MAX(version) FROM {VERSIONS_TABLE} WHERE name = m.name) "
+            "ORDER BY name"
+        )
+
+    def _frame(self, rows: list[sqlite3.Row]) -> pd.DataFrame:
+        records = []
+        for r in rows:
+            spec = KINDS.get(r["kind"])  # a kind from a newer ecozone still lists
+            records.append(
+                {
+                    "name": r["name"],
+                    "kind": r["kind"],
+                    "label_zh": spec.label_zh if spec else r["kind"],
+                    "label_en": spec.label_en if spec else r["kind"],
+                    "version": int(r["version"]),
+                    "row_count": int(r["row_count"]),
+                    "synthetic": bool(r["synthetic"]),
+                    "source": r["source"],
+                    "source_date": r["source_date"],
+                    "created_at": pd.Timestamp(r["created_at"]),
+                    "checksum": r["checksum"],
+                    "crs": r["crs"],
+                    "source_crs": r["source_crs"],
+                    "table": r["table_name"],
+                }
+            )
+        return pd.DataFrame.from_records(records, columns=list(_COLUMNS))
+
+    def _row(self, name: str, version: int | None) -> sqlite3.Row:
+        rows = self._rows("WHERE name = ? ORDER BY version", (name,))
+        if not rows:
+            names = sorted({r["name"] for r in self._latest_rows()})
+            msg = (
+                f"图层不存在 / No layer named {name!r} in the store {self._path}. Layers: "
+                f"{', '.join(names) or '(none)'}. Import it with store.import_layer(...)."
+            )
+            raise LayerNotFoundError(msg)
+        if version is None:
+            return rows[-1]
+        for r in rows:
+            if r["version"] == version:
+                return r
+        msg = (
+            f"图层版本不存在 / "
+            f"Layer {name!r} has no version {version!r} in the store {self._path}; versions: "
+            f"{', '.join(str(r['version']) for r in rows)}."
+        )
+        raise LayerNotFoundError(msg)
+
+    def _layer(self, row: sqlite3.Row, *, verify: bool) -> Layer:
+        table = row["table_name"]
+        with self._plock:
+            sig = self._signature()
+            hit = self._cache.get(table)
+            if hit is not None and hit[0] == sig:
+                self._cache.move_to_end(table)
+        if hit is not None and hit[0] == sig:
+            gdf = hit[1].copy()
+        else:
+            gdf = self._read_table(table)
+            if verify:
+                actual = layer_checksum(gdf)
+                if actual != row["checksum"]:
+                    msg = (
+                        f"图层校验和不符 / Layer {row['name']!r} version {row['version']} "
+                        f"in {self._path} "
+                        f"(table {table!r}) fails its checksum: expected {row['checksum']}, "
+                        f"got {actual}. The table was changed outside ecozone or the file is "
+                        f"damaged. Fix: restore the file from a backup, or re-import the layer "
+                        f"from its source ({row['source']}) with store.import_layer(...), which "
+                        "creates a new version."
+                    )
+                    raise ChecksumMismatchError(msg)
+                with self._plock:
+                    self._cache[table] = (sig, gdf)
+                    while len(self._cache) > _CACHE_SIZE:
+                        self._cache.popitem(last=False)
+                gdf = gdf.copy()
+        return Layer(
+            gdf=gdf,
+            kind=row["kind"],
+            name=row["name"],
+            source=row["source"],
+            source_date=row["source_date"],
+            version=int(row["version"]),
+            crs=row["crs"],
+            row_count=int(row["row_count"]),
+            checksum=row["checksum"],
+            synthetic=bool(row["synthetic"]),
+            created_at=datetime.fromisoformat(row["created_at"].replace("Z", "+00:00")),
+            source_crs=row["source_crs"],
+        )
+
+    # -- public API -------------------------------------------------------------
+
+    def list_layers(self) -> pd.DataFrame:
+        """Return the latest version of every layer, without loading features.
+
+        Returns
+        -------
+        DataFrame
+            One row per layer name, sorted by name, with columns ``name, kind,
+            label_zh, label_en, version, row_count, synthetic, source, source_date,
+            created_at, checksum, crs, source_crs, table``.
+        """
+        return self._frame(self._latest_rows())
+
+    def history(self, name: str) -> pd.DataFrame:
+        """Return every version of one layer, oldest first (same columns as list_layers).
+
+        Raises
+        ------
+        LayerNotFoundError
+            If the store has no layer ``name``.
+        """
+        self._row(name, None)
+        return self._frame(self._rows("WHERE name = ? ORDER BY version", (name,)))
+
+    def get(self, name: str, version: int | None = None, *, verify: bool = True) -> Layer:
+        """Read one layer version (the latest by default) and verify its checksum.
+
+        Parameters
+        ----------
+        name
+            Layer name.
+        version
+            1-based version; ``None`` for the latest.
+        verify
+            Recompute the content checksum and compare it with the recorded one.
+
+        Returns
+        -------
+        Layer
+
+        Raises
+        ------
+        LayerNotFoundError
+            If the name or version is not in the store (the message lists what is).
+        ChecksumMismatchError
+            If the stored features no longer match their checksum.
+        """
+        return self._layer(self._row(name, version), verify=verify)
+
+    def get_kind(self, kind: str, version: int | None = None, *, verify: bool = True) -> Layer:
+        """Read the latest layer of a kind: the most recent import among names of that kind.
+
+        Parameters
+        ----------
+        kind
+            A layer kind ("redline", ...).
+        version
+            A version of that same layer name instead of its latest.
+        verify
+            As in :meth:`get`.
+
+        Returns
+        -------
+        Layer
+
+        Raises
+        ------
+        MissingKindError
+            If no layer of ``kind`` is stored (a LayerNotFoundError and a
+            MissingLayerError).
+        LayerValidationError
+            If ``kind`` is not a registered kind.
+        """
+        spec = kind_info(kind)
+        rows = self._rows("WHERE kind = ? ORDER BY id DESC LIMIT 1", (spec.name,))
+        if not rows:
+            held = sorted({r["kind"] for r in self._latest_rows()})
+            msg = (
+                f"图层库中没有{spec.label_zh}图层 / "
+                f"The store {self._path} holds no {spec.label_zh} / {spec.label_en} layer "
+                f"(kind {spec.name!r}); it holds: {', '.join(held) or 'nothing'}. Import one "
+                f"with store.import_layer(..., kind={spec.name!r})."
+            )
+            raise MissingKindError(msg)
+        row = rows[0] if version is None else self._row(rows[0]["name"], version)
+        return self._layer(row, verify=verify)
+
+    def stamp(self) -> dict[str, dict[str, Any]]:
+        """Return ``{name: {"version", "checksum"}}`` of the latest layers, for reports.
+
+        Read from the recorded metadata; features are not loaded.
+        """
+        return {
+            r["name"]: {"version": int(r["version"]), "checksum": r["checksum"]}
+            for r in self._latest_rows()
+        }
+
+    def versions(self) -> dict[str, dict[str, Any]]:
+        """Alias of :meth:`stamp` (the name used in docs/internals.md)."""
+        return self.stamp()
+
+    def export(self, name: str, path: str | os.PathLike[str], version: int | None = None) -> Path:
+        """Write a layer version to a file with :func:`geo.io.write_vector`.
+
+        The format follows the suffix (.gpkg, .geojson, .parquet, .shp, .csv).
+
+        Returns
+        -------
+        Path
+            The written file.
+        """
+        from geo.io import write_vector
+
+        layer = self.get(name, version)
+        write_vector(layer.gdf, path, layer=name)
+        return Path(path)
+
+    def import_layer(
+        self,
+        gdf_or_path: gpd.GeoDataFrame | str | os.PathLike[str],
+        *,
+        name: str,
+        kind: str,
+        source: str,
+        source_date: str | date | None = None,
+        synthetic: bool = False,
+        read_kwargs: Mapping[str, Any] | None = None,
+    ) -> Layer:
+        """Validate features and store them as the next version of layer ``name``.
+
+        Parameters
+        ----------
+        gdf_or_path
+            Features, or a file read with :func:`geo.io.read_vector`.
+        name
+            Layer name (lower-case letters, digits, underscores; e.g. "redline").
+        kind
+            Layer kind (:data:`layers.LAYER_KINDS`); fixed for all versions of a name.
+        source
+            The document or file the features come from.
+        source_date
+            Date of the source ("2021-12-30", "2021-12" or a date).
+        synthetic
+            Demonstration data: marks every feature synthetic.
+        read_kwargs
+            Options for :func:`geo.io.read_vector` when a path is given (``crs``,
+            ``coords="gcj02"``, ``layer``, ``encoding``, ...).
+
+        Returns
+        -------
+        Layer
+            The stored version, features as read back from the GeoPackage.
+
+        Raises
+        ------
+        LayerValidationError
+            If the features, name, kind or source are not acceptable (every
+            problem listed), or ``name`` already holds another kind.
+        StoreError
+            If the store is read-only or the write fails; nothing is recorded then.
+        """
+        check_layer_name(name)
+        spec = kind_info(kind)
+        if not isinstance(source, str) or not source.strip():
+            msg = (
+                f"source={source!r}: name the document or file the layer comes from "
+                "(e.g. '京政发〔2018〕18号' or 'redline_2023.shp')"
+            )
+            raise LayerValidationError(msg)
+        source_date = _norm_source_date(source_date)
+        if isinstance(gdf_or_path, str | os.PathLike):
+            from geo.io import read_vector
+
+            gdf = read_vector(gdf_or_path, **dict(read_kwargs or {}))
+        elif isinstance(gdf_or_path, gpd.GeoDataFrame):
+            gdf = gdf_or_path
+        else:
+            msg = f"gdf_or_path should be a GeoDataFrame or a file path, got {type(gdf_or_path)}"
+            raise LayerValidationError(msg)
+        if not self._writable:
+            msg = (
+                f"图层库只读 / The layer store {self._path} is read-only; copy it or open "
+                "another store."
+            )
+            raise StoreError(msg)
+        source_crs = gdf.crs.to_string() if gdf.crs is not None else None
+        clean = validate_layer(gdf, spec.name, name=name, synthetic=synthetic)
+        lock = FileLock(self._lock_path)
+        if not lock.acquire(timeout=_LOCK_TIMEOUT_S):
+            msg = (
+                f"Another import into {self._path} has held {self._lock_path} for "
+                f"{_LOCK_TIMEOUT_S:.0f} s; wait for it to finish and retry."
+            )
+            raise StoreError(msg)
+        try:
+            self._clean_orphans_locked()
+            return self._import_locked(
+                clean, name=name, kind=spec.name, source=source.strip(),
+                source_date=source_date, source_crs=source_crs,
+            )  # fmt: skip
+        finally:
+            lock.release()
+
+    def _import_locked(
+        self,
+        clean: gpd.GeoDataFrame,
+        *,
+        name: str,
+        kind: str,
+        source: str,
+        source_date: str | None,
+        source_crs: str | None,
+    ) -> Layer:
+        spec = kind_info(kind)
+        with self._connect() as con:
+            prev = con.execute(
+                f"SELECT kind, MAX(version) FROM {VERSIONS_TABLE} WHERE name = ?", (name,)
+            ).fetchone()
+            if prev[0] is not None and prev[0] != kind:
+                msg = (
+                    f"Layer {name!r} in {self._path} is of kind {prev[0]!r}; it cannot take a "
+                    f"{kind!r} version. Import under another name."
+                )
+                raise LayerValidationError(msg)
+            version = (prev[1] or 0) + 1
+            table = f"{name}__v{version}"
+            clash = con.execute(
+                "SELECT type FROM sqlite_master WHERE lower(name) = lower(?)", (table,)
+            ).fetchone()
+            if clash is not None:
+                msg = (
+                    f"The store {self._path} already has a {clash[0]} {table!r} that ecozone "
+                    "did not record; rename or remove it (e.g. in QGIS), then import again."
+                )
+                raise StoreError(msg)
+            con.execute("BEGIN IMMEDIATE")
+            con.execute(
+                f"INSERT INTO {PENDING_TABLE} VALUES (?, ?, ?, ?, ?, ?)",
+                (table, name, version, now_iso(), socket.gethostname(), os.getpid()),
+            )
+            con.execute("COMMIT")
+        synthetic = bool(clean["synthetic"].any())
+        try:
+            back, checksum = self._write_and_read_back(clean, table, spec, version, source)
+            created_at = now_iso()
+            with self._connect() as con:
+                con.execute("BEGIN IMMEDIATE")
+                if (
+                    con.execute(
+                        "SELECT 1 FROM gpkg_contents WHERE table_name = ?", (table,)
+                    ).fetchone()
+                    is None
+                ):
+                    msg = f"table {table!r} vanished from {self._path} before commit"
+                    raise StoreError(msg)
+                con.execute(
+                    f"INSERT INTO {VERSIONS_TABLE} (name, version, kind, table_name, source, "
+                    "source_date, crs, source_crs, row_count, checksum, synthetic, created_at, "
+                    "ecozone_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        name, version, kind, table, source, source_date, STORAGE_CRS,
+                        source_crs, len(back), checksum, int(synthetic), created_at,
+                        ecozone_version(),
+                    ),
+                )  # fmt: skip
+                con.execute(f"DELETE FROM {PENDING_TABLE} WHERE table_name = ?", (table,))
+                _gpkg.point_latest_view(con, name, table, version, spec.label_zh)
+                con.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(Exception):
+                with self._connect() as con:
+                    con.execute("BEGIN IMMEDIATE")
+                    if (
+                        con.execute(
+                            f"SELECT 1 FROM {VERSIONS_TABLE} WHERE table_name = ?", (table,)
+                        ).fetchone()
+                        is None
+                    ):
+                        _gpkg.drop_feature_table(con, table)
+                    con.execute(f"DELETE FROM {PENDING_TABLE} WHERE table_name = ?", (table,))
+                    con.execute("COMMIT")
+            raise
+        with self._plock:
+            self._cache[table] = (self._signature(), back)
+        log.info("imported %s v%d (%s, %d features) into %s", name, version, kind, len(back),
+                 self._path)  # fmt: skip
+        return Layer(
+            gdf=back.copy(),
+            kind=kind,
+            name=name,
+            source=source,
+            source_date=source_date,
+            version=version,
+            crs=STORAGE_CRS,
+            row_count=len(back),
+            checksum=checksum,
+            synthetic=synthetic,
+            created_at=datetime.fromisoformat(created_at.replace("Z", "+00:00")),
+            source_crs=source_crs,
+        )
+
+    def _write_and_read_back(
+        self, clean: gpd.GeoDataFrame, table: str, spec: Any, version: int, source: str
+    ) -> tuple[gpd.GeoDataFrame, str]:
+        demo = "; 演示数据 synthetic demonstration data" if clean["synthetic"].any() else ""
+        options = {
+            "IDENTIFIER": f"{spec.label_zh} {table}",
+            "DESCRIPTION": f"{spec.label_zh} / {spec.label_en} v{version}; source: {source}{demo}",
+        }
+        try:
+            with self._plock:
+                pyogrio.write_dataframe(
+                    clean,
+                    self._path,
+                    layer=table,
+                    driver="GPKG",
+                    promote_to_multi=spec.geometry == "polygon",
+                    layer_options=options,
+                )
+        except pyogrio.errors.DataSourceError as exc:
+            msg = f"Cannot write table {table!r} into layer store {self._path}: {exc}"
+            raise StoreError(msg) from exc
+        back = self._read_table(table)
+        if len(back) != len(clean):
+            msg = (
+                f"Writing {table!r} into {self._path} stored {len(back)} of {len(clean)} "
+                "features; nothing was recorded. Check free disk space and retry."
+            )
+            raise StoreError(msg)
+        return back, layer_checksum(back)

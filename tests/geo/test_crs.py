@@ -1,0 +1,356 @@
+"""Tests for geo.crs: Gauss-Krüger zones, CRS detection, metric and equal-area CRSs."""
+
+from __future__ import annotations
+
+import functools
+
+import geopandas as gpd
+import numpy as np
+import pyproj
+import pytest
+import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from shapely.geometry import Point
+
+from geo.crs import (
+    CGCS2000,
+    WGS84,
+    DetectedCRS,
+    detect_crs,
+    equal_area_crs,
+    gk_central_meridian,
+    gk_epsg,
+    gk_zone_number,
+    is_lonlat,
+    local_metric_crs,
+    metric_crs_for_lonlat,
+    to_lonlat,
+)
+from geo.errors import CRSDetectionError
+
+# Beijing-area sample points, lon/lat (Tiananmen, Tongzhou, Daxing airport, Yanqing).
+BEIJING_LON = np.array([116.3975, 116.6564, 116.4105, 115.9747])
+BEIJING_LAT = np.array([39.9087, 39.9097, 39.5098, 40.4564])
+
+
+def _params(epsg: int) -> dict[str, float]:
+    """Read the projection parameters of an EPSG code straight from the PROJ database."""
+    op = pyproj.CRS.from_epsg(epsg).coordinate_operation
+    return {p.name: p.value for p in op.params}
+
+
+@functools.lru_cache
+def _to(epsg: int) -> pyproj.Transformer:
+    return pyproj.Transformer.from_crs(4326, epsg, always_xy=True)
+
+
+def _gk(epsg: int, lon=BEIJING_LON, lat=BEIJING_LAT):
+    return _to(epsg).transform(lon, lat)
+
+
+def test_constants():
+    assert pyproj.CRS(WGS84).to_epsg() == 4326
+    assert pyproj.CRS(CGCS2000).to_epsg() == 4490
+
+
+@pytest.mark.parametrize("zone", range(25, 46))
+def test_gk_epsg_mappings_verified_with_pyproj(zone):
+    plain = gk_epsg(zone=zone)
+    prefixed = gk_epsg(zone=zone, prefixed=True)
+    assert 4534 <= plain <= 4554
+    assert 4513 <= prefixed <= 4533
+    p = _params(plain)
+    assert p["Longitude of natural origin"] == 3 * zone
+    assert p["False easting"] == 500_000
+    q = _params(prefixed)
+    assert q["Longitude of natural origin"] == 3 * zone
+    assert q["False easting"] == zone * 1_000_000 + 500_000
+    for code in (plain, prefixed):
+        crs = pyproj.CRS.from_epsg(code)
+        assert "CGCS2000" in crs.name
+        assert crs.ellipsoid.inverse_flattening == pytest.approx(298.257222101)
+    assert gk_central_meridian(zone) == 3 * zone
+    assert gk_epsg(central_meridian=3 * zone) == plain
+
+
+def test_beijing_is_cm117():
+    assert gk_zone_number(116.4) == 39
+    assert gk_epsg(116.4) == 4548
+    assert gk_epsg(116.4, prefixed=True) == 4527
+    assert gk_epsg(central_meridian=117) == 4548
+    assert "117E" in pyproj.CRS.from_epsg(4548).name
+    assert "zone 39" in pyproj.CRS.from_epsg(4527).name
+
+
+@pytest.mark.parametrize(
+    ("lon", "zone"),
+    [(115.5, 39), (115.4999, 38), (118.4999, 39), (118.5, 40), (73.5, 25), (135.05, 45),
+     (106.55, 36), (108.3, 36)],
+)  # fmt: skip
+def test_gk_zone_number_edges(lon, zone):
+    assert gk_zone_number(lon) == zone
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({}, "exactly one"),
+        ({"lon": 116.4, "zone": 39}, "exactly one"),
+        ({"zone": 117}, "central meridian"),
+        ({"zone": 50}, "25…45"),
+        ({"lon": 10.0}, "25…45"),
+        ({"zone": 39.5}, "integer"),
+        ({"central_meridian": 116}, "multiple of 3"),
+        ({"lon": float("nan")}, "longitude"),
+    ],
+    ids=["none", "two", "cm-as-zone", "zone-50", "europe", "half-zone", "cm-116", "nan"],
+)
+def test_gk_epsg_errors(kwargs, match):
+    with pytest.raises(CRSDetectionError, match=match):
+        gk_epsg(**kwargs)
+
+
+def test_gk_central_meridian_rejects_bad_zone():
+    with pytest.raises(CRSDetectionError, match="1…120"):
+        gk_central_meridian(0)
+
+
+# --- detect_crs -------------------------------------------------------------------
+
+
+def test_detect_lonlat():
+    d = detect_crs(BEIJING_LON, BEIJING_LAT)
+    assert isinstance(d, DetectedCRS)
+    assert d.crs.to_epsg() == 4326
+    assert d.swapped is False
+    assert "CGCS2000" in d.description
+
+
+def test_detect_swapped_latlon():
+    d = detect_crs(BEIJING_LAT, BEIJING_LON)
+    assert d.crs.to_epsg() == 4326
+    assert d.swapped is True
+
+
+def test_detect_prefixed_gk_gis_order():
+    e, n = _gk(4527)
+    assert (np.floor(e / 1e6) == 39).all()  # the generated eastings carry the prefix
+    d = detect_crs(e, n)
+    assert d.crs.to_epsg() == 4527
+    assert d.swapped is False
+    assert "zone 39" in d.description
+
+
+def test_detect_prefixed_gk_boundary_table_order():
+    # 界址点 tables: X = northing, Y = easting
+    e, n = _gk(4527)
+    d = detect_crs(n, e)
+    assert d.crs.to_epsg() == 4527
+    assert d.swapped is True
+    assert "swapped" in d.description
+
+
+def test_detect_prefixed_other_zone_guangxi():
+    # Nanning 108.37°E is zone 36 (CM 108°E) → EPSG:4524
+    e, n = _gk(4524, lon=np.array([108.37, 108.2]), lat=np.array([22.82, 22.9]))
+    assert detect_crs(e, n).crs.to_epsg() == 4524
+
+
+def test_detect_prefixed_zone_argument_must_agree():
+    e, n = _gk(4527)
+    assert detect_crs(e, n, zone=39).crs.to_epsg() == 4527
+    with pytest.raises(CRSDetectionError, match="contradicts"):
+        detect_crs(e, n, zone=38)
+
+
+def test_detect_six_degree_prefixed():
+    e, n = _gk(4498)  # 6-degree zone 20, CM 117°E
+    assert (np.floor(e / 1e6) == 20).all()
+    d = detect_crs(e, n)
+    assert d.crs.to_epsg() == 4498
+    assert "6-degree" in d.description
+
+
+def test_detect_plain_gk_needs_zone():
+    e, n = _gk(4548)
+    with pytest.raises(CRSDetectionError, match="zone=") as err:
+        detect_crs(e, n)
+    assert "EPSG:4548" in str(err.value)
+    assert "--crs" in str(err.value)
+    d = detect_crs(e, n, zone=39)
+    assert d.crs.to_epsg() == 4548
+    assert d.swapped is False
+    assert detect_crs(e, n, central_meridian=117).crs.to_epsg() == 4548
+
+
+def test_detect_plain_gk_swapped():
+    e, n = _gk(4548)
+    d = detect_crs(n, e, zone=39)
+    assert d.crs.to_epsg() == 4548
+    assert d.swapped is True
+
+
+def test_detect_plain_gk_zone_and_cm_together_rejected():
+    e, n = _gk(4548)
+    with pytest.raises(CRSDetectionError, match="either"):
+        detect_crs(e, n, zone=39, central_meridian=117)
+
+
+def test_detect_ignores_nan_pairs():
+    lon = np.append(BEIJING_LON, np.nan)
+    lat = np.append(BEIJING_LAT, 40.0)
+    assert detect_crs(lon, lat).crs.to_epsg() == 4326
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "match"),
+    [
+        ([5000.0], [5000.0], "x 5000"),
+        ([1e9], [3.0], "fit no supported system"),
+        ([116.4, 450_000.0], [39.9, 4_420_000.0], "1 of 2 x values look like longitudes"),
+        ([39_450_000.0, 38_450_000.0], [4_420_000.0, 4_420_000.0], "fit no supported"),
+        ([12_958_000.0], [4_825_000.0], "EPSG:3857"),
+        ([13_358_000.0], [3_650_000.0], "Web Mercator"),
+        ([500_000.0], [600_000.0], "order is unknown"),
+        ([np.nan], [np.nan], "finite"),
+        ([-116.4], [39.9], "fit no supported"),
+    ],
+    ids=["tiny", "huge", "mixed", "mixed-zones", "webmerc", "webmerc-or-gk6", "both-orders",
+         "all-nan", "west"],
+)  # fmt: skip
+def test_detect_undecidable_raises_with_ranges(x, y, match):
+    with pytest.raises(CRSDetectionError, match=match) as err:
+        detect_crs(x, y)
+    text = str(err.value)
+    assert "crs=" in text or "zone=" in text or "--crs" in text
+
+
+def test_detect_message_lists_ranges():
+    with pytest.raises(CRSDetectionError) as err:
+        detect_crs([5000.0, 6000.0], [7000.0, 8000.0])
+    assert "x 5000 … 6000" in str(err.value)
+    assert "y 7000 … 8000" in str(err.value)
+    assert 'crs="EPSG:4548"' in str(err.value)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    zone=st.integers(min_value=25, max_value=45),
+    dlon=st.floats(min_value=-1.4, max_value=1.4),
+    lat=st.floats(min_value=18.0, max_value=53.0),
+    swapped=st.booleans(),
+)
+def test_property_detect_prefixed_gk_anywhere(zone, dlon, lat, swapped):
+    lon = np.array([3 * zone + dlon, 3 * zone + dlon / 2])
+    lats = np.array([lat, lat + 0.5])
+    e, n = _gk(4513 + zone - 25, lon=lon, lat=lats)
+    d = detect_crs(n, e) if swapped else detect_crs(e, n)
+    assert d.crs.to_epsg() == 4513 + zone - 25
+    assert d.swapped is swapped
+    # the same points without prefix, given the zone
+    e2, n2 = _gk(4534 + zone - 25, lon=lon, lat=lats)
+    assert detect_crs(e2, n2, zone=zone).crs.to_epsg() == 4534 + zone - 25
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    lon=st.lists(st.floats(73.0, 136.0), min_size=1, max_size=5),
+    lat=st.floats(3.0, 54.0),
+)
+def test_property_detect_lonlat_anywhere_in_china(lon, lat):
+    lats = np.full(len(lon), lat)
+    assert detect_crs(lon, lats).swapped is False
+    assert detect_crs(lats, lon).swapped is True
+
+
+def test_detect_length_mismatch():
+    with pytest.raises(CRSDetectionError, match="differ in length"):
+        detect_crs([116.4, 116.5], [39.9])
+
+
+# --- lon/lat, metric and equal-area CRSs --------------------------------------------
+
+
+def test_is_lonlat():
+    assert is_lonlat(4326)
+    assert is_lonlat("EPSG:4490")
+    assert is_lonlat("OGC:CRS84")
+    assert not is_lonlat(4548)
+    assert not is_lonlat(3857)
+    assert not is_lonlat(4214)  # Beijing 1954: another ellipsoid
+
+
+def test_local_metric_crs_beijing_bounds():
+    crs = local_metric_crs((115.4, 39.4, 117.5, 41.1), "EPSG:4326")
+    assert crs.to_epsg() == 4548
+    assert _params(4548)["Longitude of natural origin"] == 117
+
+
+def test_local_metric_crs_from_geoseries_in_gk():
+    gs = gpd.GeoSeries([Point(450_000, 4_420_000), Point(460_000, 4_430_000)], crs=4548)
+    assert local_metric_crs(gs).to_epsg() == 4548
+
+
+def test_local_metric_crs_other_zones_and_outside_china():
+    jiangjin = [Point(106.26, 29.29)]
+    assert local_metric_crs(jiangjin, 4326).to_epsg() == gk_epsg(106.26)
+    assert _params(local_metric_crs(jiangjin, 4326).to_epsg())[
+        "Longitude of natural origin"
+    ] == pytest.approx(105)
+    assert local_metric_crs(Point(2.35, 48.85), 4326).to_epsg() == 32631
+    assert metric_crs_for_lonlat(-70.6, -33.4).to_epsg() == 32719
+
+
+def test_local_metric_crs_needs_crs():
+    with pytest.raises(CRSDetectionError, match="crs="):
+        local_metric_crs([Point(116.4, 39.9)])
+
+
+def test_equal_area_crs_preserves_area():
+    bounds = (115.4, 39.4, 117.5, 41.1)
+    crs = equal_area_crs(bounds)
+    assert crs.is_projected
+    assert crs.ellipsoid.inverse_flattening == pytest.approx(298.257222101)  # GRS80
+    # a geodesically dense 1°x1° cell: projected planar area equals the geodesic area
+    cell = shapely.segmentize(shapely.box(116.0, 39.5, 117.0, 40.5), 0.002)
+    geod = pyproj.Geod(ellps="GRS80")
+    expected = abs(geod.geometry_area_perimeter(cell)[0])
+    projected = gpd.GeoSeries([cell], crs=4326).to_crs(crs)
+    assert projected.area.iloc[0] == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    "bounds",
+    [(1, 2, 3), (117.5, 39.4, 115.4, 41.1), (450_000, 4_400_000, 460_000, 4_410_000),
+     (np.nan, 0, 1, 1)],
+    ids=["three", "reversed", "metres", "nan"],
+)  # fmt: skip
+def test_equal_area_crs_rejects_bad_bounds(bounds):
+    with pytest.raises(CRSDetectionError, match="bounds_lonlat"):
+        equal_area_crs(bounds)
+
+
+def test_to_lonlat_from_gk():
+    e, n = _gk(4548)
+    gdf = gpd.GeoDataFrame({"v": range(4)}, geometry=shapely.points(e, n), crs=4548)
+    out = to_lonlat(gdf)
+    assert out.crs.to_epsg() == 4326
+    np.testing.assert_allclose(out.geometry.x, BEIJING_LON, atol=1e-9)
+    np.testing.assert_allclose(out.geometry.y, BEIJING_LAT, atol=1e-9)
+    assert gdf.crs.to_epsg() == 4548  # input untouched
+    assert gdf.geometry.x.iloc[0] == e[0]
+
+
+def test_to_lonlat_cgcs2000_relabelled_without_moving():
+    gdf = gpd.GeoDataFrame(geometry=shapely.points(BEIJING_LON, BEIJING_LAT), crs=4490)
+    out = to_lonlat(gdf)
+    assert out.crs.to_epsg() == 4326
+    np.testing.assert_array_equal(out.geometry.x, BEIJING_LON)
+    assert gdf.crs.to_epsg() == 4490
+
+
+def test_to_lonlat_never_assigns_silently():
+    gdf = gpd.GeoDataFrame(geometry=[Point(116.4, 39.9)])
+    with pytest.raises(CRSDetectionError, match="set_crs"):
+        to_lonlat(gdf)

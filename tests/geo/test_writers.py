@@ -1,0 +1,152 @@
+"""Tests for geo.io.write_vector: round trips, atomic replacement, GeoPackage layers."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import pytest
+import shapely
+
+from geo.errors import EcozoneWarning, InputFormatError
+from geo.io import OutputExistsError, read_vector, write_vector
+
+FORMATS = ["gpkg", "geojson", "parquet", "shp", "csv"]
+
+
+@pytest.fixture
+def polygons() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"名称": ["通州地块", "大兴地块"], "面积": [1.5, 2.25], "级别": [1, 2]},
+        geometry=[
+            shapely.box(116.65, 39.90, 116.66, 39.91),
+            shapely.Polygon(
+                [(116.33, 39.72), (116.35, 39.72), (116.35, 39.74), (116.33, 39.74)],
+                holes=[[(116.335, 39.725), (116.34, 39.725), (116.34, 39.73)]],
+            ),
+        ],
+        crs="EPSG:4326",
+    )
+
+
+@pytest.fixture
+def points() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"名称": ["水源井1", "水源井2"], "code": ["0101", "0102"]},
+        geometry=[shapely.Point(116.41, 39.91), shapely.Point(116.52, 39.83)],
+        crs="EPSG:4326",
+    )
+
+
+@pytest.mark.parametrize("ext", FORMATS)
+def test_round_trip_polygons(tmp_path, polygons, ext):
+    path = write_vector(polygons, tmp_path / f"地块.{ext}")
+    assert path.exists()
+    back = read_vector(path)
+    assert back["名称"].tolist() == polygons["名称"].tolist()
+    assert back["面积"].tolist() == polygons["面积"].tolist()
+    assert back.crs.equals(polygons.crs)
+    for a, b in zip(back.geometry, polygons.geometry, strict=True):
+        assert a.normalize().equals_exact(b.normalize(), tolerance=1e-12)
+    assert back.attrs["issues"] == []
+    assert polygons.columns.tolist() == ["名称", "面积", "级别", "geometry"]  # input untouched
+
+
+@pytest.mark.parametrize("ext", FORMATS)
+def test_round_trip_points(tmp_path, points, ext):
+    back = read_vector(write_vector(points, tmp_path / f"wells.{ext}"))
+    assert back["名称"].tolist() == ["水源井1", "水源井2"]
+    assert back.geometry.x.tolist() == points.geometry.x.tolist()
+    assert back.geometry.y.tolist() == points.geometry.y.tolist()
+
+
+def test_projected_round_trip_keeps_crs(tmp_path, polygons):
+    gk = polygons.to_crs("EPSG:4548")
+    for ext in ("gpkg", "shp", "parquet"):
+        back = read_vector(write_vector(gk, tmp_path / f"gk.{ext}"))
+        assert back.crs.to_epsg() == 4548
+
+
+def test_shapefile_is_utf8_with_cpg(tmp_path, polygons):
+    path = write_vector(polygons, tmp_path / "u.shp")
+    assert path.with_suffix(".cpg").read_text().strip().upper() == "UTF-8"
+    assert "通州地块".encode() in path.with_suffix(".dbf").read_bytes()
+
+
+def test_shapefile_long_field_names_warned(tmp_path, points):
+    with pytest.warns(EcozoneWarning, match="10 bytes"):
+        write_vector(points.assign(very_long_field_name=1), tmp_path / "l.shp")
+
+
+def test_csv_layout(tmp_path, points, polygons):
+    path = write_vector(points, tmp_path / "p.csv")
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # BOM: Excel/WPS show Chinese correctly
+    table = pd.read_csv(path, encoding="utf-8-sig", dtype={"code": str})
+    assert table["lon"].tolist() == [116.41, 116.52]
+    assert table["lat"].tolist() == [39.91, 39.83]
+    assert shapely.from_wkt(table["geometry"][0]).equals(shapely.Point(116.41, 39.91))
+    assert table["code"].tolist() == ["0101", "0102"]
+    poly_table = pd.read_csv(write_vector(polygons, tmp_path / "q.csv"), encoding="utf-8-sig")
+    assert "lon" not in poly_table.columns
+    assert shapely.from_wkt(poly_table["geometry"][1]).equals(polygons.geometry.iloc[1])
+
+
+def test_failed_write_leaves_previous_file(tmp_path, points, polygons):
+    path = write_vector(points, tmp_path / "keep.shp")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    mixed = pd.concat([points, polygons], ignore_index=True)  # shapefiles hold one type
+    with pytest.raises(InputFormatError, match=r"keep\.shp"):
+        write_vector(mixed, path)
+    after = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert after == before  # untouched, and no temporary files left behind
+    assert read_vector(path)["名称"].tolist() == ["水源井1", "水源井2"]
+
+
+def test_overwrite_replaces_and_removes_stale_sidecars(tmp_path, points):
+    path = write_vector(points, tmp_path / "w.shp")
+    stale = tmp_path / "w.qix"
+    stale.write_bytes(b"old spatial index")
+    write_vector(points.iloc[:1], path)
+    assert not stale.exists()
+    assert len(read_vector(path)) == 1
+
+
+def test_overwrite_false(tmp_path, points):
+    path = write_vector(points, tmp_path / "x.geojson")
+    with pytest.raises(OutputExistsError, match="overwrite=True"):
+        write_vector(points, path, overwrite=False)
+    with pytest.raises(FileExistsError):  # also a builtin FileExistsError
+        write_vector(points, path, overwrite=False)
+
+
+def test_gpkg_layers_added_and_replaced(tmp_path, points, polygons):
+    path = tmp_path / "store.gpkg"
+    write_vector(points, path, layer="wells")
+    write_vector(polygons, path, layer="parcels")
+    assert sorted(pyogrio.list_layers(path)[:, 0]) == ["parcels", "wells"]
+    write_vector(points.iloc[:1], path, layer="wells")  # replace one layer, keep the other
+    assert sorted(pyogrio.list_layers(path)[:, 0]) == ["parcels", "wells"]
+    assert len(read_vector(path, layer="wells")) == 1
+    assert len(read_vector(path, layer="parcels")) == 2
+    with pytest.raises(OutputExistsError, match="layer 'wells'"):
+        write_vector(points, path, layer="wells", overwrite=False)
+    write_vector(points, path, layer="more", overwrite=False)  # a new layer is fine
+    # Without layer= the whole file is replaced by a single layer named after it.
+    write_vector(points, path)
+    assert pyogrio.list_layers(path)[:, 0].tolist() == ["store"]
+    assert [p.name for p in tmp_path.iterdir()] == ["store.gpkg"]
+
+
+@pytest.mark.parametrize("bad", ["out.txt", "out", "out.dwg"])
+def test_unknown_suffix(tmp_path, points, bad):
+    with pytest.raises(InputFormatError, match="suffix"):
+        write_vector(points, tmp_path / bad)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_driver_argument(tmp_path, points):
+    path = write_vector(points, tmp_path / "data.out", driver="GeoJSON")
+    assert read_vector(path)["名称"].tolist() == ["水源井1", "水源井2"]
+    with pytest.raises(InputFormatError, match="driver="):
+        write_vector(points, tmp_path / "x.gpkg", driver="DWG")

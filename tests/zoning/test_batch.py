@@ -1,0 +1,149 @@
+"""Tests of the batch runner (zoning/batch.py)."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import at, fwd, make_layers, random_sites, rect, sites_frame
+from shapely.geometry import Point
+
+from geo.errors import InputFormatError, MissingLayerError
+from zoning.batch import BatchSummary, load_layers, run_batch
+from zoning.check import check_sites
+from zoning.project import Project
+
+
+def _csv(tmp_path):
+    well = at(0, -2000)
+    rows = [
+        ("a", *fwd(*well, 10, 20.0), "construction", "sewage"),
+        ("b", None, 39.9, "other", ""),  # no longitude: rejected by the reader
+        ("c", *at(0, 3000), "spaceship", ""),  # bad project type: rejected by the check
+        ("d", *at(1500, 1500), "industrial", ""),  # in the red line
+        ("e", *at(0, 31_000), "other", ""),  # far away: compliant
+    ]
+    df = pd.DataFrame(rows, columns=["site_id", "lon", "lat", "project_type", "flags"])
+    path = tmp_path / "sites.csv"
+    df.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".gpkg", ".csv", ".geojson"])
+def test_run_batch_from_csv(tmp_path, pack, layers, suffix):
+    path = _csv(tmp_path)
+    out = tmp_path / f"result{suffix}"
+    calls = []
+    summary = run_batch(
+        path, pack=pack, store_or_layers=layers, out=out,
+        progress=lambda d, t: calls.append((d, t)),
+    )  # fmt: skip
+    assert isinstance(summary, BatchSummary)
+    assert summary.total == 5 and summary.checked == 3 and summary.errors == 2
+    assert summary.by_verdict == {
+        "prohibited": 2, "restricted": 0, "requirements": 0, "compliant": 1
+    }  # fmt: skip
+    assert calls == [(3, 3)]
+    assert summary.errors_out == tmp_path / "result.errors.csv"
+    errors = pd.read_csv(summary.errors_out, encoding="utf-8-sig")
+    assert list(errors["source_row"]) == [3, 4]
+    assert list(errors["stage"]) == ["read", "check"]
+    assert "spaceship" in errors["reason"].iloc[1]
+    if suffix == ".csv":
+        got = pd.read_csv(out)
+    else:
+        got = gpd.read_file(out)
+    got = got.set_index("site_id")
+    assert list(got.index) == ["a", "d", "e"]
+    assert list(got["source_row"]) == [2, 5, 6]
+    assert got.loc["a", "verdict"] == "prohibited" and got.loc["a", "deciding_rules"] == "well.30m"
+    assert got.loc["d", "deciding_rules"] == "redline.inside"
+    assert got.loc["e", "verdict"] == "compliant"
+    assert "redline.nearest" in got.loc["e", "rules"]
+    assert got.loc["a", "dist_well_m"] == pytest.approx(20.0, abs=0.01)
+    assert got.loc["a", "verdict_zh"] == "不符合（禁止类）"
+    assert got.loc["a", "project_type"] == "construction"  # input attributes kept
+
+
+def test_run_batch_matches_check_sites(tmp_path, pack, layers):
+    sites = random_sites(400, seed=21)
+    out = tmp_path / "r.gpkg"
+    proj = Project(project_type="construction", flags={"vocs"})
+    summary = run_batch(sites, pack=pack, store_or_layers=layers, out=out, project=proj)
+    direct = check_sites(sites, pack=pack, layers=layers, project=proj)
+    got = gpd.read_file(out)
+    assert list(got["site_id"]) == list(direct.sites["site_id"])
+    assert list(got["verdict"]) == list(direct.sites["verdict"])
+    assert list(got["source_row"]) == list(range(1, 401))
+    np.testing.assert_allclose(got["dist_redline_m"], direct.sites["dist_redline_m"])
+    assert summary.by_verdict == direct.counts()
+    assert summary.errors == 0
+    assert pd.read_csv(summary.errors_out).empty  # written, header only
+
+
+def test_run_batch_errors_out_and_per_row_exits(tmp_path, pack, layers):
+    site = rect(0, 0, 300, 150)
+    sites = sites_frame(
+        [site, site], ids=["g", "h"], project_type=["construction", "construction"],
+        exit_lon=[at(150, 200)[0], 500.0], exit_lat=[at(150, 200)[1], 40.0],
+    )  # fmt: skip
+    err = tmp_path / "sub" / "bad.csv"
+    s = run_batch(
+        sites, pack=pack, store_or_layers=layers, out=tmp_path / "o.geojson", errors_out=err
+    )
+    assert s.errors_out == err and s.errors == 1
+    assert pd.read_csv(err, encoding="utf-8-sig")["site_id"].tolist() == ["h"]
+    got = gpd.read_file(tmp_path / "o.geojson")
+    assert "site_exit.band" in got["rules"].iloc[0]
+
+
+def test_run_batch_from_a_layer_store(tmp_path, pack):
+    from layers.store import LayerStore
+
+    store_path = tmp_path / "store.gpkg"
+    with LayerStore(store_path) as store:
+        for kind, gdf in make_layers().items():
+            store.import_layer(gdf, name=kind, kind=kind, source="test fixture", synthetic=True)
+    sites = sites_frame([rect(1200, 1200, 1300, 1300)], ids=["x"])
+    with LayerStore(store_path) as store:
+        s = run_batch(sites, pack=pack, store_or_layers=store, out=tmp_path / "o.gpkg")
+        assert s.stamp["layers"]["redline"]["version"] == 1
+        assert len(s.stamp["layers"]["redline"]["checksum"]) == 64
+    assert s.by_verdict["prohibited"] == 1
+    s2 = run_batch(sites, pack=pack, store_or_layers=store_path, out=tmp_path / "o2.gpkg")
+    assert s2.by_verdict == s.by_verdict
+
+
+def test_run_batch_missing_layers_and_bad_input(tmp_path, pack, layers):
+    without = {k: v for k, v in layers.items() if k != "redline"}
+    sites = sites_frame([rect(0, 0, 10, 10)])
+    with pytest.raises(MissingLayerError, match="redline"):
+        run_batch(sites, pack=pack, store_or_layers=without, out=tmp_path / "o.gpkg")
+    with pytest.warns(UserWarning, match="redline"):
+        s = run_batch(
+            sites, pack=pack, store_or_layers=without, out=tmp_path / "o.gpkg",
+            missing_layers="skip",
+        )  # fmt: skip
+    assert "redline.inside" in s.stamp["skipped_rules"]
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(InputFormatError):
+        run_batch(empty, pack=pack, store_or_layers=layers, out=tmp_path / "o.gpkg")
+    with pytest.raises(InputFormatError, match="store_or_layers"):
+        load_layers(42, {"redline"})
+
+
+def test_run_batch_loads_a_pack_by_name(tmp_path):
+    # the built-in Tongzhou pack against the hand-made layers
+    layers = make_layers()
+    sites = sites_frame([Point(at(-6150, 4950))], ids=["strict"])
+    s = run_batch(
+        sites, pack="tongzhou", store_or_layers=layers, out=tmp_path / "t.csv",
+        project=Project(project_type="construction"),
+    )  # fmt: skip
+    got = pd.read_csv(tmp_path / "t.csv")
+    rules = got["rules"].iloc[0].split(";")
+    assert "tongzhou.strict.construction" in rules
+    assert "tongzhou.key.construction" not in rules  # unless_layer: strict zone
+    assert s.stamp["pack"]["name"] == "tongzhou"

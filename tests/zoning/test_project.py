@@ -1,0 +1,221 @@
+"""Tests for zoning.project: the Project dataclass and batch-row reading."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pandas as pd
+import pytest
+
+from geo.errors import EcozoneError, InputFormatError
+from zoning.project import DEVELOPMENT, FLAGS, PROJECT_TYPES, Project, project_from_row
+
+
+def test_defaults():
+    p = Project()
+    assert p.name == ""
+    assert p.project_type is None
+    assert p.industry_code is None
+    assert p.flags == frozenset()
+    assert p.development == "new"
+    assert p.temporary_land_use is False
+    assert p.water_supply is False
+    assert p.exits == ()
+
+
+def test_vocabularies_have_chinese_labels():
+    assert set(PROJECT_TYPES) == {
+        "construction",
+        "residential",
+        "industrial",
+        "linear",
+        "agriculture",
+        "other",
+    }
+    assert set(FLAGS) == {"wastewater", "vocs", "sewage", "garbage", "toilets", "manure"}
+    assert set(DEVELOPMENT) == {"new", "expansion"}
+    for label in [*PROJECT_TYPES.values(), *FLAGS.values(), *DEVELOPMENT.values()]:
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in label), label
+
+
+def test_frozen():
+    p = Project(project_type="industrial")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.project_type = "residential"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [("c2614", "C2614"), (" C26 ", "C26"), ("c", "C"), ("b091", "B091"), (None, None), ("", None)],
+)
+def test_industry_code_normalised(given, expected):
+    assert Project(industry_code=given).industry_code == expected
+
+
+@pytest.mark.parametrize("bad", ["X12", "C1", "C12345", "26", "C2a"])
+def test_industry_code_rejected(bad):
+    with pytest.raises(InputFormatError, match="GB/T 4754"):
+        Project(industry_code=bad)
+
+
+def test_unknown_project_type_lists_allowed_values():
+    with pytest.raises(ValueError, match="unknown project type 'factory'") as info:
+        Project(project_type="factory")
+    for key in PROJECT_TYPES:
+        assert key in str(info.value)
+    assert isinstance(info.value, EcozoneError)
+
+
+def test_unknown_flag_lists_allowed_values():
+    with pytest.raises(ValueError, match="unknown flag 'smoke'") as info:
+        Project(flags={"wastewater", "smoke"})
+    for key in FLAGS:
+        assert key in str(info.value)
+
+
+def test_unknown_development_lists_allowed_values():
+    with pytest.raises(ValueError, match=r"unknown development 'rebuild'.*new.*expansion"):
+        Project(development="rebuild")
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("施工工地", "construction"),
+        ("住宅", "residential"),
+        ("工业", "industrial"),
+        ("Linear", "linear"),
+        ("农业", "agriculture"),
+        ("其他", "other"),
+    ],
+)
+def test_project_type_aliases(given, expected):
+    assert Project(project_type=given).project_type == expected
+
+
+def test_flags_from_string_and_chinese():
+    p = Project(flags="wastewater; VOCs，污水")
+    assert p.flags == frozenset({"wastewater", "vocs", "sewage"})
+    assert Project(flags=["厕所", "畜禽粪便", "垃圾"]).flags == {"toilets", "manure", "garbage"}
+
+
+def test_development_chinese():
+    assert Project(development="扩建").development == "expansion"
+    assert Project(development="改扩建").development == "expansion"
+    assert Project(development="新建").development == "new"
+
+
+def test_labels():
+    p = Project(project_type="residential", flags={"toilets", "sewage"})
+    assert p.project_type_zh == PROJECT_TYPES["residential"]
+    # order of FLAGS, not of the input
+    assert p.flags_zh == [FLAGS["sewage"], FLAGS["toilets"]]
+
+
+def test_exits():
+    p = Project(exits=[(116.65, 39.91), [116.66, 39.92]])
+    assert p.exits == ((116.65, 39.91), (116.66, 39.92))
+    assert Project(exits="116.65,39.91; 116.66 39.92").exits == p.exits
+    shapely = pytest.importorskip("shapely")
+    assert Project(exits=[shapely.Point(116.65, 39.91)]).exits == ((116.65, 39.91),)
+
+
+@pytest.mark.parametrize("bad", [[(500000.0, 4400000.0)], "116.6", [("a", "b")]])
+def test_exits_rejected(bad):
+    with pytest.raises(InputFormatError, match="exit"):
+        Project(exits=bad)
+
+
+def test_from_row_english_columns():
+    p = project_from_row(
+        {
+            "name": "A",
+            "project_type": "industrial",
+            "industry_code": "c2614",
+            "flags": "wastewater;vocs",
+            "development": "expansion",
+            "temporary_land_use": "true",
+            "water_supply": "false",
+            "exits": "116.6,39.9",
+            "unrelated": "ignored",
+        }
+    )
+    assert p == Project(
+        name="A",
+        project_type="industrial",
+        industry_code="C2614",
+        flags={"wastewater", "vocs"},
+        development="expansion",
+        temporary_land_use=True,
+        water_supply=False,
+        exits=[(116.6, 39.9)],
+    )
+
+
+def test_from_row_chinese_columns_and_boolean_flag_columns():
+    p = project_from_row(
+        {
+            "项目名称": "乙",
+            "项目类型": "居住",
+            "行业代码": "k7010",
+            "建设性质": "扩建",
+            "临时用地": "是",
+            "供水设施": "否",
+            "排放污水": "是",
+            "设置厕所": 1,
+            "wastewater": False,
+            "vocs": "否",
+        }
+    )
+    assert p.name == "乙"
+    assert p.project_type == "residential"
+    assert p.industry_code == "K7010"
+    assert p.development == "expansion"
+    assert p.temporary_land_use is True
+    assert p.water_supply is False
+    assert p.flags == frozenset({"sewage", "toilets"})
+
+
+def test_from_row_flags_column_and_boolean_columns_combine():
+    p = project_from_row({"flags": "vocs", "manure": "yes"})
+    assert p.flags == {"vocs", "manure"}
+
+
+def test_from_row_pandas_series_with_missing_values():
+    df = pd.DataFrame(
+        {
+            "project_type": ["construction", None],
+            "industry_code": [math.nan, "C26"],
+            "flags": [math.nan, "sewage"],
+            "temporary_land_use": [pd.NA, True],
+        }
+    )
+    a = project_from_row(df.iloc[0])
+    b = project_from_row(df.iloc[1])
+    assert a == Project(project_type="construction")
+    assert b == Project(industry_code="C26", flags={"sewage"}, temporary_land_use=True)
+
+
+@pytest.mark.parametrize(
+    ("row", "column", "value"),
+    [
+        ({"项目类型": "工厂"}, "项目类型", "工厂"),
+        ({"project_type": "industrial", "flags": "wastewater;smoke"}, "flags", "smoke"),
+        ({"临时用地": "maybe"}, "临时用地", "maybe"),
+        ({"建设性质": "拆除"}, "建设性质", "拆除"),
+        ({"industry_code": "ZZ"}, "industry_code", "ZZ"),
+        ({"sewage": "often"}, "sewage", "often"),
+    ],
+)
+def test_from_row_errors_name_row_column_and_value(row, column, value):
+    with pytest.raises(InputFormatError) as info:
+        project_from_row(row, where="sites.csv row 7")
+    msg = str(info.value)
+    assert msg.startswith("sites.csv row 7: column ")
+    assert repr(column) in msg
+    assert repr(value) in msg
+
+
+def test_from_row_empty_gives_defaults():
+    assert project_from_row({}) == Project()

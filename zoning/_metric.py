@@ -1,0 +1,368 @@
+"""Shared pieces of the coverage metrics: MetricResult, targets, input handling.
+
+Private to :mod:`zoning.coverage` (which re-exports the public names).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from numpy.typing import NDArray
+
+from geo.errors import InputFormatError, LayerNotFoundError, MissingLayerError
+from zoning._service import MetricFrame, clip_to_zones, dissolve_overlaps, polygonal
+
+_SEED = "001_1c6d450321da7557.txt"
+
+#: Default targets: metric → (value, comparison, unit, label, label_en, citation).
+DEFAULT_TARGETS: dict[str, tuple[float, str, str, str, str, str]] = {
+    "redline_share": (
+        26.1, ">=", "%", "生态保护红线面积占比", "Red line share of area", f"{_SEED} l.148"
+    ),
+    "eco_control_share": (
+        75.0, ">=", "%", "生态控制区面积占比", "Ecological control zone share", f"{_SEED} l.362"
+    ),
+    "park_service_coverage": (
+        90.0, ">=", "%", "公园绿地500米服务半径覆盖率", "Park service-radius coverage",
+        f"{_SEED} l.382; GB/T 51346-2019 A.0.3",
+    ),
+    "park_area_per_person": (
+        16.7, ">=", "m2/person", "人均公园绿地面积", "Park green space per person",
+        f"{_SEED} l.382",
+    ),
+    "forest_share": (45.0, ">=", "%", "森林覆盖率", "Forest coverage", f"{_SEED} l.378"),
+    "sponge_share": (
+        40.0, ">=", "%", "建成区海绵城市达标面积比例", "Sponge-city share of built-up area",
+        f"{_SEED} l.304",
+    ),
+}  # fmt: skip
+
+IMPORT_HINT = "import one with `ecozone layers import FILE --kind {kind}`"
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    """One metric measured against its target.
+
+    Attributes
+    ----------
+    metric : str
+        Metric name ("redline_share", "park_service_coverage", ...).
+    label : str
+        Chinese label (the target's label when measured from a pack).
+    value : float or None
+        Measured value in ``unit`` (None when not measured).
+    unit : str
+        "%" or "m2/person".
+    target : float or None
+        Target value.
+    comparison : str
+        ">=" or "<=".
+    met : bool or None
+        Whether the value meets the target.
+    gap_pp : float or None
+        Shortfall in percentage points (negative = target exceeded); None for
+        per-person metrics.
+    gap_abs : float or None
+        The shortfall as an absolute amount in ``gap_unit``.
+    gap_unit : str
+        "km2" (area still needed) or "m2/person".
+    citation : str or None
+        Where the target comes from.
+    inputs : dict
+        Layer name → version (None for plain GeoDataFrames), raster paths.
+    by_district : pandas.DataFrame
+        One row per district: ``adcode``, ``name``, ``value``, ``target``, ``met``,
+        ``gap_pp``, ``gap_abs`` and the metric's numerator / denominator columns.
+    measured : bool
+        False when an input was missing (see ``reason``).
+    reason : str or None
+        Why the metric was not measured.
+    target_id : str or None
+        Id of the pack target.
+    details : dict
+        Method, totals and secondary values (e.g. population-weighted coverage).
+    """
+
+    metric: str
+    label: str
+    value: float | None
+    unit: str
+    target: float | None
+    comparison: str
+    met: bool | None
+    gap_pp: float | None
+    gap_abs: float | None
+    gap_unit: str
+    citation: str | None
+    inputs: dict[str, Any]
+    by_district: pd.DataFrame
+    measured: bool = True
+    reason: str | None = None
+    target_id: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def as_row(self) -> dict[str, Any]:
+        """Flat dict for a summary table (no per-district table)."""
+        return {
+            "target_id": self.target_id,
+            "metric": self.metric,
+            "label": self.label,
+            "value": self.value,
+            "unit": self.unit,
+            "target": self.target,
+            "comparison": self.comparison,
+            "met": self.met,
+            "gap_pp": self.gap_pp,
+            "gap_abs": self.gap_abs,
+            "gap_unit": self.gap_unit,
+            "measured": self.measured,
+            "reason": self.reason,
+            "citation": self.citation,
+        }
+
+
+def metrics_table(results: Sequence[MetricResult]) -> pd.DataFrame:
+    """One row per result (see :meth:`MetricResult.as_row`)."""
+    return pd.DataFrame([r.as_row() for r in results])
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def get_layer(layers: Any, kind: str) -> Any:
+    """Fetch a layer of ``kind`` from a mapping or a LayerStore, or raise MissingLayerError.
+
+    Parameters
+    ----------
+    layers
+        Mapping kind → Layer / GeoDataFrame, or an object with ``get_kind(kind)``.
+    kind
+        Layer kind.
+
+    Returns
+    -------
+    Layer or GeoDataFrame
+
+    Raises
+    ------
+    MissingLayerError
+        Naming the kind and the import command.
+    """
+    found = None
+    if isinstance(layers, Mapping):
+        found = layers.get(kind)
+    elif hasattr(layers, "get_kind"):
+        try:
+            found = layers.get_kind(kind)
+        except (LayerNotFoundError, KeyError, LookupError):
+            found = None
+    if found is None:
+        msg = f"no {kind!r} layer in the store: {IMPORT_HINT.format(kind=kind)}"
+        raise MissingLayerError(msg)
+    return found
+
+
+def as_frame(obj: Any, kind: str, inputs: dict[str, Any]) -> gpd.GeoDataFrame:
+    """GeoDataFrame of a Layer / GeoDataFrame / GeoSeries; record its version in ``inputs``."""
+    if obj is None:
+        msg = f"no {kind!r} layer given: {IMPORT_HINT.format(kind=kind)}"
+        raise MissingLayerError(msg)
+    if hasattr(obj, "gdf"):
+        inputs[str(getattr(obj, "name", kind))] = getattr(obj, "version", None)
+        return obj.gdf
+    if isinstance(obj, gpd.GeoSeries):
+        obj = gpd.GeoDataFrame(geometry=obj)
+    if not isinstance(obj, gpd.GeoDataFrame):
+        msg = f"`{kind}` must be a Layer or GeoDataFrame, got {type(obj).__name__}"
+        raise InputFormatError(msg)
+    inputs.setdefault(str(obj.attrs.get("layer_name", kind)), obj.attrs.get("version"))
+    return obj
+
+
+def area_series(area: Any) -> gpd.GeoSeries | None:
+    """Return the measuring area as a one-row GeoSeries (None if not given)."""
+    if area is None:
+        return None
+    if hasattr(area, "gdf"):
+        area = area.gdf
+    if isinstance(area, gpd.GeoDataFrame | gpd.GeoSeries):
+        gs = area.geometry if isinstance(area, gpd.GeoDataFrame) else area
+        if gs.crs is None:
+            msg = "the `area` has no CRS: set it with `.set_crs(...)`"
+            raise InputFormatError(msg)
+        geom = shapely.union_all(polygonal(np.asarray(gs.values, dtype=object)))
+        return gpd.GeoSeries([geom], crs=gs.crs)
+    if isinstance(area, shapely.Geometry):
+        minx, miny, maxx, maxy = area.bounds
+        if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+            msg = (
+                f"a shapely `area` is read as EPSG:4326 lon/lat but its bounds are "
+                f"{area.bounds}: pass a GeoSeries with its CRS instead"
+            )
+            raise InputFormatError(msg)
+        return gpd.GeoSeries([area], crs=4326)
+    msg = f"`area` must be a GeoDataFrame, GeoSeries or shapely geometry, got {type(area)}"
+    raise InputFormatError(msg)
+
+
+def zones_of(districts: Any, frame: MetricFrame) -> tuple[NDArray[np.object_], pd.DataFrame]:
+    """District geometries (metric) and their ``adcode`` / ``name`` table."""
+    if districts is None or len(districts) == 0:
+        return np.zeros(0, dtype=object), pd.DataFrame(columns=["adcode", "name"])
+    d = districts.gdf if hasattr(districts, "gdf") else districts
+    info = pd.DataFrame(
+        {
+            "adcode": d["adcode"].astype(str).to_numpy() if "adcode" in d else np.arange(len(d)),
+            "name": d["name"].astype(str).to_numpy() if "name" in d else "",
+        }
+    )
+    return polygonal(frame.project(d)), info
+
+
+def districts_of(boundaries: Any, jurisdiction: Any = None) -> gpd.GeoDataFrame:
+    """Return the districts of a jurisdiction from the boundary layer.
+
+    Parameters
+    ----------
+    boundaries
+        Boundary layer (``adcode``, ``level``, optional ``parent_adcode``).
+    jurisdiction
+        An adcode (str) or list of adcodes: the districts whose ``parent_adcode``
+        is one of them (when the column is missing: adcodes with the same
+        2-digit province prefix). A geometry / GeoDataFrame: the districts that
+        overlap it, clipped to it. None: every district.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        A copy with ``adcode`` and ``name``.
+    """
+    b = boundaries.gdf if hasattr(boundaries, "gdf") else boundaries
+    level = b["level"].astype(str) if "level" in b else pd.Series("district", index=b.index)
+    d = b[level == "district"]
+    if jurisdiction is None:
+        return d.copy()
+    if isinstance(jurisdiction, str | list | tuple):
+        given = [jurisdiction] if isinstance(jurisdiction, str) else jurisdiction
+        codes = [str(c) for c in given]
+        if "parent_adcode" in d:
+            sel = d["parent_adcode"].astype(str).isin(codes)
+        else:
+            sel = d["adcode"].astype(str).str[:2].isin([c[:2] for c in codes]) & ~d[
+                "adcode"
+            ].astype(str).isin(codes)
+        out = d[sel].copy()
+        if len(out) == 0 and d["adcode"].astype(str).isin(codes).any():
+            out = d[d["adcode"].astype(str).isin(codes)].copy()  # a district itself
+        return out
+    area = area_series(jurisdiction)
+    assert area is not None
+    area = area.to_crs(d.crs)
+    clipped = d.copy()
+    clipped["geometry"] = shapely.intersection(
+        np.asarray(d.geometry.values, dtype=object), area.iloc[0]
+    )
+    return clipped[~clipped.geometry.is_empty & (clipped.geometry.area > 0)]
+
+
+def resolve_target(metric: str, target: Any) -> tuple[float | None, str, str, str, str | None]:
+    """(value, comparison, label, unit, citation) from a pack Target, a number or the default."""
+    value, comp, unit, label, _en, cite = DEFAULT_TARGETS[metric]
+    if target is None:
+        return value, comp, label, unit, cite
+    if isinstance(target, int | float):
+        return float(target), comp, label, unit, None
+    return (
+        float(target.value),
+        str(getattr(target, "comparison", comp)),
+        str(getattr(target, "label", label)),
+        str(getattr(target, "unit", unit)),
+        str(getattr(target, "citation", "")) or None,
+    )
+
+
+def judge(value: float, target: float | None, comp: str) -> tuple[bool | None, float | None]:
+    if target is None or value is None or not math.isfinite(value):
+        return None, None
+    short = target - value if comp == ">=" else value - target
+    return bool(short <= 1e-12), float(short)
+
+
+def make_result(
+    metric: str,
+    target: Any,
+    *,
+    value: float,
+    base: float,
+    inputs: dict[str, Any],
+    table: pd.DataFrame,
+    details: dict[str, Any],
+    label: str | None = None,
+) -> MetricResult:
+    """Assemble a MetricResult; ``base`` is the denominator in km² (shares) or persons."""
+    tval, comp, tlabel, unit, cite = resolve_target(metric, target)
+    met, short = judge(value, tval, comp)
+    per_person = unit == "m2/person"
+    gap_pp = None if per_person or short is None else short
+    gap_abs = short if per_person else (None if short is None else short / 100.0 * base)
+    if len(table):
+        table = table.copy()
+        table["target"] = tval
+        short_d = (
+            tval - table["value"]
+            if comp == ">="
+            else table["value"] - tval
+            if tval is not None
+            else np.nan
+        )
+        table["met"] = (short_d <= 1e-12) if tval is not None else None
+        table["gap_pp"] = np.nan if per_person else short_d
+        base_col = table["denominator"]
+        table["gap_abs"] = short_d if per_person else short_d / 100.0 * base_col
+    return MetricResult(
+        metric=metric,
+        label=label or tlabel,
+        value=float(value) if value is not None and math.isfinite(value) else None,
+        unit=unit,
+        target=tval,
+        comparison=comp,
+        met=met,
+        gap_pp=gap_pp,
+        gap_abs=gap_abs,
+        gap_unit="m2/person" if per_person else "km2",
+        citation=cite,
+        inputs=dict(inputs),
+        by_district=table.reset_index(drop=True),
+        target_id=getattr(target, "id", None),
+        details=details,
+    )
+
+
+def pct(num: NDArray | float, den: NDArray | float) -> Any:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(np.asarray(den) > 0, 100.0 * np.asarray(num) / np.asarray(den), np.nan)
+
+
+def dissolved_area(
+    frame: MetricFrame, geoms: NDArray[np.object_], area_m: Any, zones: NDArray[np.object_]
+) -> tuple[float, NDArray[np.float64]]:
+    """Ellipsoidal area of the union of ``geoms`` inside ``area_m`` (total, per zone)."""
+    geoms = polygonal(geoms)
+    if area_m is not None:
+        gi, _, geoms = clip_to_zones(geoms, np.array([area_m], dtype=object))
+    parts, _ = dissolve_overlaps(geoms)
+    factor = frame.area_factor(parts)
+    total = float((shapely.area(parts) * factor).sum())
+    per_zone = np.zeros(len(zones))
+    if len(zones):
+        gi, zi, pieces = clip_to_zones(parts, zones)
+        per_zone = np.bincount(zi, shapely.area(pieces) * factor[gi], minlength=len(zones))
+    return total, per_zone

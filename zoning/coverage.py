@@ -1,0 +1,608 @@
+"""Coverage metrics against plan targets (规划指标测算), per jurisdiction and district.
+
+Every metric returns a :class:`MetricResult`: the value, the target, whether it is
+met, the gap in percentage points and in km² (or m² per person), the versions of
+the input layers and a per-district table.
+
+Metrics and their default targets (Beijing, 2025):
+
+============================  ======================================  =======  ==============
+metric                        measured as                              target   source
+============================  ======================================  =======  ==============
+``redline_share``             red line area ÷ jurisdiction area        26.1 %   001 l.148
+``eco_control_share``         ecological control zone ÷ area           75 %     001 l.362
+``park_service_coverage``     residential land within a park's         90 %     001 l.382,
+                              service radius ÷ all residential land             GB/T 51346 A.0.3
+``park_area_per_person``      park green space ÷ population            16.7 m²  001 l.382
+``forest_share``              forest pixels (land-cover raster) ÷ area 45 %     001 l.378
+``sponge_share``              sponge-city area ÷ built-up area         40 %     001 l.304
+============================  ======================================  =======  ==============
+
+Method notes (defaults documented here, options on each function):
+
+* Geometry work happens in the local Gauss-Krüger zone of the data
+  (:func:`geo.crs.local_metric_crs`); areas are ellipsoidal (Albers equal-area on
+  CGCS2000, densified, within 0.01 % of :func:`geo.measure.geodesic_area`).
+* Overlapping polygons of a layer are merged before measuring, so no area counts
+  twice; polygons that only touch stay apart.
+* Park service areas: every park of at least the smallest tier's area gets the
+  radius of its tier (default GB/T 50563-2010: ≥ 5 000 m² → 500 m, 2 000–5 000 m² →
+  300 m, smaller parks do not count), measured from the park boundary. With
+  ``network=`` the radius is walked along the given street lines instead (see
+  :mod:`zoning._service`). Park size is the layer's ``area_m2`` (ellipsoidal)
+  or, when missing, :func:`geo.measure.geodesic_area`.
+* Population-weighted coverage spreads each residential polygon's ``population``
+  evenly over it (covered population = population × covered share of the polygon);
+  with a population raster the population of each polygon is the raster sum over
+  it (exactextract, fractional edge pixels).
+* ``method="raster"`` cross-checks park coverage on a grid: residential land is
+  rasterised with ``all_touched=False``, parks likewise (plus one pixel per park so
+  none vanishes), and a pixel is covered when its centre lies within
+  ``radius + resolution / 2`` of a park pixel centre (the park edge lies half a
+  pixel beyond the outermost park pixel centre).
+* Gap: ``gap_pp = target − value`` for "≥" targets (positive = short of the target);
+  ``gap_abs`` is the same gap as area (km² more needed, e.g. residential land to
+  cover) or in m² per person.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo.errors import InputFormatError, MissingLayerError
+from zoning._metric import (
+    DEFAULT_TARGETS,
+    IMPORT_HINT,
+    MetricResult,
+    area_series,
+    as_frame,
+    dissolved_area,
+    districts_of,
+    get_layer,
+    make_result,
+    metrics_table,
+    pct,
+    resolve_target,
+    zones_of,
+)
+from zoning._park import (
+    CoverageGeometry,
+    CoverageTile,
+    coverage_tiles,
+    network_service_area,
+    park_coverage_geometry,
+    park_service_coverage,
+    raster_sum,
+)
+from zoning._service import clip_to_zones, metric_frame, polygonal
+
+__all__ = [
+    "DEFAULT_FOREST_CLASSES",
+    "DEFAULT_TARGETS",
+    "CoverageGeometry",
+    "CoverageTile",
+    "MetricResult",
+    "coverage_tiles",
+    "districts_of",
+    "forest_share",
+    "get_layer",
+    "measure_targets",
+    "metrics_table",
+    "network_service_area",
+    "park_area_per_person",
+    "park_coverage_geometry",
+    "park_service_coverage",
+    "share_of_area",
+    "sponge_share",
+]
+
+log = logging.getLogger(__name__)
+log.addHandler(logging.NullHandler())
+
+
+# --------------------------------------------------------------------------- share metrics
+
+
+def share_of_area(
+    layer: Any,
+    area: Any,
+    *,
+    metric: Literal["redline_share", "eco_control_share", "sponge_share"] = "redline_share",
+    districts: Any = None,
+    target: Any = None,
+    label: str | None = None,
+) -> MetricResult:
+    """Share of ``area`` covered by the (dissolved) polygons of ``layer``.
+
+    Parameters
+    ----------
+    layer
+        Layer or GeoDataFrame of polygons (red line, ecological control zone, ...).
+    area
+        The area measured against: the jurisdiction (GeoDataFrame / GeoSeries /
+        shapely lon/lat geometry); its rows are dissolved.
+    metric
+        Metric name (selects the default target and label).
+    districts
+        Districts (GeoDataFrame with ``adcode``, ``name``) for the breakdown.
+    target
+        A pack ``Target``, a number, or None for the default (see module docstring).
+    label
+        Overrides the label.
+
+    Returns
+    -------
+    MetricResult
+        ``by_district`` columns ``measured_km2`` (numerator) and ``denominator`` /
+        ``area_km2``.
+
+    Raises
+    ------
+    MissingLayerError
+        If ``layer`` is None.
+    InputFormatError
+        If ``area`` is missing or has no CRS.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> sq = gpd.GeoSeries([shapely.box(116.0, 40.0, 116.1, 40.1)], crs=4326)
+    >>> half = gpd.GeoSeries([shapely.box(116.0, 40.0, 116.05, 40.1)], crs=4326)
+    >>> round(share_of_area(half, sq).value, 1)
+    50.0
+    """
+    inputs: dict[str, Any] = {}
+    gdf = as_frame(layer, metric.removesuffix("_share"), inputs)
+    area_gs = area_series(area)
+    if area_gs is None:
+        msg = f"{metric}: give the `area` to measure against (the jurisdiction boundary)"
+        raise InputFormatError(msg)
+    frame = metric_frame(area_gs, gdf)
+    area_m = polygonal(frame.project(area_gs))[0]
+    zones, info = zones_of(districts, frame)
+    num, num_z = dissolved_area(frame, frame.project(gdf), area_m, zones)
+    den = float(frame.areas(np.array([area_m], dtype=object))[0])
+    den_z = frame.areas(zones) if len(zones) else np.zeros(0)
+    table = info.assign(
+        value=pct(num_z, den_z), measured_km2=num_z / 1e6, area_km2=den_z / 1e6,
+        denominator=den_z / 1e6,
+    )  # fmt: skip
+    return make_result(
+        metric,
+        target,
+        value=float(pct(num, den)),
+        base=den / 1e6,
+        inputs=inputs,
+        table=table,
+        details={"measured_km2": num / 1e6, "area_km2": den / 1e6, "features": len(gdf)},
+        label=label,
+    )
+
+
+def sponge_share(
+    sponge: Any,
+    built_up: Any,
+    *,
+    districts: Any = None,
+    target: Any = None,
+) -> MetricResult:
+    """Share of the built-up area meeting sponge-city standards (海绵城市达标面积比例).
+
+    Parameters
+    ----------
+    sponge
+        Layer / GeoDataFrame of areas meeting the sponge-city standard.
+    built_up
+        The built-up area (建成区): GeoDataFrame / GeoSeries / lon/lat geometry.
+    districts
+        Districts for the breakdown.
+    target
+        Pack target, number, or None (40 %, 001 l.304; Tongzhou 45 %, 002 l.592).
+
+    Returns
+    -------
+    MetricResult
+    """
+    return share_of_area(
+        sponge, built_up, metric="sponge_share", districts=districts, target=target
+    )
+
+
+# --------------------------------------------------------------------------- per person
+
+
+def park_area_per_person(
+    parks: Any,
+    *,
+    population: Any,
+    residential: Any = None,
+    area_of: Any = None,
+    districts: Any = None,
+    target: Any = None,
+) -> MetricResult:
+    """Park green space per person (人均公园绿地面积), m² per resident.
+
+    Parameters
+    ----------
+    parks
+        Park layer / GeoDataFrame; every park counts (no size tier), overlaps
+        dissolved, clipped to ``area_of``.
+    population
+        A number (residents of ``area_of``), a column of ``residential``
+        (e.g. "population"; polygons clipped to the area, population apportioned by
+        area) or a population raster path (summed over the area and districts).
+    residential
+        Residential layer, needed when ``population`` is a column name.
+    area_of
+        Jurisdiction.
+    districts
+        Districts for the breakdown (per-district population needs a column or a
+        raster; a plain number gives NaN per district).
+    target
+        Pack target, number, or None (16.7 m², 001 l.382).
+
+    Returns
+    -------
+    MetricResult
+        ``gap_abs`` in m² per person; ``details["park_m2_needed"]`` the park area
+        still needed at the current population.
+
+    Raises
+    ------
+    InputFormatError
+        If the population is not positive or cannot be read.
+    """
+    inputs: dict[str, Any] = {}
+    parks_gdf = as_frame(parks, "park", inputs)
+    area_gs = area_series(area_of)
+    frame = metric_frame(area_gs, parks_gdf)
+    area_m = None if area_gs is None else polygonal(frame.project(area_gs))[0]
+    zones, info = zones_of(districts, frame)
+    park_m2, park_z = dissolved_area(frame, frame.project(parks_gdf), area_m, zones)
+    pop_z = np.full(len(zones), np.nan)
+    if isinstance(population, int | float | np.number):
+        pop = float(population)
+    elif isinstance(population, str) and residential is not None:
+        res = as_frame(residential, "residential", inputs)
+        if population not in res.columns:
+            msg = f"the residential layer has no column {population!r} for the population"
+            raise InputFormatError(msg)
+        values = pd.to_numeric(res[population], errors="coerce").fillna(0).to_numpy(float)
+        res_m = polygonal(frame.project(res))
+        dens = np.where(shapely.area(res_m) > 0, values / np.maximum(shapely.area(res_m), 1e-9), 0)
+        if area_m is not None:
+            gi, _, pieces = clip_to_zones(res_m, np.array([area_m], dtype=object))
+            pop = float((shapely.area(pieces) * dens[gi]).sum())
+        else:
+            pop = float(values.sum())
+        if len(zones):
+            gi, zi, pieces = clip_to_zones(res_m, zones)
+            pop_z = np.bincount(zi, shapely.area(pieces) * dens[gi], minlength=len(zones))
+    elif isinstance(population, str | os.PathLike) and os.path.exists(population):
+        inputs[f"raster:{os.fspath(population)}"] = None
+        shapes = [area_m] if area_m is not None else [shapely.union_all(frame.project(parks_gdf))]
+        pop = float(raster_sum(population, gpd.GeoDataFrame(geometry=shapes, crs=frame.crs))[0])
+        if len(zones):
+            pop_z = raster_sum(population, gpd.GeoDataFrame(geometry=zones, crs=frame.crs))
+    else:
+        msg = (
+            f"`population`={population!r}: give a number, a column of `residential` "
+            "(with residential=...) or the path of a population raster"
+        )
+        raise InputFormatError(msg)
+    if not pop > 0:
+        msg = f"population must be positive to compute m² per person (got {pop})"
+        raise InputFormatError(msg)
+    value = park_m2 / pop
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_z = np.where(pop_z > 0, park_z / pop_z, np.nan)
+    table = info.assign(value=per_z, park_m2=park_z, population=pop_z, denominator=pop_z)
+    res = make_result(
+        "park_area_per_person", target, value=value, base=pop, inputs=inputs, table=table,
+        details={"park_m2": park_m2, "population": pop},
+    )  # fmt: skip
+    if res.gap_abs is not None:
+        res.details["park_m2_needed"] = max(0.0, res.gap_abs * pop)
+    return res
+
+
+# --------------------------------------------------------------------------- forest
+
+
+#: ESA WorldCover class 10 "Tree cover"; CLCD / GlobeLand30 users pass their codes.
+DEFAULT_FOREST_CLASSES = (10,)
+
+
+def forest_share(
+    raster: str | os.PathLike[str],
+    area: Any,
+    *,
+    forest_classes: Sequence[int] = DEFAULT_FOREST_CLASSES,
+    districts: Any = None,
+    target: Any = None,
+    label: str | None = None,
+) -> MetricResult:
+    """Forest coverage (森林覆盖率) from a categorical land-cover raster.
+
+    Pixels cut by the area's edge count by the fraction inside (exactextract);
+    nodata pixels are left out of both numerator and denominator, and
+    ``details["data_pct"]`` says how much of the area the raster covered. On
+    lon/lat rasters pixels are weighted by their (spherical) area.
+
+    Parameters
+    ----------
+    raster
+        Land-cover GeoTIFF (any CRS; the area is reprojected to it).
+    area
+        The area (jurisdiction, plains, sub-centre).
+    forest_classes
+        Raster values that are forest (default ESA WorldCover 10 "Tree cover").
+    districts
+        Districts for the breakdown.
+    target
+        Pack target, number, or None (45 %, 001 l.378).
+    label
+        Overrides the label.
+
+    Returns
+    -------
+    MetricResult
+
+    Raises
+    ------
+    MissingLayerError
+        If the raster file does not exist.
+    """
+    import rasterio
+    from exactextract import exact_extract
+
+    path = os.fspath(raster) if raster is not None else None
+    if path is None or not os.path.exists(path):
+        msg = f"no land-cover raster at {path!r}: pass the path of a land-cover GeoTIFF"
+        raise MissingLayerError(msg)
+    inputs: dict[str, Any] = {f"raster:{path}": None}
+    area_gs = area_series(area)
+    if area_gs is None:
+        msg = "forest_share: give the `area` to measure"
+        raise InputFormatError(msg)
+    frame = metric_frame(area_gs)
+    area_m = polygonal(frame.project(area_gs))
+    zones, info = zones_of(districts, frame)
+    shapes = np.concatenate([area_m, zones])
+    with rasterio.open(path) as src:
+        rcrs, geographic = src.crs, src.crs.is_geographic
+        px = abs(src.transform.a * src.transform.e)
+    g = gpd.GeoSeries(shapes, crs=frame.crs).to_crs(rcrs.to_wkt())
+    w = "(coverage_weight=area_spherical_m2)" if geographic else ""
+    out = exact_extract(
+        path, gpd.GeoDataFrame(geometry=g.values, crs=g.crs), ["unique", f"frac{w}", f"count{w}"],
+        output="pandas",
+    )  # fmt: skip
+    classes = {int(c) for c in forest_classes}
+    share = np.array(
+        [
+            100.0 * float(sum(f for u, f in zip(us, fs, strict=True) if int(u) in classes))
+            for us, fs in zip(out["unique"], out["frac"], strict=True)
+        ]
+    )
+    data_m2 = out["count"].to_numpy(float) * (1.0 if geographic else px)
+    areas = frame.areas(shapes)
+    table = info.assign(
+        value=share[1:], forest_km2=share[1:] / 100 * areas[1:] / 1e6, area_km2=areas[1:] / 1e6,
+        denominator=areas[1:] / 1e6,
+    )  # fmt: skip
+    details = {
+        "forest_classes": sorted(classes),
+        "area_km2": areas[0] / 1e6,
+        "data_pct": float(pct(data_m2[0], areas[0])),
+    }
+    return make_result(
+        "forest_share", target, value=float(share[0]), base=areas[0] / 1e6, inputs=inputs,
+        table=table, details=details, label=label,
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- all targets
+
+
+_SUB_CENTRE_ADCODE = "110112"  # Tongzhou: the Beijing city sub-centre
+
+
+def _not_measured(target: Any, reason: str) -> MetricResult:
+    tval, comp, label, unit, cite = resolve_target(target.metric, target)
+    return MetricResult(
+        metric=target.metric, label=label, value=None, unit=unit, target=tval, comparison=comp,
+        met=None, gap_pp=None, gap_abs=None,
+        gap_unit="m2/person" if unit == "m2/person" else "km2", citation=cite, inputs={},
+        by_district=pd.DataFrame(), measured=False, reason=reason, target_id=target.id,
+    )  # fmt: skip
+
+
+def _boundary_area(boundaries: Any, codes: Sequence[str]) -> gpd.GeoSeries | None:
+    b = boundaries.gdf if hasattr(boundaries, "gdf") else boundaries
+    rows = b[b["adcode"].astype(str).isin([str(c) for c in codes])]
+    return None if len(rows) == 0 else area_series(rows)
+
+
+def measure_targets(
+    pack: Any,
+    layers: Any,
+    *,
+    by: Literal["district"] | None = "district",
+    jurisdiction: Any = None,
+    rasters: Mapping[str, Any] | None = None,
+    population: Any = None,
+    scopes: Mapping[str, Any] | None = None,
+    network: Any = None,
+    method: Literal["vector", "raster"] = "vector",
+) -> list[MetricResult]:
+    """Measure every target of a pack that the inputs allow.
+
+    Parameters
+    ----------
+    pack
+        A :class:`zoning.pack.Pack` (targets, park service tiers, jurisdiction).
+    layers
+        Mapping kind → Layer / GeoDataFrame, or a LayerStore (``get_kind``). Kinds
+        used: boundary, redline, eco_control, park, residential, and "sponge"
+        (areas meeting the sponge-city standard) when given.
+    by
+        "district" for per-district tables, None for none.
+    jurisdiction
+        An adcode, list of adcodes, or a polygon (GeoDataFrame / lon/lat geometry);
+        default the pack's jurisdiction adcodes looked up in the boundary layer.
+    rasters
+        ``{"landcover": path, "population": path}``.
+    population
+        Residents (number) or population raster path for per-person metrics;
+        default the ``population`` raster, else the residential ``population`` column.
+    scopes
+        Areas for scoped targets: ``{"plains": ..., "sub_centre": ..., "built_up": ...}``
+        (default sub-centre: the Tongzhou boundary, adcode 110112).
+    network
+        Street lines for network park coverage.
+    method
+        Park coverage method.
+
+    Returns
+    -------
+    list of MetricResult
+        One per target, in pack order; targets that cannot be measured have
+        ``measured=False`` and a ``reason`` naming what to provide.
+    """
+    rasters = dict(rasters or {})
+    scopes = dict(scopes or {})
+    try:
+        boundaries = get_layer(layers, "boundary")
+    except MissingLayerError:
+        boundaries = None
+    if jurisdiction is None:
+        codes = list(getattr(getattr(pack, "jurisdiction", None), "adcodes", []) or [])
+    elif isinstance(jurisdiction, str | list | tuple):
+        codes = [jurisdiction] if isinstance(jurisdiction, str) else list(jurisdiction)
+    else:
+        codes = []
+    if codes:
+        area = None if boundaries is None else _boundary_area(boundaries, codes)
+        if area is None:
+            no_area = (
+                f"jurisdiction {codes} not found: no boundary layer holds adcode(s) {codes}; "
+                f"{IMPORT_HINT.format(kind='boundary')}"
+            )
+    else:
+        area, no_area = area_series(jurisdiction), "no jurisdiction given"
+    districts = None
+    if by == "district" and boundaries is not None:
+        districts = districts_of(boundaries, codes or jurisdiction)
+    tiers = getattr(pack, "park_service", None)
+
+    def scope_area(scope: str) -> Any:
+        if scope == "jurisdiction":
+            if area is None:
+                raise MissingLayerError(no_area)
+            return area
+        if scope in scopes:
+            return area_series(scopes[scope])
+        if scope == "sub_centre" and boundaries is not None:
+            sub = _boundary_area(boundaries, [_SUB_CENTRE_ADCODE])
+            if sub is not None:
+                return sub
+        if scope == "built_up":
+            try:
+                return as_frame(get_layer(layers, "built_up"), "built_up", {})
+            except MissingLayerError:
+                pass
+        msg = f"no {scope!r} area: pass scopes={{{scope!r}: polygon or GeoDataFrame}}"
+        raise MissingLayerError(msg)
+
+    def one(t: Any) -> MetricResult:
+        m = t.metric
+        if m in ("redline_share", "eco_control_share"):
+            kind = "redline" if m == "redline_share" else "eco_control"
+            layer = get_layer(layers, kind)
+            gdf = layer.gdf if hasattr(layer, "gdf") else layer
+            if kind == "eco_control" and "zone_type" in gdf:
+                zt = gdf["zone_type"].astype(str)
+                sel = zt.str.contains("生态控制|eco", case=False, regex=True)
+                if sel.any() and not sel.all():
+                    layer = gdf[sel]
+            area_t = scope_area(t.scope)
+            return share_of_area(layer, area_t, metric=m, districts=districts, target=t)
+        if m == "park_service_coverage":
+            parks, res = get_layer(layers, "park"), get_layer(layers, "residential")
+            rgdf = res.gdf if hasattr(res, "gdf") else res
+            pop = (
+                "population"
+                if method == "vector" and network is None and "population" in rgdf
+                and rgdf["population"].notna().any() else None
+            )  # fmt: skip
+            # residential land lies in the built-up area: without a built-up
+            # boundary, all residential land of the jurisdiction is measured
+            note = None
+            try:
+                where = scope_area(t.scope)
+            except MissingLayerError:
+                if t.scope != "built_up":
+                    raise
+                where, note = scope_area("jurisdiction"), "built_up scope: jurisdiction used"
+            result = park_service_coverage(
+                parks, res, tiers=tiers, area_of=where, population=pop,
+                network=network, districts=districts, method=method, target=t,
+            )  # fmt: skip
+            if note:
+                result.details["scope_note"] = note
+            return result
+        if m == "park_area_per_person":
+            parks = get_layer(layers, "park")
+            pop = population if population is not None else rasters.get("population")
+            res = None
+            if pop is None:
+                res = get_layer(layers, "residential")
+                rgdf = res.gdf if hasattr(res, "gdf") else res
+                if "population" not in rgdf or not rgdf["population"].notna().any():
+                    msg = (
+                        "no population: give population=NUMBER, rasters={'population': PATH} "
+                        "or a residential layer with a 'population' column"
+                    )
+                    raise MissingLayerError(msg)
+                pop = "population"
+            return park_area_per_person(
+                parks, population=pop, residential=res, area_of=scope_area(t.scope),
+                districts=districts, target=t,
+            )  # fmt: skip
+        if m == "forest_share":
+            if "landcover" not in rasters:
+                msg = "no land-cover raster: pass rasters={'landcover': PATH_TO_GEOTIFF}"
+                raise MissingLayerError(msg)
+            return forest_share(
+                rasters["landcover"], scope_area(t.scope),
+                forest_classes=rasters.get("forest_classes", DEFAULT_FOREST_CLASSES),
+                districts=districts if t.scope == "jurisdiction" else None, target=t,
+            )  # fmt: skip
+        if m == "sponge_share":
+            try:
+                sponge = get_layer(layers, "sponge")
+            except MissingLayerError as err:
+                msg = (
+                    "no 'sponge' layer (areas meeting the sponge-city standard): pass "
+                    "layers={'sponge': GeoDataFrame, ...}"
+                )
+                raise MissingLayerError(msg) from err
+            return sponge_share(sponge, scope_area(t.scope), districts=districts, target=t)
+        raise MissingLayerError(f"metric {m!r} is not measured by ecozone")
+
+    results = []
+    for t in getattr(pack, "targets", []):
+        try:
+            results.append(one(t))
+        except MissingLayerError as err:
+            results.append(_not_measured(t, str(err)))
+    return results

@@ -1,0 +1,532 @@
+"""Vectorised spatial relations between many sites and the features of one layer.
+
+This is the spatial half of :mod:`zoning.check`: for a block of sites and one layer
+it answers, with array operations only (no Python loop over sites or features),
+
+* which features each site intersects, and whether it lies inside them
+  (topology in lon/lat, where the layers are defined);
+* the overlap area of each intersecting pair, measured in an equal-area (Albers,
+  GRS80) projection, and its share of the site's area;
+* which features lie within a distance of the site (the pair distance in the
+  site's own Gauss-Krüger zone, EPSG:4534–4554; UTM outside China's longitudes);
+* the nearest feature and its distance for the sites that touch nothing.
+
+Every answer for a site depends only on that site and the layer, never on the other
+sites of the block: the metric CRS is the site's own GK zone (from its centroid
+longitude) and the equal-area CRS is fixed by the layers. So a batch gives exactly
+the results of checking its sites one by one.
+
+Point sites against big polygons: a point tested against an unprepared polygon costs
+a walk over its vertices, so polygons with many vertices are also indexed as small
+pieces (their boundary cut into short runs of segments). Distances to a polygon are
+0 inside and the distance to its boundary outside, so nearest / within-distance
+queries run on the pieces and map back to the features.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+from pyproj import CRS, Transformer
+from shapely import STRtree
+
+from geo.crs import GK3_ZONES, equal_area_crs, gk_epsg
+
+__all__ = [
+    "INSIDE",
+    "OUTSIDE",
+    "OVERLAPS",
+    "RELATIONS",
+    "WITHIN_DISTANCE",
+    "LayerIndex",
+    "LayerRelations",
+    "SiteBlock",
+    "metric_epsg",
+    "prepare_sites",
+    "relate_layer",
+]
+
+#: Relation codes, in the order of their integer codes.
+RELATIONS: tuple[str, ...] = ("inside", "overlaps", "within_distance", "outside")
+INSIDE, OVERLAPS, WITHIN_DISTANCE, OUTSIDE = 0, 1, 2, 3
+
+# Polygons with more vertices than this are also indexed as boundary pieces.
+_PIECE_VERTICES = 64
+_LONLAT = "EPSG:4326"
+
+
+@cache
+def _transformer(src: str | int, dst: str | int) -> Transformer:
+    return Transformer.from_crs(CRS.from_user_input(src), CRS.from_user_input(dst), always_xy=True)
+
+
+def transform_geoms(geoms: NDArray[Any], src: str | int, dst: str | int) -> NDArray[Any]:
+    """Reproject an array of shapely geometries (vectorised over all coordinates).
+
+    Parameters
+    ----------
+    geoms
+        Array of shapely geometries.
+    src, dst
+        Anything :meth:`pyproj.CRS.from_user_input` accepts.
+
+    Returns
+    -------
+    numpy.ndarray
+        New geometries in ``dst``.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    if len(geoms) == 0:
+        return geoms.copy()
+    tr = _transformer(src, dst)
+
+    def _xy(coords: NDArray[np.float64]) -> NDArray[np.float64]:
+        x, y = tr.transform(coords[:, 0], coords[:, 1])
+        return np.column_stack([x, y])
+
+    return shapely.transform(geoms, _xy)
+
+
+def metric_epsg(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.int64]:
+    """Return the EPSG code of the local metric CRS for each lon/lat position.
+
+    The same choice as :func:`geo.crs.metric_crs_for_lonlat`, vectorised: the CGCS2000
+    3-degree Gauss-Krüger zone (EPSG:4534–4554; zone ``floor(lon / 3 + 0.5)``, a
+    longitude on a zone edge belongs to the eastern zone) inside China's longitudes,
+    else the WGS84 UTM zone (EPSG:326xx north, 327xx south).
+
+    Parameters
+    ----------
+    lon, lat
+        Degrees, arrays of the same shape.
+
+    Returns
+    -------
+    numpy.ndarray of int64
+    """
+    lon = np.asarray(lon, dtype="float64")
+    lat = np.asarray(lat, dtype="float64")
+    zone = np.floor(lon / 3.0 + 0.5).astype("int64")
+    gk = (zone >= GK3_ZONES.start) & (zone < GK3_ZONES.stop)
+    out = np.zeros(lon.shape, dtype="int64")
+    for z in np.unique(zone[gk]):
+        out[gk & (zone == z)] = gk_epsg(zone=int(z))
+    utm = np.minimum(np.floor((lon + 180.0) / 6.0).astype("int64") + 1, 60)
+    out[~gk] = (np.where(lat >= 0, 32600, 32700) + utm)[~gk]
+    return out
+
+
+@dataclass
+class SiteBlock:
+    """Sites prepared for relating: lon/lat, each in its own metric CRS, and areas.
+
+    Attributes
+    ----------
+    geoms_ll
+        Site geometries in EPSG:4326.
+    geoms_m
+        Each site in the metric CRS of its centroid (see :func:`metric_epsg`).
+    epsg
+        That CRS per site.
+    zones
+        EPSG code → positions of the sites in that CRS.
+    area_m2
+        Equal-area site area (0 for points and lines).
+    areal, is_point
+        Geometry dimension 2 / 0.
+    """
+
+    geoms_ll: NDArray[Any]
+    geoms_m: NDArray[Any]
+    epsg: NDArray[np.int64]
+    zones: dict[int, NDArray[np.intp]]
+    area_m2: NDArray[np.float64]
+    areal: NDArray[np.bool_]
+    is_point: NDArray[np.bool_]
+
+    @property
+    def n(self) -> int:
+        """Number of sites."""
+        return len(self.geoms_ll)
+
+
+def prepare_sites(geoms_ll: NDArray[Any], *, ea_crs: CRS) -> SiteBlock:
+    """Project a block of lon/lat sites into their metric CRSs and measure their areas.
+
+    Parameters
+    ----------
+    geoms_ll
+        Valid, non-empty shapely geometries in EPSG:4326.
+    ea_crs
+        The equal-area CRS areas are measured in.
+
+    Returns
+    -------
+    SiteBlock
+    """
+    geoms_ll = np.asarray(geoms_ll, dtype=object)
+    n = len(geoms_ll)
+    dims = shapely.get_dimensions(geoms_ll)
+    is_point = dims == 0
+    areal = dims == 2
+    # single points: their own coordinates; others: centroid (picks the zone)
+    cx = np.empty(n)
+    cy = np.empty(n)
+    simple_pt = shapely.get_type_id(geoms_ll) == 0
+    if simple_pt.any():
+        cx[simple_pt] = shapely.get_x(geoms_ll[simple_pt])
+        cy[simple_pt] = shapely.get_y(geoms_ll[simple_pt])
+    if (~simple_pt).any():
+        c = shapely.centroid(geoms_ll[~simple_pt])
+        cx[~simple_pt] = shapely.get_x(c)
+        cy[~simple_pt] = shapely.get_y(c)
+    epsg = metric_epsg(cx, cy)
+    geoms_m = np.empty(n, dtype=object)
+    zones: dict[int, NDArray[np.intp]] = {}
+    for code in np.unique(epsg):
+        pos = np.flatnonzero(epsg == code)
+        zones[int(code)] = pos
+        geoms_m[pos] = transform_geoms(geoms_ll[pos], _LONLAT, int(code))
+    area = np.zeros(n)
+    if areal.any():
+        area[areal] = shapely.area(transform_geoms(geoms_ll[areal], _LONLAT, ea_crs.to_wkt()))
+    return SiteBlock(geoms_ll, geoms_m, epsg, zones, area, areal, is_point)
+
+
+def _pieces(geoms: NDArray[Any]) -> tuple[NDArray[Any], NDArray[np.intp]]:
+    """Cut the boundaries of big polygons (and long lines) into short linestrings.
+
+    Returns the pieces and, for each, the position of the geometry it came from.
+    Small geometries are kept whole (their distance is cheap). Outside a polygon the
+    distance to it is the distance to its boundary, the minimum over its pieces.
+    """
+    nv = shapely.get_num_coordinates(geoms)
+    big = (nv > _PIECE_VERTICES) & (shapely.get_dimensions(geoms) >= 1)
+    whole = np.flatnonzero(~big)
+    if not big.any():
+        return geoms[whole], whole
+    bidx = np.flatnonzero(big)
+    dims = shapely.get_dimensions(geoms[bidx])
+    lines = np.where(dims == 2, shapely.boundary(geoms[bidx]), geoms[bidx])
+    flat, owner = shapely.get_parts(lines, return_index=True)  # every ring / line
+    flat, sub = shapely.get_parts(flat, return_index=True)  # multi-line boundaries
+    owner = owner[sub]
+    coords, cidx = shapely.get_coordinates(flat, return_index=True)
+    k = _PIECE_VERTICES
+    nvl = np.bincount(cidx, minlength=len(flat))
+    offs = np.r_[0, np.cumsum(nvl)[:-1]]
+    nruns = np.maximum(-(-(nvl - 1) // k), 0)
+    run_line = np.repeat(np.arange(len(flat)), nruns)
+    run_rank = np.arange(int(nruns.sum())) - np.repeat(np.cumsum(nruns) - nruns, nruns)
+    run_start = offs[run_line] + run_rank * k
+    run_end = np.minimum(run_start + k, offs[run_line] + nvl[run_line] - 1)
+    run_len = run_end - run_start + 1  # consecutive runs share their end vertex
+    vert_run = np.repeat(np.arange(len(run_start)), run_len)
+    vert_pos = (
+        np.arange(int(run_len.sum()))
+        - np.repeat(np.cumsum(run_len) - run_len, run_len)
+        + np.repeat(run_start, run_len)
+    )
+    runs = shapely.linestrings(coords[vert_pos], indices=vert_run)
+    return np.concatenate([geoms[whole], runs]), np.concatenate([whole, bidx[owner[run_line]]])
+
+
+@dataclass
+class _Metric:
+    """A layer in one metric CRS: whole features, and pieces for distance queries."""
+
+    geoms: NDArray[Any]
+    pieces: NDArray[Any]
+    piece_owner: NDArray[np.intp]
+    piece_tree: STRtree
+
+
+@dataclass
+class LayerIndex:
+    """The features of one layer kind with their spatial indexes.
+
+    Build once per check (see :class:`zoning.check.SiteChecker`); metric copies are
+    made lazily, once per metric CRS the sites need.
+
+    Attributes
+    ----------
+    kind
+        The layer kind.
+    geoms
+        Feature geometries in EPSG:4326.
+    ids, names
+        ``feature_id`` and ``name`` of each feature (object arrays of str).
+    areal
+        Polygonal features.
+    tree
+        STRtree over ``geoms`` (lon/lat) for intersects.
+    columns
+        Other attribute columns (for feature filters and access lists).
+    """
+
+    kind: str
+    geoms: NDArray[Any]
+    ids: NDArray[Any]
+    names: NDArray[Any]
+    columns: dict[str, NDArray[Any]]
+    areal: NDArray[np.bool_] = field(init=False)
+    tree: STRtree = field(init=False)
+    _metric: dict[int, _Metric] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.areal = shapely.get_dimensions(self.geoms) == 2
+        self.tree = STRtree(self.geoms)
+        shapely.prepare(self.geoms)
+
+    def __len__(self) -> int:
+        return len(self.geoms)
+
+    def subset(self, mask: NDArray[np.bool_]) -> tuple[LayerIndex, NDArray[np.intp]]:
+        """Return the features where ``mask`` holds, and their positions in this layer."""
+        pos = np.flatnonzero(mask)
+        sub = LayerIndex(
+            self.kind,
+            self.geoms[pos],
+            self.ids[pos],
+            self.names[pos],
+            {k: v[pos] for k, v in self.columns.items()},
+        )
+        return sub, pos
+
+    def metric(self, epsg: int) -> _Metric:
+        """Return the layer in metric CRS ``epsg`` (cached)."""
+        m = self._metric.get(epsg)
+        if m is None:
+            geoms = transform_geoms(self.geoms, _LONLAT, epsg)
+            pieces, owner = _pieces(geoms)
+            m = _Metric(geoms, pieces, owner, STRtree(pieces))
+            self._metric[epsg] = m
+        return m
+
+
+@dataclass
+class LayerRelations:
+    """Relations of a block of sites with one layer (pair arrays + per-site nearest).
+
+    Pairs are sorted by site, then feature.
+
+    Attributes
+    ----------
+    site, feature
+        Positions of the site in the block and of the feature in the layer.
+    relation
+        :data:`INSIDE`, :data:`OVERLAPS` or :data:`WITHIN_DISTANCE`.
+    distance_m
+        0 for intersecting pairs, else the metric distance.
+    overlap_m2, overlap_pct
+        Overlap area and its share of the site area (NaN for point and line sites).
+    nearest_feature, nearest_m
+        Per site: the nearest feature (-1 when none within the search radius) and its
+        distance (0 when intersecting, NaN when none).
+    intersects_any
+        Per site: intersects at least one feature.
+    """
+
+    site: NDArray[np.intp]
+    feature: NDArray[np.intp]
+    relation: NDArray[np.int8]
+    distance_m: NDArray[np.float64]
+    overlap_m2: NDArray[np.float64]
+    overlap_pct: NDArray[np.float64]
+    nearest_feature: NDArray[np.intp]
+    nearest_m: NDArray[np.float64]
+    intersects_any: NDArray[np.bool_]
+
+
+def _pair_distances(
+    index: LayerIndex, block: SiteBlock, s: NDArray[np.intp], f: NDArray[np.intp], epsg: int
+) -> NDArray[np.float64]:
+    """Metric distance of site ``s`` to feature ``f`` (all in CRS ``epsg``)."""
+    m = index.metric(epsg)
+    return shapely.distance(block.geoms_m[s], m.geoms[f])
+
+
+def _within_pairs(
+    index: LayerIndex,
+    block: SiteBlock,
+    within_m: NDArray[np.float64],
+    isect_key: NDArray[np.int64],
+) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.float64]]:
+    """(site, feature, distance) of non-intersecting pairs closer than ``within_m[f]``."""
+    empty = np.zeros(0, dtype=np.intp)
+    finite = np.isfinite(within_m)
+    if not finite.any():
+        return empty, empty, np.zeros(0)
+    d_query = float(within_m[finite].max())
+    nfeat = np.int64(len(index))
+    out_s, out_f, out_d = [], [], []
+    for epsg, pos in block.zones.items():
+        m = index.metric(epsg)
+        qi, qp = m.piece_tree.query(block.geoms_m[pos], predicate="dwithin", distance=d_query)
+        if len(qi) == 0:
+            continue
+        s = pos[qi]
+        f = m.piece_owner[qp]
+        key = s.astype(np.int64) * nfeat + f
+        keep = ~np.isin(key, isect_key)
+        s, qp, key = s[keep], qp[keep], key[keep]
+        d = shapely.distance(block.geoms_m[s], m.pieces[qp])
+        o = np.lexsort((d, key))  # nearest piece of each (site, feature) first
+        first = np.r_[True, key[o][1:] != key[o][:-1]] if len(o) else np.zeros(0, bool)
+        sel = o[first]
+        out_s.append(s[sel])
+        out_f.append(key[sel] % nfeat)
+        out_d.append(d[sel])
+    if not out_s:
+        return empty, empty, np.zeros(0)
+    s = np.concatenate(out_s).astype(np.intp)
+    f = np.concatenate(out_f).astype(np.intp)
+    d = np.concatenate(out_d)
+    keep = d <= within_m[f]  # NaN (feature excluded) compares False
+    return s[keep], f[keep], d[keep]
+
+
+def _nearest(
+    index: LayerIndex, block: SiteBlock, need: NDArray[np.bool_], max_m: float
+) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
+    """Nearest feature and distance for the sites in ``need`` (-1 / NaN when none).
+
+    The sites in ``need`` intersect no feature, so the nearest boundary piece gives
+    the distance to the nearest feature.
+    """
+    nf = np.full(block.n, -1, dtype=np.intp)
+    nd = np.full(block.n, np.nan)
+    for epsg, pos in block.zones.items():
+        pos = pos[need[pos]]
+        if len(pos) == 0:
+            continue
+        m = index.metric(epsg)
+        (qi, qp), d = m.piece_tree.query_nearest(
+            block.geoms_m[pos], max_distance=max_m, return_distance=True, all_matches=False
+        )
+        nf[pos[qi]] = m.piece_owner[qp]
+        nd[pos[qi]] = d
+    return nf, nd
+
+
+def relate_layer(
+    index: LayerIndex,
+    block: SiteBlock,
+    *,
+    within_m: NDArray[np.float64] | None,
+    nearest_max_m: float,
+    ea_crs: CRS,
+) -> LayerRelations:
+    """Relate every site of a block to one layer.
+
+    Parameters
+    ----------
+    index
+        The layer.
+    block
+        The sites (:func:`prepare_sites`).
+    within_m
+        Per feature, the distance up to which a non-intersecting site counts as
+        "within distance" (NaN: never); ``None`` for no distance relation.
+    nearest_max_m
+        Search radius of the nearest-feature distance; farther sites get NaN.
+    ea_crs
+        Equal-area CRS for overlap areas (the one the block's areas are measured in).
+
+    Returns
+    -------
+    LayerRelations
+    """
+    n, nfeat = block.n, len(index)
+    empty_i = np.zeros(0, dtype=np.intp)
+    if nfeat == 0 or n == 0:
+        return LayerRelations(
+            empty_i, empty_i, np.zeros(0, np.int8), np.zeros(0), np.zeros(0), np.zeros(0),
+            np.full(n, -1, np.intp), np.full(n, np.nan), np.zeros(n, bool),
+        )  # fmt: skip
+    # 1. intersecting pairs, in lon/lat where the layers are defined
+    si, fi = _intersecting(index, block)
+    feat_areal = index.areal[fi]
+    inside = block.is_point[si] & feat_areal  # a point touching a polygon is covered
+    chk = ~block.is_point[si] & feat_areal
+    if chk.any():
+        inside[chk] = shapely.covers(index.geoms[fi[chk]], block.geoms_ll[si[chk]])
+    site_areal = block.areal[si]
+    overlap = np.where(site_areal, 0.0, np.nan)
+    full = site_areal & inside
+    overlap[full] = block.area_m2[si[full]]
+    part = site_areal & feat_areal & ~inside
+    if part.any():
+        inter = shapely.intersection(block.geoms_ll[si[part]], index.geoms[fi[part]])
+        overlap[part] = shapely.area(transform_geoms(inter, _LONLAT, ea_crs.to_wkt()))
+    rel = np.where(inside, INSIDE, OVERLAPS).astype(np.int8)
+    # 2. within-distance pairs (metric CRS of each site), not already intersecting
+    ws, wf, wd = empty_i, empty_i, np.zeros(0)
+    if within_m is not None:
+        ws, wf, wd = _within_pairs(index, block, within_m, si.astype(np.int64) * nfeat + fi)
+    s = np.concatenate([si, ws]).astype(np.intp)
+    f = np.concatenate([fi, wf]).astype(np.intp)
+    relation = np.concatenate([rel, np.full(len(ws), WITHIN_DISTANCE, np.int8)])
+    distance = np.concatenate([np.zeros(len(si)), wd])
+    overlap = np.concatenate([overlap, np.where(block.areal[ws], 0.0, np.nan)])
+    o = np.lexsort((f, s))
+    s, f, relation, distance, overlap = s[o], f[o], relation[o], distance[o], overlap[o]
+    area = block.area_m2[s]
+    pct = np.full(len(s), np.nan)
+    ok = block.areal[s] & (area > 0)
+    pct[ok] = overlap[ok] / area[ok] * 100.0
+    pct[ok & (relation == INSIDE)] = 100.0
+    # 3. nearest feature: the first intersecting one (distance 0), else a search
+    isect = np.zeros(n, dtype=bool)
+    isect[si] = True
+    near_f, near_d = _nearest(index, block, ~isect, nearest_max_m)
+    if len(si):
+        first = np.r_[True, si[1:] != si[:-1]]  # si is sorted by site, then feature
+        near_f[si[first]] = fi[first]
+        near_d[si[first]] = 0.0
+    return LayerRelations(s, f, relation, distance, overlap, pct, near_f, near_d, isect)
+
+
+def _intersecting(index: LayerIndex, block: SiteBlock) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """(site, feature) pairs that intersect, sorted by site then feature.
+
+    Bounding-box candidates from the tree, then the predicate with the *feature* as
+    the prepared geometry (a point against a prepared polygon is a log-time lookup).
+    """
+    si, fi = index.tree.query(block.geoms_ll)
+    if len(si):
+        hit = shapely.intersects(index.geoms[fi], block.geoms_ll[si])
+        si, fi = si[hit], fi[hit]
+    o = np.lexsort((fi, si))
+    return si[o].astype(np.intp), fi[o].astype(np.intp)
+
+
+def layer_bounds(indexes: list[LayerIndex]) -> tuple[float, float, float, float] | None:
+    """Union of the lon/lat bounds of the layers (``None`` when all are empty)."""
+    boxes = [shapely.total_bounds(ix.geoms) for ix in indexes if len(ix)]
+    boxes = [b for b in boxes if np.all(np.isfinite(b))]
+    if not boxes:
+        return None
+    b = np.array(boxes)
+    return (float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max()))
+
+
+def fixed_equal_area_crs(indexes: list[LayerIndex]) -> CRS:
+    """Return the equal-area CRS of a check: fitted to the layers, never to the sites.
+
+    Parameters
+    ----------
+    indexes
+        The layers of the check.
+
+    Returns
+    -------
+    pyproj.CRS
+    """
+    bounds = layer_bounds(indexes) or (115.4, 39.4, 117.5, 41.1)  # Beijing, if no feature
+    return equal_area_crs(bounds)

@@ -1,0 +1,164 @@
+"""One-call workflows shared by the command line and the web app.
+
+These glue the store, the rule packs and the check engine together so that the
+front doors stay thin: load the layers a pack needs (optionally as they were at an
+earlier report, for reproduction), and keep a ready :class:`SiteChecker` per pack.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from geo.errors import InputFormatError, MissingLayerError
+from zoning.check import SiteChecker
+from zoning.pack import Pack, load_pack
+
+log = logging.getLogger(__name__)
+
+
+def parse_as_of(value: str | os.PathLike[str] | Mapping[str, int] | None) -> dict[str, int]:
+    """Read layer versions to reproduce a check with.
+
+    Parameters
+    ----------
+    value
+        ``"redline=3,well=2"``, a path to an earlier ``report.json`` (its stamp's
+        layer versions are used), a mapping name → version, or None.
+
+    Returns
+    -------
+    dict
+        Layer name → version (empty: latest versions).
+
+    Raises
+    ------
+    InputFormatError
+        If the text or the report cannot be read.
+    """
+    if value is None:
+        return {}
+    if isinstance(value, Mapping):
+        return {str(k): int(v) for k, v in value.items()}
+    text = str(value)
+    path = Path(text)
+    if path.suffix.lower() == ".json" or path.is_file():
+        try:
+            report = json.loads(path.read_text(encoding="utf-8"))
+            layers = report["stamp"]["layers"]
+            return {meta.get("name", kind): int(meta["version"]) for kind, meta in layers.items()}
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            msg = (
+                f"{path}: not an ecozone report with a stamp of layer versions ({exc}); "
+                "pass versions as 'redline=3,well=2' instead"
+            )
+            raise InputFormatError(msg) from exc
+    versions: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, ver = part.partition("=")
+        if not sep or not ver.strip().isdigit():
+            msg = f"--as-of {text!r}: expected NAME=VERSION pairs such as 'redline=3,well=2'"
+            raise InputFormatError(msg)
+        versions[name.strip()] = int(ver)
+    return versions
+
+
+def load_pack_layers(
+    pack: Pack, store: Any, *, as_of: Mapping[str, int] | None = None
+) -> dict[str, Any]:
+    """Load from ``store`` the latest layer of every kind ``pack`` uses.
+
+    Parameters
+    ----------
+    pack
+        The rule pack.
+    store
+        A :class:`layers.LayerStore`.
+    as_of
+        Layer name → version to use instead of the latest (reproduction).
+
+    Returns
+    -------
+    dict
+        Layer kind → :class:`layers.Layer`. Kinds the store lacks are left out; the
+        check engine then names them.
+    """
+    as_of = dict(as_of or {})
+    listing = store.list_layers()
+    by_kind: dict[str, Any] = {}
+    for kind in pack.layer_kinds():
+        if kind == "site_exit":
+            continue
+        names = listing.loc[listing["kind"] == kind, "name"].tolist()
+        pinned = [n for n in names if n in as_of]
+        try:
+            if pinned:
+                by_kind[kind] = store.get(pinned[0], as_of[pinned[0]])
+            elif names:
+                by_kind[kind] = store.get_kind(kind)
+        except MissingLayerError:
+            continue
+    unknown = set(as_of) - set(listing["name"])
+    if unknown:
+        msg = f"--as-of names layers the store does not hold: {sorted(unknown)}"
+        raise InputFormatError(msg)
+    return by_kind
+
+
+def make_checker(
+    pack: str | Pack,
+    store: Any,
+    *,
+    as_of: Mapping[str, int] | None = None,
+    missing_layers: str = "raise",
+) -> SiteChecker:
+    """Build a :class:`SiteChecker` for ``pack`` over the layers in ``store``.
+
+    The checker indexes every layer once (STRtree); reuse it for many checks.
+
+    Parameters
+    ----------
+    pack
+        Pack name ("tongzhou"), path, or :class:`Pack`.
+    store
+        A :class:`layers.LayerStore`.
+    as_of
+        Layer versions to pin (see :func:`parse_as_of`).
+    missing_layers
+        "raise" (default) or "skip" rules whose layer kind the store lacks.
+
+    Returns
+    -------
+    SiteChecker
+    """
+    pack = load_pack(pack) if not isinstance(pack, Pack) else pack
+    layers = load_pack_layers(pack, store, as_of=as_of)
+    return SiteChecker(pack, layers, missing_layers=missing_layers)  # type: ignore[arg-type]
+
+
+def checker_layer_frames(checker: SiteChecker) -> dict[str, Any]:
+    """The layers a checker indexed, as GeoDataFrames (EPSG:4326) for maps.
+
+    Parameters
+    ----------
+    checker
+        A built :class:`SiteChecker`.
+
+    Returns
+    -------
+    dict
+        Layer kind → GeoDataFrame with ``feature_id``, ``name`` and the attribute
+        columns the rules use.
+    """
+    import geopandas as gpd
+
+    frames = {}
+    for kind, ix in checker.index.items():
+        data = {"feature_id": ix.ids, "name": ix.names}
+        data.update({k: v for k, v in ix.columns.items() if k not in data})
+        frames[kind] = gpd.GeoDataFrame(data, geometry=ix.geoms, crs="EPSG:4326")
+    return frames
