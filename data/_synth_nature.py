@@ -112,10 +112,12 @@ def built_up(ctx: Context, rng: np.random.Generator, *, target_share: float = 0.
     # villages: many on the plain, most in Tongzhou and Daxing (where the wells are)
     tzdx = shapely.union_all(ctx.geoms([TONGZHOU, DAXING]))
     vx1, vy1 = sample_points(rng, tzdx, 1100)
-    vx2, vy2 = sample_points(rng, ctx.beijing, 2200, weight=lambda x, y: plain_w(x, y) ** 2)
+    vx2, vy2 = sample_points(rng, ctx.beijing, 1400, weight=lambda x, y: plain_w(x, y) ** 2)
     vx, vy = np.concatenate([vx1, vx2]), np.concatenate([vy1, vy2])
     vr = np.clip(rng.lognormal(np.log(300.0), 0.35, vx.size), 120.0, 800.0)
-    villages = polar_blobs(rng, vx, vy, vr, spacing=70, min_vertices=12, roughness=0.2, elongation=0.6)
+    villages = polar_blobs(
+        rng, vx, vy, vr, spacing=70, min_vertices=12, roughness=0.2, elongation=0.6
+    )
     # green wedges and belts (绿化隔离地区): corridors kept free of building
     d_w = lambda x, y: np.exp(  # noqa: E731
         -(((np.hypot(x - ctx.centre[0], y - ctx.centre[1]) - 20_000.0) / 12_000.0) ** 2)
@@ -193,9 +195,10 @@ def redline(
 ) -> gpd.GeoDataFrame:
     """Synthetic ecological protection red lines, ~``target_share`` of Beijing.
 
-    Large rough patches and ridge-like chains in the northern and western mountains,
-    river/wetland corridors on the plain, then medium and many small patches added
-    until the share is reached. Cut along district lines; one feature per part.
+    Large rough patches, ridge-like chains and many small patches, mostly in the
+    northern and western mountains, and river/wetland corridors on the plain; then
+    medium patches are added until the share is reached. Cut along district lines;
+    one feature per part.
     """
     weight = lambda x, y: ctx.mountainness(x, y)  # noqa: E731
     allowed = shapely.difference(ctx.beijing, shapely.buffer(built.all, 150.0))
@@ -225,12 +228,14 @@ def redline(
     med = polar_blobs(
         rng, mx, my, rng.uniform(500, 2000, n_med), spacing=100, roughness=0.35, elongation=0.8
     )
-    n_small = int(round(1500 * scale))
+    n_small = round(1500 * scale)
     w_small = lambda x, y: 0.1 + 0.9 * weight(x, y)  # noqa: E731
     sx, sy = sample_points(rng, ctx.beijing, n_small, weight=w_small)
     # more but smaller patches at scale > 1 keep the total area (and share) in range
     s_r = np.exp(rng.uniform(np.log(40.0), np.log(400.0), n_small)) / np.sqrt(max(scale, 1.0))
-    small = polar_blobs(rng, sx, sy, s_r, spacing=50, min_vertices=12, roughness=0.3, elongation=0.8)
+    small = polar_blobs(
+        rng, sx, sy, s_r, spacing=50, min_vertices=12, roughness=0.3, elongation=0.8
+    )
     fixed = np.concatenate([big, chain, river, small])
     var = med
 
@@ -244,25 +249,19 @@ def redline(
         u = shapely.union(u_fixed, u)
         return u.area, u
 
-    if a_fixed >= target:
-        k, (a, red) = 0, (a_fixed, u_fixed)
-    else:
+    red = u_fixed
+    if a_fixed < target:
         # secant on the prefix length: area grows ~ linearly with the summed blob area
-        ratio = 0.8
-        best: tuple[float, int, shapely.Geometry] | None = None
-        k = 0
+        ratio, best = 0.8, np.inf
         for _ in range(6):
-            k = int(np.searchsorted(csum, (target - a_fixed) / ratio)) + 1
-            k = min(k, var.size)
-            a, red = area_of(k)
-            if best is None or abs(a - target) < best[0]:
-                best = (abs(a - target), k, red)
+            k = min(int(np.searchsorted(csum, (target - a_fixed) / ratio)) + 1, var.size)
+            a, u = area_of(k)
+            if abs(a - target) < best:
+                best, red = abs(a - target), u
             if abs(a - target) < 0.0008 * ctx.beijing.area or k == var.size:
                 break
             ratio = max((a - a_fixed) / csum[k - 1], 0.05)
-        assert best is not None
-        _, k, red = best
-    parts, codes = _split_by_district(ctx, red)
+    parts, codes = _split_by_district(ctx, red, min_area=1000.0)
     n = parts.size
     names = {c: ctx.name(c) for c in ctx.districts["adcode"]}
     kinds = np.array(["水源涵养", "生物多样性维护", "水土保持"], dtype=object)
@@ -332,7 +331,7 @@ def wells(
 ) -> gpd.GeoDataFrame:
     """Rural drinking-water wells in the villages of Tongzhou and Daxing."""
     v = built.villages[built.villages["adcode"].isin([TONGZHOU, DAXING])].reset_index(drop=True)
-    n = int(round(2000 * scale))
+    n = round(2000 * scale)
     # bigger villages have more wells; every village at least one when there are enough
     w = v["radius"].to_numpy() ** 2
     base = np.ones(len(v), dtype=np.int64) if n >= len(v) else np.zeros(len(v), dtype=np.int64)
@@ -343,8 +342,9 @@ def wells(
     dist = v["radius"].to_numpy()[owner] * np.sqrt(rng.uniform(0.0, 1.0, owner.size)) * 1.1
     x = v["x"].to_numpy()[owner] + dist * np.cos(ang)
     y = v["y"].to_numpy()[owner] + dist * np.sin(ang)
-    # a point pushed over the district line or into town is pulled back to its village
-    bad = ~shapely.contains_xy(ctx.beijing, x, y) | shapely.contains_xy(built.urban, x, y)
+    # a point pushed over its district line or into town is pulled back to its village
+    own = ctx.district_of(x, y) == v["adcode"].to_numpy()[owner]
+    bad = ~own | shapely.contains_xy(built.urban, x, y)
     x[bad] = v["x"].to_numpy()[owner[bad]]
     y[bad] = v["y"].to_numpy()[owner[bad]]
     number = _serial_within(owner)
@@ -385,7 +385,7 @@ def water_source_zones(well_gdf: gpd.GeoDataFrame, rng: np.random.Generator) -> 
     g2_mask = rng.uniform(0, 1, g1.size) < 0.3
     g2 = g1[g2_mask]
     r2 = rng.uniform(300, 1000, g2.size).round(-1)
-    n_q = max(1, int(round(6 * m / 2000)))
+    n_q = max(1, round(6 * m / 2000))
     q_sel = rng.choice(g2.size, min(n_q, g2.size), replace=False)
     gq = g2[q_sel]
     r2q = r2[q_sel]

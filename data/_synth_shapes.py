@@ -10,6 +10,8 @@ Used only by ``data/build_dataset.py``; not part of the installed package.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import shapely
 from numpy.typing import NDArray
@@ -28,11 +30,12 @@ def polar_blobs(
     min_vertices: int = 16,
     max_vertices: int = 600,
     elongation: float = 0.0,
+    simplify: float = 0.06,
 ) -> NDArray[np.object_]:
     """Organic star-shaped polygons ("noisy blobs") of a given equivalent radius.
 
     The outline is ``r(θ) = R · exp(Σ_k a_k cos(kθ + φ_k))`` with random harmonic
-    amplitudes falling off as ``1/k`` (a coarse outline with finer wiggles), which is
+    amplitudes falling off about as ``1/k`` (a coarse outline with finer wiggles), which is
     star-shaped around the centre and so always a valid simple polygon. Each blob is
     rescaled so that its planar area is exactly ``π R²``.
 
@@ -50,6 +53,10 @@ def polar_blobs(
         Bounds on the vertex count per blob.
     elongation
         Maximum extra stretch along a random axis (0 = round on average).
+    simplify
+        Drop vertices that deviate less than ``simplify × spacing`` (at most 2 % of
+        the radius) from the line of their neighbours: they only add bytes. 0 keeps
+        every vertex.
 
     Returns
     -------
@@ -70,7 +77,7 @@ def polar_blobs(
     theta = 2.0 * np.pi * pos / counts[owner]
     k_max = 24
     k = np.arange(1, k_max + 1)
-    amp = rng.normal(0.0, roughness, (n, k_max)) / k**0.95
+    amp = rng.normal(0.0, roughness, (n, k_max)) / k**1.15
     # harmonics finer than the vertex spacing only add noise between vertices
     amp[k[None, :] > counts[:, None] / 3] = 0.0
     phase = rng.uniform(0.0, 2.0 * np.pi, (n, k_max))
@@ -78,7 +85,8 @@ def polar_blobs(
     for j in range(k_max):  # 24 vectorised passes over all vertices, not a loop per blob
         log_r += amp[owner, j] * np.cos((j + 1) * theta + phase[owner, j])
     # per-vertex jitter gives the small irregularities of digitised outlines
-    log_r += rng.normal(0.0, roughness * 0.08, owner.size)
+    # (a few metres, whatever the size: relative jitter would make big blobs spiky)
+    log_r += rng.normal(0.0, 1.0, owner.size) * (0.15 * spacing / radius)[owner]
     r = np.exp(log_r)
     x = r * np.cos(theta)
     y = r * np.sin(theta)
@@ -98,7 +106,12 @@ def polar_blobs(
     factor = radius * np.sqrt(np.pi / area)
     coords = np.column_stack([cx[owner] + x * factor[owner], cy[owner] + y * factor[owner]])
     rings = shapely.linearrings(coords, indices=owner)
-    return shapely.polygons(rings)
+    polys = shapely.polygons(rings)
+    if simplify > 0:
+        # never more than 2 % of the radius: small blobs keep their shape
+        tol = np.minimum(simplify * spacing, 0.02 * radius)
+        polys = shapely.simplify(polys, tol, preserve_topology=True)
+    return polys
 
 
 def random_walks(
@@ -147,7 +160,7 @@ def sample_points(
     area: shapely.Geometry,
     n: int,
     *,
-    weight: object | None = None,
+    weight: Callable[[FloatArray, FloatArray], FloatArray] | None = None,
     max_rounds: int = 200,
 ) -> tuple[FloatArray, FloatArray]:
     """Random points inside a polygon by vectorised rejection sampling.
@@ -185,7 +198,7 @@ def sample_points(
         y = rng.uniform(ymin, ymax, m)
         keep = shapely.contains_xy(area, x, y)
         if weight is not None:
-            keep &= rng.uniform(0, 1, m) < weight(x, y)  # type: ignore[operator]
+            keep &= rng.uniform(0, 1, m) < weight(x, y)
         xs.append(x[keep])
         ys.append(y[keep])
         got += int(keep.sum())

@@ -28,8 +28,16 @@ _ENTRIES: dict[str, list[dict[str, object]]] = {
     "priority": [
         {
             "dimension": "layout",
-            "text": "生态保护红线内，自然保护地核心保护区原则上禁止人为活动，其他区域严格禁止开发性、生产性建设活动，仅允许对生态功能不造成破坏的有限人为活动。",
-            "text_en": "Inside the red line: no human activity in nature-reserve cores; elsewhere no development or production construction, only limited activities that do not harm ecological functions.",
+            "text": (
+                "生态保护红线内，自然保护地核心保护区原则上禁止人为活动，"
+                "其他区域严格禁止开发性、生产性建设活动，"
+                "仅允许对生态功能不造成破坏的有限人为活动。"
+            ),
+            "text_en": (
+                "Inside the red line: no human activity in nature-reserve cores; "
+                "elsewhere no development or production construction, only limited "
+                "activities that do not harm ecological functions."
+            ),
         },
         {
             "dimension": "layout",
@@ -40,24 +48,34 @@ _ENTRIES: dict[str, list[dict[str, object]]] = {
         {
             "dimension": "layout",
             "text": "线性基础设施确需穿越的，应科学论证，采取无害化方式并落实生态补偿。",
-            "text_en": "Linear infrastructure that must cross needs a demonstration, a harmless crossing method and ecological compensation.",
+            "text_en": (
+                "Linear infrastructure that must cross needs a demonstration, a "
+                "harmless crossing method and ecological compensation."
+            ),
             "project_types": ["linear"],
         },
         {
             "dimension": "discharge",
             "text": "不得新增污染物排放，现有排污口依法清理整治。",
-            "text_en": "No new pollutant discharge; existing outfalls are cleared up according to law.",
+            "text_en": (
+                "No new pollutant discharge; existing outfalls are cleared up according to law."
+            ),
             "requires": ["wastewater"],
         },
         {
             "dimension": "risk",
             "text": "严禁在饮用水水源保护区、河湖管理范围内堆放、倾倒固体废物和危险废物。",
-            "text_en": "No storage or dumping of solid or hazardous waste in source protection zones or river and lake management areas.",
+            "text_en": (
+                "No storage or dumping of solid or hazardous waste in source protection"
+                " zones or river and lake management areas."
+            ),
         },
         {
             "dimension": "efficiency",
             "text": "严格控制临时用地，施工结束后及时恢复植被。",
-            "text_en": "Temporary land use is strictly limited; vegetation is restored right after works.",
+            "text_en": (
+                "Temporary land use is strictly limited; vegetation is restored right after works."
+            ),
             "project_types": ["construction", "linear"],
         },
     ],
@@ -65,37 +83,56 @@ _ENTRIES: dict[str, list[dict[str, object]]] = {
         {
             "dimension": "layout",
             "text": "执行《北京市新增产业的禁止和限制目录》，禁止新建、扩建石化、化工项目。",
-            "text_en": "Apply Beijing's catalogue of prohibited and restricted new industries; no new or expanded petrochemical or chemical projects.",
+            "text_en": (
+                "Apply Beijing's catalogue of prohibited and restricted new industries;"
+                " no new or expanded petrochemical or chemical projects."
+            ),
             "industry_prefixes": ["C25", "C26"],
         },
         {
             "dimension": "layout",
             "text": "禁止新建、扩建水泥、平板玻璃、陶瓷等非金属矿物制品项目。",
-            "text_en": "No new or expanded cement, flat-glass, ceramics or other non-metallic mineral products projects.",
+            "text_en": (
+                "No new or expanded cement, flat-glass, ceramics or other non-metallic "
+                "mineral products projects."
+            ),
             "industry_prefixes": ["C30"],
         },
         {
             "dimension": "discharge",
-            "text": "涉挥发性有机物排放的项目实行区域内现役源2倍削减量替代，使用低VOCs含量原辅材料。",
-            "text_en": "Projects emitting VOCs offset twice their emissions within the area and use low-VOC materials.",
+            "text": (
+                "涉挥发性有机物排放的项目实行区域内现役源2倍削减量替代，使用低VOCs含量原辅材料。"
+            ),
+            "text_en": (
+                "Projects emitting VOCs offset twice their emissions within the area "
+                "and use low-VOC materials."
+            ),
             "requires": ["vocs"],
         },
         {
             "dimension": "discharge",
             "text": "工业废水须经预处理达到《水污染物综合排放标准》(DB11/307)后排入市政管网。",
-            "text_en": "Industrial wastewater is pre-treated to DB11/307 before entering the municipal sewer.",
+            "text_en": (
+                "Industrial wastewater is pre-treated to DB11/307 before entering the "
+                "municipal sewer."
+            ),
             "requires": ["wastewater"],
         },
         {
             "dimension": "discharge",
             "text": "施工工地落实“六个百分之百”扬尘控制措施，渣土车辆密闭运输。",
-            "text_en": "Construction sites apply the 'six 100 %' dust controls; muck trucks are closed.",
+            "text_en": (
+                "Construction sites apply the 'six 100 %' dust controls; muck trucks are closed."
+            ),
             "project_types": ["construction"],
         },
         {
             "dimension": "risk",
             "text": "涉及危险化学品的企业应编制突发环境事件应急预案并备案。",
-            "text_en": "Enterprises handling hazardous chemicals file an emergency response plan for environmental incidents.",
+            "text_en": (
+                "Enterprises handling hazardous chemicals file an emergency response "
+                "plan for environmental incidents."
+            ),
             "industry_prefixes": ["C26", "C27"],
         },
         {
@@ -107,7 +144,10 @@ _ENTRIES: dict[str, list[dict[str, object]]] = {
         {
             "dimension": "efficiency",
             "text": "新建项目单位产品能耗、水耗达到国内先进水平。",
-            "text_en": "New projects reach advanced national levels of energy and water use per unit of product.",
+            "text_en": (
+                "New projects reach advanced national levels of energy and water use "
+                "per unit of product."
+            ),
             "project_types": ["industrial"],
         },
     ],
@@ -115,36 +155,52 @@ _ENTRIES: dict[str, list[dict[str, object]]] = {
         {
             "dimension": "layout",
             "text": "落实生态环境保护基本要求，项目建设应符合国土空间规划。",
-            "text_en": "Meet the basic environmental requirements; projects conform to the territorial spatial plan.",
+            "text_en": (
+                "Meet the basic environmental requirements; projects conform to the "
+                "territorial spatial plan."
+            ),
         },
         {
             "dimension": "layout",
             "text": "禁止新建、扩建水泥、平板玻璃等非金属矿物制品项目。",
-            "text_en": "No new or expanded cement, flat-glass or other non-metallic mineral products projects.",
+            "text_en": (
+                "No new or expanded cement, flat-glass or other non-metallic mineral "
+                "products projects."
+            ),
             "industry_prefixes": ["C30"],
         },
         {
             "dimension": "discharge",
             "text": "农村生活污水应收集处理，禁止直排河道。",
-            "text_en": "Rural sewage is collected and treated, never discharged straight into rivers.",
+            "text_en": (
+                "Rural sewage is collected and treated, never discharged straight into rivers."
+            ),
             "requires": ["sewage"],
         },
         {
             "dimension": "discharge",
             "text": "规模化畜禽养殖场应配套粪污处理设施，实现资源化利用。",
-            "text_en": "Large livestock farms have manure treatment facilities and reuse the manure.",
+            "text_en": (
+                "Large livestock farms have manure treatment facilities and reuse the manure."
+            ),
             "project_types": ["agriculture"],
             "requires": ["manure"],
         },
         {
             "dimension": "risk",
             "text": "加强土壤和地下水污染风险管控，防止污染地块再开发利用风险。",
-            "text_en": "Control soil and groundwater pollution risks, in particular when contaminated land is redeveloped.",
+            "text_en": (
+                "Control soil and groundwater pollution risks, in particular when "
+                "contaminated land is redeveloped."
+            ),
         },
         {
             "dimension": "efficiency",
             "text": "严格控制地下水开采，农业灌溉推广高效节水技术。",
-            "text_en": "Groundwater extraction is strictly limited; irrigation uses efficient water-saving techniques.",
+            "text_en": (
+                "Groundwater extraction is strictly limited; irrigation uses efficient "
+                "water-saving techniques."
+            ),
             "project_types": ["agriculture"],
         },
     ],
@@ -154,7 +210,9 @@ _ENTRIES: dict[str, list[dict[str, object]]] = {
 def _access_list(rng: np.random.Generator, category: str) -> str:
     """A sample access list: every unfiltered entry, a random subset of the filtered."""
     entries = _ENTRIES[category]
-    plain = [e for e in entries if not ({"project_types", "industry_prefixes", "requires"} & e.keys())]
+    plain = [
+        e for e in entries if not ({"project_types", "industry_prefixes", "requires"} & e.keys())
+    ]
     filtered = [e for e in entries if e not in plain]
     keep = rng.uniform(0, 1, len(filtered)) < 0.75
     chosen = plain + [e for e, k in zip(filtered, keep, strict=True) if k]
@@ -189,7 +247,7 @@ def control_units(
         ctx.districts["adcode"], ctx.districts.geometry, ctx.districts_ll.geometry, strict=True
     ):
         urban_d = shapely.intersection(built.urban, dist)
-        n = int(round(3 + dist.area / 80e6 + urban_d.area / 25e6))
+        n = round(3 + dist.area / 80e6 + urban_d.area / 25e6)
         n_urban = n // 2 if urban_d.area > 5e6 else 0
         ux, uy = sample_points(rng, urban_d, n_urban) if n_urban else (np.empty(0), np.empty(0))
         dx, dy = sample_points(rng, dist, n - n_urban)

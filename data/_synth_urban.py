@@ -143,8 +143,8 @@ def parks_and_residential(
     are drawn with a bias towards blocks within park service radius, tuned so that
     park service coverage lands near ``target_coverage`` (short of the 90 % target).
     """
-    n_parks = int(round(1500 * scale))
-    n_res = int(round(20000 * scale))
+    n_parks = round(1500 * scale)
+    n_res = round(20000 * scale)
     spacing = 160.0 / np.sqrt(max(scale, 1.0))  # finer blocks when scaled up
     home = shapely.union_all(ctx.geoms([*CENTRAL, TONGZHOU]))
     res_area = shapely.intersection(built.urban, home)
@@ -154,8 +154,8 @@ def parks_and_residential(
     cell_area = shapely.area(blocks)
 
     # park sizes: log-normal, the largest few replaced by forest/country parks of km²
-    size = np.clip(rng.lognormal(np.log(6000.0), 1.7, n_parks), 200.0, 2.5e6)
-    n_big = max(1, int(round(6 * scale)))
+    size = np.clip(rng.lognormal(np.log(8000.0), 2.0, n_parks), 200.0, 2.5e6)
+    n_big = max(1, round(10 * scale))
     top = np.argsort(size)[-n_big:]
     size[top] = np.exp(rng.uniform(np.log(1.5e6), np.log(7e6), n_big))
     in_city = rng.uniform(0, 1, n_parks) < 0.85
@@ -226,9 +226,8 @@ def parks_and_residential(
         "综合公园": "city park",
         "郊野公园": "country park",
     }
-    px, py = shapely.get_x(shapely.centroid(park_geom)), shapely.get_y(
-        shapely.centroid(park_geom)
-    )
+    inner = shapely.point_on_surface(park_geom)
+    px, py = shapely.get_x(inner), shapely.get_y(inner)
     m = park_geom.size
     parks = gpd.GeoDataFrame(
         {
@@ -253,11 +252,18 @@ def parks_and_residential(
     parcels = sub_quads(
         corners[fb[owner]], sub[:, 0], sub[:, 1], sub[:, 2], sub[:, 3], shrink=shrink
     )
+    # only parcels wholly inside the central districts and Tongzhou
+    shapely.prepare(home)
+    inside = shapely.contains(home, parcels)
+    owner, parcels = owner[inside], parcels[inside]
+    n_per = np.bincount(owner, minlength=fb.size)
     p_area = shapely.area(parcels)
     pc = shapely.centroid(parcels)
     cov = _service_covered(park_geom, shapely.get_x(pc), shapely.get_y(pc))
     blk_area = np.bincount(owner, weights=p_area, minlength=fb.size)
-    blk_cov = np.bincount(owner, weights=p_area * cov, minlength=fb.size) / blk_area
+    blk_cov = np.bincount(owner, weights=p_area * cov, minlength=fb.size) / np.maximum(
+        blk_area, 1.0
+    )
     u = rng.uniform(1e-12, 1.0, fb.size)
 
     def choose(alpha: float) -> tuple[NDArray[np.int64], float]:
@@ -315,8 +321,8 @@ def tongzhou_zones(
     """Tongzhou key area (~1.5 km across, block-bounded) and its two strict zones."""
     sx, sy = ctx.xy(*STATION_LONLAT)
     # street lines at irregular block spacing around the station
-    xs = np.cumsum(rng.uniform(220, 340, 10))
-    ys = np.cumsum(rng.uniform(200, 320, 10))
+    xs = np.cumsum(rng.uniform(170, 280, 10))
+    ys = np.cumsum(rng.uniform(160, 260, 10))
     xs = xs - xs[4] - rng.uniform(60, 160)
     ys = ys - ys[4] - rng.uniform(60, 160)
     gx, gy = np.meshgrid(xs, ys, indexing="ij")
@@ -336,7 +342,7 @@ def tongzhou_zones(
     blocks = shapely.polygons(corners.reshape(-1, 4, 2))
     bc = corners.mean(axis=2).reshape(-1, 2)
     dist = np.hypot(bc[:, 0] - sx, bc[:, 1] - sy)
-    key_geom = shapely.union_all(blocks[dist < 760.0])
+    key_geom = shapely.union_all(blocks[dist < 730.0])
     key_geom = shapely.make_valid(shapely.simplify(key_geom, 1.0))
     key = gpd.GeoDataFrame(
         {
@@ -351,16 +357,16 @@ def tongzhou_zones(
         geometry=[key_geom],
         crs=METRIC_CRS,
     )
-    # strict zones: two road-bounded quadrilaterals of 2 × 2 blocks, NW and SE of
-    # the station, corners from the street lattice
+    # strict zones: two road-bounded quadrilaterals (corners at street crossings),
+    # 2 × 1 blocks north-west and 1 × 2 blocks south-east of the station
     quads = []
-    for i0, j0 in ((2, 4), (4, 2)):
+    for i0, i1, j0, j1 in ((2, 4, 5, 6), (5, 6, 2, 4)):
         q = np.array(
             [
                 [gx[i0, j0], gy[i0, j0]],
-                [gx[i0 + 2, j0], gy[i0 + 2, j0]],
-                [gx[i0 + 2, j0 + 2], gy[i0 + 2, j0 + 2]],
-                [gx[i0, j0 + 2], gy[i0, j0 + 2]],
+                [gx[i1, j0], gy[i1, j0]],
+                [gx[i1, j1], gy[i1, j1]],
+                [gx[i0, j1], gy[i0, j1]],
             ]
         )
         quads.append(shapely.intersection(shapely.Polygon(q), key_geom))
@@ -410,10 +416,11 @@ def pollution_sources(
     x2, y2 = sample_points(rng, key_only, n_key)
     town = shapely.intersection(built.urban, tz)
     n_rest = n - n_strict - n_key
-    n_town = int(round(0.7 * n_rest))
+    n_town = round(0.7 * n_rest)
     x3, y3 = sample_points(rng, town, n_town)
-    x4, y4 = sample_points(rng, shapely.difference(shapely.intersection(built.all, tz), town),
-                           n_rest - n_town)
+    x4, y4 = sample_points(
+        rng, shapely.difference(shapely.intersection(built.all, tz), town), n_rest - n_town
+    )
     x = np.concatenate([x1, x2, x3, x4])
     y = np.concatenate([y1, y2, y3, y4])
     types = np.array([t[0] for t in _SOURCE_TYPES], dtype=object)
@@ -422,9 +429,7 @@ def pollution_sources(
     stype = types[ti]
     en = np.array([t[1] for t in _SOURCE_TYPES], dtype=object)[ti]
     codes = [_SOURCE_TYPES[i][3] for i in ti]
-    industry = np.array(
-        [c[rng.integers(0, len(c))] if c else "" for c in codes], dtype=object
-    )
+    industry = np.array([c[rng.integers(0, len(c))] if c else "" for c in codes], dtype=object)
     size = rng.lognormal(0.0, 0.7, n)
     emissions = [_emissions(rng, s, f) for s, f in zip(stype, size, strict=True)]
     serial = np.zeros(n, dtype=np.int64)

@@ -217,7 +217,7 @@ def grid_for(
 
 
 def iter_windows(
-    grid: RasterGrid, *, size: int = 2048, pad: int = 0
+    grid: RasterGrid, *, size: int = 2048, pad: int = 0, clip: bool = True
 ) -> Iterator[tuple[Window, Window]]:
     """Walk the grid in square windows.
 
@@ -228,8 +228,13 @@ def iter_windows(
     size
         Window size in pixels (a multiple of 256 keeps writes block-aligned).
     pad
-        Extra pixels around each window (clipped to the grid), for neighbourhood
-        operations such as distances.
+        Extra pixels around each window, for neighbourhood operations such as
+        distances.
+    clip
+        Clip the padded window to the grid (default). ``False`` lets it reach
+        beyond the grid's edge (negative offsets are valid windows: their
+        transform places them outside), so that features just outside the grid
+        still count.
 
     Yields
     ------
@@ -239,9 +244,11 @@ def iter_windows(
     for row in range(0, grid.height, size):
         for col in range(0, grid.width, size):
             w = Window(col, row, min(size, grid.width - col), min(size, grid.height - row))
-            c0, r0 = max(0, col - pad), max(0, row - pad)
-            c1 = min(grid.width, col + w.width + pad)
-            r1 = min(grid.height, row + w.height + pad)
+            c0, r0 = col - pad, row - pad
+            c1, r1 = col + w.width + pad, row + w.height + pad
+            if clip:
+                c0, r0 = max(0, c0), max(0, r0)
+                c1, r1 = min(grid.width, c1), min(grid.height, r1)
             yield w, Window(c0, r0, c1 - c0, r1 - r0)
 
 

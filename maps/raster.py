@@ -288,7 +288,7 @@ def rasterize_layer(
         msg = "the layer has no geometries to rasterise"
         raise InputFormatError(msg)
     tags: dict[str, Any] = {"ecozone_product": "rasterized_layer", "resolution_m": resolution_m}
-    kind = getattr(layer, "kind", None)
+    kind = getattr(layer, "kind", None) if hasattr(layer, "gdf") else None  # a Layer
     if kind:
         tags["layer_kind"] = kind
     if column is None:

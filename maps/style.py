@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import geopandas as gpd
@@ -26,6 +26,7 @@ import pyproj
 import shapely
 
 from geo.errors import InputFormatError
+from layers.kinds import ACCESS_DIMENSIONS, KINDS
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +75,9 @@ class LayerStyle:
         return self.label_zh if lang == "zh" else self.label_en
 
 
-# Colours: ColorBrewer-like, readable in print and on OSM / 天地图 basemaps.
-LAYER_STYLES: dict[str, LayerStyle] = {
+# Colours: ColorBrewer-like, readable in print and on OSM / 天地图 basemaps. The labels
+# here are fallbacks: LAYER_STYLES takes each kind's label from layers.kinds.
+_PALETTE: dict[str, LayerStyle] = {
     "boundary": LayerStyle(
         "行政区界", "Administrative boundary", "#333333", None, 0.0, 1.6, "8 4", zorder=60
     ),
@@ -122,6 +124,13 @@ LAYER_STYLES: dict[str, LayerStyle] = {
     ),
 }
 GENERIC_STYLE = LayerStyle("图层", "Layer", "#525252", "#969696", 0.35, 1.0, zorder=30)
+
+# One source for kind names in every view (CLI, reports, maps): layers.kinds.
+LAYER_STYLES: dict[str, LayerStyle] = {
+    kind: replace(_PALETTE.get(kind, GENERIC_STYLE), label_zh=info.label_zh, label_en=info.label_en)
+    for kind, info in KINDS.items()
+}
+LAYER_STYLES.update({k: v for k, v in _PALETTE.items() if k not in LAYER_STYLES})
 
 # Category colours within a kind: kind -> (column, value -> style).
 CATEGORY_STYLES: dict[str, tuple[str, dict[str, LayerStyle]]] = {
@@ -217,12 +226,7 @@ OUTCOME_LABELS: dict[str, tuple[str, str]] = {
     "information": ("信息", "Information"),
 }
 
-DIMENSION_LABELS: dict[str, tuple[str, str]] = {
-    "layout": ("空间布局约束", "Spatial layout constraints"),
-    "discharge": ("污染物排放管控", "Pollutant discharge control"),
-    "risk": ("环境风险防控", "Environmental risk prevention"),
-    "efficiency": ("资源开发效率要求", "Resource efficiency"),
-}
+DIMENSION_LABELS: Mapping[str, tuple[str, str]] = ACCESS_DIMENSIONS
 
 VALUE_LABELS: dict[str, dict[str, tuple[str, str]]] = {
     "level": {
@@ -336,21 +340,8 @@ def layer_style(kind: str) -> LayerStyle:
     """Return the style of a layer kind (a neutral grey style for unknown kinds)."""
     style = LAYER_STYLES.get(kind)
     if style is None:
-        return LayerStyle(kind, kind, **_style_fields(GENERIC_STYLE))
+        return replace(GENERIC_STYLE, label_zh=kind, label_en=kind)
     return style
-
-
-def _style_fields(style: LayerStyle) -> dict[str, Any]:
-    return {
-        "color": style.color,
-        "fill": style.fill,
-        "fill_opacity": style.fill_opacity,
-        "weight": style.weight,
-        "dash": style.dash,
-        "radius": style.radius,
-        "zorder": style.zorder,
-        "hatch": style.hatch,
-    }
 
 
 def value_label(column: str, value: Any, lang: str) -> str:
@@ -514,7 +505,7 @@ def collect_layers(
         gdf = as_gdf(value, f"layers[{key!r}]" if fixed is None else key)
         style = fixed or layer_style(kind)
         if fixed is None and kind not in LAYER_STYLES and key != kind:
-            style = LayerStyle(key, key, **_style_fields(style))
+            style = replace(style, label_zh=key, label_en=key)
         total = len(gdf)
         shown = gdf.iloc[:max_features] if max_features is not None else gdf
         if len(shown) < total:

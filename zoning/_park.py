@@ -412,7 +412,8 @@ def coverage_tiles(
     res_tree = shapely.STRtree(cov.parts)
     park_tree = shapely.STRtree(cov.parks)
     reps = shapely.point_on_surface(cov.parks)
-    for window, padded in iter_windows(grid, size=tile, pad=pad):
+    zone_ids = np.arange(1, 0 if zones is None else len(zones) + 1)
+    for window, _ in iter_windows(grid, size=tile):
         box = shapely.box(*grid.window_bounds(window))
         hit = res_tree.query(box, predicate="intersects")
         if len(hit) == 0:
@@ -420,23 +421,32 @@ def coverage_tiles(
         mask = rasterize(cov.parts[hit], grid, window=window, dtype="uint8").astype(bool)
         if not mask.any():
             continue
-        covered = np.zeros(mask.shape, dtype=bool)
-        pbox = shapely.box(*grid.window_bounds(padded))
-        near = park_tree.query(pbox, predicate="intersects")
-        rows, cols = inner_slices(window, padded)
+        # distances only around the residential pixels of the tile (plus the radius)
+        rr, cc = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        inner = Window(
+            window.col_off + cc[0], window.row_off + rr[0], cc[-1] - cc[0] + 1, rr[-1] - rr[0] + 1
+        )
+        padded = Window(
+            inner.col_off - pad, inner.row_off - pad, inner.width + 2 * pad, inner.height + 2 * pad
+        )  # may reach beyond the grid: parks just outside still count
+        rows, cols = inner_slices(inner, padded)
+        near_cov = np.zeros((int(inner.height), int(inner.width)), dtype=bool)
+        near = park_tree.query(shapely.box(*grid.window_bounds(padded)), predicate="intersects")
         for r in levels:
             sel = near[cov.radius[near] == r]
             if len(sel) == 0:
                 continue
             geoms = np.concatenate([cov.parks[sel], reps[sel]])
             src = rasterize(geoms, grid, window=padded, dtype="uint8").astype(bool)
-            dist = distance_to(src, resolution=res)[rows, cols]
-            covered |= dist <= r + res / 2
+            near_cov |= distance_to(src, resolution=res)[rows, cols] <= r + res / 2
+        covered = np.zeros(mask.shape, dtype=bool)
+        covered[rr[0] : rr[-1] + 1, cc[0] : cc[-1] + 1] = near_cov
         zone = None
-        if zones is not None and len(zones):
-            zone = rasterize(
-                zones, grid, window=window, values=np.arange(1, len(zones) + 1), dtype="uint16"
-            )
+        if len(zone_ids):
+            # clip the districts to the tile first: far fewer vertices to burn
+            zi = np.flatnonzero(shapely.intersects(zones, box))
+            clipped = shapely.intersection(zones[zi], box)
+            zone = rasterize(clipped, grid, window=window, values=zone_ids[zi], dtype="uint16")
         yield CoverageTile(
             window=Window(window.col_off, window.row_off, window.width, window.height),
             residential=mask,

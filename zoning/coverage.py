@@ -28,7 +28,15 @@ Method notes (defaults documented here, options on each function):
 * Park service areas: every park of at least the smallest tier's area gets the
   radius of its tier (default GB/T 50563-2010: ≥ 5 000 m² → 500 m, 2 000–5 000 m² →
   300 m, smaller parks do not count), measured from the park boundary. With
-  ``network=`` the radius is walked along the given street lines instead (see
+  ``network=`` the radius is walked along the given street lines instead:
+  the lines are noded at every crossing into a graph (segment lengths as
+  weights); park entrances are the park boundary's vertices every 50 m, snapped
+  to the nearest street within 100 m (the snapping distance counts); a
+  multi-source Dijkstra (:func:`scipy.sparse.csgraph.dijkstra`, one virtual source
+  per radius tier) gives the walking distance of every junction; each street
+  segment is reachable up to ``radius − distance`` from either end; the reachable
+  pieces buffered by ``access_m`` (default 50 m, the plot depth along a street)
+  plus the parks themselves are the service area (details in
   :mod:`zoning._service`). Park size is the layer's ``area_m2`` (ellipsoidal)
   or, when missing, :func:`geo.measure.geodesic_area`.
 * Population-weighted coverage spreads each residential polygon's ``population``
@@ -43,6 +51,14 @@ Method notes (defaults documented here, options on each function):
 * Gap: ``gap_pp = target − value`` for "≥" targets (positive = short of the target);
   ``gap_abs`` is the same gap as area (km² more needed, e.g. residential land to
   cover) or in m² per person.
+* Districts: the boundary layer's rows with ``level == "district"`` and
+  ``parent_adcode`` equal to the jurisdiction's adcode (:func:`districts_of`).
+* Inputs the store does not hold raise :class:`geo.errors.MissingLayerError`
+  naming the import command; :func:`measure_targets` turns them into results with
+  ``measured=False`` and the reason.
+
+Gap polygons and candidate pocket-park sites: :mod:`zoning.gaps`; GeoTIFF
+products: :mod:`maps.raster`.
 """
 
 from __future__ import annotations
@@ -466,7 +482,10 @@ def measure_targets(
         default the ``population`` raster, else the residential ``population`` column.
     scopes
         Areas for scoped targets: ``{"plains": ..., "sub_centre": ..., "built_up": ...}``
-        (default sub-centre: the Tongzhou boundary, adcode 110112).
+        (default sub-centre: the Tongzhou boundary, adcode 110112; built-up: a
+        "built_up" layer if given). Park coverage with scope "built_up" and no
+        built-up area measures all residential land of the jurisdiction (noted in
+        ``details["scope_note"]``): residential land lies in the built-up area.
     network
         Street lines for network park coverage.
     method

@@ -178,6 +178,7 @@ def pocket_park_sites(
     exclude: Sequence[Any] | Any = None,
     residential_m2: float | None = None,
     covered_m2: float | None = None,
+    min_gain_m2: float = 1.0,
 ) -> gpd.GeoDataFrame:
     """Choose up to ``n`` new pocket-park sites that cover the most uncovered land.
 
@@ -200,6 +201,9 @@ def pocket_park_sites(
     residential_m2, covered_m2
         Totals for the running coverage; default ``gaps.attrs`` (set by
         :func:`uncovered_residential`).
+    min_gain_m2
+        Stop when the best remaining site would add less than this (overlay
+        slivers).
 
     Returns
     -------
@@ -227,12 +231,17 @@ def pocket_park_sites(
         msg = f"need n ≥ 1, radius_m > 0 and spacing_m > 0 (got {n}, {radius_m}, {spacing_m})"
         raise InputFormatError(msg)
     gaps_gdf = as_frame(gaps, "gaps", {})
+    dist_cols = [c for c in ("district", "district_adcode") if c in gaps_gdf.columns]
+    columns = ["order", "candidate", "gain_m2", "covered_m2", "coverage_pct", *dist_cols]
+    if not (~(gaps_gdf.geometry.isna() | gaps_gdf.geometry.is_empty)).any():
+        empty = gpd.GeoDataFrame(pd.DataFrame(columns=columns), geometry=[], crs=4326)
+        empty.attrs.update(candidates=0, radius_m=radius_m)
+        return empty
     frame: MetricFrame = metric_frame(gaps_gdf)
     gap_m = polygonal(frame.project(gaps_gdf))
     ok = shapely.area(gap_m) > 0
     gap_m = gap_m[ok]
     factor = frame.area_factor(gap_m)
-    dist_cols = [c for c in ("district", "district_adcode") if c in gaps_gdf.columns]
     gap_info = gaps_gdf.loc[ok, dist_cols].reset_index(drop=True)
     if candidates is not None:
         cand_gdf = as_frame(candidates, "candidates", {})
@@ -267,7 +276,7 @@ def pocket_park_sites(
         if len(gains) == 0:
             break
         best = int(np.argmax(gains))
-        if gains[best] <= 0:
+        if gains[best] < min_gain_m2:
             break
         mine = ci == best
         served = gi[mine]
@@ -293,8 +302,7 @@ def pocket_park_sites(
         gain_pair[touched] = new
         gains[best] = 0.0
     out = gpd.GeoDataFrame(
-        pd.DataFrame(rows, columns=["order", "candidate", "gain_m2", "covered_m2",
-                                    "coverage_pct", *dist_cols]),
+        pd.DataFrame(rows, columns=columns),
         geometry=np.asarray(geoms, dtype=object) if geoms else np.zeros(0, dtype=object),
         crs=frame.crs,
     ).to_crs(4326)  # fmt: skip

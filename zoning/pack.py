@@ -43,6 +43,7 @@ from pydantic import (
 )
 
 from geo.errors import PackError
+from layers.kinds import LAYER_KINDS
 from zoning.project import DEVELOPMENT, FLAGS, PROJECT_TYPES, Project
 
 __all__ = [
@@ -66,21 +67,6 @@ __all__ = [
 #: Directory of the built-in packs.
 PACKS_DIR = Path(__file__).with_name("packs")
 
-#: Layer kinds (mirrors ``layers.LAYER_KINDS`` of the contract; zoning must not
-#: depend on the layers package being importable to validate a pack).
-LAYER_KINDS: tuple[str, ...] = (
-    "boundary",
-    "redline",
-    "eco_control",
-    "well",
-    "water_source_zone",
-    "park",
-    "residential",
-    "tongzhou_key_area",
-    "tongzhou_strict_zone",
-    "control_unit",
-    "pollution_source",
-)
 #: What a rule may test: a layer kind, or the exit band built from the project.
 RULE_LAYERS: tuple[str, ...] = (*LAYER_KINDS, "site_exit")
 

@@ -56,7 +56,7 @@ RELATIONS: tuple[str, ...] = ("inside", "overlaps", "within_distance", "outside"
 INSIDE, OVERLAPS, WITHIN_DISTANCE, OUTSIDE = 0, 1, 2, 3
 
 # Polygons with more vertices than this are also indexed as boundary pieces.
-_PIECE_VERTICES = 64
+_PIECE_VERTICES = 16
 _LONLAT = "EPSG:4326"
 
 
@@ -406,11 +406,14 @@ def _nearest(
         if len(pos) == 0:
             continue
         m = index.metric(epsg)
+        # no max_distance: shapely pre-collects every tree item within it (slow for
+        # dense layers); the branch-and-bound search alone is fast, cut afterwards
         (qi, qp), d = m.piece_tree.query_nearest(
-            block.geoms_m[pos], max_distance=max_m, return_distance=True, all_matches=False
+            block.geoms_m[pos], return_distance=True, all_matches=False
         )
-        nf[pos[qi]] = m.piece_owner[qp]
-        nd[pos[qi]] = d
+        ok = d <= max_m
+        nf[pos[qi[ok]]] = m.piece_owner[qp[ok]]
+        nd[pos[qi[ok]]] = d[ok]
     return nf, nd
 
 

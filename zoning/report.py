@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 
 SCHEMA = "ecozone.report/1"
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 #: The four columns of the 三线一单 table, in the order EIA reports use.
 SECTIONS: dict[str, tuple[str, str]] = {
     "redline": ("生态保护红线", "Ecological protection red line"),
@@ -209,9 +212,14 @@ def build_report(
     deciding_rules = [r for r in str(site.get("deciding_rules") or "").split(";") if r]
     project_dict = None
     if project is not None:
+        from zoning.project import DEVELOPMENT, FLAGS, PROJECT_TYPES
+
         project_dict = _json_safe(
             {k: getattr(project, k) for k in getattr(project, "__dataclass_fields__", {})}
         )
+        project_dict["project_type_zh"] = PROJECT_TYPES.get(project.project_type or "", "未指定")
+        project_dict["flags_zh"] = [FLAGS[f] for f in sorted(project.flags) if f in FLAGS]
+        project_dict["development_zh"] = DEVELOPMENT.get(project.development, "")
     return {
         "schema": SCHEMA,
         "title": title or "建设项目三线一单符合性分析",
@@ -336,6 +344,9 @@ def write_docx(report: Mapping[str, Any], path: Path, *, map_png: bytes | None =
     summary = doc.add_paragraph()
     summary.add_run("项目名称：").bold = True
     summary.add_run(str(project.get("name") or "—"))
+    if project:
+        summary.add_run("\n项目类型：").bold = True
+        summary.add_run(f"{project.get('project_type_zh', '')}（{project.get('development_zh', '')}）")
     summary.add_run("\n结论：").bold = True
     summary.add_run(f"{verdict['label_zh']}（{verdict['label_en']}）")
     site = report["site"]
@@ -395,6 +406,7 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; reports are for sharing
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, path)

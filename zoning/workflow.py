@@ -162,3 +162,80 @@ def checker_layer_frames(checker: SiteChecker) -> dict[str, Any]:
         data.update({k: v for k, v in ix.columns.items() if k not in data})
         frames[kind] = gpd.GeoDataFrame(data, geometry=ix.geoms, crs="EPSG:4326")
     return frames
+
+
+def jurisdiction_area(pack: Pack, store: Any) -> Any:
+    """The pack's jurisdiction as one lon/lat geometry, from the boundary layer.
+
+    Parameters
+    ----------
+    pack
+        The rule pack (its ``jurisdiction.adcodes``).
+    store
+        A :class:`layers.LayerStore` holding a "boundary" layer.
+
+    Returns
+    -------
+    shapely.Geometry
+        Union of the jurisdiction's boundary polygons (EPSG:4326).
+
+    Raises
+    ------
+    MissingLayerError
+        If the store has no boundary layer or none of the pack's adcodes.
+    """
+    import shapely
+
+    boundary = store.get_kind("boundary").gdf
+    codes = [str(c) for c in pack.jurisdiction.adcodes]
+    match = boundary[boundary["adcode"].astype(str).isin(codes)]
+    if match.empty:
+        msg = (
+            f"the boundary layer holds none of pack {pack.name!r}'s adcodes {codes}; "
+            "import the jurisdiction boundary (ecozone layers import FILE --kind boundary)"
+        )
+        raise MissingLayerError(msg)
+    return shapely.union_all(match.to_crs("EPSG:4326").geometry.to_numpy())
+
+
+def layers_in_jurisdiction(
+    pack: str | Pack, store: Any, *, kinds: list[str] | None = None
+) -> dict[str, Any]:
+    """The layers of ``kinds`` (default: the pack's kinds + boundary) inside its jurisdiction.
+
+    Features are selected with the spatial index (those intersecting the
+    jurisdiction), not clipped: shapes stay whole for display.
+
+    Parameters
+    ----------
+    pack
+        Pack name, path or :class:`Pack`.
+    store
+        A :class:`layers.LayerStore`.
+    kinds
+        Layer kinds to include; kinds the store lacks are left out.
+
+    Returns
+    -------
+    dict
+        Kind → GeoDataFrame (EPSG:4326).
+    """
+    pack = load_pack(pack) if not isinstance(pack, Pack) else pack
+    area = jurisdiction_area(pack, store)
+    wanted = kinds or ["boundary", *[k for k in pack.layer_kinds() if k != "site_exit"]]
+    out: dict[str, Any] = {}
+    for kind in dict.fromkeys(wanted):
+        try:
+            gdf = store.get_kind(kind).gdf
+        except MissingLayerError:
+            log.info("layer kind %s not in the store: left off the map", kind)
+            continue
+        if kind == "boundary":
+            codes = {str(c) for c in pack.jurisdiction.adcodes}
+            gdf = gdf[gdf["adcode"].astype(str).isin(codes)
+                      | gdf.get("parent_adcode", gdf["adcode"]).astype(str).isin(codes)]
+        else:
+            gdf = gdf.iloc[sorted(gdf.sindex.query(area, predicate="intersects"))]
+        if len(gdf):
+            out[kind] = gdf
+    return out

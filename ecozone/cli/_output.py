@@ -6,6 +6,7 @@ import contextlib
 import functools
 import json
 import math
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
@@ -85,15 +86,27 @@ def progress_bar(description: str, *, enabled: bool = True) -> Iterator[Callable
 
 
 def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn library errors into click errors: a message and exit code 1, no traceback."""
+    """Run a command: library errors become click errors, warnings become notes.
+
+    An :class:`EcozoneError` prints its message and exits with code 1, no traceback.
+    Warnings (repaired geometry, generated ids, ...) are collected and printed to
+    standard error as ``warning: ...`` lines after the command, so a user sees every
+    repair without the noise of Python's warning format.
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except EcozoneError as exc:
-            raise click.ClickException(str(exc)) from exc
-        except FileNotFoundError as exc:
-            raise click.ClickException(f"file not found: {exc.filename or exc}") from exc
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                return func(*args, **kwargs)
+            except EcozoneError as exc:
+                raise click.ClickException(str(exc)) from exc
+            except FileNotFoundError as exc:
+                raise click.ClickException(f"file not found: {exc.filename or exc}") from exc
+            finally:
+                for w in caught:
+                    if issubclass(w.category, UserWarning):
+                        click.echo(f"warning: {w.message}", err=True)
 
     return wrapper

@@ -16,6 +16,11 @@ def _kinds_help() -> str:
     return ", ".join(f"{k} ({kind_info(k).label_zh})" for k in LAYER_KINDS)
 
 
+def _short(text: str, width: int = 36) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 @click.group()
 def layers() -> None:
     """The versioned layer store (图层库): red lines, wells, parks, control units, ..."""
@@ -37,7 +42,7 @@ def list_cmd(store: str | None, as_json: bool) -> None:
         return
     rows = [
         [r.name, f"{r.label_zh} {r.kind}", r.version, f"{r.row_count:,}",
-         "演示数据 synthetic" if r.synthetic else "—", r.source, str(r.created_at)[:19]]
+         "演示数据 synthetic" if r.synthetic else "—", _short(r.source), str(r.created_at)[:16]]
         for r in frame.itertuples()
     ]
     print_table(f"layers in {path}", ["name", "kind", "version", "features", "synthetic",

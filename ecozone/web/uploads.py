@@ -58,7 +58,6 @@ SITE_FORMATS: dict[str, str] = {
     "dxf": ".dxf",
 }
 _FORMAT_LABELS = "GeoJSON, 压缩的 Shapefile (.zip), KML/KMZ, CSV/TXT, Excel (.xlsx), DXF"
-_ZIP_KINDS = ("zip", "kmz", "xlsx")
 _CHUNK = 256 * 1024
 _RATIO_FLOOR = 1024 * 1024  # ratios matter only for members that unpack to more than 1 MiB
 
@@ -272,6 +271,16 @@ async def save_upload(
     if size == 0:
         msg = f"{label}: 文件为空 / the uploaded file is empty (0 bytes); choose the file again"
         raise UploadRejected(msg, status=422, code="empty_file")
+    with raw.open("rb") as fh:
+        zipped = fh.read(4) in (b"PK\x03\x04", b"PK\x05\x06")
+    if zipped:  # vet every zip (shapefile, KMZ, XLSX) before anything opens it
+        check_zip(
+            raw,
+            label=label,
+            max_unzipped_bytes=max_unzipped_bytes,
+            max_ratio=max_zip_ratio,
+            max_members=max_zip_members,
+        )
     try:
         kind = sniff_format(raw)
     except InputFormatError as exc:
@@ -284,14 +293,6 @@ async def save_upload(
             f"accepted: {_FORMAT_LABELS}"
         )
         raise UploadRejected(msg, status=415, code="unsupported_format")
-    if kind in _ZIP_KINDS:
-        check_zip(
-            raw,
-            label=label,
-            max_unzipped_bytes=max_unzipped_bytes,
-            max_ratio=max_zip_ratio,
-            max_members=max_zip_members,
-        )
     path = folder / f"upload{formats[kind]}"
     raw.rename(path)
     return path

@@ -10,8 +10,8 @@ import pyproj
 import pytest
 import rasterio
 import shapely
-from shapely import affinity
 from rasterio.windows import Window
+from shapely import affinity
 
 from geo.errors import InputFormatError
 from geo.raster import (
@@ -183,3 +183,19 @@ def test_geotiff_writer_leaves_nothing_on_error(tmp_path):
     ):
         raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_iter_windows_unclipped_padding_reaches_outside():
+    g = grid_for((X0, Y0, X0 + 100, Y0 + 100), resolution=10, crs=GK)
+    ((_, padded),) = list(iter_windows(g, size=64, pad=3, clip=False))
+    assert (padded.col_off, padded.row_off, padded.width, padded.height) == (-3, -3, 16, 16)
+    # a window beyond the grid still rasterises at the right place
+    left, _, _, top = g.window_bounds(padded)
+    assert (left, top) == (X0 - 30, Y0 + 130)
+    arr = rasterize([box_gk(-28, -28, -2, -2)], g, window=padded)
+    assert int(arr.sum()) == 9
+    assert arr[-3:, :3].all()  # bottom-left corner, outside the grid itself
+
+
+def box_gk(x0, y0, x1, y1):
+    return shapely.box(X0 + x0, Y0 + y0, X0 + x1, Y0 + y1)

@@ -41,6 +41,8 @@ def test_registry_matches_internals_contract():
         "tongzhou_strict_zone",
         "control_unit",
         "pollution_source",
+        "sponge",
+        "built_up",
     )
     for spec in KINDS.values():
         assert re.fullmatch(r"#[0-9a-f]{6}", spec.color)

@@ -412,3 +412,28 @@ def test_bad_arguments(layers):
         interactive_map({"well": [1, 2]})
     with pytest.raises(InputFormatError, match="sites"):
         interactive_map(layers, findings=pd.DataFrame({"site_id": []}))
+
+
+def test_empty_layers_and_layer_objects():
+    from dataclasses import dataclass
+
+    @dataclass
+    class LayerLike:  # the shape of layers.Layer that maps relies on
+        gdf: gpd.GeoDataFrame
+        kind: str
+        synthetic: bool
+
+    empty = gpd.GeoDataFrame({"feature_id": [], "name": []}, geometry=[], crs=4326)
+    parks = gpd.GeoDataFrame(
+        {"feature_id": ["p1"], "name": ["公园"]},
+        geometry=[shapely.box(116.4, 39.9, 116.41, 39.91)],
+        crs=4326,
+    )
+    m = interactive_map(
+        {"redline": empty, "my_parks": LayerLike(parks, "park", True)}, basemap="none"
+    )
+    page = render_interactive(m)
+    names = overlay_names(page)
+    assert "生态保护红线 (0)" in names
+    assert "公园绿地 (1)" in names  # styled and labelled by the Layer's kind
+    assert "演示数据，非官方" in without_vendored(page)  # Layer.synthetic counts too

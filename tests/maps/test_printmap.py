@@ -22,6 +22,7 @@ from matplotlib.image import imread
 from matplotlib.patches import PathPatch
 
 from geo.errors import InputFormatError
+from layers.kinds import KINDS
 from maps._assets import cjk_font
 from maps.printmap import (
     _true_north_angle,
@@ -150,7 +151,8 @@ def test_png_with_chinese_title(tmp_path, layers, sites):
     texts = _texts(fig)
     assert TITLE in texts
     assert "图例" in texts
-    for label in ("生态保护红线", "行政区界", "饮用水水源井", "选址", "不符合（禁止类）", "北"):
+    kinds = [KINDS[k].label_zh for k in ("redline", "boundary", "well")]
+    for label in [*kinds, "选址", "不符合（禁止类）", "北"]:
         assert any(label in t for t in texts), label
     assert any(t.startswith("演示数据，非官方") for t in texts)
     # The title area has ink (glyphs drawn, not an empty band).
@@ -180,7 +182,7 @@ def test_print_map_bytes_english(layers):
     fig = print_map(layers, title="Red line", lang="en", dpi=60)
     texts = _texts(fig)
     assert "Legend" in texts and "图例" not in texts
-    assert "Ecological protection red line" in texts
+    assert KINDS["redline"].label_en in texts
     assert "N" in texts
 
 
@@ -289,3 +291,17 @@ def test_bad_arguments(layers):
         print_map(layers, title="x", lang="de")
     with pytest.raises(InputFormatError, match="out="):
         print_map_bytes(layers, title="x", out="a.png")
+
+
+def test_single_site_and_empty_layers():
+    site = gpd.GeoDataFrame(
+        {"site_id": ["S-1"]}, geometry=[shapely.Point(116.4, 39.9)], crs="EPSG:4326"
+    )
+    empty = gpd.GeoDataFrame({"feature_id": [], "name": []}, geometry=[], crs="EPSG:4326")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = print_map({"redline": empty}, title="单个选址", sites=site, dpi=50)
+    x0, x1 = fig.axes[0].get_xlim()
+    y0, y1 = fig.axes[0].get_ylim()
+    assert min(x1 - x0, y1 - y0) >= 1000  # a readable frame around a lone point
+    assert "S-1" in _texts(fig)

@@ -6,7 +6,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import at, fwd, make_layers, random_sites, rect, sites_frame
+from tests.zoning.conftest import at, fwd, make_layers, random_sites, rect, sites_frame
 from shapely.geometry import Point
 
 from geo.errors import InputFormatError, MissingLayerError

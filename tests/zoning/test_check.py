@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from conftest import (
+from tests.zoning.conftest import (
     C_LAT,
     C_LON,
     EDGE_LAT,

@@ -306,7 +306,9 @@ def test_redline_overlaps_not_counted_twice():
     assert out.value == pytest.approx(25.0, abs=0.01)  # 16 + 8 + 1 km² of 100
     assert out.target == 26.1 and out.met is False
     assert out.gap_pp == pytest.approx(26.1 - out.value)
-    assert out.gap_abs == pytest.approx(out.gap_pp / 100 * geod_area(box(0, 0, 10_000, 10_000)) / 1e6)
+    assert out.gap_abs == pytest.approx(
+        out.gap_pp / 100 * geod_area(box(0, 0, 10_000, 10_000)) / 1e6
+    )
     t = out.by_district.set_index("adcode")
     west = geod_area(box(1000, 1000, 5000, 5000)) / geod_area(box(0, 0, 5000, 10_000))
     assert t.loc["110101", "value"] == pytest.approx(100 * west, rel=1e-6)
@@ -426,7 +428,7 @@ def test_forest_share_missing_raster(tmp_path):
         forest_share(tmp_path / "none.tif", layer([box(0, 0, 10, 10)]))
 
 
-# --------------------------------------------------------------------------- missing layers, all targets
+# ---------------------------------------------------------------------- missing layers, targets
 
 
 def test_missing_layer_message():
@@ -442,7 +444,9 @@ def test_missing_layer_message():
 
 def test_districts_of_uses_parent_adcode():
     area, districts = _jurisdiction()
-    other = layer([box(0, 0, 1, 1)], adcode=["120101"], level=["district"], parent_adcode=["120000"])
+    other = layer(
+        [box(0, 0, 1, 1)], adcode=["120101"], level=["district"], parent_adcode=["120000"]
+    )
     boundaries = gpd.GeoDataFrame(
         gpd.pd.concat([area, districts, other], ignore_index=True), crs=4326
     )
@@ -488,7 +492,7 @@ def test_measure_targets_reports_unmeasured_with_reason():
 
 
 def test_measure_targets_missing_residential_layer():
-    area, districts = _jurisdiction()
+    area, _ = _jurisdiction()
     layers_ = {"boundary": area, "park": layer([box(0, 0, 100, 100)])}
     results = measure_targets(load_pack("beijing"), layers_, by=None)
     park_cov = next(r for r in results if r.metric == "park_service_coverage")
@@ -507,3 +511,17 @@ def test_default_targets_cover_every_metric():
         "forest_share",
         "sponge_share",
     }
+
+
+def test_areas_are_ellipsoidal_within_0_01_percent():
+    from geo.measure import geodesic_area
+
+    # 1.5° × 1° of lon/lat off the central meridian, vertices about 1 km apart
+    big = shapely.segmentize(shapely.box(115.6, 39.6, 117.1, 40.6), 0.01)
+    west = shapely.segmentize(shapely.box(115.6, 39.6, 116.35, 40.6), 0.01)
+    area = gpd.GeoDataFrame(geometry=[big], crs=4326)
+    out = share_of_area(gpd.GeoDataFrame(geometry=[west], crs=4326), area)
+    ref_big = float(geodesic_area(big, "EPSG:4326"))
+    ref_west = float(geodesic_area(west, "EPSG:4326"))
+    assert out.details["area_km2"] * 1e6 == pytest.approx(ref_big, rel=1e-4)
+    assert out.details["measured_km2"] * 1e6 == pytest.approx(ref_west, rel=1e-4)

@@ -8,7 +8,7 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
-from conftest import GEOD, at, fwd, rect, sites_frame
+from tests.zoning.conftest import GEOD, at, fwd, rect, sites_frame
 from shapely.geometry import LineString, Point
 
 from geo.errors import GeometryError

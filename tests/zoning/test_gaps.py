@@ -129,7 +129,9 @@ def test_grid_candidates_monotone_and_outside_excluded_land(world):
     assert np.all(np.diff(gains) <= 1e-6)  # greedy gains never grow
     assert np.all(np.diff(sites["coverage_pct"].to_numpy()) > 0)
     pts = sites.to_crs(GK).geometry
-    excluded = shapely.union_all(res.to_crs(GK).geometry.tolist() + park.to_crs(GK).geometry.tolist())
+    excluded = shapely.union_all(
+        res.to_crs(GK).geometry.tolist() + park.to_crs(GK).geometry.tolist()
+    )
     assert not shapely.intersects(np.asarray(pts), excluded).any()
     assert sites["coverage_pct"].iloc[-1] == pytest.approx(100.0, abs=1e-3)
 

@@ -13,7 +13,6 @@ import pytest
 
 from geo.errors import PackError
 from zoning.pack import (
-    LAYER_KINDS,
     PACKS_DIR,
     Citation,
     Conditions,
@@ -82,14 +81,6 @@ def test_load_by_path_equals_load_by_name():
 def test_unknown_pack_names_builtins():
     with pytest.raises(PackError, match=r"'shanghai' not found.*beijing, daxing, guangxi"):
         load_pack("shanghai")
-
-
-def test_layer_kinds_match_layers_package():
-    layers = pytest.importorskip("layers")
-    kinds = getattr(layers, "LAYER_KINDS", None)
-    if kinds is None:
-        pytest.skip("layers.LAYER_KINDS not written yet")
-    assert set(kinds) == set(LAYER_KINDS)
 
 
 # --------------------------------------------------------------------------- inheritance

@@ -1,0 +1,179 @@
+"""The ecozone web app: pages for planners and reviewers, and a REST API.
+
+:func:`create_app` builds a FastAPI application over a layer store:
+
+- pages (Chinese, ``?lang=en`` for English): ``/check`` (draw, upload or paste a
+  site, fill in the project, see the verdict, findings, map and download the
+  report; batch tab), ``/coverage`` (targets, per-district tables, map),
+  ``/layers`` (versions, provenance, audit log, import);
+- the REST API under ``/api`` (OpenAPI description at ``/openapi.json``, a
+  readable list at ``/api``), see :mod:`ecozone.web.routes_api`.
+
+Everything a page loads (scripts, styles, Leaflet, Leaflet.draw) is served by the
+app itself: the pages request nothing outside it unless a basemap tile URL is
+configured. Leaflet and Leaflet.draw are served from ``maps/static``.
+
+Domain work is done by the library (:mod:`zoning`, :mod:`layers`, :mod:`maps`); the
+app parses input, runs it in a worker pool under a time limit and formats output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from ecozone.web.audit import AuditLog
+from ecozone.web.checks import PackCache
+from ecozone.web.coverage_view import CoverageCache
+from ecozone.web.errors import CatchAllMiddleware, install_handlers
+from ecozone.web.runner import Runner
+from ecozone.web.settings import WebSettings, load_settings
+from ecozone.web.uploads import BodyLimitMiddleware
+
+log = logging.getLogger(__name__)
+
+__all__ = ["app_from_env", "create_app"]
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+# Pages may load only what the app serves; the tile host is added when configured.
+_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:{tiles}; connect-src 'self'; font-src 'self'; "
+    "frame-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'self'"
+)
+
+
+class SecurityHeadersMiddleware:
+    """Adds CSP, nosniff, frame and referrer headers to every response (pure ASGI)."""
+
+    def __init__(self, app: Any, *, csp: str) -> None:
+        self.app = app
+        self.headers = [
+            (b"content-security-policy", csp.encode()),
+            (b"x-content-type-options", b"nosniff"),
+            (b"x-frame-options", b"SAMEORIGIN"),
+            (b"referrer-policy", b"no-referrer"),
+            (b"cross-origin-opener-policy", b"same-origin"),
+        ]
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                have = {k.lower() for k, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in self.headers if k not in have]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def _tile_origin(basemap: str) -> str:
+    if basemap == "none":
+        return ""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(basemap.replace("{s}", "a"))
+    host = parts.netloc.replace("{s}", "*")
+    return f" {parts.scheme}://{host}"
+
+
+def _open_store(store: Any, settings: WebSettings) -> Any:
+    from layers import LayerStore, open_store
+
+    if isinstance(store, LayerStore):
+        return store
+    if store is not None:
+        return open_store(store)
+    return open_store(settings.store)
+
+
+def create_app(store: Any = None, *, settings: WebSettings | None = None) -> FastAPI:
+    """Build the web application.
+
+    Parameters
+    ----------
+    store
+        A :class:`layers.LayerStore`, a store path/URL, or ``None`` for
+        ``settings.store`` (``None`` there too: the default store, initialised from
+        the embedded demo data).
+    settings
+        Options (:class:`ecozone.web.settings.WebSettings`); default
+        :func:`~ecozone.web.settings.load_settings` (reads ``$ECOZONE_API_TOKEN``).
+
+    Returns
+    -------
+    fastapi.FastAPI
+
+    Raises
+    ------
+    geo.errors.StoreError
+        The store cannot be opened.
+
+    Examples
+    --------
+    >>> app = create_app("ecozone.gpkg")  # doctest: +SKIP
+    >>> import uvicorn; uvicorn.run(app, host="127.0.0.1", port=8000)  # doctest: +SKIP
+    """
+    from ecozone import __version__
+    from ecozone.web import routes_api, routes_pages
+
+    settings = settings if settings is not None else load_settings()
+    the_store = _open_store(store, settings)
+    runner = Runner(settings.threads)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        runner.shutdown()
+
+    app = FastAPI(
+        title="ecozone",
+        version=__version__,
+        summary="生态环境分区管控（三线一单）site checks, coverage and layers",
+        description=(
+            "Site checks against 三线一单 rule packs, coverage metrics against plan targets, "
+            "and the versioned layer store. Errors are JSON `{\"error\": {\"code\", "
+            "\"message\"}}`. Reading is open; `POST /api/layers/{name}` needs "
+            "`Authorization: Bearer <token>` (the server's `$ECOZONE_API_TOKEN`)."
+        ),
+        docs_url=None,  # Swagger UI and ReDoc load scripts from CDNs: not offline
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = the_store
+    app.state.runner = runner
+    app.state.packs = PackCache(the_store)
+    app.state.coverage = CoverageCache(the_store, runner, basemap=settings.basemap)
+    app.state.audit = AuditLog(settings.audit_path(getattr(the_store, "path", None)))
+    install_handlers(app)
+    app.include_router(routes_api.router)
+    app.include_router(routes_pages.router)
+    app.mount("/static/app", StaticFiles(directory=STATIC_DIR), name="static_app")
+    from maps._assets import STATIC_DIR as MAPS_STATIC
+
+    app.mount("/static/maps", StaticFiles(directory=MAPS_STATIC), name="static_maps")
+    app.add_middleware(CatchAllMiddleware)  # innermost: unexpected errors → 500 JSON
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)
+    app.add_middleware(
+        SecurityHeadersMiddleware, csp=_CSP.format(tiles=_tile_origin(settings.basemap))
+    )
+    log.info("ecozone web app over %s", getattr(the_store, "path", the_store))
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` worker processes: options from the environment."""
+    return create_app(settings=load_settings())

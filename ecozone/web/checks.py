@@ -1,0 +1,595 @@
+"""The site check as the web app runs it: parse the request, call the library, shape the answer.
+
+- :class:`PackCache` keeps one :class:`zoning.check.SiteChecker` per rule pack (its
+  STRtrees are built once) and rebuilds it when the store's layer versions change;
+- :func:`site_from_request` turns a GeoJSON geometry or pasted coordinates in any
+  accepted system into one site in WGS84, with the limits applied;
+- :func:`check_site` runs the check and builds the report dict
+  (:func:`zoning.report.build_report`); :func:`nearby_features` adds the layer
+  features around the site for the page map; :func:`render_report` renders a
+  download (HTML, DOCX, PDF, JSON).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import re
+import tempfile
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import Geod
+
+from ecozone.web.errors import ApiError
+from ecozone.web.runner import capture_warnings
+from ecozone.web.schemas import CheckRequest
+from geo.errors import CRSDetectionError, GeometryError, InputFormatError
+from zoning.project import Project
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "PackCache",
+    "PackEntry",
+    "check_site",
+    "context_layers",
+    "make_project",
+    "nearby_features",
+    "pack_names",
+    "render_report",
+    "site_from_request",
+]
+
+LONLAT = "EPSG:4326"
+_GEOD = Geod(ellps="GRS80")
+_STAMP_EVERY_S = 5.0  # how often a cached checker compares the store's layer versions
+_MAX_PER_LAYER = 800
+# features of these kinds are drawn beneath the others on the page map
+_DRAW_ORDER = (
+    "boundary", "control_unit", "eco_control", "residential", "park", "redline",
+    "water_source_zone", "tongzhou_key_area", "tongzhou_strict_zone", "pollution_source", "well",
+)  # fmt: skip
+_NUMBER = re.compile(r"\d+(?:\.\d*)?")
+_SHOWN_COLUMNS = ("category", "unit_code", "grade", "zone_type", "level", "adcode", "parent_adcode")
+MEDIA = {
+    "html": "text/html; charset=utf-8",
+    "json": "application/json",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "pdf": "application/pdf",
+}
+
+_packs_lock = threading.Lock()
+_packs: dict[str, tuple[str, str]] = {}
+
+
+def pack_names() -> dict[str, tuple[str, str]]:
+    """Installed rule packs: name → (Chinese title, English title). Read once."""
+    with _packs_lock:
+        if not _packs:
+            from zoning.pack import list_packs, load_pack
+
+            for name in list_packs():
+                p = load_pack(name)
+                _packs[name] = (p.title, p.title_en)
+        return dict(_packs)
+
+
+def check_pack_name(name: str) -> str:
+    """Return ``name`` if it names an installed pack (never a path), else raise 422."""
+    names = pack_names()
+    if name not in names:
+        msg = (
+            f"规则包不存在 / unknown rule pack {name[:40]!r}; installed packs: "
+            f"{', '.join(sorted(names))}"
+        )
+        raise ApiError(422, "unknown_pack", msg)
+    return name
+
+
+@dataclass
+class PackEntry:
+    """A pack ready to check sites: its checker, layers and display frames."""
+
+    name: str
+    pack: Any
+    checker: Any
+    layers: dict[str, Any]
+    frames: dict[str, gpd.GeoDataFrame]
+    stamp: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+    checked_at: float = field(default_factory=time.monotonic)
+    context: list[dict[str, Any]] | None = None
+
+
+class PackCache:
+    """One checker per pack over a layer store, rebuilt when the store changes.
+
+    Parameters
+    ----------
+    store
+        A :class:`layers.LayerStore`.
+    """
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self._entries: dict[str, PackEntry] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def invalidate(self) -> None:
+        """Forget every checker (after an import)."""
+        with self._lock:
+            self._entries.clear()
+
+    def get(self, name: str) -> PackEntry:
+        """The entry of pack ``name``, built on first use (blocking; call from a thread)."""
+        check_pack_name(name)
+        with self._lock:
+            lock = self._locks.setdefault(name, threading.Lock())
+        with lock:
+            entry = self._entries.get(name)
+            now = time.monotonic()
+            if entry is not None and now - entry.checked_at < _STAMP_EVERY_S:
+                return entry
+            stamp = self.store.stamp()
+            if entry is not None and entry.stamp == stamp:
+                entry.checked_at = now
+                return entry
+            entry = self._build(name, stamp)
+            with self._lock:
+                self._entries[name] = entry
+            return entry
+
+    def _build(self, name: str, stamp: dict[str, Any]) -> PackEntry:
+        from zoning.check import SiteChecker
+        from zoning.pack import load_pack
+        from zoning.workflow import checker_layer_frames, load_pack_layers
+
+        t0 = time.perf_counter()
+        pack = load_pack(name)
+        layers = load_pack_layers(pack, self.store)
+        missing = sorted(k for k in pack.layer_kinds() if k != "site_exit" and k not in layers)
+        notes: list[str] = []
+        if missing:
+            # rules on missing layers are skipped, and every report says so
+            with capture_warnings() as notes:
+                checker = SiteChecker(pack, layers, missing_layers="skip")
+        else:
+            checker = SiteChecker(pack, layers)
+        frames = {}
+        for kind, gdf in checker_layer_frames(checker).items():
+            keep = ["feature_id", "name", *(c for c in _SHOWN_COLUMNS if c in gdf.columns)]
+            frame = gpd.GeoDataFrame(gdf[keep], geometry=gdf.geometry, crs=LONLAT)
+            frame.sindex  # noqa: B018 - build the spatial index now, not in a request
+            frames[kind] = frame
+        log.info("checker for pack %s ready in %.2f s", name, time.perf_counter() - t0)
+        return PackEntry(name, pack, checker, layers, frames, stamp, notes)
+
+
+# --------------------------------------------------------------------------- input
+
+
+def _geometry_from_geojson(obj: Mapping[str, Any]) -> shapely.Geometry:
+    kind = obj.get("type")
+    if kind == "Feature":
+        geom = obj.get("geometry")
+        if not isinstance(geom, Mapping):
+            raise InputFormatError("geometry: the GeoJSON Feature has no geometry")
+        obj = geom
+    elif kind == "FeatureCollection":
+        feats = obj.get("features")
+        if not isinstance(feats, list) or len(feats) != 1 or not isinstance(feats[0], Mapping):
+            msg = (
+                "geometry: give one GeoJSON geometry or Feature; for a file of several "
+                "sites use the batch check (POST /api/check/batch)"
+            )
+            raise InputFormatError(msg)
+        return _geometry_from_geojson(feats[0])
+    try:
+        geom = shapely.from_geojson(json.dumps(obj, allow_nan=False))
+    except (shapely.errors.GEOSException, ValueError, TypeError) as exc:
+        msg = f"geometry: not a valid GeoJSON geometry ({str(exc)[:200]})"
+        raise InputFormatError(msg) from exc
+    if geom is None:
+        raise InputFormatError("geometry: not a valid GeoJSON geometry")
+    return geom
+
+
+def _too_many(n: int, max_vertices: int) -> None:
+    msg = (
+        f"几何过大 / the site has about {n:,} vertices, more than the limit of {max_vertices:,}; "
+        "simplify it (e.g. in QGIS) or ask the administrator to raise --max-vertices"
+    )
+    raise ApiError(422, "too_many_vertices", msg)
+
+
+def _check_shape(geom: shapely.Geometry, *, max_vertices: int) -> None:
+    n = int(shapely.get_num_coordinates(geom))
+    if n > max_vertices:
+        _too_many(n, max_vertices)
+    if geom.is_empty:
+        raise GeometryError("几何为空 / the site geometry is empty")
+    if geom.geom_type not in (
+        "Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon",
+    ):  # fmt: skip
+        msg = (
+            f"geometry: a {geom.geom_type} is not a site; give a point, line or polygon "
+            "(or their multi- forms)"
+        )
+        raise GeometryError(msg)
+    if not np.isfinite(shapely.get_coordinates(geom)).all():
+        raise InputFormatError("geometry: coordinates must be finite numbers")
+
+
+def _to_lonlat(geom: shapely.Geometry, req: CheckRequest, notes: list[str]) -> shapely.Geometry:
+    """Bring the parsed geometry to WGS84 lon/lat."""
+    if req.coords == "gk":
+        from geo.crs import detect_crs
+
+        xy = shapely.get_coordinates(geom)
+        det = detect_crs(xy[:, 0], xy[:, 1], zone=req.gk_zone)
+        if det.swapped:
+            geom = shapely.transform(geom, lambda c: c[:, ::-1])
+        notes.append(f"坐标识别 / coordinates read as {det.description}")
+        if not det.crs.is_geographic:
+            geom = gpd.GeoSeries([geom], crs=det.crs).to_crs(LONLAT).iloc[0]
+    b = shapely.bounds(geom)
+    if b[0] < -180 or b[2] > 180 or b[1] < -90 or b[3] > 90:
+        msg = (
+            f"coordinates ({b[0]:.6g}, {b[1]:.6g}) are not lon/lat degrees; for projected "
+            "Gauss-Krüger coordinates choose coords='gk' with gk_zone (Beijing 39)"
+        )
+        raise CRSDetectionError(msg)
+    return geom
+
+
+def site_from_request(req: CheckRequest, *, max_vertices: int) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """Turn a check request's geometry or coordinates into one WGS84 site.
+
+    Parameters
+    ----------
+    req
+        The request.
+    max_vertices
+        Most coordinates accepted.
+
+    Returns
+    -------
+    (GeoDataFrame, list of str)
+        One row (``site_id`` "site") in EPSG:4326, and notes for the user (swapped
+        coordinates, repaired polygon, the detected system).
+
+    Raises
+    ------
+    ApiError, InputFormatError, CRSDetectionError, GeometryError
+        Missing or unreadable input, too many vertices, not a point/line/polygon.
+    """
+    from geo.io import parse_coordinates
+
+    if (req.geometry is None) == (req.coordinates is None or not req.coordinates.strip()):
+        msg = "give either 'geometry' (GeoJSON) or 'coordinates' (text), not both or neither"
+        raise ApiError(422, "no_site", msg)
+    if req.coords == "gk" and req.gk_zone is None:
+        msg = "coords='gk' needs gk_zone, the 3° Gauss-Krüger zone (25–45; Beijing 39)"
+        raise ApiError(422, "gk_zone_missing", msg)
+    lonlat = req.coords if req.coords != "gk" else "wgs84"
+    with capture_warnings() as notes:
+        if req.geometry is not None:
+            geom = _geometry_from_geojson(req.geometry)
+            _check_shape(geom, max_vertices=max_vertices)
+            if lonlat in ("gcj02", "bd09"):
+                from geo.chinacoords import convert_geometry
+
+                geom = convert_geometry(geom, src=lonlat, dst="wgs84")
+        else:
+            text = str(req.coordinates)
+            numbers = len(_NUMBER.findall(text))
+            if numbers > 3 * max_vertices + 16:  # refuse before parsing (x, y, maybe z)
+                _too_many(numbers // 2, max_vertices)
+            if req.coords == "gk":
+                from geo.crs import gk_epsg
+
+                crs = f"EPSG:{gk_epsg(zone=req.gk_zone)}"
+                geom = parse_coordinates(text, crs=crs)
+            else:
+                geom = parse_coordinates(text, coords=lonlat)
+            _check_shape(geom, max_vertices=max_vertices)
+        geom = _to_lonlat(geom, req, notes)
+        if not geom.is_valid:
+            reason = shapely.is_valid_reason(geom)
+            geom = shapely.make_valid(geom, method="structure", keep_collapsed=False)
+            notes.append(f"几何已修复 / the geometry was invalid ({reason}) and was repaired")
+            if geom.is_empty:
+                raise GeometryError("几何无效 / the geometry collapses to nothing when repaired")
+    site = gpd.GeoDataFrame({"site_id": ["site"]}, geometry=[geom], crs=LONLAT)
+    return site, notes
+
+
+def make_project(req: CheckRequest) -> Project:
+    """The :class:`zoning.project.Project` of a request (exits brought to WGS84)."""
+    p = req.project
+    exits: Any = p.exits
+    if isinstance(exits, list):
+        exits = [tuple(e) for e in exits]
+    project = Project(
+        name=p.name,
+        project_type=p.project_type,
+        industry_code=p.industry_code or None,
+        flags=frozenset(p.flags),
+        development=p.development,
+        temporary_land_use=p.temporary_land_use,
+        water_supply=p.water_supply,
+        exits=exits or (),
+    )
+    if project.exits and req.coords in ("gcj02", "bd09"):
+        from geo.chinacoords import convert_coords
+
+        arr = np.asarray(project.exits, dtype="float64")
+        lon, lat = convert_coords(arr[:, 0], arr[:, 1], src=req.coords, dst="wgs84")
+        exits_ll = tuple((float(x), float(y)) for x, y in zip(lon, lat, strict=True))
+        project = dataclasses.replace(project, exits=exits_ll)
+    return project
+
+
+# --------------------------------------------------------------------------- check
+
+
+def check_site(entry: PackEntry, site: gpd.GeoDataFrame, project: Project) -> tuple[Any, dict]:
+    """Check one site and build its report (runs in a worker thread).
+
+    Returns
+    -------
+    (CheckResult, dict)
+        The result and the report dict of :func:`zoning.report.build_report`.
+
+    Raises
+    ------
+    InputFormatError
+        The site could not be checked (the reason comes from the checker).
+    """
+    from zoning.report import build_report
+
+    result = entry.checker.check(site, project=project)
+    if len(result.errors):
+        reason = str(result.errors["reason"].iloc[0])
+        raise InputFormatError(f"场址无法检查 / the site cannot be checked: {reason}")
+    report = build_report(result, project=project)
+    return result, report
+
+
+def _window(geom: shapely.Geometry, radius_m: float) -> tuple[float, float, float, float]:
+    """Lon/lat box ``radius_m`` metres (ellipsoidal) around a geometry's bounds."""
+    x0, y0, x1, y1 = shapely.bounds(geom).tolist()
+    ym, xm = (y0 + y1) / 2, (x0 + x1) / 2
+    w, _, _ = _GEOD.fwd(x0, ym, 270, radius_m)
+    e, _, _ = _GEOD.fwd(x1, ym, 90, radius_m)
+    _, s, _ = _GEOD.fwd(xm, y0, 180, radius_m)
+    _, n, _ = _GEOD.fwd(xm, y1, 0, radius_m)
+    return float(w), float(s), float(e), float(n)
+
+
+def _round(geoms: np.ndarray) -> np.ndarray:
+    return shapely.transform(geoms, lambda c: np.round(c, 6))  # ~0.1 m: display only
+
+
+def nearby_frames(
+    entry: PackEntry, geom: shapely.Geometry, *, radius_m: float
+) -> tuple[dict[str, gpd.GeoDataFrame], tuple[float, float, float, float]]:
+    """Layer features within ``radius_m`` of the site, clipped to that window (display only)."""
+    window = _window(geom, radius_m)
+    box = shapely.box(*window)
+    out: dict[str, gpd.GeoDataFrame] = {}
+    for kind in sorted(entry.frames, key=lambda k: (_DRAW_ORDER + (k,)).index(k)):
+        frame = entry.frames[kind]
+        idx = np.sort(frame.sindex.query(box, predicate="intersects"))
+        if not len(idx):
+            continue
+        sub = frame.iloc[idx[: _MAX_PER_LAYER]]
+        clipped = shapely.clip_by_rect(sub.geometry.to_numpy(), *window)
+        keep = ~shapely.is_empty(clipped)
+        out[kind] = gpd.GeoDataFrame(
+            sub[keep].drop(columns="geometry"), geometry=clipped[keep], crs=LONLAT
+        )
+        out[kind].attrs["truncated"] = len(idx) > _MAX_PER_LAYER
+    return out, window
+
+
+def _style(style: Any, lang: str) -> dict[str, Any]:
+    return {
+        "label": style.label(lang),
+        "color": style.color,
+        "fill": style.fill,
+        "fill_opacity": style.fill_opacity,
+        "weight": style.weight,
+        "dash": style.dash,
+        "radius": style.radius,
+    }
+
+
+def nearby_features(
+    entry: PackEntry, report: Mapping[str, Any], site: gpd.GeoDataFrame, *, radius_m: float, lang: str
+) -> dict[str, Any]:
+    """The page map: the site and the layer features around it as GeoJSON.
+
+    Returns
+    -------
+    dict
+        ``{"window": [w, s, e, n], "site": Feature, "layers": [{"kind", "style",
+        "truncated", "features": FeatureCollection}]}``; features named in a finding
+        carry ``"hit": true``.
+    """
+    from maps.style import VERDICT_STYLES, layer_style
+
+    geom = site.geometry.iloc[0]
+    frames, window = nearby_frames(entry, geom, radius_m=radius_m)
+    hits = {fid for f in report.get("findings", []) for fid in (f.get("feature_ids") or [])}
+    layers = []
+    for kind, gdf in frames.items():
+        geoms = _round(gdf.geometry.to_numpy())
+        texts = shapely.to_geojson(geoms)
+        feats = []
+        cols = [c for c in gdf.columns if c != gdf.geometry.name]
+        for i, row in enumerate(gdf[cols].itertuples(index=False, name=None)):
+            props = {c: (None if v is None or v != v else str(v)) for c, v in zip(cols, row, strict=True)}
+            props["hit"] = props.get("feature_id") in hits
+            feats.append({"type": "Feature", "geometry": json.loads(texts[i]), "properties": props})
+        layers.append(
+            {
+                "kind": kind,
+                "style": _style(layer_style(kind), lang),
+                "truncated": bool(gdf.attrs.get("truncated")),
+                "features": {"type": "FeatureCollection", "features": feats},
+            }
+        )
+    verdict = report["verdict"]["code"]
+    vstyle = VERDICT_STYLES.get(verdict)
+    site_feature = {
+        "type": "Feature",
+        "geometry": json.loads(shapely.to_geojson(_round(np.asarray([geom]))[0])),
+        "properties": {
+            "verdict": verdict,
+            "style": _style(vstyle, lang) if vstyle is not None else None,
+        },
+    }
+    return {"window": list(window), "site": site_feature, "layers": layers}
+
+
+# --------------------------------------------------------------------------- downloads
+
+
+def report_map_png(
+    entry: PackEntry, result: Any, site: gpd.GeoDataFrame, *, radius_m: float, lang: str
+) -> bytes | None:
+    """The site map for HTML/DOCX/PDF reports (print map of the site and its surroundings)."""
+    from maps.printmap import print_map_bytes
+
+    frames, window = nearby_frames(entry, site.geometry.iloc[0], radius_m=radius_m)
+    title = "场址位置图" if lang == "zh" else "Site location"
+    return print_map_bytes(
+        {k: v for k, v in frames.items() if k not in ("control_unit",)},
+        title=title,
+        sites=result.sites,
+        extent=window,
+        lang=lang,
+        dpi=110,
+        figsize=(8.0, 6.0),
+    )
+
+
+def render_report(report: Mapping[str, Any], fmt: str, *, map_png: bytes | None) -> bytes:
+    """Render a report dict as ``fmt`` ("html", "docx", "pdf", "json") and return the bytes.
+
+    Raises
+    ------
+    ApiError
+        501 when PDF is asked for and no PDF engine is installed.
+    """
+    from zoning.report import find_pdf_engine, render_html, write_docx, write_reports
+
+    if fmt == "json":
+        return json.dumps(report, ensure_ascii=False, indent=2).encode("utf-8")
+    if fmt == "html":
+        return render_html(report, map_png=map_png).encode("utf-8")
+    with tempfile.TemporaryDirectory(prefix="ecozone-report-") as tmp:
+        if fmt == "docx":
+            return write_docx(report, Path(tmp) / "report.docx", map_png=map_png).read_bytes()
+        if find_pdf_engine() is None:
+            msg = (
+                "没有 PDF 引擎 / no PDF engine on the server: install Debian 'chromium' "
+                "(scripts/system-deps.sh); download HTML or DOCX instead"
+            )
+            raise ApiError(501, "no_pdf_engine", msg)
+        written = write_reports(report, tmp, formats=("pdf",), map_png=map_png)
+        return Path(written["pdf"]).read_bytes()
+
+
+# --------------------------------------------------------------------------- context map
+
+_CONTEXT_KINDS = (
+    "boundary", "eco_control", "redline", "water_source_zone", "tongzhou_key_area",
+    "tongzhou_strict_zone",
+)  # fmt: skip
+_CONTEXT_MAX = 3000
+
+
+def _context_geojson(entry: PackEntry) -> list[dict[str, Any]]:
+    """The pack's jurisdiction and its main layers, simplified for display (cached)."""
+    from maps.style import auto_tolerance_m, display_metric_crs, simplify_for_display
+
+    frames = entry.frames
+    codes = [str(c) for c in getattr(entry.pack.jurisdiction, "adcodes", []) or []]
+    area = None
+    out: list[dict[str, Any]] = []
+    if "boundary" in frames and codes:
+        b = frames["boundary"]
+        if "adcode" in b:
+            from zoning.coverage import districts_of
+
+            own = b[b["adcode"].astype(str).isin(codes)]
+            districts = districts_of(b, codes)
+            area = own if len(own) else None
+            shown = pd.concat([own, districts[~districts["adcode"].astype(str).isin(codes)]])
+            frames = {**frames, "boundary": gpd.GeoDataFrame(shown, geometry="geometry", crs=LONLAT)}
+    bounds = tuple(area.total_bounds) if area is not None else None
+    for kind in _CONTEXT_KINDS:
+        gdf = frames.get(kind)
+        if gdf is None or not len(gdf):
+            continue
+        if bounds is not None and kind != "boundary":
+            gdf = gdf.iloc[np.sort(gdf.sindex.query(shapely.box(*bounds)))]
+        truncated = len(gdf) > _CONTEXT_MAX
+        gdf = gdf.iloc[:_CONTEXT_MAX]
+        if not len(gdf):
+            continue
+        lb = tuple(gdf.total_bounds)
+        metric = display_metric_crs(lb)
+        proj_bounds = gpd.GeoSeries([shapely.box(*lb)], crs=LONLAT).to_crs(metric).total_bounds
+        tol = max(auto_tolerance_m(proj_bounds), 5.0)
+        shown = simplify_for_display(gdf[["feature_id", "name", "geometry"]], metric, tol)
+        geoms = _round(shown.to_crs(LONLAT).geometry.to_numpy())
+        texts = shapely.to_geojson(geoms)
+        feats = [
+            {
+                "type": "Feature",
+                "geometry": json.loads(texts[i]),
+                "properties": {"feature_id": str(fid), "name": str(nm), "kind": kind},
+            }
+            for i, (fid, nm) in enumerate(zip(gdf["feature_id"], gdf["name"], strict=True))
+            if texts[i] is not None
+        ]
+        out.append({"kind": kind, "truncated": truncated,
+                    "features": {"type": "FeatureCollection", "features": feats}})  # fmt: skip
+    return out
+
+
+def context_layers(entry: PackEntry, *, lang: str) -> dict[str, Any]:
+    """The page map's background: jurisdiction, districts and main layers of the pack.
+
+    Returns
+    -------
+    dict
+        ``{"pack", "bounds": [w, s, e, n] or None, "layers": [{"kind", "style",
+        "truncated", "features"}]}``.
+    """
+    from maps.style import layer_style
+
+    if entry.context is None:
+        entry.context = _context_geojson(entry)
+    layers = [{**item, "style": _style(layer_style(item["kind"]), lang)} for item in entry.context]
+    bounds = None
+    for item in entry.context:
+        if item["kind"] == "boundary" and item["features"]["features"]:
+            fc = item["features"]
+            geoms = shapely.from_geojson([json.dumps(f["geometry"]) for f in fc["features"]])
+            bounds = [float(v) for v in shapely.total_bounds(geoms)]
+    return {"pack": entry.name, "bounds": bounds, "layers": layers}

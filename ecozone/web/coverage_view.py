@@ -1,0 +1,188 @@
+"""Coverage metrics and the coverage map of a pack's jurisdiction, cached per store state.
+
+Measuring every target (:func:`zoning.coverage.measure_targets`) and finding the
+residential land outside park service areas (:func:`zoning.gaps.uncovered_residential`)
+take seconds on real data, so both are computed once per (pack, layer versions) in
+the worker pool and shared by every request; a request that passes the time limit
+gets 504 while the computation goes on and fills the cache for the next one.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from concurrent.futures import Future
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ecozone.web.checks import check_pack_name
+from geo.errors import MissingLayerError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["CoverageCache", "json_safe"]
+
+# layers drawn on the coverage map, beneath the gaps
+_MAP_KINDS = ("eco_control", "redline", "park", "residential")
+
+
+def json_safe(value: Any) -> Any:
+    """Plain JSON types from numpy/pandas values (NaN → None)."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | np.ndarray | pd.Series):
+        return [json_safe(v) for v in list(value)]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return str(value)
+
+
+def _metric_dict(m: Any, pack: Any) -> dict[str, Any]:
+    row = dict(m.as_row())
+    target = next((t for t in getattr(pack, "targets", []) if t.id == m.target_id), None)
+    row["label_en"] = getattr(target, "label_en", None) or m.metric
+    row["year"] = getattr(target, "year", None)
+    row["scope"] = getattr(target, "scope", None)
+    row["inputs"] = dict(m.inputs)
+    row["details"] = dict(m.details)
+    bd = m.by_district
+    row["by_district"] = bd.to_dict(orient="records") if isinstance(bd, pd.DataFrame) else []
+    return json_safe(row)
+
+
+def _jurisdiction(pack: Any, store: Any) -> tuple[Any, Any, list[str]]:
+    """Boundary rows of the pack's jurisdiction and its districts (None when missing)."""
+    from zoning.coverage import districts_of
+
+    codes = [str(c) for c in getattr(pack.jurisdiction, "adcodes", []) or []]
+    try:
+        boundary = store.get_kind("boundary").gdf
+    except MissingLayerError:
+        return None, None, codes
+    area = boundary[boundary["adcode"].astype(str).isin(codes)]
+    districts = districts_of(boundary, codes) if codes else None
+    return (area if len(area) else None), districts, codes
+
+
+class CoverageCache:
+    """Metrics and coverage maps per pack, recomputed when the store changes.
+
+    Parameters
+    ----------
+    store
+        A :class:`layers.LayerStore`.
+    runner
+        The app's :class:`ecozone.web.runner.Runner`.
+    basemap
+        Basemap of the coverage map ("none" or a tile URL).
+    """
+
+    def __init__(self, store: Any, runner: Any, *, basemap: str = "none") -> None:
+        self.store = store
+        self.runner = runner
+        self.basemap = basemap
+        self._lock = threading.Lock()
+        self._futures: dict[tuple[Any, ...], Future[Any]] = {}
+
+    def invalidate(self) -> None:
+        """Forget every cached result (after an import)."""
+        with self._lock:
+            self._futures.clear()
+
+    def _future(self, key: tuple[Any, ...], fn: Any, *args: Any) -> Future[Any]:
+        stamp = tuple(sorted((k, v["version"], v["checksum"]) for k, v in self.store.stamp().items()))
+        full = (*key, stamp)
+        with self._lock:
+            fut = self._futures.get(full)
+            if fut is None or (fut.done() and fut.exception() is not None):
+                fut = self.runner.submit(fn, *args)
+                # drop results of older store states
+                for old in [k for k in self._futures if k[:-1] == key]:
+                    del self._futures[old]
+                self._futures[full] = fut
+            return fut
+
+    def metrics(self, pack_name: str) -> Future[dict[str, Any]]:
+        """Future of the metrics JSON of a pack."""
+        check_pack_name(pack_name)
+        return self._future(("metrics", pack_name), self._measure, pack_name)
+
+    def map_html(self, pack_name: str, lang: str) -> Future[str]:
+        """Future of the coverage map page of a pack."""
+        check_pack_name(pack_name)
+        return self._future(("map", pack_name, lang), self._map, pack_name, lang)
+
+    def _layers(self) -> dict[str, Any]:
+        """Latest layer of every kind the store holds.
+
+        A mapping rather than the store itself: ``zoning._metric.get_layer`` asks the
+        store for kinds that are not layer kinds ("built_up", "sponge"), which a
+        LayerStore refuses with LayerValidationError instead of "missing".
+        """
+        kinds = sorted(set(self.store.list_layers()["kind"].astype(str)))
+        return {k: self.store.get_kind(k) for k in kinds}
+
+    def _measure(self, pack_name: str) -> dict[str, Any]:
+        from zoning.coverage import measure_targets
+        from zoning.pack import load_pack
+
+        pack = load_pack(pack_name)
+        results = measure_targets(pack, self._layers(), by="district")
+        return {
+            "pack": pack.name,
+            "title": pack.title,
+            "title_en": pack.title_en,
+            "jurisdiction": json_safe(pack.jurisdiction.model_dump()),
+            "layers": json_safe(self.store.stamp()),
+            "metrics": [_metric_dict(m, pack) for m in results],
+        }
+
+    # The gaps layer and the choice of layers for this map are orchestration the web
+    # page needs; a public zoning/maps helper (e.g. ``coverage_map(pack, store)``)
+    # would let the CLI share it.
+    def _map(self, pack_name: str, lang: str) -> str:
+        from maps.interactive import interactive_map, render_interactive
+        from zoning.gaps import uncovered_residential
+        from zoning.pack import load_pack
+
+        pack = load_pack(pack_name)
+        area, districts, _ = _jurisdiction(pack, self.store)
+        layers: dict[str, Any] = {}
+        if districts is not None and len(districts):
+            layers["boundary"] = districts
+        elif area is not None:
+            layers["boundary"] = area
+        for kind in _MAP_KINDS:
+            try:
+                gdf = self.store.get_kind(kind).gdf
+            except MissingLayerError:
+                continue
+            if area is not None:
+                from shapely import box
+
+                gdf = gdf[gdf.intersects(box(*area.total_bounds))]
+            layers[kind] = gdf
+        gaps = None
+        if "park" in layers and "residential" in layers:
+            try:
+                gaps = uncovered_residential(
+                    layers["park"],
+                    layers["residential"],
+                    tiers=pack.park_service,
+                    area_of=area,
+                    districts=districts,
+                )
+            except MissingLayerError as exc:
+                log.info("no coverage gaps for %s: %s", pack_name, exc)
+        title = (pack.title if lang == "zh" else pack.title_en) or pack.name
+        m = interactive_map(layers, gaps=gaps, basemap=self.basemap, lang=lang, title=title)
+        return render_interactive(m)

@@ -1,0 +1,164 @@
+"""The HTML pages: site check, coverage, layers and the API list (Jinja2, autoescaped).
+
+Pages are rendered on the server with every user or data string escaped by Jinja2;
+the page scripts insert text with ``textContent`` only. The language comes from
+``?lang=`` (remembered in a cookie) and defaults to Chinese.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import jinja2
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from ecozone.web.checks import check_pack_name, pack_names
+from ecozone.web.coverage_view import json_safe
+from ecozone.web.i18n import COOKIE, js_strings, pick_lang, t
+
+router = APIRouter(include_in_schema=False)
+
+__all__ = ["router"]
+
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent / "templates"),
+    autoescape=True,  # every user and data string is escaped
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+# Leaflet's inline scripts (folium) run only inside the coverage map frame, which may
+# load nothing from outside the app either.
+_MAP_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:{tiles}; connect-src 'none'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'self'"
+)
+
+
+_AUDIT_KEYS = ("time", "who", "client", "layer", "version", "kind", "file", "source", "outcome",
+               "message")  # fmt: skip
+
+
+def _lang(request: Request) -> str:
+    return pick_lang(request.query_params.get("lang"), request.cookies.get(COOKIE))
+
+
+def _page(request: Request, template: str, page: str, **context: Any) -> HTMLResponse:
+    st = request.app.state
+    lang = _lang(request)
+    listing = st.store.list_layers()
+    settings = st.settings
+    config = {
+        "lang": lang,
+        "basemap": settings.basemap,
+        "basemap_attribution": settings.basemap_attribution or "",
+        "default_pack": settings.default_pack,
+        "max_upload_mb": settings.max_upload_mb,
+        "imports_enabled": bool(settings.tokens()),
+    }
+    html = _env.get_template(template).render(
+        lang=lang,
+        page=page,
+        t=lambda key, **kw: t(key, lang, **kw),
+        strings=js_strings(lang),
+        config=config,
+        packs=sorted(pack_names().items()),
+        default_pack=settings.default_pack,
+        demo=bool(len(listing)) and bool(listing["synthetic"].astype(bool).any()),
+        path=request.url.path,
+        **context,
+    )
+    response = HTMLResponse(html)
+    if request.query_params.get("lang") in ("zh", "en"):
+        response.set_cookie(COOKIE, lang, max_age=365 * 86400, samesite="lax", httponly=True)
+    return response
+
+
+@router.get("/")
+def index(request: Request) -> RedirectResponse:
+    """Start at the site check."""
+    return RedirectResponse("/check" + (f"?lang={_lang(request)}"), status_code=307)
+
+
+@router.get("/check", response_class=HTMLResponse)
+def check_page(request: Request) -> HTMLResponse:
+    """The site check page (single site and batch)."""
+    from zoning.project import FLAGS, PROJECT_TYPES
+    from zoning.report import find_pdf_engine
+
+    return _page(
+        request,
+        "check.html",
+        "check",
+        project_types=PROJECT_TYPES,
+        flags=FLAGS,
+        pdf=find_pdf_engine() is not None,
+    )
+
+
+@router.get("/coverage", response_class=HTMLResponse)
+def coverage_page(request: Request) -> HTMLResponse:
+    """The coverage page: targets, per-district tables and the map."""
+    return _page(request, "coverage.html", "coverage")
+
+
+@router.get("/coverage/map", response_class=HTMLResponse)
+async def coverage_map(
+    request: Request, pack: Annotated[str, Query(max_length=40)] = "beijing"
+) -> Response:
+    """The coverage map of a pack's jurisdiction (self-contained Leaflet page)."""
+    from ecozone.web.app import _tile_origin
+
+    st = request.app.state
+    lang = _lang(request)
+    fut = st.coverage.map_html(check_pack_name(pack), lang)
+    html = await st.runner.wait(fut, timeout=st.settings.time_limit_s, what="the coverage map")
+    csp = _MAP_CSP.format(tiles=_tile_origin(st.settings.basemap))
+    return HTMLResponse(html, headers={"Content-Security-Policy": csp})
+
+
+@router.get("/layers", response_class=HTMLResponse)
+def layers_page(request: Request) -> HTMLResponse:
+    """Layers with their versions, provenance and the import audit log."""
+    from layers import LAYER_KINDS, kind_info
+
+    st = request.app.state
+    listing = st.store.list_layers()
+    rows = json_safe(listing.to_dict(orient="records"))
+    history = {r["name"]: json_safe(st.store.history(r["name"]).to_dict(orient="records"))
+               for r in rows}  # fmt: skip
+    kinds = [(k, kind_info(k).label_zh, kind_info(k).label_en) for k in LAYER_KINDS]
+    return _page(
+        request,
+        "layers.html",
+        "layers",
+        layers=rows,
+        history=history,
+        audit=[{k: a.get(k) for k in _AUDIT_KEYS} for a in st.audit.read(limit=50)],
+        kinds=kinds,
+    )
+
+
+@router.get("/api", response_class=HTMLResponse)
+def api_page(request: Request) -> HTMLResponse:
+    """A readable list of the REST endpoints, from the OpenAPI description."""
+    spec = request.app.openapi()
+    endpoints = []
+    for path, methods in spec.get("paths", {}).items():
+        for method, op in methods.items():
+            params = [p.get("name", "") for p in op.get("parameters", [])]
+            body = op.get("requestBody", {}).get("content", {})
+            endpoints.append(
+                {
+                    "method": method.upper(),
+                    "path": path,
+                    "summary": op.get("summary", ""),
+                    "description": op.get("description", ""),
+                    "params": params,
+                    "body": ", ".join(body),
+                }
+            )
+    return _page(request, "api.html", "api", endpoints=endpoints, spec=spec)

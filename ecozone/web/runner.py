@@ -1,0 +1,97 @@
+"""Run library calls beside the event loop, cut off by a time limit.
+
+Checks, reports and coverage run in a small thread pool so that the server keeps
+answering while one of them works. A call that passes its time limit is answered
+with 504 at once; its thread cannot be killed, so it finishes in the background
+(bounded by the pool size) and its result is dropped or cached.
+
+Python's warning filters are process-wide and :class:`warnings.catch_warnings` is
+not thread-safe, so the short parsing steps whose warnings the user should see
+(swapped coordinates, repaired polygons, rejected rows) record them under one lock
+(:func:`capture_warnings`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import warnings
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from ecozone.web.errors import ApiError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Runner", "capture_warnings"]
+
+T = TypeVar("T")
+_WARN_LOCK = threading.RLock()
+
+
+@contextlib.contextmanager
+def capture_warnings() -> Iterator[list[str]]:
+    """Record the warnings raised inside the block as messages (one thread at a time).
+
+    Yields
+    ------
+    list of str
+        Filled with each distinct warning message when the block ends.
+    """
+    notes: list[str] = []
+    with _WARN_LOCK, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield notes
+        finally:
+            for w in caught:
+                text = str(w.message)
+                if text not in notes:
+                    notes.append(text)
+
+
+class Runner:
+    """A thread pool whose calls have a time limit.
+
+    Parameters
+    ----------
+    threads
+        Worker threads.
+    """
+
+    def __init__(self, threads: int) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ecozone-web")
+
+    def submit(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Future[T]:
+        """Start ``fn`` in the pool and return its future."""
+        return self._pool.submit(fn, *args, **kwargs)
+
+    async def wait(self, future: Future[T], *, timeout: float, what: str) -> T:
+        """Wait for ``future`` at most ``timeout`` seconds.
+
+        Raises
+        ------
+        ApiError
+            504 when the time limit passes (the work goes on in its thread).
+        """
+        try:
+            return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), timeout)
+        except TimeoutError as exc:
+            log.warning("%s passed the time limit of %.0f s", what, timeout)
+            msg = (
+                f"超时 / {what} took longer than the time limit of {timeout:g} s and was "
+                "stopped; use a smaller input (or the batch tab for many sites), or ask the "
+                "administrator to raise --time-limit"
+            )
+            raise ApiError(504, "timeout", msg) from exc
+
+    async def run(self, fn: Callable[..., T], *args: Any, timeout: float, what: str) -> T:
+        """Run ``fn(*args)`` in the pool, waiting at most ``timeout`` seconds."""
+        return await self.wait(self.submit(fn, *args), timeout=timeout, what=what)
+
+    def shutdown(self) -> None:
+        """Stop accepting work; running calls finish in their threads."""
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,73 @@
+/* ecozone web pages: shared helpers. Text is always inserted with textContent. */
+(function () {
+  "use strict";
+  var strings = JSON.parse(document.getElementById("ecz-i18n").textContent);
+  var config = JSON.parse(document.getElementById("ecz-config").textContent);
+
+  function t(key) { return Object.prototype.hasOwnProperty.call(strings, key) ? strings[key] : key; }
+
+  /* el("td", {className: "x"}, "text", childNode, ...) */
+  function el(tag, attrs) {
+    var node = document.createElement(tag);
+    if (attrs) {
+      Object.keys(attrs).forEach(function (k) {
+        if (k === "className") { node.className = attrs[k]; }
+        else if (k === "text") { node.textContent = attrs[k]; }
+        else { node.setAttribute(k, attrs[k]); }
+      });
+    }
+    for (var i = 2; i < arguments.length; i++) {
+      var c = arguments[i];
+      if (c === null || c === undefined) { continue; }
+      node.appendChild(typeof c === "string" || typeof c === "number" ? document.createTextNode(String(c)) : c);
+    }
+    return node;
+  }
+
+  function clear(node) { while (node.firstChild) { node.removeChild(node.firstChild); } }
+
+  /* fetch; a non-2xx answer throws an Error carrying the server's message */
+  function api(url, options) {
+    return fetch(url, options || {}).then(function (resp) {
+      if (resp.ok) { return resp; }
+      return resp.text().then(function (body) {
+        var msg = resp.status + " " + resp.statusText;
+        try {
+          var j = JSON.parse(body);
+          if (j && j.error && j.error.message) { msg = j.error.message; }
+        } catch (e) { /* not JSON */ }
+        var err = new Error(msg);
+        err.status = resp.status;
+        throw err;
+      });
+    });
+  }
+
+  function showError(node, err) {
+    if (!node) { return; }
+    if (!err) { node.hidden = true; node.textContent = ""; return; }
+    node.textContent = t("error") + ": " + (err.message || String(err));
+    node.hidden = false;
+  }
+
+  function download(blob, filename) {
+    var url = URL.createObjectURL(blob);
+    var a = el("a", {href: url, download: filename});
+    a.style.display = "none";
+    document.body.appendChild(a);
+    a.click();
+    setTimeout(function () { URL.revokeObjectURL(url); a.remove(); }, 5000);
+  }
+
+  function fmt(value, digits) {
+    if (value === null || value === undefined || value === "") { return "—"; }
+    if (typeof value === "number") {
+      return value.toLocaleString(config.lang === "en" ? "en" : "zh-CN",
+        {maximumFractionDigits: digits === undefined ? 1 : digits, minimumFractionDigits: 0});
+    }
+    return String(value);
+  }
+
+  window.ECZ = {t: t, config: config, el: el, clear: clear, api: api, showError: showError,
+    download: download, fmt: fmt};
+})();

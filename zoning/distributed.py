@@ -1,0 +1,631 @@
+"""Distributed site checks with dask: many cores, several machines, sites beyond memory.
+
+Two entry points, both giving the same verdicts, deciding rules and distances as the
+in-memory engine (:func:`zoning.check.check_sites` / :func:`zoning.batch.run_batch`),
+because a site's result never depends on the other sites of a batch:
+
+- :func:`check_sites_dask`: a GeoDataFrame in, a :class:`~zoning.check.CheckResult`
+  out (rows in input order), for notebooks and tests;
+- :func:`run_batch_dask`: GeoParquet in, partitioned GeoParquet out (a folder of
+  ``part.NNNNN.parquet`` files, readable as one table with ``gpd.read_parquet``),
+  streaming partition by partition so that inputs larger than the workers' memory
+  work. This is ``ecozone check SITES.parquet --engine dask --out RESULT/``.
+
+How: the layers are loaded once on the client, indexed once into a
+:class:`~zoning.check.SiteChecker`, and broadcast to every worker with
+``client.scatter(checker, broadcast=True)`` (not shipped with each partition). The
+sites are partitioned spatially by Hilbert distance — the ordering of dask-geopandas'
+``spatial_shuffle(by="hilbert")``, computed here so that sites without geometry
+(reported as errors) do not stop it — so that each partition covers a compact area
+and queries the layer trees locally. Each task checks one partition with the
+broadcast checker; :func:`run_batch_dask` writes the partition's verdicts to its own
+file and returns only counts and errors to the client.
+
+The cluster: a :class:`distributed.LocalCluster` (one single-threaded worker process
+per core) by default, or any running cluster given by its scheduler address,
+``scheduler="tcp://host:8786"``, or a :class:`distributed.Client`. Workers need
+ecozone installed (same version) and, for :func:`run_batch_dask`, read access to the
+input and write access to the output folder (a shared file system); see
+``docs/scaling.md``.
+
+Needs ``pip install "dask[distributed]" dask-geopandas``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import math
+import os
+import re
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo.errors import CRSDetectionError, GeometryRepairedWarning, InputFormatError
+from zoning.batch import BatchSummary, _output_frame, load_layers
+from zoning.check import NEAREST_MAX_M, VERDICTS, CheckResult, SiteChecker
+from zoning.pack import Pack, load_pack
+from zoning.project import Project
+
+log = logging.getLogger(__name__)
+
+__all__ = ["check_sites_dask", "dask_client", "hilbert_keys", "run_batch_dask"]
+
+HILBERT_LEVEL = 16  # as dask-geopandas: 2**16 cells along each axis
+PART_ROWS = 50_000  # default sites per partition (in-memory input)
+_PART_NAME = "part.{:05d}.parquet"
+_PART_RE = re.compile(r"^part\.\d{5}\.parquet$")
+_ERROR_COLUMNS = ["source_row", "site_id", "stage", "reason"]
+
+
+def _need_dask() -> None:
+    try:
+        import dask  # noqa: F401
+        import dask_geopandas  # noqa: F401
+        import distributed  # noqa: F401
+    except ImportError as exc:
+        msg = (
+            f"the dask engine needs dask, distributed and dask-geopandas ({exc}); install "
+            'them with: pip install "dask[distributed]" dask-geopandas'
+        )
+        raise ImportError(msg) from exc
+
+
+@contextlib.contextmanager
+def dask_client(
+    scheduler: Any = None,
+    *,
+    n_workers: int | None = None,
+    memory_limit: str | float | None = "auto",
+    threads_per_worker: int = 1,
+) -> Iterator[Any]:
+    """Yield a :class:`distributed.Client`: a given one, one to an address, or a local cluster.
+
+    Parameters
+    ----------
+    scheduler
+        ``None``: start a :class:`distributed.LocalCluster` (closed on exit);
+        ``"tcp://host:8786"``: connect to that scheduler (the connection is closed
+        on exit, the cluster keeps running); a ``Client``: use it as it is.
+    n_workers
+        Worker processes of a local cluster (default: one per core).
+    memory_limit
+        Memory of each local worker ("300MB", bytes, "auto": the machine's memory
+        shared by the workers). Workers spill to disk above 60 % of it.
+    threads_per_worker
+        Threads of each local worker.
+
+    Yields
+    ------
+    distributed.Client
+    """
+    _need_dask()
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None and not isinstance(scheduler, str | os.PathLike):
+        yield scheduler
+        return
+    if scheduler is not None:
+        with Client(os.fspath(scheduler)) as client:
+            yield client
+        return
+    n = n_workers or os.cpu_count() or 1
+    with (
+        LocalCluster(
+            n_workers=n, threads_per_worker=threads_per_worker, processes=True,
+            memory_limit=memory_limit, dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):  # fmt: skip
+        yield client
+
+
+def _threads(client: Any) -> int:
+    return max(1, sum(client.nthreads().values()))
+
+
+def hilbert_keys(
+    geoms: Any, total_bounds: tuple[float, float, float, float], *, level: int = HILBERT_LEVEL
+) -> np.ndarray:
+    """Hilbert distance of each geometry's bounding-box centre within ``total_bounds``.
+
+    The key of dask-geopandas' ``spatial_shuffle(by="hilbert")``; missing, empty or
+    non-finite geometries get key 0 instead of raising (the check reports them).
+
+    Parameters
+    ----------
+    geoms
+        Array or GeoSeries of geometries.
+    total_bounds
+        ``(minx, miny, maxx, maxy)`` of the whole input, the same for every partition.
+    level
+        Cells per axis: ``2**level``.
+
+    Returns
+    -------
+    numpy.ndarray
+        uint64 keys.
+    """
+    arr = np.asarray(geoms, dtype=object)
+    b = shapely.bounds(arr)
+    mx, my = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+    ok = np.isfinite(mx) & np.isfinite(my)
+    keys = np.zeros(len(arr), dtype=np.uint64)
+    if ok.any():
+        x0, y0, x1, y1 = (float(v) for v in total_bounds)
+        pts = gpd.GeoSeries(shapely.points(np.clip(mx[ok], x0, x1), np.clip(my[ok], y0, y1)))
+        keys[ok] = pts.hilbert_distance(total_bounds=(x0, y0, x1, y1), level=level).to_numpy()
+    return keys
+
+
+def _finite_bounds(geoms: Any) -> np.ndarray:
+    """``[minx, miny, maxx, maxy]`` over geometries with finite bounds (NaN if none)."""
+    b = shapely.bounds(np.asarray(geoms, dtype=object))
+    ok = np.isfinite(b).all(axis=1)
+    if not ok.any():
+        return np.full(4, np.nan)
+    b = b[ok]
+    return np.array([b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()])
+
+
+def _site_ids(sites: gpd.GeoDataFrame) -> np.ndarray:
+    """Return the ids the in-memory engine gives: ``site_id``, ``source_row`` or 1..n."""
+    if "site_id" in sites.columns:
+        v = sites["site_id"]
+        ids = np.asarray(v.astype(object).where(v.notna(), "").astype(str), dtype=object)
+    elif "source_row" in sites.columns:
+        ids = np.asarray([str(int(v)) for v in sites["source_row"]], dtype=object)
+    else:
+        ids = np.asarray([str(i) for i in range(1, len(sites) + 1)], dtype=object)
+    return ids
+
+
+def _check_unique(ids: Any) -> None:
+    s = pd.Series(np.asarray(ids, dtype=object))
+    dup = s.duplicated(keep=False).to_numpy()
+    if dup.any():
+        some = sorted(set(s[dup].astype(str)))[:5]
+        msg = f"`sites` has duplicated site_id values {some}; give each site a unique id"
+        raise InputFormatError(msg)
+
+
+def _check_unique_ids(in_path: Path) -> None:
+    """Raise InputFormatError if the file's ``site_id`` column repeats a value (on the cluster)."""
+    import dask.dataframe as dd
+
+    ids = dd.read_parquet(str(in_path), columns=["site_id"])["site_id"].astype(str)
+    counts = ids.value_counts(split_out=max(1, ids.npartitions // 4))
+    dup = counts[counts > 1].compute()
+    if len(dup):
+        some = sorted(dup.index.astype(str))[:5]
+        msg = (
+            f"{in_path}: duplicated site_id values {some} ({len(dup)} ids repeat); give each "
+            "site a unique id"
+        )
+        raise InputFormatError(msg)
+
+
+def _layers_for(pack: Pack, layers: Any) -> dict[str, Any]:
+    """Kind → layer from a mapping, a store, a store path or a ``postgresql://`` URL."""
+    if isinstance(layers, str | os.PathLike):
+        from layers.copy import open_any_store
+
+        with open_any_store(layers, create=False) as store:
+            return load_layers(store, pack.layer_kinds())
+    return load_layers(layers, pack.layer_kinds())
+
+
+def _run_partition(
+    part: gpd.GeoDataFrame, checker: SiteChecker, project: Project | None, chunk_size: int
+) -> tuple[CheckResult, list[tuple[type[Warning], str]]]:
+    """Check one partition on a worker; warnings are returned to the client."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = checker.check(part.reset_index(drop=True), project=project, chunk_size=chunk_size)
+    return res, [(w.category, str(w.message)) for w in caught]
+
+
+def check_sites_dask(
+    sites: gpd.GeoDataFrame | gpd.GeoSeries,
+    *,
+    pack: Pack | str,
+    layers: Any,
+    project: Project | None = None,
+    client: Any = None,
+    npartitions: int | None = None,
+    nearest_max_m: float = NEAREST_MAX_M,
+    missing_layers: Literal["raise", "skip"] = "raise",
+    chunk_size: int = 20_000,
+) -> CheckResult:
+    """Check sites on a dask cluster; the same result as :func:`zoning.check.check_sites`.
+
+    Parameters
+    ----------
+    sites
+        GeoDataFrame (or GeoSeries) of points, lines or polygons in any CRS, with
+        the optional columns :func:`~zoning.check.check_sites` reads.
+    pack
+        The rule pack, or its name / path.
+    layers
+        Mapping kind → Layer / GeoDataFrame, a layer store, a GeoPackage path or a
+        ``postgresql://`` URL.
+    project
+        One project for every site, or ``None`` for per-site columns.
+    client
+        A :class:`distributed.Client`, a scheduler address ``"tcp://host:8786"``,
+        or ``None`` for a local cluster started (and closed) for this call.
+    npartitions
+        Spatial partitions (default: ``max(2 × worker threads, n / 50 000)``).
+    nearest_max_m, missing_layers
+        As in :func:`~zoning.check.check_sites`.
+    chunk_size
+        Sites checked at once inside a partition.
+
+    Returns
+    -------
+    CheckResult
+        Rows of ``sites``, ``relations`` and ``findings`` in input order. The
+        stamp's ``input_checksum`` hashes the partitions' checksums (it differs from
+        the in-memory engine's); ``stamp["engine"]`` is ``"dask"``.
+
+    Raises
+    ------
+    InputFormatError
+        ``sites`` is not a GeoDataFrame, or has duplicated ``site_id`` values.
+    MissingLayerError
+        A layer kind the pack needs is missing (``missing_layers="raise"``).
+    CRSDetectionError
+        ``sites`` has no CRS.
+    """
+    _need_dask()
+    if isinstance(sites, gpd.GeoSeries):
+        sites = sites.to_frame(name="geometry")
+    if not isinstance(sites, gpd.GeoDataFrame):
+        msg = f"`sites` must be a GeoDataFrame or GeoSeries, got {type(sites).__name__}"
+        raise InputFormatError(msg)
+    if sites.crs is None:
+        msg = (
+            "`sites` has no CRS: set it with sites.set_crs(...) (lon/lat: EPSG:4326; "
+            "Gauss-Krüger e.g. EPSG:4548) or read the file with geo.io.read_vector"
+        )
+        raise CRSDetectionError(msg)
+    pack = pack if isinstance(pack, Pack) else load_pack(pack)
+    checker = SiteChecker(
+        pack, _layers_for(pack, layers), nearest_max_m=nearest_max_m,
+        missing_layers=missing_layers,
+    )  # fmt: skip
+    ids = _site_ids(sites)
+    _check_unique(ids)
+    frame = sites.reset_index(drop=True)
+    frame["site_id"] = ids  # a copy: the input is not modified
+    n = len(frame)
+    geoms = frame.geometry.to_crs("EPSG:4326").to_numpy()
+    order = np.argsort(hilbert_keys(geoms, tuple(_finite_bounds(geoms))), kind="stable")
+    with dask_client(client) as cl:
+        k = npartitions or max(2 * _threads(cl), math.ceil(n / PART_ROWS))
+        pieces = [frame.iloc[idx] for idx in np.array_split(order, max(1, min(k, n)))]
+        checker_f = cl.scatter([checker], broadcast=True)[0]
+        part_f = cl.scatter(pieces)
+        futures = cl.map(
+            _run_partition, part_f, checker=checker_f, project=project, chunk_size=chunk_size,
+            pure=False,
+        )  # fmt: skip
+        results = cl.gather(futures)
+    return _merge(results, ids, checker)
+
+
+def _merge(
+    results: list[tuple[CheckResult, list[tuple[type[Warning], str]]]],
+    ids: np.ndarray,
+    checker: SiteChecker,
+) -> CheckResult:
+    """One CheckResult in input order from the partitions' results."""
+    for _, caught in results:
+        for category, message in caught:
+            warnings.warn(message, category, stacklevel=3)
+    pos = pd.Index(ids)
+
+    def ordered(frames: list[pd.DataFrame]) -> pd.DataFrame:
+        df = pd.concat(frames, ignore_index=True)
+        if not len(df):
+            return df
+        at = pos.get_indexer(df["site_id"].astype(str).to_numpy())
+        return df.iloc[np.argsort(at, kind="stable")].reset_index(drop=True)
+
+    parts = [r for r, _ in results]
+    sites = gpd.GeoDataFrame(
+        ordered([p.sites for p in parts]), geometry="geometry", crs="EPSG:4326"
+    )
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p.stamp["input_checksum"].encode())
+    stamp = dict(parts[0].stamp)
+    stamp.update(
+        {
+            "input_checksum": h.hexdigest(),
+            "sites": len(ids),
+            "engine": "dask",
+            "partitions": len(parts),
+            "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+    )
+    return CheckResult(
+        sites,
+        ordered([p.relations for p in parts]),
+        ordered([p.findings for p in parts]),
+        stamp,
+        ordered([p.errors for p in parts]),
+    )
+
+
+# ----------------------------------------------------------------- files in and out
+
+
+def _scan(df: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Rows and finite bounds of one partition (first pass over the input)."""
+    b = _finite_bounds(df.geometry.to_numpy())
+    return pd.DataFrame(
+        {"rows": [len(df)], "minx": [b[0]], "miny": [b[1]], "maxx": [b[2]], "maxy": [b[3]]}
+    )
+
+
+def _number_and_key(
+    df: gpd.GeoDataFrame,
+    offsets: list[int],
+    bounds: tuple[float, float, float, float],
+    add_rows: bool,
+    partition_info: dict[str, Any] | None = None,
+) -> gpd.GeoDataFrame:
+    """Add 1-based ``source_row`` (global file order) and the Hilbert key of each site."""
+    df = df.copy()
+    if add_rows:
+        start = offsets[partition_info["number"]] if partition_info else 0
+        df["source_row"] = np.arange(start + 1, start + len(df) + 1, dtype=np.int64)
+    geoms = df.geometry
+    if df.crs is not None and not df.crs.equals("EPSG:4326"):
+        geoms = geoms.to_crs("EPSG:4326")
+    df["_hilbert"] = hilbert_keys(geoms.to_numpy(), bounds).astype(np.int64)
+    return df
+
+
+def _check_write(
+    part: gpd.GeoDataFrame,
+    checker: SiteChecker,
+    path: str,
+    project: Project | None,
+    chunk_size: int,
+) -> dict[str, Any]:
+    """Check one partition and write its verdicts to ``path``; return counts and errors."""
+    from geo.io import write_vector
+
+    part = part.reset_index(drop=True)
+    out: dict[str, Any] = {
+        "path": None, "checked": 0, "errors": None, "warnings": [], "repaired": 0,
+        "counts": dict.fromkeys(VERDICTS, 0), "stamp": None,
+    }  # fmt: skip
+    if not len(part):
+        return out
+    g = part.geometry.to_numpy()
+    live = ~(shapely.is_missing(g) | shapely.is_empty(g))
+    out["repaired"] = int((live & ~shapely.is_valid(g)).sum())
+    res, caught = _run_partition(part, checker, project, chunk_size)
+    out["warnings"] = [(c, m) for c, m in caught if not issubclass(c, GeometryRepairedWarning)]
+    out["stamp"] = res.stamp
+    out["checked"] = len(res.sites)
+    out["counts"] = res.counts()
+    out["errors"] = res.errors
+    if len(res.sites):
+        write_vector(_output_frame(res, part), path)
+        out["path"] = path
+    return out
+
+
+def _digest(path: Path) -> str:
+    """sha256 of a file, or of a folder's files (relative names and contents, sorted)."""
+    h = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for f in files:
+        h.update(str(f.relative_to(path) if f != path else f.name).encode() + b"\0")
+        with open(f, "rb") as fh:
+            for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+def run_batch_dask(
+    in_path: str | os.PathLike[str],
+    *,
+    pack: Pack | str,
+    store: Any,
+    out: str | os.PathLike[str],
+    scheduler: Any = None,
+    n_workers: int | None = None,
+    memory_limit: str | float | None = "auto",
+    errors_out: str | os.PathLike[str] | None = None,
+    project: Project | None = None,
+    npartitions: int | None = None,
+    blocksize: str | int = "32MiB",
+    chunk_size: int = 20_000,
+    missing_layers: Literal["raise", "skip"] = "raise",
+    progress: Callable[[int, int], None] | None = None,
+) -> BatchSummary:
+    """Check a GeoParquet file of sites on a dask cluster; write partitioned GeoParquet.
+
+    Parameters
+    ----------
+    in_path
+        GeoParquet file or folder of files (as ``gpd.to_parquet`` writes them).
+        Its row groups are read a block at a time, so it may exceed memory.
+    pack
+        The rule pack, or its name / path.
+    store
+        The layers: a store, a GeoPackage path, a ``postgresql://`` URL, or a
+        mapping kind → layer.
+    out
+        Output folder; receives ``part.NNNNN.parquet`` files (earlier ``part.*``
+        files there are removed first). Read them together with
+        ``gpd.read_parquet(out)``. Columns as :func:`zoning.batch.run_batch` writes.
+    scheduler
+        ``None`` (a local cluster), a scheduler address ``"tcp://host:8786"`` or a
+        :class:`distributed.Client`.
+    n_workers, memory_limit
+        Size of the local cluster (see :func:`dask_client`).
+    errors_out
+        CSV of the sites that could not be checked (default
+        ``<out>.errors.csv`` beside the folder), always written.
+    project
+        One project for every site, or ``None`` for per-site columns.
+    npartitions
+        Spatial partitions (default: the input's blocks, at least 2 × threads).
+    blocksize
+        Input bytes per block when reading (row groups are never split).
+    chunk_size
+        Sites checked at once inside a partition.
+    missing_layers
+        ``"raise"`` or ``"skip"`` rules whose layer kind is missing.
+    progress
+        Called as ``progress(done, total)`` (sites) as partitions finish.
+
+    Returns
+    -------
+    zoning.batch.BatchSummary
+        ``out`` is the folder; ``stamp["input_checksum"]`` is the sha256 of the
+        input file(s) and ``stamp["engine"]`` is ``"dask"``.
+
+    Raises
+    ------
+    InputFormatError
+        The input is not GeoParquet, or has duplicated ``site_id`` values.
+    MissingLayerError
+        A layer kind the pack needs is missing (``missing_layers="raise"``).
+
+    Examples
+    --------
+    >>> run_batch_dask("sites.parquet", pack="beijing", store="ecozone.gpkg",
+    ...                out="verdicts/", scheduler="tcp://10.0.0.5:8786")  # doctest: +SKIP
+    """
+    _need_dask()
+    import dask
+    import dask_geopandas
+    from distributed import as_completed
+
+    t0 = time.perf_counter()
+    in_path, out = Path(in_path), Path(out)
+    pack = pack if isinstance(pack, Pack) else load_pack(pack)
+    checker = SiteChecker(pack, _layers_for(pack, store), missing_layers=missing_layers)
+    errors_path = Path(errors_out) if errors_out else out.with_name(f"{out.name}.errors.csv")
+    if not in_path.exists():
+        raise FileNotFoundError(in_path)
+    try:
+        ddf = dask_geopandas.read_parquet(
+            str(in_path), split_row_groups="adaptive", blocksize=blocksize,
+            gather_spatial_partitions=False,  # wrong with blocks of several row groups
+        )  # fmt: skip
+    except (ValueError, TypeError, OSError) as exc:
+        msg = (
+            f"{in_path}: cannot read it as GeoParquet ({exc}); the dask engine reads "
+            "GeoParquet (convert with gdf.to_parquet(...), or use the in-memory engine)"
+        )
+        raise InputFormatError(msg) from exc
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.iterdir():
+        if _PART_RE.match(old.name):
+            old.unlink()
+    with dask_client(scheduler, n_workers=n_workers, memory_limit=memory_limit) as client:
+        scan = ddf.map_partitions(_scan, meta=_scan(ddf._meta)).compute()
+        total = int(scan["rows"].sum())
+        if "site_id" in ddf.columns:
+            _check_unique_ids(in_path)
+        bounds = (scan["minx"].min(), scan["miny"].min(), scan["maxx"].max(), scan["maxy"].max())
+        if not np.isfinite(bounds).all():
+            bounds = (0.0, 0.0, 1.0, 1.0)  # no usable geometry: every site is an error
+        offsets = np.concatenate([[0], np.cumsum(scan["rows"].to_numpy())[:-1]]).tolist()
+        add_rows = "source_row" not in ddf.columns
+        keyed = ddf.map_partitions(
+            _number_and_key, offsets, bounds, add_rows,
+            meta=_number_and_key(ddf._meta, [0], bounds, add_rows),
+        )  # fmt: skip
+        k = npartitions or max(ddf.npartitions, 2 * _threads(client))
+        shuffled = keyed.set_index("_hilbert", npartitions=k) if total else keyed
+        checker_f = client.scatter([checker], broadcast=True)[0]
+        tasks = [
+            dask.delayed(_check_write, pure=False)(
+                part, checker_f, str(out / _PART_NAME.format(i)), project, chunk_size
+            )
+            for i, part in enumerate(shuffled.to_delayed())
+        ]  # fmt: skip
+        summaries = []
+        done = 0
+        for fut in as_completed(client.compute(tasks)):
+            s = fut.result()
+            summaries.append(s)
+            done += s["checked"] + (0 if s["errors"] is None else len(s["errors"]))
+            if progress is not None:
+                progress(done, total)
+    return _summarise(summaries, total, out, errors_path, in_path, checker, t0)
+
+
+def _summarise(
+    summaries: list[dict[str, Any]],
+    total: int,
+    out: Path,
+    errors_path: Path,
+    in_path: Path,
+    checker: SiteChecker,
+    t0: float,
+) -> BatchSummary:
+    """Write the errors CSV and build the summary from the partitions' reports."""
+    for s in summaries:
+        for category, message in s["warnings"]:
+            warnings.warn(message, category, stacklevel=3)
+    errs = [s["errors"] for s in summaries if s["errors"] is not None and len(s["errors"])]
+    if errs:
+        e = pd.concat(errs, ignore_index=True)
+        errors_df = pd.DataFrame(
+            {"source_row": e["source_row"], "site_id": e["site_id"], "stage": "check",
+             "reason": e["reason"]}
+        ).sort_values("source_row", kind="stable", na_position="last")  # fmt: skip
+    else:
+        errors_df = pd.DataFrame(columns=_ERROR_COLUMNS)
+    errors_path.parent.mkdir(parents=True, exist_ok=True)
+    errors_df.to_csv(errors_path, index=False, encoding="utf-8-sig")
+    counts = {v: sum(s["counts"][v] for s in summaries) for v in VERDICTS}
+    checked = sum(s["checked"] for s in summaries)
+    first = next((s["stamp"] for s in summaries if s["stamp"] is not None), None)
+    stamp = dict(first) if first else {"layers": dict(checker.layer_stamp)}
+    stamp.update(
+        {
+            "input_checksum": _digest(in_path),
+            "input": str(in_path),
+            "sites": total,
+            "engine": "dask",
+            "partitions": sum(1 for s in summaries if s["path"]),
+            "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+    )
+    summary = BatchSummary(
+        total=checked + len(errors_df),
+        checked=checked,
+        errors=len(errors_df),
+        by_verdict=counts,
+        repaired=sum(s["repaired"] for s in summaries),
+        out=out,
+        errors_out=errors_path,
+        elapsed_s=time.perf_counter() - t0,
+        stamp=stamp,
+    )
+    log.info(
+        "dask: checked %d sites from %s in %d partitions (%d errors) in %.1f s: %s",
+        checked, in_path, stamp["partitions"], summary.errors, summary.elapsed_s, counts,
+    )  # fmt: skip
+    return summary
