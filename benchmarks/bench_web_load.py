@@ -153,10 +153,12 @@ async def main_async(args: argparse.Namespace, url: str, pid: int) -> None:
     limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
         t = time.perf_counter()
-        r = await client.post("/api/check", json=points[0])  # builds the pack's checker
-        r.raise_for_status()
-        for body in points[1 : 1 + 4 * args.workers]:
-            await client.post("/api/check", json=body)
+        # concurrent warm-up requests reach every worker, each builds its checker once
+        warm = await asyncio.gather(
+            *(client.post("/api/check", json=b) for b in points[: 8 * args.workers])
+        )
+        for r in warm:
+            r.raise_for_status()
         print(f"warm-up (checker build) {time.perf_counter() - t:.1f} s")
         rss: list[tuple[float, float]] = []
         stop = asyncio.Event()

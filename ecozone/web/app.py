@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from ecozone.web.audit import AuditLog
@@ -166,6 +167,8 @@ def create_app(store: Any = None, *, settings: WebSettings | None = None) -> Fas
 
     app.mount("/static/maps", StaticFiles(directory=MAPS_STATIC), name="static_maps")
     app.add_middleware(CatchAllMiddleware)  # innermost: unexpected errors → 500 JSON
+    # large answers (map layers, coverage maps) only; small ones are not worth the CPU
+    app.add_middleware(GZipMiddleware, minimum_size=64 * 1024, compresslevel=5)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)
     app.add_middleware(
         SecurityHeadersMiddleware, csp=_CSP.format(tiles=_tile_origin(settings.basemap))

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 __all__ = ["CoverageCache", "json_safe"]
 
 # layers drawn on the coverage map, beneath the gaps
-_MAP_KINDS = ("eco_control", "redline", "park", "residential")
+_MAP_KINDS = ("eco_control", "redline", "park")  # residential land: its gaps are shown
 
 
 def json_safe(value: Any) -> Any:
@@ -172,11 +172,15 @@ class CoverageCache:
                 gdf = gdf[gdf.intersects(box(*area.total_bounds))]
             layers[kind] = gdf
         gaps = None
-        if "park" in layers and "residential" in layers:
+        try:
+            residential = self.store.get_kind("residential").gdf
+        except MissingLayerError:
+            residential = None
+        if "park" in layers and residential is not None:
             try:
                 gaps = uncovered_residential(
                     layers["park"],
-                    layers["residential"],
+                    residential,
                     tiers=pack.park_service,
                     area_of=area,
                     districts=districts,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -55,6 +56,15 @@ _LAYER_FIELDS = (
 )  # fmt: skip
 
 
+def _json(obj: Any, status: int = 200) -> Response:
+    """A JSON response without FastAPI's re-validation of large dicts (NaN → null)."""
+    try:
+        text = json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except ValueError:
+        text = json.dumps(json_safe(obj), ensure_ascii=False, separators=(",", ":"))
+    return Response(text.encode("utf-8"), status_code=status, media_type="application/json")
+
+
 def _state(request: Request) -> Any:
     return request.app.state
 
@@ -90,12 +100,14 @@ def packs(request: Request) -> list[dict[str, Any]]:
     ]
 
 
-@router.get("/map/context", summary="Background layers of a pack for a map")
+@router.get(
+    "/map/context", summary="Background layers of a pack for a map", response_class=JSONResponse
+)
 async def map_context(
     request: Request,
     pack: Annotated[str, Query(max_length=40)] = "beijing",
     lang: Annotated[Literal["zh", "en"], Query()] = "zh",
-) -> dict[str, Any]:
+) -> Response:
     """The pack's jurisdiction, districts and main layers as GeoJSON, simplified for display."""
     st = _state(request)
     name = check_pack_name(pack)
@@ -103,7 +115,8 @@ async def map_context(
     def work() -> dict[str, Any]:
         return context_layers(st.packs.get(name), lang=lang)
 
-    return await st.runner.run(work, timeout=st.settings.time_limit_s, what="the map layers")
+    data = await st.runner.run(work, timeout=st.settings.time_limit_s, what="the map layers")
+    return _json(data)
 
 
 # --------------------------------------------------------------------------- checks
@@ -136,7 +149,14 @@ async def _checked(request: Request, body: CheckRequest) -> tuple[Any, Any, Any,
 @router.post(
     "/check",
     summary="Check one site",
-    responses={200: {"description": "The report (schema ecozone.report/1)"}, **_ERRORS},
+    response_class=JSONResponse,
+    responses={
+        200: {
+            "description": "The report (schema ecozone.report/1)",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        },
+        **_ERRORS,
+    },
 )
 async def check(
     request: Request,
@@ -144,7 +164,7 @@ async def check(
     include_map: Annotated[
         bool, Query(description="Add 'map': the site and nearby layer features as GeoJSON")
     ] = False,
-) -> dict[str, Any]:
+) -> Response:
     """Check a site (GeoJSON geometry, or coordinates text in a chosen system) against a pack.
 
     Returns the compliance report (``zoning.report.build_report``, schema
@@ -155,10 +175,14 @@ async def check(
     entry, site, _, (result, report), notes = await _checked(request, body)
     report["notes"] = notes
     if include_map:
-        report["map"] = nearby_features(
-            entry, report, result.sites, radius_m=st.settings.nearby_m, lang=body.lang
-        )
-    return report
+
+        def near() -> dict[str, Any]:
+            return nearby_features(
+                entry, report, result.sites, radius_m=st.settings.nearby_m, lang=body.lang
+            )
+
+        report["map"] = await st.runner.run(near, timeout=st.settings.time_limit_s, what="the map")
+    return _json(report)
 
 
 @router.post(

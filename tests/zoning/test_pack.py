@@ -120,10 +120,12 @@ def test_tongzhou_overrides_by_id(packs):
 
 def test_disable_drops_inherited_targets(packs):
     tz, dx = packs["tongzhou"], packs["daxing"]
-    assert {t.id for t in tz.targets} == {"sponge.share", "forest.sub_centre"}
+    # municipal shares dropped; the park targets kept for the district's own area
+    park_targets = {"park.service_coverage", "park.area_per_person"}
+    assert {t.id for t in tz.targets} == {"sponge.share", "forest.sub_centre"} | park_targets
     with pytest.raises(KeyError, match=r"redline\.share"):
         tz.target("redline.share")
-    assert dx.targets == []
+    assert {t.id for t in dx.targets} == park_targets
     assert dx.lineage == ("beijing", "daxing")
     assert {r.id for r in packs["beijing"].rules} < {r.id for r in dx.rules}
 
