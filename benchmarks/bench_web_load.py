@@ -56,7 +56,9 @@ def tree_rss_mb(pid: int) -> float:
         p = todo.pop()
         try:
             status = Path(f"/proc/{p}/status").read_text()
-            total += next(int(ln.split()[1]) for ln in status.splitlines() if ln.startswith("VmRSS"))
+            total += next(
+                int(ln.split()[1]) for ln in status.splitlines() if ln.startswith("VmRSS")
+            )
             for task in Path(f"/proc/{p}/task").iterdir():
                 kids = (task / "children").read_text().split()
                 todo.extend(int(k) for k in kids)
@@ -81,10 +83,9 @@ def bodies(n_points: int, n_polys: int, pack: str, seed: int = 7) -> tuple[list,
     lat = rng.uniform(BOX[1], BOX[3], n_points)
     types = ["construction", "industrial", "residential", None]
     points = [
-        {"pack": pack, "coordinates": f"{x:.6f},{y:.6f}",
-         "project": {"project_type": types[i % 4]}}
+        {"pack": pack, "coordinates": f"{x:.6f},{y:.6f}", "project": {"project_type": types[i % 4]}}
         for i, (x, y) in enumerate(zip(lon, lat, strict=True))
-    ]  # fmt: skip
+    ]
     plon = rng.uniform(BOX[0], BOX[2], n_polys)
     plat = rng.uniform(BOX[1], BOX[3], n_polys)
     side = rng.uniform(100, 600, n_polys)
@@ -171,11 +172,15 @@ async def main_async(args: argparse.Namespace, url: str, pid: int) -> None:
         stop.set()
         await sampler
     print()
-    print(f"{'phase':10} {'req':>6} {'ok':>6} {'err':>4} {'req/s':>7} "
-          f"{'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'mean ms':>8}")  # fmt: skip
+    print(
+        f"{'phase':10} {'req':>6} {'ok':>6} {'err':>4} {'req/s':>7} "
+        f"{'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'mean ms':>8}"
+    )
     for name, p in phases.items():
-        print(f"{name:10} {p['requests']:6d} {p['ok']:6d} {p['errors']:4d} {p['throughput']:7.1f} "
-              f"{p['p50']:8.1f} {p['p95']:8.1f} {p['p99']:8.1f} {p['mean']:8.1f}")  # fmt: skip
+        print(
+            f"{name:10} {p['requests']:6d} {p['ok']:6d} {p['errors']:4d} {p['throughput']:7.1f} "
+            f"{p['p50']:8.1f} {p['p95']:8.1f} {p['p99']:8.1f} {p['mean']:8.1f}"
+        )
         for e in p["error_samples"]:
             print("   error:", e)
     print()
@@ -187,8 +192,10 @@ async def main_async(args: argparse.Namespace, url: str, pid: int) -> None:
     if rss:
         first = [mb for t, mb in rss if t <= min(mark, rss[0][0] + 5)]
         last = [mb for t, mb in rss if t >= rss[-1][0] - 5]
-        print(f"  start {statistics.fmean(first):.1f} MB, end {statistics.fmean(last):.1f} MB, "
-              f"max {max(mb for _, mb in rss):.1f} MB")  # fmt: skip
+        print(
+            f"  start {statistics.fmean(first):.1f} MB, end {statistics.fmean(last):.1f} MB, "
+            f"max {max(mb for _, mb in rss):.1f} MB"
+        )
     target = phases["points"]["p95"] < 300 and all(p["errors"] == 0 for p in phases.values())
     print()
     print(f"target (point p95 < 300 ms, no errors): {'met' if target else 'NOT met'}")
@@ -202,8 +209,9 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     ap.add_argument("--threads", type=int, default=4, help="check threads per worker")
     ap.add_argument("--pack", default="beijing")
-    ap.add_argument("--store", type=Path, default=None,
-                    help="store to copy (default: data/ecozone_demo.gpkg)")  # fmt: skip
+    ap.add_argument(
+        "--store", type=Path, default=None, help="store to copy (default: data/ecozone_demo.gpkg)"
+    )
     args = ap.parse_args()
     src = args.store or ROOT / "data" / "ecozone_demo.gpkg"
     if not src.is_file():
@@ -215,10 +223,22 @@ def main() -> int:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if k != "ECOZONE_API_TOKEN"}
         env.pop("ECOZONE_WEB_SETTINGS", None)
-        cmd = [sys.executable, "-m", "ecozone.cli.serve", "--host", "127.0.0.1",
-               "--port", str(port), "--store", str(store), "--workers", str(args.workers),
-               "--threads", str(args.threads)]  # fmt: skip
-        log = open(Path(tmp) / "server.log", "w+")  # noqa: SIM115 - closed below
+        cmd = [
+            sys.executable,
+            "-m",
+            "ecozone.cli.serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--store",
+            str(store),
+            "--workers",
+            str(args.workers),
+            "--threads",
+            str(args.threads),
+        ]
+        log = open(Path(tmp) / "server.log", "w+")
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=log, stdout=log, text=True)
         url = f"http://127.0.0.1:{port}"
         try:
@@ -234,8 +254,10 @@ def main() -> int:
                     print("server did not start:", log.read()[-2000:])
                     return 1
                 time.sleep(0.2)
-            print(f"server pid {proc.pid}, {args.workers} worker(s), {args.threads} threads each; "
-                  f"{args.clients} clients; store {src.name}; {os.cpu_count()} CPUs")  # fmt: skip
+            print(
+                f"server pid {proc.pid}, {args.workers} worker(s), {args.threads} threads each; "
+                f"{args.clients} clients; store {src.name}; {os.cpu_count()} CPUs"
+            )
             asyncio.run(main_async(args, url, proc.pid))
         finally:
             proc.send_signal(signal.SIGINT)

@@ -32,7 +32,7 @@ class Context:
     Attributes
     ----------
     districts
-        The 16 districts (``adcode``, ``name``, ``name_en``, geometry) in metres.
+        The 16 districts (``adcode``, ``name``, geometry) in metres.
     beijing
         Beijing municipality outline in metres.
     districts_ll
@@ -68,7 +68,7 @@ class Context:
         """
         ll = boundaries.to_crs("EPSG:4326")
         codes = ll["adcode"].astype(str)
-        dist_ll = ll[codes.str.startswith("1101")][["adcode", "name", "name_en", "geometry"]]
+        dist_ll = ll[codes.str.startswith("1101")][["adcode", "name", "geometry"]]
         dist_ll = dist_ll.sort_values("adcode").reset_index(drop=True)
         dist = dist_ll.to_crs(METRIC_CRS)
         b = ll.to_crs(METRIC_CRS)

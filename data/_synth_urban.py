@@ -280,8 +280,7 @@ def parks_and_residential(
         sel = sel[np.argsort(rank[owner[sel]], kind="stable")][:n_res]
         return sel, float((p_area[sel] * cov[sel]).sum() / p_area[sel].sum())
 
-    lo, hi = 0.0, 6.0  # bisection on log(alpha)
-    sel, got = choose(1.0)
+    lo, hi = -6.0, 6.0  # bisection on log(alpha); alpha < 1 favours unserved blocks
     for _ in range(20):
         mid = 0.5 * (lo + hi)
         sel, got = choose(float(np.exp(mid)))

@@ -106,8 +106,12 @@ def run_demo(
         say("site check: sample construction project in Tongzhou")
         tongzhou = load_pack("tongzhou")
         site, exit_point = sample_site(st)
-        project = Project(name=DEMO_PROJECT_NAME, project_type="construction",
-                          flags=frozenset({"garbage"}), exits=(exit_point,))
+        project = Project(
+            name=DEMO_PROJECT_NAME,
+            project_type="construction",
+            flags=frozenset({"garbage"}),
+            exits=(exit_point,),
+        )
         checker = make_checker(tongzhou, st)
         result = checker.check(site, project=project)
         report = build_report(result, project=project)
@@ -125,11 +129,15 @@ def run_demo(
             table = pd.DataFrame([r.as_row() for r in results])
             path = outdir / f"coverage-{name}.csv"
             table.to_csv(path, index=False, encoding="utf-8-sig")
-            frames = [r.by_district.assign(metric=r.metric) for r in results
-                      if r.measured and r.by_district is not None and not r.by_district.empty]
+            frames = [
+                r.by_district.assign(metric=r.metric)
+                for r in results
+                if r.measured and r.by_district is not None and not r.by_district.empty
+            ]
             if frames:
                 pd.concat(frames, ignore_index=True).to_csv(
-                    outdir / f"coverage-{name}.districts.csv", index=False, encoding="utf-8-sig")
+                    outdir / f"coverage-{name}.districts.csv", index=False, encoding="utf-8-sig"
+                )
             summary.coverage[name] = table
             summary.files[f"coverage-{name}"] = path
 
@@ -137,17 +145,32 @@ def run_demo(
         shown = layers_in_jurisdiction(tongzhou, st)
         area = jurisdiction_area(tongzhou, st)
         parks, residential = st.get_kind("park"), st.get_kind("residential")
-        gaps = uncovered_residential(parks, residential, tiers=tongzhou.park_service,
-                                     area_of=area)
-        m = interactive_map(shown, sites=result.sites, findings=result.findings, gaps=gaps,
-                            basemap="none", title="通州区生态环境分区管控（演示）")
+        gaps = uncovered_residential(parks, residential, tiers=tongzhou.park_service, area_of=area)
+        m = interactive_map(
+            shown,
+            sites=result.sites,
+            findings=result.findings,
+            gaps=gaps,
+            basemap="none",
+            title="通州区生态环境分区管控（演示）",
+        )
         summary.files["map.html"] = save_interactive(m, outdir / "map.html")
         for suffix in ("png", "pdf"):
             path = outdir / f"map.{suffix}"
-            print_map(shown, title="通州区生态环境分区管控图（演示数据）", out=path,
-                      sites=result.sites, gaps=gaps)
+            print_map(
+                shown,
+                title="通州区生态环境分区管控图（演示数据）",
+                out=path,
+                sites=result.sites,
+                gaps=gaps,
+            )
             summary.files[f"map.{suffix}"] = path
         summary.files["coverage.tif"] = park_coverage_raster(
-            parks, residential, outdir / "park-coverage.tif", tiers=tongzhou.park_service,
-            area_of=area, resolution_m=10.0)
+            parks,
+            residential,
+            outdir / "park-coverage.tif",
+            tiers=tongzhou.park_service,
+            area_of=area,
+            resolution_m=10.0,
+        )
     return summary

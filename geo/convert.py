@@ -65,18 +65,21 @@ def resolve_system(system: str, *, lon_hint: float | None = None) -> str | CRS:
             "gk<zone> (e.g. gk39) or an EPSG code such as EPSG:4548"
         )
         raise CRSDetectionError(msg) from exc
-    if crs.is_geographic and crs.ellipsoid is not None and crs.ellipsoid.name in {
-        "WGS 84",
-        "CGCS2000",
-        "GRS 1980",
-    }:
+    if (
+        crs.is_geographic
+        and crs.ellipsoid is not None
+        and crs.ellipsoid.name
+        in {
+            "WGS 84",
+            "CGCS2000",
+            "GRS 1980",
+        }
+    ):
         return "wgs84"
     return crs
 
 
-def convert_xy(
-    x: ArrayLike, y: ArrayLike, *, src: str, dst: str
-) -> tuple[np.ndarray, np.ndarray]:
+def convert_xy(x: ArrayLike, y: ArrayLike, *, src: str, dst: str) -> tuple[np.ndarray, np.ndarray]:
     """Convert coordinates from one system to another.
 
     Parameters

@@ -8,7 +8,8 @@ returns a :class:`CheckResult`:
   has it), ``verdict`` ("prohibited" | "restricted" | "requirements" | "compliant"),
   ``verdict_zh``, ``deciding_rules`` (";"-joined rule ids), ``area_m2`` (0 for points
   and lines), ``dist_<kind>_m`` (metres to the nearest feature of each layer kind,
-  0 when touching or inside, NaN beyond ``nearest_max_m``), geometry in EPSG:4326;
+  0 when touching or inside, NaN when nothing lies within ``nearest_max_m``, 10 km
+  by default), geometry in EPSG:4326;
 - ``relations``: per site and layer kind, one row per feature the site lies in,
   overlaps or lies within the rule distance of (``relation`` "inside" | "overlaps" |
   "within_distance"), or one ``"outside"`` row naming the nearest feature:
@@ -22,11 +23,21 @@ returns a :class:`CheckResult`:
   and checksum, and a sha256 of the input (geometries, ids, project attributes);
 - ``errors``: the sites that could not be checked (``site_id, source_row, reason``).
 
+Column types: ``site_id`` is text (object dtype), the repeated text columns (``kind``,
+``feature_id``, ``feature_name``, ``relation``, ``rule_id``, ``outcome``, ``section``,
+``title``, ``requirement`` ...) are pandas categoricals (a million sites stay in
+memory), ``feature_ids`` and ``citations`` are tuples (shared between rows: do not
+mutate), ``access_entries`` / ``units`` tuples of dicts or None, ``band`` a shapely
+geometry or None.
+
 Measurement: topology (intersects, inside) in lon/lat where the layers are defined;
 distances in each site's own 3° Gauss-Krüger zone (EPSG:4534–4554, sites in several
 zones are grouped by zone); overlap areas in an Albers equal-area projection on the
 CGCS2000 ellipsoid fitted to the layers. Nothing depends on the other sites of a
 batch, so checking a batch gives exactly the results of checking each site alone.
+The spatial work is vectorised per layer (:mod:`zoning.relations`: one STRtree per
+layer queried with all sites of a chunk, no Python loop over sites); big inputs are
+processed in chunks (``chunk_size``, 200 000 by default) to bound memory.
 
 Rules (:class:`zoning.pack.Rule`): a rule fires for a site when the project's
 conditions hold (``rule.when``), the site meets the spatial predicate against the
@@ -99,6 +110,7 @@ from numpy.typing import NDArray
 
 from geo.errors import (
     CRSDetectionError,
+    EcozoneWarning,
     GeometryError,
     GeometryRepairedWarning,
     InputFormatError,
@@ -124,6 +136,7 @@ __all__ = [
     "VERDICTS",
     "VERDICT_ZH",
     "CheckResult",
+    "MissingLayerWarning",
     "SiteChecker",
     "check_sites",
 ]
@@ -174,7 +187,7 @@ _DIMENSION_ZH = {
 }
 _LONLAT = "EPSG:4326"
 #: Default search radius of the nearest-feature distance (metres).
-NEAREST_MAX_M = 50_000.0
+NEAREST_MAX_M = 10_000.0
 #: Default number of sites processed at once (bounds memory).
 CHUNK_SIZE = 200_000
 
@@ -489,7 +502,6 @@ class _Sites:
     exit_lat: NDArray[np.float64]
     ok: NDArray[np.bool_]
     reasons: dict[int, str]
-    extra: pd.DataFrame
 
 
 class SiteChecker:
@@ -677,7 +689,10 @@ class SiteChecker:
         if "site_id" in sites.columns:
             site_id = _text_array(sites["site_id"])
         elif source_row is not None:
-            site_id = np.asarray([str(int(v)) for v in source_row], dtype=object)
+            site_id = np.asarray(
+                [str(int(v)) if pd.notna(v) else f"#{i + 1}" for i, v in enumerate(source_row)],
+                dtype=object,
+            )
         else:
             site_id = np.asarray([str(i) for i in range(1, n + 1)], dtype=object)
         dup = pd.Series(site_id).duplicated(keep=False).to_numpy()
@@ -729,11 +744,9 @@ class SiteChecker:
         ok = np.ones(n, dtype=bool)
         ok[list(reasons)] = False
         keep = ok[ex_site] if len(ex_site) else np.zeros(0, bool)
-        extra_cols = [c for c in sites.columns if c != sites.geometry.name]
         return _Sites(
             geoms, site_id, source_row, profile, projects,
             ex_site[keep], ex_lon[keep], ex_lat[keep], ok, reasons,
-            pd.DataFrame(sites[extra_cols]).reset_index(drop=True),
         )  # fmt: skip
 
     # ----------------------------------------------------------------- checking
@@ -791,16 +804,17 @@ class SiteChecker:
             raise GeometryError(msg) if "几何" in s.reasons[i] else InputFormatError(msg)
         todo = np.flatnonzero(s.ok)
         total = len(todo)
-        parts: list[tuple[gpd.GeoDataFrame, pd.DataFrame, pd.DataFrame]] = []
+        parts: list[dict[str, dict[str, NDArray[Any]]]] = []
         for start in range(0, max(total, 1), chunk_size):
-            pos = todo[start : start + chunk_size]
-            parts.append(self._check_block(s, pos))
+            parts.append(self._check_block(s, todo[start : start + chunk_size]))
             if progress is not None:
                 progress(min(start + chunk_size, total), total)
-        sites_out = pd.concat([p[0] for p in parts], ignore_index=True)
-        sites_out = gpd.GeoDataFrame(sites_out, geometry="geometry", crs=_LONLAT)
-        relations = pd.concat([p[1] for p in parts], ignore_index=True)
-        findings = pd.concat([p[2] for p in parts], ignore_index=True)
+        # chunks give plain arrays: each frame is built once (no pandas concat), and
+        # the chunk arrays are dropped column by column as they are joined
+        sites_out = self._sites_frame(s, _join(parts, "sites"))
+        relations = self._relations_frame(s, _join(parts, "relations"))
+        findings = self._findings_frame(s, _join(parts, "findings"))
+        del parts
         err_idx = sorted(s.reasons)
         err = pd.DataFrame(
             {
@@ -816,7 +830,11 @@ class SiteChecker:
 
     def _stamp(self, s: _Sites, project: Project | None) -> dict[str, Any]:
         h = hashlib.sha256()
-        h.update(b"".join(w or b"" for w in shapely.to_wkb(s.geoms, byte_order=1)))
+        if len(s.geoms) and (shapely.get_type_id(s.geoms) == 0).all():
+            h.update(b"points\n")  # all points: the coordinates say it all, and fast
+            h.update(shapely.get_coordinates(s.geoms).astype("<f8").tobytes())
+        else:
+            h.update(b"".join(w or b"" for w in shapely.to_wkb(s.geoms, byte_order=1)))
         h.update("\x1f".join(s.site_id.tolist()).encode())
         h.update(repr([_project_key(p) for p in s.projects]).encode())
         h.update(s.profile.tobytes())
@@ -836,10 +854,8 @@ class SiteChecker:
             "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
 
-    def _check_block(
-        self, s: _Sites, pos: NDArray[np.intp]
-    ) -> tuple[gpd.GeoDataFrame, pd.DataFrame, pd.DataFrame]:
-        """Check the sites at positions ``pos`` (one chunk)."""
+    def _check_block(self, s: _Sites, pos: NDArray[np.intp]) -> dict[str, dict[str, Any]]:
+        """Check the sites at positions ``pos`` (one chunk); plain arrays out."""
         block = prepare_sites(s.geoms[pos], ea_crs=self.ea_crs)
         rels: dict[str, LayerRelations] = {}
         for kind in self.kinds:
@@ -855,11 +871,13 @@ class SiteChecker:
                               ea_crs=self.ea_crs)
             for key, (sub, _) in self._subsets.items()
         }  # fmt: skip
-        profile = s.profile[pos]
-        findings, finding_site = self._findings(s, pos, block, rels, sub_rels, profile)
-        sites_df = self._site_rows(s, pos, block, rels, findings, finding_site)
-        relations_df = self._relation_rows(s.site_id[pos], block, rels)
-        return sites_df, relations_df, findings
+        findings = self._findings(s, pos, block, rels, sub_rels, s.profile[pos])
+        sites = self._site_arrays(pos, block, rels, findings)
+        relations = self._relation_arrays(block, rels)
+        # block positions → positions in the input
+        findings["site"] = pos[findings["site"]]
+        relations["site"] = pos[relations["site"]]
+        return {"sites": sites, "relations": relations, "findings": findings}
 
     def _findings(
         self,
@@ -869,8 +887,7 @@ class SiteChecker:
         rels: dict[str, LayerRelations],
         sub_rels: dict[Any, LayerRelations],
         profile: NDArray[np.intp],
-    ) -> tuple[pd.DataFrame, NDArray[np.intp]]:
-        n = len(pos)
+    ) -> dict[str, NDArray[Any]]:
         cond = np.array(
             [[r.applies_to(p) for r in self.rules] for p in s.projects], dtype=bool
         ).reshape(len(s.projects), len(self.rules))
@@ -940,7 +957,14 @@ class SiteChecker:
             cols["access_entries"].append(ent)
             cols["units"].append(units)
             cols["band"].append(np.full(len(site), None, dtype=object))
-        return self._findings_frame(s, pos, cols, n)
+        if cols["site"]:
+            arr = {k: np.concatenate(v) for k, v in cols.items()}
+        else:
+            arr = {k: np.zeros(0, dtype=np.intp if k in ("site", "rule") else object) for k in cols}
+            for k in ("distance_m", "overlap_m2", "overlap_pct"):
+                arr[k] = np.zeros(0)
+        o = np.lexsort((arr["rule"], arr["site"]))
+        return {k: v[o] for k, v in arr.items()}
 
     def _exit_findings(
         self,
@@ -1036,21 +1060,15 @@ class SiteChecker:
                 for e in entries
                 if _entry_applies(e, projects[p])
             )
-        units1 = np.empty(len(ix), dtype=object)
-        ent = np.empty(len(start), dtype=object)
-        units = np.empty(len(start), dtype=object)
-        for g, (a, c) in enumerate(zip(start.tolist(), count.tolist(), strict=True)):
-            if c == 1:
-                ent[g] = per_key[inv[a]]
-            else:
-                ent[g] = tuple(e for j in inv[a : a + c] for e in per_key[j])
-            fs = feat[a : a + c]
-            us = []
-            for f in fs.tolist():
-                if units1[f] is None:
-                    units1[f] = self._unit_info(ix, f)
-                us.append(units1[f])
-            units[g] = tuple(us)
+        units1 = np.empty(len(ix), dtype=object)  # shared 1-tuples per unit
+        for f in np.unique(feat).tolist():
+            units1[f] = (self._unit_info(ix, f),)
+        ent = per_key[inv[start]]  # one unit per site: the common case, vectorised
+        units = units1[feat[start]]
+        for g in np.flatnonzero(count > 1).tolist():  # sites on several units
+            a, c = int(start[g]), int(count[g])
+            ent[g] = tuple(e for j in inv[a : a + c] for e in per_key[j])
+            units[g] = tuple(u for f in feat[a : a + c].tolist() for u in units1[f])
         return ent, units
 
     def _unit_info(self, ix: LayerIndex, f: int) -> dict[str, Any]:
@@ -1083,18 +1101,11 @@ class SiteChecker:
             self._entries[f] = got
         return got
 
-    def _findings_frame(
-        self, s: _Sites, pos: NDArray[np.intp], cols: dict[str, list[Any]], n: int
-    ) -> tuple[pd.DataFrame, NDArray[np.intp]]:
-        if cols["site"]:
-            arr = {k: np.concatenate(v) for k, v in cols.items()}
-        else:
-            arr = {k: np.zeros(0, dtype=np.intp if k in ("site", "rule") else object) for k in cols}
-        o = np.lexsort((arr["rule"], arr["site"]))
-        arr = {k: v[o] for k, v in arr.items()}
+    def _findings_frame(self, s: _Sites, arr: dict[str, NDArray[Any]]) -> pd.DataFrame:
         rpos = arr["rule"].astype(np.intp)
         data: dict[str, Any] = {
-            "site_id": s.site_id[pos][arr["site"]],
+            # object dtype: references to the input's id strings, no copy per row
+            "site_id": pd.Series(s.site_id[arr["site"]], dtype=object),
             "rule_id": pd.Categorical.from_codes(rpos, dtype=self._dtypes["rule_id"]),
         }
         for col in ("outcome", "section", "title", "title_en", "requirement", "requirement_en"):
@@ -1104,63 +1115,74 @@ class SiteChecker:
         data["citations"] = self._cites[rpos]
         data["feature_ids"] = arr["feature_ids"]
         for col in ("distance_m", "overlap_m2", "overlap_pct"):
-            data[col] = arr[col].astype("float64")
+            data[col] = arr.pop(col).astype("float64", copy=False)
         for col in ("access_entries", "units", "band"):
-            data[col] = arr[col]
-        return pd.DataFrame(data), arr["site"].astype(np.intp)
+            data[col] = arr.pop(col)
+        return pd.DataFrame(data, copy=False)
 
-    def _site_rows(
+    def _site_arrays(
         self,
-        s: _Sites,
         pos: NDArray[np.intp],
         block: Any,
         rels: dict[str, LayerRelations],
-        findings: pd.DataFrame,
-        finding_site: NDArray[np.intp],
-    ) -> gpd.GeoDataFrame:
+        findings: dict[str, NDArray[Any]],
+    ) -> dict[str, NDArray[Any]]:
+        """Verdict and deciding rules per site (findings are sorted by site, rule)."""
         n = len(pos)
-        local = finding_site
-        rcode = findings["rule_id"].cat.codes.to_numpy().astype(np.intp)
+        local = findings["site"].astype(np.intp)
+        rcode = findings["rule"].astype(np.intp)
         sev = self._severity[rcode]
         site_sev = np.zeros(n, dtype=np.int8)
         np.maximum.at(site_sev, local, sev)
-        verdict_codes = site_sev.astype(np.intp)
         deciding = np.full(n, "", dtype=object)
         dec = (sev > 0) & (sev == site_sev[local])
-        ds, dr = local[dec], rcode[dec]  # already sorted by site then rule
+        ds, dr = local[dec], rcode[dec]
         if len(ds):
             start = np.flatnonzero(np.r_[True, ds[1:] != ds[:-1]])
             count = np.diff(np.r_[start, len(ds)])
             rid = np.asarray(self._rule_ids, dtype=object)
             deciding[ds[start]] = rid[dr[start]]
-            for g in np.flatnonzero(count > 1):
+            for g in np.flatnonzero(count > 1):  # sites decided by several rules
                 a = start[g]
                 deciding[ds[a]] = ";".join(rid[dr[a : a + count[g]]])
-        verdicts = np.asarray(_VERDICT_OF_SEVERITY, dtype=object)[verdict_codes]
-        data: dict[str, Any] = {"site_id": s.site_id[pos]}
+        out = {
+            "pos": pos,
+            "severity": site_sev,
+            "deciding": deciding,
+            "area_m2": block.area_m2,
+            "geometry": block.geoms_ll,
+        }
+        for kind in self.kinds:
+            out[f"dist_{kind}_m"] = rels[kind].nearest_m
+        return out
+
+    def _sites_frame(self, s: _Sites, a: dict[str, NDArray[Any]]) -> gpd.GeoDataFrame:
+        pos = a["pos"]
+        codes = a["severity"].astype(np.intp)
+        data: dict[str, Any] = {"site_id": pd.Series(s.site_id[pos], dtype=object)}
         if s.source_row is not None:
             data["source_row"] = s.source_row[pos]
-        data["verdict"] = verdicts
-        data["verdict_zh"] = np.asarray([VERDICT_ZH[v] for v in _VERDICT_OF_SEVERITY], object)[
-            verdict_codes
-        ]
-        data["deciding_rules"] = deciding
-        data["area_m2"] = block.area_m2
+        data["verdict"] = np.asarray(_VERDICT_OF_SEVERITY, dtype=object)[codes]
+        data["verdict_zh"] = np.asarray(
+            [VERDICT_ZH[v] for v in _VERDICT_OF_SEVERITY], dtype=object
+        )[codes]
+        data["deciding_rules"] = a["deciding"]
+        data["area_m2"] = a["area_m2"]
         for kind in self.kinds:
-            data[f"dist_{kind}_m"] = rels[kind].nearest_m
-        data["geometry"] = block.geoms_ll
-        return gpd.GeoDataFrame(pd.DataFrame(data), geometry="geometry", crs=_LONLAT)
+            data[f"dist_{kind}_m"] = a[f"dist_{kind}_m"]
+        return gpd.GeoDataFrame(data, geometry=a["geometry"], crs=_LONLAT)
 
-    def _relation_rows(
-        self, site_id: NDArray[Any], block: Any, rels: dict[str, LayerRelations]
-    ) -> pd.DataFrame:
+    def _relation_arrays(
+        self, block: Any, rels: dict[str, LayerRelations]
+    ) -> dict[str, NDArray[Any]]:
         parts: dict[str, list[Any]] = {
             k: [] for k in ("site", "kind", "fcode", "ncode", "rel", "ov", "pct", "dist")
         }
         for k_i, kind in enumerate(self.kinds):
             r = rels[kind]
-            none = ~np.isin(np.arange(block.n), r.site)
-            out_s = np.flatnonzero(none)
+            has_pair = np.zeros(block.n, dtype=bool)
+            has_pair[r.site] = True
+            out_s = np.flatnonzero(~has_pair)  # one "outside" row naming the nearest
             nf = r.nearest_feature[out_s]
             fcode = self._fid_code[kind]
             ncode = self._fname_code[kind]
@@ -1178,22 +1200,27 @@ class SiteChecker:
         else:
             a = {k: np.zeros(0, dtype=np.intp) for k in parts}
             a["ov"] = a["pct"] = a["dist"] = np.zeros(0)
-        o = np.lexsort((a["fcode"], a["kind"], a["site"]))
-        a = {k: v[o] for k, v in a.items()}
+        # each kind's rows are sorted by site then feature: a stable sort on
+        # (site, kind) gives (site, kind, feature)
+        o = np.argsort(a["site"].astype(np.int64) * len(self.kinds) + a["kind"], kind="stable")
+        return {k: v[o] for k, v in a.items()}
+
+    def _relations_frame(self, s: _Sites, a: dict[str, NDArray[Any]]) -> pd.DataFrame:
         dt = self._dtypes
         return pd.DataFrame(
             {
-                "site_id": site_id[a["site"]],
+                "site_id": pd.Series(s.site_id[a["site"]], dtype=object),
                 "kind": pd.Categorical.from_codes(a["kind"].astype(np.int16), dtype=dt["kind"]),
                 "feature_id": pd.Categorical.from_codes(a["fcode"], dtype=dt["feature_id"]),
                 "feature_name": pd.Categorical.from_codes(a["ncode"], dtype=dt["feature_name"]),
                 "relation": pd.Categorical.from_codes(
                     a["rel"].astype(np.int8), dtype=dt["relation"]
                 ),
-                "overlap_m2": a["ov"].astype("float64"),
-                "overlap_pct": a["pct"].astype("float64"),
-                "distance_m": a["dist"].astype("float64"),
-            }
+                "overlap_m2": a.pop("ov").astype("float64", copy=False),
+                "overlap_pct": a.pop("pct").astype("float64", copy=False),
+                "distance_m": a.pop("dist").astype("float64", copy=False),
+            },
+            copy=False,
         )
 
 
@@ -1203,7 +1230,7 @@ _FINDING_ARRAYS = (
 )  # fmt: skip
 
 
-class MissingLayerWarning(UserWarning):
+class MissingLayerWarning(EcozoneWarning):
     """A layer kind the pack needs is missing and its rules were skipped."""
 
 
@@ -1222,6 +1249,12 @@ def _ordered_kinds(rules: list[Rule]) -> list[str]:
             if k and k != "site_exit" and k not in kinds:
                 kinds.append(k)
     return kinds
+
+
+def _join(parts: list[dict[str, dict[str, Any]]], part: str) -> dict[str, NDArray[Any]]:
+    """Concatenate one part of every chunk, releasing the chunk arrays as it goes."""
+    keys = list(parts[0][part])
+    return {k: np.concatenate([p[part].pop(k) for p in parts]) for k in keys}
 
 
 def _one_tuples(ids: NDArray[Any]) -> NDArray[Any]:
@@ -1277,7 +1310,7 @@ def _profiles(
 def _exits(
     sites: pd.DataFrame, site_id: NDArray[Any], project: Project | None
 ) -> tuple[NDArray[np.intp], NDArray[np.float64], NDArray[np.float64], dict[int, str]]:
-    """Exit points per site: the project's, an exits column, exit_lon/exit_lat columns."""
+    """Exit points per site: the project's, plus an exits column, plus exit_lon/exit_lat."""
     n = len(sites)
     s_parts: list[NDArray[np.intp]] = []
     lon_parts: list[NDArray[np.float64]] = []
@@ -1288,22 +1321,20 @@ def _exits(
         s_parts.append(np.repeat(np.arange(n), len(e)))
         lon_parts.append(np.tile(e[:, 0], n))
         lat_parts.append(np.tile(e[:, 1], n))
-    if project is None:
-        col = next((c for c in _EXIT_COLUMNS if c in sites.columns), None)
-        if col is not None:
-            values = sites[col].to_numpy()
-            for i in np.flatnonzero(
-                pd.notna(values) & (pd.Series(values).astype(str).str.strip() != "").to_numpy()
-            ):
-                try:
-                    p = project_from_row({"exits": values[i]}, where=f"column {col!r}")
-                except ValueError as exc:
-                    reasons[int(i)] = f"出口坐标无效 / {exc}"
-                    continue
-                e = np.asarray(p.exits, dtype="float64").reshape(-1, 2)
-                s_parts.append(np.full(len(e), i, dtype=np.intp))
-                lon_parts.append(e[:, 0])
-                lat_parts.append(e[:, 1])
+    col = next((c for c in _EXIT_COLUMNS if c in sites.columns), None)
+    if col is not None:  # "lon,lat; lon,lat" per row, added to the project's exits
+        values = sites[col].to_numpy()
+        text = pd.Series(values).astype(str).str.strip().to_numpy()
+        for i in np.flatnonzero(pd.notna(values) & (text != "")).tolist():
+            try:
+                p = project_from_row({"exits": values[i]}, where=f"column {col!r}")
+            except ValueError as exc:
+                reasons[i] = f"出口坐标无效 / {exc}"
+                continue
+            e = np.asarray(p.exits, dtype="float64").reshape(-1, 2)
+            s_parts.append(np.full(len(e), i, dtype=np.intp))
+            lon_parts.append(e[:, 0])
+            lat_parts.append(e[:, 1])
     if "exit_lon" in sites.columns and "exit_lat" in sites.columns:
         lon = pd.to_numeric(sites["exit_lon"], errors="coerce").to_numpy(dtype="float64")
         lat = pd.to_numeric(sites["exit_lat"], errors="coerce").to_numpy(dtype="float64")

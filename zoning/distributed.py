@@ -369,10 +369,30 @@ def _merge(
 
 
 # ----------------------------------------------------------------- files in and out
+#
+# run_batch_dask moves as little as possible: only the columns the check reads (the
+# "thin" frame: geometry, ids, project and exit columns) are shuffled into spatial
+# partitions and checked; the verdicts are then range-partitioned back by input row
+# and joined with the input's attribute columns one input block at a time, so wide
+# inputs are read once and never shuffled, and the output keeps the input's order.
+
+
+def _thin_columns(columns: list[str], geometry: str, project: Project | None) -> list[str]:
+    """The input columns the check reads (all of them if the check module changed)."""
+    from zoning import check as _check
+
+    project_cols = getattr(_check, "_PROJECT_COLUMNS", None)
+    exit_cols = getattr(_check, "_EXIT_COLUMNS", None)
+    if project_cols is None or exit_cols is None:  # pragma: no cover - defensive
+        return list(columns)
+    wanted = {"site_id", "source_row", "exit_lon", "exit_lat", geometry, *exit_cols}
+    if project is None:
+        wanted |= set(project_cols)
+    return [c for c in columns if c in wanted]
 
 
 def _scan(df: gpd.GeoDataFrame) -> pd.DataFrame:
-    """Rows and finite bounds of one partition (first pass over the input)."""
+    """Rows and finite bounds of one block (first pass over the thin input)."""
     b = _finite_bounds(df.geometry.to_numpy())
     return pd.DataFrame(
         {"rows": [len(df)], "minx": [b[0]], "miny": [b[1]], "maxx": [b[2]], "maxy": [b[3]]}
@@ -383,14 +403,15 @@ def _number_and_key(
     df: gpd.GeoDataFrame,
     offsets: list[int],
     bounds: tuple[float, float, float, float],
-    add_rows: bool,
     partition_info: dict[str, Any] | None = None,
 ) -> gpd.GeoDataFrame:
-    """Add 1-based ``source_row`` (global file order) and the Hilbert key of each site."""
+    """Add ``_row`` (1-based position in the file), ids as the in-memory engine, Hilbert key."""
     df = df.copy()
-    if add_rows:
-        start = offsets[partition_info["number"]] if partition_info else 0
-        df["source_row"] = np.arange(start + 1, start + len(df) + 1, dtype=np.int64)
+    start = offsets[partition_info["number"]] if partition_info else 0
+    df["_row"] = np.arange(start + 1, start + len(df) + 1, dtype=np.int64)
+    if "source_row" not in df.columns:  # as geo.io.read_vector: the 1-based row
+        df["source_row"] = df["_row"]
+    df["site_id"] = _site_ids(df)
     geoms = df.geometry
     if df.crs is not None and not df.crs.equals("EPSG:4326"):
         geoms = geoms.to_crs("EPSG:4326")
@@ -398,40 +419,77 @@ def _number_and_key(
     return df
 
 
-def _check_write(
-    part: gpd.GeoDataFrame,
-    checker: SiteChecker,
-    path: str,
-    project: Project | None,
-    chunk_size: int,
-) -> dict[str, Any]:
-    """Check one partition and write its verdicts to ``path``; return counts and errors."""
-    from geo.io import write_vector
+_VERDICT_TEXT = ("verdict", "verdict_zh", "deciding_rules", "rules")
 
+
+def _check_thin(
+    part: gpd.GeoDataFrame, checker: SiteChecker, project: Project | None, chunk_size: int
+) -> pd.DataFrame:
+    """Check one spatial partition: verdict rows and error rows (with ``reason``), by ``_row``."""
     part = part.reset_index(drop=True)
-    out: dict[str, Any] = {
-        "path": None, "checked": 0, "errors": None, "warnings": [], "repaired": 0,
-        "counts": dict.fromkeys(VERDICTS, 0), "stamp": None,
-    }  # fmt: skip
-    if not len(part):
-        return out
-    g = part.geometry.to_numpy()
-    live = ~(shapely.is_missing(g) | shapely.is_empty(g))
-    out["repaired"] = int((live & ~shapely.is_valid(g)).sum())
-    res, caught = _run_partition(part, checker, project, chunk_size)
-    out["warnings"] = [(c, m) for c, m in caught if not issubclass(c, GeometryRepairedWarning)]
-    out["stamp"] = res.stamp
-    out["checked"] = len(res.sites)
-    out["counts"] = res.counts()
-    out["errors"] = res.errors
-    if len(res.sites):
-        write_vector(_output_frame(res, part), path)
-        out["path"] = path
+    rows = pd.Series(part["_row"].to_numpy(), index=_site_ids(part))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GeometryRepairedWarning)  # counted from the input
+        res = checker.check(part.drop(columns=["_row"]), project=project, chunk_size=chunk_size)
+    out = pd.DataFrame(_output_frame(res, part[[part.geometry.name]]))
+    out["geometry"] = shapely.to_wkb(
+        out["geometry"].to_numpy(), hex=True
+    )  # text survives dask's string conversion
+    out["reason"] = None
+    err = pd.DataFrame(
+        {"site_id": res.errors["site_id"], "source_row": res.errors["source_row"],
+         "reason": res.errors["reason"]}
+    )  # fmt: skip
+    out = pd.concat([out, err], ignore_index=True) if len(err) else out
+    out.insert(0, "_row", rows.reindex(out["site_id"].astype(str)).to_numpy(dtype=np.int64))
+    types = {"_row": "int64", "source_row": "float64"} | {
+        c: "float64" for c in out.columns if c == "area_m2" or c.startswith("dist_")
+    }
+    out = out.astype(types)
+    for c in ("site_id", *_VERDICT_TEXT, "geometry", "reason"):
+        out[c] = out[c].astype(object)
     return out
 
 
+def _merge_write(
+    block: gpd.GeoDataFrame, verdicts: pd.DataFrame, path: str, first_row: int
+) -> dict[str, Any]:
+    """Join one input block's attributes to its verdicts, write them; return a report."""
+    from geo.io import write_vector
+
+    block = block.reset_index(drop=True)
+    g = block.geometry.to_numpy()
+    live = ~(shapely.is_missing(g) | shapely.is_empty(g))
+    report: dict[str, Any] = {"path": None, "repaired": int((live & ~shapely.is_valid(g)).sum())}
+    v = verdicts.reset_index().sort_values("_row", kind="stable")
+    bad = v["reason"].notna().to_numpy()
+    err, ok = v[bad], v[~bad].drop(columns=["reason"])
+    report["errors"] = pd.DataFrame(
+        {"source_row": err["source_row"], "site_id": err["site_id"], "stage": "check",
+         "reason": err["reason"]}
+    )  # fmt: skip
+    report["checked"] = len(ok)
+    vc = ok["verdict"].astype(str).value_counts()
+    report["counts"] = {k: int(vc.get(k, 0)) for k in VERDICTS}
+    if not len(ok):
+        return report
+    attrs = pd.DataFrame(block.drop(columns=block.geometry.name))
+    attrs["_row"] = np.arange(first_row, first_row + len(block), dtype=np.int64)
+    attrs = attrs.drop(columns=[c for c in attrs.columns if c in ok.columns and c != "_row"])
+    merged = ok.merge(attrs, on="_row", how="left", validate="one_to_one")
+    if merged["source_row"].notna().all():
+        merged["source_row"] = merged["source_row"].astype(np.int64)
+    geoms = shapely.from_wkb(merged.pop("geometry").to_numpy())
+    for c in ("site_id", *_VERDICT_TEXT):
+        merged[c] = merged[c].astype(str)
+    out = gpd.GeoDataFrame(merged.drop(columns=["_row"]), geometry=geoms, crs="EPSG:4326")
+    write_vector(out, path)
+    report["path"] = path
+    return report
+
+
 def _digest(path: Path) -> str:
-    """sha256 of a file, or of a folder's files (relative names and contents, sorted)."""
+    """Return the sha256 of a file, or of a folder's files (names and contents, sorted)."""
     h = hashlib.sha256()
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
     for f in files:
@@ -454,7 +512,6 @@ def run_batch_dask(
     errors_out: str | os.PathLike[str] | None = None,
     project: Project | None = None,
     npartitions: int | None = None,
-    blocksize: str | int = "32MiB",
     chunk_size: int = 20_000,
     missing_layers: Literal["raise", "skip"] = "raise",
     progress: Callable[[int, int], None] | None = None,
@@ -464,37 +521,41 @@ def run_batch_dask(
     Parameters
     ----------
     in_path
-        GeoParquet file or folder of files (as ``gpd.to_parquet`` writes them).
-        Its row groups are read a block at a time, so it may exceed memory.
+        GeoParquet file or folder of files (``gdf.to_parquet(path, row_group_size=...)``).
+        It is read one row group at a time, so it may exceed memory when its row
+        groups do not (geopandas' default is one row group per million rows; write
+        big inputs with e.g. ``row_group_size=50_000``).
     pack
         The rule pack, or its name / path.
     store
         The layers: a store, a GeoPackage path, a ``postgresql://`` URL, or a
         mapping kind → layer.
     out
-        Output folder; receives ``part.NNNNN.parquet`` files (earlier ``part.*``
-        files there are removed first). Read them together with
-        ``gpd.read_parquet(out)``. Columns as :func:`zoning.batch.run_batch` writes.
+        Output folder; receives one ``part.NNNNN.parquet`` per input row group, rows
+        in input order (earlier ``part.*`` files there are removed first). Read them
+        together with ``gpd.read_parquet(out)``. Columns as
+        :func:`zoning.batch.run_batch` writes: ``site_id, source_row, verdict,
+        verdict_zh, deciding_rules, rules, area_m2, dist_<kind>_m``, the input's
+        own columns, geometry (EPSG:4326).
     scheduler
         ``None`` (a local cluster), a scheduler address ``"tcp://host:8786"`` or a
         :class:`distributed.Client`.
     n_workers, memory_limit
         Size of the local cluster (see :func:`dask_client`).
     errors_out
-        CSV of the sites that could not be checked (default
-        ``<out>.errors.csv`` beside the folder), always written.
+        CSV of the sites that could not be checked (default ``<out>.errors.csv``
+        beside the folder), always written.
     project
         One project for every site, or ``None`` for per-site columns.
     npartitions
-        Spatial partitions (default: the input's blocks, at least 2 × threads).
-    blocksize
-        Input bytes per block when reading (row groups are never split).
+        Spatial partitions for the check (default: the input's row groups, at least
+        2 × worker threads).
     chunk_size
         Sites checked at once inside a partition.
     missing_layers
         ``"raise"`` or ``"skip"`` rules whose layer kind is missing.
     progress
-        Called as ``progress(done, total)`` (sites) as partitions finish.
+        Called as ``progress(done, total)`` (sites) as output parts are written.
 
     Returns
     -------
@@ -516,6 +577,7 @@ def run_batch_dask(
     """
     _need_dask()
     import dask
+    import dask.dataframe as dd
     import dask_geopandas
     from distributed import as_completed
 
@@ -526,52 +588,64 @@ def run_batch_dask(
     errors_path = Path(errors_out) if errors_out else out.with_name(f"{out.name}.errors.csv")
     if not in_path.exists():
         raise FileNotFoundError(in_path)
-    try:
-        ddf = dask_geopandas.read_parquet(
-            str(in_path), split_row_groups="adaptive", blocksize=blocksize,
-            gather_spatial_partitions=False,  # wrong with blocks of several row groups
-        )  # fmt: skip
-    except (ValueError, TypeError, OSError) as exc:
-        msg = (
-            f"{in_path}: cannot read it as GeoParquet ({exc}); the dask engine reads "
-            "GeoParquet (convert with gdf.to_parquet(...), or use the in-memory engine)"
-        )
-        raise InputFormatError(msg) from exc
+
+    def read(columns: list[str] | None = None) -> Any:
+        try:  # one partition per row group, the same blocks for every read
+            return dask_geopandas.read_parquet(
+                str(in_path), columns=columns, split_row_groups=True,
+                gather_spatial_partitions=False,
+            )  # fmt: skip
+        except (ValueError, TypeError, OSError) as exc:
+            msg = (
+                f"{in_path}: cannot read it as GeoParquet ({exc}); the dask engine reads "
+                "GeoParquet (convert with gdf.to_parquet(...), or use the in-memory engine)"
+            )
+            raise InputFormatError(msg) from exc
+
+    full = read()
+    thin = read(_thin_columns(list(full.columns), full._meta.geometry.name, project))
     out.mkdir(parents=True, exist_ok=True)
     for old in out.iterdir():
         if _PART_RE.match(old.name):
             old.unlink()
     with dask_client(scheduler, n_workers=n_workers, memory_limit=memory_limit) as client:
-        scan = ddf.map_partitions(_scan, meta=_scan(ddf._meta)).compute()
-        total = int(scan["rows"].sum())
-        if "site_id" in ddf.columns:
+        scan = thin.map_partitions(_scan, meta=_scan(thin._meta)).compute()
+        rows = scan["rows"].to_numpy()
+        total = int(rows.sum())
+        if "site_id" in thin.columns:
             _check_unique_ids(in_path)
         bounds = (scan["minx"].min(), scan["miny"].min(), scan["maxx"].max(), scan["maxy"].max())
         if not np.isfinite(bounds).all():
             bounds = (0.0, 0.0, 1.0, 1.0)  # no usable geometry: every site is an error
-        offsets = np.concatenate([[0], np.cumsum(scan["rows"].to_numpy())[:-1]]).tolist()
-        add_rows = "source_row" not in ddf.columns
-        keyed = ddf.map_partitions(
-            _number_and_key, offsets, bounds, add_rows,
-            meta=_number_and_key(ddf._meta, [0], bounds, add_rows),
-        )  # fmt: skip
-        k = npartitions or max(ddf.npartitions, 2 * _threads(client))
-        shuffled = keyed.set_index("_hilbert", npartitions=k) if total else keyed
-        checker_f = client.scatter([checker], broadcast=True)[0]
-        tasks = [
-            dask.delayed(_check_write, pure=False)(
-                part, checker_f, str(out / _PART_NAME.format(i)), project, chunk_size
+        offsets = np.concatenate([[0], np.cumsum(rows)[:-1]]).astype(int).tolist()
+        meta = _number_and_key(thin._meta, [0], bounds)
+        keyed = thin.map_partitions(_number_and_key, offsets, bounds, meta=meta)
+        summaries: list[dict[str, Any]] = []
+        if total:
+            k = npartitions or max(thin.npartitions, 2 * _threads(client))
+            spatial = keyed.set_index("_hilbert", npartitions=k)  # Hilbert range partitions
+            checker_f = client.scatter([checker], broadcast=True)[0]
+            check = dask.delayed(_check_thin, pure=True)
+            checked = [check(p, checker_f, project, chunk_size) for p in spatial.to_delayed()]
+            vmeta = _check_thin(meta, checker, project, chunk_size).iloc[0:0]
+            live = np.flatnonzero(rows > 0)
+            divisions = [offsets[i] + 1 for i in live] + [total]
+            by_row = dd.from_delayed(checked, meta=vmeta, verify_meta=False).set_index(
+                "_row", divisions=divisions
             )
-            for i, part in enumerate(shuffled.to_delayed())
-        ]  # fmt: skip
-        summaries = []
-        done = 0
-        for fut in as_completed(client.compute(tasks)):
-            s = fut.result()
-            summaries.append(s)
-            done += s["checked"] + (0 if s["errors"] is None else len(s["errors"]))
-            if progress is not None:
-                progress(done, total)
+            blocks = full.to_delayed()
+            merge = dask.delayed(_merge_write, pure=False)
+            tasks = [
+                merge(blocks[i], v, str(out / _PART_NAME.format(j)), offsets[i] + 1)
+                for j, (i, v) in enumerate(zip(live, by_row.to_delayed(), strict=True))
+            ]
+            done = 0
+            for fut in as_completed(client.compute(tasks)):
+                s = fut.result()
+                summaries.append(s)
+                done += s["checked"] + len(s["errors"])
+                if progress is not None:
+                    progress(done, total)
     return _summarise(summaries, total, out, errors_path, in_path, checker, t0)
 
 
@@ -584,35 +658,38 @@ def _summarise(
     checker: SiteChecker,
     t0: float,
 ) -> BatchSummary:
-    """Write the errors CSV and build the summary from the partitions' reports."""
-    for s in summaries:
-        for category, message in s["warnings"]:
-            warnings.warn(message, category, stacklevel=3)
-    errs = [s["errors"] for s in summaries if s["errors"] is not None and len(s["errors"])]
+    """Write the errors CSV and build the summary from the parts' reports."""
+    errs = [s["errors"] for s in summaries if len(s["errors"])]
     if errs:
-        e = pd.concat(errs, ignore_index=True)
-        errors_df = pd.DataFrame(
-            {"source_row": e["source_row"], "site_id": e["site_id"], "stage": "check",
-             "reason": e["reason"]}
-        ).sort_values("source_row", kind="stable", na_position="last")  # fmt: skip
+        errors_df = pd.concat(errs, ignore_index=True).sort_values(
+            "source_row", kind="stable", na_position="last"
+        )
     else:
         errors_df = pd.DataFrame(columns=_ERROR_COLUMNS)
     errors_path.parent.mkdir(parents=True, exist_ok=True)
     errors_df.to_csv(errors_path, index=False, encoding="utf-8-sig")
     counts = {v: sum(s["counts"][v] for s in summaries) for v in VERDICTS}
     checked = sum(s["checked"] for s in summaries)
-    first = next((s["stamp"] for s in summaries if s["stamp"] is not None), None)
-    stamp = dict(first) if first else {"layers": dict(checker.layer_stamp)}
-    stamp.update(
-        {
-            "input_checksum": _digest(in_path),
-            "input": str(in_path),
-            "sites": total,
-            "engine": "dask",
-            "partitions": sum(1 for s in summaries if s["path"]),
-            "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
-    )
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        tool = version("ecozone")
+    except PackageNotFoundError:  # pragma: no cover - a source tree without metadata
+        tool = "unknown"
+    stamp = {
+        "ecozone_version": tool,
+        "pack": {"name": checker.pack.name, "version": checker.pack.version,
+                 "lineage": list(checker.pack.lineage)},
+        "layers": {k: dict(v) for k, v in checker.layer_stamp.items()},
+        "input_checksum": _digest(in_path),
+        "input": str(in_path),
+        "sites": total,
+        "nearest_max_m": checker.nearest_max_m,
+        "skipped_rules": list(checker.skipped_rules),
+        "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "engine": "dask",
+        "partitions": sum(1 for s in summaries if s["path"]),
+    }  # fmt: skip
     summary = BatchSummary(
         total=checked + len(errors_df),
         checked=checked,
@@ -625,7 +702,7 @@ def _summarise(
         stamp=stamp,
     )
     log.info(
-        "dask: checked %d sites from %s in %d partitions (%d errors) in %.1f s: %s",
+        "dask: checked %d sites from %s into %d parts (%d errors) in %.1f s: %s",
         checked, in_path, stamp["partitions"], summary.errors, summary.elapsed_s, counts,
     )  # fmt: skip
     return summary

@@ -16,11 +16,20 @@ sites of the block: the metric CRS is the site's own GK zone (from its centroid
 longitude) and the equal-area CRS is fixed by the layers. So a batch gives exactly
 the results of checking its sites one by one.
 
-Point sites against big polygons: a point tested against an unprepared polygon costs
-a walk over its vertices, so polygons with many vertices are also indexed as small
-pieces (their boundary cut into short runs of segments). Distances to a polygon are
-0 inside and the distance to its boundary outside, so nearest / within-distance
-queries run on the pieces and map back to the features.
+How it stays fast for a million sites:
+
+- intersects: one STRtree per layer (lon/lat) queried with all sites at once for
+  bounding-box candidates, then the predicate with the *feature* as the prepared
+  geometry (a point in a prepared 10 000-vertex polygon is a log-time lookup);
+- within distance: an STRtree over the features' boundary *pieces* (runs of at most
+  16 segments; small features whole) queried with ``predicate="dwithin"``: outside a
+  polygon the distance to it is the distance to its boundary, so the nearest piece of
+  each (site, feature) pair gives the exact pair distance;
+- nearest: for point sites a k-d tree (scipy) over boundary segments cut to 50 m
+  finds candidate segments whose exact point-segment distances give the nearest
+  distance, with a certificate (no other segment can be closer); the few points
+  without one, and line/polygon sites, use ``STRtree.query_nearest`` over the pieces
+  with ``max_distance``. Without scipy everything goes through the STRtree.
 """
 
 from __future__ import annotations
@@ -36,6 +45,11 @@ from pyproj import CRS, Transformer
 from shapely import STRtree
 
 from geo.crs import GK3_ZONES, equal_area_crs, gk_epsg
+
+try:  # optional: the fast nearest distance for point sites
+    from scipy.spatial import cKDTree as _KDTree
+except ImportError:  # pragma: no cover - scipy not installed
+    _KDTree = None
 
 __all__ = [
     "INSIDE",
@@ -57,12 +71,21 @@ INSIDE, OVERLAPS, WITHIN_DISTANCE, OUTSIDE = 0, 1, 2, 3
 
 # Polygons with more vertices than this are also indexed as boundary pieces.
 _PIECE_VERTICES = 16
+# Longest boundary segment of the k-d nearest search (metres), and its k values.
+_SEGMENT_M = 50.0
+_K_STEPS = (8, 32)
+_KD_WORKERS = -1  # k-d queries on every core
 _LONLAT = "EPSG:4326"
 
 
 @cache
 def _transformer(src: str | int, dst: str | int) -> Transformer:
     return Transformer.from_crs(CRS.from_user_input(src), CRS.from_user_input(dst), always_xy=True)
+
+
+@cache
+def _wkt(crs: CRS) -> str:
+    return crs.to_wkt()
 
 
 def transform_geoms(geoms: NDArray[Any], src: str | int, dst: str | int) -> NDArray[Any]:
@@ -194,7 +217,7 @@ def prepare_sites(geoms_ll: NDArray[Any], *, ea_crs: CRS) -> SiteBlock:
         geoms_m[pos] = transform_geoms(geoms_ll[pos], _LONLAT, int(code))
     area = np.zeros(n)
     if areal.any():
-        area[areal] = shapely.area(transform_geoms(geoms_ll[areal], _LONLAT, ea_crs.to_wkt()))
+        area[areal] = shapely.area(transform_geoms(geoms_ll[areal], _LONLAT, _wkt(ea_crs)))
     return SiteBlock(geoms_ll, geoms_m, epsg, zones, area, areal, is_point)
 
 
@@ -236,14 +259,102 @@ def _pieces(geoms: NDArray[Any]) -> tuple[NDArray[Any], NDArray[np.intp]]:
     return np.concatenate([geoms[whole], runs]), np.concatenate([whole, bidx[owner[run_line]]])
 
 
+class _Segments:
+    """Boundary segments of a layer (metric CRS), cut to at most ``_SEGMENT_M``.
+
+    A k-d tree over the segment midpoints finds, for point sites, a few candidate
+    segments; their exact point-segment distances give the nearest distance, which
+    is certainly the minimum when the k-th midpoint is farther than that distance
+    plus the longest half-segment (no other segment can be closer). Points that fail
+    this test are left to the GEOS search.
+    """
+
+    def __init__(self, geoms_m: NDArray[Any]) -> None:
+        dims = shapely.get_dimensions(geoms_m)
+        lines = np.where(dims == 2, shapely.boundary(geoms_m), geoms_m)
+        flat, owner = shapely.get_parts(lines, return_index=True)
+        flat, sub = shapely.get_parts(flat, return_index=True)  # multi-line boundaries
+        owner = owner[sub]
+        xy, ci = shapely.get_coordinates(flat, return_index=True)
+        same = ci[1:] == ci[:-1]
+        a, b, own = xy[:-1][same], xy[1:][same], owner[ci[:-1][same]]
+        lone = np.bincount(ci, minlength=len(flat))[ci] == 1  # points: zero-length
+        a = np.concatenate([a, xy[lone]])
+        b = np.concatenate([b, xy[lone]])
+        own = np.concatenate([own, owner[ci[lone]]])
+        length = np.hypot(*(b - a).T)
+        k = np.maximum(np.ceil(length / _SEGMENT_M).astype(np.int64), 1)
+        rep = np.repeat(np.arange(len(a)), k)
+        t0 = (np.arange(int(k.sum())) - np.repeat(np.cumsum(k) - k, k)) / k[rep]
+        d = (b - a)[rep]
+        sa = a[rep] + d * t0[:, None]
+        sb = a[rep] + d * np.minimum(t0 + 1.0 / k[rep], 1.0)[:, None]
+        self.owner = own[rep].astype(np.intp)
+        # per segment: start, direction and 1/length² (0 for points) for the distance
+        self.ax, self.ay = sa[:, 0].copy(), sa[:, 1].copy()
+        self.dx, self.dy = sb[:, 0] - sa[:, 0], sb[:, 1] - sa[:, 1]
+        l2 = self.dx**2 + self.dy**2
+        self.inv_l2 = np.divide(1.0, l2, out=np.zeros_like(l2), where=l2 > 0)
+        self.hmax = float(np.sqrt(l2.max()) / 2) if len(rep) else 0.0
+        self.all_points = bool(len(rep)) and bool((l2 == 0).all())
+        self.kd = _KDTree((sa + sb) / 2) if _KDTree is not None and len(rep) else None
+
+    def nearest(
+        self, xy: NDArray[np.float64], k: int, max_m: float
+    ) -> tuple[NDArray[np.intp], NDArray[np.float64], NDArray[np.bool_]]:
+        """Nearest feature within ``max_m`` (-1 / NaN when none) and whether it is certain.
+
+        Parameters
+        ----------
+        xy
+            Point coordinates, shape (n, 2), in the layer's metric CRS.
+        k
+            Candidate segments per point.
+        max_m
+            Search radius.
+
+        Returns
+        -------
+        tuple
+            Feature position, distance, certainty, per point.
+        """
+        assert self.kd is not None
+        n = len(self.owner)
+        k = min(k, n)
+        workers = _KD_WORKERS if len(xy) >= 20_000 else 1  # threads cost more on small blocks
+        dk, ik = self.kd.query(xy, k=k, distance_upper_bound=max_m + self.hmax, workers=workers)
+        if k == 1:
+            dk, ik = dk[:, None], ik[:, None]
+        found = ik < n  # k-d tree marks missing neighbours with index n
+        ik = np.where(found, ik, 0)
+        px, py = xy[:, 0, None], xy[:, 1, None]
+        ux, uy = px - self.ax[ik], py - self.ay[ik]
+        dx, dy = self.dx[ik], self.dy[ik]
+        t = np.clip((ux * dx + uy * dy) * self.inv_l2[ik], 0.0, 1.0)
+        ux -= t * dx
+        uy -= t * dy
+        d2 = ux * ux + uy * uy
+        d2[~found] = np.inf
+        rows = np.arange(len(xy))
+        j = np.argmin(d2, axis=1)
+        best = np.sqrt(d2[rows, j])
+        # certain when every segment within the search radius was a candidate, or when
+        # no other segment can come closer than the best (or than the radius)
+        sure = ~found[:, -1] | (dk[:, -1] - self.hmax >= np.minimum(best, max_m))
+        hit = best <= max_m
+        feat = np.where(hit, self.owner[ik[rows, j]], -1)
+        return feat, np.where(hit, best, np.nan), sure
+
+
 @dataclass
 class _Metric:
-    """A layer in one metric CRS: whole features, and pieces for distance queries."""
+    """A layer in one metric CRS: whole features, pieces and segments for distances."""
 
     geoms: NDArray[Any]
     pieces: NDArray[Any]
     piece_owner: NDArray[np.intp]
     piece_tree: STRtree
+    segments: _Segments
 
 
 @dataclass
@@ -304,7 +415,7 @@ class LayerIndex:
         if m is None:
             geoms = transform_geoms(self.geoms, _LONLAT, epsg)
             pieces, owner = _pieces(geoms)
-            m = _Metric(geoms, pieces, owner, STRtree(pieces))
+            m = _Metric(geoms, pieces, owner, STRtree(pieces), _Segments(geoms))
             self._metric[epsg] = m
         return m
 
@@ -396,8 +507,11 @@ def _nearest(
 ) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
     """Nearest feature and distance for the sites in ``need`` (-1 / NaN when none).
 
-    The sites in ``need`` intersect no feature, so the nearest boundary piece gives
-    the distance to the nearest feature.
+    The sites in ``need`` intersect no feature, so the nearest boundary gives the
+    distance. Point sites go through the k-d search over boundary segments
+    (:class:`_Segments`); points whose answer is not certain, and other sites, use
+    the GEOS nearest search over the boundary pieces. Either way the result depends
+    only on the site, never on the other sites of the block.
     """
     nf = np.full(block.n, -1, dtype=np.intp)
     nd = np.full(block.n, np.nan)
@@ -406,14 +520,27 @@ def _nearest(
         if len(pos) == 0:
             continue
         m = index.metric(epsg)
-        # no max_distance: shapely pre-collects every tree item within it (slow for
-        # dense layers); the branch-and-bound search alone is fast, cut afterwards
+        rest = pos
+        seg = m.segments
+        if seg.kd is not None:
+            pts = pos[block.is_point[pos] & (shapely.get_type_id(block.geoms_m[pos]) == 0)]
+            rest = np.setdiff1d(pos, pts, assume_unique=True)
+            for k in (1,) if seg.all_points else _K_STEPS:
+                if len(pts) == 0:
+                    break
+                f, d, sure = seg.nearest(shapely.get_coordinates(block.geoms_m[pts]), k, max_m)
+                nf[pts[sure]], nd[pts[sure]] = f[sure], d[sure]
+                pts = pts[~sure]
+            rest = np.sort(np.concatenate([rest, pts]))
+        if len(rest) == 0:
+            continue
         (qi, qp), d = m.piece_tree.query_nearest(
-            block.geoms_m[pos], return_distance=True, all_matches=False
+            block.geoms_m[rest], max_distance=max_m, return_distance=True, all_matches=False
         )
-        ok = d <= max_m
-        nf[pos[qi[ok]]] = m.piece_owner[qp[ok]]
-        nd[pos[qi[ok]]] = d[ok]
+        nf[rest[qi]] = m.piece_owner[qp]
+        nd[rest[qi]] = d
+    far = nd > max_m
+    nf[far], nd[far] = -1, np.nan
     return nf, nd
 
 
@@ -466,7 +593,7 @@ def relate_layer(
     part = site_areal & feat_areal & ~inside
     if part.any():
         inter = shapely.intersection(block.geoms_ll[si[part]], index.geoms[fi[part]])
-        overlap[part] = shapely.area(transform_geoms(inter, _LONLAT, ea_crs.to_wkt()))
+        overlap[part] = shapely.area(transform_geoms(inter, _LONLAT, _wkt(ea_crs)))
     rel = np.where(inside, INSIDE, OVERLAPS).astype(np.int8)
     # 2. within-distance pairs (metric CRS of each site), not already intersecting
     ws, wf, wd = empty_i, empty_i, np.zeros(0)

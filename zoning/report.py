@@ -177,8 +177,17 @@ def build_report(
         rec = {
             key: _json_safe(f.get(key))
             for key in (
-                "rule_id", "outcome", "section", "title", "requirement", "requirement_en",
-                "citations", "feature_ids", "distance_m", "overlap_m2", "overlap_pct",
+                "rule_id",
+                "outcome",
+                "section",
+                "title",
+                "requirement",
+                "requirement_en",
+                "citations",
+                "feature_ids",
+                "distance_m",
+                "overlap_m2",
+                "overlap_pct",
                 "access_entries",
             )
         }
@@ -229,7 +238,9 @@ def build_report(
         "site": {
             "site_id": _json_safe(site_id),
             "geometry_type": geom.geom_type,
-            "geometry": _json_safe(json.loads(json.dumps(geo_site.geometry.iloc[0].__geo_interface__))),
+            "geometry": _json_safe(
+                json.loads(json.dumps(geo_site.geometry.iloc[0].__geo_interface__))
+            ),
             "area_m2": area,
             "length_m": length,
             "centroid_lonlat": [round(centroid.x, 7), round(centroid.y, 7)],
@@ -244,9 +255,18 @@ def build_report(
         "findings": finding_records,
         "relations": [
             {
-                **{k: _json_safe(r.get(k)) for k in (
-                    "kind", "feature_id", "feature_name", "relation", "overlap_m2",
-                    "overlap_pct", "distance_m")},
+                **{
+                    k: _json_safe(r.get(k))
+                    for k in (
+                        "kind",
+                        "feature_id",
+                        "feature_name",
+                        "relation",
+                        "overlap_m2",
+                        "overlap_pct",
+                        "distance_m",
+                    )
+                },
                 "relation_zh": RELATIONS_ZH.get(str(r.get("relation")), str(r.get("relation"))),
             }
             for _, r in relations.iterrows()
@@ -346,7 +366,9 @@ def write_docx(report: Mapping[str, Any], path: Path, *, map_png: bytes | None =
     summary.add_run(str(project.get("name") or "—"))
     if project:
         summary.add_run("\n项目类型：").bold = True
-        summary.add_run(f"{project.get('project_type_zh', '')}（{project.get('development_zh', '')}）")
+        summary.add_run(
+            f"{project.get('project_type_zh', '')}（{project.get('development_zh', '')}）"
+        )
     summary.add_run("\n结论：").bold = True
     summary.add_run(f"{verdict['label_zh']}（{verdict['label_en']}）")
     site = report["site"]
@@ -381,7 +403,9 @@ def write_docx(report: Mapping[str, Any], path: Path, *, map_png: bytes | None =
         if f.get("citations"):
             p.add_run("\n依据：" + "；".join(f["citations"]))
         for entry in f.get("access_entries") or []:
-            p.add_run(f"\n· [{entry.get('dimension_zh', entry.get('dimension'))}] {entry.get('text')}")
+            p.add_run(
+                f"\n· [{entry.get('dimension_zh', entry.get('dimension'))}] {entry.get('text')}"
+            )
 
     doc.add_heading("可复核信息", level=2)
     stamp = report["stamp"]
@@ -447,10 +471,19 @@ def html_to_pdf(html_path: Path, pdf_path: Path, *, timeout: float = 120) -> Pat
     if chromium:
         with tempfile.TemporaryDirectory() as profile:
             cmd = [
-                chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}",
-                "--no-pdf-header-footer", f"--print-to-pdf={pdf_path}", html_path.as_uri(),
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={profile}",
+                "--no-pdf-header-footer",
+                f"--print-to-pdf={pdf_path}",
+                html_path.as_uri(),
             ]
             proc = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
         if proc.returncode != 0 or not pdf_path.exists():

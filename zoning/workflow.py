@@ -237,8 +237,10 @@ def layers_in_jurisdiction(
             continue
         if kind == "boundary":
             codes = {str(c) for c in pack.jurisdiction.adcodes}
-            gdf = gdf[gdf["adcode"].astype(str).isin(codes)
-                      | gdf.get("parent_adcode", gdf["adcode"]).astype(str).isin(codes)]
+            gdf = gdf[
+                gdf["adcode"].astype(str).isin(codes)
+                | gdf.get("parent_adcode", gdf["adcode"]).astype(str).isin(codes)
+            ]
         else:
             gdf = gdf.iloc[sorted(gdf.sindex.query(area, predicate="intersects"))]
             if clip and len(gdf):

@@ -30,50 +30,98 @@ def _parse_exit(_ctx: click.Context, _param: click.Parameter, values: tuple[str,
 
 @click.command()
 @click.argument("sites", required=False, type=click.Path(exists=True, path_type=Path))
-@click.option("--at", "at_text", default=None,
-              help='Coordinates instead of a file: "116.66,39.91" (point), '
-                   '"lon lat; lon lat; ..." (line/polygon), WKT or GeoJSON.')
+@click.option(
+    "--at",
+    "at_text",
+    default=None,
+    help='Coordinates instead of a file: "116.66,39.91" (point), '
+    '"lon lat; lon lat; ..." (line/polygon), WKT or GeoJSON.',
+)
 @pack_opt
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Batch mode: one row per site (.gpkg, .csv, .geojson).")
-@click.option("--errors", "errors_out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Batch mode: CSV of rows that could not be checked "
-                   "(default <out>.errors.csv).")
-@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Write report.json/html/docx (and pdf when possible) for one site.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Batch mode: one row per site (.gpkg, .csv, .geojson).",
+)
+@click.option(
+    "--errors",
+    "errors_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Batch mode: CSV of rows that could not be checked (default <out>.errors.csv).",
+)
+@click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write report.json/html/docx (and pdf when possible) for one site.",
+)
 @click.option("--name", "project_name", default=None, help="Project name (项目名称).")
-@click.option("--project-type",
-              type=click.Choice(["construction", "residential", "industrial", "linear",
-                                 "agriculture", "other"]),
-              default=None, help="Project type (项目类型).")
-@click.option("--industry", "industry_code", default=None,
-              help="GB/T 4754 industry code, e.g. C2614 (行业代码).")
-@click.option("--flag", "flags", multiple=True,
-              type=click.Choice(["wastewater", "vocs", "sewage", "garbage", "toilets", "manure"]),
-              help="What the project produces (repeatable): 废水/VOCs/污水/垃圾/厕所/粪污.")
-@click.option("--development", type=click.Choice(["new", "expansion"]), default=None,
-              help="New build (新建) or expansion (改扩建).")
+@click.option(
+    "--project-type",
+    type=click.Choice(
+        ["construction", "residential", "industrial", "linear", "agriculture", "other"]
+    ),
+    default=None,
+    help="Project type (项目类型).",
+)
+@click.option(
+    "--industry",
+    "industry_code",
+    default=None,
+    help="GB/T 4754 industry code, e.g. C2614 (行业代码).",
+)
+@click.option(
+    "--flag",
+    "flags",
+    multiple=True,
+    type=click.Choice(["wastewater", "vocs", "sewage", "garbage", "toilets", "manure"]),
+    help="What the project produces (repeatable): 废水/VOCs/污水/垃圾/厕所/粪污.",
+)
+@click.option(
+    "--development",
+    type=click.Choice(["new", "expansion"]),
+    default=None,
+    help="New build (新建) or expansion (改扩建).",
+)
 @click.option("--temporary-land-use", is_flag=True, help="Temporary land use (临时用地).")
-@click.option("--water-supply", is_flag=True,
-              help="Water-supply facility (供水设施; allowed in grade-1 source zones).")
-@click.option("--exit", "exits", multiple=True, callback=_parse_exit,
-              help="Construction-site exit LON,LAT (repeatable; 工地出口).")
-@click.option("--as-of", "as_of", default=None,
-              help="Reproduce with layer versions 'redline=3,well=2' or those of an old "
-                   "report.json.")
+@click.option(
+    "--water-supply",
+    is_flag=True,
+    help="Water-supply facility (供水设施; allowed in grade-1 source zones).",
+)
+@click.option(
+    "--exit",
+    "exits",
+    multiple=True,
+    callback=_parse_exit,
+    help="Construction-site exit LON,LAT (repeatable; 工地出口).",
+)
+@click.option(
+    "--as-of",
+    "as_of",
+    default=None,
+    help="Reproduce with layer versions 'redline=3,well=2' or those of an old report.json.",
+)
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
-@click.option("--engine", type=click.Choice(["memory", "dask"]), default="memory",
-              show_default=True, help="Batch engine: in memory, or dask for inputs larger "
-                                      "than memory (GeoParquet in and out).")
-@click.option("--scheduler", default=None,
-              help="dask scheduler address (tcp://host:8786); default a local cluster.")
+@click.option(
+    "--engine",
+    type=click.Choice(["memory", "dask"]),
+    default="memory",
+    show_default=True,
+    help="Batch engine: in memory, or dask for inputs larger than memory (GeoParquet in and out).",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    help="dask scheduler address (tcp://host:8786); default a local cluster.",
+)
 @crs_opt
 @coords_opt
 @zone_opt
 @store_opt
 @json_opt
 @handle_errors
-def check(  # noqa: PLR0913 - one option per project attribute the rules use
+def check(
     sites: Path | None,
     at_text: str | None,
     pack: str,
@@ -118,23 +166,48 @@ def check(  # noqa: PLR0913 - one option per project attribute the rules use
 
     if (sites is None) == (at_text is None):
         raise click.UsageError("give SITES (a file) or --at COORDINATES, not both")
-    project_given = any([project_name, project_type, industry_code, flags, development,
-                         temporary_land_use, water_supply, exits])
+    project_given = any(
+        [
+            project_name,
+            project_type,
+            industry_code,
+            flags,
+            development,
+            temporary_land_use,
+            water_supply,
+            exits,
+        ]
+    )
     project = None
     if project_given or out is None:
         project = Project(
-            name=project_name or "", project_type=project_type, industry_code=industry_code,
-            flags=frozenset(flags), development=development or "new",
-            temporary_land_use=temporary_land_use, water_supply=water_supply, exits=exits,
+            name=project_name or "",
+            project_type=project_type,
+            industry_code=industry_code,
+            flags=frozenset(flags),
+            development=development or "new",
+            temporary_land_use=temporary_land_use,
+            water_supply=water_supply,
+            exits=exits,
         )
     read_options = {"crs": crs, "coords": coords_system, "zone": zone}
 
     if out is not None:
-        _batch(sites, at_text, pack, out, errors_out, project, read_options, store, as_json,
-               engine, scheduler)
+        _batch(
+            sites,
+            at_text,
+            pack,
+            out,
+            errors_out,
+            project,
+            read_options,
+            store,
+            as_json,
+            engine,
+            scheduler,
+        )
         return
-    _single(sites, at_text, pack, report_dir, project, read_options, as_of, lang, store,
-            as_json)
+    _single(sites, at_text, pack, report_dir, project, read_options, as_of, lang, store, as_json)
 
 
 def _read_sites(sites: Path | None, at_text: str | None, read_options: dict):
@@ -150,8 +223,9 @@ def _read_sites(sites: Path | None, at_text: str | None, read_options: dict):
     return gpd.GeoDataFrame({"site_id": ["1"], "source_row": [1]}, geometry=[geom], crs=crs)
 
 
-def _single(sites, at_text, pack, report_dir, project, read_options, as_of, lang, store,
-            as_json) -> None:
+def _single(
+    sites, at_text, pack, report_dir, project, read_options, as_of, lang, store, as_json
+) -> None:
     from layers import open_store
     from zoning.report import build_report, write_reports
     from zoning.workflow import checker_layer_frames, make_checker, parse_as_of
@@ -164,8 +238,9 @@ def _single(sites, at_text, pack, report_dir, project, read_options, as_of, lang
         reasons = "; ".join(result.errors["reason"].astype(str).head(5))
         raise click.ClickException(f"no usable site in the input: {reasons}")
     if report_dir is not None and len(result.sites) > 1:
-        click.echo(f"{len(result.sites)} sites: reporting the first; use --out for a batch",
-                   err=True)
+        click.echo(
+            f"{len(result.sites)} sites: reporting the first; use --out for a batch", err=True
+        )
     written = {}
     if report_dir is not None:
         from maps.sitemap import site_map_png
@@ -190,8 +265,9 @@ def _print_result(result) -> None:
 
     for _, site in result.sites.iterrows():
         style = _VERDICT_STYLE.get(site["verdict"], "bold")
-        console.print(f"site {site['site_id']}: [{style}]{site['verdict_zh']}[/] "
-                      f"({site['verdict']})")
+        console.print(
+            f"site {site['site_id']}: [{style}]{site['verdict_zh']}[/] ({site['verdict']})"
+        )
         rows = []
         for _, f in result.findings[result.findings["site_id"] == site["site_id"]].iterrows():
             measured = ""
@@ -199,14 +275,16 @@ def _print_result(result) -> None:
                 measured = f"overlap {f['overlap_m2']:,.1f} m² ({f['overlap_pct']:.1f}%)"
             elif f.get("distance_m") is not None and f["distance_m"] == f["distance_m"]:
                 measured = f"{f['distance_m']:,.1f} m"
-            rows.append([f["rule_id"], f["outcome"], f["title"], measured,
-                         "; ".join(f["citations"] or [])])
+            rows.append(
+                [f["rule_id"], f["outcome"], f["title"], measured, "; ".join(f["citations"] or [])]
+            )
         if rows:
             print_table("findings", ["rule", "outcome", "title", "measured", "source"], rows)
 
 
-def _batch(sites, at_text, pack, out, errors_out, project, read_options, store, as_json,
-           engine, scheduler) -> None:
+def _batch(
+    sites, at_text, pack, out, errors_out, project, read_options, store, as_json, engine, scheduler
+) -> None:
     from layers import open_store
     from zoning.batch import run_batch
 
@@ -220,9 +298,16 @@ def _batch(sites, at_text, pack, out, errors_out, project, read_options, store, 
         echo_json(summary) if as_json else click.echo(str(summary))
         return
     with open_store(store) as st, progress_bar("checking sites", enabled=not as_json) as bar:
-        summary = run_batch(sites, pack=pack, store_or_layers=st, out=out,
-                            errors_out=errors_out, project=project, progress=bar,
-                            read_options=read_options)
+        summary = run_batch(
+            sites,
+            pack=pack,
+            store_or_layers=st,
+            out=out,
+            errors_out=errors_out,
+            project=project,
+            progress=bar,
+            read_options=read_options,
+        )
     data = summary.to_dict() if hasattr(summary, "to_dict") else vars(summary)
     if as_json:
         echo_json(data)

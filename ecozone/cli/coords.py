@@ -29,12 +29,17 @@ def coords() -> None:
     is_flag=True,
     help="Input (and output) in survey order X = northing, Y = easting (界址点 tables).",
 )
-@click.option("--csv", "csv_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Convert every row of a CSV instead of one coordinate.")
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Convert every row of a CSV instead of one coordinate.",
+)
 @click.option("--x-col", default=None, help="CSV column of x / lon / easting (auto-detected).")
 @click.option("--y-col", default=None, help="CSV column of y / lat / northing (auto-detected).")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Output CSV (default: print).")
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), help="Output CSV (default: print)."
+)
 @json_opt
 @handle_errors
 def convert(

@@ -22,25 +22,51 @@ def _mark(met) -> str:
 
 @click.command()
 @pack_opt
-@click.option("--by", type=click.Choice(["district", "none"]), default="district",
-              show_default=True, help="Per-district breakdown (分区统计).")
-@click.option("--jurisdiction", default=None,
-              help="Adcode (e.g. 110112) or a polygon file, instead of the pack's jurisdiction.")
-@click.option("--landcover", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Land-cover GeoTIFF for forest coverage (森林覆盖率).")
-@click.option("--population", default=None,
-              help="Population: a number or a population GeoTIFF (人均公园绿地).")
-@click.option("--network", type=click.Path(exists=True, path_type=Path),
-              help="Walking network lines: park radius measured along it.")
-@click.option("--method", type=click.Choice(["vector", "raster"]), default="vector",
-              show_default=True, help="Park coverage method.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the tables: .csv (summary + <stem>.districts.csv) or .json.")
+@click.option(
+    "--by",
+    type=click.Choice(["district", "none"]),
+    default="district",
+    show_default=True,
+    help="Per-district breakdown (分区统计).",
+)
+@click.option(
+    "--jurisdiction",
+    default=None,
+    help="Adcode (e.g. 110112) or a polygon file, instead of the pack's jurisdiction.",
+)
+@click.option(
+    "--landcover",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Land-cover GeoTIFF for forest coverage (森林覆盖率).",
+)
+@click.option(
+    "--population",
+    default=None,
+    help="Population: a number or a population GeoTIFF (人均公园绿地).",
+)
+@click.option(
+    "--network",
+    type=click.Path(exists=True, path_type=Path),
+    help="Walking network lines: park radius measured along it.",
+)
+@click.option(
+    "--method",
+    type=click.Choice(["vector", "raster"]),
+    default="vector",
+    show_default=True,
+    help="Park coverage method.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the tables: .csv (summary + <stem>.districts.csv) or .json.",
+)
 @store_opt
 @json_opt
 @handle_errors
-def coverage(pack, by, jurisdiction, landcover, population, network, method, out, store,
-             as_json) -> None:
+def coverage(
+    pack, by, jurisdiction, landcover, population, network, method, out, store, as_json
+) -> None:
     """Measure every spatial target of a pack against the plan (目标达标评估).
 
     Red line share ≥ 26.1 %, ecological control zone 75 %, park 500 m service
@@ -64,43 +90,79 @@ def coverage(pack, by, jurisdiction, landcover, population, network, method, out
         pop = float(population) if population.replace(".", "", 1).isdigit() else population
     net = read_vector(network) if network else None
     with open_store(store) as st, progress_bar("measuring targets", enabled=False):
-        results = measure_targets(p, st, by=None if by == "none" else by, jurisdiction=area,
-                                  rasters=rasters, population=pop, network=net, method=method)
+        results = measure_targets(
+            p,
+            st,
+            by=None if by == "none" else by,
+            jurisdiction=area,
+            rasters=rasters,
+            population=pop,
+            network=net,
+            method=method,
+        )
     summary = pd.DataFrame([r.as_row() for r in results])
     if out is not None:
         _write_tables(results, summary, out)
     if as_json:
-        echo_json({
-            "pack": {"name": p.name, "version": p.version},
-            "metrics": [
-                {**r.as_row(), "inputs": r.inputs, "details": r.details,
-                 "by_district": r.by_district.to_dict(orient="records")}
-                for r in results
-            ],
-        })
+        echo_json(
+            {
+                "pack": {"name": p.name, "version": p.version},
+                "metrics": [
+                    {
+                        **r.as_row(),
+                        "inputs": r.inputs,
+                        "details": r.details,
+                        "by_district": r.by_district.to_dict(orient="records"),
+                    }
+                    for r in results
+                ],
+            }
+        )
         return
     rows = []
     for r in results:
         if not r.measured:
             rows.append([r.label, "—", _fmt(r.target, 1), "—", "未测算", r.reason or ""])
             continue
-        gap = f"{_fmt(r.gap_pp)} pp / {_fmt(r.gap_abs)} {r.gap_unit}" if r.gap_pp is not None \
+        gap = (
+            f"{_fmt(r.gap_pp)} pp / {_fmt(r.gap_abs)} {r.gap_unit}"
+            if r.gap_pp is not None
             else f"{_fmt(r.gap_abs)} {r.gap_unit}"
-        rows.append([r.label, f"{_fmt(r.value)} {r.unit}", f"{r.comparison} {_fmt(r.target, 1)}",
-                     gap, _mark(r.met), r.citation or ""])
-    print_table(f"{p.title}（{p.name} v{p.version}）目标达标情况",
-                ["指标 metric", "现状 value", "目标 target", "差距 gap", "达标", "依据 source"],
-                rows)
+        )
+        rows.append(
+            [
+                r.label,
+                f"{_fmt(r.value)} {r.unit}",
+                f"{r.comparison} {_fmt(r.target, 1)}",
+                gap,
+                _mark(r.met),
+                r.citation or "",
+            ]
+        )
+    print_table(
+        f"{p.title}（{p.name} v{p.version}）目标达标情况",
+        ["指标 metric", "现状 value", "目标 target", "差距 gap", "达标", "依据 source"],
+        rows,
+    )
     if by != "none":
         for r in results:
             if not r.measured or r.by_district is None or r.by_district.empty:
                 continue
             d = r.by_district
-            print_table(f"{r.label} — 分区 by district",
-                        ["区 district", "value", "target", "gap pp", "达标"],
-                        [[row.get("name"), _fmt(row.get("value")), _fmt(row.get("target"), 1),
-                          _fmt(row.get("gap_pp")), _mark(row.get("met"))]
-                         for row in d.to_dict(orient="records")])
+            print_table(
+                f"{r.label} — 分区 by district",
+                ["区 district", "value", "target", "gap pp", "达标"],
+                [
+                    [
+                        row.get("name"),
+                        _fmt(row.get("value")),
+                        _fmt(row.get("target"), 1),
+                        _fmt(row.get("gap_pp")),
+                        _mark(row.get("met")),
+                    ]
+                    for row in d.to_dict(orient="records")
+                ],
+            )
     if out is not None:
         click.echo(f"tables written to {out}", err=True)
 
@@ -112,33 +174,62 @@ def _write_tables(results, summary, out: Path) -> None:
 
     if out.suffix.lower() == ".json":
         payload = [
-            {**r.as_row(), "by_district": r.by_district.to_dict(orient="records")}
-            for r in results
+            {**r.as_row(), "by_district": r.by_district.to_dict(orient="records")} for r in results
         ]
-        out.write_text(json.dumps(payload, ensure_ascii=False, indent=2, default=str),
-                       encoding="utf-8")
+        out.write_text(
+            json.dumps(payload, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
+        )
         return
     summary.to_csv(out, index=False, encoding="utf-8-sig")
-    frames = [r.by_district.assign(metric=r.metric) for r in results
-              if r.measured and r.by_district is not None and not r.by_district.empty]
+    frames = [
+        r.by_district.assign(metric=r.metric)
+        for r in results
+        if r.measured and r.by_district is not None and not r.by_district.empty
+    ]
     if frames:
         pd.concat(frames, ignore_index=True).to_csv(
-            out.with_name(f"{out.stem}.districts.csv"), index=False, encoding="utf-8-sig")
+            out.with_name(f"{out.stem}.districts.csv"), index=False, encoding="utf-8-sig"
+        )
 
 
 @click.command()
 @pack_opt
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Uncovered residential land (.gpkg/.geojson/...); candidates go to "
-                   "<stem>.candidates.<suffix> (or a second GeoPackage layer).")
-@click.option("--candidates", "n_candidates", type=int, default=10, show_default=True,
-              help="How many new pocket-park sites to propose (0: none).")
-@click.option("--candidate-file", type=click.Path(exists=True, path_type=Path),
-              help="Candidate parcels or points to choose from, instead of a grid.")
-@click.option("--radius", "radius_m", type=float, default=300.0, show_default=True,
-              help="Service radius of a new pocket park (m).")
-@click.option("--spacing", "spacing_m", type=float, default=200.0, show_default=True,
-              help="Candidate grid spacing (m).")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Uncovered residential land (.gpkg/.geojson/...); candidates go to "
+    "<stem>.candidates.<suffix> (or a second GeoPackage layer).",
+)
+@click.option(
+    "--candidates",
+    "n_candidates",
+    type=int,
+    default=10,
+    show_default=True,
+    help="How many new pocket-park sites to propose (0: none).",
+)
+@click.option(
+    "--candidate-file",
+    type=click.Path(exists=True, path_type=Path),
+    help="Candidate parcels or points to choose from, instead of a grid.",
+)
+@click.option(
+    "--radius",
+    "radius_m",
+    type=float,
+    default=300.0,
+    show_default=True,
+    help="Service radius of a new pocket park (m).",
+)
+@click.option(
+    "--spacing",
+    "spacing_m",
+    type=float,
+    default=200.0,
+    show_default=True,
+    help="Candidate grid spacing (m).",
+)
 @store_opt
 @json_opt
 @handle_errors
@@ -159,14 +250,20 @@ def gaps(pack, out, n_candidates, candidate_file, radius_m, spacing_m, store, as
         area = jurisdiction_area(p, st)
         parks, residential = st.get_kind("park"), st.get_kind("residential")
         boundary = st.get_kind("boundary")
-    uncovered = uncovered_residential(parks, residential, tiers=p.park_service, area_of=area,
-                                      districts=boundary)
+    uncovered = uncovered_residential(
+        parks, residential, tiers=p.park_service, area_of=area, districts=boundary
+    )
     chosen = None
     if n_candidates > 0 and len(uncovered):
         cands = read_vector(candidate_file) if candidate_file else None
-        chosen = pocket_park_sites(uncovered, n=n_candidates, radius_m=radius_m,
-                                   spacing_m=spacing_m, candidates=cands,
-                                   exclude=[residential, parks])
+        chosen = pocket_park_sites(
+            uncovered,
+            n=n_candidates,
+            radius_m=radius_m,
+            spacing_m=spacing_m,
+            candidates=cands,
+            exclude=[residential, parks],
+        )
     if out.suffix.lower() == ".gpkg":
         write_vector(uncovered, out, layer="uncovered_residential")
         if chosen is not None:
@@ -177,18 +274,32 @@ def gaps(pack, out, n_candidates, candidate_file, radius_m, spacing_m, store, as
             write_vector(chosen, out.with_name(f"{out.stem}.candidates{out.suffix}"))
     total = float(uncovered["area_m2"].sum()) if len(uncovered) else 0.0
     payload = {
-        "pack": p.name, "uncovered_polygons": len(uncovered), "uncovered_m2": total,
+        "pack": p.name,
+        "uncovered_polygons": len(uncovered),
+        "uncovered_m2": total,
         "out": str(out),
-        "candidates": [] if chosen is None else
-        chosen.drop(columns="geometry").to_dict(orient="records"),
+        "candidates": []
+        if chosen is None
+        else chosen.drop(columns="geometry").to_dict(orient="records"),
     }
     if as_json:
         echo_json(payload)
         return
-    click.echo(f"{len(uncovered):,} uncovered residential polygons, {total / 1e6:,.3f} km² "
-               f"(公园服务半径未覆盖居住用地) → {out}")
+    click.echo(
+        f"{len(uncovered):,} uncovered residential polygons, {total / 1e6:,.3f} km² "
+        f"(公园服务半径未覆盖居住用地) → {out}"
+    )
     if chosen is not None and len(chosen):
-        print_table("新增口袋公园候选 pocket-park candidates",
-                    ["#", "gain m²", "coverage after %", "district"],
-                    [[r["order"], f"{r['gain_m2']:,.0f}", _fmt(r.get("coverage_pct")),
-                      r.get("district", "")] for r in payload["candidates"]])
+        print_table(
+            "新增口袋公园候选 pocket-park candidates",
+            ["#", "gain m²", "coverage after %", "district"],
+            [
+                [
+                    r["order"],
+                    f"{r['gain_m2']:,.0f}",
+                    _fmt(r.get("coverage_pct")),
+                    r.get("district", ""),
+                ]
+                for r in payload["candidates"]
+            ],
+        )

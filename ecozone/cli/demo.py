@@ -11,8 +11,14 @@ from ecozone.cli.options import json_opt, store_opt
 
 
 @click.command()
-@click.option("--out", "outdir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("ecozone-demo"), show_default=True, help="Output folder.")
+@click.option(
+    "--out",
+    "outdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("ecozone-demo"),
+    show_default=True,
+    help="Output folder.",
+)
 @store_opt
 @json_opt
 @handle_errors
@@ -30,28 +36,48 @@ def demo(outdir: Path, store: str | None, as_json: bool) -> None:
 
     summary = run_demo(outdir, store=store, step=step)
     if as_json:
-        echo_json({
-            "outdir": str(summary.outdir),
-            "files": {k: str(v) for k, v in summary.files.items()},
-            "verdict": summary.verdict,
-            "findings": summary.findings,
-            "coverage": {k: v.to_dict(orient="records") for k, v in summary.coverage.items()},
-        })
+        echo_json(
+            {
+                "outdir": str(summary.outdir),
+                "files": {k: str(v) for k, v in summary.files.items()},
+                "verdict": summary.verdict,
+                "findings": summary.findings,
+                "coverage": {k: v.to_dict(orient="records") for k, v in summary.coverage.items()},
+            }
+        )
         return
     layers = summary.layers
-    print_table("embedded store (演示数据，非官方 / demonstration data, not official)",
-                ["layer", "kind", "version", "features", "synthetic"],
-                [[r.name, r.label_zh, r.version, f"{r.row_count:,}",
-                  "yes" if r.synthetic else "no (real)"] for r in layers.itertuples()])
-    console.print(f"sample site check (Tongzhou construction site): "
-                  f"[bold]{summary.verdict_zh}[/] ({summary.verdict}), "
-                  f"{summary.findings} findings")
+    print_table(
+        "embedded store (演示数据，非官方 / demonstration data, not official)",
+        ["layer", "kind", "version", "features", "synthetic"],
+        [
+            [
+                r.name,
+                r.label_zh,
+                r.version,
+                f"{r.row_count:,}",
+                "yes" if r.synthetic else "no (real)",
+            ]
+            for r in layers.itertuples()
+        ],
+    )
+    console.print(
+        f"sample site check (Tongzhou construction site): "
+        f"[bold]{summary.verdict_zh}[/] ({summary.verdict}), "
+        f"{summary.findings} findings"
+    )
     for name, table in summary.coverage.items():
-        rows = [[r["label"], "—" if r["value"] is None or r["value"] != r["value"]
-                 else f"{r['value']:.2f} {r['unit']}",
-                 "—" if r["target"] is None else f"{r['comparison']} {r['target']}",
-                 "—" if r["met"] is None else ("✓" if r["met"] else "✗")]
-                for r in table.to_dict(orient="records")]
+        rows = [
+            [
+                r["label"],
+                "—"
+                if r["value"] is None or r["value"] != r["value"]
+                else f"{r['value']:.2f} {r['unit']}",
+                "—" if r["target"] is None else f"{r['comparison']} {r['target']}",
+                "—" if r["met"] is None else ("✓" if r["met"] else "✗"),
+            ]
+            for r in table.to_dict(orient="records")
+        ]
         print_table(f"coverage: {name}", ["metric", "value", "target", "met"], rows)
     console.print(f"\nall outputs are in [bold]{summary.outdir.resolve()}[/]:")
     for key, path in summary.files.items():

@@ -41,18 +41,30 @@ def list_cmd(store: str | None, as_json: bool) -> None:
         echo_json({"store": str(path), "layers": frame.to_dict(orient="records")})
         return
     rows = [
-        [r.name, f"{r.label_zh} {r.kind}", r.version, f"{r.row_count:,}",
-         "演示数据 synthetic" if r.synthetic else "—", _short(r.source), str(r.created_at)[:16]]
+        [
+            r.name,
+            f"{r.label_zh} {r.kind}",
+            r.version,
+            f"{r.row_count:,}",
+            "演示数据 synthetic" if r.synthetic else "—",
+            _short(r.source),
+            str(r.created_at)[:16],
+        ]
         for r in frame.itertuples()
     ]
-    print_table(f"layers in {path}", ["name", "kind", "version", "features", "synthetic",
-                                      "source", "imported"], rows)
+    print_table(
+        f"layers in {path}",
+        ["name", "kind", "version", "features", "synthetic", "source", "imported"],
+        rows,
+    )
 
 
 @layers.command("import")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--name", default=None, help="Layer name (default: the kind).")
-@click.option("--kind", required=True, help="Layer kind; one of the kinds listed in `ecozone layers kinds`.")
+@click.option(
+    "--kind", required=True, help="Layer kind; one of the kinds listed in `ecozone layers kinds`."
+)
 @click.option("--source", default=None, help="Source document or file (default: the file name).")
 @click.option("--source-date", default=None, help="Date of the source, e.g. 2024-06-30.")
 @click.option("--synthetic", is_flag=True, help="Flag the features as synthetic (not official).")
@@ -83,12 +95,20 @@ def import_cmd(
     issues = gdf.attrs.get("issues", [])
     with open_store(store) as st:
         layer = st.import_layer(
-            gdf, name=name or kind, kind=kind, source=source or path.name,
-            source_date=source_date, synthetic=synthetic,
+            gdf,
+            name=name or kind,
+            kind=kind,
+            source=source or path.name,
+            source_date=source_date,
+            synthetic=synthetic,
         )
     result = {
-        "name": layer.name, "kind": layer.kind, "version": layer.version,
-        "row_count": layer.row_count, "checksum": layer.checksum, "issues": issues,
+        "name": layer.name,
+        "kind": layer.kind,
+        "version": layer.version,
+        "row_count": layer.row_count,
+        "checksum": layer.checksum,
+        "issues": issues,
     }
     if as_json:
         echo_json(result)
@@ -98,8 +118,9 @@ def import_cmd(
         f"(sha256 {layer.checksum[:12]}…)"
     )
     for issue in issues:
-        click.echo(f"  row {issue.get('row')}: {issue.get('action')}: {issue.get('reason')}",
-                   err=True)
+        click.echo(
+            f"  row {issue.get('row')}: {issue.get('action')}: {issue.get('reason')}", err=True
+        )
 
 
 @layers.command("history")
@@ -116,10 +137,22 @@ def history_cmd(name: str, store: str | None, as_json: bool) -> None:
     if as_json:
         echo_json(frame.to_dict(orient="records"))
         return
-    rows = [[r.version, f"{r.row_count:,}", r.source, r.source_date or "—",
-             str(r.created_at)[:19], r.checksum[:16]] for r in frame.itertuples()]
-    print_table(f"history of {name}", ["version", "features", "source", "source date",
-                                       "imported", "sha256"], rows)
+    rows = [
+        [
+            r.version,
+            f"{r.row_count:,}",
+            r.source,
+            r.source_date or "—",
+            str(r.created_at)[:19],
+            r.checksum[:16],
+        ]
+        for r in frame.itertuples()
+    ]
+    print_table(
+        f"history of {name}",
+        ["version", "features", "source", "source date", "imported", "sha256"],
+        rows,
+    )
 
 
 @layers.command("show")
@@ -136,10 +169,15 @@ def show_cmd(name: str, version: int | None, head: int, store: str | None, as_js
     with open_store(store) as st:
         layer = st.get(name, version)
     meta = {
-        "name": layer.name, "kind": layer.kind, "version": layer.version,
-        "source": layer.source, "source_date": layer.source_date,
-        "row_count": layer.row_count, "checksum": layer.checksum,
-        "synthetic": layer.synthetic, "crs": str(layer.crs),
+        "name": layer.name,
+        "kind": layer.kind,
+        "version": layer.version,
+        "source": layer.source,
+        "source_date": layer.source_date,
+        "row_count": layer.row_count,
+        "checksum": layer.checksum,
+        "synthetic": layer.synthetic,
+        "crs": str(layer.crs),
         "bounds": [float(v) for v in layer.gdf.total_bounds] if len(layer.gdf) else None,
         "columns": [c for c in layer.gdf.columns if c != "geometry"],
     }
@@ -147,8 +185,9 @@ def show_cmd(name: str, version: int | None, head: int, store: str | None, as_js
         sample = layer.gdf.head(head).drop(columns="geometry")
         echo_json({**meta, "features": sample.to_dict(orient="records")})
         return
-    print_table(f"{layer.name} v{layer.version}", ["field", "value"],
-                [[k, v] for k, v in meta.items()])
+    print_table(
+        f"{layer.name} v{layer.version}", ["field", "value"], [[k, v] for k, v in meta.items()]
+    )
     cols = [c for c in ("feature_id", "name") if c in layer.gdf.columns]
     cols += [c for c in meta["columns"] if c not in cols][:4]
     rows = [[getattr(r, c, "") for c in cols] for r in layer.gdf.head(head).itertuples()]
@@ -180,10 +219,15 @@ def kinds_cmd(as_json: bool) -> None:
     """The layer kinds ecozone knows, with their Chinese names."""
     from layers.kinds import LAYER_KINDS, kind_info
 
-    records = [{"kind": k, "label_zh": kind_info(k).label_zh, "label_en": kind_info(k).label_en}
-               for k in LAYER_KINDS]
+    records = [
+        {"kind": k, "label_zh": kind_info(k).label_zh, "label_en": kind_info(k).label_en}
+        for k in LAYER_KINDS
+    ]
     if as_json:
         echo_json(records)
     else:
-        print_table("layer kinds", ["kind", "中文", "English"],
-                    [[r["kind"], r["label_zh"], r["label_en"]] for r in records])
+        print_table(
+            "layer kinds",
+            ["kind", "中文", "English"],
+            [[r["kind"], r["label_zh"], r["label_en"]] for r in records],
+        )

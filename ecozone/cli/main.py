@@ -13,12 +13,17 @@ import click
 
 from ecozone import __version__
 from ecozone.cli.check import check
+from ecozone.cli.clues import clues
 from ecozone.cli.coords import coords
 from ecozone.cli.coverage import coverage, gaps
 from ecozone.cli.demo import demo
 from ecozone.cli.layers import layers
+from ecozone.cli.layers_copy import copy as layers_copy
+from ecozone.cli.ledger import ledger
 from ecozone.cli.map import map_cmd
 from ecozone.cli.measure import measure
+from ecozone.cli.serve import serve
+from ecozone.cli.stakes import stakes
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -26,7 +31,7 @@ from ecozone.cli.measure import measure
 @click.option("-v", "--verbose", count=True, help="More log output (repeatable).")
 @click.option("-q", "--quiet", count=True, help="Less log output (repeatable).")
 def cli(verbose: int, quiet: int) -> None:
-    """ecozone — 生态环境分区管控（三线一单）toolkit for China.
+    """Ecozone — 生态环境分区管控（三线一单）toolkit for China.
 
     \b
     Layers   生态保护红线 red lines, 生态控制区 control zones, 饮用水水源井 wells,
@@ -42,8 +47,22 @@ def cli(verbose: int, quiet: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
-for command in (layers, measure, coords, check, coverage, gaps, map_cmd, demo):
+for command in (
+    layers,
+    measure,
+    coords,
+    check,
+    clues,
+    ledger,
+    stakes,
+    coverage,
+    gaps,
+    map_cmd,
+    serve,
+    demo,
+):
     cli.add_command(command)
+layers.add_command(layers_copy)
 
 
 def main() -> None:

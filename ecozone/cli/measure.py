@@ -15,8 +15,11 @@ from ecozone.cli.options import coords_opt, crs_opt, json_opt, zone_opt
 @crs_opt
 @coords_opt
 @zone_opt
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the features with area_m2, perimeter_m, length_m (.gpkg, .csv, ...).")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the features with area_m2, perimeter_m, length_m (.gpkg, .csv, ...).",
+)
 @json_opt
 @handle_errors
 def measure(
@@ -52,12 +55,24 @@ def measure(
     ]
     totals = {k: float(measured[k].sum()) for k in ("area_m2", "perimeter_m", "length_m")}
     if as_json:
-        echo_json({"file": str(path), "features": records, "totals": totals,
-                   "issues": gdf.attrs.get("issues", [])})
+        echo_json(
+            {
+                "file": str(path),
+                "features": records,
+                "totals": totals,
+                "issues": gdf.attrs.get("issues", []),
+            }
+        )
         return
     rows = [
-        [rec["row"], rec["geometry_type"], f"{rec['area_m2']:,.2f}",
-         f"{rec['area_m2'] / 1e6:,.6f}", f"{rec['perimeter_m']:,.2f}", f"{rec['length_m']:,.2f}"]
+        [
+            rec["row"],
+            rec["geometry_type"],
+            f"{rec['area_m2']:,.2f}",
+            f"{rec['area_m2'] / 1e6:,.6f}",
+            f"{rec['perimeter_m']:,.2f}",
+            f"{rec['length_m']:,.2f}",
+        ]
         for rec in records[:200]
     ]
     print_table(

@@ -41,6 +41,4 @@ zone_opt = click.option(
     default=None,
     help="Gauss-Krüger 3° zone number for eastings without a zone prefix (Beijing: 39).",
 )
-overwrite_opt = click.option(
-    "--overwrite", is_flag=True, help="Replace an existing output file."
-)
+overwrite_opt = click.option("--overwrite", is_flag=True, help="Replace an existing output file.")

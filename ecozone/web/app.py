@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from starlette.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.gzip import GZipMiddleware
 
 from ecozone.web.audit import AuditLog
 from ecozone.web.checks import PackCache
@@ -145,8 +145,8 @@ def create_app(store: Any = None, *, settings: WebSettings | None = None) -> Fas
         summary="生态环境分区管控（三线一单）site checks, coverage and layers",
         description=(
             "Site checks against 三线一单 rule packs, coverage metrics against plan targets, "
-            "and the versioned layer store. Errors are JSON `{\"error\": {\"code\", "
-            "\"message\"}}`. Reading is open; `POST /api/layers/{name}` needs "
+            'and the versioned layer store. Errors are JSON `{"error": {"code", '
+            '"message"}}`. Reading is open; `POST /api/layers/{name}` needs '
             "`Authorization: Bearer <token>` (the server's `$ECOZONE_API_TOKEN`)."
         ),
         docs_url=None,  # Swagger UI and ReDoc load scripts from CDNs: not offline

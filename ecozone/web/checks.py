@@ -253,7 +253,9 @@ def _to_lonlat(geom: shapely.Geometry, req: CheckRequest, notes: list[str]) -> s
     return geom
 
 
-def site_from_request(req: CheckRequest, *, max_vertices: int) -> tuple[gpd.GeoDataFrame, list[str]]:
+def site_from_request(
+    req: CheckRequest, *, max_vertices: int
+) -> tuple[gpd.GeoDataFrame, list[str]]:
     """Turn a check request's geometry or coordinates into one WGS84 site.
 
     Parameters
@@ -385,17 +387,22 @@ def _round(geoms: np.ndarray) -> np.ndarray:
 def nearby_frames(
     entry: PackEntry, geom: shapely.Geometry, *, radius_m: float
 ) -> tuple[dict[str, gpd.GeoDataFrame], tuple[float, float, float, float]]:
-    """Layer features within ``radius_m`` of the site, clipped to that window (display only)."""
+    """Layer features within ``radius_m`` of the site (display only).
+
+    Features are clipped to a window three times as wide, so that the cut edges lie
+    outside the view the page opens with, and large polygons stay small.
+    """
     window = _window(geom, radius_m)
+    clip = _window(geom, 3 * radius_m + 1000)
     box = shapely.box(*window)
     out: dict[str, gpd.GeoDataFrame] = {}
-    for kind in sorted(entry.frames, key=lambda k: (_DRAW_ORDER + (k,)).index(k)):
+    for kind in sorted(entry.frames, key=lambda k: (*_DRAW_ORDER, k).index(k)):
         frame = entry.frames[kind]
         idx = np.sort(frame.sindex.query(box, predicate="intersects"))
         if not len(idx):
             continue
-        sub = frame.iloc[idx[: _MAX_PER_LAYER]]
-        clipped = shapely.clip_by_rect(sub.geometry.to_numpy(), *window)
+        sub = frame.iloc[idx[:_MAX_PER_LAYER]]
+        clipped = shapely.clip_by_rect(sub.geometry.to_numpy(), *clip)
         keep = ~shapely.is_empty(clipped)
         out[kind] = gpd.GeoDataFrame(
             sub[keep].drop(columns="geometry"), geometry=clipped[keep], crs=LONLAT
@@ -417,7 +424,12 @@ def _style(style: Any, lang: str) -> dict[str, Any]:
 
 
 def nearby_features(
-    entry: PackEntry, report: Mapping[str, Any], site: gpd.GeoDataFrame, *, radius_m: float, lang: str
+    entry: PackEntry,
+    report: Mapping[str, Any],
+    site: gpd.GeoDataFrame,
+    *,
+    radius_m: float,
+    lang: str,
 ) -> dict[str, Any]:
     """The page map: the site and the layer features around it as GeoJSON.
 
@@ -440,7 +452,9 @@ def nearby_features(
         feats = []
         cols = [c for c in gdf.columns if c != gdf.geometry.name]
         for i, row in enumerate(gdf[cols].itertuples(index=False, name=None)):
-            props = {c: (None if v is None or v != v else str(v)) for c, v in zip(cols, row, strict=True)}
+            props = {
+                c: (None if v is None or v != v else str(v)) for c, v in zip(cols, row, strict=True)
+            }
             props["hit"] = props.get("feature_id") in hits
             feats.append({"type": "Feature", "geometry": json.loads(texts[i]), "properties": props})
         layers.append(
@@ -539,7 +553,10 @@ def _context_geojson(entry: PackEntry) -> list[dict[str, Any]]:
             districts = districts_of(b, codes)
             area = own if len(own) else None
             shown = pd.concat([own, districts[~districts["adcode"].astype(str).isin(codes)]])
-            frames = {**frames, "boundary": gpd.GeoDataFrame(shown, geometry="geometry", crs=LONLAT)}
+            frames = {
+                **frames,
+                "boundary": gpd.GeoDataFrame(shown, geometry="geometry", crs=LONLAT),
+            }
     bounds = tuple(area.total_bounds) if area is not None else None
     for kind in _CONTEXT_KINDS:
         gdf = frames.get(kind)

@@ -99,7 +99,9 @@ class CoverageCache:
             self._futures.clear()
 
     def _future(self, key: tuple[Any, ...], fn: Any, *args: Any) -> Future[Any]:
-        stamp = tuple(sorted((k, v["version"], v["checksum"]) for k, v in self.store.stamp().items()))
+        stamp = tuple(
+            sorted((k, v["version"], v["checksum"]) for k, v in self.store.stamp().items())
+        )
         full = (*key, stamp)
         with self._lock:
             fut = self._futures.get(full)

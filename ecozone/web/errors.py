@@ -149,6 +149,7 @@ class CatchAllMiddleware:
         self.app = app
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Run the app; answer 500 if it raises before answering."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

@@ -16,7 +16,10 @@ COOKIE = "ecozone_lang"
 
 #: key → (Chinese, English)
 STRINGS: dict[str, tuple[str, str]] = {
-    "app_title": ("生态环境分区管控（三线一单）", "Ecological-environment zoning control (三线一单)"),
+    "app_title": (
+        "生态环境分区管控（三线一单）",
+        "Ecological-environment zoning control (三线一单)",
+    ),
     "nav_check": ("场址检查", "Site check"),
     "nav_coverage": ("指标测算", "Coverage"),
     "nav_layers": ("图层管理", "Layers"),
@@ -64,14 +67,23 @@ STRINGS: dict[str, tuple[str, str]] = {
     "dev_expansion": ("改扩建", "Expansion"),
     "temporary_land_use": ("临时用地", "Temporary land use"),
     "water_supply": ("供水设施", "Water-supply facility"),
-    "exits": ("工地出口坐标（经度,纬度；多个用分号分隔）", "Site exits (lon,lat; separated by ';')"),
+    "exits": (
+        "工地出口坐标（经度,纬度；多个用分号分隔）",
+        "Site exits (lon,lat; separated by ';')",
+    ),
     "run_check": ("检查", "Check"),
     "checking": ("正在检查…", "Checking…"),
     "verdict": ("结论", "Verdict"),
     "findings": ("管控要求与依据", "Findings and sources"),
     "citation": ("依据", "Source"),
     "sanxian": ("三线一单符合性分析", "Three lines, one list"),
-    "distances": ("与各图层的距离", "Distances to layers"),
+    "distances": ("与各图层的空间关系", "Spatial relations to the layers"),
+    "category": ("类别", "Category"),
+    "analysis": ("分析内容", "Analysis"),
+    "conclusion": ("结论", "Conclusion"),
+    "feature": ("要素", "Feature"),
+    "relation": ("关系", "Relation"),
+    "distance": ("距离", "Distance"),
     "download": ("下载报告", "Download the report"),
     "no_findings": ("本场址未触发任何管控规则。", "No rule applies to this site."),
     "notes": ("提示", "Notes"),
@@ -154,5 +166,7 @@ def pick_lang(query: str | None, cookie: str | None) -> str:
 
 def js_strings(lang: str) -> dict[str, str]:
     """Every string in ``lang``, for the page scripts."""
-    return {k: t(k, lang) if "{" not in v[0] else (v[1] if lang == "en" else v[0])
-            for k, v in STRINGS.items()}
+    return {
+        k: t(k, lang) if "{" not in v[0] else (v[1] if lang == "en" else v[0])
+        for k, v in STRINGS.items()
+    }

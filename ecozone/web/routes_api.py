@@ -60,8 +60,8 @@ def _json(obj: Any, status: int = 200) -> Response:
     """A JSON response without FastAPI's re-validation of large dicts (NaN → null)."""
     try:
         text = json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    except ValueError:
-        text = json.dumps(json_safe(obj), ensure_ascii=False, separators=(",", ":"))
+    except (ValueError, TypeError):
+        text = json.dumps(json_safe(obj), ensure_ascii=False, separators=(",", ":"), default=str)
     return Response(text.encode("utf-8"), status_code=status, media_type="application/json")
 
 
@@ -127,15 +127,17 @@ async def _checked(request: Request, body: CheckRequest) -> tuple[Any, Any, Any,
     st = _state(request)
     settings = st.settings
     pack = _pack_or_default(request, body.pack)
-    site, notes = site_from_request(body, max_vertices=settings.max_vertices)
-    project = make_project(body)
-    timeout = settings.time_limit_s
 
-    def work() -> tuple[Any, tuple[Any, Any]]:
+    def work() -> tuple[Any, Any, Any, tuple[Any, Any], list[str]]:
+        # parsing runs here too: it may wait for the warnings lock, the event loop never does
+        site, notes = site_from_request(body, max_vertices=settings.max_vertices)
+        project = make_project(body)
         entry = st.packs.get(pack)
-        return entry, check_site(entry, site, project)
+        return entry, site, project, check_site(entry, site, project), notes
 
-    entry, checked = await st.runner.run(work, timeout=timeout, what="the site check")
+    entry, site, project, checked, notes = await st.runner.run(
+        work, timeout=settings.time_limit_s, what="the site check"
+    )
     notes = [*notes, *entry.notes]
     skipped = checked[0].stamp.get("skipped_rules") or []
     if skipped:
@@ -172,7 +174,7 @@ async def check(
     for missing layers) and, with ``include_map=true``, ``map``.
     """
     st = _state(request)
-    entry, site, _, (result, report), notes = await _checked(request, body)
+    entry, _, _, (result, report), notes = await _checked(request, body)
     report["notes"] = notes
     if include_map:
 
@@ -200,7 +202,7 @@ async def check(
 async def check_report(
     request: Request,
     body: CheckRequest,
-    format: Annotated[Literal["html", "docx", "pdf", "json"], Query()] = "html",  # noqa: A002
+    format: Annotated[Literal["html", "docx", "pdf", "json"], Query()] = "html",
 ) -> Response:
     """As ``POST /api/check``, answered with the report as an HTML, DOCX, PDF or JSON file."""
     st = _state(request)
@@ -235,7 +237,9 @@ def _read_options(coords: str, gk_zone: int | None) -> dict[str, Any]:
     return {"coords": coords}
 
 
-def _read_upload(path: Path, options: dict[str, Any], folder: Path, label: str) -> tuple[Any, list[str]]:
+def _read_upload(
+    path: Path, options: dict[str, Any], folder: Path, label: str
+) -> tuple[Any, list[str]]:
     """Read a vetted upload with geo.io.read_vector (DXF needs a CRS: from the options)."""
     from geo.crs import gk_epsg
     from geo.io import read_vector
@@ -283,7 +287,9 @@ async def _vetted(request: Request, file: UploadFile, folder: Path) -> Path:
 @router.post("/parse", summary="Read a site file into one geometry", responses=_ERRORS)
 async def parse_site_file(
     request: Request,
-    file: Annotated[UploadFile, File(description="GeoJSON, zipped shapefile, KML/KMZ, CSV/XLSX, DXF")],
+    file: Annotated[
+        UploadFile, File(description="GeoJSON, zipped shapefile, KML/KMZ, CSV/XLSX, DXF")
+    ],
     coords: Annotated[Coords, Form()] = "wgs84",
     gk_zone: Annotated[int | None, Form(ge=25, le=45)] = None,
 ) -> dict[str, Any]:
@@ -318,7 +324,11 @@ async def parse_site_file(
                 )
                 raise GeometryError(msg)
             issues = [
-                {**i, "source": label, "reason": scrub_paths(str(i.get("reason", "")), folder, label)}
+                {
+                    **i,
+                    "source": label,
+                    "reason": scrub_paths(str(i.get("reason", "")), folder, label),
+                }
                 for i in gdf.attrs.get("issues", [])
             ]
             return {
@@ -349,7 +359,7 @@ async def check_batch(
     pack: Annotated[str, Form(max_length=40)] = "beijing",
     coords: Annotated[Coords, Form()] = "wgs84",
     gk_zone: Annotated[int | None, Form(ge=25, le=45)] = None,
-    format: Annotated[Literal["csv", "gpkg"], Form()] = "csv",  # noqa: A002
+    format: Annotated[Literal["csv", "gpkg"], Form()] = "csv",
     output: Annotated[Literal["json", "zip"], Form()] = "json",
 ) -> Any:
     """Check every row/feature of an uploaded file (project columns per row are read).
@@ -452,7 +462,8 @@ def _authorise(request: Request, name: str) -> str:
         raise ApiError(
             401,
             "unauthorised",
-            "需要有效的 API 令牌 / a valid API token is needed: send 'Authorization: Bearer <token>'",
+            "需要有效的 API 令牌 / a valid API token is needed: "
+            "send 'Authorization: Bearer <token>'",
         )
     return holder
 

@@ -46,6 +46,14 @@ def _lang(request: Request) -> str:
     return pick_lang(request.query_params.get("lang"), request.cookies.get(COOKIE))
 
 
+def _kind_labels(lang: str) -> dict[str, str]:
+    from layers import LAYER_KINDS, kind_info
+
+    return {
+        k: (kind_info(k).label_zh if lang == "zh" else kind_info(k).label_en) for k in LAYER_KINDS
+    }
+
+
 def _page(request: Request, template: str, page: str, **context: Any) -> HTMLResponse:
     st = request.app.state
     lang = _lang(request)
@@ -58,6 +66,7 @@ def _page(request: Request, template: str, page: str, **context: Any) -> HTMLRes
         "default_pack": settings.default_pack,
         "max_upload_mb": settings.max_upload_mb,
         "imports_enabled": bool(settings.tokens()),
+        "kind_labels": _kind_labels(lang),
     }
     html = _env.get_template(template).render(
         lang=lang,

@@ -89,8 +89,16 @@ class Runner:
             raise ApiError(504, "timeout", msg) from exc
 
     async def run(self, fn: Callable[..., T], *args: Any, timeout: float, what: str) -> T:
-        """Run ``fn(*args)`` in the pool, waiting at most ``timeout`` seconds."""
-        return await self.wait(self.submit(fn, *args), timeout=timeout, what=what)
+        """Run ``fn(*args)`` in the pool, waiting at most ``timeout`` seconds.
+
+        On timeout a call still queued is cancelled (nobody waits for it any more).
+        """
+        future = self.submit(fn, *args)
+        try:
+            return await self.wait(future, timeout=timeout, what=what)
+        except ApiError:
+            future.cancel()
+            raise
 
     def shutdown(self) -> None:
         """Stop accepting work; running calls finish in their threads."""

@@ -176,7 +176,7 @@ def parse_tokens(text: str) -> dict[str, str]:
         if len(token) < _MIN_TOKEN:
             msg = (
                 f"${TOKEN_ENV}: a token has {len(token)} characters; use at least {_MIN_TOKEN} "
-                "random characters (e.g. `python -c 'import secrets; print(secrets.token_urlsafe())'`)"
+                "random characters (python -c 'import secrets; print(secrets.token_urlsafe())')"
             )
             raise InputFormatError(msg)
         if token in out:

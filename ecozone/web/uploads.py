@@ -130,6 +130,7 @@ class BodyLimitMiddleware:
         await send({"type": "http.response.body", "body": body})
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Pass the request on with a counting ``receive``; answer 413 past the limit."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -263,9 +264,7 @@ async def save_upload(
                 break
             size += len(chunk)
             if size > max_bytes:
-                msg = (
-                    f"{label}: 文件过大 / the file is larger than the limit of {_mib(max_bytes)}"
-                )
+                msg = f"{label}: 文件过大 / the file is larger than the limit of {_mib(max_bytes)}"
                 raise UploadRejected(msg, status=413, code="too_large")
             out.write(chunk)
     if size == 0:
@@ -364,7 +363,9 @@ def check_zip(
         msg = f"{label}: 压缩包含有链接 / the archive holds symbolic links ({links[:3]})"
         raise UploadRejected(msg, code="zip_link")
     if any(i.flag_bits & 0x1 for i in infos):
-        msg = f"{label}: 压缩包已加密 / the archive is password-protected; zip it without a password"
+        msg = (
+            f"{label}: 压缩包已加密 / the archive is password-protected; zip it without a password"
+        )
         raise UploadRejected(msg, code="zip_encrypted")
     total = sum(i.file_size for i in infos)
     packed = sum(i.compress_size for i in infos)
@@ -374,14 +375,12 @@ def check_zip(
             f"of {_mib(max_unzipped_bytes)}"
         )
         raise UploadRejected(msg, code="zip_bomb")
-    ratios = [
-        i.file_size / max(i.compress_size, 1) for i in infos if i.file_size > _RATIO_FLOOR
-    ]
+    ratios = [i.file_size / max(i.compress_size, 1) for i in infos if i.file_size > _RATIO_FLOOR]
     overall = total / max(packed, 1) if total > _RATIO_FLOOR else 0.0
     worst = max([overall, *ratios])
     if worst > max_ratio:
         msg = (
-            f"{label}: 压缩比异常 / the archive compresses {worst:,.0f}:1 (limit {max_ratio:,.0f}:1), "
-            "typical of a decompression bomb; it was not unpacked"
+            f"{label}: 压缩比异常 / the archive compresses {worst:,.0f}:1 (limit "
+            f"{max_ratio:,.0f}:1), typical of a decompression bomb; it was not unpacked"
         )
         raise UploadRejected(msg, code="zip_bomb")

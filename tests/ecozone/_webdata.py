@@ -80,13 +80,23 @@ def make_layers() -> dict[str, gpd.GeoDataFrame]:
     L["boundary"] = _frame(
         [
             {"feature_id": "110000", "name": "北京市", "adcode": "110000", "level": "municipality"},
-            {"feature_id": "110112", "name": "通州区", "adcode": "110112", "level": "district",
-             "parent_adcode": "110000"},
-            {"feature_id": "110105", "name": "朝阳区", "adcode": "110105", "level": "district",
-             "parent_adcode": "110000"},
+            {
+                "feature_id": "110112",
+                "name": "通州区",
+                "adcode": "110112",
+                "level": "district",
+                "parent_adcode": "110000",
+            },
+            {
+                "feature_id": "110105",
+                "name": "朝阳区",
+                "adcode": "110105",
+                "level": "district",
+                "parent_adcode": "110000",
+            },
         ],
         [BEIJING, rect(-30000, -30000, 0, 30000), rect(0, -30000, 30000, 30000)],
-    )  # fmt: skip
+    )
     L["redline"] = _frame(
         [{"feature_id": "RL-1", "name": "红线一"}, {"feature_id": "RL-2", "name": "红线二"}],
         [REDLINE, REDLINE_2],
@@ -123,13 +133,23 @@ def make_layers() -> dict[str, gpd.GeoDataFrame]:
     )
     L["control_unit"] = _frame(
         [
-            {"feature_id": "CU-1", "name": "西部重点管控单元", "unit_code": "ZH11011220001",
-             "category": "key", "access_list": json.dumps(ACCESS, ensure_ascii=False)},
-            {"feature_id": "CU-2", "name": "东部一般管控单元", "unit_code": "ZH11010530001",
-             "category": "general", "access_list": json.dumps(ACCESS[:1], ensure_ascii=False)},
+            {
+                "feature_id": "CU-1",
+                "name": "西部重点管控单元",
+                "unit_code": "ZH11011220001",
+                "category": "key",
+                "access_list": json.dumps(ACCESS, ensure_ascii=False),
+            },
+            {
+                "feature_id": "CU-2",
+                "name": "东部一般管控单元",
+                "unit_code": "ZH11010530001",
+                "category": "general",
+                "access_list": json.dumps(ACCESS[:1], ensure_ascii=False),
+            },
         ],
         [rect(-30000, -30000, 0, 30000), rect(0, -30000, 30000, 30000)],
-    )  # fmt: skip
+    )
     return L
 
 
@@ -139,7 +159,9 @@ def build_store(path: Path) -> Path:
 
     with LayerStore(path) as store:
         for kind, gdf in make_layers().items():
-            store.import_layer(gdf, name=kind, kind=kind, source="测试数据 test data", synthetic=True)
+            store.import_layer(
+                gdf, name=kind, kind=kind, source="测试数据 test data", synthetic=True
+            )
     return path
 
 

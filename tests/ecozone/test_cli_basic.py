@@ -31,15 +31,28 @@ def test_help_lists_every_command(runner):
 
 
 def test_coords_convert_single_gcj02(runner):
-    data = run_json(runner, ["coords", "convert", "--from", "gcj02", "--to", "wgs84",
-                             "116.403963", "39.915119"])
+    data = run_json(
+        runner, ["coords", "convert", "--from", "gcj02", "--to", "wgs84", "116.403963", "39.915119"]
+    )
     lon, lat = gcj02_to_wgs84(116.403963, 39.915119)
     assert data["output"] == pytest.approx([float(lon), float(lat)], abs=1e-9)
 
 
 def test_coords_convert_to_gk_northing_first(runner):
-    data = run_json(runner, ["coords", "convert", "--from", "wgs84", "--to", "gk39",
-                             "--northing-first", "39.908", "116.397"])
+    data = run_json(
+        runner,
+        [
+            "coords",
+            "convert",
+            "--from",
+            "wgs84",
+            "--to",
+            "gk39",
+            "--northing-first",
+            "39.908",
+            "116.397",
+        ],
+    )
     e, n = Transformer.from_crs("EPSG:4326", "EPSG:4548", always_xy=True).transform(116.397, 39.908)
     assert data["output"] == pytest.approx([n, e], abs=1e-6)
 
@@ -54,8 +67,21 @@ def test_coords_convert_csv(runner, tmp_path):
     src = tmp_path / "in.csv"
     src.write_text("name,lng,lat\na,116.4,39.9\n", encoding="utf-8")
     out = tmp_path / "out.csv"
-    result = runner.invoke(cli, ["coords", "convert", "--from", "wgs84", "--to", "bd09",
-                                 "--csv", str(src), "--out", str(out)])
+    result = runner.invoke(
+        cli,
+        [
+            "coords",
+            "convert",
+            "--from",
+            "wgs84",
+            "--to",
+            "bd09",
+            "--csv",
+            str(src),
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     text = out.read_text(encoding="utf-8-sig")
     assert "x_bd09" in text.splitlines()[0]
@@ -86,10 +112,14 @@ def test_layers_import_history_show_export(runner, tmp_path):
     )
     src = tmp_path / "wells.geojson"
     wells.to_file(src)
-    first = run_json(runner, ["layers", "import", str(src), "--kind", "well", "--store", str(store)])
+    first = run_json(
+        runner, ["layers", "import", str(src), "--kind", "well", "--store", str(store)]
+    )
     assert first["version"] == 1 and first["row_count"] == 2
     wells.iloc[:1].to_file(src)
-    second = run_json(runner, ["layers", "import", str(src), "--kind", "well", "--store", str(store)])
+    second = run_json(
+        runner, ["layers", "import", str(src), "--kind", "well", "--store", str(store)]
+    )
     assert second["version"] == 2 and second["row_count"] == 1
 
     history = run_json(runner, ["layers", "history", "well", "--store", str(store)])
@@ -101,8 +131,9 @@ def test_layers_import_history_show_export(runner, tmp_path):
     assert {f["name"] for f in shown["features"]} == {"甲村水源井", "乙村水源井"}
 
     out = tmp_path / "v1.gpkg"
-    result = runner.invoke(cli, ["layers", "export", "well", str(out), "--version", "1",
-                                 "--store", str(store)])
+    result = runner.invoke(
+        cli, ["layers", "export", "well", str(out), "--version", "1", "--store", str(store)]
+    )
     assert result.exit_code == 0, result.output
     assert len(gpd.read_file(out)) == 2
 
@@ -111,7 +142,8 @@ def test_layers_import_wrong_geometry_is_clear(runner, tmp_path):
     poly = Polygon([(116.3, 39.9), (116.32, 39.9), (116.32, 39.915)])
     src = tmp_path / "notwells.geojson"
     gpd.GeoDataFrame({"name": ["x"]}, geometry=[poly], crs="EPSG:4326").to_file(src)
-    result = runner.invoke(cli, ["layers", "import", str(src), "--kind", "well",
-                                 "--store", str(tmp_path / "s.gpkg")])
+    result = runner.invoke(
+        cli, ["layers", "import", str(src), "--kind", "well", "--store", str(tmp_path / "s.gpkg")]
+    )
     assert result.exit_code == 1
     assert "Error" in result.output and "point" in result.output.lower()

@@ -134,14 +134,14 @@ def test_temporary_land_use_makes_it_restricted(client):
 
 
 def test_point_away_from_everything_gets_the_access_list(client):
-    lon, lat = at(8000, -8000)
+    lon, lat = at(6000, -4000)
     rep = check(client, geometry={"type": "Point", "coordinates": [lon, lat]})
     assert rep["verdict"]["code"] == "requirements"
     assert rule_ids(rep) >= {"control_unit.access"}
     assert not rule_ids(rep) & {"redline.inside", "well.30m.polluting", "water_source.grade1"}
     dist = {r["kind"]: r["distance_m"] for r in rep["relations"] if r["distance_m"] is not None}
-    # nearest red line corner (2000, 1000) m from the centre: site is 6 km east, 9 km south
-    expected = ((8000 - 2000) ** 2 + (8000 + 1000) ** 2) ** 0.5
+    # nearest red line corner is (2000, 1000) m from the centre; the site is at (6000, -4000)
+    expected = ((6000 - 2000) ** 2 + (4000 + 1000) ** 2) ** 0.5
     assert dist["redline"] == pytest.approx(expected, rel=0.01)
 
 
@@ -218,8 +218,10 @@ def test_include_map_returns_nearby_features(client):
 def test_check_errors_are_4xx_json(client):
     cases = [
         ({}, "no_site"),
-        ({"coordinates": "116.7,39.9", "geometry": {"type": "Point", "coordinates": [1, 2]}},
-         "no_site"),
+        (
+            {"coordinates": "116.7,39.9", "geometry": {"type": "Point", "coordinates": [1, 2]}},
+            "no_site",
+        ),
         ({"coordinates": "not coordinates"}, "input_format"),
         ({"coordinates": "500000,4400000"}, "crs"),
         ({"coordinates": "450000,4400000", "coords": "gk"}, "gk_zone_missing"),
@@ -229,14 +231,16 @@ def test_check_errors_are_4xx_json(client):
         ({"coordinates": "116.7,39.9", "project": {"industry_code": "??"}}, "input_format"),
         ({"coordinates": "116.7,39.9", "project": {"flags": ["dancing"]}}, "invalid_request"),
         ({"coordinates": "116.7,39.9", "surprise": 1}, "invalid_request"),
-    ]  # fmt: skip
+    ]
     for body, code in cases:
         r = client.post("/api/check", json=body)
         assert 400 <= r.status_code < 500, (body, r.text)
         err = r.json()["error"]
         assert err["code"] == code, (body, err)
         assert err["message"] and "Traceback" not in err["message"]
-    r = client.post("/api/check", content=b"{not json", headers={"content-type": "application/json"})
+    r = client.post(
+        "/api/check", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_request"
 
 
@@ -314,8 +318,10 @@ def _parse(client, name, data, **form):
 
 def test_parse_geojson_csv_kml_and_zip(client, tmp_path):
     site = rect(1200, 1200, 1400, 1400)
-    fc = {"type": "FeatureCollection",
-          "features": [{"type": "Feature", "geometry": mapping(site), "properties": {"n": 1}}]}  # fmt: skip
+    fc = {
+        "type": "FeatureCollection",
+        "features": [{"type": "Feature", "geometry": mapping(site), "properties": {"n": 1}}],
+    }
     r = _parse(client, "site.geojson", json.dumps(fc).encode())
     assert r.status_code == 200, r.text
     got = shapely.geometry.shape(r.json()["geometry"])
@@ -397,7 +403,7 @@ def _batch_csv():
     away = at(8000, -8000)
     return (
         "site_id,name,lon,lat,项目类型\n"
-        f"S1,=HYPERLINK(\"http://evil\"),{inside[0]},{inside[1]},工业\n"
+        f'S1,=HYPERLINK("http://evil"),{inside[0]},{inside[1]},工业\n'
         f"S2,-12.5,{away[0]},{away[1]},\n"
         "S3,bad row,not-a-number,39.9,\n"
         f"S4,@SUM(A1),{away[0]},{away[1]},火箭\n"
@@ -405,8 +411,9 @@ def _batch_csv():
 
 
 def test_batch_csv_results_and_errors(client):
-    r = client.post("/api/check/batch", files={"file": ("sites.csv", _batch_csv())},
-                    data={"pack": "beijing"})  # fmt: skip
+    r = client.post(
+        "/api/check/batch", files={"file": ("sites.csv", _batch_csv())}, data={"pack": "beijing"}
+    )
     assert r.status_code == 200, r.text
     res = r.json()
     s = res["summary"]
@@ -419,22 +426,24 @@ def test_batch_csv_results_and_errors(client):
     assert by_id.loc["S1", "verdict"] == "prohibited"
     assert by_id.loc["S2", "verdict"] == "requirements"
     # spreadsheet formulas are neutralised, plain numbers kept
-    assert by_id.loc["S1", "name"] == "'=HYPERLINK(\"http://evil\")"
+    assert by_id.loc["S1", "name"] == '\'=HYPERLINK("http://evil")'
     assert by_id.loc["S2", "name"] == "-12.5"
     assert not any(v.startswith(("=", "+", "@")) for v in table.to_numpy().ravel())
 
 
 def test_batch_gpkg_and_zip(client, tmp_path):
-    r = client.post("/api/check/batch", files={"file": ("sites.csv", _batch_csv())},
-                    data={"format": "gpkg"})  # fmt: skip
+    r = client.post(
+        "/api/check/batch", files={"file": ("sites.csv", _batch_csv())}, data={"format": "gpkg"}
+    )
     assert r.status_code == 200, r.text
     path = tmp_path / "out.gpkg"
     path.write_bytes(base64.b64decode(r.json()["results"]["content_base64"]))
     gdf = gpd.read_file(path)
     assert sorted(gdf["site_id"]) == ["S1", "S2"]
     assert gdf.crs.to_epsg() == 4326
-    r = client.post("/api/check/batch", files={"file": ("sites.csv", _batch_csv())},
-                    data={"output": "zip"})  # fmt: skip
+    r = client.post(
+        "/api/check/batch", files={"file": ("sites.csv", _batch_csv())}, data={"output": "zip"}
+    )
     assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
     with zipfile.ZipFile(io.BytesIO(r.content)) as zf:
         assert sorted(zf.namelist()) == ["errors.csv", "results.csv", "summary.json"]
@@ -539,3 +548,17 @@ def test_import_new_version_is_used_by_checks(client, store_path):
     assert "alice" in client.get("/layers").text
     audit_file = store_path.with_name(store_path.name + ".audit.jsonl")
     assert json.loads(audit_file.read_text().splitlines()[-1])["layer"] == "redline"
+
+
+def test_serve_command_validates_options():
+    from click.testing import CliRunner
+
+    from ecozone.cli.serve import serve
+
+    runner = CliRunner()
+    r = runner.invoke(serve, ["--help"])
+    assert r.exit_code == 0 and "--max-upload-mb" in r.output and "ECOZONE_API_TOKEN" in r.output
+    r = runner.invoke(serve, ["--basemap", "javascript:alert(1)"])
+    assert r.exit_code == 1 and "basemap" in r.output
+    r = runner.invoke(serve, ["--port", "70000"])
+    assert r.exit_code == 1 and "port" in r.output

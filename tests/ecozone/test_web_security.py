@@ -24,8 +24,13 @@ from geo.errors import InputFormatError
 from tests.ecozone._webdata import at, build_store, live_server, rect
 
 TOKEN = "correct-horse-battery-staple"
-LIMITS = {"max_upload_mb": 1.0, "max_unzipped_mb": 20.0, "max_zip_ratio": 100.0,
-          "max_vertices": 2000, "threads": 2}  # fmt: skip
+LIMITS = {
+    "max_upload_mb": 1.0,
+    "max_unzipped_mb": 20.0,
+    "max_zip_ratio": 100.0,
+    "max_vertices": 2000,
+    "threads": 2,
+}
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +91,11 @@ def test_upload_over_the_limit_is_413(client):
     err = assert_error(parse(client, "big.csv", big), 413, "too_large")
     assert "1.0 MB" in err["message"]
     body = json.dumps({"coordinates": "116.7,39.9", "project": {"name": "x" * 150}})
-    r = client.post("/api/check", content=body.encode() + b" " * 1_100_000,
-                    headers={"content-type": "application/json"})  # fmt: skip
+    r = client.post(
+        "/api/check",
+        content=body.encode() + b" " * 1_100_000,
+        headers={"content-type": "application/json"},
+    )
     assert_error(r, 413, "too_large")
 
 
@@ -96,7 +104,7 @@ def test_chunked_upload_is_cut_off_while_streaming(base):
     host, port = base.removeprefix("http://").split(":")
     boundary = "ecozoneboundary"
     head = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n"
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\n'
         "Content-Type: text/csv\r\n\r\nlon,lat\n"
     ).encode()
     chunk = b"116.7,39.9\n" * 6000  # 66 kB
@@ -158,8 +166,9 @@ def test_decompression_bombs_are_refused(client):
     err = assert_error(parse(client, "site.zip", by_size), 422, "zip_bomb")
     assert "unpacks to" in err["message"]
     # an .xlsx is a zip too
-    assert_error(parse(client, "sites.xlsx", _zip({"xl/workbook.xml": b"\0" * 10_000_000})),
-                 422, "zip_bomb")  # fmt: skip
+    assert_error(
+        parse(client, "sites.xlsx", _zip({"xl/workbook.xml": b"\0" * 10_000_000})), 422, "zip_bomb"
+    )
 
 
 def test_damaged_zip(client):
@@ -199,9 +208,12 @@ def test_empty_upload(client):
 def test_user_names_never_become_server_paths(client):
     target = Path(tempfile.gettempdir()) / f"ecozone_evil_{uuid.uuid4().hex}.geojson"
     name = "../../../../../../" + str(target).lstrip("/")
-    fc = {"type": "FeatureCollection",
-          "features": [{"type": "Feature", "geometry": mapping(rect(100, 100, 200, 200)),
-                        "properties": {}}]}  # fmt: skip
+    fc = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "geometry": mapping(rect(100, 100, 200, 200)), "properties": {}}
+        ],
+    }
     r = parse(client, name, json.dumps(fc).encode())
     assert r.status_code == 200, r.text
     assert not target.exists()
@@ -225,8 +237,11 @@ def test_temporary_folders_are_removed(client):
 
 def test_vertex_limit_on_uploads(client):
     ring = [at(1000 + 10 * i, 1000 + (i % 2)) for i in range(2500)] + [at(1000, 1000)]
-    fc = {"type": "Feature", "properties": {},
-          "geometry": {"type": "LineString", "coordinates": ring}}  # fmt: skip
+    fc = {
+        "type": "Feature",
+        "properties": {},
+        "geometry": {"type": "LineString", "coordinates": ring},
+    }
     assert_error(parse(client, "long.geojson", json.dumps(fc).encode()), 422, "too_many_vertices")
 
 
@@ -237,15 +252,23 @@ def _import(client, name, data, token=TOKEN, **form):
     headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
     form.setdefault("kind", "redline")
     form.setdefault("source", "test")
-    return client.post(f"/api/layers/{name}", files={"file": ("layer.geojson", data)},
-                       data=form, headers=headers)  # fmt: skip
+    return client.post(
+        f"/api/layers/{name}", files={"file": ("layer.geojson", data)}, data=form, headers=headers
+    )
 
 
 def test_user_strings_are_escaped_in_pages(client):
     evil = "<img src=x onerror=alert(1)>"
-    fc = {"type": "FeatureCollection",
-          "features": [{"type": "Feature", "geometry": mapping(rect(-500, -500, -400, -400)),
-                        "properties": {"feature_id": "X1", "name": "<script>alert(1)</script>"}}]}  # fmt: skip
+    fc = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": mapping(rect(-500, -500, -400, -400)),
+                "properties": {"feature_id": "X1", "name": "<script>alert(1)</script>"},
+            }
+        ],
+    }
     r = client.post(
         "/api/layers/evil_layer",
         files={"file": ("<svg onload=alert(2)>.geojson", json.dumps(fc).encode())},
@@ -301,13 +324,22 @@ def test_neutralise_frame_headers_and_cells():
 
 
 def test_imports_need_the_token(client):
-    fc = json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": mapping(rect(0, 0, 10, 10)), "properties": {}}]}).encode()  # fmt: skip
+    fc = json.dumps(
+        {
+            "type": "FeatureCollection",
+            "features": [
+                {"type": "Feature", "geometry": mapping(rect(0, 0, 10, 10)), "properties": {}}
+            ],
+        }
+    ).encode()
     assert_error(_import(client, "redline", fc, token=None), 401, "unauthorised")
     assert_error(_import(client, "redline", fc, token="wrong-token-value"), 401, "unauthorised")
-    r = client.post("/api/layers/redline", files={"file": ("a.geojson", fc)},
-                    data={"kind": "redline", "source": "s"},
-                    headers={"Authorization": f"Basic {TOKEN}"})  # fmt: skip
+    r = client.post(
+        "/api/layers/redline",
+        files={"file": ("a.geojson", fc)},
+        data={"kind": "redline", "source": "s"},
+        headers={"Authorization": f"Basic {TOKEN}"},
+    )
     assert_error(r, 401)
     log = client.get("/api/audit").json()
     denied = [e for e in log if e["outcome"] == "denied"]
@@ -325,9 +357,12 @@ def test_imports_disabled_without_token(store_path, tmp_path):
     copy.write_bytes(store_path.read_bytes())
     app = create_app(str(copy), settings=WebSettings(threads=1))
     with live_server(app) as url, httpx.Client(base_url=url) as c:
-        r = c.post("/api/layers/redline", files={"file": ("a.geojson", b"{}")},
-                   data={"kind": "redline", "source": "s"},
-                   headers={"Authorization": "Bearer anything-at-all"})  # fmt: skip
+        r = c.post(
+            "/api/layers/redline",
+            files={"file": ("a.geojson", b"{}")},
+            data={"kind": "redline", "source": "s"},
+            headers={"Authorization": "Bearer anything-at-all"},
+        )
         err = assert_error(r, 403, "imports_disabled")
         assert "ECOZONE_API_TOKEN" in err["message"]
         assert "imports-disabled" in c.get("/layers").text
@@ -357,8 +392,11 @@ def test_token_settings(monkeypatch):
 def test_errors_are_json_without_traceback(client):
     assert_error(client.get("/api/nothing-here"), 404, "not_found")
     assert_error(client.delete("/api/check"), 405, "method_not_allowed")
-    r = client.post("/api/parse", content=b"--x\r\ngarbage",
-                    headers={"content-type": "multipart/form-data; boundary=x"})  # fmt: skip
+    r = client.post(
+        "/api/parse",
+        content=b"--x\r\ngarbage",
+        headers={"content-type": "multipart/form-data; boundary=x"},
+    )
     assert 400 <= r.status_code < 500 and "error" in r.json()
     err = assert_error(client.get("/boom"), 500, "internal")
     assert "secret detail" not in err["message"] and "/srv/private" not in client.get("/boom").text
@@ -377,8 +415,9 @@ def test_time_limit_answers_504(store_path, tmp_path):
     app = create_app(str(copy), settings=WebSettings(time_limit_s=0.001, threads=1))
     with live_server(app) as url, httpx.Client(base_url=url, timeout=60) as c:
         lon, lat = at(100, 100)
-        err = assert_error(c.post("/api/check", json={"coordinates": f"{lon},{lat}"}), 504,
-                           "timeout")  # fmt: skip
+        err = assert_error(
+            c.post("/api/check", json={"coordinates": f"{lon},{lat}"}), 504, "timeout"
+        )
         assert "time limit" in err["message"]
         assert_error(c.get("/api/coverage?pack=beijing"), 504, "timeout")
         # the server still answers

@@ -9,7 +9,9 @@ from geo.errors import CRSDetectionError, InputFormatError
 
 def test_gk_zone_from_name_matches_pyproj():
     x, y = convert_xy(116.397, 39.908, src="wgs84", dst="gk39")
-    ex, ey = Transformer.from_crs("EPSG:4326", "EPSG:4548", always_xy=True).transform(116.397, 39.908)
+    ex, ey = Transformer.from_crs("EPSG:4326", "EPSG:4548", always_xy=True).transform(
+        116.397, 39.908
+    )
     assert float(x) == pytest.approx(ex, abs=1e-6)
     assert float(y) == pytest.approx(ey, abs=1e-6)
 
@@ -26,7 +28,9 @@ def test_cgcs2000_is_wgs84():
 
 
 def test_projected_to_bd09_goes_through_wgs84():
-    lon, lat = Transformer.from_crs("EPSG:4548", "EPSG:4326", always_xy=True).transform(448000, 4418000)
+    lon, lat = Transformer.from_crs("EPSG:4548", "EPSG:4326", always_xy=True).transform(
+        448000, 4418000
+    )
     ex, ey = wgs84_to_bd09(lon, lat)
     x, y = convert_xy(448000, 4418000, src="EPSG:4548", dst="bd09")
     assert float(x) == pytest.approx(float(ex), abs=1e-9)
@@ -40,7 +44,9 @@ def test_unknown_system_message_lists_choices():
 
 def test_convert_table_keeps_bad_rows_with_problem(tmp_path):
     path = tmp_path / "amap.csv"
-    path.write_text("名称,经度,纬度\n天安门,116.403963,39.915119\n坏行,abc,39.9\n", encoding="utf-8")
+    path.write_text(
+        "名称,经度,纬度\n天安门,116.403963,39.915119\n坏行,abc,39.9\n", encoding="utf-8"
+    )
     out = convert_table(path, src="gcj02", dst="wgs84")
     lon, lat = gcj02_to_wgs84(116.403963, 39.915119)
     assert out.loc[0, "x_wgs84"] == pytest.approx(float(lon), abs=1e-9)
@@ -54,7 +60,9 @@ def test_convert_table_survey_order(tmp_path):
     path = tmp_path / "jzd.csv"
     path.write_text("点号,X,Y\nJ1,4418000,448000\n", encoding="utf-8")
     out = convert_table(path, src="gk39", dst="wgs84", northing_first=True)
-    lon, lat = Transformer.from_crs("EPSG:4548", "EPSG:4326", always_xy=True).transform(448000, 4418000)
+    lon, lat = Transformer.from_crs("EPSG:4548", "EPSG:4326", always_xy=True).transform(
+        448000, 4418000
+    )
     # survey order kept in the output: x column = latitude-like (north), y = longitude
     assert out.loc[0, "y_wgs84"] == pytest.approx(lon, abs=1e-9)
     assert out.loc[0, "x_wgs84"] == pytest.approx(lat, abs=1e-9)

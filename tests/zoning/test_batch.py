@@ -6,10 +6,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-from tests.zoning.conftest import at, fwd, make_layers, random_sites, rect, sites_frame
 from shapely.geometry import Point
 
 from geo.errors import InputFormatError, MissingLayerError
+from tests.zoning.conftest import at, fwd, make_layers, random_sites, rect, sites_frame
 from zoning.batch import BatchSummary, load_layers, run_batch
 from zoning.check import check_sites
 from zoning.project import Project
@@ -60,7 +60,8 @@ def test_run_batch_from_csv(tmp_path, pack, layers, suffix):
     assert got.loc["a", "verdict"] == "prohibited" and got.loc["a", "deciding_rules"] == "well.30m"
     assert got.loc["d", "deciding_rules"] == "redline.inside"
     assert got.loc["e", "verdict"] == "compliant"
-    assert "redline.nearest" in got.loc["e", "rules"]
+    assert "redline.nearest" in got.loc["d", "rules"].split(";")
+    assert pd.isna(got.loc["e", "dist_redline_m"])  # nothing within 10 km
     assert got.loc["a", "dist_well_m"] == pytest.approx(20.0, abs=0.01)
     assert got.loc["a", "verdict_zh"] == "不符合（禁止类）"
     assert got.loc["a", "project_type"] == "construction"  # input attributes kept

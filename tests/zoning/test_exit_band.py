@@ -8,10 +8,10 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
-from tests.zoning.conftest import GEOD, at, fwd, rect, sites_frame
 from shapely.geometry import LineString, Point
 
 from geo.errors import GeometryError
+from tests.zoning.conftest import GEOD, at, fwd, rect, sites_frame
 from zoning.exit_band import exit_band, in_exit_band
 from zoning.project import Project
 

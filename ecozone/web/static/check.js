@@ -58,6 +58,7 @@
     });
   }
 
+  var kindLabels = E.config.kind_labels || {};  /* layer kind → label */
   var contextLayers = [];
   function loadContext(pack) {
     contextLayers.forEach(function (l) { layerControl.removeLayer(l); });
@@ -67,6 +68,7 @@
       .then(function (r) { return r.json(); })
       .then(function (data) {
         data.layers.forEach(function (item) {
+          kindLabels[item.kind] = item.style.label;
           var layer = geoLayer(item.features, item.style);
           contextGroup.addLayer(layer);
           contextLayers.push(layer);
@@ -192,10 +194,13 @@
 
   function render(r) {
     var lang = E.config.lang;
+    drawResult(r.map);
     document.getElementById("result").hidden = false;
     var v = document.getElementById("verdict");
     v.className = "verdict v-" + r.verdict.code;
     v.textContent = t("verdict") + ": " + (lang === "en" ? r.verdict.label_en : r.verdict.label_zh);
+    document.getElementById("result-project").textContent =
+      r.project && r.project.name ? t("project_name") + ": " + r.project.name : "";
     var notes = document.getElementById("notes");
     E.clear(notes);
     (r.notes || []).forEach(function (n) { notes.appendChild(el("li", null, n)); });
@@ -236,16 +241,20 @@
     var rel = document.querySelector("#relations tbody");
     E.clear(rel);
     r.relations.forEach(function (x) {
-      rel.appendChild(el("tr", null, el("td", null, x.kind), el("td", null, x.feature_name || x.feature_id || "—"),
-        el("td", null, lang === "en" ? x.relation : x.relation_zh), el("td", null, E.fmt(x.distance_m) + " m")));
+      var d = x.distance_m === null || x.distance_m === undefined ? "—" : E.fmt(x.distance_m) + " m";
+      rel.appendChild(el("tr", null, el("td", null, kindLabels[x.kind] || x.kind),
+        el("td", null, x.feature_name || x.feature_id || "—"),
+        el("td", null, lang === "en" ? x.relation : x.relation_zh), el("td", null, d)));
     });
-    drawResult(r.map);
   }
 
   function drawResult(m) {
     resultGroup.clearLayers();
     if (!m) { return; }
-    m.layers.forEach(function (item) { resultGroup.addLayer(geoLayer(item.features, item.style)); });
+    m.layers.forEach(function (item) {
+      kindLabels[item.kind] = item.style.label;
+      resultGroup.addLayer(geoLayer(item.features, item.style));
+    });
     var s = m.site.properties.style || {color: "#252525", weight: 2, fill: "#ffffff", fill_opacity: 0.5, radius: 8};
     var siteLayer = L.geoJSON(m.site, {
       style: function () { var st = styleOf(s, true); st.fillOpacity = 0.5; return st; },

@@ -42,7 +42,6 @@
         el("td", null, met), el("td", null, gap), el("td", null, m.citation || "—"));
       tb.appendChild(row);
       if (m.by_district && m.by_district.length) {
-        var cols = ["name", "value", "target", "met", "gap_pp"];
         var table = el("table", {className: "grid"},
           el("thead", null, el("tr", null, el("th", null, t("district")), el("th", null, t("value")),
             el("th", null, t("target")), el("th", null, t("met")), el("th", null, t("gap")))));
@@ -51,11 +50,13 @@
           body.appendChild(el("tr", null, el("td", null, d.name || d.adcode || ""),
             el("td", null, value(d.value, m.unit)), el("td", null, value(d.target, m.unit)),
             el("td", null, d.met === null || d.met === undefined ? "—" : (d.met ? t("yes") : t("no"))),
-            el("td", null, E.fmt(d.gap_pp, 2))));
+            el("td", null, d.gap_pp !== null && d.gap_pp !== undefined ? E.fmt(d.gap_pp, 2) + " pp" :
+              (d.gap_abs !== null && d.gap_abs !== undefined ? E.fmt(d.gap_abs, 2) + " " + m.gap_unit : "—"))));
         });
         table.appendChild(body);
-        districts.appendChild(el("details", {open: ""}, el("summary", null, t("by_district") + ": " + label), table));
-        void cols;
+        var details = el("details", null, el("summary", null, t("by_district") + ": " + label), table);
+        if (!districts.firstChild) { details.open = true; }
+        districts.appendChild(details);
       }
     });
   }

@@ -1,0 +1,164 @@
+"""ecozone through its public API: ``SiteChecker(pack, layers).check(sites)`` and
+``park_service_coverage(parks, residential, tiers=...)``.
+
+The pack is the Tongzhou pack (which inherits Beijing's) restricted to the rules on
+the benchmark's layers (red line, ecological control zone, wells, water-source
+zones, control units, the Tongzhou key area and strict-control zones), so ecozone
+answers the same questions as the peers — plus everything its check always does on
+top: verdicts, findings with citations, access-list entries, relation rows, and the
+nearest feature of every layer.
+
+Timed: the ``check`` call (load: building the ``SiteChecker`` and its indexes and
+one warm-up site); the ``park_service_coverage`` call. Reading ``CheckResult`` into
+the harness's answer shape is not timed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from benchmarks.harness.tasks import (
+    COVERAGE_TIERS,
+    POLYGON_KINDS,
+    WELL_M,
+    CheckAnswer,
+    CoverageAnswer,
+)
+
+NAME = "ecozone"
+CHECK_KINDS = (*POLYGON_KINDS, "well")
+
+
+def unavailable_reason() -> str | None:
+    """ecozone is always available (it is the project)."""
+    return None
+
+
+def versions() -> dict[str, str]:
+    """Versions of ecozone and the libraries it computes with."""
+    import pyproj
+    import scipy
+    import shapely
+
+    from zoning.check import _ecozone_version
+
+    return {
+        "ecozone": _ecozone_version(),
+        "shapely": shapely.__version__,
+        "GEOS": shapely.geos_version_string,
+        "pyproj": pyproj.__version__,
+        "PROJ": pyproj.proj_version_str,
+        "scipy": scipy.__version__,
+        "geopandas": gpd.__version__,
+    }
+
+
+def benchmark_pack() -> Any:
+    """The Tongzhou pack, restricted to the rules on the benchmark's layers."""
+    from zoning.pack import load_pack
+
+    pack = load_pack("tongzhou")
+    keep = [
+        r
+        for r in pack.rules
+        if r.layer in CHECK_KINDS and (r.unless_layer is None or r.unless_layer in CHECK_KINDS)
+    ]
+    return pack.model_copy(update={"rules": keep})
+
+
+def load_check(layers: dict[str, gpd.GeoDataFrame], sites: gpd.GeoDataFrame) -> dict[str, Any]:
+    """Build the checker (indexes of every layer) and warm its metric copies on one site."""
+    from zoning.check import SiteChecker
+
+    checker = SiteChecker(benchmark_pack(), {k: layers[k] for k in CHECK_KINDS})
+    checker.check(sites.iloc[:1])
+    return {"checker": checker, "layers": layers}
+
+
+def run_check(state: dict[str, Any], sites: gpd.GeoDataFrame) -> Any:
+    """The timed call: check every site."""
+    return state["checker"].check(sites)
+
+
+def check_answer(state: dict[str, Any], sites: gpd.GeoDataFrame, result: Any) -> CheckAnswer:
+    """Read a ``CheckResult`` into the harness's answer shape."""
+    layers = state["layers"]
+    if len(result.errors):
+        msg = f"ecozone rejected {len(result.errors)} sites: {result.errors.head().to_dict()}"
+        raise RuntimeError(msg)
+    site_pos = pd.Index(sites["site_id"].astype(str))
+    rel = result.relations
+    kind = rel["kind"].astype(str).to_numpy()
+    relation = rel["relation"].astype(str).to_numpy()
+    fid = rel["feature_id"].astype(str).to_numpy()
+    s = site_pos.get_indexer(rel["site_id"].astype(str))
+    parts = []
+    for k in POLYGON_KINDS:
+        m = (kind == k) & np.isin(relation, ("inside", "overlaps"))
+        f = pd.Index(layers[k]["feature_id"].astype(str)).get_indexer(fid[m])
+        parts.append(
+            pd.DataFrame(
+                {"site": s[m], "kind": k, "feature": f, "overlap_m2": rel["overlap_m2"].to_numpy()[m]}
+            )
+        )
+    pairs = pd.concat(parts, ignore_index=True)
+    dist = rel["distance_m"].to_numpy()
+    m = (kind == "well") & (relation != "outside") & (dist <= WELL_M)
+    wells = pd.DataFrame(
+        {
+            "site": s[m],
+            "feature": pd.Index(layers["well"]["feature_id"].astype(str)).get_indexer(fid[m]),
+            "distance_m": dist[m],
+        }
+    )
+    near = np.full(len(sites), np.nan)
+    near[site_pos.get_indexer(result.sites["site_id"].astype(str))] = result.sites[
+        "dist_redline_m"
+    ].to_numpy()
+    if (pairs["feature"] < 0).any() or (wells["feature"] < 0).any():
+        raise RuntimeError("ecozone returned a feature_id the benchmark layer does not have")
+    return CheckAnswer(len(sites), pairs, wells, near)
+
+
+def load_coverage(parks: gpd.GeoDataFrame, residential: gpd.GeoDataFrame) -> dict[str, Any]:
+    """Nothing to prepare: the coverage function takes the GeoDataFrames."""
+    return {"parks": parks, "residential": residential}
+
+
+def run_coverage(state: dict[str, Any]) -> Any:
+    """The timed call: the coverage metric of all residential land."""
+    from zoning.coverage import park_service_coverage
+
+    return park_service_coverage(
+        state["parks"], state["residential"], tiers=list(COVERAGE_TIERS)
+    )
+
+
+def coverage_answer(state: dict[str, Any], result: Any) -> CoverageAnswer:
+    """Per-parcel covered area (``park_coverage_geometry``, the metric's geometric core)."""
+    from zoning.coverage import park_coverage_geometry
+
+    cov = park_coverage_geometry(
+        state["parks"], state["residential"], tiers=list(COVERAGE_TIERS)
+    )
+    if len(cov.parts) != len(state["residential"]):
+        msg = (
+            f"ecozone merged or dropped residential parcels ({len(cov.parts)} parts for "
+            f"{len(state['residential'])} parcels): per-parcel answers cannot be compared"
+        )
+        raise RuntimeError(msg)
+    area = cov.area_m2
+    covered = area - cov.uncovered_m2
+    return CoverageAnswer(
+        area,
+        covered,
+        {
+            "metric_value_pct": float(result.value),
+            "metric_covered_km2": float(result.details["covered_km2"]),
+            "metric_residential_km2": float(result.details["residential_km2"]),
+        },
+    )

@@ -1,0 +1,141 @@
+"""Plain GeoPandas, as a typical analyst's script would do the same tasks.
+
+Check: one ``gpd.sjoin(sites, layer, predicate="intersects")`` per polygon layer (in
+the layers' lon/lat, like every engine here), overlap areas of polygon sites by
+intersecting each joined pair and measuring it in the equal-area CRS; wells by
+``sjoin(..., predicate="dwithin", distance=30)`` in EPSG:4548 plus the pair
+distances; the nearest red line by ``gpd.sjoin_nearest(..., max_distance=10 km)`` in
+EPSG:4548.
+
+Coverage: parks reprojected to EPSG:4548 and buffered by their tier radius
+(``quad_segs=16``, as ecozone), ``sjoin`` of the parcels with the discs, the parcel ∩
+disc pieces dissolved per parcel, and their equal-area areas.
+
+Load (not timed with the task): the layers reprojected to EPSG:4548 where a distance
+is needed, and every layer's spatial index built (``.sindex``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from benchmarks.harness.tasks import (
+    METRIC_EPSG,
+    NEAREST_MAX_M,
+    POLYGON_KINDS,
+    WELL_M,
+    CheckAnswer,
+    CoverageAnswer,
+    radius_of,
+)
+
+NAME = "geopandas"
+
+
+def unavailable_reason() -> str | None:
+    """GeoPandas is a dependency of ecozone: always available."""
+    return None
+
+
+def versions() -> dict[str, str]:
+    """Versions of GeoPandas and what it computes with."""
+    import pyproj
+
+    return {
+        "geopandas": gpd.__version__,
+        "shapely": shapely.__version__,
+        "GEOS": shapely.geos_version_string,
+        "pyproj": pyproj.__version__,
+        "PROJ": pyproj.proj_version_str,
+        "pandas": pd.__version__,
+    }
+
+
+def load_check(layers: dict[str, gpd.GeoDataFrame], sites: gpd.GeoDataFrame) -> dict[str, Any]:
+    """Reproject the distance layers, build every spatial index."""
+    from benchmarks.harness.dataset import check_ea_crs
+
+    poly = {k: layers[k][["geometry"]] for k in POLYGON_KINDS}
+    wells_m = layers["well"][["geometry"]].to_crs(METRIC_EPSG)
+    red_m = layers["redline"][["geometry"]].to_crs(METRIC_EPSG)
+    for g in (*poly.values(), wells_m, red_m):
+        _ = g.sindex  # built once, reused by every sjoin
+    return {"poly": poly, "wells_m": wells_m, "red_m": red_m, "ea": check_ea_crs(layers)}
+
+
+def run_check(state: dict[str, Any], sites: gpd.GeoDataFrame) -> CheckAnswer:
+    """The timed task: every layer joined to the sites."""
+    sites = sites[["geometry"]].reset_index(drop=True)
+    areal = bool(len(sites)) and sites.geom_type.isin(["Polygon", "MultiPolygon"]).all()
+    parts = []
+    for kind, layer in state["poly"].items():
+        j = gpd.sjoin(sites, layer, predicate="intersects", how="inner")
+        s = j.index.to_numpy()
+        f = j["index_right"].to_numpy()
+        if areal:
+            inter = gpd.GeoSeries(
+                sites.geometry.values[s].intersection(layer.geometry.values[f]), crs=sites.crs
+            )
+            overlap = inter.to_crs(state["ea"]).area.to_numpy()
+        else:
+            overlap = np.full(len(s), np.nan)
+        parts.append(pd.DataFrame({"site": s, "kind": kind, "feature": f, "overlap_m2": overlap}))
+    pairs = pd.concat(parts, ignore_index=True)
+    sites_m = sites.to_crs(METRIC_EPSG)
+    j = gpd.sjoin(sites_m, state["wells_m"], predicate="dwithin", distance=WELL_M)
+    s, f = j.index.to_numpy(), j["index_right"].to_numpy()
+    d = sites_m.geometry.values[s].distance(state["wells_m"].geometry.values[f])
+    wells = pd.DataFrame({"site": s, "feature": f, "distance_m": d})
+    near = gpd.sjoin_nearest(
+        sites_m, state["red_m"], max_distance=NEAREST_MAX_M, distance_col="d", how="left"
+    )
+    near = near["d"].groupby(level=0).min().reindex(range(len(sites))).to_numpy()
+    return CheckAnswer(len(sites), pairs, wells, near)
+
+
+def check_answer(state: dict[str, Any], sites: gpd.GeoDataFrame, result: Any) -> CheckAnswer:
+    """The task already returns the answer shape."""
+    return result
+
+
+def load_coverage(parks: gpd.GeoDataFrame, residential: gpd.GeoDataFrame) -> dict[str, Any]:
+    """Nothing to prepare: the script starts from the two layers."""
+    return {"parks": parks, "residential": residential}
+
+
+def run_coverage(state: dict[str, Any]) -> CoverageAnswer:
+    """The timed task: discs, join, clip, dissolve per parcel, equal-area areas."""
+    from benchmarks.harness.dataset import coverage_ea_crs
+
+    parks, res = state["parks"], state["residential"]
+    ea = coverage_ea_crs(res)
+    res_m = res[["geometry"]].to_crs(METRIC_EPSG).reset_index(drop=True)
+    parks_m = parks.to_crs(METRIC_EPSG)
+    radius = radius_of(parks_m["area_m2"].to_numpy())
+    counted = parks_m[radius > 0]
+    discs = gpd.GeoDataFrame(
+        geometry=counted.buffer(radius[radius > 0], quad_segs=16).values, crs=METRIC_EPSG
+    )
+    j = gpd.sjoin(res_m, discs, predicate="intersects", how="inner")
+    pieces = gpd.GeoDataFrame(
+        {"parcel": j.index.to_numpy()},
+        geometry=res_m.geometry.values[j.index.to_numpy()].intersection(
+            discs.geometry.values[j["index_right"].to_numpy()]
+        ),
+        crs=METRIC_EPSG,
+    )
+    covered = pieces.dissolve(by="parcel")
+    cov_m2 = np.zeros(len(res_m))
+    cov_m2[covered.index.to_numpy()] = covered.to_crs(ea).area.to_numpy()
+    res_m2 = res_m.to_crs(ea).area.to_numpy()
+    return CoverageAnswer(res_m2, cov_m2)
+
+
+def coverage_answer(state: dict[str, Any], result: Any) -> CoverageAnswer:
+    """The task already returns the answer shape."""
+    return result

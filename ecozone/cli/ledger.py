@@ -1,0 +1,90 @@
+"""``ecozone ledger``: the pollution-source ledger of Tongzhou's key area (污染源台账)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ecozone.cli._output import echo_json, handle_errors, print_table
+from ecozone.cli.options import json_opt, store_opt
+
+LEDGER_NOTE = "按月动态更新重点区域内污染源台账 (002 l.202)"
+
+
+@click.command()
+@click.option(
+    "--month",
+    "months",
+    multiple=True,
+    metavar="YYYY-MM",
+    help="Only this month (repeatable), e.g. 2025-06. Default: every month.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="ledger.xlsx (sheets sources, totals, pivot, by_type) or ledger.csv "
+    "(+ .totals/.pivot/.by_type.csv).",
+)
+@store_opt
+@json_opt
+@handle_errors
+def ledger(months: tuple[str, ...], out: Path | None, store: str | None, as_json: bool) -> None:
+    """Ledger of the pollution sources in Tongzhou's key area (重点区域污染源台账).
+
+    \b
+    Sources inside the key area (about 1.5 km around the air-quality monitoring
+    station) and its two strict-control zones (严控区), with their monthly
+    emissions: totals by month and pollutant per zone and overall (tonnes), and
+    counts by source type. Source: 002_735b581d06638fbb.txt l.202.
+
+    \b
+    Examples:
+      ecozone ledger --month 2025-06
+      ecozone ledger --out ledger.xlsx
+    """
+    from layers import open_store
+    from zoning.ledger import ZONE_LABELS, key_area_ledger, write_ledger
+
+    with open_store(store) as st:
+        layers = [
+            st.get_kind(k)
+            for k in ("pollution_source", "tongzhou_key_area", "tongzhou_strict_zone")
+        ]
+    result = key_area_ledger(*layers, month=list(months) or None)
+    written = write_ledger(result, out) if out is not None else []
+    if as_json:
+        payload = result.summary()
+        payload["totals"] = result.totals.to_dict(orient="records")
+        payload["by_type"] = result.by_type.to_dict(orient="records")
+        payload["written"] = [str(p) for p in written]
+        echo_json(payload)
+        return
+    period = (
+        f"{result.months[0]} … {result.months[-1]}"
+        if len(result.months) > 1
+        else "".join(result.months)
+    )
+    for zone in ("all", "strict", "key"):
+        pivot = result.pivot_for(zone)
+        print_table(
+            f"{ZONE_LABELS[zone]} 排放量 (t) {period}",
+            ["月份 month", *pivot.columns],
+            [
+                [m, *(f"{v:,.4f}" for v in row)]
+                for m, row in zip(pivot.index, pivot.to_numpy(), strict=True)
+            ],
+        )
+    print_table(
+        "污染源数量 sources by type",
+        ["类型 type", "严控区", "重点区域（严控区外）", "合计"],
+        result.by_type[["source_type", "strict", "key", "all"]].to_numpy().tolist(),
+    )
+    s = result.summary()
+    click.echo(
+        f"{s['sources']} sources in the key area ({s['sources_strict']} in the strict-"
+        f"control zones); {LEDGER_NOTE}",
+        err=True,
+    )
+    for p in written:
+        click.echo(f"written {p}", err=True)
