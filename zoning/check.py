@@ -420,7 +420,11 @@ def _layer_frame(kind: str, layer: Any) -> tuple[gpd.GeoDataFrame, dict[str, Any
 
 
 def _text_array(values: pd.Series) -> NDArray[Any]:
-    return np.asarray(values.astype(object).where(values.notna(), "").astype(str), dtype=object)
+    """Values as an object array of str ("" for missing)."""
+    arr = values.to_numpy(dtype=object, na_value="")
+    if pd.api.types.infer_dtype(arr, skipna=False) not in ("string", "empty"):
+        arr = np.asarray([str(v) for v in arr], dtype=object)
+    return arr
 
 
 def _feature_mask(rule: Rule, index: LayerIndex) -> NDArray[np.bool_]:
@@ -695,8 +699,8 @@ class SiteChecker:
             )
         else:
             site_id = np.asarray([str(i) for i in range(1, n + 1)], dtype=object)
-        dup = pd.Series(site_id).duplicated(keep=False).to_numpy()
-        if dup.any():
+        if not pd.Index(site_id, dtype=object).is_unique:
+            dup = pd.Series(site_id, dtype=object).duplicated(keep=False).to_numpy()
             some = sorted(set(site_id[dup].tolist()))[:5]
             msg = f"`sites` has duplicated site_id values {some}; give each site a unique id"
             raise InputFormatError(msg)
@@ -714,7 +718,9 @@ class SiteChecker:
                     "坐标无效 / non-finite coordinate (NaN/inf) in the geometry; fix the "
                     "coordinates in the input"
                 )
-            live = np.setdiff1d(live, live[bad])
+            keep = np.ones(len(live), dtype=bool)
+            keep[bad] = False
+            live = live[keep]
             b = shapely.bounds(geoms[live])
             out = (b[:, 0] < -180) | (b[:, 2] > 180) | (b[:, 1] < -90) | (b[:, 3] > 90)
             for i in live[out]:

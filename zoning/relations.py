@@ -523,8 +523,8 @@ def _nearest(
         rest = pos
         seg = m.segments
         if seg.kd is not None:
-            pts = pos[block.is_point[pos] & (shapely.get_type_id(block.geoms_m[pos]) == 0)]
-            rest = np.setdiff1d(pos, pts, assume_unique=True)
+            single = block.is_point[pos] & (shapely.get_type_id(block.geoms_m[pos]) == 0)
+            pts, rest = pos[single], pos[~single]
             for k in (1,) if seg.all_points else _K_STEPS:
                 if len(pts) == 0:
                     break

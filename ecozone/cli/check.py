@@ -295,7 +295,8 @@ def _batch(
 
         with open_store(store) as st:
             summary = run_batch_dask(sites, pack=pack, store=st, out=out, scheduler=scheduler)
-        echo_json(summary) if as_json else click.echo(str(summary))
+        data = summary.to_dict() if hasattr(summary, "to_dict") else dict(summary)
+        echo_json(data) if as_json else _print_batch(data)
         return
     with open_store(store) as st, progress_bar("checking sites", enabled=not as_json) as bar:
         summary = run_batch(
@@ -308,8 +309,26 @@ def _batch(
             progress=bar,
             read_options=read_options,
         )
-    data = summary.to_dict() if hasattr(summary, "to_dict") else vars(summary)
+    data = summary.to_dict()
     if as_json:
         echo_json(data)
         return
-    click.echo(str(summary))
+    _print_batch(data)
+
+
+def _print_batch(data: dict) -> None:
+    from ecozone.cli._output import console
+    from zoning.report import VERDICTS
+
+    console.print(
+        f"checked {data['checked']:,} of {data['total']:,} sites in {data['elapsed_s']:.1f} s "
+        f"→ {data['out']}"
+    )
+    for verdict, count in data["by_verdict"].items():
+        label = VERDICTS.get(verdict, (verdict,))[0]
+        style = _VERDICT_STYLE.get(verdict, "bold")
+        console.print(f"  [{style}]{label}[/] ({verdict}): {count:,}")
+    if data["errors"]:
+        console.print(
+            f"[bold red]{data['errors']:,} rows could not be checked[/]: see {data['errors_out']}"
+        )

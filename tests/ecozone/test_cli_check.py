@@ -1,0 +1,99 @@
+"""``ecozone check`` end to end on the embedded demo store."""
+
+import json
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from docx import Document
+
+from ecozone.cli.main import cli
+from layers import open_store
+
+EVIL = "<script>alert(1)</script>"
+
+
+@pytest.fixture(scope="module")
+def demo_points():
+    """A well and a point inside the first Tongzhou strict-control zone (WGS84)."""
+    with open_store(None) as store:
+        well = store.get_kind("well").gdf.geometry.iloc[0]
+        zone = store.get_kind("tongzhou_strict_zone").gdf.geometry.iloc[0]
+    return well, zone.representative_point()
+
+
+def test_single_site_report(tmp_path, demo_points):
+    _, inside = demo_points
+    out = tmp_path / "report"
+    result = CliRunner().invoke(
+        cli,
+        ["check", "--at", f"{inside.x},{inside.y}", "--pack", "tongzhou",
+         "--project-type", "construction", "--name", EVIL, "--report", str(out), "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    rules = {f["rule_id"] for f in report["findings"]}
+    assert "tongzhou.strict.construction" in rules
+    assert "tongzhou.key.construction" not in rules  # the strict zone is not also "outside"
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert EVIL not in html and "&lt;script&gt;" in html
+    table = Document(str(out / "report.docx")).tables[0]
+    assert [c.text for c in table.rows[0].cells] == ["类别", "分析内容", "结论", "依据"]
+
+
+def test_gcj02_input_matches_wgs84(demo_points):
+    from geo.chinacoords import wgs84_to_gcj02
+
+    well, _ = demo_points
+    lon, lat = wgs84_to_gcj02(well.x + 0.0001, well.y)
+    runner = CliRunner()
+    args = ["check", "--pack", "beijing", "--flag", "sewage", "--json"]
+    wgs = runner.invoke(cli, [*args, "--at", f"{well.x + 0.0001},{well.y}"])
+    gcj = runner.invoke(cli, [*args, "--at", f"{float(lon)},{float(lat)}", "--coords", "gcj02"])
+    assert wgs.exit_code == 0 and gcj.exit_code == 0, wgs.output + gcj.output
+    a, b = json.loads(wgs.stdout), json.loads(gcj.stdout)
+    site_a, site_b = a["sites"][0], b["sites"][0]
+    assert site_a["verdict"] == site_b["verdict"] == "prohibited"  # ~8.5 m from a well
+    assert site_a["deciding_rules"] == site_b["deciding_rules"]
+
+
+def test_batch_reports_bad_rows_and_keeps_the_rest(tmp_path, demo_points):
+    well, inside = demo_points
+    src = tmp_path / "sites.csv"
+    src.write_text(
+        "name,lon,lat,project_type\n"
+        f"near well,{well.x},{well.y},agriculture\n"
+        "garbage,not-a-number,39.9,construction\n"
+        f"strict zone,{inside.x},{inside.y},construction\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "results.csv"
+    result = CliRunner().invoke(cli, ["check", str(src), "--pack", "tongzhou", "--out", str(out),
+                                      "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["checked"] == 2 and summary["errors"] == 1
+    rows = pd.read_csv(out)
+    assert len(rows) == 2
+    assert {"verdict", "deciding_rules", "source_row"} <= set(rows.columns)
+    errors = pd.read_csv(summary["errors_out"])
+    assert errors["source_row"].tolist() == [3]  # line 3 of the CSV, the header is line 1
+
+
+def test_batch_to_geopackage(tmp_path, demo_points):
+    well, inside = demo_points
+    sites = gpd.GeoDataFrame({"name": ["a", "b"]}, geometry=[well, inside], crs="EPSG:4326")
+    src = tmp_path / "sites.geojson"
+    sites.to_file(src)
+    out = tmp_path / "results.gpkg"
+    result = CliRunner().invoke(cli, ["check", str(src), "--pack", "beijing", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    got = gpd.read_file(out)
+    assert len(got) == 2 and got.crs is not None
+
+
+def test_site_and_at_are_exclusive(tmp_path):
+    result = CliRunner().invoke(cli, ["check", "--pack", "beijing"])
+    assert result.exit_code == 2
+    assert "SITES" in result.output
