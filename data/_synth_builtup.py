@@ -61,7 +61,7 @@ def built_up_layer(
     extra = [g.geometry.values for g in include]
     urban = shapely.union_all(np.concatenate([[built.urban], *extra]))
     urban = shapely.intersection(urban, ctx.beijing)
-    parts, codes = _split_by_district(ctx, urban, min_area=10_000.0)
+    parts, codes = _split_by_district(ctx, urban, min_area=200.0)  # keep lone parcels
     order = np.lexsort((-shapely.area(parts), codes))
     parts, codes = parts[order], codes[order]
     serial = _serial_within(codes)

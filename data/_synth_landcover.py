@@ -36,7 +36,7 @@ import shapely
 from _synth_context import METRIC_CRS, TONGZHOU, Context
 from _synth_nature import BuiltUp
 from _synth_shapes import polar_blobs
-from _synth_terrain import Elevation
+from _synth_terrain import Elevation, elevation_grid
 from numpy.typing import NDArray
 
 #: ESA WorldCover 2021 classes used: code → (Chinese, English, colour of the product).
@@ -247,9 +247,7 @@ def landcover(
     is_plain = data & burn(shapely.buffer(pl_geom, res))  # the buffer reaches edge pixels
 
     # elevation on a 10× coarser grid (the DEM is 20 km), then bilinear to pixels
-    from _synth_terrain import elevation_grid
-
-    xs, ys, zc = elevation_grid(elev, (x0, y1 - h * res, x0 + w * res, y1), res * 10)
+    _, _, zc = elevation_grid(elev, (x0, y1 - h * res, x0 + w * res, y1), res * 10)
     rr = (np.arange(h, dtype=np.float32) + 0.5) / 10 - 0.5
     cc = (np.arange(w, dtype=np.float32) + 0.5) / 10 - 0.5
     z = ndimage.map_coordinates(

@@ -82,6 +82,61 @@ def park_coverage(parks: gpd.GeoDataFrame, homes: gpd.GeoDataFrame) -> float:
     return float(covered.sum() / shapely.area(h).sum())
 
 
+def sponge_shares(layers: dict[str, gpd.GeoDataFrame]) -> dict[str, float]:
+    """Sponge-city share of the built-up area (0–1): Beijing, and within Tongzhou."""
+    bu, sp = layers["built_up"], layers["sponge"]
+    out = {}
+    for label, sel in (("Beijing", slice(None)), ("Tongzhou", bu["adcode"] == "110112")):
+        area = shapely.union_all(bu.geometry.values[sel])
+        covered = shapely.intersection(shapely.union_all(sp.geometry.values), area)
+        out[label] = float(_area(np.array([covered]))[0] / _area(np.array([area]))[0])
+    return out
+
+
+def companion_markdown(path: str | Path) -> str:
+    """Figures of the land-cover raster and the plains file beside a store.
+
+    Forest shares are measured with :func:`zoning.coverage.forest_share` (fractional
+    edge pixels, exactextract), class shares by pixel count.
+    """
+    import rasterio
+
+    from zoning.coverage import forest_share
+
+    folder = Path(path).parent
+    tif, pl_path = folder / "landcover_demo.tif", folder / "plains_demo.geojson"
+    b = pyogrio.read_dataframe(path, layer="boundary")
+    plains = pyogrio.read_dataframe(pl_path)
+    pl_km2 = float(_area(plains.geometry.values).sum()) / 1e6
+    bj_km2 = float(_area(b.loc[b["adcode"] == "110000"].geometry.values)[0]) / 1e6
+    lines = [
+        f"plains: {pl_km2:,.1f} km² ({100 * pl_km2 / bj_km2:.1f} % of Beijing), "
+        f"{shapely.get_num_coordinates(plains.geometry.values).sum():,} vertices, "
+        f"{pl_path.stat().st_size / 1e3:,.0f} kB",
+        "",
+        "| area | forest share | target |",
+        "|---|---:|---:|",
+    ]
+    areas = (
+        ("北京市 Beijing", b.loc[b["adcode"] == "110000"], "45 % (001 l.378)"),
+        ("平原地区 plains", plains, "32 % (001 l.382)"),
+        ("通州区 Tongzhou (sub-centre)", b.loc[b["adcode"] == "110112"], "36.5 % (001 l.577)"),
+    )
+    for label, area, target in areas:
+        lines.append(f"| {label} | {forest_share(tif, area).value:.2f} % | {target} |")
+    with rasterio.open(tif) as src:
+        data = src.read(1)
+        head = (
+            f"{tif.name}: {src.width} × {src.height} px of {src.res[0]:g} m, {src.crs}, "
+            f"{tif.stat().st_size / 1e6:.2f} MB, overviews {src.overviews(1)}"
+        )
+    codes, counts = np.unique(data[data > 0], return_counts=True)
+    shares = ", ".join(
+        f"{c}: {100 * n / counts.sum():.1f} %" for c, n in zip(codes, counts, strict=True)
+    )
+    return "\n".join([head, "", f"classes (share of pixels): {shares}", "", *lines])
+
+
 def summary_markdown(path: str | Path) -> str:
     """Markdown tables of the boundary area check and the layer figures of a store."""
     read = lambda name: pyogrio.read_dataframe(path, layer=name)  # noqa: E731
@@ -114,6 +169,8 @@ def summary_markdown(path: str | Path) -> str:
         "tongzhou_strict_zone",
         "control_unit",
         "pollution_source",
+        "built_up",
+        "sponge",
     ]
     layers = {k: read(k) for k in kinds}
     for k, g in layers.items():
@@ -143,9 +200,14 @@ def summary_markdown(path: str | Path) -> str:
             key = layers["tongzhou_key_area"].geometry.iloc[0]
             n_key = int(shapely.contains(key, g.geometry.values).sum())
             note = f"{n_key} inside the key area"
+        elif k == "sponge":
+            note = "; ".join(f"{n} {100 * v:.2f} %" for n, v in sponge_shares(layers).items())
         lines.append(f"| {k} | {len(g):,} | {area} | {share} | {note} |")
     return "\n".join(lines)
 
 
 if __name__ == "__main__":
-    print(summary_markdown(sys.argv[1] if len(sys.argv) > 1 else _HERE / "ecozone_demo.gpkg"))
+    store = sys.argv[1] if len(sys.argv) > 1 else _HERE / "ecozone_demo.gpkg"
+    print(summary_markdown(store))
+    print()
+    print(companion_markdown(store))

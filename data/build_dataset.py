@@ -235,9 +235,9 @@ def generate(
 def to_lonlat_layers(gen: Generated) -> dict[str, gpd.GeoDataFrame]:
     """The generated layers in EPSG:4326, as stored: ``area_m2`` added, ``synthetic`` set.
 
-    Sponge catchments are cut again from the built-up area in lon/lat, so that every
-    catchment lies inside the stored built-up area exactly (not just to the
-    reprojection's rounding).
+    Sponge catchments are cut again from their district's built-up area in lon/lat,
+    so that every catchment lies inside the stored built-up area exactly (not just
+    to the reprojection's rounding).
     """
     from geo.measure import geodesic_area
 
@@ -247,9 +247,11 @@ def to_lonlat_layers(gen: Generated) -> dict[str, gpd.GeoDataFrame]:
         if kind in ("park", "residential"):
             area = np.asarray(geodesic_area(gdf.geometry.values, "EPSG:4326"), dtype=float)
             gdf.insert(2, "area_m2", np.round(area, 1))
-        if kind == "sponge":
-            bu = shapely.union_all(out["built_up"].geometry.values)
-            cut = shapely.intersection(gdf.geometry.values, bu)
+        if kind == "sponge":  # each catchment recut by its district's built-up area
+            bu = out["built_up"]
+            part = {c: shapely.union_all(g.geometry.values) for c, g in bu.groupby("adcode")}
+            own = np.array([part[c] for c in gdf["adcode"]], dtype=object)
+            cut = shapely.intersection(gdf.geometry.values, own)
             gdf = gdf.set_geometry(gpd.GeoSeries(_polygonal(cut), index=gdf.index, crs=gdf.crs))
         gdf["synthetic"] = True
         out[kind] = gdf.reset_index(drop=True)
@@ -257,7 +259,10 @@ def to_lonlat_layers(gen: Generated) -> dict[str, gpd.GeoDataFrame]:
 
 
 def _polygonal(geoms: np.ndarray) -> np.ndarray:
-    """Keep the polygonal part of each geometry (cuts can leave slivers of lines)."""
+    """Keep the polygonal part of each geometry (cuts can leave slivers of lines).
+
+    One-part multipolygons become polygons.
+    """
     geoms = np.asarray(geoms, dtype=object).copy()
     odd = ~np.isin(shapely.get_type_id(geoms), (3, 6))
     if odd.any():
@@ -266,6 +271,8 @@ def _polygonal(geoms: np.ndarray) -> np.ndarray:
         fixed = np.empty(int(odd.sum()), dtype=object)
         shapely.multipolygons(parts[poly], indices=idx[poly], out=fixed)
         geoms[odd] = fixed
+    single = (shapely.get_type_id(geoms) == 6) & (shapely.get_num_geometries(geoms) == 1)
+    geoms[single] = shapely.get_geometry(geoms[single], 0)
     return geoms
 
 
@@ -456,7 +463,7 @@ def write_plains(plains: gpd.GeoDataFrame, path: Path) -> Path:
     path = Path(path).absolute()
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.geojson")
     try:
-        plains.to_file(tmp, driver="GeoJSON", COORDINATE_PRECISION=7, RFC7946="NO")
+        plains.to_file(tmp, layer=path.stem, driver="GeoJSON", COORDINATE_PRECISION=7, RFC7946="NO")
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

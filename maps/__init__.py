@@ -2,25 +2,31 @@
 
 The interactive map is one self-contained HTML page (Leaflet inlined from the
 package, configurable basemap); print maps are PNG/PDF in the local Gauss-Krüger
-zone with Chinese text, legend, scale bar and north arrow.
+zone with Chinese text, legend, scale bar and north arrow; rasters are GeoTIFFs
+(tiled, compressed, with CRS, nodata and overviews) that open in QGIS.
 """
 
 from maps._assets import MissingAssetError, cjk_font
 from maps.interactive import interactive_map, render_interactive, save_interactive
 from maps.printmap import print_map, print_map_bytes, save_print_map
+from maps.raster import park_coverage_raster, park_distance_raster, rasterize_layer
+from maps.sitemap import layers_near, site_map_png
 from maps.style import SYNTHETIC_NOTE, simplify_for_display
-
-# raster: see maps.raster
 
 __all__ = [
     "SYNTHETIC_NOTE",
     "MissingAssetError",
     "cjk_font",
     "interactive_map",
+    "layers_near",
+    "park_coverage_raster",
+    "park_distance_raster",
     "print_map",
     "print_map_bytes",
+    "rasterize_layer",
     "render_interactive",
     "save_interactive",
     "save_print_map",
     "simplify_for_display",
+    "site_map_png",
 ]

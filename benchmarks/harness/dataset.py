@@ -433,7 +433,9 @@ def tiny_layers(seed: int = 7) -> tuple[dict[str, gpd.GeoDataFrame], shapely.Geo
     red = _blobs(rng, rx, ry, rng.uniform(80, 700, 40))
     red = shapely.intersection(red, window_m)
     red = red[shapely.area(red) > 0]
-    eco = np.array([shapely.difference(window_m, shapely.box(x0 + 2000, y0 + 2500, x0 + 6000, y0 + 6500))])
+    eco = np.array(
+        [shapely.difference(window_m, shapely.box(x0 + 2000, y0 + 2500, x0 + 6000, y0 + 6500))]
+    )
     wx, wy = pts(150)
     wells = shapely.points(wx, wy)
     grade = np.array(["1", "2", "quasi"])[rng.integers(0, 3, len(wells))]
@@ -457,7 +459,9 @@ def tiny_layers(seed: int = 7) -> tuple[dict[str, gpd.GeoDataFrame], shapely.Geo
     px, py = pts(60)
     parks = _blobs(rng, px, py, np.exp(rng.normal(np.log(60), 0.6, 60)))
     # residential parcels on a lattice, off the parks
-    gx, gy = np.meshgrid(np.arange(x0 + 100, x0 + size - 200, 220.0), np.arange(y0 + 100, y0 + size - 200, 220.0))
+    gx, gy = np.meshgrid(
+        np.arange(x0 + 100, x0 + size - 200, 220.0), np.arange(y0 + 100, y0 + size - 200, 220.0)
+    )
     gx, gy = gx.ravel(), gy.ravel()
     homes = shapely.box(gx, gy, gx + 150, gy + 120)
     tree = shapely.STRtree(parks)
@@ -468,9 +472,13 @@ def tiny_layers(seed: int = 7) -> tuple[dict[str, gpd.GeoDataFrame], shapely.Geo
         "eco_control": _frame(eco, "EC", m, zone_type="生态控制区"),
         "water_source_zone": _frame(zones, "WZ", m, grade=grade, radius_m=zone_r),
         "control_unit": _frame(
-            np.array(cells), "CU", m, unit_code=[f"ZH1101122{i:04d}" for i in range(9)],
-            category=cat, access_list=[access] * 9,
-        ),  # fmt: skip
+            np.array(cells),
+            "CU",
+            m,
+            unit_code=[f"ZH1101122{i:04d}" for i in range(9)],
+            category=cat,
+            access_list=[access] * 9,
+        ),
         "tongzhou_key_area": _frame(key, "KA", m),
         "tongzhou_strict_zone": _frame(strict, "SZ", m),
         "well": _frame(wells, "W", m, depth_m=80.0),
@@ -533,4 +541,6 @@ def read_sites(path: Path) -> gpd.GeoDataFrame:
 
 def frame_checksum(df: pd.DataFrame) -> str:
     """sha256 of a frame's content (for the report)."""
-    return hashlib.sha256(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes()).hexdigest()
+    return hashlib.sha256(
+        pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes()
+    ).hexdigest()

@@ -57,7 +57,9 @@ def extension_path() -> Path | None:
     if spec is None or not spec.submodule_search_locations:
         return None
     for base in spec.submodule_search_locations:
-        found = sorted(Path(base).glob(f"extensions/v{duckdb.__version__}/*/spatial.duckdb_extension"))
+        found = sorted(
+            Path(base).glob(f"extensions/v{duckdb.__version__}/*/spatial.duckdb_extension")
+        )
         if found:
             return found[0]
     return None
@@ -87,12 +89,14 @@ def unavailable_reason() -> str | None:
     try:
         import duckdb  # noqa: F401
     except ImportError:
-        return "duckdb is not installed (pip install duckdb==1.4.4 duckdb-ext-spatial==1.4.4.20260205)"
+        return (
+            "duckdb is not installed (pip install duckdb==1.4.4 duckdb-ext-spatial==1.4.4.20260205)"
+        )
     try:
         con = connect()
         con.execute("SELECT ST_AsText(ST_Point(1, 2))").fetchone()
         con.close()
-    except Exception as exc:  # noqa: BLE001 - any failure means "cannot load offline"
+    except Exception as exc:  # any failure means "cannot load offline"
         return f"DuckDB spatial extension does not load offline: {exc}"
     return None
 
@@ -112,7 +116,7 @@ def versions() -> dict[str, str]:
         ).fetchone()
         out["spatial_extension_build"] = str(row[0]) if row else "?"
         con.close()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         out["spatial_extension_build"] = f"not loadable: {exc}"
     return out
 

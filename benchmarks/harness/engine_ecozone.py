@@ -102,7 +102,12 @@ def check_answer(state: dict[str, Any], sites: gpd.GeoDataFrame, result: Any) ->
         f = pd.Index(layers[k]["feature_id"].astype(str)).get_indexer(fid[m])
         parts.append(
             pd.DataFrame(
-                {"site": s[m], "kind": k, "feature": f, "overlap_m2": rel["overlap_m2"].to_numpy()[m]}
+                {
+                    "site": s[m],
+                    "kind": k,
+                    "feature": f,
+                    "overlap_m2": rel["overlap_m2"].to_numpy()[m],
+                }
             )
         )
     pairs = pd.concat(parts, ignore_index=True)
@@ -133,18 +138,14 @@ def run_coverage(state: dict[str, Any]) -> Any:
     """The timed call: the coverage metric of all residential land."""
     from zoning.coverage import park_service_coverage
 
-    return park_service_coverage(
-        state["parks"], state["residential"], tiers=list(COVERAGE_TIERS)
-    )
+    return park_service_coverage(state["parks"], state["residential"], tiers=list(COVERAGE_TIERS))
 
 
 def coverage_answer(state: dict[str, Any], result: Any) -> CoverageAnswer:
     """Per-parcel covered area (``park_coverage_geometry``, the metric's geometric core)."""
     from zoning.coverage import park_coverage_geometry
 
-    cov = park_coverage_geometry(
-        state["parks"], state["residential"], tiers=list(COVERAGE_TIERS)
-    )
+    cov = park_coverage_geometry(state["parks"], state["residential"], tiers=list(COVERAGE_TIERS))
     if len(cov.parts) != len(state["residential"]):
         msg = (
             f"ecozone merged or dropped residential parcels ({len(cov.parts)} parts for "

@@ -206,7 +206,10 @@ def run_check(state: dict[str, Any], sites: gpd.GeoDataFrame) -> CheckAnswer:
                 f"FROM sites s JOIN l_{kind} f ON ST_Intersects(s.geom, f.geom)"
             )
         else:
-            q = f"SELECT s.fid, f.fid, NULL FROM sites s JOIN l_{kind} f ON ST_Intersects(s.geom, f.geom)"
+            q = (
+                f"SELECT s.fid, f.fid, NULL FROM sites s "
+                f"JOIN l_{kind} f ON ST_Intersects(s.geom, f.geom)"
+            )
         df = _fetch(con, q, ["site", "feature", "overlap_m2"])
         df.insert(1, "kind", kind)
         parts.append(df)

@@ -259,7 +259,7 @@ class MemorySampler:
         while not self._stop.is_set():
             try:
                 self.peak_mb = max(self.peak_mb, self._sample())
-            except Exception:  # noqa: BLE001 - sampling must never break a run
+            except Exception:  # sampling must never break a run
                 pass
             self._stop.wait(self._interval)
 

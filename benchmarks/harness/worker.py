@@ -106,7 +106,9 @@ def run_engine(
         sampler.__enter__()
     try:
         with Stopwatch() as t_run:
-            result = mod.run_coverage(state) if task == "coverage" else mod.run_check(state, primary)
+            result = (
+                mod.run_coverage(state) if task == "coverage" else mod.run_check(state, primary)
+            )
     finally:
         if sampler:
             sampler.__exit__(None, None, None)
@@ -145,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             args.engine, args.task, args.dataset, args.input, args.answer,
             pg_url=args.pg_url, pg_db=args.pg_db,
         )  # fmt: skip
-    except Exception as exc:  # noqa: BLE001 - reported to the runner as a failed run
+    except Exception as exc:  # reported to the runner as a failed run
         out = {
             "engine": args.engine,
             "task": args.task,

@@ -406,8 +406,11 @@ def test_input_errors(checker, pack, layers):
     no_crs = gpd.GeoDataFrame({"site_id": ["a", "b"]}, geometry=pts)
     with pytest.raises(CRSDetectionError, match="set_crs"):
         checker.check(no_crs)
-    with pytest.raises(InputFormatError, match="duplicated site_id"):
-        checker.check(sites_frame(pts, ids=["a", "a"]))
+    dup = checker.check(sites_frame(pts + pts[:1], ids=["a", "b", "a"]), project=CLEAN)
+    assert list(dup.sites["site_id"]) == ["a", "b"]
+    assert "duplicated (first at row 1)" in dup.errors["reason"].iloc[0]
+    with pytest.raises(InputFormatError, match="duplicated"):
+        checker.check(sites_frame(pts, ids=["a", "a"]), errors="raise")
     with pytest.raises(InputFormatError, match="GeoDataFrame"):
         checker.check(pd.DataFrame({"x": [1]}))
     without = {k: v for k, v in layers.items() if k != "well"}
@@ -553,9 +556,7 @@ def test_nearest_distances_match_brute_force(checker, layers):
         # sites of zone 39 only (the edge cluster is in zone 38 / 39: see its own test)
         cx = shapely.get_x(shapely.centroid(sites.geometry.to_numpy()))
         near = sites[cx > 116.0].to_crs(gk)
-        d = shapely.distance(
-            near.geometry.to_numpy()[:, None], feats.geometry.to_numpy()[None, :]
-        )
+        d = shapely.distance(near.geometry.to_numpy()[:, None], feats.geometry.to_numpy()[None, :])
         want = d.min(axis=1)
         want[want > checker.nearest_max_m] = np.nan
         have = got.loc[near["site_id"], f"dist_{kind}_m"].to_numpy()
@@ -580,3 +581,39 @@ def test_without_scipy_the_results_are_the_same(monkeypatch, pack, layers):
     assert list(slow.findings["rule_id"]) == list(fast.findings["rule_id"])
     cols = [c for c in fast.sites.columns if c.startswith("dist_")]
     np.testing.assert_allclose(slow.sites[cols], fast.sites[cols], atol=1e-6)
+
+
+def test_builtin_tongzhou_pack_on_the_hand_made_layers(tongzhou_pack, layers):
+    checker = SiteChecker(tongzhou_pack, layers)
+    well = layers["well"].geometry.iloc[0]
+    ws_c = shapely.centroid(layers["water_source_zone"].geometry.iloc[0])
+    gate = fwd(*at(150, 150), 0.0, 50.0)
+    sites = sites_frame(
+        [
+            Point(at(1500, 1500)),  # red line RL-1
+            Point(fwd(well.x, well.y, 45, 20)),  # 20 m from a well
+            Point(ws_c),  # grade-1 water-source zone
+            Point(at(-6150, 4950)),  # strict-control zone (inside the key area)
+            Point(at(-6000, 5500)),  # key area, outside the strict zone
+            rect(0, 0, 300, 150),  # a construction site with its exit 50 m away
+        ],
+        ids=["red", "well", "ws1", "strict", "key", "exit"],
+        project_type=["construction"] * 6,
+        flags=["", "sewage", "", "", "", ""],
+        exits=["", "", "", "", "", f"{gate[0]},{gate[1]}"],
+    )
+    res = checker.check(sites)
+    assert "redline.inside" in fired(res, "red") and verdict(res, "red") == "prohibited"
+    assert "well.30m.polluting" in fired(res, "well") and verdict(res, "well") == "prohibited"
+    assert "water_source.grade1" in fired(res, "ws1")
+    assert "tongzhou.strict.construction" in fired(res, "strict")
+    assert "tongzhou.key.construction" not in fired(res, "strict")
+    assert "tongzhou.muck_trucks.detour" not in fired(res, "strict")  # unless strict zone
+    assert "tongzhou.key.construction" in fired(res, "key")
+    assert "tongzhou.muck_trucks.detour" in fired(res, "key")  # in district 110112
+    assert "tongzhou.site_exit.200m" in fired(res, "exit")
+    f = finding(res, "exit", "control_unit.access")
+    # the site's west edge lies on the border of the two units: it touches both
+    assert {u["unit_code"] for u in f["units"]} == {"ZH11011220001", "ZH11011230001"}
+    assert f["access_entries"]
+    assert res.stamp["pack"]["lineage"] == ["beijing", "tongzhou"]
