@@ -57,6 +57,28 @@ def sample_site(store: Any) -> tuple[gpd.GeoDataFrame, tuple[float, float]]:
     return site, (exit_pt.x, exit_pt.y)
 
 
+def demo_coverage_inputs() -> dict[str, Any]:
+    """The embedded demo's non-store inputs: land-cover raster and plains area.
+
+    Both are synthetic/derived demonstration files next to the embedded store
+    (``data/landcover_demo.tif``, ``data/plains_demo.geojson``); the demo passes
+    them explicitly so that a user's own store is never measured against them.
+    """
+    from layers import embedded_dataset_path
+
+    embedded = embedded_dataset_path()
+    if embedded is None:
+        return {}
+    landcover = embedded.parent / "landcover_demo.tif"
+    plains = embedded.parent / "plains_demo.geojson"
+    inputs: dict[str, Any] = {}
+    if landcover.exists():
+        inputs["rasters"] = {"landcover": landcover}
+    if plains.exists():
+        inputs["scopes"] = {"plains": gpd.read_file(plains)}
+    return inputs
+
+
 def run_demo(
     outdir: str | Path,
     *,
@@ -122,10 +144,11 @@ def run_demo(
         summary.verdict_zh = str(result.sites["verdict_zh"].iloc[0])
         summary.findings = len(result.findings)
 
+        inputs = demo_coverage_inputs()
         for name in ("beijing", "tongzhou"):
             say(f"coverage: {name} against its targets")
             pack = load_pack(name)
-            results = measure_targets(pack, st, by="district")
+            results = measure_targets(pack, st, by="district", **inputs)
             table = pd.DataFrame([r.as_row() for r in results])
             path = outdir / f"coverage-{name}.csv"
             table.to_csv(path, index=False, encoding="utf-8-sig")

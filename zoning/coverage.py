@@ -184,6 +184,10 @@ def share_of_area(
     frame = metric_frame(area_gs, gdf)
     area_m = polygonal(frame.project(area_gs))[0]
     zones, info = zones_of(districts, frame)
+    if len(zones):
+        # per district, the denominator is the district's part of the measured area
+        # (its built-up land for the sponge share), not the whole district
+        zones = shapely.intersection(zones, area_m)
     num, num_z = dissolved_area(frame, frame.project(gdf), area_m, zones)
     den = float(frame.areas(np.array([area_m], dtype=object))[0])
     den_z = frame.areas(zones) if len(zones) else np.zeros(0)
@@ -536,9 +540,11 @@ def measure_targets(
                 return sub
         if scope == "built_up":
             try:
-                return as_frame(get_layer(layers, "built_up"), "built_up", {})
+                built = as_frame(get_layer(layers, "built_up"), "built_up", {})
             except MissingLayerError:
                 pass
+            else:  # the built-up land of this jurisdiction, not of the whole layer
+                return built if area is None else gpd.clip(built, area.to_crs(built.crs))
         msg = f"no {scope!r} area: pass scopes={{{scope!r}: polygon or GeoDataFrame}}"
         raise MissingLayerError(msg)
 

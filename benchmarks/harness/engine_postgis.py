@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import io
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -146,11 +147,15 @@ def _copy_table(
 
 
 def _add_srid(con: Any, srid: int, crs: Any) -> None:
+    """Register ``crs`` as ``srid`` (PostGIS reads the WKT; the PROJ string is for people)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "you will likely lose ... information"
+        proj4 = crs.to_proj4()
     con.execute("DELETE FROM spatial_ref_sys WHERE srid = %s", (srid,))
     con.execute(
         "INSERT INTO spatial_ref_sys (srid, auth_name, auth_srid, srtext, proj4text) "
         "VALUES (%s, NULL, NULL, %s, %s)",
-        (srid, crs.to_wkt("WKT1_GDAL"), crs.to_proj4()),
+        (srid, crs.to_wkt("WKT1_GDAL"), proj4),
     )
 
 
@@ -167,17 +172,27 @@ def load_check(
     layers: dict[str, gpd.GeoDataFrame], sites: gpd.GeoDataFrame, *, url: str
 ) -> dict[str, Any]:
     """Load layers and sites, index, analyse."""
+    con = _connect(url)
+    try:
+        _load_check_tables(con, layers, sites)
+    except BaseException:
+        con.close()
+        raise
+    areal = bool(len(sites)) and bool(sites.geom_type.isin(["Polygon", "MultiPolygon"]).all())
+    return {"con": con, "areal": areal, "n": len(sites)}
+
+
+def _load_check_tables(
+    con: Any, layers: dict[str, gpd.GeoDataFrame], sites: gpd.GeoDataFrame
+) -> None:
     from benchmarks.harness.dataset import check_ea_crs
 
-    con = _connect(url)
     _add_srid(con, SRID_CHECK_EA, check_ea_crs(layers))
     for kind in (*POLYGON_KINDS, "well"):
         _copy_table(con, f"l_{kind}", layers[kind].geometry.to_numpy(),
                     metric=kind in ("well", "redline"))  # fmt: skip
     _copy_table(con, "sites", sites.geometry.to_numpy())
     con.execute("ANALYZE")
-    areal = bool(len(sites)) and bool(sites.geom_type.isin(["Polygon", "MultiPolygon"]).all())
-    return {"con": con, "areal": areal, "n": len(sites)}
 
 
 def _fetch(con: Any, query: str, names: list[str]) -> pd.DataFrame:
@@ -244,11 +259,15 @@ def load_coverage(
     from benchmarks.harness.dataset import coverage_ea_crs
 
     con = _connect(url)
-    _add_srid(con, SRID_COVERAGE_EA, coverage_ea_crs(residential))
-    _copy_table(con, "l_park", parks.geometry.to_numpy(),
-                extra={"area_m2": parks["area_m2"].to_numpy(dtype="float64")})  # fmt: skip
-    _copy_table(con, "l_residential", residential.geometry.to_numpy())
-    con.execute("ANALYZE")
+    try:
+        _add_srid(con, SRID_COVERAGE_EA, coverage_ea_crs(residential))
+        _copy_table(con, "l_park", parks.geometry.to_numpy(),
+                    extra={"area_m2": parks["area_m2"].to_numpy(dtype="float64")})  # fmt: skip
+        _copy_table(con, "l_residential", residential.geometry.to_numpy())
+        con.execute("ANALYZE")
+    except BaseException:
+        con.close()
+        raise
     return {"con": con, "n": len(residential)}
 
 

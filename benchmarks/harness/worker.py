@@ -100,6 +100,19 @@ def run_engine(
             state = mod.load_check(layers, primary, **kw)
     out["n"] = len(primary)
     out["load_s"] = round(t_load.seconds, 3)
+    try:
+        _timed_run(mod, task, state, primary, out, sampler_pids, Path(answer_dir))
+    finally:
+        if hasattr(mod, "close"):
+            mod.close(state)
+    return out
+
+
+def _timed_run(
+    mod: Any, task: str, state: Any, primary: gpd.GeoDataFrame, out: dict[str, Any],
+    sampler_pids: Any, answer_dir: Path,
+) -> None:  # fmt: skip
+    """Run the timed call (sampling the server's memory), then save the answer."""
     gc.collect()
     sampler = MemorySampler(sampler_pids) if sampler_pids else None
     if sampler:
@@ -125,10 +138,7 @@ def run_engine(
         answer = mod.check_answer(state, primary, result)
         out["pairs"] = len(answer.pairs)
         out["well_pairs"] = len(answer.wells)
-    answer.save(Path(answer_dir))
-    if hasattr(mod, "close"):
-        mod.close(state)
-    return out
+    answer.save(answer_dir)
 
 
 def main(argv: list[str] | None = None) -> int:

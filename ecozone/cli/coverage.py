@@ -50,6 +50,13 @@ def _mark(met) -> str:
     help="Walking network lines: park radius measured along it.",
 )
 @click.option(
+    "--scope",
+    "scope_files",
+    multiple=True,
+    metavar="NAME=FILE",
+    help="Area for scoped targets: plains=FILE (平原地区), sub_centre=FILE, built_up=FILE.",
+)
+@click.option(
     "--method",
     type=click.Choice(["vector", "raster"]),
     default="vector",
@@ -65,7 +72,17 @@ def _mark(met) -> str:
 @json_opt
 @handle_errors
 def coverage(
-    pack, by, jurisdiction, landcover, population, network, method, out, store, as_json
+    pack,
+    by,
+    jurisdiction,
+    landcover,
+    population,
+    network,
+    scope_files,
+    method,
+    out,
+    store,
+    as_json,
 ) -> None:
     """Measure every spatial target of a pack against the plan (目标达标评估).
 
@@ -89,6 +106,14 @@ def coverage(
     if population:
         pop = float(population) if population.replace(".", "", 1).isdigit() else population
     net = read_vector(network) if network else None
+    scopes = {}
+    for item in scope_files:
+        name, sep, path = item.partition("=")
+        if not sep or not Path(path).exists():
+            raise click.BadParameter(
+                f"{item!r}: expected NAME=FILE with an existing file", param_hint="--scope"
+            )
+        scopes[name.strip()] = read_vector(path)
     with open_store(store) as st, progress_bar("measuring targets", enabled=False):
         results = measure_targets(
             p,
@@ -99,6 +124,7 @@ def coverage(
             population=pop,
             network=net,
             method=method,
+            scopes=scopes,
         )
     summary = pd.DataFrame([r.as_row() for r in results])
     if out is not None:
@@ -241,6 +267,7 @@ def gaps(pack, out, n_candidates, candidate_file, radius_m, spacing_m, store, as
     """
     from geo.io import read_vector, write_vector
     from layers import open_store
+    from zoning.coverage import districts_of
     from zoning.gaps import pocket_park_sites, uncovered_residential
     from zoning.pack import load_pack
     from zoning.workflow import jurisdiction_area
@@ -251,7 +278,11 @@ def gaps(pack, out, n_candidates, candidate_file, radius_m, spacing_m, store, as
         parks, residential = st.get_kind("park"), st.get_kind("residential")
         boundary = st.get_kind("boundary")
     uncovered = uncovered_residential(
-        parks, residential, tiers=p.park_service, area_of=area, districts=boundary
+        parks,
+        residential,
+        tiers=p.park_service,
+        area_of=area,
+        districts=districts_of(boundary, list(p.jurisdiction.adcodes)),
     )
     chosen = None
     if n_candidates > 0 and len(uncovered):

@@ -72,6 +72,7 @@ def browser():
 @pytest.fixture
 def page(browser, base):
     context = browser.new_context(accept_downloads=True, viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(120_000)  # CI machines under load: waits are generous
     pg = context.new_page()
     pg.requests = []  # type: ignore[attr-defined]
     pg.errors = []  # type: ignore[attr-defined]

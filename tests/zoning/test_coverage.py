@@ -525,3 +525,60 @@ def test_areas_are_ellipsoidal_within_0_01_percent():
     ref_west = float(geodesic_area(west, "EPSG:4326"))
     assert out.details["area_km2"] * 1e6 == pytest.approx(ref_big, rel=1e-4)
     assert out.details["measured_km2"] * 1e6 == pytest.approx(ref_west, rel=1e-4)
+
+
+# --------------------------------------------------------------------------- built-up scope
+
+
+def _boxes():
+    import shapely as _sh
+
+    a = _sh.box(116.0, 40.0, 116.1, 40.1)
+    b = _sh.box(116.1, 40.0, 116.2, 40.1)
+    built = gpd.GeoDataFrame(
+        {"feature_id": ["bu1", "bu2"], "name": ["A建成区", "B建成区"]},
+        geometry=[_sh.box(116.0, 40.0, 116.05, 40.1), b],
+        crs="EPSG:4326",
+    )
+    districts = gpd.GeoDataFrame(
+        {
+            "adcode": ["110105", "110112"],
+            "name": ["A区", "B区"],
+            "level": ["district"] * 2,
+            "parent_adcode": ["110000"] * 2,
+            "feature_id": ["a", "b"],
+        },
+        geometry=[a, b],
+        crs="EPSG:4326",
+    )
+    return built, districts
+
+
+def test_sponge_share_per_district_divides_by_the_district_built_up_area():
+    import shapely as _sh
+
+    from zoning.coverage import sponge_share
+
+    built, districts = _boxes()
+    # half of A's built-up land; none of B's. Boxes in one latitude band: areas are
+    # proportional to their longitude widths on the ellipsoid.
+    sponge = gpd.GeoDataFrame(geometry=[_sh.box(116.0, 40.0, 116.025, 40.1)], crs="EPSG:4326")
+    result = sponge_share(sponge, built, districts=districts)
+    assert result.value == pytest.approx(100 * 0.025 / 0.15, abs=1e-3)
+    by = result.by_district.set_index("adcode")["value"]
+    assert by["110105"] == pytest.approx(50.0, abs=1e-3)
+    assert by["110112"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_built_up_scope_is_cut_to_the_jurisdiction():
+    import shapely as _sh
+
+    built, districts = _boxes()
+    sponge = gpd.GeoDataFrame(geometry=[_sh.box(116.1, 40.0, 116.15, 40.1)], crs="EPSG:4326")
+    layers = {"boundary": districts, "built_up": built, "sponge": sponge}
+    results = measure_targets(load_pack("tongzhou"), layers, by=None)
+    sponge_result = next(r for r in results if r.metric == "sponge_share")
+    # Tongzhou (110112) = district B: its built-up land is all of B, half of it sponge;
+    # over the whole built-up layer the share would be 0.05 / 0.15 = 33.3 %. (Within
+    # 0.01 pp: box edges along parallels are not geodesics, so halves are not exact.)
+    assert sponge_result.value == pytest.approx(50.0, abs=0.01)

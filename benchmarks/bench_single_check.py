@@ -1,0 +1,150 @@
+"""Time of one single-site check (library only): ``SiteChecker.check`` + ``build_report``.
+
+What the web app does per ``POST /api/check``, minus HTTP and parsing: a one-row
+GeoDataFrame in EPSG:4326 is checked by a warm :class:`zoning.check.SiteChecker`
+(built once, outside the timing) and turned into the report dict by
+:func:`zoning.report.build_report`. For each pack (default ``tongzhou`` and
+``beijing``) and each site kind (points; squares of 100–600 m as in
+``bench_web_load.py``), ``--calls`` (500) different random sites inside the plains box
+of the web load test are checked one at a time, after ``--warm`` (50) untimed calls.
+
+Reported per (pack, kind): median and p95 of the check, of the report, and of both
+together (milliseconds, wall time of one call in one thread), median and p95 of the
+CPU time of both together (``time.thread_time``: the figure to trust when other work
+shares the machine, which inflates wall times), and the 1-minute load average. ``--json`` also writes
+every figure to a file. ``--profile`` runs pyinstrument over the point calls of the
+first pack and prints the tree.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_single_check.py [--calls 500] [--packs tongzhou,beijing]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from pyproj import Geod
+
+ROOT = Path(__file__).resolve().parent.parent
+GEOD = Geod(ellps="GRS80")
+# lon/lat box inside Beijing's plains, as in bench_web_load.py
+BOX = (116.25, 39.65, 116.95, 40.15)
+
+
+def make_sites(kind: str, n: int, seed: int) -> list[gpd.GeoDataFrame]:
+    """``n`` one-row site frames (``site_id`` "site", EPSG:4326), as the web app builds them."""
+    rng = np.random.default_rng(seed)
+    lon = rng.uniform(BOX[0], BOX[2], n)
+    lat = rng.uniform(BOX[1], BOX[3], n)
+    if kind == "point":
+        geoms = shapely.points(lon, lat)
+    else:  # squares of 100-600 m side
+        half = rng.uniform(100, 600, n) / 2
+        w, _, _ = GEOD.fwd(lon, lat, np.full(n, 270.0), half)
+        e, _, _ = GEOD.fwd(lon, lat, np.full(n, 90.0), half)
+        _, s, _ = GEOD.fwd(lon, lat, np.full(n, 180.0), half)
+        _, nn, _ = GEOD.fwd(lon, lat, np.zeros(n), half)
+        geoms = shapely.box(w, s, e, nn, ccw=False)
+    return [gpd.GeoDataFrame({"site_id": ["site"]}, geometry=[g], crs="EPSG:4326") for g in geoms]
+
+
+def percentiles(ms: list[float]) -> dict[str, float]:
+    a = np.asarray(ms)
+    return {"median": float(np.median(a)), "p95": float(np.percentile(a, 95))}
+
+
+def time_calls(checker, sites, project, build_report) -> dict:  # noqa: ANN001
+    check_ms: list[float] = []
+    report_ms: list[float] = []
+    cpu_ms: list[float] = []
+    c0 = time.process_time()
+    for site in sites:
+        u0 = time.thread_time()
+        t0 = time.perf_counter()
+        result = checker.check(site, project=project)
+        t1 = time.perf_counter()
+        build_report(result, project=project)
+        t2 = time.perf_counter()
+        cpu_ms.append((time.thread_time() - u0) * 1000)
+        check_ms.append((t1 - t0) * 1000)
+        report_ms.append((t2 - t1) * 1000)
+    process_ms = (time.process_time() - c0) * 1000 / len(sites)
+    total = [a + b for a, b in zip(check_ms, report_ms, strict=True)]
+    return {
+        "check": percentiles(check_ms),
+        "report": percentiles(report_ms),
+        "total": percentiles(total),
+        "thread_cpu": percentiles(cpu_ms),
+        "cpu_ms_per_call": process_ms,
+        "load_avg_1min": round(os.getloadavg()[0], 2),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--calls", type=int, default=500)
+    ap.add_argument("--warm", type=int, default=50)
+    ap.add_argument("--packs", default="tongzhou,beijing")
+    ap.add_argument("--kinds", default="point,polygon")
+    ap.add_argument("--store", type=Path, default=ROOT / "data" / "ecozone_demo.gpkg")
+    ap.add_argument("--json", type=Path, default=None, help="write the figures here")
+    ap.add_argument("--profile", action="store_true", help="pyinstrument the first pack's points")
+    args = ap.parse_args(argv)
+    if not args.store.is_file():
+        print(f"no store at {args.store}: build it with `make data` or pass --store", file=sys.stderr)
+        return 2
+
+    from layers.store import LayerStore
+    from zoning.project import Project
+    from zoning.report import build_report
+    from zoning.workflow import make_checker
+
+    project = Project(project_type="construction")
+    out: list[dict] = []
+    with LayerStore(args.store, create=False) as store:
+        for p_i, pack in enumerate(args.packs.split(",")):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # rules on layers the demo lacks are skipped
+                checker = make_checker(pack, store, missing_layers="skip")
+            for kind in args.kinds.split(","):
+                sites = make_sites(kind, args.warm + args.calls, seed=11)
+                for site in sites[: args.warm]:  # metric copies of the layers, caches
+                    build_report(checker.check(site, project=project), project=project)
+                timed = sites[args.warm :]
+                if args.profile and p_i == 0 and kind == "point":
+                    from pyinstrument import Profiler
+
+                    prof = Profiler(interval=0.0005)
+                    prof.start()
+                    time_calls(checker, timed, project, build_report)
+                    prof.stop()
+                    print(prof.output_text(unicode=False, color=False))
+                r = time_calls(checker, timed, project, build_report)
+                r.update(pack=pack, kind=kind, calls=len(timed))
+                out.append(r)
+                print(
+                    f"{pack:9} {kind:8} check {r['check']['median']:6.2f} / "
+                    f"{r['check']['p95']:6.2f} ms  report {r['report']['median']:6.2f} / "
+                    f"{r['report']['p95']:6.2f} ms  total {r['total']['median']:6.2f} / "
+                    f"{r['total']['p95']:6.2f} ms  CPU {r['thread_cpu']['median']:6.2f} / "
+                    f"{r['thread_cpu']['p95']:6.2f} ms (median / p95)  "
+                    f"load {r['load_avg_1min']:.1f}",
+                    flush=True,
+                )
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,228 @@
+"""The peer benchmark harness (benchmarks/harness) on a tiny dataset.
+
+Every engine must give the same answers as ecozone on every task, and ecozone's
+must match a brute-force oracle computed here with plain shapely + pyproj (all
+pairs, no index). PostGIS is skipped only when its binaries are absent, DuckDB only
+when its spatial extension cannot load offline.
+"""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from pyproj import Geod, Transformer
+
+from benchmarks.harness import dataset, engine_duckdb, engine_postgis, worker
+from benchmarks.harness.compare import compare_check, compare_coverage
+from benchmarks.harness.runner import Options, run_peers
+from benchmarks.harness.tasks import (
+    NEAREST_MAX_M,
+    POLYGON_KINDS,
+    WELL_M,
+    CheckAnswer,
+    CoverageAnswer,
+    radius_of,
+)
+
+TO_M = Transformer.from_crs("EPSG:4326", "EPSG:4548", always_xy=True)
+GEOD = Geod(ellps="GRS80")
+PEERS = ["geopandas", "postgis", "duckdb"]
+
+
+def _metric(geoms: np.ndarray) -> np.ndarray:
+    return shapely.transform(geoms, lambda xy: np.column_stack(TO_M.transform(xy[:, 0], xy[:, 1])))
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    ds = dataset.tiny_dataset(tmp_path_factory.mktemp("bench"), points=500, polygons=120)
+    # hand-placed sites: 20 m and 45 m due east of well 0 (in EPSG:4548)
+    path = ds.sites_path("points", 500)
+    sites = gpd.read_parquet(path)
+    well0 = gpd.read_parquet(ds.layer_path("well")).geometry.iloc[0]
+    x, y = TO_M.transform(well0.x, well0.y)
+    lon, lat = TO_M.transform([x + 20.0, x + 45.0], [y, y], direction="INVERSE")
+    extra = gpd.GeoDataFrame(
+        {"site_id": ["hand20", "hand45"]}, geometry=shapely.points(lon, lat), crs="EPSG:4326"
+    )
+    pd.concat([sites, extra], ignore_index=True).to_parquet(path)
+    return ds
+
+
+@pytest.fixture(scope="module")
+def pg_url(tmp_path_factory):
+    reason = engine_postgis.unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    url, stop = engine_postgis.start_server(tmp_path_factory.mktemp("pg"))
+    yield url
+    stop()
+
+
+def _inputs(ds, task):
+    if task == "points":
+        return ds.sites_path("points", 500)
+    if task == "polygons":
+        return ds.sites_path("polygons", 120)
+    return ds.layer_path("residential")
+
+
+def _run(engine, task, ds, folder, request):
+    kw = {}
+    if engine == "postgis":
+        kw = {"pg_url": request.getfixturevalue("pg_url"), "pg_db": f"t_{task}"}
+    elif engine == "duckdb":
+        reason = engine_duckdb.unavailable_reason()
+        if reason:
+            pytest.skip(reason)
+    out = worker.run_engine(engine, task, ds.folder, _inputs(ds, task), folder / engine, **kw)
+    assert out["status"] == "ok"
+    assert out["run_s"] >= 0 and out["peak_rss_mb"] > 0
+    cls = CoverageAnswer if task == "coverage" else CheckAnswer
+    return cls.load(folder / engine)
+
+
+@pytest.fixture(scope="module")
+def ecozone_answers(tiny, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("answers")
+    return {
+        task: _run("ecozone", task, tiny, folder / task, None)
+        for task in ("points", "polygons", "coverage")
+    }
+
+
+def _oracle_check(ds, task) -> CheckAnswer:
+    """All pairs by brute force: lon/lat topology, EPSG:4548 distances, geodesic areas."""
+    sites = gpd.read_parquet(_inputs(ds, task)).geometry.to_numpy()
+    areal = task == "polygons"
+    parts = []
+    for kind in POLYGON_KINDS:
+        feats = gpd.read_parquet(ds.layer_path(kind)).geometry.to_numpy()
+        s, f = np.nonzero(shapely.intersects(sites[:, None], feats[None, :]))
+        if areal:
+            inter = shapely.intersection(sites[s], feats[f])
+            area = np.array([abs(GEOD.geometry_area_perimeter(g)[0]) for g in inter])
+        else:
+            area = np.full(len(s), np.nan)
+        parts.append(pd.DataFrame({"site": s, "kind": kind, "feature": f, "overlap_m2": area}))
+    sites_m = _metric(sites)
+    wells_m = _metric(gpd.read_parquet(ds.layer_path("well")).geometry.to_numpy())
+    d = shapely.distance(sites_m[:, None], wells_m[None, :])
+    s, f = np.nonzero(d <= WELL_M)
+    wells = pd.DataFrame({"site": s, "feature": f, "distance_m": d[s, f]})
+    red_m = _metric(gpd.read_parquet(ds.layer_path("redline")).geometry.to_numpy())
+    near = shapely.distance(sites_m[:, None], red_m[None, :]).min(axis=1)
+    near[near > NEAREST_MAX_M] = np.nan
+    return CheckAnswer(len(sites), pd.concat(parts, ignore_index=True), wells, near)
+
+
+@pytest.mark.parametrize("task", ["points", "polygons"])
+def test_ecozone_matches_brute_force_oracle(tiny, ecozone_answers, task):
+    got = ecozone_answers[task]
+    oracle = _oracle_check(tiny, task)
+    cmp = compare_check(oracle, got, reference="oracle", engine="ecozone")
+    assert cmp.ok, cmp.describe()
+    assert len(got.pairs) > 100  # the data really exercises every layer
+    assert set(got.pairs["kind"]) == set(POLYGON_KINDS)
+    if task == "polygons":
+        assert (got.pairs["overlap_m2"] > 0).mean() > 0.9
+        assert np.isfinite(got.nearest_m).sum() > 0 and (got.nearest_m == 0).any()
+
+
+def test_hand_placed_sites_near_well(tiny, ecozone_answers):
+    ans = ecozone_answers["points"].normalised()
+    n = ans.n_sites
+    at20 = ans.wells[(ans.wells["site"] == n - 2) & (ans.wells["feature"] == 0)]
+    assert len(at20) == 1
+    assert at20["distance_m"].iloc[0] == pytest.approx(20.0, abs=0.01)
+    at45 = ans.wells[(ans.wells["site"] == n - 1) & (ans.wells["feature"] == 0)]
+    assert at45.empty  # 45 m is beyond the 30 m rule
+
+
+def test_ecozone_coverage_matches_oracle(tiny, ecozone_answers):
+    parks = gpd.read_parquet(tiny.layer_path("park"))
+    res = gpd.read_parquet(tiny.layer_path("residential"))
+    r = radius_of(parks["area_m2"].to_numpy())
+    discs = shapely.buffer(_metric(parks.geometry.to_numpy())[r > 0], r[r > 0], quad_segs=16)
+    service = shapely.union_all(discs)
+    res_m = _metric(res.geometry.to_numpy())
+    covered_share = shapely.area(shapely.intersection(res_m, service)) / shapely.area(res_m)
+    geodesic = np.array([abs(GEOD.geometry_area_perimeter(g)[0]) for g in res.geometry])
+    got = ecozone_answers["coverage"]
+    np.testing.assert_allclose(got.residential_m2, geodesic, rtol=1e-5)
+    np.testing.assert_allclose(got.covered_m2 / got.residential_m2, covered_share, atol=1e-6)
+    assert 5 < got.coverage_pct < 95  # some parcels served, some not
+
+
+@pytest.mark.parametrize("task", ["points", "polygons", "coverage"])
+@pytest.mark.parametrize("engine", PEERS)
+def test_peer_agrees_with_ecozone(tiny, ecozone_answers, engine, task, tmp_path, request):
+    got = _run(engine, task, tiny, tmp_path, request)
+    fn = compare_coverage if task == "coverage" else compare_check
+    cmp = fn(ecozone_answers[task], got, reference="ecozone", engine=engine)
+    assert cmp.ok, cmp.describe()
+
+
+def test_disagreement_is_reported_with_first_sites(ecozone_answers):
+    ref = ecozone_answers["points"].normalised()
+    pairs = ref.pairs.drop(index=[3])
+    near = ref.nearest_m.copy()
+    k = int(np.flatnonzero(np.isfinite(near) & (near > 0))[0])
+    near[k] += 0.02  # 2 cm: beyond the 1 cm tolerance
+    bad = CheckAnswer(ref.n_sites, pairs, ref.wells, near)
+    cmp = compare_check(ref, bad, reference="ecozone", engine="broken")
+    assert not cmp.ok
+    assert any("layer pairs: 1 only in ecozone" in p for p in cmp.problems)
+    assert any("nearest red-line distance: 1 sites" in p for p in cmp.problems)
+    assert {int(ref.pairs["site"].iloc[3]), k} <= set(cmp.first_sites["site"])
+    assert "DISAGREES" in cmp.describe()
+
+
+def test_coverage_disagreement_is_reported(ecozone_answers):
+    ref = ecozone_answers["coverage"]
+    covered = ref.covered_m2.copy()
+    j = int(np.argmax(covered))
+    covered[j] *= 1.001  # 0.1 %: beyond the 0.01 % tolerance
+    cmp = compare_coverage(ref, CoverageAnswer(ref.residential_m2, covered), reference="ecozone",
+                           engine="broken")  # fmt: skip
+    assert not cmp.ok
+    assert cmp.first_sites["parcel"].tolist() == [j]
+
+
+def test_split_to_count_keeps_area_and_ids():
+    big = shapely.Point(116.5, 40.0).buffer(0.05, quad_segs=16)
+    small = shapely.box(116.7, 40.0, 116.701, 40.001)
+    gdf = gpd.GeoDataFrame(
+        {"feature_id": ["a", "b"], "name": ["A", "B"]}, geometry=[big, small], crs="EPSG:4326"
+    )
+    out = dataset.split_to_count(gdf, 12)
+    assert len(out) == 12
+    assert out["feature_id"].is_unique
+    assert out.is_valid.all()
+    area = lambda g: sum(abs(GEOD.geometry_area_perimeter(x)[0]) for x in g)  # noqa: E731
+    assert area(out.geometry) == pytest.approx(area(gdf.geometry), rel=1e-9)
+    assert (out["feature_id"] == "b").sum() == 1  # the small patch stays whole
+    assert out["feature_id"].str.startswith("a-").sum() == 11
+
+
+def test_runner_end_to_end_writes_tables(tiny, tmp_path):
+    opts = Options(
+        dataset=tiny, sites=[500], polygon_sites=[120], engines=["ecozone", "geopandas"],
+        tasks=["points"], out=tmp_path, check_sites=200, timeout_s=300,
+    )  # fmt: skip
+    assert run_peers(opts) == 0
+    (run,) = tmp_path.glob("run-*")
+    results = json.loads((run / "results.json").read_text())
+    assert results["machine"]["cores"] >= 1
+    assert "ecozone" in results["machine"]["versions"]
+    (task,) = results["tasks"]
+    assert task["agreement"]["engines"]["geopandas"]["ok"] is True
+    runs = {r["engine"]: r for r in task["runs"]}
+    assert runs["ecozone"]["ratio_task"] == 1.0
+    assert runs["geopandas"]["n"] == 502 and runs["geopandas"]["throughput"] > 0
+    assert "| geopandas | ok |" in (run / "results.md").read_text()
