@@ -7,30 +7,35 @@ BIN     = $(VENV)/bin
 
 .PHONY: demo test lint system-deps venv data clean
 
-$(BIN)/.installed: pyproject.toml
+# ecozone itself (what the demo needs)
+$(BIN)/.installed-base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev,web]"
+	$(BIN)/pip install --quiet -e ".[web]"
 	touch $@
 
-venv: $(BIN)/.installed
+# plus test tools, the scale-out engines, the benchmark peers and the data builder
+$(BIN)/.installed-test: $(BIN)/.installed-base
+	$(BIN)/pip install --quiet -e ".[dev,web,scale,bench,build]"
+	touch $@
+
+venv: $(BIN)/.installed-base
 
 system-deps:
 	bash scripts/system-deps.sh
 
-demo: system-deps venv
+demo: system-deps $(BIN)/.installed-base
 	$(BIN)/ecozone demo
 
-test: system-deps venv
+test: system-deps $(BIN)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
-lint: venv
+lint: $(BIN)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-data: venv
-	$(BIN)/pip install --quiet -e ".[build]"
+data: $(BIN)/.installed-test
 	$(BIN)/python data/build_dataset.py
 
 clean:

@@ -9,8 +9,9 @@ layer the Beijing pack uses in the store (the embedded demo by default):
   single-threaded worker processes, for N = 1, 2 and the number of cores.
 
 Reported per run: wall time of the batch (read, partition, check, write; the
-cluster's start-up is shown apart), throughput in sites/s, and the scaling
-efficiency ``T(1 worker) / (N × T(N workers))`` (1.0 = perfect). Verdict counts are
+cluster's start-up is shown apart), throughput in sites/s, the scaling efficiency
+``T(1 worker) / (N × T(N workers))`` (1.0 = perfect), and the CPU seconds spent by
+the client and the workers with sites per CPU second (independent of other load). Verdict counts are
 compared across runs and the benchmark stops if they differ. The 1-minute load
 average is printed too: other work on the machine slows the wall times.
 
@@ -80,6 +81,20 @@ def make_sites(area: shapely.Geometry, n: int, seed: int = 42) -> gpd.GeoDataFra
     )
 
 
+def cpu_seconds(client=None) -> float:
+    """User + system CPU seconds of this process, plus the workers' (and their children)."""
+    import psutil
+
+    def own() -> float:
+        t = psutil.Process().cpu_times()
+        return t.user + t.system + t.children_user + t.children_system
+
+    total = own()
+    if client is not None:
+        total += sum(client.run(own).values())
+    return total
+
+
 def load_average() -> float:
     try:
         return os.getloadavg()[0]
@@ -114,21 +129,22 @@ def main() -> None:
         rows: list[dict] = []
         counts = None
         if not args.no_baseline:
-            t = time.perf_counter()
+            t, c0 = time.perf_counter(), cpu_seconds()
             s = run_batch(src, pack=pack, store_or_layers=args.store, out=tmp / "mem.parquet")
             rows.append({"engine": "in-memory", "workers": 1, "startup_s": 0.0,
-                         "wall_s": time.perf_counter() - t, "load": load_average()})  # fmt: skip
+                         "wall_s": time.perf_counter() - t, "cpu_s": cpu_seconds() - c0,
+                         "load": load_average()})  # fmt: skip
             counts = s.by_verdict
         for n in workers:
             t = time.perf_counter()
             with dask_client(n_workers=n) as client:
                 start = time.perf_counter() - t
-                t = time.perf_counter()
+                t, c0 = time.perf_counter(), cpu_seconds(client)
                 s = run_batch_dask(src, pack=pack, store=args.store, out=tmp / f"out{n}",
                                    scheduler=client)  # fmt: skip
-                wall = time.perf_counter() - t
+                wall, cpu = time.perf_counter() - t, cpu_seconds(client) - c0
             rows.append({"engine": "dask", "workers": n, "startup_s": start, "wall_s": wall,
-                         "load": load_average()})  # fmt: skip
+                         "cpu_s": cpu, "load": load_average()})  # fmt: skip
             if counts is not None and s.by_verdict != counts:
                 raise SystemExit(
                     f"verdict counts differ with {n} workers: {s.by_verdict} vs {counts}"
@@ -136,7 +152,8 @@ def main() -> None:
             counts = s.by_verdict
         t1 = next((r["wall_s"] for r in rows if r["engine"] == "dask" and r["workers"] == 1), None)
         print(f"{'engine':<10} {'workers':>7} {'start s':>8} {'wall s':>8} {'sites/s':>10} "
-              f"{'speed-up':>9} {'efficiency':>10} {'load':>5}")  # fmt: skip
+              f"{'speed-up':>9} {'efficiency':>10} {'cpu s':>7} {'sites/cpu-s':>11} "
+              f"{'load':>5}")  # fmt: skip
         for r in rows:
             r["sites_per_s"] = args.sites / r["wall_s"]
             if r["engine"] == "dask" and t1:
@@ -144,7 +161,8 @@ def main() -> None:
                 r["efficiency"] = r["speedup"] / r["workers"]
             print(f"{r['engine']:<10} {r['workers']:>7} {r['startup_s']:>8.1f} {r['wall_s']:>8.1f} "
                   f"{r['sites_per_s']:>10,.0f} {r.get('speedup', float('nan')):>9.2f} "
-                  f"{r.get('efficiency', float('nan')):>10.2f} {r['load']:>5.1f}")  # fmt: skip
+                  f"{r.get('efficiency', float('nan')):>10.2f} {r['cpu_s']:>7.1f} "
+                  f"{args.sites / r['cpu_s']:>11,.0f} {r['load']:>5.1f}")  # fmt: skip
         print(f"verdicts: {counts}")
         if args.json:
             args.json.write_text(json.dumps({"sites": args.sites, "cores": cores, "runs": rows},

@@ -1,15 +1,21 @@
 """Load test of the web app on 127.0.0.1: concurrent single-point checks, then polygons.
 
 Starts ``ecozone serve`` (``python -m ecozone.cli.serve``) on a free port over a
-temporary copy of the demo store, warms the pack's checker, then runs
+temporary copy of the demo store, warms the pack's checker (``--warm`` untimed checks
+from every client at once), then runs
 
 1. ``--points`` (2 000) single-point checks from ``--clients`` (50) concurrent
-   httpx/asyncio clients, points spread over the pack's jurisdiction;
+   asyncio clients (keep-alive HTTP/1.1; ``--client httpx`` for httpx), points
+   spread over the pack's jurisdiction;
 2. ``--polygons`` (200) polygon checks (squares of 100–600 m),
 
 and prints throughput, latency percentiles (p50/p95/p99), errors (non-200 answers
-or failed requests) and the server's resident memory (RSS of the process tree,
-sampled every 0.5 s) over time. Run::
+or failed requests), the CPU time per request of the server (all its processes) and
+of this load generator (it shares the machine), the 1-minute load average before and
+after each phase (other work on the machine slows everything), the server's resident
+memory (RSS of the process tree, sampled every 0.5 s) over time, and worker
+processes restarted during the run (uvicorn replaces a worker that misses its 5 s
+health check; its connections fail). Run::
 
     .venv/bin/python benchmarks/bench_web_load.py [--clients 50] [--workers 2]
 
@@ -21,7 +27,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -67,6 +75,29 @@ def tree_rss_mb(pid: int) -> float:
     return total / 1024
 
 
+def tree_cpu_s(pid: int) -> float:
+    """CPU time (user + system, s) used so far by a process and its children (/proc)."""
+    total = 0
+    todo = [pid]
+    tick = os.sysconf("SC_CLK_TCK")
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo.extend(int(k) for k in (task / "children").read_text().split())
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / tick
+
+
+def client_cpu_s() -> float:
+    """CPU time (user + system, s) of this process (the load generator)."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
 def square(lon: float, lat: float, side: float) -> dict:
     half = side / 2
     w, _, _ = GEOD.fwd(lon, lat, 270, half)
@@ -96,7 +127,88 @@ def bodies(n_points: int, n_polys: int, pack: str, seed: int = 7) -> tuple[list,
     return points, polys
 
 
-async def run_phase(client: httpx.AsyncClient, items: list, clients: int) -> dict:
+class RawClient:
+    """A minimal HTTP/1.1 keep-alive client for JSON POSTs: the default load generator.
+
+    httpx spends about as much CPU per request as the server's whole check (4 ms on
+    this machine) and runs on the same cores, so it slowed the server it measured.
+    This client writes the pre-encoded request, reads the status line, headers and
+    the whole body (Content-Length or chunked), and keeps the connection open; about
+    0.2 ms of CPU per request. ``--client httpx`` measures with httpx instead.
+    """
+
+    def __init__(self, host: str, port: int, *, timeout: float) -> None:
+        self.host, self.port, self.timeout = host, port, timeout
+        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        """POST ``body`` (JSON) to ``path``; return the status and the response body."""
+        return await asyncio.wait_for(self._post(path, body), self.timeout)
+
+    async def _post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        if self._idle:
+            reader, writer = self._idle.pop()
+        else:
+            reader, writer = await asyncio.open_connection(self.host, self.port)
+        try:
+            writer.write(
+                f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+            head = await reader.readuntil(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            status = int(lines[0].split(" ", 2)[1])
+            headers = {}
+            for ln in lines[1:]:
+                if ":" in ln:
+                    k, v = ln.split(":", 1)
+                    headers[k.strip().lower()] = v.strip().lower()
+            if headers.get("transfer-encoding") == "chunked":
+                parts = []
+                while True:
+                    size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+                    chunk = await reader.readexactly(size + 2)
+                    if size == 0:
+                        break
+                    parts.append(chunk[:-2])
+                data = b"".join(parts)
+            else:
+                data = await reader.readexactly(int(headers.get("content-length", "0")))
+        except BaseException:
+            writer.close()
+            raise
+        if headers.get("connection") == "close":
+            writer.close()
+        else:
+            self._idle.append((reader, writer))
+        return status, data
+
+    async def aclose(self) -> None:
+        for _, writer in self._idle:
+            writer.close()
+        self._idle.clear()
+
+
+class HttpxClient:
+    """The same interface over httpx.AsyncClient (``--client httpx``)."""
+
+    def __init__(self, url: str, clients: int, *, timeout: float) -> None:
+        limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+        self._client = httpx.AsyncClient(base_url=url, timeout=timeout, limits=limits)
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        r = await self._client.post(
+            path, content=body, headers={"Content-Type": "application/json"}
+        )
+        return r.status_code, r.content
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+async def run_phase(client: RawClient | HttpxClient, items: list, clients: int, pid: int) -> dict:
+    """Send every request body in ``items`` from ``clients`` concurrent clients."""
     queue: asyncio.Queue = asyncio.Queue()
     for it in items:
         queue.put_nowait(it)
@@ -111,19 +223,23 @@ async def run_phase(client: httpx.AsyncClient, items: list, clients: int) -> dic
                 return
             t0 = time.perf_counter()
             try:
-                r = await client.post("/api/check", json=body)
-                ok = r.status_code == 200
+                status, data = await client.post("/api/check", body)
+                # a report, not just any 200: the schema tag opens the answer
+                ok = status == 200 and data.startswith(b'{"schema":"ecozone.report/1"')
                 if not ok:
-                    errors.append(f"{r.status_code} {r.text[:120]}")
-            except httpx.HTTPError as exc:
+                    errors.append(f"{status} {data[:120]!r}")
+            except (OSError, asyncio.IncompleteReadError, TimeoutError, httpx.HTTPError) as exc:
                 errors.append(f"{type(exc).__name__}: {exc}")
                 ok = False
             if ok:
                 latencies.append(time.perf_counter() - t0)
 
+    load0 = os.getloadavg()[0]
+    server0, client0 = tree_cpu_s(pid), client_cpu_s()
     t0 = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(clients)))
     elapsed = time.perf_counter() - t0
+    server_cpu, client_cpu = tree_cpu_s(pid) - server0, client_cpu_s() - client0
     lat_ms = np.asarray(latencies) * 1000
     pct = (lambda q: float(np.percentile(lat_ms, q))) if len(lat_ms) else (lambda q: float("nan"))
     return {
@@ -137,12 +253,31 @@ async def run_phase(client: httpx.AsyncClient, items: list, clients: int) -> dic
         "p95": pct(95),
         "p99": pct(99),
         "mean": statistics.fmean(lat_ms) if len(lat_ms) else float("nan"),
+        # CPU per request: the server's (all workers) and this load generator's; the
+        # load average (1 min) before and after: other work on the machine slows both
+        "server_cpu_ms": server_cpu * 1000 / len(items),
+        "client_cpu_ms": client_cpu * 1000 / len(items),
+        "load": (load0, os.getloadavg()[0]),
     }
 
 
-async def sample_rss(pid: int, out: list, stop: asyncio.Event, t0: float) -> None:
+def worker_pids(pid: int) -> set[int]:
+    """The server's worker processes (children of the uvicorn supervisor)."""
+    kids: set[int] = set()
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            kids.update(int(k) for k in (task / "children").read_text().split())
+    except OSError:
+        pass
+    return kids
+
+
+async def sample_rss(
+    pid: int, out: list, workers: set[int], stop: asyncio.Event, t0: float
+) -> None:
     while not stop.is_set():
         out.append((time.perf_counter() - t0, tree_rss_mb(pid)))
+        workers.update(worker_pids(pid))
         try:
             await asyncio.wait_for(stop.wait(), 0.5)
         except TimeoutError:
@@ -150,39 +285,56 @@ async def sample_rss(pid: int, out: list, stop: asyncio.Event, t0: float) -> Non
 
 
 async def main_async(args: argparse.Namespace, url: str, pid: int) -> None:
-    points, polys = bodies(args.points, args.polygons, args.pack)
-    limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
-    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
+    def encode(items: list) -> list[bytes]:
+        return [json.dumps(b, separators=(",", ":")).encode() for b in items]
+
+    points, polys = (encode(x) for x in bodies(args.points, args.polygons, args.pack))
+    warm_points, warm_polys = (encode(x) for x in bodies(args.warm, args.warm // 4, args.pack, 99))
+    if args.client == "raw":
+        host, port = url.removeprefix("http://").rsplit(":", 1)
+        client: RawClient | HttpxClient = RawClient(host, int(port), timeout=120)
+    else:
+        client = HttpxClient(url, args.clients, timeout=120)
+    try:
         t = time.perf_counter()
-        # concurrent warm-up requests reach every worker, each builds its checker once
-        warm = await asyncio.gather(
-            *(client.post("/api/check", json=b) for b in points[: 8 * args.workers])
+        # every client at once: each worker process gets connections and builds its
+        # checker, and each of its threads makes its PROJ objects, before the timing
+        warm = await run_phase(client, warm_points + warm_polys, args.clients, pid)
+        if warm["errors"]:
+            raise RuntimeError(f"warm-up failed: {warm['error_samples']}")
+        print(
+            f"warm-up ({warm['requests']} checks: checker builds) {time.perf_counter() - t:.1f} s"
         )
-        for r in warm:
-            r.raise_for_status()
-        print(f"warm-up (checker build) {time.perf_counter() - t:.1f} s")
         rss: list[tuple[float, float]] = []
+        seen = worker_pids(pid)
+        first_workers = set(seen)
         stop = asyncio.Event()
         t0 = time.perf_counter()
-        sampler = asyncio.create_task(sample_rss(pid, rss, stop, t0))
+        sampler = asyncio.create_task(sample_rss(pid, rss, seen, stop, t0))
         phases = {}
-        phases["points"] = await run_phase(client, points, args.clients)
+        phases["points"] = await run_phase(client, points, args.clients, pid)
         mark = time.perf_counter() - t0
-        phases["polygons"] = await run_phase(client, polys, args.clients)
+        phases["polygons"] = await run_phase(client, polys, args.clients, pid)
         stop.set()
         await sampler
+    finally:
+        await client.aclose()
     print()
     print(
         f"{'phase':10} {'req':>6} {'ok':>6} {'err':>4} {'req/s':>7} "
-        f"{'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'mean ms':>8}"
+        f"{'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'mean ms':>8} "
+        f"{'server CPU':>11} {'client CPU':>11} {'load':>10}"
     )
     for name, p in phases.items():
         print(
             f"{name:10} {p['requests']:6d} {p['ok']:6d} {p['errors']:4d} {p['throughput']:7.1f} "
-            f"{p['p50']:8.1f} {p['p95']:8.1f} {p['p99']:8.1f} {p['mean']:8.1f}"
+            f"{p['p50']:8.1f} {p['p95']:8.1f} {p['p99']:8.1f} {p['mean']:8.1f} "
+            f"{p['server_cpu_ms']:8.2f} ms {p['client_cpu_ms']:8.2f} ms "
+            f"{p['load'][0]:4.1f}→{p['load'][1]:4.1f}"
         )
         for e in p["error_samples"]:
             print("   error:", e)
+    print("(CPU per request; load: 1-minute load average before → after the phase)")
     print()
     print("server RSS (MB) over time:")
     step = max(1, len(rss) // 12)
@@ -196,6 +348,10 @@ async def main_async(args: argparse.Namespace, url: str, pid: int) -> None:
             f"  start {statistics.fmean(first):.1f} MB, end {statistics.fmean(last):.1f} MB, "
             f"max {max(mb for _, mb in rss):.1f} MB"
         )
+    restarted = len(seen - first_workers)
+    print(
+        f"worker processes: {len(first_workers)} at the start, {restarted} restarted during the run"
+    )
     target = phases["points"]["p95"] < 300 and all(p["errors"] == 0 for p in phases.values())
     print()
     print(f"target (point p95 < 300 ms, no errors): {'met' if target else 'NOT met'}")
@@ -209,6 +365,13 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     ap.add_argument("--threads", type=int, default=4, help="check threads per worker")
     ap.add_argument("--pack", default="beijing")
+    ap.add_argument("--warm", type=int, default=200, help="warm-up point checks (untimed)")
+    ap.add_argument(
+        "--client",
+        choices=("raw", "httpx"),
+        default="raw",
+        help="load generator: a minimal HTTP/1.1 client (default) or httpx",
+    )
     ap.add_argument(
         "--store", type=Path, default=None, help="store to copy (default: data/ecozone_demo.gpkg)"
     )
@@ -266,10 +429,16 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 proc.kill()
             log.seek(0)
-            problems = [ln for ln in log.read().splitlines() if "ERROR" in ln or "Traceback" in ln]
+            lines = log.read().splitlines()
             log.close()
+            problems = [ln for ln in lines if "ERROR" in ln or "Traceback" in ln]
             if problems:
                 print(f"server log: {len(problems)} error lines, first: {problems[:3]}")
+            # uvicorn kills a worker that misses its health check (5 s) and starts another:
+            # its open connections fail (httpx ReadError) and its checker is rebuilt
+            restarts = [ln for ln in lines if "died" in ln or "Terminated child" in ln]
+            if restarts:
+                print(f"server log: {len(restarts)} worker restart(s): {restarts[:3]}")
     return 0
 
 

@@ -190,6 +190,8 @@ _LONLAT = "EPSG:4326"
 NEAREST_MAX_M = 10_000.0
 #: Default number of sites processed at once (bounds memory).
 CHUNK_SIZE = 200_000
+#: Results of at most this many input sites build their frames lazily (first read).
+SMALL_RESULT = 16
 
 # Columns project_from_row reads (besides exits and name, handled apart).
 _PROJECT_COLUMNS = {
@@ -225,6 +227,63 @@ def _geojson(geom: Any) -> dict[str, Any] | None:
     return json.loads(shapely.to_geojson(geom))
 
 
+def _text_or_none(v: Any) -> str | None:
+    return None if pd.isna(v) else str(v)
+
+
+#: Columns of one finding / relation in :meth:`CheckResult._site_rows`.
+_FINDING_KEYS = (
+    "rule_id", "outcome", "section", "title", "title_en", "requirement", "requirement_en",
+    "citations", "feature_ids", "distance_m", "overlap_m2", "overlap_pct", "access_entries",
+    "units", "band",
+)  # fmt: skip
+_RELATION_KEYS = (
+    "kind", "feature_id", "feature_name", "relation", "overlap_m2", "overlap_pct", "distance_m",
+)  # fmt: skip
+
+
+def _rows_from_frames(
+    sites: pd.DataFrame, relations: pd.DataFrame, findings: pd.DataFrame, site_id: Any
+) -> dict[str, Any] | None:
+    """One site of result frames as plain Python rows (``None``: no such site).
+
+    The frame half of :meth:`CheckResult._site_rows`; ``site_id`` is compared as is
+    with the ``site_id`` columns. Missing columns read as ``None`` (the report accepts
+    any object with these frames).
+    """
+    match = sites[sites["site_id"] == site_id]
+    if match.empty:
+        return None
+    row = match.iloc[0]
+    rel = relations[relations["site_id"] == site_id]
+    fnd = findings[findings["site_id"] == site_id]
+    rel_cols = [c for c in _RELATION_KEYS if c in rel.columns]
+    fnd_cols = [c for c in _FINDING_KEYS if c in fnd.columns]
+    return {
+        "site_id": row["site_id"],
+        "source_row": row["source_row"] if "source_row" in sites.columns else None,
+        "geometry": row.geometry,
+        "crs": getattr(match, "crs", None),
+        "area_m2": row["area_m2"] if "area_m2" in sites.columns else None,
+        "verdict": str(row["verdict"]),
+        "verdict_zh": str(row["verdict_zh"]) if "verdict_zh" in sites.columns else None,
+        "deciding_rules": row.get("deciding_rules"),
+        "distances": {
+            c[len("dist_") : -len("_m")]: row[c]
+            for c in sites.columns
+            if c.startswith("dist_") and c.endswith("_m")
+        },
+        "relations": [
+            dict.fromkeys(_RELATION_KEYS) | dict(zip(rel_cols, r, strict=True))
+            for r in rel[rel_cols].itertuples(index=False, name=None)
+        ],
+        "findings": [
+            dict.fromkeys(_FINDING_KEYS) | dict(zip(fnd_cols, f, strict=True))
+            for f in fnd[fnd_cols].itertuples(index=False, name=None)
+        ],
+    }
+
+
 @dataclass
 class CheckResult:
     """The outcome of a site check (see the module docstring for the columns).
@@ -256,6 +315,24 @@ class CheckResult:
         vc = self.sites["verdict"].astype(str).value_counts()
         return {v: int(vc.get(v, 0)) for v in VERDICTS}
 
+    def _site_rows(self, site_id: Any) -> dict[str, Any] | None:
+        """One site as plain Python rows, or ``None`` when no checked site has that id.
+
+        ``site_id`` is compared as is (no conversion). The keys: ``site_id``,
+        ``source_row``, ``geometry`` (shapely), ``crs``, ``area_m2``, ``verdict``,
+        ``verdict_zh``, ``deciding_rules`` (";"-joined), ``distances`` (kind → float),
+        ``relations`` and ``findings`` (lists of dicts, keys :data:`_RELATION_KEYS` /
+        :data:`_FINDING_KEYS`, raw values: NaN, tuples). Shared by :meth:`site_to_dict`
+        and :func:`zoning.report.build_report`; a small result answers it from the
+        engine's arrays without building the frames.
+        """
+        return _rows_from_frames(self.sites, self.relations, self.findings, site_id)
+
+    def _first_site_id(self) -> Any:
+        """The first checked site's id (``None`` when the result holds no site)."""
+        sites = self.sites
+        return sites["site_id"].iloc[0] if len(sites) else None
+
     def site_to_dict(self, site_id: Any) -> dict[str, Any]:
         """One site's check as a JSON-safe dict (schema in the module docstring).
 
@@ -274,68 +351,60 @@ class CheckResult:
             If no checked site has that id.
         """
         sid = str(site_id)
-        match = self.sites[self.sites["site_id"] == sid]
-        if match.empty:
+        rows = self._site_rows(sid)
+        if rows is None:
             msg = f"site {sid!r} is not in the check result; ids: {self._some_ids()}"
             raise InputFormatError(msg)
-        row = match.iloc[0]
-        geom = row.geometry
-        dist = {
-            c[len("dist_") : -len("_m")]: _num(row[c])
-            for c in self.sites.columns
-            if c.startswith("dist_") and c.endswith("_m")
-        }
-        rel = self.relations[self.relations["site_id"] == sid]
+        geom = rows["geometry"]
         relations = [
             {
-                "kind": str(r.kind),
-                "feature_id": None if pd.isna(r.feature_id) else str(r.feature_id),
-                "feature_name": None if pd.isna(r.feature_name) else str(r.feature_name),
-                "relation": str(r.relation),
-                "relation_zh": _RELATION_ZH[str(r.relation)],
-                "overlap_m2": _num(r.overlap_m2),
-                "overlap_pct": _num(r.overlap_pct),
-                "distance_m": _num(r.distance_m),
+                "kind": str(r["kind"]),
+                "feature_id": _text_or_none(r["feature_id"]),
+                "feature_name": _text_or_none(r["feature_name"]),
+                "relation": str(r["relation"]),
+                "relation_zh": _RELATION_ZH[str(r["relation"])],
+                "overlap_m2": _num(r["overlap_m2"]),
+                "overlap_pct": _num(r["overlap_pct"]),
+                "distance_m": _num(r["distance_m"]),
             }
-            for r in rel.itertuples(index=False)
+            for r in rows["relations"]
         ]
-        fnd = self.findings[self.findings["site_id"] == sid]
         findings = []
-        for f in fnd.itertuples(index=False):
+        for f in rows["findings"]:
             findings.append(
                 {
-                    "rule_id": str(f.rule_id),
-                    "outcome": str(f.outcome),
-                    "outcome_zh": _OUTCOME_ZH[str(f.outcome)],
-                    "section": str(f.section),
-                    "section_zh": _SECTION_ZH.get(str(f.section), str(f.section)),
-                    "title": str(f.title),
-                    "title_en": str(f.title_en),
-                    "requirement": str(f.requirement),
-                    "requirement_en": str(f.requirement_en),
-                    "citations": [str(c) for c in f.citations],
-                    "feature_ids": [str(x) for x in f.feature_ids],
-                    "distance_m": _num(f.distance_m),
-                    "overlap_m2": _num(f.overlap_m2),
-                    "overlap_pct": _num(f.overlap_pct),
+                    "rule_id": str(f["rule_id"]),
+                    "outcome": str(f["outcome"]),
+                    "outcome_zh": _OUTCOME_ZH[str(f["outcome"])],
+                    "section": str(f["section"]),
+                    "section_zh": _SECTION_ZH.get(str(f["section"]), str(f["section"])),
+                    "title": str(f["title"]),
+                    "title_en": str(f["title_en"]),
+                    "requirement": str(f["requirement"]),
+                    "requirement_en": str(f["requirement_en"]),
+                    "citations": [str(c) for c in f["citations"]],
+                    "feature_ids": [str(x) for x in f["feature_ids"]],
+                    "distance_m": _num(f["distance_m"]),
+                    "overlap_m2": _num(f["overlap_m2"]),
+                    "overlap_pct": _num(f["overlap_pct"]),
                     "access_entries": None
-                    if f.access_entries is None
-                    else [dict(e) for e in f.access_entries],
-                    "units": None if f.units is None else [dict(u) for u in f.units],
-                    "band": _geojson(f.band),
+                    if f["access_entries"] is None
+                    else [dict(e) for e in f["access_entries"]],
+                    "units": None if f["units"] is None else [dict(u) for u in f["units"]],
+                    "band": _geojson(f["band"]),
                 }
             )
-        src = row["source_row"] if "source_row" in self.sites.columns else None
+        src = rows["source_row"]
         return {
             "site_id": sid,
             "source_row": None if src is None or pd.isna(src) else int(src),
             "geometry": _geojson(geom),
             "geometry_type": None if geom is None else geom.geom_type,
-            "area_m2": _num(row["area_m2"]),
-            "verdict": str(row["verdict"]),
-            "verdict_zh": str(row["verdict_zh"]),
-            "deciding_rules": [r for r in str(row["deciding_rules"]).split(";") if r],
-            "distances_m": dist,
+            "area_m2": _num(rows["area_m2"]),
+            "verdict": str(rows["verdict"]),
+            "verdict_zh": str(rows["verdict_zh"]),
+            "deciding_rules": [r for r in str(rows["deciding_rules"]).split(";") if r],
+            "distances_m": {k: _num(v) for k, v in rows["distances"].items()},
             "relations": relations,
             "findings": findings,
         }
@@ -370,6 +439,140 @@ class CheckResult:
     def _some_ids(self) -> str:
         ids = self.sites["site_id"].head(5).tolist()
         return ", ".join(map(repr, ids)) + (" ..." if len(self.sites) > 5 else "")
+
+
+class _SmallResult(CheckResult):
+    """A :class:`CheckResult` of a few sites whose frames are built on first use.
+
+    A single-site check spends most of its time building pandas frames (categoricals,
+    a GeoDataFrame) that a report never reads: :meth:`_site_rows` answers from the
+    engine's arrays, and ``sites`` / ``relations`` / ``findings`` / ``errors`` are
+    built, exactly as the eager path builds them, when first read. Pickles as a
+    plain :class:`CheckResult`.
+    """
+
+    def __init__(
+        self,
+        checker: SiteChecker,
+        s: _Sites,
+        arrays: dict[str, dict[str, NDArray[Any]]],
+        stamp: dict[str, Any],
+    ) -> None:
+        self._checker = checker
+        self._s = s
+        self._arrays = arrays
+        self._frames: dict[str, Any] = {}
+        self.stamp = stamp
+
+    def _frame(self, name: str) -> Any:
+        got = self._frames.get(name)
+        if got is None:
+            ch, a = self._checker, self._arrays
+            if name == "sites":
+                got = ch._sites_frame(self._s, dict(a["sites"]))
+            elif name == "relations":
+                got = ch._relations_frame(self._s, dict(a["relations"]))
+            elif name == "findings":
+                got = ch._findings_frame(self._s, dict(a["findings"]))
+            else:
+                got = _errors_frame(self._s)
+            self._frames[name] = got
+        return got
+
+    def _set(name: str) -> Any:  # noqa: N805 - builds the properties below
+        def fget(self: _SmallResult) -> Any:
+            return self._frame(name)
+
+        def fset(self: _SmallResult, value: Any) -> None:
+            self._frames[name] = value
+
+        return property(fget, fset)
+
+    sites = _set("sites")  # type: ignore[assignment]
+    relations = _set("relations")  # type: ignore[assignment]
+    findings = _set("findings")  # type: ignore[assignment]
+    errors = _set("errors")  # type: ignore[assignment]
+    del _set
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (CheckResult, (self.sites, self.relations, self.findings, self.stamp, self.errors))
+
+    def _first_site_id(self) -> Any:
+        pos = self._arrays["sites"]["pos"]
+        return self._s.site_id[pos[0]] if len(pos) else None
+
+    def _some_ids(self) -> str:
+        ids = self._s.site_id[self._arrays["sites"]["pos"]].tolist()
+        return ", ".join(map(repr, ids[:5])) + (" ..." if len(ids) > 5 else "")
+
+    def _site_rows(self, site_id: Any) -> dict[str, Any] | None:
+        if "sites" in self._frames or "relations" in self._frames or "findings" in self._frames:
+            # frames were read (and might have been replaced): they are the truth
+            return super()._site_rows(site_id)
+        ch, s, a = self._checker, self._s, self._arrays
+        sa = a["sites"]
+        pos = sa["pos"]
+        ids = s.site_id[pos]
+        hit = [i for i, x in enumerate(ids.tolist()) if x == site_id]
+        if not hit:
+            return None
+        i = hit[0]
+        p = pos[i]
+        rel = a["relations"]
+        kinds = ch.kinds
+        fid_cat = ch._fid_values
+        fname_cat = ch._fname_values
+        relations = []
+        for j in np.flatnonzero(rel["site"] == p).tolist():
+            fc, nc = int(rel["fcode"][j]), int(rel["ncode"][j])
+            relations.append(
+                {
+                    "kind": kinds[int(rel["kind"][j])],
+                    "feature_id": fid_cat[fc] if fc >= 0 else None,
+                    "feature_name": fname_cat[nc] if nc >= 0 else None,
+                    "relation": RELATIONS[int(rel["rel"][j])],
+                    "overlap_m2": float(rel["ov"][j]),
+                    "overlap_pct": float(rel["pct"][j]),
+                    "distance_m": float(rel["dist"][j]),
+                }
+            )
+        fnd = a["findings"]
+        findings = []
+        for j in np.flatnonzero(fnd["site"] == p).tolist():
+            rule = ch.rules[int(fnd["rule"][j])]
+            findings.append(
+                {
+                    "rule_id": rule.id,
+                    "outcome": rule.outcome,
+                    "section": rule.section,
+                    "title": rule.title,
+                    "title_en": rule.title_en,
+                    "requirement": rule.requirement,
+                    "requirement_en": rule.requirement_en,
+                    "citations": ch._cites[int(fnd["rule"][j])],
+                    "feature_ids": fnd["feature_ids"][j],
+                    "distance_m": float(fnd["distance_m"][j]),
+                    "overlap_m2": float(fnd["overlap_m2"][j]),
+                    "overlap_pct": float(fnd["overlap_pct"][j]),
+                    "access_entries": fnd["access_entries"][j],
+                    "units": fnd["units"][j],
+                    "band": fnd["band"][j],
+                }
+            )
+        verdict = _VERDICT_OF_SEVERITY[int(sa["severity"][i])]
+        return {
+            "site_id": ids[i],
+            "source_row": s.source_row[p] if s.source_row is not None else None,
+            "geometry": sa["geometry"][i],
+            "crs": _LONLAT,
+            "area_m2": float(sa["area_m2"][i]),
+            "verdict": verdict,
+            "verdict_zh": VERDICT_ZH[verdict],
+            "deciding_rules": sa["deciding"][i],
+            "distances": {k: float(sa[f"dist_{k}_m"][i]) for k in kinds},
+            "relations": relations,
+            "findings": findings,
+        }
 
 
 # --------------------------------------------------------------------------- layers
@@ -634,6 +837,10 @@ class SiteChecker:
         self._cites = np.empty(len(rules), dtype=object)
         self._cites[:] = [tuple(str(c) for c in r.citations) for r in rules]
         self._severity = np.array([OUTCOME_ORDER[r.outcome] for r in rules], dtype=np.int8)
+        self._cond_cache: dict[tuple[Any, ...], list[bool]] = {}
+        # feature ids / names of the categories as plain str (small results' rows)
+        self._fid_values = np.asarray(self._fid_cat, dtype=object)
+        self._fname_values = np.asarray(self._fname_cat, dtype=object)
 
     # ----------------------------------------------------------------- planning
 
@@ -684,11 +891,12 @@ class SiteChecker:
 
             sites = convert_gdf(sites, src=coords, dst="wgs84")
         n = len(sites)
-        geoms = sites.geometry.to_numpy()
-        if not sites.crs.equals(_LONLAT):
-            geoms = sites.geometry.to_crs(_LONLAT).to_numpy()
+        geoseries = sites.geometry
+        crs = geoseries.crs
+        geoms = geoseries.to_numpy()
+        if not crs.equals(_LONLAT):
+            geoms = geoseries.to_crs(_LONLAT).to_numpy()
         geoms = np.asarray(geoms, dtype=object).copy()
-        reasons: dict[int, str] = {}
         source_row = sites["source_row"].to_numpy() if "source_row" in sites.columns else None
         if "site_id" in sites.columns:
             site_id = _text_array(sites["site_id"])
@@ -699,7 +907,24 @@ class SiteChecker:
             )
         else:
             site_id = np.asarray([str(i) for i in range(1, n + 1)], dtype=object)
-        if not pd.Index(site_id, dtype=object).is_unique:
+        return self._normalise_sites(geoms, site_id, source_row, sites, crs.to_string, project)
+
+    def _normalise_sites(
+        self,
+        geoms: NDArray[Any],
+        site_id: NDArray[Any],
+        source_row: NDArray[Any] | None,
+        sites: pd.DataFrame | None,
+        crs_text: Callable[[], str],
+        project: Project | None,
+    ) -> _Sites:
+        """Errors, repairs, projects and exits of lon/lat sites (``sites``: their columns)."""
+        n = len(geoms)
+        reasons: dict[int, str] = {}
+        unique = (
+            len(set(site_id.tolist())) == n if n <= 64 else pd.Index(site_id, dtype=object).is_unique
+        )
+        if not unique:
             # a repeated id is an error on its later rows (results are keyed by site_id)
             ids = pd.Series(site_id, dtype=object)
             first = pd.Series(np.arange(n)).groupby(ids.to_numpy(), sort=False).transform("min")
@@ -731,7 +956,7 @@ class SiteChecker:
             for i in live[out]:
                 reasons[int(i)] = (
                     "坐标超出经纬度范围 / coordinates outside lon/lat after reprojection: "
-                    f"check the CRS of the input ({sites.crs.to_string()})"
+                    f"check the CRS of the input ({crs_text()})"
                 )
             live = live[~out]
             invalid = live[~shapely.is_valid(geoms[live])]
@@ -747,10 +972,12 @@ class SiteChecker:
         if project is not None:
             profile = np.zeros(n, dtype=np.intp)
             projects = [project]
+        elif sites is None:  # no attribute columns: an unknown project
+            profile, projects = np.zeros(n, dtype=np.intp), [Project()]
         else:
             profile, projects, perr = _profiles(sites, site_id)
             reasons.update({i: r for i, r in perr.items() if i not in reasons})
-        ex_site, ex_lon, ex_lat, xerr = _exits(sites, site_id, project)
+        ex_site, ex_lon, ex_lat, xerr = _exits(sites, n, project)
         reasons.update({i: r for i, r in xerr.items() if i not in reasons})
         ok = np.ones(n, dtype=bool)
         ok[list(reasons)] = False
@@ -809,6 +1036,65 @@ class SiteChecker:
             msg = f"`chunk_size` must be >= 1, got {chunk_size!r}"
             raise InputFormatError(msg)
         s = self._read_sites(sites, project, coords)
+        return self._run(s, project, chunk_size, progress, errors)
+
+    def check_geometry(
+        self,
+        geometry: shapely.Geometry,
+        *,
+        site_id: str = "site",
+        project: Project | None = None,
+        errors: Literal["report", "raise"] = "report",
+    ) -> CheckResult:
+        """Check one lon/lat site geometry, without building a GeoDataFrame first.
+
+        The same result as ``check(GeoDataFrame({"site_id": [site_id]},
+        geometry=[geometry], crs="EPSG:4326"), project=project)`` (an unknown
+        ``Project()`` when ``project`` is None), for callers that check one site per
+        request (the web app).
+
+        Parameters
+        ----------
+        geometry
+            A shapely point, line or polygon (or multi-) in WGS84 / CGCS2000 lon/lat.
+        site_id
+            The site's id in the result.
+        project
+            The project; ``None`` for an unknown project.
+        errors
+            As in :meth:`check`.
+
+        Returns
+        -------
+        CheckResult
+
+        Raises
+        ------
+        InputFormatError
+            ``geometry`` is not a shapely geometry, or (``errors="raise"``) it has
+            non-finite or out-of-range coordinates.
+        GeometryError
+            An empty geometry with ``errors="raise"``.
+        """
+        if not isinstance(geometry, shapely.Geometry):
+            msg = f"`geometry` must be a shapely geometry, got {type(geometry).__name__}"
+            raise InputFormatError(msg)
+        geoms = np.empty(1, dtype=object)
+        geoms[0] = geometry
+        ids = np.empty(1, dtype=object)
+        ids[0] = str(site_id)
+        s = self._normalise_sites(geoms, ids, None, None, lambda: _LONLAT, project)
+        return self._run(s, project, CHUNK_SIZE, None, errors)
+
+    def _run(
+        self,
+        s: _Sites,
+        project: Project | None,
+        chunk_size: int,
+        progress: Callable[[int, int], None] | None,
+        errors: Literal["report", "raise"],
+    ) -> CheckResult:
+        """Check normalised sites, chunk by chunk (see :meth:`check`)."""
         if errors == "raise" and s.reasons:
             i = min(s.reasons)
             msg = f"site {s.site_id[i]!r}: {s.reasons[i]}"
@@ -820,24 +1106,20 @@ class SiteChecker:
             parts.append(self._check_block(s, todo[start : start + chunk_size]))
             if progress is not None:
                 progress(min(start + chunk_size, total), total)
+        if len(s.geoms) <= SMALL_RESULT:
+            # a few sites (the web app's single checks): the frames are built only if
+            # read; reports and site_to_dict answer from the arrays
+            arrays = {k: _join(parts, k) for k in ("sites", "relations", "findings")}
+            return _SmallResult(self, s, arrays, self._stamp(s, project))
         # chunks give plain arrays: each frame is built once (no pandas concat), and
         # the chunk arrays are dropped column by column as they are joined
         sites_out = self._sites_frame(s, _join(parts, "sites"))
         relations = self._relations_frame(s, _join(parts, "relations"))
         findings = self._findings_frame(s, _join(parts, "findings"))
         del parts
-        err_idx = sorted(s.reasons)
-        err = pd.DataFrame(
-            {
-                "site_id": s.site_id[err_idx] if err_idx else np.zeros(0, object),
-                "source_row": (
-                    s.source_row[err_idx] if s.source_row is not None and err_idx
-                    else np.full(len(err_idx), np.nan)
-                ),
-                "reason": [s.reasons[i] for i in err_idx],
-            }
-        )  # fmt: skip
-        return CheckResult(sites_out, relations, findings, self._stamp(s, project), err)
+        return CheckResult(
+            sites_out, relations, findings, self._stamp(s, project), _errors_frame(s)
+        )
 
     def _stamp(self, s: _Sites, project: Project | None) -> dict[str, Any]:
         h = hashlib.sha256()
@@ -899,12 +1181,15 @@ class SiteChecker:
         sub_rels: dict[Any, LayerRelations],
         profile: NDArray[np.intp],
     ) -> dict[str, NDArray[Any]]:
-        cond = np.array(
-            [[r.applies_to(p) for r in self.rules] for p in s.projects], dtype=bool
-        ).reshape(len(s.projects), len(self.rules))
+        cond = np.array([self._conditions(p) for p in s.projects], dtype=bool).reshape(
+            len(s.projects), len(self.rules)
+        )
         cols: dict[str, list[Any]] = {k: [] for k in _FINDING_ARRAYS}
         for plan in self._plans:
             rule = plan.rule
+            if rule.predicate != "nearest" and rule.layer != "site_exit":
+                if len(rels[rule.layer].site) == 0:  # no site near any feature
+                    continue
             ok = cond[profile, plan.pos]
             if rule.unless_layer is not None:
                 ok &= ~rels[rule.unless_layer].intersects_any
@@ -976,6 +1261,17 @@ class SiteChecker:
                 arr[k] = np.zeros(0)
         o = np.lexsort((arr["rule"], arr["site"]))
         return {k: v[o] for k, v in arr.items()}
+
+    def _conditions(self, p: Project) -> list[bool]:
+        """Whether each rule's conditions hold for ``p`` (cached by the project's attributes)."""
+        key = _project_key(p)
+        got = self._cond_cache.get(key)
+        if got is None:
+            got = [r.applies_to(p) for r in self.rules]
+            if len(self._cond_cache) >= 4096:  # bounded: per-row projects of big batches
+                self._cond_cache.clear()
+            self._cond_cache[key] = got
+        return got
 
     def _exit_findings(
         self,
@@ -1235,6 +1531,21 @@ class SiteChecker:
         )
 
 
+def _errors_frame(s: _Sites) -> pd.DataFrame:
+    """``CheckResult.errors``: the sites that could not be checked, in input order."""
+    err_idx = sorted(s.reasons)
+    return pd.DataFrame(
+        {
+            "site_id": s.site_id[err_idx] if err_idx else np.zeros(0, object),
+            "source_row": (
+                s.source_row[err_idx] if s.source_row is not None and err_idx
+                else np.full(len(err_idx), np.nan)
+            ),
+            "reason": [s.reasons[i] for i in err_idx],
+        }
+    )  # fmt: skip
+
+
 _FINDING_ARRAYS = (
     "site", "rule", "feature_ids", "distance_m", "overlap_m2", "overlap_pct",
     "access_entries", "units", "band",
@@ -1319,10 +1630,9 @@ def _profiles(
 
 
 def _exits(
-    sites: pd.DataFrame, site_id: NDArray[Any], project: Project | None
+    sites: pd.DataFrame | None, n: int, project: Project | None
 ) -> tuple[NDArray[np.intp], NDArray[np.float64], NDArray[np.float64], dict[int, str]]:
     """Exit points per site: the project's, plus an exits column, plus exit_lon/exit_lat."""
-    n = len(sites)
     s_parts: list[NDArray[np.intp]] = []
     lon_parts: list[NDArray[np.float64]] = []
     lat_parts: list[NDArray[np.float64]] = []
@@ -1332,7 +1642,8 @@ def _exits(
         s_parts.append(np.repeat(np.arange(n), len(e)))
         lon_parts.append(np.tile(e[:, 0], n))
         lat_parts.append(np.tile(e[:, 1], n))
-    col = next((c for c in _EXIT_COLUMNS if c in sites.columns), None)
+    columns = () if sites is None else sites.columns
+    col = next((c for c in _EXIT_COLUMNS if c in columns), None)
     if col is not None:  # "lon,lat; lon,lat" per row, added to the project's exits
         values = sites[col].to_numpy()
         text = pd.Series(values).astype(str).str.strip().to_numpy()
@@ -1346,7 +1657,7 @@ def _exits(
             s_parts.append(np.full(len(e), i, dtype=np.intp))
             lon_parts.append(e[:, 0])
             lat_parts.append(e[:, 1])
-    if "exit_lon" in sites.columns and "exit_lat" in sites.columns:
+    if "exit_lon" in columns and "exit_lat" in columns:
         lon = pd.to_numeric(sites["exit_lon"], errors="coerce").to_numpy(dtype="float64")
         lat = pd.to_numeric(sites["exit_lat"], errors="coerce").to_numpy(dtype="float64")
         given = pd.notna(sites["exit_lon"]).to_numpy() | pd.notna(sites["exit_lat"]).to_numpy()

@@ -39,6 +39,7 @@ import logging
 import math
 import os
 import re
+import shutil
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -52,7 +53,7 @@ import pandas as pd
 import shapely
 
 from geo.errors import CRSDetectionError, GeometryRepairedWarning, InputFormatError
-from zoning.batch import BatchSummary, _output_frame, load_layers
+from zoning.batch import BatchSummary, load_layers
 from zoning.check import NEAREST_MAX_M, VERDICTS, CheckResult, SiteChecker
 from zoning.pack import Pack, load_pack
 from zoning.project import Project
@@ -130,6 +131,7 @@ def dask_client(
         ) as cluster,
         Client(cluster) as client,
     ):  # fmt: skip
+        client.wait_for_workers(n)  # so that a broadcast reaches every worker
         yield client
 
 
@@ -419,10 +421,31 @@ def _thin_columns(columns: list[str], geometry: str, project: Project | None) ->
 
 def _scan(df: gpd.GeoDataFrame) -> pd.DataFrame:
     """Rows and finite bounds of one block (first pass over the thin input)."""
-    b = _finite_bounds(df.geometry.to_numpy())
+    g = df.geometry.to_numpy()
+    b = _finite_bounds(g)
+    live = ~(shapely.is_missing(g) | shapely.is_empty(g))
+    repaired = int((live & ~shapely.is_valid(g)).sum())  # the check repairs them
     return pd.DataFrame(
-        {"rows": [len(df)], "minx": [b[0]], "miny": [b[1]], "maxx": [b[2]], "maxy": [b[3]]}
-    )
+        {"rows": [len(df)], "minx": [b[0]], "miny": [b[1]], "maxx": [b[2]], "maxy": [b[3]],
+         "repaired": [repaired]}
+    )  # fmt: skip
+
+
+def _parquet_blocks(in_path: Path) -> list[tuple[str, int, int]]:
+    """(file, row group, rows) of every row group, in dask's partition order."""
+    import pyarrow.parquet as pq
+    from dask.utils import natural_sort_key
+
+    if in_path.is_file():
+        files = [in_path]
+    else:
+        found = [p for p in in_path.rglob("*") if p.suffix in (".parquet", ".parq", ".pq")]
+        files = sorted(found, key=lambda p: natural_sort_key(str(p)))
+    blocks = []
+    for f in files:
+        meta = pq.ParquetFile(f).metadata
+        blocks += [(str(f), i, meta.row_group(i).num_rows) for i in range(meta.num_row_groups)]
+    return blocks
 
 
 def _number_and_key(
@@ -448,6 +471,27 @@ def _number_and_key(
 _VERDICT_TEXT = ("verdict", "verdict_zh", "deciding_rules", "rules")
 
 
+def _verdict_frame(res: CheckResult) -> pd.DataFrame:
+    """Verdict rows as :func:`zoning.batch.run_batch` writes them, before the attributes.
+
+    ``rules`` joins the ids of every rule that fired, in finding order; done with one
+    sort instead of a pandas group-by, which costs seconds per partition.
+    """
+    out = pd.DataFrame(res.sites)
+    ids = out["site_id"].astype(str).to_numpy(dtype=object)
+    f = res.findings
+    rules = np.full(len(out), "", dtype=object)
+    if len(f):
+        codes = pd.Index(ids).get_indexer(f["site_id"].astype(str).to_numpy(dtype=object))
+        order = np.argsort(codes, kind="stable")
+        codes = codes[order]
+        names = f["rule_id"].astype(str).to_numpy(dtype=object)[order]
+        cuts = np.flatnonzero(np.diff(codes)) + 1
+        rules[codes[np.r_[0, cuts]]] = [";".join(g) for g in np.split(names, cuts)]
+    out.insert(out.columns.get_loc("deciding_rules") + 1, "rules", rules)
+    return out
+
+
 def _check_thin(
     part: gpd.GeoDataFrame,
     checker: SiteChecker,
@@ -463,7 +507,7 @@ def _check_thin(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GeometryRepairedWarning)  # counted from the input
         res = checker.check(part.drop(columns=["_row"]), project=project, chunk_size=chunk_size)
-    out = pd.DataFrame(_output_frame(res, part[[part.geometry.name]]))
+    out = _verdict_frame(res)
     out["geometry"] = shapely.to_wkb(
         out["geometry"].to_numpy(), hex=True
     )  # text survives dask's string conversion
@@ -484,31 +528,44 @@ def _check_thin(
 
 
 def _merge_write(
-    block: gpd.GeoDataFrame, verdicts: pd.DataFrame, path: str, first_row: int
+    verdicts: pd.DataFrame,
+    block: tuple[str, int, int],
+    columns: list[str],
+    path: str,
+    first_row: int,
 ) -> dict[str, Any]:
-    """Join one input block's attributes to its verdicts, write them; return a report."""
+    """Join one input row group's attributes to its verdicts, write them; return a report.
+
+    The row group is read here, not by an upstream task, so that wide inputs are not
+    read ahead and held in memory while the check is still running.
+    """
     from geo.io import write_vector
 
-    block = block.reset_index(drop=True)
-    g = block.geometry.to_numpy()
-    live = ~(shapely.is_missing(g) | shapely.is_empty(g))
-    report: dict[str, Any] = {"path": None, "repaired": int((live & ~shapely.is_valid(g)).sum())}
     v = verdicts.reset_index().sort_values("_row", kind="stable")
     bad = v["reason"].notna().to_numpy()
     err, ok = v[bad], v[~bad].drop(columns=["reason"])
+    report: dict[str, Any] = {"path": None, "checked": len(ok)}
     report["errors"] = pd.DataFrame(
         {"source_row": err["source_row"].astype("Int64"), "site_id": err["site_id"],
          "stage": "check", "reason": err["reason"]}
     )  # fmt: skip
-    report["checked"] = len(ok)
     vc = ok["verdict"].astype(str).value_counts()
     report["counts"] = {k: int(vc.get(k, 0)) for k in VERDICTS}
     if not len(ok):
         return report
-    attrs = pd.DataFrame(block.drop(columns=block.geometry.name))
-    attrs["_row"] = np.arange(first_row, first_row + len(block), dtype=np.int64)
-    attrs = attrs.drop(columns=[c for c in attrs.columns if c in ok.columns and c != "_row"])
+    file, group, rows = block
+    keep = [c for c in columns if c not in ok.columns]  # ours win on a name clash
+    if keep:
+        import pyarrow.parquet as pq
+
+        table = pq.ParquetFile(file).read_row_group(group, columns=keep)
+        attrs = table.to_pandas().reset_index(drop=True)[keep]
+        del table
+    else:
+        attrs = pd.DataFrame(index=pd.RangeIndex(rows))
+    attrs["_row"] = np.arange(first_row, first_row + rows, dtype=np.int64)
     merged = ok.merge(attrs, on="_row", how="left", validate="one_to_one")
+    del attrs
     if merged["source_row"].notna().all():
         merged["source_row"] = merged["source_row"].astype(np.int64)
     geoms = shapely.from_wkb(merged.pop("geometry").to_numpy())
@@ -638,14 +695,19 @@ def run_batch_dask(
     full = read()
     thin = read(_thin_columns(list(full.columns), full._meta.geometry.name, project))
     out.mkdir(parents=True, exist_ok=True)
-    for old in out.iterdir():
-        if _PART_RE.match(old.name):
-            old.unlink()
+    _clear_parts(out, stale_only=False)
     with dask_client(scheduler, n_workers=n_workers, memory_limit=memory_limit) as client:
         log.info("dask: %s, %d row groups, on %s", in_path, thin.npartitions, client)
         scan = thin.map_partitions(_scan, meta=_scan(thin._meta)).compute()
         rows = scan["rows"].to_numpy()
         total = int(rows.sum())
+        blocks = _parquet_blocks(in_path)
+        if [b[2] for b in blocks] != rows.tolist():
+            msg = (
+                f"{in_path}: its row groups ({len(blocks)}) do not match the partitions dask "
+                f"read ({len(rows)}); pass one GeoParquet file, or a folder of them"
+            )
+            raise InputFormatError(msg)
         if "site_id" in thin.columns:
             _check_unique_ids(in_path)
         bounds = (scan["minx"].min(), scan["miny"].min(), scan["maxx"].max(), scan["maxy"].max())
@@ -668,10 +730,11 @@ def run_batch_dask(
             by_row = dd.from_delayed(checked, meta=vmeta, verify_meta=False).set_index(
                 "_row", divisions=divisions
             )
-            blocks = full.to_delayed()
+            geom = full._meta.geometry.name
+            columns = [c for c in full.columns if c != geom]
             merge = dask.delayed(_merge_write, pure=False)
             tasks = [
-                merge(blocks[i], v, str(out / _PART_NAME.format(j)), offsets[i] + 1)
+                merge(v, blocks[i], columns, str(out / _PART_NAME.format(j)), offsets[i] + 1)
                 for j, (i, v) in enumerate(zip(live, by_row.to_delayed(), strict=True))
             ]
             done = 0
@@ -681,12 +744,28 @@ def run_batch_dask(
                 done += s["checked"] + len(s["errors"])
                 if progress is not None:
                     progress(done, total)
-    return _summarise(summaries, total, out, errors_path, in_path, checker, t0)
+    _clear_parts(out, stale_only=True)
+    repaired = int(scan["repaired"].sum())
+    return _summarise(summaries, total, repaired, out, errors_path, in_path, checker, t0)
+
+
+def _clear_parts(out: Path, *, stale_only: bool) -> None:
+    """Remove temporary folders of interrupted part writes (and old parts, unless stale_only).
+
+    A worker killed while writing (its memory limit) leaves ``.part.NNNNN.parquet.*.tmp``;
+    dask reruns the task elsewhere, so the run completes, and the leftover goes here.
+    """
+    for p in out.iterdir():
+        if p.name.startswith(".part.") and p.name.endswith(".tmp") and p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        elif not stale_only and _PART_RE.match(p.name):
+            p.unlink()
 
 
 def _summarise(
     summaries: list[dict[str, Any]],
     total: int,
+    repaired: int,
     out: Path,
     errors_path: Path,
     in_path: Path,
@@ -730,7 +809,7 @@ def _summarise(
         checked=checked,
         errors=len(errors_df),
         by_verdict=counts,
-        repaired=sum(s["repaired"] for s in summaries),
+        repaired=repaired,
         out=out,
         errors_out=errors_path,
         elapsed_s=time.perf_counter() - t0,

@@ -80,9 +80,37 @@ _KD_WORKERS = -1  # k-d queries on every core
 _LONLAT = "EPSG:4326"
 
 
+# lon/lat probe points over China and around it: a pipeline transformer is used only
+# when it gives bit-identical coordinates here
+_PROBE_LON, _PROBE_LAT = (
+    a.ravel() for a in np.meshgrid(np.linspace(70, 140, 29), np.linspace(15, 55, 17))
+)
+
+
 @cache
 def _transformer(src: str | int, dst: str | int) -> Transformer:
-    return Transformer.from_crs(CRS.from_user_input(src), CRS.from_user_input(dst), always_xy=True)
+    """A cached transformer (always x, y) whose per-thread copies are cheap to make.
+
+    pyproj gives each thread its own PROJ object, made on the thread's first call. Made
+    from a CRS pair, that is a search of the PROJ database: 0.1-0.3 s per thread and
+    CRS pair, paid by the first requests each web worker thread answers. Made from the
+    operation's PROJ pipeline it takes 0.2 ms; the pipeline is used when it reproduces
+    the searched operation exactly on probe points.
+    """
+    tr = Transformer.from_crs(CRS.from_user_input(src), CRS.from_user_input(dst), always_xy=True)
+    try:
+        fast = Transformer.from_pipeline(tr.to_proj4())
+        same = all(
+            np.array_equal(a, b, equal_nan=True)
+            for a, b in zip(
+                tr.transform(_PROBE_LON, _PROBE_LAT),
+                fast.transform(_PROBE_LON, _PROBE_LAT),
+                strict=True,
+            )
+        )
+    except Exception:  # noqa: BLE001 - no pipeline form: keep the searched operation
+        return tr
+    return fast if same else tr
 
 
 @cache
@@ -164,6 +192,11 @@ class SiteBlock:
         Equal-area site area (0 for points and lines).
     areal, is_point
         Geometry dimension 2 / 0.
+    simple_point
+        Single points (not multipoints).
+    first_xy_m
+        Metric coordinates of each site's first vertex, shape (n, 2) (a point's own
+        coordinates): where the nearest-feature search starts.
     """
 
     geoms_ll: NDArray[Any]
@@ -173,6 +206,19 @@ class SiteBlock:
     area_m2: NDArray[np.float64]
     areal: NDArray[np.bool_]
     is_point: NDArray[np.bool_]
+    simple_point: NDArray[np.bool_] | None = None
+    first_xy_m: NDArray[np.float64] | None = None
+
+    def __post_init__(self) -> None:
+        if self.simple_point is None:
+            self.simple_point = self.is_point & (shapely.get_type_id(self.geoms_m) == 0)
+        if self.first_xy_m is None:
+            xy, owner = shapely.get_coordinates(self.geoms_m, return_index=True)
+            if len(xy) == len(self.geoms_m):  # one vertex per site (points)
+                self.first_xy_m = xy
+            else:
+                first = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+                self.first_xy_m = xy[first]
 
     @property
     def n(self) -> int:
@@ -211,16 +257,20 @@ def prepare_sites(geoms_ll: NDArray[Any], *, ea_crs: CRS) -> SiteBlock:
         cx[~simple_pt] = shapely.get_x(c)
         cy[~simple_pt] = shapely.get_y(c)
     epsg = metric_epsg(cx, cy)
-    geoms_m = np.empty(n, dtype=object)
     zones: dict[int, NDArray[np.intp]] = {}
-    for code in np.unique(epsg):
-        pos = np.flatnonzero(epsg == code)
-        zones[int(code)] = pos
-        geoms_m[pos] = transform_geoms(geoms_ll[pos], _LONLAT, int(code))
+    if n and (epsg == epsg[0]).all():  # one zone (always for a single site)
+        zones[int(epsg[0])] = np.arange(n)
+        geoms_m = transform_geoms(geoms_ll, _LONLAT, int(epsg[0]))
+    else:
+        geoms_m = np.empty(n, dtype=object)
+        for code in np.unique(epsg):
+            pos = np.flatnonzero(epsg == code)
+            zones[int(code)] = pos
+            geoms_m[pos] = transform_geoms(geoms_ll[pos], _LONLAT, int(code))
     area = np.zeros(n)
     if areal.any():
         area[areal] = shapely.area(transform_geoms(geoms_ll[areal], _LONLAT, _wkt(ea_crs)))
-    return SiteBlock(geoms_ll, geoms_m, epsg, zones, area, areal, is_point)
+    return SiteBlock(geoms_ll, geoms_m, epsg, zones, area, areal, is_point, simple_pt & is_point)
 
 
 def _pieces(geoms: NDArray[Any]) -> tuple[NDArray[Any], NDArray[np.intp]]:
@@ -552,10 +602,8 @@ def _nearest(
         if len(pos) == 0:
             continue
         m = index.metric(epsg)
-        xy, owner = shapely.get_coordinates(block.geoms_m[pos], return_index=True)
-        first = np.r_[0, np.flatnonzero(owner[1:] != owner[:-1]) + 1]
-        vf, vd = _points_nearest(m, xy[first], max_m)
-        single = block.is_point[pos] & (shapely.get_type_id(block.geoms_m[pos]) == 0)
+        vf, vd = _points_nearest(m, block.first_xy_m[pos], max_m)
+        single = block.simple_point[pos]
         nf[pos[single]], nd[pos[single]] = vf[single], vd[single]
         other = np.flatnonzero(~single)
         if len(other) == 0:
@@ -614,6 +662,16 @@ def relate_layer(
         )  # fmt: skip
     # 1. intersecting pairs, in lon/lat where the layers are defined
     si, fi = _intersecting(index, block)
+    # 2. within-distance pairs (metric CRS of each site), not already intersecting
+    ws, wf, wd = empty_i, empty_i, np.zeros(0)
+    if within_m is not None:
+        ws, wf, wd = _within_pairs(index, block, within_m, si.astype(np.int64) * nfeat + fi)
+    if len(si) == 0 and len(ws) == 0:  # no pair (most layers for one site): nearest only
+        near_f, near_d = _nearest(index, block, np.ones(n, dtype=bool), nearest_max_m)
+        return LayerRelations(
+            empty_i, empty_i, np.zeros(0, np.int8), np.zeros(0), np.zeros(0), np.zeros(0),
+            near_f, near_d, np.zeros(n, bool),
+        )  # fmt: skip
     feat_areal = index.areal[fi]
     inside = block.is_point[si] & feat_areal  # a point touching a polygon is covered
     chk = ~block.is_point[si] & feat_areal
@@ -628,10 +686,6 @@ def relate_layer(
         inter = shapely.intersection(block.geoms_ll[si[part]], index.geoms[fi[part]])
         overlap[part] = shapely.area(transform_geoms(inter, _LONLAT, _wkt(ea_crs)))
     rel = np.where(inside, INSIDE, OVERLAPS).astype(np.int8)
-    # 2. within-distance pairs (metric CRS of each site), not already intersecting
-    ws, wf, wd = empty_i, empty_i, np.zeros(0)
-    if within_m is not None:
-        ws, wf, wd = _within_pairs(index, block, within_m, si.astype(np.int64) * nfeat + fi)
     s = np.concatenate([si, ws]).astype(np.intp)
     f = np.concatenate([fi, wf]).astype(np.intp)
     relation = np.concatenate([rel, np.full(len(ws), WITHIN_DISTANCE, np.int8)])

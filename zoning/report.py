@@ -82,6 +82,15 @@ RELATIONS_ZH = {
 
 def _json_safe(value: Any) -> Any:
     """Convert numpy/pandas values into plain JSON types (NaN → None)."""
+    t = type(value)  # the plain types first: reports convert thousands of values
+    if t is str or t is int or t is bool or value is None:
+        return value
+    if t is float:
+        return value if math.isfinite(value) else None
+    if t is dict:
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if t is list or t is tuple:
+        return [_json_safe(v) for v in value]
     if isinstance(value, Mapping):
         return {str(k): _json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset | np.ndarray | pd.Series):
@@ -121,6 +130,61 @@ def _finding_summary(f: Mapping[str, Any]) -> str:
     return "：".join(parts[:1]) + ("（" + "；".join(parts[1:]) + "）" if len(parts) > 1 else "")
 
 
+_REPORT_FINDING_KEYS = (
+    "rule_id", "outcome", "section", "title", "requirement", "requirement_en", "citations",
+    "feature_ids", "distance_m", "overlap_m2", "overlap_pct", "access_entries",
+)  # fmt: skip
+_REPORT_RELATION_KEYS = (
+    "kind", "feature_id", "feature_name", "relation", "overlap_m2", "overlap_pct", "distance_m",
+)  # fmt: skip
+
+
+def _site_rows(result: Any, site_id: Any) -> tuple[Any, dict[str, Any]]:
+    """The site's id and rows (:meth:`zoning.check.CheckResult._site_rows`).
+
+    A :class:`~zoning.check.CheckResult` answers itself (a single-site check from its
+    arrays, without building frames); any other object with ``sites`` / ``findings``
+    / ``relations`` frames is read the same way from the frames.
+    """
+    from zoning.check import _rows_from_frames
+
+    own = getattr(result, "_site_rows", None)
+    if own is not None:
+        first = result._first_site_id()
+        if first is None:
+            raise InputFormatError("the check result holds no site: nothing to report")
+        if site_id is None:
+            site_id = first
+        rows = own(site_id)
+    else:
+        sites = result.sites
+        if len(sites) == 0:
+            raise InputFormatError("the check result holds no site: nothing to report")
+        if site_id is None:
+            site_id = sites["site_id"].iloc[0]
+        rows = _rows_from_frames(sites, result.relations, result.findings, site_id)
+    if rows is None:
+        raise InputFormatError(f"site {site_id!r} is not in the check result")
+    return site_id, rows
+
+
+def _measure(geom: Any, crs: Any) -> tuple[Any, float, float]:
+    """The site in lon/lat, and its ellipsoidal area and length (m², m)."""
+    import shapely
+
+    from geo.measure import geodesic_area, geodesic_length  # measured, not projected
+
+    if crs is not None and crs != "EPSG:4326":
+        import geopandas as gpd
+
+        geom = gpd.GeoSeries([geom], crs=crs).to_crs("EPSG:4326").iloc[0]
+    if shapely.get_dimensions(geom) == 0:  # points: no area, no length
+        return geom, 0.0, 0.0
+    area = float(geodesic_area([geom], "EPSG:4326")[0])
+    length = float(geodesic_length([geom], "EPSG:4326")[0])
+    return geom, area, length
+
+
 def build_report(
     result: Any,
     *,
@@ -152,45 +216,14 @@ def build_report(
     InputFormatError
         If ``site_id`` is not in the result.
     """
-    sites = result.sites
-    if len(sites) == 0:
-        raise InputFormatError("the check result holds no site: nothing to report")
-    if site_id is None:
-        site_id = sites["site_id"].iloc[0]
-    match = sites[sites["site_id"] == site_id]
-    if match.empty:
-        raise InputFormatError(f"site {site_id!r} is not in the check result")
-    site = match.iloc[0]
-    findings = result.findings[result.findings["site_id"] == site_id]
-    relations = result.relations[result.relations["site_id"] == site_id]
-
-    geom = site.geometry
-    geo_site = match.to_crs("EPSG:4326") if match.crs is not None else match
-    centroid = geo_site.geometry.iloc[0].centroid
-    from geo.measure import geodesic_area, geodesic_length  # measured, not projected
-
-    area = float(geodesic_area([geo_site.geometry.iloc[0]], "EPSG:4326")[0])
-    length = float(geodesic_length([geo_site.geometry.iloc[0]], "EPSG:4326")[0])
+    site_id, rows = _site_rows(result, site_id)
+    geom = rows["geometry"]
+    geom_ll, area, length = _measure(geom, rows["crs"])
+    centroid = geom_ll.centroid
 
     finding_records = []
-    for _, f in findings.iterrows():
-        rec = {
-            key: _json_safe(f.get(key))
-            for key in (
-                "rule_id",
-                "outcome",
-                "section",
-                "title",
-                "requirement",
-                "requirement_en",
-                "citations",
-                "feature_ids",
-                "distance_m",
-                "overlap_m2",
-                "overlap_pct",
-                "access_entries",
-            )
-        }
+    for f in rows["findings"]:
+        rec = {key: _json_safe(f.get(key)) for key in _REPORT_FINDING_KEYS}
         rec["outcome_zh"], rec["outcome_en"] = OUTCOMES.get(rec["outcome"], (rec["outcome"], ""))
         finding_records.append(rec)
 
@@ -217,8 +250,8 @@ def build_report(
             }
         )
 
-    verdict = str(site["verdict"])
-    deciding_rules = [r for r in str(site.get("deciding_rules") or "").split(";") if r]
+    verdict = str(rows["verdict"])
+    deciding_rules = [r for r in str(rows["deciding_rules"] or "").split(";") if r]
     project_dict = None
     if project is not None:
         from zoning.project import DEVELOPMENT, FLAGS, PROJECT_TYPES
@@ -238,9 +271,7 @@ def build_report(
         "site": {
             "site_id": _json_safe(site_id),
             "geometry_type": geom.geom_type,
-            "geometry": _json_safe(
-                json.loads(json.dumps(geo_site.geometry.iloc[0].__geo_interface__))
-            ),
+            "geometry": _json_safe(json.loads(json.dumps(geom_ll.__geo_interface__))),
             "area_m2": area,
             "length_m": length,
             "centroid_lonlat": [round(centroid.x, 7), round(centroid.y, 7)],
@@ -255,21 +286,10 @@ def build_report(
         "findings": finding_records,
         "relations": [
             {
-                **{
-                    k: _json_safe(r.get(k))
-                    for k in (
-                        "kind",
-                        "feature_id",
-                        "feature_name",
-                        "relation",
-                        "overlap_m2",
-                        "overlap_pct",
-                        "distance_m",
-                    )
-                },
+                **{k: _json_safe(r.get(k)) for k in _REPORT_RELATION_KEYS},
                 "relation_zh": RELATIONS_ZH.get(str(r.get("relation")), str(r.get("relation"))),
             }
-            for _, r in relations.iterrows()
+            for r in rows["relations"]
         ],
     }
 

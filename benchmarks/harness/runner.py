@@ -107,7 +107,7 @@ def _spawn(
             _terminate_pg(pg_url, db)
         return {
             "engine": engine, "task": task, "status": "timeout",
-            "note": f"killed after {timeout_s:.0f} s (timeout)", "wall_s": timeout_s,
+            "note": f"killed after {timeout_s:g} s (timeout)", "wall_s": timeout_s,
             "load_avg_before": load,
         }  # fmt: skip
     if engine == "postgis" and pg_url:

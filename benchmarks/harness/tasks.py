@@ -29,7 +29,6 @@ Measurement rules shared by every engine (so that answers are comparable):
 
 from __future__ import annotations
 
-import os
 import resource
 import threading
 import time
@@ -284,11 +283,3 @@ class Stopwatch:
 
     def __exit__(self, *exc: object) -> None:
         self.seconds = time.perf_counter() - self._t0
-
-
-def env_threads() -> int:
-    """Cores available to this process."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1

@@ -255,7 +255,7 @@ def _to_lonlat(geom: shapely.Geometry, req: CheckRequest, notes: list[str]) -> s
 
 def site_from_request(
     req: CheckRequest, *, max_vertices: int
-) -> tuple[gpd.GeoDataFrame, list[str]]:
+) -> tuple[shapely.Geometry, list[str]]:
     """Turn a check request's geometry or coordinates into one WGS84 site.
 
     Parameters
@@ -267,9 +267,11 @@ def site_from_request(
 
     Returns
     -------
-    (GeoDataFrame, list of str)
-        One row (``site_id`` "site") in EPSG:4326, and notes for the user (swapped
-        coordinates, repaired polygon, the detected system).
+    (shapely geometry, list of str)
+        The site in WGS84 lon/lat (checked as ``site_id`` "site" by
+        :func:`check_site`; no GeoDataFrame: building one costs more than the check
+        of a point), and notes for the user (swapped coordinates, repaired polygon,
+        the detected system).
 
     Raises
     ------
@@ -313,8 +315,7 @@ def site_from_request(
             notes.append(f"几何已修复 / the geometry was invalid ({reason}) and was repaired")
             if geom.is_empty:
                 raise GeometryError("几何无效 / the geometry collapses to nothing when repaired")
-    site = gpd.GeoDataFrame({"site_id": ["site"]}, geometry=[geom], crs=LONLAT)
-    return site, notes
+    return geom, notes
 
 
 def make_project(req: CheckRequest) -> Project:
@@ -346,8 +347,27 @@ def make_project(req: CheckRequest) -> Project:
 # --------------------------------------------------------------------------- check
 
 
-def check_site(entry: PackEntry, site: gpd.GeoDataFrame, project: Project) -> tuple[Any, dict]:
+def _site_geometry(site: gpd.GeoDataFrame | shapely.Geometry) -> shapely.Geometry:
+    """The geometry of a site given as a geometry or a one-row GeoDataFrame (lon/lat)."""
+    if isinstance(site, shapely.Geometry):
+        return site
+    return site.geometry.iloc[0]
+
+
+def check_site(
+    entry: PackEntry, site: shapely.Geometry | gpd.GeoDataFrame, project: Project
+) -> tuple[Any, dict]:
     """Check one site and build its report (runs in a worker thread).
+
+    Parameters
+    ----------
+    entry
+        The pack's cache entry.
+    site
+        The site: a lon/lat geometry (checked as ``site_id`` "site"), or a one-row
+        GeoDataFrame.
+    project
+        The project.
 
     Returns
     -------
@@ -361,11 +381,19 @@ def check_site(entry: PackEntry, site: gpd.GeoDataFrame, project: Project) -> tu
     """
     from zoning.report import build_report
 
-    result = entry.checker.check(site, project=project)
-    if len(result.errors):
-        reason = str(result.errors["reason"].iloc[0])
-        raise InputFormatError(f"场址无法检查 / the site cannot be checked: {reason}")
-    report = build_report(result, project=project)
+    if isinstance(site, shapely.Geometry):
+        result = entry.checker.check_geometry(site, site_id="site", project=project)
+    else:
+        result = entry.checker.check(site, project=project)
+    try:
+        # a checked site reports straight from the engine's arrays: result.errors (a
+        # DataFrame, built on first read) is only read when there is no checked site
+        report = build_report(result, project=project)
+    except InputFormatError:
+        if len(result.errors):
+            reason = str(result.errors["reason"].iloc[0])
+            raise InputFormatError(f"场址无法检查 / the site cannot be checked: {reason}") from None
+        raise
     return result, report
 
 
@@ -426,7 +454,7 @@ def _style(style: Any, lang: str) -> dict[str, Any]:
 def nearby_features(
     entry: PackEntry,
     report: Mapping[str, Any],
-    site: gpd.GeoDataFrame,
+    site: gpd.GeoDataFrame | shapely.Geometry,
     *,
     radius_m: float,
     lang: str,
@@ -442,7 +470,7 @@ def nearby_features(
     """
     from maps.style import VERDICT_STYLES, layer_style
 
-    geom = site.geometry.iloc[0]
+    geom = _site_geometry(site)
     frames, window = nearby_frames(entry, geom, radius_m=radius_m)
     hits = {fid for f in report.get("findings", []) for fid in (f.get("feature_ids") or [])}
     layers = []
@@ -482,12 +510,17 @@ def nearby_features(
 
 
 def report_map_png(
-    entry: PackEntry, result: Any, site: gpd.GeoDataFrame, *, radius_m: float, lang: str
+    entry: PackEntry,
+    result: Any,
+    site: gpd.GeoDataFrame | shapely.Geometry,
+    *,
+    radius_m: float,
+    lang: str,
 ) -> bytes | None:
     """The site map for HTML/DOCX/PDF reports (print map of the site and its surroundings)."""
     from maps.printmap import print_map_bytes
 
-    frames, window = nearby_frames(entry, site.geometry.iloc[0], radius_m=radius_m)
+    frames, window = nearby_frames(entry, _site_geometry(site), radius_m=radius_m)
     title = "场址位置图" if lang == "zh" else "Site location"
     return print_map_bytes(
         {k: v for k, v in frames.items() if k not in ("control_unit",)},

@@ -219,14 +219,14 @@ def test_input_larger_than_worker_memory(layers, pack, tmp_path):
     del raw
     assert sites.memory_usage(deep=True).sum() > limit  # the premise of the test
     src = tmp_path / "big.parquet"
-    sites.to_parquet(src, row_group_size=1_500)
+    sites.to_parquet(src, row_group_size=1_000)
     expected = check_sites(sites.drop(columns="note"), pack=pack, layers=layers).sites
     summary = run_batch_dask(
         src, pack=pack, store=layers, out=tmp_path / "out", n_workers=2, memory_limit=limit
     )
     assert summary.checked == n and summary.errors == 0
     parts = sorted((tmp_path / "out").iterdir())
-    assert len(parts) == pq.ParquetFile(src).metadata.num_row_groups == 20
+    assert len(parts) == pq.ParquetFile(src).metadata.num_row_groups == 30
     got = pq.read_table(tmp_path / "out", columns=["site_id", "verdict", "note"]).to_pandas()
     assert got["site_id"].tolist() == sites["site_id"].tolist()
     assert got["verdict"].tolist() == expected["verdict"].astype(str).tolist()
