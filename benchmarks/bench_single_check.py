@@ -11,9 +11,9 @@ of the web load test are checked one at a time, after ``--warm`` (50) untimed ca
 Reported per (pack, kind): median and p95 of the check, of the report, and of both
 together (milliseconds, wall time of one call in one thread), median and p95 of the
 CPU time of both together (``time.thread_time``: the figure to trust when other work
-shares the machine, which inflates wall times), and the 1-minute load average. ``--json`` also writes
-every figure to a file. ``--profile`` runs pyinstrument over the point calls of the
-first pack and prints the tree.
+shares the machine, which inflates wall times), and the 1-minute load average.
+``--json`` also writes every figure to a file. ``--profile`` runs pyinstrument over
+the point calls of the first pack and prints the tree.
 
 Usage::
 
@@ -63,7 +63,7 @@ def percentiles(ms: list[float]) -> dict[str, float]:
     return {"median": float(np.median(a)), "p95": float(np.percentile(a, 95))}
 
 
-def time_calls(checker, sites, project, build_report) -> dict:  # noqa: ANN001
+def time_calls(checker, sites, project, build_report) -> dict:
     check_ms: list[float] = []
     report_ms: list[float] = []
     cpu_ms: list[float] = []
@@ -101,7 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", action="store_true", help="pyinstrument the first pack's points")
     args = ap.parse_args(argv)
     if not args.store.is_file():
-        print(f"no store at {args.store}: build it with `make data` or pass --store", file=sys.stderr)
+        print(
+            f"no store at {args.store}: build it with `make data` or pass --store", file=sys.stderr
+        )
         return 2
 
     from layers.store import LayerStore

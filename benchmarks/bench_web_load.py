@@ -262,7 +262,7 @@ async def run_phase(client: RawClient | HttpxClient, items: list, clients: int, 
 
 
 def worker_pids(pid: int) -> set[int]:
-    """The server's worker processes (children of the uvicorn supervisor)."""
+    """The children of the uvicorn supervisor: its workers (and multiprocessing's helper)."""
     kids: set[int] = set()
     try:
         for task in Path(f"/proc/{pid}/task").iterdir():
@@ -350,7 +350,8 @@ async def main_async(args: argparse.Namespace, url: str, pid: int) -> None:
         )
     restarted = len(seen - first_workers)
     print(
-        f"worker processes: {len(first_workers)} at the start, {restarted} restarted during the run"
+        f"server child processes (workers, multiprocessing helper): {len(first_workers)} at "
+        f"the start, {restarted} new during the run (a restarted worker)"
     )
     target = phases["points"]["p95"] < 300 and all(p["errors"] == 0 for p in phases.values())
     print()

@@ -39,7 +39,13 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["find_pg_bin", "postgis_unavailable_reason", "shared_postgis", "start_postgis"]
+__all__ = [
+    "find_pg_bin",
+    "fresh_database",
+    "postgis_unavailable_reason",
+    "shared_postgis",
+    "start_postgis",
+]
 
 RUN_AS = "postgres"  # the system user the Debian package creates
 DATABASE = "ecozone"
@@ -82,6 +88,15 @@ def find_pg_bin() -> Path | None:
 
 
 def postgis_unavailable_reason() -> str | None:
+    """Why the PostGIS tests cannot run here: no server binaries, or no psycopg (None: they can)."""
+    import importlib.util
+
+    if importlib.util.find_spec("psycopg") is None:
+        return 'the PostGIS layer store needs psycopg 3: pip install "psycopg[binary]"'
+    return _server_unavailable_reason()
+
+
+def _server_unavailable_reason() -> str | None:
     """Why a local PostGIS server cannot be started here (None when it can)."""
     if os.name != "posix":
         return "a local PostgreSQL test server needs a POSIX system"
@@ -148,10 +163,10 @@ def start_postgis(tmpdir: str | os.PathLike[str]) -> tuple[str, Callable[[], Non
     Raises
     ------
     RuntimeError
-        When the binaries are missing (see :func:`postgis_unavailable_reason`) or
+        When the binaries are missing (the message says which and how to install) or
         a step fails (the message holds the command's output and the server log).
     """
-    reason = postgis_unavailable_reason()
+    reason = _server_unavailable_reason()
     if reason is not None:
         raise RuntimeError(reason)
     bindir = find_pg_bin()

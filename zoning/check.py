@@ -39,6 +39,14 @@ The spatial work is vectorised per layer (:mod:`zoning.relations`: one STRtree p
 layer queried with all sites of a chunk, no Python loop over sites); big inputs are
 processed in chunks (``chunk_size``, 200 000 by default) to bound memory.
 
+Single sites (the web app checks one per request) take a few milliseconds, most of
+which used to go into pandas: a result of at most :data:`SMALL_RESULT` input sites
+keeps the engine's arrays and builds its frames (``sites``, ``relations``,
+``findings``, ``errors``) only when they are first read, exactly as a batch builds
+them; :meth:`CheckResult.site_to_dict` and :func:`zoning.report.build_report` read
+such a result straight from the arrays. :meth:`SiteChecker.check_geometry` checks one
+lon/lat geometry without a GeoDataFrame (building one costs more than the check).
+
 Rules (:class:`zoning.pack.Rule`): a rule fires for a site when the project's
 conditions hold (``rule.when``), the site meets the spatial predicate against the
 features that pass ``feature_filter``, and the site does not intersect the rule's
@@ -125,6 +133,7 @@ from zoning.relations import (
     RELATIONS,
     LayerIndex,
     LayerRelations,
+    _runs,
     fixed_equal_area_crs,
     prepare_sites,
     relate_layer,
@@ -133,6 +142,7 @@ from zoning.relations import (
 
 __all__ = [
     "OUTCOME_ORDER",
+    "SMALL_RESULT",
     "VERDICTS",
     "VERDICT_ZH",
     "CheckResult",
@@ -441,15 +451,33 @@ class CheckResult:
         return ", ".join(map(repr, ids)) + (" ..." if len(self.sites) > 5 else "")
 
 
+def _lazy_frame(name: str) -> Any:
+    """A property of :class:`_SmallResult`: the frame ``name``, built on first read."""
+
+    def fget(self: _SmallResult) -> Any:
+        return self._frame(name)
+
+    def fset(self: _SmallResult, value: Any) -> None:
+        self._frames[name] = value
+
+    return property(fget, fset, doc=f"``{name}`` (built when first read)")
+
+
 class _SmallResult(CheckResult):
     """A :class:`CheckResult` of a few sites whose frames are built on first use.
 
-    A single-site check spends most of its time building pandas frames (categoricals,
+    A single-site check spent most of its time building pandas frames (categoricals,
     a GeoDataFrame) that a report never reads: :meth:`_site_rows` answers from the
     engine's arrays, and ``sites`` / ``relations`` / ``findings`` / ``errors`` are
-    built, exactly as the eager path builds them, when first read. Pickles as a
-    plain :class:`CheckResult`.
+    built, exactly as the eager path builds them, when first read (and can be
+    replaced, as a dataclass field can). Pickles and copies as a plain
+    :class:`CheckResult`; ``dataclasses.replace`` gives a plain one too.
     """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        if args and isinstance(args[0], SiteChecker) and not kwargs:
+            return super().__new__(cls)
+        return CheckResult(*args, **kwargs)  # the dataclass signature (replace, copies)
 
     def __init__(
         self,
@@ -479,20 +507,10 @@ class _SmallResult(CheckResult):
             self._frames[name] = got
         return got
 
-    def _set(name: str) -> Any:  # noqa: N805 - builds the properties below
-        def fget(self: _SmallResult) -> Any:
-            return self._frame(name)
-
-        def fset(self: _SmallResult, value: Any) -> None:
-            self._frames[name] = value
-
-        return property(fget, fset)
-
-    sites = _set("sites")  # type: ignore[assignment]
-    relations = _set("relations")  # type: ignore[assignment]
-    findings = _set("findings")  # type: ignore[assignment]
-    errors = _set("errors")  # type: ignore[assignment]
-    del _set
+    sites = _lazy_frame("sites")  # type: ignore[assignment]
+    relations = _lazy_frame("relations")  # type: ignore[assignment]
+    findings = _lazy_frame("findings")  # type: ignore[assignment]
+    errors = _lazy_frame("errors")  # type: ignore[assignment]
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (CheckResult, (self.sites, self.relations, self.findings, self.stamp, self.errors))
@@ -922,7 +940,9 @@ class SiteChecker:
         n = len(geoms)
         reasons: dict[int, str] = {}
         unique = (
-            len(set(site_id.tolist())) == n if n <= 64 else pd.Index(site_id, dtype=object).is_unique
+            len(set(site_id.tolist())) == n
+            if n <= 64
+            else pd.Index(site_id, dtype=object).is_unique
         )
         if not unique:
             # a repeated id is an error on its later rows (results are keyed by site_id)
@@ -1214,16 +1234,20 @@ class SiteChecker:
                 if rule.distance_m is not None:
                     hit &= nd <= rule.distance_m
                 site = np.flatnonzero(hit)
+                if len(site) == 0:
+                    continue
                 feat = nf[site]
+                nan = np.full(len(site), np.nan)
+                none = np.full(len(site), None, dtype=object)
                 cols["site"].append(site)
                 cols["rule"].append(np.full(len(site), plan.pos))
                 cols["feature_ids"].append(self._fid1[rule.layer][feat])
                 cols["distance_m"].append(nd[site])
-                cols["overlap_m2"].append(np.full(len(site), np.nan))
-                cols["overlap_pct"].append(np.full(len(site), np.nan))
-                cols["access_entries"].append(np.full(len(site), None, dtype=object))
-                cols["units"].append(np.full(len(site), None, dtype=object))
-                cols["band"].append(np.full(len(site), None, dtype=object))
+                cols["overlap_m2"].append(nan)  # (concatenated below: copies)
+                cols["overlap_pct"].append(nan)
+                cols["access_entries"].append(none)
+                cols["units"].append(none)
+                cols["band"].append(none)
                 continue
             sel = plan.mask[rel.feature] & ok[rel.site]
             if rule.predicate == "intersects":
@@ -1235,8 +1259,7 @@ class SiteChecker:
             ps, pf = rel.site[sel], rel.feature[sel]
             if len(ps) == 0:
                 continue
-            start = np.flatnonzero(np.r_[True, ps[1:] != ps[:-1]])
-            count = np.diff(np.r_[start, len(ps)])
+            start, count = _runs(ps)
             site = ps[start]
             cols["site"].append(site)
             cols["rule"].append(np.full(len(site), plan.pos))
@@ -1246,13 +1269,14 @@ class SiteChecker:
             pct = np.add.reduceat(rel.overlap_pct[sel], start)
             cols["overlap_m2"].append(overlap)
             cols["overlap_pct"].append(np.minimum(pct, 100.0))
+            none = np.full(len(site), None, dtype=object)
             if rule.access_list:
                 ent, units = self._access(ix, pf, start, count, profile[site], s.projects)
             else:
-                ent = units = np.full(len(site), None, dtype=object)
+                ent = units = none
             cols["access_entries"].append(ent)
             cols["units"].append(units)
-            cols["band"].append(np.full(len(site), None, dtype=object))
+            cols["band"].append(none)
         if cols["site"]:
             arr = {k: np.concatenate(v) for k, v in cols.items()}
         else:
@@ -1314,8 +1338,7 @@ class SiteChecker:
         o = np.lexsort((exit_no, owner))
         owner, lon, lat, dist, exit_no = owner[o], lon[o], lat[o], dist[o], exit_no[o]
         bands = disc_bands(lon, lat, owner, radius_m=radius)
-        start = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
-        count = np.diff(np.r_[start, len(owner)])
+        start, count = _runs(owner)
         site = owner[start]
         names = np.array([f"exit-{k + 1}" for k in exit_no], dtype=object)
         ids = np.empty(len(site), dtype=object)
@@ -1445,8 +1468,7 @@ class SiteChecker:
         dec = (sev > 0) & (sev == site_sev[local])
         ds, dr = local[dec], rcode[dec]
         if len(ds):
-            start = np.flatnonzero(np.r_[True, ds[1:] != ds[:-1]])
-            count = np.diff(np.r_[start, len(ds)])
+            start, count = _runs(ds)
             rid = np.asarray(self._rule_ids, dtype=object)
             deciding[ds[start]] = rid[dr[start]]
             for g in np.flatnonzero(count > 1):  # sites decided by several rules
@@ -1485,23 +1507,29 @@ class SiteChecker:
         parts: dict[str, list[Any]] = {
             k: [] for k in ("site", "kind", "fcode", "ncode", "rel", "ov", "pct", "dist")
         }
+        every = np.arange(block.n)
+        zero_all = np.where(block.areal, 0.0, np.nan)  # overlap of an "outside" row
         for k_i, kind in enumerate(self.kinds):
             r = rels[kind]
-            has_pair = np.zeros(block.n, dtype=bool)
-            has_pair[r.site] = True
-            out_s = np.flatnonzero(~has_pair)  # one "outside" row naming the nearest
-            nf = r.nearest_feature[out_s]
+            if len(r.site):
+                has_pair = np.zeros(block.n, dtype=bool)
+                has_pair[r.site] = True
+                out_s = np.flatnonzero(~has_pair)  # one "outside" row naming the nearest
+                nf, zero, near_m = r.nearest_feature[out_s], zero_all[out_s], r.nearest_m[out_s]
+            else:  # no pair: every site gets its "outside" row
+                out_s, nf, zero, near_m = every, r.nearest_feature, zero_all, r.nearest_m
             fcode = self._fid_code[kind]
             ncode = self._fname_code[kind]
-            zero = np.where(block.areal[out_s], 0.0, np.nan)
+            found = nf >= 0
+            nf0 = np.maximum(nf, 0)
             parts["site"] += [r.site, out_s]
             parts["kind"] += [np.full(len(r.site) + len(out_s), k_i, np.int16)]
-            parts["fcode"] += [fcode[r.feature], np.where(nf >= 0, fcode[np.maximum(nf, 0)], -1)]
-            parts["ncode"] += [ncode[r.feature], np.where(nf >= 0, ncode[np.maximum(nf, 0)], -1)]
+            parts["fcode"] += [fcode[r.feature], np.where(found, fcode[nf0], -1)]
+            parts["ncode"] += [ncode[r.feature], np.where(found, ncode[nf0], -1)]
             parts["rel"] += [r.relation, np.full(len(out_s), OUTSIDE, np.int8)]
-            parts["ov"] += [r.overlap_m2, zero]
-            parts["pct"] += [r.overlap_pct, zero.copy()]
-            parts["dist"] += [r.distance_m, r.nearest_m[out_s]]
+            parts["ov"] += [r.overlap_m2, zero]  # (concatenated below: copies)
+            parts["pct"] += [r.overlap_pct, zero]
+            parts["dist"] += [r.distance_m, near_m]
         if parts["site"]:
             a = {k: np.concatenate(v) for k, v in parts.items()}
         else:
@@ -1575,6 +1603,8 @@ def _ordered_kinds(rules: list[Rule]) -> list[str]:
 
 def _join(parts: list[dict[str, dict[str, Any]]], part: str) -> dict[str, NDArray[Any]]:
     """Concatenate one part of every chunk, releasing the chunk arrays as it goes."""
+    if len(parts) == 1:  # one chunk (every small check): its arrays as they are
+        return parts[0].pop(part)
     keys = list(parts[0][part])
     return {k: np.concatenate([p[part].pop(k) for p in parts]) for k in keys}
 

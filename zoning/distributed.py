@@ -18,8 +18,11 @@ sites are partitioned spatially by Hilbert distance — the ordering of dask-geo
 ``spatial_shuffle(by="hilbert")``, computed here so that sites without geometry
 (reported as errors) do not stop it — so that each partition covers a compact area
 and queries the layer trees locally. Each task checks one partition with the
-broadcast checker; :func:`run_batch_dask` writes the partition's verdicts to its own
-file and returns only counts and errors to the client.
+broadcast checker. :func:`run_batch_dask` moves only the columns the check reads,
+then joins the verdicts with the input's other columns one row group at a time and
+writes one file per row group, returning only counts and errors to the client.
+Workers check with one thread each and re-prepare the layer geometries after
+unpickling (see :func:`_prepare`).
 
 The cluster: a :class:`distributed.LocalCluster` (one single-threaded worker process
 per core) by default, or any running cluster given by its scheduler address,
@@ -694,8 +697,6 @@ def run_batch_dask(
 
     full = read()
     thin = read(_thin_columns(list(full.columns), full._meta.geometry.name, project))
-    out.mkdir(parents=True, exist_ok=True)
-    _clear_parts(out, stale_only=False)
     with dask_client(scheduler, n_workers=n_workers, memory_limit=memory_limit) as client:
         log.info("dask: %s, %d row groups, on %s", in_path, thin.npartitions, client)
         scan = thin.map_partitions(_scan, meta=_scan(thin._meta)).compute()
@@ -710,6 +711,8 @@ def run_batch_dask(
             raise InputFormatError(msg)
         if "site_id" in thin.columns:
             _check_unique_ids(in_path)
+        out.mkdir(parents=True, exist_ok=True)
+        _clear_parts(out, stale_only=False)  # the input is usable: old results go
         bounds = (scan["minx"].min(), scan["miny"].min(), scan["maxx"].max(), scan["maxy"].max())
         if not np.isfinite(bounds).all():
             bounds = (0.0, 0.0, 1.0, 1.0)  # no usable geometry: every site is an error

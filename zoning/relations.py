@@ -108,7 +108,7 @@ def _transformer(src: str | int, dst: str | int) -> Transformer:
                 strict=True,
             )
         )
-    except Exception:  # noqa: BLE001 - no pipeline form: keep the searched operation
+    except Exception:  # no pipeline form: keep the searched operation
         return tr
     return fast if same else tr
 
@@ -143,6 +143,19 @@ def transform_geoms(geoms: NDArray[Any], src: str | int, dst: str | int) -> NDAr
         return np.column_stack([x, y])
 
     return shapely.transform(geoms, _xy)
+
+
+def _first_of_runs(values: NDArray[Any]) -> NDArray[np.bool_]:
+    """Whether each element starts a run of equal consecutive values (``np.r_`` is slow)."""
+    if len(values) == 0:
+        return np.zeros(0, dtype=bool)
+    return np.concatenate(([True], values[1:] != values[:-1]))
+
+
+def _runs(values: NDArray[Any]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """Start and length of each run of equal consecutive values of a non-empty array."""
+    start = np.concatenate(([0], np.flatnonzero(values[1:] != values[:-1]) + 1))
+    return start, np.diff(np.concatenate((start, [len(values)])))
 
 
 def metric_epsg(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.int64]:
@@ -208,17 +221,17 @@ class SiteBlock:
     is_point: NDArray[np.bool_]
     simple_point: NDArray[np.bool_] | None = None
     first_xy_m: NDArray[np.float64] | None = None
+    all_simple_points: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
         if self.simple_point is None:
             self.simple_point = self.is_point & (shapely.get_type_id(self.geoms_m) == 0)
+        self.all_simple_points = bool(self.simple_point.all())
         if self.first_xy_m is None:
             xy, owner = shapely.get_coordinates(self.geoms_m, return_index=True)
-            if len(xy) == len(self.geoms_m):  # one vertex per site (points)
-                self.first_xy_m = xy
-            else:
-                first = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
-                self.first_xy_m = xy[first]
+            if not self.all_simple_points:  # lines, polygons, multipoints: first vertex
+                xy = xy[_first_of_runs(owner)]
+            self.first_xy_m = xy
 
     @property
     def n(self) -> int:
@@ -342,11 +355,13 @@ class _Segments:
         sa = a[rep] + d * t0[:, None]
         sb = a[rep] + d * np.minimum(t0 + 1.0 / k[rep], 1.0)[:, None]
         self.owner = own[rep].astype(np.intp)
-        # per segment: start, direction and 1/length² (0 for points) for the distance
-        self.ax, self.ay = sa[:, 0].copy(), sa[:, 1].copy()
-        self.dx, self.dy = sb[:, 0] - sa[:, 0], sb[:, 1] - sa[:, 1]
-        l2 = self.dx**2 + self.dy**2
-        self.inv_l2 = np.divide(1.0, l2, out=np.zeros_like(l2), where=l2 > 0)
+        # per segment: start, direction and 1/length² (0 for points) for the distance,
+        # one row per segment (a query gathers its candidates' rows at once)
+        dx, dy = sb[:, 0] - sa[:, 0], sb[:, 1] - sa[:, 1]
+        l2 = dx**2 + dy**2
+        inv_l2 = np.divide(1.0, l2, out=np.zeros_like(l2), where=l2 > 0)
+        self.table = np.column_stack([sa[:, 0], sa[:, 1], dx, dy, inv_l2])
+        self.ax, self.ay, self.dx, self.dy, self.inv_l2 = self.table.T
         self.hmax = float(np.sqrt(l2.max()) / 2) if len(rep) else 0.0
         self.all_points = bool(len(rep)) and bool((l2 == 0).all())
         self.kd = _KDTree((sa + sb) / 2) if _KDTree is not None and len(rep) else None
@@ -378,15 +393,20 @@ class _Segments:
         if k == 1:
             dk, ik = dk[:, None], ik[:, None]
         found = ik < n  # k-d tree marks missing neighbours with index n
-        ik = np.where(found, ik, 0)
-        px, py = xy[:, 0, None], xy[:, 1, None]
-        ux, uy = px - self.ax[ik], py - self.ay[ik]
-        dx, dy = self.dx[ik], self.dy[ik]
-        t = np.clip((ux * dx + uy * dy) * self.inv_l2[ik], 0.0, 1.0)
+        all_found = bool(found.all())
+        if not all_found:
+            ik = np.where(found, ik, 0)
+        g = self.table[ik]  # (points, k, 5)
+        ux = xy[:, 0, None] - g[..., 0]
+        uy = xy[:, 1, None] - g[..., 1]
+        dx, dy = g[..., 2], g[..., 3]
+        t = (ux * dx + uy * dy) * g[..., 4]
+        np.minimum(np.maximum(t, 0.0, out=t), 1.0, out=t)  # clip to the segment
         ux -= t * dx
         uy -= t * dy
         d2 = ux * ux + uy * uy
-        d2[~found] = np.inf
+        if not all_found:
+            d2[~found] = np.inf
         rows = np.arange(len(xy))
         j = np.argmin(d2, axis=1)
         best = np.sqrt(d2[rows, j])
@@ -540,7 +560,7 @@ def _within_pairs(
         s, qp, key = s[keep], qp[keep], key[keep]
         d = shapely.distance(block.geoms_m[s], m.pieces[qp])
         o = np.lexsort((d, key))  # nearest piece of each (site, feature) first
-        first = np.r_[True, key[o][1:] != key[o][:-1]] if len(o) else np.zeros(0, bool)
+        first = _first_of_runs(key[o])
         sel = o[first]
         out_s.append(s[sel])
         out_f.append(key[sel] % nfeat)
@@ -562,12 +582,20 @@ def _points_nearest(
     The k-d search over boundary segments with growing k; the points it cannot
     certify go to the GEOS best-first search over the boundary pieces.
     """
+    seg = m.segments
+    steps = (1,) if seg.all_points else _K_STEPS
+    kd = seg.kd is not None and len(xy) > 0
+    if kd:
+        f, d, sure = seg.nearest(xy, steps[0], max_m)
+        if sure.all():  # the common case: every point certain at the first k
+            return f, d
     nf = np.full(len(xy), -1, dtype=np.intp)
     nd = np.full(len(xy), np.nan)
     todo = np.arange(len(xy))
-    seg = m.segments
-    if seg.kd is not None:
-        for k in (1,) if seg.all_points else _K_STEPS:
+    if kd:
+        nf[sure], nd[sure] = f[sure], d[sure]
+        todo = todo[~sure]
+        for k in steps[1:]:
             if len(todo) == 0:
                 break
             f, d, sure = seg.nearest(xy[todo], k, max_m)
@@ -595,6 +623,14 @@ def _nearest(
     are the only candidates, and their exact distances give the nearest. Either way
     the result depends only on the site, never on the other sites of the block.
     """
+    if len(block.zones) == 1 and block.all_simple_points and need.all():
+        # points of one zone, none touching the layer (a single point site, most often)
+        (epsg,) = block.zones
+        nf, nd = _points_nearest(index.metric(epsg), block.first_xy_m, max_m)
+        far = nd > max_m
+        if far.any():
+            nf[far], nd[far] = -1, np.nan
+        return nf, nd
     nf = np.full(block.n, -1, dtype=np.intp)
     nd = np.full(block.n, np.nan)
     for epsg, pos in block.zones.items():
@@ -617,7 +653,7 @@ def _nearest(
         d = shapely.distance(geoms[qi], m.pieces[qp])
         f = m.piece_owner[qp]
         o = np.lexsort((f, d, qi))  # per site: smallest distance, then lowest feature
-        keep = o[np.r_[True, qi[o][1:] != qi[o][:-1]]]
+        keep = o[_first_of_runs(qi[o])]
         nf[pos[other[qi[keep]]]] = f[keep]
         nd[pos[other[qi[keep]]]] = d[keep]
     far = nd > max_m
@@ -703,7 +739,7 @@ def relate_layer(
     isect[si] = True
     near_f, near_d = _nearest(index, block, ~isect, nearest_max_m)
     if len(si):
-        first = np.r_[True, si[1:] != si[:-1]]  # si is sorted by site, then feature
+        first = _first_of_runs(si)  # si is sorted by site, then feature
         near_f[si[first]] = fi[first]
         near_d[si[first]] = 0.0
     return LayerRelations(s, f, relation, distance, overlap, pct, near_f, near_d, isect)
@@ -719,6 +755,8 @@ def _intersecting(index: LayerIndex, block: SiteBlock) -> tuple[NDArray[np.intp]
     if len(si):
         hit = shapely.intersects(index.geoms[fi], block.geoms_ll[si])
         si, fi = si[hit], fi[hit]
+    if len(si) == 0:
+        return si.astype(np.intp), fi.astype(np.intp)
     o = np.lexsort((fi, si))
     return si[o].astype(np.intp), fi[o].astype(np.intp)
 

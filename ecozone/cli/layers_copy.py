@@ -18,9 +18,7 @@ from ecozone.cli.options import json_opt
     metavar="NAME",
     help="Layer to copy (repeatable). Default: every layer of SRC.",
 )
-@click.option(
-    "--latest-only", is_flag=True, help="Copy only the latest version of each layer."
-)
+@click.option("--latest-only", is_flag=True, help="Copy only the latest version of each layer.")
 @json_opt
 @handle_errors
 def copy(src: str, dst: str, names: tuple[str, ...], latest_only: bool, as_json: bool) -> None:

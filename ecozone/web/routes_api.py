@@ -123,7 +123,10 @@ async def map_context(
 
 
 async def _checked(request: Request, body: CheckRequest) -> tuple[Any, Any, Any, Any, list[str]]:
-    """Parse, then check in the pool: (entry, site, project, (result, report), notes)."""
+    """Parse, then check in the pool.
+
+    Returns (entry, site (lon/lat shapely geometry), project, (result, report), notes).
+    """
     st = _state(request)
     settings = st.settings
     pack = _pack_or_default(request, body.pack)
@@ -135,7 +138,8 @@ async def _checked(request: Request, body: CheckRequest) -> tuple[Any, Any, Any,
         entry = st.packs.get(pack)
         return entry, site, project, check_site(entry, site, project), notes
 
-    entry, site, project, checked, notes = await st.runner.run(
+    # short and CPU-bound: one at a time per worker process (see Runner.run_quick)
+    entry, site, project, checked, notes = await st.runner.run_quick(
         work, timeout=settings.time_limit_s, what="the site check"
     )
     notes = [*notes, *entry.notes]
@@ -174,13 +178,13 @@ async def check(
     for missing layers) and, with ``include_map=true``, ``map``.
     """
     st = _state(request)
-    entry, _, _, (result, report), notes = await _checked(request, body)
+    entry, site, _, (_, report), notes = await _checked(request, body)
     report["notes"] = notes
     if include_map:
 
         def near() -> dict[str, Any]:
             return nearby_features(
-                entry, report, result.sites, radius_m=st.settings.nearby_m, lang=body.lang
+                entry, report, site, radius_m=st.settings.nearby_m, lang=body.lang
             )
 
         report["map"] = await st.runner.run(near, timeout=st.settings.time_limit_s, what="the map")

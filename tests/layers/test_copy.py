@@ -18,9 +18,11 @@ from layers.postgis import PostGISLayerStore
 from layers.store import LayerStore
 
 TESTS = Path(__file__).resolve().parents[1]
-if str(TESTS) not in sys.path:  # tests/ is no package: make postgis_server importable
+try:  # tests/ is a package when run from the repository root
+    from tests.postgis_server import postgis_unavailable_reason, shared_postgis
+except ImportError:  # tests/ as a plain folder
     sys.path.insert(0, str(TESTS))
-from postgis_server import postgis_unavailable_reason, shared_postgis  # noqa: E402
+    from postgis_server import postgis_unavailable_reason, shared_postgis
 
 
 @pytest.fixture(scope="session")
