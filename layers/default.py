@@ -98,7 +98,8 @@ def open_store(path_or_url: str | os.PathLike[str] | None = None) -> LayerStore:
     Parameters
     ----------
     path_or_url
-        A GeoPackage path (created empty when missing), or ``None`` for the
+        A GeoPackage path (created empty when missing), a ``postgresql://`` URL
+        (a :class:`layers.postgis.PostGISLayerStore`), or ``None`` for the
         default store: ``$ECOZONE_STORE`` if set, else :func:`default_store_path`.
         A default store that does not exist yet is initialised with a copy of the
         embedded demo dataset (:func:`embedded_dataset_path`), or created empty
@@ -111,8 +112,8 @@ def open_store(path_or_url: str | os.PathLike[str] | None = None) -> LayerStore:
     Raises
     ------
     StoreError
-        For database URLs (``postgresql://`` is not supported yet), or a file
-        that is not a GeoPackage.
+        For an unknown URL scheme, an unreachable database, or a file that is not
+        a GeoPackage.
 
     Examples
     --------
@@ -121,6 +122,8 @@ def open_store(path_or_url: str | os.PathLike[str] | None = None) -> LayerStore:
     """
     if path_or_url is None:
         env = os.environ.get(STORE_ENV, "").strip()
+        if "://" in env:  # a shared PostGIS store named in the environment
+            return open_store(env)
         path = Path(env).expanduser() if env else default_store_path()
         if not path.exists():
             _initialise(path)
@@ -129,12 +132,12 @@ def open_store(path_or_url: str | os.PathLike[str] | None = None) -> LayerStore:
     if "://" in text:
         scheme = text.split("://", 1)[0].lower()
         if scheme in ("postgresql", "postgres", "postgis"):
-            msg = (
-                f"暂不支持 PostgreSQL/PostGIS 图层库 / "
-                f"PostgreSQL/PostGIS layer stores are not supported yet ({scheme}:// URL "
-                "given); use a GeoPackage path, e.g. open_store('ecozone.gpkg')."
-            )
-        else:
-            msg = f"Unsupported layer store URL scheme {scheme!r}; pass a GeoPackage path."
+            from layers.postgis import PostGISLayerStore
+
+            return PostGISLayerStore(text)  # type: ignore[return-value]
+        msg = (
+            f"Unsupported layer store URL scheme {scheme!r}; pass a GeoPackage path or a "
+            "postgresql://user@host/dbname URL."
+        )
         raise StoreError(msg)
     return LayerStore(text)

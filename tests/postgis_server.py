@@ -15,7 +15,7 @@ looked up in ``$ECOZONE_PG_BIN``, ``/usr/lib/postgresql/*/bin`` (newest first) a
 Used by ``tests/layers/test_postgis_store.py``, ``tests/layers/test_copy.py`` and the
 benchmarks::
 
-    from postgis_server import start_postgis  # tests/ is on sys.path under pytest
+    from tests.postgis_server import start_postgis  # from the repository root
 
     url, stop = start_postgis(tmp_dir)
     try:

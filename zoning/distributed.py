@@ -722,7 +722,8 @@ def run_batch_dask(
         summaries: list[dict[str, Any]] = []
         if total:
             k = npartitions or max(thin.npartitions, 2 * _threads(client))
-            spatial = keyed.set_index("_hilbert", npartitions=k)  # Hilbert range partitions
+            # task-based shuffle: the p2p (arrow) shuffle turns geometries into WKB bytes
+            spatial = keyed.set_index("_hilbert", npartitions=k, shuffle_method="tasks")
             log.info("dask: %d sites scanned in %.1f s", total, time.perf_counter() - t0)
             checker_f = client.scatter([checker], broadcast=True)[0]
             check = dask.delayed(_check_thin, pure=True)

@@ -108,7 +108,8 @@ def _parse_exit(_ctx: click.Context, _param: click.Parameter, values: tuple[str,
     type=click.Choice(["memory", "dask"]),
     default="memory",
     show_default=True,
-    help="Batch engine: in memory, or dask for inputs larger than memory (GeoParquet in and out).",
+    help="Batch engine: in memory, or dask for inputs larger than memory (GeoParquet in; "
+    "--out is then a folder of GeoParquet parts).",
 )
 @click.option(
     "--scheduler",
@@ -293,9 +294,18 @@ def _batch(
     if engine == "dask":
         from zoning.distributed import run_batch_dask
 
-        with open_store(store) as st:
-            summary = run_batch_dask(sites, pack=pack, store=st, out=out, scheduler=scheduler)
-        data = summary.to_dict() if hasattr(summary, "to_dict") else dict(summary)
+        with open_store(store) as st, progress_bar("checking sites", enabled=not as_json) as bar:
+            summary = run_batch_dask(
+                sites,
+                pack=pack,
+                store=st,
+                out=out,
+                scheduler=scheduler,
+                errors_out=errors_out,
+                project=project,
+                progress=bar,
+            )
+        data = summary.to_dict()
         echo_json(data) if as_json else _print_batch(data)
         return
     with open_store(store) as st, progress_bar("checking sites", enabled=not as_json) as bar:

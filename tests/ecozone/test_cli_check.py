@@ -28,8 +28,20 @@ def test_single_site_report(tmp_path, demo_points):
     out = tmp_path / "report"
     result = CliRunner().invoke(
         cli,
-        ["check", "--at", f"{inside.x},{inside.y}", "--pack", "tongzhou",
-         "--project-type", "construction", "--name", EVIL, "--report", str(out), "--json"],
+        [
+            "check",
+            "--at",
+            f"{inside.x},{inside.y}",
+            "--pack",
+            "tongzhou",
+            "--project-type",
+            "construction",
+            "--name",
+            EVIL,
+            "--report",
+            str(out),
+            "--json",
+        ],
     )
     assert result.exit_code == 0, result.output
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
@@ -69,8 +81,9 @@ def test_batch_reports_bad_rows_and_keeps_the_rest(tmp_path, demo_points):
         encoding="utf-8",
     )
     out = tmp_path / "results.csv"
-    result = CliRunner().invoke(cli, ["check", str(src), "--pack", "tongzhou", "--out", str(out),
-                                      "--json"])
+    result = CliRunner().invoke(
+        cli, ["check", str(src), "--pack", "tongzhou", "--out", str(out), "--json"]
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["checked"] == 2 and summary["errors"] == 1
@@ -97,3 +110,25 @@ def test_site_and_at_are_exclusive(tmp_path):
     result = CliRunner().invoke(cli, ["check", "--pack", "beijing"])
     assert result.exit_code == 2
     assert "SITES" in result.output
+
+
+def test_dask_engine_on_a_single_row_group(tmp_path, demo_points):
+    """One row group → one input partition, re-partitioned by Hilbert key (regression:
+    the arrow shuffle turned geometries into WKB bytes)."""
+    pytest.importorskip("dask_geopandas")
+    well, inside = demo_points
+    sites = gpd.GeoDataFrame(
+        {"name": ["a", "b", "c"]}, geometry=[well, inside, inside], crs="EPSG:4326"
+    )
+    src = tmp_path / "sites.parquet"
+    sites.to_parquet(src)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        cli,
+        ["check", str(src), "--pack", "tongzhou", "--out", str(out), "--engine", "dask", "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout[result.stdout.index("{") :])
+    assert summary["checked"] == 3 and summary["errors"] == 0
+    got = gpd.read_parquet(out)
+    assert got["verdict"].tolist()[1] == got["verdict"].tolist()[2]

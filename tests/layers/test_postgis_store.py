@@ -454,3 +454,11 @@ def test_postgis_killed_import_leaves_previous_version(pg_url, frame, tmp_path):
         v2 = store.import_layer(frame("redline", 5), name="big", kind="redline", source="v2")
         assert v2.version == 2
         assert b.sql("SELECT count(*) FROM big") == [(5,)]
+
+
+def test_open_store_accepts_postgresql_urls(pg_url):
+    from layers import open_store
+    from layers.postgis import PostGISLayerStore
+
+    with open_store(_schema_url(pg_url)) as store:
+        assert isinstance(store, PostGISLayerStore)

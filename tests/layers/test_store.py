@@ -375,9 +375,9 @@ def test_not_a_geopackage(tmp_path):
         LayerStore(tmp_path / "missing.gpkg", create=False)
 
 
-def test_open_store_rejects_postgres_for_now():
-    with pytest.raises(StoreError, match="not supported yet"):
-        open_store("postgresql://user@localhost/ecozone")
+def test_open_store_rejects_unknown_url_schemes():
+    with pytest.raises(StoreError, match="Unsupported layer store URL scheme 'mysql'"):
+        open_store("mysql://user@localhost/ecozone")
 
 
 def test_open_store_default_is_env_store_initialised_once(caplog, frame):
