@@ -12,8 +12,10 @@ Reported per (pack, kind): median and p95 of the check, of the report, and of bo
 together (milliseconds, wall time of one call in one thread), median and p95 of the
 CPU time of both together (``time.thread_time``: the figure to trust when other work
 shares the machine, which inflates wall times), and the 1-minute load average.
-``--json`` also writes every figure to a file. ``--profile`` runs pyinstrument over
-the point calls of the first pack and prints the tree.
+``--api geometry`` checks the shapely geometry with ``SiteChecker.check_geometry``
+(what the web app calls) instead of a one-row frame. ``--json`` also writes every
+figure to a file. ``--profile`` runs pyinstrument over the point calls of the first
+pack and prints the tree.
 
 Usage::
 
@@ -63,7 +65,8 @@ def percentiles(ms: list[float]) -> dict[str, float]:
     return {"median": float(np.median(a)), "p95": float(np.percentile(a, 95))}
 
 
-def time_calls(checker, sites, project, build_report) -> dict:
+def time_calls(checker, sites, project, build_report, api: str = "frame") -> dict:
+    geometry = api == "geometry" and hasattr(checker, "check_geometry")
     check_ms: list[float] = []
     report_ms: list[float] = []
     cpu_ms: list[float] = []
@@ -71,7 +74,10 @@ def time_calls(checker, sites, project, build_report) -> dict:
     for site in sites:
         u0 = time.thread_time()
         t0 = time.perf_counter()
-        result = checker.check(site, project=project)
+        if geometry:  # as the web app: the shapely geometry, no GeoDataFrame
+            result = checker.check_geometry(site.geometry.iloc[0], project=project)
+        else:
+            result = checker.check(site, project=project)
         t1 = time.perf_counter()
         build_report(result, project=project)
         t2 = time.perf_counter()
@@ -97,6 +103,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--packs", default="tongzhou,beijing")
     ap.add_argument("--kinds", default="point,polygon")
     ap.add_argument("--store", type=Path, default=ROOT / "data" / "ecozone_demo.gpkg")
+    ap.add_argument(
+        "--api",
+        choices=("frame", "geometry"),
+        default="frame",
+        help="check a one-row GeoDataFrame (default) or the geometry (SiteChecker.check_geometry,"
+        " as the web app does; where the checker has it)",
+    )
     ap.add_argument("--json", type=Path, default=None, help="write the figures here")
     ap.add_argument("--profile", action="store_true", help="pyinstrument the first pack's points")
     args = ap.parse_args(argv)
@@ -128,11 +141,11 @@ def main(argv: list[str] | None = None) -> int:
 
                     prof = Profiler(interval=0.0005)
                     prof.start()
-                    time_calls(checker, timed, project, build_report)
+                    time_calls(checker, timed, project, build_report, args.api)
                     prof.stop()
                     print(prof.output_text(unicode=False, color=False))
-                r = time_calls(checker, timed, project, build_report)
-                r.update(pack=pack, kind=kind, calls=len(timed))
+                r = time_calls(checker, timed, project, build_report, args.api)
+                r.update(pack=pack, kind=kind, calls=len(timed), api=args.api)
                 out.append(r)
                 print(
                     f"{pack:9} {kind:8} check {r['check']['median']:6.2f} / "
