@@ -297,8 +297,9 @@ _KIND_LIST = [
     ),
     # Inputs of the sponge-city target (001 l.304, 002 l.592): areas that meet the
     # standard, and the built-up area the share is taken of.
-    LayerKind("sponge", "海绵城市达标区域", "Area meeting sponge-city standards", "polygon",
-              "#4393c3"),
+    LayerKind(
+        "sponge", "海绵城市达标区域", "Area meeting sponge-city standards", "polygon", "#4393c3"
+    ),
     LayerKind("built_up", "建成区", "Built-up area", "polygon", "#bababa"),
 ]
 
