@@ -22,9 +22,10 @@ $(BIN)/.installed-test: $(BIN)/.installed-base
 venv: $(BIN)/.installed-base
 
 system-deps:
-	bash scripts/system-deps.sh
+	bash scripts/system-deps.sh test
 
-demo: system-deps $(BIN)/.installed-base
+demo: $(BIN)/.installed-base
+	bash scripts/system-deps.sh demo
 	$(BIN)/ecozone demo
 
 test: system-deps $(BIN)/.installed-test

@@ -5,12 +5,16 @@
 #           (Playwright drives /usr/bin/chromium; `playwright install` is never used).
 # postgresql-15, postgresql-15-postgis-3: the PostGIS layer store's tests start a
 #           throw-away server on 127.0.0.1 (tests/postgis_server.py).
+# Usage: system-deps.sh [demo|test]   (default test; the demo needs no database)
 set -euo pipefail
+purpose=${1:-test}
 need=()
 dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need+=(fonts-noto-cjk)
 dpkg -s chromium >/dev/null 2>&1 || need+=(chromium)
-dpkg -s postgresql-15 >/dev/null 2>&1 || need+=(postgresql-15)
-dpkg -s postgresql-15-postgis-3 >/dev/null 2>&1 || need+=(postgresql-15-postgis-3)
+if [ "$purpose" = test ]; then
+  dpkg -s postgresql-15 >/dev/null 2>&1 || need+=(postgresql-15)
+  dpkg -s postgresql-15-postgis-3 >/dev/null 2>&1 || need+=(postgresql-15-postgis-3)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
   echo "installing system packages: ${need[*]}"
