@@ -43,7 +43,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -53,10 +52,11 @@ import pandas as pd
 import shapely
 
 from geo.errors import ChecksumMismatchError, LayerNotFoundError, LayerValidationError, StoreError
+from layers._api import StoreReadAPI
 from layers._gpkg import ecozone_version
 from layers.kinds import STORAGE_CRS, kind_info, validate_layer
 from layers.layer import Layer, layer_checksum
-from layers.store import _COLUMNS, MissingKindError, _norm_source_date, check_layer_name
+from layers.store import _norm_source_date, check_layer_name
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +231,7 @@ def _frame_from_rows(
     return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geoms, crs=STORAGE_CRS))
 
 
-class PostGISLayerStore:
+class PostGISLayerStore(StoreReadAPI):
     """Versioned layers in a PostgreSQL + PostGIS database (same API as LayerStore).
 
     Parameters
@@ -259,6 +259,8 @@ class PostGISLayerStore:
     ...     store.import_layer(gdf, name="redline", kind="redline", source="京政发〔2018〕18号")
     ...     redline = store.get_kind("redline")
     """
+
+    _PARAM = "%s"  # psycopg
 
     def __init__(self, url: str, *, schema: str | None = None, create: bool = True) -> None:
         try:
@@ -425,30 +427,6 @@ class PostGISLayerStore:
             "WHERE name = m.name) ORDER BY name"
         )
 
-    def _frame(self, rows: list[dict[str, Any]]) -> pd.DataFrame:
-        records = []
-        for r in rows:
-            spec = kind_info(r["kind"])
-            records.append(
-                {
-                    "name": r["name"],
-                    "kind": r["kind"],
-                    "label_zh": spec.label_zh,
-                    "label_en": spec.label_en,
-                    "version": int(r["version"]),
-                    "row_count": int(r["row_count"]),
-                    "synthetic": bool(r["synthetic"]),
-                    "source": r["source"],
-                    "source_date": r["source_date"],
-                    "created_at": pd.Timestamp(r["created_at"]),
-                    "checksum": r["checksum"],
-                    "crs": r["crs"],
-                    "source_crs": r["source_crs"],
-                    "table": r["table_name"],
-                }
-            )
-        return pd.DataFrame.from_records(records, columns=list(_COLUMNS))
-
     def _row(self, name: str, version: int | None) -> dict[str, Any]:
         rows = self._rows("WHERE name = %s ORDER BY version", (name,))
         if not rows:
@@ -552,115 +530,6 @@ class PostGISLayerStore:
         )
 
     # -- public API -------------------------------------------------------------
-
-    def list_layers(self) -> pd.DataFrame:
-        """Return the latest version of every layer, without loading features.
-
-        Returns
-        -------
-        DataFrame
-            One row per layer name, sorted by name, with columns ``name, kind,
-            label_zh, label_en, version, row_count, synthetic, source, source_date,
-            created_at, checksum, crs, source_crs, table``.
-        """
-        return self._frame(self._latest_rows())
-
-    def history(self, name: str) -> pd.DataFrame:
-        """Return every version of one layer, oldest first (same columns as list_layers).
-
-        Raises
-        ------
-        LayerNotFoundError
-            If the store has no layer ``name``.
-        """
-        self._row(name, None)
-        return self._frame(self._rows("WHERE name = %s ORDER BY version", (name,)))
-
-    def get(self, name: str, version: int | None = None, *, verify: bool = True) -> Layer:
-        """Read one layer version (the latest by default) and verify its checksum.
-
-        Parameters
-        ----------
-        name
-            Layer name.
-        version
-            1-based version; ``None`` for the latest.
-        verify
-            Recompute the content checksum and compare it with the recorded one.
-
-        Returns
-        -------
-        Layer
-
-        Raises
-        ------
-        LayerNotFoundError
-            If the name or version is not in the store (the message lists what is).
-        ChecksumMismatchError
-            If the stored features no longer match their checksum.
-        """
-        return self._layer(self._row(name, version), verify=verify)
-
-    def get_kind(self, kind: str, version: int | None = None, *, verify: bool = True) -> Layer:
-        """Read the latest layer of a kind: the most recent import among names of that kind.
-
-        Parameters
-        ----------
-        kind
-            A layer kind ("redline", ...).
-        version
-            A version of that same layer name instead of its latest.
-        verify
-            As in :meth:`get`.
-
-        Returns
-        -------
-        Layer
-
-        Raises
-        ------
-        MissingKindError
-            If no layer of ``kind`` is stored.
-        LayerValidationError
-            If ``kind`` is not a registered kind.
-        """
-        spec = kind_info(kind)
-        rows = self._rows("WHERE kind = %s ORDER BY id DESC LIMIT 1", (spec.name,))
-        if not rows:
-            held = sorted({r["kind"] for r in self._latest_rows()})
-            msg = (
-                f"The store {self._where()} holds no {spec.label_zh} / {spec.label_en} layer "
-                f"(kind {spec.name!r}); it holds: {', '.join(held) or 'nothing'}. Import one "
-                f"with store.import_layer(..., kind={spec.name!r})."
-            )
-            raise MissingKindError(msg)
-        # the name imported last; its latest version (restored versions may come late)
-        return self._layer(self._row(rows[0]["name"], version), verify=verify)
-
-    def stamp(self) -> dict[str, dict[str, Any]]:
-        """Return ``{name: {"version", "checksum"}}`` of the latest layers, for reports."""
-        return {
-            r["name"]: {"version": int(r["version"]), "checksum": r["checksum"]}
-            for r in self._latest_rows()
-        }
-
-    def versions(self) -> dict[str, dict[str, Any]]:
-        """Alias of :meth:`stamp` (the name used in docs/internals.md)."""
-        return self.stamp()
-
-    def export(self, name: str, path: str | os.PathLike[str], version: int | None = None) -> Path:
-        """Write a layer version to a file with :func:`geo.io.write_vector`.
-
-        Returns
-        -------
-        Path
-            The written file.
-        """
-        from geo.io import write_vector
-
-        layer = self.get(name, version)
-        write_vector(layer.gdf, path, layer=name)
-        return Path(path)
 
     def import_layer(
         self,

@@ -50,10 +50,10 @@ from geo.errors import (
     ChecksumMismatchError,
     LayerNotFoundError,
     LayerValidationError,
-    MissingLayerError,
     StoreError,
 )
 from layers import _gpkg
+from layers._api import MissingKindError, StoreReadAPI
 from layers._gpkg import (
     INFO_TABLE,
     PENDING_TABLE,
@@ -64,7 +64,7 @@ from layers._gpkg import (
     now_iso,
     process_lock,
 )
-from layers.kinds import KINDS, STORAGE_CRS, kind_info, validate_layer
+from layers.kinds import STORAGE_CRS, kind_info, validate_layer
 from layers.layer import Layer, layer_checksum
 
 log = logging.getLogger(__name__)
@@ -85,28 +85,6 @@ try:  # arrow reads are 1.5-2x faster; fall back quietly where pyarrow is missin
     _USE_ARROW = True
 except ImportError:  # pragma: no cover - pyarrow is a dependency
     _USE_ARROW = False
-
-
-class MissingKindError(LayerNotFoundError, MissingLayerError):
-    """The store holds no layer of the requested kind (catch either parent)."""
-
-
-_COLUMNS = (
-    "name",
-    "kind",
-    "label_zh",
-    "label_en",
-    "version",
-    "row_count",
-    "synthetic",
-    "source",
-    "source_date",
-    "created_at",
-    "checksum",
-    "crs",
-    "source_crs",
-    "table",
-)
 
 
 def check_layer_name(name: str) -> str:
@@ -154,7 +132,7 @@ def _norm_source_date(value: Any) -> str | None:
     raise LayerValidationError(msg)
 
 
-class LayerStore:
+class LayerStore(StoreReadAPI):
     """Versioned layers in a GeoPackage file.
 
     Parameters
@@ -331,6 +309,9 @@ class LayerStore:
 
     # -- metadata ---------------------------------------------------------------
 
+    def _where(self) -> str:
+        return str(self._path)
+
     def _rows(self, where: str = "", params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         with self._connect() as con:
             if not _gpkg.has_table(con, VERSIONS_TABLE):
@@ -343,30 +324,6 @@ class LayerStore:
             f"WHERE version = (SELECT MAX(version) FROM {VERSIONS_TABLE} WHERE name = m.name) "
             "ORDER BY name"
         )
-
-    def _frame(self, rows: list[sqlite3.Row]) -> pd.DataFrame:
-        records = []
-        for r in rows:
-            spec = KINDS.get(r["kind"])  # a kind from a newer ecozone still lists
-            records.append(
-                {
-                    "name": r["name"],
-                    "kind": r["kind"],
-                    "label_zh": spec.label_zh if spec else r["kind"],
-                    "label_en": spec.label_en if spec else r["kind"],
-                    "version": int(r["version"]),
-                    "row_count": int(r["row_count"]),
-                    "synthetic": bool(r["synthetic"]),
-                    "source": r["source"],
-                    "source_date": r["source_date"],
-                    "created_at": pd.Timestamp(r["created_at"]),
-                    "checksum": r["checksum"],
-                    "crs": r["crs"],
-                    "source_crs": r["source_crs"],
-                    "table": r["table_name"],
-                }
-            )
-        return pd.DataFrame.from_records(records, columns=list(_COLUMNS))
 
     def _row(self, name: str, version: int | None) -> sqlite3.Row:
         rows = self._rows("WHERE name = ? ORDER BY version", (name,))
@@ -434,122 +391,6 @@ class LayerStore:
         )
 
     # -- public API -------------------------------------------------------------
-
-    def list_layers(self) -> pd.DataFrame:
-        """Return the latest version of every layer, without loading features.
-
-        Returns
-        -------
-        DataFrame
-            One row per layer name, sorted by name, with columns ``name, kind,
-            label_zh, label_en, version, row_count, synthetic, source, source_date,
-            created_at, checksum, crs, source_crs, table``.
-        """
-        return self._frame(self._latest_rows())
-
-    def history(self, name: str) -> pd.DataFrame:
-        """Return every version of one layer, oldest first (same columns as list_layers).
-
-        Raises
-        ------
-        LayerNotFoundError
-            If the store has no layer ``name``.
-        """
-        self._row(name, None)
-        return self._frame(self._rows("WHERE name = ? ORDER BY version", (name,)))
-
-    def get(self, name: str, version: int | None = None, *, verify: bool = True) -> Layer:
-        """Read one layer version (the latest by default) and verify its checksum.
-
-        Parameters
-        ----------
-        name
-            Layer name.
-        version
-            1-based version; ``None`` for the latest.
-        verify
-            Recompute the content checksum and compare it with the recorded one.
-
-        Returns
-        -------
-        Layer
-
-        Raises
-        ------
-        LayerNotFoundError
-            If the name or version is not in the store (the message lists what is).
-        ChecksumMismatchError
-            If the stored features no longer match their checksum.
-        """
-        return self._layer(self._row(name, version), verify=verify)
-
-    def get_kind(self, kind: str, version: int | None = None, *, verify: bool = True) -> Layer:
-        """Read the latest layer of a kind: the most recent import among names of that kind.
-
-        Parameters
-        ----------
-        kind
-            A layer kind ("redline", ...).
-        version
-            A version of that same layer name instead of its latest.
-        verify
-            As in :meth:`get`.
-
-        Returns
-        -------
-        Layer
-
-        Raises
-        ------
-        MissingKindError
-            If no layer of ``kind`` is stored (a LayerNotFoundError and a
-            MissingLayerError).
-        LayerValidationError
-            If ``kind`` is not a registered kind.
-        """
-        spec = kind_info(kind)
-        rows = self._rows("WHERE kind = ? ORDER BY id DESC LIMIT 1", (spec.name,))
-        if not rows:
-            held = sorted({r["kind"] for r in self._latest_rows()})
-            msg = (
-                f"图层库中没有{spec.label_zh}图层 / "
-                f"The store {self._path} holds no {spec.label_zh} / {spec.label_en} layer "
-                f"(kind {spec.name!r}); it holds: {', '.join(held) or 'nothing'}. Import one "
-                f"with store.import_layer(..., kind={spec.name!r})."
-            )
-            raise MissingKindError(msg)
-        row = rows[0] if version is None else self._row(rows[0]["name"], version)
-        return self._layer(row, verify=verify)
-
-    def stamp(self) -> dict[str, dict[str, Any]]:
-        """Return ``{name: {"version", "checksum"}}`` of the latest layers, for reports.
-
-        Read from the recorded metadata; features are not loaded.
-        """
-        return {
-            r["name"]: {"version": int(r["version"]), "checksum": r["checksum"]}
-            for r in self._latest_rows()
-        }
-
-    def versions(self) -> dict[str, dict[str, Any]]:
-        """Alias of :meth:`stamp` (the name used in docs/internals.md)."""
-        return self.stamp()
-
-    def export(self, name: str, path: str | os.PathLike[str], version: int | None = None) -> Path:
-        """Write a layer version to a file with :func:`geo.io.write_vector`.
-
-        The format follows the suffix (.gpkg, .geojson, .parquet, .shp, .csv).
-
-        Returns
-        -------
-        Path
-            The written file.
-        """
-        from geo.io import write_vector
-
-        layer = self.get(name, version)
-        write_vector(layer.gdf, path, layer=name)
-        return Path(path)
 
     def import_layer(
         self,
