@@ -38,12 +38,16 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import Geod
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+# the peer harness generates the same random sites; one generator for both
+from benchmarks.harness.dataset import random_points, random_polygons  # noqa: E402
+
 DEFAULT_STORE = ROOT / "data" / "ecozone_demo.gpkg"
 SCENARIOS = ("points:100000", "points:1000000", "polygons:10000")
-GEOD = Geod(ellps="GRS80")
 
 
 def peak_rss_mb() -> float:
@@ -68,36 +72,6 @@ def beijing_boundary(layers: dict) -> shapely.Geometry:
     if sel.empty:  # no municipality row: the union of the districts
         sel = gdf[gdf["adcode"].astype(str).str.startswith("1101")]
     return shapely.union_all(sel.geometry.to_numpy())
-
-
-def random_points(area: shapely.Geometry, n: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` uniform random lon/lat points inside ``area`` (vectorised rejection)."""
-    shapely.prepare(area)
-    minx, miny, maxx, maxy = area.bounds
-    xs, ys = [], []
-    got = 0
-    while got < n:
-        m = int((n - got) * 2.2) + 1000
-        x = rng.uniform(minx, maxx, m)
-        y = rng.uniform(miny, maxy, m)
-        keep = shapely.contains_xy(area, x, y)
-        xs.append(x[keep])
-        ys.append(y[keep])
-        got += int(keep.sum())
-    return np.column_stack([np.concatenate(xs)[:n], np.concatenate(ys)[:n]])
-
-
-def random_polygons(centres: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Irregular star-shaped polygons around the centres, 20–500 m across."""
-    n = len(centres)
-    k = rng.integers(6, 25, n)
-    owner = np.repeat(np.arange(n), k)
-    rank = np.arange(k.sum()) - np.repeat(np.cumsum(k) - k, k)
-    az = rank / k[owner] * 360.0 + rng.uniform(0, 10, len(owner))
-    r = rng.uniform(10, 250, n)[owner] * rng.uniform(0.6, 1.0, len(owner))
-    x, y, _ = GEOD.fwd(centres[owner, 0], centres[owner, 1], az, r)
-    rings = shapely.linearrings(np.column_stack([x, y]), indices=owner)
-    return shapely.make_valid(shapely.polygons(rings))
 
 
 def make_sites(kind: str, n: int, area: shapely.Geometry, seed: int = 42) -> gpd.GeoDataFrame:
