@@ -35,7 +35,6 @@ import pandas as pd
 from geo.errors import (
     GeometryRepairedWarning,
     InputFormatError,
-    MissingLayerError,
     RowRejectedWarning,
 )
 from geo.io import read_vector, write_vector
@@ -128,13 +127,9 @@ def load_layers(store_or_layers: Any, kinds: set[str] | list[str]) -> dict[str, 
             f"kind → layer, got {type(store_or_layers).__name__}"
         )
         raise InputFormatError(msg)
-    out = {}
-    for kind in sorted(kinds):
-        try:
-            out[kind] = store_or_layers.get_kind(kind)
-        except MissingLayerError:
-            continue
-    return out
+    from zoning.workflow import store_layers  # one way to read a pack's layers
+
+    return store_layers(store_or_layers, sorted(kinds))
 
 
 def _output_frame(result: CheckResult, sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

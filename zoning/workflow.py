@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -67,17 +67,18 @@ def parse_as_of(value: str | os.PathLike[str] | Mapping[str, int] | None) -> dic
     return versions
 
 
-def load_pack_layers(
-    pack: Pack, store: Any, *, as_of: Mapping[str, int] | None = None
+def store_layers(
+    store: Any, kinds: Iterable[str], *, as_of: Mapping[str, int] | None = None
 ) -> dict[str, Any]:
-    """Load from ``store`` the latest layer of every kind ``pack`` uses.
+    """Load from ``store`` the latest layer of each kind (or a pinned version).
 
     Parameters
     ----------
-    pack
-        The rule pack.
     store
-        A :class:`layers.LayerStore`.
+        A :class:`layers.LayerStore` (or any store with ``list_layers``, ``get``,
+        ``get_kind``).
+    kinds
+        Layer kinds wanted; "site_exit" (built from the project, not stored) is skipped.
     as_of
         Layer name → version to use instead of the latest (reproduction).
 
@@ -86,11 +87,20 @@ def load_pack_layers(
     dict
         Layer kind → :class:`layers.Layer`. Kinds the store lacks are left out; the
         check engine then names them.
+
+    Raises
+    ------
+    InputFormatError
+        If ``as_of`` names a layer the store does not hold.
     """
     as_of = dict(as_of or {})
     listing = store.list_layers()
+    unknown = set(as_of) - set(listing["name"])
+    if unknown:
+        msg = f"--as-of names layers the store does not hold: {sorted(unknown)}"
+        raise InputFormatError(msg)
     by_kind: dict[str, Any] = {}
-    for kind in pack.layer_kinds():
+    for kind in dict.fromkeys(kinds):
         if kind == "site_exit":
             continue
         names = listing.loc[listing["kind"] == kind, "name"].tolist()
@@ -102,11 +112,14 @@ def load_pack_layers(
                 by_kind[kind] = store.get_kind(kind)
         except MissingLayerError:
             continue
-    unknown = set(as_of) - set(listing["name"])
-    if unknown:
-        msg = f"--as-of names layers the store does not hold: {sorted(unknown)}"
-        raise InputFormatError(msg)
     return by_kind
+
+
+def load_pack_layers(
+    pack: Pack, store: Any, *, as_of: Mapping[str, int] | None = None
+) -> dict[str, Any]:
+    """Load from ``store`` the layers of every kind ``pack`` uses (see :func:`store_layers`)."""
+    return store_layers(store, pack.layer_kinds(), as_of=as_of)
 
 
 def make_checker(
