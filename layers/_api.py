@@ -3,7 +3,8 @@
 A backend gives the metadata rows (``_rows``, ``_latest_rows``, ``_row``), turns a
 row into a :class:`~layers.layer.Layer` (``_layer``), names itself (``_where``) and
 sets its SQL parameter marker (``_PARAM``); listing, history, reading by name or
-kind, stamps and export are written once here.
+kind, stamps and export are written once here, and so are the checks both stores
+make before restoring a copied version (:func:`restorable`).
 """
 
 from __future__ import annotations
@@ -12,15 +13,43 @@ import os
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import pandas as pd
 
-from geo.errors import LayerNotFoundError, MissingLayerError
-from layers.kinds import KINDS, kind_info
+from geo.errors import LayerNotFoundError, LayerValidationError, MissingLayerError
+from layers.kinds import KINDS, kind_info, validate_layer
 from layers.layer import Layer
 
 
 class MissingKindError(LayerNotFoundError, MissingLayerError):
     """The store holds no layer of the requested kind (catch either parent)."""
+
+
+def restorable(layer: Layer) -> tuple[str, gpd.GeoDataFrame]:
+    """Check a layer read from another store before ``restore_version`` writes it.
+
+    The store checks the name first (``layers.store.check_layer_name``).
+
+    Parameters
+    ----------
+    layer
+        A stored layer (``version`` ≥ 1).
+
+    Returns
+    -------
+    (str, geopandas.GeoDataFrame)
+        Its kind and its validated features.
+
+    Raises
+    ------
+    LayerValidationError
+        An unknown kind, a version below 1, or invalid features.
+    """
+    spec = kind_info(layer.kind)
+    if int(layer.version) < 1:
+        msg = f"layer {layer.name!r} has version {layer.version}; only stored layers restore"
+        raise LayerValidationError(msg)
+    return spec.name, validate_layer(layer.gdf, spec.name, name=layer.name)
 
 
 #: Columns of :meth:`StoreReadAPI.list_layers` and :meth:`StoreReadAPI.history`.

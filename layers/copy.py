@@ -1,17 +1,16 @@
 """Copy layers with their version history between layer stores (GeoPackage ↔ PostGIS).
 
 :func:`copy_layers` reads every version of the chosen layers from one store (each
-read verifies the version's checksum), writes them in version order into the other,
-and checks that each copy has the same content checksum as its original; a copy
-is then read back from the destination with verification. Versions the destination
-already holds with the same checksum are skipped, so a copy can be re-run (for
-example to carry new versions over).
+read verifies the version's checksum) and writes them in version order into the
+other with the destination's ``restore_version``, which records a copy only if its
+stored content has the original's checksum; a copy is then read back from the
+destination with verification. Versions the destination already holds with the
+same checksum are skipped, so a copy can be re-run (for example to carry new
+versions over).
 
-Version numbers and provenance (kind, source, source date, synthetic flag) are kept.
-A PostGIS destination also keeps each version's ``created_at`` and ``source_crs``;
-a GeoPackage destination records the time of the copy and ``EPSG:4326`` instead,
-and numbers versions on from its own latest (the same numbers when the layer is new
-there and all versions are copied).
+Both destinations (GeoPackage and PostGIS) keep each version's number, ``created_at``
+(the original import time) and ``source_crs``, and its kind, source, source date and
+synthetic flag.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from geo.errors import ChecksumMismatchError, LayerNotFoundError, StoreError
+from geo.errors import LayerNotFoundError, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +40,7 @@ class CopiedVersion:
     kind : str
         Layer kind.
     src_version, dst_version : int
-        The version in the source and in the destination store.
+        The version in the source and in the destination store (the same number).
     checksum : str
         Content checksum (the same in both stores).
     row_count : int
@@ -133,6 +132,11 @@ def copy_layers(
 ) -> pd.DataFrame:
     """Copy layers, with all their versions, from one layer store into another.
 
+    Each version is written with the destination's ``restore_version``: a
+    GeoPackage and a PostGIS destination alike keep its version number,
+    ``created_at`` and ``source_crs`` (and kind, source, source date, synthetic
+    flag), and store it only if its content checksum is the original's.
+
     Parameters
     ----------
     src_store, dst_store
@@ -198,21 +202,7 @@ def _copy(src: Any, dst: Any, names: Any, all_versions: bool) -> pd.DataFrame:
             )  # fmt: skip
             continue
         layer = src.get(row.name, int(row.version))  # verifies the source checksum
-        if hasattr(dst, "restore_version"):
-            stored = dst.restore_version(layer)
-        else:  # GeoPackage: the next version number, provenance as far as it takes it
-            stored = dst.import_layer(
-                layer.gdf, name=layer.name, kind=layer.kind, source=layer.source,
-                source_date=layer.source_date,
-            )  # fmt: skip
-        if stored.checksum != layer.checksum:
-            msg = (
-                f"Copying {layer.name!r} v{layer.version} from {src.path} to {dst.path} gave "
-                f"checksum {stored.checksum} (version {stored.version} there), not "
-                f"{layer.checksum}. Report this as a bug; that copied version is not the "
-                "original."
-            )
-            raise ChecksumMismatchError(msg)
+        stored = dst.restore_version(layer)  # refuses a copy with another checksum
         dst.get(layer.name, stored.version)  # read back with verification
         log.info("copied %s v%d → v%d (%d features)", layer.name, layer.version,
                  stored.version, layer.row_count)  # fmt: skip

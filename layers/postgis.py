@@ -52,7 +52,7 @@ import pandas as pd
 import shapely
 
 from geo.errors import ChecksumMismatchError, LayerNotFoundError, LayerValidationError, StoreError
-from layers._api import StoreReadAPI
+from layers._api import StoreReadAPI, restorable
 from layers._gpkg import ecozone_version
 from layers.kinds import STORAGE_CRS, kind_info, validate_layer
 from layers.layer import Layer, layer_checksum
@@ -624,13 +624,9 @@ class PostGISLayerStore(StoreReadAPI):
             If the features are not valid, or the name holds another kind here.
         """
         check_layer_name(layer.name)
-        spec = kind_info(layer.kind)
-        if int(layer.version) < 1:
-            msg = f"layer {layer.name!r} has version {layer.version}; only stored layers restore"
-            raise LayerValidationError(msg)
-        clean = validate_layer(layer.gdf, spec.name, name=layer.name)
+        kind, clean = restorable(layer)
         return self._write_version(
-            clean, name=layer.name, kind=spec.name, source=layer.source,
+            clean, name=layer.name, kind=kind, source=layer.source,
             source_date=layer.source_date, source_crs=layer.source_crs,
             version=int(layer.version), created_at=layer.created_at,
             expect_checksum=layer.checksum,

@@ -17,6 +17,9 @@ checksum from what was stored, then (4) in one SQLite transaction inserts the
 ``ecozone_layer_versions`` row, removes the pending row and points the latest view
 at the new table. A process killed before (4) leaves at most a pending row and a
 partial table; nothing reads them, and the next store opened on the file drops them.
+``restore_version`` (used by ``ecozone layers copy``) writes a version read from
+another store through the same steps, keeping its version number, creation time and
+source CRS, and records nothing unless the stored content has the original checksum.
 
 Imports take an exclusive lock on ``<store>.lock`` (``flock``; released by the OS
 if the process dies), so versions are numbered without races and the clean-up never
@@ -37,7 +40,7 @@ import sqlite3
 import time
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +56,7 @@ from geo.errors import (
     StoreError,
 )
 from layers import _gpkg
-from layers._api import MissingKindError, StoreReadAPI
+from layers._api import MissingKindError, StoreReadAPI, restorable
 from layers._gpkg import (
     INFO_TABLE,
     PENDING_TABLE,
@@ -130,6 +133,13 @@ def _norm_source_date(value: Any) -> str | None:
         "or a datetime.date"
     )
     raise LayerValidationError(msg)
+
+
+def _iso_utc(value: datetime) -> str:
+    """``created_at`` as stored (as :func:`layers._gpkg.now_iso`); naive times are UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 class LayerStore(StoreReadAPI):
@@ -454,14 +464,66 @@ class LayerStore(StoreReadAPI):
         else:
             msg = f"gdf_or_path should be a GeoDataFrame or a file path, got {type(gdf_or_path)}"
             raise LayerValidationError(msg)
+        self._check_writable()
+        source_crs = gdf.crs.to_string() if gdf.crs is not None else None
+        clean = validate_layer(gdf, spec.name, name=name, synthetic=synthetic)
+        with self._import_lock():
+            return self._import_locked(
+                clean, name=name, kind=spec.name, source=source.strip(),
+                source_date=source_date, source_crs=source_crs,
+            )  # fmt: skip
+
+    def restore_version(self, layer: Layer) -> Layer:
+        """Store a layer read from another store with its version number and provenance.
+
+        Used by :func:`layers.copy.copy_layers`: the features are validated and
+        written like :meth:`import_layer` (same lock, same pending-import protocol),
+        but the version keeps ``layer.version``, ``created_at``, ``source_crs`` and
+        the other metadata, and nothing is recorded unless the stored content has
+        ``layer.checksum``. Versions may be restored in any order; the latest view
+        shows the highest version.
+
+        Parameters
+        ----------
+        layer
+            A layer read from a store (``version`` ≥ 1).
+
+        Returns
+        -------
+        Layer
+            The stored version, features as read back from the GeoPackage.
+
+        Raises
+        ------
+        StoreError
+            If this store already holds that version of the layer, or is read-only.
+        ChecksumMismatchError
+            If the stored content would not have the layer's checksum (nothing is stored).
+        LayerValidationError
+            If the features are not valid, or the name holds another kind here.
+        """
+        check_layer_name(layer.name)
+        kind, clean = restorable(layer)
+        self._check_writable()
+        with self._import_lock():
+            return self._import_locked(
+                clean, name=layer.name, kind=kind, source=layer.source,
+                source_date=layer.source_date, source_crs=layer.source_crs,
+                version=int(layer.version), created_at=layer.created_at,
+                expect_checksum=layer.checksum,
+            )  # fmt: skip
+
+    def _check_writable(self) -> None:
         if not self._writable:
             msg = (
                 f"图层库只读 / The layer store {self._path} is read-only; copy it or open "
                 "another store."
             )
             raise StoreError(msg)
-        source_crs = gdf.crs.to_string() if gdf.crs is not None else None
-        clean = validate_layer(gdf, spec.name, name=name, synthetic=synthetic)
+
+    @contextlib.contextmanager
+    def _import_lock(self) -> Iterator[None]:
+        """Hold ``<store>.lock`` (after dropping orphans of interrupted imports)."""
         lock = FileLock(self._lock_path)
         if not lock.acquire(timeout=_LOCK_TIMEOUT_S):
             msg = (
@@ -471,10 +533,7 @@ class LayerStore(StoreReadAPI):
             raise StoreError(msg)
         try:
             self._clean_orphans_locked()
-            return self._import_locked(
-                clean, name=name, kind=spec.name, source=source.strip(),
-                source_date=source_date, source_crs=source_crs,
-            )  # fmt: skip
+            yield
         finally:
             lock.release()
 
@@ -487,7 +546,16 @@ class LayerStore(StoreReadAPI):
         source: str,
         source_date: str | None,
         source_crs: str | None,
+        version: int | None = None,
+        created_at: datetime | None = None,
+        expect_checksum: str | None = None,
     ) -> Layer:
+        """Write a validated frame as a version of ``name``; the import lock is held.
+
+        ``version`` (default: the next one), ``created_at`` (default: now) and
+        ``expect_checksum`` (checked before anything is recorded) serve
+        :meth:`restore_version`.
+        """
         spec = kind_info(kind)
         with self._connect() as con:
             prev = con.execute(
@@ -499,7 +567,20 @@ class LayerStore(StoreReadAPI):
                     f"{kind!r} version. Import under another name."
                 )
                 raise LayerValidationError(msg)
-            version = (prev[1] or 0) + 1
+            if version is None:
+                version = (prev[1] or 0) + 1
+            elif (
+                con.execute(
+                    f"SELECT 1 FROM {VERSIONS_TABLE} WHERE name = ? AND version = ?",
+                    (name, version),
+                ).fetchone()
+                is not None
+            ):
+                msg = (
+                    f"Layer {name!r} already has a version {version} in {self._path}; "
+                    "copy into another store, or import the features as a new version."
+                )
+                raise StoreError(msg)
             table = f"{name}__v{version}"
             clash = con.execute(
                 "SELECT type FROM sqlite_master WHERE lower(name) = lower(?)", (table,)
@@ -519,7 +600,14 @@ class LayerStore(StoreReadAPI):
         synthetic = bool(clean["synthetic"].any())
         try:
             back, checksum = self._write_and_read_back(clean, table, spec, version, source)
-            created_at = now_iso()
+            if expect_checksum is not None and checksum != expect_checksum:
+                msg = (
+                    f"Layer {name!r} version {version} would be stored in {self._path} with "
+                    f"checksum {checksum}, not its recorded {expect_checksum}; nothing was "
+                    "stored. The source store's table may have been changed outside ecozone."
+                )
+                raise ChecksumMismatchError(msg)
+            created = now_iso() if created_at is None else _iso_utc(created_at)
             with self._connect() as con:
                 con.execute("BEGIN IMMEDIATE")
                 if (
@@ -536,12 +624,17 @@ class LayerStore(StoreReadAPI):
                     "ecozone_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         name, version, kind, table, source, source_date, STORAGE_CRS,
-                        source_crs, len(back), checksum, int(synthetic), created_at,
+                        source_crs, len(back), checksum, int(synthetic), created,
                         ecozone_version(),
                     ),
                 )  # fmt: skip
                 con.execute(f"DELETE FROM {PENDING_TABLE} WHERE table_name = ?", (table,))
-                _gpkg.point_latest_view(con, name, table, version, spec.label_zh)
+                latest = con.execute(  # a restored version may be older than the latest
+                    f"SELECT table_name, version FROM {VERSIONS_TABLE} WHERE name = ? "
+                    "ORDER BY version DESC LIMIT 1",
+                    (name,),
+                ).fetchone()
+                _gpkg.point_latest_view(con, name, latest[0], latest[1], spec.label_zh)
                 con.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(Exception):
@@ -572,7 +665,7 @@ class LayerStore(StoreReadAPI):
             row_count=len(back),
             checksum=checksum,
             synthetic=synthetic,
-            created_at=datetime.fromisoformat(created_at.replace("Z", "+00:00")),
+            created_at=datetime.fromisoformat(created.replace("Z", "+00:00")),
             source_crs=source_crs,
         )
 

@@ -8,6 +8,7 @@ import sys
 import uuid
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -104,8 +105,36 @@ def test_copy_all_versions_keeps_checksums(locate, frame, src_kind, dst_kind):
         assert dst.get("parks").synthetic and dst.get("parks").gdf["synthetic"].all()
         assert dst.stamp() == {"parks": {"version": 1, "checksum": sums[("parks", 1)]},
                                "wells": {"version": 3, "checksum": sums[("wells", 3)]}}  # fmt: skip
-        if dst_kind == "postgis":  # a database store also keeps the import times
-            assert hist["created_at"].tolist() == src_hist["created_at"].tolist()
+        # both kinds of destination keep the import times and source CRSs
+        assert hist["created_at"].tolist() == src_hist["created_at"].tolist()
+        assert hist["source_crs"].tolist() == src_hist["source_crs"].tolist()
+
+
+def test_gpkg_copy_keeps_provenance_and_reruns_as_no_op(locate, frame):
+    src_loc, dst_loc = locate("gpkg"), locate("gpkg")
+    with LayerStore(src_loc) as src:
+        sums = fill(src, frame)
+        gk = frame("well", 4).to_crs("EPSG:4548")  # source_crs other than the storage CRS
+        v4 = src.import_layer(gk, name="wells", kind="well", source="GK")
+        sums[("wells", 4)] = v4.checksum
+        before = {n: src.history(n) for n in ("wells", "parks")}
+    report = copy_layers(src_loc, dst_loc)
+    assert report["action"].tolist() == ["copied"] * 5
+    with LayerStore(dst_loc, create=False) as dst:
+        for name, hist in before.items():
+            # versions, created_at (to the microsecond), source_crs, checksums, tables...
+            pd.testing.assert_frame_equal(dst.history(name), hist)
+        assert dst.history("wells")["source_crs"].tolist()[-1] == "EPSG:4548"
+        for (name, version), checksum in sums.items():
+            got = dst.get(name, version)  # verified read
+            assert got.checksum == checksum
+            assert got.created_at == before[name].set_index("version").loc[version, "created_at"]
+    again = copy_layers(src_loc, dst_loc)
+    assert again["action"].tolist() == ["present"] * 5
+    assert (again["src_version"] == again["dst_version"]).all()
+    with LayerStore(dst_loc, create=False) as dst:
+        for name, hist in before.items():
+            pd.testing.assert_frame_equal(dst.history(name), hist)
 
 
 @pytest.mark.postgis
@@ -143,9 +172,16 @@ def test_latest_only_and_unknown_names(locate, frame):
     with pytest.raises(LayerNotFoundError, match=r"no layer 'roads'.*parks, wells"):
         copy_layers(src_loc, dst_loc, names=["wells", "roads"])
     report = copy_layers(src_loc, dst_loc, names=["wells"], all_versions=False)
-    assert report[["src_version", "dst_version"]].values.tolist() == [[3, 1]]
+    assert report[["src_version", "dst_version"]].values.tolist() == [[3, 3]]
     with LayerStore(dst_loc, create=False) as dst:
         assert dst.get("wells").checksum == sums[("wells", 3)]
+        assert dst.history("wells")["version"].tolist() == [3]
+    report = copy_layers(src_loc, dst_loc, names=["wells"])  # the older versions follow
+    assert report["action"].tolist() == ["copied", "copied", "present"]
+    assert (report["src_version"] == report["dst_version"]).all()
+    with LayerStore(dst_loc, create=False) as dst:
+        assert dst.history("wells")["version"].tolist() == [1, 2, 3]
+        assert dst.get("wells").version == 3  # still the latest
 
 
 @pytest.mark.parametrize(("src_kind", "dst_kind"), PAIRS)

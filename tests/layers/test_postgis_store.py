@@ -319,6 +319,94 @@ def test_make_checker_reads_the_store(any_store, frame):
     assert res.sites.set_index("site_id").loc["in", "dist_redline_m"] == 0
 
 
+# -- restore_version (what ``ecozone layers copy`` writes with) -----------------------
+
+
+def relations(backend: Backend) -> set[str]:
+    """Every table, view, index and trigger of the store, to check that nothing was left."""
+    if backend.kind == "gpkg":
+        return {r[0] for r in backend.sql("SELECT name FROM sqlite_master")}
+    rows = backend.sql(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = current_schema()"
+    )
+    return {r[0] for r in rows}
+
+
+def source_versions(path: Path, frame) -> list:
+    """wells v1-v3 (from EPSG:4548, so source_crs is not the storage CRS) and parks v1."""
+    gk = "EPSG:4548"
+    with LayerStore(path) as src:
+        wells = [
+            src.import_layer(frame("well", n).to_crs(gk), name="wells", kind="well",
+                             source=f"井 {n}", source_date="2023-05")
+            for n in (2, 3, 5)
+        ]  # fmt: skip
+        parks = src.import_layer(frame("park", 2), name="parks", kind="park", source="公园",
+                                 synthetic=True)  # fmt: skip
+    return [*wells, parks]
+
+
+def test_restore_version_keeps_number_and_provenance(store_factory, tmp_path, frame):
+    w1, w2, w3, parks = source_versions(tmp_path / "src.gpkg", frame)
+    with store_factory.open() as store:
+        for original in (w3, w1, parks):  # out of order: v3 before v1, v2 left out
+            got = store.restore_version(original)
+            for attr in ("name", "kind", "version", "source", "source_date", "source_crs",
+                         "created_at", "checksum", "row_count", "synthetic"):  # fmt: skip
+                assert getattr(got, attr) == getattr(original, attr), attr
+            again = store.get(original.name, original.version)  # verified read
+            assert again.created_at == original.created_at
+            assert again.source_crs == original.source_crs
+        assert w1.source_crs == "EPSG:4548"
+        hist = store.history("wells")
+        assert hist["version"].tolist() == [1, 3]
+        assert hist["created_at"].tolist() == [pd.Timestamp(w1.created_at),
+                                               pd.Timestamp(w3.created_at)]  # fmt: skip
+        assert store.stamp() == {"parks": {"version": 1, "checksum": parks.checksum},
+                                 "wells": {"version": 3, "checksum": w3.checksum}}  # fmt: skip
+        assert store.get("parks").synthetic
+        # the latest view stays on v3 after v1 came in; v2 may follow later
+        assert store_factory.sql("SELECT count(*) FROM wells") == [(5,)]
+        store.restore_version(w2)
+        assert store.history("wells")["checksum"].tolist() == [w1.checksum, w2.checksum,
+                                                               w3.checksum]  # fmt: skip
+        assert store_factory.sql("SELECT count(*) FROM wells") == [(5,)]
+        nxt = store.import_layer(frame("well", 4), name="wells", kind="well", source="新")
+        assert nxt.version == 4 and nxt.created_at > w3.created_at
+        assert store_factory.sql("SELECT count(*) FROM wells") == [(4,)]
+
+
+def test_restore_version_refusals_store_nothing(store_factory, tmp_path, frame):
+    from dataclasses import replace
+
+    w1, w2, _, parks = source_versions(tmp_path / "src.gpkg", frame)
+    duplicated = w2.gdf.copy()
+    duplicated.loc[1, "feature_id"] = duplicated.loc[0, "feature_id"]
+    with store_factory.open() as store:
+        store.restore_version(w1)
+        before = relations(store_factory)
+        refusals = [
+            (w1, StoreError, "already has a version 1"),
+            (replace(w2, checksum="0" * 64), ChecksumMismatchError, "nothing was stored"),
+            (replace(w2, version=0), LayerValidationError, "only stored layers restore"),
+            (replace(parks, name="wells", version=2), LayerValidationError,
+             "is of kind 'well'"),
+            (replace(w2, gdf=duplicated), LayerValidationError, "well-t0"),
+        ]  # fmt: skip
+        for layer, error, match in refusals:
+            with pytest.raises(error, match=match):
+                store.restore_version(layer)
+            assert store.list_layers()[["name", "version"]].values.tolist() == [["wells", 1]]
+            assert store.history("wells")["checksum"].tolist() == [w1.checksum]
+            assert relations(store_factory) == before, match
+            if store_factory.kind == "gpkg":
+                assert store_factory.sql("SELECT * FROM ecozone_pending_imports") == []
+                assert not Path(store_factory.location + ".lock").exists()
+        assert store.restore_version(w2).version == 2
+        assert store.get("wells").checksum == w2.checksum
+
+
 # -- both backends give the same checksum -----------------------------------------------
 
 KINDS = [

@@ -279,13 +279,14 @@ def test_orphan_table_of_interrupted_import_is_ignored_and_dropped(store, frame)
 
 @pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
-def test_sigkill_during_import_keeps_previous_version(tmp_path, frame):
+@pytest.mark.parametrize("mode", ["import", "restore"])
+def test_sigkill_during_import_keeps_previous_version(tmp_path, frame, mode):
     path = tmp_path / "kill.gpkg"
     with LayerStore(path) as s:
         v1 = s.import_layer(frame("redline", 3), name="big", kind="redline", source="v1")
     size0 = path.stat().st_size
     child = subprocess.Popen(
-        [sys.executable, str(KILL_SCRIPT), str(path), "200000", "big"],
+        [sys.executable, str(KILL_SCRIPT), str(path), "200000", "big", mode],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
