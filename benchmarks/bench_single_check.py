@@ -13,9 +13,11 @@ together (milliseconds, wall time of one call in one thread), median and p95 of 
 CPU time of both together (``time.thread_time``: the figure to trust when other work
 shares the machine, which inflates wall times), and the 1-minute load average.
 ``--api geometry`` checks the shapely geometry with ``SiteChecker.check_geometry``
-(what the web app calls) instead of a one-row frame. ``--json`` also writes every
-figure to a file. ``--profile`` runs pyinstrument over the point calls of the first
-pack and prints the tree.
+instead of a one-row frame; ``--api each`` checks ``--pass-size`` (16) sites per
+``SiteChecker.check_each`` pass, as the web app checks the points that arrive
+together (the check figures are then the pass time divided by its sites).
+``--json`` also writes every figure to a file. ``--profile`` runs pyinstrument over
+the point calls of the first pack and prints the tree.
 
 Usage::
 
@@ -65,25 +67,34 @@ def percentiles(ms: list[float]) -> dict[str, float]:
     return {"median": float(np.median(a)), "p95": float(np.percentile(a, 95))}
 
 
-def time_calls(checker, sites, project, build_report, api: str = "frame") -> dict:
+def time_calls(
+    checker, sites, project, build_report, api: str = "frame", pass_size: int = 16
+) -> dict:
     geometry = api == "geometry" and hasattr(checker, "check_geometry")
+    step = pass_size if api == "each" else 1
     check_ms: list[float] = []
     report_ms: list[float] = []
     cpu_ms: list[float] = []
     c0 = time.process_time()
-    for site in sites:
+    for start in range(0, len(sites), step):
+        chunk = sites[start : start + step]
         u0 = time.thread_time()
         t0 = time.perf_counter()
-        if geometry:  # as the web app: the shapely geometry, no GeoDataFrame
-            result = checker.check_geometry(site.geometry.iloc[0], project=project)
+        if api == "each":  # one engine pass for the chunk, one result per site
+            geoms = [site.geometry.iloc[0] for site in chunk]
+            results = checker.check_each(geoms, projects=[project] * len(geoms))
+        elif geometry:  # the shapely geometry, no GeoDataFrame
+            results = [checker.check_geometry(chunk[0].geometry.iloc[0], project=project)]
         else:
-            result = checker.check(site, project=project)
+            results = [checker.check(chunk[0], project=project)]
         t1 = time.perf_counter()
-        build_report(result, project=project)
+        for result in results:
+            build_report(result, project=project)
         t2 = time.perf_counter()
-        cpu_ms.append((time.thread_time() - u0) * 1000)
-        check_ms.append((t1 - t0) * 1000)
-        report_ms.append((t2 - t1) * 1000)
+        n = len(chunk)  # per site: the chunk's times shared out
+        cpu_ms += [(time.thread_time() - u0) * 1000 / n] * n
+        check_ms += [(t1 - t0) * 1000 / n] * n
+        report_ms += [(t2 - t1) * 1000 / n] * n
     process_ms = (time.process_time() - c0) * 1000 / len(sites)
     total = [a + b for a, b in zip(check_ms, report_ms, strict=True)]
     return {
@@ -105,11 +116,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--store", type=Path, default=ROOT / "data" / "ecozone_demo.gpkg")
     ap.add_argument(
         "--api",
-        choices=("frame", "geometry"),
+        choices=("frame", "geometry", "each"),
         default="frame",
-        help="check a one-row GeoDataFrame (default) or the geometry (SiteChecker.check_geometry,"
-        " as the web app does; where the checker has it)",
+        help="check a one-row GeoDataFrame (default), the geometry (SiteChecker.check_geometry)"
+        " or --pass-size geometries per SiteChecker.check_each pass (as the web app)",
     )
+    ap.add_argument("--pass-size", type=int, default=16, help="sites per pass with --api each")
     ap.add_argument("--json", type=Path, default=None, help="write the figures here")
     ap.add_argument("--profile", action="store_true", help="pyinstrument the first pack's points")
     args = ap.parse_args(argv)
@@ -141,11 +153,13 @@ def main(argv: list[str] | None = None) -> int:
 
                     prof = Profiler(interval=0.0005)
                     prof.start()
-                    time_calls(checker, timed, project, build_report, args.api)
+                    time_calls(checker, timed, project, build_report, args.api, args.pass_size)
                     prof.stop()
                     print(prof.output_text(unicode=False, color=False))
-                r = time_calls(checker, timed, project, build_report, args.api)
+                r = time_calls(checker, timed, project, build_report, args.api, args.pass_size)
                 r.update(pack=pack, kind=kind, calls=len(timed), api=args.api)
+                if args.api == "each":
+                    r["pass_size"] = args.pass_size
                 out.append(r)
                 print(
                     f"{pack:9} {kind:8} check {r['check']['median']:6.2f} / "

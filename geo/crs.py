@@ -105,6 +105,12 @@ class DetectedCRS:
     description: str
 
 
+@functools.lru_cache(maxsize=256)
+def _epsg(code: int) -> pyproj.CRS:
+    """``pyproj.CRS.from_epsg``, cached: a lookup in PROJ's database costs ~0.1 ms."""
+    return pyproj.CRS.from_epsg(code)
+
+
 @functools.lru_cache(maxsize=128)
 def _cached_transformer(src: pyproj.CRS, dst: pyproj.CRS) -> pyproj.Transformer:
     return pyproj.Transformer.from_crs(src, dst, always_xy=True)
@@ -353,7 +359,7 @@ def _gk_crs(zone: int, kind: str, prefixed: bool) -> tuple[pyproj.CRS, str]:
         cm = 3 * zone
         pre = "prefixed" if prefixed else "plain"
         text = f"CGCS2000 3-degree Gauss-Krüger zone {zone} (CM {cm}°E), {pre} eastings"
-    return pyproj.CRS.from_epsg(epsg), f"{text}, EPSG:{epsg}"
+    return _epsg(epsg), f"{text}, EPSG:{epsg}"
 
 
 def detect_crs(
@@ -414,12 +420,10 @@ def detect_crs(
 
     # lon/lat in either order
     if _within(xa, _LON_RANGE) and _within(ya, _LAT_RANGE):
-        return DetectedCRS(
-            pyproj.CRS.from_epsg(4326), False, "lon/lat degrees (WGS84 = CGCS2000), EPSG:4326"
-        )
+        return DetectedCRS(_epsg(4326), False, "lon/lat degrees (WGS84 = CGCS2000), EPSG:4326")
     if _within(ya, _LON_RANGE) and _within(xa, _LAT_RANGE):
         return DetectedCRS(
-            pyproj.CRS.from_epsg(4326),
+            _epsg(4326),
             True,
             "lat/lon degrees, columns swapped (latitude first), EPSG:4326",
         )
@@ -590,9 +594,9 @@ def metric_crs_for_lonlat(lon: float, lat: float) -> pyproj.CRS:
     """
     zone = gk_zone_number(lon)
     if zone in GK3_ZONES:
-        return pyproj.CRS.from_epsg(_GK3_EPSG_NO_PREFIX + zone - GK3_ZONES.start)
+        return _epsg(_GK3_EPSG_NO_PREFIX + zone - GK3_ZONES.start)
     utm = min(int((lon + 180.0) // 6.0) + 1, 60)
-    return pyproj.CRS.from_epsg((32600 if lat >= 0 else 32700) + utm)
+    return _epsg((32600 if lat >= 0 else 32700) + utm)
 
 
 def local_metric_crs(geoms_or_bounds: Any, crs: Any = None) -> pyproj.CRS:
@@ -694,7 +698,7 @@ def equal_area_crs(bounds_lonlat: Sequence[float] | ArrayLike) -> pyproj.CRS:
     )
     return ProjectedCRS(
         conversion=conversion,
-        geodetic_crs=pyproj.CRS.from_epsg(4490),
+        geodetic_crs=_epsg(4490),
         name="CGCS2000 / ecozone Albers equal-area",
     )
 

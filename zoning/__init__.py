@@ -12,7 +12,7 @@ The public API of the engine package; each name lives in its own module:
 """
 
 from zoning.batch import BatchSummary, run_batch
-from zoning.check import CheckResult, SiteChecker, check_sites
+from zoning.check import SiteChecker, check_sites
 from zoning.clues import redline_clues
 from zoning.coverage import MetricResult, measure_targets, park_service_coverage
 from zoning.gaps import pocket_park_sites, uncovered_residential
@@ -20,6 +20,7 @@ from zoning.ledger import key_area_ledger
 from zoning.pack import Pack, list_packs, load_pack
 from zoning.project import Project
 from zoning.report import build_report, write_reports
+from zoning.result import CheckResult
 from zoning.stakes import demarcation_stakes
 from zoning.workflow import make_checker
 

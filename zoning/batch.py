@@ -38,9 +38,10 @@ from geo.errors import (
     RowRejectedWarning,
 )
 from geo.io import read_vector, write_vector
-from zoning.check import VERDICTS, CheckResult, SiteChecker
+from zoning.check import SiteChecker
 from zoning.pack import Pack, load_pack
 from zoning.project import Project
+from zoning.result import VERDICTS, CheckResult
 
 __all__ = ["BatchSummary", "load_layers", "run_batch"]
 

@@ -4,7 +4,7 @@ Two entry points, both giving the same verdicts, deciding rules and distances as
 in-memory engine (:func:`zoning.check.check_sites` / :func:`zoning.batch.run_batch`),
 because a site's result never depends on the other sites of a batch:
 
-- :func:`check_sites_dask`: a GeoDataFrame in, a :class:`~zoning.check.CheckResult`
+- :func:`check_sites_dask`: a GeoDataFrame in, a :class:`~zoning.result.CheckResult`
   out (rows in input order), for notebooks and tests;
 - :func:`run_batch_dask`: GeoParquet in, partitioned GeoParquet out (a folder of
   ``part.NNNNN.parquet`` files, readable as one table with ``gpd.read_parquet``),
@@ -21,8 +21,8 @@ and queries the layer trees locally. Each task checks one partition with the
 broadcast checker. :func:`run_batch_dask` moves only the columns the check reads,
 then joins the verdicts with the input's other columns one row group at a time and
 writes one file per row group, returning only counts and errors to the client.
-Workers check with one thread each and re-prepare the layer geometries after
-unpickling (see :func:`_prepare`).
+Workers check with one thread each (see :func:`_prepare`); the layer geometries
+arrive prepared (``LayerIndex`` prepares them again when unpickled).
 
 The cluster: a :class:`distributed.LocalCluster` (one single-threaded worker process
 per core) by default, or any running cluster given by its scheduler address,
@@ -55,11 +55,13 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.errors import CRSDetectionError, GeometryRepairedWarning, InputFormatError
+from geo.errors import GeometryRepairedWarning, InputFormatError
+from zoning._sites import EXIT_COLUMNS, PROJECT_COLUMNS, sites_frame
 from zoning.batch import BatchSummary, load_layers
-from zoning.check import NEAREST_MAX_M, VERDICTS, CheckResult, SiteChecker
+from zoning.check import NEAREST_MAX_M, SiteChecker
 from zoning.pack import Pack, load_pack
 from zoning.project import Project
+from zoning.result import VERDICTS, CheckResult
 
 log = logging.getLogger(__name__)
 
@@ -234,23 +236,17 @@ def _layers_for(pack: Pack, layers: Any) -> dict[str, Any]:
 
 
 def _prepare(checker: SiteChecker) -> SiteChecker:
-    """Set a worker up for checking: one core, layer geometries prepared.
+    """Set a worker up for checking: one core for k-d queries.
 
-    Pickling drops GEOS's prepared state, and unprepared polygons make the check
-    several times slower; preparing prepared geometries costs next to nothing.
-    Runs in worker processes only (the in-memory engine keeps its threads).
+    Runs in worker processes only (the in-memory engine keeps its threads). The
+    layers come prepared (:class:`zoning.relations.LayerIndex` prepares its
+    geometries again when unpickled).
     """
     from zoning import relations
 
     if getattr(relations, "_KD_WORKERS", 1) != 1:
         # a worker is one core: k-d queries on "every core" would oversubscribe the CPU
         relations._KD_WORKERS = 1
-    indexes = list(getattr(checker, "index", {}).values())
-    indexes += [sub for sub, _ in getattr(checker, "_subsets", {}).values()]
-    for ix in indexes:
-        geoms = getattr(ix, "geoms", None)
-        if isinstance(geoms, np.ndarray):
-            shapely.prepare(geoms)
     return checker
 
 
@@ -318,17 +314,7 @@ def check_sites_dask(
         ``sites`` has no CRS.
     """
     _need_dask()
-    if isinstance(sites, gpd.GeoSeries):
-        sites = sites.to_frame(name="geometry")
-    if not isinstance(sites, gpd.GeoDataFrame):
-        msg = f"`sites` must be a GeoDataFrame or GeoSeries, got {type(sites).__name__}"
-        raise InputFormatError(msg)
-    if sites.crs is None:
-        msg = (
-            "`sites` has no CRS: set it with sites.set_crs(...) (lon/lat: EPSG:4326; "
-            "Gauss-Krüger e.g. EPSG:4548) or read the file with geo.io.read_vector"
-        )
-        raise CRSDetectionError(msg)
+    sites = sites_frame(sites)
     pack = pack if isinstance(pack, Pack) else load_pack(pack)
     checker = SiteChecker(
         pack, _layers_for(pack, layers), nearest_max_m=nearest_max_m,
@@ -409,16 +395,10 @@ def _merge(
 
 
 def _thin_columns(columns: list[str], geometry: str, project: Project | None) -> list[str]:
-    """The input columns the check reads (all of them if the check module changed)."""
-    from zoning import check as _check
-
-    project_cols = getattr(_check, "_PROJECT_COLUMNS", None)
-    exit_cols = getattr(_check, "_EXIT_COLUMNS", None)
-    if project_cols is None or exit_cols is None:  # pragma: no cover - defensive
-        return list(columns)
-    wanted = {"site_id", "source_row", "exit_lon", "exit_lat", geometry, *exit_cols}
+    """The input columns the check reads."""
+    wanted = {"site_id", "source_row", "exit_lon", "exit_lat", geometry, *EXIT_COLUMNS}
     if project is None:
-        wanted |= set(project_cols)
+        wanted |= set(PROJECT_COLUMNS)
     return [c for c in columns if c in wanted]
 
 

@@ -469,6 +469,12 @@ class LayerIndex:
     def __len__(self) -> int:
         return len(self.geoms)
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # pickling (dask workers) drops GEOS's prepared state, and unprepared polygons
+        # make intersects several times slower
+        self.__dict__.update(state)
+        shapely.prepare(self.geoms)
+
     def subset(self, mask: NDArray[np.bool_]) -> tuple[LayerIndex, NDArray[np.intp]]:
         """Return the features where ``mask`` holds, and their positions in this layer."""
         pos = np.flatnonzero(mask)

@@ -1,6 +1,6 @@
 """Compliance reports (三线一单符合性分析) from a site check: JSON, HTML, DOCX, PDF.
 
-:func:`build_report` turns one site of a :class:`zoning.check.CheckResult` into a plain,
+:func:`build_report` turns one site of a :class:`zoning.result.CheckResult` into a plain,
 JSON-safe dict (schema ``ecozone.report/1``, documented in ``docs/report-schema.md``).
 :func:`write_reports` renders that dict as
 
@@ -140,13 +140,13 @@ _REPORT_RELATION_KEYS = (
 
 
 def _site_rows(result: Any, site_id: Any) -> tuple[Any, dict[str, Any]]:
-    """The site's id and rows (:meth:`zoning.check.CheckResult._site_rows`).
+    """The site's id and rows (:meth:`zoning.result.CheckResult._site_rows`).
 
-    A :class:`~zoning.check.CheckResult` answers itself (a single-site check from its
+    A :class:`~zoning.result.CheckResult` answers itself (a single-site check from its
     arrays, without building frames); any other object with ``sites`` / ``findings``
     / ``relations`` frames is read the same way from the frames.
     """
-    from zoning.check import _rows_from_frames
+    from zoning.result import _rows_from_frames
 
     own = getattr(result, "_site_rows", None)
     if own is not None:
@@ -197,7 +197,7 @@ def build_report(
     Parameters
     ----------
     result
-        A :class:`zoning.check.CheckResult` (``sites``, ``findings``, ``relations``,
+        A :class:`zoning.result.CheckResult` (``sites``, ``findings``, ``relations``,
         ``stamp``).
     site_id
         Which site; default the first (single-site checks).

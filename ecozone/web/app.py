@@ -30,7 +30,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import GZipMiddleware
 
 from ecozone.web.audit import AuditLog
-from ecozone.web.checks import PackCache
+from ecozone.web.checks import PackCache, PointBatcher
 from ecozone.web.coverage_view import CoverageCache
 from ecozone.web.errors import CatchAllMiddleware, install_handlers
 from ecozone.web.runner import Runner
@@ -157,6 +157,7 @@ def create_app(store: Any = None, *, settings: WebSettings | None = None) -> Fas
     app.state.store = the_store
     app.state.runner = runner
     app.state.packs = PackCache(the_store)
+    app.state.batcher = PointBatcher()
     app.state.coverage = CoverageCache(the_store, runner, basemap=settings.basemap)
     app.state.audit = AuditLog(settings.audit_path(getattr(the_store, "path", None)))
     install_handlers(app)

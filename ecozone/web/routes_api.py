@@ -24,12 +24,14 @@ from ecozone.web.checks import (
     check_pack_name,
     check_site,
     context_layers,
+    is_single_point,
     make_project,
     nearby_features,
     pack_names,
     render_report,
     report_map_png,
     site_from_request,
+    site_report,
 )
 from ecozone.web.coverage_view import json_safe
 from ecozone.web.errors import ApiError
@@ -123,25 +125,46 @@ async def map_context(
 
 
 async def _checked(request: Request, body: CheckRequest) -> tuple[Any, Any, Any, Any, list[str]]:
-    """Parse, then check in the pool.
+    """Parse, then check (in the pool, or with the point batcher).
 
     Returns (entry, site (lon/lat shapely geometry), project, (result, report), notes).
     """
     st = _state(request)
     settings = st.settings
     pack = _pack_or_default(request, body.pack)
+    ready = st.packs.ready(pack)
 
-    def work() -> tuple[Any, Any, Any, tuple[Any, Any], list[str]]:
-        # parsing runs here too: it may wait for the warnings lock, the event loop never does
+    def parse() -> tuple[Any, list[str], Any]:
+        # may wait for the warnings lock: in a thread, the event loop never does
         site, notes = site_from_request(body, max_vertices=settings.max_vertices)
-        project = make_project(body)
-        entry = st.packs.get(pack)
-        return entry, site, project, check_site(entry, site, project), notes
+        return site, notes, make_project(body)
 
-    # short and CPU-bound: one at a time per worker process (see Runner.run_quick)
-    entry, site, project, checked, notes = await st.runner.run_quick(
-        work, timeout=settings.time_limit_s, what="the site check"
-    )
+    if ready is not None and is_single_point(body):
+        # one point against a built checker: bounded work, no thread; the points that
+        # come in together are checked in one engine pass (PointBatcher)
+        site, notes, project = await st.runner.run_quick(
+            parse, timeout=settings.time_limit_s, what="reading the site", inline=True
+        )
+        entry = ready
+        if site.geom_type == "Point":
+            result = await st.batcher.check(entry, site, project)
+            checked = (result, site_report(result, project))
+        else:  # (pasted text of a few numbers that is not a point)
+            checked = await st.runner.run_quick(
+                check_site, entry, site, project, timeout=settings.time_limit_s,
+                what="the site check",
+            )  # fmt: skip
+    else:
+
+        def work() -> tuple[Any, Any, Any, tuple[Any, Any], list[str]]:
+            site, notes, project = parse()
+            entry = st.packs.get(pack)
+            return entry, site, project, check_site(entry, site, project), notes
+
+        # short and CPU-bound: one at a time per worker process (see Runner.run_quick)
+        entry, site, project, checked, notes = await st.runner.run_quick(
+            work, timeout=settings.time_limit_s, what="the site check"
+        )
     notes = [*notes, *entry.notes]
     skipped = checked[0].stamp.get("skipped_rules") or []
     if skipped:

@@ -145,6 +145,98 @@ def test_point_away_from_everything_gets_the_access_list(client):
     assert dist["redline"] == pytest.approx(expected, rel=0.01)
 
 
+def test_point_checks_run_without_a_thread_once_the_checker_is_built(store_path):
+    """The first point check builds the checker in a thread; later ones run in the loop.
+
+    Both paths give the same report, and the in-loop path keeps the notes of the
+    parse (a latitude-first point is swapped and says so).
+    """
+    import threading
+
+    app = create_app(str(store_path), settings=WebSettings(threads=2))
+    packs = app.state.packs
+    built_in: list[int] = []
+    real_get = packs.get
+
+    def get(name):
+        built_in.append(threading.get_ident())
+        return real_get(name)
+
+    packs.get = get
+    lon, lat = at(6000, -4000)
+    body = {"pack": "beijing", "coordinates": f"{lat},{lon}"}  # latitude first
+    with live_server(app) as url, httpx.Client(base_url=url, timeout=60) as c:
+        assert packs.ready("beijing") is None
+        first = c.post("/api/check", json=body).json()
+        assert len(built_in) == 1  # in a pool thread: the loop never builds a checker
+        assert packs.ready("beijing") is not None
+        second = c.post("/api/check", json=body).json()
+        assert len(built_in) == 1  # the built checker, taken without waiting
+    for rep in (first, second):
+        rep["stamp"].pop("checked_at")
+        rep.pop("generated_at")
+    assert first == second
+    assert any("latitude first" in n for n in second["notes"])
+    assert second["site"]["geometry"]["coordinates"] == pytest.approx([lon, lat])
+
+
+def test_points_sent_together_are_checked_in_one_pass_each_as_alone(store_path):
+    """Concurrent point checks share engine passes; each answer is its own check's."""
+    import asyncio
+
+    app = create_app(str(store_path), settings=WebSettings(threads=2))
+    offsets = [(1500, 1500), (6000, -4000), (2500, 900), (-300, 700), (40, 25), (0, 0)] * 4
+    types = ["construction", "industrial", None, "residential"]
+    bodies = [
+        {"pack": "beijing", "coordinates": "{},{}".format(*at(e, n)),
+         "project": {"project_type": types[i % len(types)], "name": f"p{i}"}}
+        for i, (e, n) in enumerate(offsets)
+    ]  # fmt: skip
+
+    async def together(url: str) -> list[dict]:
+        async with httpx.AsyncClient(base_url=url, timeout=60) as ac:
+            answers = await asyncio.gather(*(ac.post("/api/check", json=b) for b in bodies))
+        assert all(r.status_code == 200 for r in answers)
+        return [r.json() for r in answers]
+
+    with live_server(app) as url, httpx.Client(base_url=url, timeout=60) as c:
+        c.post("/api/check", json=bodies[0])  # builds the checker
+        batcher = app.state.batcher
+        before = (batcher.passes, batcher.points)
+        reports = asyncio.run(together(url))
+        passes, points = batcher.passes - before[0], batcher.points - before[1]
+        alone = [c.post("/api/check", json=b).json() for b in bodies]  # one at a time
+    assert points == len(bodies)
+    assert passes < points  # requests that came in together shared a pass
+    for a, b in zip(reports, alone, strict=True):
+        for rep in (a, b):
+            rep.pop("generated_at")
+            rep["stamp"].pop("checked_at")
+        assert a == b  # stamp (input checksum of this site only) included
+    assert {r["verdict"]["code"] for r in reports} >= {"prohibited", "requirements"}
+
+
+@pytest.mark.parametrize(
+    ("body", "single"),
+    [
+        ({"geometry": {"type": "Point", "coordinates": [116.4, 39.9]}}, True),
+        ({"geometry": {"type": "Feature", "geometry": {"type": "Point", "coordinates": [1, 2]}}},
+         True),
+        ({"geometry": {"type": "MultiPoint", "coordinates": [[116.4, 39.9]]}}, False),
+        ({"geometry": {"type": "LineString", "coordinates": [[1, 2], [3, 4]]}}, False),
+        ({"coordinates": "116.40,39.91"}, True),
+        ({"coordinates": "POINT (116.40 39.91)"}, True),
+        ({"coordinates": "116.40,39.91;116.41,39.92"}, False),
+        ({"coordinates": "1" * 300}, False),  # long text: parsed in a thread
+    ],
+)  # fmt: skip
+def test_is_single_point(body, single):
+    from ecozone.web.checks import is_single_point
+    from ecozone.web.schemas import CheckRequest
+
+    assert is_single_point(CheckRequest(**body)) is single
+
+
 def test_polygon_overlap_is_measured(client):
     # 600 × 400 m; its western 100 m strip lies inside the red line square (x 1000–2000)
     site = rect(1900, 1200, 2500, 1600)

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from ecozone.web.errors import ApiError
-from ecozone.web.runner import Runner
+from ecozone.web.runner import Runner, capture_warnings
 
 
 class Probe:
@@ -120,3 +120,79 @@ def test_a_quick_call_that_passes_its_limit_is_answered_504():
         asyncio.run(main())
     finally:
         runner.shutdown()
+
+
+def test_an_inline_quick_call_runs_in_the_event_loop_thread():
+    runner = Runner(2)
+
+    async def main() -> tuple[int, int, int]:
+        loop_thread = threading.get_ident()
+        inline = await runner.run_quick(threading.get_ident, timeout=1, what="a", inline=True)
+        pooled = await runner.run_quick(threading.get_ident, timeout=1, what="b")
+        return loop_thread, inline, pooled
+
+    try:
+        loop_thread, inline, pooled = asyncio.run(main())
+    finally:
+        runner.shutdown()
+    assert inline == loop_thread
+    assert pooled != loop_thread
+
+
+def test_an_inline_call_goes_to_a_thread_while_another_thread_holds_the_warnings_lock():
+    runner = Runner(2)
+    held, release = threading.Event(), threading.Event()
+
+    def hold_lock() -> None:
+        with capture_warnings():
+            held.set()
+            release.wait(5)
+
+    holder = threading.Thread(target=hold_lock)
+    holder.start()
+    held.wait(5)
+
+    async def main() -> tuple[int, int]:
+        # the loop must not wait for the lock: the call is handed to a pool thread,
+        # which waits there (its own capture_warnings) until the holder lets go
+        def work() -> int:
+            with capture_warnings():
+                return threading.get_ident()
+
+        call = asyncio.ensure_future(runner.run_quick(work, timeout=5, what="a", inline=True))
+        await asyncio.sleep(0.05)
+        assert not call.done()  # waiting in its thread, the loop still runs
+        release.set()
+        return threading.get_ident(), await call
+
+    try:
+        loop_thread, ran_in = asyncio.run(main())
+    finally:
+        release.set()
+        holder.join()
+        runner.shutdown()
+    assert ran_in != loop_thread
+
+
+def test_an_inline_call_waits_its_turn_behind_a_running_quick_call():
+    runner = Runner(2, quick_slot_s=5.0)
+    order: list[str] = []
+
+    def work(name: str, seconds: float) -> int:
+        time.sleep(seconds)
+        order.append(name)
+        return threading.get_ident()
+
+    async def main() -> tuple[int, int]:
+        first = asyncio.ensure_future(runner.run_quick(work, "polygon", 0.2, timeout=5, what="a"))
+        await asyncio.sleep(0.01)  # the polygon holds the turn
+        point = await runner.run_quick(work, "point", 0.0, timeout=5, what="b", inline=True)
+        await first
+        return threading.get_ident(), point
+
+    try:
+        loop_thread, point_thread = asyncio.run(main())
+    finally:
+        runner.shutdown()
+    assert order == ["polygon", "point"]  # arrival order kept
+    assert point_thread != loop_thread

@@ -210,3 +210,46 @@ def test_bad_site_of_a_small_check(checker):
         res.site_to_dict("site")
     with pytest.raises(InputFormatError, match="shapely geometry"):
         checker.check_geometry("POINT (116 40)")  # type: ignore[arg-type]
+
+
+def test_check_each_gives_each_site_the_result_of_checking_it_alone(checker):
+    """One pass over many sites with their own projects = each site checked alone.
+
+    Same findings, relations, errors and stamp (input checksum included: it covers
+    the site alone), whatever else is in the pass.
+    """
+    sites = random_sites(seed=5).iloc[::4]
+    geoms = [*sites.geometry, shapely.Point(float("nan"), 39.9), shapely.Point()]
+    names = list(PROJECTS)
+    projects = [PROJECTS[names[i % len(names)]] for i in range(len(geoms))]
+    results = checker.check_each(geoms, projects=projects)
+    assert len(results) == len(geoms)
+    for geom, project, res in zip(geoms, projects, results, strict=True):
+        alone = checker.check_geometry(geom, project=project)
+        a_stamp, b_stamp = dict(alone.stamp), dict(res.stamp)
+        a_stamp.pop("checked_at"), b_stamp.pop("checked_at")
+        assert b_stamp == a_stamp  # the same input checksum: this site only
+        pd.testing.assert_frame_equal(res.errors, alone.errors)
+        if len(alone.errors):
+            assert len(res.sites) == 0
+            continue
+        assert_same(site_dict(res, "site"), site_dict(alone, "site"))
+        rep_a, rep_b = build_report(alone, project=project), build_report(res, project=project)
+        rep_a.pop("generated_at"), rep_b.pop("generated_at")
+        rep_a["stamp"].pop("checked_at"), rep_b["stamp"].pop("checked_at")
+        assert_same(rep_b, rep_a)
+        for name in ("sites", "relations", "findings"):
+            a = pd.DataFrame(getattr(alone, name)).reset_index(drop=True)
+            b = pd.DataFrame(getattr(res, name)).reset_index(drop=True)
+            drop = [c for c in ("geometry", "band") if c in a.columns]
+            pd.testing.assert_frame_equal(b.drop(columns=drop), a.drop(columns=drop))
+    # the pass mixed projects with and without exits, and a site with no checked result
+    assert {p is not None and bool(p.exits) for p in projects} == {True, False}
+
+
+def test_check_each_refuses_mismatched_input(checker):
+    with pytest.raises(InputFormatError, match="one project per geometry"):
+        checker.check_each([shapely.Point(116.7, 39.9)], projects=[])
+    with pytest.raises(InputFormatError, match="geometry 0"):
+        checker.check_each(["POINT (116 40)"], projects=[None])  # type: ignore[list-item]
+    assert checker.check_each([], projects=[]) == []

@@ -1,0 +1,536 @@
+"""The result of a site check: :class:`CheckResult`, its columns and its dict form.
+
+The engine (:func:`zoning.check.check_sites`, :class:`zoning.check.SiteChecker`)
+returns a :class:`CheckResult`:
+
+- ``sites``: one row per checked site: ``site_id``, ``source_row`` (when the input
+  has it), ``verdict`` ("prohibited" | "restricted" | "requirements" | "compliant"),
+  ``verdict_zh``, ``deciding_rules`` (";"-joined rule ids), ``area_m2`` (0 for points
+  and lines), ``dist_<kind>_m`` (metres to the nearest feature of each layer kind,
+  0 when touching or inside, NaN when nothing lies within ``nearest_max_m``, 10 km
+  by default), geometry in EPSG:4326;
+- ``relations``: per site and layer kind, one row per feature the site lies in,
+  overlaps or lies within the rule distance of (``relation`` "inside" | "overlaps" |
+  "within_distance"), or one ``"outside"`` row naming the nearest feature:
+  ``site_id, kind, feature_id, feature_name, relation, overlap_m2, overlap_pct,
+  distance_m`` (overlap columns NaN for point and line sites);
+- ``findings``: one row per (site, rule) that fires: ``site_id, rule_id, outcome,
+  section, title, title_en, requirement, requirement_en, citations (tuple of str),
+  feature_ids (tuple of str), distance_m, overlap_m2, overlap_pct, access_entries,
+  units, band``;
+- ``stamp``: ecozone version, pack name/version/lineage, each layer's name, version
+  and checksum, and a sha256 of the input (geometries, ids, project attributes);
+- ``errors``: the sites that could not be checked (``site_id, source_row, reason``).
+
+Column types: ``site_id`` is text (object dtype), the repeated text columns (``kind``,
+``feature_id``, ``feature_name``, ``relation``, ``rule_id``, ``outcome``, ``section``,
+``title``, ``requirement`` ...) are pandas categoricals (a million sites stay in
+memory), ``feature_ids`` and ``citations`` are tuples (shared between rows: do not
+mutate), ``access_entries`` / ``units`` tuples of dicts or None, ``band`` a shapely
+geometry or None.
+
+A check of at most :data:`zoning.check.SMALL_RESULT` input sites returns a lazy
+result (a private subclass of :class:`CheckResult`; ``isinstance`` holds): it keeps
+the engine's arrays and builds its frames (``sites``, ``relations``, ``findings``,
+``errors``) only when they are first read, exactly as a batch builds them;
+:meth:`CheckResult.site_to_dict` and :func:`zoning.report.build_report` read such a
+result straight from the arrays. It pickles and copies as a plain
+:class:`CheckResult`. This module does not import :mod:`zoning.check` (which imports
+it): the lazy result calls back the checker that built it.
+
+``CheckResult.site_to_dict(site_id)`` — JSON-safe dict of one site, for reports::
+
+    {
+      "site_id": str, "source_row": int | None,
+      "geometry": GeoJSON geometry (lon/lat), "geometry_type": str, "area_m2": float,
+      "verdict": str, "verdict_zh": str, "deciding_rules": [rule_id, ...],
+      "distances_m": {kind: float | None},
+      "relations": [{"kind", "feature_id", "feature_name", "relation", "relation_zh",
+                     "overlap_m2", "overlap_pct", "distance_m"}, ...],
+      "findings": [{"rule_id", "outcome", "outcome_zh", "section", "section_zh",
+                    "title", "title_en", "requirement", "requirement_en",
+                    "citations": [str], "feature_ids": [str], "distance_m",
+                    "overlap_m2", "overlap_pct",
+                    "access_entries": [{"feature_id", "unit_code", "category",
+                                        "category_zh", "dimension", "dimension_zh",
+                                        "text", "text_en"}] | None,
+                    "units": [{"feature_id", "unit_code", "category", "category_zh",
+                               "name"}] | None,
+                    "band": GeoJSON geometry | None}, ...]
+    }
+
+Numbers are plain floats (NaN → None). ``CheckResult.to_dict()`` returns
+``{"stamp": ..., "sites": [site dicts], "errors": [{"site_id", "source_row",
+"reason"}]}``.
+
+Contents
+--------
+- :class:`CheckResult` — the frames and the stamp, with :meth:`~CheckResult.counts`,
+  :meth:`~CheckResult.site_to_dict` and :meth:`~CheckResult.to_dict`;
+- :data:`VERDICTS` (most severe first) and :data:`VERDICT_ZH` (Chinese labels).
+
+See Also
+--------
+zoning.check : the engine that builds the result.
+zoning.report : compliance reports from one site of a result.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from numpy.typing import NDArray
+
+from geo.errors import InputFormatError
+from zoning.project import Project
+from zoning.relations import RELATIONS
+
+__all__ = ["VERDICTS", "VERDICT_ZH", "CheckResult"]
+
+#: Verdicts, most severe first.
+VERDICTS: tuple[str, ...] = ("prohibited", "restricted", "requirements", "compliant")
+#: Chinese verdict labels (as in EIA compliance tables).
+VERDICT_ZH: dict[str, str] = {
+    "prohibited": "不符合（禁止类）",
+    "restricted": "需论证",
+    "requirements": "符合（须落实管控要求）",
+    "compliant": "符合",
+}
+#: Verdict of each severity (zoning.check.OUTCOME_ORDER of the most severe finding).
+_VERDICT_OF_SEVERITY = ("compliant", "requirements", "restricted", "prohibited")
+_OUTCOME_ZH = {
+    "prohibited": "禁止",
+    "restricted": "限制(需论证)",
+    "requirements": "须落实管控要求",
+    "information": "信息",
+}
+_SECTION_ZH = {
+    "redline": "生态保护红线",
+    "quality_floor": "环境质量底线",
+    "resource_cap": "资源利用上线",
+    "access_list": "生态环境准入清单",
+}
+_RELATION_ZH = {
+    "inside": "位于其内",
+    "overlaps": "部分重叠",
+    "within_distance": "在距离范围内",
+    "outside": "位于其外",
+}
+_LONLAT = "EPSG:4326"
+
+
+@dataclass
+class _Sites:
+    """Input sites normalised: lon/lat geometry, ids, profiles, exits, errors.
+
+    Built by :func:`zoning._sites.normalise_sites`; a result keeps it for the ids, source
+    rows and errors of its sites.
+    """
+
+    geoms: NDArray[Any]
+    site_id: NDArray[Any]
+    source_row: NDArray[Any] | None
+    profile: NDArray[np.intp]
+    projects: list[Project]
+    exit_site: NDArray[np.intp]
+    exit_lon: NDArray[np.float64]
+    exit_lat: NDArray[np.float64]
+    ok: NDArray[np.bool_]
+    reasons: dict[int, str]
+
+
+def _num(v: Any) -> float | None:
+    if v is None:
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if np.isfinite(f) else None
+
+
+def _geojson(geom: Any) -> dict[str, Any] | None:
+    if geom is None or shapely.is_missing(geom):
+        return None
+    return json.loads(shapely.to_geojson(geom))
+
+
+def _text_or_none(v: Any) -> str | None:
+    return None if pd.isna(v) else str(v)
+
+
+#: Columns of one finding / relation in :meth:`CheckResult._site_rows`.
+_FINDING_KEYS = (
+    "rule_id", "outcome", "section", "title", "title_en", "requirement", "requirement_en",
+    "citations", "feature_ids", "distance_m", "overlap_m2", "overlap_pct", "access_entries",
+    "units", "band",
+)  # fmt: skip
+_RELATION_KEYS = (
+    "kind", "feature_id", "feature_name", "relation", "overlap_m2", "overlap_pct", "distance_m",
+)  # fmt: skip
+
+
+def _rows_from_frames(
+    sites: pd.DataFrame, relations: pd.DataFrame, findings: pd.DataFrame, site_id: Any
+) -> dict[str, Any] | None:
+    """One site of result frames as plain Python rows (``None``: no such site).
+
+    The frame half of :meth:`CheckResult._site_rows`; ``site_id`` is compared as is
+    with the ``site_id`` columns. Missing columns read as ``None`` (the report accepts
+    any object with these frames).
+    """
+    match = sites[sites["site_id"] == site_id]
+    if match.empty:
+        return None
+    row = match.iloc[0]
+    rel = relations[relations["site_id"] == site_id]
+    fnd = findings[findings["site_id"] == site_id]
+    rel_cols = [c for c in _RELATION_KEYS if c in rel.columns]
+    fnd_cols = [c for c in _FINDING_KEYS if c in fnd.columns]
+    return {
+        "site_id": row["site_id"],
+        "source_row": row["source_row"] if "source_row" in sites.columns else None,
+        "geometry": row.geometry,
+        "crs": getattr(match, "crs", None),
+        "area_m2": row["area_m2"] if "area_m2" in sites.columns else None,
+        "verdict": str(row["verdict"]),
+        "verdict_zh": str(row["verdict_zh"]) if "verdict_zh" in sites.columns else None,
+        "deciding_rules": row.get("deciding_rules"),
+        "distances": {
+            c[len("dist_") : -len("_m")]: row[c]
+            for c in sites.columns
+            if c.startswith("dist_") and c.endswith("_m")
+        },
+        "relations": [
+            dict.fromkeys(_RELATION_KEYS) | dict(zip(rel_cols, r, strict=True))
+            for r in rel[rel_cols].itertuples(index=False, name=None)
+        ],
+        "findings": [
+            dict.fromkeys(_FINDING_KEYS) | dict(zip(fnd_cols, f, strict=True))
+            for f in fnd[fnd_cols].itertuples(index=False, name=None)
+        ],
+    }
+
+
+@dataclass
+class CheckResult:
+    """The outcome of a site check (see the module docstring for the columns).
+
+    Attributes
+    ----------
+    sites : geopandas.GeoDataFrame
+        One row per checked site, with the verdict.
+    relations : pandas.DataFrame
+        Site × layer relations.
+    findings : pandas.DataFrame
+        One row per rule that fires for a site.
+    stamp : dict
+        Versions and checksums that make the check reproducible.
+    errors : pandas.DataFrame
+        Sites that could not be checked: ``site_id, source_row, reason``.
+    """
+
+    sites: gpd.GeoDataFrame
+    relations: pd.DataFrame
+    findings: pd.DataFrame
+    stamp: dict[str, Any]
+    errors: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["site_id", "source_row", "reason"])
+    )
+
+    def counts(self) -> dict[str, int]:
+        """Return the number of sites per verdict (every verdict listed, zeros included)."""
+        vc = self.sites["verdict"].astype(str).value_counts()
+        return {v: int(vc.get(v, 0)) for v in VERDICTS}
+
+    def _site_rows(self, site_id: Any) -> dict[str, Any] | None:
+        """One site as plain Python rows, or ``None`` when no checked site has that id.
+
+        ``site_id`` is compared as is (no conversion). The keys: ``site_id``,
+        ``source_row``, ``geometry`` (shapely), ``crs``, ``area_m2``, ``verdict``,
+        ``verdict_zh``, ``deciding_rules`` (";"-joined), ``distances`` (kind → float),
+        ``relations`` and ``findings`` (lists of dicts, keys :data:`_RELATION_KEYS` /
+        :data:`_FINDING_KEYS`, raw values: NaN, tuples). Shared by :meth:`site_to_dict`
+        and :func:`zoning.report.build_report`; a small result answers it from the
+        engine's arrays without building the frames.
+        """
+        return _rows_from_frames(self.sites, self.relations, self.findings, site_id)
+
+    def _first_site_id(self) -> Any:
+        """The first checked site's id (``None`` when the result holds no site)."""
+        sites = self.sites
+        return sites["site_id"].iloc[0] if len(sites) else None
+
+    def site_to_dict(self, site_id: Any) -> dict[str, Any]:
+        """One site's check as a JSON-safe dict (schema in the module docstring).
+
+        Parameters
+        ----------
+        site_id
+            The site's ``site_id`` (compared as text).
+
+        Returns
+        -------
+        dict
+
+        Raises
+        ------
+        InputFormatError
+            If no checked site has that id.
+        """
+        sid = str(site_id)
+        rows = self._site_rows(sid)
+        if rows is None:
+            msg = f"site {sid!r} is not in the check result; ids: {self._some_ids()}"
+            raise InputFormatError(msg)
+        geom = rows["geometry"]
+        relations = [
+            {
+                "kind": str(r["kind"]),
+                "feature_id": _text_or_none(r["feature_id"]),
+                "feature_name": _text_or_none(r["feature_name"]),
+                "relation": str(r["relation"]),
+                "relation_zh": _RELATION_ZH[str(r["relation"])],
+                "overlap_m2": _num(r["overlap_m2"]),
+                "overlap_pct": _num(r["overlap_pct"]),
+                "distance_m": _num(r["distance_m"]),
+            }
+            for r in rows["relations"]
+        ]
+        findings = []
+        for f in rows["findings"]:
+            findings.append(
+                {
+                    "rule_id": str(f["rule_id"]),
+                    "outcome": str(f["outcome"]),
+                    "outcome_zh": _OUTCOME_ZH[str(f["outcome"])],
+                    "section": str(f["section"]),
+                    "section_zh": _SECTION_ZH.get(str(f["section"]), str(f["section"])),
+                    "title": str(f["title"]),
+                    "title_en": str(f["title_en"]),
+                    "requirement": str(f["requirement"]),
+                    "requirement_en": str(f["requirement_en"]),
+                    "citations": [str(c) for c in f["citations"]],
+                    "feature_ids": [str(x) for x in f["feature_ids"]],
+                    "distance_m": _num(f["distance_m"]),
+                    "overlap_m2": _num(f["overlap_m2"]),
+                    "overlap_pct": _num(f["overlap_pct"]),
+                    "access_entries": None
+                    if f["access_entries"] is None
+                    else [dict(e) for e in f["access_entries"]],
+                    "units": None if f["units"] is None else [dict(u) for u in f["units"]],
+                    "band": _geojson(f["band"]),
+                }
+            )
+        src = rows["source_row"]
+        return {
+            "site_id": sid,
+            "source_row": None if src is None or pd.isna(src) else int(src),
+            "geometry": _geojson(geom),
+            "geometry_type": None if geom is None else geom.geom_type,
+            "area_m2": _num(rows["area_m2"]),
+            "verdict": str(rows["verdict"]),
+            "verdict_zh": str(rows["verdict_zh"]),
+            "deciding_rules": [r for r in str(rows["deciding_rules"]).split(";") if r],
+            "distances_m": {k: _num(v) for k, v in rows["distances"].items()},
+            "relations": relations,
+            "findings": findings,
+        }
+
+    def to_dict(self, *, site_ids: Iterable[Any] | None = None) -> dict[str, Any]:
+        """Return the whole result (or some sites) as a JSON-safe dict.
+
+        Parameters
+        ----------
+        site_ids
+            Sites to include; default all (meant for small results and reports).
+
+        Returns
+        -------
+        dict
+            ``{"stamp", "sites": [site dicts], "errors": [...]}``.
+        """
+        ids = self.sites["site_id"].tolist() if site_ids is None else list(site_ids)
+        return {
+            "stamp": json.loads(json.dumps(self.stamp, default=str)),
+            "sites": [self.site_to_dict(s) for s in ids],
+            "errors": [
+                {
+                    "site_id": None if pd.isna(e.site_id) else str(e.site_id),
+                    "source_row": None if pd.isna(e.source_row) else int(e.source_row),
+                    "reason": str(e.reason),
+                }
+                for e in self.errors.itertuples(index=False)
+            ],
+        }
+
+    def _some_ids(self) -> str:
+        ids = self.sites["site_id"].head(5).tolist()
+        return ", ".join(map(repr, ids)) + (" ..." if len(self.sites) > 5 else "")
+
+
+def _errors_frame(s: _Sites) -> pd.DataFrame:
+    """``CheckResult.errors``: the sites that could not be checked, in input order."""
+    err_idx = sorted(s.reasons)
+    return pd.DataFrame(
+        {
+            "site_id": s.site_id[err_idx] if err_idx else np.zeros(0, object),
+            "source_row": (
+                s.source_row[err_idx] if s.source_row is not None and err_idx
+                else np.full(len(err_idx), np.nan)
+            ),
+            "reason": [s.reasons[i] for i in err_idx],
+        }
+    )  # fmt: skip
+
+
+def _lazy_frame(name: str) -> Any:
+    """A property of :class:`_SmallResult`: the frame ``name``, built on first read."""
+
+    def fget(self: _SmallResult) -> Any:
+        return self._frame(name)
+
+    def fset(self: _SmallResult, value: Any) -> None:
+        self._frames[name] = value
+
+    return property(fget, fset, doc=f"``{name}`` (built when first read)")
+
+
+class _SmallResult(CheckResult):
+    """A :class:`CheckResult` of a few sites whose frames are built on first use.
+
+    A single-site check spent most of its time building pandas frames (categoricals,
+    a GeoDataFrame) that a report never reads: :meth:`_site_rows` answers from the
+    engine's arrays, and ``sites`` / ``relations`` / ``findings`` / ``errors`` are
+    built, exactly as the eager path builds them, when first read (and can be
+    replaced, as a dataclass field can). Pickles and copies as a plain
+    :class:`CheckResult`; ``dataclasses.replace`` gives a plain one too.
+    """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        # _SmallResult(checker, s, arrays, stamp) is lazy; the dataclass signature
+        # (dataclasses.replace, copies) gives a plain CheckResult. The checker is
+        # recognised by the frame builder it lends (no import of zoning.check here).
+        if args and not kwargs and hasattr(args[0], "_sites_frame"):
+            return super().__new__(cls)
+        return CheckResult(*args, **kwargs)
+
+    def __init__(
+        self,
+        checker: Any,  # the zoning.check.SiteChecker that ran the check
+        s: _Sites,
+        arrays: dict[str, dict[str, NDArray[Any]]],
+        stamp: dict[str, Any],
+    ) -> None:
+        self._checker = checker
+        self._s = s
+        self._arrays = arrays
+        self._frames: dict[str, Any] = {}
+        self.stamp = stamp
+
+    def _frame(self, name: str) -> Any:
+        got = self._frames.get(name)
+        if got is None:
+            ch, a = self._checker, self._arrays
+            if name == "sites":
+                got = ch._sites_frame(self._s, dict(a["sites"]))
+            elif name == "relations":
+                got = ch._relations_frame(self._s, dict(a["relations"]))
+            elif name == "findings":
+                got = ch._findings_frame(self._s, dict(a["findings"]))
+            else:
+                got = _errors_frame(self._s)
+            self._frames[name] = got
+        return got
+
+    sites = _lazy_frame("sites")  # type: ignore[assignment]
+    relations = _lazy_frame("relations")  # type: ignore[assignment]
+    findings = _lazy_frame("findings")  # type: ignore[assignment]
+    errors = _lazy_frame("errors")  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (CheckResult, (self.sites, self.relations, self.findings, self.stamp, self.errors))
+
+    def _first_site_id(self) -> Any:
+        pos = self._arrays["sites"]["pos"]
+        return self._s.site_id[pos[0]] if len(pos) else None
+
+    def _some_ids(self) -> str:
+        ids = self._s.site_id[self._arrays["sites"]["pos"]].tolist()
+        return ", ".join(map(repr, ids[:5])) + (" ..." if len(ids) > 5 else "")
+
+    def _site_rows(self, site_id: Any) -> dict[str, Any] | None:
+        if "sites" in self._frames or "relations" in self._frames or "findings" in self._frames:
+            # frames were read (and might have been replaced): they are the truth
+            return super()._site_rows(site_id)
+        ch, s, a = self._checker, self._s, self._arrays
+        sa = a["sites"]
+        pos = sa["pos"]
+        ids = s.site_id[pos]
+        hit = [i for i, x in enumerate(ids.tolist()) if x == site_id]
+        if not hit:
+            return None
+        i = hit[0]
+        p = pos[i]
+        rel = a["relations"]
+        kinds = ch.kinds
+        fid_cat = ch._fid_values
+        fname_cat = ch._fname_values
+        relations = []
+        for j in np.flatnonzero(rel["site"] == p).tolist():
+            fc, nc = int(rel["fcode"][j]), int(rel["ncode"][j])
+            relations.append(
+                {
+                    "kind": kinds[int(rel["kind"][j])],
+                    "feature_id": fid_cat[fc] if fc >= 0 else None,
+                    "feature_name": fname_cat[nc] if nc >= 0 else None,
+                    "relation": RELATIONS[int(rel["rel"][j])],
+                    "overlap_m2": float(rel["ov"][j]),
+                    "overlap_pct": float(rel["pct"][j]),
+                    "distance_m": float(rel["dist"][j]),
+                }
+            )
+        fnd = a["findings"]
+        findings = []
+        for j in np.flatnonzero(fnd["site"] == p).tolist():
+            rule = ch.rules[int(fnd["rule"][j])]
+            findings.append(
+                {
+                    "rule_id": rule.id,
+                    "outcome": rule.outcome,
+                    "section": rule.section,
+                    "title": rule.title,
+                    "title_en": rule.title_en,
+                    "requirement": rule.requirement,
+                    "requirement_en": rule.requirement_en,
+                    "citations": ch._cites[int(fnd["rule"][j])],
+                    "feature_ids": fnd["feature_ids"][j],
+                    "distance_m": float(fnd["distance_m"][j]),
+                    "overlap_m2": float(fnd["overlap_m2"][j]),
+                    "overlap_pct": float(fnd["overlap_pct"][j]),
+                    "access_entries": fnd["access_entries"][j],
+                    "units": fnd["units"][j],
+                    "band": fnd["band"][j],
+                }
+            )
+        verdict = _VERDICT_OF_SEVERITY[int(sa["severity"][i])]
+        return {
+            "site_id": ids[i],
+            "source_row": s.source_row[p] if s.source_row is not None else None,
+            "geometry": sa["geometry"][i],
+            "crs": _LONLAT,
+            "area_m2": float(sa["area_m2"][i]),
+            "verdict": verdict,
+            "verdict_zh": VERDICT_ZH[verdict],
+            "deciding_rules": sa["deciding"][i],
+            "distances": {k: float(sa[f"dist_{k}_m"][i]) for k in kinds},
+            "relations": relations,
+            "findings": findings,
+        }
