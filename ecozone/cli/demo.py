@@ -80,5 +80,8 @@ def demo(outdir: Path, store: str | None, as_json: bool) -> None:
         ]
         print_table(f"coverage: {name}", ["metric", "value", "target", "met"], rows)
     console.print(f"\nall outputs are in [bold]{summary.outdir.resolve()}[/]:")
+    here = Path.cwd().resolve()
     for key, path in summary.files.items():
-        console.print(f"  {key:22s} {path}")
+        full = Path(path).resolve()  # one form for every file: relative to here if below it
+        shown = full.relative_to(here) if full.is_relative_to(here) else full
+        console.print(f"  {key:22s} {shown}")
