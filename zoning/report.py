@@ -563,5 +563,6 @@ def write_reports(
         if find_pdf_engine() is None:
             log.warning("no PDF engine (chromium or weasyprint): report.pdf not written")
         else:
-            written["pdf"] = html_to_pdf(written["html"], outdir / "report.pdf")
+            html_to_pdf(written["html"], outdir / "report.pdf")
+            written["pdf"] = outdir / "report.pdf"  # as the others (the engine needs it absolute)
     return written
