@@ -21,6 +21,7 @@ for _p in (str(_HERE), str(_HERE.parent)):
         sys.path.insert(0, _p)
 
 from _synth_urban import SERVICE_TIERS  # noqa: E402
+from build_dataset import DEMO_KINDS  # noqa: E402
 
 # Official areas (km²) used as the check of the real boundaries.
 OFFICIAL_KM2 = {
@@ -158,21 +159,7 @@ def summary_markdown(path: str | Path) -> str:
         "| layer | features | area km² | share of Beijing | notes |",
         "|---|---:|---:|---:|---|",
     ]
-    kinds = [
-        "redline",
-        "eco_control",
-        "well",
-        "water_source_zone",
-        "park",
-        "residential",
-        "tongzhou_key_area",
-        "tongzhou_strict_zone",
-        "control_unit",
-        "pollution_source",
-        "built_up",
-        "sponge",
-    ]
-    layers = {k: read(k) for k in kinds}
+    layers = {k: read(k) for k in DEMO_KINDS}
     for k, g in layers.items():
         geoms = g.geometry.values
         polys = shapely.get_type_id(geoms) != 0

@@ -106,7 +106,7 @@ def run_demo(
     from maps.printmap import print_map
     from maps.raster import park_coverage_raster
     from maps.sitemap import site_map_png
-    from zoning.coverage import measure_targets
+    from zoning.coverage import measure_targets, metrics_table, write_metrics_csv
     from zoning.gaps import uncovered_residential
     from zoning.pack import load_pack
     from zoning.project import Project
@@ -149,19 +149,8 @@ def run_demo(
             say(f"coverage: {name} against its targets")
             pack = load_pack(name)
             results = measure_targets(pack, st, by="district", **inputs)
-            table = pd.DataFrame([r.as_row() for r in results])
-            path = outdir / f"coverage-{name}.csv"
-            table.to_csv(path, index=False, encoding="utf-8-sig")
-            frames = [
-                r.by_district.assign(metric=r.metric)
-                for r in results
-                if r.measured and r.by_district is not None and not r.by_district.empty
-            ]
-            if frames:
-                pd.concat(frames, ignore_index=True).to_csv(
-                    outdir / f"coverage-{name}.districts.csv", index=False, encoding="utf-8-sig"
-                )
-            summary.coverage[name] = table
+            path = write_metrics_csv(results, outdir / f"coverage-{name}.csv")[0]
+            summary.coverage[name] = metrics_table(results)
             summary.files[f"coverage-{name}"] = path
 
         say("maps: interactive, print and raster (Tongzhou)")

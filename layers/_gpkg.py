@@ -174,7 +174,17 @@ def create_gpkg(path: Path) -> None:
         )
     finally:
         con.close()
-    try:  # link fails if another process created the store meanwhile: keep theirs
+    publish_unless_exists(tmp, path)
+    log.info("created empty layer store %s", path)
+
+
+def publish_unless_exists(tmp: Path, path: Path) -> None:
+    """Move the finished file ``tmp`` to ``path`` unless another process put one there first.
+
+    The link fails if ``path`` exists, so a store another process created meanwhile
+    is kept, never overwritten; ``tmp`` is removed either way.
+    """
+    try:
         os.link(tmp, path)
     except FileExistsError:
         pass
@@ -183,7 +193,6 @@ def create_gpkg(path: Path) -> None:
             os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    log.info("created empty layer store %s", path)
 
 
 def ensure_schema(con: sqlite3.Connection) -> None:

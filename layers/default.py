@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from geo.errors import StoreError
+from layers._gpkg import publish_unless_exists
 from layers.store import LayerStore
 
 log = logging.getLogger(__name__)
@@ -80,15 +81,10 @@ def _initialise(path: Path) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         shutil.copyfile(demo, tmp)
-        try:  # another process may have initialised it meanwhile: keep theirs
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-        except OSError:  # pragma: no cover - filesystems without hard links
-            if not path.exists():
-                os.replace(tmp, path)
-    finally:
+    except BaseException:
         tmp.unlink(missing_ok=True)
+        raise
+    publish_unless_exists(tmp, path)  # another process may have initialised it meanwhile
     log.info("initialised layer store %s from the embedded demo %s", path, demo)
 
 

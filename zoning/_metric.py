@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -132,6 +133,44 @@ class MetricResult:
 def metrics_table(results: Sequence[MetricResult]) -> pd.DataFrame:
     """One row per result (see :meth:`MetricResult.as_row`)."""
     return pd.DataFrame([r.as_row() for r in results])
+
+
+def districts_table(results: Sequence[MetricResult]) -> pd.DataFrame | None:
+    """The per-district rows of every measured result, with a ``metric`` column.
+
+    Returns ``None`` when no result was measured by district.
+    """
+    frames = [
+        r.by_district.assign(metric=r.metric)
+        for r in results
+        if r.measured and r.by_district is not None and not r.by_district.empty
+    ]
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def write_metrics_csv(results: Sequence[MetricResult], path: str | Path) -> list[Path]:
+    """Write the metrics table as CSV, and the per-district table beside it.
+
+    Parameters
+    ----------
+    results
+        From :func:`zoning.coverage.measure_targets`.
+    path
+        Target ``.csv``; the districts go to ``<stem>.districts.csv`` when measured.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written (UTF-8 with BOM, atomically; see :func:`geo.io.spreadsheet.write_csv`).
+    """
+    from geo.io.spreadsheet import write_csv
+
+    path = Path(path)
+    written = [write_csv(metrics_table(results), path)]
+    districts = districts_table(results)
+    if districts is not None:
+        written.append(write_csv(districts, path.with_name(f"{path.stem}.districts.csv")))
+    return written
 
 
 # --------------------------------------------------------------------------- inputs

@@ -38,6 +38,7 @@ from geo.errors import (
     RowRejectedWarning,
 )
 from geo.io import read_vector, write_vector
+from geo.io.spreadsheet import write_csv
 from zoning.check import SiteChecker
 from zoning.pack import Pack, load_pack
 from zoning.project import Project
@@ -271,8 +272,7 @@ def run_batch(
     errors_df = pd.DataFrame(err_rows, columns=["source_row", "site_id", "stage", "reason"])
     if len(errors_df):
         errors_df = errors_df.sort_values("source_row", kind="stable", na_position="last")
-    errors_path.parent.mkdir(parents=True, exist_ok=True)
-    errors_df.to_csv(errors_path, index=False, encoding="utf-8-sig")
+    write_csv(errors_df, errors_path)  # site ids are user text: formula-safe
     out.parent.mkdir(parents=True, exist_ok=True)
     write_vector(_output_frame(result, sites), out)
     counts = result.counts()

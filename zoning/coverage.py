@@ -87,6 +87,7 @@ from zoning._metric import (
     metrics_table,
     pct,
     resolve_target,
+    write_metrics_csv,
     zones_of,
 )
 from zoning._park import (
@@ -118,6 +119,7 @@ __all__ = [
     "park_service_coverage",
     "share_of_area",
     "sponge_share",
+    "write_metrics_csv",
 ]
 
 log = logging.getLogger(__name__)

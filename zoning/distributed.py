@@ -56,6 +56,7 @@ import pandas as pd
 import shapely
 
 from geo.errors import GeometryRepairedWarning, InputFormatError
+from geo.io.spreadsheet import write_csv
 from zoning._sites import EXIT_COLUMNS, PROJECT_COLUMNS, sites_frame
 from zoning.batch import BatchSummary, load_layers
 from zoning.check import NEAREST_MAX_M, SiteChecker
@@ -764,8 +765,7 @@ def _summarise(
         )
     else:
         errors_df = pd.DataFrame(columns=_ERROR_COLUMNS)
-    errors_path.parent.mkdir(parents=True, exist_ok=True)
-    errors_df.to_csv(errors_path, index=False, encoding="utf-8-sig")
+    write_csv(errors_df, errors_path)  # site ids are user text: formula-safe
     counts = {v: sum(s["counts"][v] for s in summaries) for v in VERDICTS}
     checked = sum(s["checked"] for s in summaries)
     from importlib.metadata import PackageNotFoundError, version

@@ -21,16 +21,15 @@ layer:
 :func:`write_ledger` writes the ledger as XLSX (sheets ``sources``, ``totals``,
 ``pivot``, ``by_type``) or CSV. Text cells that a spreadsheet would run as a formula
 (starting with ``=``, ``+``, ``-``, ``@``) are prefixed with ``'``
-(:func:`neutralise_formulas`), so an imported source name cannot execute anything.
+(:func:`geo.io.spreadsheet.neutralise_formulas`), so an imported source name cannot
+execute anything.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-import tempfile
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -44,16 +43,14 @@ import pyproj
 import shapely
 
 from geo.errors import InputFormatError, LayerValidationError, MissingLayerError, RowRejectedWarning
+from geo.io.spreadsheet import write_csv, write_xlsx
 
 __all__ = [
     "LEDGER_CITATION",
     "ZONE_LABELS",
     "LedgerResult",
     "key_area_ledger",
-    "neutralise_formulas",
-    "write_csv",
     "write_ledger",
-    "write_xlsx",
 ]
 
 log = logging.getLogger(__name__)
@@ -70,135 +67,7 @@ ZONE_LABELS: dict[str, str] = {
 _ZONES = ("strict", "key", "all")
 _LONLAT = "EPSG:4326"
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-_FORMULA_START = ("=", "+", "-", "@")
 _UNTYPED = "未分类"
-
-
-# --------------------------------------------------------------------------- spreadsheets
-
-
-def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
-    """Return a copy whose text cells cannot run as spreadsheet formulas.
-
-    A text cell starting with ``=``, ``+``, ``-`` or ``@`` (also after leading
-    spaces/tabs, or with a leading tab or carriage return) is prefixed with ``'``, the
-    spreadsheet convention for "this is text". Numbers are left alone.
-
-    Parameters
-    ----------
-    df
-        Any DataFrame (not modified).
-
-    Returns
-    -------
-    pandas.DataFrame
-        A copy with neutralised text cells.
-
-    Examples
-    --------
-    >>> neutralise_formulas(pd.DataFrame({"a": ["=1+1", "ok", -1]}))["a"].tolist()
-    ["'=1+1", 'ok', -1]
-    """
-    out = df.copy()
-    for col in out.columns:
-        s = out[col]
-        if isinstance(s.dtype, pd.CategoricalDtype):
-            s = s.astype(object)
-        if not (s.dtype == object or pd.api.types.is_string_dtype(s.dtype)):
-            continue
-        is_text = s.map(lambda v: isinstance(v, str)).astype(bool)
-        if not is_text.any():
-            continue
-        text = s[is_text].astype(str)
-        stripped = text.str.lstrip(" \t\r\n")
-        danger = stripped.str.startswith(_FORMULA_START) | text.str.startswith(("\t", "\r"))
-        if danger.any():
-            s = s.astype(object).copy()
-            idx = danger[danger].index
-            s.loc[idx] = "'" + text.loc[idx]
-            out[col] = s
-    return out
-
-
-def _atomic_target(path: Path) -> tuple[int, Path]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    return fd, Path(tmp)
-
-
-def write_csv(df: pd.DataFrame, path: str | Path) -> Path:
-    """Write a table as UTF-8 CSV with BOM (Excel/WPS read Chinese right), atomically.
-
-    Parameters
-    ----------
-    df
-        The table (text cells are neutralised, see :func:`neutralise_formulas`).
-    path
-        Target ``.csv``.
-
-    Returns
-    -------
-    pathlib.Path
-    """
-    path = Path(path)
-    fd, tmp = _atomic_target(path)
-    os.close(fd)
-    try:
-        neutralise_formulas(df).to_csv(tmp, index=False, encoding="utf-8-sig")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
-def write_xlsx(
-    sheets: Mapping[str, pd.DataFrame],
-    path: str | Path,
-    *,
-    number_formats: Mapping[str, str] | None = None,
-) -> Path:
-    """Write tables as sheets of one XLSX workbook (openpyxl), atomically.
-
-    Parameters
-    ----------
-    sheets
-        Sheet name → table; text cells are neutralised (:func:`neutralise_formulas`).
-    path
-        Target ``.xlsx``.
-    number_formats
-        Column heading → Excel number format (e.g. ``"0.000"``), for every sheet.
-
-    Returns
-    -------
-    pathlib.Path
-    """
-    path = Path(path)
-    fd, tmp = _atomic_target(path)
-    os.close(fd)
-    try:
-        with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
-            for name, table in sheets.items():
-                safe = neutralise_formulas(table)
-                safe.to_excel(xw, sheet_name=name[:31], index=False)
-                ws = xw.sheets[name[:31]]
-                for j, col in enumerate(safe.columns, start=1):
-                    letter = ws.cell(row=1, column=j).column_letter
-                    width = max([len(str(col))] + [len(str(v)) for v in safe[col].head(200)])
-                    ws.column_dimensions[letter].width = min(60, max(8, width + 2))
-                    fmt = (number_formats or {}).get(str(col))
-                    if fmt:
-                        for row in ws.iter_rows(min_row=2, min_col=j, max_col=j):
-                            row[0].number_format = fmt
-                    if not pd.api.types.is_numeric_dtype(safe[col].dtype):
-                        # keep text typed as text: a "'=..." must never become a formula
-                        for row in ws.iter_rows(min_row=2, min_col=j, max_col=j):
-                            if isinstance(row[0].value, str):
-                                row[0].data_type = "s"
-                ws.freeze_panes = "A2"
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 # --------------------------------------------------------------------------- inputs

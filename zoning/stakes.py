@@ -536,8 +536,8 @@ def write_stakes(stakes: gpd.GeoDataFrame, path: str | Path, *, overwrite: bool 
         If the file exists and ``overwrite`` is False.
     """
     from geo.io import write_vector
+    from geo.io.spreadsheet import neutralise_formulas, write_csv, write_xlsx
     from geo.io.writers import OutputExistsError
-    from zoning.ledger import neutralise_formulas, write_csv, write_xlsx
 
     path = Path(path)
     suffix = path.suffix.lower()

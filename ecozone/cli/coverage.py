@@ -90,8 +90,6 @@ def coverage(
     coverage 90 %, park green per person 16.7 m², forest and sponge-city shares —
     value, target, gap in percentage points and km², and a per-district table.
     """
-    import pandas as pd
-
     from geo.io import read_vector
     from layers import open_store
     from zoning.coverage import measure_targets
@@ -126,9 +124,8 @@ def coverage(
             method=method,
             scopes=scopes,
         )
-    summary = pd.DataFrame([r.as_row() for r in results])
     if out is not None:
-        _write_tables(results, summary, out)
+        _write_tables(results, out)
     if as_json:
         echo_json(
             {
@@ -193,29 +190,26 @@ def coverage(
         click.echo(f"tables written to {out}", err=True)
 
 
-def _write_tables(results, summary, out: Path) -> None:
+def _write_tables(results, out: Path) -> None:
     import json
 
-    import pandas as pd
+    from zoning.coverage import write_metrics_csv
 
     if out.suffix.lower() == ".json":
         payload = [
-            {**r.as_row(), "by_district": r.by_district.to_dict(orient="records")} for r in results
+            {
+                **r.as_row(),
+                "by_district": None
+                if r.by_district is None
+                else r.by_district.to_dict(orient="records"),
+            }
+            for r in results
         ]
         out.write_text(
             json.dumps(payload, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
         )
         return
-    summary.to_csv(out, index=False, encoding="utf-8-sig")
-    frames = [
-        r.by_district.assign(metric=r.metric)
-        for r in results
-        if r.measured and r.by_district is not None and not r.by_district.empty
-    ]
-    if frames:
-        pd.concat(frames, ignore_index=True).to_csv(
-            out.with_name(f"{out.stem}.districts.csv"), index=False, encoding="utf-8-sig"
-        )
+    write_metrics_csv(results, out)
 
 
 @click.command()

@@ -4,75 +4,31 @@ The batch itself is :func:`zoning.batch.run_batch`; this module chooses the file
 writes (inside the request's private folder), makes the CSVs safe to open in Excel
 or WPS, and packs the answer.
 
-Spreadsheets run a cell that starts with ``=``, ``+``, ``-`` or ``@`` (and tab or
-carriage return) as a formula, so a site named ``=HYPERLINK(...)`` could act when
-the results are opened. :func:`neutralise_cell` prefixes such text with ``'`` (shown
-as text, not run); plain numbers such as ``-12.5`` are left alone.
+Spreadsheets run a cell that starts with ``=``, ``+``, ``-`` or ``@`` as a formula,
+so a site named ``=HYPERLINK(...)`` could act when the results are opened: every
+text cell goes through :func:`geo.io.spreadsheet.neutralise_formulas` (a ``'`` in
+front; plain numbers such as ``-12.5`` are left alone).
 """
 
 from __future__ import annotations
 
 import base64
-import csv
 import io
-import re
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-__all__ = ["neutralise_cell", "neutralise_frame", "run_batch_file"]
+from geo.io.spreadsheet import write_csv
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
-
-
-def neutralise_cell(value: Any) -> Any:
-    """Return ``value`` with a leading ``'`` when a spreadsheet would run it as a formula.
-
-    Parameters
-    ----------
-    value
-        A cell value; only text is changed.
-
-    Returns
-    -------
-    Any
-        ``"'=1+1"`` for ``"=1+1"``; numbers, ``"-12.5"`` and other text unchanged.
-
-    Examples
-    --------
-    >>> neutralise_cell("=cmd|' /C calc'!A0")
-    "'=cmd|' /C calc'!A0"
-    >>> neutralise_cell("-12.5")
-    '-12.5'
-    """
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        if not _PLAIN_NUMBER.match(value.strip()):
-            return "'" + value
-    return value
-
-
-def neutralise_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``df`` with every text cell passed through :func:`neutralise_cell`.
-
-    Column names are neutralised too (they become the CSV header).
-    """
-    out = df.copy()
-    for col in out.columns:
-        s = out[col]
-        if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
-            out[col] = s.map(neutralise_cell)
-    out.columns = [neutralise_cell(str(c)) for c in out.columns]
-    return out
+__all__ = ["run_batch_file"]
 
 
 def _safe_csv(src: Path, dst: Path) -> pd.DataFrame:
     """Rewrite a CSV with every text cell neutralised; returns the frame (all text)."""
     df = pd.read_csv(src, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    safe = neutralise_frame(df)
-    safe.to_csv(dst, index=False, encoding="utf-8-sig", quoting=csv.QUOTE_MINIMAL)
+    write_csv(df, dst)
     return df
 
 

@@ -18,7 +18,6 @@ import pytest
 from shapely.geometry import mapping
 
 from ecozone.web.app import create_app
-from ecozone.web.batch import neutralise_cell, neutralise_frame
 from ecozone.web.settings import WebSettings, load_settings, parse_tokens
 from geo.errors import InputFormatError
 from tests.ecozone._webdata import at, build_store, live_server, rect
@@ -288,36 +287,6 @@ def test_report_escapes_project_name(client):
     html = client.post("/api/check/report?format=html", json=body).text
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("=1+1", "'=1+1"),
-        ("+cmd", "'+cmd"),
-        ("-2+3", "'-2+3"),
-        ("@SUM(A1)", "'@SUM(A1)"),
-        ("\t=1", "'\t=1"),
-        ("-12.5", "-12.5"),
-        ("+86", "+86"),
-        ("1e5", "1e5"),
-        ("普通文本", "普通文本"),
-        (3.5, 3.5),
-    ],
-)
-def test_neutralise_cell(value, expected):
-    assert neutralise_cell(value) == expected
-
-
-def test_neutralise_frame_headers_and_cells():
-    import pandas as pd
-
-    df = pd.DataFrame({"=bad": ["=x", "ok"], "n": [1, -2]})
-    out = neutralise_frame(df)
-    assert list(out.columns) == ["'=bad", "n"]
-    assert out["'=bad"].tolist() == ["'=x", "ok"]
-    assert out["n"].tolist() == [1, -2]
-    assert df["=bad"].tolist() == ["=x", "ok"]  # input untouched
 
 
 # --------------------------------------------------------------------------- auth and audit

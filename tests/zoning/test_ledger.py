@@ -13,12 +13,7 @@ from shapely.geometry import Point, Polygon
 
 from geo.errors import InputFormatError, LayerValidationError, RowRejectedWarning
 from tests.zoning.conftest import at, disc
-from zoning.ledger import (
-    ZONE_LABELS,
-    key_area_ledger,
-    neutralise_formulas,
-    write_ledger,
-)
+from zoning.ledger import ZONE_LABELS, key_area_ledger, write_ledger
 
 ST = (116.66, 39.91)  # the monitoring station
 
@@ -193,16 +188,6 @@ def test_input_errors(sources, zones):
     before = sources.copy()
     key_area_ledger(sources, key, strict)
     pd.testing.assert_frame_equal(pd.DataFrame(sources), pd.DataFrame(before))
-
-
-def test_neutralise_formulas():
-    df = pd.DataFrame({"a": ["=1+1", "+1", "-x", "@SUM(A1)", " =x", "\tA", "ok", None],
-                       "n": [-1, 2, 3, 4, 5, 6, 7, 8]})  # fmt: skip
-    out = neutralise_formulas(df)
-    assert out["a"].tolist()[:6] == ["'=1+1", "'+1", "'-x", "'@SUM(A1)", "' =x", "'\tA"]
-    assert out["a"].iloc[6] == "ok" and pd.isna(out["a"].iloc[7])
-    assert out["n"].tolist() == df["n"].tolist()
-    assert df["a"].iloc[0] == "=1+1"  # not mutated
 
 
 def test_write_xlsx_and_csv(sources, zones, tmp_path):
