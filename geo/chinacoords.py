@@ -45,6 +45,7 @@ __all__ = [
     "convert_geometry",
     "gcj02_to_bd09",
     "gcj02_to_wgs84",
+    "normalise_system",
     "out_of_china",
     "wgs84_to_bd09",
     "wgs84_to_gcj02",
@@ -90,8 +91,29 @@ _G = TypeVar("_G")
 Coords = tuple[Any, Any]
 
 
-def _system(name: str, arg: str) -> str:
-    """Normalise a coordinate-system name ("GCJ-02", "bd09", "CGCS2000"...)."""
+def normalise_system(name: str, arg: str = "coords") -> str:
+    """Return "wgs84", "gcj02" or "bd09" for a coordinate-system name.
+
+    Accepts the usual spellings, case, hyphens and spaces aside ("GCJ-02", "AMap",
+    "Gaode", "BD-09", "Baidu", "EPSG:4490"); "CGCS2000" is "wgs84": the two agree to
+    well under a metre.
+
+    Parameters
+    ----------
+    name
+        The name given by the user.
+    arg
+        The argument it came from, for the message.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    InputFormatError
+        An unknown name; the message lists the accepted ones.
+    """
     if not isinstance(name, str):
         msg = f"`{arg}` must be one of {SYSTEMS}, got {name!r} ({type(name).__name__})."
         raise InputFormatError(msg)
@@ -99,7 +121,7 @@ def _system(name: str, arg: str) -> str:
     key = key.replace(" ", "")
     if key not in _ALIASES:
         msg = (
-            f"`{arg}`={name!r} is not a known coordinate system; use one of {SYSTEMS} "
+            f"{arg}={name!r} is not a known coordinate system; use one of {SYSTEMS} "
             "(坐标系名称无法识别：wgs84 / cgcs2000 / gcj02(高德、腾讯) / bd09(百度))."
         )
         raise InputFormatError(msg)
@@ -489,8 +511,8 @@ def convert_coords(lon: ArrayLike, lat: ArrayLike, *, src: str, dst: str) -> Coo
     >>> lon.round(6).tolist(), lat.round(6).tolist()
     ([116.410244], [39.916404])
     """
-    s = _system(src, "src")
-    d = _system(dst, "dst")
+    s = normalise_system(src, "src")
+    d = normalise_system(dst, "dst")
     if s == d:
         scalar = np.ndim(lon) == 0 and np.ndim(lat) == 0
         lon_a, lat_a = _as_arrays(lon, lat)
@@ -537,8 +559,8 @@ def convert_geometry(geoms: _G, *, src: str, dst: str) -> _G:
     >>> round(p.x, 6), round(p.y, 6)
     (116.410244, 39.916404)
     """
-    s = _system(src, "src")
-    d = _system(dst, "dst")
+    s = normalise_system(src, "src")
+    d = normalise_system(dst, "dst")
     if isinstance(geoms, shapely.Geometry):
         return shapely.transform(geoms, _coord_func(s, d), include_z=None)
     arr = np.asarray(geoms, dtype=object)

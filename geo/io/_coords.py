@@ -17,42 +17,9 @@ import numpy as np
 import shapely
 from pyproj import CRS
 
-from geo.chinacoords import convert_coords
+from geo.chinacoords import convert_coords, normalise_system
 from geo.errors import CRSDetectionError, EcozoneWarning, InputFormatError
 from geo.io._issues import IssueLog, finish, user_stacklevel, validate_geometries
-
-COORD_SYSTEMS = ("wgs84", "cgcs2000", "gcj02", "bd09")
-
-_COORD_ALIASES = {
-    "wgs84": "wgs84",
-    "wgs": "wgs84",
-    "epsg4326": "wgs84",
-    "cgcs2000": "wgs84",
-    "epsg4490": "wgs84",
-    "gcj02": "gcj02",
-    "gcj": "gcj02",
-    "amap": "gcj02",
-    "gaode": "gcj02",
-    "bd09": "bd09",
-    "baidu": "bd09",
-}
-
-
-def normalise_coords(coords: str) -> str:
-    """Return "wgs84", "gcj02" or "bd09" for a ``coords=`` argument.
-
-    "cgcs2000" is treated as "wgs84": the two agree to well under a metre.
-    """
-    key = str(coords).strip().lower()
-    for ch in "-_: ":
-        key = key.replace(ch, "")
-    if key not in _COORD_ALIASES:
-        msg = (
-            f"coords={coords!r} 无法识别 / is not a known lon/lat system; use one of "
-            f"{COORD_SYSTEMS} (gcj02 = 高德/腾讯 AMap/Tencent, bd09 = 百度 Baidu)."
-        )
-        raise InputFormatError(msg)
-    return _COORD_ALIASES[key]
 
 
 def as_crs(crs: Any, *, arg: str = "crs") -> CRS | None:
@@ -246,7 +213,7 @@ def finalize_features(
 
     ``gdf`` must carry ``source_row``. The common tail of every file reader.
     """
-    coords = normalise_coords(coords)
+    coords = normalise_system(coords)
     gdf = resolve_file_crs(gdf, crs=crs, zone=zone, log=log)
     gdf = validate_geometries(gdf, log)
     gdf = convert_geoms_to_wgs84(gdf, coords=coords, source=log.source)

@@ -8,8 +8,9 @@ from typing import Any
 
 import geopandas as gpd
 
+from geo.chinacoords import normalise_system
 from geo.errors import InputFormatError
-from geo.io._coords import as_crs, normalise_coords
+from geo.io._coords import as_crs
 from geo.io._issues import check_errors_mode
 from geo.io._sniff import accepted_formats_text, sniff_format
 from geo.io.dxf import read_dxf
@@ -95,7 +96,7 @@ def read_vector(
     []
     """
     check_errors_mode(errors)
-    normalise_coords(coords)
+    normalise_system(coords)
     path = Path(path)
     kind = sniff_format(path)
     log.debug("read_vector %s as %s", path, kind)

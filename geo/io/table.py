@@ -16,12 +16,12 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geo.chinacoords import normalise_system
 from geo.errors import InputFormatError
 from geo.io._coords import (
     as_crs,
     detect_xy_crs,
     finalize_features,
-    normalise_coords,
     to_wgs84_lonlat,
 )
 from geo.io._issues import IssueLog, check_errors_mode
@@ -122,7 +122,7 @@ def frame_to_geodataframe(
     geopandas.GeoDataFrame
         Points with the other columns as attributes, ``source_row`` and issues.
     """
-    coords = normalise_coords(coords)
+    coords = normalise_system(coords)
     rows = np.asarray(rows, dtype=np.int64)
     cols = [str(c) for c in frame.columns]
     frame = frame.copy()

@@ -16,6 +16,7 @@ import numpy as np
 import shapely
 from shapely.geometry import shape
 
+from geo.chinacoords import normalise_system
 from geo.errors import (
     CRSDetectionError,
     EcozoneWarning,
@@ -23,7 +24,7 @@ from geo.errors import (
     GeometryRepairedWarning,
     InputFormatError,
 )
-from geo.io._coords import as_crs, normalise_coords
+from geo.io._coords import as_crs
 from geo.io._issues import user_stacklevel
 
 _WKT = re.compile(
@@ -272,7 +273,7 @@ def parse_coordinates(text: str, *, coords: str = "wgs84", crs: Any = None) -> s
     if not isinstance(text, str) or not text.strip():
         msg = f"没有坐标 / no coordinates given (got {text!r})."
         raise InputFormatError(msg)
-    system = normalise_coords(coords)
+    system = normalise_system(coords)
     s = text.strip().lstrip("\ufeff")
     geom, srid = _parse_geometry(s)
     if geom.is_empty:
