@@ -21,6 +21,14 @@ health check; its connections fail). Run::
 
 Nothing leaves 127.0.0.1. Target on a 2-core machine: p95 < 300 ms for point
 checks, zero errors, memory steady.
+
+``--mixed`` runs the hostile mix of issue #13 instead: ``--clients`` (50) clients doing
+point checks while ``--heavy`` (4) clients each send the heaviest allowed polygon
+(a MultiPolygon of 19 000 squares, 95 000 vertices) ``--rounds`` times and one client
+sends a 29 KB DXF of nested blocks (6.4 million lines once exploded) to
+``/api/parse``. Target: point p95 < 300 ms, no point errors, every heavy request
+answered 4xx or within its time limit, and the server's memory back within 100 MB
+of its start once the heavy work is over (``--settle`` seconds later).
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -127,6 +136,40 @@ def bodies(n_points: int, n_polys: int, pack: str, seed: int = 7) -> tuple[list,
     return points, polys
 
 
+def heavy_polygon(pack: str, n: int = 19_000) -> dict:
+    """The heaviest allowed site: ``n`` small squares, 5 vertices each (95 000)."""
+    k = int(np.ceil(np.sqrt(n)))
+    i = np.arange(n)
+    side = 0.0005
+    x0 = BOX[0] + 0.05 + (i % k) * side * 2
+    y0 = BOX[1] + 0.05 + (i // k) * side * 2
+    polys = [
+        [[[a, b], [a + side, b], [a + side, b + side], [a, b + side], [a, b]]]
+        for a, b in zip(x0.round(6).tolist(), y0.round(6).tolist(), strict=True)
+    ]
+    return {"pack": pack, "geometry": {"type": "MultiPolygon", "coordinates": polys}}
+
+
+def dxf_bomb(path: Path, fan: int = 20, top: int = 40, depth: int = 4) -> bytes:
+    """A small DXF whose nested block references explode to top × fan**depth lines."""
+    import ezdxf
+
+    doc = ezdxf.new()
+    prev = None
+    for lvl in range(depth):
+        blk = doc.blocks.new(name=f"B{lvl}")
+        for j in range(fan):
+            if prev is None:
+                blk.add_line((500_000 + j, 4_400_000), (500_000 + j, 4_400_001))
+            else:
+                blk.add_blockref(prev, (j * 10, 0))
+        prev = f"B{lvl}"
+    for j in range(top):
+        doc.modelspace().add_blockref(prev, (j * 1000, 0))
+    doc.saveas(path)
+    return path.read_bytes()
+
+
 class RawClient:
     """A minimal HTTP/1.1 keep-alive client for JSON POSTs: the default load generator.
 
@@ -148,8 +191,20 @@ class RawClient:
     async def _post(self, path: str, body: bytes) -> tuple[int, bytes]:
         if self._idle:
             reader, writer = self._idle.pop()
-        else:
-            reader, writer = await asyncio.open_connection(self.host, self.port)
+            try:
+                return await self._exchange(reader, writer, path, body)
+            except (asyncio.IncompleteReadError, ConnectionError) as exc:
+                # a keep-alive connection the server closed while idle (uvicorn: after
+                # 5 s): nothing was answered on it, so send again on a new one, as
+                # every HTTP client does
+                if isinstance(exc, asyncio.IncompleteReadError) and exc.partial:
+                    raise
+        reader, writer = await asyncio.open_connection(self.host, self.port)
+        return await self._exchange(reader, writer, path, body)
+
+    async def _exchange(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str, body: bytes
+    ) -> tuple[int, bytes]:
         try:
             writer.write(
                 f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
@@ -224,8 +279,10 @@ async def run_phase(client: RawClient | HttpxClient, items: list, clients: int, 
             t0 = time.perf_counter()
             try:
                 status, data = await client.post("/api/check", body)
-                # a report, not just any 200: the schema tag opens the answer
+                # a report, not just any 200: the schema tag opens the answer; a point
+                # outside the pack's jurisdiction is answered 422 by design (#11)
                 ok = status == 200 and data.startswith(b'{"schema":"ecozone.report/1"')
+                ok = ok or (status == 422 and b"outside_jurisdiction" in data[:80])
                 if not ok:
                     errors.append(f"{status} {data[:120]!r}")
             except (OSError, asyncio.IncompleteReadError, TimeoutError, httpx.HTTPError) as exc:
@@ -284,11 +341,126 @@ async def sample_rss(
             pass
 
 
+def mixed_inputs(pack: str) -> tuple[bytes, bytes]:
+    """The heavy polygon body and the DXF bomb (built before the warm-up: an idle
+    keep-alive connection would be closed by the server meanwhile)."""
+    heavy_body = json.dumps(heavy_polygon(pack), separators=(",", ":")).encode()
+    with tempfile.TemporaryDirectory() as tmp:
+        bomb = dxf_bomb(Path(tmp) / "bomb.dxf")
+    return heavy_body, bomb
+
+
+async def run_mixed(
+    client: RawClient | HttpxClient, url: str, points: list[bytes], args: argparse.Namespace,
+    pid: int, heavy_body: bytes, bomb: bytes,
+) -> int:  # fmt: skip
+    """Points from ``--clients`` clients while heavy polygons and a DXF bomb arrive."""
+    print(
+        f"mixed: heavy polygon body {len(heavy_body) / 2**20:.1f} MB (95 000 vertices), "
+        f"DXF {len(bomb) / 1024:.0f} KB"
+    )
+    rss: list[tuple[float, float]] = []
+    seen: set[int] = set()
+    stop_rss, stop_points = asyncio.Event(), asyncio.Event()
+    t0 = time.perf_counter()
+    sampler = asyncio.create_task(sample_rss(pid, rss, seen, stop_rss, t0))
+    await asyncio.sleep(1.0)
+    start_mb = statistics.fmean(mb for _, mb in rss) if rss else tree_rss_mb(pid)
+    latencies: list[float] = []
+    errors: list[str] = []
+    heavy: list[tuple[str, int, float]] = []
+
+    async def point_client(offset: int) -> None:
+        i = offset
+        while not stop_points.is_set():
+            body = points[i % len(points)]
+            i += args.clients
+            t = time.perf_counter()
+            try:
+                status, data = await client.post("/api/check", body)
+                if status == 200 and data.startswith(b'{"schema":"ecozone.report/1"'):
+                    latencies.append(time.perf_counter() - t)
+                elif status == 422 and b"outside_jurisdiction" in data[:80]:
+                    latencies.append(time.perf_counter() - t)  # answered, by design (#11)
+                else:
+                    errors.append(f"{status} {data[:120]!r}")
+            except (OSError, asyncio.IncompleteReadError, TimeoutError, httpx.HTTPError) as exc:
+                errors.append(f"{type(exc).__name__}: {exc}")
+
+    async def heavy_client(kind: str) -> None:
+        async with httpx.AsyncClient(base_url=url, timeout=300) as hc:
+            for _ in range(args.rounds):
+                t = time.perf_counter()
+                try:
+                    if kind == "polygon":
+                        r = await hc.post(
+                            "/api/check", content=heavy_body,
+                            headers={"content-type": "application/json"},
+                        )  # fmt: skip
+                    else:
+                        r = await hc.post(
+                            "/api/parse", files={"file": ("plan.dxf", bomb)},
+                            data={"coords": "gk", "gk_zone": "39"},
+                        )  # fmt: skip
+                    status = r.status_code
+                except httpx.HTTPError:
+                    status = -1
+                heavy.append((kind, status, time.perf_counter() - t))
+
+    pts = [asyncio.create_task(point_client(k)) for k in range(args.clients)]
+    load0 = os.getloadavg()[0]
+    t_heavy = time.perf_counter()
+    await asyncio.gather(
+        *(heavy_client("polygon") for _ in range(args.heavy)), heavy_client("dxf")
+    )
+    heavy_s = time.perf_counter() - t_heavy
+    stop_points.set()
+    await asyncio.gather(*pts)
+    await asyncio.sleep(args.settle)  # let replaced workers come up and memory settle
+    stop_rss.set()
+    await sampler
+    end_mb = statistics.fmean(mb for t, mb in rss if t >= rss[-1][0] - 2)
+    peak_mb = max(mb for _, mb in rss)
+    lat = np.asarray(latencies) * 1000
+    p50, p95, p99 = (
+        float(np.percentile(lat, q)) if len(lat) else float("nan") for q in (50, 95, 99)
+    )
+    print()
+    print(
+        f"points during the heavy work ({heavy_s:.1f} s, load {load0:.1f}→"
+        f"{os.getloadavg()[0]:.1f}): {len(latencies)} ok, {len(errors)} errors, "
+        f"p50 {p50:.1f} ms, p95 {p95:.1f} ms, p99 {p99:.1f} ms"
+    )
+    for e in errors[:3]:
+        print("   error:", e)
+    limit = args.time_limit
+    heavy_ok = True
+    for kind in ("polygon", "dxf"):
+        rows = [(st, dt) for k, st, dt in heavy if k == kind]
+        statuses = Counter(st for st, _ in rows)
+        worst = max((dt for _, dt in rows), default=float("nan"))
+        print(f"{kind:8} requests {len(rows)}: statuses {dict(statuses)}, slowest {worst:.1f} s")
+        for st, dt in rows:
+            if not ((400 <= st < 500) or (st in (200, 504) and dt <= limit + 5)):
+                heavy_ok = False
+    print(
+        f"server memory: start {start_mb:.0f} MB, peak {peak_mb:.0f} MB, end {end_mb:.0f} MB "
+        f"({end_mb - start_mb:+.0f} MB, {args.settle:.0f} s after the heavy work)"
+    )
+    met = p95 < 300 and not errors and heavy_ok and end_mb - start_mb < 100
+    print(
+        "target (point p95 < 300 ms, no point errors, heavy 4xx or within the time limit, "
+        f"memory back within 100 MB): {'met' if met else 'NOT met'}"
+    )
+    return 0 if met else 1
+
+
 async def main_async(args: argparse.Namespace, url: str, pid: int) -> None:
     def encode(items: list) -> list[bytes]:
         return [json.dumps(b, separators=(",", ":")).encode() for b in items]
 
     points, polys = (encode(x) for x in bodies(args.points, args.polygons, args.pack))
+    heavy_body, bomb = mixed_inputs(args.pack) if args.mixed else (b"", b"")
     warm_points, warm_polys = (encode(x) for x in bodies(args.warm, args.warm // 4, args.pack, 99))
     if args.client == "raw":
         host, port = url.removeprefix("http://").rsplit(":", 1)
@@ -305,6 +477,9 @@ async def main_async(args: argparse.Namespace, url: str, pid: int) -> None:
         print(
             f"warm-up ({warm['requests']} checks: checker builds) {time.perf_counter() - t:.1f} s"
         )
+        if args.mixed:
+            await run_mixed(client, url, points, args, pid, heavy_body, bomb)
+            return
         rss: list[tuple[float, float]] = []
         seen = worker_pids(pid)
         first_workers = set(seen)
@@ -365,7 +540,15 @@ def main() -> int:
     ap.add_argument("--polygons", type=int, default=200)
     ap.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     ap.add_argument("--threads", type=int, default=4, help="check threads per worker")
+    ap.add_argument(
+        "--processes", type=int, default=None, help="heavy-work processes per uvicorn worker"
+    )
     ap.add_argument("--pack", default="beijing")
+    ap.add_argument("--mixed", action="store_true", help="the hostile mix (see above)")
+    ap.add_argument("--heavy", type=int, default=4, help="--mixed: heavy-polygon clients")
+    ap.add_argument("--rounds", type=int, default=2, help="--mixed: requests per heavy client")
+    ap.add_argument("--settle", type=float, default=10.0, help="--mixed: seconds before end RSS")
+    ap.add_argument("--time-limit", type=float, default=30.0, help="server --time-limit (s)")
     ap.add_argument("--warm", type=int, default=200, help="warm-up point checks (untimed)")
     ap.add_argument(
         "--client",
@@ -401,6 +584,9 @@ def main() -> int:
             str(args.workers),
             "--threads",
             str(args.threads),
+            "--time-limit",
+            str(args.time_limit),
+            *(["--processes", str(args.processes)] if args.processes is not None else []),
         ]
         log = open(Path(tmp) / "server.log", "w+")
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=log, stdout=log, text=True)
@@ -432,9 +618,10 @@ def main() -> int:
             log.seek(0)
             lines = log.read().splitlines()
             log.close()
-            problems = [ln for ln in lines if "ERROR" in ln or "Traceback" in ln]
+            problems = [i for i, ln in enumerate(lines) if "ERROR" in ln or "Traceback" in ln]
             if problems:
-                print(f"server log: {len(problems)} error lines, first: {problems[:3]}")
+                first = lines[problems[0] : problems[0] + 40]  # the whole first traceback
+                print(f"server log: {len(problems)} error lines, first:\n" + "\n".join(first))
             # uvicorn kills a worker that misses its health check (5 s) and starts another:
             # its open connections fail (httpx ReadError) and its checker is rebuilt
             restarts = [ln for ln in lines if "died" in ln or "Terminated child" in ln]

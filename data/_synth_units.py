@@ -9,10 +9,12 @@ form of the real ones: ``ZH`` + district adcode + category digit + serial
 
 from __future__ import annotations
 
-import json
+import tempfile
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from _synth_context import Context
 from _synth_nature import BuiltUp
@@ -21,13 +23,15 @@ from _synth_shapes import sample_points
 CATEGORY_DIGIT = {"priority": "1", "key": "2", "general": "3"}
 CATEGORY_ZH = {"priority": "优先保护单元", "key": "重点管控单元", "general": "一般管控单元"}
 
-# Access-list entries (生态环境准入清单) by category. Each entry: dimension, Chinese text,
-# English gloss and optional filters (project_types, industry_prefixes, requires).
-# Sample wording modelled on published Beijing lists; demonstration only.
+# Access-list entries (生态环境准入清单) by category, in the form lists are published:
+# one row per entry with 管控维度, 管控要求 and (sometimes) 效力 and 行业代码; the effect
+# and conditions are otherwise read from the text (zoning.access_list.parse_entry_text).
+# Wording modelled on published Beijing lists; demonstration only. ``always``: every
+# unit of the category carries it; the others are kept with probability 0.75.
 _ENTRIES: dict[str, list[dict[str, object]]] = {
     "priority": [
         {
-            "dimension": "layout",
+            "dimension": "空间布局约束",
             "text": (
                 "生态保护红线内，自然保护地核心保护区原则上禁止人为活动，"
                 "其他区域严格禁止开发性、生产性建设活动，"
@@ -38,68 +42,71 @@ _ENTRIES: dict[str, list[dict[str, object]]] = {
                 "elsewhere no development or production construction, only limited "
                 "activities that do not harm ecological functions."
             ),
+            "always": True,
         },
         {
-            "dimension": "layout",
+            "dimension": "空间布局约束",
             "text": "禁止新建、扩建工业项目和房地产开发项目。",
             "text_en": "No new or expanded industrial or real-estate projects.",
-            "project_types": ["industrial", "residential"],
+            "always": True,
         },
         {
-            "dimension": "layout",
+            "dimension": "空间布局约束",
             "text": "线性基础设施确需穿越的，应科学论证，采取无害化方式并落实生态补偿。",
             "text_en": (
                 "Linear infrastructure that must cross needs a demonstration, a "
                 "harmless crossing method and ecological compensation."
             ),
-            "project_types": ["linear"],
+            "always": True,
         },
         {
-            "dimension": "discharge",
-            "text": "不得新增污染物排放，现有排污口依法清理整治。",
+            "dimension": "污染物排放管控",
+            "text": "不得新增废水等污染物排放，现有排污口依法清理整治。",
             "text_en": (
-                "No new pollutant discharge; existing outfalls are cleared up according to law."
+                "No new discharge of wastewater or other pollutants; existing outfalls "
+                "are cleared up according to law."
             ),
-            "requires": ["wastewater"],
         },
         {
-            "dimension": "risk",
+            "dimension": "环境风险防控",
             "text": "严禁在饮用水水源保护区、河湖管理范围内堆放、倾倒固体废物和危险废物。",
             "text_en": (
                 "No storage or dumping of solid or hazardous waste in source protection"
                 " zones or river and lake management areas."
             ),
+            "always": True,
         },
         {
-            "dimension": "efficiency",
-            "text": "严格控制临时用地，施工结束后及时恢复植被。",
+            "dimension": "资源开发效率要求",
+            "effect": "要求",
+            "text": "线性工程和施工工地严格控制临时用地，施工结束后及时恢复植被。",
             "text_en": (
-                "Temporary land use is strictly limited; vegetation is restored right after works."
+                "Linear works and construction sites keep temporary land use to a "
+                "minimum; vegetation is restored right after works."
             ),
-            "project_types": ["construction", "linear"],
         },
     ],
     "key": [
         {
-            "dimension": "layout",
+            "dimension": "空间布局约束",
             "text": "执行《北京市新增产业的禁止和限制目录》，禁止新建、扩建石化、化工项目。",
             "text_en": (
                 "Apply Beijing's catalogue of prohibited and restricted new industries;"
                 " no new or expanded petrochemical or chemical projects."
             ),
-            "industry_prefixes": ["C25", "C26"],
+            "always": True,
         },
         {
-            "dimension": "layout",
+            "dimension": "空间布局约束",
             "text": "禁止新建、扩建水泥、平板玻璃、陶瓷等非金属矿物制品项目。",
             "text_en": (
                 "No new or expanded cement, flat-glass, ceramics or other non-metallic "
                 "mineral products projects."
             ),
-            "industry_prefixes": ["C30"],
+            "always": True,
         },
         {
-            "dimension": "discharge",
+            "dimension": "污染物排放管控",
             "text": (
                 "涉挥发性有机物排放的项目实行区域内现役源2倍削减量替代，使用低VOCs含量原辅材料。"
             ),
@@ -107,122 +114,155 @@ _ENTRIES: dict[str, list[dict[str, object]]] = {
                 "Projects emitting VOCs offset twice their emissions within the area "
                 "and use low-VOC materials."
             ),
-            "requires": ["vocs"],
+            "always": True,
         },
         {
-            "dimension": "discharge",
+            "dimension": "污染物排放管控",
+            "text": "新增氮氧化物排放的项目实施区域削减替代。",
+            "text_en": "Projects adding NOx emissions offset them within the area.",
+        },
+        {
+            "dimension": "污染物排放管控",
+            "text": "涉重金属排放的项目实行重金属排放等量或减量替代。",
+            "text_en": "Projects emitting heavy metals offset them one-for-one or better.",
+        },
+        {
+            "dimension": "污染物排放管控",
             "text": "工业废水须经预处理达到《水污染物综合排放标准》(DB11/307)后排入市政管网。",
             "text_en": (
                 "Industrial wastewater is pre-treated to DB11/307 before entering the "
                 "municipal sewer."
             ),
-            "requires": ["wastewater"],
         },
         {
-            "dimension": "discharge",
+            "dimension": "污染物排放管控",
             "text": "施工工地落实“六个百分之百”扬尘控制措施，渣土车辆密闭运输。",
             "text_en": (
                 "Construction sites apply the 'six 100 %' dust controls; muck trucks are closed."
             ),
-            "project_types": ["construction"],
         },
         {
-            "dimension": "risk",
+            "dimension": "环境风险防控",
             "text": "涉及危险化学品的企业应编制突发环境事件应急预案并备案。",
             "text_en": (
                 "Enterprises handling hazardous chemicals file an emergency response "
                 "plan for environmental incidents."
             ),
-            "industry_prefixes": ["C26", "C27"],
+            "industry": "C26、C27",
+            "always": True,
         },
         {
-            "dimension": "efficiency",
+            "dimension": "资源开发效率要求",
             "text": "新建民用建筑执行绿色建筑二星级及以上标准。",
             "text_en": "New civil buildings meet the two-star green building standard or higher.",
-            "project_types": ["construction", "residential"],
         },
         {
-            "dimension": "efficiency",
-            "text": "新建项目单位产品能耗、水耗达到国内先进水平。",
+            "dimension": "资源开发效率要求",
+            "text": "新建工业项目单位产品能耗、水耗达到国内先进水平。",
             "text_en": (
-                "New projects reach advanced national levels of energy and water use "
-                "per unit of product."
+                "New industrial projects reach advanced national levels of energy and "
+                "water use per unit of product."
             ),
-            "project_types": ["industrial"],
+            "always": True,
         },
     ],
     "general": [
         {
-            "dimension": "layout",
+            "dimension": "空间布局约束",
             "text": "落实生态环境保护基本要求，项目建设应符合国土空间规划。",
             "text_en": (
                 "Meet the basic environmental requirements; projects conform to the "
                 "territorial spatial plan."
             ),
+            "always": True,
         },
         {
-            "dimension": "layout",
+            "dimension": "空间布局约束",
             "text": "禁止新建、扩建水泥、平板玻璃等非金属矿物制品项目。",
             "text_en": (
                 "No new or expanded cement, flat-glass or other non-metallic mineral "
                 "products projects."
             ),
-            "industry_prefixes": ["C30"],
+            "always": True,
         },
         {
-            "dimension": "discharge",
+            "dimension": "污染物排放管控",
+            "effect": "要求",
             "text": "农村生活污水应收集处理，禁止直排河道。",
             "text_en": (
                 "Rural sewage is collected and treated, never discharged straight into rivers."
             ),
-            "requires": ["sewage"],
         },
         {
-            "dimension": "discharge",
+            "dimension": "污染物排放管控",
             "text": "规模化畜禽养殖场应配套粪污处理设施，实现资源化利用。",
             "text_en": (
                 "Large livestock farms have manure treatment facilities and reuse the manure."
             ),
-            "project_types": ["agriculture"],
-            "requires": ["manure"],
         },
         {
-            "dimension": "risk",
+            "dimension": "环境风险防控",
             "text": "加强土壤和地下水污染风险管控，防止污染地块再开发利用风险。",
             "text_en": (
                 "Control soil and groundwater pollution risks, in particular when "
                 "contaminated land is redeveloped."
             ),
+            "always": True,
         },
         {
-            "dimension": "efficiency",
+            "dimension": "资源开发效率要求",
+            "effect": "要求",
             "text": "严格控制地下水开采，农业灌溉推广高效节水技术。",
             "text_en": (
                 "Groundwater extraction is strictly limited; irrigation uses efficient "
                 "water-saving techniques."
             ),
-            "project_types": ["agriculture"],
         },
     ],
 }
 
+#: Columns of the published access-list table (data/access_list_demo.csv).
+TABLE_COLUMNS = ["环境管控单元编码", "管控维度", "管控要求", "效力", "行业代码", "管控要求(英文)"]
 
-def _access_list(rng: np.random.Generator, category: str) -> str:
-    """A sample access list: every unfiltered entry, a random subset of the filtered."""
-    entries = _ENTRIES[category]
-    plain = [
-        e for e in entries if not ({"project_types", "industry_prefixes", "requires"} & e.keys())
-    ]
-    filtered = [e for e in entries if e not in plain]
-    keep = rng.uniform(0, 1, len(filtered)) < 0.75
-    chosen = plain + [e for e, k in zip(filtered, keep, strict=True) if k]
-    # at least one entry of each dimension the category has
-    dims = {e["dimension"] for e in entries}
-    for d in sorted(dims - {e["dimension"] for e in chosen}):
-        chosen.append(next(e for e in entries if e["dimension"] == d))
-    order = {"layout": 0, "discharge": 1, "risk": 2, "efficiency": 3}
-    chosen.sort(key=lambda e: (order[str(e["dimension"])], entries.index(e)))
-    return json.dumps(chosen, ensure_ascii=False)
+
+def access_list_table(
+    unit_code: np.ndarray, category: np.ndarray, rng: np.random.Generator
+) -> pd.DataFrame:
+    """The demo access list as published: one row per (unit, entry), in unit order.
+
+    Every "always" entry of the unit's category, and each other entry with
+    probability 0.75.
+    """
+    rows = []
+    for code, cat in zip(unit_code, category, strict=True):
+        entries = _ENTRIES[str(cat)]
+        keep = rng.uniform(0, 1, len(entries)) < 0.75
+        for e, k in zip(entries, keep, strict=True):
+            if e.get("always") or k:
+                rows.append(
+                    [code, e["dimension"], e["text"], e.get("effect", ""), e.get("industry", ""),
+                     e["text_en"]]
+                )  # fmt: skip
+    return pd.DataFrame(rows, columns=TABLE_COLUMNS)
+
+
+def join_table(units: gpd.GeoDataFrame, table: pd.DataFrame) -> gpd.GeoDataFrame:
+    """``units`` with ``access_list`` built from the published table, as an import does.
+
+    The table goes through a CSV file and :func:`zoning.access_list.read_access_list`
+    / :func:`~zoning.access_list.join_access_list`, the path `ecozone layers
+    import-access-list` takes; every row must join.
+    """
+    from zoning.access_list import join_access_list, read_access_list
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "access_list.csv"
+        table.to_csv(path, index=False, encoding="utf-8")
+        imported = read_access_list(path)
+    out, errors = join_access_list(units, imported)
+    if errors:
+        raise ValueError(f"demo access list rows not joined: {errors[:3]}")
+    return out
 
 
 def control_units(
@@ -291,7 +331,7 @@ def control_units(
     ]
     names = {c: ctx.name(c) for c in ctx.districts["adcode"]}
     n = geom.size
-    return gpd.GeoDataFrame(
+    units = gpd.GeoDataFrame(
         {
             "feature_id": [f"control_unit-{u}" for u in unit_code],
             "name": [
@@ -301,7 +341,7 @@ def control_units(
             "unit_code": unit_code,
             "category": category,
             "category_zh": [CATEGORY_ZH[c] for c in category],
-            "access_list": [_access_list(rng, c) for c in category],
+            "access_list": "",
             "adcode": adcode,
             "redline_share": np.round(red_share, 4),
             "urban_share": np.round(urban_share, 4),
@@ -310,3 +350,5 @@ def control_units(
         geometry=geom,
         crs="EPSG:4326",
     )
+    table = access_list_table(np.asarray(unit_code, dtype=object), category, rng)
+    return join_table(units, table)

@@ -58,9 +58,15 @@ import _synth_nature as nature  # noqa: E402
 import _synth_terrain as terrain  # noqa: E402
 import _synth_units as units  # noqa: E402
 import _synth_urban as urban  # noqa: E402
-from _synth_boundaries import SIMPLIFY, cnmaps_version, load_boundaries  # noqa: E402
+from _synth_boundaries import (  # noqa: E402
+    SIMPLIFY,
+    BuildInputError,
+    cnmaps_version,
+    load_boundaries,
+)
 from _synth_context import Context  # noqa: E402
 from _synth_nature import BuiltUp  # noqa: E402
+from set_demo_extents import DEMO_EXTENTS  # noqa: E402
 
 log = logging.getLogger("ecozone.data.build")
 
@@ -433,6 +439,9 @@ def write_store(
                     kind=kind,
                     source=demo_source(kind, seed=seed, scale=scale),
                     synthetic=True,
+                    extent=(
+                        {"adcodes": DEMO_EXTENTS[kind]} if kind in DEMO_EXTENTS else None
+                    ),
                 )
         _record_info(
             tmp,
@@ -449,6 +458,9 @@ def write_store(
                 **(info or {}),
             },
         )
+        from maps.qgis_style import style_store
+
+        style_store(tmp)  # every layer opens in QGIS with its kind's colours
         with sqlite3.connect(tmp) as con:
             con.execute("VACUUM")
         os.replace(tmp, path)
@@ -496,7 +508,10 @@ def main(argv: list[str] | None = None) -> int:
     lc_path = args.landcover or args.out.with_name(LANDCOVER_NAME)
     plains_path = args.plains or args.out.with_name(PLAINS_NAME)
     t0 = time.perf_counter()
-    boundaries = load_boundaries()
+    try:
+        boundaries = load_boundaries()
+    except BuildInputError as err:
+        parser.exit(1, f"{err}\n")
     gen = generate(boundaries, seed=args.seed, scale=args.scale)
     demo = to_lonlat_layers(gen)
     elev = terrain.Elevation.load()
@@ -510,6 +525,10 @@ def main(argv: list[str] | None = None) -> int:
         "plains_note": _DESCRIPTIONS["plains"],
     }
     out = write_store(args.out, boundaries, demo, seed=args.seed, scale=args.scale, info=info)
+    # the layers of the rules added in issue #11 §4 (non-road ban zone, nature reserves)
+    import add_rule_layers
+
+    add_rule_layers.main(["--store", str(out), "--seed", str(args.seed)])
     write_plains(plains, plains_path)
     source = (
         f"{DEMO_LABEL}. {_DESCRIPTIONS['landcover']}; ecozone data/build_dataset.py, "

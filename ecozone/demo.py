@@ -2,7 +2,8 @@
 
 It writes, into one folder: a site-check report for a sample construction project
 in Tongzhou, the coverage tables of Beijing and Tongzhou against their targets, an
-interactive map, a print map and the park service coverage raster. Only library
+interactive map, a print map, the park service coverage raster and a QGIS project
+(tongzhou.qgz + tongzhou.gpkg, styled). Only library
 calls; the command line prints the summary.
 """
 
@@ -104,9 +105,11 @@ def run_demo(
     from layers import open_store
     from maps.interactive import interactive_map, save_interactive
     from maps.printmap import print_map
+    from maps.qgis_project import write_qgis_project
     from maps.raster import park_coverage_raster
     from maps.sitemap import site_map_png
     from zoning.coverage import measure_targets, metrics_table, write_metrics_csv
+    from zoning.coverage_tables import write_coverage_table
     from zoning.gaps import uncovered_residential
     from zoning.pack import load_pack
     from zoning.project import Project
@@ -149,9 +152,16 @@ def run_demo(
             say(f"coverage: {name} against its targets")
             pack = load_pack(name)
             results = measure_targets(pack, st, by="district", **inputs)
-            path = write_metrics_csv(results, outdir / f"coverage-{name}.csv")[0]
+            # the wide Chinese table a planner hands on (CSV, XLSX, DOCX) and the long
+            # machine table
+            for suffix in ("csv", "xlsx", "docx"):
+                dest = outdir / f"coverage-{name}.{suffix}"
+                path = write_coverage_table(results, dest, pack=pack)
+                key = f"coverage-{name}" if suffix == "csv" else f"coverage-{name}.{suffix}"
+                summary.files[key] = path
+            long = write_metrics_csv(results, outdir / f"coverage-{name}.long.csv")[0]
+            summary.files[f"coverage-{name}.long"] = long
             summary.coverage[name] = metrics_table(results)
-            summary.files[f"coverage-{name}"] = path
 
         say("maps: interactive, print and raster (Tongzhou)")
         shown = layers_in_jurisdiction(tongzhou, st)
@@ -184,5 +194,14 @@ def run_demo(
             tiers=tongzhou.park_service,
             area_of=area,
             resolution_m=10.0,
+        )
+        say("QGIS project: the layers styled, with the check result and gaps (Tongzhou)")
+        summary.files["project.qgz"] = write_qgis_project(
+            shown,
+            outdir / "tongzhou.qgz",
+            title="通州区生态环境分区管控（演示数据）",
+            extent=area,
+            sites=result.sites,
+            gaps=gaps,
         )
     return summary

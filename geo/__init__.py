@@ -8,26 +8,66 @@
 - :mod:`geo.raster` — GeoTIFF grids in a metric CRS
 """
 
-from geo.chinacoords import convert_coords, convert_gdf, convert_geometry
-from geo.convert import convert_xy
-from geo.crs import detect_crs, equal_area_crs, gk_epsg, local_metric_crs
-from geo.errors import (
-    ChecksumMismatchError,
-    CRSDetectionError,
-    EcozoneError,
-    EcozoneWarning,
-    GeometryError,
-    GeometryRepairedWarning,
-    InputFormatError,
-    LayerNotFoundError,
-    LayerValidationError,
-    MissingLayerError,
-    PackError,
-    RowRejectedWarning,
-    StoreError,
-)
-from geo.io import parse_coordinates, read_vector, write_vector
-from geo.measure import buffer_m, distance_m, geodesic_area, geodesic_length, measure
+from typing import TYPE_CHECKING
+
+from geo._lazy import lazy_exports
+
+if TYPE_CHECKING:  # the names below, imported on first use (geo/_lazy.py)
+    from geo.chinacoords import convert_coords, convert_gdf, convert_geometry
+    from geo.convert import convert_xy
+    from geo.crs import detect_crs, equal_area_crs, gk_epsg, local_metric_crs
+    from geo.errors import (
+        ChecksumMismatchError,
+        CRSDetectionError,
+        EcozoneError,
+        EcozoneWarning,
+        GeometryError,
+        GeometryRepairedWarning,
+        InputFormatError,
+        LayerNotFoundError,
+        LayerValidationError,
+        MissingLayerError,
+        OutsideJurisdictionError,
+        PackError,
+        RowRejectedWarning,
+        StoreError,
+    )
+    from geo.io import parse_coordinates, read_vector, write_vector
+    from geo.measure import buffer_m, distance_m, geodesic_area, geodesic_length, measure
+
+_EXPORTS = {
+    "convert_coords": "geo.chinacoords",
+    "convert_gdf": "geo.chinacoords",
+    "convert_geometry": "geo.chinacoords",
+    "convert_xy": "geo.convert",
+    "detect_crs": "geo.crs",
+    "equal_area_crs": "geo.crs",
+    "gk_epsg": "geo.crs",
+    "local_metric_crs": "geo.crs",
+    "ChecksumMismatchError": "geo.errors",
+    "CRSDetectionError": "geo.errors",
+    "EcozoneError": "geo.errors",
+    "EcozoneWarning": "geo.errors",
+    "GeometryError": "geo.errors",
+    "GeometryRepairedWarning": "geo.errors",
+    "InputFormatError": "geo.errors",
+    "OutsideJurisdictionError": "geo.errors",
+    "LayerNotFoundError": "geo.errors",
+    "LayerValidationError": "geo.errors",
+    "MissingLayerError": "geo.errors",
+    "PackError": "geo.errors",
+    "RowRejectedWarning": "geo.errors",
+    "StoreError": "geo.errors",
+    "parse_coordinates": "geo.io",
+    "read_vector": "geo.io",
+    "write_vector": "geo.io",
+    "buffer_m": "geo.measure",
+    "distance_m": "geo.measure",
+    "geodesic_area": "geo.measure",
+    "geodesic_length": "geo.measure",
+    "measure": "geo.measure",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = [
     "CRSDetectionError",
@@ -40,6 +80,7 @@ __all__ = [
     "LayerNotFoundError",
     "LayerValidationError",
     "MissingLayerError",
+    "OutsideJurisdictionError",
     "PackError",
     "RowRejectedWarning",
     "StoreError",

@@ -9,6 +9,7 @@ transformations, so they are applied on the lon/lat side.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -202,3 +203,48 @@ def convert_table(
     out[f"y_{tag}"] = second
     out["problem"] = np.where(ok, "", "坐标不是数字 / coordinates are not numbers")
     return out
+
+
+def convert_frame(gdf: Any, *, src: str, dst: str) -> Any:
+    """Convert every vertex of a GeoDataFrame's geometries with :func:`convert_xy`.
+
+    Parameters
+    ----------
+    gdf
+        A GeoDataFrame (not modified). For "gcj02"/"bd09" sources its coordinates are
+        those offset lon/lat values (a layer labelled EPSG:4326 that holds AMap or
+        Baidu coordinates).
+    src, dst
+        Systems as accepted by :func:`resolve_system` (e.g. "gcj02", "wgs84", "gk39",
+        "EPSG:4548").
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        A copy; its CRS is the target CRS, or EPSG:4326 for lon/lat targets
+        (GCJ-02/BD-09 have no EPSG code: the values are theirs, the label is lon/lat).
+
+    Examples
+    --------
+    >>> out = convert_frame(sites, src="gcj02", dst="wgs84")  # doctest: +SKIP
+    """
+    import shapely
+
+    geoms = np.array(gdf.geometry.array, dtype=object)  # a copy: set_coordinates fills it
+    xy = shapely.get_coordinates(geoms)
+    if len(xy) == 0:
+        target = resolve_system(dst)
+    else:  # resolve "gk" (zone from the longitude) once, from the WGS84 longitudes
+        lon, lat = convert_xy(xy[:, 0], xy[:, 1], src=src, dst="wgs84")
+        target = resolve_system(dst, lon_hint=float(np.nanmean(lon)))
+        x, y = convert_xy(
+            lon, lat, src="wgs84", dst=target.to_string() if isinstance(target, CRS) else target
+        )
+        shapely.set_coordinates(geoms, np.column_stack([x, y]))
+    if not isinstance(target, CRS):
+        target = CRS.from_epsg(4326)
+    moved = geoms
+    out = gdf.copy()
+    return out.set_geometry(type(gdf.geometry)(moved, index=gdf.index, crs=None)).set_crs(
+        target, allow_override=True
+    )

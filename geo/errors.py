@@ -58,3 +58,19 @@ class GeometryRepairedWarning(EcozoneWarning):
 
 class RowRejectedWarning(EcozoneWarning):
     """An input row or feature could not be used and was reported, not silently dropped."""
+
+
+class OutsideJurisdictionError(EcozoneError, ValueError):
+    """A site that does not intersect the jurisdiction of the rule pack it is checked with.
+
+    Not a verdict: the pack's rules do not apply there, so nothing can be said about the
+    site with that pack (a batch lists such rows with status ``outside_jurisdiction``).
+    """
+
+
+class SourceError(EcozoneError, LookupError):
+    """A cited source (plan, law, standard) is unknown, or its text is not available here.
+
+    The message names the source id or file and the fix (``ecozone sources list``, or
+    the ``ECOZONE_SOURCES`` folder holding the full texts).
+    """

@@ -15,6 +15,11 @@ half-written GeoTIFF under the final name.
 Pixel areas: a Gauss-Krüger grid is conformal, so a pixel's ellipsoidal area is
 ``resolution² / k²`` with ``k`` the point scale factor; :func:`pixel_area_m2` gives
 it for a window (``k`` varies by < 1e-6 across a 20 km tile).
+
+Class rasters carry their legend: ``classes`` (pixel value → colour and name) become
+the GeoTIFF's colour table (QGIS and ArcGIS draw the classes in colour) and the
+band's category names and raster attribute table (Value, Name, Red, Green, Blue) in
+the ``.tif.aux.xml`` beside it, where GDAL keeps them for GeoTIFF.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import logging
 import math
 import os
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -413,6 +418,7 @@ def geotiff_writer(
     resampling: str = "nearest",
     tags: dict[str, Any] | None = None,
     descriptions: Iterable[str] | None = None,
+    classes: Mapping[int, tuple[str, str]] | None = None,
 ) -> Iterator[rasterio.io.DatasetWriter]:
     """Open a tiled, deflate-compressed GeoTIFF for writing window by window.
 
@@ -439,6 +445,9 @@ def geotiff_writer(
         Dataset metadata tags (strings).
     descriptions
         One description per band.
+    classes
+        Class rasters (uint8 / uint16): pixel value → ``(hex colour, name)``; written
+        as band 1's colour table, category names and attribute table.
 
     Yields
     ------
@@ -457,11 +466,14 @@ def geotiff_writer(
             for i, d in enumerate(descriptions or (), start=1):
                 dst.set_band_description(i, d)
             yield dst
+            if classes:
+                dst.write_colormap(1, _colormap(classes))
             if overviews:
                 factors = overview_factors(grid.width, grid.height)
                 if factors:
                     dst.build_overviews(factors, Resampling[resampling])
                     dst.update_tags(ns="rio_overview", resampling=resampling)
+        _write_aux(path, classes)
         os.replace(tmp, path)
         log.debug("wrote GeoTIFF %s (%d × %d)", path, grid.width, grid.height)
     except BaseException:
@@ -479,6 +491,7 @@ def write_geotiff(
     resampling: str = "nearest",
     tags: dict[str, Any] | None = None,
     description: str | None = None,
+    classes: Mapping[int, tuple[str, str]] | None = None,
 ) -> Path:
     """Write a 2-D array covering ``grid`` as a tiled, compressed GeoTIFF.
 
@@ -500,6 +513,9 @@ def write_geotiff(
         Metadata tags.
     description
         Band description.
+    classes
+        Pixel value → ``(hex colour, name)`` for a class raster (see
+        :func:`geotiff_writer`).
 
     Returns
     -------
@@ -524,6 +540,50 @@ def write_geotiff(
         resampling=resampling,
         tags=tags,
         descriptions=[description] if description else None,
+        classes=classes,
     ) as dst:
         dst.write(array, 1)
     return Path(path)
+
+
+def _rgb(color: str) -> tuple[int, int, int]:
+    c = color.lstrip("#")
+    return int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)
+
+
+def _colormap(classes: Mapping[int, tuple[str, str]]) -> dict[int, tuple[int, int, int, int]]:
+    return {int(v): (*_rgb(color), 255) for v, (color, _) in classes.items()}
+
+
+def _write_aux(path: Path, classes: Mapping[int, tuple[str, str]] | None) -> None:
+    """Write (or remove a stale) ``<path>.aux.xml`` with category names and a RAT."""
+    from xml.sax.saxutils import escape
+
+    aux = path.with_name(path.name + ".aux.xml")
+    if not classes:
+        aux.unlink(missing_ok=True)  # an old file's legend must not stick to new data
+        return
+    top = max(int(v) for v in classes)
+    names = [escape(classes[v][1]) if v in classes else "" for v in range(top + 1)]
+    cats = "".join(f"<Category>{n}</Category>" for n in names)
+    rows = "".join(
+        f'<Row index="{i}"><F>{int(v)}</F><F>{escape(name)}</F>'
+        + "".join(f"<F>{c}</F>" for c in _rgb(color))
+        + "</Row>"
+        for i, (v, (color, name)) in enumerate(sorted(classes.items()))
+    )
+    fields = "".join(
+        f'<FieldDefn index="{i}"><Name>{n}</Name><Type>{t}</Type><Usage>{u}</Usage></FieldDefn>'
+        for i, (n, t, u) in enumerate(
+            [("Value", 0, 5), ("Name", 2, 2), ("Red", 0, 6), ("Green", 0, 7), ("Blue", 0, 8)]
+        )
+    )
+    text = (
+        '<PAMDataset><PAMRasterBand band="1">'
+        f"<CategoryNames>{cats}</CategoryNames>"
+        f'<GDALRasterAttributeTable tableType="thematic">{fields}{rows}'
+        "</GDALRasterAttributeTable></PAMRasterBand></PAMDataset>\n"
+    )
+    tmp = aux.with_name(f".{aux.name}-{uuid.uuid4().hex[:8]}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, aux)

@@ -6,18 +6,42 @@ required columns are registered in :mod:`layers.kinds`; :class:`LayerStore` keep
 every imported version in one GeoPackage; :func:`open_store` opens the default one.
 """
 
-from layers.default import default_store_path, embedded_dataset_path, open_store
-from layers.kinds import (
-    ACCESS_DIMENSIONS,
-    KINDS,
-    LAYER_KINDS,
-    GeneratedColumnWarning,
-    LayerKind,
-    kind_info,
-    validate_layer,
-)
-from layers.layer import Layer, layer_checksum
-from layers.store import LayerStore, MissingKindError, check_layer_name
+from typing import TYPE_CHECKING
+
+from geo._lazy import lazy_exports
+
+if TYPE_CHECKING:  # the names below, imported on first use (geo/_lazy.py)
+    from layers.default import default_store_path, embedded_dataset_path, open_store
+    from layers.kinds import (
+        ACCESS_DIMENSIONS,
+        KINDS,
+        LAYER_KINDS,
+        GeneratedColumnWarning,
+        LayerKind,
+        kind_info,
+        validate_layer,
+    )
+    from layers.layer import Layer, layer_checksum
+    from layers.store import LayerStore, MissingKindError, check_layer_name
+
+_EXPORTS = {
+    "default_store_path": "layers.default",
+    "embedded_dataset_path": "layers.default",
+    "open_store": "layers.default",
+    "ACCESS_DIMENSIONS": "layers.kinds",
+    "KINDS": "layers.kinds",
+    "LAYER_KINDS": "layers.kinds",
+    "GeneratedColumnWarning": "layers.kinds",
+    "LayerKind": "layers.kinds",
+    "kind_info": "layers.kinds",
+    "validate_layer": "layers.kinds",
+    "Layer": "layers.layer",
+    "layer_checksum": "layers.layer",
+    "LayerStore": "layers.store",
+    "MissingKindError": "layers.store",
+    "check_layer_name": "layers.store",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = [
     "ACCESS_DIMENSIONS",

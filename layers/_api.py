@@ -9,6 +9,7 @@ make before restoring a copied version (:func:`restorable`).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any
@@ -88,7 +89,7 @@ class StoreReadAPI:
     def _row(self, name: str, version: int | None) -> Any:
         raise NotImplementedError
 
-    def _layer(self, row: Any, *, verify: bool) -> Layer:
+    def _layer(self, row: Any, *, verify: bool, fresh: bool = False) -> Layer:
         raise NotImplementedError
 
     def _where(self) -> str:
@@ -167,7 +168,7 @@ class StoreReadAPI:
         ChecksumMismatchError
             If the stored features no longer match their checksum.
         """
-        return self._layer(self._row(name, version), verify=verify)
+        return self._with_extent(self._layer(self._row(name, version), verify=verify))
 
     def get_kind(self, kind: str, version: int | None = None, *, verify: bool = True) -> Layer:
         """Read the latest layer of a kind: the most recent import among names of that kind.
@@ -206,7 +207,58 @@ class StoreReadAPI:
             )
             raise MissingKindError(msg)
         # the name imported last, at its latest version (a restored copy may come late)
-        return self._layer(self._row(rows[0]["name"], version), verify=verify)
+        return self._with_extent(
+            self._layer(self._row(rows[0]["name"], version), verify=verify)
+        )
+
+    def _read_extent(self, name: str, version: int) -> dict[str, Any] | None:
+        """The recorded extent of a version (backend hook; ``None``: none recorded)."""
+        return None
+
+    def _with_extent(self, layer: Layer) -> Layer:
+        ext = self._read_extent(layer.name, int(layer.version))
+        return layer if ext is None else dataclasses.replace(layer, extent=ext)
+
+    def extent(self, name: str, version: int | None = None) -> dict[str, Any] | None:
+        """The extent recorded for a layer version (the latest by default).
+
+        Returns
+        -------
+        dict or None
+            ``{"adcodes": [...]}`` or ``{"wkt": ...}`` (:mod:`layers.extent`); ``None``
+            when the store records none (a check then computes the default).
+
+        Raises
+        ------
+        LayerNotFoundError
+            If the name or version is not in the store.
+        """
+        row = self._row(name, version)
+        return self._read_extent(name, int(row["version"]))
+
+    def verify(self) -> list[dict[str, Any]]:
+        """Read every version of every layer and check its checksum.
+
+        Returns
+        -------
+        list of dict
+            One per version, oldest first within each layer: ``name``, ``version``,
+            ``ok`` (bool) and ``problem`` (the error message, or ``None``).
+        """
+        from geo.errors import EcozoneError
+
+        out: list[dict[str, Any]] = []
+        for row in self._rows("ORDER BY name, version"):
+            try:
+                self._layer(row, verify=True, fresh=True)
+                problem = None
+            except EcozoneError as exc:
+                problem = str(exc)
+            out.append(
+                {"name": row["name"], "version": int(row["version"]), "ok": problem is None,
+                 "problem": problem}
+            )  # fmt: skip
+        return out
 
     def stamp(self) -> dict[str, dict[str, Any]]:
         """Return ``{name: {"version", "checksum"}}`` of the latest layers, for reports.
@@ -222,10 +274,18 @@ class StoreReadAPI:
         """Alias of :meth:`stamp` (the name used in docs/internals.md)."""
         return self.stamp()
 
-    def export(self, name: str, path: str | os.PathLike[str], version: int | None = None) -> Path:
+    def export(
+        self,
+        name: str,
+        path: str | os.PathLike[str],
+        version: int | None = None,
+        **write_options: Any,
+    ) -> Path:
         """Write a layer version to a file with :func:`geo.io.write_vector`.
 
-        The format follows the suffix (.gpkg, .geojson, .parquet, .shp, .csv).
+        The format follows the suffix (.gpkg, .geojson, .parquet, .shp, .csv, .gdb);
+        ``write_options`` go to :func:`geo.io.write_vector` (``style=`` a QGIS style
+        for a GeoPackage, ``aliases=`` for a File Geodatabase).
 
         Returns
         -------
@@ -235,5 +295,5 @@ class StoreReadAPI:
         from geo.io import write_vector
 
         layer = self.get(name, version)
-        write_vector(layer.gdf, path, layer=name)
+        write_vector(layer.gdf, path, layer=name, **write_options)
         return Path(path)

@@ -17,11 +17,14 @@ from typing import Any
 
 import pyproj
 
+from geo.errors import StoreError
+
 log = logging.getLogger(__name__)
 
 VERSIONS_TABLE = "ecozone_layer_versions"
 PENDING_TABLE = "ecozone_pending_imports"
 INFO_TABLE = "ecozone_store_info"
+EXTENTS_TABLE = "ecozone_layer_extents"  # layers.extent: added later, created if missing
 SCHEMA_VERSION = 1
 
 
@@ -52,6 +55,14 @@ CREATE TABLE IF NOT EXISTS {PENDING_TABLE} (
     pid INTEGER
 );
 CREATE TABLE IF NOT EXISTS {INFO_TABLE} (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS {EXTENTS_TABLE} (
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    adcodes TEXT,
+    wkt TEXT,
+    recorded_at TEXT NOT NULL,
+    PRIMARY KEY (name, version)
+);
 INSERT OR IGNORE INTO {INFO_TABLE} VALUES ('schema_version', '{SCHEMA_VERSION}');
 """
 
@@ -161,21 +172,54 @@ def create_gpkg(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     wkt = pyproj.CRS.from_epsg(4326).to_wkt(pyproj.enums.WktVersion.WKT1_GDAL)
-    con = sqlite3.connect(tmp, isolation_level=None)
     try:
-        con.executescript(GPKG_INIT)
-        con.executemany(
-            "INSERT INTO gpkg_spatial_ref_sys VALUES (?,?,?,?,?,?)",
-            [
-                ("Undefined cartesian SRS", -1, "NONE", -1, "undefined", None),
-                ("Undefined geographic SRS", 0, "NONE", 0, "undefined", None),
-                ("WGS 84 geodetic", 4326, "EPSG", 4326, wkt, "longitude/latitude"),
-            ],
-        )
-    finally:
-        con.close()
+        con = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            con.executescript(GPKG_INIT)
+            con.executemany(
+                "INSERT INTO gpkg_spatial_ref_sys VALUES (?,?,?,?,?,?)",
+                [
+                    ("Undefined cartesian SRS", -1, "NONE", -1, "undefined", None),
+                    ("Undefined geographic SRS", 0, "NONE", 0, "undefined", None),
+                    ("WGS 84 geodetic", 4326, "EPSG", 4326, wkt, "longitude/latitude"),
+                ],
+            )
+            ensure_schema(con)  # complete before it appears: a full disk leaves nothing
+        finally:
+            con.close()
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     publish_unless_exists(tmp, path)
     log.info("created empty layer store %s", path)
+
+
+def refuse_non_store(path: Path) -> None:
+    """Refuse (never rewrite) a file that is not a GeoPackage store.
+
+    An empty file, another format, or a SQLite database of another application.
+
+    Raises
+    ------
+    StoreError
+        Naming the file, what it is and what to do.
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(100)
+    what = None
+    if not head:
+        what = "an empty file (0 bytes)"
+    elif not head.startswith(b"SQLite format 3\x00"):
+        what = "not a GeoPackage (SQLite) file"
+    elif len(head) >= 72 and head[68:72] not in (b"GPKG", b"GP10", b"GP11", b"\0\0\0\0"):
+        what = "a SQLite database of another application, not a GeoPackage"
+    if what is not None:
+        msg = (
+            f"不是图层库 / {path} is {what}; it was left unchanged. A layer store must be a "
+            "GeoPackage (.gpkg) written by ecozone: give its path, or a new path (which is "
+            "created). If this file is a damaged store, restore it from a backup."
+        )
+        raise StoreError(msg)
 
 
 def publish_unless_exists(tmp: Path, path: Path) -> None:

@@ -26,9 +26,13 @@ canonical          accepted aliases
 ``population``     人口, 人口数
 ``source_type``    类型, 污染源类型, type
 ``emissions``      排放, 排放量
+``zone``           功能区, 功能分区, 分区 (nature reserves)
+``basin``          流域, 所属流域 (rivers: the basin's Chinese name, e.g. 长江)
+``rank``           河流级别, 干支流, 等级 (rivers)
 =================  ==========================================================
 
-Values are accepted in Chinese too: grade 一级/二级/准保护区, category
+Values are accepted in Chinese too: nature-reserve zone 核心区/核心保护区/缓冲区/实验区/
+一般控制区/未分区, river rank 干流/重要支流/支流, grade 一级/二级/准保护区, category
 优先保护/重点管控/一般管控 (with or without 单元), level 省/直辖市/区/县, and the
 access-list dimensions 空间布局约束/污染物排放管控/环境风险防控/资源开发效率要求.
 An ``area_m2`` column is never taken from 面积 (its unit is unknown); it is computed
@@ -100,6 +104,11 @@ _GEOMETRY_RULES = {
     "point": ((0,), "points", "use one point per feature (explode multipoints)"),
     "polygon": ((3, 6), "polygons or multipolygons", _AREAS_HINT),
     "point_or_polygon": ((0, 3, 6), "points or (multi)polygons", _AREAS_HINT),
+    "line_or_polygon": (
+        (1, 5, 3, 6),
+        "(multi)lines or (multi)polygons",
+        "give bank or centre lines, or water-surface polygons",
+    ),
 }
 
 
@@ -151,7 +160,7 @@ class LayerKind:
         Identifier used in code, rule packs and the store ("redline").
     label_zh, label_en : str
         Labels for legends and tables.
-    geometry : {"point", "polygon", "point_or_polygon"}
+    geometry : {"point", "polygon", "point_or_polygon", "line_or_polygon"}
         Geometry family every feature must have.
     color : str
         Default style colour (hex) used by maps.
@@ -164,7 +173,7 @@ class LayerKind:
     name: str
     label_zh: str
     label_en: str
-    geometry: Literal["point", "polygon", "point_or_polygon"]
+    geometry: Literal["point", "polygon", "point_or_polygon", "line_or_polygon"]
     color: str
     columns: tuple[ColumnSpec, ...] = ()
     value_colors: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
@@ -301,6 +310,73 @@ _KIND_LIST = [
         "sponge", "海绵城市达标区域", "Area meeting sponge-city standards", "polygon", "#4393c3"
     ),
     LayerKind("built_up", "建成区", "Built-up area", "polygon", "#bababa"),
+    # Kinds of the rules added for issue #11 §4 (docs/rules.md "National pack").
+    # A zone where high-emission non-road mobile machinery may not be used (001 l.55, l.266).
+    LayerKind(
+        "nonroad_ban_zone",
+        "高排放非道路移动机械禁用区",
+        "High-emission non-road machinery ban zone",
+        "polygon",
+        "#8c510a",
+    ),
+    # Nature reserves and their functional zones (自然保护区条例 art. 32; new-system
+    # reserves have a core protection zone and a general control zone).
+    LayerKind(
+        "nature_reserve",
+        "自然保护地",
+        "Nature reserve",
+        "polygon",
+        "#35978f",
+        (
+            ColumnSpec(
+                "zone",
+                allowed=("core", "buffer", "experimental", "general_control", "unzoned"),
+                value_aliases={
+                    "未分区": "unzoned",
+                    "核心区": "core",
+                    "核心保护区": "core",
+                    "缓冲区": "buffer",
+                    "实验区": "experimental",
+                    "一般控制区": "general_control",
+                    "general": "general_control",
+                },
+                aliases=("功能区", "功能分区", "分区"),
+            ),
+        ),
+        {
+            "zone": {
+                "core": "#01665e",
+                "buffer": "#35978f",
+                "experimental": "#80cdc1",
+                "general_control": "#c7eae5",
+                "unzoned": "#01665e",
+            }
+        },
+    ),
+    # Rivers whose banks rules measure from (长江保护法 art. 26: 1 km of the Yangtze's
+    # mainstream and tributaries): bank or centre lines, or water-surface polygons.
+    LayerKind(
+        "river",
+        "河流岸线",
+        "River (banks or centre line)",
+        "line_or_polygon",
+        "#2166ac",
+        (
+            ColumnSpec("basin", aliases=("流域", "所属流域")),
+            ColumnSpec(
+                "rank",
+                allowed=("mainstream", "major_tributary", "tributary"),
+                value_aliases={
+                    "干流": "mainstream",
+                    "重要支流": "major_tributary",
+                    "主要支流": "major_tributary",
+                    "支流": "tributary",
+                },
+                aliases=("河流级别", "干支流", "等级"),
+            ),
+        ),
+        {"rank": {"mainstream": "#053061", "major_tributary": "#2166ac", "tributary": "#92c5de"}},
+    ),
 ]
 
 #: Registered kinds by name.
@@ -520,6 +596,10 @@ def _check_geometry(
     return out
 
 
+#: Effects of an access-list entry (zoning.access_list.EFFECTS and their Chinese names).
+_ACCESS_EFFECTS = frozenset({"prohibit", "restrict", "require", "禁止", "限制", "要求"})
+
+
 def _norm_access_list(value: Any) -> tuple[str | None, list[str]]:
     """Normalise one access_list value to JSON text of a list of entries."""
     errs: list[str] = []
@@ -554,6 +634,12 @@ def _norm_access_list(value: Any) -> tuple[str | None, list[str]]:
             entry["dimension"] = dim
         if not isinstance(entry.get("text"), str) or not entry["text"].strip():
             errs.append(f"entry {n} has no 'text'")
+        effect = entry.get("effect")
+        if effect is not None and str(effect).strip() not in _ACCESS_EFFECTS:
+            errs.append(
+                f"entry {n} has effect {effect!r}, not one of prohibit/restrict/require "
+                "(禁止/限制/要求)"
+            )
         for key in ("project_types", "industry_prefixes", "requires"):
             if key in entry and not (
                 isinstance(entry[key], list) and all(isinstance(v, str) for v in entry[key])

@@ -138,6 +138,11 @@ class Layer:
         When this version was imported (UTC).
     source_crs : str or None
         CRS of the data as imported, before reprojection to EPSG:4326.
+    extent : dict or None
+        The area this version is authoritative for, as recorded in the store
+        (:mod:`layers.extent`: ``{"adcodes": [...]}`` or ``{"wkt": ...}``); ``None``
+        when nothing is recorded (the default is computed when a check reads it).
+        Not part of the checksum.
     """
 
     gdf: gpd.GeoDataFrame
@@ -152,6 +157,7 @@ class Layer:
     synthetic: bool
     created_at: datetime
     source_crs: str | None = None
+    extent: dict[str, Any] | None = None
 
     @property
     def spec(self) -> LayerKind:

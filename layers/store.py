@@ -48,6 +48,7 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 import pyogrio.errors
+import shapely.errors
 
 from geo.errors import (
     ChecksumMismatchError,
@@ -58,6 +59,7 @@ from geo.errors import (
 from layers import _gpkg
 from layers._api import MissingKindError, StoreReadAPI, restorable
 from layers._gpkg import (
+    EXTENTS_TABLE,
     INFO_TABLE,
     PENDING_TABLE,
     SCHEMA_VERSION,
@@ -67,8 +69,10 @@ from layers._gpkg import (
     now_iso,
     process_lock,
 )
+from layers.extent import default_extent, extent_from_row, extent_to_row, parse_extent
 from layers.kinds import STORAGE_CRS, kind_info, validate_layer
 from layers.layer import Layer, layer_checksum
+from layers.sanity import import_sanity
 
 log = logging.getLogger(__name__)
 
@@ -177,15 +181,7 @@ class LayerStore(StoreReadAPI):
                 raise StoreError(msg)
             _gpkg.create_gpkg(self._path)
         else:
-            with open(self._path, "rb") as fh:
-                head = fh.read(16)
-            if head and head != b"SQLite format 3\x00":
-                msg = (
-                    f"不是 GeoPackage 文件 / "
-                    f"{self._path} is not a GeoPackage (SQLite) file; a layer store must be "
-                    "a .gpkg file (or a new path, which is created)."
-                )
-                raise StoreError(msg)
+            _gpkg.refuse_non_store(self._path)
         self._writable = os.access(self._path, os.W_OK) and os.access(self._path.parent, os.W_OK)
         if self._writable:
             with self._connect() as con:
@@ -356,17 +352,82 @@ class LayerStore(StoreReadAPI):
         )
         raise LayerNotFoundError(msg)
 
-    def _layer(self, row: sqlite3.Row, *, verify: bool) -> Layer:
+    def _read_extent(self, name: str, version: int) -> dict[str, Any] | None:
+        with self._connect() as con:
+            if not _gpkg.has_table(con, EXTENTS_TABLE):  # a store from before extents
+                return None
+            row = con.execute(
+                f"SELECT adcodes, wkt FROM {EXTENTS_TABLE} WHERE name = ? AND version = ?",
+                (name, version),
+            ).fetchone()
+        return None if row is None else extent_from_row(row[0], row[1])
+
+    def set_extent(self, name: str, version: int | None, extent: Any) -> dict[str, Any] | None:
+        """Record the extent of a stored layer version (replacing any recorded one).
+
+        For stores whose layers were imported before extents were recorded; a new
+        import records its extent itself (``import_layer(extent=...)``).
+
+        Parameters
+        ----------
+        name, version
+            The layer version (``None``: the latest).
+        extent
+            Anything :func:`layers.extent.parse_extent` reads (adcodes, a polygon).
+
+        Returns
+        -------
+        dict or None
+            The extent recorded.
+
+        Raises
+        ------
+        LayerNotFoundError
+            No such layer version.
+        StoreError
+            The store is read-only.
+        """
+        self._check_writable()
+        row = self._row(name, version)
+        ext = parse_extent(extent)
+        with self._import_lock(), self._connect() as con:
+            con.execute("BEGIN IMMEDIATE")
+            _write_extent(con, name, int(row["version"]), ext)
+            con.execute("COMMIT")
+        return ext
+
+    def _default_extent(self, clean: gpd.GeoDataFrame, kind: str) -> dict[str, Any] | None:
+        """The extent of an import that gives none: the jurisdictions its features fall in."""
+        if kind == "boundary":
+            return None  # authoritative where its own polygons are
+        try:
+            boundary = self.get_kind("boundary", verify=False)
+        except MissingKindError:
+            return None
+        return default_extent(clean, boundary)
+
+    def _layer(self, row: sqlite3.Row, *, verify: bool, fresh: bool = False) -> Layer:
         table = row["table_name"]
         with self._plock:
             sig = self._signature()
-            hit = self._cache.get(table)
+            hit = None if fresh else self._cache.get(table)
             if hit is not None and hit[0] == sig:
                 self._cache.move_to_end(table)
         if hit is not None and hit[0] == sig:
             gdf = hit[1].copy()
         else:
-            gdf = self._read_table(table)
+            try:  # damaged bytes can make a geometry undecodable: checked before use
+                gdf = self._read_table(table)
+            except shapely.errors.GEOSException as exc:
+                msg = (
+                    f"图层已损坏 / Layer {row['name']!r} version {row['version']} in {self._path} "
+                    f"(table {table!r}) fails its checksum: its stored geometries cannot be "
+                    f"decoded ({exc}). The file is damaged or was changed outside ecozone. "
+                    "Fix: restore the file from a backup, or re-import the layer from its "
+                    f"source ({row['source']}), which creates a new version; "
+                    "'ecozone layers verify' lists every damaged version."
+                )
+                raise ChecksumMismatchError(msg) from exc
             if verify:
                 actual = layer_checksum(gdf)
                 if actual != row["checksum"]:
@@ -412,6 +473,8 @@ class LayerStore(StoreReadAPI):
         source_date: str | date | None = None,
         synthetic: bool = False,
         read_kwargs: Mapping[str, Any] | None = None,
+        extent: Any = None,
+        force: bool = False,
     ) -> Layer:
         """Validate features and store them as the next version of layer ``name``.
 
@@ -432,6 +495,13 @@ class LayerStore(StoreReadAPI):
         read_kwargs
             Options for :func:`geo.io.read_vector` when a path is given (``crs``,
             ``coords="gcj02"``, ``layer``, ``encoding``, ...).
+        extent
+            The area this version is authoritative for (:func:`layers.extent.parse_extent`:
+            adcodes such as ``"110112,110115"``, or a lon/lat polygon); default: the
+            jurisdictions of the store's boundary layer its features fall in.
+        force
+            Store features that lie outside the declared extent or far from every
+            jurisdiction (:mod:`layers.sanity`); the version's source records it.
 
         Returns
         -------
@@ -466,11 +536,24 @@ class LayerStore(StoreReadAPI):
             raise LayerValidationError(msg)
         self._check_writable()
         source_crs = gdf.crs.to_string() if gdf.crs is not None else None
-        clean = validate_layer(gdf, spec.name, name=name, synthetic=synthetic)
+        ext = parse_extent(extent)
+        try:
+            clean = validate_layer(gdf, spec.name, name=name, synthetic=synthetic)
+        except shapely.errors.GEOSException:  # coordinates in a wrong CRS: say which
+            import_sanity(self, gdf, name=name, kind=spec.name, declared=ext, force=False)
+            raise
+        forced = import_sanity(
+            self, gdf, name=name, kind=spec.name, declared=ext, force=force
+        )  # wrong CRS or zone, outside the extent: refused unless forced
+        source = source.strip()
+        if forced:
+            source += f" [强制导入 / forced import: {'; '.join(forced)[:300]}]"
+        if ext is None:
+            ext = self._default_extent(clean, spec.name)
         with self._import_lock():
             return self._import_locked(
-                clean, name=name, kind=spec.name, source=source.strip(),
-                source_date=source_date, source_crs=source_crs,
+                clean, name=name, kind=spec.name, source=source,
+                source_date=source_date, source_crs=source_crs, extent=ext,
             )  # fmt: skip
 
     def restore_version(self, layer: Layer) -> Layer:
@@ -510,7 +593,7 @@ class LayerStore(StoreReadAPI):
                 clean, name=layer.name, kind=kind, source=layer.source,
                 source_date=layer.source_date, source_crs=layer.source_crs,
                 version=int(layer.version), created_at=layer.created_at,
-                expect_checksum=layer.checksum,
+                expect_checksum=layer.checksum, extent=layer.extent,
             )  # fmt: skip
 
     def _check_writable(self) -> None:
@@ -549,6 +632,7 @@ class LayerStore(StoreReadAPI):
         version: int | None = None,
         created_at: datetime | None = None,
         expect_checksum: str | None = None,
+        extent: dict[str, Any] | None = None,
     ) -> Layer:
         """Write a validated frame as a version of ``name``; the import lock is held.
 
@@ -628,6 +712,7 @@ class LayerStore(StoreReadAPI):
                         ecozone_version(),
                     ),
                 )  # fmt: skip
+                _write_extent(con, name, version, extent)
                 con.execute(f"DELETE FROM {PENDING_TABLE} WHERE table_name = ?", (table,))
                 latest = con.execute(  # a restored version may be older than the latest
                     f"SELECT table_name, version FROM {VERSIONS_TABLE} WHERE name = ? "
@@ -667,6 +752,7 @@ class LayerStore(StoreReadAPI):
             synthetic=synthetic,
             created_at=datetime.fromisoformat(created.replace("Z", "+00:00")),
             source_crs=source_crs,
+            extent=extent,
         )
 
     def _write_and_read_back(
@@ -698,3 +784,21 @@ class LayerStore(StoreReadAPI):
             )
             raise StoreError(msg)
         return back, layer_checksum(back)
+
+
+def _write_extent(
+    con: sqlite3.Connection, name: str, version: int, extent: dict[str, Any] | None
+) -> None:
+    """Record (or clear) a version's extent, inside the caller's transaction."""
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {EXTENTS_TABLE} (name TEXT NOT NULL, version INTEGER "
+        "NOT NULL, adcodes TEXT, wkt TEXT, recorded_at TEXT NOT NULL, PRIMARY KEY (name, version))"
+    )
+    con.execute(f"DELETE FROM {EXTENTS_TABLE} WHERE name = ? AND version = ?", (name, version))
+    if extent is not None:
+        adcodes, wkt = extent_to_row(extent)
+        con.execute(
+            f"INSERT INTO {EXTENTS_TABLE} (name, version, adcodes, wkt, recorded_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (name, version, adcodes, wkt, now_iso()),
+        )

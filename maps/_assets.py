@@ -275,7 +275,15 @@ def cjk_font() -> tuple[str, str, int]:
 
     def lookup() -> tuple[str, str, int] | None:
         by_name = {}
-        for entry in fm.fontManager.ttflist:
+        # the regular face of each family, whatever order the font cache lists them in
+        regular_first = sorted(
+            fm.fontManager.ttflist,
+            key=lambda e: (
+                e.style != "normal",
+                abs(e.weight - 400) if isinstance(e.weight, int) else 0,
+            ),
+        )
+        for entry in regular_first:
             by_name.setdefault(entry.name, entry)
         for family in CJK_FAMILIES:
             entry = by_name.get(family)

@@ -21,7 +21,6 @@ import json
 import logging
 import os
 import tempfile
-import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -31,10 +30,14 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from branca.element import MacroElement
 from folium.utilities import JsCode
+from jinja2 import Template
 
+from geo.chinacoords import convert_geometry
 from geo.errors import InputFormatError
 from maps._assets import ASSETS, OfflineFigure, RawHTML
+from maps.basemap import OSM_URL, Basemap, parse_basemap
 from maps.style import (
     DIMENSION_LABELS,
     SITE_STYLE,
@@ -60,11 +63,6 @@ from maps.style import (
 log = logging.getLogger(__name__)
 
 BASEMAPS = ("osm", "tianditu", "none")
-TIANDITU_URL = (
-    "https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile"
-    "&VERSION=1.0.0&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
-    "&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={key}"
-)
 DEFAULT_MAX_FEATURES = 5000
 _MAX_POPUP_COLUMNS = 24
 _MAX_TEXT = 400
@@ -116,6 +114,16 @@ class _OfflineMap(folium.Map):
     default_css: ClassVar[list[tuple[str, str]]] = [
         ("leaflet_css", "static/" + ASSETS["leaflet_css"])
     ]
+
+
+class _MetricScale(MacroElement):
+    """A scale bar in metres and kilometres only (Leaflet's default adds miles)."""
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}"
+        "L.control.scale({imperial: false}).addTo({{ this._parent.get_name() }});"
+        "{% endmacro %}"
+    )
 
 
 def _esc(value: Any) -> str:
@@ -264,7 +272,8 @@ def _findings_html(findings: pd.DataFrame, sites: gpd.GeoDataFrame, lang: str) -
         )
         raise InputFormatError(msg)
     f = findings.copy()
-    rank = {"prohibited": 0, "restricted": 1, "requirements": 2, "information": 3}
+    rank = {"prohibited": 0, "restricted": 1, "insufficient_data": 2, "needs_review": 3,
+            "requirements": 4, "information": 5}  # fmt: skip
     f["_rank"] = f["outcome"].map(rank).fillna(9)
     f = f.sort_values(["_rank"], kind="stable")
     outcome = f["outcome"].astype(object).map(lambda v: _esc(value_label("outcome", v, lang)))
@@ -381,71 +390,54 @@ def _rgba(hex_color: str, alpha: float) -> str:
 # ------------------------------------------------------------------------- basemaps
 
 
-def _add_basemap(m: folium.Map, basemap: str, lang: str, attribution: str | None) -> str:
+def _add_basemap(m: folium.Map, b: Basemap, lang: str) -> str:
     """Add the tile layer(s); return the legend note about the basemap."""
-    if basemap == "none":
+    if b.kind == "none":
         return text("basemap_none", lang)
-    if basemap == "osm":
-        folium.TileLayer("OpenStreetMap", name="OpenStreetMap", control=True).add_to(m)
-        return text("basemap_osm", lang)
-    if basemap == "tianditu":
-        key = os.environ.get("TIANDITU_KEY", "").strip()
-        if not key:
-            msg = (
-                'basemap="tianditu" needs a 天地图 key in the environment variable '
-                "TIANDITU_KEY (apply at https://console.tianditu.gov.cn); set it, or use "
-                'basemap="osm", a tile URL template, or basemap="none" for offline use'
-            )
-            raise InputFormatError(msg)
-        tk = urllib.parse.quote(key, safe="")
-        attr = "&copy; 天地图 / Tianditu"
+    url = b.url if b.kind == "xyz" else b.leaflet()["url"]
+    tianditu = "tianditu.gov.cn" in (url or "")
+    folium.TileLayer(
+        tiles=url,
+        attr=_esc(b.attribution or text("basemap_custom", lang)),
+        name=text("tianditu_vec" if tianditu else "custom_tiles", lang),
+        subdomains=b.subdomains,
+        max_zoom=b.max_zoom,
+    ).add_to(m)
+    for overlay in b.overlays:
         folium.TileLayer(
-            tiles=TIANDITU_URL.format(layer="vec", key=tk),
-            attr=attr,
-            name=text("tianditu_vec", lang),
-            subdomains="01234567",
-            max_zoom=18,
-        ).add_to(m)
-        folium.TileLayer(
-            tiles=TIANDITU_URL.format(layer="cva", key=tk),
-            attr=attr,
-            name=text("tianditu_cva", lang),
-            subdomains="01234567",
-            max_zoom=18,
+            tiles=overlay,
+            attr=_esc(b.attribution),
+            name=text("tianditu_cva" if tianditu else "custom_tiles", lang),
+            subdomains=b.subdomains,
+            max_zoom=b.max_zoom,
             overlay=True,
             control=True,
         ).add_to(m)
+    if tianditu:
         return text("basemap_tianditu", lang)
-    if any(t in basemap for t in ("{{", "{%", "{#")):
-        msg = f"basemap={basemap!r}: a tile URL template uses single braces ({{z}}/{{x}}/{{y}})"
-        raise InputFormatError(msg)
-    if all(p in basemap for p in ("{z}", "{x}")) and ("{y}" in basemap or "{-y}" in basemap):
-        folium.TileLayer(
-            tiles=basemap,
-            attr=_esc(attribution) if attribution else _esc(text("basemap_custom", lang)),
-            name=text("custom_tiles", lang),
-        ).add_to(m)
-        return text("basemap_custom", lang)
-    msg = (
-        f"basemap={basemap!r} is not understood; use 'osm', 'tianditu' (key in "
-        "$TIANDITU_KEY), 'none', or a tile URL template with {z}, {x} and {y}, e.g. "
-        "'http://intranet/tiles/{z}/{x}/{y}.png'"
-    )
-    raise InputFormatError(msg)
+    if url == OSM_URL:
+        return text("basemap_osm", lang)
+    return text("basemap_custom", lang)
 
 
 # ----------------------------------------------------------------------------- map
 
 
 def _geojson(
-    d: DisplayLayer, metric_crs: Any, tolerance: float, popups: pd.Series, lang: str
+    d: DisplayLayer,
+    metric_crs: Any,
+    tolerance: float,
+    popups: pd.Series,
+    lang: str,
+    system: str = "wgs84",
 ) -> dict[str, Any]:
     gdf = d.gdf
     keep = ~(gdf.geometry.isna() | gdf.geometry.is_empty)
     display = simplify_for_display(gdf[keep], metric_crs, tolerance).to_crs(4326)
-    geoms = shapely.transform(
-        np.asarray(display.geometry.array), lambda c: np.round(c, _COORD_DECIMALS)
-    )
+    geoms = np.asarray(display.geometry.array)
+    if system != "wgs84":  # drawn on GCJ-02/BD-09 tiles: shift into their system
+        geoms = convert_geometry(geoms, src="wgs84", dst=system)
+    geoms = shapely.transform(geoms, lambda c: np.round(c, _COORD_DECIMALS))
     styles, _ = _feature_styles(d)
     props = gpd.GeoDataFrame(
         {
@@ -465,7 +457,7 @@ def interactive_map(
     findings: pd.DataFrame | None = None,
     buffers: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
     gaps: gpd.GeoDataFrame | None = None,
-    basemap: str = "osm",
+    basemap: str | Basemap = "osm",
     lang: str = "zh",
     title: str | None = None,
     simplify_tolerance_m: float | None = None,
@@ -489,11 +481,13 @@ def interactive_map(
     gaps
         Coverage gaps: residential land outside every park's service radius.
     basemap
-        "osm" (OpenStreetMap; needs internet), "tianditu" (天地图 vector + labels;
-        key from ``$TIANDITU_KEY``; needs internet), a tile URL template such as
-        ``"http://intranet/tiles/{z}/{x}/{y}.png"``, or "none" (no tiles, no external
-        URL at all). Tiles must be Web Mercator in WGS84/CGCS2000 coordinates (not
-        GCJ-02 AMap/Tencent tiles, which are offset by hundreds of metres).
+        A :class:`maps.basemap.Basemap` or its specification: "none" (no tiles, no
+        external URL at all), "osm", "tianditu:KEY" (or "tianditu" with the key in
+        ``$TIANDITU_KEY``), a tile URL template such as
+        ``"http://intranet/tiles/{z}/{x}/{y}.png"``, ``"gcj02:URL"`` for AMap/Tencent
+        tiles (every layer is then shifted into GCJ-02 so nothing is offset), or a
+        local ``.mbtiles``/``.pmtiles`` (tiles served at ``/tiles/{z}/{x}/{y}`` by
+        ``ecozone serve``; :func:`maps.tiles.export_tiles` for a standalone page).
     lang
         "zh" (default) or "en" for the legend, layer names and popups.
     title
@@ -561,13 +555,17 @@ def interactive_map(
         location=centre,
         zoom_start=10,
         tiles=None,
-        control_scale=True,
+        control_scale=False,  # _MetricScale below: no miles
         prefer_canvas=n_features > 2000,
     )
     page_title = title if title is not None else "ecozone"
     OfflineFigure(title=_esc(page_title)).add_child(m)
+    m.add_child(_MetricScale())
     m.get_root().header.add_child(RawHTML(_CSS), name="ecozone_css")
-    notes = [_add_basemap(m, basemap, lang, attribution)]
+    base = parse_basemap(basemap, attribution=attribution)
+    notes = [_add_basemap(m, base, lang)]
+    if base.system != "wgs84":
+        notes.append(text("shifted_to", lang, system=base.system.upper()))
 
     legend_rows: list[str] = []
     for d in shown:
@@ -582,7 +580,7 @@ def interactive_map(
         name = d.label(lang)
         count = f"{len(d.gdf)}" if not d.truncated else f"{len(d.gdf)}/{d.total}"
         folium.GeoJson(
-            _geojson(d, metric, tolerance, popups, lang),
+            _geojson(d, metric, tolerance, popups, lang, base.system),
             name=f"{_esc(name)} ({count})",
             marker=folium.CircleMarker(radius=d.style.radius),
             on_each_feature=_ON_EACH_FEATURE,

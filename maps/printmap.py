@@ -58,6 +58,38 @@ from maps.style import (
 log = logging.getLogger(__name__)
 
 A4_LANDSCAPE = (11.69, 8.27)
+#: ISO page sizes in inches, portrait (width, height).
+PAGE_SIZES: dict[str, tuple[float, float]] = {"A4": (8.27, 11.69), "A3": (11.69, 16.54)}
+
+
+def page_size(page: str = "A4", orientation: str = "landscape") -> tuple[float, float]:
+    """Figure size in inches of an ISO page.
+
+    Parameters
+    ----------
+    page
+        "A4" or "A3".
+    orientation
+        "landscape" or "portrait".
+
+    Returns
+    -------
+    tuple of float
+        ``(width, height)`` in inches, for ``print_map(figsize=...)``.
+
+    Raises
+    ------
+    InputFormatError
+        An unknown page or orientation.
+    """
+    size = PAGE_SIZES.get(str(page).upper())
+    if size is None or orientation not in ("landscape", "portrait"):
+        msg = (
+            f"纸张 {page!r}/{orientation!r} 不支持 / unsupported page: use "
+            f"{'|'.join(PAGE_SIZES)} and landscape|portrait."
+        )
+        raise InputFormatError(msg)
+    return size if orientation == "portrait" else (size[1], size[0])
 # Figure layout (fractions of the figure): the map's left, bottom, width and height;
 # the width shrinks to leave room for the legend on the right.
 _MAP_BOX = (0.03, 0.08, 0.70, 0.83)
@@ -442,12 +474,14 @@ def _legend(
     *,
     loc: str,
     anchor: tuple[float, float],
+    ncols: int = 1,
 ) -> Any:
     legend = fig.legend(
         handles,
         names,
         loc=loc,
         bbox_to_anchor=anchor,
+        ncols=ncols,
         prop=fp,
         fontsize=9,
         title=text("legend", lang),
@@ -497,7 +531,8 @@ def print_map(
     dpi
         Resolution of PNG output (and of the display simplification).
     figsize
-        Figure size in inches; default A4 landscape.
+        Figure size in inches; default A4 landscape (:func:`page_size` gives A3 and
+        portrait pages). On a portrait page the legend goes below the map.
 
     Returns
     -------
@@ -533,10 +568,19 @@ def print_map(
 
     fig = Figure(figsize=tuple(figsize), dpi=dpi)
     FigureCanvasAgg(fig)
-    # The legend's width decides the map's: measure one listing every layer first.
+    # The legend's size decides the map's: measure one listing every layer first.
+    # Landscape: legend right of the map; portrait: below it, in two columns.
+    portrait = fig.get_figheight() > fig.get_figwidth()
     left, bottom, top, right = _MAP_BOX[0], _MAP_BOX[1], _MAP_BOX[1] + _MAP_BOX[3], 0.97
     entries = _legend_entries([(d, d.gdf) for d in shown], lang)
-    if entries[0]:
+    if portrait:
+        left, right, top, bottom = 0.05, 0.95, 0.91, 0.08
+        if entries[0]:
+            probe = _legend(fig, *entries, fp, lang, loc="lower left", anchor=(left, 0.06), ncols=2)
+            box = probe.get_window_extent(fig.canvas.get_renderer())
+            bottom = min(box.transformed(fig.transFigure.inverted()).y1 + 0.02, 0.5)
+            probe.remove()
+    elif entries[0]:
         probe = _legend(fig, *entries, fp, lang, loc="upper right", anchor=(0.985, top))
         box = probe.get_window_extent(fig.canvas.get_renderer())
         right = box.transformed(fig.transFigure.inverted()).x0 - 0.02
@@ -600,7 +644,9 @@ def print_map(
     )
     # The final legend lists what is in view (the probe listed everything).
     handles, names = _legend_entries([(d, g) for d, g in in_view if len(g)], lang)
-    if handles:
+    if handles and portrait:
+        _legend(fig, handles, names, fp, lang, loc="lower left", anchor=(left, 0.06), ncols=2)
+    elif handles:
         _legend(fig, handles, names, fp, lang, loc="upper left", anchor=(right + 0.015, top))
     if any(d.synthetic for d in shown):
         ax.text(

@@ -14,6 +14,12 @@ compression, nodata recorded, overviews built; they open in QGIS as they are.
   nearest park pixel (parks burnt with ``all_touched=True``; Euclidean distance
   transform), nodata −9999 outside the area. Accurate to about one pixel.
 * :func:`rasterize_layer` — presence (1 / nodata 0) or a column's value per pixel.
+
+Class rasters (coverage, presence, a text column's codes) carry their legend: a
+GDAL colour table, category names and attribute table (see :mod:`geo.raster`) with
+the colours of the maps (:mod:`maps.style`), and a ``<stem>.qml`` beside them that
+QGIS applies as the default style (paletted, with the Chinese class names). Rasters
+of a jurisdiction (``area_of``) cover all of it, not only the data's box.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from geo.raster import (
     iter_windows,
     rasterize,
 )
+from maps.style import CATEGORY_STYLES, GAP_STYLE, VALUE_LABELS, layer_style
 from zoning.coverage import coverage_tiles, park_coverage_geometry
 
 __all__ = [
@@ -57,6 +64,31 @@ COVERAGE_CLASSES = {
 
 _TILE = 2048
 DISTANCE_NODATA = -9999.0
+# colours of classes no style table knows (a text column's codes): ColorBrewer Set3
+_SET3 = ("#8dd3c7", "#ffffb3", "#bebada", "#fb8072", "#80b1d3", "#fdb462", "#b3de69",
+         "#fccde5", "#d9d9d9", "#bc80bd", "#ccebc5", "#ffed6f")  # fmt: skip
+
+
+def coverage_classes() -> dict[int, tuple[str, str]]:
+    """Pixel value → (colour, Chinese name) of :func:`park_coverage_raster`'s classes."""
+    park = layer_style("park")
+    return {
+        1: (park.fill or park.color, "服务半径内居住用地（已覆盖）"),
+        2: (GAP_STYLE.fill or GAP_STYLE.color, "服务半径外居住用地（未覆盖）"),
+    }
+
+
+def _write_qml(path: str | os.PathLike[str], classes: dict[int, tuple[str, str]]) -> None:
+    """Write ``<stem>.qml`` beside a class raster: QGIS's default style for it."""
+    from maps.qgis_style import paletted_raster_qml
+
+    qml = Path(path).with_suffix(".qml")
+    tmp = qml.with_name(f".{qml.name}.tmp")
+    tmp.write_text(
+        paletted_raster_qml([(v, c, name) for v, (c, name) in sorted(classes.items())]),
+        encoding="utf-8",
+    )
+    os.replace(tmp, qml)
 
 
 def _gdf(obj: Any, what: str) -> gpd.GeoDataFrame:
@@ -127,7 +159,9 @@ def park_coverage_raster(
         msg = "no residential land in the area: nothing to rasterise"
         raise InputFormatError(msg)
     crs = cov.frame.crs
-    grid = grid_for(cov.parts, resolution=resolution_m, crs=crs, data_crs=crs)
+    extent = cov.parts if cov.area_m is None else [cov.area_m]  # the whole jurisdiction
+    grid = grid_for(extent, resolution=resolution_m, crs=crs, data_crs=crs)
+    classes = coverage_classes()
     tags = {
         "ecozone_product": "park_service_coverage",
         "classes": "; ".join(f"{k}={v}" for k, v in COVERAGE_CLASSES.items()),
@@ -137,6 +171,7 @@ def park_coverage_raster(
     with geotiff_writer(
         path, grid, dtype="uint8", nodata=0, tags=tags,
         descriptions=["公园绿地服务半径覆盖 park service coverage (1 covered, 2 not covered)"],
+        classes=classes,
     ) as dst:  # fmt: skip
         if method == "raster":
             for t in coverage_tiles(cov, grid, tile=_TILE):
@@ -155,6 +190,7 @@ def park_coverage_raster(
                     hit = np.sort(hit)  # covered first; disjoint anyway
                     arr = rasterize(geoms[hit], grid, values=values[hit], window=window)
                     dst.write(arr, 1, window=window)
+    _write_qml(path, classes)
     return Path(path)
 
 
@@ -246,6 +282,7 @@ def rasterize_layer(
     all_touched: bool = False,
     nodata: float | None = None,
     crs: Any = None,
+    kind: str | None = None,
 ) -> Path:
     """Rasterise any layer at a chosen resolution (presence or a column's value).
 
@@ -269,6 +306,8 @@ def rasterize_layer(
         Override the nodata value.
     crs
         Grid CRS (default the local Gauss-Krüger zone).
+    kind
+        Layer kind, for the legend's colours and names (default: the Layer's own).
 
     Returns
     -------
@@ -288,13 +327,16 @@ def rasterize_layer(
         msg = "the layer has no geometries to rasterise"
         raise InputFormatError(msg)
     tags: dict[str, Any] = {"ecozone_product": "rasterized_layer", "resolution_m": resolution_m}
-    kind = getattr(layer, "kind", None) if hasattr(layer, "gdf") else None  # a Layer
+    kind = kind or (getattr(layer, "kind", None) if hasattr(layer, "gdf") else None)
     if kind:
         tags["layer_kind"] = kind
+    classes: dict[int, tuple[str, str]] | None = None
+    style = layer_style(kind or "")
     if column is None:
         values = np.ones(len(gdf))
         dtype, nd = "uint8", 0 if nodata is None else nodata
         tags["value"] = "presence (1)"
+        classes = {1: (style.fill or style.color, style.label_zh if kind else "要素")}
     elif column not in gdf.columns:
         msg = f"no column {column!r} in the layer; columns: {[c for c in gdf.columns]}"
         raise InputFormatError(msg)
@@ -308,6 +350,16 @@ def rasterize_layer(
         dtype, nd = "uint16", 0 if nodata is None else nodata
         tags["value"] = column
         tags["codes"] = "; ".join(f"{i + 1}={u}" for i, u in enumerate(uniques))
+        known = CATEGORY_STYLES.get(kind or "", ("", {}))
+        own = known[1] if known[0] == column else {}
+        labels = VALUE_LABELS.get(column, {})
+        classes = {
+            i + 1: (
+                (own[u].fill or own[u].color) if u in own else _SET3[i % len(_SET3)],
+                own[u].label_zh if u in own else labels.get(u, (u,))[0],
+            )
+            for i, u in enumerate(uniques)
+        }
     frame = metric_frame(gdf) if crs is None else None
     target = frame.crs if frame is not None else crs
     extent = gdf if area_of is None else _gdf(area_of, "area_of")
@@ -316,7 +368,9 @@ def rasterize_layer(
     keep = np.isfinite(values)
     geoms, values = geoms[keep], values[keep]
     tree = shapely.STRtree(geoms)
-    with geotiff_writer(path, grid, dtype=dtype, nodata=nd, tags=tags) as dst:
+    if classes is not None and nd in classes:  # a class on the nodata value: no legend
+        classes = None
+    with geotiff_writer(path, grid, dtype=dtype, nodata=nd, tags=tags, classes=classes) as dst:
         for window, _ in iter_windows(grid, size=_TILE):
             hit = np.sort(tree.query(shapely.box(*grid.window_bounds(window))))
             if len(hit):
@@ -327,4 +381,6 @@ def rasterize_layer(
                 dst.write(arr, 1, window=window)
             elif nd != 0:
                 dst.write(np.full((window.height, window.width), nd, dtype=dtype), 1, window=window)
+    if classes is not None:
+        _write_qml(path, classes)
     return Path(path)

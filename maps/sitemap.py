@@ -1,4 +1,9 @@
-"""The site map of a check report: the site, its findings and the layers around it."""
+"""The site map of a check report: the site, its findings and the layers around it.
+
+Drawn by :func:`maps.printmap.print_map` in the site's CGCS2000 Gauss-Krüger zone:
+legend, scale bar, north arrow and the coordinate system stated in the footer; for the
+A4 text of a report, or as a whole A3 landscape page (``page="a3"``).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ import geopandas as gpd
 import shapely
 
 from geo.measure import buffer_m
-from maps.printmap import print_map_bytes
+from maps.printmap import page_size, print_map_bytes
 
 
 def layers_near(
@@ -48,9 +53,10 @@ def site_map_png(
     layers: Mapping[str, Any],
     *,
     margin_m: float = 1500.0,
-    title: str = "场址位置图",
+    title: str | None = None,
     lang: str = "zh",
     dpi: int = 150,
+    page: str = "a4",
 ) -> bytes:
     """Draw the sites and the layer features within ``margin_m`` of them as PNG.
 
@@ -63,17 +69,25 @@ def site_map_png(
     margin_m
         How far around the sites to show, in metres.
     title
-        Map title.
+        Map title; default 场址位置图 / Site location.
     lang
         "zh" or "en".
     dpi
         PNG resolution.
+    page
+        "a4": a block for the A4 text (8.27 × 6.5 in); "a3": a whole A3 landscape
+        page (for the report's separate map page).
 
     Returns
     -------
     bytes
         PNG file content.
     """
+    if page not in ("a4", "a3"):
+        msg = f"site map page must be 'a4' or 'a3' (got {page!r})"
+        raise ValueError(msg)
+    if title is None:
+        title = "场址位置图" if lang == "zh" else "Site location"
     lonlat = sites.to_crs("EPSG:4326")
     window = buffer_m(lonlat.geometry, margin_m, "EPSG:4326").union_all()
     nearby = layers_near(layers, window)
@@ -84,5 +98,5 @@ def site_map_png(
         extent=window,
         lang=lang,
         dpi=dpi,
-        figsize=(8.27, 6.5),
+        figsize=page_size("A3", "landscape") if page == "a3" else (8.27, 6.5),
     )

@@ -27,6 +27,7 @@ import shapely
 
 from geo.errors import InputFormatError
 from layers.kinds import ACCESS_DIMENSIONS, KINDS
+from zoning.result import VERDICT_COLOURS, VERDICT_ZH, VERDICTS
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,21 @@ _PALETTE: dict[str, LayerStyle] = {
     "pollution_source": LayerStyle(
         "污染源", "Pollution source", "#54278f", "#807dba", 0.9, 1.0, radius=4.0, zorder=72
     ),
+    # kinds of the rules added in issue #11 §4
+    "nonroad_ban_zone": LayerStyle(
+        "高排放非道路移动机械禁用区",
+        "High-emission non-road machinery ban zone",
+        "#8c510a",
+        None,
+        0.0,
+        1.8,
+        "10 5",
+        zorder=38,
+    ),
+    "nature_reserve": LayerStyle(
+        "自然保护地", "Nature reserve", "#01665e", "#35978f", 0.40, 1.0, zorder=19, hatch=".."
+    ),
+    "river": LayerStyle("河流岸线", "River", "#2166ac", "#92c5de", 0.6, 2.0, zorder=25),
 }
 GENERIC_STYLE = LayerStyle("图层", "Layer", "#525252", "#969696", 0.35, 1.0, zorder=30)
 
@@ -154,6 +170,45 @@ CATEGORY_STYLES: dict[str, tuple[str, dict[str, LayerStyle]]] = {
             ),
         },
     ),
+    "nature_reserve": (
+        "zone",
+        {
+            "core": LayerStyle(
+                "核心区", "Core zone", "#003c30", "#01665e", 0.55, 1.0, zorder=19, hatch=".."
+            ),
+            "unzoned": LayerStyle(
+                "未分区(按核心区、缓冲区管理)",
+                "Not zoned (managed as core and buffer)",
+                "#003c30",
+                "#01665e",
+                0.55,
+                1.0,
+                zorder=19,
+                hatch="..",
+            ),
+            "buffer": LayerStyle(
+                "缓冲区", "Buffer zone", "#01665e", "#35978f", 0.45, 1.0, zorder=18
+            ),
+            "experimental": LayerStyle(
+                "实验区", "Experimental zone", "#35978f", "#80cdc1", 0.40, 1.0, zorder=17
+            ),
+            "general_control": LayerStyle(
+                "一般控制区", "General control zone", "#35978f", "#c7eae5", 0.40, 1.0, zorder=17
+            ),
+        },
+    ),
+    "river": (
+        "rank",
+        {
+            "mainstream": LayerStyle(
+                "干流", "Mainstream", "#053061", "#2166ac", 0.7, 3.0, zorder=25
+            ),
+            "major_tributary": LayerStyle(
+                "重要支流", "Major tributary", "#2166ac", "#4393c3", 0.6, 2.0, zorder=25
+            ),
+            "tributary": LayerStyle("支流", "Tributary", "#4393c3", "#92c5de", 0.5, 1.2, zorder=25),
+        },
+    ),
     "water_source_zone": (
         "grade",
         {
@@ -170,41 +225,20 @@ CATEGORY_STYLES: dict[str, tuple[str, dict[str, LayerStyle]]] = {
     ),
 }
 
-# Site-check verdicts, worst first (labels as in zoning/report.py VERDICTS).
+_VERDICT_EN = {
+    "prohibited": "Not compliant (prohibited)",
+    "restricted": "Needs demonstration (restricted)",
+    "insufficient_data": "Insufficient data (cannot be judged)",
+    "needs_review": "Needs manual review",
+    "requirements": "Compliant, requirements apply",
+    "compliant": "Compliant",
+}
+# Site-check verdicts, worst first: labels and colours from zoning.result (one home).
 VERDICT_STYLES: dict[str, LayerStyle] = {
-    "prohibited": LayerStyle(
-        "不符合（禁止类）",
-        "Not compliant (prohibited)",
-        "#7f0000",
-        "#d7191c",
-        0.8,
-        2.0,
-        radius=8.0,
-        zorder=90,
-    ),
-    "restricted": LayerStyle(
-        "需论证",
-        "Needs demonstration (restricted)",
-        "#a63603",
-        "#fd8d3c",
-        0.8,
-        2.0,
-        radius=8.0,
-        zorder=90,
-    ),
-    "requirements": LayerStyle(
-        "符合（须落实管控要求）",
-        "Compliant, requirements apply",
-        "#08519c",
-        "#4292c6",
-        0.8,
-        2.0,
-        radius=8.0,
-        zorder=90,
-    ),
-    "compliant": LayerStyle(
-        "符合", "Compliant", "#006d2c", "#31a354", 0.8, 2.0, radius=8.0, zorder=90
-    ),
+    v: LayerStyle(
+        VERDICT_ZH[v], _VERDICT_EN[v], *VERDICT_COLOURS[v], 0.8, 2.0, radius=8.0, zorder=90
+    )
+    for v in VERDICTS
 }
 SITE_STYLE = LayerStyle("选址", "Site", "#252525", "#ffffff", 0.8, 2.0, radius=8.0, zorder=90)
 BUFFER_STYLE = LayerStyle("缓冲区", "Buffer", "#ff7f00", None, 0.0, 1.8, "6 4", zorder=85)
@@ -222,6 +256,8 @@ GAP_STYLE = LayerStyle(
 OUTCOME_LABELS: dict[str, tuple[str, str]] = {
     "prohibited": ("禁止", "Prohibited"),
     "restricted": ("限制（需论证）", "Restricted: needs demonstration"),
+    "insufficient_data": ("数据不足", "Insufficient data"),
+    "needs_review": ("需人工核实", "Needs manual review"),
     "requirements": ("须落实管控要求", "Requirements apply"),
     "information": ("信息", "Information"),
 }
@@ -292,6 +328,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "basemap_custom": ("底图：自定义瓦片服务", "Basemap: custom tile server"),
     "basemap_none": ("无底图", "No basemap"),
+    "shifted_to": (
+        "图层已转换为 {system} 坐标以与底图对齐",
+        "Layers shifted into {system} to line up with the basemap",
+    ),
     "custom_tiles": ("自定义瓦片", "Custom tiles"),
     "tianditu_vec": ("天地图矢量", "Tianditu vector"),
     "tianditu_cva": ("天地图注记", "Tianditu labels"),

@@ -7,6 +7,13 @@
 #           WebDriver (Selenium) instead of Playwright; installed with the test set.
 # postgresql-15, postgresql-15-postgis-3: the PostGIS layer store's tests start a
 #           throw-away server on 127.0.0.1 (tests/postgis_server.py).
+# poppler-utils: report tests read the PDF with pdffonts (no Type 3 fonts) and pdftotext
+#           (Chinese text extractable), and render pages to PNG with pdftoppm.
+# libreoffice-writer-nogui: report tests convert the DOCX to PDF headless to prove that
+#           it opens and renders (the first page is kept as a test artefact).
+# python3-qgis, qgis: QGIS 3.22 (Debian 12) for tests/qgis: the Processing plugin runs in a
+#           headless QgsApplication and through qgis_process; styled GeoPackages, the .qgz
+#           project and the File Geodatabase are opened in QGIS (about 1 min to install).
 # Usage: system-deps.sh [demo|test]   (default test; the demo needs no database)
 set -euo pipefail
 purpose=${1:-test}
@@ -17,6 +24,10 @@ if [ "$purpose" = test ]; then
   dpkg -s chromium-driver >/dev/null 2>&1 || need+=(chromium-driver)
   dpkg -s postgresql-15 >/dev/null 2>&1 || need+=(postgresql-15)
   dpkg -s postgresql-15-postgis-3 >/dev/null 2>&1 || need+=(postgresql-15-postgis-3)
+  dpkg -s poppler-utils >/dev/null 2>&1 || need+=(poppler-utils)
+  dpkg -s libreoffice-writer-nogui >/dev/null 2>&1 || need+=(libreoffice-writer-nogui)
+  dpkg -s python3-qgis >/dev/null 2>&1 || need+=(python3-qgis)
+  dpkg -s qgis >/dev/null 2>&1 || need+=(qgis)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi

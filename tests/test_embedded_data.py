@@ -644,16 +644,19 @@ def test_control_unit_codes_and_categories(lay, district):
 
 
 def test_access_lists(lay):
+    # structured entries (#11 §2), imported from data/access_list_demo.csv
     entries = [e for s in lay["control_unit"]["access_list"] for e in json.loads(s)]
     assert {e["dimension"] for e in entries} == {"layout", "discharge", "risk", "efficiency"}
+    assert {e["effect"] for e in entries} == {"prohibit", "restrict", "require"}
     assert all(e["text"] and e["text_en"] for e in entries)
-    prefixes = {p for e in entries for p in e.get("industry_prefixes", [])}
-    flags = {f for e in entries for f in e.get("requires", [])}
-    types = {t for e in entries for t in e.get("project_types", [])}
+    cond = [e["conditions"] for e in entries if e.get("conditions")]
+    prefixes = {p for c in cond for p in c.get("industry_prefixes") or []}
+    flags = {f for c in cond for f in c.get("flags") or []}
+    types = {t for c in cond for t in c.get("project_types") or []}
     assert {"C26", "C30"} <= prefixes
-    assert {"vocs", "wastewater"} <= flags
-    assert {"industrial", "construction"} <= types
-    assert any(not ({"industry_prefixes", "requires", "project_types"} & e.keys()) for e in entries)
+    assert {"vocs", "wastewater", "nox", "heavy_metals"} <= flags
+    assert {"industrial", "construction", "linear"} <= types
+    assert any(not e.get("conditions") for e in entries)  # 需人工核实 entries exist
 
 
 # -- pollution sources ------------------------------------------------------------

@@ -3,26 +3,64 @@
 The public API of the engine package; each name lives in its own module:
 
 - rule packs: :func:`load_pack`, :func:`list_packs`, :class:`Pack`; projects: :class:`Project`
+- access lists: :func:`read_access_list`, :func:`import_access_list`, :func:`judge_entry`
 - the site check: :func:`check_sites`, :class:`SiteChecker`, :class:`CheckResult`,
   :func:`run_batch`, :func:`make_checker`
-- reports: :func:`build_report`, :func:`write_reports`
+- reports: :func:`build_report`, :func:`write_reports`; cited sources: :func:`format_citation`,
+  :func:`get_source`
 - coverage against plan targets: :func:`measure_targets`, :class:`MetricResult`,
   :func:`park_service_coverage`, :func:`uncovered_residential`, :func:`pocket_park_sites`
 - plan tasks: :func:`redline_clues`, :func:`key_area_ledger`, :func:`demarcation_stakes`
 """
 
-from zoning.batch import BatchSummary, run_batch
-from zoning.check import SiteChecker, check_sites
-from zoning.clues import redline_clues
-from zoning.coverage import MetricResult, measure_targets, park_service_coverage
-from zoning.gaps import pocket_park_sites, uncovered_residential
-from zoning.ledger import key_area_ledger
-from zoning.pack import Pack, list_packs, load_pack
-from zoning.project import Project
-from zoning.report import build_report, write_reports
-from zoning.result import CheckResult
-from zoning.stakes import demarcation_stakes
-from zoning.workflow import make_checker
+from typing import TYPE_CHECKING
+
+from geo._lazy import lazy_exports
+
+if TYPE_CHECKING:  # the names below, imported on first use (geo/_lazy.py)
+    from zoning.access_list import import_access_list, judge_entry, read_access_list
+    from zoning.batch import BatchSummary, run_batch
+    from zoning.check import SiteChecker, check_sites
+    from zoning.clues import redline_clues
+    from zoning.coverage import MetricResult, measure_targets, park_service_coverage
+    from zoning.gaps import pocket_park_sites, uncovered_residential
+    from zoning.ledger import key_area_ledger
+    from zoning.pack import Pack, list_packs, load_pack
+    from zoning.project import Project
+    from zoning.report import build_report, write_reports
+    from zoning.result import CheckResult
+    from zoning.sources import format_citation, get_source
+    from zoning.stakes import demarcation_stakes
+    from zoning.workflow import make_checker
+
+_EXPORTS = {
+    "import_access_list": "zoning.access_list",
+    "judge_entry": "zoning.access_list",
+    "read_access_list": "zoning.access_list",
+    "BatchSummary": "zoning.batch",
+    "run_batch": "zoning.batch",
+    "SiteChecker": "zoning.check",
+    "check_sites": "zoning.check",
+    "redline_clues": "zoning.clues",
+    "MetricResult": "zoning.coverage",
+    "measure_targets": "zoning.coverage",
+    "park_service_coverage": "zoning.coverage",
+    "pocket_park_sites": "zoning.gaps",
+    "uncovered_residential": "zoning.gaps",
+    "key_area_ledger": "zoning.ledger",
+    "Pack": "zoning.pack",
+    "list_packs": "zoning.pack",
+    "load_pack": "zoning.pack",
+    "Project": "zoning.project",
+    "build_report": "zoning.report",
+    "write_reports": "zoning.report",
+    "CheckResult": "zoning.result",
+    "format_citation": "zoning.sources",
+    "get_source": "zoning.sources",
+    "demarcation_stakes": "zoning.stakes",
+    "make_checker": "zoning.workflow",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = [
     "BatchSummary",
@@ -34,6 +72,10 @@ __all__ = [
     "build_report",
     "check_sites",
     "demarcation_stakes",
+    "format_citation",
+    "get_source",
+    "import_access_list",
+    "judge_entry",
     "key_area_ledger",
     "list_packs",
     "load_pack",
@@ -41,6 +83,7 @@ __all__ = [
     "measure_targets",
     "park_service_coverage",
     "pocket_park_sites",
+    "read_access_list",
     "redline_clues",
     "run_batch",
     "uncovered_residential",

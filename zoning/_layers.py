@@ -12,8 +12,8 @@ per layer before checking any site.
 - :func:`feature_mask` — the features of a layer a rule's ``feature_filter`` keeps;
 - :func:`access_entries` — the access-list entries of a control unit (its JSON
   ``access_list``) with their Chinese labels (:data:`CATEGORY_ZH`,
-  :data:`DIMENSION_ZH`), and :func:`entry_applies` — whether an entry applies to a
-  project (unknown attributes never match);
+  :data:`DIMENSION_ZH`), each parsed as a :class:`zoning.access_list.AccessEntry`
+  that the engine judges for the project (:func:`zoning.access_list.judge_entry`);
 - :func:`text_array` — a column as an object array of str.
 
 This module does not import :mod:`zoning.check`.
@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
 from typing import Any
 
 import geopandas as gpd
@@ -32,10 +31,11 @@ import numpy as np
 import pandas as pd
 import shapely
 from numpy.typing import NDArray
+from pydantic import ValidationError
 
 from geo.errors import LayerValidationError
+from zoning.access_list import EFFECTS, entry_from_mapping
 from zoning.pack import Rule
-from zoning.project import Project
 from zoning.relations import LayerIndex
 
 log = logging.getLogger(__name__)
@@ -103,6 +103,11 @@ def layer_frame(kind: str, layer: Any) -> tuple[gpd.GeoDataFrame, dict[str, Any]
         h.update("\x1f".join(gdf["feature_id"].astype(str)).encode())
         meta["checksum"] = h.hexdigest()
     meta["row_count"] = len(gdf)
+    synth = None if isinstance(layer, gpd.GeoDataFrame) else getattr(layer, "synthetic", None)
+    if synth is None:
+        flags = gdf["synthetic"] if "synthetic" in gdf.columns else pd.Series([], dtype=bool)
+        synth = bool(flags.fillna(False).astype(bool).any())
+    meta["synthetic"] = bool(synth)
     return gdf, meta
 
 
@@ -149,40 +154,48 @@ def feature_mask(rule: Rule, index: LayerIndex) -> NDArray[np.bool_]:
 
 
 def access_entries(raw: Any, fid: str, code: str, category: str) -> list[dict[str, Any]]:
-    """Entries of a unit's ``access_list`` (JSON text or list); ``_``-keys are filters."""
+    """Entries of a unit's ``access_list`` (JSON text or list), as reported.
+
+    Each dict holds the unit (``feature_id``, ``unit_code``, ``category``), the entry
+    (``dimension``, ``effect``, ``text``, ``conditions`` described in Chinese) and, under
+    ``_entry``, the :class:`zoning.access_list.AccessEntry` the engine judges.
+
+    Raises
+    ------
+    LayerValidationError
+        An entry with an unknown dimension, effect, project type or flag.
+    """
     if raw is None or (isinstance(raw, float) and np.isnan(raw)) or raw == "":
         return []
     entries = json.loads(raw) if isinstance(raw, str) else raw
     out = []
-    for e in entries or []:
-        dim = str(e.get("dimension", ""))
+    for i, e in enumerate(entries or []):
+        try:
+            entry = entry_from_mapping(e, unit_code=code)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            msg = (
+                f"layer 'control_unit' feature {fid!r} (unit {code}): access_list entry "
+                f"{i + 1}: {'.'.join(str(x) for x in err['loc'])}: {err['msg']} "
+                f"(got {err.get('input')!r}); fix the entry or re-import the list "
+                "(ecozone layers import-access-list)"
+            )
+            raise LayerValidationError(msg) from None
+        cond = entry.conditions
         out.append(
             {
                 "feature_id": fid,
                 "unit_code": code,
                 "category": category,
                 "category_zh": CATEGORY_ZH.get(category, category),
-                "dimension": dim,
-                "dimension_zh": DIMENSION_ZH.get(dim, dim),
-                "text": str(e.get("text", "")),
-                "text_en": str(e.get("text_en", "") or ""),
-                "_project_types": e.get("project_types"),
-                "_industry_prefixes": e.get("industry_prefixes"),
-                "_requires": e.get("requires"),
+                "dimension": entry.dimension,
+                "dimension_zh": DIMENSION_ZH.get(entry.dimension, entry.dimension),
+                "effect": entry.effect,
+                "effect_zh": EFFECTS[entry.effect],
+                "text": entry.text,
+                "text_en": entry.text_en,
+                "conditions": None if cond is None else cond.describe(),
+                "_entry": entry,
             }
         )
     return out
-
-
-def entry_applies(e: Mapping[str, Any], p: Project) -> bool:
-    """Whether access-list entry ``e`` applies to project ``p`` (no filter: always)."""
-    types = e.get("_project_types")
-    if types and p.project_type not in types:
-        return False
-    prefixes = e.get("_industry_prefixes")
-    if prefixes:
-        code = p.industry_code or ""
-        if not code or not any(code.startswith(str(x).upper()) for x in prefixes):
-            return False
-    requires = e.get("_requires")
-    return not (requires and not (p.flags & set(requires)))

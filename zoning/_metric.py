@@ -5,6 +5,7 @@ Private to :mod:`zoning.coverage` (which re-exports the public names).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +47,37 @@ DEFAULT_TARGETS: dict[str, tuple[float, str, str, str, str, str]] = {
 }  # fmt: skip
 
 IMPORT_HINT = "import one with `ecozone layers import FILE --kind {kind}`"
+
+#: Statuses of a measured target or of a district row (MetricResult.status).
+STATUSES = ("met", "unmet", "partial", "no_data", "contribution")
+
+#: Chinese wording of each status, for binding (True) and aspirational (False) targets.
+STATUS_ZH: dict[tuple[str, bool], str] = {
+    ("met", True): "达标",
+    ("unmet", True): "未达标",
+    ("met", False): "已达到力争目标",
+    ("unmet", False): "未达到力争目标",
+    ("partial", True): "部分数据，未判定",
+    ("partial", False): "部分数据，未判定",
+    ("no_data", True): "无数据",
+    ("no_data", False): "无数据",
+    ("contribution", True): "贡献（不单独考核）",
+    ("contribution", False): "贡献（不单独考核）",
+}
+STATUS_EN: dict[tuple[str, bool], str] = {
+    ("met", True): "met",
+    ("unmet", True): "not met",
+    ("met", False): "aspiration reached",
+    ("unmet", False): "aspiration not reached",
+    ("partial", True): "partial data, not judged",
+    ("partial", False): "partial data, not judged",
+    ("no_data", True): "no data",
+    ("no_data", False): "no data",
+    ("contribution", True): "contribution (not judged on its own)",
+    ("contribution", False): "contribution (not judged on its own)",
+}
+#: The nature of a target: binding (约束性) or aspiration (力争).
+NATURE_ZH = {True: "约束性", False: "力争（预期性）"}
 
 
 @dataclass(frozen=True)
@@ -90,6 +122,22 @@ class MetricResult:
         Id of the pack target.
     details : dict
         Method, totals and secondary values (e.g. population-weighted coverage).
+    binding : bool
+        False for an aspiration (the plan says 力争).
+    status : str
+        "met" / "unmet" (judged at the target's own scope), "partial" (measured
+        from part of the scope's districts, not judged), "no_data", or
+        "contribution" (the figure of an area inside the target's scope).
+    covered_districts : tuple of str
+        Names of the districts whose data the figure is built from (all of them
+        when the data is complete; empty when not broken down).
+    scope : str or None
+        Id of the target's scope ("municipality", "built_up", ...).
+    scope_name : str or None
+        Name of the area the figure is measured for.
+    notes : list of dict
+        ``{"kind", "text", "text_en"}``: missing data, demonstration data, partial
+        coverage, assumptions.
     """
 
     metric: str
@@ -109,6 +157,27 @@ class MetricResult:
     reason: str | None = None
     target_id: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    binding: bool = True
+    status: str = "met"
+    covered_districts: tuple[str, ...] = ()
+    scope: str | None = None
+    scope_name: str | None = None
+    notes: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def status_zh(self) -> str:
+        """Chinese status, worded for binding vs aspirational targets."""
+        return STATUS_ZH[(self.status, self.binding)]
+
+    @property
+    def status_en(self) -> str:
+        """English status."""
+        return STATUS_EN[(self.status, self.binding)]
+
+    @property
+    def nature_zh(self) -> str:
+        """约束性 or 力争（预期性）."""
+        return NATURE_ZH[self.binding]
 
     def as_row(self) -> dict[str, Any]:
         """Flat dict for a summary table (no per-district table)."""
@@ -116,6 +185,13 @@ class MetricResult:
             "target_id": self.target_id,
             "metric": self.metric,
             "label": self.label,
+            "scope": self.scope,
+            "scope_name": self.scope_name,
+            "binding": self.binding,
+            "nature_zh": self.nature_zh,
+            "status": self.status,
+            "status_zh": self.status_zh,
+            "covered_districts": ";".join(self.covered_districts),
             "value": self.value,
             "unit": self.unit,
             "target": self.target,
@@ -127,7 +203,101 @@ class MetricResult:
             "measured": self.measured,
             "reason": self.reason,
             "citation": self.citation,
+            "notes": " ".join(n["text"] for n in self.notes),
         }
+
+
+_PARTIAL_EN = "built from"
+
+
+def with_status(
+    result: MetricResult,
+    *,
+    contribution: bool = False,
+    judge_partial: bool = False,
+    binding: bool | None = None,
+) -> MetricResult:
+    """The result with its status set from its data coverage (see :data:`STATUSES`).
+
+    District rows are contributions (``status`` "contribution") or "no_data" where the
+    district has no input data (a non-finite value); they are never judged. The
+    figure itself is "no_data" without a value, "contribution" when ``contribution``
+    (an area inside the target's scope), "partial" when some districts had no data
+    (unless ``judge_partial``), else "met" / "unmet".
+
+    Parameters
+    ----------
+    result
+        A measured result.
+    contribution
+        The figure is for an area inside the target's scope.
+    judge_partial
+        Judge a figure built from part of the districts (with a note saying so).
+    binding
+        Overrides ``result.binding``.
+
+    Returns
+    -------
+    MetricResult
+        A copy.
+    """
+    binding = result.binding if binding is None else binding
+    table = result.by_district
+    notes = [n for n in result.notes if not n.get("text_en", "").startswith(_PARTIAL_EN)]
+    covered: tuple[str, ...] = ()
+    missing: list[str] = []
+    if table is not None and len(table) and "value" in table:
+        table = table.copy()
+        ok = np.isfinite(pd.to_numeric(table["value"], errors="coerce").to_numpy(float))
+        table["status"] = np.where(ok, "contribution", "no_data")
+        names = table["name"].astype(str).to_numpy() if "name" in table else np.array([])
+        if len(names):
+            covered = tuple(names[ok])
+            missing = list(names[~ok])
+    if "comparison_if_judged" not in result.details:  # kept for re-judging a partial figure
+        result.details["comparison_if_judged"] = {
+            "met": result.met, "gap_pp": result.gap_pp, "gap_abs": result.gap_abs
+        }
+    if result.details.get("complete_data") is True:
+        missing = []  # the figure itself has data for its whole area
+    raw = result.details.get("comparison_if_judged") or {}
+    met, gap_pp, gap_abs = (raw.get(k, getattr(result, k)) for k in ("met", "gap_pp", "gap_abs"))
+    if not result.measured:
+        status = "no_data"
+    elif result.value is None:
+        status = "no_data"
+    elif contribution:
+        status = "contribution"
+    elif missing and not judge_partial:
+        status = "partial"
+    else:
+        status = "met" if met else "unmet" if met is not None else "no_data"
+    if missing and result.value is not None:
+        text = (
+            f"本值仅由有数据的{len(covered)}个区计算（{'、'.join(covered)}）；"
+            f"无数据：{'、'.join(missing)}"
+            + ("；按用户要求按部分数据判定" if judge_partial and not contribution else "")
+        )
+        notes.append(
+            {
+                "kind": "missing_data",
+                "text": text,
+                "text_en": f"{_PARTIAL_EN} {len(covered)} districts with data; "
+                f"no data for {len(missing)}",
+            }
+        )
+    judged = status in ("met", "unmet")
+    return dataclasses.replace(
+        result,
+        by_district=table if table is not None else result.by_district,
+        status=status,
+        binding=binding,
+        met=met if judged else None,
+        gap_pp=gap_pp if judged else None,
+        gap_abs=gap_abs if judged else None,
+        covered_districts=covered,
+        notes=notes,
+    )
 
 
 def metrics_table(results: Sequence[MetricResult]) -> pd.DataFrame:
@@ -352,21 +522,9 @@ def make_result(
     per_person = unit == "m2/person"
     gap_pp = None if per_person or short is None else short
     gap_abs = short if per_person else (None if short is None else short / 100.0 * base)
-    if len(table):
-        table = table.copy()
-        table["target"] = tval
-        short_d = (
-            tval - table["value"]
-            if comp == ">="
-            else table["value"] - tval
-            if tval is not None
-            else np.nan
-        )
-        table["met"] = (short_d <= 1e-12) if tval is not None else None
-        table["gap_pp"] = np.nan if per_person else short_d
-        base_col = table["denominator"]
-        table["gap_abs"] = short_d if per_person else short_d / 100.0 * base_col
-    return MetricResult(
+    # district rows are contributions to the figure, never judged against the target
+    # (a district target exists only where a plan sets one): see with_status
+    return with_status(MetricResult(
         metric=metric,
         label=label or tlabel,
         value=float(value) if value is not None and math.isfinite(value) else None,
@@ -382,7 +540,9 @@ def make_result(
         by_district=table.reset_index(drop=True),
         target_id=getattr(target, "id", None),
         details=details,
-    )
+        binding=bool(getattr(target, "binding", True)),
+        scope=getattr(target, "scope", None),
+    ))
 
 
 def pct(num: NDArray | float, den: NDArray | float) -> Any:

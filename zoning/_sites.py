@@ -51,6 +51,7 @@ PROJECT_COLUMNS = {
     "development", "建设性质",
     "temporary_land_use", "temporary", "临时用地",
     "water_supply", "供水设施", "供水",
+    "activity", "活动类型", "有限人为活动",
     *FLAGS, *(v for v in ("废水", "排放废水", "污水", "排放污水", "垃圾", "堆放垃圾", "厕所",
                           "设置厕所", "粪便", "畜禽粪便", "堆放畜禽粪便", "挥发性有机物")),
     "排放挥发性有机物(VOCs)",
@@ -109,7 +110,14 @@ def read_sites(
         )
     else:
         site_id = np.asarray([str(i) for i in range(1, n + 1)], dtype=object)
-    return normalise_sites(geoms, site_id, source_row, sites, crs.to_string, project)
+    s = normalise_sites(geoms, site_id, source_row, sites, crs.to_string, project)
+    fixed = [i.get("row") for i in sites.attrs.get("issues", ()) if i.get("action") == "repaired"]
+    if fixed and source_row is not None:  # repaired by the reader (geo.io): a "repair" note
+        by_reader = np.isin(source_row, np.asarray(fixed, dtype=object).astype(float))
+        s.repaired = by_reader if s.repaired is None else (s.repaired | by_reader)
+    s.input_crs = crs.to_string()
+    s.coords = coords
+    return s
 
 
 def normalise_sites(
@@ -139,6 +147,7 @@ def normalise_sites(
     # geometry problems: missing/empty/non-finite are errors; invalid is repaired
     missing = shapely.is_missing(geoms)
     empty = ~missing & shapely.is_empty(geoms)
+    repaired = np.zeros(n, dtype=bool)
     for i in np.flatnonzero(missing | empty):
         reasons[int(i)] = "空几何 / missing or empty geometry: give the site a geometry"
     live = np.flatnonzero(~(missing | empty))
@@ -164,6 +173,7 @@ def normalise_sites(
         invalid = live[~shapely.is_valid(geoms[live])]
         if len(invalid):
             geoms[invalid] = shapely.make_valid(geoms[invalid])
+            repaired[invalid] = True
             warnings.warn(
                 f"{len(invalid)} site geometries were invalid and repaired with "
                 f"make_valid (site_id {', '.join(site_id[invalid[:5]])}...)",
@@ -187,6 +197,7 @@ def normalise_sites(
     return _Sites(
         geoms, site_id, source_row, profile, projects,
         ex_site[keep], ex_lon[keep], ex_lat[keep], ok, reasons,
+        repaired=repaired if repaired.any() else None,
     )  # fmt: skip
 
 
@@ -194,7 +205,7 @@ def project_key(p: Project) -> tuple[Any, ...]:
     """The attributes of ``p`` that rule conditions read (exits and name aside)."""
     return (
         p.project_type, p.industry_code, tuple(sorted(p.flags)), p.development,
-        p.temporary_land_use, p.water_supply,
+        p.temporary_land_use, p.water_supply, p.activity,
     )  # fmt: skip
 
 

@@ -7,12 +7,17 @@ in ``gdf.attrs["issues"]``), checks them all with :class:`zoning.check.SiteCheck
 
 - ``out`` (.gpkg / .geojson / .csv / anything :func:`geo.io.write_vector` knows): one
   row per checked site with ``site_id``, ``source_row``, ``verdict``, ``verdict_zh``,
-  ``deciding_rules``, ``rules`` (every rule that fired, ";"-joined), ``area_m2``,
+  ``deciding_rules``, ``rules`` (every rule that fired, ";"-joined), ``demo_data``
+  (the synthetic layers the check consulted, ";"-joined; empty: none), ``notes``
+  (the site's notes, "kind: text" joined by " | "), ``straddles_jurisdiction``,
+  ``geometry_repaired``, ``area_m2``,
   ``dist_<kind>_m`` (nearest red line, well, water-source zone, park, ... in metres)
   and the input's own attribute columns, geometry in EPSG:4326;
 - ``errors_out`` (default ``<out stem>.errors.csv``, UTF-8 with BOM so that Excel/WPS
   shows the Chinese): one row per input row that could not be checked, with
-  ``source_row``, ``site_id``, ``stage`` ("read" or "check") and ``reason``. The file
+  ``source_row``, ``site_id``, ``stage`` ("read" or "check"), ``status``
+  ("outside_jurisdiction" for a site outside the pack's jurisdiction, else
+  "invalid_input") and ``reason``. The file
   is always written (header only when there is no error), so a stale one never
   survives a rerun.
 
@@ -39,16 +44,21 @@ from geo.errors import (
 )
 from geo.io import read_vector, write_vector
 from geo.io.spreadsheet import write_csv
-from zoning.check import SiteChecker
+from zoning._grouping import join_per_group
+from zoning._notes import synthetic_kinds
 from zoning.pack import Pack, load_pack
 from zoning.project import Project
-from zoning.result import VERDICTS, CheckResult
+from zoning.result import VERDICTS, CheckResult, note_columns
+from zoning.result_tables import write_results_xlsx
 
 __all__ = ["BatchSummary", "load_layers", "run_batch"]
 
 log = logging.getLogger(__name__)
 
-_OWN_COLUMNS = ("site_id", "source_row", "verdict", "verdict_zh", "deciding_rules", "rules")
+_OWN_COLUMNS = (
+    "site_id", "source_row", "verdict", "verdict_zh", "deciding_rules", "rules", "demo_data",
+    "notes",
+)  # fmt: skip
 
 
 @dataclass
@@ -73,6 +83,8 @@ class BatchSummary:
         Wall time.
     stamp : dict
         The check stamp (versions, checksums).
+    sites : geopandas.GeoDataFrame
+        The verdict rows as written to ``out`` (for a map of the results).
     """
 
     total: int
@@ -84,6 +96,13 @@ class BatchSummary:
     errors_out: Path
     elapsed_s: float
     stamp: dict[str, Any] = field(repr=False, default_factory=dict)
+    sites: Any = field(repr=False, default=None, compare=False)
+    outside_jurisdiction: int = 0
+
+    @property
+    def demo_data(self) -> list[str]:
+        """The synthetic (demonstration) layer kinds the check consulted."""
+        return synthetic_kinds(self.stamp)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe summary."""
@@ -91,6 +110,8 @@ class BatchSummary:
             "total": self.total,
             "checked": self.checked,
             "errors": self.errors,
+            "outside_jurisdiction": self.outside_jurisdiction,
+            "demo_data": self.demo_data,
             "by_verdict": dict(self.by_verdict),
             "repaired": self.repaired,
             "out": str(self.out),
@@ -138,16 +159,12 @@ def _output_frame(result: CheckResult, sites: gpd.GeoDataFrame) -> gpd.GeoDataFr
     """Verdict rows plus the input's attributes (ours win on a name clash)."""
     out = pd.DataFrame(result.sites.drop(columns="geometry"))
     f = result.findings
-    fired = (
-        pd.Series(f["rule_id"].astype(str).to_numpy(), index=f["site_id"].to_numpy())
-        .groupby(level=0, sort=False)
-        .agg(";".join)
-    )
-    out.insert(
-        out.columns.get_loc("deciding_rules") + 1,
-        "rules",
-        out["site_id"].map(fired).fillna("").astype(str),
-    )
+    codes = pd.Index(out["site_id"].to_numpy()).get_indexer(f["site_id"].to_numpy())
+    fired = join_per_group(codes, f["rule_id"].to_numpy(), len(out))
+    out.insert(out.columns.get_loc("deciding_rules") + 1, "rules", fired)
+    demo, notes = note_columns(result)
+    out.insert(out.columns.get_loc("rules") + 1, "demo_data", demo)
+    out.insert(out.columns.get_loc("demo_data") + 1, "notes", notes)
     for col in ("verdict", "verdict_zh", "deciding_rules"):
         out[col] = out[col].astype(str)
     if "source_row" in sites.columns and "source_row" in out.columns:
@@ -171,6 +188,7 @@ def run_batch(
     read_options: Mapping[str, Any] | None = None,
     chunk_size: int = 200_000,
     missing_layers: Literal["raise", "skip"] = "raise",
+    write_options: Callable[[gpd.GeoDataFrame, Path], Mapping[str, Any]] | None = None,
 ) -> BatchSummary:
     """Check every site of a file (or GeoDataFrame) and write the verdicts.
 
@@ -202,6 +220,10 @@ def run_batch(
     missing_layers
         ``"raise"`` when a layer kind the pack needs is missing, or ``"skip"`` its
         rules (with a warning).
+    write_options
+        Called with the output frame and ``out``; returns extra keywords for
+        :func:`geo.io.write_vector` (``style=`` the verdict style, ``aliases=``):
+        the CLI passes :func:`maps.qgis_style.write_options`, so zoning needs no maps.
 
     Returns
     -------
@@ -245,10 +267,15 @@ def run_batch(
         issues = list(sites.attrs.get("issues", []))
         source = str(sites_path_or_gdf)
     layers = load_layers(store_or_layers, pack.layer_kinds())
-    checker = SiteChecker(pack, layers, missing_layers=missing_layers)
+    from zoning.workflow import build_checker  # jurisdiction and extents, as every path
+
+    checker = build_checker(pack, layers, missing_layers=missing_layers)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GeometryRepairedWarning)  # counted below
-        result = checker.check(sites, project=project, chunk_size=chunk_size, progress=progress)
+        result = checker.check(
+            sites, project=project, chunk_size=chunk_size, progress=progress,
+            input_system=(read_options or {}).get("coords"),
+        )  # fmt: skip
     rejected = [i for i in issues if i.get("action") == "rejected"]
     repaired = len({i.get("row") for i in issues if i.get("action") == "repaired"})
     err_rows = [
@@ -256,6 +283,7 @@ def run_batch(
             "source_row": i.get("row"),
             "site_id": None,
             "stage": "read",
+            "status": "invalid_input",
             "reason": i.get("reason", ""),
         }
         for i in rejected
@@ -265,16 +293,23 @@ def run_batch(
             "source_row": None if pd.isna(e.source_row) else int(e.source_row),
             "site_id": e.site_id,
             "stage": "check",
+            "status": e.status,
             "reason": e.reason,
         }
         for e in result.errors.itertuples(index=False)
     ]
-    errors_df = pd.DataFrame(err_rows, columns=["source_row", "site_id", "stage", "reason"])
+    errors_df = pd.DataFrame(
+        err_rows, columns=["source_row", "site_id", "stage", "status", "reason"]
+    )
     if len(errors_df):
         errors_df = errors_df.sort_values("source_row", kind="stable", na_position="last")
     write_csv(errors_df, errors_path)  # site ids are user text: formula-safe
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_vector(_output_frame(result, sites), out)
+    frame = _output_frame(result, sites)
+    if out.suffix.lower() == ".xlsx":  # a workbook for people: sites, findings, errors
+        write_results_xlsx(frame, result.findings, errors_df, out)
+    else:
+        write_vector(frame, out, **dict(write_options(frame, out) if write_options else {}))
     counts = result.counts()
     summary = BatchSummary(
         total=len(result.sites) + len(errors_df),
@@ -286,6 +321,8 @@ def run_batch(
         errors_out=errors_path,
         elapsed_s=time.perf_counter() - t0,
         stamp=result.stamp,
+        sites=frame,
+        outside_jurisdiction=int((errors_df["status"] == "outside_jurisdiction").sum()),
     )
     log.info(
         "checked %d sites from %s (%d errors) in %.1f s: %s",

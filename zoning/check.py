@@ -41,11 +41,14 @@ features that pass ``feature_filter``, and the site does not intersect the rule'
 
 The verdict is the most severe outcome among the findings, prohibited > restricted >
 requirements > compliant; "information" findings never change it. Control-unit rules
-with ``access_list = true`` attach, in ``access_entries``, the unit's access-list
-entries that apply to the project: an entry with ``project_types`` applies to those
-types, with ``industry_prefixes`` to industry codes starting so, with ``requires`` to
-projects having at least one of those flags (unknown attributes never match, as for
-rule conditions); an entry without filters applies to every project.
+with ``access_list = true`` attach the units touched (``units``) and every entry of
+their access lists, each judged for the project (:func:`zoning.access_list.judge_entry`:
+符合 / 不符合 / 需论证 / 不适用 / 需人工核实); the finding's outcome is the most severe
+the judgements lead to (a violated prohibition: prohibited; a restriction: restricted;
+an entry that cannot be checked: needs_review). A rule's exceptions
+(:class:`zoning.pack.RuleException`) change the outcome of its findings for the
+projects they fit (recorded in the finding's ``exceptions``). Line sites carry their
+geodesic length inside each polygon feature (``length_m``, ``length_pct``).
 """
 
 from __future__ import annotations
@@ -73,16 +76,28 @@ from geo.errors import (
     InputFormatError,
     LayerValidationError,
     MissingLayerError,
+    OutsideJurisdictionError,
+)
+from zoning._evidence import (
+    OUTSIDE_JURISDICTION,
+    add_insufficient,
+    check_evidence,
+    coverage,
+    evidence_areas,
+    mark_outside,
+    missing_text_codes,
+    rule_data_kinds,
 )
 from zoning._layers import (
     CATEGORY_ZH,
     access_entries,
-    entry_applies,
     feature_mask,
     index_layer,
     ordered_kinds,
 )
+from zoning._notes import coords_note, project_notes
 from zoning._sites import normalise_sites, project_exits, project_key, read_sites
+from zoning.access_list import JUDGEMENT_OUTCOME, JUDGEMENTS, judge_entry
 from zoning.exit_band import disc_bands
 from zoning.pack import Pack, Rule
 from zoning.project import Project
@@ -123,12 +138,15 @@ __all__ = [
     "check_sites",
 ]
 
-#: Outcomes by severity; "information" (0) never changes a verdict.
+#: Outcomes by severity; "information" (0) never changes a verdict. The index of a
+#: site's most severe outcome is its verdict (zoning.result._VERDICT_OF_SEVERITY).
 OUTCOME_ORDER: dict[str, int] = {
     "information": 0,
     "requirements": 1,
-    "restricted": 2,
-    "prohibited": 3,
+    "needs_review": 2,
+    "insufficient_data": 3,
+    "restricted": 4,
+    "prohibited": 5,
 }
 _LONLAT = "EPSG:4326"
 #: Default search radius of the nearest-feature distance (metres).
@@ -151,6 +169,7 @@ class _RulePlan:
     mask: NDArray[np.bool_] | None  # features passing feature_filter (None: site_exit)
     within: NDArray[np.float64] | None  # per-feature distance limit (within_distance)
     nearest_key: tuple[str, tuple[tuple[str, tuple[str, ...]], ...]] | None
+    missing: bool = False  # its layer (or unless_layer) is not loaded: no data anywhere
 
 
 class SiteChecker:
@@ -168,8 +187,23 @@ class SiteChecker:
         Search radius of nearest-feature distances; beyond it the distance is NaN.
     missing_layers
         ``"raise"`` (default): a kind the rules need but ``layers`` lacks raises
-        :class:`MissingLayerError`; ``"skip"``: those rules are skipped, with a warning
-        and a list in ``stamp["skipped_rules"]``.
+        :class:`MissingLayerError`; ``"skip"``: those rules cannot be judged: a
+        :class:`MissingLayerWarning`, a list in ``stamp["skipped_rules"]``, and an
+        ``"insufficient_data"`` finding for every site the rule's conditions apply to.
+    jurisdiction
+        The pack's jurisdiction (lon/lat geometry); ``"auto"`` (default): the
+        ``boundary`` layer's polygons with the pack's adcodes
+        (:func:`zoning._evidence.check_evidence`); ``None``: not tested. A site that
+        does not intersect it is not checked (error status ``outside_jurisdiction``,
+        :class:`geo.errors.OutsideJurisdictionError` with ``errors="raise"``); a site
+        straddling its boundary is checked and carries a "jurisdiction" note.
+    extents
+        Layer kind → the lon/lat area that layer is authoritative for; ``"auto"``
+        (default): each stored layer's recorded extent, else the jurisdictions its
+        features fall in (a GeoDataFrame: its ``attrs["extent"]``, else everywhere);
+        a kind not given (or ``None``) is authoritative everywhere. A rule whose
+        layer's extent does not cover the whole site, and that did not fire, gives an
+        ``"insufficient_data"`` finding.
 
     Raises
     ------
@@ -187,6 +221,8 @@ class SiteChecker:
         *,
         nearest_max_m: float = NEAREST_MAX_M,
         missing_layers: Literal["raise", "skip"] = "raise",
+        jurisdiction: shapely.Geometry | Literal["auto"] | None = "auto",
+        extents: Mapping[str, shapely.Geometry | None] | Literal["auto"] | None = "auto",
     ) -> None:
         self.pack = pack
         self.nearest_max_m = float(nearest_max_m)
@@ -204,12 +240,13 @@ class SiteChecker:
                 )
                 raise MissingLayerError(msg)
             warnings.warn(
-                f"layer kind(s) {missing} missing: rules {users} are skipped",
+                f"layer kind(s) {missing} missing: rules {users} cannot be judged "
+                "(数据不足 / insufficient data)",
                 MissingLayerWarning,
                 stacklevel=2,
             )
             self.skipped_rules = users
-            rules = [r for r in rules if r.id not in users]
+        self.missing_kinds: list[str] = missing
         self.rules = rules
         self.kinds: list[str] = [k for k in ordered_kinds(rules) if k in layers]
         self.layer_stamp: dict[str, Any] = {}
@@ -217,6 +254,14 @@ class SiteChecker:
         for kind in self.kinds:
             self.index[kind], self.layer_stamp[kind] = index_layer(kind, layers[kind])
         self.ea_crs = fixed_equal_area_crs(list(self.index.values()))
+        stamps: dict[str, Any] = {}
+        if isinstance(jurisdiction, str) or isinstance(extents, str):  # "auto"
+            auto_j, auto_e, stamps = check_evidence(pack, layers)
+            jurisdiction = auto_j if isinstance(jurisdiction, str) else jurisdiction
+            extents = auto_e if isinstance(extents, str) else extents
+        self.jurisdiction, self.extents = evidence_areas(jurisdiction, extents, self.kinds)
+        for kind, meta in self.layer_stamp.items():
+            meta["extent"] = stamps.get(kind)
         self._plans = [self._plan(i, r) for i, r in enumerate(rules)]
         self._within: dict[str, NDArray[np.float64] | None] = {}
         for kind in self.kinds:
@@ -261,9 +306,21 @@ class SiteChecker:
             codes, uniq = pd.factorize(pd.Index([getattr(r, col) for r in rules], dtype=object))
             self._rule_codes[col] = np.asarray(codes, dtype=np.intp)
             self._dtypes[col] = pd.CategoricalDtype(uniq)
+        # "insufficient_data" findings: outcome and requirement (what to import) per rule
+        self._missing_codes = missing_text_codes(rules, self._dtypes, OUTCOME_ORDER)
         self._cites = np.empty(len(rules), dtype=object)
         self._cites[:] = [tuple(str(c) for c in r.citations) for r in rules]
         self._severity = np.array([OUTCOME_ORDER[r.outcome] for r in rules], dtype=np.int8)
+        # each rule's exceptions as they are reported (one shared 1-tuple each)
+        self._exc_rows: list[list[tuple[dict[str, Any], ...]]] = [
+            [({"rule_id": r.id, "id": ex.id, "title": ex.title, "title_en": ex.title_en,
+               "requirement": ex.requirement, "requirement_en": ex.requirement_en,
+               "outcome_from": r.outcome, "outcome": ex.outcome,
+               "citations": [str(c) for c in ex.citations]},)
+             for ex in r.exceptions]
+            for r in rules
+        ]  # fmt: skip
+        self._exc_cache: dict[tuple[Any, ...], list[int]] = {}
         self._cond_cache: dict[tuple[Any, ...], list[bool]] = {}
         # feature ids / names of the categories as plain str (small results' rows)
         self._fid_values = np.asarray(self._fid_cat, dtype=object)
@@ -272,6 +329,8 @@ class SiteChecker:
     # ----------------------------------------------------------------- planning
 
     def _plan(self, pos: int, rule: Rule) -> _RulePlan:
+        if rule.layer in self.missing_kinds or rule.unless_layer in self.missing_kinds:
+            return _RulePlan(pos, rule, None, None, None, missing=True)
         if rule.layer == "site_exit":
             return _RulePlan(pos, rule, None, None, None)
         index = self.index[rule.layer]
@@ -308,6 +367,7 @@ class SiteChecker:
         progress: Callable[[int, int], None] | None = None,
         errors: Literal["report", "raise"] = "report",
         coords: str = "wgs84",
+        input_system: str | None = None,
     ) -> CheckResult:
         """Check sites against the pack (see :func:`check_sites`).
 
@@ -329,6 +389,10 @@ class SiteChecker:
             Lon/lat system of ``sites``: "wgs84" (= "cgcs2000"), or "gcj02" (AMap,
             Tencent) / "bd09" (Baidu), converted to WGS84 first
             (:func:`geo.chinacoords.convert_gdf`).
+        input_system
+            The lon/lat system the caller read the input in before converting it to
+            ``sites`` (e.g. ``"gcj02"``), for the result's "assumption" note only;
+            default ``coords``.
 
         Returns
         -------
@@ -339,6 +403,8 @@ class SiteChecker:
         InputFormatError
             ``sites`` is not a GeoDataFrame, or (with ``errors="raise"``) a site that
             cannot be checked (bad project attributes or exits, duplicated ``site_id``).
+        OutsideJurisdictionError
+            With ``errors="raise"``: a site outside the pack's jurisdiction.
         CRSDetectionError
             ``sites`` has no CRS.
         """
@@ -346,6 +412,8 @@ class SiteChecker:
             msg = f"`chunk_size` must be >= 1, got {chunk_size!r}"
             raise InputFormatError(msg)
         s = read_sites(sites, project, coords)
+        if input_system is not None:
+            s.coords = input_system
         return self._run(s, project, chunk_size, progress, errors)
 
     def check_geometry(
@@ -456,6 +524,7 @@ class SiteChecker:
             s, profile=profile, projects=distinct,
             exit_site=ex_site[keep], exit_lon=ex_lon[keep], exit_lat=ex_lat[keep],
         )  # fmt: skip
+        mark_outside(s, self.jurisdiction, self.pack.name)
         arrays = self._check_block(s, np.flatnonzero(s.ok))
         return [self._alone(s, i, own[i], site_id, arrays) for i in range(n)]
 
@@ -474,6 +543,8 @@ class SiteChecker:
             np.zeros(1, dtype=np.intp), [project],
             np.zeros(int(mine.sum()), dtype=np.intp), s.exit_lon[mine], s.exit_lat[mine],
             s.ok[i : i + 1].copy(), {0: s.reasons[i]} if i in s.reasons else {},
+            {0: s.codes[i]} if i in s.codes else {},
+            None if s.repaired is None else s.repaired[i : i + 1].copy(),
         )  # fmt: skip
         part: dict[str, dict[str, NDArray[Any]]] = {}
         for name, key in (("sites", "pos"), ("relations", "site"), ("findings", "site")):
@@ -491,9 +562,12 @@ class SiteChecker:
         errors: Literal["report", "raise"],
     ) -> CheckResult:
         """Check normalised sites, chunk by chunk (see :meth:`check`)."""
+        mark_outside(s, self.jurisdiction, self.pack.name)
         if errors == "raise" and s.reasons:
             i = min(s.reasons)
             msg = f"site {s.site_id[i]!r}: {s.reasons[i]}"
+            if s.codes.get(i) == OUTSIDE_JURISDICTION:
+                raise OutsideJurisdictionError(msg)
             raise GeometryError(msg) if "几何" in s.reasons[i] else InputFormatError(msg)
         todo = np.flatnonzero(s.ok)
         total = len(todo)
@@ -540,6 +614,13 @@ class SiteChecker:
             "sites": len(s.geoms),
             "nearest_max_m": self.nearest_max_m,
             "skipped_rules": list(self.skipped_rules),
+            "jurisdiction_tested": self.jurisdiction is not None,
+            "rule_layers": {r.id: rule_data_kinds(r) for r in self.rules},
+            "notes": [
+                coords_note(s.input_crs, s.coords),
+                # one project for every site: its assumptions (per-row projects: none)
+                *project_notes(_one_project(project, s)),
+            ],
             "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
 
@@ -561,7 +642,23 @@ class SiteChecker:
             for key, (sub, _) in self._subsets.items()
         }  # fmt: skip
         findings = self._findings(s, pos, block, rels, sub_rels, s.profile[pos])
+        # rules whose layers do not cover a site (or are not loaded): insufficient data
+        covered = coverage(block.geoms_ll, self.kinds, self.extents, self.missing_kinds)
+        cond = np.array([self._conditions(p) for p in s.projects], dtype=bool).reshape(
+            len(s.projects), len(self.rules)
+        )
+        findings = add_insufficient(
+            findings, self.rules, cond, s.profile[pos], covered,
+            OUTCOME_ORDER["insufficient_data"],
+        )  # fmt: skip
         sites = self._site_arrays(pos, block, rels, findings)
+        sites["straddle"] = (
+            np.zeros(len(pos), dtype=bool) if self.jurisdiction is None
+            else ~shapely.covers(self.jurisdiction, block.geoms_ll)  # prepared: 1st arg
+        )  # fmt: skip
+        sites["repaired"] = (
+            np.zeros(len(pos), dtype=bool) if s.repaired is None else s.repaired[pos]
+        )
         relations = self._relation_arrays(block, rels)
         # block positions → positions in the input
         findings["site"] = pos[findings["site"]]
@@ -580,9 +677,15 @@ class SiteChecker:
         cond = np.array([self._conditions(p) for p in s.projects], dtype=bool).reshape(
             len(s.projects), len(self.rules)
         )
+        # per profile and rule: the exception that applies (-1: none)
+        exc = np.array([self._exception_index(p) for p in s.projects], dtype=np.intp).reshape(
+            len(s.projects), len(self.rules)
+        )
         cols: dict[str, list[Any]] = {k: [] for k in _FINDING_ARRAYS}
         for plan in self._plans:
             rule = plan.rule
+            if plan.missing:  # no layer: judged "insufficient_data" (zoning._evidence)
+                continue
             if rule.predicate != "nearest" and rule.layer != "site_exit":
                 if len(rels[rule.layer].site) == 0:  # no site near any feature
                     continue
@@ -621,9 +724,13 @@ class SiteChecker:
                 cols["distance_m"].append(nd[site])
                 cols["overlap_m2"].append(nan)  # (concatenated below: copies)
                 cols["overlap_pct"].append(nan)
+                cols["length_m"].append(nan)
+                cols["length_pct"].append(nan)
                 cols["access_entries"].append(none)
                 cols["units"].append(none)
                 cols["band"].append(none)
+                cols["outcome"].append(np.full(len(site), self._severity[plan.pos], np.int8))
+                cols["exceptions"].append(none)
                 continue
             sel = plan.mask[rel.feature] & ok[rel.site]
             if rule.predicate == "intersects":
@@ -645,22 +752,55 @@ class SiteChecker:
             pct = np.add.reduceat(rel.overlap_pct[sel], start)
             cols["overlap_m2"].append(overlap)
             cols["overlap_pct"].append(np.minimum(pct, 100.0))
+            cols["length_m"].append(np.add.reduceat(rel.length_m[sel], start))
+            cols["length_pct"].append(
+                np.minimum(np.add.reduceat(rel.length_pct[sel], start), 100.0)
+            )
             none = np.full(len(site), None, dtype=object)
+            sev = np.full(len(site), self._severity[plan.pos], np.int8)
+            exc_rows = none
+            if rule.exceptions:
+                ei = exc[profile[site], plan.pos]
+                if (ei >= 0).any():
+                    exc_rows = none.copy()
+                    codes = np.array([OUTCOME_ORDER[e.outcome] for e in rule.exceptions], np.int8)
+                    on = np.flatnonzero(ei >= 0)
+                    sev[on] = codes[ei[on]]
+                    rows = self._exc_rows[plan.pos]
+                    exc_rows[on] = [rows[k] for k in ei[on].tolist()]
             if rule.access_list:
-                ent, units = self._access(ix, pf, start, count, profile[site], s.projects)
+                ent, units, ent_sev = self._access(ix, pf, start, count, profile[site], s.projects)
+                sev = np.maximum(sev, ent_sev)
             else:
                 ent = units = none
             cols["access_entries"].append(ent)
             cols["units"].append(units)
             cols["band"].append(none)
+            cols["outcome"].append(sev)
+            cols["exceptions"].append(exc_rows)
         if cols["site"]:
             arr = {k: np.concatenate(v) for k, v in cols.items()}
         else:
             arr = {k: np.zeros(0, dtype=np.intp if k in ("site", "rule") else object) for k in cols}
-            for k in ("distance_m", "overlap_m2", "overlap_pct"):
+            for k in ("distance_m", "overlap_m2", "overlap_pct", "length_m", "length_pct"):
                 arr[k] = np.zeros(0)
+            arr["outcome"] = np.zeros(0, dtype=np.int8)
         o = np.lexsort((arr["rule"], arr["site"]))
         return {k: v[o] for k, v in arr.items()}
+
+    def _exception_index(self, p: Project) -> list[int]:
+        """Per rule, the position of the exception that applies to ``p`` (-1: none)."""
+        key = project_key(p)
+        got = self._exc_cache.get(key)
+        if got is None:
+            got = []
+            for r in self.rules:
+                ex = r.exception_for(p) if r.exceptions else None
+                got.append(-1 if ex is None else r.exceptions.index(ex))
+            if len(self._exc_cache) >= 4096:  # bounded, as the conditions cache
+                self._exc_cache.clear()
+            self._exc_cache[key] = got
+        return got
 
     def _conditions(self, p: Project) -> list[bool]:
         """Whether each rule's conditions hold for ``p`` (cached by the project's attributes)."""
@@ -727,9 +867,13 @@ class SiteChecker:
         cols["distance_m"].append(np.minimum.reduceat(dist, start))
         cols["overlap_m2"].append(np.full(len(site), np.nan))
         cols["overlap_pct"].append(np.full(len(site), np.nan))
+        cols["length_m"].append(np.full(len(site), np.nan))
+        cols["length_pct"].append(np.full(len(site), np.nan))
         cols["access_entries"].append(np.full(len(site), None, dtype=object))
         cols["units"].append(np.full(len(site), None, dtype=object))
         cols["band"].append(band)
+        cols["outcome"].append(np.full(len(site), self._severity[plan.pos], np.int8))
+        cols["exceptions"].append(np.full(len(site), None, dtype=object))
 
     def _group_tuples(
         self, kind: str, feat: NDArray[np.intp], start: NDArray[np.intp], count: NDArray[np.intp]
@@ -751,31 +895,47 @@ class SiteChecker:
         count: NDArray[np.intp],
         prof: NDArray[np.intp],
         projects: list[Project],
-    ) -> tuple[NDArray[Any], NDArray[Any]]:
-        """Access-list entries (filtered by project) and unit info per finding."""
+    ) -> tuple[NDArray[Any], NDArray[Any], NDArray[np.int8]]:
+        """Judged access-list entries, unit info and the outcome code per finding.
+
+        Every entry of each unit is judged for the project (:func:`judge_entry`); the
+        finding's outcome is the most severe the judgements lead to
+        (:data:`zoning.access_list.JUDGEMENT_OUTCOME`), "needs_review" for a unit
+        without any entry. Judged once per (unit, project profile).
+        """
         nprof = len(projects)
         owner = np.repeat(np.arange(len(start)), count)
         key = feat.astype(np.int64) * nprof + prof[owner]
         ukey, inv = np.unique(key, return_inverse=True)
         per_key = np.empty(len(ukey), dtype=object)
+        key_sev = np.zeros(len(ukey), dtype=np.int8)
         for j, k in enumerate(ukey.tolist()):
             f, p = divmod(k, nprof)
-            entries = self._unit_entries(ix, f)
-            per_key[j] = tuple(
-                {k2: v for k2, v in e.items() if not k2.startswith("_")}
-                for e in entries
-                if entry_applies(e, projects[p])
-            )
+            judged = []
+            worst = OUTCOME_ORDER["needs_review"]  # a unit with no entry: not judged
+            if self._unit_entries(ix, f):
+                worst = 0
+            for e in self._unit_entries(ix, f):
+                code, reason = judge_entry(e["_entry"], projects[p])
+                row = {k2: v for k2, v in e.items() if not k2.startswith("_")}
+                row.update(judgement=code, judgement_zh=JUDGEMENTS[code], reason=reason)
+                judged.append(row)
+                out = JUDGEMENT_OUTCOME[code]
+                if out is not None:
+                    worst = max(worst, OUTCOME_ORDER[out])
+            per_key[j] = tuple(judged)
+            key_sev[j] = worst
         units1 = np.empty(len(ix), dtype=object)  # shared 1-tuples per unit
         for f in np.unique(feat).tolist():
             units1[f] = (self._unit_info(ix, f),)
         ent = per_key[inv[start]]  # one unit per site: the common case, vectorised
         units = units1[feat[start]]
+        sev = np.maximum.reduceat(key_sev[inv], start) if len(start) else key_sev[:0]
         for g in np.flatnonzero(count > 1).tolist():  # sites on several units
             a, c = int(start[g]), int(count[g])
             ent[g] = tuple(e for j in inv[a : a + c] for e in per_key[j])
             units[g] = tuple(u for f in feat[a : a + c].tolist() for u in units1[f])
-        return ent, units
+        return ent, units, sev.astype(np.int8)
 
     def _unit_info(self, ix: LayerIndex, f: int) -> dict[str, Any]:
         got = self._units.get(f)
@@ -814,15 +974,21 @@ class SiteChecker:
             "site_id": pd.Series(s.site_id[arr["site"]], dtype=object),
             "rule_id": pd.Categorical.from_codes(rpos, dtype=self._dtypes["rule_id"]),
         }
-        for col in ("outcome", "section", "title", "title_en", "requirement", "requirement_en"):
-            data[col] = pd.Categorical.from_codes(
-                self._rule_codes[col][rpos], dtype=self._dtypes[col]
-            )
+        # the outcome of each finding (a rule's exception or access list may change it)
+        data["outcome"] = pd.Categorical.from_codes(
+            arr["outcome"].astype(np.int8), dtype=self._dtypes["outcome"]
+        )
+        missing = arr.pop("missing", np.zeros(len(rpos), np.int8)).astype(bool)
+        for col in ("section", "title", "title_en", "requirement", "requirement_en"):
+            codes = self._rule_codes[col][rpos]
+            if col in self._missing_codes and missing.any():  # insufficient_data: what to import
+                codes = np.where(missing, self._missing_codes[col][rpos], codes)
+            data[col] = pd.Categorical.from_codes(codes, dtype=self._dtypes[col])
         data["citations"] = self._cites[rpos]
         data["feature_ids"] = arr["feature_ids"]
-        for col in ("distance_m", "overlap_m2", "overlap_pct"):
+        for col in ("distance_m", "overlap_m2", "overlap_pct", "length_m", "length_pct"):
             data[col] = arr.pop(col).astype("float64", copy=False)
-        for col in ("access_entries", "units", "band"):
+        for col in ("access_entries", "units", "band", "exceptions"):
             data[col] = arr.pop(col)
         return pd.DataFrame(data, copy=False)
 
@@ -837,7 +1003,7 @@ class SiteChecker:
         n = len(pos)
         local = findings["site"].astype(np.intp)
         rcode = findings["rule"].astype(np.intp)
-        sev = self._severity[rcode]
+        sev = findings["outcome"].astype(np.int8)
         site_sev = np.zeros(n, dtype=np.int8)
         np.maximum.at(site_sev, local, sev)
         deciding = np.full(n, "", dtype=object)
@@ -872,6 +1038,8 @@ class SiteChecker:
             [VERDICT_ZH[v] for v in _VERDICT_OF_SEVERITY], dtype=object
         )[codes]
         data["deciding_rules"] = a["deciding"]
+        data["straddles_jurisdiction"] = a["straddle"]
+        data["geometry_repaired"] = a["repaired"]
         data["area_m2"] = a["area_m2"]
         for kind in self.kinds:
             data[f"dist_{kind}_m"] = a[f"dist_{kind}_m"]
@@ -881,8 +1049,10 @@ class SiteChecker:
         self, block: Any, rels: dict[str, LayerRelations]
     ) -> dict[str, NDArray[Any]]:
         parts: dict[str, list[Any]] = {
-            k: [] for k in ("site", "kind", "fcode", "ncode", "rel", "ov", "pct", "dist")
-        }
+            k: [] for k in (
+                "site", "kind", "fcode", "ncode", "rel", "ov", "pct", "dist", "len", "lpct"
+            )
+        }  # fmt: skip
         every = np.arange(block.n)
         zero_all = np.where(block.areal, 0.0, np.nan)  # overlap of an "outside" row
         for k_i, kind in enumerate(self.kinds):
@@ -906,11 +1076,14 @@ class SiteChecker:
             parts["ov"] += [r.overlap_m2, zero]  # (concatenated below: copies)
             parts["pct"] += [r.overlap_pct, zero]
             parts["dist"] += [r.distance_m, near_m]
+            nan_out = np.full(len(out_s), np.nan)  # length inside: line sites only
+            parts["len"] += [r.length_m, np.where(block.areal[out_s], np.nan, nan_out)]
+            parts["lpct"] += [r.length_pct, nan_out]
         if parts["site"]:
             a = {k: np.concatenate(v) for k, v in parts.items()}
         else:
             a = {k: np.zeros(0, dtype=np.intp) for k in parts}
-            a["ov"] = a["pct"] = a["dist"] = np.zeros(0)
+            a["ov"] = a["pct"] = a["dist"] = a["len"] = a["lpct"] = np.zeros(0)
         # each kind's rows are sorted by site then feature: a stable sort on
         # (site, kind) gives (site, kind, feature)
         o = np.argsort(a["site"].astype(np.int64) * len(self.kinds) + a["kind"], kind="stable")
@@ -930,6 +1103,8 @@ class SiteChecker:
                 "overlap_m2": a.pop("ov").astype("float64", copy=False),
                 "overlap_pct": a.pop("pct").astype("float64", copy=False),
                 "distance_m": a.pop("dist").astype("float64", copy=False),
+                "length_m": a.pop("len").astype("float64", copy=False),
+                "length_pct": a.pop("lpct").astype("float64", copy=False),
             },
             copy=False,
         )
@@ -937,7 +1112,7 @@ class SiteChecker:
 
 _FINDING_ARRAYS = (
     "site", "rule", "feature_ids", "distance_m", "overlap_m2", "overlap_pct",
-    "access_entries", "units", "band",
+    "length_m", "length_pct", "access_entries", "units", "band", "outcome", "exceptions",
 )  # fmt: skip
 
 
@@ -951,6 +1126,13 @@ def _ecozone_version() -> str:
         return _pkg_version("ecozone")
     except PackageNotFoundError:  # pragma: no cover - running from a source tree
         return "unknown"
+
+
+def _one_project(project: Project | None, s: _Sites) -> Project | None:
+    """The project every site shares (``None`` with per-row projects)."""
+    if project is not None or len(s.projects) != 1:
+        return project
+    return s.projects[0]
 
 
 def _join(parts: list[dict[str, dict[str, Any]]], part: str) -> dict[str, NDArray[Any]]:

@@ -41,6 +41,7 @@ from geo.errors import (
     MissingLayerError,
     RowRejectedWarning,
 )
+from zoning._grouping import join_per_group
 from zoning._service import grouped_union, polygonal
 
 __all__ = ["CLUES_CITATION", "CLUE_SUMMARY_ZH", "redline_clues"]
@@ -348,9 +349,7 @@ def redline_clues(
     in_rl = np.zeros(n, dtype=bool)
     in_rl[ci] = True
     n_rl = np.bincount(ci, minlength=n)
-    joined = pd.Series(rl_ids[ri], dtype=object).groupby(ci).agg(";".join)
-    rl_text = np.full(n, "", dtype=object)
-    rl_text[joined.index.to_numpy(dtype=np.intp)] = joined.to_numpy()
+    rl_text = join_per_group(ci, rl_ids[ri], n)
 
     # area inside: patch ∩ union of the red lines it overlaps (no double counting)
     area_in = np.zeros(n)

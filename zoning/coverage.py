@@ -65,7 +65,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import geopandas as gpd
@@ -76,7 +76,6 @@ import shapely
 from geo.errors import InputFormatError, MissingLayerError
 from zoning._metric import (
     DEFAULT_TARGETS,
-    IMPORT_HINT,
     MetricResult,
     area_series,
     as_frame,
@@ -86,7 +85,6 @@ from zoning._metric import (
     make_result,
     metrics_table,
     pct,
-    resolve_target,
     write_metrics_csv,
     zones_of,
 )
@@ -249,8 +247,14 @@ def park_area_per_person(
     area_of: Any = None,
     districts: Any = None,
     target: Any = None,
+    area_codes: Sequence[str] | None = None,
 ) -> MetricResult:
     """Park green space per person (人均公园绿地面积), m² per resident.
+
+    Numerator and denominator always cover the same area: with a population table,
+    the parks of the districts whose population is known are divided by the
+    population of those same districts (the figure is then partial, see
+    :func:`zoning._metric.with_status`, unless the table holds the whole area).
 
     Parameters
     ----------
@@ -258,9 +262,11 @@ def park_area_per_person(
         Park layer / GeoDataFrame; every park counts (no size tier), overlaps
         dissolved, clipped to ``area_of``.
     population
-        A number (residents of ``area_of``), a column of ``residential``
-        (e.g. "population"; polygons clipped to the area, population apportioned by
-        area) or a population raster path (summed over the area and districts).
+        A population table (DataFrame with ``adcode``, ``population``, ``year``,
+        ``source``: :func:`zoning.population.load_population`), a number (residents
+        of ``area_of``), a column of ``residential`` (e.g. "population"; polygons
+        clipped to the area, population apportioned by area) or a population raster
+        path (summed over the area and districts).
     residential
         Residential layer, needed when ``population`` is a column name.
     area_of
@@ -270,6 +276,8 @@ def park_area_per_person(
         raster; a plain number gives NaN per district).
     target
         Pack target, number, or None (16.7 m², 001 l.382).
+    area_codes
+        Adcodes of ``area_of``, to look its population up in a population table.
 
     Returns
     -------
@@ -280,7 +288,9 @@ def park_area_per_person(
     Raises
     ------
     InputFormatError
-        If the population is not positive or cannot be read.
+        If a given number is not positive or the population cannot be read.
+    MissingLayerError
+        If the area has no residents in the population given (无数据).
     """
     inputs: dict[str, Any] = {}
     parks_gdf = as_frame(parks, "park", inputs)
@@ -290,7 +300,39 @@ def park_area_per_person(
     zones, info = zones_of(districts, frame)
     park_m2, park_z = dissolved_area(frame, frame.project(parks_gdf), area_m, zones)
     pop_z = np.full(len(zones), np.nan)
-    if isinstance(population, int | float | np.number):
+    notes: list[dict[str, str]] = []
+    complete = True
+    if isinstance(population, pd.DataFrame):
+        codes_t = population["adcode"].astype(str)
+        by_code = dict(zip(codes_t, population["population"].astype(float), strict=True))
+        pop_z = np.array([by_code.get(str(c), np.nan) for c in info["adcode"]], dtype=float)
+        codes = [str(c) for c in area_codes or []]
+        if codes and all(c in by_code for c in codes):
+            pop = float(sum(by_code[c] for c in codes))
+            used = codes
+        elif len(zones) and np.isfinite(pop_z).any():
+            ok = np.isfinite(pop_z)
+            pop, park_m2, complete = float(pop_z[ok].sum()), float(park_z[ok].sum()), bool(ok.all())
+            used = [str(c) for c in info["adcode"][ok]]
+        else:
+            where = f"adcode(s) {codes}" if codes else "the districts of the area"
+            msg = (
+                f"无数据: no population for {where} in the population table "
+                f"{population.attrs.get('path', '')}: add their rows (adcode,name,population,"
+                "year,source) or pass `--population NUMBER|FILE`"
+            )
+            raise MissingLayerError(msg)
+        rows = population[population["adcode"].astype(str).isin(used)]
+        years = sorted({str(y) for y in rows["year"]})
+        sources = sorted({str(x) for x in rows["source"]})
+        kinds = set(rows["kind"].astype(str)) if "kind" in rows else {"published"}
+        inputs[f"population:{population.attrs.get('path', 'table')}"] = "/".join(years)
+        text = f"人口：常住人口{pop:,.0f}人（{'、'.join(years)}年；来源：{'；'.join(sources)}）"
+        if kinds - {"published"}:
+            text += "；含演示（非公布）数字"
+        notes.append({"kind": "assumption", "text": text, "text_en": f"population {pop:,.0f} "
+                      f"({'/'.join(years)}), from the population table"})
+    elif isinstance(population, int | float | np.number):
         pop = float(population)
     elif isinstance(population, str) and residential is not None:
         res = as_frame(residential, "residential", inputs)
@@ -320,17 +362,36 @@ def park_area_per_person(
             "(with residential=...) or the path of a population raster"
         )
         raise InputFormatError(msg)
-    if not pop > 0:
-        msg = f"population must be positive to compute m² per person (got {pop})"
+    if isinstance(population, int | float | np.number):
+        complete = True  # residents of the whole area: districts are just not known
+    elif not isinstance(population, pd.DataFrame) and len(zones):
+        # a residential column or raster with residents in some districts only: parks
+        # and residents of those same districts (numerator and denominator, same area)
+        ok = pop_z > 0
+        if ok.any() and not ok.all():
+            pop, park_m2, complete = float(pop_z[ok].sum()), float(park_z[ok].sum()), False
+    if isinstance(population, int | float | np.number) and not pop > 0:
+        msg = f"`population` must be a positive number of residents (got {pop})"
         raise InputFormatError(msg)
+    if not pop > 0:
+        msg = (
+            f"无数据: the population of the area is {pop}: give the residents with "
+            "`--population NUMBER|FILE.csv` (Python: population=...)"
+        )
+        raise MissingLayerError(msg)
     value = park_m2 / pop
     with np.errstate(divide="ignore", invalid="ignore"):
         per_z = np.where(pop_z > 0, park_z / pop_z, np.nan)
-    table = info.assign(value=per_z, park_m2=park_z, population=pop_z, denominator=pop_z)
+    table = info.assign(
+        value=per_z, park_km2=park_z / 1e6, park_m2=park_z, population=pop_z, denominator=pop_z
+    )
     res = make_result(
         "park_area_per_person", target, value=value, base=pop, inputs=inputs, table=table,
-        details={"park_m2": park_m2, "population": pop},
+        details={"park_m2": park_m2, "park_km2": park_m2 / 1e6, "population": pop,
+                 "complete_data": complete},
     )  # fmt: skip
+    if notes:
+        res.notes.extend(notes)
     if res.gap_abs is not None:
         res.details["park_m2_needed"] = max(0.0, res.gap_abs * pop)
     return res
@@ -424,6 +485,7 @@ def forest_share(
     details = {
         "forest_classes": sorted(classes),
         "area_km2": areas[0] / 1e6,
+        "forest_km2": share[0] / 100 * areas[0] / 1e6,
         "data_pct": float(pct(data_m2[0], areas[0])),
     }
     return make_result(
@@ -434,202 +496,4 @@ def forest_share(
 
 # --------------------------------------------------------------------------- all targets
 
-
-_SUB_CENTRE_ADCODE = "110112"  # Tongzhou: the Beijing city sub-centre
-
-
-def _not_measured(target: Any, reason: str) -> MetricResult:
-    tval, comp, label, unit, cite = resolve_target(target.metric, target)
-    return MetricResult(
-        metric=target.metric, label=label, value=None, unit=unit, target=tval, comparison=comp,
-        met=None, gap_pp=None, gap_abs=None,
-        gap_unit="m2/person" if unit == "m2/person" else "km2", citation=cite, inputs={},
-        by_district=pd.DataFrame(), measured=False, reason=reason, target_id=target.id,
-    )  # fmt: skip
-
-
-def _boundary_area(boundaries: Any, codes: Sequence[str]) -> gpd.GeoSeries | None:
-    b = boundaries.gdf if hasattr(boundaries, "gdf") else boundaries
-    rows = b[b["adcode"].astype(str).isin([str(c) for c in codes])]
-    return None if len(rows) == 0 else area_series(rows)
-
-
-def measure_targets(
-    pack: Any,
-    layers: Any,
-    *,
-    by: Literal["district"] | None = "district",
-    jurisdiction: Any = None,
-    rasters: Mapping[str, Any] | None = None,
-    population: Any = None,
-    scopes: Mapping[str, Any] | None = None,
-    network: Any = None,
-    method: Literal["vector", "raster"] = "vector",
-) -> list[MetricResult]:
-    """Measure every target of a pack that the inputs allow.
-
-    Parameters
-    ----------
-    pack
-        A :class:`zoning.pack.Pack` (targets, park service tiers, jurisdiction).
-    layers
-        Mapping kind → Layer / GeoDataFrame, or a LayerStore (``get_kind``). Kinds
-        used: boundary, redline, eco_control, park, residential, and "sponge"
-        (areas meeting the sponge-city standard) when given.
-    by
-        "district" for per-district tables, None for none.
-    jurisdiction
-        An adcode, list of adcodes, or a polygon (GeoDataFrame / lon/lat geometry);
-        default the pack's jurisdiction adcodes looked up in the boundary layer.
-    rasters
-        ``{"landcover": path, "population": path}``.
-    population
-        Residents (number) or population raster path for per-person metrics;
-        default the ``population`` raster, else the residential ``population`` column.
-    scopes
-        Areas for scoped targets: ``{"plains": ..., "sub_centre": ..., "built_up": ...}``
-        (default sub-centre: the Tongzhou boundary, adcode 110112; built-up: a
-        "built_up" layer if given). Park coverage with scope "built_up" and no
-        built-up area measures all residential land of the jurisdiction (noted in
-        ``details["scope_note"]``): residential land lies in the built-up area.
-    network
-        Street lines for network park coverage.
-    method
-        Park coverage method.
-
-    Returns
-    -------
-    list of MetricResult
-        One per target, in pack order; targets that cannot be measured have
-        ``measured=False`` and a ``reason`` naming what to provide.
-    """
-    rasters = dict(rasters or {})
-    scopes = dict(scopes or {})
-    try:
-        boundaries = get_layer(layers, "boundary")
-    except MissingLayerError:
-        boundaries = None
-    if jurisdiction is None:
-        codes = list(getattr(getattr(pack, "jurisdiction", None), "adcodes", []) or [])
-    elif isinstance(jurisdiction, str | list | tuple):
-        codes = [jurisdiction] if isinstance(jurisdiction, str) else list(jurisdiction)
-    else:
-        codes = []
-    if codes:
-        area = None if boundaries is None else _boundary_area(boundaries, codes)
-        if area is None:
-            no_area = (
-                f"jurisdiction {codes} not found: no boundary layer holds adcode(s) {codes}; "
-                f"{IMPORT_HINT.format(kind='boundary')}"
-            )
-    else:
-        area, no_area = area_series(jurisdiction), "no jurisdiction given"
-    districts = None
-    if by == "district" and boundaries is not None:
-        districts = districts_of(boundaries, codes or jurisdiction)
-    tiers = getattr(pack, "park_service", None)
-
-    def scope_area(scope: str) -> Any:
-        if scope == "jurisdiction":
-            if area is None:
-                raise MissingLayerError(no_area)
-            return area
-        if scope in scopes:
-            return area_series(scopes[scope])
-        if scope == "sub_centre" and boundaries is not None:
-            sub = _boundary_area(boundaries, [_SUB_CENTRE_ADCODE])
-            if sub is not None:
-                return sub
-        if scope == "built_up":
-            try:
-                built = as_frame(get_layer(layers, "built_up"), "built_up", {})
-            except MissingLayerError:
-                pass
-            else:  # the built-up land of this jurisdiction, not of the whole layer
-                return built if area is None else gpd.clip(built, area.to_crs(built.crs))
-        msg = f"no {scope!r} area: pass scopes={{{scope!r}: polygon or GeoDataFrame}}"
-        raise MissingLayerError(msg)
-
-    def one(t: Any) -> MetricResult:
-        m = t.metric
-        if m in ("redline_share", "eco_control_share"):
-            kind = "redline" if m == "redline_share" else "eco_control"
-            layer = get_layer(layers, kind)
-            gdf = layer.gdf if hasattr(layer, "gdf") else layer
-            if kind == "eco_control" and "zone_type" in gdf:
-                zt = gdf["zone_type"].astype(str)
-                sel = zt.str.contains("生态控制|eco", case=False, regex=True)
-                if sel.any() and not sel.all():
-                    layer = gdf[sel]
-            area_t = scope_area(t.scope)
-            return share_of_area(layer, area_t, metric=m, districts=districts, target=t)
-        if m == "park_service_coverage":
-            parks, res = get_layer(layers, "park"), get_layer(layers, "residential")
-            rgdf = res.gdf if hasattr(res, "gdf") else res
-            pop = (
-                "population"
-                if method == "vector" and network is None and "population" in rgdf
-                and rgdf["population"].notna().any() else None
-            )  # fmt: skip
-            # residential land lies in the built-up area: without a built-up
-            # boundary, all residential land of the jurisdiction is measured
-            note = None
-            try:
-                where = scope_area(t.scope)
-            except MissingLayerError:
-                if t.scope != "built_up":
-                    raise
-                where, note = scope_area("jurisdiction"), "built_up scope: jurisdiction used"
-            result = park_service_coverage(
-                parks, res, tiers=tiers, area_of=where, population=pop,
-                network=network, districts=districts, method=method, target=t,
-            )  # fmt: skip
-            if note:
-                result.details["scope_note"] = note
-            return result
-        if m == "park_area_per_person":
-            parks = get_layer(layers, "park")
-            pop = population if population is not None else rasters.get("population")
-            res = None
-            if pop is None:
-                res = get_layer(layers, "residential")
-                rgdf = res.gdf if hasattr(res, "gdf") else res
-                if "population" not in rgdf or not rgdf["population"].notna().any():
-                    msg = (
-                        "no population: give population=NUMBER, rasters={'population': PATH} "
-                        "or a residential layer with a 'population' column"
-                    )
-                    raise MissingLayerError(msg)
-                pop = "population"
-            return park_area_per_person(
-                parks, population=pop, residential=res, area_of=scope_area(t.scope),
-                districts=districts, target=t,
-            )  # fmt: skip
-        if m == "forest_share":
-            if "landcover" not in rasters:
-                msg = "no land-cover raster: pass rasters={'landcover': PATH_TO_GEOTIFF}"
-                raise MissingLayerError(msg)
-            return forest_share(
-                rasters["landcover"], scope_area(t.scope),
-                forest_classes=rasters.get("forest_classes", DEFAULT_FOREST_CLASSES),
-                districts=districts if t.scope == "jurisdiction" else None, target=t,
-            )  # fmt: skip
-        if m == "sponge_share":
-            try:
-                sponge = get_layer(layers, "sponge")
-            except MissingLayerError as err:
-                msg = (
-                    "no 'sponge' layer (areas meeting the sponge-city standard): pass "
-                    "layers={'sponge': GeoDataFrame, ...}"
-                )
-                raise MissingLayerError(msg) from err
-            return sponge_share(sponge, scope_area(t.scope), districts=districts, target=t)
-        raise MissingLayerError(f"metric {m!r} is not measured by ecozone")
-
-    results = []
-    for t in getattr(pack, "targets", []):
-        try:
-            results.append(one(t))
-        except MissingLayerError as err:
-            results.append(_not_measured(t, str(err)))
-    return results
+from zoning._targets import measure_targets  # noqa: E402  (uses the functions above)

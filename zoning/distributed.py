@@ -57,12 +57,13 @@ import shapely
 
 from geo.errors import GeometryRepairedWarning, InputFormatError
 from geo.io.spreadsheet import write_csv
+from zoning._grouping import join_per_group
 from zoning._sites import EXIT_COLUMNS, PROJECT_COLUMNS, sites_frame
 from zoning.batch import BatchSummary, load_layers
 from zoning.check import NEAREST_MAX_M, SiteChecker
 from zoning.pack import Pack, load_pack
 from zoning.project import Project
-from zoning.result import VERDICTS, CheckResult
+from zoning.result import VERDICTS, CheckResult, note_columns, rule_kinds
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ HILBERT_LEVEL = 16  # as dask-geopandas: 2**16 cells along each axis
 PART_ROWS = 50_000  # default sites per partition (in-memory input)
 _PART_NAME = "part.{:05d}.parquet"
 _PART_RE = re.compile(r"^part\.\d{5}\.parquet$")
-_ERROR_COLUMNS = ["source_row", "site_id", "stage", "reason"]
+_ERROR_COLUMNS = ["source_row", "site_id", "stage", "status", "reason"]
 # Local workers: Arrow buffers go back to the OS when freed (Arrow's own allocator keeps
 # them), so that a worker's memory limit measures live data and workers do not pause.
 _WORKER_ENV = {"ARROW_DEFAULT_MEMORY_POOL": "system"}
@@ -452,7 +453,8 @@ def _number_and_key(
     return df
 
 
-_VERDICT_TEXT = ("verdict", "verdict_zh", "deciding_rules", "rules")
+_VERDICT_TEXT = ("verdict", "verdict_zh", "deciding_rules", "rules", "demo_data", "notes")
+_SITE_FLAGS = ("straddles_jurisdiction", "geometry_repaired")
 
 
 def _verdict_frame(res: CheckResult) -> pd.DataFrame:
@@ -464,15 +466,12 @@ def _verdict_frame(res: CheckResult) -> pd.DataFrame:
     out = pd.DataFrame(res.sites)
     ids = out["site_id"].astype(str).to_numpy(dtype=object)
     f = res.findings
-    rules = np.full(len(out), "", dtype=object)
-    if len(f):
-        codes = pd.Index(ids).get_indexer(f["site_id"].astype(str).to_numpy(dtype=object))
-        order = np.argsort(codes, kind="stable")
-        codes = codes[order]
-        names = f["rule_id"].astype(str).to_numpy(dtype=object)[order]
-        cuts = np.flatnonzero(np.diff(codes)) + 1
-        rules[codes[np.r_[0, cuts]]] = [";".join(g) for g in np.split(names, cuts)]
+    codes = pd.Index(ids).get_indexer(f["site_id"].astype(str).to_numpy(dtype=object))
+    rules = join_per_group(codes, f["rule_id"].to_numpy(), len(out))
     out.insert(out.columns.get_loc("deciding_rules") + 1, "rules", rules)
+    demo, notes = note_columns(res)  # as zoning.batch writes them
+    out.insert(out.columns.get_loc("rules") + 1, "demo_data", demo)
+    out.insert(out.columns.get_loc("demo_data") + 1, "notes", notes)
     return out
 
 
@@ -496,9 +495,10 @@ def _check_thin(
         out["geometry"].to_numpy(), hex=True
     )  # text survives dask's string conversion
     out["reason"] = None
+    out["status"] = None
     err = pd.DataFrame(
         {"site_id": res.errors["site_id"], "source_row": res.errors["source_row"],
-         "reason": res.errors["reason"]}
+         "reason": res.errors["reason"], "status": res.errors["status"]}
     )  # fmt: skip
     out = pd.concat([out, err], ignore_index=True) if len(err) else out
     out.insert(0, "_row", rows.reindex(out["site_id"].astype(str)).to_numpy(dtype=np.int64))
@@ -506,8 +506,11 @@ def _check_thin(
         c: "float64" for c in out.columns if c == "area_m2" or c.startswith("dist_")
     }
     out = out.astype(types)
-    for c in ("site_id", *_VERDICT_TEXT, "geometry", "reason"):
+    for c in ("site_id", *_VERDICT_TEXT, "geometry", "reason", "status"):
         out[c] = out[c].astype(object)
+    for c in _SITE_FLAGS:  # error rows: False (they are dropped before writing)
+        if c in out.columns:
+            out[c] = out[c].astype(object).where(out[c].notna(), False).astype(bool)
     return out
 
 
@@ -527,11 +530,11 @@ def _merge_write(
 
     v = verdicts.reset_index().sort_values("_row", kind="stable")
     bad = v["reason"].notna().to_numpy()
-    err, ok = v[bad], v[~bad].drop(columns=["reason"])
+    err, ok = v[bad], v[~bad].drop(columns=["reason", "status"])
     report: dict[str, Any] = {"path": None, "checked": len(ok)}
     report["errors"] = pd.DataFrame(
         {"source_row": err["source_row"].astype("Int64"), "site_id": err["site_id"],
-         "stage": "check", "reason": err["reason"]}
+         "stage": "check", "status": err["status"], "reason": err["reason"]}
     )  # fmt: skip
     vc = ok["verdict"].astype(str).value_counts()
     report["counts"] = {k: int(vc.get(k, 0)) for k in VERDICTS}
@@ -784,6 +787,8 @@ def _summarise(
         "sites": total,
         "nearest_max_m": checker.nearest_max_m,
         "skipped_rules": list(checker.skipped_rules),
+        "jurisdiction_tested": checker.jurisdiction is not None,
+        "rule_layers": {r.id: rule_kinds(r) for r in checker.rules},
         "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "engine": "dask",
         "partitions": sum(1 for s in summaries if s["path"]),
@@ -798,6 +803,7 @@ def _summarise(
         errors_out=errors_path,
         elapsed_s=time.perf_counter() - t0,
         stamp=stamp,
+        outside_jurisdiction=int((errors_df["status"] == "outside_jurisdiction").sum()),
     )
     log.info(
         "dask: checked %d sites from %s into %d parts (%d errors) in %.1f s: %s",

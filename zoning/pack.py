@@ -2,8 +2,11 @@
 
 A pack is a TOML file under ``zoning/packs/`` (or any path) validated by the pydantic
 models below. A pack may ``inherits`` another: the child's rules and targets replace
-the parent's with the same ``id``, new ones are appended, and ``disable = [ids]``
-drops inherited ones. Every rule and target carries citations (seed plan file and
+the parent's with the same ``id``, new ones are appended, ``disable = [ids]``
+drops inherited ones, and ``[[amend]]`` adds citations to an inherited rule. Every
+jurisdiction pack inherits the abstract ``national`` pack (rules of national law), so
+the chains are national ← beijing ← tongzhou / daxing, national ← jiangjin / guangxi.
+Every rule and target carries citations (seed plan file and
 line, or a law / standard and its article).
 
 Conventions shared with :mod:`zoning.check`:
@@ -44,13 +47,14 @@ from pydantic import (
 
 from geo.errors import PackError
 from layers.kinds import LAYER_KINDS
-from zoning.project import DEVELOPMENT, FLAGS, PROJECT_TYPES, Project
+from zoning.project import ACTIVITIES, DEVELOPMENT, FLAGS, PROJECT_TYPES, Project
 
 __all__ = [
     "LAYER_KINDS",
     "METRICS",
     "PACKS_DIR",
     "RULE_LAYERS",
+    "Amendment",
     "Citation",
     "Conditions",
     "Jurisdiction",
@@ -58,6 +62,8 @@ __all__ = [
     "ParkService",
     "ParkTier",
     "Rule",
+    "RuleException",
+    "Scope",
     "Target",
     "iter_citations",
     "list_packs",
@@ -86,6 +92,7 @@ RuleLayer = Literal[RULE_LAYERS]  # type: ignore[valid-type]
 Metric = Literal[METRICS]  # type: ignore[valid-type]
 ProjectType = Literal[tuple(PROJECT_TYPES)]  # type: ignore[valid-type]
 Flag = Literal[tuple(FLAGS)]  # type: ignore[valid-type]
+Activity = Literal[tuple(ACTIVITIES)]  # type: ignore[valid-type]
 Predicate = Literal["intersects", "within", "within_distance", "nearest"]
 Outcome = Literal["prohibited", "restricted", "requirements", "information"]
 Section = Literal["redline", "quality_floor", "resource_cap", "access_list"]
@@ -94,6 +101,8 @@ Section = Literal["redline", "quality_floor", "resource_cap", "access_list"]
 OUTCOMES_ZH: dict[str, str] = {
     "prohibited": "禁止",
     "restricted": "限制(需论证)",
+    "insufficient_data": "数据不足",
+    "needs_review": "需人工核实",
     "requirements": "须落实管控要求",
     "information": "信息",
 }
@@ -201,7 +210,9 @@ class Conditions(_Model):
     * ``flags_any``: it has at least one of these flags;
     * ``flags_none``: it has none of these flags;
     * ``development``: ``"new"`` or ``"expansion"``;
-    * ``temporary_land_use`` / ``water_supply``: the project's value equals this.
+    * ``temporary_land_use`` / ``water_supply``: the project's value equals this;
+    * ``activities``: the project declares one of these limited activities
+      (:data:`zoning.project.ACTIVITIES`; a project declaring none does not match).
     """
 
     project_types: list[ProjectType] | None = None
@@ -211,6 +222,7 @@ class Conditions(_Model):
     development: Literal["new", "expansion"] | None = None
     temporary_land_use: bool | None = None
     water_supply: bool | None = None
+    activities: list[Activity] | None = None
 
     @field_validator("industry_prefixes")
     @classmethod
@@ -254,6 +266,8 @@ class Conditions(_Model):
             return False
         if self.temporary_land_use is not None and p.temporary_land_use != self.temporary_land_use:
             return False
+        if self.activities is not None and p.activity not in self.activities:
+            return False
         return not (self.water_supply is not None and p.water_supply != self.water_supply)
 
     def describe(self) -> str:
@@ -273,7 +287,36 @@ class Conditions(_Model):
             parts.append("临时用地" if self.temporary_land_use else "非临时用地")
         if self.water_supply is not None:
             parts.append("供水设施" if self.water_supply else "非供水设施")
+        if self.activities:
+            parts.append("申报活动: " + "、".join(ACTIVITIES[a] for a in self.activities))
         return "; ".join(parts) or "任何项目"
+
+
+class RuleException(_Model):
+    """An exception the plans allow to a rule, with its own citations.
+
+    When the project meets ``when``, the rule's outcome becomes ``outcome`` (e.g.
+    prohibited → restricted, 需论证).
+
+    The first exception of a rule whose conditions hold applies; it is reported with
+    its own title, requirement and citations (a note of kind "exception").
+    """
+
+    id: str = Field(pattern=_ID_RE)
+    when: Conditions
+    outcome: Outcome
+    title: str = Field(min_length=1)
+    title_en: str = Field(min_length=1)
+    requirement: str = Field(min_length=1)
+    requirement_en: str = Field(min_length=1)
+    citations: list[Citation] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _has_conditions(self) -> RuleException:
+        if not self.when.model_dump(exclude_none=True):
+            msg = "an exception needs at least one condition in 'when' (else it is the rule)"
+            raise ValueError(msg)
+        return self
 
 
 class Rule(_Model):
@@ -299,6 +342,7 @@ class Rule(_Model):
     access_list: bool = False
     report_overlap: bool = False
     unless_layer: LayerKind | None = None
+    exceptions: list[RuleException] = Field(default_factory=list)
 
     @field_validator("feature_filter", mode="before")
     @classmethod
@@ -336,7 +380,34 @@ class Rule(_Model):
         if self.unless_layer is not None and self.unless_layer == self.layer:
             msg = f"'unless_layer' {self.unless_layer!r} is the rule's own layer"
             raise ValueError(msg)
+        for ex in self.exceptions:
+            if ex.outcome == self.outcome:
+                msg = (
+                    f"exception {ex.id!r} keeps the rule's outcome {self.outcome!r}: "
+                    "it changes nothing"
+                )
+                raise ValueError(msg)
+        if len({ex.id for ex in self.exceptions}) != len(self.exceptions):
+            msg = "two exceptions of the rule share an id"
+            raise ValueError(msg)
         return self
+
+    def exception_for(self, project: Project | None) -> RuleException | None:
+        """The first exception whose conditions hold for ``project`` (None: none).
+
+        Parameters
+        ----------
+        project
+            The project, or ``None`` for an unknown project.
+
+        Returns
+        -------
+        RuleException or None
+        """
+        for ex in self.exceptions:
+            if ex.when.applies_to(project):
+                return ex
+        return None
 
     def applies_to(self, project: Project | None) -> bool:
         """Whether the rule's conditions hold for ``project`` (see :class:`Conditions`).
@@ -358,8 +429,69 @@ class Rule(_Model):
         return OUTCOMES_ZH[self.outcome]
 
 
+#: Words of a plan that make a target an aspiration (力争), not a binding value.
+ASPIRATION_WORDS = ("力争", "力爭")
+
+#: Chinese / English labels of a target's nature (binding vs aspiration).
+TARGET_NATURE_ZH = {True: "约束性", False: "力争（预期性）"}
+TARGET_NATURE_EN = {True: "binding", False: "aspirational (力争)"}
+
+
+class Scope(_Model):
+    """A named area that targets are set for (the pack's ``[scopes.ID]`` tables).
+
+    Exactly one of:
+
+    * ``adcodes``: administrative areas of the boundary layer (a municipality, a
+      district);
+    * ``layer``: the features of a layer kind (e.g. ``"built_up"``), cut to ``within``;
+    * ``input = true``: an area the user gives (``ecozone coverage --scope ID=FILE``,
+      ``measure_targets(scopes={ID: ...})``), cut to ``within``.
+
+    ``within`` names another scope, or ``"jurisdiction"`` for the pack's own area.
+    """
+
+    name: str = Field(min_length=1)
+    name_en: str = Field(min_length=1)
+    adcodes: list[str] | None = None
+    layer: LayerKind | None = None
+    input: bool = False
+    within: str | None = None
+    note: str = ""
+
+    @field_validator("adcodes", mode="before")
+    @classmethod
+    def _codes(cls, v: Any) -> Any:
+        if isinstance(v, str | int):
+            v = [v]
+        return [str(x) for x in v] if isinstance(v, list) else v
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Scope:
+        given = [self.adcodes is not None, self.layer is not None, self.input]
+        if sum(given) != 1:
+            msg = "a scope is given by exactly one of 'adcodes', 'layer' or 'input = true'"
+            raise ValueError(msg)
+        for code in self.adcodes or []:
+            if not re.match(r"^\d{6}$", code):
+                msg = f"an adcode has 6 digits, e.g. '110000' (got {code!r})"
+                raise ValueError(msg)
+        if self.adcodes is not None and self.within is not None:
+            msg = "'within' is for 'layer' / 'input' scopes (adcodes are an area already)"
+            raise ValueError(msg)
+        return self
+
+
 class Target(_Model):
-    """A quantitative plan target, measured by :mod:`zoning.coverage`."""
+    """A quantitative plan target, measured by :mod:`zoning.coverage`.
+
+    ``scope`` names the area the plan sets the target for: ``"jurisdiction"`` (the
+    pack's own area) or a scope declared in the pack's ``[scopes.ID]``. A target is
+    judged only at its scope; finer breakdowns are contributions. ``binding`` is
+    false for aspirations (the plan says 力争): they are labelled 力争（预期性） and a
+    shortfall reads 未达到力争目标, not 未达标. A citation whose text says 力争 must
+    have ``binding = false``.
+    """
 
     id: str = Field(pattern=_ID_RE)
     metric: Metric
@@ -370,7 +502,8 @@ class Target(_Model):
     label: str = Field(min_length=1)
     label_en: str = Field(min_length=1)
     citation: Citation
-    scope: Literal["jurisdiction", "plains", "sub_centre", "built_up"] = "jurisdiction"
+    scope: str = Field(default="jurisdiction", pattern=r"^[a-z][a-z0-9_]*$")
+    binding: bool = True
 
     @model_validator(mode="after")
     def _unit_fits(self) -> Target:
@@ -385,7 +518,23 @@ class Target(_Model):
             if self.value > 100:
                 msg = f"a share must be <= 100 % (got {self.value})"
                 raise ValueError(msg)
+        if self.binding and any(w in self.citation.text for w in ASPIRATION_WORDS):
+            msg = (
+                f"the cited text says 力争 ({self.citation.text!r}): an aspiration, "
+                "set 'binding = false'"
+            )
+            raise ValueError(msg)
         return self
+
+    @property
+    def nature_zh(self) -> str:
+        """约束性 or 力争（预期性）."""
+        return TARGET_NATURE_ZH[self.binding]
+
+    @property
+    def nature_en(self) -> str:
+        """"binding" or "aspirational (力争)"."""
+        return TARGET_NATURE_EN[self.binding]
 
 
 class ParkTier(_Model):
@@ -491,8 +640,25 @@ class Jurisdiction(_Model):
         return self.adcodes[0]
 
 
+class Amendment(_Model):
+    """Citations a child pack adds to an inherited rule (``[[amend]]`` in the TOML).
+
+    A national rule (e.g. the Water Pollution Prevention Law's source-zone articles)
+    is written once in the parent; a jurisdiction whose own plan restates it adds its
+    plan's line here instead of repeating the rule.
+    """
+
+    id: str = Field(pattern=_ID_RE)
+    citations: list[Citation] = Field(min_length=1)
+
+
 class Pack(_Model):
-    """A resolved rule pack (inheritance already applied by :func:`load_pack`)."""
+    """A resolved rule pack (inheritance already applied by :func:`load_pack`).
+
+    ``abstract = true`` marks a base pack (the national pack): it is inherited, not
+    checked against, and :func:`list_packs` leaves it out. ``amend`` lists the
+    citations this pack added to inherited rules (already merged into ``rules``).
+    """
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     version: str = Field(min_length=1)
@@ -503,7 +669,12 @@ class Pack(_Model):
     targets: list[Target] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)
     park_service: ParkService = Field(default_factory=ParkService)
+    #: default radii (m) of the screening list (周边敏感目标筛查), zoning.screening
+    screening_radii_m: list[float] = Field(default_factory=lambda: [500.0, 1000.0, 5000.0])
     disable: list[str] = Field(default_factory=list)
+    scopes: dict[str, Scope] = Field(default_factory=dict)
+    abstract: bool = False
+    amend: list[Amendment] = Field(default_factory=list)
 
     _path: Path | None = PrivateAttr(default=None)
     _lineage: tuple[str, ...] = PrivateAttr(default=())
@@ -519,6 +690,53 @@ class Pack(_Model):
                 seen.add(it.id)
         return self
 
+    @model_validator(mode="after")
+    def _known_scopes(self) -> Pack:
+        known = {"jurisdiction", *self.scopes}
+        for sid, sc in self.scopes.items():
+            if not re.match(r"^[a-z][a-z0-9_]*$", sid):
+                msg = f"scope {sid!r}: ids are lower case, e.g. 'built_up'"
+                raise ValueError(msg)
+            if sc.within is not None and sc.within not in known - {sid}:
+                msg = (
+                    f"scope {sid!r}: field 'within': unknown scope {sc.within!r}; "
+                    f"known: {sorted(known)}"
+                )
+                raise ValueError(msg)
+        for t in self.targets:
+            if t.scope not in known:
+                msg = (
+                    f"target {t.id!r}: field 'scope': unknown scope {t.scope!r}; declare it "
+                    f"under [scopes.{t.scope}] (known: {sorted(known)})"
+                )
+                raise ValueError(msg)
+        return self
+
+    def scope(self, scope_id: str) -> Scope:
+        """The declared scope ``scope_id``; ``"jurisdiction"`` is the pack's own area.
+
+        Parameters
+        ----------
+        scope_id
+            A key of :attr:`scopes` or ``"jurisdiction"``.
+
+        Returns
+        -------
+        Scope
+
+        Raises
+        ------
+        KeyError
+            Naming the known scopes.
+        """
+        if scope_id in self.scopes:
+            return self.scopes[scope_id]
+        if scope_id == "jurisdiction":
+            j = self.jurisdiction
+            return Scope(name=j.name, name_en=j.name_en, adcodes=list(j.adcodes))
+        msg = f"pack {self.name!r} has no scope {scope_id!r}; scopes: {sorted(self.scopes)}"
+        raise KeyError(msg)
+
     @property
     def path(self) -> Path | None:
         """The file the pack was loaded from (``None`` when built in code)."""
@@ -526,7 +744,7 @@ class Pack(_Model):
 
     @property
     def lineage(self) -> tuple[str, ...]:
-        """Pack names from the root ancestor to this pack, e.g. ("beijing", "tongzhou")."""
+        """Pack names from the root ancestor to this pack: ("national", "beijing", "tongzhou")."""
         return self._lineage or (self.name,)
 
     def rule(self, rule_id: str) -> Rule:
@@ -561,15 +779,31 @@ class Pack(_Model):
 # --------------------------------------------------------------------------- loading
 
 
-def list_packs() -> list[str]:
+def _is_abstract(path: Path) -> bool:
+    """Whether a pack file says ``abstract = true`` (unreadable files: False)."""
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh).get("abstract") is True
+    except (OSError, tomllib.TOMLDecodeError):
+        return False  # load_pack reports the problem
+
+
+def list_packs(*, include_abstract: bool = False) -> list[str]:
     """Names of the built-in packs.
+
+    Parameters
+    ----------
+    include_abstract
+        Also list base packs that are only inherited (``abstract = true``: the
+        national pack).
 
     Returns
     -------
     list of str
         Sorted, e.g. ``["beijing", "daxing", "guangxi", "jiangjin", "tongzhou"]``.
     """
-    return sorted(p.stem for p in PACKS_DIR.glob("*.toml"))
+    paths = sorted(PACKS_DIR.glob("*.toml"))
+    return [p.stem for p in paths if include_abstract or not _is_abstract(p)]
 
 
 def _display(path: Path) -> str:
@@ -736,10 +970,84 @@ def _merge(parent: Pack, raw: dict[str, Any], path: Path) -> tuple[dict[str, Any
                 items[rid] = it  # override in place: keeps the parent's order
             else:
                 new.append(it)
+        if key == "rules":
+            _apply_amendments(items, raw.get(key) or [], raw.get("amend"), parent, path)
         merged[key] = [*items.values(), *new]
     if "park_service" not in raw:
         merged["park_service"] = parent.park_service.model_dump()
+    if "screening_radii_m" not in raw:
+        merged["screening_radii_m"] = list(parent.screening_radii_m)
+    merged["scopes"] = _merge_scopes(parent, raw, merged.get("targets") or [], path)
     return merged, list(parent.lineage)
+
+
+def _apply_amendments(
+    rules: dict[str, Any], raw_rules: list[Any], amend: Any, parent: Pack, path: Path
+) -> None:
+    """Append each ``[[amend]]`` entry's citations to the inherited rule it names.
+
+    ``rules`` maps id → rule data after the child's overrides; an amendment may only
+    name a rule the parent defines and the child does not redefine (a redefined rule
+    takes its citations directly).
+    """
+    if amend is None:
+        return
+    if not isinstance(amend, list):
+        msg = f"{_display(path)}: field 'amend': must be a list of [[amend]] tables"
+        msg += f" (got {amend!r})"
+        raise PackError(msg)
+    inherited = {r.id for r in parent.rules}
+    own = {it.get("id") for it in raw_rules if isinstance(it, Mapping)}
+    for n, entry in enumerate(amend):
+        rid = entry.get("id") if isinstance(entry, Mapping) else None
+        cites = entry.get("citations") if isinstance(entry, Mapping) else None
+        where = f"{_display(path)}: field 'amend[{n}]'"
+        if rid is None or rid not in rules:
+            why = "is disabled here" if rid in inherited else "is not a rule of the parent"
+            msg = (
+                f"{where}: rule {rid!r} {why}; amend names an inherited rule, known: "
+                f"{sorted(rules)}"
+            )
+            raise PackError(msg)
+        if rid not in inherited or rid in own:
+            msg = f"{where}: rule {rid!r} is defined in this file; put the citations there"
+            raise PackError(msg)
+        if not isinstance(cites, list):
+            continue  # the schema check reports the missing citations
+        rules[rid] = {**rules[rid], "citations": [*rules[rid]["citations"], *cites]}
+
+
+def _merge_scopes(
+    parent: Pack, raw: Mapping[str, Any], targets: list[Any], path: Path
+) -> dict[str, Any]:
+    """The parent's scopes under the child's (by id); inherited targets keep their area.
+
+    A parent target or scope set for ``"jurisdiction"`` meant the parent's area: it is
+    re-pointed at a scope ``<parent>_jurisdiction`` holding the parent's adcodes, so
+    that inheriting never moves a target to the child's (smaller) area.
+    """
+    own = raw.get("scopes") or {}
+    if not isinstance(own, Mapping):
+        msg = f"{_display(path)}: field 'scopes': must be a table of [scopes.ID] (got {own!r})"
+        raise PackError(msg)
+    scopes: dict[str, Any] = {k: v.model_dump() for k, v in parent.scopes.items()}
+    parent_ids = {t.id for t in parent.targets}
+    own_ids = {it.get("id") for it in raw.get("targets") or [] if isinstance(it, Mapping)}
+    alias = f"{parent.name}_jurisdiction"
+    used = False
+    for sc in scopes.values():
+        if sc.get("within") == "jurisdiction":
+            sc["within"], used = alias, True
+    for i, t in enumerate(targets):
+        if isinstance(t, Mapping) and t.get("id") in parent_ids - own_ids:
+            if t.get("scope", "jurisdiction") == "jurisdiction":
+                targets[i] = {**t, "scope": alias}
+                used = True
+    if used and alias not in scopes:
+        j = parent.jurisdiction
+        scopes[alias] = {"name": j.name, "name_en": j.name_en, "adcodes": list(j.adcodes)}
+    scopes.update(own)
+    return scopes
 
 
 def _load(path: Path, stack: tuple[Path, ...]) -> Pack:
@@ -763,9 +1071,15 @@ def _load(path: Path, stack: tuple[Path, ...]) -> Pack:
             raise PackError(msg) from None
         parent = _load(parent_path, (*stack, path))
         # validate the child's own entries first, so errors point at this file's items
-        own = {k: v for k, v in raw.items() if k in ("rules", "targets")}
+        own = {k: v for k, v in raw.items() if k in ("rules", "targets", "amend")}
         _validate(_ChildItems, own, path)
         raw, lineage = _merge(parent, raw, path)
+    elif raw.get("amend"):
+        msg = (
+            f"{_display(path)}: field 'amend': only a pack that inherits another can amend "
+            "its rules; add 'inherits' or write the citations in the rules"
+        )
+        raise PackError(msg)
     pack = _validate(Pack, raw, path)
     pack._path = path
     pack._lineage = (*lineage, pack.name)
@@ -777,6 +1091,7 @@ class _ChildItems(_Model):
 
     rules: list[Rule] = Field(default_factory=list)
     targets: list[Target] = Field(default_factory=list)
+    amend: list[Amendment] = Field(default_factory=list)
 
 
 def load_pack(name_or_path: str | Path) -> Pack:
@@ -786,9 +1101,9 @@ def load_pack(name_or_path: str | Path) -> Pack:
     ----------
     name_or_path
         A built-in pack name (``"beijing"``, ``"tongzhou"``, ``"daxing"``,
-        ``"jiangjin"``, ``"guangxi"``; see :func:`list_packs`) or the path to a TOML
-        file. A parent named in ``inherits`` is looked for next to the child file
-        first, then among the built-in packs.
+        ``"jiangjin"``, ``"guangxi"``, or the abstract base ``"national"``; see
+        :func:`list_packs`) or the path to a TOML file. A parent named in ``inherits``
+        is looked for next to the child file first, then among the built-in packs.
 
     Returns
     -------
@@ -807,7 +1122,7 @@ def load_pack(name_or_path: str | Path) -> Pack:
     --------
     >>> pack = load_pack("tongzhou")
     >>> pack.lineage
-    ('beijing', 'tongzhou')
+    ('national', 'beijing', 'tongzhou')
     """
     path = _find(name_or_path)
     return _load(path, ())
@@ -828,6 +1143,9 @@ def iter_citations(pack: Pack) -> Iterable[tuple[str, Citation]]:
     for r in pack.rules:
         for c in r.citations:
             yield r.id, c
+        for ex in r.exceptions:
+            for c in ex.citations:
+                yield f"{r.id}/{ex.id}", c
     for t in pack.targets:
         yield t.id, t.citation
     yield "park_service", pack.park_service.citation

@@ -20,6 +20,7 @@ from typing import Any
 from geo.errors import InputFormatError
 
 __all__ = [
+    "ACTIVITIES",
     "DEVELOPMENT",
     "FLAGS",
     "PROJECT_TYPES",
@@ -45,6 +46,34 @@ FLAGS: dict[str, str] = {
     "garbage": "堆放垃圾",
     "toilets": "设置厕所",
     "manure": "堆放畜禽粪便",
+    "nox": "排放氮氧化物(NOx)",
+    "heavy_metals": "排放重点重金属",
+    # added for the rules of issue #11 §4 (docs/rules.md "Rules added")
+    "red_mud": "产生赤泥",
+    "manganese_slag": "产生锰渣",
+    "steel": "新增钢铁(炼铁、炼钢)产能",
+    "coking": "新增焦化产能",
+    "chemical": "化工项目或化工园区",
+    "tailings": "建设尾矿库",
+}
+
+#: Limited human activities a project may declare (生态保护红线内允许的有限人为活动,
+#: 自然资发〔2022〕142号 一(一) and the plans' own exceptions), with Chinese labels.
+#: A declared activity lets a rule's exception apply (zoning.pack.RuleException).
+ACTIVITIES: dict[str, str] = {
+    "patrol_management": "管护巡护、保护执法及必要设施",
+    "research_monitoring": "科学研究、调查监测、测绘导航",
+    "disaster_relief": "防灾减灾救灾、应急抢险",
+    "military_defense": "军事国防",
+    "residents_livelihood": "原住居民基本生产生活(不扩大现有规模)",
+    "archaeology": "考古调查发掘和文物保护",
+    "eco_tourism": "适度参观旅游、科普宣教及配套设施",
+    "linear_infrastructure": "必须且无法避让的线性基础设施(含通讯、防洪)",
+    "water_supply_facility": "供水设施建设",
+    "facility_maintenance": "已有合法水利、交通运输等设施运行维护改造",
+    "geological_survey": "地质调查与矿产资源勘查",
+    "ecological_restoration": "生态修复",
+    "border_works": "边界边境通视道清理及界务工程",
 }
 
 #: Development kinds: a new project or the expansion (改扩建) of an existing one.
@@ -89,6 +118,39 @@ _FLAG_ALIASES: dict[str, str] = {
     "粪便": "manure",
     "畜禽粪便": "manure",
     "堆放畜禽粪便": "manure",
+    "氮氧化物": "nox",
+    "重金属": "heavy_metals",
+    "heavy_metal": "heavy_metals",
+    "排放氮氧化物": "nox",
+    "涉重金属": "heavy_metals",
+    "赤泥": "red_mud",
+    "锰渣": "manganese_slag",
+    "钢铁": "steel",
+    "焦化": "coking",
+    "化工": "chemical",
+    "化工项目": "chemical",
+    "化工园区": "chemical",
+    "尾矿库": "tailings",
+}
+_ACTIVITY_ALIASES: dict[str, str] = {v: k for k, v in ACTIVITIES.items()} | {
+    "管护巡护": "patrol_management",
+    "巡护": "patrol_management",
+    "科研监测": "research_monitoring",
+    "科学研究": "research_monitoring",
+    "调查监测": "research_monitoring",
+    "防灾减灾": "disaster_relief",
+    "抢险救灾": "disaster_relief",
+    "国防": "military_defense",
+    "原住居民": "residents_livelihood",
+    "考古": "archaeology",
+    "参观旅游": "eco_tourism",
+    "线性基础设施": "linear_infrastructure",
+    "供水设施": "water_supply_facility",
+    "设施维护": "facility_maintenance",
+    "地质调查": "geological_survey",
+    "矿产勘查": "geological_survey",
+    "生态修复": "ecological_restoration",
+    "界务工程": "border_works",
 }
 _DEVELOPMENT_ALIASES: dict[str, str] = {
     "新建": "new",
@@ -147,6 +209,19 @@ def _norm_development(value: Any, *, where: str) -> str:
     if text in _DEVELOPMENT_ALIASES:
         return _DEVELOPMENT_ALIASES[text]
     msg = f"{where}: unknown development {value!r}; allowed: {_allowed(DEVELOPMENT)}"
+    raise InputFormatError(msg)
+
+
+def _norm_activity(value: Any, *, where: str) -> str | None:
+    if _is_blank(value):
+        return None
+    text = str(value).strip()
+    key = text.lower()
+    if key in ACTIVITIES:
+        return key
+    if text in _ACTIVITY_ALIASES:
+        return _ACTIVITY_ALIASES[text]
+    msg = f"{where}: unknown activity {value!r}; allowed: {_allowed(ACTIVITIES)}"
     raise InputFormatError(msg)
 
 
@@ -238,7 +313,9 @@ class Project:
         GB/T 4754-2017 industry code (``"C2614"``); normalised to upper case.
     flags
         Subset of :data:`FLAGS`: ``"wastewater"``, ``"vocs"``, ``"sewage"``,
-        ``"garbage"``, ``"toilets"``, ``"manure"``.
+        ``"garbage"``, ``"toilets"``, ``"manure"``, ``"nox"``, ``"heavy_metals"``,
+        ``"red_mud"``, ``"manganese_slag"``, ``"steel"``, ``"coking"``,
+        ``"chemical"``, ``"tailings"``.
     development
         ``"new"`` (新建) or ``"expansion"`` (改扩建).
     temporary_land_use
@@ -248,6 +325,12 @@ class Project:
         grade-1 water-source protection zone.
     exits
         Lon/lat (WGS84) points of the site exits, used by the 200 m exit-band rule.
+    activity
+        The limited human activity the project declares it is (one of
+        :data:`ACTIVITIES`, e.g. ``"linear_infrastructure"``), or ``None``. Rule
+        exceptions (e.g. the red line's limited activities) apply only to a declared
+        activity. ``water_supply=True`` declares ``"water_supply_facility"`` when no
+        other activity is given, and that activity sets ``water_supply``.
 
     Raises
     ------
@@ -270,6 +353,7 @@ class Project:
     temporary_land_use: bool = False
     water_supply: bool = False
     exits: tuple[tuple[float, float], ...] = ()
+    activity: str | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen dataclass: normalise in place once
@@ -290,11 +374,26 @@ class Project:
         if not isinstance(self.water_supply, bool):
             set_(self, "water_supply", _norm_bool(self.water_supply, where="water_supply"))
         set_(self, "exits", _norm_exits(self.exits, where="exits"))
+        set_(self, "activity", _norm_activity(self.activity, where="activity"))
+        # linear infrastructure is a linear project (an industrial project declaring it is
+        # a contradiction the red-line exception does not accept: pack condition)
+        if self.activity == "linear_infrastructure" and self.project_type is None:
+            set_(self, "project_type", "linear")
+        # a water-supply facility is the notice's limited activity of that name, and back
+        if self.water_supply and self.activity is None:
+            set_(self, "activity", "water_supply_facility")
+        elif self.activity == "water_supply_facility" and not self.water_supply:
+            set_(self, "water_supply", True)
 
     @property
     def project_type_zh(self) -> str:
         """Chinese label of the project type ("" when unknown)."""
         return PROJECT_TYPES.get(self.project_type or "", "")
+
+    @property
+    def activity_zh(self) -> str:
+        """Chinese label of the declared activity ("" when none)."""
+        return ACTIVITIES.get(self.activity or "", "")
 
     @property
     def flags_zh(self) -> list[str]:
@@ -312,6 +411,7 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
     "temporary_land_use": ("temporary_land_use", "temporary", "临时用地"),
     "water_supply": ("water_supply", "供水设施", "供水"),
     "exits": ("exits", "exit", "出口", "出口坐标"),
+    "activity": ("activity", "活动类型", "有限人为活动"),
 }
 
 
@@ -374,6 +474,8 @@ def project_from_row(row: Mapping[str, Any], *, where: str = "row") -> Project:
             values[fld] = _norm_bool(value, where=here)
         elif fld == "exits":
             values[fld] = _norm_exits(value, where=here)
+        elif fld == "activity":
+            values[fld] = _norm_activity(value, where=here)
         elif fld == "flags":
             if _is_blank(value):
                 continue

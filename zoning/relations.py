@@ -32,6 +32,7 @@ How it stays fast for a million sites:
   takes the distance of its first vertex as an upper bound and measures exactly the
   pieces within it (``dwithin``). Without scipy the STRtree does it all. Distances
   beyond ``nearest_max_m`` are reported as "none".
+- many-part sites are related part by part (:mod:`zoning._parts`): linear in parts.
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ from pyproj import CRS, Transformer
 from shapely import STRtree
 
 from geo.crs import GK3_ZONES, equal_area_crs, gk_epsg
+from geo.measure import geodesic_length
+from zoning._lengths import lengths_inside
+from zoning._parts import many_parts, part_overlaps, query_geoms
 
 try:  # optional: the fast nearest distance for point sites
     from scipy.spatial import cKDTree as _KDTree
@@ -210,6 +214,8 @@ class SiteBlock:
     first_xy_m
         Metric coordinates of each site's first vertex, shape (n, 2) (a point's own
         coordinates): where the nearest-feature search starts.
+    length_m
+        Geodesic (GRS80) length of line sites in metres (NaN for points and polygons).
     """
 
     geoms_ll: NDArray[Any]
@@ -221,9 +227,15 @@ class SiteBlock:
     is_point: NDArray[np.bool_]
     simple_point: NDArray[np.bool_] | None = None
     first_xy_m: NDArray[np.float64] | None = None
+    length_m: NDArray[np.float64] | None = None
     all_simple_points: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
+        if self.length_m is None:  # geodesic length of line sites (NaN for others)
+            self.length_m = np.full(len(self.geoms_ll), np.nan)
+            line = ~self.is_point & ~self.areal
+            if line.any():
+                self.length_m[line] = geodesic_length(self.geoms_ll[line], _LONLAT)
         if self.simple_point is None:
             self.simple_point = self.is_point & (shapely.get_type_id(self.geoms_m) == 0)
         self.all_simple_points = bool(self.simple_point.all())
@@ -519,6 +531,9 @@ class LayerRelations:
         distance (0 when intersecting, NaN when none).
     intersects_any
         Per site: intersects at least one feature.
+    length_m, length_pct
+        Length of a line site inside a polygon feature (geodesic metres) and its share
+        of the line's length (NaN for point and polygon sites, and line features).
     """
 
     site: NDArray[np.intp]
@@ -530,6 +545,14 @@ class LayerRelations:
     nearest_feature: NDArray[np.intp]
     nearest_m: NDArray[np.float64]
     intersects_any: NDArray[np.bool_]
+    length_m: NDArray[np.float64] | None = None
+    length_pct: NDArray[np.float64] | None = None
+
+    def __post_init__(self) -> None:
+        if self.length_m is None:
+            self.length_m = np.full(len(self.site), np.nan)
+        if self.length_pct is None:
+            self.length_pct = np.full(len(self.site), np.nan)
 
 
 def _pair_distances(
@@ -716,14 +739,19 @@ def relate_layer(
         )  # fmt: skip
     feat_areal = index.areal[fi]
     inside = block.is_point[si] & feat_areal  # a point touching a polygon is covered
-    chk = ~block.is_point[si] & feat_areal
+    many = many_parts(block)[si] & ~block.is_point[si]  # part by part (_part_overlaps)
+    chk = ~block.is_point[si] & feat_areal & ~many
     if chk.any():
         inside[chk] = shapely.covers(index.geoms[fi[chk]], block.geoms_ll[si[chk]])
     site_areal = block.areal[si]
     overlap = np.where(site_areal, 0.0, np.nan)
-    full = site_areal & inside
+    if many.any():
+        m_in, m_ov = part_overlaps(index, block, si[many], fi[many], ea_crs)
+        inside[many] = m_in & feat_areal[many]
+        overlap[many] = np.where(site_areal[many] & feat_areal[many], m_ov, overlap[many])
+    full = site_areal & inside & ~many
     overlap[full] = block.area_m2[si[full]]
-    part = site_areal & feat_areal & ~inside
+    part = site_areal & feat_areal & ~inside & ~many
     if part.any():
         inter = shapely.intersection(block.geoms_ll[si[part]], index.geoms[fi[part]])
         overlap[part] = shapely.area(transform_geoms(inter, _LONLAT, _wkt(ea_crs)))
@@ -748,7 +776,24 @@ def relate_layer(
         first = _first_of_runs(si)  # si is sorted by site, then feature
         near_f[si[first]] = fi[first]
         near_d[si[first]] = 0.0
-    return LayerRelations(s, f, relation, distance, overlap, pct, near_f, near_d, isect)
+    length, length_pct = _lengths_inside(index, block, s, f, relation)
+    return LayerRelations(
+        s, f, relation, distance, overlap, pct, near_f, near_d, isect, length, length_pct
+    )
+
+
+def _lengths_inside(
+    index: LayerIndex,
+    block: SiteBlock,
+    s: NDArray[np.intp],
+    f: NDArray[np.intp],
+    relation: NDArray[np.int8],
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Geodesic length of each line site inside each polygon feature, and its share."""
+    line = ~block.is_point[s] & ~block.areal[s] & index.areal[f] & (relation != WITHIN_DISTANCE)
+    return lengths_inside(
+        block.geoms_ll[s], index.geoms[f], line, relation == INSIDE, block.length_m[s]
+    )
 
 
 def _intersecting(index: LayerIndex, block: SiteBlock) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
@@ -757,12 +802,17 @@ def _intersecting(index: LayerIndex, block: SiteBlock) -> tuple[NDArray[np.intp]
     Bounding-box candidates from the tree, then the predicate with the *feature* as
     the prepared geometry (a point against a prepared polygon is a log-time lookup).
     """
-    si, fi = index.tree.query(block.geoms_ll)
-    if len(si):
-        hit = shapely.intersects(index.geoms[fi], block.geoms_ll[si])
-        si, fi = si[hit], fi[hit]
+    geoms, gowner = query_geoms(block)  # many-part sites: their parts
+    qi, fi = index.tree.query(geoms)
+    if len(qi):
+        hit = shapely.intersects(index.geoms[fi], geoms[qi])
+        qi, fi = qi[hit], fi[hit]
+    si = qi if gowner is None else gowner[qi]
     if len(si) == 0:
         return si.astype(np.intp), fi.astype(np.intp)
+    if gowner is not None:
+        key = np.unique(si.astype(np.int64) * len(index) + fi)
+        si, fi = key // len(index), key % len(index)
     o = np.lexsort((fi, si))
     return si[o].astype(np.intp), fi[o].astype(np.intp)
 

@@ -2,14 +2,20 @@
 
 :func:`build_report` turns one site of a :class:`zoning.result.CheckResult` into a plain,
 JSON-safe dict (schema ``ecozone.report/1``, documented in ``docs/report-schema.md``).
-:func:`write_reports` renders that dict as
+:func:`write_reports` renders that dict, in one language (``lang`` "zh" or "en"), as
 
-- ``report.json`` — everything, machine-readable;
-- ``report.html`` — one self-contained page (no external URL), Chinese headings,
-  the 三线一单 table, every finding with its citation, and the site map when given;
-- ``report.docx`` — the same table and findings for Word/WPS (East Asian font set);
-- ``report.pdf`` — when a PDF engine is available (headless Chromium or WeasyPrint).
+- ``report.json`` — everything, machine-readable (both languages, line numbers);
+- ``report.html`` — one self-contained page (no external URL): numbered headings, the
+  三线一单 table (类别 / 管控要求 / 项目情况 / 符合性分析 / 结论 / 依据), every finding
+  with its sources, every note of the check, the site map, and two appendices (the
+  sources with the cited line numbers; the reproducibility stamp as a table);
+- ``report.docx`` — the same document for Word/WPS (:mod:`zoning.report_docx`: A4,
+  宋体/黑体, Word heading styles);
+- ``report.pdf`` — the HTML printed on A4 by headless Chromium with real embedded
+  fonts (:mod:`zoning.report_pdf`).
 
+Citations print as 《title》 + the section heading containing the cited line + the
+quoted sentence (:func:`zoning.sources.format_citation`), never as a file name.
 Every report stamps the ecozone version, the pack, each layer's name, version and
 checksum, and a checksum of the input, so the verdict can be reproduced later.
 The map is drawn by ``maps`` and passed in as PNG bytes: zoning does not import maps.
@@ -17,82 +23,91 @@ The map is drawn by ``maps`` and passed in as PNG bytes: zoning does not import 
 
 from __future__ import annotations
 
-import base64
+import functools
 import json
 import logging
 import math
 import os
-import shutil
-import subprocess
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import numpy as np
 import pandas as pd
 
-from geo.errors import InputFormatError
+from geo.errors import InputFormatError, PackError
+from zoning._report_text import (
+    CONCLUSIONS,
+    DIMENSIONS_EN,
+    EFFECTS_EN,
+    FLAGS_EN,
+    JUDGEMENTS,
+    NOTE_KINDS,
+    OUTCOME_CONCLUSION,
+    OUTCOMES,
+    PROJECT_TYPES_EN,
+    RELATIONS,
+    SECTIONS,
+    VERDICTS,
+    check_lang,
+    label,
+    pick,
+)
+from zoning.report_pdf import find_pdf_engine, html_to_pdf
+from zoning.sources import cite
 
 log = logging.getLogger(__name__)
+
+__all__ = [
+    "CONCLUSIONS",
+    "OUTCOMES",
+    "SCHEMA",
+    "SECTIONS",
+    "VERDICTS",
+    "build_report",
+    "find_pdf_engine",
+    "html_to_pdf",
+    "render_html",
+    "report_notes",
+    "write_reports",
+]
 
 SCHEMA = "ecozone.report/1"
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
-#: The four columns of the 三线一单 table, in the order EIA reports use.
-SECTIONS: dict[str, tuple[str, str]] = {
-    "redline": ("生态保护红线", "Ecological protection red line"),
-    "quality_floor": ("环境质量底线", "Environmental quality bottom line"),
-    "resource_cap": ("资源利用上线", "Resource-use ceiling"),
-    "access_list": ("生态环境准入清单", "Ecological-environment access list"),
+CONCLUSIONS = {
+    **CONCLUSIONS,
+    "not_assessed": (
+        "本规则包未设此类空间规则（需另行分析）",
+        "not assessed: the pack has no rule",
+    ),
 }
-
-OUTCOMES: dict[str, tuple[str, str]] = {
-    "prohibited": ("禁止", "prohibited"),
-    "restricted": ("限制（需论证）", "restricted: needs demonstration"),
-    "requirements": ("须落实管控要求", "requirements apply"),
-    "information": ("信息", "information"),
-}
-
-VERDICTS: dict[str, tuple[str, str]] = {
-    "prohibited": ("不符合（禁止类）", "not compliant (prohibited)"),
-    "restricted": ("需论证", "needs demonstration (restricted)"),
-    "requirements": ("符合（须落实管控要求）", "compliant, requirements apply"),
-    "compliant": ("符合", "compliant"),
-}
-
-#: Section conclusion as EIA reports phrase it: 符合 / 不符合 / 需论证.
-CONCLUSIONS: dict[str, tuple[str, str]] = {
-    "noncompliant": ("不符合", "not compliant"),
-    "needs_demonstration": ("需论证", "needs demonstration"),
-    "compliant": ("符合", "compliant"),
-}
-
-RELATIONS_ZH = {
-    "inside": "位于其内",
-    "overlaps": "部分重叠",
-    "within_distance": "在距离范围内",
-    "outside": "位于其外",
-}
+_CONCLUSION_ORDER = (
+    "noncompliant", "needs_demonstration", "insufficient_data", "needs_review", "requirements",
+    "compliant", "not_assessed",
+)  # fmt: skip
+RELATIONS_ZH = {k: v[0] for k, v in RELATIONS.items()}
+_GEOM_TYPES = {
+    "Point": ("点", "point"), "MultiPoint": ("多点", "points"), "LineString": ("线", "line"),
+    "MultiLineString": ("多线", "lines"), "Polygon": ("面", "polygon"),
+    "MultiPolygon": ("多面", "polygons"), "GeometryCollection": ("几何集合", "geometries"),
+}  # fmt: skip
+_MAX_LISTED = 4  # requirements / sources listed for a table row without findings
 
 
 def _json_safe(value: Any) -> Any:
-    """Convert numpy/pandas values into plain JSON types (NaN → None)."""
+    """Convert numpy/pandas values into plain JSON types (NaN → None; ``_keys`` dropped)."""
     t = type(value)  # the plain types first: reports convert thousands of values
     if t is str or t is int or t is bool or value is None:
         return value
     if t is float:
         return value if math.isfinite(value) else None
-    if t is dict:
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if t is list or t is tuple:
-        return [_json_safe(v) for v in value]
     if isinstance(value, Mapping):
-        return {str(k): _json_safe(v) for k, v in value.items()}
+        return {str(k): _json_safe(v) for k, v in value.items() if not str(k).startswith("_")}
     if isinstance(value, list | tuple | set | frozenset | np.ndarray | pd.Series):
         return [_json_safe(v) for v in list(value)]
     if isinstance(value, np.generic):
@@ -105,47 +120,13 @@ def _json_safe(value: Any) -> Any:
         return value
     if value is pd.NA or value is pd.NaT:
         return None
+    if hasattr(value, "__geo_interface__"):
+        return _json_safe(value.__geo_interface__)
     return str(value)
 
 
-def _section_conclusion(outcomes: Iterable[str]) -> str:
-    outcomes = set(outcomes)
-    if "prohibited" in outcomes:
-        return "noncompliant"
-    if "restricted" in outcomes:
-        return "needs_demonstration"
-    return "compliant"
-
-
-def _finding_summary(f: Mapping[str, Any]) -> str:
-    """One line of the 三线一单 table: the rule's title and the measured figures."""
-    parts = [str(f.get("title") or f.get("rule_id"))]
-    if f.get("overlap_m2") is not None and (f.get("overlap_m2") or 0) > 0:
-        pct = f.get("overlap_pct")
-        pct_text = f"，占场址 {pct:.2f}%" if pct is not None else ""
-        parts.append(f"重叠 {f['overlap_m2']:,.1f} m²{pct_text}")
-    elif f.get("distance_m") is not None:
-        parts.append(f"距离 {f['distance_m']:,.1f} m")
-    parts.append(OUTCOMES.get(str(f.get("outcome")), (str(f.get("outcome")), ""))[0])
-    return "：".join(parts[:1]) + ("（" + "；".join(parts[1:]) + "）" if len(parts) > 1 else "")
-
-
-_REPORT_FINDING_KEYS = (
-    "rule_id", "outcome", "section", "title", "requirement", "requirement_en", "citations",
-    "feature_ids", "distance_m", "overlap_m2", "overlap_pct", "access_entries",
-)  # fmt: skip
-_REPORT_RELATION_KEYS = (
-    "kind", "feature_id", "feature_name", "relation", "overlap_m2", "overlap_pct", "distance_m",
-)  # fmt: skip
-
-
 def _site_rows(result: Any, site_id: Any) -> tuple[Any, dict[str, Any]]:
-    """The site's id and rows (:meth:`zoning.result.CheckResult._site_rows`).
-
-    A :class:`~zoning.result.CheckResult` answers itself (a single-site check from its
-    arrays, without building frames); any other object with ``sites`` / ``findings``
-    / ``relations`` frames is read the same way from the frames.
-    """
+    """The site's id and rows (:meth:`zoning.result.CheckResult._site_rows`)."""
     from zoning.result import _rows_from_frames
 
     own = getattr(result, "_site_rows", None)
@@ -185,12 +166,325 @@ def _measure(geom: Any, crs: Any) -> tuple[Any, float, float]:
     return geom, area, length
 
 
+def _pack_of(result: Any, pack: Any) -> Any:
+    """The rule pack of the check (given, or loaded by the name in the stamp)."""
+    if pack is not None and not isinstance(pack, str):
+        return pack
+    stamped = (getattr(result, "stamp", None) or {}).get("pack") or {}
+    name = pack or stamped.get("name")
+    if not name:
+        return None
+    try:
+        loaded = _load_pack_cached(str(name))
+        if stamped.get("version") and str(loaded.version) != str(stamped["version"]):
+            _load_pack_cached.cache_clear()  # the pack file changed since: read it again
+            loaded = _load_pack_cached(str(name))
+        return loaded
+    except (PackError, OSError):  # a pack file no longer at hand: the string citations
+        log.info("pack %r not loadable: citations without quotes", name)
+        return None
+
+
+@functools.lru_cache(maxsize=16)
+def _load_pack_cached(name: str) -> Any:
+    """A built-in pack by name, read once (reports of the web app's fast path)."""
+    from zoning.pack import load_pack
+
+    return load_pack(name)
+
+
+def _fmt_num(value: float, digits: int = 1) -> str:
+    return f"{value:,.{digits}f}"
+
+
+def _measured(f: Mapping[str, Any], lang: str) -> list[str]:
+    """What was measured for a finding, in words."""
+    out = []
+    if (f.get("overlap_m2") or 0) > 0:
+        pct = f.get("overlap_pct")
+        share = f"，{label('of_site', lang)} {pct:.2f}%" if pct is not None else ""
+        if lang == "en":
+            share = f", {pct:.2f}% {label('of_site', lang)}" if pct is not None else ""
+        out.append(f"{label('overlap', lang)} {_fmt_num(f['overlap_m2'])} m²{share}")
+    elif f.get("distance_m") is not None:
+        out.append(f"{label('distance', lang)} {_fmt_num(f['distance_m'])} m")
+    for key, value in f.items():  # lengths of a line inside a zone (any *length*_m field)
+        if "length" in key and key.endswith("_m") and isinstance(value, int | float) and value:
+            text = f"{label('inside_length', lang)} {_fmt_num(float(value))} m"
+            pct = f.get(key[:-2] + "_pct")
+            if isinstance(pct, int | float):
+                text += f"，{label('of_line', lang)} {pct:.2f}%" if lang == "zh" else \
+                    f", {pct:.2f}% {label('of_line', lang)}"  # fmt: skip
+            out.append(text)
+    return out
+
+
+def _entry_line(e: Mapping[str, Any], lang: str) -> str:
+    """One access-list entry with its judgement."""
+    dim = e.get("dimension") or ""
+    effect = e.get("effect") or ""
+    if lang == "zh":
+        head = "／".join(x for x in (e.get("dimension_zh") or dim, e.get("effect_zh")) if x)
+        text = e.get("text") or ""
+    else:
+        head = "/".join(
+            x for x in (DIMENSIONS_EN.get(dim, dim), EFFECTS_EN.get(effect, effect)) if x
+        )
+        text = e.get("text_en") or e.get("text") or ""
+    unit = e.get("unit_code")
+    line = f"[{unit} {head}] {text}" if unit else f"[{head}] {text}"
+    judgement = e.get("judgement")
+    if judgement:
+        line += f" — {pick(JUDGEMENTS.get(judgement), lang, judgement)}"
+        if e.get("reason"):
+            line += f"（{e['reason']}）" if lang == "zh" else f" ({e['reason']})"
+    return line
+
+
+def _exception_line(ex: Mapping[str, Any], lang: str) -> str:
+    """An exception of a rule (a condition on the project that changes the outcome)."""
+    zh = lang == "zh"
+    title = str((ex.get("title") if zh else ex.get("title_en") or ex.get("title")) or "")
+    req = ex.get("requirement") if zh else (ex.get("requirement_en") or ex.get("requirement"))
+    outcome = ex.get("outcome")
+    text = title + (f"{label('colon', lang)}{req}" if req else "")
+    if outcome:
+        text += f"（{pick(OUTCOMES.get(outcome), 'zh', outcome)}）" if zh else \
+            f" ({pick(OUTCOMES.get(outcome), 'en', outcome)})"  # fmt: skip
+    return text
+
+
+def _finding_record(f: Mapping[str, Any], rule_cites: Mapping[str, Sequence[Any]]) -> dict:
+    """One finding for the report: every engine field, plus resolved sources and words."""
+    rec = {k: _json_safe(v) for k, v in f.items() if k != "band" and not k.startswith("_")}
+    raw = rule_cites.get(str(f.get("rule_id"))) or list(f.get("citations") or ())
+    sources = [cite(c) for c in raw]
+    for ex in f.get("exceptions") or ():  # an exception's own citations
+        for c in (ex or {}).get("citations") or ():
+            sources.append(cite(c))
+    rec["sources"] = sources
+    rec["citations"] = [s["text"] for s in sources]
+    rec["citations_en"] = [s["text_en"] for s in sources]
+    outcome = str(rec.get("outcome"))
+    rec["outcome_zh"], rec["outcome_en"] = OUTCOMES.get(outcome, (outcome, outcome))
+    for lang in ("zh", "en"):
+        title = rec.get("title") if lang == "zh" else (rec.get("title_en") or rec.get("title"))
+        rec[f"situation_{lang}"] = "；".join([str(title), *_measured(rec, lang)]) if lang == "zh" \
+            else "; ".join([str(title), *_measured(rec, lang)])  # fmt: skip
+        rec[f"entries_{lang}"] = [_entry_line(e, lang) for e in rec.get("access_entries") or ()]
+        rec[f"exceptions_{lang}"] = [
+            _exception_line(ex, lang) for ex in rec.get("exceptions") or ()
+        ]
+    return rec
+
+
+def _kind_label(kind: str, lang: str) -> str:
+    try:
+        from layers import kind_info
+
+        info = kind_info(kind)
+    except Exception:  # an unregistered kind: its code
+        return kind
+    return info.label_zh if lang == "zh" else info.label_en
+
+
+def _table_row(
+    key: str,
+    findings: list[dict[str, Any]],
+    relations: list[dict[str, Any]],
+    pack: Any,
+    skipped: set[str],
+) -> dict[str, Any]:
+    """One row of the 三线一单 table: 类别 / 管控要求 / 项目情况 / 符合性分析 / 结论 / 依据."""
+    in_section = [f for f in findings if f.get("section") == key]
+    deciding = [f for f in in_section if f.get("outcome") != "information"]
+    rules = [r for r in (pack.rules if pack is not None else ()) if r.section == key]
+    codes = {OUTCOME_CONCLUSION.get(str(f.get("outcome")), "requirements") for f in deciding}
+    if any(r.id in skipped for r in rules):
+        codes.add("insufficient_data")
+    if not codes:
+        codes.add("compliant" if (rules or pack is None) else "not_assessed")
+    conclusion = min(codes, key=_CONCLUSION_ORDER.index)
+    row: dict[str, Any] = {
+        "section": key,
+        "label_zh": SECTIONS[key][0],
+        "label_en": SECTIONS[key][1],
+        "conclusion": conclusion,
+        "conclusion_zh": CONCLUSIONS[conclusion][0],
+        "conclusion_en": CONCLUSIONS[conclusion][1],
+    }
+    # 管控要求, 符合性分析 and 依据 come from the findings that decide something; the
+    # information findings (distances to the nearest feature) add to 项目情况 only
+    citations: list[dict[str, Any]] = []
+    for f in deciding or in_section:
+        for s in f["sources"]:
+            if s["text"] not in [c["text"] for c in citations]:
+                citations.append(s)
+    if not citations:
+        controls = [r for r in rules if r.outcome != "information"] or rules
+        for c in (c for r in controls for c in r.citations):
+            s = cite(c)
+            if s["text"] not in [x["text"] for x in citations]:
+                citations.append(s)
+            if len(citations) == _MAX_LISTED:
+                break
+    kinds = list(dict.fromkeys(r.layer for r in rules if r.layer not in ("site_exit", "boundary")))
+    for lang in ("zh", "en"):
+        sep = "；" if lang == "zh" else "; "
+        req_key = "requirement" if lang == "zh" else "requirement_en"
+        if deciding:
+            reqs = list(dict.fromkeys(str(f.get(req_key) or f.get("requirement") or "")
+                                      for f in deciding))  # fmt: skip
+            for f in deciding:
+                reqs.extend(f[f"entries_{lang}"])
+            analysis = []
+            for f in deciding:
+                title = f.get("title") if lang == "zh" else (f.get("title_en") or f.get("title"))
+                outcome = f["outcome_zh"] if lang == "zh" else f["outcome_en"]
+                text = f"{title}{label('colon', lang)}{outcome}"
+                if f[f"exceptions_{lang}"]:
+                    text += sep + label("exceptions", lang) + label("colon", lang)
+                    text += sep.join(f[f"exceptions_{lang}"])
+                analysis.append(text)
+        else:
+            controls = [r for r in rules if r.outcome != "information"]
+            reqs = list(dict.fromkeys(
+                str((r.requirement if lang == "zh" else r.requirement_en) or r.requirement)
+                for r in controls))[:_MAX_LISTED]  # fmt: skip
+            analysis = [CONCLUSIONS[conclusion][0 if lang == "zh" else 1]]
+        situation = [f[f"situation_{lang}"] for f in deciding]
+        situation += [f[f"situation_{lang}"] for f in in_section if f not in deciding]
+        if not deciding:
+            situation.insert(0, label("not_involved", lang))
+            if not in_section:
+                for rel in relations:
+                    if rel.get("kind") in kinds and rel.get("distance_m") is not None:
+                        name = _kind_label(str(rel["kind"]), lang)
+                        dist = _fmt_num(float(rel["distance_m"]))
+                        situation.append(
+                            f"距最近的{name} {dist} m" if lang == "zh"
+                            else f"nearest {name.lower()}: {dist} m"
+                        )  # fmt: skip
+        row[f"requirements_{lang}"] = reqs or [label("no_rule", lang)]
+        row[f"situation_{lang}"] = situation
+        row[f"analysis_{lang}"] = analysis
+    row["findings"] = row["situation_zh"]  # the one-line summaries (schema 1)
+    row["citations"] = citations
+    row["sources"] = [c["text"] for c in citations]
+    row["sources_en"] = [c["text_en"] for c in citations]
+    return row
+
+
+def _normalise_note(n: Any) -> dict[str, str]:
+    """A note as ``{"kind", "text", "text_en"}`` (plain strings become kind "input")."""
+    if isinstance(n, Mapping):
+        text = str(n.get("text") or n.get("text_en") or "")
+        return {"kind": str(n.get("kind") or "input"), "text": text,
+                "text_en": str(n.get("text_en") or text)}  # fmt: skip
+    text = str(n)
+    if " / " in text:  # "中文 / English" (the web app's notes)
+        zh, en = text.split(" / ", 1)
+        return {"kind": "input", "text": zh.strip(), "text_en": en.strip()}
+    return {"kind": "input", "text": text, "text_en": text}
+
+
+def report_notes(report: Mapping[str, Any], lang: str = "zh") -> list[dict[str, str]]:
+    """The notes of a report in one language: ``{"kind", "kind_label", "text"}`` each.
+
+    Every renderer lists these (HTML, DOCX, PDF, the web page): repairs, assumptions,
+    demonstration data, missing data, jurisdiction, exceptions, coordinates, and notes
+    added after the build (plain strings are accepted).
+    """
+    out = []
+    for n in report.get("notes") or ():
+        n = _normalise_note(n)
+        out.append(
+            {
+                "kind": n["kind"],
+                "kind_label": pick(NOTE_KINDS.get(n["kind"]), lang, n["kind"]),
+                "text": n["text"] if lang == "zh" else n["text_en"],
+            }
+        )
+    return out
+
+
+def _collect_notes(result: Any, rows: Mapping[str, Any], extra: Iterable[Any]) -> list[dict]:
+    """The check's notes for this site, then the caller's; duplicates dropped."""
+    notes: list[Any] = list(rows.get("notes") or ())
+    if not notes:
+        make = getattr(result, "_notes", None)
+        try:
+            notes = list(make(rows, list(rows["findings"]))) if callable(make) else []
+        except (TypeError, KeyError):  # an engine without per-site notes
+            notes = []
+    if not notes:
+        notes = list((getattr(result, "stamp", None) or {}).get("notes") or ())
+    out: list[dict[str, str]] = []
+    for n in [*notes, *extra]:
+        n = _normalise_note(n)
+        if n not in out:
+            out.append(n)
+    stamp = getattr(result, "stamp", None) or {}
+    skipped = [str(r) for r in stamp.get("skipped_rules") or ()]
+    if skipped and not any(n["kind"] == "missing_data" for n in out):
+        out.append(
+            {
+                "kind": "missing_data",
+                "text": label("skipped", "zh", rules="、".join(skipped)),
+                "text_en": label("skipped", "en", rules=", ".join(skipped)),
+            }
+        )
+    return out
+
+
+def _project_dict(project: Any, attribute_sources: Mapping[str, Any] | None) -> dict | None:
+    if project is None:
+        return None
+    from zoning.project import DEVELOPMENT, FLAGS, PROJECT_TYPES
+
+    out = _json_safe({k: getattr(project, k) for k in getattr(project, "__dataclass_fields__", {})})
+    ptype = project.project_type or ""
+    out["project_type_zh"] = PROJECT_TYPES.get(ptype, label("unspecified", "zh"))
+    out["project_type_en"] = PROJECT_TYPES_EN.get(ptype, label("unspecified", "en"))
+    out["flags_zh"] = [FLAGS[f] for f in sorted(project.flags) if f in FLAGS]
+    out["flags_en"] = [FLAGS_EN.get(f, f) for f in sorted(project.flags)]
+    out["development_zh"] = DEVELOPMENT.get(project.development, "")
+    out["development_en"] = label("dev_expansion" if project.development == "expansion"
+                                  else "dev_new", "en")  # fmt: skip
+    out["attribute_sources"] = _json_safe(dict(attribute_sources or {}))
+    return out
+
+
+def _sources_used(findings: list[dict[str, Any]], table: list[dict[str, Any]]) -> list[dict]:
+    """Each cited source once, with every place it is cited (line numbers kept here)."""
+    from zoning.sources import find_source
+
+    used: dict[str, dict[str, Any]] = {}
+    every = [s for f in findings for s in f["sources"]] + [c for r in table for c in r["citations"]]
+    for s in every:
+        key = s.get("source_id") or s.get("source")
+        entry = used.get(key)
+        if entry is None:
+            src = find_source(s["source_id"]) if s.get("source_id") else None
+            record = src.as_dict() if src else {"id": None, "title": s["title"],
+                                                  "title_en": s["title_en"]}  # fmt: skip
+            entry = used[key] = {**record, "places": []}
+        place = {k: s.get(k) for k in ("line", "article", "section", "quote")}
+        if place not in entry["places"]:
+            entry["places"].append(place)
+    return list(used.values())
+
+
 def build_report(
     result: Any,
     *,
     site_id: Any = None,
     project: Any = None,
     title: str | None = None,
+    pack: Any = None,
+    notes: Iterable[Any] = (),
+    lang: str = "zh",
+    attribute_sources: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Build the report dict for one site of a check result.
 
@@ -204,72 +498,60 @@ def build_report(
     project
         The :class:`zoning.project.Project` checked, recorded in the report.
     title
-        Report title; default "建设项目三线一单符合性分析".
+        Report title; default 建设项目三线一单符合性分析 (or its English form).
+    pack
+        The :class:`zoning.pack.Pack` checked (or its name); default the pack named in
+        the result's stamp. Gives the quoted sentence of each citation and the rules
+        of each column of the 三线一单 table.
+    notes
+        More notes (``{"kind", "text", "text_en"}`` or strings) besides the check's own.
+    lang
+        The document language, "zh" (default) or "en" (the dict holds both).
+    attribute_sources
+        Where each project attribute came from (field → description), as
+        :func:`zoning.report_project.project_from_input` gives it.
 
     Returns
     -------
     dict
-        JSON-safe report, schema ``ecozone.report/1``.
+        JSON-safe report, schema ``ecozone.report/1`` (``docs/report-schema.md``).
 
     Raises
     ------
     InputFormatError
         If ``site_id`` is not in the result.
+    ValueError
+        ``lang`` is neither "zh" nor "en".
     """
+    check_lang(lang)
     site_id, rows = _site_rows(result, site_id)
     geom = rows["geometry"]
     geom_ll, area, length = _measure(geom, rows["crs"])
     centroid = geom_ll.centroid
-
-    finding_records = []
-    for f in rows["findings"]:
-        rec = {key: _json_safe(f.get(key)) for key in _REPORT_FINDING_KEYS}
-        rec["outcome_zh"], rec["outcome_en"] = OUTCOMES.get(rec["outcome"], (rec["outcome"], ""))
-        finding_records.append(rec)
-
-    table = []
-    for key, (label_zh, label_en) in SECTIONS.items():
-        in_section = [f for f in finding_records if f.get("section") == key]
-        deciding = [f for f in in_section if f["outcome"] != "information"]
-        conclusion = _section_conclusion(f["outcome"] for f in deciding)
-        sources: list[str] = []
-        for f in in_section:
-            for c in f.get("citations") or []:
-                if c not in sources:
-                    sources.append(c)
-        table.append(
-            {
-                "section": key,
-                "label_zh": label_zh,
-                "label_en": label_en,
-                "findings": [_finding_summary(f) for f in in_section] or ["未涉及相关管控要求"],
-                "conclusion": conclusion,
-                "conclusion_zh": CONCLUSIONS[conclusion][0],
-                "conclusion_en": CONCLUSIONS[conclusion][1],
-                "sources": sources,
-            }
-        )
-
+    pack_obj = _pack_of(result, pack)
+    rule_cites = {r.id: list(r.citations) for r in pack_obj.rules} if pack_obj else {}
+    findings = [_finding_record(f, rule_cites) for f in rows["findings"]]
+    relations = [
+        {
+            **{k: _json_safe(v) for k, v in r.items()},
+            "relation_zh": RELATIONS.get(str(r.get("relation")), (str(r.get("relation")),))[0],
+        }
+        for r in rows["relations"]
+    ]
+    stamp = _json_safe(result.stamp)
+    skipped = {str(r) for r in stamp.get("skipped_rules") or ()}
+    table = [_table_row(k, findings, relations, pack_obj, skipped) for k in SECTIONS]
     verdict = str(rows["verdict"])
-    deciding_rules = [r for r in str(rows["deciding_rules"] or "").split(";") if r]
-    project_dict = None
-    if project is not None:
-        from zoning.project import DEVELOPMENT, FLAGS, PROJECT_TYPES
-
-        project_dict = _json_safe(
-            {k: getattr(project, k) for k in getattr(project, "__dataclass_fields__", {})}
-        )
-        project_dict["project_type_zh"] = PROJECT_TYPES.get(project.project_type or "", "未指定")
-        project_dict["flags_zh"] = [FLAGS[f] for f in sorted(project.flags) if f in FLAGS]
-        project_dict["development_zh"] = DEVELOPMENT.get(project.development, "")
     return {
         "schema": SCHEMA,
-        "title": title or "建设项目三线一单符合性分析",
+        "lang": lang,
+        "title": title or label("title", lang),
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "stamp": _json_safe(result.stamp),
-        "project": project_dict,
+        "stamp": stamp,
+        "project": _project_dict(project, attribute_sources),
         "site": {
             "site_id": _json_safe(site_id),
+            "source_row": _json_safe(rows.get("source_row")),
             "geometry_type": geom.geom_type,
             "geometry": _json_safe(json.loads(json.dumps(geom_ll.__geo_interface__))),
             "area_m2": area,
@@ -280,169 +562,21 @@ def build_report(
             "code": verdict,
             "label_zh": VERDICTS.get(verdict, (verdict, verdict))[0],
             "label_en": VERDICTS.get(verdict, (verdict, verdict))[1],
-            "deciding_rules": deciding_rules,
+            "deciding_rules": [r for r in str(rows["deciding_rules"] or "").split(";") if r],
         },
         "sanxian_table": table,
-        "findings": finding_records,
-        "relations": [
-            {
-                **{k: _json_safe(r.get(k)) for k in _REPORT_RELATION_KEYS},
-                "relation_zh": RELATIONS_ZH.get(str(r.get("relation")), str(r.get("relation"))),
-            }
-            for r in rows["relations"]
-        ],
+        "findings": findings,
+        "relations": relations,
+        "notes": _collect_notes(result, rows, notes),
+        "sources": _sources_used(findings, table),
     }
 
 
-# --- rendering -------------------------------------------------------------------------
+def render_html(report: Mapping[str, Any], **kwargs: Any) -> str:
+    """Render the report as one self-contained HTML page (see :mod:`zoning.report_html`)."""
+    from zoning.report_html import render_html as _render
 
-_env = jinja2.Environment(
-    loader=jinja2.PackageLoader("zoning", "templates"),
-    autoescape=True,  # every user string (project name, feature names) is escaped
-    undefined=jinja2.StrictUndefined,
-)
-
-
-def _fmt(value: Any, digits: int = 1) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:,.{digits}f}"
-    return str(value)
-
-
-_env.filters["fmt"] = _fmt
-
-
-def render_html(report: Mapping[str, Any], *, map_png: bytes | None = None) -> str:
-    """Render the report as one self-contained HTML page.
-
-    Parameters
-    ----------
-    report
-        A dict from :func:`build_report`.
-    map_png
-        The site map as PNG bytes, embedded as a ``data:`` URI.
-
-    Returns
-    -------
-    str
-        HTML with no external URL.
-    """
-    map_uri = None
-    if map_png:
-        map_uri = "data:image/png;base64," + base64.b64encode(map_png).decode("ascii")
-    return _env.get_template("report.html").render(r=report, map_uri=map_uri)
-
-
-def _set_east_asian_font(run_or_style: Any, name: str = "SimSun") -> None:
-    """Word picks CJK glyphs from the eastAsia font attribute, not the ASCII one."""
-    from docx.oxml.ns import qn
-
-    element = run_or_style.element if hasattr(run_or_style, "element") else run_or_style._element
-    rpr = element.get_or_add_rPr()
-    fonts = rpr.find(qn("w:rFonts"))
-    if fonts is None:
-        fonts = rpr.makeelement(qn("w:rFonts"), {})
-        rpr.append(fonts)
-    fonts.set(qn("w:eastAsia"), name)
-
-
-def write_docx(report: Mapping[str, Any], path: Path, *, map_png: bytes | None = None) -> Path:
-    """Write the report as a Word document (python-docx) that opens in Word and WPS.
-
-    Parameters
-    ----------
-    report
-        A dict from :func:`build_report`.
-    path
-        Output ``.docx`` path.
-    map_png
-        Optional site map inserted after the summary.
-
-    Returns
-    -------
-    pathlib.Path
-        ``path``.
-    """
-    import io
-
-    from docx import Document
-    from docx.shared import Cm, Pt
-
-    doc = Document()
-    normal = doc.styles["Normal"]
-    normal.font.name = "SimSun"
-    normal.font.size = Pt(10.5)
-    _set_east_asian_font(normal, "SimSun")
-    for style_name in ("Heading 1", "Heading 2", "Title"):
-        _set_east_asian_font(doc.styles[style_name], "SimHei")
-
-    doc.add_heading(report["title"], level=1)
-    project = report.get("project") or {}
-    verdict = report["verdict"]
-    summary = doc.add_paragraph()
-    summary.add_run("项目名称：").bold = True
-    summary.add_run(str(project.get("name") or "—"))
-    if project:
-        summary.add_run("\n项目类型：").bold = True
-        summary.add_run(
-            f"{project.get('project_type_zh', '')}（{project.get('development_zh', '')}）"
-        )
-    summary.add_run("\n结论：").bold = True
-    summary.add_run(f"{verdict['label_zh']}（{verdict['label_en']}）")
-    site = report["site"]
-    summary.add_run("\n场址：").bold = True
-    summary.add_run(
-        f"{site['geometry_type']}，中心 {site['centroid_lonlat'][0]:.6f}, "
-        f"{site['centroid_lonlat'][1]:.6f}（WGS84/CGCS2000），面积 {site['area_m2']:,.1f} m²"
-    )
-    if map_png:
-        doc.add_picture(io.BytesIO(map_png), width=Cm(15))
-
-    doc.add_heading("三线一单符合性分析", level=2)
-    table = doc.add_table(rows=1, cols=4)
-    table.style = "Table Grid"
-    for cell, text in zip(table.rows[0].cells, ("类别", "分析内容", "结论", "依据"), strict=True):
-        cell.text = text
-        cell.paragraphs[0].runs[0].bold = True
-    for row in report["sanxian_table"]:
-        cells = table.add_row().cells
-        cells[0].text = row["label_zh"]
-        cells[1].text = "\n".join(row["findings"])
-        cells[2].text = row["conclusion_zh"]
-        cells[3].text = "\n".join(row["sources"]) or "—"
-
-    doc.add_heading("管控要求与依据", level=2)
-    for f in report["findings"]:
-        p = doc.add_paragraph(style="List Number")
-        p.add_run(f"{f['title']}（{f['outcome_zh']}）").bold = True
-        p.add_run(f"\n{f['requirement']}")
-        if f.get("requirement_en"):
-            p.add_run(f"\n{f['requirement_en']}").italic = True
-        if f.get("citations"):
-            p.add_run("\n依据：" + "；".join(f["citations"]))
-        for entry in f.get("access_entries") or []:
-            p.add_run(
-                f"\n· [{entry.get('dimension_zh', entry.get('dimension'))}] {entry.get('text')}"
-            )
-
-    doc.add_heading("可复核信息", level=2)
-    stamp = report["stamp"]
-    doc.add_paragraph(json.dumps(stamp, ensure_ascii=False, indent=1))
-    for p in doc.paragraphs:
-        for run in p.runs:
-            _set_east_asian_font(run)
-    _atomic_write_bytes(path, _docx_bytes(doc))
-    return path
-
-
-def _docx_bytes(doc: Any) -> bytes:
-    import io
-
-    buf = io.BytesIO()
-    doc.save(buf)
-    return buf.getvalue()
+    return _render(report, **kwargs)
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -459,64 +593,11 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def find_pdf_engine() -> str | None:
-    """Name the PDF engine available here: "chromium", "weasyprint" or None."""
-    if _chromium_path():
-        return "chromium"
-    try:
-        import weasyprint  # noqa: F401
-    except Exception:
-        return None
-    return "weasyprint"
+def write_docx(report: Mapping[str, Any], path: Path, **kwargs: Any) -> Path:
+    """Write the report as DOCX (see :func:`zoning.report_docx.write_docx`)."""
+    from zoning.report_docx import write_docx as _write
 
-
-def _chromium_path() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
-def html_to_pdf(html_path: Path, pdf_path: Path, *, timeout: float = 120) -> Path:
-    """Print an HTML file to PDF with headless Chromium (or WeasyPrint).
-
-    Raises
-    ------
-    RuntimeError
-        If no PDF engine is installed (``apt-get install chromium``) or printing fails.
-    """
-    html_path, pdf_path = Path(html_path).resolve(), Path(pdf_path).resolve()
-    chromium = _chromium_path()
-    if chromium:
-        with tempfile.TemporaryDirectory() as profile:
-            cmd = [
-                chromium,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                f"--user-data-dir={profile}",
-                "--no-pdf-header-footer",
-                f"--print-to-pdf={pdf_path}",
-                html_path.as_uri(),
-            ]
-            proc = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
-        if proc.returncode != 0 or not pdf_path.exists():
-            msg = f"Chromium could not print {html_path} to PDF: {proc.stderr.decode()[-500:]}"
-            raise RuntimeError(msg)
-        return pdf_path
-    try:
-        import weasyprint
-    except Exception as exc:
-        msg = "no PDF engine: install Debian 'chromium' or 'pip install weasyprint'"
-        raise RuntimeError(msg) from exc
-    weasyprint.HTML(filename=str(html_path)).write_pdf(str(pdf_path))
-    return pdf_path
+    return _write(report, path, **kwargs)
 
 
 def write_reports(
@@ -525,6 +606,8 @@ def write_reports(
     *,
     formats: Iterable[str] = ("json", "html", "docx", "pdf"),
     map_png: bytes | None = None,
+    lang: str | None = None,
+    map_page: str = "a4",
 ) -> dict[str, Path]:
     """Write the report in each format to ``outdir``.
 
@@ -536,15 +619,22 @@ def write_reports(
         Folder, created when missing.
     formats
         Any of "json", "html", "docx", "pdf". PDF is skipped (and logged) when no
-        engine is available; it needs the HTML.
+        engine is available.
     map_png
-        Site map PNG to embed in HTML and DOCX.
+        Site map PNG to embed in HTML, DOCX and PDF.
+    lang
+        Document language, "zh" or "en"; default the report's ``lang``.
+    map_page
+        "a4" (default) or "a3": the map on its own A3 landscape page (DOCX, PDF).
 
     Returns
     -------
     dict
         Format → written path.
     """
+    from zoning.report_pdf import pdf_font_css
+
+    lang = check_lang(lang or str(report.get("lang") or "zh"))
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     formats = set(formats)
@@ -553,16 +643,27 @@ def write_reports(
         path = outdir / "report.json"
         _atomic_write_bytes(path, json.dumps(report, ensure_ascii=False, indent=2).encode())
         written["json"] = path
-    if formats & {"html", "pdf"}:
+    if "html" in formats:
         path = outdir / "report.html"
-        _atomic_write_bytes(path, render_html(report, map_png=map_png).encode("utf-8"))
+        html = render_html(report, map_png=map_png, lang=lang, map_page=map_page)
+        _atomic_write_bytes(path, html.encode("utf-8"))
         written["html"] = path
     if "docx" in formats:
-        written["docx"] = write_docx(report, outdir / "report.docx", map_png=map_png)
+        written["docx"] = write_docx(
+            report, outdir / "report.docx", map_png=map_png, lang=lang, map_page=map_page
+        )
     if "pdf" in formats:
         if find_pdf_engine() is None:
-            log.warning("no PDF engine (chromium or weasyprint): report.pdf not written")
+            log.warning("no PDF engine (chromium): report.pdf not written")
         else:
-            html_to_pdf(written["html"], outdir / "report.pdf")
-            written["pdf"] = outdir / "report.pdf"  # as the others (the engine needs it absolute)
+            plain = render_html(report, map_png=map_png, lang=lang, map_page=map_page)
+            html = render_html(
+                report, map_png=map_png, lang=lang, map_page=map_page,
+                font_css=pdf_font_css(plain),
+            )  # fmt: skip
+            with tempfile.TemporaryDirectory(prefix="ecozone-pdf-") as tmp:
+                src = Path(tmp) / "print.html"
+                src.write_text(html, encoding="utf-8")
+                html_to_pdf(src, outdir / "report.pdf")
+            written["pdf"] = outdir / "report.pdf"
     return written

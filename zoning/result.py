@@ -4,7 +4,8 @@ The engine (:func:`zoning.check.check_sites`, :class:`zoning.check.SiteChecker`)
 returns a :class:`CheckResult`:
 
 - ``sites``: one row per checked site: ``site_id``, ``source_row`` (when the input
-  has it), ``verdict`` ("prohibited" | "restricted" | "requirements" | "compliant"),
+  has it), ``verdict`` (one of :data:`VERDICTS`, most severe first: "prohibited" |
+  "restricted" | "insufficient_data" | "needs_review" | "requirements" | "compliant"),
   ``verdict_zh``, ``deciding_rules`` (";"-joined rule ids), ``area_m2`` (0 for points
   and lines), ``dist_<kind>_m`` (metres to the nearest feature of each layer kind,
   0 when touching or inside, NaN when nothing lies within ``nearest_max_m``, 10 km
@@ -20,7 +21,9 @@ returns a :class:`CheckResult`:
   units, band``;
 - ``stamp``: ecozone version, pack name/version/lineage, each layer's name, version
   and checksum, and a sha256 of the input (geometries, ids, project attributes);
-- ``errors``: the sites that could not be checked (``site_id, source_row, reason``).
+- ``errors``: the sites that could not be checked (``site_id, source_row, reason,
+  status``; status "outside_jurisdiction" for a site outside the pack's jurisdiction,
+  else "invalid_input").
 
 Column types: ``site_id`` is text (object dtype), the repeated text columns (``kind``,
 ``feature_id``, ``feature_name``, ``relation``, ``rule_id``, ``outcome``, ``section``,
@@ -46,17 +49,25 @@ it): the lazy result calls back the checker that built it.
       "verdict": str, "verdict_zh": str, "deciding_rules": [rule_id, ...],
       "distances_m": {kind: float | None},
       "relations": [{"kind", "feature_id", "feature_name", "relation", "relation_zh",
-                     "overlap_m2", "overlap_pct", "distance_m"}, ...],
+                     "overlap_m2", "overlap_pct", "distance_m", "length_m",
+                     "length_pct"}, ...],
       "findings": [{"rule_id", "outcome", "outcome_zh", "section", "section_zh",
                     "title", "title_en", "requirement", "requirement_en",
                     "citations": [str], "feature_ids": [str], "distance_m",
                     "overlap_m2", "overlap_pct",
                     "access_entries": [{"feature_id", "unit_code", "category",
                                         "category_zh", "dimension", "dimension_zh",
-                                        "text", "text_en"}] | None,
+                                        "effect", "effect_zh", "text", "text_en",
+                                        "conditions", "judgement", "judgement_zh",
+                                        "reason"}] | None,
                     "units": [{"feature_id", "unit_code", "category", "category_zh",
                                "name"}] | None,
-                    "band": GeoJSON geometry | None}, ...]
+                    "band": GeoJSON geometry | None,
+                    "exceptions": [{"rule_id", "id", "title", "title_en",
+                                    "requirement", "requirement_en", "outcome_from",
+                                    "outcome", "citations"}]}, ...],
+      "notes": [{"kind", "text", "text_en"}, ...]   (zoning._notes: assumption,
+               repair, demo_data, missing_data, jurisdiction)
     }
 
 Numbers are plain floats (NaN → None). ``CheckResult.to_dict()`` returns
@@ -89,25 +100,52 @@ import shapely
 from numpy.typing import NDArray
 
 from geo.errors import InputFormatError
+from zoning._notes import import_hint, site_notes, synthetic_kinds
+from zoning.exceptions import exception_notes
 from zoning.project import Project
 from zoning.relations import RELATIONS
 
 __all__ = ["VERDICTS", "VERDICT_ZH", "CheckResult"]
 
 #: Verdicts, most severe first.
-VERDICTS: tuple[str, ...] = ("prohibited", "restricted", "requirements", "compliant")
+#: "prohibited"/"restricted" win whenever a rule finds them; a site is "requirements" or
+#: "compliant" only when every rule had data covering the whole site (else at best
+#: "insufficient_data") and every applicable access-list entry was checkable (else at
+#: best "needs_review"). See docs/rules.md "Verdict levels".
+VERDICTS: tuple[str, ...] = (
+    "prohibited", "restricted", "insufficient_data", "needs_review", "requirements", "compliant",
+)  # fmt: skip
 #: Chinese verdict labels (as in EIA compliance tables).
 VERDICT_ZH: dict[str, str] = {
     "prohibited": "不符合（禁止类）",
     "restricted": "需论证",
+    "insufficient_data": "数据不足（无法判定）",
+    "needs_review": "需人工核实",
     "requirements": "符合（须落实管控要求）",
     "compliant": "符合",
 }
+#: Verdict colours (edge, fill): the one definition maps, spreadsheets and QGIS styles use.
+VERDICT_COLOURS: dict[str, tuple[str, str]] = {
+    "prohibited": ("#7f0000", "#d7191c"),
+    "restricted": ("#a63603", "#fd8d3c"),
+    "insufficient_data": ("#54278f", "#9e9ac8"),
+    "needs_review": ("#525252", "#bdbdbd"),
+    "requirements": ("#08519c", "#4292c6"),
+    "compliant": ("#006d2c", "#31a354"),
+}
 #: Verdict of each severity (zoning.check.OUTCOME_ORDER of the most severe finding).
-_VERDICT_OF_SEVERITY = ("compliant", "requirements", "restricted", "prohibited")
+_VERDICT_OF_SEVERITY = (
+    "compliant", "requirements", "needs_review", "insufficient_data", "restricted", "prohibited",
+)  # fmt: skip
+#: Finding outcome of each code (the position in zoning.check.OUTCOME_ORDER).
+_OUTCOME_OF_CODE = (
+    "information", "requirements", "needs_review", "insufficient_data", "restricted", "prohibited",
+)  # fmt: skip
 _OUTCOME_ZH = {
     "prohibited": "禁止",
     "restricted": "限制(需论证)",
+    "insufficient_data": "数据不足",
+    "needs_review": "需人工核实",
     "requirements": "须落实管控要求",
     "information": "信息",
 }
@@ -144,6 +182,18 @@ class _Sites:
     exit_lat: NDArray[np.float64]
     ok: NDArray[np.bool_]
     reasons: dict[int, str]
+    #: error status of a site, when not "invalid_input" (e.g. "outside_jurisdiction")
+    codes: dict[int, str] = field(default_factory=dict)
+    #: geometries repaired with make_valid (None: none)
+    repaired: NDArray[np.bool_] | None = None
+    #: the input's CRS and lon/lat system (for the "assumption" note)
+    input_crs: str | None = None
+    coords: str = "wgs84"
+
+
+def rule_kinds(rule: Any) -> list[str]:
+    """The stored layer kinds a rule reads (layer, unless_layer; not site exits)."""
+    return [k for k in (rule.layer, getattr(rule, "unless_layer", None)) if k and k != "site_exit"]
 
 
 def _num(v: Any) -> float | None:
@@ -169,11 +219,12 @@ def _text_or_none(v: Any) -> str | None:
 #: Columns of one finding / relation in :meth:`CheckResult._site_rows`.
 _FINDING_KEYS = (
     "rule_id", "outcome", "section", "title", "title_en", "requirement", "requirement_en",
-    "citations", "feature_ids", "distance_m", "overlap_m2", "overlap_pct", "access_entries",
-    "units", "band",
+    "citations", "feature_ids", "distance_m", "overlap_m2", "overlap_pct", "length_m",
+    "length_pct", "access_entries", "units", "band", "exceptions",
 )  # fmt: skip
 _RELATION_KEYS = (
     "kind", "feature_id", "feature_name", "relation", "overlap_m2", "overlap_pct", "distance_m",
+    "length_m", "length_pct",
 )  # fmt: skip
 
 
@@ -203,6 +254,8 @@ def _rows_from_frames(
         "verdict": str(row["verdict"]),
         "verdict_zh": str(row["verdict_zh"]) if "verdict_zh" in sites.columns else None,
         "deciding_rules": row.get("deciding_rules"),
+        "straddle": bool(row.get("straddles_jurisdiction", False)),
+        "repaired": bool(row.get("geometry_repaired", False)),
         "distances": {
             c[len("dist_") : -len("_m")]: row[c]
             for c in sites.columns
@@ -242,7 +295,9 @@ class CheckResult:
     findings: pd.DataFrame
     stamp: dict[str, Any]
     errors: pd.DataFrame = field(
-        default_factory=lambda: pd.DataFrame(columns=["site_id", "source_row", "reason"])
+        default_factory=lambda: pd.DataFrame(
+            columns=["site_id", "source_row", "reason", "status"]
+        )
     )
 
     def counts(self) -> dict[str, int]:
@@ -301,6 +356,8 @@ class CheckResult:
                 "overlap_m2": _num(r["overlap_m2"]),
                 "overlap_pct": _num(r["overlap_pct"]),
                 "distance_m": _num(r["distance_m"]),
+                "length_m": _num(r["length_m"]),
+                "length_pct": _num(r["length_pct"]),
             }
             for r in rows["relations"]
         ]
@@ -322,11 +379,14 @@ class CheckResult:
                     "distance_m": _num(f["distance_m"]),
                     "overlap_m2": _num(f["overlap_m2"]),
                     "overlap_pct": _num(f["overlap_pct"]),
+                    "length_m": _num(f["length_m"]),
+                    "length_pct": _num(f["length_pct"]),
                     "access_entries": None
                     if f["access_entries"] is None
                     else [dict(e) for e in f["access_entries"]],
                     "units": None if f["units"] is None else [dict(u) for u in f["units"]],
                     "band": _geojson(f["band"]),
+                    "exceptions": [dict(e) for e in f["exceptions"] or ()],
                 }
             )
         src = rows["source_row"]
@@ -342,7 +402,25 @@ class CheckResult:
             "distances_m": {k: _num(v) for k, v in rows["distances"].items()},
             "relations": relations,
             "findings": findings,
+            "notes": self._notes(rows, findings),
         }
+
+    def _notes(self, rows: dict[str, Any], findings: list[dict[str, Any]]) -> list[dict[str, str]]:
+        """The notes of one site (:mod:`zoning._notes`): assumptions, repairs, data used."""
+        kinds = self.stamp.get("rule_layers") or {}
+        deciding = [r for r in str(rows["deciding_rules"]).split(";") if r]
+        notes = site_notes(
+            self.stamp,
+            deciding_kinds=[k for r in deciding for k in kinds.get(r, ())],
+            missing_kinds=[
+                k for f in findings if f["outcome"] == "insufficient_data"
+                for k in kinds.get(f["rule_id"], ())
+            ],
+            straddle=bool(rows.get("straddle")),
+            repaired=bool(rows.get("repaired")),
+        )  # fmt: skip
+        # the exceptions applied (rule outcome changed by a declared activity, #11 §3)
+        return [*notes, *exception_notes(findings)]
 
     def to_dict(self, *, site_ids: Iterable[Any] | None = None) -> dict[str, Any]:
         """Return the whole result (or some sites) as a JSON-safe dict.
@@ -376,6 +454,68 @@ class CheckResult:
         return ", ".join(map(repr, ids)) + (" ..." if len(self.sites) > 5 else "")
 
 
+def note_columns(result: CheckResult) -> tuple[NDArray[Any], NDArray[Any]]:
+    """Per checked site: the synthetic layers consulted, and its own notes, as text.
+
+    For batch rows: ``demo_data`` (";"-joined synthetic layer kinds the check read;
+    "" when none) and ``notes`` (the notes particular to the site — jurisdiction,
+    missing data, repair — as "kind: text" joined by " | "; the notes every site
+    shares are in the stamp). Sites with the same notes share one text (no loop over
+    sites).
+    """
+    sites = result.sites
+    n = len(sites)
+    stamp = result.stamp
+    demo = np.full(n, ";".join(synthetic_kinds(stamp)), dtype=object)
+    f = result.findings
+    mask = np.zeros(n, dtype=np.int64)
+    rule_ids: list[str] = []
+    if len(f) and "outcome" in f.columns:
+        ins = f[f["outcome"].astype(str).to_numpy() == "insufficient_data"]
+        if len(ins):
+            rules = pd.Categorical(ins["rule_id"].astype(str))
+            rule_ids = list(rules.categories)
+            idx = pd.Index(sites["site_id"].to_numpy()).get_indexer(ins["site_id"].to_numpy())
+            bits = np.left_shift(np.int64(1), np.asarray(rules.codes, dtype=np.int64) % 63)
+            np.bitwise_or.at(mask, idx[idx >= 0], bits[idx >= 0])
+    straddle = _bool_column(sites, "straddles_jurisdiction")
+    repaired = _bool_column(sites, "geometry_repaired")
+    key = pd.MultiIndex.from_arrays([mask, straddle, repaired])
+    codes, uniq = pd.factorize(key)
+    kinds = stamp.get("rule_layers") or {}
+    texts = []
+    for m, st, rp in uniq:
+        missing = [k for b, r in enumerate(rule_ids) if (int(m) >> (b % 63)) & 1
+                   for k in kinds.get(r, ())]  # fmt: skip
+        notes = site_notes(
+            {"pack": stamp.get("pack")}, deciding_kinds=(), missing_kinds=missing,
+            straddle=bool(st), repaired=bool(rp),
+        )  # fmt: skip
+        texts.append(" | ".join(f"{x['kind']}: {x['text']}" for x in notes))
+    notes_col = np.asarray(texts, dtype=object)[codes] if n else np.zeros(0, dtype=object)
+    if n and len(f) and "exceptions" in f.columns:  # rule exceptions applied (few rows)
+        ex = f["exceptions"].to_numpy(dtype=object)
+        hit = np.flatnonzero(~pd.isna(ex))  # None where no exception applied
+        if len(hit):
+            idx = pd.Index(sites["site_id"].to_numpy()).get_indexer(
+                f["site_id"].to_numpy()[hit]
+            )
+            notes_col = notes_col.copy()
+            for i, row in zip(idx.tolist(), hit.tolist(), strict=True):
+                if i < 0:
+                    continue
+                for note in exception_notes([{"exceptions": ex[row]}]):
+                    text = f"{note['kind']}: {note['text']}"
+                    notes_col[i] = f"{notes_col[i]} | {text}" if notes_col[i] else text
+    return demo, notes_col
+
+
+def _bool_column(frame: pd.DataFrame, col: str) -> NDArray[np.bool_]:
+    if col not in frame.columns:
+        return np.zeros(len(frame), dtype=bool)
+    return frame[col].fillna(False).astype(bool).to_numpy()
+
+
 def _errors_frame(s: _Sites) -> pd.DataFrame:
     """``CheckResult.errors``: the sites that could not be checked, in input order."""
     err_idx = sorted(s.reasons)
@@ -387,6 +527,7 @@ def _errors_frame(s: _Sites) -> pd.DataFrame:
                 else np.full(len(err_idx), np.nan)
             ),
             "reason": [s.reasons[i] for i in err_idx],
+            "status": [s.codes.get(i, "invalid_input") for i in err_idx],
         }
     )  # fmt: skip
 
@@ -495,29 +636,37 @@ class _SmallResult(CheckResult):
                     "overlap_m2": float(rel["ov"][j]),
                     "overlap_pct": float(rel["pct"][j]),
                     "distance_m": float(rel["dist"][j]),
+                    "length_m": float(rel["len"][j]),
+                    "length_pct": float(rel["lpct"][j]),
                 }
             )
         fnd = a["findings"]
         findings = []
         for j in np.flatnonzero(fnd["site"] == p).tolist():
             rule = ch.rules[int(fnd["rule"][j])]
+            missing = "missing" in fnd and bool(fnd["missing"][j])
+            hint = import_hint((rule_kinds(rule) or ["?"])[0]) if missing else ("", "")
             findings.append(
                 {
                     "rule_id": rule.id,
-                    "outcome": rule.outcome,
+                    # the finding's own outcome (an exception or access list may change it)
+                    "outcome": _OUTCOME_OF_CODE[int(fnd["outcome"][j])],
                     "section": rule.section,
                     "title": rule.title,
                     "title_en": rule.title_en,
-                    "requirement": rule.requirement,
-                    "requirement_en": rule.requirement_en,
+                    "requirement": hint[0] if missing else rule.requirement,
+                    "requirement_en": hint[1] if missing else rule.requirement_en,
                     "citations": ch._cites[int(fnd["rule"][j])],
                     "feature_ids": fnd["feature_ids"][j],
                     "distance_m": float(fnd["distance_m"][j]),
                     "overlap_m2": float(fnd["overlap_m2"][j]),
                     "overlap_pct": float(fnd["overlap_pct"][j]),
+                    "length_m": float(fnd["length_m"][j]),
+                    "length_pct": float(fnd["length_pct"][j]),
                     "access_entries": fnd["access_entries"][j],
                     "units": fnd["units"][j],
                     "band": fnd["band"][j],
+                    "exceptions": fnd["exceptions"][j],
                 }
             )
         verdict = _VERDICT_OF_SEVERITY[int(sa["severity"][i])]
@@ -533,4 +682,6 @@ class _SmallResult(CheckResult):
             "distances": {k: float(sa[f"dist_{k}_m"][i]) for k in kinds},
             "relations": relations,
             "findings": findings,
+            "straddle": bool(sa["straddle"][i]) if "straddle" in sa else False,
+            "repaired": bool(sa["repaired"][i]) if "repaired" in sa else False,
         }

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +150,52 @@ def make_checker(
     """
     pack = load_pack(pack) if not isinstance(pack, Pack) else pack
     layers = load_pack_layers(pack, store, as_of=as_of)
-    return SiteChecker(pack, layers, missing_layers=missing_layers)  # type: ignore[arg-type]
+    return build_checker(pack, layers, missing_layers=missing_layers)
+
+
+def build_checker(
+    pack: Pack, layers: Mapping[str, Any], *, missing_layers: str = "raise", **kwargs: Any
+) -> SiteChecker:
+    """A :class:`SiteChecker` for every front door (CLI, web, batch, dask).
+
+    The checker finds the pack's jurisdiction and the layers' extents in the layers
+    themselves (:func:`zoning._evidence.check_evidence`), so every path refuses
+    sites outside the jurisdiction and judges uncovered rules 数据不足 alike.
+    ``kwargs`` go to :class:`SiteChecker`.
+
+    Returns
+    -------
+    SiteChecker
+    """
+    return SiteChecker(pack, layers, missing_layers=missing_layers, **kwargs)  # type: ignore[arg-type]
+
+
+
+def site_screening(
+    checker: SiteChecker, site: Any, *, radii_m: Sequence[float] | None = None
+) -> Any:
+    """Every feature of the checker's layers within the screening radii of one site.
+
+    Parameters
+    ----------
+    checker
+        A built :class:`SiteChecker` (its layers are the pack's).
+    site
+        The site in WGS84 lon/lat.
+    radii_m
+        Radii in metres; default the pack's ``screening_radii_m``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        See :func:`zoning.screening.screen_radius`.
+    """
+    from zoning.screening import screen_radius
+
+    frames = checker_layer_frames(checker)
+    frames.pop("boundary", None)  # the site's own district is no screening finding
+    radii = list(radii_m) if radii_m else list(checker.pack.screening_radii_m)
+    return screen_radius(site, frames, radii_m=radii)
 
 
 def checker_layer_frames(checker: SiteChecker) -> dict[str, Any]:
@@ -261,3 +306,64 @@ def layers_in_jurisdiction(
         if len(gdf):
             out[kind] = gdf
     return out
+
+
+def coverage_gaps(
+    pack: str | Pack,
+    store: Any,
+    *,
+    n_candidates: int = 10,
+    candidates: Any = None,
+    radius_m: float = 300.0,
+    spacing_m: float = 200.0,
+) -> tuple[Any, Any]:
+    """Uncovered residential land of a pack's jurisdiction, and pocket-park candidates.
+
+    The one implementation behind ``ecozone gaps``, the QGIS "Gaps and pocket parks"
+    algorithm and the demo: :func:`zoning.gaps.uncovered_residential` with the pack's
+    park service tiers and districts, then :func:`zoning.gaps.pocket_park_sites`.
+
+    Parameters
+    ----------
+    pack
+        Pack name, path or :class:`Pack`.
+    store
+        A :class:`layers.LayerStore` with park, residential and boundary layers.
+    n_candidates
+        How many new pocket-park sites to propose (0: none).
+    candidates
+        Candidate parcels or points (GeoDataFrame) instead of a grid.
+    radius_m, spacing_m
+        Service radius of a new pocket park; candidate grid spacing (metres).
+
+    Returns
+    -------
+    tuple
+        ``(uncovered, chosen)``: GeoDataFrames (``chosen`` is ``None`` when no
+        candidate was asked for or nothing is uncovered).
+    """
+    from zoning.coverage import districts_of
+    from zoning.gaps import pocket_park_sites, uncovered_residential
+
+    pack = load_pack(pack) if not isinstance(pack, Pack) else pack
+    area = jurisdiction_area(pack, store)
+    parks, residential = store.get_kind("park"), store.get_kind("residential")
+    boundary = store.get_kind("boundary")
+    uncovered = uncovered_residential(
+        parks,
+        residential,
+        tiers=pack.park_service,
+        area_of=area,
+        districts=districts_of(boundary, list(pack.jurisdiction.adcodes)),
+    )
+    chosen = None
+    if n_candidates > 0 and len(uncovered):
+        chosen = pocket_park_sites(
+            uncovered,
+            n=n_candidates,
+            radius_m=radius_m,
+            spacing_m=spacing_m,
+            candidates=candidates,
+            exclude=[residential, parks],
+        )
+    return uncovered, chosen

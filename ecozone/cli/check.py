@@ -12,6 +12,8 @@ from ecozone.cli.options import coords_opt, crs_opt, json_opt, pack_opt, store_o
 _VERDICT_STYLE = {
     "prohibited": "bold red",
     "restricted": "bold dark_orange",
+    "insufficient_data": "bold magenta",
+    "needs_review": "bold cyan",
     "requirements": "bold yellow",
     "compliant": "bold green",
 }
@@ -28,6 +30,15 @@ def _parse_exit(_ctx: click.Context, _param: click.Parameter, values: tuple[str,
     return tuple(exits)
 
 
+#: zoning.project.ACTIVITIES (kept literal: the CLI imports no engine at start-up)
+_ACTIVITIES = (
+    "patrol_management", "research_monitoring", "disaster_relief", "military_defense",
+    "residents_livelihood", "archaeology", "eco_tourism", "linear_infrastructure",
+    "water_supply_facility", "facility_maintenance", "geological_survey",
+    "ecological_restoration", "border_works",
+)  # fmt: skip
+
+
 @click.command()
 @click.argument("sites", required=False, type=click.Path(exists=True, path_type=Path))
 @click.option(
@@ -41,13 +52,20 @@ def _parse_exit(_ctx: click.Context, _param: click.Parameter, values: tuple[str,
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Batch mode: one row per site (.gpkg, .csv, .geojson).",
+    help="Batch mode: one row per site (.gpkg opens styled in QGIS, .gdb File "
+    "Geodatabase for ArcGIS, .xlsx workbook of sites/findings/errors, .csv, .geojson).",
 )
 @click.option(
     "--errors",
     "errors_out",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Batch mode: CSV of rows that could not be checked (default <out>.errors.csv).",
+)
+@click.option(
+    "--raw",
+    is_flag=True,
+    help="Batch mode, .csv: write text exactly (no ' before = + - @); for data pipelines. "
+    "By default such cells are made safe to open in Excel/WPS.",
 )
 @click.option(
     "--report",
@@ -65,17 +83,41 @@ def _parse_exit(_ctx: click.Context, _param: click.Parameter, values: tuple[str,
     help="Project type (项目类型).",
 )
 @click.option(
+    "--industry-code",
     "--industry",
     "industry_code",
     default=None,
-    help="GB/T 4754 industry code, e.g. C2614 (行业代码).",
+    help="GB/T 4754-2017 industry code, e.g. C2641 (行业代码; checked against the catalogue).",
 )
 @click.option(
     "--flag",
     "flags",
     multiple=True,
-    type=click.Choice(["wastewater", "vocs", "sewage", "garbage", "toilets", "manure"]),
-    help="What the project produces (repeatable): 废水/VOCs/污水/垃圾/厕所/粪污.",
+    type=click.Choice(
+        [
+            *("wastewater", "vocs", "sewage", "garbage", "toilets", "manure", "nox"),
+            *("heavy_metals", "red_mud", "manganese_slag", "steel", "coking", "chemical"),
+            "tailings",
+        ]
+    ),
+    help=(
+        "What the project produces or is (repeatable): 废水/VOCs/污水/垃圾/厕所/粪污/NOx/"
+        "重金属/赤泥 red_mud/锰渣 manganese_slag/新增钢铁产能 steel/新增焦化产能 coking/"
+        "化工项目或园区 chemical/尾矿库 tailings."
+    ),
+)
+@click.option(
+    "--activity",
+    type=click.Choice(_ACTIVITIES),
+    default=None,
+    help=(
+        "Limited human activity the project is (有限人为活动, 自然资发〔2022〕142号), "
+        "allowing the plans' exceptions: patrol_management 管护巡护, research_monitoring "
+        "科研监测, disaster_relief 防灾减灾, military_defense 军事国防, residents_livelihood "
+        "原住居民生产生活, archaeology 考古, eco_tourism 适度旅游, linear_infrastructure "
+        "无法避让的线性基础设施, water_supply_facility 供水设施, facility_maintenance 已有设施"
+        "维护, geological_survey 地质调查, ecological_restoration 生态修复, border_works 界务工程."
+    ),
 )
 @click.option(
     "--development",
@@ -97,12 +139,45 @@ def _parse_exit(_ctx: click.Context, _param: click.Parameter, values: tuple[str,
     help="Construction-site exit LON,LAT (repeatable; 工地出口).",
 )
 @click.option(
+    "--radius",
+    "radii",
+    type=float,
+    multiple=True,
+    metavar="METRES",
+    help="Screening radius (周边筛查半径, repeatable, e.g. --radius 500 --radius 1000): every "
+    "feature within it, with distance and direction. Default: the pack's (500/1000/5000 m).",
+)
+@click.option(
     "--as-of",
     "as_of",
     default=None,
     help="Reproduce with layer versions 'redline=3,well=2' or those of an old report.json.",
 )
-@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option(
+    "--lang",
+    type=click.Choice(["zh", "en"]),
+    default="zh",
+    show_default=True,
+    help="Language of the report (one language per document).",
+)
+@click.option(
+    "--site",
+    "site_pick",
+    default=None,
+    help="Report on this feature of a multi-feature file (its site_id, else its number).",
+)
+@click.option(
+    "--each",
+    is_flag=True,
+    help="With --report DIR: one report per feature in numbered folders, plus index.csv/html.",
+)
+@click.option(
+    "--map-page",
+    type=click.Choice(["a4", "a3"]),
+    default="a4",
+    show_default=True,
+    help="Site map in the A4 text, or on its own A3 landscape page (DOCX, PDF).",
+)
 @click.option(
     "--engine",
     type=click.Choice(["memory", "dask"]),
@@ -128,6 +203,7 @@ def check(
     pack: str,
     out: Path | None,
     errors_out: Path | None,
+    raw: bool,
     report_dir: Path | None,
     project_name: str | None,
     project_type: str | None,
@@ -136,9 +212,14 @@ def check(
     development: str | None,
     temporary_land_use: bool,
     water_supply: bool,
+    activity: str | None,
     exits: tuple[tuple[float, float], ...],
+    radii: tuple[float, ...],
     as_of: str | None,
     lang: str,
+    site_pick: str | None,
+    each: bool,
+    map_page: str,
     engine: str,
     scheduler: str | None,
     crs: str | None,
@@ -151,7 +232,10 @@ def check(
 
     \b
     One site:  every rule that applies, distances, overlaps, verdict and sources;
-               --report OUTDIR writes the EIA-ready report (JSON, HTML, DOCX, PDF).
+               --report OUTDIR writes the EIA-ready report (JSON, HTML, DOCX, PDF);
+               name, type and industry code come from the file's attributes when
+               present (名称/项目名称/XMMC/name, 项目类型, 行业代码), options override;
+               --site ID picks one feature, --each reports every feature.
     Batch:     --out results.gpkg|csv|geojson, one row per site with the verdict,
                key distances and deciding rules; bad rows go to an errors CSV.
     Project attributes come from the options (all sites) or, in a batch without
@@ -161,10 +245,14 @@ def check(
     Examples:
       ecozone check --at "116.66,39.91" --pack tongzhou --project-type construction
       ecozone check site.kml --pack tongzhou --project-type construction --report out/
+      ecozone check sites.geojson --pack beijing --report out/ --each --lang en
       ecozone check sites.csv --coords gcj02 --pack beijing --out results.gpkg
     """
+    from zoning.industry import validate_industry_code
     from zoning.project import Project
 
+    if industry_code:
+        industry_code = validate_industry_code(industry_code, where="--industry-code")
     if (sites is None) == (at_text is None):
         raise click.UsageError("give SITES (a file) or --at COORDINATES, not both")
     project_given = any(
@@ -176,6 +264,7 @@ def check(
             development,
             temporary_land_use,
             water_supply,
+            activity,
             exits,
         ]
     )
@@ -189,6 +278,7 @@ def check(
             development=development or "new",
             temporary_land_use=temporary_land_use,
             water_supply=water_supply,
+            activity=activity,
             exits=exits,
         )
     read_options = {"crs": crs, "coords": coords_system, "zone": zone}
@@ -206,9 +296,28 @@ def check(
             as_json,
             engine,
             scheduler,
+            raw=raw,
         )
         return
-    _single(sites, at_text, pack, report_dir, project, read_options, as_of, lang, store, as_json)
+    if each and (report_dir is None or sites is None):
+        raise click.UsageError("--each needs SITES (a file) and --report DIR")
+    report_opts = {
+        "site": site_pick,
+        "each": each,
+        "map_page": map_page,
+        "source_name": sites.name if sites is not None else "--at",
+        "radii": radii,
+        "options": {
+            "name": project_name, "project_type": project_type, "industry_code": industry_code,
+            "flags": flags, "development": development, "activity": activity, "exits": exits,
+            "temporary_land_use": temporary_land_use or None,
+            "water_supply": water_supply or None,
+        },
+    }  # fmt: skip
+    _single(
+        sites, at_text, pack, report_dir, project, read_options, as_of, lang, store, as_json,
+        report_opts=report_opts,
+    )  # fmt: skip
 
 
 def _read_sites(sites: Path | None, at_text: str | None, read_options: dict):
@@ -225,44 +334,99 @@ def _read_sites(sites: Path | None, at_text: str | None, read_options: dict):
 
 
 def _single(
-    sites, at_text, pack, report_dir, project, read_options, as_of, lang, store, as_json
+    sites, at_text, pack, report_dir, project, read_options, as_of, lang, store, as_json,
+    *, report_opts=None,
 ) -> None:
+    from ecozone.cli._report import report_each, report_one
+    from geo.errors import OutsideJurisdictionError
     from layers import open_store
-    from zoning.report import build_report, write_reports
-    from zoning.workflow import checker_layer_frames, make_checker, parse_as_of
+    from zoning.report_project import select_site
+    from zoning.workflow import make_checker, parse_as_of
 
+    report_opts = report_opts or {}
     gdf = _read_sites(sites, at_text, read_options)
+    issues = list(gdf.attrs.get("issues") or [])  # repairs by the reader: report notes
+    if report_opts.get("site") is not None:
+        gdf = select_site(gdf, report_opts["site"])
+    gdf.attrs["issues"] = issues
     with open_store(store) as st:
-        checker = make_checker(pack, st, as_of=parse_as_of(as_of))
-    result = checker.check(gdf, project=project)
+        # a layer kind the store lacks: its rules are 数据不足 (with a warning), not skipped
+        checker = make_checker(pack, st, as_of=parse_as_of(as_of), missing_layers="skip")
+    if report_dir is not None and report_opts.get("each"):
+        rows = report_each(
+            checker, gdf, options=report_opts["options"], outdir=report_dir, lang=lang,
+            map_page=report_opts["map_page"], input_system=read_options["coords"],
+            source_name=report_opts["source_name"],
+        )  # fmt: skip
+        if as_json:
+            echo_json({"reports": rows, "index": str(report_dir / "index.csv")})
+            return
+        for r in rows:
+            click.echo(f"{r['no']:>4} {r['site_id']}: {r['verdict_label']}  {r['folder']}")
+        click.echo(f"INDEX {report_dir / 'index.csv'}")
+        return
+    if report_dir is not None:
+        if len(gdf) > 1:
+            click.echo(
+                f"{len(gdf)} features: reporting the first; pick one with --site ID, or "
+                "--each for one report per feature (--out for a batch table)",
+                err=True,
+            )
+            gdf = gdf.iloc[[0]]
+        result, _, written = report_one(
+            checker, gdf, options=report_opts.get("options") or {}, issues=issues,
+            outdir=report_dir,
+            lang=lang, map_page=report_opts.get("map_page", "a4"),
+            input_system=read_options["coords"],
+            where=f"{report_opts.get('source_name', 'input')} feature "
+            f"{gdf['source_row'].iloc[0] if 'source_row' in gdf else 1}",
+        )  # fmt: skip
+    else:
+        written = {}
+        result = checker.check(gdf, project=project, input_system=read_options["coords"])
     if len(result.sites) == 0:
         reasons = "; ".join(result.errors["reason"].astype(str).head(5))
+        if (result.errors["status"] == "outside_jurisdiction").all():
+            raise OutsideJurisdictionError(reasons)  # not a verdict: exit code 1
         raise click.ClickException(f"no usable site in the input: {reasons}")
-    if report_dir is not None and len(result.sites) > 1:
-        click.echo(
-            f"{len(result.sites)} sites: reporting the first; use --out for a batch", err=True
-        )
-    written = {}
-    if report_dir is not None:
-        from maps.sitemap import site_map_png
+    from zoning.workflow import site_screening
 
-        first = result.sites.iloc[[0]]
-        report = build_report(result, site_id=first["site_id"].iloc[0], project=project)
-        png = site_map_png(first, checker_layer_frames(checker), lang=lang)
-        written = write_reports(report, report_dir, map_png=png)
+    first = result.sites.geometry.iloc[0]  # the screening list is for one site
+    screening = site_screening(checker, first, radii_m=report_opts.get("radii"))
     if as_json:
         payload = result.to_dict()
+        payload["screening"] = screening.to_dict(orient="records")
         if written:
             payload["reports"] = {k: str(v) for k, v in written.items()}
         echo_json(payload)
         return
     _print_result(result)
+    _print_screening(screening)
     for fmt, path in written.items():
         click.echo(f"{fmt.upper():5s} {path}")
 
 
+def _print_screening(rows) -> None:
+    """The screening list: every feature within the radii, nearest first."""
+    if rows.empty:
+        click.echo("周边筛查：半径内没有图层要素 / screening: no layer feature within the radii")
+        return
+    from layers import LAYER_KINDS, kind_info
+
+    print_table(
+        "周边筛查 / screening (radius, distance, direction)",
+        ["半径 radius", "图层 layer", "要素 feature", "距离 distance", "方位 direction"],
+        [
+            [f"≤{r.radius_m:g} m", kind_info(r.kind).label_zh if r.kind in LAYER_KINDS else r.kind,
+             r.label, f"{r.distance_m:,.1f} m", r.direction_zh]
+            for r in rows.itertuples(index=False)
+        ],
+    )  # fmt: skip
+
+
 def _print_result(result) -> None:
     from ecozone.cli._output import console
+    from zoning.sources import format_citation
 
     for _, site in result.sites.iterrows():
         style = _VERDICT_STYLE.get(site["verdict"], "bold")
@@ -276,21 +440,31 @@ def _print_result(result) -> None:
                 measured = f"overlap {f['overlap_m2']:,.1f} m² ({f['overlap_pct']:.1f}%)"
             elif f.get("distance_m") is not None and f["distance_m"] == f["distance_m"]:
                 measured = f"{f['distance_m']:,.1f} m"
-            rows.append(
-                [f["rule_id"], f["outcome"], f["title"], measured, "; ".join(f["citations"] or [])]
-            )
+            cites = "；".join(format_citation(c, quote=False) for c in f["citations"] or [])
+            rows.append([f["rule_id"], f["outcome"], f["title"], measured, cites])
         if rows:
             print_table("findings", ["rule", "outcome", "title", "measured", "source"], rows)
+        for note in result.site_to_dict(site["site_id"])["notes"]:
+            console.print(f"[dim]注 / note ({note['kind']}): {note['text']}[/]", soft_wrap=True)
 
 
 def _batch(
-    sites, at_text, pack, out, errors_out, project, read_options, store, as_json, engine, scheduler
-) -> None:
+    sites, at_text, pack, out, errors_out, project, read_options, store, as_json, engine, scheduler,
+    *, raw: bool = False,
+) -> None:  # fmt: skip
     from layers import open_store
+    from maps.qgis_style import write_options as styled
     from zoning.batch import run_batch
+
+    def write_options(gdf, path):  # the run_batch callback, plus --raw
+        return {**styled(gdf, path), **({"raw": True} if raw else {})}
 
     if sites is None:
         raise click.UsageError("batch mode (--out) needs a SITES file")
+    if engine != "dask" and out.suffix.lower() != ".xlsx":  # dask: a GeoParquet folder
+        from geo.io.writers import output_driver
+
+        output_driver(out)  # an unsupported format fails now, not after the check
     if engine == "dask":
         from zoning.distributed import run_batch_dask
 
@@ -304,8 +478,10 @@ def _batch(
                 errors_out=errors_out,
                 project=project,
                 progress=bar,
+                missing_layers="skip",
             )
         data = summary.to_dict()
+        _refuse_empty(data, sites)
         echo_json(data) if as_json else _print_batch(data)
         return
     with open_store(store) as st, progress_bar("checking sites", enabled=not as_json) as bar:
@@ -318,12 +494,25 @@ def _batch(
             project=project,
             progress=bar,
             read_options=read_options,
+            write_options=write_options,  # QGIS style (.gpkg) / Chinese aliases (.gdb)
+            missing_layers="skip",  # its rules are 数据不足 for every site, with a warning
         )
     data = summary.to_dict()
+    _refuse_empty(data, sites)
     if as_json:
         echo_json(data)
         return
     _print_batch(data)
+
+
+def _refuse_empty(data: dict, sites: object) -> None:
+    """An input without a single site is an error (exit 1), not "checked 0 of 0"."""
+    if not data.get("total"):
+        msg = (
+            f"{sites}: 没有场址 / the input holds no site (0 features or rows); nothing was "
+            "checked. Check that the file is the right one and is not empty"
+        )
+        raise click.ClickException(msg)
 
 
 def _print_batch(data: dict) -> None:
@@ -338,7 +527,17 @@ def _print_batch(data: dict) -> None:
         label = VERDICTS.get(verdict, (verdict,))[0]
         style = _VERDICT_STYLE.get(verdict, "bold")
         console.print(f"  [{style}]{label}[/] ({verdict}): {count:,}")
+    if data.get("demo_data"):
+        console.print(
+            "[bold magenta]演示数据 / demonstration data[/]: the verdicts rest on synthetic "
+            f"layers ({', '.join(data['demo_data'])}), not official data"
+        )
     if data["errors"]:
         console.print(
             f"[bold red]{data['errors']:,} rows could not be checked[/]: see {data['errors_out']}"
+        )
+    if data.get("outside_jurisdiction"):
+        console.print(
+            f"  {data['outside_jurisdiction']:,} of them lie outside the pack's jurisdiction "
+            "(status outside_jurisdiction)"
         )

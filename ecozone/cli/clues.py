@@ -29,6 +29,12 @@ from ecozone.cli.options import coords_opt, crs_opt, json_opt, store_opt, zone_o
     default=None,
     help="Column identifying the clues (default clue_id / feature_id / id / 编号).",
 )
+@click.option(
+    "--raw",
+    is_flag=True,
+    help="CSV output: write text exactly (no ' before = + - @), for data pipelines. By "
+    "default such cells are made safe to open in Excel/WPS.",
+)
 @crs_opt
 @coords_opt
 @zone_opt
@@ -40,6 +46,7 @@ def clues(
     out: Path,
     table_out: Path | None,
     id_column: str | None,
+    raw: bool,
     crs: str | None,
     coords_system: str,
     zone: int | None,
@@ -74,7 +81,7 @@ def clues(
             boundary = None
             click.echo("warning: no boundary layer in the store; clues get no district", err=True)
     result, summary = redline_clues(gdf, redline, boundary, id_column=id_column)
-    write_vector(result, out)
+    write_vector(result, out, raw=raw)
     table = summary.rename(columns=CLUE_SUMMARY_ZH)
     if table_out is not None:
         if table_out.suffix.lower() == ".xlsx":

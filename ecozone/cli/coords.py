@@ -40,6 +40,12 @@ def coords() -> None:
 @click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), help="Output CSV (default: print)."
 )
+@click.option(
+    "--raw",
+    is_flag=True,
+    help="CSV output: write text exactly (no ' before = + - @), for data pipelines. By "
+    "default such cells are made safe to open in Excel/WPS.",
+)
 @json_opt
 @handle_errors
 def convert(
@@ -51,6 +57,7 @@ def convert(
     x_col: str | None,
     y_col: str | None,
     out: Path | None,
+    raw: bool,
     as_json: bool,
 ) -> None:
     """Convert one coordinate ``X Y`` or a CSV of them.
@@ -68,8 +75,14 @@ def convert(
         table = convert_table(
             csv_path, src=src, dst=dst, x_col=x_col, y_col=y_col, northing_first=northing_first
         )
-        if out is not None:
-            table.to_csv(out, index=False, encoding="utf-8-sig")
+        if out is not None:  # atomic; formula-safe unless --raw (geo.io.spreadsheet)
+            from geo.io.spreadsheet import atomic_path, write_csv
+
+            if raw:
+                with atomic_path(out) as tmp:
+                    table.to_csv(tmp, index=False, encoding="utf-8-sig")
+            else:
+                write_csv(table, out)
             click.echo(f"{len(table)} rows written to {out}", err=True)
         elif as_json:
             echo_json(table.to_dict(orient="records"))

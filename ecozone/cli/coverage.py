@@ -16,8 +16,37 @@ def _fmt(value, digits: int = 2) -> str:
     return f"{value:,.{digits}f}"
 
 
-def _mark(met) -> str:
-    return "—" if met is None else ("✓ 达标" if met else "✗ 未达标")
+def _mark(r) -> str:
+    """Status text of a result: worded for binding vs aspirational targets."""
+    if r.status == "met":
+        return f"✓ {r.status_zh}"
+    if r.status == "unmet":
+        return f"✗ {r.status_zh}"
+    return r.status_zh
+
+
+def _population(value: str | None):
+    """--population: a number, a population table (.csv) or a population raster."""
+    if not value:
+        return None
+    try:
+        number = float(value.replace(",", ""))
+    except ValueError:
+        number = None
+    if number is not None:
+        if not number > 0:
+            raise click.BadParameter(
+                f"{value!r}: the population must be a positive number of residents",
+                param_hint="--population",
+            )
+        return number
+    if not Path(value).exists():
+        raise click.BadParameter(
+            f"{value!r}: give a number of residents, a population table (.csv with "
+            "adcode,name,population,year,source) or a population GeoTIFF",
+            param_hint="--population",
+        )
+    return value
 
 
 @click.command()
@@ -27,12 +56,13 @@ def _mark(met) -> str:
     type=click.Choice(["district", "none"]),
     default="district",
     show_default=True,
-    help="Per-district breakdown (分区统计).",
+    help="Per-district contributions (分区贡献; never judged against a municipal target).",
 )
 @click.option(
     "--jurisdiction",
     default=None,
-    help="Adcode (e.g. 110112) or a polygon file, instead of the pack's jurisdiction.",
+    help="Adcode (e.g. 110112) or a polygon file, instead of the pack's jurisdiction; "
+    "targets set for a larger area are then measured as its contribution.",
 )
 @click.option(
     "--landcover",
@@ -42,7 +72,9 @@ def _mark(met) -> str:
 @click.option(
     "--population",
     default=None,
-    help="Population: a number or a population GeoTIFF (人均公园绿地).",
+    help="Population for 人均公园绿地: a population table (.csv: adcode,name,population,"
+    "year,source), a number of residents or a population GeoTIFF. Default: the bundled "
+    "table data/population.csv (Beijing, 2020 census).",
 )
 @click.option(
     "--network",
@@ -54,7 +86,8 @@ def _mark(met) -> str:
     "scope_files",
     multiple=True,
     metavar="NAME=FILE",
-    help="Area for scoped targets: plains=FILE (平原地区), sub_centre=FILE, built_up=FILE.",
+    help="Area of a scope the pack declares, e.g. plains=FILE (平原地区), sub_centre=FILE, "
+    "built_up=FILE.",
 )
 @click.option(
     "--method",
@@ -64,9 +97,25 @@ def _mark(met) -> str:
     help="Park coverage method.",
 )
 @click.option(
+    "--judge-partial",
+    is_flag=True,
+    help="Judge a figure built from part of the districts (by default: 部分数据，未判定).",
+)
+@click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the tables: .csv (summary + <stem>.districts.csv) or .json.",
+    help="Write the table: .csv (UTF-8 with BOM), .xlsx or .docx (A4): the wide Chinese "
+    "table (指标/范围/现状值/目标/目标性质/是否达标/差距/依据); .json: the long "
+    "machine-readable records.",
+)
+@click.option(
+    "--format",
+    "table_format",
+    type=click.Choice(["wide", "long"]),
+    default="wide",
+    show_default=True,
+    help="For --out .csv: wide (one row per target and district) or long (the machine "
+    "table, districts in <stem>.districts.csv).",
 )
 @store_opt
 @json_opt
@@ -80,15 +129,18 @@ def coverage(
     network,
     scope_files,
     method,
+    judge_partial,
     out,
+    table_format,
     store,
     as_json,
 ) -> None:
-    """Measure every spatial target of a pack against the plan (目标达标评估).
+    """Measure every spatial target of a pack at its own scope (目标达标评估).
 
-    Red line share ≥ 26.1 %, ecological control zone 75 %, park 500 m service
-    coverage 90 %, park green per person 16.7 m², forest and sponge-city shares —
-    value, target, gap in percentage points and km², and a per-district table.
+    A target is judged only for the area its plan sets it for (Beijing's 26.1 % red
+    line for the municipality); districts show their contribution (贡献), never
+    "未达标" against a municipal value. Aspirations (力争) read 未达到力争目标. Where an
+    input is missing the target reads 无数据 with the import command.
     """
     from geo.io import read_vector
     from layers import open_store
@@ -96,26 +148,37 @@ def coverage(
     from zoning.pack import load_pack
 
     p = load_pack(pack)
+    if out is not None and out.suffix.lower() not in (".csv", ".xlsx", ".docx", ".json"):
+        raise click.BadParameter(
+            f"{out}: use .csv, .xlsx, .docx or .json", param_hint="--out"
+        )
     area = None
     if jurisdiction:
         area = read_vector(jurisdiction) if Path(jurisdiction).exists() else jurisdiction
     rasters = {"landcover": landcover} if landcover else {}
-    pop = None
-    if population:
-        pop = float(population) if population.replace(".", "", 1).isdigit() else population
+    pop = _population(population)
     net = read_vector(network) if network else None
+    known = sorted({"jurisdiction", *p.scopes})
     scopes = {}
     for item in scope_files:
         name, sep, path = item.partition("=")
+        name = name.strip()
         if not sep or not Path(path).exists():
             raise click.BadParameter(
                 f"{item!r}: expected NAME=FILE with an existing file", param_hint="--scope"
             )
-        scopes[name.strip()] = read_vector(path)
+        if name not in known:
+            raise click.BadParameter(
+                f"{item!r}: pack {p.name!r} declares no scope {name!r}; scopes: {known}",
+                param_hint="--scope",
+            )
+        scopes[name] = read_vector(path)
     with open_store(store) as st, progress_bar("measuring targets", enabled=False):
+        kinds = sorted(set(st.list_layers()["kind"].astype(str)))
+        layers = {k: st.get_kind(k) for k in kinds}
         results = measure_targets(
             p,
-            st,
+            layers,
             by=None if by == "none" else by,
             jurisdiction=area,
             rasters=rasters,
@@ -123,48 +186,64 @@ def coverage(
             network=net,
             method=method,
             scopes=scopes,
+            judge_partial=judge_partial,
         )
-    if out is not None:
-        _write_tables(results, out)
+    written = _write_tables(results, out, p, table_format) if out is not None else []
     if as_json:
         echo_json(
             {
                 "pack": {"name": p.name, "version": p.version},
-                "metrics": [
-                    {
-                        **r.as_row(),
-                        "inputs": r.inputs,
-                        "details": r.details,
-                        "by_district": r.by_district.to_dict(orient="records"),
-                    }
-                    for r in results
-                ],
+                "metrics": [_long_record(r) for r in results],
+                "written": [str(w) for w in written],
             }
+        )
+        return
+    if not results:
+        click.echo(
+            f"{p.title}（{p.name} v{p.version}）：规划未设定本工具可测算的空间指标，无目标可评估 "
+            "(the pack has no spatial targets)"
         )
         return
     rows = []
     for r in results:
-        if not r.measured:
-            rows.append([r.label, "—", _fmt(r.target, 1), "—", "未测算", r.reason or ""])
+        if r.status == "no_data":
+            rows.append(
+                [
+                    r.label,
+                    r.scope_name or "",
+                    "无数据",
+                    f"{r.comparison} {_fmt(r.target, 1)}",
+                    r.nature_zh,
+                    "无数据/未测算",
+                    "—",
+                    r.reason or "",
+                ]
+            )
             continue
-        gap = (
-            f"{_fmt(r.gap_pp)} pp / {_fmt(r.gap_abs)} {r.gap_unit}"
-            if r.gap_pp is not None
-            else f"{_fmt(r.gap_abs)} {r.gap_unit}"
-        )
+        if r.status in ("met", "unmet"):
+            gap = (
+                f"{_fmt(r.gap_pp)} pp / {_fmt(r.gap_abs)} {r.gap_unit}"
+                if r.gap_pp is not None
+                else f"{_fmt(r.gap_abs)} {r.gap_unit}"
+            )
+        else:
+            gap = "—"
+        note = "；".join(n["text"] for n in r.notes if n["kind"] == "missing_data")
         rows.append(
             [
                 r.label,
+                r.scope_name or "",
                 f"{_fmt(r.value)} {r.unit}",
                 f"{r.comparison} {_fmt(r.target, 1)}",
+                r.nature_zh,
+                _mark(r),
                 gap,
-                _mark(r.met),
-                r.citation or "",
+                note or (r.citation or ""),
             ]
         )
     print_table(
         f"{p.title}（{p.name} v{p.version}）目标达标情况",
-        ["指标 metric", "现状 value", "目标 target", "差距 gap", "达标", "依据 source"],
+        ["指标", "范围", "现状值", "目标", "目标性质", "是否达标", "差距", "依据/说明"],
         rows,
     )
     if by != "none":
@@ -172,44 +251,61 @@ def coverage(
             if not r.measured or r.by_district is None or r.by_district.empty:
                 continue
             d = r.by_district
+            area_col = next(
+                (c for c in ("measured_km2", "covered_km2", "park_km2", "forest_km2") if c in d),
+                None,
+            )
             print_table(
-                f"{r.label} — 分区 by district",
-                ["区 district", "value", "target", "gap pp", "达标"],
+                f"{r.label} — 分区贡献（不单独考核）",
+                ["区", "现状值", "面积 km²", "状态"],
                 [
                     [
                         row.get("name"),
                         _fmt(row.get("value")),
-                        _fmt(row.get("target"), 1),
-                        _fmt(row.get("gap_pp")),
-                        _mark(row.get("met")),
+                        _fmt(row.get(area_col)) if area_col else "—",
+                        "贡献" if row.get("status") == "contribution" else "无数据",
                     ]
                     for row in d.to_dict(orient="records")
                 ],
             )
-    if out is not None:
-        click.echo(f"tables written to {out}", err=True)
+    demo = sorted({n["text"] for r in results for n in r.notes if n["kind"] == "demo_data"})
+    for text in demo:
+        click.echo(f"注意：{text}", err=True)
+    for w in written:
+        click.echo(f"table written to {w}", err=True)
 
 
-def _write_tables(results, out: Path) -> None:
+def _long_record(r) -> dict:
+    return {
+        **r.as_row(),
+        "status_en": r.status_en,
+        "covered_districts": list(r.covered_districts),
+        "inputs": r.inputs,
+        "details": r.details,
+        "notes": r.notes,
+        "by_district": None if r.by_district is None else r.by_district.to_dict(orient="records"),
+    }
+
+
+def _write_tables(results, out: Path, pack, table_format: str) -> list[Path]:
     import json
 
     from zoning.coverage import write_metrics_csv
+    from zoning.coverage_tables import write_coverage_table
 
-    if out.suffix.lower() == ".json":
-        payload = [
-            {
-                **r.as_row(),
-                "by_district": None
-                if r.by_district is None
-                else r.by_district.to_dict(orient="records"),
-            }
-            for r in results
-        ]
-        out.write_text(
-            json.dumps(payload, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
-        )
-        return
-    write_metrics_csv(results, out)
+    suffix = out.suffix.lower()
+    if suffix == ".json":
+        payload = [_long_record(r) for r in results]
+        from geo.io.spreadsheet import atomic_path
+
+        with atomic_path(out) as tmp:
+            tmp.write_text(
+                json.dumps(payload, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
+            )
+        return [out]
+    if suffix == ".csv" and table_format == "long":
+        return write_metrics_csv(results, out)
+    return [write_coverage_table(results, out, pack=pack)]
 
 
 @click.command()
@@ -218,8 +314,8 @@ def _write_tables(results, out: Path) -> None:
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     required=True,
-    help="Uncovered residential land (.gpkg/.geojson/...); candidates go to "
-    "<stem>.candidates.<suffix> (or a second GeoPackage layer).",
+    help="Uncovered residential land (.gpkg styled for QGIS, .gdb for ArcGIS, .geojson, ...); "
+    "candidates go to <stem>.candidates.<suffix> (or a second GeoPackage layer).",
 )
 @click.option(
     "--candidates",
@@ -259,44 +355,20 @@ def gaps(pack, out, n_candidates, candidate_file, radius_m, spacing_m, store, as
     The gaps are ranked by area per district; candidates are chosen greedily, each
     adding the most uncovered residential land, with the coverage after each.
     """
-    from geo.io import read_vector, write_vector
+    from geo.io import read_vector
     from layers import open_store
-    from zoning.coverage import districts_of
-    from zoning.gaps import pocket_park_sites, uncovered_residential
+    from maps.qgis_style import write_gap_outputs
     from zoning.pack import load_pack
-    from zoning.workflow import jurisdiction_area
+    from zoning.workflow import coverage_gaps
 
     p = load_pack(pack)
+    cands = read_vector(candidate_file) if candidate_file else None
     with open_store(store) as st:
-        area = jurisdiction_area(p, st)
-        parks, residential = st.get_kind("park"), st.get_kind("residential")
-        boundary = st.get_kind("boundary")
-    uncovered = uncovered_residential(
-        parks,
-        residential,
-        tiers=p.park_service,
-        area_of=area,
-        districts=districts_of(boundary, list(p.jurisdiction.adcodes)),
-    )
-    chosen = None
-    if n_candidates > 0 and len(uncovered):
-        cands = read_vector(candidate_file) if candidate_file else None
-        chosen = pocket_park_sites(
-            uncovered,
-            n=n_candidates,
-            radius_m=radius_m,
+        uncovered, chosen = coverage_gaps(
+            p, st, n_candidates=n_candidates, candidates=cands, radius_m=radius_m,
             spacing_m=spacing_m,
-            candidates=cands,
-            exclude=[residential, parks],
-        )
-    if out.suffix.lower() == ".gpkg":
-        write_vector(uncovered, out, layer="uncovered_residential")
-        if chosen is not None:
-            write_vector(chosen, out, layer="pocket_park_candidates")
-    else:
-        write_vector(uncovered, out)
-        if chosen is not None:
-            write_vector(chosen, out.with_name(f"{out.stem}.candidates{out.suffix}"))
+        )  # fmt: skip
+    write_gap_outputs(uncovered, chosen, out)  # styled for QGIS in a GeoPackage
     total = float(uncovered["area_m2"].sum()) if len(uncovered) else 0.0
     payload = {
         "pack": p.name,

@@ -74,11 +74,14 @@ def demo(outdir: Path, store: str | None, as_json: bool) -> None:
                 if r["value"] is None or r["value"] != r["value"]
                 else f"{r['value']:.2f} {r['unit']}",
                 "—" if r["target"] is None else f"{r['comparison']} {r['target']}",
-                "—" if r["met"] is None else ("✓" if r["met"] else "✗"),
+                r.get("nature_zh", ""),
+                r.get("status_zh") or ("—" if r["met"] is None else ("✓" if r["met"] else "✗")),
             ]
             for r in table.to_dict(orient="records")
         ]
-        print_table(f"coverage: {name}", ["metric", "value", "target", "met"], rows)
+        print_table(
+            f"coverage: {name}", ["指标", "现状值", "目标", "目标性质", "是否达标"], rows
+        )
     console.print(f"\nall outputs are in [bold]{summary.outdir.resolve()}[/]:")
     here = Path.cwd().resolve()
     for key, path in summary.files.items():

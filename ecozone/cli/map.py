@@ -1,4 +1,4 @@
-"""``ecozone map``: interactive (HTML), print (PNG/PDF) and raster (GeoTIFF) maps."""
+"""``ecozone map``: interactive (HTML), print (PNG/PDF), raster (GeoTIFF) maps, QGIS projects."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import click
 from ecozone.cli._output import handle_errors
 from ecozone.cli.options import pack_opt, store_opt
 
+_SUFFIXES = {".html", ".png", ".pdf", ".tif", ".tiff", ".qgz", ".qgs"}
+
 
 @click.command("map")
 @pack_opt
@@ -16,7 +18,8 @@ from ecozone.cli.options import pack_opt, store_opt
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     required=True,
-    help="map.html (interactive), map.png / map.pdf (print), map.tif (raster).",
+    help="map.html (interactive), map.png / map.pdf (print), map.tif (raster), "
+    "project.qgz (QGIS project; its layers go to project.gpkg beside it).",
 )
 @click.option(
     "--layers",
@@ -39,7 +42,9 @@ from ecozone.cli.options import pack_opt, store_opt
     "--basemap",
     default="none",
     show_default=True,
-    help="HTML basemap: none, osm, tianditu ($TIANDITU_KEY) or a tile URL template.",
+    help="HTML basemap (底图): none, PATH.mbtiles|PATH.pmtiles (offline; tiles written "
+    "beside the page), a tile URL (WGS84), gcj02:URL (AMap/Tencent), bd09:URL, "
+    "tianditu:KEY[:img] or osm.",
 )
 @click.option(
     "--raster",
@@ -58,13 +63,39 @@ from ecozone.cli.options import pack_opt, store_opt
     help="GeoTIFF pixel size in metres.",
 )
 @click.option("--title", default=None, help="Map title.")
+@click.option(
+    "--page",
+    type=click.Choice(["A4", "A3"], case_sensitive=False),
+    default="A4",
+    show_default=True,
+    help="Paper size of a PNG/PDF print map (纸张).",
+)
+@click.option(
+    "--orientation",
+    type=click.Choice(["landscape", "portrait"]),
+    default="landscape",
+    show_default=True,
+    help="Page orientation of a PNG/PDF print map (横向/纵向).",
+)
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @store_opt
 @handle_errors
 def map_cmd(
-    pack, out, kinds, sites, show_gaps, basemap, raster, resolution_m, title, lang, store
+    pack,
+    out,
+    kinds,
+    sites,
+    show_gaps,
+    basemap,
+    raster,
+    resolution_m,
+    title,
+    page,
+    orientation,
+    lang,
+    store,
 ) -> None:
-    """Draw the pack's layers (and sites, gaps) as HTML, PNG/PDF or GeoTIFF."""
+    """Draw the pack's layers (and sites, gaps) as HTML, PNG/PDF, GeoTIFF or a QGIS project."""
     from layers import open_store
     from zoning.pack import load_pack
     from zoning.workflow import jurisdiction_area, layers_in_jurisdiction, make_checker
@@ -72,6 +103,10 @@ def map_cmd(
     p = load_pack(pack)
     wanted = [k.strip() for k in kinds.split(",")] if kinds else None
     suffix = out.suffix.lower()
+    if suffix not in _SUFFIXES:  # refuse before any work
+        raise click.BadParameter(
+            f"{out.name}: use {', '.join(sorted(_SUFFIXES))}", param_hint="--out"
+        )
     with open_store(store) as st:
         shown = layers_in_jurisdiction(p, st, kinds=wanted)
         area = jurisdiction_area(p, st)
@@ -92,6 +127,9 @@ def map_cmd(
     title = title or f"{p.title}"
     if suffix == ".html":
         from maps.interactive import interactive_map, save_interactive
+        from maps.tiles import export_tiles
+
+        basemap = export_tiles(basemap, out)  # a local package: its tiles beside the page
 
         m = interactive_map(
             shown,
@@ -104,10 +142,11 @@ def map_cmd(
         )
         save_interactive(m, out)
     elif suffix in {".png", ".pdf"}:
-        from maps.printmap import print_map
+        from maps.printmap import page_size, print_map
 
         print_map(
             shown,
+            figsize=page_size(page, orientation),
             title=title,
             out=out,
             lang=lang,
@@ -131,7 +170,23 @@ def map_cmd(
         else:
             if not wanted or len(wanted) != 1:
                 raise click.UsageError("--raster layer needs exactly one kind in --layers")
-            rasterize_layer(shown[wanted[0]], out, resolution_m=resolution_m, area_of=area)
+            rasterize_layer(
+                shown[wanted[0]], out, resolution_m=resolution_m, area_of=area, kind=wanted[0]
+            )
+    elif suffix in {".qgz", ".qgs"}:
+        from maps.qgis_project import write_qgis_project
+
+        write_qgis_project(
+            shown,
+            out,
+            title=title,
+            extent=area,
+            sites=None if checked is None else checked.sites,
+            gaps=uncovered,
+        )
+        click.echo(f"layers written to {out.with_suffix('.gpkg')}")
     else:
-        raise click.BadParameter(f"{out.name}: use .html, .png, .pdf or .tif", param_hint="--out")
+        raise click.BadParameter(
+            f"{out.name}: use .html, .png, .pdf, .tif or .qgz", param_hint="--out"
+        )
     click.echo(f"map written to {out}")

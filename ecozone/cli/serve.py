@@ -1,7 +1,8 @@
 """``ecozone serve``: the web app for planners and reviewers (uvicorn).
 
-The API token that authorises layer imports is read from ``$ECOZONE_API_TOKEN``
-only (a command-line value would be visible to every user of the machine).
+The API tokens that authorise layer imports are read from ``$ECOZONE_API_TOKENS``
+(``name:token,...``) or ``$ECOZONE_API_TOKEN`` only (a command-line value would be
+visible to every user of the machine).
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ log = logging.getLogger(__name__)
 @click.option(
     "--basemap",
     default=None,
-    help="'none' (default; nothing is loaded from outside the app) or a tile URL template "
-    "http(s)://host/{z}/{x}/{y}.png (WGS84/CGCS2000 Web Mercator tiles, e.g. an intranet server).",
+    help="Basemap (底图): 'none' (default: a reference map from the store, nothing loaded "
+    "from outside), PATH.mbtiles|PATH.pmtiles (served by the app; see `ecozone tiles`), a "
+    "tile URL http(s)://host/{z}/{x}/{y}.png (WGS84), gcj02:URL (AMap/Tencent tiles), "
+    "bd09:URL, or tianditu:KEY[:img].",
 )
 @click.option("--basemap-attribution", default=None, help="Attribution shown for the tiles.")
 @click.option("--max-upload-mb", type=float, default=None, help="Largest upload.  [default: 20]")
@@ -41,7 +44,24 @@ log = logging.getLogger(__name__)
     help="Longest batch check or import, in seconds.  [default: 300]",
 )  # fmt: skip
 @click.option("--threads", type=int, default=None, help="Check threads per worker.  [default: 4]")
+@click.option(
+    "--processes", type=int, default=None,
+    help="Processes per worker for heavy work (uploads, polygon and batch checks, reports), "
+    "killed and replaced at the time limit; 0 runs it in threads.  [default: 2]",
+)  # fmt: skip
+@click.option(
+    "--worker-memory-mb", "worker_memory_mb", type=float, default=None,
+    help="Memory limit of each heavy-work process (413 beyond; 0: none).  [default: 2048]",
+)  # fmt: skip
+@click.option(
+    "--max-cost", type=int, default=None,
+    help="Most estimated engine work for one polygon site (422 beyond).  [default: 3000000]",
+)  # fmt: skip
 @click.option("--pack", "default_pack", default=None, help="Pack preselected in the pages.")
+@click.option(
+    "--max-site-km2", type=float, default=None,
+    help="Ask before checking a site larger than this, in km².  [default: 100]",
+)  # fmt: skip
 @click.option(
     "--audit-log", default=None, metavar="PATH",
     help="Import audit log (JSON Lines).  [default: <store>.audit.jsonl]",
@@ -52,8 +72,9 @@ def serve(**options: object) -> None:
     \b
     Pages: http://HOST:PORT/check (中文; ?lang=en for English), /coverage, /layers;
     API: /api (list), /openapi.json. Works offline: every script and style is
-    served by the app. Layer imports need ECOZONE_API_TOKEN set in the environment
-    (one token, or name:token pairs separated by commas); without it they are off.
+    served by the app. Layer imports need ECOZONE_API_TOKENS=name:token,... (or the
+    single-token ECOZONE_API_TOKEN) set in the environment; without it they are off.
+    The audit log names each import by its token's name.
     """
     import uvicorn
 
@@ -70,8 +91,10 @@ def serve(**options: object) -> None:
         else:
             target = create_app(settings=settings)
     except EcozoneError as exc:
-        raise click.ClickException(str(exc)) from exc
-    imports = "on" if settings.tokens() else "off (set ECOZONE_API_TOKEN)"
+        from ecozone.cli._output import cli_words
+
+        raise click.ClickException(cli_words(str(exc))) from exc
+    imports = "on" if settings.tokens() else "off (set ECOZONE_API_TOKENS)"
     click.echo(
         f"ecozone web app on http://{settings.host}:{settings.port}/check "
         f"(workers {settings.workers}, imports {imports})",

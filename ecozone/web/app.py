@@ -14,13 +14,18 @@ app itself: the pages request nothing outside it unless a basemap tile URL is
 configured. Leaflet and Leaflet.draw are served from ``maps/static``.
 
 Domain work is done by the library (:mod:`zoning`, :mod:`layers`, :mod:`maps`); the
-app parses input, runs it in a worker pool under a time limit and formats output.
+app parses input, runs it under a time limit and formats output: heavy work (uploads,
+polygon and batch checks, reports) in worker processes killed when their time is up
+(:mod:`ecozone.web.workers`), point checks in the server process
+(:mod:`ecozone.web.runner`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import tempfile
+import weakref
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -35,7 +40,8 @@ from ecozone.web.coverage_view import CoverageCache
 from ecozone.web.errors import CatchAllMiddleware, install_handlers
 from ecozone.web.runner import Runner
 from ecozone.web.settings import WebSettings, load_settings
-from ecozone.web.uploads import BodyLimitMiddleware
+from ecozone.web.uploads import BodyLimitMiddleware, VertexLimitMiddleware
+from maps.basemap import parse_basemap
 
 log = logging.getLogger(__name__)
 
@@ -80,14 +86,18 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, with_headers)
 
 
-def _tile_origin(basemap: str) -> str:
-    if basemap == "none":
+def _tile_origin(basemap: Any) -> str:
+    """The CSP sources of a basemap's tiles: none for no tiles or a local package."""
+    if basemap.kind != "xyz" or not basemap.needs_internet:
         return ""
     from urllib.parse import urlsplit
 
-    parts = urlsplit(basemap.replace("{s}", "a"))
-    host = parts.netloc.replace("{s}", "*")
-    return f" {parts.scheme}://{host}"
+    origins = []
+    for url in (basemap.url, *basemap.overlays):
+        parts = urlsplit(url.replace("{s}", "a"))
+        host = urlsplit(url).netloc.replace("{s}", "*") if "{s}" in url else parts.netloc
+        origins.append(f" {parts.scheme}://{host}")
+    return "".join(dict.fromkeys(origins))
 
 
 def _open_store(store: Any, settings: WebSettings) -> Any:
@@ -131,13 +141,18 @@ def create_app(store: Any = None, *, settings: WebSettings | None = None) -> Fas
     from ecozone.web import routes_api, routes_pages
 
     settings = settings if settings is not None else load_settings()
+    basemap = parse_basemap(settings.basemap, attribution=settings.basemap_attribution)
     the_store = _open_store(store, settings)
     runner = Runner(settings.threads)
+    packs = PackCache(the_store)
+    heavy = _heavy_pool(the_store, packs, runner, settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         runner.shutdown()
+        if heavy is not runner:
+            heavy.shutdown()
 
     app = FastAPI(
         title="ecozone",
@@ -156,13 +171,19 @@ def create_app(store: Any = None, *, settings: WebSettings | None = None) -> Fas
     app.state.settings = settings
     app.state.store = the_store
     app.state.runner = runner
-    app.state.packs = PackCache(the_store)
+    app.state.heavy = heavy
+    app.state.packs = packs
     app.state.batcher = PointBatcher()
-    app.state.coverage = CoverageCache(the_store, runner, basemap=settings.basemap)
+    app.state.basemap = basemap
+    app.state.coverage = CoverageCache(the_store, runner, basemap=basemap)
     app.state.audit = AuditLog(settings.audit_path(getattr(the_store, "path", None)))
     install_handlers(app)
     app.include_router(routes_api.router)
     app.include_router(routes_pages.router)
+    if basemap.kind == "package":  # an offline tile package, served here
+        from ecozone.web import routes_tiles
+
+        app.include_router(routes_tiles.router(basemap.path))
     app.mount("/static/app", StaticFiles(directory=STATIC_DIR), name="static_app")
     from maps._assets import STATIC_DIR as MAPS_STATIC
 
@@ -170,12 +191,36 @@ def create_app(store: Any = None, *, settings: WebSettings | None = None) -> Fas
     app.add_middleware(CatchAllMiddleware)  # innermost: unexpected errors → 500 JSON
     # large answers (map layers, coverage maps) only; small ones are not worth the CPU
     app.add_middleware(GZipMiddleware, minimum_size=64 * 1024, compresslevel=5)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)
+    app.add_middleware(VertexLimitMiddleware, max_vertices=settings.max_vertices)
     app.add_middleware(
-        SecurityHeadersMiddleware, csp=_CSP.format(tiles=_tile_origin(settings.basemap))
+        BodyLimitMiddleware,
+        max_bytes=settings.max_upload_bytes,
+        on_reject=lambda scope: routes_api.audit_refused(app, scope, 413, "too large"),
+    )
+    app.add_middleware(
+        SecurityHeadersMiddleware, csp=_CSP.format(tiles=_tile_origin(basemap))
     )
     log.info("ecozone web app over %s", getattr(the_store, "path", the_store))
     return app
+
+
+def _heavy_pool(store: Any, packs: PackCache, runner: Runner, settings: WebSettings) -> Any:
+    """The worker processes of heavy work, or the thread runner with ``processes=0``."""
+    from ecozone.web import workers
+
+    if settings.processes == 0:
+        workers.use_in_process(store, packs)
+        return runner
+    ref = getattr(store, "path", None)
+    pool = workers.WorkerPool(
+        settings.processes,
+        store_ref=None if ref is None else str(ref),
+        memory_mb=settings.worker_memory_mb or None,
+        tmp_dir=tempfile.gettempdir(),
+        warm_pack=settings.default_pack,
+    )
+    weakref.finalize(pool, pool.shutdown)
+    return pool
 
 
 def app_from_env() -> FastAPI:

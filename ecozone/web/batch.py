@@ -20,9 +20,13 @@ from typing import Any
 
 import pandas as pd
 
+from geo.errors import InputFormatError
 from geo.io.spreadsheet import write_csv
 
-__all__ = ["run_batch_file"]
+__all__ = ["results_map", "run_batch_file"]
+
+#: Most sites drawn on the page map after a batch (all are in the results file).
+MAP_LIMIT = 5000
 
 
 def _safe_csv(src: Path, dst: Path) -> pd.DataFrame:
@@ -30,6 +34,40 @@ def _safe_csv(src: Path, dst: Path) -> pd.DataFrame:
     df = pd.read_csv(src, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     write_csv(df, dst)
     return df
+
+
+def results_map(sites: Any, *, limit: int = MAP_LIMIT) -> dict[str, Any]:
+    """The checked sites as GeoJSON for the page map: verdict and rules, first ``limit``.
+
+    Parameters
+    ----------
+    sites
+        :attr:`zoning.batch.BatchSummary.sites` (WGS84).
+    limit
+        Most features sent; the rest stay in the results file.
+
+    Returns
+    -------
+    dict
+        ``{"type": "FeatureCollection", "features": [...], "truncated": bool}``.
+    """
+    import json
+
+    import shapely
+
+    if sites is None or not len(sites):
+        return {"type": "FeatureCollection", "features": [], "truncated": False}
+    shown = sites.iloc[:limit]
+    geoms = shapely.to_geojson(shapely.set_precision(shown.geometry.to_numpy(), 1e-6))
+    cols = [c for c in ("site_id", "verdict", "verdict_zh", "deciding_rules", "rules")
+            if c in shown.columns]  # fmt: skip
+    props = shown[cols].astype(str).to_dict(orient="records")
+    features = [
+        {"type": "Feature", "geometry": json.loads(g), "properties": p}
+        for g, p in zip(geoms, props, strict=True)
+        if g is not None
+    ]
+    return {"type": "FeatureCollection", "features": features, "truncated": len(sites) > limit}
 
 
 def run_batch_file(
@@ -53,7 +91,7 @@ def run_batch_file(
     folder
         The request's private folder (outputs go there).
     fmt
-        "csv" or "gpkg" for the results file.
+        "csv", "gpkg" or "xlsx" (sites, findings and errors sheets) for the results.
     read_options
         Passed to :func:`geo.io.read_vector` (``coords``, ``zone``).
     label
@@ -67,6 +105,7 @@ def run_batch_file(
     (bytes or dict, str)
         The answer and the results file name.
     """
+    from maps.qgis_style import write_options as qgis_write_options
     from zoning.batch import run_batch
 
     raw_out = folder / f"raw_results.{fmt}"
@@ -79,7 +118,11 @@ def run_batch_file(
         errors_out=raw_err,
         read_options=read_options,
         missing_layers="skip",
+        write_options=qgis_write_options,  # a GeoPackage opens in QGIS with verdict colours
     )
+    if summary.total == 0:
+        msg = f"{label}: 没有场址 / the file holds no site (0 features or rows); none was checked"
+        raise InputFormatError(msg)
     name = f"results.{fmt}"
     result_path = folder / name
     if fmt == "csv":
@@ -108,9 +151,15 @@ def run_batch_file(
                            default=str),
             )  # fmt: skip
         return buf.getvalue(), name
-    media = "text/csv; charset=utf-8" if fmt == "csv" else "application/geopackage+sqlite3"
+    answer_map = results_map(summary.sites)
+    media = {
+        "csv": "text/csv; charset=utf-8",
+        "gpkg": "application/geopackage+sqlite3",
+        "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    }[fmt]
     return {
         "summary": info,
+        "map": answer_map,
         "errors": records,
         "results": {
             "filename": name,

@@ -34,7 +34,12 @@ from pyproj import Geod
 from ecozone.web.errors import ApiError
 from ecozone.web.runner import capture_warnings
 from ecozone.web.schemas import CheckRequest
-from geo.errors import CRSDetectionError, GeometryError, InputFormatError
+from geo.errors import (
+    CRSDetectionError,
+    GeometryError,
+    InputFormatError,
+    OutsideJurisdictionError,
+)
 from zoning.project import Project
 
 log = logging.getLogger(__name__)
@@ -282,8 +287,12 @@ def is_single_point(req: CheckRequest) -> bool:
     return len(text) <= 200 and len(_NUMBER.findall(text)) <= 3
 
 
+#: Sites larger than this (km²) need ``confirm_large`` (WebSettings.max_site_km2).
+MAX_SITE_KM2 = 100.0
+
+
 def site_from_request(
-    req: CheckRequest, *, max_vertices: int
+    req: CheckRequest, *, max_vertices: int, max_area_km2: float = MAX_SITE_KM2
 ) -> tuple[shapely.Geometry, list[str]]:
     """Turn a check request's geometry or coordinates into one WGS84 site.
 
@@ -293,6 +302,9 @@ def site_from_request(
         The request.
     max_vertices
         Most coordinates accepted.
+    max_area_km2
+        A larger site is refused with 409 ``large_site`` unless the request says
+        ``confirm_large`` (a polygon drawn at city zoom is often a mistake).
 
     Returns
     -------
@@ -341,9 +353,24 @@ def site_from_request(
         if not geom.is_valid:
             reason = shapely.is_valid_reason(geom)
             geom = shapely.make_valid(geom, method="structure", keep_collapsed=False)
-            notes.append(f"几何已修复 / the geometry was invalid ({reason}) and was repaired")
+            notes.append(  # a structured note (zoning._notes): kind "repair"
+                {
+                    "kind": "repair",
+                    "text": f"选址几何无效（{reason}），已修复后检查；请核对修复后的范围",
+                    "text_en": f"the geometry was invalid ({reason}) and was repaired",
+                }
+            )
             if geom.is_empty:
                 raise GeometryError("几何无效 / the geometry collapses to nothing when repaired")
+    if geom.geom_type in ("Polygon", "MultiPolygon") and not req.confirm_large:
+        km2 = abs(_GEOD.geometry_area_perimeter(geom)[0]) / 1e6
+        if km2 > max_area_km2:
+            msg = (
+                f"场址面积约 {km2:,.1f} 平方千米，超过 {max_area_km2:g} 平方千米，请确认后再检查 / "
+                f"the site covers about {km2:,.1f} km², more than {max_area_km2:g} km²; "
+                "confirm to check it anyway (confirm_large)"
+            )
+            raise ApiError(409, "large_site", msg)
     return geom, notes
 
 
@@ -361,6 +388,7 @@ def make_project(req: CheckRequest) -> Project:
         development=p.development,
         temporary_land_use=p.temporary_land_use,
         water_supply=p.water_supply,
+        activity=p.activity,
         exits=exits or (),
     )
     if project.exits and req.coords in ("gcj02", "bd09"):
@@ -432,6 +460,8 @@ def site_report(result: Any, project: Project) -> dict[str, Any]:
     except InputFormatError:
         if len(result.errors):
             reason = str(result.errors["reason"].iloc[0])
+            if str(result.errors["status"].iloc[0]) == "outside_jurisdiction":
+                raise OutsideJurisdictionError(reason) from None  # REST 422, not a verdict
             raise InputFormatError(f"场址无法检查 / the site cannot be checked: {reason}") from None
         raise
 
@@ -644,7 +674,9 @@ def render_report(report: Mapping[str, Any], fmt: str, *, map_png: bytes | None)
     if fmt == "json":
         return json.dumps(report, ensure_ascii=False, indent=2).encode("utf-8")
     if fmt == "html":
-        return render_html(report, map_png=map_png).encode("utf-8")
+        from ecozone.web.routes_pages import source_href  # citations link to source pages
+
+        return render_html(report, map_png=map_png, source_link=source_href).encode("utf-8")
     with tempfile.TemporaryDirectory(prefix="ecozone-report-") as tmp:
         if fmt == "docx":
             return write_docx(report, Path(tmp) / "report.docx", map_png=map_png).read_bytes()

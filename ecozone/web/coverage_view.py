@@ -52,6 +52,14 @@ def _metric_dict(m: Any, pack: Any) -> dict[str, Any]:
     row["label_en"] = getattr(target, "label_en", None) or m.metric
     row["year"] = getattr(target, "year", None)
     row["scope"] = getattr(target, "scope", None)
+    # a target is judged only at its scope: status, binding vs 力争 and the data coverage
+    row["status_en"] = m.status_en
+    row["nature_en"] = "binding" if m.binding else "aspirational (力争)"
+    row["covered_districts"] = list(m.covered_districts)
+    row["notes"] = list(m.notes)
+    from zoning.coverage_tables import citation_text
+
+    row["citation_text"] = citation_text(m, pack)
     row["inputs"] = dict(m.inputs)
     row["details"] = dict(m.details)
     bd = m.by_district

@@ -7,7 +7,11 @@ no traceback or path.
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
+import shutil
+import tempfile
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -23,6 +27,7 @@ from geo.errors import (
     LayerNotFoundError,
     LayerValidationError,
     MissingLayerError,
+    OutsideJurisdictionError,
     PackError,
     StoreError,
 )
@@ -32,6 +37,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "ApiError",
     "CatchAllMiddleware",
+    "describe_os_error",
     "error_response",
     "install_handlers",
     "status_of",
@@ -63,12 +69,35 @@ _STATUS: tuple[tuple[type[BaseException], int, str], ...] = (
     (MissingLayerError, 409, "missing_layer"),
     (CRSDetectionError, 422, "crs"),
     (GeometryError, 422, "geometry"),
+    (OutsideJurisdictionError, 422, "outside_jurisdiction"),  # before its parent ValueError
     (LayerValidationError, 422, "layer_invalid"),
     (PackError, 422, "pack"),
     (InputFormatError, 422, "input_format"),
     (StoreError, 503, "store_unavailable"),
     (EcozoneError, 400, "bad_request"),
 )
+
+
+def describe_os_error(exc: OSError, what: str = "") -> tuple[int, str, str] | None:
+    """(status, code, message) of a full disk or quota (``None`` for other OS errors).
+
+    The user's request cannot be held: 413 with the free space of the folder, so that
+    an upload is not answered with a misleading "check its encoding" or a bare 500.
+    """
+    if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return None
+    folder = os.path.dirname(getattr(exc, "filename", None) or "") or tempfile.gettempdir()
+    try:
+        free = shutil.disk_usage(folder).free / 2**20
+        room = f"{free:.1f} MB free"
+    except OSError:
+        room = "free space unknown"
+    msg = (
+        f"服务器磁盘已满 / the server has no room to store {what or 'this request'} "
+        f"({room} in its temporary folder); try a smaller file, or ask the administrator "
+        "to free space"
+    )
+    return 413, "no_space", msg
 
 
 def status_of(exc: BaseException) -> tuple[int, str]:
@@ -127,6 +156,10 @@ def install_handlers(app: FastAPI) -> None:
             exc.status_code, "http_error"
         )
         detail = exc.detail if isinstance(exc.detail, str) else "request refused"
+        cause = exc.__cause__ or exc.__context__
+        full = describe_os_error(cause, "the upload") if isinstance(cause, OSError) else None
+        if full is not None:  # the body could not be spooled to a full disk
+            return error_response(*full)
         if exc.status_code == 400 and "parsing the body" in detail:
             detail = "请求体无法解析 / the request body could not be parsed (check its encoding)"
         headers: dict[str, Any] = dict(exc.headers or {})
@@ -134,6 +167,10 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        full = describe_os_error(exc) if isinstance(exc, OSError) else None
+        if full is not None:
+            log.warning("%s %s: %s", request.method, request.url.path, exc)
+            return error_response(*full)
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         return error_response(500, "internal", _GENERIC_500)
 
@@ -166,6 +203,12 @@ class CatchAllMiddleware:
         except Exception as exc:
             if type(exc).__name__ == "_BodyTooLarge":
                 raise  # answered 413 by BodyLimitMiddleware
+            full = describe_os_error(exc) if isinstance(exc, OSError) else None
+            if full is not None:  # a full disk: say so (413), no traceback
+                log.warning("%s %s: %s", scope.get("method"), scope.get("path"), exc)
+                if not started:
+                    await error_response(*full)(scope, receive, send)
+                return
             log.error("unhandled error on %s %s", scope.get("method"), scope.get("path"),
                       exc_info=exc)  # fmt: skip
             if not started:

@@ -67,6 +67,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "dev_expansion": ("改扩建", "Expansion"),
     "temporary_land_use": ("临时用地", "Temporary land use"),
     "water_supply": ("供水设施", "Water-supply facility"),
+    "activity": (
+        "有限人为活动（自然资发〔2022〕142号）",
+        "Limited human activity (2022 red-line notice)",
+    ),
+    "activity_none": ("（不属于）", "(none)"),
+    "length_inside": ("区内长度", "length inside"),
     "exits": (
         "工地出口坐标（经度,纬度；多个用分号分隔）",
         "Site exits (lon,lat; separated by ';')",
@@ -100,6 +106,32 @@ STRINGS: dict[str, tuple[str, str]] = {
     "row": ("行", "Row"),
     "stage": ("阶段", "Stage"),
     "reason": ("原因", "Reason"),
+    "reading_file": ("正在读取文件…", "Reading the file…"),
+    "choose_file_hint": (
+        "请先选择文件；如提示缺少坐标系，选择坐标系（如高斯-克吕格 39 带）后会自动重新读取。",
+        "Choose a file first; if it lacks a coordinate system, pick one (e.g. Gauss-Krüger "
+        "zone 39) and the file is read again.",
+    ),
+    "large_site_confirm": (
+        "场址面积约 {km2} 平方千米，超过 {limit} 平方千米：可能是在较小比例尺下误绘。仍要检查吗？",
+        "The site covers about {km2} km², more than {limit} km²: perhaps drawn by mistake at "
+        "a small scale. Check it anyway?",
+    ),
+    "batch_map": (
+        "批量结果地图（单击场址查看结论和触发规则）",
+        "Batch results map (click a site for its findings)",
+    ),
+    "map_truncated": (
+        "地图只显示前 {n} 个场址，全部结果见下载文件。",
+        "The map shows the first {n} sites; the download has them all.",
+    ),
+    "deciding_rules": ("决定性规则", "Deciding rules"),
+    "fired_rules": ("触发规则", "Rules that applied"),
+    "site_id": ("场址编号", "Site id"),
+    "screening_radii": ("周边筛查半径（米，逗号分隔）", "Screening radii (m, comma-separated)"),
+    "screening": ("周边敏感目标筛查", "Screening: features around the site"),
+    "radius": ("半径", "Radius"),
+    "direction": ("方位", "Direction"),
     "total": ("总数", "Total"),
     "checked": ("已检查", "Checked"),
     "errors": ("错误", "Errors"),
@@ -113,6 +145,19 @@ STRINGS: dict[str, tuple[str, str]] = {
     "yes": ("达标", "met"),
     "no": ("未达标", "not met"),
     "not_measured": ("未测算", "not measured"),
+    "scope": ("范围", "Scope"),
+    "nature": ("目标性质", "Nature"),
+    "area_km2": ("面积（km²）", "Area (km²)"),
+    "contribution": ("贡献（不单独考核）", "contribution (not judged)"),
+    "no_data": ("无数据", "no data"),
+    "coverage_legend": (
+        "目标只在规划设定的范围内评估；分区数值是对该目标的贡献，不单独考核。“力争（预期性）”目标"
+        "未达到时记为“未达到力争目标”；部分区无数据时合计值标为“部分数据，未判定”。",
+        "A target is judged only for the area its plan sets it for; district figures are "
+        "contributions, not judged on their own. Aspirations (力争) that are not reached read "
+        "\"aspiration not reached\"; totals built from part of the districts are \"partial data, "
+        "not judged\".",
+    ),
     "by_district": ("分区结果", "By district"),
     "district": ("区", "District"),
     "coverage_map": ("覆盖情况图", "Coverage map"),

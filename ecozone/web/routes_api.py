@@ -1,9 +1,11 @@
 """The REST API (``/api``): checks, batch checks, layers, audit log and coverage.
 
 Reading is open. ``POST /api/layers/{name}`` needs ``Authorization: Bearer <token>``
-matching one of the server's ``$ECOZONE_API_TOKEN`` tokens (compared in constant
-time); without a configured token imports are disabled (403). Every import attempt
-is written to the audit log (``GET /api/audit``).
+matching one of the server's tokens (``$ECOZONE_API_TOKENS`` / ``$ECOZONE_API_TOKEN``,
+compared in constant time); without a configured token imports are disabled (403).
+Every import attempt is written to the audit log (``GET /api/audit``) whatever its
+outcome (refused input, too many files or fields, too large, server error), under
+the token's name.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
-from ecozone.web.batch import run_batch_file
+from ecozone.web import tasks
 from ecozone.web.checks import (
     MEDIA,
     check_pack_name,
@@ -28,8 +30,6 @@ from ecozone.web.checks import (
     make_project,
     nearby_features,
     pack_names,
-    render_report,
-    report_map_png,
     site_from_request,
     site_report,
 )
@@ -38,7 +38,7 @@ from ecozone.web.errors import ApiError
 from ecozone.web.runner import capture_warnings
 from ecozone.web.schemas import COORD_SYSTEMS, CheckRequest
 from ecozone.web.uploads import display_name, save_upload, scrub_paths, upload_dir
-from geo.errors import EcozoneError, GeometryError, InputFormatError
+from geo.errors import EcozoneError
 
 log = logging.getLogger(__name__)
 
@@ -125,54 +125,56 @@ async def map_context(
 
 
 async def _checked(request: Request, body: CheckRequest) -> tuple[Any, Any, Any, Any, list[str]]:
-    """Parse, then check (in the pool, or with the point batcher).
+    """Parse, then check one point (in the event loop with the point batcher).
 
     Returns (entry, site (lon/lat shapely geometry), project, (result, report), notes).
+    Only for :func:`is_single_point` requests: other sites go to the worker processes.
     """
     st = _state(request)
     settings = st.settings
     pack = _pack_or_default(request, body.pack)
     ready = st.packs.ready(pack)
+    if ready is None:  # build (or re-validate) the checker in a thread
+        ready = await st.runner.run(
+            st.packs.get, pack, timeout=settings.time_limit_s, what="loading the pack"
+        )
 
     def parse() -> tuple[Any, list[str], Any]:
         # may wait for the warnings lock: in a thread, the event loop never does
-        site, notes = site_from_request(body, max_vertices=settings.max_vertices)
+        site, notes = site_from_request(
+            body, max_vertices=settings.max_vertices, max_area_km2=settings.max_site_km2
+        )
         return site, notes, make_project(body)
 
-    if ready is not None and is_single_point(body):
-        # one point against a built checker: bounded work, no thread; the points that
-        # come in together are checked in one engine pass (PointBatcher)
-        site, notes, project = await st.runner.run_quick(
-            parse, timeout=settings.time_limit_s, what="reading the site", inline=True
-        )
-        entry = ready
-        if site.geom_type == "Point":
-            result = await st.batcher.check(entry, site, project)
-            checked = (result, site_report(result, project))
-        else:  # (pasted text of a few numbers that is not a point)
-            checked = await st.runner.run_quick(
-                check_site, entry, site, project, timeout=settings.time_limit_s,
-                what="the site check",
-            )  # fmt: skip
-    else:
+    # one point against a built checker: bounded work, no thread; the points that
+    # come in together are checked in one engine pass (PointBatcher)
+    site, notes, project = await st.runner.run_quick(
+        parse, timeout=settings.time_limit_s, what="reading the site", inline=True
+    )
+    entry = ready
+    if site.geom_type == "Point":
+        result = await st.batcher.check(entry, site, project)
+        checked = (result, site_report(result, project))
+    else:  # (pasted text of a few numbers that is not a point)
+        checked = await st.runner.run_quick(
+            check_site, entry, site, project, timeout=settings.time_limit_s,
+            what="the site check",
+        )  # fmt: skip
+    return entry, site, project, checked, tasks.check_notes(entry, checked[0], notes)
 
-        def work() -> tuple[Any, Any, Any, tuple[Any, Any], list[str]]:
-            site, notes, project = parse()
-            entry = st.packs.get(pack)
-            return entry, site, project, check_site(entry, site, project), notes
 
-        # short and CPU-bound: one at a time per worker process (see Runner.run_quick)
-        entry, site, project, checked, notes = await st.runner.run_quick(
-            work, timeout=settings.time_limit_s, what="the site check"
-        )
-    notes = [*notes, *entry.notes]
-    skipped = checked[0].stamp.get("skipped_rules") or []
-    if skipped:
-        notes.append(
-            "缺少图层，以下规则未检查 / layers missing, these rules were not checked: "
-            + ", ".join(map(str, skipped))
-        )
-    return entry, site, project, checked, notes
+def _left(request: Request, limit: float) -> float:
+    """What remains of a time limit counted from the request's arrival (body included)."""
+    import time
+
+    arrived = getattr(request.state, "arrived", None)
+    spent = time.monotonic() - arrived if arrived is not None else 0.0
+    return max(limit - spent, 0.5)
+
+
+def _heavy_args(request: Request, body: CheckRequest) -> tuple[Any, ...]:
+    s = _state(request).settings
+    return (_pack_or_default(request, body.pack), body, s.max_vertices, s.max_cost, s.nearby_m)
 
 
 @router.post(
@@ -201,8 +203,16 @@ async def check(
     for missing layers) and, with ``include_map=true``, ``map``.
     """
     st = _state(request)
+    if not is_single_point(body):  # in a worker process, killed at the time limit
+        report = await st.heavy.run(
+            tasks.check_task, *_heavy_args(request, body), include_map,
+            timeout=_left(request, st.settings.time_limit_s), what="the site check",
+        )  # fmt: skip
+        if body.radii:
+            report["screening"] = await _screening(request, body, report)
+        return _json(report)
     entry, site, _, (_, report), notes = await _checked(request, body)
-    report["notes"] = notes
+    report["notes"] = [*report.get("notes", []), *notes]  # the check's own notes first
     if include_map:
 
         def near() -> dict[str, Any]:
@@ -211,7 +221,27 @@ async def check(
             )
 
         report["map"] = await st.runner.run(near, timeout=st.settings.time_limit_s, what="the map")
+    if body.radii:
+        report["screening"] = await _screening(request, body, report)
     return _json(report)
+
+
+async def _screening(request: Request, body: CheckRequest, report: dict) -> list[dict]:
+    """The screening list of a checked site (features within ``body.radii``), in a thread."""
+    from shapely.geometry import shape
+
+    from zoning.workflow import site_screening
+
+    st = _state(request)
+    pack = _pack_or_default(request, body.pack)
+    site = shape(report["site"]["geometry"])
+
+    def run() -> list[dict]:
+        rows = site_screening(st.packs.get(pack).checker, site, radii_m=body.radii)
+        return rows.to_dict(orient="records")
+
+    return await st.runner.run(run, timeout=_left(request, st.settings.time_limit_s),
+                               what="the screening list")  # fmt: skip
 
 
 @router.post(
@@ -233,17 +263,11 @@ async def check_report(
 ) -> Response:
     """As ``POST /api/check``, answered with the report as an HTML, DOCX, PDF or JSON file."""
     st = _state(request)
-    entry, site, _, (result, report), notes = await _checked(request, body)
-    report["notes"] = notes
-    lang = body.lang
-
-    def render() -> bytes:
-        png = None
-        if format != "json":
-            png = report_map_png(entry, result, site, radius_m=st.settings.nearby_m, lang=lang)
-        return render_report(report, format, map_png=png)
-
-    data = await st.runner.run(render, timeout=st.settings.time_limit_s, what="the report")
+    # check and render in a worker process, killed at the time limit
+    data = await st.heavy.run(
+        tasks.report_task, *_heavy_args(request, body), format,
+        timeout=_left(request, st.settings.time_limit_s), what="the report",
+    )  # fmt: skip
     filename = f"ecozone-report.{format}"
     return Response(
         data,
@@ -262,41 +286,6 @@ def _read_options(coords: str, gk_zone: int | None) -> dict[str, Any]:
             raise ApiError(422, "gk_zone_missing", msg)
         return {"zone": gk_zone}
     return {"coords": coords}
-
-
-def _read_upload(
-    path: Path, options: dict[str, Any], folder: Path, label: str
-) -> tuple[Any, list[str]]:
-    """Read a vetted upload with geo.io.read_vector (DXF needs a CRS: from the options)."""
-    from geo.crs import gk_epsg
-    from geo.io import read_vector
-
-    opts = dict(options)
-    if path.suffix == ".dxf":
-        zone = opts.pop("zone", None)
-        coords = opts.pop("coords", "wgs84")
-        if coords in ("gcj02", "bd09"):
-            msg = f"{label}: DXF drawings are read as WGS84 or Gauss-Krüger, not {coords}"
-            raise ApiError(422, "invalid_request", msg)
-        opts["crs"] = f"EPSG:{gk_epsg(zone=zone)}" if zone is not None else "EPSG:4326"
-    try:
-        with capture_warnings() as notes:
-            gdf = read_vector(path, **opts)
-            if path.suffix == ".dxf" and "zone" in options and len(gdf):
-                if float(gdf.total_bounds[0]) > 10_000_000:  # eastings carry the zone prefix
-                    prefixed = gk_epsg(zone=options["zone"], prefixed=True)
-                    gdf = gdf.set_crs(prefixed, allow_override=True)
-    except EcozoneError as exc:
-        exc.args = (scrub_paths(str(exc), folder, label),)
-        raise
-    issues = gdf.attrs.get("issues", [])
-    if len(gdf) == 0:
-        reasons = "; ".join(str(i.get("reason", "")) for i in issues[:5])
-        msg = f"{label}: 没有可用的要素 / no usable feature in the file" + (
-            f" ({scrub_paths(reasons, folder, label)})" if reasons else ""
-        )
-        raise InputFormatError(msg)
-    return gdf, [scrub_paths(n, folder, label) for n in notes]
 
 
 async def _vetted(request: Request, file: UploadFile, folder: Path) -> Path:
@@ -325,48 +314,15 @@ async def parse_site_file(
     Answers ``geometry`` (to send to ``POST /api/check``), ``features`` (count),
     ``issues`` (rows rejected or repaired) and ``notes``.
     """
-    import shapely
-
     st = _state(request)
     label = display_name(file.filename)
     options = _read_options(coords, gk_zone)
     with upload_dir() as folder:
         path = await _vetted(request, file, folder)
-
-        def work() -> dict[str, Any]:
-            gdf, notes = _read_upload(path, options, folder, label)
-            geoms = gdf.to_crs("EPSG:4326").geometry.to_numpy()
-            n = int(shapely.get_num_coordinates(geoms).sum())
-            if n > st.settings.max_vertices:
-                msg = (
-                    f"{label}: 几何过大 / the file holds {n:,} vertices, more than the limit "
-                    f"of {st.settings.max_vertices:,}; use the batch check for many sites"
-                )
-                raise ApiError(422, "too_many_vertices", msg)
-            geom = shapely.union_all(geoms[~shapely.is_missing(geoms)])
-            if geom.geom_type == "GeometryCollection":
-                msg = (
-                    f"{label}: the file mixes points, lines and polygons; upload one kind, "
-                    "or use the batch check for separate sites"
-                )
-                raise GeometryError(msg)
-            issues = [
-                {
-                    **i,
-                    "source": label,
-                    "reason": scrub_paths(str(i.get("reason", "")), folder, label),
-                }
-                for i in gdf.attrs.get("issues", [])
-            ]
-            return {
-                "geometry": json_safe(shapely.geometry.mapping(geom)),
-                "features": len(gdf),
-                "issues": json_safe(issues),
-                "notes": notes,
-                "file": label,
-            }
-
-        return await st.runner.run(work, timeout=st.settings.time_limit_s, what="reading the file")
+        return await st.heavy.run(
+            tasks.parse_task, path, options, folder, label, st.settings.max_vertices,
+            timeout=_left(request, st.settings.time_limit_s), what="reading the file",
+        )  # fmt: skip
 
 
 @router.post(
@@ -386,7 +342,7 @@ async def check_batch(
     pack: Annotated[str, Form(max_length=40)] = "beijing",
     coords: Annotated[Coords, Form()] = "wgs84",
     gk_zone: Annotated[int | None, Form(ge=25, le=45)] = None,
-    format: Annotated[Literal["csv", "gpkg"], Form()] = "csv",
+    format: Annotated[Literal["csv", "gpkg", "xlsx"], Form()] = "csv",
     output: Annotated[Literal["json", "zip"], Form()] = "json",
 ) -> Any:
     """Check every row/feature of an uploaded file (project columns per row are read).
@@ -401,21 +357,10 @@ async def check_batch(
     options = _read_options(coords, gk_zone)
     with upload_dir() as folder:
         path = await _vetted(request, file, folder)
-
-        def work() -> tuple[Any, str]:
-            entry = st.packs.get(name)
-            try:
-                return run_batch_file(
-                    entry, path, folder, fmt=format, read_options=options, label=label,
-                    output=output,
-                )  # fmt: skip
-            except EcozoneError as exc:
-                exc.args = (scrub_paths(str(exc), folder, label),)
-                raise
-
-        answer, _ = await st.runner.run(
-            work, timeout=st.settings.batch_time_limit_s, what="the batch check"
-        )
+        answer, _ = await st.heavy.run(
+            tasks.batch_task, name, path, folder, format, options, label, output,
+            timeout=st.settings.batch_time_limit_s, what="the batch check",
+        )  # fmt: skip
     if output == "zip":
         return Response(
             answer,
@@ -463,17 +408,8 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _authorise(request: Request, name: str) -> str:
-    """The token holder's name, or raise 403/401 (recording the refusal)."""
-    st = _state(request)
-    tokens = st.settings.tokens()
-    if not tokens:
-        msg = (
-            "导入已停用 / imports are disabled: the server has no API token. Start it with "
-            "ECOZONE_API_TOKEN=<secret> set in its environment to allow imports"
-        )
-        raise ApiError(403, "imports_disabled", msg)
-    header = request.headers.get("authorization", "")
+def _holder(tokens: dict[str, str], header: str) -> str | None:
+    """The name of the token in an Authorization header (``None``: none or not valid)."""
     scheme, _, given = header.partition(" ")
     holder = None
     if scheme.lower() == "bearer" and given.strip():
@@ -481,6 +417,38 @@ def _authorise(request: Request, name: str) -> str:
         for token, who in tokens.items():  # compare with every token: constant time each
             if hmac.compare_digest(token.encode("utf-8"), given_b):
                 holder = who
+    return holder
+
+
+def audit_refused(app: Any, scope: Any, status: int, message: str) -> None:
+    """Audit an import the middleware refused before the route ran (valid token only)."""
+    path = str(scope.get("path", ""))
+    if scope.get("method") != "POST" or not path.startswith("/api/layers/"):
+        return
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+    holder = _holder(app.state.settings.tokens(), headers.get("authorization", ""))
+    if holder is None:
+        return
+    client = scope.get("client")
+    app.state.audit.record(
+        action="import", who=holder, client=client[0] if client else "unknown",
+        layer=path.removeprefix("/api/layers/")[:64], outcome="rejected", status=status,
+        message=message,
+    )  # fmt: skip
+
+
+def _authorise(request: Request, name: str) -> str:
+    """The token holder's name, or raise 403/401 (recording the refusal)."""
+    st = _state(request)
+    tokens = st.settings.tokens()
+    if not tokens:
+        msg = (
+            "导入已停用 / imports are disabled: the server has no API token. Start it with "
+            "ECOZONE_API_TOKENS=name:<secret> (or ECOZONE_API_TOKEN=<secret>) set in its "
+            "environment to allow imports"
+        )
+        raise ApiError(403, "imports_disabled", msg)
+    holder = _holder(tokens, request.headers.get("authorization", ""))
     if holder is None:
         st.audit.record(
             action="import", outcome="denied", who="anonymous", client=_client(request),
@@ -508,6 +476,7 @@ async def _import_form(
     source_date = str(form.get("source_date") or "").strip() or None
     coords = str(form.get("coords") or "wgs84")
     zone_text = str(form.get("gk_zone") or "").strip()
+    force = str(form.get("force") or "").strip().lower() in ("1", "true", "yes", "on")
     event.update(kind=kind[:40], source=source[:500])
     if upload is None or isinstance(upload, str):
         raise ApiError(422, "invalid_request", "file: attach the layer file as 'file'")
@@ -527,19 +496,54 @@ async def _import_form(
         event["file_bytes"] = path.stat().st_size
         event["file_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
 
-        def work() -> tuple[Any, list[dict[str, Any]]]:
-            gdf, _ = _read_upload(path, options, folder, label)
+        # reading the file is bounded (a worker process); the import then commits
+        # atomically in the server and is not cut off: its limit is the batch one
+        gdf, issues = await st.heavy.run(
+            tasks.read_layer_task, path, options, folder, label, None,
+            timeout=st.settings.batch_time_limit_s, what="reading the layer file",
+        )  # fmt: skip
+
+        def work() -> Any:
             try:
-                layer = st.store.import_layer(
-                    gdf, name=name, kind=kind, source=source, source_date=source_date
-                )
+                with capture_warnings() as notes:  # generated ids, repairs: told, not logged
+                    layer = st.store.import_layer(
+                        gdf, name=name, kind=kind, source=source, source_date=source_date,
+                        force=force,
+                    )  # fmt: skip
             except EcozoneError as exc:
                 exc.args = (scrub_paths(str(exc), folder, label),)
                 raise
-            return layer, gdf.attrs.get("issues", [])
+            issues.extend(
+                {"source": label, "row": None, "action": "note",
+                 "reason": scrub_paths(n, folder, label)}
+                for n in notes
+            )  # fmt: skip
+            return layer
 
-        # an import commits atomically and is not cut off: its limit is the batch one
-        return await st.runner.run(work, timeout=st.settings.batch_time_limit_s, what="the import")
+        layer = await st.runner.run(
+            work, timeout=st.settings.batch_time_limit_s, what="the import"
+        )
+        return layer, issues
+
+
+def _outcome_of(exc: BaseException) -> tuple[int, str]:
+    """The HTTP status and message a failed import is answered with (for the audit)."""
+    from starlette.exceptions import HTTPException
+
+    from ecozone.web.errors import describe_os_error, status_of
+
+    if isinstance(exc, ApiError):
+        return exc.status, exc.message
+    if isinstance(exc, EcozoneError):
+        return status_of(exc)[0], str(exc)
+    if isinstance(exc, HTTPException):  # too many files or fields, unreadable form
+        return exc.status_code, str(exc.detail)
+    if type(exc).__name__ == "_BodyTooLarge":
+        return 413, "the request body is larger than the upload limit"
+    full = describe_os_error(exc) if isinstance(exc, OSError) else None
+    if full is not None:
+        return full[0], full[2]
+    return 500, f"internal error ({type(exc).__name__})"
 
 
 @router.post(
@@ -566,6 +570,10 @@ async def _import_form(
                             "source_date": {"type": "string", "description": "YYYY[-MM[-DD]]"},
                             "coords": {"type": "string", "enum": list(COORD_SYSTEMS)},
                             "gk_zone": {"type": "integer", "minimum": 25, "maximum": 45},
+                            "force": {
+                                "type": "boolean",
+                                "description": "Import data outside its extent/jurisdiction",
+                            },
                         },
                     }
                 }
@@ -589,8 +597,10 @@ async def import_layer(request: Request, name: str) -> JSONResponse:
         check_layer_name(name)
         async with request.form(max_files=1, max_fields=10) as form:
             layer, issues = await _import_form(request, name, form, event)
-    except (ApiError, EcozoneError) as exc:
-        event.update(outcome="rejected", message=str(exc)[:500])
+    except BaseException as exc:  # every outcome is audited, then answered as usual
+        status, message = _outcome_of(exc)
+        event.update(outcome="rejected" if status < 500 else "failed", status=status,
+                     message=message[:500])  # fmt: skip
         st.audit.record(**event)
         raise
     st.packs.invalidate()

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import jinja2
 from fastapi import APIRouter, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ecozone.web.checks import check_pack_name, pack_names
@@ -54,6 +55,16 @@ def _kind_labels(lang: str) -> dict[str, str]:
     }
 
 
+def _verdict_labels(lang: str) -> dict[str, dict[str, str]]:
+    """Verdict → label and colours, for the batch summary and map."""
+    from maps.style import VERDICT_STYLES
+
+    return {
+        v: {"label": s.label_zh if lang == "zh" else s.label_en, "color": s.color, "fill": s.fill}
+        for v, s in VERDICT_STYLES.items()
+    }
+
+
 def _page(request: Request, template: str, page: str, **context: Any) -> HTMLResponse:
     st = request.app.state
     lang = _lang(request)
@@ -61,8 +72,9 @@ def _page(request: Request, template: str, page: str, **context: Any) -> HTMLRes
     settings = st.settings
     config = {
         "lang": lang,
-        "basemap": settings.basemap,
-        "basemap_attribution": settings.basemap_attribution or "",
+        "basemap": st.basemap.leaflet(),
+        "max_site_km2": settings.max_site_km2,
+        "verdict_labels": _verdict_labels(lang),
         "default_pack": settings.default_pack,
         "max_upload_mb": settings.max_upload_mb,
         "imports_enabled": bool(settings.tokens()),
@@ -95,7 +107,7 @@ def index(request: Request) -> RedirectResponse:
 @router.get("/check", response_class=HTMLResponse)
 def check_page(request: Request) -> HTMLResponse:
     """The site check page (single site and batch)."""
-    from zoning.project import FLAGS, PROJECT_TYPES
+    from zoning.project import ACTIVITIES, FLAGS, PROJECT_TYPES
     from zoning.report import find_pdf_engine
 
     return _page(
@@ -104,6 +116,7 @@ def check_page(request: Request) -> HTMLResponse:
         "check",
         project_types=PROJECT_TYPES,
         flags=FLAGS,
+        activities=ACTIVITIES,
         pdf=find_pdf_engine() is not None,
     )
 
@@ -125,7 +138,7 @@ async def coverage_map(
     lang = _lang(request)
     fut = st.coverage.map_html(check_pack_name(pack), lang)
     html = await st.runner.wait(fut, timeout=st.settings.time_limit_s, what="the coverage map")
-    csp = _MAP_CSP.format(tiles=_tile_origin(st.settings.basemap))
+    csp = _MAP_CSP.format(tiles=_tile_origin(st.basemap))
     return HTMLResponse(html, headers={"Content-Security-Policy": csp})
 
 
@@ -171,3 +184,78 @@ def api_page(request: Request) -> HTMLResponse:
                 }
             )
     return _page(request, "api.html", "api", endpoints=endpoints, spec=spec)
+
+
+# --------------------------------------------------------------------------- sources
+
+#: Source ids are short slugs (zoning/data/sources.toml); nothing else reaches the disk.
+_SOURCE_ID = r"^[a-z0-9][a-z0-9\-]{0,59}$"
+
+
+def source_href(citation: Any) -> str | None:
+    """The source page of a report citation (with its line), or None for an unknown source.
+
+    Passed to :func:`zoning.report.render_html` as ``source_link`` by the web app.
+    """
+    sid = citation.get("source_id") if hasattr(citation, "get") else None
+    if not sid:
+        return None
+    lines = citation.get("lines") or []
+    return f"/sources/{sid}" + (f"?line={int(lines[0])}#L{int(lines[0])}" if lines else "")
+
+
+@router.get("/sources", response_class=HTMLResponse)
+def sources_page(request: Request) -> HTMLResponse:
+    """Every plan, law, standard and notice the rule packs cite."""
+    from zoning.sources import load_sources
+
+    return _page(request, "sources.html", "sources", records=list(load_sources().values()))
+
+
+@router.get("/sources/{source_id}", response_class=HTMLResponse)
+def source_page(
+    request: Request,
+    source_id: Annotated[str, PathParam(pattern=_SOURCE_ID)],
+    line: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
+) -> HTMLResponse:
+    """A source's record and, when its text is available here, the text with ``line`` marked.
+
+    Only ids of the source records are served; the file read is the record's own
+    (``$ECOZONE_SOURCES``/its file name), never a path from the request.
+    """
+    from starlette.exceptions import HTTPException
+
+    from geo.errors import SourceError
+    from zoning.sources import load_sources, source_excerpt
+
+    src = load_sources().get(source_id)
+    if src is None:
+        raise HTTPException(404, f"unknown source {source_id!r}")
+    lang = _lang(request)
+    heads = [h.heading for h in src.headings_at(line)] if line else []
+    lines: list[tuple[int, str, bool]] = []
+    error = None
+    if not src.file:
+        error = (
+            "ecozone 保存该来源的著录信息与引文，不保存全文"
+            if lang == "zh"
+            else "ecozone holds this source's record and quotations, not its full text"
+        )
+    else:
+        try:
+            text = source_excerpt(src, None)
+        except SourceError:
+            error = (
+                "本服务器未配置来源全文（ECOZONE_SOURCES）"
+                if lang == "zh"
+                else "the full texts are not configured on this server (ECOZONE_SOURCES)"
+            )
+        else:
+            if line is not None and line > len(text):
+                raise HTTPException(404, f"line {line} is outside the text (1–{len(text)})")
+            lines = [(n, t, n == line) for n, t, _ in text]
+    return _page(
+        request, "source.html", "sources", src=src, lines=lines, line=line, heads=heads,
+        error=error,
+    )  # fmt: skip
+

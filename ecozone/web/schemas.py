@@ -2,17 +2,49 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-__all__ = ["COORD_SYSTEMS", "CheckRequest", "ProjectIn"]
+from zoning.project import ACTIVITIES, FLAGS
+
+__all__ = ["COORD_SYSTEMS", "CheckRequest", "CleanStr", "ProjectIn", "clean_text"]
+
+# Characters no report format can hold (XML 1.0 refuses them, UTF-8 cannot encode a
+# lone surrogate): C0 controls other than tab/newline/return, DEL, surrogates, U+FFFE/F.
+_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+
+
+def clean_text(value: str) -> str:
+    """Refuse text holding a character documents cannot hold (NUL, controls, surrogates).
+
+    Raises
+    ------
+    ValueError
+        Naming the first such character (answered 422 by the API).
+    """
+    m = _UNSAFE.search(value)
+    if m is not None:
+        msg = (
+            f"包含无法写入文档的控制字符 / contains the control character U+{ord(m.group()):04X} "
+            f"at position {m.start() + 1}, which reports (DOCX, PDF, XML) cannot hold; remove it"
+        )
+        raise ValueError(msg)
+    return value
+
+
+#: A text field of a request: control characters are refused (422).
+CleanStr = Annotated[str, AfterValidator(clean_text)]
 
 #: Coordinate systems of site input; "gk" needs ``gk_zone``.
 COORD_SYSTEMS = ("wgs84", "cgcs2000", "gcj02", "bd09", "gk")
 
 ProjectType = Literal["construction", "residential", "industrial", "linear", "agriculture", "other"]
-Flag = Literal["wastewater", "vocs", "sewage", "garbage", "toilets", "manure"]
+#: Project flags and limited human activities: the engine's vocabularies
+#: (zoning.project.FLAGS, zoning.project.ACTIVITIES — 自然资发〔2022〕142号).
+Flag = Literal[tuple(FLAGS)]  # type: ignore[valid-type]
+Activity = Literal[tuple(ACTIVITIES)]  # type: ignore[valid-type]
 
 
 class ProjectIn(BaseModel):
@@ -20,16 +52,24 @@ class ProjectIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field("", max_length=200, description="项目名称, shown in the report")
+    name: CleanStr = Field("", max_length=200, description="项目名称, shown in the report")
     project_type: ProjectType | None = Field(None, description="项目类型")
-    industry_code: str | None = Field(
+    industry_code: CleanStr | None = Field(
         None, max_length=16, description="GB/T 4754-2017 industry code, e.g. C2614"
     )
-    flags: list[Flag] = Field(default_factory=list, max_length=6, description="项目活动")
+    flags: list[Flag] = Field(default_factory=list, max_length=len(FLAGS), description="项目活动")
     development: Literal["new", "expansion"] = Field("new", description="新建 / 改扩建")
     temporary_land_use: bool = Field(False, description="临时用地")
     water_supply: bool = Field(False, description="供水设施")
-    exits: str | list[list[float]] | None = Field(
+    activity: Activity | None = Field(
+        None,
+        description=(
+            "有限人为活动 (limited human activity the project declares, 自然资发〔2022〕142号): "
+            "lets the plans' exceptions apply, e.g. linear_infrastructure turns a red-line "
+            "prohibition into 限制（需论证）"
+        ),
+    )
+    exits: CleanStr | list[list[float]] | None = Field(
         None,
         max_length=2000,
         description=(
@@ -56,13 +96,13 @@ class CheckRequest(BaseModel):
         },
     )
 
-    pack: str = Field(
+    pack: CleanStr = Field(
         "beijing", max_length=40, description="Rule pack name (GET /api/packs lists them)"
     )
     geometry: dict[str, Any] | None = Field(
         None, description="GeoJSON geometry (or Feature) of the site"
     )
-    coordinates: str | None = Field(
+    coordinates: CleanStr | None = Field(
         None,
         max_length=2_000_000,
         description="Coordinates text instead of geometry: '116.40,39.91', pairs, WKT, GeoJSON",
@@ -74,4 +114,14 @@ class CheckRequest(BaseModel):
         None, ge=25, le=45, description="3° Gauss-Krüger zone (Beijing 39) when coords is 'gk'"
     )
     project: ProjectIn = Field(default_factory=ProjectIn)
+    radii: list[Annotated[float, Field(gt=0, le=50_000)]] | None = Field(
+        None,
+        max_length=6,
+        description="Screening radii in metres (周边筛查): the answer gains 'screening', every "
+        "layer feature within them with distance and direction",
+    )
+    confirm_large: bool = Field(
+        False,
+        description="Check a site larger than the server's max_site_km2 anyway (else 409)",
+    )
     lang: Literal["zh", "en"] = "zh"

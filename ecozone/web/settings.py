@@ -1,20 +1,24 @@
 """Options of the web app, validated once: where it listens, which store, the limits.
 
 :class:`WebSettings` holds every option with its default; :func:`load_settings`
-builds one from keyword overrides and the environment. The API token that
-authorises layer imports is read only from ``$ECOZONE_API_TOKEN``, never from a
+builds one from keyword overrides and the environment. The API tokens that
+authorise layer imports are read only from the environment, never from a
 command-line option (command lines are visible to every user of the machine):
 
-- ``ECOZONE_API_TOKEN=s3cret-token-value`` — one token, recorded in the audit log
-  as ``token-<first 8 hex digits of its sha256>``;
-- ``ECOZONE_API_TOKEN=alice:token-one,bob:token-two`` — named tokens, recorded by name.
+- ``ECOZONE_API_TOKENS=alice:token-one,bob:token-two`` — named tokens, recorded in
+  the audit log by name;
+- ``ECOZONE_API_TOKEN=s3cret-token-value`` — one token (the older variable, still
+  read; it may also hold ``name:token`` pairs), recorded as ``api-token``.
+
+The audit log never shows a value derived from a token (a hash prefix would let
+anyone test guesses of a weak token offline). When both variables are set, both
+sets of tokens are accepted.
 
 Unset or empty: imports are disabled (403 with a message saying how to enable them).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -25,14 +29,21 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from geo.errors import InputFormatError
 
-__all__ = ["SETTINGS_ENV", "TOKEN_ENV", "WebSettings", "load_settings", "parse_tokens"]
+__all__ = [
+    "SETTINGS_ENV",
+    "TOKENS_ENV",
+    "TOKEN_ENV",
+    "WebSettings",
+    "load_settings",
+    "parse_tokens",
+]
 
 TOKEN_ENV = "ECOZONE_API_TOKEN"
+TOKENS_ENV = "ECOZONE_API_TOKENS"
 #: JSON of the options, used to hand them to ``uvicorn --workers N`` processes.
 SETTINGS_ENV = "ECOZONE_WEB_SETTINGS"
 _MIB = 1024 * 1024
 _MIN_TOKEN = 12
-_TILE_URL = re.compile(r"^https?://[^\s\"'<>]+$")
 
 
 class WebSettings(BaseModel):
@@ -48,8 +59,10 @@ class WebSettings(BaseModel):
     workers
         uvicorn worker processes.
     basemap
-        "none" (no tiles: nothing outside the app is requested) or a tile URL
-        template ``http(s)://host/{z}/{x}/{y}.png`` in WGS84/CGCS2000 Web Mercator.
+        A basemap specification (:mod:`maps.basemap`): "none" (a reference map drawn
+        from the store; nothing outside the app is requested), a tile URL template
+        (``gcj02:``/``bd09:`` prefixed for AMap/Baidu tiles), ``tianditu:KEY`` or a
+        local ``.mbtiles``/``.pmtiles`` package served by the app itself.
     basemap_attribution
         Attribution shown for the tile URL.
     max_upload_mb
@@ -66,8 +79,23 @@ class WebSettings(BaseModel):
         Longest batch check or layer import.
     threads
         Worker threads that run checks beside the event loop.
+    processes
+        Worker processes for heavy work (uploads, polygon and batch checks, reports):
+        killed and replaced when a task passes its time limit; 0 runs that work in
+        threads instead (it then cannot be stopped). Default: one fewer than the
+        machine's cores (at least 1), so that point checks keep a core under load.
+    worker_memory_mb
+        Address-space limit of each worker process (0: none); an input needing more
+        is answered 413 and the worker is replaced.
+    max_cost
+        Most engine work a polygon site may need, estimated before the check: the
+        sum over (part, layer feature) pairs whose boxes meet of the part's vertices
+        plus one (422 beyond).
     nearby_m
         Radius of the layer features returned with a check for the map.
+    max_site_km2
+        Sites larger than this ask the user to confirm before the check (a polygon
+        drawn at city zoom is often a mistake).
     default_pack
         Pack preselected in the pages.
     audit_log
@@ -92,7 +120,12 @@ class WebSettings(BaseModel):
     time_limit_s: float = Field(30.0, gt=0, le=3600)
     batch_time_limit_s: float = Field(300.0, gt=0, le=86400)
     threads: int = Field(4, ge=1, le=64)
+    # one core short of the machine: on 2 cores, point checks keep a core of their own
+    processes: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 2) - 1), ge=0, le=64)
+    worker_memory_mb: float = Field(2048.0, ge=0, le=1_048_576)
+    max_cost: int = Field(3_000_000, ge=100, le=10**10)
     nearby_m: float = Field(2000.0, ge=0, le=20_000)
+    max_site_km2: float = Field(100.0, gt=0, le=1_000_000)
     default_pack: str = "beijing"
     audit_log: str | None = None
     api_token: SecretStr | None = None
@@ -100,15 +133,14 @@ class WebSettings(BaseModel):
     @field_validator("basemap")
     @classmethod
     def _basemap(cls, v: str) -> str:
-        v = v.strip()
-        if v.lower() == "none":
-            return "none"
-        if not _TILE_URL.match(v) or not all(k in v for k in ("{z}", "{x}", "{y}")):
-            msg = (
-                f"basemap {v!r}: give 'none' or a tile URL template such as "
-                "'http://tiles.intranet/{z}/{x}/{y}.png'"
-            )
-            raise ValueError(msg)
+        from geo.errors import InputFormatError
+        from maps.basemap import parse_basemap
+
+        v = v.strip() or "none"
+        try:
+            parse_basemap(v)  # the one parser of basemap specifications
+        except InputFormatError as err:
+            raise ValueError(str(err)) from err
         return v
 
     @field_validator("api_token")
@@ -159,7 +191,8 @@ def parse_tokens(text: str) -> dict[str, str]:
     Returns
     -------
     dict
-        Token → holder name (``token-<sha256 prefix>`` for an unnamed token).
+        Token → holder name (``api-token``, ``api-token-2``, ... for unnamed tokens:
+        never a value derived from the token).
 
     Raises
     ------
@@ -167,6 +200,7 @@ def parse_tokens(text: str) -> dict[str, str]:
         A token shorter than 12 characters, an empty name, or a repeated token.
     """
     out: dict[str, str] = {}
+    unnamed = 0
     parts = [p.strip() for p in text.split(",") if p.strip()]
     for part in parts:
         name, sep, token = part.partition(":")
@@ -183,7 +217,8 @@ def parse_tokens(text: str) -> dict[str, str]:
             msg = f"${TOKEN_ENV}: the same token is given twice (for {out[token]!r} and {name!r})"
             raise InputFormatError(msg)
         if not name:
-            name = "token-" + hashlib.sha256(token.encode()).hexdigest()[:8]
+            unnamed += 1
+            name = "api-token" if unnamed == 1 else f"api-token-{unnamed}"
         out[token] = name
     return out
 
@@ -215,8 +250,9 @@ def load_settings(**overrides: Any) -> WebSettings:
             msg = f"${SETTINGS_ENV} is not JSON ({exc}); unset it or fix it"
             raise InputFormatError(msg) from exc
     values.update({k: v for k, v in overrides.items() if v is not None})
-    token = os.environ.get(TOKEN_ENV, "")
-    if "api_token" not in values and token.strip():
+    given = [os.environ.get(v, "").strip() for v in (TOKENS_ENV, TOKEN_ENV)]
+    token = ",".join(t for t in given if t)
+    if "api_token" not in values and token:
         values["api_token"] = token
     try:
         return WebSettings(**values)

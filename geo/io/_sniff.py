@@ -6,6 +6,7 @@ People rename files, e-mail clients append ``.txt``, and Excel saves CSV as
 
 from __future__ import annotations
 
+import re
 import zipfile
 from pathlib import Path
 
@@ -71,6 +72,16 @@ def _zip_kind(path: Path) -> str:
     if not has_shp and any(n.endswith(".kml") for n in lower):
         return "kmz"
     return "zip"
+
+
+def _kml_root(path: Path, limit: int = 256 * 1024) -> bool:
+    """Whether an XML file's root is ``<kml>``, searching its first ``limit`` bytes.
+
+    Comments, a DOCTYPE or a long XML declaration may come before the root element.
+    """
+    with path.open("rb") as fh:
+        head = fh.read(limit)
+    return re.search(rb"<(?:[A-Za-z_][\w.-]*:)?kml[\s>/]", head) is not None
 
 
 def sniff_format(path: str | Path) -> str:
@@ -140,7 +151,7 @@ def sniff_format(path: str | Path) -> str:
     if text.startswith(("{", "[")):
         return "geojson"
     if text.startswith("<"):
-        if "<kml" in low:
+        if "<kml" in low or _kml_root(path):
             return "kml"
         if "<html" in low or "<!doctype html" in low:
             raise unrecognised(path, "an HTML page, perhaps a download error page")

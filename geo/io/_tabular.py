@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from geo.errors import InputFormatError
+from geo.io._hints import strip_system_words
 from geo.io._sniff import decode_text
 from geo.io.text import parse_angle
 
@@ -90,6 +91,9 @@ def find_column(columns: list[str], names: frozenset[str]) -> str | None:
     """Return the first column whose normalised name is in ``names``."""
     for col in columns:
         if norm_header(col) in names:
+            return col
+    for col in columns:  # "gcj02_lng", "高德经度": the system is checked by the reader
+        if strip_system_words(norm_header(col)) in names:
             return col
     return None
 

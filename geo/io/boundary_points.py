@@ -194,6 +194,13 @@ def boundary_points_to_gdf(
                 f"(rows {int(rows[sel[0]])}–{int(rows[sel[-1]])})",
             )
             continue
+        open_rings = sum(not np.array_equal(p[0], p[-1]) for p in parts)
+        if open_rings:
+            log.repaired(
+                int(rows[sel[0]]),
+                f"{label}: 末点与首点不同，已自动闭合 / the last point differs from the first; "
+                f"{open_rings} ring(s) closed",
+            )
         geoms.append(_polygon(parts))
         keep_rows.append(start)
 

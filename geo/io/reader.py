@@ -33,6 +33,7 @@ def read_vector(
     lon_col: str | None = None,
     lat_col: str | None = None,
     errors: str = "report",
+    max_vertices: int | None = None,
 ) -> gpd.GeoDataFrame:
     """Read any vector input people bring, recognised by content rather than suffix.
 
@@ -66,6 +67,9 @@ def read_vector(
         (:class:`~geo.errors.RowRejectedWarning`) and listed in
         ``gdf.attrs["issues"]``; "raise": :class:`~geo.errors.InputFormatError`
         at the first one.
+    max_vertices
+        DXF: stop exploding block references once the entities and vertices read
+        pass this (default :data:`geo.io.dxf.DXF_MAX_VERTICES`).
 
     Returns
     -------
@@ -128,7 +132,9 @@ def read_vector(
         return read_geojson(path, crs=crs, coords=coords, errors=errors)
     if kind == "dxf":
         dxf_layer = layer if isinstance(layer, str) else None
-        return read_dxf(path, crs=crs, layer=dxf_layer, errors=errors)
+        return read_dxf(
+            path, crs=crs, zone=zone, layer=dxf_layer, errors=errors, max_vertices=max_vertices
+        )
     if kind == "shapefile":
         return read_shapefile(
             path, crs=crs, coords=coords, zone=zone, encoding=encoding, errors=errors

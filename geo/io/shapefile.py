@@ -137,7 +137,9 @@ def _dbf_header(dbf: Path, source: str) -> tuple[int, int, int]:
 
 def _cpg_encoding(cpg: Path) -> str | None:
     """Python codec named by a .cpg file ("GBK", "936", "ANSI 936", "UTF-8" ...)."""
-    text = cpg.read_bytes().decode("ascii", errors="ignore").strip().lower()
+    text = cpg.read_bytes()[:200].decode("ascii", errors="ignore").strip().lower()
+    # a .cpg holding NULs or other controls names nothing usable: detect instead
+    text = "".join(ch for ch in text if ch.isprintable()).strip()
     if not text:
         return None
     if text.startswith("ansi"):
@@ -148,7 +150,7 @@ def _cpg_encoding(cpg: Path) -> str | None:
         return "gb18030"  # superset: decodes every GBK/GB2312 byte sequence the same way
     try:
         return codecs.lookup(text).name
-    except LookupError:
+    except (LookupError, ValueError):
         return None
 
 

@@ -14,6 +14,7 @@ leaves the previous file intact.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import re
 import tempfile
@@ -23,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["neutralise_cell", "neutralise_formulas", "write_csv", "write_xlsx"]
+__all__ = ["atomic_path", "neutralise_cell", "neutralise_formulas", "write_csv", "write_xlsx"]
 
 _FORMULA_START = ("=", "+", "-", "@")
 _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
@@ -102,6 +103,24 @@ def _replacing(path: Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def atomic_path(path: str | Path) -> contextlib.AbstractContextManager[Path]:
+    """A temporary path beside ``path``, renamed over it when the ``with`` block succeeds.
+
+    For writers of other formats (e.g. DOCX tables) that must leave the old file
+    intact when interrupted.
+
+    Parameters
+    ----------
+    path
+        The final file.
+
+    Returns
+    -------
+    context manager yielding pathlib.Path
+    """
+    return _replacing(Path(path))
+
+
 def write_csv(df: pd.DataFrame, path: str | Path) -> Path:
     """Write a table as UTF-8 CSV with BOM (Excel/WPS read Chinese right), atomically.
 
@@ -127,6 +146,7 @@ def write_xlsx(
     path: str | Path,
     *,
     number_formats: Mapping[str, str] | None = None,
+    fills: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Path:
     """Write tables as sheets of one XLSX workbook (openpyxl), atomically.
 
@@ -138,13 +158,21 @@ def write_xlsx(
         Target ``.xlsx``.
     number_formats
         Column heading → Excel number format (e.g. ``"0.000"``), for every sheet.
+    fills
+        Column heading → {cell text → fill colour "#rrggbb"}: colours cells by value
+        (e.g. verdicts), for every sheet.
 
     Returns
     -------
     pathlib.Path
     """
+    from openpyxl.styles import PatternFill
+
     path = Path(path)
-    with _replacing(path) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as xw:
+    # built in memory, then written in one piece: a full disk fails in our write
+    # (the temporary file is removed), not inside a zip that lingers half-closed
+    buf = io.BytesIO()
+    with pd.ExcelWriter(buf, engine="openpyxl") as xw:
         for name, table in sheets.items():
             safe = neutralise_formulas(table)
             safe.to_excel(xw, sheet_name=name[:31], index=False)
@@ -162,5 +190,14 @@ def write_xlsx(
                     for row in ws.iter_rows(min_row=2, min_col=j, max_col=j):
                         if isinstance(row[0].value, str):
                             row[0].data_type = "s"
+                colours = (fills or {}).get(str(col))
+                if colours:
+                    for row in ws.iter_rows(min_row=2, min_col=j, max_col=j):
+                        colour = colours.get(str(row[0].value))
+                        if colour:  # opaque ARGB
+                            argb = "FF" + colour.lstrip("#").upper()
+                            row[0].fill = PatternFill("solid", fgColor=argb)
             ws.freeze_panes = "A2"
+    with _replacing(path) as tmp:
+        tmp.write_bytes(buf.getvalue())
     return path

@@ -8,6 +8,7 @@ polygons (see :mod:`geo.io.boundary_points`).
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +18,15 @@ import pandas as pd
 import shapely
 
 from geo.chinacoords import normalise_system
-from geo.errors import InputFormatError
+from geo.errors import EcozoneWarning, InputFormatError
 from geo.io._coords import (
     as_crs,
     detect_xy_crs,
     finalize_features,
     to_wgs84_lonlat,
 )
-from geo.io._issues import IssueLog, check_errors_mode
+from geo.io._hints import system_named_in
+from geo.io._issues import IssueLog, check_errors_mode, user_stacklevel
 from geo.io._tabular import (
     BP_PARCEL_NAMES,
     BP_POINT_NAMES,
@@ -146,6 +148,7 @@ def frame_to_geodataframe(
             raise _no_columns_error(log.source, cols)
         return _wkt_table(frame, rows, wkt_col, log=log, crs=crs, coords=coords, zone=zone)
 
+    _guard_system(coords, [xcol, ycol, Path(log.source).name], log.source)
     x, x_bad = to_number(frame[xcol])
     y, y_bad = to_number(frame[ycol])
     keep = np.ones(len(frame), dtype=bool)
@@ -190,6 +193,22 @@ def frame_to_geodataframe(
     gdf.insert(0, "source_row", rows[keep])
     # Conversion is done above, on the arrays.
     return finalize_features(gdf, crs=None, coords="wgs84", zone=zone, log=log)
+
+
+def _guard_system(coords: str, words: list[str], source: str) -> None:
+    """Warn when the headers or file name name another system than ``coords``."""
+    named = system_named_in(words)
+    if named is None or named == coords:
+        return
+    label = {"gcj02": "高德/腾讯 GCJ-02", "bd09": "百度 BD-09", "wgs84": "WGS84/CGCS2000"}
+    warnings.warn(
+        f"{source}: 列名或文件名 {words[:2]} 表明坐标为 {label[named]}，却按 {label[coords]} 读取；"
+        f"如属 {label[named]}，请用 coords='{named}' / the headers or file name name "
+        f"{named.upper()} but the coordinates were read as {coords.upper()}; if they are "
+        f"{named.upper()}, pass coords='{named}' (a 300–600 m shift changes verdicts).",
+        EcozoneWarning,
+        stacklevel=user_stacklevel(),
+    )
 
 
 def _wkt_table(

@@ -92,8 +92,15 @@ def parse_angle(text: Any) -> tuple[float, str | None]:
     return sign * value, axis
 
 
+# A pasted 界址点 row starts with the point's name: "J1 4420123.4 39452123.4", "1号,…"
+_POINT_LABEL = re.compile(
+    r"^\s*(?:(?![NSEWnsew])[A-Za-z]{1,3}\d+|\d+号|界址点\s*\d+)\s*[,，\s]\s*"
+)
+
+
 def _pair(chunk: str, n: int) -> tuple[float, float]:
     """One "x,y" / "x y" / DMS pair, put in lon, lat order when hemispheres say so."""
+    chunk = _POINT_LABEL.sub("", chunk, count=1)
     parts = [p for p in re.split(r"[,，]", chunk) if p.strip()]
     if len(parts) < 2:
         parts = chunk.split()
@@ -142,6 +149,8 @@ def _from_pairs(body: str, kind: str | None) -> shapely.Geometry:
         raise InputFormatError(msg)
     xy = np.array([_pair(c, i + 1) for i, c in enumerate(chunks)], dtype=float)
     closed = len(xy) >= 4 and np.array_equal(xy[0], xy[-1])
+    if kind is None and len(xy) >= 3 and all(_POINT_LABEL.match(c) for c in chunks):
+        kind = "polygon"  # named corner points: a boundary-point (界址点) table
     if kind in ("point",) and len(xy) > 1:
         return shapely.multipoints(xy)
     if len(xy) == 1:
@@ -157,7 +166,14 @@ def _from_pairs(body: str, kind: str | None) -> shapely.Geometry:
                 f"{distinct}."
             )
             raise InputFormatError(msg)
-        return shapely.Polygon(xy)  # closed automatically when the last point differs
+        if not closed:
+            warnings.warn(
+                "首尾点不同，已自动闭合为面 / the last point differs from the first: the "
+                "ring was closed to make a polygon.",
+                GeometryRepairedWarning,
+                stacklevel=user_stacklevel(),
+            )
+        return shapely.Polygon(xy)
     return shapely.LineString(xy)
 
 

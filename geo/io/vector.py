@@ -7,6 +7,7 @@ Every reader returns a GeoDataFrame with ``.crs`` set and a ``source_row`` colum
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,8 +19,10 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import pyogrio.errors
+import shapely
+import shapely.errors
 
-from geo.errors import InputFormatError
+from geo.errors import CRSDetectionError, GeometryRepairedWarning, InputFormatError
 from geo.io._coords import finalize_features
 from geo.io._issues import IssueLog, check_errors_mode
 
@@ -101,7 +104,20 @@ def read_ogr(
     source = source or str(path)
     try:
         with _quiet_gdal():
-            gdf = pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
+            try:
+                gdf = pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
+            except shapely.errors.GEOSException as err:
+                # e.g. a polygon ring whose last point is not its first: close it and
+                # say so, rather than fail with a GEOS message
+                gdf = pyogrio.read_dataframe(
+                    path, layer=layer, encoding=encoding, on_invalid="fix"
+                )
+                msg = (
+                    f"{source}: 几何已修复 / a geometry could not be read as it is and was "
+                    f"fixed (an unclosed polygon ring was closed): {err}. Check the layer "
+                    "in QGIS and fix it at the source."
+                )
+                warnings.warn(msg, GeometryRepairedWarning, stacklevel=2)
     except _PYOGRIO_ERRORS as err:
         msg = (
             f"{source}: 文件无法读取，可能已损坏或不完整 / the file cannot be read; it may be "
@@ -152,8 +168,46 @@ def read_geojson(
     """
     check_errors_mode(errors)
     log = IssueLog(str(path), errors)
+    if crs is None:
+        _check_declared_crs(Path(path))
     gdf = read_ogr(path, source=log.source)
     return finalize_features(gdf, crs=crs, coords=coords, zone=None, log=log)
+
+
+_CRS_MEMBER = re.compile(
+    rb'"crs"\s*:\s*\{[^{}]*"properties"\s*:\s*\{[^{}]*"name"\s*:\s*"([^"]{1,200})"'
+)
+
+
+def _check_declared_crs(path: Path) -> None:
+    """Refuse a GeoJSON whose legacy ``crs`` member names an unknown system.
+
+    GDAL falls back to WGS84 for a name it cannot resolve (``EPSG:999999``), which
+    would read the coordinates in a system the file does not claim.
+
+    Raises
+    ------
+    CRSDetectionError
+        Naming the declared value and the fixes.
+    """
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    with path.open("rb") as fh:
+        head = fh.read(1 << 20)
+    m = _CRS_MEMBER.search(head)
+    if m is None:
+        return
+    name = m.group(1).decode("utf-8", "replace")
+    try:
+        CRS.from_user_input(name)
+    except CRSError:
+        msg = (
+            f"{path}: 未知坐标系 / the file declares the coordinate system {name!r}, which is "
+            "not a known CRS. Fix or remove its \"crs\" member (GeoJSON is WGS84 lon/lat), "
+            "or give the right one with crs=."
+        )
+        raise CRSDetectionError(msg) from None
 
 
 def read_gpkg(

@@ -1,4 +1,4 @@
-"""Writing GeoDataFrames: GeoPackage, GeoJSON, GeoParquet, Shapefile, CSV.
+"""Writing GeoDataFrames: GeoPackage, GeoJSON, GeoParquet, Shapefile, CSV, FileGDB.
 
 Every write goes to a temporary folder beside the target and is moved into place
 with :func:`os.replace`, so an interrupted write leaves the previous file intact.
@@ -16,6 +16,16 @@ and stale sidecars of the old shapefile (``.qix``, ``.sbn``, ``.cpg``, ...) are
 removed. CSV is UTF-8 with BOM (so Excel/WPS show Chinese correctly), geometry as
 WKT in ``geometry``, and ``lon``/``lat`` (``x``/``y`` for projected data) columns
 for point geometries.
+
+Esri File Geodatabase (``.gdb``, a folder) is written through GDAL's OpenFileGDB
+driver (GDAL ≥ 3.6) for ArcGIS users; ``aliases`` become the fields' alias names
+(ArcGIS shows them as column headers) and polygons are promoted to multipolygons
+(one geometry type per feature class). The new folder replaces the old one only
+once it is complete.
+
+``style`` (a :class:`geo.io.gpkg_styles.QgisStyle`) is stored as the layer's
+default QGIS style in the GeoPackage ``layer_styles`` table of the temporary copy,
+before the rename: the file appears styled or not at all.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ import os
 import shutil
 import tempfile
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 
 import geopandas as gpd
@@ -33,6 +44,7 @@ import pyogrio.errors
 import shapely
 
 from geo.errors import EcozoneError, EcozoneWarning, InputFormatError
+from geo.io.gpkg_styles import QgisStyle, write_layer_styles
 
 SUFFIX_DRIVERS = {
     ".gpkg": "GPKG",
@@ -42,6 +54,7 @@ SUFFIX_DRIVERS = {
     ".geoparquet": "Parquet",
     ".shp": "ESRI Shapefile",
     ".csv": "CSV",
+    ".gdb": "OpenFileGDB",
 }
 _DRIVER_ALIASES = {
     "gpkg": "GPKG",
@@ -54,6 +67,9 @@ _DRIVER_ALIASES = {
     "shapefile": "ESRI Shapefile",
     "shp": "ESRI Shapefile",
     "csv": "CSV",
+    "openfilegdb": "OpenFileGDB",
+    "filegdb": "OpenFileGDB",
+    "gdb": "OpenFileGDB",
 }
 _SHP_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".shp.xml", ".qmd")
 
@@ -80,6 +96,20 @@ def _driver(path: Path, driver: str | None) -> str:
         )
         raise InputFormatError(msg)
     return SUFFIX_DRIVERS[suffix]
+
+
+def output_driver(path: str | Path, driver: str | None = None) -> str:
+    """Return the GDAL driver ``path`` would be written with, before any work is done.
+
+    Front ends call it to refuse an unsupported output format up front, instead of
+    after a long check.
+
+    Raises
+    ------
+    InputFormatError
+        An unknown ``driver`` or a suffix ecozone cannot write.
+    """
+    return _driver(Path(path), driver)
 
 
 def _csv_frame(gdf: gpd.GeoDataFrame):
@@ -114,6 +144,94 @@ def _warn_long_fields(gdf: gpd.GeoDataFrame, path: Path) -> None:
         )
 
 
+_FAMILIES = {0: "point", 4: "point", 1: "line", 5: "line", 2: "line", 3: "polygon", 6: "polygon"}
+
+
+def _write_filegdb(
+    gdf: gpd.GeoDataFrame, tmp: Path, layer: str, aliases: Mapping[str, str]
+) -> None:
+    """Write feature classes through OpenFileGDB, with field alias names.
+
+    A feature class holds one geometry type: points, lines and polygons mixed in one
+    frame go to ``<layer>_point``, ``<layer>_line`` and ``<layer>_polygon`` (with a
+    warning); rows keep their order within each class.
+    """
+    if tuple(int(v) for v in pyogrio.__gdal_version__[:2]) < (3, 6):
+        msg = (
+            f"writing a File Geodatabase needs GDAL ≥ 3.6 (pyogrio has GDAL "
+            f"{pyogrio.__gdal_version_string__}); write .gpkg instead."
+        )
+        raise InputFormatError(msg)
+    ids = shapely.get_type_id(np.asarray(gdf.geometry.array, dtype=object))
+    family = np.array([_FAMILIES.get(int(t), "other") for t in ids], dtype=object)
+    present = [f for f in ("point", "line", "polygon", "other") if (family == f).any()]
+    if len(present) <= 1:
+        _write_feature_class(gdf, tmp, layer, aliases)
+        return
+    warnings.warn(
+        f"{tmp.name}: File Geodatabase 的要素类只能有一种几何类型，点/线/面分别写入 / a feature "
+        f"class holds one geometry type; writing {[f'{layer}_{f}' for f in present]}.",
+        EcozoneWarning,
+        stacklevel=4,
+    )
+    for f in present:
+        _write_feature_class(gdf[family == f], tmp, f"{layer}_{f}", aliases)
+
+
+def _write_feature_class(
+    gdf: gpd.GeoDataFrame, tmp: Path, layer: str, aliases: Mapping[str, str]
+) -> None:
+    import pyarrow as pa
+    from pyogrio.raw import write_arrow
+
+    geoms = np.asarray(gdf.geometry.array, dtype=object)
+    types = set(shapely.get_type_id(geoms[~shapely.is_missing(geoms)]).tolist())
+    if types <= {3, 6}:  # polygons → multipolygons
+        single = shapely.get_type_id(geoms) == 3
+        geoms = geoms.copy()
+        geoms[single] = shapely.multipolygons(geoms[single][:, None])
+        gtype = "MultiPolygon"
+    elif types <= {1, 5}:
+        single = shapely.get_type_id(geoms) == 1
+        geoms = geoms.copy()
+        geoms[single] = shapely.multilinestrings(geoms[single][:, None])
+        gtype = "MultiLineString"
+    elif types == {0, 4}:
+        single = shapely.get_type_id(geoms) == 0
+        geoms = geoms.copy()
+        geoms[single] = shapely.multipoints(geoms[single][:, None])
+        gtype = "MultiPoint"
+    elif len(types) == 1:
+        gtype = {0: "Point", 4: "MultiPoint"}.get(next(iter(types)), "Unknown")
+    else:
+        gtype = "Unknown"
+    frame = gdf.drop(columns=gdf.geometry.name)
+    fields, arrays = [], []
+    for col in frame.columns:
+        values = frame[col]
+        if values.dtype == bool:  # FileGDB has no boolean: 0/1
+            values = values.astype("int16")
+        elif values.dtype.kind in "iu":  # ArcGIS "Long" (32 bit) when the values fit
+            big = len(values) and (values.min() < -(2**31) or values.max() >= 2**31)
+            values = values.astype("float64" if big else "int32")
+        if values.dtype == object:  # text (and anything else, as text)
+            arr = pa.array([None if v is None or v != v else str(v) for v in values], pa.string())
+        else:
+            arr = pa.array(values.to_numpy(), from_pandas=True)
+        meta = {"GDAL:OGR:alternative_name": aliases[col]} if col in aliases else None
+        fields.append(pa.field(str(col), arr.type, metadata=meta))
+        arrays.append(arr)
+    wkb = {"ARROW:extension:name": "geoarrow.wkb"}
+    fields.append(pa.field("geometry", pa.binary(), metadata=wkb))
+    arrays.append(pa.array(shapely.to_wkb(geoms), pa.binary()))
+    table = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+    crs = gdf.crs.to_wkt() if gdf.crs is not None else None
+    write_arrow(
+        table, tmp, layer=layer, driver="OpenFileGDB", geometry_name="geometry",
+        geometry_type=gtype, crs=crs,
+    )  # fmt: skip
+
+
 def _layer_exists(path: Path, layer: str) -> bool:
     try:
         return layer in {str(n) for n, _ in pyogrio.list_layers(path)}
@@ -128,6 +246,9 @@ def write_vector(
     layer: str | None = None,
     driver: str | None = None,
     overwrite: bool = True,
+    style: QgisStyle | None = None,
+    aliases: Mapping[str, str] | None = None,
+    raw: bool = False,
 ) -> Path:
     """Write ``gdf`` to a file, atomically.
 
@@ -137,14 +258,23 @@ def write_vector(
         The data (not modified).
     path
         Target file; the format comes from the suffix (.gpkg, .geojson/.json,
-        .parquet, .shp, .csv) unless ``driver`` is given.
+        .parquet, .shp, .csv, .gdb) unless ``driver`` is given.
     layer
         GeoPackage layer name; given, the layer is added to (or replaced in) an
         existing file and its other layers are kept (see the module notes).
     driver
-        "GPKG", "GeoJSON", "Parquet", "ESRI Shapefile" or "CSV".
+        "GPKG", "GeoJSON", "Parquet", "ESRI Shapefile", "CSV" or "OpenFileGDB".
     overwrite
         False refuses to replace an existing file (or GeoPackage layer).
+    style
+        GeoPackage only: the layer's default QGIS style (``layer_styles``).
+    aliases
+        File Geodatabase only: column → alias name (e.g. "verdict" → "结论").
+    raw
+        CSV only: write text cells exactly as they are. By default a cell a
+        spreadsheet would run as a formula (starting with = + - @, e.g. a site named
+        ``=HYPERLINK(...)``) gets a leading ``'``
+        (:func:`geo.io.spreadsheet.neutralise_formulas`).
 
     Returns
     -------
@@ -193,8 +323,15 @@ def write_vector(
                     pyogrio.write_dataframe(gdf, tmp, driver="ESRI Shapefile", encoding="UTF-8")
             elif drv == "Parquet":
                 gdf.to_parquet(tmp)
+            elif drv == "OpenFileGDB":
+                _write_filegdb(gdf, tmp, layer or path.stem, aliases or {})
             else:
-                _csv_frame(gdf).to_csv(tmp, index=False, encoding="utf-8-sig")
+                frame = _csv_frame(gdf)
+                if not raw:  # safe to open in Excel/WPS (geo.io.spreadsheet)
+                    from geo.io.spreadsheet import neutralise_formulas
+
+                    frame = neutralise_formulas(frame)
+                frame.to_csv(tmp, index=False, encoding="utf-8-sig")
         except (
             pyogrio.errors.DataSourceError,
             pyogrio.errors.FieldError,
@@ -205,6 +342,8 @@ def write_vector(
         ) as err:
             msg = f"{path}: 无法写出 {drv} / cannot write the data as {drv} ({err})."
             raise InputFormatError(msg) from err
+        if drv == "GPKG" and style is not None:
+            write_layer_styles(tmp, [(layer or path.stem, style)])
         produced = sorted(tmpdir.iterdir())
         if drv == "ESRI Shapefile":
             # Parts first, .shp last: a reader never sees a new .shp with old parts.
@@ -215,7 +354,14 @@ def write_vector(
                 if old.exists() and old.name.lower() not in made:
                     old.unlink()
         for p in produced:
-            os.replace(p, path.parent / p.name)
+            target = path.parent / p.name
+            if p.is_dir():  # a .gdb folder: swap it in, then drop the old one
+                old = tmpdir / f"{p.name}.old"
+                if target.exists():
+                    os.replace(target, old)
+                os.replace(p, target)
+                continue
+            os.replace(p, target)
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
     return path

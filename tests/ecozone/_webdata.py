@@ -150,6 +150,16 @@ def make_layers() -> dict[str, gpd.GeoDataFrame]:
         ],
         [rect(-30000, -30000, 0, 30000), rect(0, -30000, 30000, 30000)],
     )
+    # kinds of the national and Beijing rules added in #11 §4, far from the test sites:
+    # with data (extent: Beijing) their rules are judged, not 数据不足
+    L["nature_reserve"] = _frame(
+        [{"feature_id": "NR-1", "name": "保护区核心区", "zone": "core"}],
+        [rect(-26000, 20000, -25000, 21000)],
+    )
+    L["nonroad_ban_zone"] = _frame(
+        [{"feature_id": "NRBZ-1", "name": "非道路移动机械禁用区"}],
+        [rect(20000, 20000, 25000, 25000)],
+    )
     return L
 
 

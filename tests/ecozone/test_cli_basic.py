@@ -135,7 +135,7 @@ def test_layers_import_history_show_export(runner, tmp_path):
         cli, ["layers", "export", "well", str(out), "--version", "1", "--store", str(store)]
     )
     assert result.exit_code == 0, result.output
-    assert len(gpd.read_file(out)) == 2
+    assert len(gpd.read_file(out, layer="well")) == 2  # the file also holds layer_styles
 
 
 def test_layers_import_wrong_geometry_is_clear(runner, tmp_path):

@@ -16,9 +16,16 @@ EVIL = "<script>alert(1)</script>"
 
 @pytest.fixture(scope="module")
 def demo_points():
-    """A well and a point inside the first Tongzhou strict-control zone (WGS84)."""
+    """A Tongzhou well and a point inside the first Tongzhou strict-control zone (WGS84).
+
+    The well must lie in Tongzhou: the tongzhou pack refuses sites outside its
+    jurisdiction (#11; the first well of the layer is in Daxing).
+    """
     with open_store(None) as store:
-        well = store.get_kind("well").gdf.geometry.iloc[0]
+        b = store.get_kind("boundary").gdf
+        tongzhou = b[b["adcode"].astype(str) == "110112"].geometry.iloc[0]
+        wells = store.get_kind("well").gdf.geometry
+        well = wells[wells.within(tongzhou)].iloc[0]
         zone = store.get_kind("tongzhou_strict_zone").gdf.geometry.iloc[0]
     return well, zone.representative_point()
 
@@ -50,8 +57,10 @@ def test_single_site_report(tmp_path, demo_points):
     assert "tongzhou.key.construction" not in rules  # the strict zone is not also "outside"
     html = (out / "report.html").read_text(encoding="utf-8")
     assert EVIL not in html and "&lt;script&gt;" in html
-    table = Document(str(out / "report.docx")).tables[0]
-    assert [c.text for c in table.rows[0].cells] == ["类别", "分析内容", "结论", "依据"]
+    tables = Document(str(out / "report.docx")).tables
+    table = next(t for t in tables if t.rows[0].cells[0].text == "类别")
+    header = [c.text for c in table.rows[0].cells]
+    assert header == ["类别", "管控要求", "项目情况", "符合性分析", "结论", "依据"]
 
 
 def test_gcj02_input_matches_wgs84(demo_points):
@@ -102,7 +111,7 @@ def test_batch_to_geopackage(tmp_path, demo_points):
     out = tmp_path / "results.gpkg"
     result = CliRunner().invoke(cli, ["check", str(src), "--pack", "beijing", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    got = gpd.read_file(out)
+    got = gpd.read_file(out, layer="results")  # the file also holds layer_styles
     assert len(got) == 2 and got.crs is not None
 
 
@@ -132,3 +141,50 @@ def test_dask_engine_on_a_single_row_group(tmp_path, demo_points):
     assert summary["checked"] == 3 and summary["errors"] == 0
     got = gpd.read_parquet(out)
     assert got["verdict"].tolist()[1] == got["verdict"].tolist()[2]
+
+
+def test_batch_to_xlsx_workbook(tmp_path, demo_points):
+    import openpyxl
+
+    well, inside = demo_points
+    sites = tmp_path / "sites.csv"
+    sites.write_text(
+        f"site_id,lon,lat\nA,{inside.x},{inside.y}\nB,{well.x},{well.y}\nC,x,39.9\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "结果.xlsx"
+    res = CliRunner().invoke(cli, ["check", str(sites), "--pack", "tongzhou", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    wb = openpyxl.load_workbook(out)
+    assert wb.sheetnames == ["场地结论", "触发规则", "错误"]
+    header = [c.value for c in wb["场地结论"][1]]
+    rows = list(wb["场地结论"].iter_rows(min_row=2, values_only=True))
+    assert sorted(r[header.index("场地编号")] for r in rows) == ["A", "B"]
+    assert all(r[header.index("结论")] for r in rows)
+    assert [r[0] for r in wb["错误"].iter_rows(min_row=2, values_only=True)] == [4]
+
+
+def test_screening_radius_in_json(demo_points):
+    from pyproj import Geod
+
+    _, inside = demo_points
+    res = CliRunner().invoke(
+        cli,
+        ["check", "--at", f"{inside.x},{inside.y}", "--pack", "tongzhou", "--radius", "300",
+         "--radius", "1500", "--json"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.stdout[res.stdout.index("{") :])["screening"]
+    assert rows and {r["radius_m"] for r in rows} <= {300.0, 1500.0}
+    assert all(r["distance_m"] <= r["radius_m"] for r in rows)
+    assert [r["distance_m"] for r in rows] == sorted(r["distance_m"] for r in rows)
+    assert {"kind", "label", "direction_zh"} <= set(rows[0])
+    # the strict zone holding the site overlaps it; a well's distance is geodesic
+    assert any(r["kind"] == "tongzhou_strict_zone" and r["direction_zh"] == "重叠" for r in rows)
+    wells = [r for r in rows if r["kind"] == "well"]
+    if wells:
+        with open_store(None) as store:
+            w = store.get_kind("well").gdf.set_index("feature_id").geometry
+        g = w[wells[0]["feature_id"]]
+        _, _, d = Geod(ellps="GRS80").inv(inside.x, inside.y, g.x, g.y)
+        assert wells[0]["distance_m"] == pytest.approx(d, rel=1e-3)

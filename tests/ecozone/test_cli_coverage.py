@@ -44,8 +44,17 @@ def test_coverage_writes_tables(runner, tmp_path):
     out = tmp_path / "cov.csv"
     result = runner.invoke(cli, ["coverage", "--pack", "tongzhou", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "达标" in result.output
-    assert out.exists() and (tmp_path / "cov.districts.csv").exists()
+    assert out.read_bytes().startswith(b"\xef\xbb\xbf")  # BOM: Excel reads the Chinese
+    text = out.read_text(encoding="utf-8-sig")
+    assert text.splitlines()[0].startswith("指标,范围,现状值,目标,目标性质,是否达标,差距,依据")
+    assert "达到力争目标" in text  # Tongzhou's own 45 % sponge aspiration
+    assert "北京市通州区（对北京市市域目标的贡献）" in text  # municipal targets: contribution
+    long = tmp_path / "long.csv"
+    result = runner.invoke(
+        cli, ["coverage", "--pack", "tongzhou", "--out", str(long), "--format", "long"]
+    )
+    assert result.exit_code == 0, result.output
+    assert long.read_text(encoding="utf-8-sig").startswith("target_id,metric")
 
 
 def test_gaps_and_candidates(runner, tmp_path):

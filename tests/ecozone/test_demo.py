@@ -69,16 +69,23 @@ def test_the_site_report_is_the_printed_verdict(demo_run):
 @pytest.mark.parametrize("name", ["beijing", "tongzhou"])
 def test_coverage_tables_say_met_when_the_value_reaches_the_target(demo_run, name):
     _, summary = demo_run
-    table = pd.read_csv(summary["files"][f"coverage-{name}"], encoding="utf-8-sig")
+    table = pd.read_csv(summary["files"][f"coverage-{name}.long"], encoding="utf-8-sig")
     assert table["citation"].notna().all()  # each target names its plan line
-    measured = table[table["measured"].astype(bool)]
-    assert len(measured) >= 3
+    measured = table[table["status"].isin(["met", "unmet"])]  # judged at their own scope
+    assert len(measured) >= 2
     for row in measured.itertuples():
         above = row.value >= row.target
         assert bool(row.met) == (above if row.comparison == ">=" else row.value <= row.target)
+        assert row.status == ("met" if row.met else "unmet")
         # the gap in percentage points for shares, else in the metric's own unit
         gap = row.gap_pp if row.unit == "%" else row.gap_abs
         assert gap == pytest.approx(row.target - row.value)
+    # the figures not judged say why: a contribution, partial data or no data
+    others = table[~table["status"].isin(["met", "unmet"])]
+    assert set(others["status"]) <= {"partial", "contribution", "no_data"}
+    assert others["met"].isna().all()
+    for suffix in ("xlsx", "docx"):
+        assert Path(summary["files"][f"coverage-{name}.{suffix}"]).stat().st_size > 0
 
 
 def test_the_interactive_map_loads_nothing_from_outside(demo_run):

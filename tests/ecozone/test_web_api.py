@@ -34,6 +34,7 @@ from tests.ecozone._webdata import (
     at,
     build_store,
     live_server,
+    make_layers,
     rect,
 )
 
@@ -73,7 +74,7 @@ def rule_ids(report):
 
 def test_health_packs_and_openapi(client):
     h = client.get("/api/health").json()
-    assert h["status"] == "ok" and h["layers"] == 10
+    assert h["status"] == "ok" and h["layers"] == len(make_layers())
     packs = {p["name"]: p for p in client.get("/api/packs").json()}
     assert {"beijing", "tongzhou", "daxing"} <= set(packs)
     assert packs["beijing"]["default"] is True
@@ -116,8 +117,9 @@ def test_point_inside_red_line_is_prohibited(client):
     assert "redline.inside" in rep["verdict"]["deciding_rules"]
     f = next(f for f in rep["findings"] if f["rule_id"] == "redline.inside")
     assert f["feature_ids"] == ["RL-1"]
-    # the citation names the seed plan and its lines
-    assert any("002_735b581d06638fbb.txt" in c for c in f["citations"])
+    # the citation names the plan by its title; the seed file and line stay in `sources`
+    assert any(c.startswith("《北京市“十四五”时期生态环境保护规划》") for c in f["citations"])
+    assert any(s["source"] == "001_1c6d450321da7557.txt" and s["line"] for s in f["sources"])
     assert rep["schema"] == "ecozone.report/1"
     assert rep["stamp"]["pack"]["name"] == "beijing"
     assert rep["stamp"]["layers"]["redline"]["version"] == 1
@@ -136,7 +138,9 @@ def test_temporary_land_use_makes_it_restricted(client):
 def test_point_away_from_everything_gets_the_access_list(client):
     lon, lat = at(6000, -4000)
     rep = check(client, geometry={"type": "Point", "coordinates": [lon, lat]})
-    assert rep["verdict"]["code"] == "requirements"
+    # the unit's entry "禁止新建高污染项目" has no condition a machine can check: a person
+    # must judge it, so the site is 需人工核实, never 符合 (#11 §2)
+    assert rep["verdict"]["code"] == "needs_review"
     assert rule_ids(rep) >= {"control_unit.access"}
     assert not rule_ids(rep) & {"redline.inside", "well.30m.polluting", "water_source.grade1"}
     dist = {r["kind"]: r["distance_m"] for r in rep["relations"] if r["distance_m"] is not None}
@@ -213,7 +217,7 @@ def test_points_sent_together_are_checked_in_one_pass_each_as_alone(store_path):
             rep.pop("generated_at")
             rep["stamp"].pop("checked_at")
         assert a == b  # stamp (input checksum of this site only) included
-    assert {r["verdict"]["code"] for r in reports} >= {"prohibited", "requirements"}
+    assert {r["verdict"]["code"] for r in reports} >= {"prohibited", "needs_review"}
 
 
 @pytest.mark.parametrize(
@@ -516,7 +520,7 @@ def test_batch_csv_results_and_errors(client):
     table = pd.read_csv(io.StringIO(out), dtype=str, keep_default_na=False)
     by_id = table.set_index("site_id")
     assert by_id.loc["S1", "verdict"] == "prohibited"
-    assert by_id.loc["S2", "verdict"] == "requirements"
+    assert by_id.loc["S2", "verdict"] == "needs_review"  # an unjudgeable access-list entry
     # spreadsheet formulas are neutralised, plain numbers kept
     assert by_id.loc["S1", "name"] == '\'=HYPERLINK("http://evil")'
     assert by_id.loc["S2", "name"] == "-12.5"
@@ -530,7 +534,11 @@ def test_batch_gpkg_and_zip(client, tmp_path):
     assert r.status_code == 200, r.text
     path = tmp_path / "out.gpkg"
     path.write_bytes(base64.b64decode(r.json()["results"]["content_base64"]))
-    gdf = gpd.read_file(path)
+    import pyogrio
+
+    layers = [name for name, _ in pyogrio.list_layers(path)]
+    assert "layer_styles" in layers  # QGIS opens it with ecozone's verdict colours
+    gdf = gpd.read_file(path, layer=next(n for n in layers if n != "layer_styles"))
     assert sorted(gdf["site_id"]) == ["S1", "S2"]
     assert gdf.crs.to_epsg() == 4326
     r = client.post(
@@ -541,6 +549,28 @@ def test_batch_gpkg_and_zip(client, tmp_path):
         assert sorted(zf.namelist()) == ["errors.csv", "results.csv", "summary.json"]
         errors = zf.read("errors.csv").decode("utf-8-sig")
         assert "reason" in errors.splitlines()[0]
+
+
+def test_batch_xlsx_workbook(client, tmp_path):
+    import openpyxl
+
+    r = client.post(
+        "/api/check/batch", files={"file": ("sites.csv", _batch_csv())}, data={"format": "xlsx"}
+    )
+    assert r.status_code == 200, r.text
+    res = r.json()
+    assert res["results"]["filename"] == "results.xlsx"
+    assert res["results"]["media_type"].endswith("spreadsheetml.sheet")
+    path = tmp_path / "results.xlsx"
+    path.write_bytes(base64.b64decode(res["results"]["content_base64"]))
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames == ["场地结论", "触发规则", "错误"]
+    sites = wb["场地结论"]
+    header = [c.value for c in sites[1]]
+    ids = [row[header.index("场地编号")] for row in sites.iter_rows(min_row=2, values_only=True)]
+    assert sorted(ids) == ["S1", "S2"]
+    errors = list(wb["错误"].iter_rows(min_row=2, values_only=True))
+    assert sorted(str(e[0]) for e in errors) == ["4", "5"]
 
 
 # --------------------------------------------------------------------------- coverage
@@ -558,6 +588,13 @@ def test_coverage_metrics(client):
     assert red["citation"]
     names = {d["name"] for d in red["by_district"]}
     assert names == {"通州区", "朝阳区"}
+    # judged at its own scope; districts are contributions, never judged
+    assert red["status"] == "unmet" and red["status_zh"] == "未达标"
+    assert {d["status"] for d in red["by_district"]} == {"contribution"}
+    assert all("met" not in d for d in red["by_district"])
+    eco = m["eco_control_share"]
+    assert eco["binding"] is False and eco["nature_zh"] == "力争（预期性）"
+    assert red["citation_text"].startswith("《")
     assert m["forest_share"]["measured"] is False and m["forest_share"]["reason"]
     r = client.get("/api/coverage", params={"pack": "nowhere"})
     assert r.status_code == 422
@@ -654,3 +691,17 @@ def test_serve_command_validates_options():
     assert r.exit_code == 1 and "basemap" in r.output
     r = runner.invoke(serve, ["--port", "70000"])
     assert r.exit_code == 1 and "port" in r.output
+
+
+def test_screening_radii_in_the_answer(client):
+    lon, lat = at(0, -1950)  # 50 m north of the well W-1
+    rep = check(client, geometry={"type": "Point", "coordinates": [lon, lat]}, radii=[100, 3000])
+    rows = rep["screening"]
+    well = next(r for r in rows if r["feature_id"] == "W-1")
+    assert well["radius_m"] == 100 and well["direction_zh"] == "南"
+    assert well["distance_m"] == pytest.approx(50.0, abs=0.5)
+    assert all(r["distance_m"] <= 3000 for r in rows)
+    # no radii: no screening (the point fast path stays lean)
+    assert "screening" not in check(client, geometry={"type": "Point", "coordinates": [lon, lat]})
+    bad = client.post("/api/check", json={"coordinates": f"{lon},{lat}", "radii": [0]})
+    assert bad.status_code == 422

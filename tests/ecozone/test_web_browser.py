@@ -144,9 +144,9 @@ def test_check_page_upload_draw_and_download(page, base, store, tmp_path):
     # the user's text is shown as text, never run
     assert page.inner_text("#result-project").endswith("<script>alert(1)</script>")
     assert page.locator("#findings li").count() >= 1
-    assert "001_1c6d450321da7557.txt" in page.inner_text("#findings") or "002_" in page.inner_text(
-        "#findings"
-    )
+    # citations name the plan by its title and link to its text at the cited line
+    assert "《北京市“十四五”时期生态环境保护规划》" in page.inner_text("#findings")
+    assert page.locator('#findings a[href^="/sources/beijing-14th-eco-plan?line="]').count() >= 1
     assert page.locator("#map path.leaflet-interactive").count() > 0  # site and layers drawn
     page.screenshot(path=str(ARTIFACTS / "check_upload.png"), full_page=True)
 

@@ -343,3 +343,189 @@ def test_fuzz_reached_the_checks():
     assert ok_reports >= 1, SEEN
     assert SEEN[("POST /api/parse", 200)] >= 1, SEEN
     assert SEEN[("POST /api/check/batch", 200)] >= 1, SEEN
+
+
+# ----------------------------------------------- hostile text, XML DOCTYPEs, rings (#13)
+
+CONTROL = ["\x00", "\x01", "\x07", "\x08", "\x0b", "\x1b", "\x1f", "\x7f", "\ufffe", "\uffff"]
+hostile_text = st.one_of(
+    st.text(max_size=30),
+    st.lists(
+        st.one_of(st.sampled_from([*CONTROL, "=", "+", "-", "@", "\t", "\n", "项目"]),
+                  st.characters()),
+        max_size=12,
+    ).map("".join),
+)  # fmt: skip
+DOCTYPES = [
+    b"<!DOCTYPE x>",
+    b'<!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>',
+    b'<!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>',
+    b'<!DOCTYPE x [<!ENTITY % p SYSTEM "http://127.0.0.1:1/x.dtd"> %p;]>',
+]
+
+
+def _kml(doctype: bytes, name: str, closed: bool) -> bytes:
+    ring = f"{C_LON},{C_LAT} {C_LON + 0.01},{C_LAT} {C_LON + 0.01},{C_LAT + 0.01}"
+    ring += f" {C_LON},{C_LAT}" if closed else ""
+    body = (
+        '<kml xmlns="http://www.opengis.net/kml/2.2"><Document><Placemark>'
+        f"<name>{name}</name><Polygon><outerBoundaryIs><LinearRing><coordinates>{ring}"
+        "</coordinates></LinearRing></outerBoundaryIs></Polygon></Placemark></Document></kml>"
+    )
+    return b'<?xml version="1.0" encoding="UTF-8"?>' + doctype + body.encode("utf-8", "replace")
+
+
+def _zip_with_doctype(kind: str, doctype: bytes, name: str) -> bytes:
+    """An XLSX (lon/lat sheet) or DOCX whose XML parts carry ``doctype``."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    if kind == "xlsx":
+        import pandas as pd
+
+        df = pd.DataFrame({"lon": [C_LON], "lat": [C_LAT], "name": [name.replace("\x00", "")]})
+        src = io.BytesIO()
+        try:
+            df.to_excel(src, index=False)
+        except Exception:  # openpyxl refuses control characters: use a plain name
+            src = io.BytesIO()
+            df.assign(name="x").to_excel(src, index=False)
+    else:
+        src = io.BytesIO()
+        with zipfile.ZipFile(src, "w") as z:
+            z.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types/>')
+            z.writestr("word/document.xml", '<?xml version="1.0"?><document/>')
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(buf, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename.endswith(".xml"):
+                data = data.replace(b"?>", b"?>" + doctype, 1)
+            zout.writestr(item.filename, data)
+    return buf.getvalue()
+
+
+def _geojson_ring(name: str, closed: bool) -> bytes:
+    ring = [[C_LON, C_LAT], [C_LON + 0.01, C_LAT], [C_LON + 0.01, C_LAT + 0.01]]
+    ring += [[C_LON, C_LAT]] if closed else []
+    fc = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"name": name, "feature_id": "F-1"},
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+            }
+        ],
+    }
+    return json.dumps(fc).encode()
+
+
+hostile_file = st.one_of(
+    st.builds(lambda d, n, c: ("site.kml", _kml(d, n, c)), st.sampled_from(DOCTYPES),
+              hostile_text, st.booleans()),
+    st.builds(lambda d, n: ("sites.xlsx", _zip_with_doctype("xlsx", d, n)),
+              st.sampled_from(DOCTYPES), hostile_text),
+    st.builds(lambda d: ("site.docx", _zip_with_doctype("docx", d, "")),
+              st.sampled_from(DOCTYPES)),
+    st.builds(lambda n, c: ("site.geojson", _geojson_ring(n, c)), hostile_text, st.booleans()),
+    st.builds(
+        lambda rows: ("sites.csv", ("lon,lat,项目名称,行业代码\n" + "\n".join(
+            f"{C_LON + i * 1e-3},{C_LAT},{a},{b}" for i, (a, b) in enumerate(rows))
+        ).encode("utf-8", "surrogatepass")),
+        st.lists(st.tuples(hostile_text.map(lambda s: s.replace(",", "").replace("\n", "")),
+                           hostile_text.map(lambda s: s.replace(",", "").replace("\n", ""))),
+                 min_size=1, max_size=4),
+    ),
+)  # fmt: skip
+
+
+@given(
+    name=hostile_text,
+    code=st.one_of(st.none(), hostile_text.map(lambda s: s[:16])),
+    exits=st.one_of(st.none(), hostile_text),
+    fmt=st.sampled_from(["json", "html", "docx", "pdf"]),
+    site=plausible_site,
+)
+@settings(FUZZ, max_examples=40)
+def test_fuzz_hostile_text_in_every_field_and_format(client, name, code, exits, fmt, site):
+    body = {**site, "project": {"name": name, "industry_code": code, "exits": exits}}
+    data = json.dumps(body).encode()
+    r = client.post(
+        "/api/check/report",
+        params={"format": fmt},
+        content=data,
+        headers={"content-type": "application/json"},
+    )
+    ok(r)
+    ok(client.post("/api/check", content=data, headers={"content-type": "application/json"}))
+
+
+@given(
+    upload=hostile_file,
+    endpoint=st.sampled_from(["parse", "batch", "batch-zip", "import"]),
+    source=hostile_text,
+)
+@settings(FUZZ, max_examples=45)
+def test_fuzz_hostile_files_on_every_upload_endpoint(client, upload, endpoint, source):
+    name, data = upload
+    files = {"file": (name, data)}
+    if endpoint == "parse":
+        r = client.post("/api/parse", files=files)
+    elif endpoint.startswith("batch"):
+        output = "zip" if endpoint == "batch-zip" else "json"
+        r = client.post("/api/check/batch", files=files, data={"output": output})
+    else:
+        r = client.post(
+            "/api/layers/fuzz_hostile",
+            files=files,
+            data={"kind": "park", "source": source or "s"},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )
+    ok(r)
+    assert "root:x:0" not in r.text  # no external entity was ever resolved
+
+
+def test_fuzz_hostile_inputs_with_a_full_tmpdir(tmp_path):
+    """The same inputs with the server's temporary folder full: 413 or 4xx, never 5xx."""
+    import subprocess
+    import tempfile
+
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)],
+                      capture_output=True).returncode != 0:  # fmt: skip
+        pytest.skip("cannot mount a tmpfs here (not root)")
+    old = tempfile.tempdir
+    tempfile.tempdir = str(mnt)
+    try:
+        store = build_store(tmp_path / "store.gpkg")
+        s = WebSettings(api_token=TOKEN, threads=2, processes=1, time_limit_s=20)
+        with live_server(create_app(str(store), settings=s)) as url, httpx.Client(
+            base_url=url, timeout=60
+        ) as c:
+            (mnt / "filler").write_bytes(b"\0" * (1024 * 1024 - 8 * 1024))
+            square = [[C_LON, C_LAT], [C_LON + 0.01, C_LAT], [C_LON + 0.01, C_LAT + 0.01],
+                      [C_LON, C_LAT]]  # fmt: skip
+            site = {"geometry": {"type": "Polygon", "coordinates": [square]}}
+            statuses = set()
+            for fmt in ("json", "html", "docx"):
+                r = c.post("/api/check/report", params={"format": fmt}, json=site)
+                ok(r)
+                statuses.add(r.status_code)
+            uploads = [
+                ("site.kml", _kml(DOCTYPES[0], "甲", True) + b" " * 600_000),
+                ("sites.csv", b"lon,lat\n" + f"{C_LON},{C_LAT}\n".encode() * 40_000),
+                ("site.geojson", _geojson_ring("x", False) + b" " * 600_000),
+            ]
+            for name, data in uploads:
+                for path in ("/api/parse", "/api/check/batch"):
+                    r = c.post(path, files={"file": (name, data)})
+                    ok(r)
+                    statuses.add(r.status_code)
+                    if r.status_code == 413:
+                        assert "MB free" in r.json()["error"]["message"]
+            assert 413 in statuses
+    finally:
+        tempfile.tempdir = old
+        subprocess.run(["umount", "-l", str(mnt)], check=False)

@@ -399,7 +399,8 @@ def test_gcj02_csv_converted(tmp_path):
     np.testing.assert_allclose(gdf.geometry.y, exp_lat, atol=1e-9)
     # and the original WGS84 points come back (the GCJ-02 inverse is iterative)
     np.testing.assert_allclose(np.column_stack([gdf.geometry.x, gdf.geometry.y]), wgs, atol=1e-6)
-    raw = read_vector(path)  # without coords= the offset stays: hundreds of metres
+    with pytest.warns(EcozoneWarning, match="coords='gcj02'"):  # the file name says AMap
+        raw = read_vector(path)  # without coords= the offset stays: hundreds of metres
     assert np.abs(raw.geometry.x.to_numpy() - wgs[:, 0]).max() > 1e-3
 
 
@@ -579,10 +580,24 @@ def test_misleading_suffixes(tmp_path, points_gdf):
     ],
     ids=["comma", "space", "dms", "line", "closed", "polygon-prefix", "wkt", "geojson"],
 )
+@pytest.mark.filterwarnings("ignore:.*已自动闭合:UserWarning")  # asserted below
 def test_parse_coordinates(text, expected):
     geom = parse_coordinates(text)
     assert geom.geom_type == expected.geom_type
     assert shapely.equals_exact(geom, expected, tolerance=1e-9)
+
+
+def test_pasted_ring_closed_with_a_note():
+    with pytest.warns(GeometryRepairedWarning, match="已自动闭合"):
+        poly = parse_coordinates("面 116.70,39.90; 116.71,39.90; 116.71,39.91")
+    assert poly.geom_type == "Polygon" and len(poly.exterior.coords) == 4
+    # a pasted 界址点 list (named corner points) is a polygon, closed with the same note
+    with pytest.warns(GeometryRepairedWarning, match="已自动闭合"):
+        table = parse_coordinates("J1 116.70,39.90\nJ2 116.71,39.90\nJ3 116.71,39.91")
+    assert table.equals(poly)
+    # without a name or a prefix, three points stay a line; hemisphere letters are no name
+    assert parse_coordinates("116.70,39.90; 116.71,39.90; 116.71,39.91").geom_type == "LineString"
+    assert parse_coordinates("E116.5 N39.9").equals(shapely.Point(116.5, 39.9))
 
 
 def test_parse_coordinates_latitude_first_and_gcj():

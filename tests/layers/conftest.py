@@ -44,6 +44,10 @@ def kind_frame(kind: str, n: int = 3) -> gpd.GeoDataFrame:
         cols["zone_type"] = ["eco_control"] * n
     elif kind == "water_source_zone":
         cols["grade"] = (["1", "2", "quasi"] * n)[:n]
+    elif kind == "nature_reserve":
+        cols["zone"] = (["core", "buffer", "experimental"] * n)[:n]
+    elif kind == "river":
+        cols |= {"basin": ["长江"] * n, "rank": (["干流", "重要支流", "支流"] * n)[:n]}
     elif kind == "residential":
         cols["population"] = [1000.0 * (i + 1) for i in range(n)]
     elif kind == "control_unit":

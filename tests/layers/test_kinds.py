@@ -43,6 +43,9 @@ def test_registry_matches_internals_contract():
         "pollution_source",
         "sponge",
         "built_up",
+        "nonroad_ban_zone",
+        "nature_reserve",
+        "river",
     )
     for spec in KINDS.values():
         assert re.fullmatch(r"#[0-9a-f]{6}", spec.color)

@@ -550,3 +550,22 @@ def test_open_store_accepts_postgresql_urls(pg_url):
 
     with open_store(_schema_url(pg_url)) as store:
         assert isinstance(store, PostGISLayerStore)
+
+
+def test_import_sanity_in_both_stores(any_store, frame):
+    """Both backends refuse a layer far from every jurisdiction, unless forced (#13 §7)."""
+    from tests.ecozone._webdata import make_layers
+
+    any_store.import_layer(make_layers()["boundary"], name="boundary", kind="boundary",
+                           source="test")  # fmt: skip
+    far = gpd.GeoDataFrame(
+        {"feature_id": ["R1"], "name": ["红线"]},
+        geometry=[shapely.box(0.0, 0.0, 0.01, 0.01)],
+        crs="EPSG:4326",
+    )
+    with pytest.raises(LayerValidationError, match="0°, 0°"):
+        any_store.import_layer(far, name="redline", kind="redline", source="doc")
+    assert "redline" not in set(any_store.list_layers()["name"])
+    layer = any_store.import_layer(far, name="redline", kind="redline", source="doc", force=True)
+    assert "forced import" in any_store.history("redline")["source"].iloc[-1]
+    assert layer.version == 1

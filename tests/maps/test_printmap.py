@@ -305,3 +305,36 @@ def test_single_site_and_empty_layers():
     y0, y1 = fig.axes[0].get_ylim()
     assert min(x1 - x0, y1 - y0) >= 1000  # a readable frame around a lone point
     assert "S-1" in _texts(fig)
+
+
+@pytest.mark.parametrize(
+    ("page", "orientation", "inches"),
+    [
+        ("A4", "landscape", (11.69, 8.27)),
+        ("A4", "portrait", (8.27, 11.69)),
+        ("A3", "landscape", (16.54, 11.69)),
+    ],
+)
+def test_page_sizes(layers, page, orientation, inches):
+    from maps.printmap import page_size
+
+    assert page_size(page, orientation) == inches
+    fig = print_map(layers, title="纸张", dpi=40, figsize=page_size(page, orientation))
+    assert (fig.get_figwidth(), fig.get_figheight()) == pytest.approx(inches)
+    # the map and the legend do not overlap, on either orientation
+    renderer = fig.canvas.get_renderer()
+    map_box = fig.axes[0].get_window_extent(renderer)
+    legend_box = fig.legends[0].get_window_extent(renderer)
+    assert not map_box.overlaps(legend_box)
+    if orientation == "portrait":
+        assert legend_box.y1 <= map_box.y0  # legend below the map
+        assert map_box.width > 0.8 * fig.bbox.width  # the map keeps the page's width
+    else:
+        assert legend_box.x0 >= map_box.x1
+
+
+def test_unknown_page_is_refused():
+    from maps.printmap import page_size
+
+    with pytest.raises(InputFormatError, match="A4"):
+        page_size("Letter")

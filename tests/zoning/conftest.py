@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import shapely
 from pyproj import Geod
-from shapely.geometry import Point, Polygon
+from shapely.geometry import MultiPolygon, Point, Polygon
 
 from zoning.pack import Pack, load_pack
 
@@ -95,7 +95,15 @@ def make_layers() -> dict[str, gpd.GeoDataFrame]:
             {"feature_id": "110000", "name": "北京市", "adcode": "110000", "level": "municipality"},
             {"feature_id": "110112", "name": "通州区", "adcode": "110112", "level": "district"},
         ],
-        [rect(-30000, -30000, 30000, 30000), rect(-8000, -8000, 8000, 8000)],
+        # the municipality reaches beyond the units (random test sites lie within 40 km),
+        # and holds the second cluster on the GK zone edge (its jurisdiction: #11)
+        [
+            MultiPolygon([
+                rect(-50000, -50000, 50000, 50000),
+                rect(-5000, -5000, 5000, 5000, lon0=EDGE_LON, lat0=EDGE_LAT),
+            ]),
+            rect(-8000, -8000, 8000, 8000),
+        ],
     )
     # red line: a 1 km square north-east, and a long thin strip to the west
     L["redline"] = frame(
@@ -170,6 +178,16 @@ def make_layers() -> dict[str, gpd.GeoDataFrame]:
             },
         ],
         [rect(-30000, -30000, 0, 30000), rect(0, -30000, 30000, 30000)],
+    )
+    # kinds of the rules added in #11 §4 (national nature reserves, Beijing's non-road
+    # machinery ban zone), far from the other features so that they change nothing there
+    L["nature_reserve"] = frame(
+        [{"feature_id": "NR-1", "name": "保护区核心区", "zone": "core"}],
+        [rect(-26000, 20000, -25000, 21000)],
+    )
+    L["nonroad_ban_zone"] = frame(
+        [{"feature_id": "NRBZ-1", "name": "非道路移动机械禁用区"}],
+        [rect(20000, 20000, 25000, 25000)],
     )
     return L
 

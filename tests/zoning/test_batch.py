@@ -22,7 +22,10 @@ def _csv(tmp_path):
         ("b", None, 39.9, "other", ""),  # no longitude: rejected by the reader
         ("c", *at(0, 3000), "spaceship", ""),  # bad project type: rejected by the check
         ("d", *at(1500, 1500), "industrial", ""),  # in the red line
-        ("e", *at(0, 31_000), "other", ""),  # far away: compliant
+        # outside the pack's jurisdiction (the boundary ends at 50 km): not checked (#11;
+        # it used to be "compliant")
+        ("e", *at(0, 51_000), "other", ""),
+        ("f", *at(0, 21_000), "other", ""),  # far from every feature, inside: compliant
     ]
     df = pd.DataFrame(rows, columns=["site_id", "lon", "lat", "project_type", "flags"])
     path = tmp_path / "sites.csv"
@@ -40,28 +43,35 @@ def test_run_batch_from_csv(tmp_path, pack, layers, suffix):
         progress=lambda d, t: calls.append((d, t)),
     )  # fmt: skip
     assert isinstance(summary, BatchSummary)
-    assert summary.total == 5 and summary.checked == 3 and summary.errors == 2
-    assert summary.by_verdict == {
-        "prohibited": 2, "restricted": 0, "requirements": 0, "compliant": 1
-    }  # fmt: skip
+    assert summary.total == 6 and summary.checked == 3 and summary.errors == 3
+    assert list(summary.by_verdict) == [
+        "prohibited", "restricted", "insufficient_data", "needs_review", "requirements",
+        "compliant",
+    ]  # fmt: skip
+    assert summary.by_verdict["prohibited"] == 2 and sum(summary.by_verdict.values()) == 3
     assert calls == [(3, 3)]
     assert summary.errors_out == tmp_path / "result.errors.csv"
     errors = pd.read_csv(summary.errors_out, encoding="utf-8-sig")
-    assert list(errors["source_row"]) == [3, 4]
-    assert list(errors["stage"]) == ["read", "check"]
+    assert list(errors["source_row"]) == [3, 4, 6]
+    assert list(errors["stage"]) == ["read", "check", "check"]
+    assert list(errors["status"]) == ["invalid_input", "invalid_input", "outside_jurisdiction"]
     assert "spaceship" in errors["reason"].iloc[1]
+    assert "jurisdiction" in errors["reason"].iloc[2]
     if suffix == ".csv":
         got = pd.read_csv(out)
     else:
         got = gpd.read_file(out)
     got = got.set_index("site_id")
-    assert list(got.index) == ["a", "d", "e"]
-    assert list(got["source_row"]) == [2, 5, 6]
+    assert list(got.index) == ["a", "d", "f"]
+    assert list(got["source_row"]) == [2, 5, 7]
     assert got.loc["a", "verdict"] == "prohibited" and got.loc["a", "deciding_rules"] == "well.30m"
     assert got.loc["d", "deciding_rules"] == "redline.inside"
-    assert got.loc["e", "verdict"] == "compliant"
+    # f: no rule fires; its control unit's access list decides (compliant or, for
+    # entries without a checkable condition, needs_review)
+    assert got.loc["f", "verdict"] in ("compliant", "needs_review")
     assert "redline.nearest" in got.loc["d", "rules"].split(";")
-    assert pd.isna(got.loc["e", "dist_redline_m"])  # nothing within 10 km
+    assert pd.isna(got.loc["f", "dist_redline_m"])  # nothing within 10 km
+    assert "demo_data" in got.columns and "notes" in got.columns
     assert got.loc["a", "dist_well_m"] == pytest.approx(20.0, abs=0.01)
     assert got.loc["a", "verdict_zh"] == "不符合（禁止类）"
     assert got.loc["a", "project_type"] == "construction"  # input attributes kept

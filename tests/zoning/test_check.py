@@ -40,7 +40,7 @@ from tests.zoning.conftest import (
     rect,
     sites_frame,
 )
-from zoning.check import VERDICT_ZH, CheckResult, SiteChecker, check_sites
+from zoning.check import VERDICT_ZH, VERDICTS, CheckResult, SiteChecker, check_sites
 from zoning.project import Project
 
 SEWAGE = Project(project_type="construction", flags={"sewage"})
@@ -294,23 +294,34 @@ def test_small_parks_never_count(checker, layers):
     assert res.sites["dist_park_m"].iloc[0] == 0.0
 
 
-def test_access_list_entries_filtered_by_project(checker):
+def test_access_list_entries_judged_for_the_project(checker):
+    # #11: every entry of the unit is listed and judged (not silently filtered out)
     p = Point(at(-100, 0))  # control unit CU-1 (key)
     sites = sites_frame([p], ids=["u"])
     full = Project(project_type="industrial", industry_code="C2614", flags={"vocs"})
-    f = finding(checker.check(sites, project=full), "u", "unit.access")
+    res = checker.check(sites, project=full)
+    f = finding(res, "u", "unit.access")
     assert [e["dimension"] for e in f["access_entries"]] == [
         "layout", "discharge", "risk", "efficiency"
     ]  # fmt: skip
     assert f["units"][0]["unit_code"] == "ZH11011220001"
     assert f["units"][0]["category"] == "key"
     assert {e["unit_code"] for e in f["access_entries"]} == {"ZH11011220001"}
+    # "禁止新建高污染项目" names no industry, type or flag: 需人工核实, never passed
+    assert [e["judgement"] for e in f["access_entries"]] == [
+        "needs_review", "complies", "complies", "complies"
+    ]  # fmt: skip
+    assert f["outcome"] == "needs_review" and verdict(res, "u") != "compliant"
     f2 = finding(
         checker.check(sites, project=Project(project_type="construction")), "u", "unit.access"
     )
-    assert [e["dimension"] for e in f2["access_entries"]] == ["layout"]
+    assert [e["judgement"] for e in f2["access_entries"]] == [
+        "needs_review", "not_applicable", "needs_review", "not_applicable"
+    ]  # fmt: skip
     f3 = finding(checker.check(sites, project=Project(industry_code="C2711")), "u", "unit.access")
-    assert [e["dimension"] for e in f3["access_entries"]] == ["layout"]
+    assert [e["judgement"] for e in f3["access_entries"]] == [
+        "needs_review", "complies", "not_applicable", "not_applicable"
+    ]  # fmt: skip
 
 
 def test_information_never_changes_the_verdict(pack, layers):
@@ -418,9 +429,15 @@ def test_input_errors(checker, pack, layers):
         SiteChecker(pack, without)
     with pytest.warns(UserWarning, match="well"):
         ck = SiteChecker(pack, without, missing_layers="skip")
-    assert "well.30m" not in {r.id for r in ck.rules}
     res = ck.check(sites_frame(pts), project=CLEAN)
     assert "well.30m" in res.stamp["skipped_rules"]
+    # a rule without its layer is never passed silently: 数据不足 for every site (#11)
+    f = res.findings[res.findings["rule_id"] == "well.30m.req"]  # applies to CLEAN
+    assert sorted(f["site_id"]) == ["s0", "s1"]
+    assert "well.30m" not in set(res.findings["rule_id"])  # conditions do not hold
+    assert set(f["outcome"].astype(str)) == {"insufficient_data"}
+    assert all("--kind well" in r for r in f["requirement"].astype(str))
+    assert set(res.sites["verdict"]) <= {"insufficient_data", "restricted", "prohibited"}
     bad = {**layers, "well": layers["well"].drop(columns="feature_id")}
     with pytest.raises(LayerValidationError, match="feature_id"):
         SiteChecker(pack, bad)
@@ -443,7 +460,11 @@ def test_site_ids_default_and_geoseries_input(checker):
 def test_empty_input(checker):
     res = checker.check(sites_frame([]), project=CLEAN)
     assert len(res.sites) == 0 and len(res.findings) == 0 and len(res.relations) == 0
-    assert res.counts() == {"prohibited": 0, "restricted": 0, "requirements": 0, "compliant": 0}
+    assert res.counts() == dict.fromkeys(VERDICTS, 0)
+    assert list(res.counts()) == [
+        "prohibited", "restricted", "insufficient_data", "needs_review", "requirements",
+        "compliant",
+    ]  # fmt: skip
 
 
 # --------------------------------------------------------------------------- batch = single
@@ -461,7 +482,9 @@ def test_batch_equals_each_site_checked_alone(checker):
     assert calls == [(n, n)]
     assert len(batch.sites) == n and batch.errors.empty
     # every verdict and relation kind occurs: the sample is not trivial
-    assert set(batch.sites["verdict"]) == {"prohibited", "restricted", "requirements", "compliant"}
+    assert {"prohibited", "restricted", "needs_review", "requirements", "compliant"} <= set(
+        batch.sites["verdict"]
+    )
     assert set(batch.relations["relation"]) == {"inside", "overlaps", "within_distance", "outside"}
     # 1) the same batch split differently (chunks of 7) gives identical frames
     calls.clear()
@@ -616,4 +639,4 @@ def test_builtin_tongzhou_pack_on_the_hand_made_layers(tongzhou_pack, layers):
     # the site's west edge lies on the border of the two units: it touches both
     assert {u["unit_code"] for u in f["units"]} == {"ZH11011220001", "ZH11011230001"}
     assert f["access_entries"]
-    assert res.stamp["pack"]["lineage"] == ["beijing", "tongzhou"]
+    assert res.stamp["pack"]["lineage"] == ["national", "beijing", "tongzhou"]

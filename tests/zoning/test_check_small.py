@@ -125,7 +125,10 @@ def test_single_site_reports_equal_batch_reports(checker, project_name):
     sites = random_sites()
     batch = checker.check(sites, project=project)
     assert len(sites) > SMALL_RESULT and type(batch) is CheckResult  # the general path
-    assert len(batch.errors) == 0
+    # sites outside the pack's jurisdiction are not checked, on every path (#11)
+    assert set(batch.errors["status"]) <= {"outside_jurisdiction"}
+    outside = set(batch.errors["site_id"])
+    assert len(outside) < len(sites)
     kinds = shapely.get_type_id(sites.geometry.to_numpy())
     assert set(kinds.tolist()) == {0, 1, 3}  # points, lines, polygons
     verdicts = set()
@@ -136,6 +139,10 @@ def test_single_site_reports_equal_batch_reports(checker, project_name):
             frame = gpd.GeoDataFrame({"site_id": ["site"]}, geometry=[geom], crs="EPSG:4326")
             one = checker.check(frame, project=project)
         assert type(one) is not CheckResult  # the fast path
+        if sid in outside:
+            assert len(one.sites) == 0
+            assert list(one.errors["status"]) == ["outside_jurisdiction"]
+            continue
         fast = build_report(one, project=project)
         general = build_report(batch, site_id=sid, project=project)
         assert_same(comparable(fast), comparable(general), f"{sid} report")
@@ -149,8 +156,12 @@ def test_lazy_frames_equal_batch_frames(checker):
     sites = random_sites(seed=3).iloc[::7]
     project = PROJECTS["sewage_exit"]
     batch = checker.check(sites, project=project)
+    outside = set(batch.errors["site_id"])
     for sid, geom in zip(sites["site_id"], sites.geometry, strict=True):
         one = checker.check_geometry(geom, site_id=sid, project=project)
+        if sid in outside:  # outside the jurisdiction: an error on both paths
+            assert list(one.errors["status"]) == ["outside_jurisdiction"]
+            continue
         for name in ("sites", "relations", "findings"):
             a = getattr(batch, name)
             a = pd.DataFrame(a[a["site_id"] == sid]).reset_index(drop=True)
@@ -158,7 +169,7 @@ def test_lazy_frames_equal_batch_frames(checker):
             drop = [c for c in ("geometry", "band") if c in a.columns]
             pd.testing.assert_frame_equal(a.drop(columns=drop), b.drop(columns=drop), rtol=1e-9)
         assert len(one.errors) == 0
-        assert list(one.errors.columns) == ["site_id", "source_row", "reason"]
+        assert list(one.errors.columns) == ["site_id", "source_row", "reason", "status"]
 
 
 def test_check_geometry_equals_check_of_a_frame(checker):

@@ -183,8 +183,9 @@ def test_by_district_breakdown_for_coverage():
     assert t.loc["110102", "value"] == pytest.approx(0.0, abs=1e-6)
     assert t["residential_km2"].sum() == pytest.approx(out.details["residential_km2"], rel=1e-9)
     assert t.loc["110101", "covered_population"] == pytest.approx(400, abs=1e-3)
-    assert bool(t.loc["110102", "met"]) is False
-    assert t.loc["110101", "gap_pp"] == pytest.approx(-10.0, abs=1e-6)
+    # districts are contributions, never judged against the target
+    assert set(t["status"]) == {"contribution"}
+    assert not {"met", "gap_pp", "target"} & set(t.columns)
 
 
 def test_overlapping_residential_not_double_counted():
@@ -366,7 +367,7 @@ def test_park_area_per_person_from_residential_column_by_district():
     t = out.by_district.set_index("adcode")
     assert t.loc["110101", "value"] == pytest.approx(50.0, rel=1e-5)
     assert t.loc["110102", "value"] == pytest.approx(5.0, rel=1e-5)
-    assert bool(t.loc["110101", "met"]) is True
+    assert set(t["status"]) == {"contribution"}
 
 
 def test_park_area_per_person_bad_population():
@@ -469,7 +470,9 @@ def test_measure_targets_reports_unmeasured_with_reason():
         ),
     }
     pack = load_pack("beijing")
-    results = measure_targets(pack, layers_)
+    # park 2 km × 2 km lies in the west district (110101): 120 residents there, 80 east
+    pop = _pop_table({"110101": 120.0, "110102": 80.0})
+    results = measure_targets(pack, layers_, population=pop)
     assert [r.target_id for r in results] == [t.id for t in pack.targets]
     by_id = {r.target_id: r for r in results}
     red = by_id["redline.share"]
@@ -482,6 +485,7 @@ def test_measure_targets_reports_unmeasured_with_reason():
     assert "scope_note" in park_cov.details
     per_person = by_id["park.area_per_person"]
     assert per_person.value == pytest.approx(geod_area(park) / 200, rel=1e-5)
+    assert per_person.status == "met" and per_person.covered_districts == ("n0", "n1")
     forest = by_id["forest.share"]
     assert forest.measured is False and "landcover" in forest.reason
     assert by_id["forest.plains"].measured is False
@@ -489,6 +493,23 @@ def test_measure_targets_reports_unmeasured_with_reason():
     assert sponge.measured is False and "sponge" in sponge.reason
     table = metrics_table(results)
     assert list(table["measured"]) == [r.measured for r in results]
+
+
+def _pop_table(pops, *, year=2020, source="测试用人口表"):
+    import pandas as pd
+
+    t = pd.DataFrame(
+        {
+            "adcode": list(pops),
+            "name": [f"区{c}" for c in pops],
+            "population": list(pops.values()),
+            "year": year,
+            "source": source,
+            "kind": "demo",
+        }
+    )
+    t.attrs["path"] = "test-population.csv"
+    return t
 
 
 def test_measure_targets_missing_residential_layer():

@@ -6,6 +6,7 @@ import itertools
 import os
 import re
 import textwrap
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -88,9 +89,11 @@ def test_unknown_pack_names_builtins():
 
 def test_tongzhou_inherits_beijing(packs):
     bj, tz = packs["beijing"], packs["tongzhou"]
-    assert tz.lineage == ("beijing", "tongzhou")
+    assert tz.lineage == ("national", "beijing", "tongzhou")
     assert tz.inherits == "beijing"
-    bj_ids = [r.id for r in bj.rules]
+    # Tongzhou restates Beijing's soil survey under its own id (tongzhou.soil.residential)
+    assert tz.disable == ["soil.residential"]
+    bj_ids = [r.id for r in bj.rules if r.id not in tz.disable]
     tz_ids = [r.id for r in tz.rules]
     assert set(bj_ids) <= set(tz_ids)
     # parent order kept, child's new rules after
@@ -101,8 +104,11 @@ def test_tongzhou_inherits_beijing(packs):
         "tongzhou.key.construction",
         "tongzhou.site_exit.200m",
     } <= own
-    # inherited rule identical to the parent's
-    assert tz.rule("well.30m.polluting") == bj.rule("well.30m.polluting")
+    # inherited rule identical to the parent's (or amended: the parent's citations first)
+    assert tz.rule("eco_control.inside") == bj.rule("eco_control.inside")
+    bj_well, tz_well = bj.rule("well.30m.polluting"), tz.rule("well.30m.polluting")
+    assert tz_well.citations[: len(bj_well.citations)] == bj_well.citations
+    assert tz_well.model_copy(update={"citations": bj_well.citations}) == bj_well
     assert tz.park_service == bj.park_service
 
 
@@ -118,29 +124,127 @@ def test_tongzhou_overrides_by_id(packs):
     assert tz.target("sponge.share").year == 2024
 
 
-def test_disable_drops_inherited_targets(packs):
-    tz, dx = packs["tongzhou"], packs["daxing"]
-    # municipal shares dropped; the park targets kept for the district's own area
-    park_targets = {"park.service_coverage", "park.area_per_person"}
-    assert {t.id for t in tz.targets} == {"sponge.share", "forest.sub_centre"} | park_targets
-    with pytest.raises(KeyError, match=r"redline\.share"):
-        tz.target("redline.share")
-    assert {t.id for t in dx.targets} == park_targets
-    assert dx.lineage == ("beijing", "daxing")
+def test_inherited_targets_keep_their_municipal_scope(packs):
+    bj, tz, dx = packs["beijing"], packs["tongzhou"], packs["daxing"]
+    # a district pack inherits Beijing's targets with Beijing's scope: measured with
+    # the district pack they are contributions, never judged for the district
+    assert {t.id for t in bj.targets} <= {t.id for t in tz.targets}
+    assert {t.id for t in tz.targets} - {t.id for t in bj.targets} == {"forest.sub_centre"}
+    for p in (tz, dx):
+        assert p.scope(p.target("redline.share").scope).adcodes == ["110000"]
+        assert p.scope(p.target("park.area_per_person").scope).adcodes == ["110000"]
+    # Tongzhou's own targets are set for Tongzhou
+    assert tz.target("sponge.share").scope == "district_built_up"
+    assert tz.scope("district_built_up").within == "jurisdiction"
+    assert tz.scope("sub_centre").adcodes == tz.jurisdiction.adcodes
+    assert {t.id for t in dx.targets} == {t.id for t in bj.targets}
+    assert dx.lineage == ("national", "beijing", "daxing")
     assert {r.id for r in packs["beijing"].rules} < {r.id for r in dx.rules}
 
 
-def test_jiangjin_and_guangxi_stand_alone(packs):
+def test_jiangjin_and_guangxi_inherit_the_national_pack(packs):
     for name in ("jiangjin", "guangxi"):
         p = packs[name]
-        assert p.inherits is None
-        assert p.lineage == (name,)
+        assert p.inherits == "national"
+        assert p.lineage == ("national", name)
         ids = {r.id for r in p.rules}
         assert {"redline.inside", "redline.temporary", "water_source.grade1"} <= ids
         assert {"water_source.grade2.polluting", "control_unit.access"} <= ids
+        # the Yangtze law reaches both (Guangxi has counties in the Yangtze basin)
+        assert {"yangtze.chemical_1km", "yangtze.chemical_1km.industry"} <= ids
         # the 30 m well rule is Beijing's, not national
         assert not any(i.startswith("well.") for i in ids)
         assert p.targets == []  # their seeds give no spatial target
+
+
+# --------------------------------------------------------------------------- the national pack
+
+NATIONAL_RULES = {
+    "water_source.grade1",
+    "water_source.grade1.supply",
+    "water_source.grade2.polluting",
+    "water_source.grade2",
+    "water_source.quasi.polluting",
+    "water_source.quasi",
+    "water_source.nearest",
+    "nature_reserve.core_buffer",
+    "nature_reserve.experimental.polluting",
+    "nature_reserve.experimental",
+    "nature_reserve.general_control",
+    "nature_reserve.nearest",
+}
+YANGTZE_RULES = {
+    "yangtze.chemical_1km",
+    "yangtze.chemical_1km.industry",
+    "yangtze.tailings.mainstream_3km",
+    "yangtze.tailings.tributary_1km",
+}
+
+
+def test_national_pack_is_abstract_and_cites_only_laws():
+    nat = load_pack("national")
+    assert nat.abstract
+    assert "national" not in list_packs()
+    assert "national" in list_packs(include_abstract=True)
+    assert {r.id for r in nat.rules} == NATIONAL_RULES | YANGTZE_RULES
+    for owner, cit in iter_citations(nat):
+        assert not cit.is_seed, f"{owner}: the national pack cites laws, not plans"
+        assert cit.law and cit.article, owner
+    # every layer kind its rules read is registered and documented
+    assert nat.layer_kinds() == {"water_source_zone", "river", "nature_reserve"}
+    docs = (REPO / "docs" / "rules.md").read_text(encoding="utf-8")
+    for kind in nat.layer_kinds() | {"nonroad_ban_zone"}:
+        assert f"`{kind}`" in docs, f"layer kind {kind} not documented in docs/rules.md"
+
+
+@pytest.mark.parametrize("name", sorted(ADCODES), ids=sorted(ADCODES))
+def test_every_pack_inherits_the_national_rules(name, packs):
+    p = packs[name]
+    nat = load_pack("national")
+    assert p.lineage[0] == "national"
+    assert not p.abstract  # abstract is not inherited
+    ids = {r.id for r in p.rules}
+    beijing_family = "beijing" in p.lineage
+    # Beijing is not in the Yangtze basin (长江保护法 第二条): its family disables those rules
+    assert NATIONAL_RULES <= ids
+    assert (YANGTZE_RULES <= ids) != beijing_family
+    assert not (YANGTZE_RULES & ids) or not beijing_family
+    for rid in NATIONAL_RULES:
+        mine, base = p.rule(rid), nat.rule(rid)
+        # the law's citations come first, the plans' lines are only added ([[amend]])
+        assert mine.citations[: len(base.citations)] == base.citations
+        assert mine.model_copy(update={"citations": base.citations}) == base
+    # no jurisdiction repeats a national rule in its own file
+    own = tomllib.loads((PACKS_DIR / f"{name}.toml").read_text(encoding="utf-8"))
+    assert not NATIONAL_RULES & {r["id"] for r in own.get("rules", [])}
+
+
+def test_plan_lines_are_added_to_national_rules(packs):
+    def seed_lines(pack, rid):
+        return {(c.source[:3], c.line) for c in packs[pack].rule(rid).citations if c.is_seed}
+
+    assert seed_lines("beijing", "water_source.grade1") == {("001", "296")}
+    assert seed_lines("tongzhou", "water_source.grade1") == {("001", "296"), ("002", "266-270")}
+    assert seed_lines("daxing", "water_source.grade1") == {("001", "296"), ("000", "33")}
+    assert seed_lines("jiangjin", "water_source.grade1") == {("003", "26")}
+    assert seed_lines("guangxi", "water_source.grade1") == {("004", "26")}
+    assert ("003", "34") in seed_lines("jiangjin", "nature_reserve.core_buffer")
+    assert ("001", "370") in seed_lines("beijing", "nature_reserve.core_buffer")
+    assert seed_lines("guangxi", "nature_reserve.core_buffer") == set()
+
+
+def test_tongzhou_plan_lines_live_in_the_tongzhou_pack_only(packs):
+    # 002 is Tongzhou's work plan: only the tongzhou pack may cite it
+    for name, p in packs.items():
+        cites_002 = {o for o, c in iter_citations(p) if c.source.startswith("002_")}
+        if name == "tongzhou":
+            assert {"redline.inside", "well.30m.polluting", "water_source.grade1"} <= cites_002
+        else:
+            assert not cites_002, f"{name} cites Tongzhou's plan for {sorted(cites_002)}"
+    # and Daxing's plan (000) only the daxing pack
+    for name, p in packs.items():
+        if name != "daxing":
+            assert not any(c.source.startswith("000_") for _, c in iter_citations(p)), name
 
 
 def _write(tmp_path: Path, name: str, body: str) -> Path:
@@ -241,7 +345,7 @@ def test_child_of_builtin_pack(tmp_path):
         _head("mytown", inherits="tongzhou"),
     )
     pack = load_pack(path)
-    assert pack.lineage == ("beijing", "tongzhou", "mytown")
+    assert pack.lineage == ("national", "beijing", "tongzhou", "mytown")
     assert {r.id for r in pack.rules} == {r.id for r in load_pack("tongzhou").rules}
 
 
@@ -559,6 +663,21 @@ def test_citations_point_at_existing_seed_lines(name):
         ("daxing", "rule", "daxing.park.nature_belt", "10%"),
         ("jiangjin", "rule", "redline.inside", "生态保护红线"),
         ("guangxi", "rule", "control_unit.access", "三线一单"),
+        # the rules added in #11 §4
+        ("beijing", "rule", "nonroad.ban_zone", "禁止使用高排放非道路移動機械區域"),
+        ("beijing", "rule", "capacity.steel_coking", "不再新增鋼鐵、焦化等産能"),
+        ("beijing", "rule", "capacity.steel_coking.industry", "傳輸通道城市"),
+        ("beijing", "rule", "soil.residential", "用途變更地塊依法開展土壤污染狀況調查"),
+        ("beijing", "rule", "nature_reserve.core_buffer", "自然保護地內建設項目負面清單"),
+        ("daxing", "rule", "soil.residential", "用途变更"),
+        ("tongzhou", "rule", "tongzhou.soil.residential", "用途变更为住宅"),
+        ("tongzhou", "rule", "vocs.offset", "NOx"),
+        ("tongzhou", "rule", "tongzhou.key.new_source", "逐步削减重点区域内污染源数量"),
+        ("guangxi", "rule", "guangxi.heavy_metal", "涉镉"),
+        ("guangxi", "rule", "guangxi.heavy_metal.industry", "强化涉重金属源头防控"),
+        ("guangxi", "rule", "guangxi.solid_waste.red_mud", "赤泥、锰渣"),
+        ("jiangjin", "rule", "nature_reserve.core_buffer", "自然保护区"),
+        ("jiangjin", "rule", "yangtze.chemical_1km", "长江干流江津段"),
     ],
 )
 def test_key_citations_contain_keyword(pack, kind, item, keyword):
@@ -836,7 +955,7 @@ def test_jurisdiction_rules_filter_own_adcode(packs):
                 continue
             codes = set(rule.feature_filter.get("adcode", []))
             assert codes, f"{pack.name}: {rule.id} would fire on every boundary feature"
-            inherited = {ADCODES[a] for a in pack.lineage}
+            inherited = {ADCODES[a] for a in pack.lineage if a in ADCODES}
             assert codes <= inherited | districts | own, (pack.name, rule.id)
 
 
@@ -860,7 +979,7 @@ def test_docs_minimal_example_loads(tmp_path):
     path = tmp_path / "mytown.toml"
     path.write_text(blocks[0], encoding="utf-8")
     pack = load_pack(path)
-    assert pack.lineage == ("beijing", "mytown")
+    assert pack.lineage == ("national", "beijing", "mytown")
     assert "eco_conservation.industry" not in {r.id for r in pack.rules}
     assert pack.rule("mytown.construction.dust").applies_to(Project(project_type="construction"))
 
@@ -871,3 +990,60 @@ def test_docs_pack_summary_counts(packs):
         row = re.search(rf"^\| {name} \| .*\| (\d+) \| (\d+) \|$", doc, flags=re.M)
         assert row, name
         assert (int(row.group(1)), int(row.group(2))) == (len(pack.rules), len(pack.targets))
+
+
+# --------------------------------------------------------------------------- [[amend]]
+
+
+def test_amend_adds_citations_to_inherited_rules(tmp_path):
+    _write(tmp_path, "base", _head("base") + _rule("a.one") + _rule("a.two"))
+    cite = '[[amend.citations]]\nsource = "001_1c6d450321da7557.txt"\nline = "382"\ntext = "x"\n'
+    child = _write(
+        tmp_path, "kid", _head("kid", inherits="base") + '[[amend]]\nid = "a.two"\n' + cite
+    )
+    pack = load_pack(child)
+    assert [c.line for c in pack.rule("a.two").citations] == ["296", "382"]
+    assert [c.line for c in pack.rule("a.one").citations] == ["296"]
+    assert pack.amend[0].id == "a.two"
+    # a grandchild sees the amended rule
+    grand = _write(tmp_path, "grand", _head("grand", inherits="kid"))
+    assert [c.line for c in load_pack(grand).rule("a.two").citations] == ["296", "382"]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            '[[amend]]\nid = "a.nine"\n[[amend.citations]]\nsource = "x"\narticle = "1"\n',
+            r"field 'amend\[0\]': rule 'a\.nine' is not a rule of the parent",
+        ),
+        (
+            _rule("a.one")
+            + '[[amend]]\nid = "a.one"\n[[amend.citations]]\nsource = "x"\narticle = "1"\n',
+            r"rule 'a\.one' is defined in this file",
+        ),
+        ('[[amend]]\nid = "a.one"\n', r"field 'amend\[0\]\.citations': required field is missing"),
+        (
+            '[[amend]]\nid = "a.one"\n[[amend.citations]]\nsource = "001_1c6d450321da7557.txt"\n',
+            r"amend\[0\]\.citations\[0\]': a seed citation .* needs 'line'",
+        ),
+    ],
+    ids=["unknown-rule", "own-rule", "no-citations", "bad-citation"],
+)
+def test_amend_errors_name_file_and_entry(tmp_path, body, expected):
+    _write(tmp_path, "base", _head("base") + _rule("a.one"))
+    child = _write(tmp_path, "kid", _head("kid", inherits="base") + body)
+    with pytest.raises(PackError, match=expected) as info:
+        load_pack(child)
+    assert "kid.toml" in str(info.value)
+
+
+def test_amend_without_parent_is_an_error(tmp_path):
+    path = _write(
+        tmp_path,
+        "alone",
+        _head("alone") + _rule("a.one") + '[[amend]]\nid = "a.one"\n[[amend.citations]]\n'
+        'source = "x"\narticle = "1"\n',
+    )
+    with pytest.raises(PackError, match=r"alone\.toml: field 'amend': only a pack that inherits"):
+        load_pack(path)

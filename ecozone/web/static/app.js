@@ -4,7 +4,12 @@
   var strings = JSON.parse(document.getElementById("ecz-i18n").textContent);
   var config = JSON.parse(document.getElementById("ecz-config").textContent);
 
-  function t(key) { return Object.prototype.hasOwnProperty.call(strings, key) ? strings[key] : key; }
+  /* t("key") or t("key", {name: value}) filling "{name}" in the string */
+  function t(key, fields) {
+    var s = Object.prototype.hasOwnProperty.call(strings, key) ? strings[key] : key;
+    Object.keys(fields || {}).forEach(function (k) { s = s.split("{" + k + "}").join(String(fields[k])); });
+    return s;
+  }
 
   /* el("td", {className: "x"}, "text", childNode, ...) */
   function el(tag, attrs) {
@@ -35,9 +40,11 @@
         try {
           var j = JSON.parse(body);
           if (j && j.error && j.error.message) { msg = j.error.message; }
+          var code = j && j.error ? j.error.code : null;
         } catch (e) { /* not JSON */ }
         var err = new Error(msg);
         err.status = resp.status;
+        err.code = code || null;
         throw err;
       });
     });

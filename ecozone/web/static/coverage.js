@@ -31,27 +31,35 @@
     var districts = document.getElementById("districts");
     E.clear(districts);
     data.metrics.forEach(function (m) {
-      var met = m.met === null || m.met === undefined ? t("not_measured") : (m.met ? t("yes") : t("no"));
-      var gap = m.gap_pp !== null && m.gap_pp !== undefined ? E.fmt(m.gap_pp, 2) + " pp" :
-        (m.gap_abs !== null && m.gap_abs !== undefined ? E.fmt(m.gap_abs, 2) + " " + m.gap_unit : "—");
+      // a target is judged only at its scope: met/unmet, or partial / no_data / contribution
+      var judged = m.status === "met" || m.status === "unmet";
+      var mark = (m.status === "met" ? "✓ " : (m.status === "unmet" ? "✗ " : ""));
+      var status = mark + (lang === "en" ? m.status_en : m.status_zh);
+      var gap = !judged ? "—" : (m.gap_pp !== null && m.gap_pp !== undefined ? E.fmt(m.gap_pp, 2) + " pp" :
+        (m.gap_abs !== null && m.gap_abs !== undefined ? E.fmt(m.gap_abs, 2) + " " + m.gap_unit : "—"));
       var label = (lang === "en" ? m.label_en : m.label) + (m.year ? " (" + m.year + ")" : "");
-      var row = el("tr", {className: m.met === true ? "met" : (m.met === false ? "unmet" : "")},
-        el("td", null, label, m.reason ? el("div", {className: "muted"}, m.reason) : null),
-        el("td", null, value(m.value, m.unit)),
+      var notes = (m.notes || []).map(function (n) { return lang === "en" ? n.text_en : n.text; });
+      var row = el("tr", {className: "status-" + m.status + (m.binding ? "" : " aspiration")},
+        el("td", null, label, notes.length ? el("div", {className: "muted"}, notes.join(" ")) : null),
+        el("td", null, m.scope_name || m.scope || ""),
+        el("td", null, m.value === null || m.value === undefined ? t("no_data") : value(m.value, m.unit)),
         el("td", null, (m.comparison || "") + " " + value(m.target, m.unit)),
-        el("td", null, met), el("td", null, gap), el("td", null, m.citation || "—"));
+        el("td", null, lang === "en" ? m.nature_en : m.nature_zh),
+        el("td", null, status), el("td", null, gap), el("td", null, m.citation_text || m.citation || "—"));
       tb.appendChild(row);
       if (m.by_district && m.by_district.length) {
         var table = el("table", {className: "grid"},
           el("thead", null, el("tr", null, el("th", null, t("district")), el("th", null, t("value")),
-            el("th", null, t("target")), el("th", null, t("met")), el("th", null, t("gap")))));
+            el("th", null, t("area_km2")), el("th", null, t("met")))));
         var body = el("tbody");
         m.by_district.forEach(function (d) {
-          body.appendChild(el("tr", null, el("td", null, d.name || d.adcode || ""),
-            el("td", null, value(d.value, m.unit)), el("td", null, value(d.target, m.unit)),
-            el("td", null, d.met === null || d.met === undefined ? "—" : (d.met ? t("yes") : t("no"))),
-            el("td", null, d.gap_pp !== null && d.gap_pp !== undefined ? E.fmt(d.gap_pp, 2) + " pp" :
-              (d.gap_abs !== null && d.gap_abs !== undefined ? E.fmt(d.gap_abs, 2) + " " + m.gap_unit : "—"))));
+          var km2 = [d.measured_km2, d.covered_km2, d.park_km2, d.forest_km2].filter(function (v) {
+            return v !== null && v !== undefined; })[0];
+          var ok = d.status === "contribution";
+          body.appendChild(el("tr", {className: "status-" + (d.status || "")}, el("td", null, d.name || d.adcode || ""),
+            el("td", null, ok ? value(d.value, m.unit) : t("no_data")),
+            el("td", null, ok && km2 !== undefined ? E.fmt(km2, 2) : "—"),
+            el("td", null, ok ? t("contribution") : t("no_data"))));
         });
         table.appendChild(body);
         var details = el("details", null, el("summary", null, t("by_district") + ": " + label), table);

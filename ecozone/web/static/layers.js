@@ -2,7 +2,16 @@
 (function () {
   "use strict";
   var E = window.ECZ, t = E.t;
+  /* times are stored in UTC (ISO 8601): shown in the reader's local time, to the minute */
+  document.querySelectorAll("time[datetime]").forEach(function (node) {
+    var d = new Date(node.getAttribute("datetime"));
+    if (isNaN(d.getTime())) { return; }
+    node.title = node.getAttribute("datetime");
+    node.textContent = d.toLocaleString(E.config.lang === "zh" ? "zh-CN" : "en-GB",
+      {year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false});
+  });
   var form = document.getElementById("import-form");
+  if (!form) { return; }  /* imports are off on this server */
   var errorBox = document.getElementById("import-error");
   var ok = document.getElementById("import-ok");
   form.addEventListener("submit", function (ev) {

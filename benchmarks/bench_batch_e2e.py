@@ -1,0 +1,205 @@
+"""End-to-end batch benchmark: the command a user runs, not the engine alone.
+
+Each scenario writes a sites file, then runs, in a fresh process,
+
+    ecozone check SITES --pack beijing --out RESULTS [--store STORE]
+
+and measures what the user feels: wall time from process start to exit (imports,
+reading, checking, writing), peak resident memory of that process and its children
+(``resource.getrusage(RUSAGE_CHILDREN)``), sites per second and the machine's load.
+With ``--profile`` the run is repeated under pyinstrument and the slowest frames are
+printed, so the numbers come with where the time went.
+
+Before timing, every scenario checks that the batch agrees with the library: the
+verdicts written for a sample of sites equal ``SiteChecker.check_geometry`` of the
+same sites (the same pack and store).
+
+Scenarios: ``points:N`` and ``polygons:N`` with a format (``parquet`` default, ``csv``,
+``gpkg``), e.g. ``points:1000000`` or ``points:100000:csv``. 10 000 000 points need
+about 2 KB per site with the current engine (see the issue on flat memory): the
+script refuses a scenario whose estimate exceeds the memory available.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_batch_e2e.py                       # the defaults
+    .venv/bin/python benchmarks/bench_batch_e2e.py points:1000000 --profile
+    .venv/bin/python benchmarks/bench_batch_e2e.py points:100000:csv points:100000:gpkg
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import shapely
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.harness.dataset import random_points, random_polygons  # noqa: E402
+
+DEFAULTS = (
+    "points:10000",
+    "points:100000",
+    "points:1000000",
+    "polygons:10000",
+    "polygons:100000",
+)
+BYTES_PER_SITE = 2_500  # measured peak growth per point site of the current engine
+ECOZONE = Path(sys.executable).with_name("ecozone")
+
+
+def _available_bytes() -> int:
+    with open("/proc/meminfo", encoding="ascii") as fh:
+        info = dict(line.split(":", 1) for line in fh)
+    return int(info["MemAvailable"].split()[0]) * 1024
+
+
+def _jurisdiction(store: str | None):
+    from layers import open_store
+    from zoning.pack import load_pack
+    from zoning.workflow import jurisdiction_area
+
+    with open_store(store) as st:
+        return jurisdiction_area(load_pack("beijing"), st)
+
+
+def write_sites(kind: str, n: int, fmt: str, folder: Path, store: str | None) -> Path:
+    """Random sites inside Beijing (the peer harness's generators), as ``fmt``."""
+    import geopandas as gpd
+
+    rng = np.random.default_rng(20261204)
+    area = _jurisdiction(store)
+    pts = random_points(area, n, rng)
+    geoms = shapely.points(pts) if kind == "points" else random_polygons(pts, rng)
+    gdf = gpd.GeoDataFrame(
+        {"site_id": [f"S{i:08d}" for i in range(n)]}, geometry=geoms, crs="EPSG:4326"
+    )
+    path = folder / f"sites_{kind}_{n}.{fmt}"
+    if fmt == "parquet":
+        gdf.to_parquet(path)
+    elif fmt == "csv":
+        if kind == "points":
+            gdf.assign(lon=gdf.geometry.x, lat=gdf.geometry.y).drop(columns="geometry").to_csv(
+                path, index=False
+            )
+        else:
+            gdf.assign(wkt=gdf.geometry.to_wkt()).drop(columns="geometry").to_csv(path, index=False)
+    else:
+        gdf.to_file(path, driver="GPKG")
+    return path
+
+
+def agree(sites: Path, results: Path, store: str | None, sample: int = 200) -> None:
+    """Stop unless the batch's verdicts equal the library's for a sample of sites."""
+    import geopandas as gpd
+    import pandas as pd
+
+    from geo.io import read_vector
+    from layers import open_store
+    from zoning.workflow import make_checker
+
+    src = read_vector(sites)
+    out = (
+        pd.read_parquet(results, columns=["site_id", "verdict"])
+        if results.suffix == ".parquet"
+        else gpd.read_file(results, columns=["site_id", "verdict"])
+    ).set_index("site_id")
+    rng = np.random.default_rng(1)
+    pick = rng.choice(len(src), size=min(sample, len(src)), replace=False)
+    with open_store(store) as st:
+        checker = make_checker("beijing", st, missing_layers="skip")
+    for i in pick:
+        sid = str(src["site_id"].iloc[i])
+        alone = checker.check_geometry(src.geometry.iloc[i])
+        want = str(alone.sites["verdict"].iloc[0]) if len(alone.sites) else None
+        got = str(out.loc[sid, "verdict"]) if sid in out.index else None
+        if want != got:
+            msg = f"site {sid}: batch says {got!r}, the library {want!r}: not timing"
+            raise SystemExit(msg)
+
+
+# Runs the command in a fresh intermediate process, so that RUSAGE_CHILDREN covers
+# this scenario's command only (it keeps the largest child ever waited for).
+_MEASURE = """
+import json, resource, subprocess, sys, time
+t0 = time.perf_counter()
+proc = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+wall = time.perf_counter() - t0
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"rc": proc.returncode, "wall_s": wall, "cpu_s": ru.ru_utime + ru.ru_stime,
+                  "peak_rss_mb": ru.ru_maxrss / 1024.0, "stderr": proc.stderr[-3000:]}))
+"""
+
+
+def run(sites: Path, results: Path, store: str | None, profile: bool) -> dict:
+    """Run ``ecozone check`` once; wall, CPU and peak memory of that command alone."""
+    cmd = [str(ECOZONE), "check", str(sites), "--pack", "beijing", "--out", str(results)]
+    if store:
+        cmd += ["--store", store]
+    if profile:
+        out = str(results.with_suffix(".profile.txt"))
+        cmd = [sys.executable, "-m", "pyinstrument", "-r", "text", "-o", out, *cmd]
+    proc = subprocess.run(
+        [sys.executable, "-c", _MEASURE, *cmd], capture_output=True, text=True, check=True
+    )
+    got = json.loads(proc.stdout)
+    if got.pop("rc") != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{got['stderr']}")
+    got.pop("stderr")
+    got["load_1m"] = os.getloadavg()[0]
+    return got
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("scenarios", nargs="*", default=list(DEFAULTS))
+    ap.add_argument("--store", default=None, help="layer store (default: the demo store)")
+    ap.add_argument("--profile", action="store_true", help="also profile (pyinstrument)")
+    ap.add_argument("--keep", type=Path, default=None, help="keep files in this folder")
+    args = ap.parse_args(argv)
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="ecozone-e2e-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    try:
+        for spec in args.scenarios:
+            kind, n_text, *rest = spec.split(":")
+            n, fmt = int(n_text), (rest[0] if rest else "parquet")
+            need = n * BYTES_PER_SITE * (4 if kind == "polygons" else 1)
+            if need > 0.8 * _available_bytes():
+                print(f"{spec}: skipped, needs about {need / 2**30:.1f} GiB", flush=True)
+                continue
+            sites = write_sites(kind, n, fmt, folder, args.store)
+            results = folder / f"results_{kind}_{n}.{fmt if fmt != 'csv' else 'parquet'}"
+            first = run(sites, results, args.store, profile=False)
+            agree(sites, results, args.store)
+            row = {"scenario": spec, "sites": n, **first}
+            row["sites_per_s"] = n / first["wall_s"]
+            rows.append(row)
+            print(
+                f"{spec:>24}: {first['wall_s']:7.2f} s wall, {first['cpu_s']:7.2f} s CPU, "
+                f"peak {first['peak_rss_mb']:7.0f} MB, {row['sites_per_s']:10,.0f} sites/s, "
+                f"load {first['load_1m']:.1f}",
+                flush=True,
+            )
+            if args.profile:
+                run(sites, results, args.store, profile=True)
+                prof = results.with_suffix(".profile.txt").read_text(encoding="utf-8")
+                print("\n".join(prof.splitlines()[:60]), flush=True)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(folder, ignore_errors=True)
+    print(json.dumps(rows, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

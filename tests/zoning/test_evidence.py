@@ -1,0 +1,300 @@
+"""Never 符合 without evidence (#11 §1): jurisdiction, layer extents, insufficient data.
+
+Two worlds: the hand-made layers of ``conftest`` (fast; the property tests), and the
+embedded demo store, whose synthetic layers cover Beijing only (the wrong verdicts
+the issue reports: a point at 0,0 checked with the Beijing pack, Jiangjin and Guangxi
+sites "未涉及" the red line although the store has no data there).
+"""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import shapely
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from shapely.geometry import Point
+
+from geo.errors import OutsideJurisdictionError
+from layers.store import LayerStore
+from tests.zoning.conftest import at, rect, sites_frame
+from zoning.check import OUTCOME_ORDER, SiteChecker
+from zoning.pack import load_pack
+from zoning.project import Project
+from zoning.result import VERDICTS
+from zoning.workflow import load_pack_layers
+
+DEMO = Path(__file__).resolve().parents[2] / "data" / "ecozone_demo.gpkg"
+CLEAN = Project(project_type="other")
+#: Verdicts that claim the site complies (need data for every rule).
+JUDGED_OK = {"compliant", "requirements", "needs_review"}
+SEVERITY = {v: len(VERDICTS) - i for i, v in enumerate(VERDICTS)}  # prohibited highest
+
+
+def _quiet_checker(pack, layers, **kw) -> SiteChecker:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return SiteChecker(pack, layers, **kw)
+
+
+# --------------------------------------------------------------------------- hand-made world
+
+
+def test_outside_the_jurisdiction_is_an_error_not_a_verdict(checker):
+    far = Point(at(0, 80_000))  # the fixture's municipality ends at 50 km
+    inside = Point(at(0, 21_000))
+    res = checker.check(sites_frame([far, inside], ids=["far", "in"]), project=CLEAN)
+    assert list(res.sites["site_id"]) == ["in"]
+    assert list(res.errors["site_id"]) == ["far"]
+    assert list(res.errors["status"]) == ["outside_jurisdiction"]
+    assert "jurisdiction" in res.errors["reason"].iloc[0]
+    one = checker.check_geometry(far, project=CLEAN)
+    assert len(one.sites) == 0 and list(one.errors["status"]) == ["outside_jurisdiction"]
+    with pytest.raises(OutsideJurisdictionError, match="管辖范围"):
+        checker.check(sites_frame([far]), project=CLEAN, errors="raise")
+    assert issubclass(OutsideJurisdictionError, ValueError)
+
+
+def test_a_site_straddling_the_boundary_is_checked_and_says_so(checker):
+    # a polygon from inside to outside the 50 km municipality
+    site = rect(-1000, 49_000, 1000, 51_000)
+    res = checker.check(sites_frame([site], ids=["edge"]), project=CLEAN)
+    assert list(res.sites["site_id"]) == ["edge"]
+    assert bool(res.sites["straddles_jurisdiction"].iloc[0])
+    kinds = [n["kind"] for n in res.site_to_dict("edge")["notes"]]
+    assert "jurisdiction" in kinds
+    inside = checker.check(sites_frame([rect(0, 0, 10, 10)], ids=["in"]), project=CLEAN)
+    assert not bool(inside.sites["straddles_jurisdiction"].iloc[0])
+    assert "jurisdiction" not in [n["kind"] for n in inside.site_to_dict("in")["notes"]]
+
+
+def test_a_layer_without_data_for_the_site_gives_insufficient_data(pack, layers):
+    # the red line is authoritative for the eastern half only (an extent polygon)
+    east = rect(0, -50_000, 50_000, 50_000)
+    ck = _quiet_checker(pack, layers, extents={"redline": east})
+    west_in_redline = Point(at(-3900, 0))  # inside RL-2, outside the extent
+    east_in_redline = Point(at(1500, 1500))  # inside RL-1, data
+    west_clear = Point(at(-20_000, 20_000))
+    sites = sites_frame([west_in_redline, east_in_redline, west_clear], ids=["w", "e", "c"])
+    res = ck.check(sites, project=CLEAN)
+    v = res.sites.set_index("site_id")["verdict"]
+    assert v["e"] == "prohibited"  # found: prohibited wins
+    assert v["w"] == "prohibited"  # a feature found is evidence, even outside the extent
+    assert v["c"] == "insufficient_data"  # nothing found where there is no data
+    f = res.findings[res.findings["site_id"] == "c"]
+    red = f[f["rule_id"].astype(str).str.startswith("redline")]
+    assert len(red) and set(red["outcome"].astype(str)) == {"insufficient_data"}
+    assert all("--kind redline" in r for r in red["requirement"].astype(str))
+    d = res.site_to_dict("c")
+    assert d["verdict_zh"] == "数据不足（无法判定）"
+    missing = [n for n in d["notes"] if n["kind"] == "missing_data"]
+    assert missing and "redline" in missing[0]["text"]
+    # the whole site must be covered: a polygon across the extent's edge lacks data
+    across = ck.check(sites_frame([rect(-100, 20_000, 100, 20_200)], ids=["x"]), project=CLEAN)
+    assert across.sites["verdict"].iloc[0] == "insufficient_data"
+
+
+def test_missing_layer_kind_gives_insufficient_data_like_an_empty_extent(pack, layers):
+    without = {k: v for k, v in layers.items() if k != "well"}
+    with pytest.warns(UserWarning, match="insufficient data"):
+        skip = SiteChecker(pack, without, missing_layers="skip")
+    empty = _quiet_checker(pack, layers, extents={"well": shapely.Polygon()})
+    # away from every well (a well found near a site is evidence, extent or not)
+    sites = sites_frame([Point(at(0, 21_000)), Point(at(-20_000, -20_000))], ids=["a", "b"])
+    a = skip.check(sites, project=CLEAN)
+    b = empty.check(sites, project=CLEAN)
+    assert list(a.sites["verdict"]) == list(b.sites["verdict"]) == ["insufficient_data"] * 2
+    fa = a.findings[a.findings["outcome"] == "insufficient_data"]["rule_id"].astype(str)
+    assert {r for r in fa if r.startswith("well")} == {"well.30m.req", "well.nearest"}
+
+
+def test_demo_data_and_assumptions_are_stated(checker):
+    res = checker.check(sites_frame([Point(at(0, 21_000))], ids=["s"]))
+    notes = res.site_to_dict("s")["notes"]
+    kinds = [n["kind"] for n in notes]
+    assert "demo_data" in kinds  # the fixture layers are flagged synthetic
+    assert kinds.count("assumption") >= 2  # coordinates, development (project type unknown)
+    text = " ".join(n["text"] for n in notes)
+    assert "WGS84" in text and "新建" in text and "项目类型" in text
+    assert all(set(n) == {"kind", "text", "text_en"} for n in notes)
+
+
+def test_repaired_geometry_is_a_note(checker):
+    bow = shapely.Polygon([at(0, 0), at(100, 100), at(100, 0), at(0, 100)])  # self-crossing
+    with pytest.warns(UserWarning, match="repaired"):
+        res = checker.check(sites_frame([bow], ids=["b"]), project=CLEAN)
+    assert bool(res.sites["geometry_repaired"].iloc[0])
+    assert "repair" in [n["kind"] for n in res.site_to_dict("b")["notes"]]
+
+
+# --------------------------------------------------------------------------- properties
+
+lon_lat = st.tuples(
+    st.floats(min_value=-0.9, max_value=0.9), st.floats(min_value=-0.9, max_value=0.9)
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(offsets=st.lists(lon_lat, min_size=1, max_size=12))
+def test_property_outside_the_jurisdiction_is_never_compliant(checker, offsets):
+    from tests.zoning.conftest import C_LAT, C_LON
+
+    pts = [Point(C_LON + dx, C_LAT + dy) for dx, dy in offsets]
+    res = checker.check(sites_frame(pts), project=CLEAN)
+    inside = shapely.intersects(checker.jurisdiction, np.asarray(pts, dtype=object))
+    checked = set(res.sites["site_id"])
+    for i, sid in enumerate(f"s{k}" for k in range(len(pts))):
+        if not inside[i]:
+            assert sid not in checked  # never a verdict, let alone 符合
+            row = res.errors[res.errors["site_id"] == sid]
+            assert list(row["status"]) == ["outside_jurisdiction"]
+        else:
+            assert sid in checked
+
+
+KINDS_WITH_RULES = ["redline", "eco_control", "well", "water_source_zone", "control_unit"]
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    kind=st.sampled_from(KINDS_WITH_RULES),
+    box=st.tuples(*[st.integers(-30, 30)] * 4),
+    offsets=st.lists(st.tuples(st.integers(-25, 25), st.integers(-25, 25)), min_size=1,
+                     max_size=10),
+    project=st.sampled_from([CLEAN, Project(project_type="construction", flags={"sewage"}),
+                             Project(project_type="industrial", industry_code="C2614")]),
+)  # fmt: skip
+def test_property_no_data_is_never_compliant_and_never_better(
+    pack, layers, checker, kind, box, offsets, project
+):
+    e0, e1 = sorted(box[:2])
+    n0, n1 = sorted(box[2:])
+    extent = rect(e0 * 1000, n0 * 1000, (e1 + 1) * 1000, (n1 + 1) * 1000)
+    part = _quiet_checker(pack, layers, extents={kind: extent})
+    pts = [Point(at(e * 1000 + 7, n * 1000 + 7)) for e, n in offsets]
+    sites = sites_frame(pts)
+    full = checker.check(sites, project=project).sites.set_index("site_id")["verdict"]
+    less = part.check(sites, project=project).sites.set_index("site_id")["verdict"]
+    cond = part._conditions(project)
+    applies = any(
+        c and kind in (r.layer, r.unless_layer) for c, r in zip(cond, part.rules, strict=True)
+    )
+    for sid, geom in zip(sites["site_id"], pts, strict=True):
+        old, new = full[sid], less[sid]
+        # removing data never makes a verdict better: it becomes 数据不足 or stays as severe
+        assert new == "insufficient_data" or SEVERITY[new] >= SEVERITY[old], (sid, old, new)
+        if applies and not extent.covers(geom):
+            assert new not in JUDGED_OK, (sid, new)  # never 符合 without data
+        if extent.covers(geom):
+            assert new == old  # data there: nothing changes
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    offsets=st.lists(st.tuples(st.integers(-60, 60), st.integers(-60, 60)), min_size=2,
+                     max_size=12),
+    kind=st.sampled_from(KINDS_WITH_RULES),
+)  # fmt: skip
+def test_property_a_batch_equals_each_site_alone_with_extents(pack, layers, offsets, kind):
+    ck = _quiet_checker(pack, layers, extents={kind: rect(-10_000, -10_000, 10_000, 10_000)})
+    pts = [Point(at(e * 1000 + 3, n * 1000 + 3)) for e, n in offsets]
+    sites = sites_frame(pts)
+    batch = ck.check(sites, project=CLEAN)
+    each = ck.check_each(pts, projects=[CLEAN] * len(pts))
+    for sid, one in zip(sites["site_id"], each, strict=True):
+        got = batch.sites[batch.sites["site_id"] == sid]
+        if len(got) == 0:
+            assert list(one.errors["status"]) == list(
+                batch.errors[batch.errors["site_id"] == sid]["status"]
+            )
+            continue
+        assert one.sites["verdict"].iloc[0] == got["verdict"].iloc[0]
+        a = batch.site_to_dict(sid)
+        b = one.site_to_dict("site")
+        for key in ("verdict", "deciding_rules", "notes"):
+            assert a[key] == b[key]
+        assert [f["outcome"] for f in a["findings"]] == [f["outcome"] for f in b["findings"]]
+
+
+def test_outcome_order_matches_the_verdict_levels():
+    # a site's verdict is its most severe finding outcome (information never counts)
+    ranked = sorted((o for o in OUTCOME_ORDER if o != "information"), key=OUTCOME_ORDER.get)
+    assert ranked[::-1] == [v for v in VERDICTS if v != "compliant"]
+
+
+# --------------------------------------------------------------------------- the demo store
+
+
+@pytest.fixture(scope="module")
+def demo_store(tmp_path_factory):
+    if not DEMO.is_file():
+        pytest.skip("demo store not built")
+    copy = tmp_path_factory.mktemp("evidence") / "demo.gpkg"
+    shutil.copyfile(DEMO, copy)
+    with LayerStore(copy, create=False) as store:
+        yield store
+
+
+def demo_site(store, adcode: str) -> Point:
+    """A point inside a jurisdiction of the boundary layer (data, not coordinates)."""
+    b = store.get_kind("boundary").gdf
+    return shapely.point_on_surface(b[b["adcode"].astype(str) == adcode].geometry.iloc[0])
+
+
+def demo_checker(store, name: str) -> SiteChecker:
+    pack = load_pack(name)
+    return _quiet_checker(pack, load_pack_layers(pack, store), missing_layers="skip")
+
+
+def test_demo_layers_record_their_extents(demo_store):
+    assert demo_store.extent("redline") == {"adcodes": ["110000"]}
+    assert demo_store.extent("well") == {"adcodes": ["110112", "110115"]}
+    assert demo_store.extent("boundary") is None
+    assert demo_store.get_kind("control_unit").extent == {"adcodes": ["110000"]}
+
+
+def test_null_island_with_the_beijing_pack_is_refused(demo_store):
+    ck = demo_checker(demo_store, "beijing")
+    res = ck.check_geometry(Point(0, 0), project=CLEAN)
+    assert len(res.sites) == 0 and list(res.errors["status"]) == ["outside_jurisdiction"]
+    with pytest.raises(OutsideJurisdictionError):
+        ck.check(sites_frame([Point(0, 0)]), project=CLEAN, errors="raise")
+
+
+@pytest.mark.parametrize(("pack_name", "adcode"), [("jiangjin", "500116"), ("guangxi", "450000")])
+def test_jiangjin_and_guangxi_sites_have_no_data_not_no_rule(demo_store, pack_name, adcode):
+    ck = demo_checker(demo_store, pack_name)
+    site = demo_site(demo_store, adcode)
+    res = ck.check_geometry(site, project=CLEAN)
+    d = res.site_to_dict("site")
+    assert d["verdict"] == "insufficient_data"
+    outcome = {f["rule_id"]: f["outcome"] for f in d["findings"]}
+    # the red line, the control units and the source zones: 数据不足, never "未涉及"
+    for rule in ("redline.inside", "control_unit.access", "water_source.grade1"):
+        assert outcome.get(rule) == "insufficient_data", (rule, outcome.get(rule))
+    kinds = {n["kind"] for n in d["notes"]}
+    assert {"missing_data", "demo_data", "assumption"} <= kinds
+    missing = next(n for n in d["notes"] if n["kind"] == "missing_data")["text"]
+    assert "redline" in missing and "control_unit" in missing
+    assert res.stamp["layers"]["redline"]["extent"] == {"adcodes": ["110000"],
+                                                        "source": "recorded"}  # fmt: skip
+
+
+def test_a_site_outside_the_wells_extent_is_not_cleared_by_them(demo_store):
+    # the demo wells cover Tongzhou and Daxing only: a Haidian site has no well data
+    ck = demo_checker(demo_store, "beijing")
+    res = ck.check_geometry(demo_site(demo_store, "110108"), project=CLEAN)
+    d = res.site_to_dict("site")
+    assert d["verdict"] not in JUDGED_OK
+    assert any(f["rule_id"].startswith("well") and f["outcome"] == "insufficient_data"
+               for f in d["findings"])  # fmt: skip
