@@ -163,8 +163,11 @@ def default_extent(gdf: gpd.GeoDataFrame, boundary: Any) -> dict[str, Any] | Non
     if gdf.crs is not None and not gdf.crs.equals(_LONLAT):
         geoms = gdf.to_crs(_LONLAT).geometry.to_numpy()
     geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
-    tree = shapely.STRtree(bnd.geometry.to_numpy())
-    hit = np.unique(tree.query(geoms, predicate="intersects")[1])
+    # the boundaries query a tree of the features: each large boundary polygon is
+    # prepared once (the other way round, every feature was tested against unprepared
+    # boundaries: 1.4 s and 870 MB for the demo layers)
+    tree = shapely.STRtree(geoms)
+    hit = np.unique(tree.query(bnd.geometry.to_numpy(), predicate="intersects")[0])
     if len(hit) == 0:
         return None
     codes = bnd["adcode"].astype(str).to_numpy()[hit]
