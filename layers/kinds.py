@@ -377,6 +377,16 @@ _KIND_LIST = [
         ),
         {"rank": {"mainstream": "#053061", "major_tributary": "#2166ac", "tributary": "#92c5de"}},
     ),
+    # What a bureau imports to find its way on a map without a basemap (roads, water,
+    # place outlines): drawn under everything on the web app's reference map and in
+    # `ecozone tiles`; no rule reads it.
+    LayerKind(
+        "reference",
+        "参考图层（道路、水系等）",
+        "Reference layer (roads, water, ...)",
+        "line_or_polygon",
+        "#969696",
+    ),
 ]
 
 #: Registered kinds by name.

@@ -138,6 +138,9 @@ _PALETTE: dict[str, LayerStyle] = {
         "自然保护地", "Nature reserve", "#01665e", "#35978f", 0.40, 1.0, zorder=19, hatch=".."
     ),
     "river": LayerStyle("河流岸线", "River", "#2166ac", "#92c5de", 0.6, 2.0, zorder=25),
+    "reference": LayerStyle(
+        "参考图层", "Reference layer", "#969696", "#d9d9d9", 0.25, 1.0, zorder=2
+    ),
 }
 GENERIC_STYLE = LayerStyle("图层", "Layer", "#525252", "#969696", 0.35, 1.0, zorder=30)
 

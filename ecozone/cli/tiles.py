@@ -40,10 +40,11 @@ def _zooms(ctx: click.Context, param: click.Parameter, value: str) -> range:
 @click.option(
     "--layers",
     "kinds",
-    default="boundary",
+    default="reference,boundary",
     show_default=True,
-    help="Comma-separated layer kinds to draw (e.g. boundary,redline, or reference "
-    "layers such as roads imported into the store).",
+    help="Comma-separated layer kinds to draw: by default the reference layer (roads, "
+    "water... imported with --kind reference) and the boundaries; kinds the store lacks "
+    "are left out.",
 )
 @store_opt
 @handle_errors

@@ -38,6 +38,7 @@ from geo.errors import (
     CRSDetectionError,
     GeometryError,
     InputFormatError,
+    MissingLayerError,
     OutsideJurisdictionError,
 )
 from zoning.project import Project
@@ -65,7 +66,7 @@ _STAMP_EVERY_S = 5.0  # how often a cached checker compares the store's layer ve
 _MAX_PER_LAYER = 800
 # features of these kinds are drawn beneath the others on the page map
 _DRAW_ORDER = (
-    "boundary", "control_unit", "eco_control", "residential", "park", "redline",
+    "reference", "boundary", "control_unit", "eco_control", "residential", "park", "redline",
     "water_source_zone", "tongzhou_key_area", "tongzhou_strict_zone", "pollution_source", "well",
 )  # fmt: skip
 _NUMBER = re.compile(r"\d+(?:\.\d*)?")
@@ -192,6 +193,13 @@ class PackCache:
             frame = gpd.GeoDataFrame(gdf[keep], geometry=gdf.geometry, crs=LONLAT)
             frame.sindex  # noqa: B018 - build the spatial index now, not in a request
             frames[kind] = frame
+        try:  # roads, water... a bureau imported for the reference map (no rule reads them)
+            ref = self.store.get_kind("reference").gdf
+            frames["reference"] = gpd.GeoDataFrame(
+                ref[["feature_id", "name"]], geometry=ref.geometry, crs=LONLAT
+            )
+        except MissingLayerError:
+            pass
         log.info("checker for pack %s ready in %.2f s", name, time.perf_counter() - t0)
         return PackEntry(name, pack, checker, layers, frames, stamp, notes)
 
@@ -693,7 +701,7 @@ def render_report(report: Mapping[str, Any], fmt: str, *, map_png: bytes | None)
 # --------------------------------------------------------------------------- context map
 
 _CONTEXT_KINDS = (
-    "boundary", "eco_control", "redline", "water_source_zone", "tongzhou_key_area",
+    "reference", "boundary", "eco_control", "redline", "water_source_zone", "tongzhou_key_area",
     "tongzhou_strict_zone",
 )  # fmt: skip
 _CONTEXT_MAX = 3000

@@ -705,3 +705,25 @@ def test_screening_radii_in_the_answer(client):
     assert "screening" not in check(client, geometry={"type": "Point", "coordinates": [lon, lat]})
     bad = client.post("/api/check", json={"coordinates": f"{lon},{lat}", "radii": [0]})
     assert bad.status_code == 422
+
+
+def test_reference_layer_on_the_map_without_a_basemap(tmp_path):
+    """Roads a bureau imports (kind `reference`) are drawn on the page's reference map."""
+    from layers import LayerStore
+    from tests.ecozone._webdata import at
+
+    path = build_store(tmp_path / "store.gpkg")
+    road = gpd.GeoDataFrame(
+        {"feature_id": ["G1"], "name": ["京哈高速"]},
+        geometry=[shapely.LineString([at(-5000, 0), at(5000, 0)])],
+        crs="EPSG:4326",
+    )
+    with LayerStore(path) as st:
+        st.import_layer(road, name="roads", kind="reference", source="测试道路")
+    app = create_app(str(path), settings=WebSettings(processes=0))
+    with live_server(app) as url, httpx.Client(base_url=url, timeout=60) as c:
+        ctx = c.get("/api/map/context", params={"pack": "beijing"}).json()
+    kinds = [item["kind"] for item in ctx["layers"]]
+    assert kinds[0] == "reference"  # drawn first, under everything
+    names = [f["properties"]["name"] for f in ctx["layers"][0]["features"]["features"]]
+    assert names == ["京哈高速"]

@@ -46,6 +46,7 @@ def test_registry_matches_internals_contract():
         "nonroad_ban_zone",
         "nature_reserve",
         "river",
+        "reference",
     )
     for spec in KINDS.values():
         assert re.fullmatch(r"#[0-9a-f]{6}", spec.color)
