@@ -724,3 +724,21 @@ def test_plains_and_landcover_are_deterministic(lay):
     assert np.array_equal(first.data, second.data)
     assert not np.array_equal(first.data, other.data)
     assert set(np.unique(first.data).tolist()) - {0} <= WORLDCOVER
+
+
+def test_demo_store_opens_styled_in_qgis():
+    """The shipped store carries a default QGIS style for every layer (issue #17)."""
+    import sqlite3
+
+    from layers import embedded_dataset_path
+
+    con = sqlite3.connect(f"file:{embedded_dataset_path()}?mode=ro", uri=True)
+    try:
+        names = {r[0] for r in con.execute("SELECT name FROM ecozone_layer_versions")}
+        styled = {
+            r[0]
+            for r in con.execute("SELECT f_table_name FROM layer_styles WHERE useAsDefault = 1")
+        }
+    finally:
+        con.close()
+    assert names and names <= styled
