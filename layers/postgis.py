@@ -61,9 +61,9 @@ from layers.extent import (
     extent_to_row,
     parse_extent,
 )
-from layers.kinds import STORAGE_CRS, kind_info, validate_layer
+from layers.kinds import STORAGE_CRS, kind_info
 from layers.layer import Layer, layer_checksum
-from layers.sanity import import_sanity
+from layers.sanity import validated_import
 from layers.store import _norm_source_date, check_layer_name
 
 log = logging.getLogger(__name__)
@@ -669,17 +669,10 @@ class PostGISLayerStore(StoreReadAPI):
             raise LayerValidationError(msg)
         source_crs = gdf.crs.to_string() if gdf.crs is not None else None
         ext = parse_extent(extent)
-        try:
-            clean = validate_layer(gdf, spec.name, name=name, synthetic=synthetic)
-        except shapely.errors.GEOSException:  # coordinates in a wrong CRS: say which
-            import_sanity(self, gdf, name=name, kind=spec.name, declared=ext, force=False)
-            raise
-        forced = import_sanity(
-            self, gdf, name=name, kind=spec.name, declared=ext, force=force
-        )  # the same refusal as the GeoPackage store's
-        source = source.strip()
-        if forced:
-            source += f" [强制导入 / forced import: {'; '.join(forced)[:300]}]"
+        clean, source = validated_import(
+            self, gdf, name=name, kind=spec.name, source=source, synthetic=synthetic,
+            declared=ext, force=force,
+        )  # fmt: skip
         if ext is None and spec.name != "boundary":
             try:
                 ext = default_extent(clean, self.get_kind("boundary", verify=False))

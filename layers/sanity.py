@@ -230,3 +230,35 @@ def import_sanity(
     if boundary is not None and len(boundary.gdf):
         jurisdictions = shapely.union_all(boundary.gdf.geometry.to_numpy())
     return check_import(gdf, name=name, extent_area=area, jurisdictions=jurisdictions, force=force)
+
+
+def validated_import(
+    store: Any,
+    gdf: gpd.GeoDataFrame,
+    *,
+    name: str,
+    kind: str,
+    source: str,
+    synthetic: bool,
+    declared: dict[str, Any] | None,
+    force: bool,
+) -> tuple[gpd.GeoDataFrame, str]:
+    """Validate features for import and run the sanity check: both stores' one path.
+
+    Returns the validated frame and the version's source, which records a forced
+    import. Coordinates in a wrong CRS that break validation are reported with the
+    likely cause (the sanity check) before the validation error itself.
+    """
+    from layers.kinds import validate_layer
+
+    try:
+        clean = validate_layer(gdf, kind, name=name, synthetic=synthetic)
+    except shapely.errors.GEOSException:  # coordinates in a wrong CRS: say which
+        import_sanity(store, gdf, name=name, kind=kind, declared=declared, force=False)
+        raise
+    forced = import_sanity(store, gdf, name=name, kind=kind, declared=declared, force=force)
+    source = source.strip()
+    if forced:  # wrong CRS or zone, outside the extent: refused unless forced
+        source += f" [强制导入 / forced import: {'; '.join(forced)[:300]}]"
+    return clean, source
+

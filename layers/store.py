@@ -70,9 +70,9 @@ from layers._gpkg import (
     process_lock,
 )
 from layers.extent import default_extent, extent_from_row, extent_to_row, parse_extent
-from layers.kinds import STORAGE_CRS, kind_info, validate_layer
+from layers.kinds import STORAGE_CRS, kind_info
 from layers.layer import Layer, layer_checksum
-from layers.sanity import import_sanity
+from layers.sanity import validated_import
 
 log = logging.getLogger(__name__)
 
@@ -537,17 +537,10 @@ class LayerStore(StoreReadAPI):
         self._check_writable()
         source_crs = gdf.crs.to_string() if gdf.crs is not None else None
         ext = parse_extent(extent)
-        try:
-            clean = validate_layer(gdf, spec.name, name=name, synthetic=synthetic)
-        except shapely.errors.GEOSException:  # coordinates in a wrong CRS: say which
-            import_sanity(self, gdf, name=name, kind=spec.name, declared=ext, force=False)
-            raise
-        forced = import_sanity(
-            self, gdf, name=name, kind=spec.name, declared=ext, force=force
-        )  # wrong CRS or zone, outside the extent: refused unless forced
-        source = source.strip()
-        if forced:
-            source += f" [强制导入 / forced import: {'; '.join(forced)[:300]}]"
+        clean, source = validated_import(
+            self, gdf, name=name, kind=spec.name, source=source, synthetic=synthetic,
+            declared=ext, force=force,
+        )  # fmt: skip
         if ext is None:
             ext = self._default_extent(clean, spec.name)
         with self._import_lock():

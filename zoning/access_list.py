@@ -41,7 +41,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from geo.errors import InputFormatError
-from zoning.industry import INDUSTRY_CLASSES, describe_industry
+from zoning.industry import INDUSTRY_CLASSES, describe_industry, normalise_prefixes
 from zoning.project import DEVELOPMENT, FLAGS, PROJECT_TYPES, Project
 
 __all__ = [
@@ -157,16 +157,7 @@ class EntryConditions(_Model):
     @field_validator("industry_prefixes")
     @classmethod
     def _prefixes(cls, v: list[str] | None) -> list[str] | None:
-        if v is None:
-            return None
-        out = []
-        for p in v:
-            code = str(p).strip().upper()
-            if not re.match(r"^[A-T]\d{0,4}$", code):
-                msg = f"industry code {p!r} is not a GB/T 4754 code or prefix like 'C' or 'C26'"
-                raise ValueError(msg)
-            out.append(code)
-        return out
+        return normalise_prefixes(v, what="industry code")  # the packs' rule too
 
     @property
     def checkable(self) -> bool:

@@ -19,6 +19,7 @@ keyed by these codes.
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -180,3 +181,26 @@ def describe_industry(code: str | None) -> str:
         return code
     last = found[-1]
     return f"{code} {last.name_zh}" if last.code == code else f"{code} ({last.name_zh})"
+
+
+def normalise_prefixes(
+    values: list[str] | None, *, what: str = "industry prefix"
+) -> list[str] | None:
+    """GB/T 4754 codes or prefixes ("c26" → "C26"), for pack and access-list conditions.
+
+    Raises
+    ------
+    ValueError
+        A value that is not a section letter with up to four digits.
+    """
+    if values is None:
+        return None
+    out = []
+    for p in values:
+        code = str(p).strip().upper()
+        if not re.match(r"^[A-T]\d{0,4}$", code):
+            msg = f"{what} {p!r} is not a GB/T 4754 code prefix like 'C' or 'C26'"
+            raise ValueError(msg)
+        out.append(code)
+    return out
+

@@ -47,6 +47,7 @@ from pydantic import (
 
 from geo.errors import PackError
 from layers.kinds import LAYER_KINDS
+from zoning.industry import normalise_prefixes
 from zoning.project import ACTIVITIES, DEVELOPMENT, FLAGS, PROJECT_TYPES, Project
 
 __all__ = [
@@ -227,16 +228,7 @@ class Conditions(_Model):
     @field_validator("industry_prefixes")
     @classmethod
     def _prefixes(cls, v: list[str] | None) -> list[str] | None:
-        if v is None:
-            return None
-        out = []
-        for p in v:
-            code = str(p).strip().upper()
-            if not re.match(r"^[A-T]\d{0,4}$", code):
-                msg = f"industry prefix {p!r} is not a GB/T 4754 code prefix like 'C' or 'C26'"
-                raise ValueError(msg)
-            out.append(code)
-        return out
+        return normalise_prefixes(v)  # one rule for packs and access lists
 
     def applies_to(self, project: Project | None) -> bool:
         """Whether every given condition holds for ``project``.
