@@ -4,6 +4,8 @@
 VENV   ?= .venv
 PYTHON ?= python3
 BIN     = $(VENV)/bin
+# pytest-xdist workers for `make test` (CI has 2 cores); TEST_WORKERS=0 runs in one process
+TEST_WORKERS ?= 2
 
 .PHONY: demo test lint system-deps venv data clean
 
@@ -30,7 +32,7 @@ demo: $(BIN)/.installed-base
 
 test: system-deps $(BIN)/.installed-test
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(BIN)/.installed-test
 	$(BIN)/ruff check .

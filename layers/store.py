@@ -56,7 +56,7 @@ from geo.errors import (
     LayerValidationError,
     StoreError,
 )
-from layers import _gpkg
+from layers import _gpkg, _verified
 from layers._api import MissingKindError, StoreReadAPI, restorable
 from layers._gpkg import (
     EXTENTS_TABLE,
@@ -416,6 +416,10 @@ class LayerStore(StoreReadAPI):
         if hit is not None and hit[0] == sig:
             gdf = hit[1].copy()
         else:
+            # verified by an earlier process with the file unchanged since: no second hash
+            state = _verified.state_key(self._path, table, row["checksum"]) if verify else None
+            if state is not None and not fresh and _verified.is_verified(state):
+                verify = False
             try:  # damaged bytes can make a geometry undecodable: checked before use
                 gdf = self._read_table(table)
             except shapely.errors.GEOSException as exc:
@@ -441,6 +445,11 @@ class LayerStore(StoreReadAPI):
                         "creates a new version."
                     )
                     raise ChecksumMismatchError(msg)
+                if state is not None and state == _verified.state_key(
+                    self._path, table, row["checksum"]
+                ):  # the file did not change while it was read
+                    _verified.mark_verified(state)
+            if verify or state is not None:
                 with self._plock:
                     self._cache[table] = (sig, gdf)
                     while len(self._cache) > _CACHE_SIZE:

@@ -2,15 +2,41 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 
+def pytest_configure(config):
+    """Under pytest-xdist, give each worker its own temporary folder (``$TMPDIR``).
+
+    Tests and the programs they start (PostgreSQL, soffice, Chromium, QGIS) then never
+    see another worker's files, e.g. a test counting ``ecozone-upload-*`` folders.
+
+    ``make test`` runs ``pytest -n 2 --dist loadfile``: each test module runs whole on
+    one worker, so module- and session-scoped fixtures (the demo run, the PostGIS
+    server, uvicorn servers, Chromium) are built at most once per worker.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return
+    tmp = Path(tempfile.mkdtemp(prefix=f"ecozone-pytest-{worker}-"))
+    tmp.chmod(0o755)  # the PostGIS test server may run as the postgres user
+    os.environ["TMPDIR"] = str(tmp)
+    tempfile.tempdir = None  # recomputed from $TMPDIR
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)  # after the servers stop
+
+
 @pytest.fixture(autouse=True)
 def _private_store(tmp_path_factory, monkeypatch):
-    """Point ``$ECOZONE_STORE`` at a per-test temporary path."""
+    """Point ``$ECOZONE_STORE`` (and the verified-layers cache) at per-test temporary paths."""
     monkeypatch.setenv("ECOZONE_STORE", str(tmp_path_factory.mktemp("store") / "store.gpkg"))
+    # never the user's ~/.cache (tests of the cache set their own folder)
+    monkeypatch.setenv("ECOZONE_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
 
 
 #: The full texts of the seed plans (``../shared/seeds/`` beside the checkout).

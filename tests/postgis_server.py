@@ -205,16 +205,21 @@ def start_postgis(tmpdir: str | os.PathLike[str]) -> tuple[str, Callable[[], Non
              "-E", "UTF8", "--locale=C", "--no-sync"],
             as_user=as_user, cwd=root,
         )  # fmt: skip
-        opts = f"-h 127.0.0.1 -p {port} -k {data} " + " ".join(f"-c {s}" for s in _SETTINGS)
-        try:
-            _run(
-                [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60",
-                 "-o", opts, "start"],
-                as_user=as_user, cwd=root,
-            )  # fmt: skip
-        except RuntimeError as exc:
-            text = log.read_text(errors="replace") if log.exists() else ""
-            raise RuntimeError(f"{exc}\nserver log:\n{text}") from exc
+        for attempt in range(3):  # another process (a pytest-xdist worker) may take the port
+            port = _free_port() if attempt else port
+            opts = f"-h 127.0.0.1 -p {port} -k {data} " + " ".join(f"-c {s}" for s in _SETTINGS)
+            try:
+                _run(
+                    [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60",
+                     "-o", opts, "start"],
+                    as_user=as_user, cwd=root,
+                )  # fmt: skip
+                break
+            except RuntimeError as exc:
+                text = log.read_text(errors="replace") if log.exists() else ""
+                if attempt < 2 and "could not bind" in text:
+                    continue
+                raise RuntimeError(f"{exc}\nserver log:\n{text}") from exc
         started = True
         psql = [str(bindir / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
                 "-h", "127.0.0.1", "-p", str(port), "-U", "postgres"]  # fmt: skip

@@ -189,27 +189,41 @@ def add_insufficient(
         return {**findings, "missing": missing}
     s_new = np.concatenate(sites)
     r_new = np.concatenate(rule_pos)
+    o = np.lexsort((r_new, s_new))
+    s_new, r_new = s_new[o], r_new[o]
     k = len(s_new)
+    # merge, not concatenate and sort: the findings are sorted by (site, rule) and
+    # the new pairs are not among them, so each new row lands after the old rows
+    # with a smaller key (one write per row, object columns included)
+    old_key = f_site.astype(np.int64) * nrules + f_rule
+    new_at = np.searchsorted(old_key, s_new.astype(np.int64) * nrules + r_new) + np.arange(k)
+    is_new = np.zeros(base + k, dtype=bool)
+    is_new[new_at] = True
+    old_at = np.flatnonzero(~is_new)
     out: dict[str, NDArray[Any]] = {}
+    findings = {**findings, "missing": missing}
     for col, arr in findings.items():
+        merged = np.empty(base + k, dtype=arr.dtype)
+        merged[old_at] = arr
         if col == "site":
-            fill = s_new
+            merged[new_at] = s_new
         elif col == "rule":
-            fill = r_new
-        elif arr.dtype == object:
-            one = np.empty(1, dtype=object)
-            one[0] = () if col == "feature_ids" else None
-            fill = np.repeat(one, k)
+            merged[new_at] = r_new
+        elif col == "missing":
+            merged[new_at] = 1
+        elif arr.dtype == object:  # np.empty: None already
+            if col == "feature_ids":
+                one = np.empty(1, dtype=object)
+                one[0] = ()
+                merged[new_at] = np.repeat(one, k)
         elif col == "outcome":  # severity code (zoning.check.OUTCOME_ORDER)
-            fill = np.full(k, insufficient_code, dtype=arr.dtype)
+            merged[new_at] = insufficient_code
         elif arr.dtype.kind == "f":
-            fill = np.full(k, np.nan)
+            merged[new_at] = np.nan
         else:
-            fill = np.zeros(k, dtype=arr.dtype)
-        out[col] = np.concatenate([arr, fill.astype(arr.dtype, copy=False)])
-    out["missing"] = np.concatenate([missing, np.ones(k, dtype=np.int8)])
-    o = np.lexsort((out["rule"], out["site"]))
-    return {c: v[o] for c, v in out.items()}
+            merged[new_at] = 0
+        out[col] = merged
+    return out
 
 
 def check_evidence(

@@ -10,6 +10,7 @@ parts' overlaps, and it lies inside the feature when every part does.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -48,7 +49,7 @@ def part_overlaps(
     parts whose box meets the feature are measured (in ``ea_crs``).
     """
     from zoning.relations import _LONLAT as LONLAT
-    from zoning.relations import _wkt, transform_geoms
+    from zoning.relations import _wkt, prepared_test, transform_geoms
 
     nfeat = len(index)
     sites = np.unique(si)
@@ -61,13 +62,13 @@ def part_overlaps(
     if len(pi):
         want = owner[pi].astype(np.int64) * nfeat + pf
         keep = np.isin(want, si.astype(np.int64) * nfeat + fi)
-        keep[keep] = shapely.intersects(index.geoms[pf[keep]], parts[pi[keep]])
+        keep[keep] = prepared_test(shapely.intersects, index.geoms[pf[keep]], parts[pi[keep]])
         pi, pf, want = pi[keep], pf[keep], want[keep]
     covered = np.zeros(len(pi), dtype=bool)
     area = np.zeros(len(pi))
     areal = index.areal[pf] & (shapely.get_dimensions(parts[pi]) == 2)
     if areal.any():
-        covered[areal] = shapely.covers(index.geoms[pf[areal]], parts[pi[areal]])
+        covered[areal] = prepared_test(shapely.covers, index.geoms[pf[areal]], parts[pi[areal]])
         cut = areal & ~covered
         pieces = np.empty(len(pi), dtype=object)
         pieces[covered] = parts[pi[covered]]
@@ -75,7 +76,9 @@ def part_overlaps(
             pieces[cut] = shapely.intersection(parts[pi[cut]], index.geoms[pf[cut]])
         area[areal] = shapely.area(transform_geoms(pieces[areal], LONLAT, _wkt(ea_crs)))
     if (~areal).any():  # points and lines: covered-by only
-        covered[~areal] = shapely.covers(index.geoms[pf[~areal]], parts[pi[~areal]])
+        covered[~areal] = prepared_test(
+            shapely.covers, index.geoms[pf[~areal]], parts[pi[~areal]]
+        )
     pair = si.astype(np.int64) * nfeat + fi
     order = np.argsort(pair)
     slot = order[np.searchsorted(pair[order], want)] if len(want) else np.zeros(0, np.intp)
@@ -106,14 +109,97 @@ def covers_whole(area: shapely.Geometry, geoms: NDArray[Any]) -> NDArray[np.bool
     about a second; against its parts one by one in milliseconds. A geometry is
     covered when all its parts are.
     """
+    from zoning.relations import prepared_test  # (zoning.relations imports this module)
+
     geoms = np.asarray(geoms, dtype=object)
+    pt = shapely.get_type_id(geoms) == 0
+    if pt.sum() >= _GRID_MIN_POINTS:  # many points: a grid answers most of them
+        out = np.zeros(len(geoms), dtype=bool)
+        at = np.flatnonzero(pt)
+        out[at] = _points_covered(area, geoms[at])
+        rest = np.flatnonzero(~pt)
+        if len(rest):
+            out[rest] = covers_whole(area, geoms[rest])
+        return out
     many = shapely.get_num_geometries(geoms) > _MANY_PARTS
     out = np.zeros(len(geoms), dtype=bool)
     if (~many).any():
-        out[~many] = shapely.covers(area, geoms[~many])
+        out[~many] = prepared_test(shapely.covers, area, geoms[~many])
     if many.any():
         pos = np.flatnonzero(many)
         parts, owner = shapely.get_parts(geoms[pos], return_index=True)
-        uncovered = np.bincount(owner, weights=~shapely.covers(area, parts), minlength=len(pos))
+        covered = prepared_test(shapely.covers, area, parts)
+        uncovered = np.bincount(owner, weights=~covered, minlength=len(pos))
         out[pos] = uncovered == 0
+    return out
+
+
+# point coverage by grid: cells wholly covered / wholly outside answer without GEOS
+_GRID_MIN_POINTS = 2_000
+_GRID_CELLS = 64
+_GRIDS: dict[int, tuple[Any, NDArray[np.float64], NDArray[np.float64], NDArray[np.int8]]] = {}
+_GRID_LOCK = threading.Lock()
+
+
+def _grid(area: shapely.Geometry) -> tuple[NDArray[np.float64], NDArray[np.float64], Any]:
+    """Cell edges (x, y) over ``area``'s box and each cell's state.
+
+    State 1: the area covers the cell; 0: misses it; -1: neither. Made once per area
+    (the area is kept with its grid, so its id stays its own).
+    """
+    from zoning.relations import prepared_test
+
+    got = _GRIDS.get(id(area))
+    if got is not None and got[0] is area:
+        return got[1], got[2], got[3]
+    with _GRID_LOCK:
+        got = _GRIDS.get(id(area))
+        if got is not None and got[0] is area:
+            return got[1], got[2], got[3]
+        x0, y0, x1, y1 = area.bounds
+        xs = np.linspace(x0, x1, _GRID_CELLS + 1)
+        ys = np.linspace(y0, y1, _GRID_CELLS + 1)
+        gx, gy = np.meshgrid(np.arange(_GRID_CELLS), np.arange(_GRID_CELLS), indexing="ij")
+        gx, gy = gx.ravel(), gy.ravel()
+        boxes = shapely.box(xs[gx], ys[gy], xs[gx + 1], ys[gy + 1])
+        state = np.full(len(boxes), -1, dtype=np.int8)
+        state[prepared_test(shapely.covers, area, boxes)] = 1
+        state[~prepared_test(shapely.intersects, area, boxes)] = 0
+        if len(_GRIDS) >= 32:
+            _GRIDS.clear()
+        _GRIDS[id(area)] = (area, xs, ys, state.reshape(_GRID_CELLS, _GRID_CELLS))
+        return xs, ys, _GRIDS[id(area)][3]
+
+
+def _points_covered(area: shapely.Geometry, points: NDArray[Any]) -> NDArray[np.bool_]:
+    """``shapely.covers(area, points)`` for single points, exactly, mostly by grid.
+
+    A point inside the closed box of a cell the area covers is covered; inside a cell
+    the area misses it is not. Cells are found by arithmetic, then the point is checked
+    against the very edges the cell boxes were built from (so rounding cannot place it
+    in the wrong cell); boundary cells and the rest go to GEOS.
+    """
+    from zoning.relations import prepared_test
+
+    x, y = shapely.get_x(points), shapely.get_y(points)
+    if area.is_empty:
+        return np.zeros(len(points), dtype=bool)
+    xs, ys, state = _grid(area)
+    n = _GRID_CELLS
+    wx = (xs[-1] - xs[0]) / n
+    wy = (ys[-1] - ys[0]) / n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        i = np.floor((x - xs[0]) / wx) if wx > 0 else np.zeros(len(x))
+        j = np.floor((y - ys[0]) / wy) if wy > 0 else np.zeros(len(y))
+    ok = np.isfinite(i) & np.isfinite(j) & (i >= 0) & (i < n) & (j >= 0) & (j < n)
+    i = np.where(ok, i, 0).astype(np.intp)
+    j = np.where(ok, j, 0).astype(np.intp)
+    ok &= (xs[i] <= x) & (x <= xs[i + 1]) & (ys[j] <= y) & (y <= ys[j + 1])
+    cell = np.where(ok, state[i, j], -1)
+    outside_box = (x < xs[0]) | (x > xs[-1]) | (y < ys[0]) | (y > ys[-1])
+    cell[outside_box] = 0  # beyond the area's box: not covered
+    out = cell == 1
+    exact = np.flatnonzero(cell == -1)
+    if len(exact):
+        out[exact] = prepared_test(shapely.covers, area, points[exact])
     return out

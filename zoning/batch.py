@@ -22,19 +22,42 @@ in ``gdf.attrs["issues"]``), checks them all with :class:`zoning.check.SiteCheck
   survives a rerun.
 
 Bad rows never stop the batch: the rest are processed and counted.
+
+Streaming: the input is read in chunks of ``chunk_size`` rows
+(:func:`geo.io.chunks.iter_vector_chunks`; GeoParquet and GeoPackage stream, other
+formats are read once and cut), each chunk is checked (on ``workers`` threads), and
+its verdict rows are built and appended to ``out`` by one writer thread while the
+next chunk is checked (at most one chunk waits; order kept). GeoParquet, GeoPackage
+and CSV outputs are written chunk by chunk (:class:`geo.io.stream_writer.ChunkWriter`)
+to a temporary file renamed over ``out`` at the end, so memory stays flat in the
+number of sites and an interrupted run leaves the previous ``out`` intact; other
+outputs (XLSX, GeoJSON, shapefile, File Geodatabase) are collected and written once.
+The result is the same for any ``chunk_size`` and ``workers`` (rows, order, columns,
+values, errors file), because a site's result never depends on the other sites,
+except that a ``site_id`` repeated in a later chunk is found through a table of the
+ids seen (16 bytes per site: two 64-bit hashes, checked both) and reported as in a
+one-pass check ("duplicated (first at row R)").
+
+The stamp's ``input_checksum`` of a batch is the SHA-256 of the chunks' own
+checksums (:meth:`zoning.check.SiteChecker.check` of each chunk, hex text, in order,
+one per line); ``stamp["chunk_size"]`` records the chunking, which it depends on.
 """
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import logging
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from geo.errors import (
@@ -42,9 +65,13 @@ from geo.errors import (
     InputFormatError,
     RowRejectedWarning,
 )
-from geo.io import read_vector, write_vector
+from geo.io import write_vector
+from geo.io.chunks import count_rows, iter_vector_chunks, split_frame
 from geo.io.spreadsheet import write_csv
+from geo.io.stream_writer import ChunkWriter
+from geo.io.writers import output_driver
 from zoning._grouping import join_per_group
+from zoning._layers import text_array
 from zoning._notes import synthetic_kinds
 from zoning.pack import Pack, load_pack
 from zoning.project import Project
@@ -59,6 +86,12 @@ _OWN_COLUMNS = (
     "site_id", "source_row", "verdict", "verdict_zh", "deciding_rules", "rules", "demo_data",
     "notes",
 )  # fmt: skip
+#: Sites per chunk of a batch (measured: 100 000 keeps the peak near 0.5 GB).
+BATCH_CHUNK = 40_000
+_ERROR_COLUMNS = ["source_row", "site_id", "stage", "status", "reason"]
+# The reasons zoning._sites.normalise_sites gives a geometry problem: they win over a
+# duplicated site_id there, so they win over one found across chunks here too.
+_GEOMETRY_REASONS = ("空几何", "坐标无效", "坐标超出经纬度范围")
 
 
 @dataclass
@@ -82,9 +115,12 @@ class BatchSummary:
     elapsed_s : float
         Wall time.
     stamp : dict
-        The check stamp (versions, checksums).
-    sites : geopandas.GeoDataFrame
-        The verdict rows as written to ``out`` (for a map of the results).
+        The check stamp (versions, checksums): the first chunk's, with
+        ``input_checksum`` over all chunks (see the module notes), ``chunk_size``,
+        ``chunks`` and ``sites``.
+    sites : geopandas.GeoDataFrame or None
+        The verdict rows as written to ``out`` (for a map of the results); ``None``
+        when :func:`run_batch` ran with ``keep_sites=False`` (flat memory).
     """
 
     total: int
@@ -155,25 +191,142 @@ def load_layers(store_or_layers: Any, kinds: set[str] | list[str]) -> dict[str, 
     return store_layers(store_or_layers, sorted(kinds))
 
 
-def _output_frame(result: CheckResult, sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Verdict rows plus the input's attributes (ours win on a name clash)."""
-    out = pd.DataFrame(result.sites.drop(columns="geometry"))
+def _output_frame(
+    result: CheckResult, sites: gpd.GeoDataFrame, drop: np.ndarray | None = None
+) -> gpd.GeoDataFrame:
+    """Verdict rows plus the input's attributes (ours win on a name clash).
+
+    The attributes are joined by position: each checked site's ``source_row`` is
+    looked up once in the chunk's (integers), and the attribute columns are taken
+    at those positions. ``drop``: a mask of ``result.sites`` rows to leave out.
+    """
+    rs = result.sites
+    out = pd.DataFrame(rs.drop(columns="geometry"))
     f = result.findings
-    codes = pd.Index(out["site_id"].to_numpy()).get_indexer(f["site_id"].to_numpy())
-    fired = join_per_group(codes, f["rule_id"].to_numpy(), len(out))
+    ids = f["site_id"].to_numpy()
+    codes = np.zeros(len(ids), dtype=np.intp)
+    if len(ids):  # findings come grouped by site: match one id per run, not per row
+        heads = np.r_[0, np.flatnonzero(ids[1:] != ids[:-1]) + 1]
+        at = pd.Index(out["site_id"].to_numpy()).get_indexer(ids[heads])
+        codes = np.repeat(at, np.diff(np.r_[heads, len(ids)]))
+    rule = f["rule_id"]
+    labels = rule.cat.codes.to_numpy() if isinstance(rule.dtype, pd.CategoricalDtype) else None
+    if labels is not None:  # integer labels, joined as their category names
+        fired = join_per_group(codes, np.asarray(rule.cat.categories, dtype=object)[labels],
+                               len(out))  # fmt: skip
+    else:
+        fired = join_per_group(codes, rule.to_numpy(), len(out))
     out.insert(out.columns.get_loc("deciding_rules") + 1, "rules", fired)
     demo, notes = note_columns(result)
     out.insert(out.columns.get_loc("rules") + 1, "demo_data", demo)
     out.insert(out.columns.get_loc("demo_data") + 1, "notes", notes)
     for col in ("verdict", "verdict_zh", "deciding_rules"):
         out[col] = out[col].astype(str)
+    geometry = rs.geometry.to_numpy()
     if "source_row" in sites.columns and "source_row" in out.columns:
-        attrs = pd.DataFrame(sites.drop(columns=sites.geometry.name))
-        drop = [c for c in attrs.columns if c in out.columns and c != "source_row"]
-        attrs = attrs.drop(columns=drop)
-        if len(attrs.columns) > 1 and attrs["source_row"].is_unique:
-            out = out.merge(attrs, on="source_row", how="left", validate="one_to_one")
-    return gpd.GeoDataFrame(out, geometry=result.sites.geometry.to_numpy(), crs=result.sites.crs)
+        src = sites["source_row"]
+        attrs = pd.DataFrame(sites.drop(columns=[sites.geometry.name, "source_row"]))
+        attrs = attrs.drop(columns=[c for c in attrs.columns if c in out.columns])
+        if len(attrs.columns) and src.is_unique:
+            pos = pd.Index(src.to_numpy()).get_indexer(out["source_row"].to_numpy())
+            if (pos >= 0).all():
+                extra = attrs.take(pos).reset_index(drop=True)
+            else:  # not from this input: missing values, as a left join gives
+                extra = attrs.reindex(pd.Index(src.to_numpy())).reindex(
+                    out["source_row"].to_numpy()).reset_index(drop=True)  # fmt: skip
+            out = pd.concat([out.reset_index(drop=True), extra], axis=1)
+    if drop is not None and drop.any():
+        out = out.loc[~drop].reset_index(drop=True)
+        geometry = geometry[~drop]
+    return gpd.GeoDataFrame(out, geometry=geometry, crs=rs.crs)
+
+
+class _SeenIds:
+    """The site ids of earlier chunks, with the row each was first seen at.
+
+    Ids are kept as two independent 64-bit hashes (a match must agree on both) in
+    sorted runs merged like a log-structured tree: memory 24 bytes per site, lookups
+    by binary search, no Python object per site.
+    """
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    @staticmethod
+    def _hashes(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        h1 = pd.util.hash_array(ids, categorize=False)
+        h2 = pd.util.hash_array(ids, hash_key="ecozone-site-ids", categorize=False)
+        return h1, h2
+
+    def first_rows(self, ids: np.ndarray) -> np.ndarray:
+        """Row at which each id was first seen (-1: not seen)."""
+        found = np.full(len(ids), -1, dtype=np.int64)
+        if not self.runs or not len(ids):
+            return found
+        h1, h2 = self._hashes(ids)
+        for k1, k2, rows in self.runs:
+            lo = np.searchsorted(k1, h1, side="left")
+            hi = np.searchsorted(k1, h1, side="right")
+            for i in np.flatnonzero(hi > lo):  # hash hits: few (real duplicates)
+                hit = np.flatnonzero(k2[lo[i] : hi[i]] == h2[i])
+                if len(hit) and found[i] < 0:
+                    found[i] = rows[lo[i] + hit[0]]
+        return found
+
+    def add(self, ids: np.ndarray, rows: np.ndarray) -> None:
+        """Remember ``ids`` (first seen at ``rows``)."""
+        if not len(ids):
+            return
+        h1, h2 = self._hashes(ids)
+        order = np.argsort(h1, kind="stable")
+        run = (h1[order], h2[order], np.asarray(rows, dtype=np.int64)[order])
+        while self.runs and len(self.runs[-1][0]) <= len(run[0]):
+            a = self.runs.pop()
+            k1 = np.concatenate([a[0], run[0]])
+            o = np.argsort(k1, kind="stable")  # earlier runs first among equal keys
+            run = (k1[o], np.concatenate([a[1], run[1]])[o], np.concatenate([a[2], run[2]])[o])
+        self.runs.append(run)
+
+
+def _site_ids(chunk: gpd.GeoDataFrame) -> np.ndarray | None:
+    """The ids the check gives the chunk's sites from a ``site_id`` column (else None)."""
+    return text_array(chunk["site_id"]) if "site_id" in chunk.columns else None
+
+
+def _input_chunks(
+    sites: str | Path | gpd.GeoDataFrame, chunk_size: int, read_options: Mapping[str, Any]
+) -> tuple[Iterator[gpd.GeoDataFrame], int | None, str]:
+    """The input in chunks, its row count when cheap to know, and its name for logs."""
+    if isinstance(sites, gpd.GeoDataFrame):
+        gdf = sites.copy()
+        if "source_row" not in gdf.columns:
+            gdf["source_row"] = range(1, len(gdf) + 1)
+        issues = gdf.attrs.get("issues", [])
+        total = len(gdf) + sum(1 for i in issues if i.get("action") == "rejected")
+        return split_frame(gdf, chunk_size), total, "input"
+    layer = read_options.get("layer")
+    chunks = iter_vector_chunks(sites, chunk_size=chunk_size, **dict(read_options))
+    return chunks, count_rows(sites, layer=layer), str(sites)
+
+
+def _check_kwargs(checker: Any, workers: int | None, distances: Any) -> dict[str, Any]:
+    """``workers`` / ``distances`` for checkers whose ``check`` takes them."""
+    params = inspect.signature(checker.check).parameters
+    return {k: v for k, v in (("workers", workers), ("distances", distances)) if k in params}
+
+
+def _combined_stamp(stamps: list[dict[str, Any]], sites: int, chunk_size: int) -> dict[str, Any]:
+    """One stamp for the batch: the first chunk's, with the chunked input checksum."""
+    stamp = dict(stamps[0]) if stamps else {}
+    h = hashlib.sha256()
+    for st in stamps:
+        h.update(f"{st.get('input_checksum', '')}\n".encode())
+    stamp["input_checksum"] = h.hexdigest()
+    stamp["input_checksum_method"] = "sha256 of the chunks' input checksums, in order"
+    stamp["chunk_size"] = chunk_size
+    stamp["chunks"] = len(stamps)
+    stamp["sites"] = sites
+    return stamp
 
 
 def run_batch(
@@ -184,26 +337,30 @@ def run_batch(
     out: str | Path,
     errors_out: str | Path | None = None,
     project: Project | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
     read_options: Mapping[str, Any] | None = None,
-    chunk_size: int = 200_000,
+    chunk_size: int = BATCH_CHUNK,
     missing_layers: Literal["raise", "skip"] = "raise",
     write_options: Callable[[gpd.GeoDataFrame, Path], Mapping[str, Any]] | None = None,
+    workers: int | None = None,
+    distances: str | Iterable[str] = "rules",
+    keep_sites: bool = True,
 ) -> BatchSummary:
-    """Check every site of a file (or GeoDataFrame) and write the verdicts.
+    """Check every site of a file (or GeoDataFrame) and write the verdicts, in chunks.
 
     Parameters
     ----------
     sites_path_or_gdf
-        A file :func:`geo.io.read_vector` reads (GeoPackage, shapefile, GeoJSON,
-        CSV/XLSX with lon/lat, KML, DXF, ...) or a GeoDataFrame (with ``.crs``; a
-        ``source_row`` column is added when missing, 1-based).
+        A file :func:`geo.io.read_vector` reads (GeoParquet, GeoPackage, shapefile,
+        GeoJSON, CSV/XLSX with lon/lat, KML, DXF, ...) or a GeoDataFrame (with
+        ``.crs``; a ``source_row`` column is added when missing, 1-based).
     pack
         A :class:`zoning.pack.Pack` or the name / path of one.
     store_or_layers
         A :class:`layers.LayerStore`, the path of a store, or a mapping kind → layer.
     out
-        Output file; the format follows the suffix (.gpkg, .geojson, .csv, ...).
+        Output file; the format follows the suffix (.parquet, .gpkg, .csv stream;
+        .geojson, .shp, .gdb, .xlsx are written once at the end).
     errors_out
         CSV of the rows that could not be checked; default ``<out stem>.errors.csv``
         next to ``out``.
@@ -211,19 +368,32 @@ def run_batch(
         One project for every site, or ``None`` to read per-row project columns
         (:func:`zoning.project.project_from_row`; bad values make that row an error).
     progress
-        Called as ``progress(done, total)`` after each chunk of sites.
+        Called as ``progress(done, total)`` after each chunk: input rows processed
+        (read, rejected or checked) and the input's rows (``None`` while unknown:
+        formats whose row count is not in their metadata); a last call has
+        ``done == total``.
     read_options
         Passed to :func:`geo.io.read_vector` (``crs``, ``coords="gcj02"``, ``zone``,
         ``layer``, ``encoding``, ``lon_col``, ``lat_col``).
     chunk_size
-        Sites checked at once.
+        Input rows read, checked and written at once (bounds memory).
     missing_layers
         ``"raise"`` when a layer kind the pack needs is missing, or ``"skip"`` its
         rules (with a warning).
     write_options
-        Called with the output frame and ``out``; returns extra keywords for
-        :func:`geo.io.write_vector` (``style=`` the verdict style, ``aliases=``):
-        the CLI passes :func:`maps.qgis_style.write_options`, so zoning needs no maps.
+        Called with the (first) output frame and ``out``; returns extra keywords for
+        :func:`geo.io.write_vector` (``style=`` the verdict style, ``aliases=``,
+        ``raw=``): the CLI passes :func:`maps.qgis_style.write_options`, so zoning
+        needs no maps.
+    workers
+        Threads checking each chunk (:meth:`zoning.check.SiteChecker.check`); ``None``:
+        every available core for large chunks. Results do not depend on it.
+    distances
+        Which ``dist_<kind>_m`` columns to compute: ``"rules"`` (default: the kinds
+        the pack's ``nearest`` rules read), ``"all"``, or layer kinds.
+    keep_sites
+        Keep every verdict row in :attr:`BatchSummary.sites` (for a map of the
+        results); ``False`` keeps memory flat (``sites`` is then ``None``).
 
     Returns
     -------
@@ -232,7 +402,8 @@ def run_batch(
     Raises
     ------
     InputFormatError
-        The input cannot be read at all (unknown format, empty file).
+        The input cannot be read at all (unknown format, empty file), or ``out`` has
+        a suffix no writer knows.
     MissingLayerError
         A layer kind the pack needs is missing (``missing_layers="raise"``).
     PackError
@@ -248,80 +419,66 @@ def run_batch(
     t0 = time.perf_counter()
     if not isinstance(pack, Pack):
         pack = load_pack(pack)
+    if not isinstance(chunk_size, int) or chunk_size < 1:
+        msg = f"chunk_size must be a whole number >= 1, got {chunk_size!r}"
+        raise InputFormatError(msg)
     out = Path(out)
     errors_path = (
         Path(errors_out) if errors_out is not None else out.with_name(f"{out.stem}.errors.csv")
     )
-    if isinstance(sites_path_or_gdf, gpd.GeoDataFrame):
-        sites = sites_path_or_gdf.copy()
-        if "source_row" not in sites.columns:
-            sites["source_row"] = range(1, len(sites) + 1)
-        issues: list[dict[str, Any]] = list(sites.attrs.get("issues", []))
-        source = "input"
-    else:
-        with warnings.catch_warnings():
-            # rejected/repaired rows are reported in the errors file and the summary
-            warnings.simplefilter("ignore", RowRejectedWarning)
-            warnings.simplefilter("ignore", GeometryRepairedWarning)
-            sites = read_vector(sites_path_or_gdf, **dict(read_options or {}))
-        issues = list(sites.attrs.get("issues", []))
-        source = str(sites_path_or_gdf)
+    xlsx = out.suffix.lower() == ".xlsx"
+    streamed = not xlsx and output_driver(out) in ("Parquet", "GPKG", "CSV")
+    read_options = dict(read_options or {})
     layers = load_layers(store_or_layers, pack.layer_kinds())
     from zoning.workflow import build_checker  # jurisdiction and extents, as every path
 
     checker = build_checker(pack, layers, missing_layers=missing_layers)
+    extra = _check_kwargs(checker, workers, distances)
+    run = _Run(out, write_options, keep_sites=keep_sites or not streamed, collect_findings=xlsx)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", GeometryRepairedWarning)  # counted below
-        result = checker.check(
-            sites, project=project, chunk_size=chunk_size, progress=progress,
-            input_system=(read_options or {}).get("coords"),
-        )  # fmt: skip
-    rejected = [i for i in issues if i.get("action") == "rejected"]
-    repaired = len({i.get("row") for i in issues if i.get("action") == "repaired"})
-    err_rows = [
-        {
-            "source_row": i.get("row"),
-            "site_id": None,
-            "stage": "read",
-            "status": "invalid_input",
-            "reason": i.get("reason", ""),
-        }
-        for i in rejected
-    ]
-    err_rows += [
-        {
-            "source_row": None if pd.isna(e.source_row) else int(e.source_row),
-            "site_id": e.site_id,
-            "stage": "check",
-            "status": e.status,
-            "reason": e.reason,
-        }
-        for e in result.errors.itertuples(index=False)
-    ]
-    errors_df = pd.DataFrame(
-        err_rows, columns=["source_row", "site_id", "stage", "status", "reason"]
-    )
+        # rejected/repaired rows are reported in the errors file and the summary
+        warnings.simplefilter("ignore", RowRejectedWarning)
+        warnings.simplefilter("ignore", GeometryRepairedWarning)
+        chunks, total, source = _input_chunks(sites_path_or_gdf, chunk_size, read_options)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with run.writer(streamed) as writer, ThreadPoolExecutor(
+            1, thread_name_prefix="ecozone-batch-writer"
+        ) as ex:  # fmt: skip
+            pending: Future[None] | None = None
+            for chunk in chunks:
+                result, drop = run.check(checker, chunk, project, read_options, extra)
+                if pending is not None:
+                    pending.result()  # one chunk in the writer at most; errors surface here
+                pending = ex.submit(run.emit, writer, result, chunk, drop)
+                if progress is not None:
+                    progress(run.done, total)
+            if pending is not None:
+                pending.result()
+            run.finish(writer)
+    errors_df = pd.DataFrame(run.err_rows, columns=_ERROR_COLUMNS)
     if len(errors_df):
         errors_df = errors_df.sort_values("source_row", kind="stable", na_position="last")
     write_csv(errors_df, errors_path)  # site ids are user text: formula-safe
-    out.parent.mkdir(parents=True, exist_ok=True)
-    frame = _output_frame(result, sites)
-    if out.suffix.lower() == ".xlsx":  # a workbook for people: sites, findings, errors
-        write_results_xlsx(frame, result.findings, errors_df, out)
-    else:
-        write_vector(frame, out, **dict(write_options(frame, out) if write_options else {}))
-    counts = result.counts()
+    frame = run.sites_frame()
+    if not streamed:
+        if xlsx:  # a workbook for people: sites, findings, errors
+            findings = pd.concat(run.findings, ignore_index=True) if run.findings else None
+            write_results_xlsx(frame, findings, errors_df, out)
+        else:
+            write_vector(frame, out, **dict(write_options(frame, out) if write_options else {}))
+    if progress is not None:
+        progress(run.done, run.done)
     summary = BatchSummary(
-        total=len(result.sites) + len(errors_df),
-        checked=len(result.sites),
+        total=run.checked + len(errors_df),
+        checked=run.checked,
         errors=len(errors_df),
-        by_verdict={v: counts[v] for v in VERDICTS},
-        repaired=repaired,
+        by_verdict={v: run.counts.get(v, 0) for v in VERDICTS},
+        repaired=run.repaired,
         out=out,
         errors_out=errors_path,
         elapsed_s=time.perf_counter() - t0,
-        stamp=result.stamp,
-        sites=frame,
+        stamp=_combined_stamp(run.stamps, run.sites, chunk_size),
+        sites=frame if keep_sites else None,
         outside_jurisdiction=int((errors_df["status"] == "outside_jurisdiction").sum()),
     )
     log.info(
@@ -329,3 +486,187 @@ def run_batch(
         summary.checked, source, summary.errors, summary.elapsed_s, summary.by_verdict,
     )  # fmt: skip
     return summary
+
+
+class _Run:
+    """The state of one batch across chunks (the check side and the writer side)."""
+
+    def __init__(
+        self,
+        out: Path,
+        write_options: Callable[[gpd.GeoDataFrame, Path], Mapping[str, Any]] | None,
+        *,
+        keep_sites: bool,
+        collect_findings: bool,
+    ) -> None:
+        self.out = out
+        self.write_options = write_options
+        self.keep_sites = keep_sites
+        self.collect_findings = collect_findings
+        self.seen = _SeenIds()
+        self.err_rows: list[dict[str, Any]] = []
+        self.stamps: list[dict[str, Any]] = []
+        self.counts: dict[str, int] = {}
+        self.frames: list[gpd.GeoDataFrame] = []
+        self.findings: list[pd.DataFrame] = []
+        self.empty: gpd.GeoDataFrame | None = None
+        self.done = self.checked = self.repaired = self.sites = 0
+        self._writer: ChunkWriter | None = None
+
+    # -------------------------------------------------------------- check side
+
+    def check(
+        self,
+        checker: Any,
+        chunk: gpd.GeoDataFrame,
+        project: Project | None,
+        read_options: Mapping[str, Any],
+        extra: Mapping[str, Any],
+    ) -> tuple[CheckResult, np.ndarray | None]:
+        """Check one chunk; record its read and check errors; mark repeated ids."""
+        issues = list(chunk.attrs.get("issues", []))
+        rejected = [i for i in issues if i.get("action") == "rejected"]
+        self.repaired += len({i.get("row") for i in issues if i.get("action") == "repaired"})
+        self.err_rows += [
+            {"source_row": i.get("row"), "site_id": None, "stage": "read",
+             "status": "invalid_input", "reason": i.get("reason", "")}
+            for i in rejected
+        ]  # fmt: skip
+        self.done += len(chunk) + sum(1 for i in rejected if i.get("row") is not None)
+        ids = _site_ids(chunk)
+        again = np.zeros(len(chunk), dtype=bool)
+        first = np.zeros(0, dtype=np.int64)
+        if ids is not None:
+            first = self.seen.first_rows(ids)
+            again = first >= 0
+            rows = chunk["source_row"].to_numpy()
+            new = ~again
+            self.seen.add(ids[new], rows[new])
+            if again.any():  # checked under a stand-in id, reported as in a one-pass check
+                chunk = chunk.copy()
+                stand_in = ids.copy()
+                stand_in[again] = [f"\x00repeat:{i}" for i in np.flatnonzero(again)]
+                chunk["site_id"] = stand_in
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", GeometryRepairedWarning)  # counted above
+            result = checker.check(
+                chunk, project=project, chunk_size=max(len(chunk), 1),
+                input_system=read_options.get("coords"), **extra,
+            )  # fmt: skip
+        self.stamps.append(result.stamp)
+        self.sites += len(chunk)
+        drop = None
+        errors = result.errors
+        if again.any():
+            drop, errors = self._repeats(result, ids, first, again, chunk)
+        self.err_rows += [
+            {"source_row": None if pd.isna(e.source_row) else int(e.source_row),
+             "site_id": e.site_id, "stage": "check", "status": e.status, "reason": e.reason}
+            for e in errors.itertuples(index=False)
+        ]  # fmt: skip
+        return result, drop
+
+    @staticmethod
+    def _repeats(
+        result: CheckResult,
+        ids: np.ndarray,
+        first: np.ndarray,
+        again: np.ndarray,
+        chunk: gpd.GeoDataFrame,
+    ) -> tuple[np.ndarray, pd.DataFrame]:
+        """Sites whose id an earlier chunk had: errors, unless their geometry is one."""
+        where = {f"\x00repeat:{i}": i for i in np.flatnonzero(again)}
+        errors = result.errors.copy()
+        for k, sid in enumerate(errors["site_id"].tolist()):
+            i = where.pop(sid, None)
+            if i is None:
+                continue
+            errors.iat[k, errors.columns.get_loc("site_id")] = ids[i]
+            if not str(errors["reason"].iloc[k]).startswith(_GEOMETRY_REASONS):
+                errors.iat[k, errors.columns.get_loc("reason")] = _repeat_reason(ids[i], first[i])
+                errors.iat[k, errors.columns.get_loc("status")] = "invalid_input"
+        # the rest were checked: drop their rows, report them instead
+        drop = np.isin(result.sites["site_id"].to_numpy(), np.asarray(list(where), dtype=object))
+        rows = chunk["source_row"].to_numpy()
+        late = pd.DataFrame(
+            {"site_id": [ids[i] for i in where.values()],
+             "source_row": [rows[i] for i in where.values()],
+             "reason": [_repeat_reason(ids[i], first[i]) for i in where.values()],
+             "status": "invalid_input"}
+        )  # fmt: skip
+        errors = pd.concat([errors, late], ignore_index=True) if len(late) else errors
+        order = np.argsort(errors["source_row"].to_numpy(dtype=float), kind="stable")
+        return drop, errors.iloc[order].reset_index(drop=True)
+
+    # -------------------------------------------------------------- writer side
+
+    def writer(self, streamed: bool) -> Any:
+        """The ChunkWriter of a streamed output (opened at the first frame), or a no-op."""
+        import contextlib
+
+        run = self
+
+        @contextlib.contextmanager
+        def _ctx() -> Iterator[Any]:
+            if not streamed:
+                yield None
+                return
+            with contextlib.ExitStack() as stack:
+                run._stack = stack
+                yield run
+
+        return _ctx()
+
+    def _open(self, frame: gpd.GeoDataFrame) -> ChunkWriter:
+        opts = dict(self.write_options(frame, self.out) if self.write_options else {})
+        w = ChunkWriter(self.out, style=opts.get("style"), raw=bool(opts.get("raw")))
+        self._writer = self._stack.enter_context(w)
+        return self._writer
+
+    def emit(
+        self, writer: Any, result: CheckResult, chunk: gpd.GeoDataFrame, drop: np.ndarray | None
+    ) -> None:
+        """Build one chunk's verdict rows and write them (the writer thread)."""
+        frame = _output_frame(result, chunk, drop)
+        vc = frame["verdict"].value_counts()
+        for v, c in vc.items():
+            self.counts[str(v)] = self.counts.get(str(v), 0) + int(c)
+        self.checked += len(frame)
+        if self.collect_findings:
+            f = result.findings
+            if drop is not None and drop.any():
+                gone = set(result.sites["site_id"].to_numpy()[drop].tolist())
+                f = f[~f["site_id"].isin(gone)]
+            self.findings.append(f)
+        if len(frame) == 0:
+            self.empty = frame
+            return
+        if self.keep_sites:
+            self.frames.append(frame)
+        if writer is not None:
+            (self._writer or self._open(frame)).write(frame)
+
+    def finish(self, writer: Any) -> None:
+        """Write an empty output when no site was checked (the file always exists)."""
+        if writer is not None and self._writer is None:
+            frame = self.empty if self.empty is not None else self.sites_frame()
+            self._open(frame).write(frame)
+
+    def sites_frame(self) -> gpd.GeoDataFrame:
+        """Every verdict row kept (``keep_sites``), or an empty frame."""
+        if self.frames:
+            if len(self.frames) == 1:
+                return self.frames[0]
+            return gpd.GeoDataFrame(pd.concat(self.frames, ignore_index=True),
+                                    crs=self.frames[0].crs)  # fmt: skip
+        if self.empty is not None:
+            return self.empty
+        return gpd.GeoDataFrame({c: [] for c in _OWN_COLUMNS}, geometry=[], crs="EPSG:4326")
+
+
+def _repeat_reason(site_id: str, first_row: int) -> str:
+    """The reason zoning._sites.normalise_sites gives a repeated id, for a later chunk."""
+    return (
+        f"site_id {site_id!r} 重复 / duplicated (first at row {first_row}); "
+        "give each site a unique id"
+    )

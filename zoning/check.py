@@ -55,8 +55,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import threading
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cache
@@ -109,8 +112,12 @@ from zoning.relations import (
     _runs,
     fixed_equal_area_crs,
     prepare_sites,
+    prepared_test,
     relate_layer,
+    single_threaded,
     transform_geoms,
+    warm_prepared,
+    warm_tree,
 )
 
 # the result half lives in zoning.result; re-exported: CheckResult, VERDICTS,
@@ -155,6 +162,10 @@ NEAREST_MAX_M = 10_000.0
 CHUNK_SIZE = 200_000
 #: Results of at most this many input sites build their frames lazily (first read).
 SMALL_RESULT = 16
+#: ``workers=None`` uses every available core above this many sites (one below).
+PARALLEL_MIN_SITES = 20_000
+# guards the checker's lazy caches (module-level: a checker still pickles)
+_CACHE_LOCK = threading.RLock()
 
 
 # --------------------------------------------------------------------------- rules
@@ -326,6 +337,12 @@ class SiteChecker:
         self._fid_values = np.asarray(self._fid_cat, dtype=object)
         self._fname_values = np.asarray(self._fname_cat, dtype=object)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # unpickled layers are prepared afresh: their lazy GEOS indexes are not built
+        state = dict(self.__dict__)
+        state.pop("_warmed", None)
+        return state
+
     # ----------------------------------------------------------------- planning
 
     def _plan(self, pos: int, rule: Rule) -> _RulePlan:
@@ -368,6 +385,8 @@ class SiteChecker:
         errors: Literal["report", "raise"] = "report",
         coords: str = "wgs84",
         input_system: str | None = None,
+        workers: int | None = None,
+        distances: str | Iterable[str] = "all",
     ) -> CheckResult:
         """Check sites against the pack (see :func:`check_sites`).
 
@@ -393,6 +412,17 @@ class SiteChecker:
             The lon/lat system the caller read the input in before converting it to
             ``sites`` (e.g. ``"gcj02"``), for the result's "assumption" note only;
             default ``coords``.
+        workers
+            Threads checking sub-blocks of each chunk at once (shapely, pyproj and
+            numpy release the GIL); ``None``: every available core for more than
+            :data:`PARALLEL_MIN_SITES` sites, else 1. The result is identical to
+            ``workers=1`` (rows, order, values).
+        distances
+            Which ``dist_<kind>_m`` columns (and "outside" relation rows naming the
+            nearest feature) to compute: ``"all"`` (default), ``"rules"`` (the kinds a
+            ``nearest`` rule reads), or an iterable of layer kinds (or a
+            ``"kind,kind"`` string). Kinds left out have no ``dist_<kind>_m`` column
+            and no "outside" rows; verdicts and findings do not change.
 
         Returns
         -------
@@ -411,10 +441,50 @@ class SiteChecker:
         if chunk_size < 1:
             msg = f"`chunk_size` must be >= 1, got {chunk_size!r}"
             raise InputFormatError(msg)
+        if workers is not None and (not isinstance(workers, int) or workers < 1):
+            msg = f"workers must be a whole number >= 1 (or automatic), got {workers!r}"
+            raise InputFormatError(msg)
+        dist = self.distance_kinds(distances)
         s = read_sites(sites, project, coords)
         if input_system is not None:
             s.coords = input_system
-        return self._run(s, project, chunk_size, progress, errors)
+        return self._run(s, project, chunk_size, progress, errors, workers, dist)
+
+    def distance_kinds(self, distances: str | Iterable[str] = "all") -> frozenset[str]:
+        """The layer kinds whose nearest distance a check computes.
+
+        Parameters
+        ----------
+        distances
+            ``"all"``: every loaded kind; ``"rules"``: the kinds a ``nearest`` rule
+            reads; else layer kinds (an iterable, or one ``"kind,kind"`` string).
+
+        Returns
+        -------
+        frozenset of str
+
+        Raises
+        ------
+        InputFormatError
+            A kind that is not a layer kind of the pack.
+        """
+        if isinstance(distances, str):
+            if distances == "all":
+                return frozenset(self.kinds)
+            if distances == "rules":
+                near = (r.layer for r in self.rules if r.predicate == "nearest")
+                return frozenset(k for k in near if k in self.index)
+            distances = [k.strip() for k in distances.split(",") if k.strip()]
+        wanted = list(distances)
+        known = set(self.pack.layer_kinds()) | set(self.kinds)
+        bad = [k for k in wanted if k not in known]
+        if bad:
+            msg = (
+                f"distances: {bad} are not layer kinds of pack {self.pack.name!r}; "
+                f"use 'all', 'rules' or kinds among {sorted(known)} (--distances KIND,KIND)"
+            )
+            raise InputFormatError(msg)
+        return frozenset(k for k in wanted if k in self.index)
 
     def check_geometry(
         self,
@@ -462,7 +532,7 @@ class SiteChecker:
         ids = np.empty(1, dtype=object)
         ids[0] = str(site_id)
         s = normalise_sites(geoms, ids, None, None, lambda: _LONLAT, project)
-        return self._run(s, project, CHUNK_SIZE, None, errors)
+        return self._run(s, project, CHUNK_SIZE, None, errors, 1, frozenset(self.kinds))
 
     def check_each(
         self,
@@ -525,7 +595,7 @@ class SiteChecker:
             exit_site=ex_site[keep], exit_lon=ex_lon[keep], exit_lat=ex_lat[keep],
         )  # fmt: skip
         mark_outside(s, self.jurisdiction, self.pack.name)
-        arrays = self._check_block(s, np.flatnonzero(s.ok))
+        arrays = self._check_block(s, np.flatnonzero(s.ok), frozenset(self.kinds))
         return [self._alone(s, i, own[i], site_id, arrays) for i in range(n)]
 
     def _alone(
@@ -560,6 +630,8 @@ class SiteChecker:
         chunk_size: int,
         progress: Callable[[int, int], None] | None,
         errors: Literal["report", "raise"],
+        workers: int | None,
+        dist: frozenset[str],
     ) -> CheckResult:
         """Check normalised sites, chunk by chunk (see :meth:`check`)."""
         mark_outside(s, self.jurisdiction, self.pack.name)
@@ -571,11 +643,16 @@ class SiteChecker:
             raise GeometryError(msg) if "几何" in s.reasons[i] else InputFormatError(msg)
         todo = np.flatnonzero(s.ok)
         total = len(todo)
+        if workers is None:
+            workers = _cores() if total > PARALLEL_MIN_SITES else 1
         parts: list[dict[str, dict[str, NDArray[Any]]]] = []
-        for start in range(0, max(total, 1), chunk_size):
-            parts.append(self._check_block(s, todo[start : start + chunk_size]))
-            if progress is not None:
-                progress(min(start + chunk_size, total), total)
+        if workers > 1 and total > 1:
+            parts = self._parallel(s, todo, chunk_size, workers, dist, progress)
+        else:
+            for start in range(0, max(total, 1), chunk_size):
+                parts.append(self._check_block(s, todo[start : start + chunk_size], dist))
+                if progress is not None:
+                    progress(min(start + chunk_size, total), total)
         if len(s.geoms) <= SMALL_RESULT:
             # a few sites (the web app's single checks): the frames are built only if
             # read; reports and site_to_dict answer from the arrays
@@ -590,6 +667,52 @@ class SiteChecker:
         return CheckResult(
             sites_out, relations, findings, self._stamp(s, project), _errors_frame(s)
         )
+
+    def _parallel(
+        self,
+        s: _Sites,
+        todo: NDArray[np.intp],
+        chunk_size: int,
+        workers: int,
+        dist: frozenset[str],
+        progress: Callable[[int, int], None] | None,
+    ) -> list[dict[str, dict[str, NDArray[Any]]]]:
+        """Check ``todo`` in sub-blocks on ``workers`` threads; parts in input order.
+
+        Each chunk is cut into ``workers`` sub-blocks checked at once. A site's answer
+        does not depend on the other sites of its block, and every block's arrays are
+        sorted by site, so the parts joined in order are the one-worker result.
+        """
+        total = len(todo)
+        self.warm()
+        parts: list[dict[str, dict[str, NDArray[Any]]]] = []
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ecozone-check") as ex:
+            for start in range(0, total, chunk_size):
+                chunk = todo[start : start + chunk_size]
+                size = -(-len(chunk) // workers)
+                blocks = [chunk[a : a + size] for a in range(0, len(chunk), size)]
+                parts += ex.map(lambda b: self._check_block(s, b, dist, solo=True), blocks)
+                if progress is not None:
+                    progress(min(start + chunk_size, total), total)
+        return parts
+
+    def warm(self) -> None:
+        """Build the lazy GEOS indexes that threads will share (once per checker).
+
+        Called before a block pool starts; a server that shares one checker between
+        request threads calls it once after building the checker.
+        """
+        if getattr(self, "_warmed", False):
+            return
+        with _CACHE_LOCK:
+            if getattr(self, "_warmed", False):
+                return
+            for ix in [*self.index.values(), *(sub for sub, _ in self._subsets.values())]:
+                warm_prepared(ix.geoms)
+                warm_tree(ix.tree)
+            areas = [self.jurisdiction, *self.extents.values()]
+            warm_prepared(np.array([a for a in areas if a is not None], dtype=object))
+            self._warmed = True
 
     def _stamp(self, s: _Sites, project: Project | None) -> dict[str, Any]:
         h = hashlib.sha256()
@@ -624,8 +747,26 @@ class SiteChecker:
             "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
 
-    def _check_block(self, s: _Sites, pos: NDArray[np.intp]) -> dict[str, dict[str, Any]]:
-        """Check the sites at positions ``pos`` (one chunk); plain arrays out."""
+    def _check_block(
+        self,
+        s: _Sites,
+        pos: NDArray[np.intp],
+        dist: frozenset[str] | None = None,
+        *,
+        solo: bool = False,
+    ) -> dict[str, dict[str, Any]]:
+        """Check the sites at positions ``pos`` (one chunk); plain arrays out.
+
+        ``dist``: the kinds whose nearest distance is computed (``None``: all);
+        ``solo``: one of several blocks checked at once (no nested k-d threads).
+        """
+        dist = frozenset(self.kinds) if dist is None else dist
+        with single_threaded(solo):
+            return self._check_block_in(s, pos, dist)
+
+    def _check_block_in(
+        self, s: _Sites, pos: NDArray[np.intp], dist: frozenset[str]
+    ) -> dict[str, dict[str, Any]]:
         block = prepare_sites(s.geoms[pos], ea_crs=self.ea_crs)
         rels: dict[str, LayerRelations] = {}
         for kind in self.kinds:
@@ -635,6 +776,7 @@ class SiteChecker:
                 within_m=self._within[kind],
                 nearest_max_m=self.nearest_max_m,
                 ea_crs=self.ea_crs,
+                nearest=kind in dist,
             )
         sub_rels = {
             key: relate_layer(sub, block, within_m=None, nearest_max_m=self.nearest_max_m,
@@ -651,15 +793,16 @@ class SiteChecker:
             findings, self.rules, cond, s.profile[pos], covered,
             OUTCOME_ORDER["insufficient_data"],
         )  # fmt: skip
-        sites = self._site_arrays(pos, block, rels, findings)
+        sites = self._site_arrays(pos, block, rels, findings, dist)
         sites["straddle"] = (
             np.zeros(len(pos), dtype=bool) if self.jurisdiction is None
-            else ~shapely.covers(self.jurisdiction, block.geoms_ll)  # prepared: 1st arg
+            # prepared: 1st arg (shared by threads: prepared_test)
+            else ~prepared_test(shapely.covers, self.jurisdiction, block.geoms_ll)
         )  # fmt: skip
         sites["repaired"] = (
             np.zeros(len(pos), dtype=bool) if s.repaired is None else s.repaired[pos]
         )
-        relations = self._relation_arrays(block, rels)
+        relations = self._relation_arrays(block, rels, dist)
         # block positions → positions in the input
         findings["site"] = pos[findings["site"]]
         relations["site"] = pos[relations["site"]]
@@ -797,9 +940,10 @@ class SiteChecker:
             for r in self.rules:
                 ex = r.exception_for(p) if r.exceptions else None
                 got.append(-1 if ex is None else r.exceptions.index(ex))
-            if len(self._exc_cache) >= 4096:  # bounded, as the conditions cache
-                self._exc_cache.clear()
-            self._exc_cache[key] = got
+            with _CACHE_LOCK:  # several threads may check blocks at once
+                if len(self._exc_cache) >= 4096:  # bounded, as the conditions cache
+                    self._exc_cache.clear()
+                self._exc_cache[key] = got
         return got
 
     def _conditions(self, p: Project) -> list[bool]:
@@ -808,9 +952,10 @@ class SiteChecker:
         got = self._cond_cache.get(key)
         if got is None:
             got = [r.applies_to(p) for r in self.rules]
-            if len(self._cond_cache) >= 4096:  # bounded: per-row projects of big batches
-                self._cond_cache.clear()
-            self._cond_cache[key] = got
+            with _CACHE_LOCK:
+                if len(self._cond_cache) >= 4096:  # bounded: per-row projects of big batches
+                    self._cond_cache.clear()
+                self._cond_cache[key] = got
         return got
 
     def _exit_findings(
@@ -939,6 +1084,13 @@ class SiteChecker:
 
     def _unit_info(self, ix: LayerIndex, f: int) -> dict[str, Any]:
         got = self._units.get(f)
+        if got is not None:
+            return got
+        with _CACHE_LOCK:  # one shared dict per unit, whichever thread makes it
+            return self._unit_info_locked(ix, f)
+
+    def _unit_info_locked(self, ix: LayerIndex, f: int) -> dict[str, Any]:
+        got = self._units.get(f)
         if got is None:
             cat = str(ix.columns.get("category", np.array([""] * len(ix)))[f])
             got = {
@@ -952,6 +1104,13 @@ class SiteChecker:
         return got
 
     def _unit_entries(self, ix: LayerIndex, f: int) -> list[dict[str, Any]]:
+        got = self._entries.get(f)
+        if got is not None:
+            return got
+        with _CACHE_LOCK:
+            return self._unit_entries_locked(ix, f)
+
+    def _unit_entries_locked(self, ix: LayerIndex, f: int) -> list[dict[str, Any]]:
         got = self._entries.get(f)
         if got is None:
             info = self._unit_info(ix, f)
@@ -998,6 +1157,7 @@ class SiteChecker:
         block: Any,
         rels: dict[str, LayerRelations],
         findings: dict[str, NDArray[Any]],
+        dist: frozenset[str],
     ) -> dict[str, NDArray[Any]]:
         """Verdict and deciding rules per site (findings are sorted by site, rule)."""
         n = len(pos)
@@ -1005,7 +1165,9 @@ class SiteChecker:
         rcode = findings["rule"].astype(np.intp)
         sev = findings["outcome"].astype(np.int8)
         site_sev = np.zeros(n, dtype=np.int8)
-        np.maximum.at(site_sev, local, sev)
+        if len(local):  # findings are sorted by site: one maximum per run
+            f_start, _ = _runs(local)
+            site_sev[local[f_start]] = np.maximum.reduceat(sev, f_start)
         deciding = np.full(n, "", dtype=object)
         dec = (sev > 0) & (sev == site_sev[local])
         ds, dr = local[dec], rcode[dec]
@@ -1013,9 +1175,18 @@ class SiteChecker:
             start, count = _runs(ds)
             rid = np.asarray(self._rule_ids, dtype=object)
             deciding[ds[start]] = rid[dr[start]]
-            for g in np.flatnonzero(count > 1):  # sites decided by several rules
-                a = start[g]
-                deciding[ds[a]] = ";".join(rid[dr[a : a + count[g]]])
+            multi = np.flatnonzero(count > 1)  # sites decided by several rules
+            if len(multi):
+                # one text per distinct list of rules (rows of a padded matrix)
+                c = count[multi]
+                row = np.repeat(np.arange(len(multi)), c)
+                col = np.arange(len(row)) - np.repeat(np.cumsum(c) - c, c)
+                mat = np.full((len(multi), int(c.max())), -1, dtype=np.int64)
+                mat[row, col] = dr[np.repeat(start[multi], c) + col]
+                lists, inv = np.unique(mat, axis=0, return_inverse=True)
+                texts = np.empty(len(lists), dtype=object)
+                texts[:] = [";".join(rid[r[r >= 0]]) for r in lists]
+                deciding[ds[start[multi]]] = texts[inv.reshape(-1)]
         out = {
             "pos": pos,
             "severity": site_sev,
@@ -1024,7 +1195,8 @@ class SiteChecker:
             "geometry": block.geoms_ll,
         }
         for kind in self.kinds:
-            out[f"dist_{kind}_m"] = rels[kind].nearest_m
+            if kind in dist:
+                out[f"dist_{kind}_m"] = rels[kind].nearest_m
         return out
 
     def _sites_frame(self, s: _Sites, a: dict[str, NDArray[Any]]) -> gpd.GeoDataFrame:
@@ -1042,11 +1214,12 @@ class SiteChecker:
         data["geometry_repaired"] = a["repaired"]
         data["area_m2"] = a["area_m2"]
         for kind in self.kinds:
-            data[f"dist_{kind}_m"] = a[f"dist_{kind}_m"]
+            if f"dist_{kind}_m" in a:  # kinds whose distance was computed
+                data[f"dist_{kind}_m"] = a[f"dist_{kind}_m"]
         return gpd.GeoDataFrame(data, geometry=a["geometry"], crs=_LONLAT)
 
     def _relation_arrays(
-        self, block: Any, rels: dict[str, LayerRelations]
+        self, block: Any, rels: dict[str, LayerRelations], dist: frozenset[str]
     ) -> dict[str, NDArray[Any]]:
         parts: dict[str, list[Any]] = {
             k: [] for k in (
@@ -1057,7 +1230,10 @@ class SiteChecker:
         zero_all = np.where(block.areal, 0.0, np.nan)  # overlap of an "outside" row
         for k_i, kind in enumerate(self.kinds):
             r = rels[kind]
-            if len(r.site):
+            if kind not in dist:  # nearest not searched: pairs only, no "outside" rows
+                out_s = np.zeros(0, dtype=np.intp)
+                nf, zero, near_m = out_s, zero_all[out_s], np.zeros(0)
+            elif len(r.site):
                 has_pair = np.zeros(block.n, dtype=bool)
                 has_pair[r.site] = True
                 out_s = np.flatnonzero(~has_pair)  # one "outside" row naming the nearest
@@ -1135,6 +1311,14 @@ def _one_project(project: Project | None, s: _Sites) -> Project | None:
     return s.projects[0]
 
 
+def _cores() -> int:
+    """Cores this process may run on."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
 def _join(parts: list[dict[str, dict[str, Any]]], part: str) -> dict[str, NDArray[Any]]:
     """Concatenate one part of every chunk, releasing the chunk arrays as it goes."""
     if len(parts) == 1:  # one chunk (every small check): its arrays as they are
@@ -1172,6 +1356,8 @@ def check_sites(
     errors: Literal["report", "raise"] = "report",
     missing_layers: Literal["raise", "skip"] = "raise",
     coords: str = "wgs84",
+    workers: int | None = None,
+    distances: str | Iterable[str] = "all",
 ) -> CheckResult:
     """Check one or many sites against a rule pack (三线一单 compliance).
 
@@ -1206,6 +1392,12 @@ def check_sites(
     coords
         Lon/lat system of ``sites``: "wgs84" (default, = "cgcs2000"), "gcj02" or
         "bd09" (converted to WGS84 first).
+    workers
+        Threads checking at once (``None``: every core for big inputs); the result
+        does not depend on it (:meth:`SiteChecker.check`).
+    distances
+        ``"all"`` (default), ``"rules"`` or layer kinds: which ``dist_<kind>_m``
+        columns are computed (:meth:`SiteChecker.check`).
 
     Returns
     -------
@@ -1237,4 +1429,6 @@ def check_sites(
         progress=progress,
         errors=errors,
         coords=coords,
+        workers=workers,
+        distances=distances,
     )

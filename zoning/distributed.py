@@ -259,7 +259,9 @@ def _run_partition(
     _prepare(checker)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        res = checker.check(part.reset_index(drop=True), project=project, chunk_size=chunk_size)
+        res = checker.check(
+            part.reset_index(drop=True), project=project, chunk_size=chunk_size, workers=1
+        )
     return res, [(w.category, str(w.message)) for w in caught]
 
 
@@ -489,7 +491,9 @@ def _check_thin(
     rows = pd.Series(part["_row"].to_numpy(), index=_site_ids(part))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GeometryRepairedWarning)  # counted from the input
-        res = checker.check(part.drop(columns=["_row"]), project=project, chunk_size=chunk_size)
+        res = checker.check(
+            part.drop(columns=["_row"]), project=project, chunk_size=chunk_size, workers=1
+        )
     out = _verdict_frame(res)
     out["geometry"] = shapely.to_wkb(
         out["geometry"].to_numpy(), hex=True

@@ -37,6 +37,9 @@ How it stays fast for a million sites:
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -81,6 +84,16 @@ _PIECE_VERTICES = 16
 _SEGMENT_M = 50.0
 _K_STEPS = (8, 32)
 _KD_WORKERS = -1  # k-d queries on every core
+# box skip: the least metres per degree of latitude (equator) and of longitude times
+# 1/cos(latitude) (the equatorial radius), and a slack for projection scale
+_M_PER_DEG_LAT = 110_574.0
+_M_PER_DEG_LON = 111_319.49
+_BOX_SLACK = 1.1
+_LOCAL = threading.local()  # .solo: this thread is one of several checking blocks
+_METRIC_LOCK = threading.Lock()
+# GEOS prepared predicates against lines and polygons use scratch lists kept in the
+# prepared geometry (MCIndexSegmentSetMutualIntersector): one thread at a time
+_SHAPES_LOCK = threading.Lock()  # LayerIndex.metric builds each CRS once (module: pickles)
 _LONLAT = "EPSG:4326"
 
 
@@ -229,6 +242,7 @@ class SiteBlock:
     first_xy_m: NDArray[np.float64] | None = None
     length_m: NDArray[np.float64] | None = None
     all_simple_points: bool = field(init=False, default=False)
+    _bounds: NDArray[np.float64] | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.length_m is None:  # geodesic length of line sites (NaN for others)
@@ -249,6 +263,12 @@ class SiteBlock:
     def n(self) -> int:
         """Number of sites."""
         return len(self.geoms_ll)
+
+    def bounds(self) -> NDArray[np.float64]:
+        """Lon/lat bounding box of each site, shape (n, 4) (made once)."""
+        if self._bounds is None:
+            self._bounds = shapely.bounds(self.geoms_ll)
+        return self._bounds
 
 
 def prepare_sites(geoms_ll: NDArray[Any], *, ea_crs: CRS) -> SiteBlock:
@@ -400,7 +420,9 @@ class _Segments:
         assert self.kd is not None
         n = len(self.owner)
         k = min(k, n)
-        workers = _KD_WORKERS if len(xy) >= 20_000 else 1  # threads cost more on small blocks
+        # threads cost more on small blocks; none when blocks are already checked at once
+        solo = getattr(_LOCAL, "solo", False)
+        workers = _KD_WORKERS if len(xy) >= 20_000 and not solo else 1
         dk, ik = self.kd.query(xy, k=k, distance_upper_bound=max_m + self.hmax, workers=workers)
         if k == 1:
             dk, ik = dk[:, None], ik[:, None]
@@ -460,6 +482,8 @@ class LayerIndex:
         Polygonal features.
     tree
         STRtree over ``geoms`` (lon/lat) for intersects.
+    bounds
+        Lon/lat box of all features (``xmin, ymin, xmax, ymax``; NaN when empty).
     columns
         Other attribute columns (for feature filters and access lists).
     """
@@ -471,10 +495,12 @@ class LayerIndex:
     columns: dict[str, NDArray[Any]]
     areal: NDArray[np.bool_] = field(init=False)
     tree: STRtree = field(init=False)
+    bounds: NDArray[np.float64] = field(init=False)
     _metric: dict[int, _Metric] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.areal = shapely.get_dimensions(self.geoms) == 2
+        self.bounds = shapely.total_bounds(self.geoms)  # NaN when empty
         self.tree = STRtree(self.geoms)
         shapely.prepare(self.geoms)
 
@@ -503,10 +529,14 @@ class LayerIndex:
         """Return the layer in metric CRS ``epsg`` (cached)."""
         m = self._metric.get(epsg)
         if m is None:
-            geoms = transform_geoms(self.geoms, _LONLAT, epsg)
-            pieces, owner = _pieces(geoms)
-            m = _Metric(geoms, pieces, owner, STRtree(pieces), _Segments(geoms))
-            self._metric[epsg] = m
+            with _METRIC_LOCK:  # threads checking blocks at once: built once
+                m = self._metric.get(epsg)
+                if m is None:
+                    geoms = transform_geoms(self.geoms, _LONLAT, epsg)
+                    pieces, owner = _pieces(geoms)
+                    m = _Metric(geoms, pieces, owner, STRtree(pieces), _Segments(geoms))
+                    warm_tree(m.piece_tree)  # shared by threads: built before
+                    self._metric[epsg] = m
         return m
 
 
@@ -553,6 +583,94 @@ class LayerRelations:
             self.length_m = np.full(len(self.site), np.nan)
         if self.length_pct is None:
             self.length_pct = np.full(len(self.site), np.nan)
+
+
+def warm_prepared(geoms: NDArray[Any]) -> None:
+    """Build now the indexes GEOS builds lazily inside prepared geometries.
+
+    A prepared polygon makes its point locator and segment-intersection index on
+    first use, without a lock: two threads using it first at once corrupt memory.
+    A point (the box centre) and a line across the box (starting outside it) build
+    both, for every geometry at once, before threads share them.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    if not ok.any():
+        return
+    g = geoms[ok]
+    shapely.prepare(g)
+    b = shapely.bounds(g)
+    pad = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) * 0.01 + 1e-9
+    centre = shapely.points((b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2)
+    xy = np.stack([b[:, 0] - pad, b[:, 1] - pad, b[:, 2] + pad, b[:, 3] + pad], axis=1)
+    cross = shapely.linestrings(xy.reshape(-1, 2), indices=np.repeat(np.arange(len(g)), 2))
+    for other in (centre, cross):
+        shapely.intersects(g, other)
+        shapely.covers(g, other)
+
+
+def prepared_test(
+    fn: Any, prepared: Any, geoms: NDArray[Any]
+) -> NDArray[np.bool_]:
+    """``fn(prepared, geoms)`` (a shapely predicate) with prepared geometries shared by threads.
+
+    Point tests only read the prepared geometry's point index (built beforehand by
+    :func:`warm_prepared`) and run freely; tests of lines and polygons are always
+    serialised (an uncontended lock costs nothing): GEOS keeps scratch state in the
+    prepared geometry for them, and a checker may be shared by the threads of a block
+    pool or of a web server.
+    """
+    if len(geoms) == 0:
+        return fn(prepared, geoms)
+    pt = shapely.get_dimensions(geoms) == 0
+    if pt.all():
+        return fn(prepared, geoms)
+    many = isinstance(prepared, np.ndarray)
+    out = np.empty(len(geoms), dtype=bool)
+    if pt.any():
+        out[pt] = fn(prepared[pt] if many else prepared, geoms[pt])
+    with _SHAPES_LOCK:
+        out[~pt] = fn(prepared[~pt] if many else prepared, geoms[~pt])
+    return out
+
+
+def warm_tree(tree: STRtree) -> None:
+    """Build a GEOS STRtree now (it is built on its first query, without a lock)."""
+    tree.query(shapely.points(0.0, 0.0))
+
+
+@contextmanager
+def single_threaded(on: bool = True) -> Iterator[None]:
+    """Within: this thread's k-d queries use one thread (``on``; blocks run at once)."""
+    before = getattr(_LOCAL, "solo", False)
+    _LOCAL.solo = on or before
+    try:
+        yield
+    finally:
+        _LOCAL.solo = before
+
+
+def far_from(index: LayerIndex, block: SiteBlock, radius_m: float) -> NDArray[np.bool_]:
+    """Sites whose box, grown by ``radius_m``, misses the layer's box (no work needed).
+
+    The growth in degrees is an upper bound of ``radius_m`` (10 % slack covers the
+    Gauss-Krüger / UTM scale and the ellipsoid): such a site can neither touch a feature
+    nor lie within ``radius_m`` of one, so skipping it changes no result.
+    """
+    lb = index.bounds
+    if not np.all(np.isfinite(lb)):
+        return np.ones(block.n, dtype=bool)
+    r = max(float(radius_m), 0.0) * _BOX_SLACK
+    dlat = r / _M_PER_DEG_LAT
+    lat = min(max(abs(lb[1] - dlat), abs(lb[3] + dlat)), 89.0)
+    dlon = min(r / (_M_PER_DEG_LON * np.cos(np.radians(lat))), 360.0)
+    sb = block.bounds()
+    return (
+        (sb[:, 2] < lb[0] - dlon)
+        | (sb[:, 0] > lb[2] + dlon)
+        | (sb[:, 3] < lb[1] - dlat)
+        | (sb[:, 1] > lb[3] + dlat)
+    )
 
 
 def _pair_distances(
@@ -697,6 +815,7 @@ def relate_layer(
     within_m: NDArray[np.float64] | None,
     nearest_max_m: float,
     ea_crs: CRS,
+    nearest: bool = True,
 ) -> LayerRelations:
     """Relate every site of a block to one layer.
 
@@ -713,6 +832,9 @@ def relate_layer(
         Search radius of the nearest-feature distance; farther sites get NaN.
     ea_crs
         Equal-area CRS for overlap areas (the one the block's areas are measured in).
+    nearest
+        Search the nearest feature of the sites that touch none (default). ``False``:
+        not searched; such sites get -1 / NaN (the caller does not report them).
 
     Returns
     -------
@@ -720,7 +842,12 @@ def relate_layer(
     """
     n, nfeat = block.n, len(index)
     empty_i = np.zeros(0, dtype=np.intp)
-    if nfeat == 0 or n == 0:
+    # 0. sites farther than every radius from the layer's box: no work at all
+    radius = nearest_max_m if nearest else 0.0
+    if within_m is not None and np.isfinite(within_m).any():
+        radius = max(radius, float(np.nanmax(within_m)))
+    far = far_from(index, block, radius) if nfeat and n else np.ones(n, dtype=bool)
+    if far.all():
         return LayerRelations(
             empty_i, empty_i, np.zeros(0, np.int8), np.zeros(0), np.zeros(0), np.zeros(0),
             np.full(n, -1, np.intp), np.full(n, np.nan), np.zeros(n, bool),
@@ -732,7 +859,10 @@ def relate_layer(
     if within_m is not None:
         ws, wf, wd = _within_pairs(index, block, within_m, si.astype(np.int64) * nfeat + fi)
     if len(si) == 0 and len(ws) == 0:  # no pair (most layers for one site): nearest only
-        near_f, near_d = _nearest(index, block, np.ones(n, dtype=bool), nearest_max_m)
+        if nearest:
+            near_f, near_d = _nearest(index, block, ~far, nearest_max_m)
+        else:
+            near_f, near_d = np.full(n, -1, np.intp), np.full(n, np.nan)
         return LayerRelations(
             empty_i, empty_i, np.zeros(0, np.int8), np.zeros(0), np.zeros(0), np.zeros(0),
             near_f, near_d, np.zeros(n, bool),
@@ -742,7 +872,9 @@ def relate_layer(
     many = many_parts(block)[si] & ~block.is_point[si]  # part by part (_part_overlaps)
     chk = ~block.is_point[si] & feat_areal & ~many
     if chk.any():
-        inside[chk] = shapely.covers(index.geoms[fi[chk]], block.geoms_ll[si[chk]])
+        inside[chk] = prepared_test(
+            shapely.covers, index.geoms[fi[chk]], block.geoms_ll[si[chk]]
+        )
     site_areal = block.areal[si]
     overlap = np.where(site_areal, 0.0, np.nan)
     if many.any():
@@ -771,7 +903,10 @@ def relate_layer(
     # 3. nearest feature: the first intersecting one (distance 0), else a search
     isect = np.zeros(n, dtype=bool)
     isect[si] = True
-    near_f, near_d = _nearest(index, block, ~isect, nearest_max_m)
+    if nearest:
+        near_f, near_d = _nearest(index, block, ~isect & ~far, nearest_max_m)
+    else:
+        near_f, near_d = np.full(n, -1, np.intp), np.full(n, np.nan)
     if len(si):
         first = _first_of_runs(si)  # si is sorted by site, then feature
         near_f[si[first]] = fi[first]
@@ -805,7 +940,7 @@ def _intersecting(index: LayerIndex, block: SiteBlock) -> tuple[NDArray[np.intp]
     geoms, gowner = query_geoms(block)  # many-part sites: their parts
     qi, fi = index.tree.query(geoms)
     if len(qi):
-        hit = shapely.intersects(index.geoms[fi], geoms[qi])
+        hit = prepared_test(shapely.intersects, index.geoms[fi], geoms[qi])
         qi, fi = qi[hit], fi[hit]
     si = qi if gowner is None else gowner[qi]
     if len(si) == 0:

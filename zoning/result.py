@@ -470,18 +470,21 @@ def note_columns(result: CheckResult) -> tuple[NDArray[Any], NDArray[Any]]:
     f = result.findings
     mask = np.zeros(n, dtype=np.int64)
     rule_ids: list[str] = []
+    site_ids = sites["site_id"].to_numpy()
     if len(f) and "outcome" in f.columns:
-        ins = f[f["outcome"].astype(str).to_numpy() == "insufficient_data"]
+        ins = f[_equals(f["outcome"], "insufficient_data")]
         if len(ins):
             rules = pd.Categorical(ins["rule_id"].astype(str))
             rule_ids = list(rules.categories)
-            idx = pd.Index(sites["site_id"].to_numpy()).get_indexer(ins["site_id"].to_numpy())
+            idx = _site_index(site_ids, ins["site_id"].to_numpy())
             bits = np.left_shift(np.int64(1), np.asarray(rules.codes, dtype=np.int64) % 63)
             np.bitwise_or.at(mask, idx[idx >= 0], bits[idx >= 0])
     straddle = _bool_column(sites, "straddles_jurisdiction")
     repaired = _bool_column(sites, "geometry_repaired")
-    key = pd.MultiIndex.from_arrays([mask, straddle, repaired])
-    codes, uniq = pd.factorize(key)
+    # one key per (mask, straddle, repaired): the mask's code and the two flags
+    m_code, m_uniq = pd.factorize(mask)
+    codes, k_uniq = pd.factorize(m_code.astype(np.int64) * 4 + straddle * 2 + repaired)
+    uniq = [(m_uniq[k >> 2], bool(k & 2), bool(k & 1)) for k in k_uniq.tolist()]
     kinds = stamp.get("rule_layers") or {}
     texts = []
     for m, st, rp in uniq:
@@ -497,9 +500,7 @@ def note_columns(result: CheckResult) -> tuple[NDArray[Any], NDArray[Any]]:
         ex = f["exceptions"].to_numpy(dtype=object)
         hit = np.flatnonzero(~pd.isna(ex))  # None where no exception applied
         if len(hit):
-            idx = pd.Index(sites["site_id"].to_numpy()).get_indexer(
-                f["site_id"].to_numpy()[hit]
-            )
+            idx = _site_index(site_ids, f["site_id"].to_numpy()[hit])
             notes_col = notes_col.copy()
             for i, row in zip(idx.tolist(), hit.tolist(), strict=True):
                 if i < 0:
@@ -508,6 +509,40 @@ def note_columns(result: CheckResult) -> tuple[NDArray[Any], NDArray[Any]]:
                     text = f"{note['kind']}: {note['text']}"
                     notes_col[i] = f"{notes_col[i]} | {text}" if notes_col[i] else text
     return demo, notes_col
+
+
+def _equals(col: pd.Series, value: str) -> NDArray[np.bool_]:
+    """``col.astype(str) == value``, on the codes when ``col`` is categorical."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        cats = col.cat.categories
+        hit = np.flatnonzero(np.asarray(cats.astype(str)) == value)
+        return np.isin(col.cat.codes.to_numpy(), hit)
+    return col.astype(str).to_numpy() == value
+
+
+def _site_index(site_ids: NDArray[Any], wanted: NDArray[Any]) -> NDArray[np.intp]:
+    """Position of each of ``wanted`` in ``site_ids`` (unique; -1: absent).
+
+    An engine result's frames hold the same id objects (references to the input's
+    strings): matched by identity first (integers, no string hashing), the rest by
+    value (``pandas.Index.get_indexer``).
+    """
+    n = len(site_ids)
+    if n == 0 or len(wanted) == 0:
+        return np.full(len(wanted), -1, dtype=np.intp)
+    ident = np.frompyfunc(id, 1, 1)
+    sid = ident(site_ids).astype(np.int64)
+    wid = ident(wanted).astype(np.int64)
+    order = np.argsort(sid, kind="stable")
+    sorted_id = sid[order]
+    if (sorted_id[1:] == sorted_id[:-1]).any():  # one object on several rows: by value
+        return pd.Index(site_ids).get_indexer(wanted)
+    at = np.minimum(np.searchsorted(sorted_id, wid), n - 1)
+    found = sorted_id[at] == wid
+    out = np.where(found, order[at], -1).astype(np.intp)
+    if not found.all():
+        out[~found] = pd.Index(site_ids).get_indexer(wanted[~found])
+    return out
 
 
 def _bool_column(frame: pd.DataFrame, col: str) -> NDArray[np.bool_]:
@@ -679,7 +714,7 @@ class _SmallResult(CheckResult):
             "verdict": verdict,
             "verdict_zh": VERDICT_ZH[verdict],
             "deciding_rules": sa["deciding"][i],
-            "distances": {k: float(sa[f"dist_{k}_m"][i]) for k in kinds},
+            "distances": {k: float(sa[f"dist_{k}_m"][i]) for k in kinds if f"dist_{k}_m" in sa},
             "relations": relations,
             "findings": findings,
             "straddle": bool(sa["straddle"][i]) if "straddle" in sa else False,

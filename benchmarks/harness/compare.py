@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from benchmarks.harness.tasks import CheckAnswer, CoverageAnswer
+from benchmarks.harness.tasks import CheckAnswer, CoverageAnswer, PipAnswer
 
 __all__ = [
     "AREA_ABS_M2",
@@ -35,6 +35,7 @@ __all__ = [
     "Comparison",
     "compare_check",
     "compare_coverage",
+    "compare_pip",
 ]
 
 #: Distance tolerance (metres).
@@ -249,3 +250,38 @@ def compare_coverage(
              "covered_ref": ca[s], "covered_eng": cb[s]}
         )  # fmt: skip
     return out
+
+
+def compare_pip(ref: PipAnswer, other: PipAnswer, *, reference: str, engine: str,
+                limit: int = 10) -> Comparison:  # fmt: skip
+    """Compare two answers to the ``pip`` task: the same pairs exactly.
+
+    Parameters
+    ----------
+    ref, other
+        The reference (ecozone) answer and the engine's.
+    reference, engine
+        Their names, for the messages.
+    limit
+        Number of differing points listed.
+
+    Returns
+    -------
+    Comparison
+    """
+    a, b = ref.normalised(), other.normalised()
+    comp = Comparison(engine=engine, reference=reference)
+    comp.stats = {"pairs": float(len(a.point)), "pairs_other": float(len(b.point))}
+    if a.n_sites != b.n_sites:
+        comp.problems.append(f"{a.n_sites} points in {reference}, {b.n_sites} in {engine}")
+    ka = pd.MultiIndex.from_arrays([a.point, a.polygon])
+    kb = pd.MultiIndex.from_arrays([b.point, b.polygon])
+    only_a, only_b = ka.difference(kb), kb.difference(ka)
+    if len(only_a) or len(only_b):
+        comp.problems.append(
+            f"{len(only_a)} pairs only in {reference}, {len(only_b)} only in {engine}"
+        )
+        rows = [(p, g, reference) for p, g in only_a[:limit]]
+        rows += [(p, g, engine) for p, g in only_b[:limit]]
+        comp.first_sites = pd.DataFrame(rows, columns=["point", "polygon", "only_in"])
+    return comp

@@ -254,3 +254,21 @@ def coverage_answer(state: dict[str, Any], result: Any) -> CoverageAnswer:
 def close(state: dict[str, Any]) -> None:
     """Close the connection."""
     state["con"].close()
+
+
+def load_pip(redline: gpd.GeoDataFrame, points: gpd.GeoDataFrame) -> dict[str, Any]:
+    """Insert the red line and the points (lon/lat) with R-tree indexes."""
+    con = connect()
+    _insert(con, "l_redline", redline.geometry.to_numpy(), metric=False)
+    _insert(con, "pts", points.geometry.to_numpy(), metric=False)
+    return {"con": con, "n": len(points)}
+
+
+def run_pip(state: dict[str, Any]) -> Any:
+    """The timed call: one ``ST_Intersects`` join (DuckDB's SPATIAL_JOIN, all its threads)."""
+    from benchmarks.harness.tasks import PipAnswer
+
+    r = state["con"].execute(
+        "SELECT s.fid AS p, f.fid AS g FROM pts s JOIN l_redline f ON ST_Intersects(s.geom, f.geom)"
+    ).fetchnumpy()
+    return PipAnswer(state["n"], np.asarray(r["p"]), np.asarray(r["g"]))

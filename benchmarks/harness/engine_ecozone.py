@@ -163,3 +163,37 @@ def coverage_answer(state: dict[str, Any], result: Any) -> CoverageAnswer:
             "metric_residential_km2": float(result.details["residential_km2"]),
         },
     )
+
+
+def load_pip(redline: gpd.GeoDataFrame, points: gpd.GeoDataFrame) -> dict[str, Any]:
+    """The polygons' STRtree (built once, as a layer's index is) and the point coordinates."""
+    import shapely
+
+    polys = redline.geometry.to_numpy()
+    shapely.prepare(polys)
+    xy = shapely.get_coordinates(points.geometry.to_numpy())
+    return {"polys": polys, "tree": shapely.STRtree(polys), "x": xy[:, 0], "y": xy[:, 1]}
+
+
+def run_pip(state: dict[str, Any]) -> Any:
+    """The timed call: ``geo.pip.points_in_polygons`` (both cores)."""
+    from benchmarks.harness.tasks import PipAnswer
+    from geo.pip import points_in_polygons
+
+    p, g = points_in_polygons(state["polys"], state["x"], state["y"], tree=state["tree"])
+    return PipAnswer(len(state["x"]), p, g)
+
+
+def run_e2e(layers: dict[str, gpd.GeoDataFrame], sites_path: Any, out: Any) -> Any:
+    """End to end: ``zoning.batch.run_batch`` from the sites file to a GeoParquet of verdicts.
+
+    What ``ecozone check SITES --out R`` runs, with the benchmark pack and layers
+    (the CLI takes a store; the harness's layers are files), and the distances the
+    peers compute too (nearest red line, wells).
+    """
+    from zoning.batch import run_batch
+
+    return run_batch(
+        str(sites_path), pack=benchmark_pack(), store_or_layers={k: layers[k] for k in CHECK_KINDS},
+        out=str(out), distances=["redline", "well"], keep_sites=False,
+    )  # fmt: skip

@@ -139,3 +139,18 @@ def run_coverage(state: dict[str, Any]) -> CoverageAnswer:
 def coverage_answer(state: dict[str, Any], result: Any) -> CoverageAnswer:
     """The task already returns the answer shape."""
     return result
+
+
+def load_pip(redline: gpd.GeoDataFrame, points: gpd.GeoDataFrame) -> dict[str, Any]:
+    """Both frames with positional indexes; the red line's spatial index built."""
+    red = redline[["geometry"]].reset_index(drop=True)
+    _ = red.sindex
+    return {"red": red, "pts": points[["geometry"]].reset_index(drop=True)}
+
+
+def run_pip(state: dict[str, Any]) -> Any:
+    """The timed call: ``gpd.sjoin(points, redline, predicate="intersects")``."""
+    from benchmarks.harness.tasks import PipAnswer
+
+    j = gpd.sjoin(state["pts"], state["red"], predicate="intersects", how="inner")
+    return PipAnswer(len(state["pts"]), j.index.to_numpy(), j["index_right"].to_numpy())

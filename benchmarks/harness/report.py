@@ -113,7 +113,28 @@ def render_markdown(results: dict[str, Any]) -> str:
                 f"| {_num(r.get('peak_rss_mb'), ',.0f')} | {_num(r.get('server_peak_mb'), ',.0f')} "
                 f"| {_num(r.get('ratio_task'), '.2f')} | {_num(r.get('ratio_total'), '.2f')} |"
             )
-        notes = [f"{r['engine']}: {r['note']}" for r in t["runs"] if r.get("note")]
+        e2e = t.get("e2e_runs") or []
+        if e2e:
+            task_ratio = {r["engine"]: r.get("ratio_task") for r in t["runs"]}
+            lines.append("")
+            lines.append(
+                "End to end (read the sites GeoParquet and the layers, prepare, check, "
+                "write the result file):"
+            )
+            lines.append("")
+            lines.append(
+                f"| engine | status | end-to-end s | {unit}/s | peak MB "
+                "| e2e ÷ ecozone | task ÷ ecozone |"
+            )
+            lines.append("|---|---|---:|---:|---:|---:|---:|")
+            for r in e2e:
+                lines.append(
+                    f"| {r['engine']} | {r['status']} | {_num(r.get('e2e_s'), '.2f')} "
+                    f"| {_num(r.get('throughput'), ',.0f')} | {_num(r.get('peak_rss_mb'), ',.0f')} "
+                    f"| {_num(r.get('ratio_e2e'), '.2f')} "
+                    f"| {_num(task_ratio.get(r['engine']), '.2f')} |"
+                )
+        notes = [f"{r['engine']}: {r['note']}" for r in [*t["runs"], *e2e] if r.get("note")]
         if notes:
             lines.append("")
             lines += [f"- {n}" for n in notes]

@@ -33,10 +33,10 @@ from typing import Any
 
 import geopandas as gpd
 
-from benchmarks.harness.compare import compare_check, compare_coverage
+from benchmarks.harness.compare import compare_check, compare_coverage, compare_pip
 from benchmarks.harness.dataset import Dataset, build_dataset, subset_rows
 from benchmarks.harness.report import add_ratios, load_average, machine_description, write_report
-from benchmarks.harness.tasks import CheckAnswer, CoverageAnswer
+from benchmarks.harness.tasks import CheckAnswer, CoverageAnswer, PipAnswer
 from benchmarks.harness.worker import ENGINES, engine_module
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,11 +53,12 @@ class Options:
     sites: list[int] = field(default_factory=lambda: [100_000, 1_000_000])
     polygon_sites: list[int] = field(default_factory=lambda: [10_000])
     engines: list[str] = field(default_factory=lambda: list(ENGINES))
-    tasks: list[str] = field(default_factory=lambda: ["points", "polygons", "coverage"])
+    tasks: list[str] = field(default_factory=lambda: ["points", "polygons", "pip", "coverage"])
     out: Path = ROOT / "benchmarks" / "out"
     timeout_s: float = 1800.0
     check_sites: int = 20_000
     keep_answers: bool = False
+    mode: str = "both"  # "task" | "e2e" | "both" (end-to-end runs of the check tasks)
     dataset: Dataset | None = None  # a prepared dataset (tests); else built from scale/seed
 
 
@@ -81,13 +82,14 @@ def _terminate_pg(url: str, db: str) -> None:
 
 def _spawn(
     engine: str, task: str, ds: Dataset, input_path: Path, answer: Path, *, timeout_s: float,
-    pg_url: str | None, tag: str,
+    pg_url: str | None, tag: str, mode: str = "task",
 ) -> dict[str, Any]:  # fmt: skip
     """Run one worker process; return its figures (or a timeout / error record)."""
     db = f"bench_{tag}_{engine}".replace("-", "_")
     cmd = [
         sys.executable, "-m", "benchmarks.harness.worker", "--engine", engine, "--task", task,
         "--dataset", str(ds.folder), "--input", str(input_path), "--answer", str(answer),
+        "--mode", mode,
     ]  # fmt: skip
     if engine == "postgis":
         cmd += ["--pg-url", str(pg_url), "--pg-db", db]
@@ -127,8 +129,10 @@ def _spawn(
 
 def _compare(task: str, folder: Path, engines: list[str]) -> tuple[list[Any], dict[str, Any]]:
     """Compare every engine's answer in ``folder/<engine>`` with ecozone's."""
-    cls = CoverageAnswer if task == "coverage" else CheckAnswer
-    fn = compare_coverage if task == "coverage" else compare_check
+    cls, fn = {
+        "coverage": (CoverageAnswer, compare_coverage),
+        "pip": (PipAnswer, compare_pip),
+    }.get(task, (CheckAnswer, compare_check))
     ref = cls.load(folder / "ecozone")
     comps = []
     for e in engines:
@@ -149,12 +153,44 @@ def _instances(opts: Options, ds: Dataset) -> list[tuple[str, str, Path, str]]:
         for n in opts.polygon_sites:
             out.append(("polygons", f"polygons-{n}", ds.sites_path("polygons", n),
                         f"(b) Polygon-site check with overlap areas, {n:,} sites"))  # fmt: skip
+    if "pip" in opts.tasks:
+        n = max(opts.sites)
+        layers = ds.manifest.get("layers", {})
+        k = layers.get("redline", {}).get("features", "?")
+        k = f"{k:,}" if isinstance(k, int) else k
+        out.append(("pip", f"pip-{n}", ds.sites_path("points", n),
+                    f"(p) Raw point-in-polygon, {n:,} points × {k} red-line polygons"))  # fmt: skip
     if "coverage" in opts.tasks:
         n = ds.manifest["layers"]["residential"]["features"]
         parks = ds.manifest["layers"]["park"]["features"]
         title = f"(c) Park service coverage, {n:,} residential parcels, {parks:,} parks"
         out.append(("coverage", "coverage", ds.layer_path("residential"), title))
     return out
+
+
+def _e2e_runs(
+    opts: Options, ds: Dataset, task: str, tag: str, full_input: Path, engines: list[str],
+    run_dir: Path, pg_url: str | None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """End-to-end runs of every engine (files in, result file out); ratios to ecozone."""
+    runs = []
+    for e in engines:
+        folder = run_dir / "answers" / tag / "e2e" / e
+        r = _spawn(e, task, ds, full_input, folder, timeout_s=opts.timeout_s, pg_url=pg_url,
+                   tag=f"{tag}_e2e", mode="e2e")  # fmt: skip
+        if r["status"] == "ok":
+            r["throughput"] = r["n"] / r["e2e_s"] if r["e2e_s"] > 0 else None
+        runs.append(r)
+        _say(f"  e2e   {e:9s} {r['status']:8s} {r.get('e2e_s', '–')} s, "
+             f"peak {r.get('peak_rss_mb', '–')} MB"
+             + (f"  ({r.get('note')})" if r["status"] != "ok" else ""))  # fmt: skip
+        if not opts.keep_answers:
+            shutil.rmtree(folder, ignore_errors=True)
+    ref = next((r for r in runs if r["engine"] == "ecozone" and r["status"] == "ok"), None)
+    for r in runs:
+        ok = ref is not None and r["status"] == "ok" and ref["e2e_s"] > 0
+        r["ratio_e2e"] = r["e2e_s"] / ref["e2e_s"] if ok else None
+    return runs
 
 
 def run_peers(opts: Options) -> int:
@@ -213,6 +249,7 @@ def run_peers(opts: Options) -> int:
                 "scale": opts.scale, "seed": opts.seed, "sites": opts.sites,
                 "polygon_sites": opts.polygon_sites, "engines": engines,
                 "timeout_s": opts.timeout_s, "check_sites": opts.check_sites,
+                "mode": opts.mode,
             },
             "unavailable": unavailable,
             "tasks": [],
@@ -259,7 +296,7 @@ def run_peers(opts: Options) -> int:
             # 2. timed runs on the full data
             folder = run_dir / "answers" / tag / "full"
             done = []
-            for e in ok_engines:
+            for e in ok_engines if opts.mode in ("task", "both") else []:
                 r = _spawn(e, task, ds, full_input, folder / e, timeout_s=opts.timeout_s,
                            pg_url=pg_url, tag=tag)  # fmt: skip
                 if r["status"] == "ok":
@@ -273,6 +310,10 @@ def run_peers(opts: Options) -> int:
             order = {e: i for i, e in enumerate(ENGINES)}
             entry["runs"].sort(key=lambda r: order.get(r["engine"], 99))
             add_ratios(entry["runs"])
+            # 2b. end to end: from the sites file to each engine's result file
+            if opts.mode in ("e2e", "both") and task in ("points", "polygons"):
+                entry["e2e_runs"] = _e2e_runs(opts, ds, task, tag, full_input, ok_engines,
+                                              run_dir, pg_url)  # fmt: skip
             # 3. the full answers agree too
             if "ecozone" in done and len(done) > 1:
                 comps, stats = _compare(task, folder, done)

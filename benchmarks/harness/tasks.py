@@ -9,6 +9,9 @@ Three tasks (ecozone issue 6):
     :data:`NEAREST_MAX_M`).
 ``polygons``
     The same for polygon sites, plus the overlap area of every (site, feature) pair.
+``pip``
+    Raw point-in-polygon: the (point, red-line polygon) pairs where the point
+    intersects the polygon (a point on a boundary counts), each engine's fastest way.
 ``coverage``
     Park service coverage of residential land: parks of at least 5 000 m² serve
     500 m, of 2 000–5 000 m² serve 300 m (GB/T 50563-2010, ``area_m2`` column),
@@ -49,6 +52,7 @@ __all__ = [
     "CheckAnswer",
     "CoverageAnswer",
     "MemorySampler",
+    "PipAnswer",
     "peak_rss_mb",
     "radius_of",
 ]
@@ -71,7 +75,7 @@ METRIC_EPSG = 4548
 #: Park service tiers (min area m², radius m), largest first: GB/T 50563-2010.
 COVERAGE_TIERS: tuple[tuple[float, float], ...] = ((5000.0, 500.0), (2000.0, 300.0))
 #: Task names in run order.
-TASKS: tuple[str, ...] = ("points", "polygons", "coverage")
+TASKS: tuple[str, ...] = ("points", "polygons", "pip", "coverage")
 
 
 def radius_of(area_m2: np.ndarray) -> np.ndarray:
@@ -189,6 +193,44 @@ class CoverageAnswer:
         """Read an answer written by :meth:`save`."""
         df = pd.read_parquet(folder / "coverage.parquet")
         return cls(df["residential_m2"].to_numpy(), df["covered_m2"].to_numpy())
+
+
+@dataclass
+class PipAnswer:
+    """An engine's answer to the ``pip`` task: (point, polygon) row positions.
+
+    Attributes
+    ----------
+    n_sites
+        Number of points.
+    point, polygon
+        Positions of every intersecting pair.
+    """
+
+    n_sites: int
+    point: np.ndarray
+    polygon: np.ndarray
+
+    def normalised(self) -> PipAnswer:
+        """Sorted by point then polygon, as ``int64``."""
+        p = np.asarray(self.point, dtype="int64")
+        g = np.asarray(self.polygon, dtype="int64")
+        o = np.lexsort((g, p))
+        return PipAnswer(self.n_sites, p[o], g[o])
+
+    def save(self, folder: Path) -> None:
+        """Write the answer as a Parquet file into ``folder``."""
+        folder.mkdir(parents=True, exist_ok=True)
+        a = self.normalised()
+        pd.DataFrame({"point": a.point, "polygon": a.polygon}).to_parquet(folder / "pip.parquet")
+        (folder / "pip_n.txt").write_text(str(self.n_sites))
+
+    @classmethod
+    def load(cls, folder: Path) -> PipAnswer:
+        """Read an answer written by :meth:`save`."""
+        df = pd.read_parquet(folder / "pip.parquet")
+        n = int((folder / "pip_n.txt").read_text())
+        return cls(n, df["point"].to_numpy(), df["polygon"].to_numpy())
 
 
 def peak_rss_mb() -> float:

@@ -187,6 +187,22 @@ _ACTIVITIES = (
     "--out is then a folder of GeoParquet parts).",
 )
 @click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Batch mode: threads checking each chunk of sites (default: all cores for large "
+    "batches). Results are the same for any number.",
+)
+@click.option(
+    "--distances",
+    default="rules",
+    show_default=True,
+    metavar="rules|all|KIND,...",
+    help="Batch mode: which dist_<kind>_m columns to compute: 'rules' (the layers the "
+    "pack's nearest-distance rules read), 'all' layers, or layer kinds, e.g. "
+    "redline,well. Verdicts do not change.",
+)
+@click.option(
     "--scheduler",
     default=None,
     help="dask scheduler address (tcp://host:8786); default a local cluster.",
@@ -221,6 +237,8 @@ def check(
     each: bool,
     map_page: str,
     engine: str,
+    workers: int | None,
+    distances: str,
     scheduler: str | None,
     crs: str | None,
     coords_system: str,
@@ -236,8 +254,10 @@ def check(
                name, type and industry code come from the file's attributes when
                present (名称/项目名称/XMMC/name, 项目类型, 行业代码), options override;
                --site ID picks one feature, --each reports every feature.
-    Batch:     --out results.gpkg|csv|geojson, one row per site with the verdict,
-               key distances and deciding rules; bad rows go to an errors CSV.
+    Batch:     --out results.parquet|gpkg|csv|geojson, one row per site with the
+               verdict, key distances and deciding rules; bad rows go to an errors
+               CSV. Read, checked and written in chunks (flat memory) on
+               --workers threads; --distances picks the dist_<kind>_m columns.
     Project attributes come from the options (all sites) or, in a batch without
     them, from columns such as project_type/项目类型, industry_code/行业代码, flags.
 
@@ -247,6 +267,7 @@ def check(
       ecozone check site.kml --pack tongzhou --project-type construction --report out/
       ecozone check sites.geojson --pack beijing --report out/ --each --lang en
       ecozone check sites.csv --coords gcj02 --pack beijing --out results.gpkg
+      ecozone check pts.parquet --pack beijing --out res.parquet --workers 2
     """
     from zoning.industry import validate_industry_code
     from zoning.project import Project
@@ -297,6 +318,8 @@ def check(
             engine,
             scheduler,
             raw=raw,
+            workers=workers,
+            distances=distances,
         )
         return
     if each and (report_dir is None or sites is None):
@@ -450,7 +473,7 @@ def _print_result(result) -> None:
 
 def _batch(
     sites, at_text, pack, out, errors_out, project, read_options, store, as_json, engine, scheduler,
-    *, raw: bool = False,
+    *, raw: bool = False, workers: int | None = None, distances: str = "rules",
 ) -> None:  # fmt: skip
     from layers import open_store
     from maps.qgis_style import write_options as styled
@@ -496,6 +519,9 @@ def _batch(
             read_options=read_options,
             write_options=write_options,  # QGIS style (.gpkg) / Chinese aliases (.gdb)
             missing_layers="skip",  # its rules are 数据不足 for every site, with a warning
+            workers=workers,
+            distances=distances,
+            keep_sites=False,  # streamed: no frame of every site in memory
         )
     data = summary.to_dict()
     _refuse_empty(data, sites)

@@ -187,6 +187,7 @@ class PackCache:
                 checker = SiteChecker(pack, layers, missing_layers="skip")
         else:
             checker = SiteChecker(pack, layers)
+        checker.warm()  # request threads share it: GEOS's lazy indexes built now
         frames = {}
         for kind, gdf in checker_layer_frames(checker).items():
             keep = ["feature_id", "name", *(c for c in _SHOWN_COLUMNS if c in gdf.columns)]

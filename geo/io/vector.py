@@ -99,18 +99,25 @@ def read_ogr(
     layer: str | None = None,
     encoding: str | None = None,
     source: str | None = None,
+    skip_features: int = 0,
+    max_features: int | None = None,
 ) -> gpd.GeoDataFrame:
-    """Read one layer with pyogrio and number its features (no checks yet)."""
+    """Read one layer (or a run of its features) with pyogrio and number them (no checks yet).
+
+    ``skip_features`` / ``max_features`` read a run of features (chunked reading,
+    :mod:`geo.io.chunks`); ``source_row`` then still counts from 1 (the caller renumbers).
+    """
     source = source or str(path)
+    run = {"skip_features": skip_features, "max_features": max_features}
     try:
         with _quiet_gdal():
             try:
-                gdf = pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
+                gdf = pyogrio.read_dataframe(path, layer=layer, encoding=encoding, **run)
             except shapely.errors.GEOSException as err:
                 # e.g. a polygon ring whose last point is not its first: close it and
                 # say so, rather than fail with a GEOS message
                 gdf = pyogrio.read_dataframe(
-                    path, layer=layer, encoding=encoding, on_invalid="fix"
+                    path, layer=layer, encoding=encoding, on_invalid="fix", **run
                 )
                 msg = (
                     f"{source}: 几何已修复 / a geometry could not be read as it is and was "

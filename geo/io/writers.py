@@ -30,11 +30,12 @@ before the rename: the file appears styled or not at all.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import geopandas as gpd
@@ -230,6 +231,34 @@ def _write_feature_class(
         table, tmp, layer=layer, driver="OpenFileGDB", geometry_name="geometry",
         geometry_type=gtype, crs=crs,
     )  # fmt: skip
+
+
+@contextlib.contextmanager
+def replacing_file(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path with ``path``'s name, moved over ``path`` when the block succeeds.
+
+    The temporary file lives in a hidden folder beside ``path`` (same file system, the
+    same suffix, so GDAL drivers recognise it), as :func:`write_vector` does; when the
+    block raises, the folder is removed and ``path`` is left as it was.
+
+    Parameters
+    ----------
+    path
+        The final file.
+
+    Returns
+    -------
+    context manager yielding pathlib.Path
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmpdir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        tmp = tmpdir / path.name
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
 
 
 def _layer_exists(path: Path, layer: str) -> bool:

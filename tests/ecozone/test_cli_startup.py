@@ -50,3 +50,40 @@ def test_geo_package_attributes_load_lazily() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+# what the commands named may load: the single-site check needs the engine (geopandas,
+# shapely, pyproj), never the map, web, raster or report-rendering stacks
+NOT_FOR_CHECK = ("folium", "fastapi", "starlette", "uvicorn", "rasterio", "docx", "matplotlib")
+
+
+def test_cli_main_import_budget() -> None:
+    code = (
+        "import sys\n"
+        "import ecozone.cli.main\n"
+        f"print('LOADED:' + ','.join(m for m in {(*HEAVY, 'scipy', 'numpy')!r} "
+        "if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip().splitlines()[-1] == "LOADED:"
+
+
+def test_single_site_check_loads_no_map_web_or_raster_stack() -> None:
+    code = (
+        "import sys\n"
+        "from ecozone.cli.main import cli\n"
+        "try:\n"
+        "    cli(['check', '--at', '116.65,39.91', '--pack', 'tongzhou'], prog_name='ecozone')\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        "print('ENGINE:' + str('geopandas' in sys.modules))\n"
+        f"print('LOADED:' + ','.join(m for m in {NOT_FOR_CHECK!r} if m in sys.modules))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    lines = run.stdout.strip().splitlines()
+    assert "site 1:" in run.stdout  # the check really ran and printed its verdict
+    assert lines[-2] == "ENGINE:True"  # (the check itself ran in this process)
+    assert lines[-1] == "LOADED:"

@@ -177,7 +177,10 @@ def test_run_batch_dask_matches_run_batch(layers, pack, client, tmp_path):
     sites = make_sites(layers, 8_000, seed=1)
     src = tmp_path / "sites.parquet"
     sites.to_parquet(src, row_group_size=1_000)
-    mem = run_batch(sites, pack=pack, store_or_layers=layers, out=tmp_path / "mem.parquet")
+    # the dask engine computes every distance; run_batch's default is distances="rules"
+    mem = run_batch(
+        sites, pack=pack, store_or_layers=layers, out=tmp_path / "mem.parquet", distances="all"
+    )
     seen: list[tuple[int, int]] = []
     dsk = run_batch_dask(
         src, pack=pack, store=layers, out=tmp_path / "out", scheduler=client,

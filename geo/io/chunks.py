@@ -1,0 +1,292 @@
+"""Reading a sites file in chunks of rows: :func:`iter_vector_chunks`.
+
+Each chunk is what :func:`geo.io.read_vector` gives for the whole file, cut to a run
+of rows: the same columns, CRS and ``source_row`` numbering (row/feature number in
+the file, 1-based, continuous across chunks), with the rows the reader rejected or
+repaired in that run listed in the chunk's ``attrs["issues"]``. Memory is bounded by
+the chunk size for the formats that can stream:
+
+- GeoParquet: :meth:`pyarrow.parquet.ParquetFile.iter_batches`, decoded with
+  geopandas' own Arrow reader (WKB or GeoArrow geometry, the file's CRS);
+- GeoPackage: pyogrio with ``skip_features`` / ``max_features``.
+
+The other formats (CSV/XLSX tables, shapefiles, GeoJSON, KML, DXF, plain Parquet
+tables with lon/lat columns, GDAL formats) are read once with
+:func:`geo.io.read_vector` and then yielded in chunks: tables detect their CRS and
+column types from all their rows, which a run of rows cannot do alone.
+
+A file without a CRS (a GeoParquet or GeoPackage that declares none) has its CRS
+detected from the first chunk; the later chunks are labelled with it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+
+from geo.chinacoords import normalise_system
+from geo.errors import InputFormatError
+from geo.io._coords import finalize_features
+from geo.io._issues import IssueLog, check_errors_mode
+from geo.io._sniff import sniff_format
+from geo.io.reader import read_vector
+from geo.io.vector import _PYOGRIO_ERRORS, _quiet_gdal, choose_layer, read_ogr
+
+__all__ = ["count_rows", "iter_vector_chunks"]
+
+log = logging.getLogger(__name__)
+
+#: Rows per chunk when none is given.
+CHUNK_ROWS = 100_000
+
+
+def _geoparquet_meta(path: Path) -> tuple[Any, dict[str, Any] | None]:
+    """The ParquetFile and its GeoParquet ``geo`` metadata (``None``: a plain table)."""
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as err:  # pyarrow raises ArrowInvalid etc. for damaged files
+        msg = (
+            f"{path}: Parquet 文件无法读取，可能已损坏 / cannot read the Parquet file; it may "
+            f"be damaged or truncated ({err})."
+        )
+        raise InputFormatError(msg) from err
+    meta = pf.schema_arrow.metadata or {}
+    if b"geo" not in meta:
+        return pf, None
+    return pf, json.loads(meta[b"geo"])
+
+
+def count_rows(path: str | Path, *, layer: str | int | None = None) -> int | None:
+    """Number of rows (features) in a sites file when its metadata says so cheaply.
+
+    Parameters
+    ----------
+    path
+        The file.
+    layer
+        GeoPackage layer (as for :func:`geo.io.read_vector`).
+
+    Returns
+    -------
+    int or None
+        The row count of a (Geo)Parquet file or a GeoPackage layer; ``None`` for
+        formats that must be read to be counted (CSV, GeoJSON, ...) or when the
+        file cannot be opened (the read reports that).
+    """
+    path = Path(path)
+    try:
+        kind = sniff_format(path)
+        if kind == "parquet":
+            return int(_geoparquet_meta(path)[0].metadata.num_rows)
+        if kind == "gpkg":
+            import pyogrio
+
+            name = choose_layer(path, layer, source=str(path))
+            with _quiet_gdal():
+                n = pyogrio.read_info(path, layer=name)["features"]
+            return int(n) if n is not None and n >= 0 else None
+    except (InputFormatError, OSError, *_PYOGRIO_ERRORS):
+        return None
+    return None
+
+
+def iter_vector_chunks(
+    path: str | Path,
+    *,
+    chunk_size: int = CHUNK_ROWS,
+    crs: Any = None,
+    coords: str = "wgs84",
+    zone: int | None = None,
+    layer: str | int | None = None,
+    encoding: str | None = None,
+    lon_col: str | None = None,
+    lat_col: str | None = None,
+    errors: str = "report",
+) -> Iterator[gpd.GeoDataFrame]:
+    """Yield a vector file as GeoDataFrames of at most ``chunk_size`` rows.
+
+    Concatenated, the chunks are :func:`geo.io.read_vector` of the whole file (same
+    rows, order, columns, CRS and ``source_row``), and the chunks' ``attrs["issues"]``
+    together are its ``attrs["issues"]``: each chunk lists the issues of the file rows
+    it covers (issues about the whole file, with no row, come with the first chunk).
+    A chunk may hold fewer rows than ``chunk_size`` (rows rejected by the reader are
+    left out) and may be empty when every row of its run was rejected.
+
+    Parameters
+    ----------
+    path
+        Any file :func:`geo.io.read_vector` reads.
+    chunk_size
+        Rows of the file per chunk (at least 1).
+    crs, coords, zone, layer, encoding, lon_col, lat_col, errors
+        As for :func:`geo.io.read_vector`.
+
+    Yields
+    ------
+    geopandas.GeoDataFrame
+        One chunk, with ``source_row`` and ``attrs["issues"]``.
+
+    Raises
+    ------
+    InputFormatError
+        As :func:`geo.io.read_vector` (unreadable, empty or unknown file), or
+        ``chunk_size`` below 1.
+    CRSDetectionError
+        As :func:`geo.io.read_vector`.
+
+    Examples
+    --------
+    >>> for chunk in iter_vector_chunks("sites.parquet", chunk_size=100_000):  # doctest: +SKIP
+    ...     print(len(chunk), chunk["source_row"].iloc[0])
+    """
+    if not isinstance(chunk_size, int) or chunk_size < 1:
+        msg = f"chunk_size must be a whole number >= 1, got {chunk_size!r}"
+        raise InputFormatError(msg)
+    check_errors_mode(errors)
+    coords = normalise_system(coords)
+    path = Path(path)
+    kind = sniff_format(path)
+    if kind == "parquet":
+        pf, geo = _geoparquet_meta(path)
+        if geo is not None:
+            yield from _parquet_chunks(path, pf, geo, chunk_size, crs, coords, zone, errors)
+            return
+    elif kind == "gpkg":
+        yield from _gpkg_chunks(path, layer, chunk_size, crs, coords, errors)
+        return
+    whole = read_vector(
+        path, crs=crs, coords=coords, zone=zone, layer=layer, encoding=encoding,
+        lon_col=lon_col, lat_col=lat_col, errors=errors,
+    )  # fmt: skip
+    yield from split_frame(whole, chunk_size)
+
+
+def split_frame(gdf: gpd.GeoDataFrame, chunk_size: int) -> Iterator[gpd.GeoDataFrame]:
+    """Yield a read GeoDataFrame in chunks, each with the issues of its rows.
+
+    Parameters
+    ----------
+    gdf
+        A frame as :func:`geo.io.read_vector` returns it (``source_row``,
+        ``attrs["issues"]``).
+    chunk_size
+        Rows per chunk.
+
+    Yields
+    ------
+    geopandas.GeoDataFrame
+        Consecutive rows; issues of the rows up to the chunk's last ``source_row``
+        (and after the previous chunk's), whole-file issues with the first chunk, the
+        issues after the last row with the last chunk.
+    """
+    issues = list(gdf.attrs.get("issues") or [])
+    rows = gdf["source_row"].to_numpy() if "source_row" in gdf.columns else None
+    n = len(gdf)
+    starts = list(range(0, n, chunk_size)) or [0]
+    prev = -np.inf
+    for k, start in enumerate(starts):
+        part = gdf.iloc[start : start + chunk_size].copy()
+        last = k == len(starts) - 1
+        hi = np.inf if last or rows is None else float(rows[min(start + chunk_size, n) - 1])
+        mine = []
+        for i in issues:
+            r = i.get("row")
+            if (r is None and k == 0) or (r is not None and prev < float(r) <= hi):
+                mine.append(i)
+        part.attrs["issues"] = mine
+        prev = hi
+        yield part
+
+
+def _finish_chunk(
+    gdf: gpd.GeoDataFrame,
+    *,
+    source: str,
+    crs: Any,
+    coords: str,
+    zone: int | None,
+    errors: str,
+) -> gpd.GeoDataFrame:
+    issues = IssueLog(source, errors)
+    return finalize_features(gdf, crs=crs, coords=coords, zone=zone, log=issues)
+
+
+def _parquet_chunks(
+    path: Path,
+    pf: Any,
+    geo: dict[str, Any],
+    chunk_size: int,
+    crs: Any,
+    coords: str,
+    zone: int | None,
+    errors: str,
+) -> Iterator[gpd.GeoDataFrame]:
+    import pyarrow as pa
+    from geopandas.io.arrow import _arrow_to_geopandas
+
+    from geo.io.vector import with_source_row
+
+    schema = pf.schema_arrow
+    offset = 0
+    label = crs
+    n_total = pf.metadata.num_rows
+    if n_total == 0:  # nothing to stream: the reader's answer for an empty file
+        yield from split_frame(read_vector(path, crs=crs, coords=coords, zone=zone), chunk_size)
+        return
+    try:
+        for batch in pf.iter_batches(batch_size=chunk_size):
+            table = pa.Table.from_batches([batch], schema=schema)
+            gdf = _arrow_to_geopandas(table, geo)
+            gdf = with_source_row(gdf, np.arange(offset + 1, offset + len(gdf) + 1))
+            offset += len(gdf)
+            out = _finish_chunk(
+                gdf, source=str(path), crs=label, coords=coords, zone=zone, errors=errors
+            )
+            if label is None and out.crs is not None and gdf.crs is None:
+                label = out.crs  # detected once, from the first chunk
+            yield out
+    except (InputFormatError, ValueError, TypeError) as err:
+        if isinstance(err, InputFormatError):
+            raise
+        msg = f"{path}: Parquet 文件无法读取 / cannot read the Parquet file ({err})."
+        raise InputFormatError(msg) from err
+
+
+def _gpkg_chunks(
+    path: Path,
+    layer: str | int | None,
+    chunk_size: int,
+    crs: Any,
+    coords: str,
+    errors: str,
+) -> Iterator[gpd.GeoDataFrame]:
+    import pyogrio
+
+    from geo.io.vector import with_source_row
+
+    name = choose_layer(path, layer, source=str(path))
+    with _quiet_gdal():
+        total = pyogrio.read_info(path, layer=name)["features"]
+    if total is None or total < 0:  # count unknown: one read
+        yield from split_frame(read_vector(path, layer=name, crs=crs, coords=coords), chunk_size)
+        return
+    label = crs
+    for skip in range(0, max(int(total), 1), chunk_size):
+        gdf = read_ogr(
+            path, layer=name, source=str(path), skip_features=skip, max_features=chunk_size
+        )
+        gdf = with_source_row(gdf, np.arange(skip + 1, skip + len(gdf) + 1))
+        out = _finish_chunk(
+            gdf, source=str(path), crs=label, coords=coords, zone=None, errors=errors
+        )
+        if label is None and out.crs is not None and gdf.crs is None:
+            label = out.crs
+        yield out

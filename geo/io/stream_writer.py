@@ -1,0 +1,242 @@
+"""Writing a GeoDataFrame chunk by chunk: :class:`ChunkWriter`.
+
+For outputs too large to hold at once (a batch of millions of sites): each chunk is
+appended to a temporary file beside the target, which replaces the target only when
+the writer is closed without error (:func:`geo.io.writers.replacing_file`), so an
+interrupted or failing run leaves the previous file intact.
+
+- GeoParquet (``.parquet``/``.geoparquet``): :class:`pyarrow.parquet.ParquetWriter`,
+  one row group per chunk, with GeoParquet 1.0 ``geo`` metadata (WKB geometry, the
+  CRS as PROJJSON; ``geometry_types`` empty = "any", since later chunks may bring
+  other types; no ``bbox``). Every chunk is cast to the first chunk's column types
+  (a column that is all missing in the first chunk is text).
+- GeoPackage (``.gpkg``): pyogrio, later chunks appended to the layer; the QGIS
+  ``style`` is stored before the rename.
+- CSV (``.csv``): as :func:`geo.io.write_vector` writes it (UTF-8 with BOM,
+  geometry as WKT, formula-safe cells unless ``raw``), except that ``lon``/``lat``
+  (``x``/``y``) columns are always present (empty for non-point rows), since the
+  first chunk cannot tell whether a later one holds points.
+
+Columns must be the same, in the same order, in every chunk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+from geo.errors import InputFormatError
+from geo.io.gpkg_styles import QgisStyle, write_layer_styles
+from geo.io.writers import output_driver, replacing_file
+
+__all__ = ["STREAMED_DRIVERS", "ChunkWriter"]
+
+#: Output drivers :class:`ChunkWriter` writes chunk by chunk.
+STREAMED_DRIVERS = ("Parquet", "GPKG", "CSV")
+
+
+class ChunkWriter:
+    """Append GeoDataFrame chunks to one output file, replaced atomically on close.
+
+    Parameters
+    ----------
+    path
+        Target file: ``.parquet``/``.geoparquet``, ``.gpkg`` or ``.csv``.
+    layer
+        GeoPackage layer name (default: the file's stem; the file holds that layer only).
+    style
+        GeoPackage: the layer's default QGIS style.
+    raw
+        CSV: write text cells as they are (see :func:`geo.io.write_vector`).
+
+    Raises
+    ------
+    InputFormatError
+        A suffix this writer cannot stream (write such outputs with
+        :func:`geo.io.write_vector`), or chunks whose columns or types do not agree.
+
+    Examples
+    --------
+    >>> with ChunkWriter("out.parquet") as w:  # doctest: +SKIP
+    ...     for chunk in chunks:
+    ...         w.write(chunk)
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        layer: str | None = None,
+        style: QgisStyle | None = None,
+        raw: bool = False,
+    ) -> None:
+        self.path = Path(path)
+        self.driver = output_driver(self.path)
+        if self.driver not in STREAMED_DRIVERS:
+            msg = (
+                f"{self.path}: {self.driver} 不能分块写出 / cannot be written in chunks; "
+                f"use one of .parquet, .gpkg, .csv (or geo.io.write_vector)."
+            )
+            raise InputFormatError(msg)
+        self.layer = layer or self.path.stem
+        self.style = style
+        self.raw = raw
+        self.rows = 0
+        self._stack = contextlib.ExitStack()
+        self._tmp: Path | None = None
+        self._pq: Any = None
+        self._schema: Any = None
+        self._columns: list[str] | None = None
+        self._csv: Any = None
+        self._gpkg_open = False
+
+    # ------------------------------------------------------------------ context
+
+    def __enter__(self) -> ChunkWriter:
+        self._tmp = self._stack.enter_context(replacing_file(self.path))
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        if exc_type is not None:  # the temporary file goes, the target stays as it was
+            with contextlib.suppress(Exception):
+                self._close_files(require_rows=False)
+            return bool(self._stack.__exit__(exc_type, exc, tb))
+        try:
+            self._close_files()
+            if self.driver == "GPKG" and self.style is not None and self.rows:
+                write_layer_styles(self._tmp, [(self.layer, self.style)])
+        except BaseException as err:
+            self._stack.__exit__(type(err), err, err.__traceback__)
+            raise
+        return bool(self._stack.__exit__(None, None, None))  # renamed over the target
+
+    def _close_files(self, *, require_rows: bool = True) -> None:
+        if self._pq is not None:
+            self._pq.close()
+            self._pq = None
+        if self._csv is not None:
+            self._csv.close()
+            self._csv = None
+        if require_rows and self._columns is None:
+            msg = f"{self.path}: 没有写入任何数据块 / no chunk was written."
+            raise InputFormatError(msg)
+
+    # ------------------------------------------------------------------ writing
+
+    def write(self, gdf: gpd.GeoDataFrame) -> None:
+        """Append one chunk (its columns must match the first chunk's).
+
+        Parameters
+        ----------
+        gdf
+            The chunk (not modified).
+
+        Raises
+        ------
+        InputFormatError
+            Different columns than the first chunk, or values the format cannot hold.
+        """
+        if self._tmp is None:
+            msg = "ChunkWriter.write() outside its `with` block"
+            raise RuntimeError(msg)
+        cols = [str(c) for c in gdf.columns]
+        if self._columns is None:
+            self._columns = cols
+        elif cols != self._columns:
+            msg = (
+                f"{self.path}: 数据块的列不一致 / a chunk's columns differ from the first "
+                f"chunk's: {cols} vs {self._columns}"
+            )
+            raise InputFormatError(msg)
+        if self.driver == "Parquet":
+            self._write_parquet(gdf)
+        elif self.driver == "GPKG":
+            self._write_gpkg(gdf)
+        else:
+            self._write_csv(gdf)
+        self.rows += len(gdf)
+
+    def _write_parquet(self, gdf: gpd.GeoDataFrame) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        frame = gdf.drop(columns=gdf.geometry.name)
+        geom_name = gdf.geometry.name
+        wkb = shapely.to_wkb(np.asarray(gdf.geometry.array, dtype=object), flavor="iso")
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        table = table.append_column(geom_name, pa.array(wkb, pa.binary()))
+        if self._schema is None:
+            fields = [
+                pa.field(f.name, pa.string()) if pa.types.is_null(f.type) else f
+                for f in table.schema
+            ]
+            geo = {
+                "version": "1.0.0",
+                "primary_column": geom_name,
+                "columns": {
+                    geom_name: {
+                        "encoding": "WKB",
+                        "geometry_types": [],
+                        **({"crs": gdf.crs.to_json_dict()} if gdf.crs is not None else {}),
+                    }
+                },
+            }
+            meta = dict(table.schema.metadata or {})
+            meta[b"geo"] = json.dumps(geo).encode()
+            self._schema = pa.schema(fields, metadata=meta)
+            self._pq = pq.ParquetWriter(self._tmp, self._schema)
+        try:
+            table = table.cast(self._schema)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as err:
+            msg = (
+                f"{self.path}: 数据块的列类型不一致 / a chunk's column types differ from the "
+                f"first chunk's ({err})."
+            )
+            raise InputFormatError(msg) from err
+        self._pq.write_table(table)
+
+    def _write_gpkg(self, gdf: gpd.GeoDataFrame) -> None:
+        import pyogrio
+
+        first = not self._gpkg_open
+        self._gpkg_open = True
+        try:
+            pyogrio.write_dataframe(
+                gdf, self._tmp, layer=self.layer, driver="GPKG", append=not first,
+                promote_to_multi=False,
+            )  # fmt: skip
+        except (pyogrio.errors.DataSourceError, pyogrio.errors.FieldError,
+                pyogrio.errors.GeometryError, pyogrio.errors.DataLayerError,
+                ValueError, TypeError) as err:  # fmt: skip
+            msg = f"{self.path}: 无法写出 GPKG / cannot write the data as GPKG ({err})."
+            raise InputFormatError(msg) from err
+
+    def _write_csv(self, gdf: gpd.GeoDataFrame) -> None:
+        from geo.io.writers import _csv_frame
+
+        frame = _csv_frame(gdf)
+        geographic = gdf.crs is None or gdf.crs.is_geographic
+        for name in ("lon", "lat") if geographic else ("x", "y"):
+            if name not in frame.columns:  # no point in this chunk: empty cells
+                frame.insert(len(frame.columns) - 1, name, np.nan)
+        if not self.raw:
+            from geo.io.spreadsheet import neutralise_formulas
+
+            frame = neutralise_formulas(frame)
+        if self._csv is None:
+            self._csv = open(self._tmp, "w", encoding="utf-8-sig", newline="")
+            frame.to_csv(self._csv, index=False)
+        else:
+            frame.to_csv(self._csv, index=False, header=False)

@@ -1,0 +1,119 @@
+"""Layer checksums already verified by an earlier process (a small per-user cache).
+
+Reading a layer from a GeoPackage store verifies its sha256 checksum (see
+:func:`layers.layer.layer_checksum`), which costs a tenth of a second or more per
+layer — a large share of a single-site ``ecozone check`` from a cold process. A store
+file that has not changed since a layer was verified needs no second hash: this
+module remembers "table T of file F, in exactly this state, matched checksum C".
+
+The state of the file is its device, inode, size, modification time and change time
+(``st_ctime_ns``, which every write updates and ``os.utime`` cannot set back), so any
+change to the file — by ecozone, by SQLite, by another tool — makes the entry stale
+and the layer is hashed again. ``ecozone layers verify`` always hashes (``fresh``).
+
+The cache is a JSON list of digests in ``$ECOZONE_CACHE_DIR`` (default
+``$XDG_CACHE_HOME/ecozone`` or ``~/.cache/ecozone``), written atomically; set
+``ECOZONE_VERIFY_CACHE=0`` to hash on every read. A cache that cannot be read or
+written is ignored: the layer is then simply hashed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+__all__ = ["cache_file", "is_verified", "mark_verified", "state_key"]
+
+_MAX_ENTRIES = 512
+_LOCK = threading.Lock()
+_FILE_NAME = "verified-layers.json"
+
+
+def cache_file() -> Path | None:
+    """Return the cache file, or None when the cache is switched off."""
+    if os.environ.get("ECOZONE_VERIFY_CACHE", "1").strip().lower() in ("0", "false", "no", "off"):
+        return None
+    base = os.environ.get("ECOZONE_CACHE_DIR")
+    if not base:
+        xdg = os.environ.get("XDG_CACHE_HOME")
+        base = os.path.join(xdg, "ecozone") if xdg else os.path.expanduser("~/.cache/ecozone")
+    return Path(base) / _FILE_NAME
+
+
+def state_key(path: Path, table: str, checksum: str) -> str | None:
+    """Digest naming ``table`` of the store file ``path`` in its current state.
+
+    Parameters
+    ----------
+    path
+        The GeoPackage store file.
+    table
+        Feature table of the layer version.
+    checksum
+        The checksum recorded for that version.
+
+    Returns
+    -------
+    str or None
+        A hex digest, or None when the file cannot be examined.
+    """
+    try:
+        st = os.stat(path)
+        real = os.path.realpath(path)
+    except OSError:
+        return None
+    parts = (
+        real,
+        st.st_dev,
+        st.st_ino,
+        st.st_size,
+        st.st_mtime_ns,
+        st.st_ctime_ns,
+        table,
+        checksum,
+    )
+    return hashlib.sha256("\0".join(map(str, parts)).encode("utf-8")).hexdigest()
+
+
+def _load(file: Path) -> list[str]:
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return [k for k in data if isinstance(k, str)] if isinstance(data, list) else []
+
+
+def is_verified(key: str | None) -> bool:
+    """Whether ``key`` (from :func:`state_key`) was verified before."""
+    file = cache_file()
+    if key is None or file is None:
+        return False
+    return key in _load(file)
+
+
+def mark_verified(key: str | None) -> None:
+    """Remember that ``key`` (from :func:`state_key`) matched its checksum."""
+    file = cache_file()
+    if key is None or file is None:
+        return
+    with _LOCK:
+        keys = [k for k in _load(file) if k != key] + [key]
+        keys = keys[-_MAX_ENTRIES:]
+        try:
+            file.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=".verified-", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    json.dump(keys, fh)
+                os.replace(tmp, file)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+        except OSError:
+            return  # read-only home, full disk: the next read hashes again
