@@ -1,9 +1,10 @@
 """The demo: every capability of ecozone run once on the embedded data.
 
-It writes, into one folder: a site-check report for a sample construction project
-in Tongzhou, the coverage tables of Beijing and Tongzhou against their targets, an
+It writes, into one folder: a site-check report for a sample project, the coverage
+tables of the demo's pack and of the packs it inherits against their targets, an
 interactive map, a print map, the park service coverage raster and a QGIS project
-(tongzhou.qgz + tongzhou.gpkg, styled). Only library
+(<pack>.qgz + <pack>.gpkg, styled). Which pack and which sample project is data:
+``data/demo.toml`` next to the embedded store (:func:`demo_settings`). Only library
 calls; the command line prints the summary.
 """
 
@@ -20,7 +21,34 @@ import pandas as pd
 
 log = logging.getLogger(__name__)
 
-DEMO_PROJECT_NAME = "通州区某住宅项目施工工地（示例）"
+DEMO_FILE = "demo.toml"
+
+
+def demo_settings() -> dict[str, Any]:
+    """The demo's pack and sample project, from ``demo.toml`` beside the embedded store.
+
+    Returns
+    -------
+    dict
+        ``pack`` (a pack name) and ``project`` (``name``, ``project_type``, ``flags``,
+        ``site_in``: the layer kind whose first feature holds the sample site).
+
+    Raises
+    ------
+    FileNotFoundError
+        Naming the file when the embedded data (or its ``demo.toml``) is missing.
+    """
+    import tomllib
+
+    from layers import embedded_dataset_path
+
+    embedded = embedded_dataset_path()
+    path = embedded.parent / DEMO_FILE if embedded is not None else Path(DEMO_FILE)
+    if not path.exists():
+        msg = f"{path}: the demo's settings are missing; reinstall ecozone with its data/ files"
+        raise FileNotFoundError(msg)
+    with path.open("rb") as f:
+        return tomllib.load(f)
 
 
 @dataclass
@@ -36,21 +64,23 @@ class DemoSummary:
     layers: pd.DataFrame | None = None
 
 
-def sample_site(store: Any) -> tuple[gpd.GeoDataFrame, tuple[float, float]]:
-    """A 120 m × 90 m construction site inside Tongzhou's first strict-control zone.
+def sample_site(
+    store: Any, kind: str = "strict_zone", name: str = "示例项目"
+) -> tuple[gpd.GeoDataFrame, tuple[float, float]]:
+    """A 120 m × 90 m site inside the first feature of a layer kind (the demo's zone).
 
     Returns the site (EPSG:4326) and its exit point (lon, lat) on the south side.
     """
     from geo.crs import local_metric_crs
 
-    zone = store.get_kind("tongzhou_strict_zone").gdf.iloc[[0]]
+    zone = store.get_kind(kind).gdf.iloc[[0]]
     crs = local_metric_crs(zone.geometry, zone.crs)
     centre = zone.to_crs(crs).geometry.iloc[0].representative_point()
     x, y = centre.x, centre.y
     from shapely.geometry import Point, box
 
     site = gpd.GeoDataFrame(
-        {"site_id": ["demo-1"], "name": [DEMO_PROJECT_NAME]},
+        {"site_id": ["demo-1"], "name": [name]},
         geometry=[box(x - 60, y - 45, x + 60, y + 45)],
         crs=crs,
     ).to_crs("EPSG:4326")
@@ -102,24 +132,17 @@ def run_demo(
     DemoSummary
         Paths of everything written, the sample verdict and the coverage tables.
     """
+    from ecozone.workflows import jurisdiction_map, write_site_report
     from layers import open_store
     from maps.interactive import interactive_map, save_interactive
     from maps.printmap import print_map
     from maps.qgis_project import write_qgis_project
     from maps.raster import park_coverage_raster
-    from maps.sitemap import site_map_png
     from zoning.coverage import measure_targets, metrics_table, write_metrics_csv
     from zoning.coverage_tables import write_coverage_table
-    from zoning.gaps import uncovered_residential
     from zoning.pack import load_pack
     from zoning.project import Project
-    from zoning.report import build_report, write_reports
-    from zoning.workflow import (
-        checker_layer_frames,
-        jurisdiction_area,
-        layers_in_jurisdiction,
-        make_checker,
-    )
+    from zoning.workflow import make_checker
 
     say = step or (lambda _msg: None)
     outdir = Path(outdir)
@@ -128,27 +151,32 @@ def run_demo(
     with open_store(store) as st:
         summary.layers = st.list_layers()
 
-        say("site check: sample construction project in Tongzhou")
-        tongzhou = load_pack("tongzhou")
-        site, exit_point = sample_site(st)
+        settings = demo_settings()
+        main = load_pack(settings["pack"])
+        sample = settings.get("project") or {}
+        where = main.jurisdiction.name
+        say(f"site check: sample project in {main.jurisdiction.name_en}")
+        project_name = str(sample.get("name") or "示例项目")
+        site, exit_point = sample_site(
+            st, str(sample.get("site_in") or "strict_zone"), project_name
+        )
         project = Project(
-            name=DEMO_PROJECT_NAME,
-            project_type="construction",
-            flags=frozenset({"garbage"}),
+            name=project_name,
+            project_type=str(sample.get("project_type") or "construction"),
+            flags=frozenset(sample.get("flags") or ()),
             exits=(exit_point,),
         )
-        checker = make_checker(tongzhou, st)
+        checker = make_checker(main, st)
         result = checker.check(site, project=project)
-        report = build_report(result, project=project)
-        png = site_map_png(result.sites, checker_layer_frames(checker))
-        written = write_reports(report, outdir / "site-report", map_png=png)
-        summary.files.update({f"report.{k}": v for k, v in written.items()})
+        written = write_site_report(checker, result, outdir / "site-report", project=project)
+        summary.files.update({f"report.{k}": v for k, v in written.files.items()})
         summary.verdict = str(result.sites["verdict"].iloc[0])
         summary.verdict_zh = str(result.sites["verdict_zh"].iloc[0])
         summary.findings = len(result.findings)
 
         inputs = demo_coverage_inputs()
-        for name in ("beijing", "tongzhou"):
+        lineage = [n for n in main.lineage if not load_pack(n).abstract]
+        for name in lineage:
             say(f"coverage: {name} against its targets")
             pack = load_pack(name)
             results = measure_targets(pack, st, by="district", **inputs)
@@ -163,25 +191,24 @@ def run_demo(
             summary.files[f"coverage-{name}.long"] = long
             summary.coverage[name] = metrics_table(results)
 
-        say("maps: interactive, print and raster (Tongzhou)")
-        shown = layers_in_jurisdiction(tongzhou, st)
-        area = jurisdiction_area(tongzhou, st)
+        say(f"maps: interactive, print and raster ({main.jurisdiction.name_en})")
+        view = jurisdiction_map(main, st, gaps=True, checked=result)
+        shown, area, gaps = view.layers, view.area, view.gaps
         parks, residential = st.get_kind("park"), st.get_kind("residential")
-        gaps = uncovered_residential(parks, residential, tiers=tongzhou.park_service, area_of=area)
         m = interactive_map(
             shown,
             sites=result.sites,
             findings=result.findings,
             gaps=gaps,
             basemap="none",
-            title="通州区生态环境分区管控（演示）",
+            title=f"{where}生态环境分区管控（演示）",
         )
         summary.files["map.html"] = save_interactive(m, outdir / "map.html")
         for suffix in ("png", "pdf"):
             path = outdir / f"map.{suffix}"
             print_map(
                 shown,
-                title="通州区生态环境分区管控图（演示数据）",
+                title=f"{where}生态环境分区管控图（演示数据）",
                 out=path,
                 sites=result.sites,
                 gaps=gaps,
@@ -191,15 +218,15 @@ def run_demo(
             parks,
             residential,
             outdir / "park-coverage.tif",
-            tiers=tongzhou.park_service,
+            tiers=main.park_service,
             area_of=area,
             resolution_m=10.0,
         )
-        say("QGIS project: the layers styled, with the check result and gaps (Tongzhou)")
+        say(f"QGIS project: the layers styled, with the check result and gaps ({where})")
         summary.files["project.qgz"] = write_qgis_project(
             shown,
-            outdir / "tongzhou.qgz",
-            title="通州区生态环境分区管控（演示数据）",
+            outdir / f"{main.name}.qgz",
+            title=f"{where}生态环境分区管控（演示数据）",
             extent=area,
             sites=result.sites,
             gaps=gaps,

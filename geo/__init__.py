@@ -1,6 +1,7 @@
 """geo: coordinates, measurement and file input/output done right for China.
 
-- :mod:`geo.crs` — CGCS2000/WGS84, 3° Gauss-Krüger zones, CRS detection, metric CRSs
+- :mod:`geo.crs` — CGCS2000/WGS84, 3° Gauss-Krüger zones, metric CRSs, the transformer cache
+- :mod:`geo.detect` — the CRS of bare coordinates (magnitudes, swapped axes)
 - :mod:`geo.chinacoords` — WGS84 ⇄ GCJ-02 (AMap/Tencent) ⇄ BD-09 (Baidu)
 - :mod:`geo.convert` — one call between any of those and any projected CRS
 - :mod:`geo.measure` — ellipsoidal area, perimeter, length; metric distance and buffers
@@ -10,12 +11,13 @@
 
 from typing import TYPE_CHECKING
 
-from geo._lazy import lazy_exports
+from geo.lazy import lazy_exports
 
-if TYPE_CHECKING:  # the names below, imported on first use (geo/_lazy.py)
+if TYPE_CHECKING:  # the names below, imported on first use (geo/lazy.py)
     from geo.chinacoords import convert_coords, convert_gdf, convert_geometry
     from geo.convert import convert_xy
-    from geo.crs import detect_crs, equal_area_crs, gk_epsg, local_metric_crs
+    from geo.crs import equal_area_crs, gk_epsg, local_metric_crs
+    from geo.detect import detect_crs
     from geo.errors import (
         ChecksumMismatchError,
         CRSDetectionError,
@@ -40,7 +42,7 @@ _EXPORTS = {
     "convert_gdf": "geo.chinacoords",
     "convert_geometry": "geo.chinacoords",
     "convert_xy": "geo.convert",
-    "detect_crs": "geo.crs",
+    "detect_crs": "geo.detect",
     "equal_area_crs": "geo.crs",
     "gk_epsg": "geo.crs",
     "local_metric_crs": "geo.crs",

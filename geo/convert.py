@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from pyproj import CRS, Transformer
+from pyproj import CRS
 
 from geo.chinacoords import convert_coords
-from geo.crs import gk_epsg
+from geo.crs import gk_epsg, transform_geoms, transformer
 from geo.errors import CRSDetectionError, InputFormatError
 
 OFFSET_SYSTEMS = ("wgs84", "cgcs2000", "gcj02", "bd09")
@@ -106,7 +106,7 @@ def convert_xy(x: ArrayLike, y: ArrayLike, *, src: str, dst: str) -> tuple[np.nd
     y = np.asarray(y, dtype="float64")
     source = resolve_system(src)
     if isinstance(source, CRS):
-        to_ll = Transformer.from_crs(source, "EPSG:4326", always_xy=True)
+        to_ll = transformer(source, "EPSG:4326")
         lon, lat = to_ll.transform(x, y)
         source = "wgs84"
     else:
@@ -114,7 +114,7 @@ def convert_xy(x: ArrayLike, y: ArrayLike, *, src: str, dst: str) -> tuple[np.nd
     target = resolve_system(dst, lon_hint=float(np.nanmean(lon)) if np.size(lon) else None)
     if isinstance(target, CRS):
         lon, lat = convert_coords(lon, lat, src=source, dst="wgs84")
-        from_ll = Transformer.from_crs("EPSG:4326", target, always_xy=True)
+        from_ll = transformer("EPSG:4326", target)
         return tuple(np.asarray(v) for v in from_ll.transform(lon, lat))  # type: ignore[return-value]
     out = convert_coords(lon, lat, src=source, dst=target)
     return np.asarray(out[0]), np.asarray(out[1])
@@ -157,7 +157,7 @@ def convert_table(
     InputFormatError
         If the coordinate columns cannot be found.
     """
-    from geo.io._tabular import (
+    from geo.io.tabular import (
         BP_X_NAMES,
         BP_Y_NAMES,
         LAT_NAMES,
@@ -230,20 +230,26 @@ def convert_frame(gdf: Any, *, src: str, dst: str) -> Any:
     """
     import shapely
 
-    geoms = np.array(gdf.geometry.array, dtype=object)  # a copy: set_coordinates fills it
-    xy = shapely.get_coordinates(geoms)
-    if len(xy) == 0:
-        target = resolve_system(dst)
-    else:  # resolve "gk" (zone from the longitude) once, from the WGS84 longitudes
-        lon, lat = convert_xy(xy[:, 0], xy[:, 1], src=src, dst="wgs84")
-        target = resolve_system(dst, lon_hint=float(np.nanmean(lon)))
-        x, y = convert_xy(
-            lon, lat, src="wgs84", dst=target.to_string() if isinstance(target, CRS) else target
-        )
-        shapely.set_coordinates(geoms, np.column_stack([x, y]))
-    if not isinstance(target, CRS):
-        target = CRS.from_epsg(4326)
-    moved = geoms
+    from geo.io.lonlat import to_lonlat
+
+    source = resolve_system(src)
+    ll = to_lonlat(  # the one lon/lat conversion (geo.io.lonlat); src names the system
+        gdf, crs=source if isinstance(source, CRS) else "EPSG:4326",
+        coords=source if isinstance(source, str) else "wgs84", source=f"src={src!r}",
+        hint="check src (e.g. gk39 or EPSG:4548 for Gauss-Krüger eastings)",
+    ).geoms  # fmt: skip
+    xy = shapely.get_coordinates(ll)
+    target = resolve_system(dst, lon_hint=float(np.nanmean(xy[:, 0])) if len(xy) else None)
+    if isinstance(target, CRS):
+        moved = transform_geoms(ll, "EPSG:4326", target)
+    else:
+        if target != "wgs84":
+
+            def _fn(c: np.ndarray) -> np.ndarray:
+                return np.column_stack(convert_coords(c[:, 0], c[:, 1], src="wgs84", dst=target))
+
+            ll = shapely.transform(ll, _fn)
+        moved, target = ll, CRS.from_epsg(4326)
     out = gdf.copy()
     return out.set_geometry(type(gdf.geometry)(moved, index=gdf.index, crs=None)).set_crs(
         target, allow_override=True

@@ -10,7 +10,9 @@
   117°E: EPSG:4548, or EPSG:4527 with prefix. 6-degree zones 13…23 with prefix are
   EPSG:4491–4501.
 - Coordinate tables (界址点) list **X = northing, Y = easting**, the reverse of GIS
-  order; :func:`detect_crs` recognises this and reports ``swapped=True``.
+  order; :func:`geo.detect.detect_crs` recognises this and reports ``swapped=True``.
+- One transformer cache (:func:`transformer`, :func:`transform_geoms`) and one zone
+  rule (:func:`gk_zone_number`, vectorised :func:`metric_epsg`) serve every package.
 - Nothing is measured in EPSG:4326 degrees or Web Mercator: :func:`local_metric_crs`
   gives the GK zone of the data for buffers and distances, :func:`equal_area_crs` an
   Albers equal-area CRS for fast areas (:mod:`geo.measure` holds the ellipsoidal
@@ -26,7 +28,6 @@ import functools
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
@@ -42,8 +43,6 @@ from geo.errors import CRSDetectionError
 __all__ = [
     "CGCS2000",
     "WGS84",
-    "DetectedCRS",
-    "detect_crs",
     "equal_area_crs",
     "gk_central_meridian",
     "gk_epsg",
@@ -51,7 +50,9 @@ __all__ = [
     "is_lonlat",
     "local_metric_crs",
     "metric_crs_for_lonlat",
+    "metric_epsg",
     "to_lonlat",
+    "transform_geoms",
     "transformer",
 ]
 
@@ -68,41 +69,11 @@ _GK3_EPSG_PREFIX = 4513  # zone 25 with 25 500 000 false easting
 GK6_ZONES = range(13, 24)
 _GK6_EPSG_PREFIX = 4491
 
-# China's extent used for recognising lon/lat.
-_LON_RANGE = (73.0, 136.0)
-_LAT_RANGE = (3.0, 54.0)
-# Plausible GK eastings (without prefix) and northings for China.
-_EASTING_RANGE = (100_000.0, 900_000.0)
-_NORTHING_RANGE = (300_000.0, 6_100_000.0)
-# Web Mercator x/y over China, only to word the error message well.
-_WEBMERC_X = (8_100_000.0, 15_200_000.0)
-_WEBMERC_Y = (330_000.0, 7_200_000.0)
-
 _HINT = (
     'pass the CRS explicitly, e.g. crs="EPSG:4548" (GK CM 117°E, Beijing, no prefix), '
     'crs="EPSG:4527" (zone 39 with prefix), crs="EPSG:4326" (lon/lat), or zone=39; '
     "on the command line --crs EPSG:4548"
 )
-
-
-@dataclass(frozen=True)
-class DetectedCRS:
-    """The outcome of :func:`detect_crs`.
-
-    Attributes
-    ----------
-    crs
-        The reference system the coordinates are in.
-    swapped
-        True when the columns are in the reverse order of GIS (x, y): latitude first,
-        or X = northing / Y = easting as in 界址点 tables. Swap them before use.
-    description
-        One line of what was recognised, for logs and messages.
-    """
-
-    crs: pyproj.CRS
-    swapped: bool
-    description: str
 
 
 @functools.lru_cache(maxsize=256)
@@ -111,27 +82,128 @@ def _epsg(code: int) -> pyproj.CRS:
     return pyproj.CRS.from_epsg(code)
 
 
+# lon/lat probe points over China and beyond: a pipeline replaces a searched operation
+# only when it gives identical numbers on all of them (see :func:`transformer`)
+_PROBE_LON, _PROBE_LAT = (
+    a.ravel() for a in np.meshgrid(np.linspace(70, 140, 29), np.linspace(15, 55, 17))
+)
+
+
 @functools.lru_cache(maxsize=128)
 def _cached_transformer(src: pyproj.CRS, dst: pyproj.CRS) -> pyproj.Transformer:
-    return pyproj.Transformer.from_crs(src, dst, always_xy=True)
+    tr = pyproj.Transformer.from_crs(src, dst, always_xy=True)
+    try:
+        fast = pyproj.Transformer.from_pipeline(tr.to_proj4())
+        same = all(
+            np.array_equal(a, b, equal_nan=True)
+            for a, b in zip(
+                tr.transform(_PROBE_LON, _PROBE_LAT),
+                fast.transform(_PROBE_LON, _PROBE_LAT),
+                strict=True,
+            )
+        )
+    except Exception:  # no pipeline form: keep the searched operation
+        return tr
+    return fast if same else tr
+
+
+@functools.lru_cache(maxsize=256)
+def _transformer_for(src: Any, dst: Any) -> pyproj.Transformer:
+    return _cached_transformer(pyproj.CRS.from_user_input(src), pyproj.CRS.from_user_input(dst))
 
 
 def transformer(src: Any, dst: Any) -> pyproj.Transformer:
-    """Return a cached ``always_xy`` transformer between two CRSs.
+    """Return a cached ``always_xy`` transformer between two CRSs: ecozone's one cache.
 
-    Creating a :class:`pyproj.Transformer` costs about 0.1 s, so ecozone reuses them.
+    A :class:`pyproj.Transformer` made from a CRS pair searches PROJ's database:
+    about 0.1-0.3 s, paid again by every thread on its first call. The cache keeps
+    one per pair (keyed by the arguments as given, then by the CRSs), made from the
+    operation's PROJ pipeline when that reproduces the searched operation exactly on
+    probe points over China (a thread's copy then costs 0.2 ms).
 
     Parameters
     ----------
     src, dst
-        Anything accepted by :meth:`pyproj.CRS.from_user_input`.
+        Anything accepted by :meth:`pyproj.CRS.from_user_input` (an EPSG code, a
+        string, a WKT, a :class:`pyproj.CRS`).
 
     Returns
     -------
     pyproj.Transformer
         Transforms (x, y) = (lon, lat) or (easting, northing), GIS order.
     """
-    return _cached_transformer(pyproj.CRS.from_user_input(src), pyproj.CRS.from_user_input(dst))
+    try:
+        return _transformer_for(src, dst)
+    except TypeError:  # an unhashable CRS description (a dict): cached by CRS only
+        return _cached_transformer(
+            pyproj.CRS.from_user_input(src), pyproj.CRS.from_user_input(dst)
+        )
+
+
+def transform_geoms(geoms: ArrayLike, src: Any, dst: Any) -> NDArray[np.object_]:
+    """Reproject an array of shapely geometries, vectorised over all their coordinates.
+
+    Parameters
+    ----------
+    geoms
+        Array of shapely geometries (``None`` stays ``None``).
+    src, dst
+        Anything :meth:`pyproj.CRS.from_user_input` accepts (:func:`transformer`).
+
+    Returns
+    -------
+    numpy.ndarray
+        New geometries in ``dst``.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    if len(geoms) == 0:
+        return geoms.copy()
+    tr = transformer(src, dst)
+
+    def _xy(coords: NDArray[np.float64]) -> NDArray[np.float64]:
+        x, y = tr.transform(coords[:, 0], coords[:, 1])
+        return np.column_stack([x, y])
+
+    return shapely.transform(geoms, _xy)
+
+
+def _zones(lon: NDArray[np.float64]) -> NDArray[np.int64]:
+    """The 3-degree GK zone of each longitude (the eastern zone on an edge); NaN → 0."""
+    return np.floor(np.nan_to_num(lon, nan=0.0) / 3.0 + 0.5).astype(np.int64)
+
+
+def metric_epsg(lon: ArrayLike, lat: ArrayLike) -> NDArray[np.int64]:
+    """Return the EPSG code of the local metric CRS at each lon/lat position.
+
+    The vectorised form of :func:`metric_crs_for_lonlat`: the CGCS2000 3-degree
+    Gauss-Krüger zone (EPSG:4534–4554, zone :func:`gk_zone_number`) inside China's
+    longitudes, else the WGS84 UTM zone (EPSG:326xx north, 327xx south).
+
+    Parameters
+    ----------
+    lon, lat
+        Degrees, arrays of the same shape.
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        One code per position; 0 where ``lon`` or ``lat`` is not finite.
+
+    Examples
+    --------
+    >>> metric_epsg([116.4, 8.0], [39.9, 45.0]).tolist()
+    [4548, 32632]
+    """
+    lon = np.asarray(lon, dtype="float64")
+    lat = np.asarray(lat, dtype="float64")
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    zone = _zones(lon)
+    gk = (zone >= GK3_ZONES.start) & (zone < GK3_ZONES.stop)
+    lon0 = np.where(ok, lon, 0.0)
+    utm = np.clip(np.floor((lon0 + 180.0) / 6.0).astype(np.int64) + 1, 1, 60)
+    utm_epsg = np.where(lat >= 0, 32600, 32700) + utm
+    epsg = np.where(gk, _GK3_EPSG_NO_PREFIX + zone - GK3_ZONES.start, utm_epsg)
+    return np.where(ok, epsg, 0)
 
 
 def gk_zone_number(lon: float) -> int:
@@ -168,7 +240,7 @@ def gk_zone_number(lon: float) -> int:
     if not math.isfinite(value) or not -180.0 <= value <= 180.0:
         msg = f"`lon` must be a longitude between -180 and 180 degrees, got {lon!r}."
         raise CRSDetectionError(msg)
-    return math.floor(value / 3.0 + 0.5)
+    return int(_zones(np.float64(value)))
 
 
 def gk_central_meridian(zone: int) -> float:
@@ -300,216 +372,6 @@ def gk_epsg(
     return base + (z - GK3_ZONES.start)
 
 
-def _finite_xy(x: ArrayLike, y: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    try:
-        xa = np.asarray(x, dtype=np.float64).ravel()
-        ya = np.asarray(y, dtype=np.float64).ravel()
-    except (TypeError, ValueError) as err:
-        msg = f"detect_crs() needs numeric x and y, got {type(x).__name__}/{type(y).__name__}."
-        raise CRSDetectionError(msg) from err
-    if xa.shape != ya.shape:
-        msg = f"detect_crs(): x and y differ in length ({xa.size} and {ya.size})."
-        raise CRSDetectionError(msg)
-    ok = np.isfinite(xa) & np.isfinite(ya)
-    if not ok.any():
-        msg = (
-            f"detect_crs(): none of the {xa.size} coordinate pairs is a finite number, so "
-            f"the reference system cannot be detected; {_HINT}."
-        )
-        raise CRSDetectionError(msg)
-    return xa[ok], ya[ok]
-
-
-def _within(a: NDArray[np.float64], lo_hi: tuple[float, float]) -> bool:
-    return bool((a >= lo_hi[0]).all() and (a <= lo_hi[1]).all())
-
-
-def _fmt_range(a: NDArray[np.float64]) -> str:
-    return f"{a.min():.6g} … {a.max():.6g}"
-
-
-def _prefixed_zone(
-    easting: NDArray[np.float64], northing: NDArray[np.float64]
-) -> tuple[int, str] | None:
-    """Return (zone, kind) if ``easting`` carries one GK zone prefix, else None."""
-    if not _within(northing, (0.0, _NORTHING_RANGE[1])):
-        return None
-    prefixes = np.floor(easting / 1e6)
-    if prefixes.min() != prefixes.max():
-        return None
-    zone = int(prefixes[0])
-    if zone not in GK3_ZONES and zone not in GK6_ZONES:
-        return None
-    if not _within(easting - zone * 1e6, _EASTING_RANGE):
-        return None
-    return zone, ("3" if zone in GK3_ZONES else "6")
-
-
-def _seen(x: NDArray[np.float64], y: NDArray[np.float64]) -> str:
-    return f"{x.size} points with x {_fmt_range(x)} and y {_fmt_range(y)}"
-
-
-def _gk_crs(zone: int, kind: str, prefixed: bool) -> tuple[pyproj.CRS, str]:
-    if kind == "6":
-        epsg = _GK6_EPSG_PREFIX + (zone - GK6_ZONES.start)
-        cm = 6 * zone - 3
-        text = f"CGCS2000 6-degree Gauss-Krüger zone {zone} (CM {cm}°E), prefixed eastings"
-    else:
-        epsg = gk_epsg(zone=zone, prefixed=prefixed)
-        cm = 3 * zone
-        pre = "prefixed" if prefixed else "plain"
-        text = f"CGCS2000 3-degree Gauss-Krüger zone {zone} (CM {cm}°E), {pre} eastings"
-    return _epsg(epsg), f"{text}, EPSG:{epsg}"
-
-
-def detect_crs(
-    x: ArrayLike,
-    y: ArrayLike,
-    *,
-    zone: int | None = None,
-    central_meridian: float | None = None,
-) -> DetectedCRS:
-    """Recognise the reference system of coordinates in China from their magnitudes.
-
-    Recognised (every finite pair must fit the same case; NaN pairs are ignored):
-
-    - lon/lat: x in 73…136, y in 3…54 → EPSG:4326 (CGCS2000 lon/lat is the same);
-    - lat/lon swapped: → EPSG:4326 with ``swapped=True``;
-    - Gauss-Krüger eastings with zone prefix (e.g. 39 4xx xxx, northing 0…6.1e6):
-      3-degree zones 25…45 → EPSG:4513–4533; 6-degree zones 13…23 → EPSG:4491–4501
-      (13…15 raise when the numbers also fit Web Mercator); also with the columns
-      swapped (X = northing, Y = easting, as in 界址点 tables);
-    - plain GK eastings (100 000…900 000) with northings (300 000…6 100 000), in either
-      column order: the zone cannot be known from the numbers, so ``zone`` or
-      ``central_meridian`` must be given (→ EPSG:4534–4554).
-
-    Parameters
-    ----------
-    x, y
-        The first and second coordinate columns as given (arrays or sequences).
-    zone
-        3-degree GK zone number (25…45) for plain eastings; checked against a prefix.
-    central_meridian
-        Alternative to ``zone``: the central meridian in degrees (e.g. 117).
-
-    Returns
-    -------
-    DetectedCRS
-        ``crs``, ``swapped`` and a one-line ``description``.
-
-    Raises
-    ------
-    CRSDetectionError
-        When the system cannot be decided (mixed magnitudes, values fitting no known
-        system, plain GK without zone, prefixes 13–15 that are also Web Mercator, or a
-        ``zone`` contradicting the prefix). The message gives the ranges of x and y
-        and the option to pass (``crs="EPSG:4548"``, ``zone=39``, ``--crs``).
-
-    Examples
-    --------
-    >>> detect_crs([116.3, 116.5], [39.8, 40.0]).crs.to_epsg()
-    4326
-    >>> d = detect_crs([4_420_000.0], [39_450_000.0])
-    >>> d.crs.to_epsg(), d.swapped
-    (4527, True)
-    >>> detect_crs([450_000.0], [4_420_000.0], zone=39).crs.to_epsg()
-    4548
-    """
-    xa, ya = _finite_xy(x, y)
-    seen = _seen(xa, ya)
-
-    # lon/lat in either order
-    if _within(xa, _LON_RANGE) and _within(ya, _LAT_RANGE):
-        return DetectedCRS(_epsg(4326), False, "lon/lat degrees (WGS84 = CGCS2000), EPSG:4326")
-    if _within(ya, _LON_RANGE) and _within(xa, _LAT_RANGE):
-        return DetectedCRS(
-            _epsg(4326),
-            True,
-            "lat/lon degrees, columns swapped (latitude first), EPSG:4326",
-        )
-
-    # GK with zone prefix, GIS order or 界址点 order (X = northing, Y = easting)
-    for swapped, easting, northing in ((False, xa, ya), (True, ya, xa)):
-        found = _prefixed_zone(easting, northing)
-        if found is None:
-            continue
-        pz, kind = found
-        if kind == "6" and pz <= 15 and _within(xa, _WEBMERC_X) and _within(ya, _WEBMERC_Y):
-            msg = (
-                f"Cannot decide the CRS of {seen}: the eastings look like 6-degree "
-                f"Gauss-Krüger zone {pz} with prefix (EPSG:{_GK6_EPSG_PREFIX + pz - 13}) but "
-                'also like Web Mercator; pass crs="EPSG:3857" or '
-                f'crs="EPSG:{_GK6_EPSG_PREFIX + pz - 13}" (--crs on the command line). '
-                "(无法判断坐标系，请指定 --crs)"
-            )
-            raise CRSDetectionError(msg)
-        if zone is not None and (kind != "3" or _int_zone(zone, "zone") != pz):
-            msg = (
-                f"zone={zone!r} contradicts the coordinates: the eastings carry the zone "
-                f"prefix {pz} ({seen}). Drop `zone` or pass the matching crs."
-            )
-            raise CRSDetectionError(msg)
-        crs, text = _gk_crs(pz, kind, prefixed=True)
-        if swapped:
-            text += "; columns swapped (X = northing, Y = easting)"
-        return DetectedCRS(crs, swapped, text)
-
-    # plain GK eastings
-    plain = [
-        swapped
-        for swapped, easting, northing in ((False, xa, ya), (True, ya, xa))
-        if _within(easting, _EASTING_RANGE) and _within(northing, _NORTHING_RANGE)
-    ]
-    if len(plain) == 2:
-        msg = (
-            f"Cannot decide the CRS of {seen}: both columns fit Gauss-Krüger eastings and "
-            "northings, so their order is unknown; pass crs= with the columns in "
-            f'(easting, northing) order, e.g. crs="EPSG:4548", or --crs. ({_HINT})'
-        )
-        raise CRSDetectionError(msg)
-    if len(plain) == 1:
-        swapped = plain[0]
-        if zone is None and central_meridian is None:
-            msg = (
-                f"Cannot decide the CRS of {seen}: these are Gauss-Krüger eastings without "
-                "zone prefix, and the zone cannot be known from the numbers. Pass zone= "
-                '(e.g. zone=39 for CM 117°E, Beijing) or crs="EPSG:4548" (EPSG:4534–4554 '
-                "for CM 75°E…135°E), or --crs on the command line. "
-                "(高斯-克吕格坐标无带号，请指定带号或 --crs EPSG:4548)"
-            )
-            raise CRSDetectionError(msg)
-        if zone is not None and central_meridian is not None:
-            msg = (
-                f"Pass either zone= or central_meridian=, not both (got zone={zone!r}, "
-                f"central_meridian={central_meridian!r})."
-            )
-            raise CRSDetectionError(msg)
-        if zone is not None:
-            epsg = gk_epsg(zone=zone)
-        else:
-            epsg = gk_epsg(central_meridian=central_meridian)
-        crs, text = _gk_crs(epsg - _GK3_EPSG_NO_PREFIX + GK3_ZONES.start, "3", prefixed=False)
-        if swapped:
-            text += "; columns swapped (X = northing, Y = easting)"
-        return DetectedCRS(crs, swapped, text)
-
-    # nothing fits: say what was seen and what to pass
-    hints = []
-    if _within(xa, _WEBMERC_X) and _within(ya, _WEBMERC_Y):
-        hints.append('if this is Web Mercator pass crs="EPSG:3857"')
-    lonlat = (xa >= _LON_RANGE[0]) & (xa <= _LON_RANGE[1])
-    if lonlat.any() and not lonlat.all():
-        hints.append(f"{int(lonlat.sum())} of {xa.size} x values look like longitudes")
-    extra = ("; " + "; ".join(hints)) if hints else ""
-    msg = (
-        f"Cannot detect the CRS of {seen}: the values fit no supported system in China "
-        "(lon/lat 73…136 / 3…54, Gauss-Krüger eastings with or without zone prefix) or "
-        f"mix several{extra}. Check the columns, or {_HINT}. "
-        "(无法识别坐标系，请检查坐标列或指定 --crs)"
-    )
-    raise CRSDetectionError(msg)
-
-
 def is_lonlat(crs: Any) -> bool:
     """Tell whether ``crs`` is WGS84 or CGCS2000 lon/lat (treated as the same).
 
@@ -592,11 +454,8 @@ def metric_crs_for_lonlat(lon: float, lat: float) -> pyproj.CRS:
         The CGCS2000 3-degree GK zone (EPSG:4534–4554) inside China's longitudes
         73.5…136.5°E, else the WGS84 UTM zone (EPSG:326xx / 327xx).
     """
-    zone = gk_zone_number(lon)
-    if zone in GK3_ZONES:
-        return _epsg(_GK3_EPSG_NO_PREFIX + zone - GK3_ZONES.start)
-    utm = min(int((lon + 180.0) // 6.0) + 1, 60)
-    return _epsg((32600 if lat >= 0 else 32700) + utm)
+    gk_zone_number(lon)  # a clear error for a longitude out of range
+    return _epsg(int(metric_epsg([lon], [lat])[0]))
 
 
 def local_metric_crs(geoms_or_bounds: Any, crs: Any = None) -> pyproj.CRS:
@@ -723,7 +582,7 @@ def to_lonlat(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     ------
     CRSDetectionError
         If ``gdf.crs`` is None: the CRS is never assigned silently. Set it with
-        ``gdf.set_crs(...)`` or find it with :func:`detect_crs`.
+        ``gdf.set_crs(...)`` or find it with :func:`geo.detect.detect_crs`.
     """
     if not isinstance(gdf, gpd.GeoDataFrame | gpd.GeoSeries):
         msg = f"`gdf` must be a GeoDataFrame or GeoSeries, got {type(gdf).__name__}."
@@ -741,3 +600,4 @@ def to_lonlat(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     if is_lonlat(gdf.crs):
         return gdf.set_crs(4326, allow_override=True)
     return gdf.to_crs(4326)
+

@@ -36,12 +36,7 @@ import pyproj
 import shapely
 from numpy.typing import ArrayLike, NDArray
 
-from geo.crs import (
-    GK3_ZONES,
-    equal_area_crs,
-    is_lonlat,
-    transformer,
-)
+from geo.crs import equal_area_crs, is_lonlat, metric_epsg, transform_geoms, transformer
 from geo.errors import CRSDetectionError, GeometryError
 
 __all__ = [
@@ -365,32 +360,9 @@ def area_m2(
     return pd.Series(values, index=index, name="area_m2", dtype="float64")
 
 
-def _metric_epsg(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.int64]:
-    """EPSG code of the local metric CRS per lon/lat (GK 3° zone, else UTM); 0 for NaN."""
-    ok = np.isfinite(lon) & np.isfinite(lat)
-    lon0 = np.where(ok, lon, 0.0)
-    lat0 = np.where(ok, lat, 0.0)
-    zone = np.floor(lon0 / 3.0 + 0.5).astype(np.int64)
-    gk = (zone >= GK3_ZONES.start) & (zone < GK3_ZONES.stop)
-    utm = np.clip(np.floor((lon0 + 180.0) / 6.0).astype(np.int64) + 1, 1, 60)
-    utm_epsg = np.where(lat0 >= 0, 32600, 32700) + utm
-    epsg = np.where(gk, 4534 + zone - GK3_ZONES.start, utm_epsg)
-    return np.where(ok, epsg, 0)
-
-
 def _centres_lonlat(lonlat: NDArray[np.object_]) -> tuple[NDArray[np.float64], ...]:
     b = shapely.bounds(lonlat)  # NaN for missing/empty
     return (b[:, 0] + b[:, 2]) / 2.0, (b[:, 1] + b[:, 3]) / 2.0
-
-
-def _project(geoms: NDArray[np.object_], src: Any, dst: Any) -> NDArray[np.object_]:
-    t = transformer(src, dst)
-
-    def func(c: NDArray[np.float64]) -> NDArray[np.float64]:
-        x, y = t.transform(c[:, 0], c[:, 1])
-        return np.column_stack([x, y])
-
-    return shapely.transform(geoms, func)
 
 
 def buffer_m(
@@ -452,14 +424,14 @@ def buffer_m(
         msg = f"buffer_m(): `distance_m` must be finite, got {dist[bad]!r} at item {bad}."
         raise GeometryError(msg)
     lonlat = _to_lonlat(arr, src, "buffer_m")
-    epsg = _metric_epsg(*_centres_lonlat(lonlat))
+    epsg = metric_epsg(*_centres_lonlat(lonlat))
     out = np.array(arr, dtype=object, copy=True)
     for code in np.unique(epsg[epsg > 0]):
         sel = epsg == code
         local = pyproj.CRS.from_epsg(int(code))
-        projected = _project(arr[sel], src, local)
+        projected = transform_geoms(arr[sel], src, local)
         buffered = shapely.buffer(projected, dist[sel], quad_segs=quad_segs)
-        out[sel] = _project(buffered, local, src)
+        out[sel] = transform_geoms(buffered, local, src)
     # Empty geometries buffer to empty polygons; missing ones stay missing.
     empty = (epsg == 0) & ~shapely.is_missing(arr)
     out[empty] = shapely.buffer(arr[empty], 0.0)
@@ -532,12 +504,12 @@ def distance_m(a: Any, b: Any, crs: Any = None) -> NDArray[np.float64]:
         bb_ = shapely.bounds(lb)
         lon = (np.fmin(ba[:, 0], bb_[:, 0]) + np.fmax(ba[:, 2], bb_[:, 2])) / 2.0
         lat = (np.fmin(ba[:, 1], bb_[:, 1]) + np.fmax(ba[:, 3], bb_[:, 3])) / 2.0
-        epsg = np.where(other, _metric_epsg(lon, lat), 0)
+        epsg = np.where(other, metric_epsg(lon, lat), 0)
         for code in np.unique(epsg[epsg > 0]):
             sel = epsg == code
             local = pyproj.CRS.from_epsg(int(code))
             out[sel] = shapely.distance(
-                _project(la[sel], 4326, local), _project(lb[sel], 4326, local)
+                transform_geoms(la[sel], 4326, local), transform_geoms(lb[sel], 4326, local)
             )
     return out
 

@@ -3,15 +3,15 @@
 A :class:`Layer` is a GeoDataFrame in EPSG:4326 plus its provenance (kind, name,
 source, source date, version, row count, checksum, synthetic flag). Kinds and their
 required columns are registered in :mod:`layers.kinds`; :class:`LayerStore` keeps
-every imported version in one GeoPackage; :func:`open_store` opens the default one.
+every imported version in one GeoPackage (:mod:`layers.store`, also PostGIS);
+:func:`open_store` opens a path, a URL or the default one.
 """
 
 from typing import TYPE_CHECKING
 
-from geo._lazy import lazy_exports
+from geo.lazy import lazy_exports
 
-if TYPE_CHECKING:  # the names below, imported on first use (geo/_lazy.py)
-    from layers.default import default_store_path, embedded_dataset_path, open_store
+if TYPE_CHECKING:  # the names below, imported on first use (geo/lazy.py)
     from layers.kinds import (
         ACCESS_DIMENSIONS,
         KINDS,
@@ -22,12 +22,19 @@ if TYPE_CHECKING:  # the names below, imported on first use (geo/_lazy.py)
         validate_layer,
     )
     from layers.layer import Layer, layer_checksum
-    from layers.store import LayerStore, MissingKindError, check_layer_name
+    from layers.store import (
+        LayerStore,
+        MissingKindError,
+        check_layer_name,
+        default_store_path,
+        embedded_dataset_path,
+        open_store,
+    )
 
 _EXPORTS = {
-    "default_store_path": "layers.default",
-    "embedded_dataset_path": "layers.default",
-    "open_store": "layers.default",
+    "default_store_path": "layers.store.open",
+    "embedded_dataset_path": "layers.store.open",
+    "open_store": "layers.store.open",
     "ACCESS_DIMENSIONS": "layers.kinds",
     "KINDS": "layers.kinds",
     "LAYER_KINDS": "layers.kinds",
@@ -37,9 +44,9 @@ _EXPORTS = {
     "validate_layer": "layers.kinds",
     "Layer": "layers.layer",
     "layer_checksum": "layers.layer",
-    "LayerStore": "layers.store",
-    "MissingKindError": "layers.store",
-    "check_layer_name": "layers.store",
+    "LayerStore": "layers.store.gpkg",
+    "MissingKindError": "layers.store.base",
+    "check_layer_name": "layers.store.base",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 

@@ -72,8 +72,7 @@ def open_any_store(path_or_url: str | os.PathLike[str], *, create: bool = True) 
     -------
     LayerStore or PostGISLayerStore
     """
-    from layers.postgis import PostGISLayerStore, is_postgres_url
-    from layers.store import LayerStore
+    from layers.store import LayerStore, PostGISLayerStore, is_postgres_url
 
     if is_postgres_url(path_or_url):
         return PostGISLayerStore(os.fspath(path_or_url), create=create)
@@ -140,7 +139,7 @@ def copy_layers(
     Parameters
     ----------
     src_store, dst_store
-        :class:`layers.LayerStore` / :class:`layers.postgis.PostGISLayerStore`
+        :class:`layers.LayerStore` / :class:`layers.store.PostGISLayerStore`
         objects, or paths / ``postgresql://`` URLs (opened with
         :func:`open_any_store`; a missing source is an error, a missing destination
         GeoPackage is created).

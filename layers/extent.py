@@ -7,7 +7,7 @@ extent as a small dict:
 
 - ``{"adcodes": ["110000", ...]}`` — the jurisdictions (administrative codes of the
   store's ``boundary`` layer) it covers; given at import with
-  ``ecozone layers import ... --extent 110112,110115``;
+  ``ecozone layers import ... --extent 320102,320104``;
 - ``{"wkt": "MULTIPOLYGON (...)"}`` — a lon/lat polygon (``--extent-file FILE``).
 
 Without one (old stores, or imports into a store without a boundary layer), the
@@ -62,8 +62,8 @@ def _norm_adcodes(codes: Any, *, where: str) -> list[str]:
         text = str(c).strip()
         if not _ADCODE.match(text):
             msg = (
-                f"{where}: {text!r} is not a 6-digit administrative code (e.g. 110112 for "
-                "通州区, 110000 for 北京市); separate several with commas"
+                f"{where}: {text!r} is not a 6-digit administrative code (the adcode "
+                "of a boundary feature, e.g. 320102); separate several with commas"
             )
             raise InputFormatError(msg)
         out.append(text)
@@ -82,7 +82,7 @@ def parse_extent(
     Parameters
     ----------
     value
-        ``"110112,110115"`` (adcodes), a list of adcodes, an extent dict, or a shapely
+        ``"320102,320104"`` (adcodes), a list of adcodes, an extent dict, or a shapely
         polygon in lon/lat; ``None``: not given.
     path
         A polygon file :func:`geo.io.read_vector` reads (any CRS; reprojected to

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from layers.kinds import LayerKind, kind_info
+from layers.kinds import LayerKind, canonical_kind, kind_info
 
 __all__ = ["Layer", "layer_checksum"]
 
@@ -119,7 +119,7 @@ class Layer:
     kind : str
         One of :data:`layers.LAYER_KINDS`.
     name : str
-        Layer name in the store ("redline", "tongzhou_units").
+        Layer name in the store ("redline", "district_units").
     source : str
         The document or file the features come from.
     source_date : str or None
@@ -158,6 +158,10 @@ class Layer:
     created_at: datetime
     source_crs: str | None = None
     extent: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        # an old kind name read from an older store (layers.kinds.KIND_ALIASES)
+        object.__setattr__(self, "kind", canonical_kind(self.kind))
 
     @property
     def spec(self) -> LayerKind:

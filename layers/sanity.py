@@ -31,7 +31,7 @@ import shapely
 import shapely.prepared
 from pyproj import CRS, Transformer
 
-from geo.errors import LayerValidationError
+from geo.errors import LayerValidationError, MissingLayerError
 
 __all__ = ["FAR_M", "TOLERANCE_M", "check_import", "import_sanity", "likely_crs"]
 
@@ -214,14 +214,13 @@ def import_sanity(
     A boundary layer is checked against its declared extent and null island only.
     Returns the problems of a forced import (empty otherwise).
     """
-    from layers._api import MissingKindError
     from layers.extent import resolve_extent
 
     boundary = None
     if kind != "boundary":
         try:
             boundary = store.get_kind("boundary", verify=False)
-        except MissingKindError:
+        except MissingLayerError:  # no boundary layer (layers.store.MissingKindError)
             boundary = None
     area, _ = resolve_extent(declared, boundary)
     if area is not None and area.is_empty:

@@ -8,10 +8,10 @@ zone with Chinese text, legend, scale bar and north arrow; rasters are GeoTIFFs
 
 from typing import TYPE_CHECKING
 
-from geo._lazy import lazy_exports
+from geo.lazy import lazy_exports
 
-if TYPE_CHECKING:  # the names below, imported on first use (geo/_lazy.py)
-    from maps._assets import MissingAssetError, cjk_font
+if TYPE_CHECKING:  # the names below, imported on first use (geo/lazy.py)
+    from maps._assets import STATIC_DIR, MissingAssetError, cjk_font
     from maps.interactive import interactive_map, render_interactive, save_interactive
     from maps.printmap import print_map, print_map_bytes, save_print_map
     from maps.raster import park_coverage_raster, park_distance_raster, rasterize_layer
@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # the names below, imported on first use (geo/_lazy.py)
 
 _EXPORTS = {
     "MissingAssetError": "maps._assets",
+    "STATIC_DIR": "maps._assets",
     "cjk_font": "maps._assets",
     "interactive_map": "maps.interactive",
     "render_interactive": "maps.interactive",
@@ -38,6 +39,7 @@ _EXPORTS = {
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = [
+    "STATIC_DIR",
     "SYNTHETIC_NOTE",
     "MissingAssetError",
     "cjk_font",

@@ -39,7 +39,7 @@ from typing import Any, Literal
 
 from geo.errors import InputFormatError
 
-__all__ = ["TIANDITU_URL", "Basemap", "parse_basemap"]
+__all__ = ["TIANDITU_URL", "Basemap", "export_tiles", "parse_basemap"]
 
 TIANDITU_URL = (
     "https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
@@ -221,3 +221,51 @@ def parse_basemap(spec: str | Basemap | None, *, attribution: str | None = None)
         url=_check_url(text, spec or ""),
         attribution=attribution or "",
     )
+
+
+def export_tiles(basemap: Any, page: str | Path) -> Any:
+    """Make a package basemap usable by a standalone HTML page: tiles beside it.
+
+    A page opened from disk cannot ask ``ecozone serve`` for tiles, so the package's
+    tiles are written as ``<page>_tiles/{z}/{x}/{y}.png`` next to the page and the
+    returned basemap points there (relative URL). Other basemaps are returned as is.
+
+    Parameters
+    ----------
+    basemap
+        A :class:`maps.basemap.Basemap` (or its specification).
+    page
+        The HTML file the map will be saved as.
+
+    Returns
+    -------
+    maps.basemap.Basemap or str
+        ``basemap`` itself unless it is a package.
+    """
+    from dataclasses import replace
+
+    from maps.tiles import TilePackage
+
+    is_package = isinstance(basemap, str) and basemap.lower().endswith((".mbtiles", ".pmtiles"))
+    if not (is_package or getattr(basemap, "kind", None) == "package"):
+        return basemap  # tiles from a URL: nothing to copy
+    base = parse_basemap(basemap)
+    page = Path(page)
+    folder = page.with_name(f"{page.stem}_tiles")
+    with TilePackage(base.path) as pkg:
+        ext = str(pkg.metadata.get("format", "png")).lower()
+        if pkg._db is not None:  # MBTiles: every row
+            rows = pkg._db.execute("SELECT zoom_level, tile_column, tile_row FROM tiles")
+            keys = [(z, x, (2**z - 1) - r) for z, x, r in rows.fetchall()]
+        else:
+            from pmtiles.reader import all_tiles
+
+            keys = [(z, x, y) for (z, x, y), _ in all_tiles(pkg._pm.get_bytes)]
+        for z, x, y in keys:
+            data = pkg.get(z, x, y)
+            if data is None:
+                continue
+            target = folder / str(z) / str(x) / f"{y}.{ext}"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+    return replace(base, kind="xyz", url=f"{folder.name}/{{z}}/{{x}}/{{y}}.{ext}", path=None)

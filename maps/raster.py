@@ -235,8 +235,8 @@ def park_distance_raster(
     InputFormatError
         If there are no parks or the grid would be too large.
     """
-    from zoning._metric import area_series
-    from zoning._service import metric_frame, park_areas, polygonal
+    from geo.overlay import area_series, metric_frame, polygonal
+    from geo.overlay import feature_areas as park_areas
 
     pk = _gdf(parks, "parks")
     if min_area_m2 > 0:
@@ -319,7 +319,7 @@ def rasterize_layer(
     InputFormatError
         If ``column`` is not a column of the layer or the layer is empty.
     """
-    from zoning._service import metric_frame
+    from geo.overlay import metric_frame
 
     gdf = _gdf(layer, "layer")
     gdf = gdf[~(gdf.geometry.isna() | gdf.geometry.is_empty)]

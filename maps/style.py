@@ -26,7 +26,7 @@ import pyproj
 import shapely
 
 from geo.errors import InputFormatError
-from layers.kinds import ACCESS_DIMENSIONS, KINDS
+from layers.kinds import ACCESS_DIMENSIONS, KINDS, LayerKind, canonical_kind
 from zoning.result import VERDICT_COLOURS, VERDICT_ZH, VERDICTS
 
 log = logging.getLogger(__name__)
@@ -76,80 +76,21 @@ class LayerStyle:
         return self.label_zh if lang == "zh" else self.label_en
 
 
-# Colours: ColorBrewer-like, readable in print and on OSM / 天地图 basemaps. The labels
-# here are fallbacks: LAYER_STYLES takes each kind's label from layers.kinds.
-_PALETTE: dict[str, LayerStyle] = {
-    "boundary": LayerStyle(
-        "行政区界", "Administrative boundary", "#333333", None, 0.0, 1.6, "8 4", zorder=60
-    ),
-    "eco_control": LayerStyle(
-        "生态控制区", "Ecological control zone", "#33a02c", "#b2df8a", 0.35, 0.8, zorder=10
-    ),
-    "control_unit": LayerStyle(
-        "环境管控单元", "Environmental control unit", "#636363", "#d9d9d9", 0.35, 0.6, zorder=12
-    ),
-    "redline": LayerStyle(
-        "生态保护红线", "Ecological protection red line", "#b30000", "#e31a1c", 0.40, 1.0, zorder=20
-    ),
-    "water_source_zone": LayerStyle(
-        "饮用水水源保护区",
-        "Drinking-water source protection zone",
-        "#08519c",
-        "#6baed6",
-        0.40,
-        1.0,
-        zorder=22,
-    ),
-    "park": LayerStyle("公园绿地", "Park green space", "#1b7837", "#5aae61", 0.55, 0.8, zorder=24),
-    "residential": LayerStyle(
-        "居住用地", "Residential land", "#d95f0e", "#fdae61", 0.40, 0.6, zorder=26
-    ),
-    "tongzhou_key_area": LayerStyle(
-        "通州重点区域", "Tongzhou key area", "#6a3d9a", None, 0.0, 2.0, "6 4", zorder=40
-    ),
-    "tongzhou_strict_zone": LayerStyle(
-        "通州严控区",
-        "Tongzhou strict-control zone",
-        "#6a3d9a",
-        "#cab2d6",
-        0.45,
-        1.5,
-        zorder=42,
-        hatch="//",
-    ),
-    "well": LayerStyle(
-        "饮用水水源井", "Drinking-water well", "#08306b", "#2171b5", 0.9, 1.0, radius=4.0, zorder=70
-    ),
-    "pollution_source": LayerStyle(
-        "污染源", "Pollution source", "#54278f", "#807dba", 0.9, 1.0, radius=4.0, zorder=72
-    ),
-    # kinds of the rules added in issue #11 §4
-    "nonroad_ban_zone": LayerStyle(
-        "高排放非道路移动机械禁用区",
-        "High-emission non-road machinery ban zone",
-        "#8c510a",
-        None,
-        0.0,
-        1.8,
-        "10 5",
-        zorder=38,
-    ),
-    "nature_reserve": LayerStyle(
-        "自然保护地", "Nature reserve", "#01665e", "#35978f", 0.40, 1.0, zorder=19, hatch=".."
-    ),
-    "river": LayerStyle("河流岸线", "River", "#2166ac", "#92c5de", 0.6, 2.0, zorder=25),
-    "reference": LayerStyle(
-        "参考图层", "Reference layer", "#969696", "#d9d9d9", 0.25, 1.0, zorder=2
-    ),
-}
+# One source for kind names and looks in every view (CLI, reports, maps, web): the
+# layer-kind registry (layers.kinds.registry, each entry's ``style``). Colours are
+# ColorBrewer-like, readable in print and on OSM / 天地图 basemaps.
 GENERIC_STYLE = LayerStyle("图层", "Layer", "#525252", "#969696", 0.35, 1.0, zorder=30)
 
-# One source for kind names in every view (CLI, reports, maps): layers.kinds.
-LAYER_STYLES: dict[str, LayerStyle] = {
-    kind: replace(_PALETTE.get(kind, GENERIC_STYLE), label_zh=info.label_zh, label_en=info.label_en)
-    for kind, info in KINDS.items()
-}
-LAYER_STYLES.update({k: v for k, v in _PALETTE.items() if k not in LAYER_STYLES})
+
+def _kind_style(info: LayerKind) -> LayerStyle:
+    st = info.style
+    return LayerStyle(
+        info.label_zh, info.label_en, st.color, st.fill, st.fill_opacity, st.weight, st.dash,
+        st.radius, st.zorder, st.hatch,
+    )  # fmt: skip
+
+
+LAYER_STYLES: dict[str, LayerStyle] = {kind: _kind_style(info) for kind, info in KINDS.items()}
 
 # Category colours within a kind: kind -> (column, value -> style).
 CATEGORY_STYLES: dict[str, tuple[str, dict[str, LayerStyle]]] = {
@@ -381,7 +322,7 @@ def text(key: str, lang: str, **fields: Any) -> str:
 
 def layer_style(kind: str) -> LayerStyle:
     """Return the style of a layer kind (a neutral grey style for unknown kinds)."""
-    style = LAYER_STYLES.get(kind)
+    style = LAYER_STYLES.get(canonical_kind(kind))
     if style is None:
         return replace(GENERIC_STYLE, label_zh=kind, label_en=kind)
     return style
@@ -549,6 +490,10 @@ def collect_layers(
         style = fixed or layer_style(kind)
         if fixed is None and kind not in LAYER_STYLES and key != kind:
             style = replace(style, label_zh=key, label_en=key)
+        own = gdf.attrs.get("label_zh") if fixed is None else None
+        if own:  # a zone a pack names (zoning.workflow.layers_in_jurisdiction)
+            en = str(gdf.attrs.get("label_en") or own)
+            style = replace(style, label_zh=str(own), label_en=en)
         total = len(gdf)
         shown = gdf.iloc[:max_features] if max_features is not None else gdf
         if len(shown) < total:

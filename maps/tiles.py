@@ -25,7 +25,7 @@ import shapely
 
 from geo.errors import InputFormatError
 
-__all__ = ["TilePackage", "build_tiles", "export_tiles", "lonlat_to_tile", "tile_bounds"]
+__all__ = ["TilePackage", "build_tiles", "lonlat_to_tile", "tile_bounds"]
 
 TILE = 256
 _MAX_TILES = 20_000  # a "small" package: the build refuses more
@@ -348,51 +348,3 @@ def build_tiles(
     finally:
         mbtiles.unlink(missing_ok=True)
     return out
-
-
-def export_tiles(basemap: Any, page: str | Path) -> Any:
-    """Make a package basemap usable by a standalone HTML page: tiles beside it.
-
-    A page opened from disk cannot ask ``ecozone serve`` for tiles, so the package's
-    tiles are written as ``<page>_tiles/{z}/{x}/{y}.png`` next to the page and the
-    returned basemap points there (relative URL). Other basemaps are returned as is.
-
-    Parameters
-    ----------
-    basemap
-        A :class:`maps.basemap.Basemap` (or its specification).
-    page
-        The HTML file the map will be saved as.
-
-    Returns
-    -------
-    maps.basemap.Basemap or str
-        ``basemap`` itself unless it is a package.
-    """
-    from dataclasses import replace
-
-    from maps.basemap import parse_basemap
-
-    is_package = isinstance(basemap, str) and basemap.lower().endswith((".mbtiles", ".pmtiles"))
-    if not (is_package or getattr(basemap, "kind", None) == "package"):
-        return basemap  # tiles from a URL: nothing to copy
-    base = parse_basemap(basemap)
-    page = Path(page)
-    folder = page.with_name(f"{page.stem}_tiles")
-    with TilePackage(base.path) as pkg:
-        ext = str(pkg.metadata.get("format", "png")).lower()
-        if pkg._db is not None:  # MBTiles: every row
-            rows = pkg._db.execute("SELECT zoom_level, tile_column, tile_row FROM tiles")
-            keys = [(z, x, (2**z - 1) - r) for z, x, r in rows.fetchall()]
-        else:
-            from pmtiles.reader import all_tiles
-
-            keys = [(z, x, y) for (z, x, y), _ in all_tiles(pkg._pm.get_bytes)]
-        for z, x, y in keys:
-            data = pkg.get(z, x, y)
-            if data is None:
-                continue
-            target = folder / str(z) / str(x) / f"{y}.{ext}"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-    return replace(base, kind="xyz", url=f"{folder.name}/{{z}}/{{x}}/{{y}}.{ext}", path=None)

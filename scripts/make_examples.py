@@ -50,7 +50,7 @@ SCENARIOS = (
     Scenario("beijing", "红线内的新建仓储项目", "redline",
              project={"name": "示例：仓储物流项目", "project_type": "industrial",
                       "industry_code": "G5951"}),
-    Scenario("tongzhou", "严控区内的施工工地", "tongzhou_strict_zone",
+    Scenario("tongzhou", "严控区内的施工工地", "strict_zone",
              project={"name": "示例：通州某住宅项目施工工地", "project_type": "construction",
                       "flags": ["sewage"]}),
     Scenario("daxing", "水源井旁的养殖场", "well", offset_m=20.0,
@@ -110,8 +110,7 @@ def example_report(scenario: Scenario, store: Any) -> tuple[dict[str, Any], Any,
 
 def demo_store(folder: str | Path | None = None) -> Any:
     """A private copy of the embedded demo dataset (in ``folder``, default a temporary one)."""
-    from layers import open_store
-    from layers.default import embedded_dataset_path
+    from layers import embedded_dataset_path, open_store
 
     demo = embedded_dataset_path()
     if demo is None:

@@ -15,9 +15,9 @@ The public API of the engine package; each name lives in its own module:
 
 from typing import TYPE_CHECKING
 
-from geo._lazy import lazy_exports
+from geo.lazy import lazy_exports
 
-if TYPE_CHECKING:  # the names below, imported on first use (geo/_lazy.py)
+if TYPE_CHECKING:  # the names below, imported on first use (geo/lazy.py)
     from zoning.access_list import import_access_list, judge_entry, read_access_list
     from zoning.batch import BatchSummary, run_batch
     from zoning.check import SiteChecker, check_sites

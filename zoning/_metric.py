@@ -19,6 +19,7 @@ import shapely
 from numpy.typing import NDArray
 
 from geo.errors import InputFormatError, LayerNotFoundError, MissingLayerError
+from geo.overlay import area_series
 from zoning._service import MetricFrame, clip_to_zones, dissolve_overlaps, polygonal
 
 _SEED = "001_1c6d450321da7557.txt"
@@ -394,32 +395,6 @@ def as_frame(obj: Any, kind: str, inputs: dict[str, Any]) -> gpd.GeoDataFrame:
         raise InputFormatError(msg)
     inputs.setdefault(str(obj.attrs.get("layer_name", kind)), obj.attrs.get("version"))
     return obj
-
-
-def area_series(area: Any) -> gpd.GeoSeries | None:
-    """Return the measuring area as a one-row GeoSeries (None if not given)."""
-    if area is None:
-        return None
-    if hasattr(area, "gdf"):
-        area = area.gdf
-    if isinstance(area, gpd.GeoDataFrame | gpd.GeoSeries):
-        gs = area.geometry if isinstance(area, gpd.GeoDataFrame) else area
-        if gs.crs is None:
-            msg = "the `area` has no CRS: set it with `.set_crs(...)`"
-            raise InputFormatError(msg)
-        geom = shapely.union_all(polygonal(np.asarray(gs.values, dtype=object)))
-        return gpd.GeoSeries([geom], crs=gs.crs)
-    if isinstance(area, shapely.Geometry):
-        minx, miny, maxx, maxy = area.bounds
-        if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
-            msg = (
-                f"a shapely `area` is read as EPSG:4326 lon/lat but its bounds are "
-                f"{area.bounds}: pass a GeoSeries with its CRS instead"
-            )
-            raise InputFormatError(msg)
-        return gpd.GeoSeries([area], crs=4326)
-    msg = f"`area` must be a GeoDataFrame, GeoSeries or shapely geometry, got {type(area)}"
-    raise InputFormatError(msg)
 
 
 def zones_of(districts: Any, frame: MetricFrame) -> tuple[NDArray[np.object_], pd.DataFrame]:

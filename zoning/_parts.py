@@ -17,6 +17,8 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
+from geo.crs import transform_geoms
+
 __all__ = ["covers_whole", "many_parts", "part_overlaps", "query_geoms", "site_parts"]
 
 # Sites with more parts than this are related part by part.
@@ -48,8 +50,7 @@ def part_overlaps(
     parts' overlaps (the parts of a valid multi-geometry do not overlap). Only the
     parts whose box meets the feature are measured (in ``ea_crs``).
     """
-    from zoning.relations import _LONLAT as LONLAT
-    from zoning.relations import _wkt, prepared_test, transform_geoms
+    from zoning.relations import prepared_test
 
     nfeat = len(index)
     sites = np.unique(si)
@@ -74,7 +75,7 @@ def part_overlaps(
         pieces[covered] = parts[pi[covered]]
         if cut.any():
             pieces[cut] = shapely.intersection(parts[pi[cut]], index.geoms[pf[cut]])
-        area[areal] = shapely.area(transform_geoms(pieces[areal], LONLAT, _wkt(ea_crs)))
+        area[areal] = shapely.area(transform_geoms(pieces[areal], "EPSG:4326", ea_crs))
     if (~areal).any():  # points and lines: covered-by only
         covered[~areal] = prepared_test(
             shapely.covers, index.geoms[pf[~areal]], parts[pi[~areal]]

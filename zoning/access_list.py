@@ -468,7 +468,7 @@ def read_access_list(path: str | Path, *, sheet: str | int | None = None) -> Acc
     geo.errors.InputFormatError
         The file cannot be read, or lacks the unit-code, dimension or text column.
     """
-    from geo.io._tabular import load_text_table, load_xlsx, split_header
+    from geo.io.tabular import load_text_table, load_xlsx, split_header
 
     path = Path(path)
     if not path.is_file():

@@ -70,6 +70,7 @@ from geo.io.chunks import count_rows, iter_vector_chunks, split_frame
 from geo.io.spreadsheet import write_csv
 from geo.io.stream_writer import ChunkWriter
 from geo.io.writers import output_driver
+from layers.kinds import canonical_kind
 from zoning._grouping import join_per_group
 from zoning._layers import text_array
 from zoning._notes import synthetic_kinds
@@ -174,7 +175,8 @@ def load_layers(store_or_layers: Any, kinds: set[str] | list[str]) -> dict[str, 
         Kind → layer.
     """
     if isinstance(store_or_layers, Mapping):
-        return {k: store_or_layers[k] for k in kinds if k in store_or_layers}
+        given = {canonical_kind(k): v for k, v in store_or_layers.items()}  # old kind names
+        return {k: given[k] for k in kinds if k in given}
     if isinstance(store_or_layers, str | Path):
         from layers.store import LayerStore  # a path names an existing store
 

@@ -81,6 +81,7 @@ from geo.errors import (
     MissingLayerError,
     OutsideJurisdictionError,
 )
+from layers.kinds import canonical_kind
 from zoning._evidence import (
     OUTSIDE_JURISDICTION,
     add_insufficient,
@@ -237,6 +238,7 @@ class SiteChecker:
     ) -> None:
         self.pack = pack
         self.nearest_max_m = float(nearest_max_m)
+        layers = {canonical_kind(k): v for k, v in layers.items()}  # old kind names
         needed = pack.layer_kinds()
         missing = sorted(k for k in needed if k not in layers)
         self.skipped_rules: list[str] = []

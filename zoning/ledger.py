@@ -1,11 +1,13 @@
-"""The pollution-source ledger of Tongzhou's key area (重点区域污染源台账).
+"""The pollution-source ledger of a key area (重点区域污染源台账).
 
-Tongzhou's plan (002 l.202) draws a key area of about 1.5 km around the national /
-municipal air-quality monitoring station, two road-bounded strict-control zones
-(严控区) inside it, and asks to "update the ledger of the pollution sources in the
-key area every month and estimate their emissions" (按月动态更新重点区域内污染源台账并
-测算排放量). :func:`key_area_ledger` builds that ledger from the ``pollution_source``
-layer:
+The key area and its strict-control zones are the generic layer kinds ``key_area`` and
+``strict_zone``; a rule pack names them where it applies (``[zones.key_area]``). The
+ledger follows Tongzhou's plan (002 l.202), which draws a key area of about 1.5 km
+around the national / municipal air-quality monitoring station, two road-bounded
+strict-control zones (严控区) inside it, and asks to "update the ledger of the
+pollution sources in the key area every month and estimate their emissions"
+(按月动态更新重点区域内污染源台账并测算排放量). :func:`key_area_ledger` builds that
+ledger from the ``pollution_source`` layer:
 
 * the sources inside the key area or a strict-control zone, each with its zone:
   ``"strict"`` (严控区) or ``"key"`` (重点区域（严控区外）). A point source on a zone
@@ -272,7 +274,7 @@ def key_area_ledger(
     *,
     month: str | Iterable[str] | None = None,
 ) -> LedgerResult:
-    """Ledger of the pollution sources in Tongzhou's key area, with monthly emissions.
+    """Ledger of the pollution sources in a key area, with monthly emissions.
 
     Parameters
     ----------
@@ -281,9 +283,9 @@ def key_area_ledger(
         ``emissions`` (JSON text or lists of ``{"month", "pollutant", "tonnes"}``),
         optional ``name`` and ``source_type``.
     key_area
-        ``tongzhou_key_area`` layer (one or more polygons, unioned).
+        ``key_area`` layer (one or more polygons, unioned).
     strict_zones
-        ``tongzhou_strict_zone`` layer; sources in it are "strict" even if the key
+        ``strict_zone`` layer; sources in it are "strict" even if the key
         area polygon does not cover them.
     month
         "YYYY-MM" or several: keep only these months. Default: every month in the data.
@@ -309,8 +311,8 @@ def key_area_ledger(
     """
     inputs: dict[str, Any] = {}
     src = _frame(sources, "pollution_source", inputs)
-    key = _frame(key_area, "tongzhou_key_area", inputs)
-    strict = _frame(strict_zones, "tongzhou_strict_zone", inputs)
+    key = _frame(key_area, "key_area", inputs)
+    strict = _frame(strict_zones, "strict_zone", inputs)
     missing = [c for c in ("feature_id", "emissions") if c not in src.columns]
     if missing:
         msg = (

@@ -32,12 +32,9 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import numpy as np
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     PrivateAttr,
     ValidationError,
@@ -46,15 +43,44 @@ from pydantic import (
 )
 
 from geo.errors import PackError
-from layers.kinds import LAYER_KINDS
-from zoning.industry import normalise_prefixes
-from zoning.project import ACTIVITIES, DEVELOPMENT, FLAGS, PROJECT_TYPES, Project
+from layers.kinds import KINDS, canonical_kind
+from zoning.pack_rules import (
+    _ID_RE,
+    LAYER_KINDS,
+    METRICS,
+    OUTCOMES_ZH,
+    PACKS_DIR,
+    RULE_LAYERS,
+    SECTIONS_ZH,
+    Citation,
+    Conditions,
+    Rule,
+    RuleException,
+    _Model,
+)
+from zoning.pack_targets import (
+    ASPIRATION_WORDS,
+    TARGET_NATURE_EN,
+    TARGET_NATURE_ZH,
+    Jurisdiction,
+    ParkService,
+    ParkTier,
+    Scope,
+    Target,
+    Zone,
+)
+from zoning.project import Project
 
 __all__ = [
+    "ASPIRATION_WORDS",
     "LAYER_KINDS",
     "METRICS",
+    "OUTCOMES_ZH",
     "PACKS_DIR",
     "RULE_LAYERS",
+    "SECTIONS_ZH",
+    "TARGET_NATURE_EN",
+    "TARGET_NATURE_ZH",
     "Amendment",
     "Citation",
     "Conditions",
@@ -66,571 +92,11 @@ __all__ = [
     "RuleException",
     "Scope",
     "Target",
+    "Zone",
     "iter_citations",
     "list_packs",
     "load_pack",
 ]
-
-#: Directory of the built-in packs.
-PACKS_DIR = Path(__file__).with_name("packs")
-
-#: What a rule may test: a layer kind, or the exit band built from the project.
-RULE_LAYERS: tuple[str, ...] = (*LAYER_KINDS, "site_exit")
-
-#: Target metrics understood by :mod:`zoning.coverage`.
-METRICS: tuple[str, ...] = (
-    "redline_share",
-    "eco_control_share",
-    "park_service_coverage",
-    "park_area_per_person",
-    "forest_share",
-    "sponge_share",
-)
-
-# Literal types built from the tuples, so the vocabulary is written once.
-LayerKind = Literal[LAYER_KINDS]  # type: ignore[valid-type]
-RuleLayer = Literal[RULE_LAYERS]  # type: ignore[valid-type]
-Metric = Literal[METRICS]  # type: ignore[valid-type]
-ProjectType = Literal[tuple(PROJECT_TYPES)]  # type: ignore[valid-type]
-Flag = Literal[tuple(FLAGS)]  # type: ignore[valid-type]
-Activity = Literal[tuple(ACTIVITIES)]  # type: ignore[valid-type]
-Predicate = Literal["intersects", "within", "within_distance", "nearest"]
-Outcome = Literal["prohibited", "restricted", "requirements", "information"]
-Section = Literal["redline", "quality_floor", "resource_cap", "access_list"]
-
-#: Chinese labels of outcomes and sections, for reports.
-OUTCOMES_ZH: dict[str, str] = {
-    "prohibited": "禁止",
-    "restricted": "限制(需论证)",
-    "insufficient_data": "数据不足",
-    "needs_review": "需人工核实",
-    "requirements": "须落实管控要求",
-    "information": "信息",
-}
-SECTIONS_ZH: dict[str, str] = {
-    "redline": "生态保护红线",
-    "quality_floor": "环境质量底线",
-    "resource_cap": "资源利用上线",
-    "access_list": "生态环境准入清单",
-}
-
-_ID_RE = r"^[a-z0-9_]+(\.[a-z0-9_]+)*$"
-_SEED_RE = re.compile(r"^\d{3}_[0-9a-f]+\.txt$")
-_LINES_RE = re.compile(r"^\d+(-\d+)?(,\s*\d+(-\d+)?)*$")
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
-
-
-class Citation(_Model):
-    """Where a rule or target comes from.
-
-    Either a seed plan (``source`` the file name in ``seeds/``, ``line`` "148",
-    "672-674" or "59,148") or a law / standard (``source`` its Chinese name, ``law``
-    its English name, ``article`` the article or clause, e.g. "第六十五条" / "art. 65").
-    ``text`` is a short quotation or paraphrase of what the source says.
-    """
-
-    source: str = Field(min_length=1)
-    line: str | None = None
-    law: str | None = None
-    article: str | None = None
-    text: str = ""
-
-    @field_validator("line", mode="before")
-    @classmethod
-    def _line_text(cls, v: Any) -> Any:
-        return str(v) if isinstance(v, int) else v
-
-    @field_validator("line")
-    @classmethod
-    def _line_form(cls, v: str | None) -> str | None:
-        if v is not None and not _LINES_RE.match(v.strip()):
-            msg = f"must be a line number or range like '148', '672-674' or '59,148' (got {v!r})"
-            raise ValueError(msg)
-        return None if v is None else v.strip()
-
-    @model_validator(mode="after")
-    def _seed_or_law(self) -> Citation:
-        if self.is_seed:
-            if self.line is None:
-                msg = f"a seed citation ({self.source}) needs 'line'"
-                raise ValueError(msg)
-            if self.article is not None or self.law is not None:
-                msg = "a seed citation takes 'line', not 'law' / 'article'"
-                raise ValueError(msg)
-        else:
-            if self.line is not None:
-                msg = (
-                    f"'line' is only for seed files (NNN_hash.txt); source {self.source!r} "
-                    "is a law or standard: give 'article' instead"
-                )
-                raise ValueError(msg)
-            if self.article is None:
-                msg = f"a law or standard citation ({self.source}) needs 'article'"
-                raise ValueError(msg)
-        return self
-
-    @property
-    def is_seed(self) -> bool:
-        """True when the citation points into a seed plan file."""
-        return bool(_SEED_RE.match(self.source))
-
-    def lines(self) -> list[int]:
-        """Every line number the citation covers (empty for a law).
-
-        Returns
-        -------
-        list of int
-            ``"672-674"`` gives ``[672, 673, 674]``; ``"59,148"`` gives ``[59, 148]``.
-        """
-        if self.line is None:
-            return []
-        out: list[int] = []
-        for part in self.line.split(","):
-            a, _, b = part.strip().partition("-")
-            out.extend(range(int(a), int(b or a) + 1))
-        return out
-
-    def __str__(self) -> str:
-        if self.is_seed:
-            return f"{self.source} 第{self.line}行 (l.{self.line})"
-        en = f" ({self.law})" if self.law else ""
-        return f"《{self.source}》{self.article}{en}"
-
-
-class Conditions(_Model):
-    """Conditions on the project for a rule to apply; ``None`` means "any".
-
-    A rule applies when every given condition holds:
-
-    * ``project_types``: the project's type is one of these;
-    * ``industry_prefixes``: its GB/T 4754 industry code starts with one of these
-      (a project without a code does not match);
-    * ``flags_any``: it has at least one of these flags;
-    * ``flags_none``: it has none of these flags;
-    * ``development``: ``"new"`` or ``"expansion"``;
-    * ``temporary_land_use`` / ``water_supply``: the project's value equals this;
-    * ``activities``: the project declares one of these limited activities
-      (:data:`zoning.project.ACTIVITIES`; a project declaring none does not match).
-    """
-
-    project_types: list[ProjectType] | None = None
-    industry_prefixes: list[str] | None = None
-    flags_any: list[Flag] | None = None
-    flags_none: list[Flag] | None = None
-    development: Literal["new", "expansion"] | None = None
-    temporary_land_use: bool | None = None
-    water_supply: bool | None = None
-    activities: list[Activity] | None = None
-
-    @field_validator("industry_prefixes")
-    @classmethod
-    def _prefixes(cls, v: list[str] | None) -> list[str] | None:
-        return normalise_prefixes(v)  # one rule for packs and access lists
-
-    def applies_to(self, project: Project | None) -> bool:
-        """Whether every given condition holds for ``project``.
-
-        Parameters
-        ----------
-        project
-            The project; ``None`` is read as ``Project()`` (type and industry unknown,
-            no flags, new development).
-
-        Returns
-        -------
-        bool
-        """
-        p = Project() if project is None else project
-        if self.project_types is not None and p.project_type not in self.project_types:
-            return False
-        if self.industry_prefixes is not None:
-            code = p.industry_code or ""
-            if not code or not any(code.startswith(x) for x in self.industry_prefixes):
-                return False
-        if self.flags_any is not None and not (p.flags & set(self.flags_any)):
-            return False
-        if self.flags_none is not None and p.flags & set(self.flags_none):
-            return False
-        if self.development is not None and p.development != self.development:
-            return False
-        if self.temporary_land_use is not None and p.temporary_land_use != self.temporary_land_use:
-            return False
-        if self.activities is not None and p.activity not in self.activities:
-            return False
-        return not (self.water_supply is not None and p.water_supply != self.water_supply)
-
-    def describe(self) -> str:
-        """Short Chinese description of the conditions ("任何项目" when none)."""
-        parts = []
-        if self.project_types:
-            parts.append("项目类型: " + "、".join(PROJECT_TYPES[t] for t in self.project_types))
-        if self.industry_prefixes:
-            parts.append("行业代码: " + "、".join(f"{p}*" for p in self.industry_prefixes))
-        if self.flags_any:
-            parts.append("含任一: " + "、".join(FLAGS[f] for f in self.flags_any))
-        if self.flags_none:
-            parts.append("不含: " + "、".join(FLAGS[f] for f in self.flags_none))
-        if self.development:
-            parts.append("建设性质: " + DEVELOPMENT[self.development])
-        if self.temporary_land_use is not None:
-            parts.append("临时用地" if self.temporary_land_use else "非临时用地")
-        if self.water_supply is not None:
-            parts.append("供水设施" if self.water_supply else "非供水设施")
-        if self.activities:
-            parts.append("申报活动: " + "、".join(ACTIVITIES[a] for a in self.activities))
-        return "; ".join(parts) or "任何项目"
-
-
-class RuleException(_Model):
-    """An exception the plans allow to a rule, with its own citations.
-
-    When the project meets ``when``, the rule's outcome becomes ``outcome`` (e.g.
-    prohibited → restricted, 需论证).
-
-    The first exception of a rule whose conditions hold applies; it is reported with
-    its own title, requirement and citations (a note of kind "exception").
-    """
-
-    id: str = Field(pattern=_ID_RE)
-    when: Conditions
-    outcome: Outcome
-    title: str = Field(min_length=1)
-    title_en: str = Field(min_length=1)
-    requirement: str = Field(min_length=1)
-    requirement_en: str = Field(min_length=1)
-    citations: list[Citation] = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _has_conditions(self) -> RuleException:
-        if not self.when.model_dump(exclude_none=True):
-            msg = "an exception needs at least one condition in 'when' (else it is the rule)"
-            raise ValueError(msg)
-        return self
-
-
-class Rule(_Model):
-    """One spatial rule: a test of the site against a layer, and its outcome.
-
-    Fields follow docs/internals.md; ``unless_layer`` (an extension) names a layer
-    kind whose features, when the site intersects one, stop the rule from firing.
-    """
-
-    id: str = Field(pattern=_ID_RE)
-    layer: RuleLayer
-    predicate: Predicate
-    distance_m: float | None = Field(default=None, gt=0)
-    feature_filter: dict[str, list[str]] = Field(default_factory=dict)
-    when: Conditions = Field(default_factory=Conditions)
-    outcome: Outcome
-    section: Section
-    title: str = Field(min_length=1)
-    title_en: str = Field(min_length=1)
-    requirement: str = Field(min_length=1)
-    requirement_en: str = Field(min_length=1)
-    citations: list[Citation] = Field(min_length=1)
-    access_list: bool = False
-    report_overlap: bool = False
-    unless_layer: LayerKind | None = None
-    exceptions: list[RuleException] = Field(default_factory=list)
-
-    @field_validator("feature_filter", mode="before")
-    @classmethod
-    def _filter_lists(cls, v: Any) -> Any:
-        # grade = "1" and grade = 1 both mean grade = ["1"]
-        if not isinstance(v, Mapping):
-            return v
-        out = {}
-        for k, vals in v.items():
-            seq = vals if isinstance(vals, list | tuple) else [vals]
-            out[k] = [str(x) for x in seq]
-        return out
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Rule:
-        p, d = self.predicate, self.distance_m
-        if p == "within_distance" and d is None and self.layer != "park":
-            msg = (
-                "predicate 'within_distance' needs 'distance_m' (only layer 'park' may "
-                "omit it, meaning the park service radius)"
-            )
-            raise ValueError(msg)
-        if p in ("intersects", "within") and d is not None:
-            msg = f"'distance_m' is only for 'within_distance' / 'nearest', not {p!r}"
-            raise ValueError(msg)
-        if p == "nearest" and self.outcome != "information":
-            msg = "predicate 'nearest' only reports a distance: its outcome must be 'information'"
-            raise ValueError(msg)
-        if self.layer == "site_exit" and p != "within_distance":
-            msg = "layer 'site_exit' (the band around the project's exits) needs 'within_distance'"
-            raise ValueError(msg)
-        if self.access_list and self.layer != "control_unit":
-            msg = "'access_list = true' only works on layer 'control_unit'"
-            raise ValueError(msg)
-        if self.unless_layer is not None and self.unless_layer == self.layer:
-            msg = f"'unless_layer' {self.unless_layer!r} is the rule's own layer"
-            raise ValueError(msg)
-        for ex in self.exceptions:
-            if ex.outcome == self.outcome:
-                msg = (
-                    f"exception {ex.id!r} keeps the rule's outcome {self.outcome!r}: "
-                    "it changes nothing"
-                )
-                raise ValueError(msg)
-        if len({ex.id for ex in self.exceptions}) != len(self.exceptions):
-            msg = "two exceptions of the rule share an id"
-            raise ValueError(msg)
-        return self
-
-    def exception_for(self, project: Project | None) -> RuleException | None:
-        """The first exception whose conditions hold for ``project`` (None: none).
-
-        Parameters
-        ----------
-        project
-            The project, or ``None`` for an unknown project.
-
-        Returns
-        -------
-        RuleException or None
-        """
-        for ex in self.exceptions:
-            if ex.when.applies_to(project):
-                return ex
-        return None
-
-    def applies_to(self, project: Project | None) -> bool:
-        """Whether the rule's conditions hold for ``project`` (see :class:`Conditions`).
-
-        Parameters
-        ----------
-        project
-            The project, or ``None`` for an unknown project.
-
-        Returns
-        -------
-        bool
-        """
-        return self.when.applies_to(project)
-
-    @property
-    def outcome_zh(self) -> str:
-        """Chinese label of the outcome."""
-        return OUTCOMES_ZH[self.outcome]
-
-
-#: Words of a plan that make a target an aspiration (力争), not a binding value.
-ASPIRATION_WORDS = ("力争", "力爭")
-
-#: Chinese / English labels of a target's nature (binding vs aspiration).
-TARGET_NATURE_ZH = {True: "约束性", False: "力争（预期性）"}
-TARGET_NATURE_EN = {True: "binding", False: "aspirational (力争)"}
-
-
-class Scope(_Model):
-    """A named area that targets are set for (the pack's ``[scopes.ID]`` tables).
-
-    Exactly one of:
-
-    * ``adcodes``: administrative areas of the boundary layer (a municipality, a
-      district);
-    * ``layer``: the features of a layer kind (e.g. ``"built_up"``), cut to ``within``;
-    * ``input = true``: an area the user gives (``ecozone coverage --scope ID=FILE``,
-      ``measure_targets(scopes={ID: ...})``), cut to ``within``.
-
-    ``within`` names another scope, or ``"jurisdiction"`` for the pack's own area.
-    """
-
-    name: str = Field(min_length=1)
-    name_en: str = Field(min_length=1)
-    adcodes: list[str] | None = None
-    layer: LayerKind | None = None
-    input: bool = False
-    within: str | None = None
-    note: str = ""
-
-    @field_validator("adcodes", mode="before")
-    @classmethod
-    def _codes(cls, v: Any) -> Any:
-        if isinstance(v, str | int):
-            v = [v]
-        return [str(x) for x in v] if isinstance(v, list) else v
-
-    @model_validator(mode="after")
-    def _one_source(self) -> Scope:
-        given = [self.adcodes is not None, self.layer is not None, self.input]
-        if sum(given) != 1:
-            msg = "a scope is given by exactly one of 'adcodes', 'layer' or 'input = true'"
-            raise ValueError(msg)
-        for code in self.adcodes or []:
-            if not re.match(r"^\d{6}$", code):
-                msg = f"an adcode has 6 digits, e.g. '110000' (got {code!r})"
-                raise ValueError(msg)
-        if self.adcodes is not None and self.within is not None:
-            msg = "'within' is for 'layer' / 'input' scopes (adcodes are an area already)"
-            raise ValueError(msg)
-        return self
-
-
-class Target(_Model):
-    """A quantitative plan target, measured by :mod:`zoning.coverage`.
-
-    ``scope`` names the area the plan sets the target for: ``"jurisdiction"`` (the
-    pack's own area) or a scope declared in the pack's ``[scopes.ID]``. A target is
-    judged only at its scope; finer breakdowns are contributions. ``binding`` is
-    false for aspirations (the plan says 力争): they are labelled 力争（预期性） and a
-    shortfall reads 未达到力争目标, not 未达标. A citation whose text says 力争 must
-    have ``binding = false``.
-    """
-
-    id: str = Field(pattern=_ID_RE)
-    metric: Metric
-    value: float = Field(ge=0)
-    unit: Literal["%", "m2/person"]
-    comparison: Literal[">=", "<="] = ">="
-    year: int | None = Field(default=None, ge=2000, le=2100)
-    label: str = Field(min_length=1)
-    label_en: str = Field(min_length=1)
-    citation: Citation
-    scope: str = Field(default="jurisdiction", pattern=r"^[a-z][a-z0-9_]*$")
-    binding: bool = True
-
-    @model_validator(mode="after")
-    def _unit_fits(self) -> Target:
-        if self.metric == "park_area_per_person":
-            if self.unit != "m2/person":
-                msg = f"metric 'park_area_per_person' has unit 'm2/person' (got {self.unit!r})"
-                raise ValueError(msg)
-        else:
-            if self.unit != "%":
-                msg = f"metric {self.metric!r} is a share: unit '%' (got {self.unit!r})"
-                raise ValueError(msg)
-            if self.value > 100:
-                msg = f"a share must be <= 100 % (got {self.value})"
-                raise ValueError(msg)
-        if self.binding and any(w in self.citation.text for w in ASPIRATION_WORDS):
-            msg = (
-                f"the cited text says 力争 ({self.citation.text!r}): an aspiration, "
-                "set 'binding = false'"
-            )
-            raise ValueError(msg)
-        return self
-
-    @property
-    def nature_zh(self) -> str:
-        """约束性 or 力争（预期性）."""
-        return TARGET_NATURE_ZH[self.binding]
-
-    @property
-    def nature_en(self) -> str:
-        """"binding" or "aspirational (力争)"."""
-        return TARGET_NATURE_EN[self.binding]
-
-
-class ParkTier(_Model):
-    """Parks of at least ``min_area_m2`` serve residents within ``radius_m``."""
-
-    min_area_m2: float = Field(ge=0)
-    radius_m: float = Field(gt=0)
-
-
-_GB50563 = Citation(
-    source="城市园林绿化评价标准",
-    law="GB/T 50563-2010 Standard for urban landscaping evaluation",
-    article="公园绿地服务半径 (park green space service radius)",
-    text="≥5000 m² 公园绿地按 500 m 服务半径; 2000–5000 m² 按 300 m",
-)
-
-
-class ParkService(_Model):
-    """Park service-radius tiers (default GB/T 50563-2010).
-
-    Parks of 5 000 m² or more serve 500 m, parks of 2 000–5 000 m² serve 300 m and
-    smaller parks are not counted.
-    """
-
-    tiers: list[ParkTier] = Field(
-        default_factory=lambda: [
-            ParkTier(min_area_m2=5000.0, radius_m=500.0),
-            ParkTier(min_area_m2=2000.0, radius_m=300.0),
-        ],
-        min_length=1,
-    )
-    citation: Citation = _GB50563
-
-    @field_validator("tiers")
-    @classmethod
-    def _distinct(cls, v: list[ParkTier]) -> list[ParkTier]:
-        areas = [t.min_area_m2 for t in v]
-        if len(set(areas)) != len(areas):
-            msg = f"two tiers share the same min_area_m2 ({areas})"
-            raise ValueError(msg)
-        # largest parks first, so that the first matching tier wins
-        return sorted(v, key=lambda t: -t.min_area_m2)
-
-    def radius_for(self, area_m2: Any) -> np.ndarray:
-        """Service radius in metres for each park area (0 for parks below every tier).
-
-        Parameters
-        ----------
-        area_m2
-            A number or array of park areas in m².
-
-        Returns
-        -------
-        numpy.ndarray
-            float64 radii, same shape as ``area_m2``.
-
-        Examples
-        --------
-        >>> ParkService().radius_for([10000, 3000, 500]).tolist()
-        [500.0, 300.0, 0.0]
-        """
-        a = np.asarray(area_m2, dtype="float64")
-        out = np.zeros_like(a)
-        done = np.zeros(a.shape, dtype=bool)
-        for t in self.tiers:  # few tiers: loop over tiers, vectorised over parks
-            hit = ~done & (a >= t.min_area_m2)
-            out[hit] = t.radius_m
-            done |= hit
-        return out
-
-    @property
-    def max_radius_m(self) -> float:
-        """The largest service radius of any tier."""
-        return max(t.radius_m for t in self.tiers)
-
-
-class Jurisdiction(_Model):
-    """The area a pack governs: its administrative code(s) in the boundary layer."""
-
-    name: str = Field(min_length=1)
-    name_en: str = Field(min_length=1)
-    adcodes: list[str] = Field(min_length=1)
-
-    @field_validator("adcodes", mode="before")
-    @classmethod
-    def _codes(cls, v: Any) -> Any:
-        if isinstance(v, str | int):
-            v = [v]
-        return [str(x) for x in v] if isinstance(v, list) else v
-
-    @field_validator("adcodes")
-    @classmethod
-    def _six_digits(cls, v: list[str]) -> list[str]:
-        for code in v:
-            if not re.match(r"^\d{6}$", code):
-                msg = f"an adcode has 6 digits, e.g. '110000' (got {code!r})"
-                raise ValueError(msg)
-        return v
-
-    @property
-    def adcode(self) -> str:
-        """The first (main) adcode."""
-        return self.adcodes[0]
-
 
 class Amendment(_Model):
     """Citations a child pack adds to an inherited rule (``[[amend]]`` in the TOML).
@@ -665,6 +131,8 @@ class Pack(_Model):
     screening_radii_m: list[float] = Field(default_factory=lambda: [500.0, 1000.0, 5000.0])
     disable: list[str] = Field(default_factory=list)
     scopes: dict[str, Scope] = Field(default_factory=dict)
+    #: local names of the generic zone kinds the pack uses ([zones.key_area], ...)
+    zones: dict[str, Zone] = Field(default_factory=dict)
     abstract: bool = False
     amend: list[Amendment] = Field(default_factory=list)
 
@@ -681,6 +149,24 @@ class Pack(_Model):
                     raise ValueError(msg)
                 seen.add(it.id)
         return self
+
+    @field_validator("zones", mode="before")
+    @classmethod
+    def _zone_kinds(cls, v: Any) -> Any:
+        if not isinstance(v, Mapping):
+            return v
+        out = {}
+        for kind, zone in v.items():
+            spec = KINDS.get(canonical_kind(str(kind)))
+            if spec is None or not spec.pack_named:
+                named = sorted(k for k, s in KINDS.items() if s.pack_named)
+                msg = (
+                    f"[zones.{kind}]: {kind!r} is not a zone kind a pack can name; "
+                    f"use one of {named} (store the zone's features as that kind)"
+                )
+                raise ValueError(msg)
+            out[spec.name] = zone
+        return out
 
     @model_validator(mode="after")
     def _known_scopes(self) -> Pack:
@@ -761,6 +247,27 @@ class Pack(_Model):
     def rules_for(self, project: Project | None) -> list[Rule]:
         """Return the rules whose conditions hold for ``project``, in pack order."""
         return [r for r in self.rules if r.applies_to(project)]
+
+    def kind_label(self, kind: str, lang: str = "zh") -> str:
+        """Return what this pack calls a layer kind, in ``lang`` ("zh" or "en").
+
+        A zone the pack declares (``[zones.key_area] name = "通州区重点区域"``) is called
+        by its declared name; every other kind by its registry label; an unknown name is
+        returned as it is.
+
+        Examples
+        --------
+        >>> load_pack("tongzhou").kind_label("key_area")  # doctest: +SKIP
+        '通州区重点区域'
+        """
+        kind = canonical_kind(kind)
+        zone = self.zones.get(kind)
+        if zone is not None:
+            return zone.name if lang == "zh" else zone.name_en
+        spec = KINDS.get(kind)
+        if spec is None:
+            return kind
+        return spec.label_zh if lang == "zh" else spec.label_en
 
     def layer_kinds(self) -> set[str]:
         """Layer kinds the rules read (including ``unless_layer``; excluding ``site_exit``)."""
@@ -970,6 +477,14 @@ def _merge(parent: Pack, raw: dict[str, Any], path: Path) -> tuple[dict[str, Any
     if "screening_radii_m" not in raw:
         merged["screening_radii_m"] = list(parent.screening_radii_m)
     merged["scopes"] = _merge_scopes(parent, raw, merged.get("targets") or [], path)
+    own_zones = raw.get("zones") or {}
+    if not isinstance(own_zones, Mapping):
+        msg = (
+            f"{_display(path)}: field 'zones': must be a table of [zones.KIND] "
+            f"(got {own_zones!r})"
+        )
+        raise PackError(msg)
+    merged["zones"] = {**{k: z.model_dump() for k, z in parent.zones.items()}, **own_zones}
     return merged, list(parent.lineage)
 
 

@@ -278,7 +278,9 @@ def _finding_record(f: Mapping[str, Any], rule_cites: Mapping[str, Sequence[Any]
     return rec
 
 
-def _kind_label(kind: str, lang: str) -> str:
+def _kind_label(kind: str, lang: str, pack: Any = None) -> str:
+    if pack is not None and hasattr(pack, "kind_label"):
+        return str(pack.kind_label(kind, lang))  # a zone the pack names ([zones.KIND])
     try:
         from layers import kind_info
 
@@ -359,7 +361,7 @@ def _table_row(
             if not in_section:
                 for rel in relations:
                     if rel.get("kind") in kinds and rel.get("distance_m") is not None:
-                        name = _kind_label(str(rel["kind"]), lang)
+                        name = _kind_label(str(rel["kind"]), lang, pack)
                         dist = _fmt_num(float(rel["distance_m"]))
                         situation.append(
                             f"距最近的{name} {dist} m" if lang == "zh"

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from geo.errors import InputFormatError, MissingLayerError
+from layers.kinds import canonical_kind
 from zoning.check import SiteChecker
 from zoning.pack import Pack, load_pack
 
@@ -118,8 +119,12 @@ def store_layers(
 def load_pack_layers(
     pack: Pack, store: Any, *, as_of: Mapping[str, int] | None = None
 ) -> dict[str, Any]:
-    """Load from ``store`` the layers of every kind ``pack`` uses (see :func:`store_layers`)."""
-    return store_layers(store, pack.layer_kinds(), as_of=as_of)
+    """Load from ``store`` the layers of every kind ``pack`` uses (see :func:`store_layers`).
+
+    The boundary layer comes too, even when no rule reads it: the checker tests sites
+    against the pack's jurisdiction in it.
+    """
+    return store_layers(store, [*sorted(pack.layer_kinds()), "boundary"], as_of=as_of)
 
 
 def make_checker(
@@ -222,6 +227,32 @@ def checker_layer_frames(checker: SiteChecker) -> dict[str, Any]:
     return frames
 
 
+def jurisdiction_rows(pack: Pack, boundary: Any) -> Any:
+    """The boundary features of a pack's jurisdiction: rows whose adcode the pack names.
+
+    The one selection of the jurisdiction from a boundary layer;
+    :func:`jurisdiction_area` unions it, and the web pages draw it.
+
+    Parameters
+    ----------
+    pack
+        The rule pack (its ``jurisdiction.adcodes``; none: no rows).
+    boundary
+        The boundary layer's GeoDataFrame (or a :class:`layers.Layer`); without an
+        ``adcode`` column nothing matches.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The matching rows (possibly empty), in the layer's CRS.
+    """
+    gdf = getattr(boundary, "gdf", boundary)
+    codes = [str(c) for c in (getattr(pack.jurisdiction, "adcodes", None) or [])]
+    if "adcode" not in gdf.columns:
+        return gdf.iloc[0:0]
+    return gdf[gdf["adcode"].astype(str).isin(codes)]
+
+
 def jurisdiction_area(pack: Pack, store: Any) -> Any:
     """The pack's jurisdiction as one lon/lat geometry, from the boundary layer.
 
@@ -244,9 +275,8 @@ def jurisdiction_area(pack: Pack, store: Any) -> Any:
     """
     import shapely
 
-    boundary = store.get_kind("boundary").gdf
+    match = jurisdiction_rows(pack, store.get_kind("boundary").gdf)
     codes = [str(c) for c in pack.jurisdiction.adcodes]
-    match = boundary[boundary["adcode"].astype(str).isin(codes)]
     if match.empty:
         msg = (
             f"the boundary layer holds none of pack {pack.name!r}'s adcodes {codes}; "
@@ -304,8 +334,53 @@ def layers_in_jurisdiction(
             if clip and len(gdf):
                 gdf = gpd.clip(gdf, area)
         if len(gdf):
+            if canonical_kind(kind) in pack.zones:  # the pack's own name, for legends
+                gdf = gdf.copy()
+                gdf.attrs.update(
+                    label_zh=pack.kind_label(kind, "zh"), label_en=pack.kind_label(kind, "en")
+                )
             out[kind] = gdf
     return out
+
+
+def residential_gaps(
+    pack: Pack, store: Any, *, area_of: Any = None, districts: Any = None, parks: Any = None
+) -> Any:
+    """Residential land outside the park service areas of a pack (its ``park_service``).
+
+    The one gaps step of the maps, the web coverage map, the demo and
+    :func:`coverage_gaps`.
+
+    Parameters
+    ----------
+    pack
+        A :class:`zoning.pack.Pack`.
+    store
+        A layer store with "park" and "residential" layers.
+    area_of
+        The area measured (a geometry or frame); default the store's whole layers.
+    districts
+        District polygons to split the gaps by.
+    parks
+        The park features to use instead of the store's latest park layer.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        :func:`zoning.gaps.uncovered_residential`.
+
+    Raises
+    ------
+    MissingLayerError
+        The store has no park or no residential layer.
+    """
+    from zoning.gaps import uncovered_residential
+
+    parks = store.get_kind("park") if parks is None else parks
+    residential = store.get_kind("residential")
+    return uncovered_residential(
+        parks, residential, tiers=pack.park_service, area_of=area_of, districts=districts
+    )
 
 
 def coverage_gaps(
@@ -343,18 +418,18 @@ def coverage_gaps(
         candidate was asked for or nothing is uncovered).
     """
     from zoning.coverage import districts_of
-    from zoning.gaps import pocket_park_sites, uncovered_residential
+    from zoning.gaps import pocket_park_sites
 
     pack = load_pack(pack) if not isinstance(pack, Pack) else pack
     area = jurisdiction_area(pack, store)
     parks, residential = store.get_kind("park"), store.get_kind("residential")
     boundary = store.get_kind("boundary")
-    uncovered = uncovered_residential(
-        parks,
-        residential,
-        tiers=pack.park_service,
+    uncovered = residential_gaps(
+        pack,
+        store,
         area_of=area,
         districts=districts_of(boundary, list(pack.jurisdiction.adcodes)),
+        parks=parks,
     )
     chosen = None
     if n_candidates > 0 and len(uncovered):

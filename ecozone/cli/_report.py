@@ -65,10 +65,8 @@ def report_one(
     where: str,
 ) -> tuple[Any, dict[str, Any], dict[str, Path]]:
     """Check one feature (a one-row GeoDataFrame) and write its report to ``outdir``."""
-    from maps.sitemap import site_map_png
-    from zoning.report import build_report, write_reports
+    from ecozone.workflows import write_site_report
     from zoning.report_project import project_from_input
-    from zoning.workflow import checker_layer_frames
 
     project, sources, note = project_from_input(
         _row(one), options=options, option_names=OPTION_NAMES, where=where
@@ -81,21 +79,18 @@ def report_one(
         if "status" in result.errors and (result.errors["status"] == "outside_jurisdiction").all():
             raise OutsideJurisdictionError(f"{where}: {reasons}")  # not a verdict
         raise click.ClickException(f"{where}: cannot be checked: {reasons}")
-    site_id = result.sites["site_id"].iloc[0]
-    report = build_report(
+    written = write_site_report(
+        checker,
         result,
-        site_id=site_id,
+        outdir,
         project=project,
+        lang=lang,
+        map_page=map_page,
         pack=checker.pack,
         notes=[*read_notes(issues or [], one), *([note] if note else [])],
-        lang=lang,
         attribute_sources=sources,
     )
-    png = site_map_png(
-        result.sites.iloc[[0]], checker_layer_frames(checker), lang=lang, page=map_page
-    )
-    written = write_reports(report, outdir, map_png=png, lang=lang, map_page=map_page)
-    return result, report, written
+    return result, written.report, written.files
 
 
 def _folder_name(number: int, site_id: Any) -> str:

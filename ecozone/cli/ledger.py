@@ -1,4 +1,4 @@
-"""``ecozone ledger``: the pollution-source ledger of Tongzhou's key area (污染源台账)."""
+"""``ecozone ledger``: the pollution-source ledger of a key area (污染源台账)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ LEDGER_NOTE = "按月动态更新重点区域内污染源台账 (002 l.202)"
 @json_opt
 @handle_errors
 def ledger(months: tuple[str, ...], out: Path | None, store: str | None, as_json: bool) -> None:
-    """Ledger of the pollution sources in Tongzhou's key area (重点区域污染源台账).
+    """Ledger of the pollution sources in the key area (重点区域污染源台账).
 
     \b
     Sources inside the key area (about 1.5 km around the air-quality monitoring
@@ -49,7 +49,7 @@ def ledger(months: tuple[str, ...], out: Path | None, store: str | None, as_json
     with open_store(store) as st:
         layers = [
             st.get_kind(k)
-            for k in ("pollution_source", "tongzhou_key_area", "tongzhou_strict_zone")
+            for k in ("pollution_source", "key_area", "strict_zone")
         ]
     result = key_area_ledger(*layers, month=list(months) or None)
     written = write_ledger(result, out) if out is not None else []

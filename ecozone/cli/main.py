@@ -111,7 +111,7 @@ def cli(verbose: int, quiet: int) -> None:
     \b
     Layers   生态保护红线 red lines, 生态控制区 control zones, 饮用水水源井 wells,
              水源保护区 source zones, 公园绿地 parks, 居住用地 residential land,
-             通州重点区域/严控区, 环境管控单元 control units — versioned in a store.
+             重点区域/严控区 key areas, 环境管控单元 control units — versioned in a store.
     Checks   every rule of a 三线一单 rule pack for one site or a million.
     Coverage each plan target per district, with gaps, maps and rasters.
 

@@ -96,9 +96,9 @@ def map_cmd(
     store,
 ) -> None:
     """Draw the pack's layers (and sites, gaps) as HTML, PNG/PDF, GeoTIFF or a QGIS project."""
+    from ecozone.workflows import jurisdiction_map
     from layers import open_store
     from zoning.pack import load_pack
-    from zoning.workflow import jurisdiction_area, layers_in_jurisdiction, make_checker
 
     p = load_pack(pack)
     wanted = [k.strip() for k in kinds.split(",")] if kinds else None
@@ -108,26 +108,19 @@ def map_cmd(
             f"{out.name}: use {', '.join(sorted(_SUFFIXES))}", param_hint="--out"
         )
     with open_store(store) as st:
-        shown = layers_in_jurisdiction(p, st, kinds=wanted)
-        area = jurisdiction_area(p, st)
-        checked = None
+        site_frame = None
         if sites is not None:
             from geo.io import read_vector
 
-            checked = make_checker(p, st).check(read_vector(sites))
-        uncovered = None
-        if show_gaps or (suffix in {".tif", ".tiff"} and raster != "layer"):
+            site_frame = read_vector(sites)
+        view = jurisdiction_map(p, st, kinds=wanted, gaps=show_gaps, sites=site_frame)
+        shown, area, checked, uncovered = view.layers, view.area, view.checked, view.gaps
+        if suffix in {".tif", ".tiff"} and raster != "layer":
             parks, residential = st.get_kind("park"), st.get_kind("residential")
-        if show_gaps:
-            from zoning.gaps import uncovered_residential
-
-            uncovered = uncovered_residential(
-                parks, residential, tiers=p.park_service, area_of=area
-            )
     title = title or f"{p.title}"
     if suffix == ".html":
+        from maps.basemap import export_tiles
         from maps.interactive import interactive_map, save_interactive
-        from maps.tiles import export_tiles
 
         basemap = export_tiles(basemap, out)  # a local package: its tiles beside the page
 

@@ -15,11 +15,21 @@ store_opt = click.option(
 json_opt = click.option(
     "--json", "as_json", is_flag=True, help="Machine-readable JSON on standard output."
 )
+
+
+def default_pack() -> str:
+    """The pack used when ``--pack`` is not given: the ``default_pack`` setting's default."""
+    from ecozone.web.settings import WebSettings
+
+    return str(WebSettings.model_fields["default_pack"].default)
+
+
 pack_opt = click.option(
     "--pack",
-    default="beijing",
-    show_default=True,
-    help="Rule pack (规则包): beijing, tongzhou, daxing, jiangjin, guangxi, or a TOML path.",
+    default=default_pack,
+    show_default="the default_pack setting",
+    help="Rule pack (规则包): the name of a pack in zoning/packs/ or the path of a pack "
+    "TOML file.",
 )
 crs_opt = click.option(
     "--crs",

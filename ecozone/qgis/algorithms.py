@@ -5,7 +5,7 @@ input layer as a GeoPackage path, QGIS's own export when it is not one already),
 runs the worker (``runner.run_worker``: progress into the feedback, killed on
 cancel) and returns the files it wrote. No domain logic here; text parameters take
 the same values as the ``ecozone`` command's options, so ``qgis_process`` reads
-like the CLI: ``qgis_process run ecozone:check -- INPUT=sites.gpkg PACK=tongzhou
+like the CLI: ``qgis_process run ecozone:check -- INPUT=sites.gpkg PACK=<pack>
 OUTPUT=out.gpkg``.
 """
 
@@ -38,6 +38,7 @@ from qgis.core import (
 from .runner import EcozoneRunError, run_worker
 
 _VECTOR_SUFFIXES = (".gpkg", ".geojson", ".json", ".shp", ".csv")
+_PACK_HELP = "规则包 Rule pack (empty: the default_pack setting)"
 _COORDS_HELP = (
     "输入经纬度的坐标系 / what the input's lon/lat are: wgs84 | cgcs2000 | gcj02 "
     "(高德/腾讯 AMap) | bd09 (百度 Baidu); projected layers use their own CRS"
@@ -128,7 +129,7 @@ class CheckAlgorithm(_EcozoneAlgorithm):
             )
         )
         self.addParameter(
-            QgsProcessingParameterString("PACK", "规则包 Rule pack", defaultValue="tongzhou")
+            QgsProcessingParameterString("PACK", _PACK_HELP, defaultValue="", optional=True)
         )
         self.addParameter(QgsProcessingParameterString("COORDS", _COORDS_HELP, "wgs84"))
         for key, label in (
@@ -236,7 +237,7 @@ class CoverageAlgorithm(_EcozoneAlgorithm):
 
     def initAlgorithm(self, config: Any = None) -> None:  # noqa: D102
         self.addParameter(
-            QgsProcessingParameterString("PACK", "规则包 Rule pack", defaultValue="tongzhou")
+            QgsProcessingParameterString("PACK", _PACK_HELP, defaultValue="", optional=True)
         )
         self.addParameter(
             QgsProcessingParameterEnum(
@@ -299,7 +300,7 @@ class GapsAlgorithm(_EcozoneAlgorithm):
 
     def initAlgorithm(self, config: Any = None) -> None:  # noqa: D102
         self.addParameter(
-            QgsProcessingParameterString("PACK", "规则包 Rule pack", defaultValue="tongzhou")
+            QgsProcessingParameterString("PACK", _PACK_HELP, defaultValue="", optional=True)
         )
         self.addParameter(
             QgsProcessingParameterNumber(

@@ -37,6 +37,13 @@ sys.path[:] = [p for p in sys.path if p and Path(p).resolve() != _HERE]
 Emit = Callable[[dict[str, Any]], None]
 
 
+
+def _pack(params: dict[str, Any]) -> str:
+    """The PACK parameter, or the default_pack setting when it is left empty."""
+    from ecozone.cli.options import default_pack
+
+    return str(params.get("pack") or "").strip() or default_pack()
+
 def _emit(obj: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
     sys.stdout.flush()
@@ -105,7 +112,7 @@ def op_check(params: dict[str, Any], emit: Emit) -> dict[str, Any]:
 
         summary = run_batch(
             params["input"],
-            pack=params["pack"],
+            pack=_pack(params),
             store_or_layers=st,
             out=out,
             errors_out=params.get("errors_out") or None,
@@ -123,14 +130,13 @@ def op_check(params: dict[str, Any], emit: Emit) -> dict[str, Any]:
 
 
 def _site_report(params: dict[str, Any], store: Any, project: Any) -> dict[str, str]:
+    from ecozone.workflows import write_site_report
     from geo.errors import InputFormatError
     from geo.io import read_vector
-    from maps.sitemap import site_map_png
-    from zoning.report import build_report, write_reports
-    from zoning.workflow import checker_layer_frames, make_checker
+    from zoning.workflow import make_checker
 
     gdf = read_vector(params["input"], **_read_options(params))
-    checker = make_checker(params["pack"], store)
+    checker = make_checker(_pack(params), store)
     result = checker.check(gdf, project=project)
     if len(result.sites) == 0:
         msg = "no usable site in the input for the report"
@@ -143,15 +149,15 @@ def _site_report(params: dict[str, Any], store: Any, project: Any) -> dict[str, 
             f"site_id column (or the feature number), e.g. {list(ids.head(5))}"
         )
         raise InputFormatError(msg)
-    site = result.sites[ids == wanted] if wanted else result.sites.iloc[[0]]
-    sid = site["site_id"].iloc[0]
-    report = build_report(result, site_id=sid, project=project)
-    png = site_map_png(site, checker_layer_frames(checker), lang=params.get("lang") or "zh")
+    sid = result.sites[ids == wanted]["site_id"].iloc[0] if wanted else None
     formats = params.get("report_formats") or ("json", "html", "docx", "pdf")
     if isinstance(formats, str):
         formats = [f.strip().lower() for f in formats.split(",") if f.strip()]
-    written = write_reports(report, params["report_dir"], formats=formats, map_png=png)
-    return {k: str(v) for k, v in written.items()}
+    written = write_site_report(
+        checker, result, params["report_dir"], site_id=sid, project=project,
+        map_lang=params.get("lang") or "zh", formats=formats,
+    )  # fmt: skip
+    return {k: str(v) for k, v in written.files.items()}
 
 
 def op_coverage(params: dict[str, Any], emit: Emit) -> dict[str, Any]:
@@ -166,7 +172,7 @@ def op_coverage(params: dict[str, Any], emit: Emit) -> dict[str, Any]:
     from zoning.coverage_tables import write_coverage_table
     from zoning.pack import load_pack
 
-    p = load_pack(params["pack"])
+    p = load_pack(_pack(params))
     rasters = {"landcover": params["landcover"]} if params.get("landcover") else {}
     by = params.get("by") or "district"
     _progress(emit, 5, "测算指标 measuring targets")
@@ -194,7 +200,7 @@ def op_gaps(params: dict[str, Any], emit: Emit) -> dict[str, Any]:
     _progress(emit, 5, "计算覆盖缺口 finding coverage gaps")
     with open_store(params.get("store") or None) as st:
         uncovered, chosen = coverage_gaps(
-            params["pack"],
+            _pack(params),
             st,
             n_candidates=int(params.get("n_candidates", 10)),
             radius_m=float(params.get("radius_m", 300.0)),

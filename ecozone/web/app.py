@@ -39,6 +39,7 @@ from ecozone.web.checks import PackCache, PointBatcher
 from ecozone.web.coverage_view import CoverageCache
 from ecozone.web.errors import CatchAllMiddleware, install_handlers
 from ecozone.web.runner import Runner
+from ecozone.web.security import PAGE_CSP, SecurityHeadersMiddleware, tile_origins
 from ecozone.web.settings import WebSettings, load_settings
 from ecozone.web.uploads import BodyLimitMiddleware, VertexLimitMiddleware
 from maps.basemap import parse_basemap
@@ -48,57 +49,6 @@ log = logging.getLogger(__name__)
 __all__ = ["app_from_env", "create_app"]
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-
-# Pages may load only what the app serves; the tile host is added when configured.
-_CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data: blob:{tiles}; connect-src 'self'; font-src 'self'; "
-    "frame-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-    "frame-ancestors 'self'"
-)
-
-
-class SecurityHeadersMiddleware:
-    """Adds CSP, nosniff, frame and referrer headers to every response (pure ASGI)."""
-
-    def __init__(self, app: Any, *, csp: str) -> None:
-        self.app = app
-        self.headers = [
-            (b"content-security-policy", csp.encode()),
-            (b"x-content-type-options", b"nosniff"),
-            (b"x-frame-options", b"SAMEORIGIN"),
-            (b"referrer-policy", b"no-referrer"),
-            (b"cross-origin-opener-policy", b"same-origin"),
-        ]
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def with_headers(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                have = {k.lower() for k, _ in message.get("headers", [])}
-                extra = [(k, v) for k, v in self.headers if k not in have]
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
-
-
-def _tile_origin(basemap: Any) -> str:
-    """The CSP sources of a basemap's tiles: none for no tiles or a local package."""
-    if basemap.kind != "xyz" or not basemap.needs_internet:
-        return ""
-    from urllib.parse import urlsplit
-
-    origins = []
-    for url in (basemap.url, *basemap.overlays):
-        parts = urlsplit(url.replace("{s}", "a"))
-        host = urlsplit(url).netloc.replace("{s}", "*") if "{s}" in url else parts.netloc
-        origins.append(f" {parts.scheme}://{host}")
-    return "".join(dict.fromkeys(origins))
-
 
 def _open_store(store: Any, settings: WebSettings) -> Any:
     from layers import LayerStore, open_store
@@ -185,7 +135,7 @@ def create_app(store: Any = None, *, settings: WebSettings | None = None) -> Fas
 
         app.include_router(routes_tiles.router(basemap.path))
     app.mount("/static/app", StaticFiles(directory=STATIC_DIR), name="static_app")
-    from maps._assets import STATIC_DIR as MAPS_STATIC
+    from maps import STATIC_DIR as MAPS_STATIC
 
     app.mount("/static/maps", StaticFiles(directory=MAPS_STATIC), name="static_maps")
     app.add_middleware(CatchAllMiddleware)  # innermost: unexpected errors → 500 JSON
@@ -198,7 +148,7 @@ def create_app(store: Any = None, *, settings: WebSettings | None = None) -> Fas
         on_reject=lambda scope: routes_api.audit_refused(app, scope, 413, "too large"),
     )
     app.add_middleware(
-        SecurityHeadersMiddleware, csp=_CSP.format(tiles=_tile_origin(basemap))
+        SecurityHeadersMiddleware, csp=PAGE_CSP.format(tiles=tile_origins(basemap))
     )
     log.info("ecozone web app over %s", getattr(the_store, "path", the_store))
     return app

@@ -35,12 +35,12 @@ from ecozone.web.errors import ApiError
 from ecozone.web.runner import capture_warnings
 from ecozone.web.schemas import CheckRequest
 from geo.errors import (
-    CRSDetectionError,
     GeometryError,
     InputFormatError,
     MissingLayerError,
     OutsideJurisdictionError,
 )
+from layers.kinds import KINDS, canonical_kind, kinds_in_view
 from zoning.project import Project
 
 log = logging.getLogger(__name__)
@@ -64,11 +64,6 @@ LONLAT = "EPSG:4326"
 _GEOD = Geod(ellps="GRS80")
 _STAMP_EVERY_S = 5.0  # how often a cached checker compares the store's layer versions
 _MAX_PER_LAYER = 800
-# features of these kinds are drawn beneath the others on the page map
-_DRAW_ORDER = (
-    "reference", "boundary", "control_unit", "eco_control", "residential", "park", "redline",
-    "water_source_zone", "tongzhou_key_area", "tongzhou_strict_zone", "pollution_source", "well",
-)  # fmt: skip
 _NUMBER = re.compile(r"\d+(?:\.\d*)?")
 _SHOWN_COLUMNS = ("category", "unit_code", "grade", "zone_type", "level", "adcode", "parent_adcode")
 MEDIA = {
@@ -260,25 +255,31 @@ def _check_shape(geom: shapely.Geometry, *, max_vertices: int) -> None:
         raise InputFormatError("geometry: coordinates must be finite numbers")
 
 
-def _to_lonlat(geom: shapely.Geometry, req: CheckRequest, notes: list[str]) -> shapely.Geometry:
-    """Bring the parsed geometry to WGS84 lon/lat."""
-    if req.coords == "gk":
-        from geo.crs import detect_crs
+def _to_lonlat(
+    geom: shapely.Geometry, req: CheckRequest, notes: list[Any], system: str
+) -> shapely.Geometry:
+    """The parsed geometry in WGS84 lon/lat, repaired (:func:`geo.io.lonlat.to_lonlat`)."""
+    from geo.io.lonlat import to_lonlat
 
-        xy = shapely.get_coordinates(geom)
-        det = detect_crs(xy[:, 0], xy[:, 1], zone=req.gk_zone)
-        if det.swapped:
-            geom = shapely.transform(geom, lambda c: c[:, ::-1])
-        notes.append(f"坐标识别 / coordinates read as {det.description}")
-        if not det.crs.is_geographic:
-            geom = gpd.GeoSeries([geom], crs=det.crs).to_crs(LONLAT).iloc[0]
-    b = shapely.bounds(geom)
-    if b[0] < -180 or b[2] > 180 or b[1] < -90 or b[3] > 90:
-        msg = (
-            f"coordinates ({b[0]:.6g}, {b[1]:.6g}) are not lon/lat degrees; for projected "
-            "Gauss-Krüger coordinates choose coords='gk' with gk_zone (Beijing 39)"
+    res = to_lonlat(
+        geom, crs=None if req.coords == "gk" else LONLAT, coords=system, zone=req.gk_zone,
+        repair="structure", source="geometry",
+        hint="for projected Gauss-Krüger coordinates choose coords='gk' with gk_zone (Beijing 39)",
+    )  # fmt: skip
+    if res.description:
+        notes.append(f"坐标识别 / coordinates read as {res.description}")
+    geom = res.geoms[0]
+    if res.repaired[0]:
+        reason = res.reasons[0]
+        notes.append(  # a structured note (zoning._notes): kind "repair"
+            {
+                "kind": "repair",
+                "text": f"选址几何无效（{reason}），已修复后检查；请核对修复后的范围",
+                "text_en": f"the geometry was invalid ({reason}) and was repaired",
+            }
         )
-        raise CRSDetectionError(msg)
+        if geom.is_empty:
+            raise GeometryError("几何无效 / the geometry collapses to nothing when repaired")
     return geom
 
 
@@ -338,13 +339,11 @@ def site_from_request(
         raise ApiError(422, "gk_zone_missing", msg)
     lonlat = req.coords if req.coords != "gk" else "wgs84"
     with capture_warnings() as notes:
+        system = "wgs84"  # typed coordinates: parse_coordinates converts GCJ-02/BD-09
         if req.geometry is not None:
             geom = _geometry_from_geojson(req.geometry)
             _check_shape(geom, max_vertices=max_vertices)
-            if lonlat in ("gcj02", "bd09"):
-                from geo.chinacoords import convert_geometry
-
-                geom = convert_geometry(geom, src=lonlat, dst="wgs84")
+            system = lonlat
         else:
             text = str(req.coordinates)
             numbers = len(_NUMBER.findall(text))
@@ -358,19 +357,7 @@ def site_from_request(
             else:
                 geom = parse_coordinates(text, coords=lonlat)
             _check_shape(geom, max_vertices=max_vertices)
-        geom = _to_lonlat(geom, req, notes)
-        if not geom.is_valid:
-            reason = shapely.is_valid_reason(geom)
-            geom = shapely.make_valid(geom, method="structure", keep_collapsed=False)
-            notes.append(  # a structured note (zoning._notes): kind "repair"
-                {
-                    "kind": "repair",
-                    "text": f"选址几何无效（{reason}），已修复后检查；请核对修复后的范围",
-                    "text_en": f"the geometry was invalid ({reason}) and was repaired",
-                }
-            )
-            if geom.is_empty:
-                raise GeometryError("几何无效 / the geometry collapses to nothing when repaired")
+        geom = _to_lonlat(geom, req, notes, system)
     if geom.geom_type in ("Polygon", "MultiPolygon") and not req.confirm_large:
         km2 = abs(_GEOD.geometry_area_perimeter(geom)[0]) / 1e6
         if km2 > max_area_km2:
@@ -408,6 +395,19 @@ def make_project(req: CheckRequest) -> Project:
         exits_ll = tuple((float(x), float(y)) for x, y in zip(lon, lat, strict=True))
         project = dataclasses.replace(project, exits=exits_ll)
     return project
+
+
+def source_href(citation: Any) -> str | None:
+    """The source page of a report citation (with its line), or None for an unknown source.
+
+    Passed to :func:`zoning.report.render_html` as ``source_link`` by the web app; the
+    pages are served by :mod:`ecozone.web.routes_pages`.
+    """
+    sid = citation.get("source_id") if hasattr(citation, "get") else None
+    if not sid:
+        return None
+    lines = citation.get("lines") or []
+    return f"/sources/{sid}" + (f"?line={int(lines[0])}#L{int(lines[0])}" if lines else "")
 
 
 # --------------------------------------------------------------------------- check
@@ -534,6 +534,12 @@ class PointBatcher:
                 it[3].set_result(result)
 
 
+def _page_order(kind: str) -> tuple[int, int]:
+    """Drawing order of a kind on the page map (the registry's ``page_order``; unknown last)."""
+    spec = KINDS.get(canonical_kind(kind))
+    return (0, spec.style.page_order) if spec is not None else (1, 0)
+
+
 def _window(geom: shapely.Geometry, radius_m: float) -> tuple[float, float, float, float]:
     """Lon/lat box ``radius_m`` metres (ellipsoidal) around a geometry's bounds."""
     x0, y0, x1, y1 = shapely.bounds(geom).tolist()
@@ -561,7 +567,7 @@ def nearby_frames(
     clip = _window(geom, 3 * radius_m + 1000)
     box = shapely.box(*window)
     out: dict[str, gpd.GeoDataFrame] = {}
-    for kind in sorted(entry.frames, key=lambda k: (*_DRAW_ORDER, k).index(k)):
+    for kind in sorted(entry.frames, key=_page_order):
         frame = entry.frames[kind]
         idx = np.sort(frame.sindex.query(box, predicate="intersects"))
         if not len(idx):
@@ -683,8 +689,7 @@ def render_report(report: Mapping[str, Any], fmt: str, *, map_png: bytes | None)
     if fmt == "json":
         return json.dumps(report, ensure_ascii=False, indent=2).encode("utf-8")
     if fmt == "html":
-        from ecozone.web.routes_pages import source_href  # citations link to source pages
-
+        # citations link to the source pages (routes_pages)
         return render_html(report, map_png=map_png, source_link=source_href).encode("utf-8")
     with tempfile.TemporaryDirectory(prefix="ecozone-report-") as tmp:
         if fmt == "docx":
@@ -701,10 +706,7 @@ def render_report(report: Mapping[str, Any], fmt: str, *, map_png: bytes | None)
 
 # --------------------------------------------------------------------------- context map
 
-_CONTEXT_KINDS = (
-    "reference", "boundary", "eco_control", "redline", "water_source_zone", "tongzhou_key_area",
-    "tongzhou_strict_zone",
-)  # fmt: skip
+_CONTEXT_KINDS = kinds_in_view("context")  # the registry says which kinds, in what order
 _CONTEXT_MAX = 3000
 
 
@@ -720,8 +722,9 @@ def _context_geojson(entry: PackEntry) -> list[dict[str, Any]]:
         b = frames["boundary"]
         if "adcode" in b:
             from zoning.coverage import districts_of
+            from zoning.workflow import jurisdiction_rows
 
-            own = b[b["adcode"].astype(str).isin(codes)]
+            own = jurisdiction_rows(entry.pack, b)
             districts = districts_of(b, codes)
             area = own if len(own) else None
             shown = pd.concat([own, districts[~districts["adcode"].astype(str).isin(codes)]])

@@ -20,13 +20,15 @@ import pandas as pd
 
 from ecozone.web.checks import check_pack_name
 from geo.errors import MissingLayerError
+from layers.kinds import kinds_in_view
 
 log = logging.getLogger(__name__)
 
 __all__ = ["CoverageCache", "json_safe"]
 
 # layers drawn on the coverage map, beneath the gaps
-_MAP_KINDS = ("eco_control", "redline", "park")  # residential land: its gaps are shown
+# (the registry's "coverage" view; residential land is not drawn: its gaps are shown)
+_MAP_KINDS = kinds_in_view("coverage")
 
 
 def json_safe(value: Any) -> Any:
@@ -70,13 +72,14 @@ def _metric_dict(m: Any, pack: Any) -> dict[str, Any]:
 def _jurisdiction(pack: Any, store: Any) -> tuple[Any, Any, list[str]]:
     """Boundary rows of the pack's jurisdiction and its districts (None when missing)."""
     from zoning.coverage import districts_of
+    from zoning.workflow import jurisdiction_rows
 
     codes = [str(c) for c in getattr(pack.jurisdiction, "adcodes", []) or []]
     try:
         boundary = store.get_kind("boundary").gdf
     except MissingLayerError:
         return None, None, codes
-    area = boundary[boundary["adcode"].astype(str).isin(codes)]
+    area = jurisdiction_rows(pack, boundary)
     districts = districts_of(boundary, codes) if codes else None
     return (area if len(area) else None), districts, codes
 
@@ -156,13 +159,12 @@ class CoverageCache:
             "metrics": [_metric_dict(m, pack) for m in results],
         }
 
-    # The gaps layer and the choice of layers for this map are orchestration the web
-    # page needs; a public zoning/maps helper (e.g. ``coverage_map(pack, store)``)
-    # would let the CLI share it.
+    # The gaps come from zoning.workflow.residential_gaps (shared with the CLI and demo);
+    # this page keeps its own choice of layers (whole features near the jurisdiction).
     def _map(self, pack_name: str, lang: str) -> str:
         from maps.interactive import interactive_map, render_interactive
-        from zoning.gaps import uncovered_residential
         from zoning.pack import load_pack
+        from zoning.workflow import residential_gaps
 
         pack = load_pack(pack_name)
         area, districts, _ = _jurisdiction(pack, self.store)
@@ -182,20 +184,12 @@ class CoverageCache:
                 gdf = gdf[gdf.intersects(box(*area.total_bounds))]
             layers[kind] = gdf
         gaps = None
-        try:
-            residential = self.store.get_kind("residential").gdf
-        except MissingLayerError:
-            residential = None
-        if "park" in layers and residential is not None:
+        if "park" in layers:
             try:
-                gaps = uncovered_residential(
-                    layers["park"],
-                    residential,
-                    tiers=pack.park_service,
-                    area_of=area,
-                    districts=districts,
+                gaps = residential_gaps(
+                    pack, self.store, area_of=area, districts=districts, parks=layers["park"]
                 )
-            except MissingLayerError as exc:
+            except MissingLayerError as exc:  # no residential layer, or no area
                 log.info("no coverage gaps for %s: %s", pack_name, exc)
         title = (pack.title if lang == "zh" else pack.title_en) or pack.name
         m = interactive_map(layers, gaps=gaps, basemap=self.basemap, lang=lang, title=title)

@@ -107,12 +107,12 @@ def packs(request: Request) -> list[dict[str, Any]]:
 )
 async def map_context(
     request: Request,
-    pack: Annotated[str, Query(max_length=40)] = "beijing",
+    pack: Annotated[str | None, Query(max_length=40)] = None,
     lang: Annotated[Literal["zh", "en"], Query()] = "zh",
 ) -> Response:
     """The pack's jurisdiction, districts and main layers as GeoJSON, simplified for display."""
     st = _state(request)
-    name = check_pack_name(pack)
+    name = _pack_or_default(request, pack)
 
     def work() -> dict[str, Any]:
         return context_layers(st.packs.get(name), lang=lang)
@@ -339,7 +339,7 @@ async def parse_site_file(
 async def check_batch(
     request: Request,
     file: Annotated[UploadFile, File(description="CSV/XLSX of sites, or another site format")],
-    pack: Annotated[str, Form(max_length=40)] = "beijing",
+    pack: Annotated[str | None, Form(max_length=40)] = None,
     coords: Annotated[Coords, Form()] = "wgs84",
     gk_zone: Annotated[int | None, Form(ge=25, le=45)] = None,
     format: Annotated[Literal["csv", "gpkg", "xlsx"], Form()] = "csv",
@@ -352,7 +352,7 @@ async def check_batch(
     with = + - @ is prefixed with ``'``.
     """
     st = _state(request)
-    name = check_pack_name(pack)
+    name = _pack_or_default(request, pack)
     label = display_name(file.filename)
     options = _read_options(coords, gk_zone)
     with upload_dir() as folder:
@@ -621,7 +621,9 @@ async def import_layer(request: Request, name: str) -> JSONResponse:
 @router.get("/coverage", summary="Coverage metrics of a jurisdiction against its targets")
 async def coverage(
     request: Request,
-    pack: Annotated[str, Query(max_length=40, description="Rule pack (jurisdiction)")] = "beijing",
+    pack: Annotated[
+        str | None, Query(max_length=40, description="Rule pack (default: the server's)")
+    ] = None,
 ) -> dict[str, Any]:
     """Each target of the pack: value, target, met, gap, citation and the per-district table.
 
@@ -629,5 +631,5 @@ async def coverage(
     ``reason``). Results are cached until the store's layers change.
     """
     st = _state(request)
-    fut = st.coverage.metrics(check_pack_name(pack))
+    fut = st.coverage.metrics(_pack_or_default(request, pack))
     return await st.runner.wait(fut, timeout=st.settings.time_limit_s, what="the coverage metrics")

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from ecozone.web.checks import check_pack_name, pack_names
 from ecozone.web.coverage_view import json_safe
 from ecozone.web.i18n import COOKIE, js_strings, pick_lang, t
+from ecozone.web.security import MAP_CSP, tile_origins
 
 router = APIRouter(include_in_schema=False)
 
@@ -30,15 +31,6 @@ _env = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-# Leaflet's inline scripts (folium) run only inside the coverage map frame, which may
-# load nothing from outside the app either.
-_MAP_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data: blob:{tiles}; connect-src 'none'; object-src 'none'; base-uri 'none'; "
-    "frame-ancestors 'self'"
-)
-
-
 _AUDIT_KEYS = ("time", "who", "client", "layer", "version", "kind", "file", "source", "outcome",
                "message")  # fmt: skip
 
@@ -129,16 +121,14 @@ def coverage_page(request: Request) -> HTMLResponse:
 
 @router.get("/coverage/map", response_class=HTMLResponse)
 async def coverage_map(
-    request: Request, pack: Annotated[str, Query(max_length=40)] = "beijing"
+    request: Request, pack: Annotated[str | None, Query(max_length=40)] = None
 ) -> Response:
     """The coverage map of a pack's jurisdiction (self-contained Leaflet page)."""
-    from ecozone.web.app import _tile_origin
-
     st = request.app.state
     lang = _lang(request)
-    fut = st.coverage.map_html(check_pack_name(pack), lang)
+    fut = st.coverage.map_html(check_pack_name(pack or st.settings.default_pack), lang)
     html = await st.runner.wait(fut, timeout=st.settings.time_limit_s, what="the coverage map")
-    csp = _MAP_CSP.format(tiles=_tile_origin(st.basemap))
+    csp = MAP_CSP.format(tiles=tile_origins(st.basemap))
     return HTMLResponse(html, headers={"Content-Security-Policy": csp})
 
 
@@ -190,18 +180,6 @@ def api_page(request: Request) -> HTMLResponse:
 
 #: Source ids are short slugs (zoning/data/sources.toml); nothing else reaches the disk.
 _SOURCE_ID = r"^[a-z0-9][a-z0-9\-]{0,59}$"
-
-
-def source_href(citation: Any) -> str | None:
-    """The source page of a report citation (with its line), or None for an unknown source.
-
-    Passed to :func:`zoning.report.render_html` as ``source_link`` by the web app.
-    """
-    sid = citation.get("source_id") if hasattr(citation, "get") else None
-    if not sid:
-        return None
-    lines = citation.get("lines") or []
-    return f"/sources/{sid}" + (f"?line={int(lines[0])}#L{int(lines[0])}" if lines else "")
 
 
 @router.get("/sources", response_class=HTMLResponse)

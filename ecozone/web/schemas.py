@@ -96,8 +96,11 @@ class CheckRequest(BaseModel):
         },
     )
 
-    pack: CleanStr = Field(
-        "beijing", max_length=40, description="Rule pack name (GET /api/packs lists them)"
+    pack: CleanStr | None = Field(
+        None,
+        max_length=40,
+        description="Rule pack name (GET /api/packs lists them); default: the server's "
+        "default_pack setting",
     )
     geometry: dict[str, Any] | None = Field(
         None, description="GeoJSON geometry (or Feature) of the site"

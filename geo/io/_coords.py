@@ -2,7 +2,7 @@
 
 The rules, in order: a CRS carried by the file is kept; ``crs=`` labels data that
 has none (and overrides a file's CRS with a warning); tables and other CRS-less
-data are detected from coordinate magnitudes with :func:`geo.crs.detect_crs`
+data are detected from coordinate magnitudes with :func:`geo.detect.detect_crs`
 (swapped lat/lon columns are fixed and reported); lon/lat in GCJ-02 or BD-09
 (``coords=``) are converted to WGS84.
 """
@@ -70,7 +70,7 @@ def detect_xy_crs(
         ``(x, y, crs, swapped, misfit)``: x/y in GIS order, the CRS, whether the
         columns were swapped, and a boolean mask of rows that fit it not.
     """
-    from geo.crs import detect_crs
+    from geo.detect import detect_crs
 
     ok = np.isfinite(x) & np.isfinite(y)
     if not ok.any():

@@ -22,7 +22,7 @@ import shapely
 from geo.errors import InputFormatError
 from geo.io._coords import as_crs, detect_xy_crs, finalize_features
 from geo.io._issues import IssueLog, check_errors_mode
-from geo.io._tabular import (
+from geo.io.tabular import (
     BP_PARCEL_NAMES,
     BP_POINT_NAMES,
     BP_RING_NAMES,
@@ -30,6 +30,7 @@ from geo.io._tabular import (
     BP_Y_NAMES,
     convert_attributes,
     find_column,
+    load_cells,
     split_header,
     text_series,
     to_number,
@@ -277,10 +278,8 @@ def read_boundary_points(
     >>> parcels = read_boundary_points("界址点.xlsx", zone=39)  # doctest: +SKIP
     """
     check_errors_mode(errors)
-    from geo.io.table import _load
-
     path = Path(path)
     log = IssueLog(str(path), errors)
-    raw, rows = _load(path, layer=layer, encoding=encoding, log=log)
+    raw, rows = load_cells(path, layer=layer, encoding=encoding, log=log)
     frame, data_rows, _ = split_header(raw, rows)
     return boundary_points_to_gdf(frame, data_rows, log=log, crs=crs, zone=zone)

@@ -40,7 +40,7 @@ def _crs_hint(path: Path) -> str:
         import ezdxf
         from ezdxf import bbox
 
-        from geo.crs import detect_crs
+        from geo.detect import detect_crs
 
         doc = ezdxf.readfile(path)
         # block references left out: nested ones can expand to millions of entities

@@ -50,7 +50,7 @@ def read_vector(
     crs
         CRS of data that carries none (tables, DXF, shapefiles without ``.prj``);
         anything ``pyproj.CRS.from_user_input`` accepts. Required for DXF.
-        Without it, table coordinates are detected (:func:`geo.crs.detect_crs`).
+        Without it, table coordinates are detected (:func:`geo.detect.detect_crs`).
     coords
         Lon/lat system of the input: "wgs84" (= "cgcs2000"), "gcj02" (AMap,
         Tencent) or "bd09" (Baidu); the last two are converted to WGS84.

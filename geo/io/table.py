@@ -27,7 +27,8 @@ from geo.io._coords import (
 )
 from geo.io._hints import system_named_in
 from geo.io._issues import IssueLog, check_errors_mode, user_stacklevel
-from geo.io._tabular import (
+from geo.io.boundary_points import boundary_points_to_gdf
+from geo.io.tabular import (
     BP_PARCEL_NAMES,
     BP_POINT_NAMES,
     BP_X_NAMES,
@@ -37,8 +38,7 @@ from geo.io._tabular import (
     WKT_NAMES,
     convert_attributes,
     find_column,
-    load_text_table,
-    load_xlsx,
+    load_cells,
     norm_header,
     split_header,
     text_series,
@@ -134,8 +134,6 @@ def frame_to_geodataframe(
             msg = f"{log.source}: {arg}={given!r} 不存在 / is not a column; headers seen: {cols}."
             raise InputFormatError(msg)
     if lon_col is None and lat_col is None and is_boundary_table(frame):
-        from geo.io.boundary_points import boundary_points_to_gdf
-
         return boundary_points_to_gdf(frame, rows, log=log, crs=crs, zone=zone)
 
     xcol = lon_col or find_column(cols, LON_NAMES)
@@ -255,7 +253,7 @@ def read_table(
         without BOM, or GBK/GB18030) or an ``.xlsx`` workbook.
     crs
         CRS of the coordinates; default: detected from their magnitudes
-        (:func:`geo.crs.detect_crs`), latitude-first columns swapped back and reported.
+        (:func:`geo.detect.detect_crs`), latitude-first columns swapped back and reported.
     coords
         Lon/lat system: "wgs84"/"cgcs2000", "gcj02" or "bd09" (converted to WGS84).
     zone
@@ -291,7 +289,7 @@ def read_table(
     check_errors_mode(errors)
     path = Path(path)
     log = IssueLog(str(path), errors)
-    raw, rows = _load(path, layer=layer, encoding=encoding, log=log)
+    raw, rows = load_cells(path, layer=layer, encoding=encoding, log=log)
     frame, data_rows, _ = split_header(raw, rows)
     if frame.empty and not frame.columns.empty:
         msg = f"{path}: 表格没有数据行 / the table has a header but no data rows."
@@ -306,20 +304,3 @@ def read_table(
         lon_col=lon_col,
         lat_col=lat_col,
     )
-
-
-def _load(
-    path: Path, *, layer: str | int | None, encoding: str | None, log: IssueLog
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """Cells and row numbers of a text table or an Excel sheet (sniffed by content)."""
-    with path.open("rb") as fh:
-        head = fh.read(4)
-    if head.startswith(b"PK"):
-        raw, rows, sheet = load_xlsx(path, sheet=layer, source=log.source)
-        log.source = f"{path}!{sheet}" if layer is not None else str(path)
-        return raw, rows
-    raw, rows = load_text_table(path, encoding=encoding, source=log.source)
-    if raw.empty:
-        msg = f"{path}: 文件为空 / the file holds no rows."
-        raise InputFormatError(msg)
-    return raw, rows

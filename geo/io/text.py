@@ -217,7 +217,7 @@ def _parse_geometry(s: str) -> tuple[shapely.Geometry, int | None]:
 
 def _lonlat_check(geom: shapely.Geometry, text: str) -> shapely.Geometry:
     """Fix latitude-first input (warned) and refuse projected numbers without ``crs``."""
-    from geo.crs import detect_crs
+    from geo.detect import detect_crs
 
     xy = shapely.get_coordinates(geom)
     try:

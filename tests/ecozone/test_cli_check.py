@@ -180,7 +180,7 @@ def test_screening_radius_in_json(demo_points):
     assert [r["distance_m"] for r in rows] == sorted(r["distance_m"] for r in rows)
     assert {"kind", "label", "direction_zh"} <= set(rows[0])
     # the strict zone holding the site overlaps it; a well's distance is geodesic
-    assert any(r["kind"] == "tongzhou_strict_zone" and r["direction_zh"] == "重叠" for r in rows)
+    assert any(r["kind"] == "strict_zone" and r["direction_zh"] == "重叠" for r in rows)
     wells = [r for r in rows if r["kind"] == "well"]
     if wells:
         with open_store(None) as store:

@@ -86,7 +86,7 @@ def test_map_html_offline(runner, tmp_path):
     )
     assert result.exit_code == 0, result.output
     html = out.read_text(encoding="utf-8")
-    assert "通州严控区" in html
+    assert "通州区严控区" in html  # the pack's name for its strict_zone ([zones.strict_zone])
     # no tag loads anything from outside (the inlined Leaflet source may mention its home page
     # in a string; maps/ overrides that attribution at run time)
     assert not re.search(

@@ -53,7 +53,7 @@ def test_only_known_ids_and_lines(client, path):
 
 
 def test_report_html_links_citations(client):
-    from ecozone.web.routes_pages import source_href
+    from ecozone.web.checks import source_href
 
     assert source_href({"source_id": "beijing-14th-eco-plan", "lines": [362]}) == (
         "/sources/beijing-14th-eco-plan?line=362#L362"

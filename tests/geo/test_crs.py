@@ -16,8 +16,6 @@ from shapely.geometry import Point
 from geo.crs import (
     CGCS2000,
     WGS84,
-    DetectedCRS,
-    detect_crs,
     equal_area_crs,
     gk_central_meridian,
     gk_epsg,
@@ -27,6 +25,7 @@ from geo.crs import (
     metric_crs_for_lonlat,
     to_lonlat,
 )
+from geo.detect import DetectedCRS, detect_crs
 from geo.errors import CRSDetectionError
 
 # Beijing-area sample points, lon/lat (Tiananmen, Tongzhou, Daxing airport, Yanqing).
@@ -354,3 +353,41 @@ def test_to_lonlat_never_assigns_silently():
     gdf = gpd.GeoDataFrame(geometry=[Point(116.4, 39.9)])
     with pytest.raises(CRSDetectionError, match="set_crs"):
         to_lonlat(gdf)
+
+
+# -- one transformer cache, one zone rule (geo.crs serves every package) --------------
+
+
+def test_metric_epsg_is_the_vectorised_metric_crs_for_lonlat():
+    from geo.crs import metric_crs_for_lonlat, metric_epsg
+
+    lon = np.array([116.4, 115.5, 118.49, 118.5, 73.6, 135.0, 8.0, -70.0, np.nan])
+    lat = np.array([39.9, 40.0, 40.0, 40.0, 39.0, 48.0, 45.0, -33.0, 40.0])
+    codes = metric_epsg(lon, lat)
+    assert codes.tolist()[:-1] == [
+        metric_crs_for_lonlat(x, y).to_epsg() for x, y in zip(lon[:-1], lat[:-1], strict=True)
+    ]
+    # zone 39 spans 115.5–118.5°E; its east edge belongs to zone 40; NaN has no zone
+    assert codes.tolist() == [4548, 4548, 4548, 4549, 4534, 4554, 32632, 32719, 0]
+
+
+def test_transformer_is_cached_and_agrees_with_pyproj():
+    import pyproj
+
+    from geo.crs import transform_geoms, transformer
+
+    assert transformer(4326, 4548) is transformer(4326, 4548)
+    assert transformer("EPSG:4326", 4548) is transformer(pyproj.CRS(4326), pyproj.CRS(4548))
+    ref = pyproj.Transformer.from_crs(4326, 4548, always_xy=True)
+    lon, lat = np.array([116.0, 116.4, 117.3]), np.array([39.5, 39.9, 40.8])
+    np.testing.assert_array_equal(transformer(4326, 4548).transform(lon, lat),
+                                  ref.transform(lon, lat))  # fmt: skip
+    pts = shapely.points(lon, lat)
+    moved = transform_geoms(np.append(pts, None), 4326, 4548)
+    assert moved[-1] is None
+    np.testing.assert_allclose(shapely.get_coordinates(moved[:-1]),
+                               np.column_stack(ref.transform(lon, lat)), atol=1e-6)  # fmt: skip
+    back = transform_geoms(moved[:-1], 4548, 4326)
+    _, _, d = pyproj.Geod(ellps="GRS80").inv(shapely.get_x(back), shapely.get_y(back), lon, lat)
+    assert np.all(d < 1e-3)
+    assert len(transform_geoms(np.array([], dtype=object), 4326, 4548)) == 0

@@ -28,6 +28,7 @@ import shapely
 
 from geo.errors import (
     ChecksumMismatchError,
+    InputFormatError,
     LayerNotFoundError,
     LayerValidationError,
     MissingLayerError,
@@ -137,6 +138,34 @@ def test_import_returns_stored_layer(any_store, frame):
         pd.DataFrame(again.gdf.drop(columns="geometry")),
         pd.DataFrame(layer.gdf.drop(columns="geometry")),
     )
+
+
+def test_import_from_a_file_takes_read_options_in_both_stores(any_store, frame, tmp_path):
+    """``read_kwargs`` reach geo.io.read_vector in either backend (they once did not in PostGIS)."""
+    path = tmp_path / "two_layers.gpkg"
+    frame("well", 2).to_file(path, layer="first", driver="GPKG")
+    projected = frame("well", 4).to_crs("EPSG:4547")  # CGCS2000 3° GK zone 39, metres
+    projected.to_file(path, layer="second", driver="GPKG")
+    layer = any_store.import_layer(
+        path, name="wells", kind="well", source="two_layers.gpkg", read_kwargs={"layer": "second"}
+    )
+    assert layer.row_count == 4
+    assert layer.source_crs is not None and "4547" in layer.source_crs
+    expected = frame("well", 4)
+    assert layer.gdf["feature_id"].tolist() == expected["feature_id"].tolist()
+    # reprojected back to lon/lat: within a millimetre of the original points (pyproj.Geod)
+    import pyproj
+
+    _, _, dist = pyproj.Geod(ellps="WGS84").inv(
+        layer.gdf.geometry.x.to_numpy(), layer.gdf.geometry.y.to_numpy(),
+        expected.geometry.x.to_numpy(), expected.geometry.y.to_numpy(),
+    )  # fmt: skip
+    assert np.all(dist < 1e-3)
+    with pytest.raises(InputFormatError, match="third"):
+        any_store.import_layer(
+            path, name="wells", kind="well", source="x", read_kwargs={"layer": "third"}
+        )
+    assert any_store.history("wells")["version"].tolist() == [1]
 
 
 def test_versions_history_and_stamp(any_store, frame):

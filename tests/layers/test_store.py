@@ -25,7 +25,7 @@ from geo.errors import (
     MissingLayerError,
     StoreError,
 )
-from layers.default import default_store_path, embedded_dataset_path, open_store
+from layers import default_store_path, embedded_dataset_path, open_store
 from layers.layer import layer_checksum
 from layers.store import LayerStore, MissingKindError
 

@@ -8,7 +8,7 @@ import pytest
 
 import layers.store as store_module
 from geo.errors import ChecksumMismatchError
-from layers import _verified
+from layers.store import verified as _verified
 from layers.store import LayerStore
 from tests.layers.test_store import tamper
 

@@ -11,8 +11,8 @@ import shapely
 from PIL import Image
 
 from geo.errors import InputFormatError
-from maps.basemap import parse_basemap
-from maps.tiles import TilePackage, build_tiles, export_tiles, lonlat_to_tile, tile_bounds
+from maps.basemap import export_tiles, parse_basemap
+from maps.tiles import TilePackage, build_tiles, lonlat_to_tile, tile_bounds
 
 
 @pytest.mark.parametrize(

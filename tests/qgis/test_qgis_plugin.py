@@ -23,8 +23,7 @@ from pyogrio.raw import read_arrow
 
 from ecozone.cli.main import cli
 from geo.io.gpkg_styles import read_layer_styles
-from layers import LayerStore
-from layers.default import embedded_dataset_path
+from layers import LayerStore, embedded_dataset_path
 from zoning.pack import load_pack
 from zoning.result import VERDICT_ZH, VERDICTS
 from zoning.workflow import jurisdiction_area

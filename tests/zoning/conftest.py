@@ -149,10 +149,10 @@ def make_layers() -> dict[str, gpd.GeoDataFrame]:
     L["residential"]["area_m2"] = [geodesic_area(g) for g in L["residential"].geometry]
     # Tongzhou key area: 750 m disc around a monitoring station; strict zone: 2 blocks
     st = at(-6000, 5000)
-    L["tongzhou_key_area"] = frame(
+    L["key_area"] = frame(
         [{"feature_id": "KEY-1", "name": "重点区域"}], [disc(*st, 750, n=144)]
     )
-    L["tongzhou_strict_zone"] = frame(
+    L["strict_zone"] = frame(
         [{"feature_id": "SZ-1", "name": "严控区一"}, {"feature_id": "SZ-2", "name": "严控区二"}],
         [
             rect(-6300, 4800, -6000, 5100),
@@ -251,12 +251,12 @@ def make_pack() -> Pack:
             distance_m=200.0, section="resource_cap", when={"project_types": ["industrial"]},
         ),
         _rule(
-            "strict.construction", "tongzhou_strict_zone", "intersects", "requirements",
+            "strict.construction", "strict_zone", "intersects", "requirements",
             section="quality_floor", when={"project_types": ["construction"]},
         ),
         _rule(
-            "key.construction", "tongzhou_key_area", "intersects", "requirements",
-            unless_layer="tongzhou_strict_zone", section="quality_floor",
+            "key.construction", "key_area", "intersects", "requirements",
+            unless_layer="strict_zone", section="quality_floor",
             when={"project_types": ["construction"]},
         ),
         _rule(

@@ -235,10 +235,10 @@ def _rule_cases(layers) -> list[tuple[str, object, object, Project]]:
     mid = L["park"].geometry.iloc[1]  # 3 000 m² → 300 m
     rl_in, rl_out = _edge_pair(L["redline"].geometry.iloc[0], 5.0)
     eco_in, eco_out = _edge_pair(L["eco_control"].geometry.iloc[0], 5.0)
-    sz_in, sz_out = _edge_pair(L["tongzhou_strict_zone"].geometry.iloc[0], 3.0)
+    sz_in, sz_out = _edge_pair(L["strict_zone"].geometry.iloc[0], 3.0)
     bd_in, bd_out = _edge_pair(L["boundary"].geometry.iloc[1], 5.0)
     cu_in, cu_out = _edge_pair(L["control_unit"].geometry.iloc[1], 5.0)
-    key = L["tongzhou_key_area"].geometry.iloc[0]
+    key = L["key_area"].geometry.iloc[0]
     key_c = shapely.centroid(key)
     _, big_out = _edge_pair(big, 490.0)
     _, big_far = _edge_pair(big, 510.0)
@@ -574,7 +574,7 @@ def test_nearest_distances_match_brute_force(checker, layers):
     res = checker.check(sites, project=CLEAN)
     got = res.sites.set_index("site_id")
     gk = "EPSG:4548"
-    for kind in ("redline", "well", "water_source_zone", "park", "tongzhou_key_area"):
+    for kind in ("redline", "well", "water_source_zone", "park", "key_area"):
         feats = layers[kind].to_crs(gk)
         # sites of zone 39 only (the edge cluster is in zone 38 / 39: see its own test)
         cx = shapely.get_x(shapely.centroid(sites.geometry.to_numpy()))

@@ -917,15 +917,19 @@ def test_tongzhou_key_area_does_not_double_fire(packs):
     tz = packs["tongzhou"]
     key = tz.rule("tongzhou.key.construction")
     strict = tz.rule("tongzhou.strict.construction")
-    assert key.layer == "tongzhou_key_area"
-    assert key.unless_layer == "tongzhou_strict_zone"
-    assert strict.layer == "tongzhou_strict_zone"
+    assert key.layer == "key_area"
+    assert key.unless_layer == "strict_zone"
+    assert strict.layer == "strict_zone"
     assert strict.unless_layer is None
     site = Project(project_type="construction")
     assert key.applies_to(site) and strict.applies_to(site)
     assert "4米" in strict.requirement and "2米" in strict.requirement
     assert "能装尽装" in key.requirement
-    assert {"tongzhou_key_area", "tongzhou_strict_zone"} <= tz.layer_kinds()
+    assert {"key_area", "strict_zone"} <= tz.layer_kinds()
+    # the pack names the generic zones
+    assert tz.kind_label("key_area") == "通州区重点区域"
+    assert tz.kind_label("strict_zone", "en") == "Tongzhou strict-control zone"
+    assert packs["beijing"].kind_label("key_area") == "重点区域"  # no [zones]: registry
     assert "site_exit" not in tz.layer_kinds()
 
 

@@ -32,7 +32,7 @@ sys.modules["make_examples"] = make_examples  # (its dataclasses look their modu
 _spec.loader.exec_module(make_examples)
 
 pytestmark = pytest.mark.skipif(
-    __import__("layers.default", fromlist=["x"]).embedded_dataset_path() is None,
+    __import__("layers", fromlist=["x"]).embedded_dataset_path() is None,
     reason="embedded demo dataset not built (make data)",
 )
 FIX = "run `python scripts/make_examples.py` and commit docs/examples/ if the change is intended"

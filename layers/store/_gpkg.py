@@ -1,7 +1,7 @@
 """GeoPackage plumbing of the layer store: file creation, schema, locks, drops, views.
 
-Private to :mod:`layers.store`. Functions taking a connection run inside the
-caller's transaction and never commit.
+Private to :mod:`layers.store` (its ``gpkg`` and ``open`` modules). Functions taking a
+connection run inside the caller's transaction and never commit.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ import os
 import sqlite3
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pyproj
 
 from geo.errors import StoreError
+from layers.store.base import now_iso
 
 log = logging.getLogger(__name__)
 
@@ -148,19 +148,6 @@ class FileLock:
                 self.path.unlink(missing_ok=True)
             self._fh.close()
             self._fh = None
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-def ecozone_version() -> str | None:
-    try:
-        from importlib.metadata import version
-
-        return version("ecozone")
-    except Exception:  # a source tree without installed metadata
-        return None
 
 
 def quote(identifier: str) -> str:

@@ -4,6 +4,9 @@ Tables are read without a header first, so that a title row above the header (co
 in 界址点 tables: "XX地块界址点坐标表") is skipped and every data row keeps the number
 the user sees: the line in a text file (header = line 1 when it is the first line),
 the row in Excel.
+
+Public helpers of the table readers, also used by :func:`geo.convert.convert_table` and
+:func:`zoning.access_list.import_access_list` (formerly ``geo.io._tabular``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import pandas as pd
 
 from geo.errors import InputFormatError
 from geo.io._hints import strip_system_words
+from geo.io._issues import IssueLog
 from geo.io._sniff import decode_text
 from geo.io.text import parse_angle
 
@@ -324,3 +328,24 @@ def convert_attributes(frame: pd.DataFrame) -> pd.DataFrame:
         else:
             out[col] = text.where(filled, None)
     return out
+
+
+def load_cells(
+    path: Path, *, layer: str | int | None, encoding: str | None, log: IssueLog
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Cells and row numbers of a text table or an Excel sheet (sniffed by content).
+
+    ``log.source`` becomes the sheet read. Shared by :mod:`geo.io.table` and
+    :mod:`geo.io.boundary_points`.
+    """
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    if head.startswith(b"PK"):
+        raw, rows, sheet = load_xlsx(path, sheet=layer, source=log.source)
+        log.source = f"{path}!{sheet}" if layer is not None else str(path)
+        return raw, rows
+    raw, rows = load_text_table(path, encoding=encoding, source=log.source)
+    if raw.empty:
+        msg = f"{path}: 文件为空 / the file holds no rows."
+        raise InputFormatError(msg)
+    return raw, rows

@@ -34,13 +34,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import socket
 import sqlite3
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
-from datetime import UTC, date, datetime
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -56,32 +55,26 @@ from geo.errors import (
     LayerValidationError,
     StoreError,
 )
-from layers import _gpkg, _verified
-from layers._api import MissingKindError, StoreReadAPI, restorable
-from layers._gpkg import (
+from layers.extent import extent_from_row, extent_to_row, parse_extent
+from layers.kinds import STORAGE_CRS, canonical_kind, kind_info
+from layers.layer import Layer, layer_checksum
+from layers.store import verified as _verified
+from layers.store import _gpkg
+from layers.store._gpkg import (
     EXTENTS_TABLE,
     INFO_TABLE,
     PENDING_TABLE,
     SCHEMA_VERSION,
     VERSIONS_TABLE,
     FileLock,
-    ecozone_version,
-    now_iso,
     process_lock,
 )
-from layers.extent import default_extent, extent_from_row, extent_to_row, parse_extent
-from layers.kinds import STORAGE_CRS, kind_info
-from layers.layer import Layer, layer_checksum
-from layers.sanity import validated_import
+from layers.store.base import MissingKindError, StoreBase, ecozone_version, now_iso
 
 log = logging.getLogger(__name__)
 
 __all__ = ["LayerStore", "MissingKindError"]
 
-_NAME_RE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
-_NAME_MAX = 48
-_RESERVED = ("gpkg_", "rtree_", "ecozone_", "sqlite_")
-_DATE_RE = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$")
 _SQLITE_TIMEOUT_S = 30.0
 _LOCK_TIMEOUT_S = 600.0
 _CACHE_SIZE = 16
@@ -94,59 +87,14 @@ except ImportError:  # pragma: no cover - pyarrow is a dependency
     _USE_ARROW = False
 
 
-def check_layer_name(name: str) -> str:
-    """Return ``name`` if it can name a layer, else raise a LayerValidationError.
-
-    Layer names become GeoPackage table names (``<name>__v<N>``), so they are
-    lower-case ASCII letters, digits and single underscores, starting with a letter.
-    """
-    ok = (
-        isinstance(name, str)
-        and len(name) <= _NAME_MAX
-        and _NAME_RE.match(name) is not None
-        and not name.startswith(_RESERVED)
-    )
-    if not ok:
-        slug = re.sub(r"[^a-z0-9]+", "_", str(name).lower()).strip("_") or "my_layer"
-        if not slug[0].isalpha():
-            slug = "layer_" + slug
-        msg = (
-            f"图层名不合法 / "
-            f"Layer name {name!r} is not allowed: use lower-case letters, digits and single "
-            f"underscores, starting with a letter, at most {_NAME_MAX} characters, not "
-            f"starting with {'/'.join(_RESERVED)} (for example {slug[:_NAME_MAX]!r}). "
-            "The name becomes the GeoPackage table '<name>__v<N>'; put the full title in "
-            "'source'."
-        )
-        raise LayerValidationError(msg)
-    return name
-
-
-def _norm_source_date(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    text = str(value).strip()
-    if _DATE_RE.match(text):
-        return text
-    msg = (
-        f"source_date {value!r} is not an ISO date; pass 'YYYY-MM-DD', 'YYYY-MM', 'YYYY' "
-        "or a datetime.date"
-    )
-    raise LayerValidationError(msg)
-
-
 def _iso_utc(value: datetime) -> str:
-    """``created_at`` as stored (as :func:`layers._gpkg.now_iso`); naive times are UTC."""
+    """``created_at`` as stored (as :func:`layers.store.base.now_iso`); naive times are UTC."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-class LayerStore(StoreReadAPI):
+class LayerStore(StoreBase):
     """Versioned layers in a GeoPackage file.
 
     Parameters
@@ -396,16 +344,6 @@ class LayerStore(StoreReadAPI):
             con.execute("COMMIT")
         return ext
 
-    def _default_extent(self, clean: gpd.GeoDataFrame, kind: str) -> dict[str, Any] | None:
-        """The extent of an import that gives none: the jurisdictions its features fall in."""
-        if kind == "boundary":
-            return None  # authoritative where its own polygons are
-        try:
-            boundary = self.get_kind("boundary", verify=False)
-        except MissingKindError:
-            return None
-        return default_extent(clean, boundary)
-
     def _layer(self, row: sqlite3.Row, *, verify: bool, fresh: bool = False) -> Layer:
         table = row["table_name"]
         with self._plock:
@@ -472,132 +410,6 @@ class LayerStore(StoreReadAPI):
 
     # -- public API -------------------------------------------------------------
 
-    def import_layer(
-        self,
-        gdf_or_path: gpd.GeoDataFrame | str | os.PathLike[str],
-        *,
-        name: str,
-        kind: str,
-        source: str,
-        source_date: str | date | None = None,
-        synthetic: bool = False,
-        read_kwargs: Mapping[str, Any] | None = None,
-        extent: Any = None,
-        force: bool = False,
-    ) -> Layer:
-        """Validate features and store them as the next version of layer ``name``.
-
-        Parameters
-        ----------
-        gdf_or_path
-            Features, or a file read with :func:`geo.io.read_vector`.
-        name
-            Layer name (lower-case letters, digits, underscores; e.g. "redline").
-        kind
-            Layer kind (:data:`layers.LAYER_KINDS`); fixed for all versions of a name.
-        source
-            The document or file the features come from.
-        source_date
-            Date of the source ("2021-12-30", "2021-12" or a date).
-        synthetic
-            Demonstration data: marks every feature synthetic.
-        read_kwargs
-            Options for :func:`geo.io.read_vector` when a path is given (``crs``,
-            ``coords="gcj02"``, ``layer``, ``encoding``, ...).
-        extent
-            The area this version is authoritative for (:func:`layers.extent.parse_extent`:
-            adcodes such as ``"110112,110115"``, or a lon/lat polygon); default: the
-            jurisdictions of the store's boundary layer its features fall in.
-        force
-            Store features that lie outside the declared extent or far from every
-            jurisdiction (:mod:`layers.sanity`); the version's source records it.
-
-        Returns
-        -------
-        Layer
-            The stored version, features as read back from the GeoPackage.
-
-        Raises
-        ------
-        LayerValidationError
-            If the features, name, kind or source are not acceptable (every
-            problem listed), or ``name`` already holds another kind.
-        StoreError
-            If the store is read-only or the write fails; nothing is recorded then.
-        """
-        check_layer_name(name)
-        spec = kind_info(kind)
-        if not isinstance(source, str) or not source.strip():
-            msg = (
-                f"source={source!r}: name the document or file the layer comes from "
-                "(e.g. '京政发〔2018〕18号' or 'redline_2023.shp')"
-            )
-            raise LayerValidationError(msg)
-        source_date = _norm_source_date(source_date)
-        if isinstance(gdf_or_path, str | os.PathLike):
-            from geo.io import read_vector
-
-            gdf = read_vector(gdf_or_path, **dict(read_kwargs or {}))
-        elif isinstance(gdf_or_path, gpd.GeoDataFrame):
-            gdf = gdf_or_path
-        else:
-            msg = f"gdf_or_path should be a GeoDataFrame or a file path, got {type(gdf_or_path)}"
-            raise LayerValidationError(msg)
-        self._check_writable()
-        source_crs = gdf.crs.to_string() if gdf.crs is not None else None
-        ext = parse_extent(extent)
-        clean, source = validated_import(
-            self, gdf, name=name, kind=spec.name, source=source, synthetic=synthetic,
-            declared=ext, force=force,
-        )  # fmt: skip
-        if ext is None:
-            ext = self._default_extent(clean, spec.name)
-        with self._import_lock():
-            return self._import_locked(
-                clean, name=name, kind=spec.name, source=source,
-                source_date=source_date, source_crs=source_crs, extent=ext,
-            )  # fmt: skip
-
-    def restore_version(self, layer: Layer) -> Layer:
-        """Store a layer read from another store with its version number and provenance.
-
-        Used by :func:`layers.copy.copy_layers`: the features are validated and
-        written like :meth:`import_layer` (same lock, same pending-import protocol),
-        but the version keeps ``layer.version``, ``created_at``, ``source_crs`` and
-        the other metadata, and nothing is recorded unless the stored content has
-        ``layer.checksum``. Versions may be restored in any order; the latest view
-        shows the highest version.
-
-        Parameters
-        ----------
-        layer
-            A layer read from a store (``version`` ≥ 1).
-
-        Returns
-        -------
-        Layer
-            The stored version, features as read back from the GeoPackage.
-
-        Raises
-        ------
-        StoreError
-            If this store already holds that version of the layer, or is read-only.
-        ChecksumMismatchError
-            If the stored content would not have the layer's checksum (nothing is stored).
-        LayerValidationError
-            If the features are not valid, or the name holds another kind here.
-        """
-        check_layer_name(layer.name)
-        kind, clean = restorable(layer)
-        self._check_writable()
-        with self._import_lock():
-            return self._import_locked(
-                clean, name=layer.name, kind=kind, source=layer.source,
-                source_date=layer.source_date, source_crs=layer.source_crs,
-                version=int(layer.version), created_at=layer.created_at,
-                expect_checksum=layer.checksum, extent=layer.extent,
-            )  # fmt: skip
-
     def _check_writable(self) -> None:
         if not self._writable:
             msg = (
@@ -622,6 +434,28 @@ class LayerStore(StoreReadAPI):
         finally:
             lock.release()
 
+    def _write_version(
+        self,
+        clean: gpd.GeoDataFrame,
+        *,
+        name: str,
+        kind: str,
+        source: str,
+        source_date: str | None,
+        source_crs: str | None,
+        version: int | None = None,
+        created_at: datetime | None = None,
+        expect_checksum: str | None = None,
+        extent: dict[str, Any] | None = None,
+    ) -> Layer:
+        """Write a validated version under the import lock (see the module docstring)."""
+        with self._import_lock():
+            return self._import_locked(
+                clean, name=name, kind=kind, source=source, source_date=source_date,
+                source_crs=source_crs, version=version, created_at=created_at,
+                expect_checksum=expect_checksum, extent=extent,
+            )  # fmt: skip
+
     def _import_locked(
         self,
         clean: gpd.GeoDataFrame,
@@ -640,14 +474,14 @@ class LayerStore(StoreReadAPI):
 
         ``version`` (default: the next one), ``created_at`` (default: now) and
         ``expect_checksum`` (checked before anything is recorded) serve
-        :meth:`restore_version`.
+        :meth:`~layers.store.base.StoreBase.restore_version`.
         """
         spec = kind_info(kind)
         with self._connect() as con:
             prev = con.execute(
                 f"SELECT kind, MAX(version) FROM {VERSIONS_TABLE} WHERE name = ?", (name,)
             ).fetchone()
-            if prev[0] is not None and prev[0] != kind:
+            if prev[0] is not None and canonical_kind(prev[0]) != kind:
                 msg = (
                     f"Layer {name!r} in {self._path} is of kind {prev[0]!r}; it cannot take a "
                     f"{kind!r} version. Import under another name."
