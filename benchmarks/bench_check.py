@@ -1,4 +1,4 @@
-"""Benchmark of the vectorised site check (zoning.check) on the Beijing demo layers.
+"""Benchmark of the vectorised site check (zoning.check.engine) on the Beijing demo layers.
 
 Scenarios (each in its own subprocess, so that peak memory is per scenario):
 
@@ -102,8 +102,8 @@ def verify_sample(checker, sites: gpd.GeoDataFrame, k: int, seed: int = 7) -> in
 
 def run_one(scenario: str, store_path: Path, pack_name: str, verify: int) -> dict:
     from layers.store import LayerStore
-    from zoning.batch import load_layers
-    from zoning.check import SiteChecker
+    from zoning.check.batch import load_layers
+    from zoning.check.engine import SiteChecker
     from zoning.pack import load_pack
 
     kind, n = scenario.split(":")

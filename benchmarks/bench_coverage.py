@@ -155,7 +155,7 @@ def prepare(scale: int, seed: int, cache: Path) -> dict[str, str]:
 
 
 def _run(files: dict[str, str], method: str, resolution: float, queue: mp.Queue) -> None:
-    from zoning.coverage import districts_of, park_service_coverage
+    from zoning.coverage.measure import districts_of, park_service_coverage
 
     parks = gpd.read_parquet(files["park"])
     res = gpd.read_parquet(files["residential"])

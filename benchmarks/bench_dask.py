@@ -4,8 +4,8 @@ The input is a GeoParquet file of random sites inside Beijing (60 % points, 40 %
 small polygons, a project type per site, row groups of 20 000), checked against every
 layer the Beijing pack uses in the store (the embedded demo by default):
 
-- ``in-memory``: :func:`zoning.batch.run_batch` on one core (the reference);
-- ``dask xN``: :func:`zoning.distributed.run_batch_dask` on a LocalCluster of N
+- ``in-memory``: :func:`zoning.check.batch.run_batch` on one core (the reference);
+- ``dask xN``: :func:`zoning.check.distributed.run_batch_dask` on a LocalCluster of N
   single-threaded worker processes, for N = 1, 2 and the number of cores.
 
 Reported per run: wall time of the batch (read, partition, check, write; the
@@ -112,8 +112,8 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = ap.parse_args()
 
-    from zoning.batch import run_batch
-    from zoning.distributed import dask_client, run_batch_dask
+    from zoning.check.batch import run_batch
+    from zoning.check.distributed import dask_client, run_batch_dask
     from zoning.pack import load_pack
 
     cores = os.cpu_count() or 1

@@ -1,9 +1,9 @@
 """Time of one single-site check (library only): ``SiteChecker.check`` + ``build_report``.
 
 What the web app does per ``POST /api/check``, minus HTTP and parsing: a one-row
-GeoDataFrame in EPSG:4326 is checked by a warm :class:`zoning.check.SiteChecker`
+GeoDataFrame in EPSG:4326 is checked by a warm :class:`zoning.check.engine.SiteChecker`
 (built once, outside the timing) and turned into the report dict by
-:func:`zoning.report.build_report`. For each pack (default ``tongzhou`` and
+:func:`zoning.report.build.build_report`. For each pack (default ``tongzhou`` and
 ``beijing``) and each site kind (points; squares of 100–600 m as in
 ``bench_web_load.py``), ``--calls`` (500) different random sites inside the plains box
 of the web load test are checked one at a time, after ``--warm`` (50) untimed calls.
@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     from layers.store import LayerStore
     from zoning.pack import load_pack
     from zoning.project import Project
-    from zoning.report import build_report
+    from zoning.report.build import build_report
     from zoning.workflow import jurisdiction_area, make_checker
 
     project = Project(project_type="construction")

@@ -3,7 +3,7 @@
 One uint8 band on a 50 m grid in EPSG:4548 (CGCS2000 / 3-degree Gauss-Krüger CM
 117°E), nodata 0 outside Beijing, tiled, deflate-compressed with overviews, a
 colour table and the demonstration label in its tags. It is what
-:func:`zoning.coverage.forest_share` reads for the forest targets.
+:func:`zoning.coverage.measure.forest_share` reads for the forest targets.
 
 How the classes are laid out (all deterministic from one random stream):
 

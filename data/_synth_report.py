@@ -97,12 +97,12 @@ def sponge_shares(layers: dict[str, gpd.GeoDataFrame]) -> dict[str, float]:
 def companion_markdown(path: str | Path) -> str:
     """Figures of the land-cover raster and the plains file beside a store.
 
-    Forest shares are measured with :func:`zoning.coverage.forest_share` (fractional
+    Forest shares are measured with :func:`zoning.coverage.measure.forest_share` (fractional
     edge pixels, exactextract), class shares by pixel count.
     """
     import rasterio
 
-    from zoning.coverage import forest_share
+    from zoning.coverage.measure import forest_share
 
     folder = Path(path).parent
     tif, pl_path = folder / "landcover_demo.tif", folder / "plains_demo.geojson"

@@ -138,8 +138,8 @@ def run_demo(
     from maps.printmap import print_map
     from maps.qgis_project import write_qgis_project
     from maps.raster import park_coverage_raster
-    from zoning.coverage import measure_targets, metrics_table, write_metrics_csv
-    from zoning.coverage_tables import write_coverage_table
+    from zoning.coverage.measure import measure_targets, metrics_table, write_metrics_csv
+    from zoning.coverage.tables import write_coverage_table
     from zoning.pack import load_pack
     from zoning.project import Project
     from zoning.workflow import make_checker

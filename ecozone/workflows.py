@@ -38,7 +38,7 @@ class SiteReport:
     site_id
         The reported site.
     report
-        The report dict (:func:`zoning.report.build_report`).
+        The report dict (:func:`zoning.report.build.build_report`).
     map_png
         The site map drawn into it.
     files
@@ -69,10 +69,10 @@ def write_site_report(
     Parameters
     ----------
     checker
-        The :class:`zoning.check.SiteChecker` that produced ``result`` (its layers
+        The :class:`zoning.check.engine.SiteChecker` that produced ``result`` (its layers
         draw the site map).
     result
-        A :class:`zoning.result.CheckResult` with at least one checked site.
+        A :class:`zoning.check.result.CheckResult` with at least one checked site.
     outdir
         Folder of the report files.
     site_id
@@ -86,9 +86,9 @@ def write_site_report(
     map_page
         Page size of the site map ("a4", "a3").
     formats
-        Report formats (:func:`zoning.report.write_reports`).
+        Report formats (:func:`zoning.report.build.write_reports`).
     **report_options
-        More options of :func:`zoning.report.build_report` (``pack``, ``notes``,
+        More options of :func:`zoning.report.build.build_report` (``pack``, ``notes``,
         ``attribute_sources``, ``title``).
 
     Returns
@@ -101,7 +101,7 @@ def write_site_report(
         If ``result`` holds no checked site, or not ``site_id``.
     """
     from maps.sitemap import site_map_png
-    from zoning.report import build_report, write_reports
+    from zoning.report.build import build_report, write_reports
     from zoning.workflow import checker_layer_frames
 
     sites = result.sites

@@ -1,6 +1,6 @@
 """The general geometry kernel: metric frames, ellipsoidal areas, dissolving, clipping.
 
-Moved from ``zoning._service`` (which re-exports it) so that every package may use it:
+Moved from ``zoning.coverage.service`` (which re-exports it) so that every package may use it:
 coverage metrics, gaps, clues and the raster maps. Everything works on numpy arrays of
 shapely geometries in one local metric CRS (the Gauss-Krüger zone of the data,
 :func:`geo.crs.local_metric_crs`) and is vectorised: STRtree queries build candidate

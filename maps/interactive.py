@@ -268,7 +268,7 @@ def _findings_html(findings: pd.DataFrame, sites: gpd.GeoDataFrame, lang: str) -
         need = missing or ["site_id (in sites)"]
         msg = (
             f"findings cannot be matched to sites: missing column(s) {need}; pass "
-            "CheckResult.findings and CheckResult.sites from zoning.check.check_sites"
+            "CheckResult.findings and CheckResult.sites from zoning.check.engine.check_sites"
         )
         raise InputFormatError(msg)
     f = findings.copy()

@@ -1,7 +1,7 @@
 """QGIS styles (QML + SLD) for ecozone's outputs, from the map styles of ``maps.style``.
 
 The colours and labels are those of the web and print maps: verdict colours and
-Chinese verdict labels (:data:`zoning.result.VERDICTS` / ``VERDICT_ZH`` decide which
+Chinese verdict labels (:data:`zoning.check.result.VERDICTS` / ``VERDICT_ZH`` decide which
 verdicts exist and in which order; :data:`maps.style.VERDICT_STYLES` their colours),
 kind colours (:data:`maps.style.LAYER_STYLES`, which takes each kind's label from
 ``layers.kinds``) and category colours (control-unit category, source-zone grade).
@@ -310,7 +310,7 @@ _EXTRA_LABELS = {
 
 def verdict_categories() -> list[tuple[str, str, LayerStyle]]:
     """Return ``(verdict, Chinese label, style)`` for every verdict, most severe first."""
-    from zoning.result import VERDICT_ZH, VERDICTS
+    from zoning.check.result import VERDICT_ZH, VERDICTS
 
     fallback = replace(GENERIC_STYLE, fill="#ffff99", color="#8c6d31", fill_opacity=0.8)
     out = []

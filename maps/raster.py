@@ -7,7 +7,7 @@ compression, nodata recorded, overviews built; they open in QGIS as they are.
 * :func:`park_coverage_raster` — uint8 classes: 1 = residential land within a park
   service radius (已覆盖居住用地), 2 = residential land outside every radius
   (未覆盖居住用地), 0 = not residential (nodata). ``method="vector"`` burns the exact
-  vector result of :func:`zoning.coverage.park_service_coverage` (so the map and the
+  vector result of :func:`zoning.coverage.measure.park_service_coverage` (so the map and the
   reported figure agree); ``method="raster"`` classifies every pixel by its own
   distance to the parks (the raster cross-check).
 * :func:`park_distance_raster` — float32 metres from each pixel centre to the
@@ -43,7 +43,7 @@ from geo.raster import (
     rasterize,
 )
 from maps.style import CATEGORY_STYLES, GAP_STYLE, VALUE_LABELS, layer_style
-from zoning.coverage import coverage_tiles, park_coverage_geometry
+from zoning.coverage.measure import coverage_tiles, park_coverage_geometry
 
 __all__ = [
     "COVERAGE_CLASSES",

@@ -27,7 +27,7 @@ import shapely
 
 from geo.errors import InputFormatError
 from layers.kinds import ACCESS_DIMENSIONS, KINDS, LayerKind, canonical_kind
-from zoning.result import VERDICT_COLOURS, VERDICT_ZH, VERDICTS
+from zoning.check.result import VERDICT_COLOURS, VERDICT_ZH, VERDICTS
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +177,7 @@ _VERDICT_EN = {
     "requirements": "Compliant, requirements apply",
     "compliant": "Compliant",
 }
-# Site-check verdicts, worst first: labels and colours from zoning.result (one home).
+# Site-check verdicts, worst first: labels and colours from zoning.check.result (one home).
 VERDICT_STYLES: dict[str, LayerStyle] = {
     v: LayerStyle(
         VERDICT_ZH[v], _VERDICT_EN[v], *VERDICT_COLOURS[v], 0.8, 2.0, radius=8.0, zorder=90

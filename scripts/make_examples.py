@@ -92,7 +92,7 @@ def example_report(scenario: Scenario, store: Any) -> tuple[dict[str, Any], Any,
     """Check the scenario's site: (report dict, checker, checked sites)."""
     from zoning.pack import load_pack
     from zoning.project import Project
-    from zoning.report import build_report
+    from zoning.report.build import build_report
     from zoning.workflow import make_checker
 
     pack = load_pack(scenario.pack)
@@ -125,7 +125,7 @@ def demo_store(folder: str | Path | None = None) -> Any:
 def main(argv: list[str]) -> int:
     """Write docs/examples/<pack>/report.* for the scenarios named (default all)."""
     from maps.sitemap import site_map_png
-    from zoning.report import write_reports
+    from zoning.report.build import write_reports
     from zoning.workflow import checker_layer_frames
 
     wanted = set(argv) or {s.pack for s in SCENARIOS}

@@ -453,8 +453,8 @@ def test_sponge_shares_near_targets(lay):
     # Beijing narrowly misses 40 % (001 l.304); Tongzhou narrowly meets 45 % (002 l.592)
     assert 0.38 <= beijing < 0.40
     assert 0.45 <= tongzhou <= 0.46
-    # zoning.coverage measures the same figure (dissolved, ellipsoidal)
-    from zoning.coverage import sponge_share
+    # zoning.coverage.measure measures the same figure (dissolved, ellipsoidal)
+    from zoning.coverage.measure import sponge_share
 
     res = sponge_share(sp, bu)
     assert res.value == pytest.approx(100 * beijing, abs=0.05)
@@ -576,7 +576,7 @@ def test_landcover_built_up_under_homes(landcover, lay):
     ids=["beijing-45", "plains-32", "tongzhou-36.5"],
 )
 def test_forest_share_near_targets(landcover, lc_pixels, district, plains, area, lo, hi):
-    from zoning.coverage import forest_share
+    from zoning.coverage.measure import forest_share
 
     geom = {
         "beijing": district["110000"],

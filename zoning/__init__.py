@@ -19,45 +19,45 @@ from geo.lazy import lazy_exports
 
 if TYPE_CHECKING:  # the names below, imported on first use (geo/lazy.py)
     from zoning.access_list import import_access_list, judge_entry, read_access_list
-    from zoning.batch import BatchSummary, run_batch
-    from zoning.check import SiteChecker, check_sites
-    from zoning.clues import redline_clues
-    from zoning.coverage import MetricResult, measure_targets, park_service_coverage
-    from zoning.gaps import pocket_park_sites, uncovered_residential
-    from zoning.ledger import key_area_ledger
+    from zoning.check.batch import BatchSummary, run_batch
+    from zoning.check.engine import SiteChecker, check_sites
+    from zoning.check.result import CheckResult
+    from zoning.coverage.gaps import pocket_park_sites, uncovered_residential
+    from zoning.coverage.measure import MetricResult, measure_targets, park_service_coverage
     from zoning.pack import Pack, list_packs, load_pack
     from zoning.project import Project
-    from zoning.report import build_report, write_reports
-    from zoning.result import CheckResult
+    from zoning.report.build import build_report, write_reports
     from zoning.sources import format_citation, get_source
-    from zoning.stakes import demarcation_stakes
+    from zoning.tasks.clues import redline_clues
+    from zoning.tasks.ledger import key_area_ledger
+    from zoning.tasks.stakes import demarcation_stakes
     from zoning.workflow import make_checker
 
 _EXPORTS = {
     "import_access_list": "zoning.access_list",
     "judge_entry": "zoning.access_list",
     "read_access_list": "zoning.access_list",
-    "BatchSummary": "zoning.batch",
-    "run_batch": "zoning.batch",
-    "SiteChecker": "zoning.check",
-    "check_sites": "zoning.check",
-    "redline_clues": "zoning.clues",
-    "MetricResult": "zoning.coverage",
-    "measure_targets": "zoning.coverage",
-    "park_service_coverage": "zoning.coverage",
-    "pocket_park_sites": "zoning.gaps",
-    "uncovered_residential": "zoning.gaps",
-    "key_area_ledger": "zoning.ledger",
+    "BatchSummary": "zoning.check.batch",
+    "run_batch": "zoning.check.batch",
+    "SiteChecker": "zoning.check.engine",
+    "check_sites": "zoning.check.engine",
+    "redline_clues": "zoning.tasks.clues",
+    "MetricResult": "zoning.coverage.measure",
+    "measure_targets": "zoning.coverage.measure",
+    "park_service_coverage": "zoning.coverage.measure",
+    "pocket_park_sites": "zoning.coverage.gaps",
+    "uncovered_residential": "zoning.coverage.gaps",
+    "key_area_ledger": "zoning.tasks.ledger",
     "Pack": "zoning.pack",
     "list_packs": "zoning.pack",
     "load_pack": "zoning.pack",
     "Project": "zoning.project",
-    "build_report": "zoning.report",
-    "write_reports": "zoning.report",
-    "CheckResult": "zoning.result",
+    "build_report": "zoning.report.build",
+    "write_reports": "zoning.report.build",
+    "CheckResult": "zoning.check.result",
     "format_citation": "zoning.sources",
     "get_source": "zoning.sources",
-    "demarcation_stakes": "zoning.stakes",
+    "demarcation_stakes": "zoning.tasks.stakes",
     "make_checker": "zoning.workflow",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -9,7 +9,7 @@ the chains are national ← beijing ← tongzhou / daxing, national ← jiangjin
 Every rule and target carries citations (seed plan file and
 line, or a law / standard and its article).
 
-Conventions shared with :mod:`zoning.check`:
+Conventions shared with :mod:`zoning.check.engine`:
 
 * a rule on layer ``"park"`` with predicate ``"within_distance"`` and no
   ``distance_m`` means "within the service radius of a park"; each park's radius
@@ -127,7 +127,7 @@ class Pack(_Model):
     targets: list[Target] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)
     park_service: ParkService = Field(default_factory=ParkService)
-    #: default radii (m) of the screening list (周边敏感目标筛查), zoning.screening
+    #: default radii (m) of the screening list (周边敏感目标筛查), zoning.check.screening
     screening_radii_m: list[float] = Field(default_factory=lambda: [500.0, 1000.0, 5000.0])
     disable: list[str] = Field(default_factory=list)
     scopes: dict[str, Scope] = Field(default_factory=dict)

@@ -29,7 +29,7 @@ PACKS_DIR = Path(__file__).with_name("packs")
 #: What a rule may test: a layer kind, or the exit band built from the project.
 RULE_LAYERS: tuple[str, ...] = (*LAYER_KINDS, "site_exit")
 
-#: Target metrics understood by :mod:`zoning.coverage`.
+#: Target metrics understood by :mod:`zoning.coverage.measure`.
 METRICS: tuple[str, ...] = (
     "redline_share",
     "eco_control_share",

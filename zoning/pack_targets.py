@@ -78,7 +78,7 @@ class Scope(_Model):
 
 
 class Target(_Model):
-    """A quantitative plan target, measured by :mod:`zoning.coverage`.
+    """A quantitative plan target, measured by :mod:`zoning.coverage.measure`.
 
     ``scope`` names the area the plan sets the target for: ``"jurisdiction"`` (the
     pack's own area) or a scope declared in the pack's ``[scopes.ID]``. A target is

@@ -16,7 +16,7 @@ from typing import Any
 
 from geo.errors import InputFormatError, MissingLayerError
 from layers.kinds import canonical_kind
-from zoning.check import SiteChecker
+from zoning.check.engine import SiteChecker
 from zoning.pack import Pack, load_pack
 
 log = logging.getLogger(__name__)
@@ -164,7 +164,7 @@ def build_checker(
     """A :class:`SiteChecker` for every front door (CLI, web, batch, dask).
 
     The checker finds the pack's jurisdiction and the layers' extents in the layers
-    themselves (:func:`zoning._evidence.check_evidence`), so every path refuses
+    themselves (:func:`zoning.check.evidence.check_evidence`), so every path refuses
     sites outside the jurisdiction and judges uncovered rules 数据不足 alike.
     ``kwargs`` go to :class:`SiteChecker`.
 
@@ -193,9 +193,9 @@ def site_screening(
     Returns
     -------
     pandas.DataFrame
-        See :func:`zoning.screening.screen_radius`.
+        See :func:`zoning.check.screening.screen_radius`.
     """
-    from zoning.screening import screen_radius
+    from zoning.check.screening import screen_radius
 
     frames = checker_layer_frames(checker)
     frames.pop("boundary", None)  # the site's own district is no screening finding
@@ -367,14 +367,14 @@ def residential_gaps(
     Returns
     -------
     geopandas.GeoDataFrame
-        :func:`zoning.gaps.uncovered_residential`.
+        :func:`zoning.coverage.gaps.uncovered_residential`.
 
     Raises
     ------
     MissingLayerError
         The store has no park or no residential layer.
     """
-    from zoning.gaps import uncovered_residential
+    from zoning.coverage.gaps import uncovered_residential
 
     parks = store.get_kind("park") if parks is None else parks
     residential = store.get_kind("residential")
@@ -395,8 +395,8 @@ def coverage_gaps(
     """Uncovered residential land of a pack's jurisdiction, and pocket-park candidates.
 
     The one implementation behind ``ecozone gaps``, the QGIS "Gaps and pocket parks"
-    algorithm and the demo: :func:`zoning.gaps.uncovered_residential` with the pack's
-    park service tiers and districts, then :func:`zoning.gaps.pocket_park_sites`.
+    algorithm and the demo: :func:`zoning.coverage.gaps.uncovered_residential` with the pack's
+    park service tiers and districts, then :func:`zoning.coverage.gaps.pocket_park_sites`.
 
     Parameters
     ----------
@@ -417,8 +417,8 @@ def coverage_gaps(
         ``(uncovered, chosen)``: GeoDataFrames (``chosen`` is ``None`` when no
         candidate was asked for or nothing is uncovered).
     """
-    from zoning.coverage import districts_of
-    from zoning.gaps import pocket_park_sites
+    from zoning.coverage.gaps import pocket_park_sites
+    from zoning.coverage.measure import districts_of
 
     pack = load_pack(pack) if not isinstance(pack, Pack) else pack
     area = jurisdiction_area(pack, store)

@@ -44,7 +44,7 @@ def versions() -> dict[str, str]:
     import scipy
     import shapely
 
-    from zoning.check import _ecozone_version
+    from zoning.check.engine import _ecozone_version
 
     return {
         "ecozone": _ecozone_version(),
@@ -72,7 +72,7 @@ def benchmark_pack() -> Any:
 
 def load_check(layers: dict[str, gpd.GeoDataFrame], sites: gpd.GeoDataFrame) -> dict[str, Any]:
     """Build the checker (indexes of every layer) and warm its metric copies on one site."""
-    from zoning.check import SiteChecker
+    from zoning.check.engine import SiteChecker
 
     checker = SiteChecker(benchmark_pack(), {k: layers[k] for k in CHECK_KINDS})
     checker.check(sites.iloc[:1])
@@ -131,7 +131,7 @@ def check_answer(state: dict[str, Any], sites: gpd.GeoDataFrame, result: Any) ->
 
 def load_coverage(parks: gpd.GeoDataFrame, residential: gpd.GeoDataFrame) -> dict[str, Any]:
     """Nothing to prepare but the import: the coverage function takes the GeoDataFrames."""
-    from zoning.coverage import park_service_coverage
+    from zoning.coverage.measure import park_service_coverage
 
     return {"parks": parks, "residential": residential, "fn": park_service_coverage}
 
@@ -143,7 +143,7 @@ def run_coverage(state: dict[str, Any]) -> Any:
 
 def coverage_answer(state: dict[str, Any], result: Any) -> CoverageAnswer:
     """Per-parcel covered area (``park_coverage_geometry``, the metric's geometric core)."""
-    from zoning.coverage import park_coverage_geometry
+    from zoning.coverage.measure import park_coverage_geometry
 
     cov = park_coverage_geometry(state["parks"], state["residential"], tiers=list(COVERAGE_TIERS))
     if len(cov.parts) != len(state["residential"]):
@@ -185,13 +185,13 @@ def run_pip(state: dict[str, Any]) -> Any:
 
 
 def run_e2e(layers: dict[str, gpd.GeoDataFrame], sites_path: Any, out: Any) -> Any:
-    """End to end: ``zoning.batch.run_batch`` from the sites file to a GeoParquet of verdicts.
+    """End to end: ``zoning.check.batch.run_batch`` from the sites file to a GeoParquet of verdicts.
 
     What ``ecozone check SITES --out R`` runs, with the benchmark pack and layers
     (the CLI takes a store; the harness's layers are files), and the distances the
     peers compute too (nearest red line, wells).
     """
-    from zoning.batch import run_batch
+    from zoning.check.batch import run_batch
 
     return run_batch(
         str(sites_path), pack=benchmark_pack(), store_or_layers={k: layers[k] for k in CHECK_KINDS},

@@ -167,7 +167,7 @@ def run_engine_e2e(
 
     Timed as one span (``e2e_s``): reading the layers and the sites (GeoParquet),
     preparing the engine (indexes, PostGIS COPY, DuckDB inserts), the task, and
-    writing the result file(s). ecozone runs :func:`zoning.batch.run_batch` (what
+    writing the result file(s). ecozone runs :func:`zoning.check.batch.run_batch` (what
     ``ecozone check SITES --out R`` runs) with the benchmark pack and layers and
     writes one verdict row per site (``result.parquet``); the peers write their
     answer tables (``pairs/wells/nearest.parquet``).

@@ -1,8 +1,8 @@
 """``ecozone check --report``: one report, or one per site (``--each``) with an index.
 
 Thin glue: the project comes from the feature's attributes with the options on top
-(:func:`zoning.report_project.project_from_input`), the check from the engine, the
-report from :mod:`zoning.report`, the map from :mod:`maps.sitemap`.
+(:func:`zoning.report.project.project_from_input`), the check from the engine, the
+report from :mod:`zoning.report.build`, the map from :mod:`maps.sitemap`.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def report_one(
 ) -> tuple[Any, dict[str, Any], dict[str, Path]]:
     """Check one feature (a one-row GeoDataFrame) and write its report to ``outdir``."""
     from ecozone.workflows import write_site_report
-    from zoning.report_project import project_from_input
+    from zoning.report.project import project_from_input
 
     project, sources, note = project_from_input(
         _row(one), options=options, option_names=OPTION_NAMES, where=where

@@ -363,7 +363,7 @@ def _single(
     from ecozone.cli._report import report_each, report_one
     from geo.errors import OutsideJurisdictionError
     from layers import open_store
-    from zoning.report_project import select_site
+    from zoning.report.project import select_site
     from zoning.workflow import make_checker, parse_as_of
 
     report_opts = report_opts or {}
@@ -477,7 +477,7 @@ def _batch(
 ) -> None:  # fmt: skip
     from layers import open_store
     from maps.qgis_style import write_options as styled
-    from zoning.batch import run_batch
+    from zoning.check.batch import run_batch
 
     def write_options(gdf, path):  # the run_batch callback, plus --raw
         return {**styled(gdf, path), **({"raw": True} if raw else {})}
@@ -489,7 +489,7 @@ def _batch(
 
         output_driver(out)  # an unsupported format fails now, not after the check
     if engine == "dask":
-        from zoning.distributed import run_batch_dask
+        from zoning.check.distributed import run_batch_dask
 
         with open_store(store) as st, progress_bar("checking sites", enabled=not as_json) as bar:
             summary = run_batch_dask(
@@ -543,7 +543,7 @@ def _refuse_empty(data: dict, sites: object) -> None:
 
 def _print_batch(data: dict) -> None:
     from ecozone.cli._output import console
-    from zoning.report import VERDICTS
+    from zoning.report.build import VERDICTS
 
     console.print(
         f"checked {data['checked']:,} of {data['total']:,} sites in {data['elapsed_s']:.1f} s "

@@ -69,8 +69,8 @@ def clues(
     from geo.errors import LayerNotFoundError
     from geo.io import read_vector, write_vector
     from layers import open_store
-    from zoning.clues import CLUE_SUMMARY_ZH, CLUES_CITATION, redline_clues
-    from zoning.ledger import write_csv, write_xlsx
+    from zoning.tasks.clues import CLUE_SUMMARY_ZH, CLUES_CITATION, redline_clues
+    from zoning.tasks.ledger import write_csv, write_xlsx
 
     gdf = read_vector(path, crs=crs, coords=coords_system, zone=zone)
     with open_store(store) as st:

@@ -144,7 +144,7 @@ def coverage(
     """
     from geo.io import read_vector
     from layers import open_store
-    from zoning.coverage import measure_targets
+    from zoning.coverage.measure import measure_targets
     from zoning.pack import load_pack
 
     p = load_pack(pack)
@@ -290,8 +290,8 @@ def _long_record(r) -> dict:
 def _write_tables(results, out: Path, pack, table_format: str) -> list[Path]:
     import json
 
-    from zoning.coverage import write_metrics_csv
-    from zoning.coverage_tables import write_coverage_table
+    from zoning.coverage.measure import write_metrics_csv
+    from zoning.coverage.tables import write_coverage_table
 
     suffix = out.suffix.lower()
     if suffix == ".json":

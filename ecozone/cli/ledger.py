@@ -44,7 +44,7 @@ def ledger(months: tuple[str, ...], out: Path | None, store: str | None, as_json
       ecozone ledger --out ledger.xlsx
     """
     from layers import open_store
-    from zoning.ledger import ZONE_LABELS, key_area_ledger, write_ledger
+    from zoning.tasks.ledger import ZONE_LABELS, key_area_ledger, write_ledger
 
     with open_store(store) as st:
         layers = [

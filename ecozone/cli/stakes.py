@@ -80,7 +80,7 @@ def stakes(
     """
     from geo.io import read_vector
     from layers import LAYER_KINDS, open_store
-    from zoning.stakes import demarcation_stakes, write_stakes
+    from zoning.tasks.stakes import demarcation_stakes, write_stakes
 
     if (polygons is None) == (layer is None):
         raise click.UsageError("give POLYGONS (a file) or --layer NAME, not both")

@@ -92,15 +92,15 @@ def _read_options(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def op_check(params: dict[str, Any], emit: Emit) -> dict[str, Any]:
-    """Site check: ``zoning.batch.run_batch`` + the verdict style (``ecozone check --out``).
+    """Site check: ``zoning.check.batch.run_batch`` + the verdict style (``ecozone check --out``).
 
     With ``report_dir``, one site's report as ``ecozone check --report``:
-    :func:`zoning.workflow.make_checker`, :func:`zoning.report.build_report`,
-    :func:`maps.sitemap.site_map_png`, :func:`zoning.report.write_reports`.
+    :func:`zoning.workflow.make_checker`, :func:`zoning.report.build.build_report`,
+    :func:`maps.sitemap.site_map_png`, :func:`zoning.report.build.write_reports`.
     """
     from layers import open_store
     from maps.qgis_style import write_options
-    from zoning.batch import run_batch
+    from zoning.check.batch import run_batch
 
     project = _project(params)
     out = Path(params["out"])
@@ -163,13 +163,13 @@ def _site_report(params: dict[str, Any], store: Any, project: Any) -> dict[str, 
 def op_coverage(params: dict[str, Any], emit: Emit) -> dict[str, Any]:
     """Coverage: ``measure_targets`` + the table writers of ``ecozone coverage --out``.
 
-    ``format`` "wide" (default, as the CLI): :func:`zoning.coverage_tables.write_coverage_table`
-    (one row per target and district); "long": :func:`zoning.coverage.write_metrics_csv`
+    ``format`` "wide" (default, as the CLI): :func:`zoning.coverage.tables.write_coverage_table`
+    (one row per target and district); "long": :func:`zoning.coverage.measure.write_metrics_csv`
     (districts in ``<stem>.districts.csv``).
     """
     from layers import open_store
-    from zoning.coverage import measure_targets, write_metrics_csv
-    from zoning.coverage_tables import write_coverage_table
+    from zoning.coverage.measure import measure_targets, write_metrics_csv
+    from zoning.coverage.tables import write_coverage_table
     from zoning.pack import load_pack
 
     p = load_pack(_pack(params))
@@ -272,8 +272,8 @@ def op_describe(params: dict[str, Any], emit: Emit) -> dict[str, Any]:
     from importlib.metadata import version
 
     from layers.kinds import KINDS
+    from zoning.check.result import VERDICT_ZH, VERDICTS
     from zoning.pack import list_packs
-    from zoning.result import VERDICT_ZH, VERDICTS
 
     return {
         "version": version("ecozone"),

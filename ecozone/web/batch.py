@@ -1,6 +1,6 @@
 """Batch checks from an uploaded table, and spreadsheet-safe CSV exports.
 
-The batch itself is :func:`zoning.batch.run_batch`; this module chooses the files it
+The batch itself is :func:`zoning.check.batch.run_batch`; this module chooses the files it
 writes (inside the request's private folder), makes the CSVs safe to open in Excel
 or WPS, and packs the answer.
 
@@ -42,7 +42,7 @@ def results_map(sites: Any, *, limit: int = MAP_LIMIT) -> dict[str, Any]:
     Parameters
     ----------
     sites
-        :attr:`zoning.batch.BatchSummary.sites` (WGS84).
+        :attr:`zoning.check.batch.BatchSummary.sites` (WGS84).
     limit
         Most features sent; the rest stay in the results file.
 
@@ -106,7 +106,7 @@ def run_batch_file(
         The answer and the results file name.
     """
     from maps.qgis_style import write_options as qgis_write_options
-    from zoning.batch import run_batch
+    from zoning.check.batch import run_batch
 
     raw_out = folder / f"raw_results.{fmt}"
     raw_err = folder / "raw_errors.csv"

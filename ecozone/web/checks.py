@@ -1,11 +1,11 @@
 """The site check as the web app runs it: parse the request, call the library, shape the answer.
 
-- :class:`PackCache` keeps one :class:`zoning.check.SiteChecker` per rule pack (its
+- :class:`PackCache` keeps one :class:`zoning.check.engine.SiteChecker` per rule pack (its
   STRtrees are built once) and rebuilds it when the store's layer versions change;
 - :func:`site_from_request` turns a GeoJSON geometry or pasted coordinates in any
   accepted system into one site in WGS84, with the limits applied;
 - :func:`check_site` runs the check and builds the report dict
-  (:func:`zoning.report.build_report`); :func:`nearby_features` adds the layer
+  (:func:`zoning.report.build.build_report`); :func:`nearby_features` adds the layer
   features around the site for the page map; :func:`render_report` renders a
   download (HTML, DOCX, PDF, JSON).
 """
@@ -167,7 +167,7 @@ class PackCache:
             return entry
 
     def _build(self, name: str, stamp: dict[str, Any]) -> PackEntry:
-        from zoning.check import SiteChecker
+        from zoning.check.engine import SiteChecker
         from zoning.pack import load_pack
         from zoning.workflow import checker_layer_frames, load_pack_layers
 
@@ -271,7 +271,7 @@ def _to_lonlat(
     geom = res.geoms[0]
     if res.repaired[0]:
         reason = res.reasons[0]
-        notes.append(  # a structured note (zoning._notes): kind "repair"
+        notes.append(  # a structured note (zoning.check.notes): kind "repair"
             {
                 "kind": "repair",
                 "text": f"选址几何无效（{reason}），已修复后检查；请核对修复后的范围",
@@ -400,7 +400,7 @@ def make_project(req: CheckRequest) -> Project:
 def source_href(citation: Any) -> str | None:
     """The source page of a report citation (with its line), or None for an unknown source.
 
-    Passed to :func:`zoning.report.render_html` as ``source_link`` by the web app; the
+    Passed to :func:`zoning.report.build.render_html` as ``source_link`` by the web app; the
     pages are served by :mod:`ecozone.web.routes_pages`.
     """
     sid = citation.get("source_id") if hasattr(citation, "get") else None
@@ -438,7 +438,7 @@ def check_site(
     Returns
     -------
     (CheckResult, dict)
-        The result and the report dict of :func:`zoning.report.build_report`.
+        The result and the report dict of :func:`zoning.report.build.build_report`.
 
     Raises
     ------
@@ -453,14 +453,14 @@ def check_site(
 
 
 def site_report(result: Any, project: Project) -> dict[str, Any]:
-    """The report dict of a single-site check result (:func:`zoning.report.build_report`).
+    """The report dict of a single-site check result (:func:`zoning.report.build.build_report`).
 
     Raises
     ------
     InputFormatError
         The site could not be checked (the reason comes from the checker).
     """
-    from zoning.report import build_report
+    from zoning.report.build import build_report
 
     try:
         # a checked site reports straight from the engine's arrays: result.errors (a
@@ -479,7 +479,7 @@ class PointBatcher:
     """Check the single points that arrive together in one engine pass.
 
     The check of one point costs about 1.3 ms, almost all of it per-call overhead of
-    the vectorised engine; :meth:`zoning.check.SiteChecker.check_each` checks 16
+    the vectorised engine; :meth:`zoning.check.engine.SiteChecker.check_each` checks 16
     points for about 0.26 ms each, each with exactly the result of its own check.
     Requests reach :meth:`check` in the same turn of the event loop when they were
     read together (under load: every request that came in while the previous pass
@@ -684,7 +684,7 @@ def render_report(report: Mapping[str, Any], fmt: str, *, map_png: bytes | None)
     ApiError
         501 when PDF is asked for and no PDF engine is installed.
     """
-    from zoning.report import find_pdf_engine, render_html, write_docx, write_reports
+    from zoning.report.build import find_pdf_engine, render_html, write_docx, write_reports
 
     if fmt == "json":
         return json.dumps(report, ensure_ascii=False, indent=2).encode("utf-8")
@@ -721,7 +721,7 @@ def _context_geojson(entry: PackEntry) -> list[dict[str, Any]]:
     if "boundary" in frames and codes:
         b = frames["boundary"]
         if "adcode" in b:
-            from zoning.coverage import districts_of
+            from zoning.coverage.measure import districts_of
             from zoning.workflow import jurisdiction_rows
 
             own = jurisdiction_rows(entry.pack, b)

@@ -1,7 +1,7 @@
 """Coverage metrics and the coverage map of a pack's jurisdiction, cached per store state.
 
-Measuring every target (:func:`zoning.coverage.measure_targets`) and finding the
-residential land outside park service areas (:func:`zoning.gaps.uncovered_residential`)
+Measuring every target (:func:`zoning.coverage.measure.measure_targets`) and finding the
+residential land outside park service areas (:func:`zoning.coverage.gaps.uncovered_residential`)
 take seconds on real data, so both are computed once per (pack, layer versions) in
 the worker pool and shared by every request; a request that passes the time limit
 gets 504 while the computation goes on and fills the cache for the next one.
@@ -59,7 +59,7 @@ def _metric_dict(m: Any, pack: Any) -> dict[str, Any]:
     row["nature_en"] = "binding" if m.binding else "aspirational (力争)"
     row["covered_districts"] = list(m.covered_districts)
     row["notes"] = list(m.notes)
-    from zoning.coverage_tables import citation_text
+    from zoning.coverage.tables import citation_text
 
     row["citation_text"] = citation_text(m, pack)
     row["inputs"] = dict(m.inputs)
@@ -71,7 +71,7 @@ def _metric_dict(m: Any, pack: Any) -> dict[str, Any]:
 
 def _jurisdiction(pack: Any, store: Any) -> tuple[Any, Any, list[str]]:
     """Boundary rows of the pack's jurisdiction and its districts (None when missing)."""
-    from zoning.coverage import districts_of
+    from zoning.coverage.measure import districts_of
     from zoning.workflow import jurisdiction_rows
 
     codes = [str(c) for c in getattr(pack.jurisdiction, "adcodes", []) or []]
@@ -137,7 +137,7 @@ class CoverageCache:
     def _layers(self) -> dict[str, Any]:
         """Latest layer of every kind the store holds.
 
-        A mapping rather than the store itself: ``zoning._metric.get_layer`` asks the
+        A mapping rather than the store itself: ``zoning.coverage.metrics.get_layer`` asks the
         store for kinds that are not layer kinds ("built_up", "sponge"), which a
         LayerStore refuses with LayerValidationError instead of "missing".
         """
@@ -145,7 +145,7 @@ class CoverageCache:
         return {k: self.store.get_kind(k) for k in kinds}
 
     def _measure(self, pack_name: str) -> dict[str, Any]:
-        from zoning.coverage import measure_targets
+        from zoning.coverage.measure import measure_targets
         from zoning.pack import load_pack
 
         pack = load_pack(pack_name)

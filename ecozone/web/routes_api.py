@@ -198,7 +198,7 @@ async def check(
 ) -> Response:
     """Check a site (GeoJSON geometry, or coordinates text in a chosen system) against a pack.
 
-    Returns the compliance report (``zoning.report.build_report``, schema
+    Returns the compliance report (``zoning.report.build.build_report``, schema
     ``ecozone.report/1``) with ``notes`` (swapped or repaired input, rules skipped
     for missing layers) and, with ``include_map=true``, ``map``.
     """

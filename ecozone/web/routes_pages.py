@@ -100,7 +100,7 @@ def index(request: Request) -> RedirectResponse:
 def check_page(request: Request) -> HTMLResponse:
     """The site check page (single site and batch)."""
     from zoning.project import ACTIVITIES, FLAGS, PROJECT_TYPES
-    from zoning.report import find_pdf_engine
+    from zoning.report.build import find_pdf_engine
 
     return _page(
         request,

@@ -58,8 +58,8 @@ from geo.errors import (
 from layers.extent import extent_from_row, extent_to_row, parse_extent
 from layers.kinds import STORAGE_CRS, canonical_kind, kind_info
 from layers.layer import Layer, layer_checksum
-from layers.store import verified as _verified
 from layers.store import _gpkg
+from layers.store import verified as _verified
 from layers.store._gpkg import (
     EXTENTS_TABLE,
     INFO_TABLE,

@@ -131,7 +131,7 @@ def test_cli_batch_zero_alone_is_outside_the_jurisdiction(store, tmp_path):
 
 def test_dask_engine_agrees(store, places, tmp_path):
     pytest.importorskip("dask.distributed")
-    from zoning.distributed import dask_client, run_batch_dask
+    from zoning.check.distributed import dask_client, run_batch_dask
     from zoning.pack import load_pack
 
     lon, lat = places["500116"]

@@ -396,7 +396,7 @@ def test_report_json_matches_check(client, report_body):
 
 @pytest.mark.slow
 def test_report_pdf(client, report_body):
-    from zoning.report import find_pdf_engine
+    from zoning.report.build import find_pdf_engine
 
     if find_pdf_engine() is None:
         pytest.skip("no PDF engine (Debian chromium) installed")

@@ -8,8 +8,8 @@ import pytest
 
 import layers.store as store_module
 from geo.errors import ChecksumMismatchError
-from layers.store import verified as _verified
 from layers.store import LayerStore
+from layers.store import verified as _verified
 from tests.layers.test_store import tamper
 
 

@@ -32,7 +32,7 @@ from maps.qgis_style import (
     write_options,
 )
 from maps.style import CATEGORY_STYLES, LAYER_STYLES, VERDICT_STYLES
-from zoning.result import VERDICT_ZH, VERDICTS
+from zoning.check.result import VERDICT_ZH, VERDICTS
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from maps.raster import (
     park_distance_raster,
     rasterize_layer,
 )
-from zoning.coverage import park_service_coverage
+from zoning.coverage.measure import park_service_coverage
 
 GK = "EPSG:4548"
 X0, Y0 = 500_000.0, 4_420_000.0

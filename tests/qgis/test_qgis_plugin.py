@@ -24,8 +24,8 @@ from pyogrio.raw import read_arrow
 from ecozone.cli.main import cli
 from geo.io.gpkg_styles import read_layer_styles
 from layers import LayerStore, embedded_dataset_path
+from zoning.check.result import VERDICT_ZH, VERDICTS
 from zoning.pack import load_pack
-from zoning.result import VERDICT_ZH, VERDICTS
 from zoning.workflow import jurisdiction_area
 
 from .conftest import ARTIFACTS, ROOT, copy_store, qgis_env, run_driver

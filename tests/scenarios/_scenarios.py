@@ -21,7 +21,7 @@ plan text says should happen to one site and one project:
   ``development``, ``temporary_land_use``, ``water_supply``, ``activity`` (the limited
   human activity the project declares, for the plans' exceptions), ``exits_m`` (exit
   points as ``[east_m, north_m]`` offsets from the site anchor);
-- ``[scenario.expect]``: ``verdict`` (one of zoning.result.VERDICTS) or ``error``
+- ``[scenario.expect]``: ``verdict`` (one of zoning.check.result.VERDICTS) or ``error``
   (``"outside_jurisdiction"``); ``deciding`` (rule ids that decide, a subset check),
   ``absent`` (rule ids that must not fire), ``exceptions`` (ids of the rule exceptions
   that must apply, e.g. ``limited_activity.linear``), ``notes`` (kinds of the result's

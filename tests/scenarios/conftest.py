@@ -73,7 +73,7 @@ def site_of(placed: dict[str, Any], sid: str) -> Placed:
 @pytest.fixture(scope="session")
 def checkers(store) -> dict[str, Any]:
     """One SiteChecker per pack (built lazily)."""
-    from zoning.check import MissingLayerWarning
+    from zoning.check.engine import MissingLayerWarning
     from zoning.workflow import make_checker
 
     cache: dict[str, Any] = {}
@@ -151,7 +151,7 @@ def by_pack(scenarios: dict[str, Scenario]) -> dict[str, list[Scenario]]:
 @pytest.fixture(scope="session")
 def batch_answers(scenarios, placed, checkers, store) -> dict[str, dict[str, Any]]:
     """Python API, all scenarios of a pack at once: ``check_sites`` with per-row projects."""
-    from zoning.check import MissingLayerWarning, check_sites
+    from zoning.check.engine import MissingLayerWarning, check_sites
 
     out: dict[str, dict[str, Any]] = {}
     for pack, scs in by_pack(scenarios).items():
@@ -186,10 +186,10 @@ def _layers(checker: Any, store: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def dask_answers(scenarios, placed, checkers, store) -> dict[str, dict[str, Any]]:
-    """The dask engine (zoning.distributed), one local single-worker cluster for all packs."""
+    """The dask engine (zoning.check.distributed), one local single-worker cluster for all packs."""
     pytest.importorskip("distributed")
-    from zoning.check import MissingLayerWarning
-    from zoning.distributed import check_sites_dask, dask_client
+    from zoning.check.distributed import check_sites_dask, dask_client
+    from zoning.check.engine import MissingLayerWarning
 
     out: dict[str, dict[str, Any]] = {}
     with dask_client(n_workers=1, memory_limit="1GB") as client:

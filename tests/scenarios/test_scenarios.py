@@ -38,8 +38,8 @@ from tests.scenarios._scenarios import (
 )
 from tests.scenarios.conftest import site_of
 from tests.zoning.test_pack import SEEDS, _norm
+from zoning.check.result import VERDICTS
 from zoning.pack import list_packs, load_pack
-from zoning.result import VERDICTS
 
 ALL = load_all()
 _pack = functools.cache(load_pack)  # packs are immutable; load each once
@@ -273,7 +273,7 @@ def test_check_sites_batch_agrees(sid, api_answers, batch_answers):
 
 @pytest.mark.parametrize("sid", LOOSE)
 def test_dask_engine_agrees(sid, api_answers, dask_answers):
-    _agree(sid, api_answers, dask_answers, "zoning.distributed.check_sites_dask")
+    _agree(sid, api_answers, dask_answers, "zoning.check.distributed.check_sites_dask")
 
 
 @pytest.mark.parametrize("sid", LOOSE)

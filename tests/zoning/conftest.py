@@ -302,7 +302,7 @@ def tongzhou_pack() -> Pack:
 
 @pytest.fixture(scope="session")
 def checker(pack, layers):
-    from zoning.check import SiteChecker
+    from zoning.check.engine import SiteChecker
 
     return SiteChecker(pack, layers)
 

@@ -24,7 +24,7 @@ from zoning.access_list import (
     parse_entry_text,
     read_access_list,
 )
-from zoning.check import SiteChecker
+from zoning.check.engine import SiteChecker
 from zoning.industry import (
     INDUSTRY_CLASSES,
     catalogue,

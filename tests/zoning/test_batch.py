@@ -1,4 +1,4 @@
-"""Tests of the batch runner (zoning/batch.py)."""
+"""Tests of the batch runner (zoning/check/batch.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from shapely.geometry import Point
 
 from geo.errors import InputFormatError, MissingLayerError
 from tests.zoning.conftest import at, fwd, make_layers, random_sites, rect, sites_frame
-from zoning.batch import BatchSummary, load_layers, run_batch
-from zoning.check import check_sites
+from zoning.check.batch import BatchSummary, load_layers, run_batch
+from zoning.check.engine import check_sites
 from zoning.project import Project
 
 

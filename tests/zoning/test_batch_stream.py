@@ -1,4 +1,4 @@
-"""Streaming batches (zoning/batch.py, geo/io/chunks.py, geo/io/stream_writer.py).
+"""Streaming batches (zoning/check/batch.py, geo/io/chunks.py, geo/io/stream_writer.py).
 
 The chunked, parallel batch must write exactly what the one-pass, one-core batch
 writes (every column, row order, errors file) on 100 000 mixed sites with bad rows;
@@ -19,8 +19,8 @@ from geo.io import read_vector
 from geo.io.chunks import count_rows, iter_vector_chunks
 from geo.io.stream_writer import ChunkWriter
 from tests.zoning.conftest import at, make_layers, random_sites
-from zoning.batch import _output_frame, run_batch
-from zoning.check import SiteChecker
+from zoning.check.batch import _output_frame, run_batch
+from zoning.check.engine import SiteChecker
 
 N = 100_000
 CHUNK = 7_919

@@ -1,4 +1,4 @@
-"""Tests of the vectorised site check (zoning/check.py, zoning/relations.py).
+"""Tests of the vectorised site check (zoning/check/engine.py, zoning/check/relations.py).
 
 Expected values come from pyproj.Geod (geodesic distances and areas) and from the
 hand-made layers in conftest.py, never from the engine's own output.
@@ -40,7 +40,7 @@ from tests.zoning.conftest import (
     rect,
     sites_frame,
 )
-from zoning.check import VERDICT_ZH, VERDICTS, CheckResult, SiteChecker, check_sites
+from zoning.check.engine import VERDICT_ZH, VERDICTS, CheckResult, SiteChecker, check_sites
 from zoning.project import Project
 
 SEWAGE = Project(project_type="construction", flags={"sewage"})
@@ -594,7 +594,7 @@ def test_nearest_distances_match_brute_force(checker, layers):
 
 
 def test_without_scipy_the_results_are_the_same(monkeypatch, pack, layers):
-    import zoning.relations as relations
+    import zoning.check.relations as relations
 
     sites = random_sites(600, seed=9)
     fast = SiteChecker(pack, layers).check(sites, project=SEWAGE)

@@ -22,8 +22,8 @@ from shapely.geometry import LineString, Point, Polygon
 from geo.errors import InputFormatError
 from tests.zoning.conftest import LONLAT, make_layers, random_sites
 from tests.zoning.test_check import _assert_same
-from zoning.check import SiteChecker, check_sites
-from zoning.relations import LayerIndex, far_from, prepare_sites, relate_layer
+from zoning.check.engine import SiteChecker, check_sites
+from zoning.check.relations import LayerIndex, far_from, prepare_sites, relate_layer
 
 
 def _mixed(n: int, seed: int) -> gpd.GeoDataFrame:
@@ -228,7 +228,7 @@ def test_box_skip_near_layer_edges_changes_no_result(pack, layers):
 
 def test_point_coverage_by_grid_equals_geos_covers():
     from tests.zoning.conftest import C_LAT, C_LON, disc
-    from zoning._parts import _GRID_CELLS, covers_whole
+    from zoning.check.parts import _GRID_CELLS, covers_whole
 
     ring = disc(C_LON, C_LAT, 5000, n=90).difference(disc(C_LON, C_LAT, 1500, n=37))
     area = shapely.union(ring, disc(C_LON + 0.09, C_LAT, 2000, n=11))

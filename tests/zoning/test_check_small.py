@@ -27,10 +27,10 @@ import shapely
 
 from geo.errors import InputFormatError
 from layers.store import LayerStore
-from zoning.check import SMALL_RESULT, CheckResult, SiteChecker
+from zoning.check.engine import SMALL_RESULT, CheckResult, SiteChecker
 from zoning.pack import load_pack
 from zoning.project import Project
-from zoning.report import build_report
+from zoning.report.build import build_report
 from zoning.workflow import load_pack_layers
 
 DEMO = Path(__file__).resolve().parents[2] / "data" / "ecozone_demo.gpkg"

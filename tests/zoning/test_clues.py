@@ -11,7 +11,7 @@ from shapely.geometry import LineString, Point
 
 from geo.errors import InputFormatError, MissingLayerError, RowRejectedWarning
 from tests.zoning.conftest import at, geodesic_area, rect
-from zoning.clues import CLUE_SUMMARY_ZH, redline_clues
+from zoning.tasks.clues import CLUE_SUMMARY_ZH, redline_clues
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Tests of zoning/coverage.py with exact answers on hand-made layers.
+"""Tests of zoning/coverage/measure.py with exact answers on hand-made layers.
 
 Geometry is laid out in metres in EPSG:4548 (Gauss-Krüger, central meridian 117°E)
 on the central meridian near Beijing, where the GK scale factor is 1, then turned
@@ -19,7 +19,7 @@ import shapely
 from affine import Affine
 
 from geo.errors import InputFormatError, MissingLayerError
-from zoning.coverage import (
+from zoning.coverage.measure import (
     DEFAULT_TARGETS,
     MetricResult,
     districts_of,
@@ -578,7 +578,7 @@ def _boxes():
 def test_sponge_share_per_district_divides_by_the_district_built_up_area():
     import shapely as _sh
 
-    from zoning.coverage import sponge_share
+    from zoning.coverage.measure import sponge_share
 
     built, districts = _boxes()
     # half of A's built-up land; none of B's. Boxes in one latitude band: areas are

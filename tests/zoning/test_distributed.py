@@ -20,14 +20,14 @@ pytest.importorskip("dask_geopandas")
 pytest.importorskip("distributed")
 
 from geo.errors import CRSDetectionError, InputFormatError
-from zoning.batch import run_batch
-from zoning.check import check_sites
-from zoning.distributed import (
+from zoning.check.batch import run_batch
+from zoning.check.distributed import (
     check_sites_dask,
     dask_client,
     hilbert_keys,
     run_batch_dask,
 )
+from zoning.check.engine import check_sites
 
 C_LON, C_LAT = 116.70, 39.90  # centre of the hand-made layers
 M_LAT = 1 / 111_000.0  # degrees per metre, roughly (the sites need not be exact)

@@ -22,10 +22,10 @@ from shapely.geometry import Point
 from geo.errors import OutsideJurisdictionError
 from layers.store import LayerStore
 from tests.zoning.conftest import at, rect, sites_frame
-from zoning.check import OUTCOME_ORDER, SiteChecker
+from zoning.check.engine import OUTCOME_ORDER, SiteChecker
+from zoning.check.result import VERDICTS
 from zoning.pack import load_pack
 from zoning.project import Project
-from zoning.result import VERDICTS
 from zoning.workflow import load_pack_layers
 
 DEMO = Path(__file__).resolve().parents[2] / "data" / "ecozone_demo.gpkg"

@@ -16,7 +16,7 @@ from ecozone.cli.main import cli
 from geo.errors import InputFormatError, PackError
 from layers import open_store
 from tests.zoning.conftest import C_LAT, C_LON, at, make_layers, make_pack, sites_frame
-from zoning.check import SiteChecker
+from zoning.check.engine import SiteChecker
 from zoning.pack import Pack, RuleException, iter_citations, list_packs, load_pack
 from zoning.project import ACTIVITIES, Project, project_from_row
 
@@ -331,7 +331,7 @@ def test_rest_api_takes_the_activity_and_answers_like_the_cli(tmp_path):
 
 
 def test_batch_rows_state_the_exception_in_their_notes(checker):
-    from zoning.result import note_columns
+    from zoning.check.result import note_columns
 
     frame = sites_frame([_crossing_line()] * 2, ids=["a", "b"])
     frame["project_type"] = ["linear", "linear"]

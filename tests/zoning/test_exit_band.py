@@ -12,7 +12,7 @@ from shapely.geometry import LineString, Point
 
 from geo.errors import GeometryError
 from tests.zoning.conftest import GEOD, at, fwd, rect, sites_frame
-from zoning.exit_band import exit_band, in_exit_band
+from zoning.check.exit_band import exit_band, in_exit_band
 from zoning.project import Project
 
 EXIT = at(200, 200)

@@ -1,4 +1,4 @@
-"""Tests of zoning/gaps.py: uncovered residential land and greedy pocket-park sites."""
+"""Tests of zoning/coverage/gaps.py: uncovered residential land and greedy pocket-park sites."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 import shapely
 
 from geo.errors import InputFormatError
-from zoning.coverage import park_service_coverage
-from zoning.gaps import pocket_park_sites, uncovered_residential
+from zoning.coverage.gaps import pocket_park_sites, uncovered_residential
+from zoning.coverage.measure import park_service_coverage
 
 GK = "EPSG:4548"
 X0, Y0 = 500_000.0, 4_420_000.0

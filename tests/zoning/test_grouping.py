@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from zoning._grouping import join_per_group
+from zoning.check.grouping import join_per_group
 
 
 def _old_rules_column(site_ids: np.ndarray, f_sites: np.ndarray, f_rules: np.ndarray) -> list:
@@ -55,7 +55,7 @@ def test_large_batch_equals_old_implementation() -> None:
 
 @pytest.mark.parametrize("sep", [";", ", "])
 def test_long_groups_take_the_fallback(monkeypatch: pytest.MonkeyPatch, sep: str) -> None:
-    import zoning._grouping as grouping
+    import zoning.check.grouping as grouping
 
     monkeypatch.setattr(grouping, "_GRID_CELLS", 1)
     codes = np.array([2, 0, 2, 2])

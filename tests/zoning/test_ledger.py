@@ -13,7 +13,7 @@ from shapely.geometry import Point, Polygon
 
 from geo.errors import InputFormatError, LayerValidationError, RowRejectedWarning
 from tests.zoning.conftest import at, disc
-from zoning.ledger import ZONE_LABELS, key_area_ledger, write_ledger
+from zoning.tasks.ledger import ZONE_LABELS, key_area_ledger, write_ledger
 
 ST = (116.66, 39.91)  # the monitoring station
 

@@ -20,7 +20,7 @@ from shapely.geometry import Point, box
 
 from layers import open_store
 from layers.kinds import KINDS
-from zoning.coverage import measure_targets
+from zoning.coverage.measure import measure_targets
 from zoning.pack import list_packs, load_pack
 from zoning.project import Project
 from zoning.workflow import make_checker

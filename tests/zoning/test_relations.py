@@ -1,4 +1,4 @@
-"""The relation engine (zoning/relations.py): layer indexes, metric zones, nearest features.
+"""The relation engine (zoning/check/relations.py): layer indexes, metric zones, nearest features.
 
 Expected distances come from GEOS in the same metric CRS (``shapely.distance``) and
 from pyproj.Geod, never from the engine itself.
@@ -13,7 +13,7 @@ import pytest
 import shapely
 from pyproj import Geod
 
-from zoning.relations import (
+from zoning.check.relations import (
     LayerIndex,
     fixed_equal_area_crs,
     metric_epsg,

@@ -10,9 +10,9 @@ from shapely.geometry import Polygon
 
 from tests.zoning.conftest import at, make_layers, rect, sites_frame
 from tests.zoning.report_data import report_pack
-from zoning.check import SiteChecker
+from zoning.check.engine import SiteChecker
 from zoning.project import Project
-from zoning.report import (
+from zoning.report.build import (
     SECTIONS,
     build_report,
     render_html,

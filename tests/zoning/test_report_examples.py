@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from docx import Document
 
-from zoning.report import render_html, write_reports
+from zoning.report.build import render_html, write_reports
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "docs" / "examples"

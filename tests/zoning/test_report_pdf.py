@@ -14,9 +14,9 @@ import pytest
 
 from tests.zoning.conftest import make_layers, rect, sites_frame
 from tests.zoning.report_data import report_pack
-from zoning.check import SiteChecker
+from zoning.check.engine import SiteChecker
 from zoning.project import Project
-from zoning.report import build_report, find_pdf_engine, report_notes, write_reports
+from zoning.report.build import build_report, find_pdf_engine, report_notes, write_reports
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 NAME = "通州测试物流园"

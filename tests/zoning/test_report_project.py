@@ -5,7 +5,7 @@ import pytest
 from shapely.geometry import Point
 
 from geo.errors import InputFormatError
-from zoning.report_project import project_from_input, select_site
+from zoning.report.project import project_from_input, select_site
 
 
 @pytest.mark.parametrize(

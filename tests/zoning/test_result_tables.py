@@ -9,8 +9,8 @@ import pytest
 import shapely
 
 from geo.errors import InputFormatError
-from zoning.result import VERDICT_COLOURS, VERDICT_ZH
-from zoning.result_tables import SHEET_NAMES, write_results_xlsx
+from zoning.check.result import VERDICT_COLOURS, VERDICT_ZH
+from zoning.check.result_tables import SHEET_NAMES, write_results_xlsx
 
 
 @pytest.fixture
@@ -71,7 +71,7 @@ def test_workbook_sheets_headers_and_colours(tmp_path, frames) -> None:
 
 
 def test_too_many_rows_for_excel(tmp_path, frames, monkeypatch) -> None:
-    import zoning.result_tables as rt
+    import zoning.check.result_tables as rt
 
     monkeypatch.setattr(rt, "_EXCEL_ROWS", 2)
     with pytest.raises(InputFormatError, match=r"\.gpkg"):

@@ -1,5 +1,5 @@
 """The rules added in issue #11 §4, each with a site and project that trigger it and one
-that does not, checked through the engine (:class:`zoning.check.SiteChecker`) with the
+that does not, checked through the engine (:class:`zoning.check.engine.SiteChecker`) with the
 real packs.
 
 Layers are hand-made around each jurisdiction with geodesic offsets (pyproj.Geod), so
@@ -22,7 +22,7 @@ from shapely.geometry import LineString, Point, Polygon
 
 from layers.kinds import validate_layer
 from tests.zoning.conftest import GEOD, disc, fwd, sites_frame
-from zoning.check import SiteChecker
+from zoning.check.engine import SiteChecker
 from zoning.pack import load_pack
 from zoning.project import Project
 

@@ -9,7 +9,7 @@ import shapely
 from pyproj import Geod
 
 from geo.errors import InputFormatError
-from zoning.screening import direction_of, screen_radius
+from zoning.check.screening import direction_of, screen_radius
 
 GEOD = Geod(ellps="GRS80")
 SITE = (116.70, 39.90)

@@ -13,7 +13,7 @@ from pyproj import Transformer
 from shapely.geometry import MultiPolygon, Polygon
 
 from geo.errors import CRSDetectionError, GeometryError, InputFormatError, RowRejectedWarning
-from zoning.stakes import STAKE_TABLE_COLUMNS, demarcation_stakes, stakes_table, write_stakes
+from zoning.tasks.stakes import STAKE_TABLE_COLUMNS, demarcation_stakes, stakes_table, write_stakes
 
 GK39 = 4548  # CGCS2000 GK zone 39 (117°E), Beijing
 TO_LL = Transformer.from_crs(GK39, 4326, always_xy=True)

@@ -1,6 +1,6 @@
 """Vectorised spatial relations between many sites and the features of one layer.
 
-This is the spatial half of :mod:`zoning.check`: for a block of sites and one layer
+This is the spatial half of :mod:`zoning.check.engine`: for a block of sites and one layer
 it answers, with array operations only (no Python loop over sites or features),
 
 * which features each site intersects, and whether it lies inside them
@@ -32,7 +32,7 @@ How it stays fast for a million sites:
   takes the distance of its first vertex as an upper bound and measures exactly the
   pieces within it (``dwithin``). Without scipy the STRtree does it all. Distances
   beyond ``nearest_max_m`` are reported as "none".
-- many-part sites are related part by part (:mod:`zoning._parts`): linear in parts.
+- many-part sites are related part by part (:mod:`zoning.check.parts`): linear in parts.
 """
 
 from __future__ import annotations
@@ -52,8 +52,8 @@ from shapely import STRtree
 
 from geo.crs import GK3_ZONES, equal_area_crs, gk_epsg
 from geo.measure import geodesic_length
-from zoning._lengths import lengths_inside
-from zoning._parts import many_parts, part_overlaps, query_geoms
+from zoning.check.lengths import lengths_inside
+from zoning.check.parts import many_parts, part_overlaps, query_geoms
 
 try:  # optional: the fast nearest distance for point sites
     from scipy.spatial import cKDTree as _KDTree
@@ -467,7 +467,7 @@ class _Metric:
 class LayerIndex:
     """The features of one layer kind with their spatial indexes.
 
-    Build once per check (see :class:`zoning.check.SiteChecker`); metric copies are
+    Build once per check (see :class:`zoning.check.engine.SiteChecker`); metric copies are
     made lazily, once per metric CRS the sites need.
 
     Attributes

@@ -1,6 +1,6 @@
 """What a check can back with data: the jurisdiction, layer extents, insufficient data.
 
-Private to :mod:`zoning.check`. A verdict of 符合 needs evidence: the site lies in the
+Private to :mod:`zoning.check.engine`. A verdict of 符合 needs evidence: the site lies in the
 pack's jurisdiction and every rule's layer holds data for the whole site. This module
 holds the vectorised tests behind that:
 
@@ -14,7 +14,7 @@ holds the vectorised tests behind that:
 - :func:`add_insufficient` — an ``"insufficient_data"`` finding for each (site, rule)
   whose conditions hold, whose layer does not cover the site and that did not fire.
 
-This module does not import :mod:`zoning.check`.
+This module does not import :mod:`zoning.check.engine`.
 """
 
 from __future__ import annotations
@@ -29,10 +29,10 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
-from zoning._notes import import_hint
-from zoning._parts import covers_whole
+from zoning.check.notes import import_hint
+from zoning.check.parts import covers_whole
+from zoning.check.result import _Sites
 from zoning.pack import Pack, Rule
-from zoning.result import _Sites
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +216,7 @@ def add_insufficient(
                 one = np.empty(1, dtype=object)
                 one[0] = ()
                 merged[new_at] = np.repeat(one, k)
-        elif col == "outcome":  # severity code (zoning.check.OUTCOME_ORDER)
+        elif col == "outcome":  # severity code (zoning.check.engine.OUTCOME_ORDER)
             merged[new_at] = insufficient_code
         elif arr.dtype.kind == "f":
             merged[new_at] = np.nan

@@ -1,13 +1,13 @@
 """The layers of a site check: frames, indexes, feature filters, access lists.
 
-Private to :mod:`zoning.check`: what :class:`zoning.check.SiteChecker` does once
+Private to :mod:`zoning.check.engine`: what :class:`zoning.check.engine.SiteChecker` does once
 per layer before checking any site.
 
 - :func:`ordered_kinds` — the layer kinds a pack's rules read, in rule order;
 - :func:`layer_frame` — a :class:`layers.Layer` or GeoDataFrame as a lon/lat
   GeoDataFrame (empty geometries dropped) and its stamp entry (name, kind, version,
   checksum, row count); :func:`index_layer` — that frame as a
-  :class:`zoning.relations.LayerIndex` (attribute columns as text, ``area_m2`` of
+  :class:`zoning.check.relations.LayerIndex` (attribute columns as text, ``area_m2`` of
   parks as numbers);
 - :func:`feature_mask` — the features of a layer a rule's ``feature_filter`` keeps;
 - :func:`access_entries` — the access-list entries of a control unit (its JSON
@@ -16,7 +16,7 @@ per layer before checking any site.
   that the engine judges for the project (:func:`zoning.access_list.judge_entry`);
 - :func:`text_array` — a column as an object array of str.
 
-This module does not import :mod:`zoning.check`.
+This module does not import :mod:`zoning.check.engine`.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ from pydantic import ValidationError
 
 from geo.errors import LayerValidationError
 from zoning.access_list import EFFECTS, entry_from_mapping
+from zoning.check.relations import LayerIndex
 from zoning.pack import Rule
-from zoning.relations import LayerIndex
 
 log = logging.getLogger(__name__)
 

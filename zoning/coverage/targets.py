@@ -1,6 +1,6 @@
 """Every target of a pack measured at its own scope (:func:`measure_targets`).
 
-Private to :mod:`zoning.coverage`, which re-exports :func:`measure_targets`.
+Private to :mod:`zoning.coverage.measure`, which re-exports :func:`measure_targets`.
 
 A target is judged only for the area its plan sets it for (its *scope*, declared in
 the pack: ``[scopes.ID]`` with adcodes, a layer cut to another scope, or an area the
@@ -35,7 +35,7 @@ import pandas as pd
 import shapely
 
 from geo.errors import InputFormatError, MissingLayerError
-from zoning._metric import (
+from zoning.coverage.metrics import (
     IMPORT_HINT,
     MetricResult,
     area_series,
@@ -256,7 +256,7 @@ def measure_targets(
         ``{"landcover": path, "forest_classes": [...]}``.
     population
         Population for per-person metrics: a population table (DataFrame or the path
-        of a CSV, see :mod:`zoning.population`), a number of residents of the
+        of a CSV, see :mod:`zoning.coverage.population`), a number of residents of the
         scope, or a population raster path. Default: the bundled table
         (``data/population.csv``).
     scopes
@@ -278,7 +278,7 @@ def measure_targets(
         have ``measured=False``, status "no_data" and a ``reason`` naming what to
         provide.
     """
-    from zoning.coverage import (
+    from zoning.coverage.measure import (
         DEFAULT_FOREST_CLASSES,
         forest_share,
         park_area_per_person,
@@ -286,7 +286,7 @@ def measure_targets(
         share_of_area,
         sponge_share,
     )
-    from zoning.population import load_population
+    from zoning.coverage.population import load_population
 
     rasters = dict(rasters or {})
     given = dict(scopes or {})

@@ -1,6 +1,6 @@
 """Compliance reports (三线一单符合性分析) from a site check: JSON, HTML, DOCX, PDF.
 
-:func:`build_report` turns one site of a :class:`zoning.result.CheckResult` into a plain,
+:func:`build_report` turns one site of a :class:`zoning.check.result.CheckResult` into a plain,
 JSON-safe dict (schema ``ecozone.report/1``, documented in ``docs/report-schema.md``).
 :func:`write_reports` renders that dict, in one language (``lang`` "zh" or "en"), as
 
@@ -9,10 +9,10 @@ JSON-safe dict (schema ``ecozone.report/1``, documented in ``docs/report-schema.
   三线一单 table (类别 / 管控要求 / 项目情况 / 符合性分析 / 结论 / 依据), every finding
   with its sources, every note of the check, the site map, and two appendices (the
   sources with the cited line numbers; the reproducibility stamp as a table);
-- ``report.docx`` — the same document for Word/WPS (:mod:`zoning.report_docx`: A4,
+- ``report.docx`` — the same document for Word/WPS (:mod:`zoning.report.docx`: A4,
   宋体/黑体, Word heading styles);
 - ``report.pdf`` — the HTML printed on A4 by headless Chromium with real embedded
-  fonts (:mod:`zoning.report_pdf`).
+  fonts (:mod:`zoning.report.pdf`).
 
 Citations print as 《title》 + the section heading containing the cited line + the
 quoted sentence (:func:`zoning.sources.format_citation`), never as a file name.
@@ -38,7 +38,8 @@ import numpy as np
 import pandas as pd
 
 from geo.errors import InputFormatError, PackError
-from zoning._report_text import (
+from zoning.report.pdf import find_pdf_engine, html_to_pdf
+from zoning.report.text import (
     CONCLUSIONS,
     DIMENSIONS_EN,
     EFFECTS_EN,
@@ -55,7 +56,6 @@ from zoning._report_text import (
     label,
     pick,
 )
-from zoning.report_pdf import find_pdf_engine, html_to_pdf
 from zoning.sources import cite
 
 log = logging.getLogger(__name__)
@@ -126,8 +126,8 @@ def _json_safe(value: Any) -> Any:
 
 
 def _site_rows(result: Any, site_id: Any) -> tuple[Any, dict[str, Any]]:
-    """The site's id and rows (:meth:`zoning.result.CheckResult._site_rows`)."""
-    from zoning.result import _rows_from_frames
+    """The site's id and rows (:meth:`zoning.check.result.CheckResult._site_rows`)."""
+    from zoning.check.result import _rows_from_frames
 
     own = getattr(result, "_site_rows", None)
     if own is not None:
@@ -493,7 +493,7 @@ def build_report(
     Parameters
     ----------
     result
-        A :class:`zoning.result.CheckResult` (``sites``, ``findings``, ``relations``,
+        A :class:`zoning.check.result.CheckResult` (``sites``, ``findings``, ``relations``,
         ``stamp``).
     site_id
         Which site; default the first (single-site checks).
@@ -511,7 +511,7 @@ def build_report(
         The document language, "zh" (default) or "en" (the dict holds both).
     attribute_sources
         Where each project attribute came from (field → description), as
-        :func:`zoning.report_project.project_from_input` gives it.
+        :func:`zoning.report.project.project_from_input` gives it.
 
     Returns
     -------
@@ -575,8 +575,8 @@ def build_report(
 
 
 def render_html(report: Mapping[str, Any], **kwargs: Any) -> str:
-    """Render the report as one self-contained HTML page (see :mod:`zoning.report_html`)."""
-    from zoning.report_html import render_html as _render
+    """Render the report as one self-contained HTML page (see :mod:`zoning.report.html`)."""
+    from zoning.report.html import render_html as _render
 
     return _render(report, **kwargs)
 
@@ -596,8 +596,8 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 def write_docx(report: Mapping[str, Any], path: Path, **kwargs: Any) -> Path:
-    """Write the report as DOCX (see :func:`zoning.report_docx.write_docx`)."""
-    from zoning.report_docx import write_docx as _write
+    """Write the report as DOCX (see :func:`zoning.report.docx.write_docx`)."""
+    from zoning.report.docx import write_docx as _write
 
     return _write(report, path, **kwargs)
 
@@ -634,7 +634,7 @@ def write_reports(
     dict
         Format → written path.
     """
-    from zoning.report_pdf import pdf_font_css
+    from zoning.report.pdf import pdf_font_css
 
     lang = check_lang(lang or str(report.get("lang") or "zh"))
     outdir = Path(outdir)

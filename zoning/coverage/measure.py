@@ -37,7 +37,7 @@ Method notes (defaults documented here, options on each function):
   segment is reachable up to ``radius − distance`` from either end; the reachable
   pieces buffered by ``access_m`` (default 50 m, the plot depth along a street)
   plus the parks themselves are the service area (details in
-  :mod:`zoning._service`). Park size is the layer's ``area_m2`` (ellipsoidal)
+  :mod:`zoning.coverage.service`). Park size is the layer's ``area_m2`` (ellipsoidal)
   or, when missing, :func:`geo.measure.geodesic_area`.
 * Population-weighted coverage spreads each residential polygon's ``population``
   evenly over it (covered population = population × covered share of the polygon);
@@ -57,7 +57,7 @@ Method notes (defaults documented here, options on each function):
   naming the import command; :func:`measure_targets` turns them into results with
   ``measured=False`` and the reason.
 
-Gap polygons and candidate pocket-park sites: :mod:`zoning.gaps`; GeoTIFF
+Gap polygons and candidate pocket-park sites: :mod:`zoning.coverage.gaps`; GeoTIFF
 products: :mod:`maps.raster`.
 """
 
@@ -74,7 +74,7 @@ import pandas as pd
 import shapely
 
 from geo.errors import InputFormatError, MissingLayerError
-from zoning._metric import (
+from zoning.coverage.metrics import (
     DEFAULT_TARGETS,
     MetricResult,
     area_series,
@@ -88,7 +88,7 @@ from zoning._metric import (
     write_metrics_csv,
     zones_of,
 )
-from zoning._park import (
+from zoning.coverage.parks import (
     CoverageGeometry,
     CoverageTile,
     coverage_tiles,
@@ -97,7 +97,7 @@ from zoning._park import (
     park_service_coverage,
     raster_sum,
 )
-from zoning._service import clip_to_zones, metric_frame, polygonal
+from zoning.coverage.service import clip_to_zones, metric_frame, polygonal
 
 __all__ = [
     "DEFAULT_FOREST_CLASSES",
@@ -254,7 +254,7 @@ def park_area_per_person(
     Numerator and denominator always cover the same area: with a population table,
     the parks of the districts whose population is known are divided by the
     population of those same districts (the figure is then partial, see
-    :func:`zoning._metric.with_status`, unless the table holds the whole area).
+    :func:`zoning.coverage.metrics.with_status`, unless the table holds the whole area).
 
     Parameters
     ----------
@@ -263,7 +263,7 @@ def park_area_per_person(
         dissolved, clipped to ``area_of``.
     population
         A population table (DataFrame with ``adcode``, ``population``, ``year``,
-        ``source``: :func:`zoning.population.load_population`), a number (residents
+        ``source``: :func:`zoning.coverage.population.load_population`), a number (residents
         of ``area_of``), a column of ``residential`` (e.g. "population"; polygons
         clipped to the area, population apportioned by area) or a population raster
         path (summed over the area and districts).
@@ -496,4 +496,4 @@ def forest_share(
 
 # --------------------------------------------------------------------------- all targets
 
-from zoning._targets import measure_targets  # noqa: E402  (uses the functions above)
+from zoning.coverage.targets import measure_targets  # noqa: E402  (uses the functions above)

@@ -1,7 +1,7 @@
 """The input sites of a check, normalised: lon/lat geometry, ids, projects, exits.
 
-Private to :mod:`zoning.check`: how :class:`zoning.check.SiteChecker` turns its
-input into the :class:`zoning.result._Sites` it checks, before any layer is read.
+Private to :mod:`zoning.check.engine`: how :class:`zoning.check.engine.SiteChecker` turns its
+input into the :class:`zoning.check.result._Sites` it checks, before any layer is read.
 
 - :func:`read_sites` — a GeoDataFrame or GeoSeries in any CRS (GCJ-02 / BD-09
   converted first) → lon/lat geometries and ``site_id`` (the column, else
@@ -20,8 +20,8 @@ input into the :class:`zoning.result._Sites` it checks, before any layer is read
 - :func:`project_key` — the attributes a rule's conditions read, as a hashable key.
 
 :data:`PROJECT_COLUMNS` and :data:`EXIT_COLUMNS` are also the input columns a
-distributed check moves to its workers (:mod:`zoning.distributed`). This module
-does not import :mod:`zoning.check`.
+distributed check moves to its workers (:mod:`zoning.check.distributed`). This module
+does not import :mod:`zoning.check.engine`.
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ import shapely
 from numpy.typing import NDArray
 
 from geo.errors import CRSDetectionError, GeometryRepairedWarning, InputFormatError
-from zoning._layers import text_array
+from zoning.check.layer_index import text_array
+from zoning.check.result import _Sites
 from zoning.project import FLAGS, Project, project_from_row
-from zoning.result import _Sites
 
 _LONLAT = "EPSG:4326"
 

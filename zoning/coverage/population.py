@@ -48,7 +48,7 @@ def default_population_path() -> Path | None:
         None when no table is installed.
     """
     for candidate in (
-        Path(__file__).resolve().parent.parent / "data" / _FILE,
+        Path(__file__).resolve().parents[2] / "data" / _FILE,
         Path(sys.prefix) / "share" / "ecozone" / _FILE,
     ):
         if candidate.is_file():

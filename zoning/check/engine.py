@@ -2,11 +2,11 @@
 
 :func:`check_sites` (or a reusable :class:`SiteChecker`) tests one or many sites —
 points, lines or polygons, in any CRS — against the layers a rule pack uses, and
-returns a :class:`~zoning.result.CheckResult` (``sites``, ``relations``,
+returns a :class:`~zoning.check.result.CheckResult` (``sites``, ``relations``,
 ``findings``, ``stamp``, ``errors``): its columns, their types and its JSON-safe
-dict form are described in :mod:`zoning.result`. This module is the engine; its
-input is prepared by two private modules, :mod:`zoning._sites` (sites, per-site
-projects and exits, unusable sites) and :mod:`zoning._layers` (layer indexes,
+dict form are described in :mod:`zoning.check.result`. This module is the engine; its
+input is prepared by two private modules, :mod:`zoning.check.sites` (sites, per-site
+projects and exits, unusable sites) and :mod:`zoning.check.layer_index` (layer indexes,
 feature filters, access lists).
 
 Measurement: topology (intersects, inside) in lon/lat where the layers are defined;
@@ -14,14 +14,14 @@ distances in each site's own 3° Gauss-Krüger zone (EPSG:4534–4554, sites in 
 zones are grouped by zone); overlap areas in an Albers equal-area projection on the
 CGCS2000 ellipsoid fitted to the layers. Nothing depends on the other sites of a
 batch, so checking a batch gives exactly the results of checking each site alone.
-The spatial work is vectorised per layer (:mod:`zoning.relations`: one STRtree per
+The spatial work is vectorised per layer (:mod:`zoning.check.relations`: one STRtree per
 layer queried with all sites of a chunk, no Python loop over sites); big inputs are
 processed in chunks (``chunk_size``, 200 000 by default) to bound memory.
 
 Single sites (the web app checks one per request) take a few milliseconds, most of
 which used to go into pandas: a result of at most :data:`SMALL_RESULT` input sites
 keeps the engine's arrays and builds its frames only when they are first read (see
-:mod:`zoning.result`). :meth:`SiteChecker.check_geometry` checks one lon/lat
+:mod:`zoning.check.result`). :meth:`SiteChecker.check_geometry` checks one lon/lat
 geometry without a GeoDataFrame (building one costs more than the check).
 
 Rules (:class:`zoning.pack.Rule`): a rule fires for a site when the project's
@@ -37,7 +37,7 @@ features that pass ``feature_filter``, and the site does not intersect the rule'
 - layer ``site_exit``: the site lies within ``distance_m`` of one of its exits
   (``Project.exits``, or per-site columns ``exits`` / ``exit_lon`` + ``exit_lat``);
   the finding's ``band`` is the disc of that radius around the exits
-  (:mod:`zoning.exit_band`).
+  (:mod:`zoning.check.exit_band`).
 
 The verdict is the most severe outcome among the findings, prohibited > restricted >
 requirements > compliant; "information" findings never change it. Control-unit rules
@@ -82,7 +82,8 @@ from geo.errors import (
     OutsideJurisdictionError,
 )
 from layers.kinds import canonical_kind
-from zoning._evidence import (
+from zoning.access_list import JUDGEMENT_OUTCOME, JUDGEMENTS, judge_entry
+from zoning.check.evidence import (
     OUTSIDE_JURISDICTION,
     add_insufficient,
     check_evidence,
@@ -92,20 +93,16 @@ from zoning._evidence import (
     missing_text_codes,
     rule_data_kinds,
 )
-from zoning._layers import (
+from zoning.check.exit_band import disc_bands
+from zoning.check.layer_index import (
     CATEGORY_ZH,
     access_entries,
     feature_mask,
     index_layer,
     ordered_kinds,
 )
-from zoning._notes import coords_note, project_notes
-from zoning._sites import normalise_sites, project_exits, project_key, read_sites
-from zoning.access_list import JUDGEMENT_OUTCOME, JUDGEMENTS, judge_entry
-from zoning.exit_band import disc_bands
-from zoning.pack import Pack, Rule
-from zoning.project import Project
-from zoning.relations import (
+from zoning.check.notes import coords_note, project_notes
+from zoning.check.relations import (
     OUTSIDE,
     RELATIONS,
     LayerIndex,
@@ -121,9 +118,9 @@ from zoning.relations import (
     warm_tree,
 )
 
-# the result half lives in zoning.result; re-exported: CheckResult, VERDICTS,
+# the result half lives in zoning.check.result; re-exported: CheckResult, VERDICTS,
 # VERDICT_ZH (in __all__) and _rows_from_frames, for code importing them from here
-from zoning.result import (
+from zoning.check.result import (
     _SECTION_ZH,
     _VERDICT_OF_SEVERITY,
     VERDICT_ZH,
@@ -133,7 +130,10 @@ from zoning.result import (
     _Sites,
     _SmallResult,
 )
-from zoning.result import _rows_from_frames as _rows_from_frames
+from zoning.check.result import _rows_from_frames as _rows_from_frames
+from zoning.check.sites import normalise_sites, project_exits, project_key, read_sites
+from zoning.pack import Pack, Rule
+from zoning.project import Project
 
 __all__ = [
     "OUTCOME_ORDER",
@@ -147,7 +147,7 @@ __all__ = [
 ]
 
 #: Outcomes by severity; "information" (0) never changes a verdict. The index of a
-#: site's most severe outcome is its verdict (zoning.result._VERDICT_OF_SEVERITY).
+#: site's most severe outcome is its verdict (zoning.check.result._VERDICT_OF_SEVERITY).
 OUTCOME_ORDER: dict[str, int] = {
     "information": 0,
     "requirements": 1,
@@ -205,7 +205,7 @@ class SiteChecker:
     jurisdiction
         The pack's jurisdiction (lon/lat geometry); ``"auto"`` (default): the
         ``boundary`` layer's polygons with the pack's adcodes
-        (:func:`zoning._evidence.check_evidence`); ``None``: not tested. A site that
+        (:func:`zoning.check.evidence.check_evidence`); ``None``: not tested. A site that
         does not intersect it is not checked (error status ``outside_jurisdiction``,
         :class:`geo.errors.OutsideJurisdictionError` with ``errors="raise"``); a site
         straddling its boundary is checked and carries a "jurisdiction" note.
@@ -829,7 +829,7 @@ class SiteChecker:
         cols: dict[str, list[Any]] = {k: [] for k in _FINDING_ARRAYS}
         for plan in self._plans:
             rule = plan.rule
-            if plan.missing:  # no layer: judged "insufficient_data" (zoning._evidence)
+            if plan.missing:  # no layer: judged "insufficient_data" (zoning.check.evidence)
                 continue
             if rule.predicate != "nearest" and rule.layer != "site_exit":
                 if len(rels[rule.layer].site) == 0:  # no site near any feature

@@ -1,6 +1,6 @@
 """The compliance report in one language, as HTML (Jinja2, autoescaped) — and the view DOCX shares.
 
-:func:`view` turns a report dict (:func:`zoning.report.build_report`) into what a
+:func:`view` turns a report dict (:func:`zoning.report.build.build_report`) into what a
 document prints in one language: the project facts, the notes, the 三线一单 table
 (类别 / 管控要求 / 项目情况 / 符合性分析 / 结论 / 依据), the findings with their sources,
 the spatial relations, appendix A (sources with issuer, number, date and the line
@@ -18,9 +18,9 @@ from typing import Any
 
 import jinja2
 
-from zoning._report_text import CATEGORIES, LABELS, RELATIONS, check_lang, label, pick
-from zoning.report import _GEOM_TYPES, SCHEMA, _kind_label, _measured, report_notes
-from zoning.report_project import field_label
+from zoning.report.build import _GEOM_TYPES, SCHEMA, _kind_label, _measured, report_notes
+from zoning.report.project import field_label
+from zoning.report.text import CATEGORIES, LABELS, RELATIONS, check_lang, label, pick
 
 __all__ = ["render_html", "source_places", "stamp_rows", "view"]
 

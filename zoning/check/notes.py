@@ -13,7 +13,7 @@ list of ``{"kind", "text", "text_en"}``). Kinds made here:
 - ``"jurisdiction"`` — the site straddles the boundary of the pack's jurisdiction.
 
 Other kinds (``"exception"``, ``"coords"``) are made by other modules. This module
-does not import :mod:`zoning.check` or :mod:`zoning.result`.
+does not import :mod:`zoning.check.engine` or :mod:`zoning.check.result`.
 """
 
 from __future__ import annotations

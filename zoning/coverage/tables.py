@@ -10,8 +10,8 @@ Rounding: percentages, km² and m² per person to 2 decimals. Binding targets re
 未达到力争目标. District rows are 贡献（不单独考核） or 无数据, never judged; a figure
 built from part of the districts reads 部分数据，未判定 and names the districts in 说明.
 
-The machine-readable long format stays :func:`zoning.coverage.metrics_table` /
-:func:`zoning.coverage.write_metrics_csv`.
+The machine-readable long format stays :func:`zoning.coverage.measure.metrics_table` /
+:func:`zoning.coverage.measure.write_metrics_csv`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from geo.errors import InputFormatError
-from zoning._metric import MetricResult
+from zoning.coverage.metrics import MetricResult
 
 __all__ = ["TABLE_COLUMNS", "citation_text", "coverage_table", "write_coverage_table"]
 
@@ -123,7 +123,7 @@ def coverage_table(results: Sequence[MetricResult], *, pack: Any = None) -> pd.D
     Parameters
     ----------
     results
-        From :func:`zoning.coverage.measure_targets`.
+        From :func:`zoning.coverage.measure.measure_targets`.
     pack
         The pack, to cite each target by title, section and quote.
 
@@ -268,7 +268,7 @@ def write_coverage_table(
     Parameters
     ----------
     results
-        From :func:`zoning.coverage.measure_targets`.
+        From :func:`zoning.coverage.measure.measure_targets`.
     path
         ``.csv``, ``.xlsx`` or ``.docx``. Written atomically (an interrupted write
         leaves the old file).

@@ -31,7 +31,7 @@ from shapely.ops import substring
 
 from geo.crs import local_metric_crs
 from geo.errors import GeometryError
-from zoning.relations import metric_epsg, transform_geoms
+from zoning.check.relations import metric_epsg, transform_geoms
 
 __all__ = ["EXIT_BAND_CITATION", "HALF_LENGTH_M", "exit_band", "in_exit_band"]
 

@@ -1,10 +1,10 @@
 """Distributed site checks with dask: many cores, several machines, sites beyond memory.
 
 Two entry points, both giving the same verdicts, deciding rules and distances as the
-in-memory engine (:func:`zoning.check.check_sites` / :func:`zoning.batch.run_batch`),
+in-memory engine (:func:`zoning.check.engine.check_sites` / :func:`zoning.check.batch.run_batch`),
 because a site's result never depends on the other sites of a batch:
 
-- :func:`check_sites_dask`: a GeoDataFrame in, a :class:`~zoning.result.CheckResult`
+- :func:`check_sites_dask`: a GeoDataFrame in, a :class:`~zoning.check.result.CheckResult`
   out (rows in input order), for notebooks and tests;
 - :func:`run_batch_dask`: GeoParquet in, partitioned GeoParquet out (a folder of
   ``part.NNNNN.parquet`` files, readable as one table with ``gpd.read_parquet``),
@@ -12,7 +12,7 @@ because a site's result never depends on the other sites of a batch:
   work. This is ``ecozone check SITES.parquet --engine dask --out RESULT/``.
 
 How: the layers are loaded once on the client, indexed once into a
-:class:`~zoning.check.SiteChecker`, and broadcast to every worker with
+:class:`~zoning.check.engine.SiteChecker`, and broadcast to every worker with
 ``client.scatter(checker, broadcast=True)`` (not shipped with each partition). The
 sites are partitioned spatially by Hilbert distance — the ordering of dask-geopandas'
 ``spatial_shuffle(by="hilbert")``, computed here so that sites without geometry
@@ -57,13 +57,13 @@ import shapely
 
 from geo.errors import GeometryRepairedWarning, InputFormatError
 from geo.io.spreadsheet import write_csv
-from zoning._grouping import join_per_group
-from zoning._sites import EXIT_COLUMNS, PROJECT_COLUMNS, sites_frame
-from zoning.batch import BatchSummary, load_layers
-from zoning.check import NEAREST_MAX_M, SiteChecker
+from zoning.check.batch import BatchSummary, load_layers
+from zoning.check.engine import NEAREST_MAX_M, SiteChecker
+from zoning.check.grouping import join_per_group
+from zoning.check.result import VERDICTS, CheckResult, note_columns, rule_kinds
+from zoning.check.sites import EXIT_COLUMNS, PROJECT_COLUMNS, sites_frame
 from zoning.pack import Pack, load_pack
 from zoning.project import Project
-from zoning.result import VERDICTS, CheckResult, note_columns, rule_kinds
 
 log = logging.getLogger(__name__)
 
@@ -241,10 +241,10 @@ def _prepare(checker: SiteChecker) -> SiteChecker:
     """Set a worker up for checking: one core for k-d queries.
 
     Runs in worker processes only (the in-memory engine keeps its threads). The
-    layers come prepared (:class:`zoning.relations.LayerIndex` prepares its
+    layers come prepared (:class:`zoning.check.relations.LayerIndex` prepares its
     geometries again when unpickled).
     """
-    from zoning import relations
+    from zoning.check import relations as relations
 
     if getattr(relations, "_KD_WORKERS", 1) != 1:
         # a worker is one core: k-d queries on "every core" would oversubscribe the CPU
@@ -277,13 +277,13 @@ def check_sites_dask(
     missing_layers: Literal["raise", "skip"] = "raise",
     chunk_size: int = 20_000,
 ) -> CheckResult:
-    """Check sites on a dask cluster; the same result as :func:`zoning.check.check_sites`.
+    """Check sites on a dask cluster; the same result as :func:`zoning.check.engine.check_sites`.
 
     Parameters
     ----------
     sites
         GeoDataFrame (or GeoSeries) of points, lines or polygons in any CRS, with
-        the optional columns :func:`~zoning.check.check_sites` reads.
+        the optional columns :func:`~zoning.check.engine.check_sites` reads.
     pack
         The rule pack, or its name / path.
     layers
@@ -297,7 +297,7 @@ def check_sites_dask(
     npartitions
         Spatial partitions (default: ``max(2 × worker threads, n / 50 000)``).
     nearest_max_m, missing_layers
-        As in :func:`~zoning.check.check_sites`.
+        As in :func:`~zoning.check.engine.check_sites`.
     chunk_size
         Sites checked at once inside a partition.
 
@@ -460,7 +460,7 @@ _SITE_FLAGS = ("straddles_jurisdiction", "geometry_repaired")
 
 
 def _verdict_frame(res: CheckResult) -> pd.DataFrame:
-    """Verdict rows as :func:`zoning.batch.run_batch` writes them, before the attributes.
+    """Verdict rows as :func:`zoning.check.batch.run_batch` writes them, before the attributes.
 
     ``rules`` joins the ids of every rule that fired, in finding order; done with one
     sort instead of a pandas group-by, which costs seconds per partition.
@@ -471,7 +471,7 @@ def _verdict_frame(res: CheckResult) -> pd.DataFrame:
     codes = pd.Index(ids).get_indexer(f["site_id"].astype(str).to_numpy(dtype=object))
     rules = join_per_group(codes, f["rule_id"].to_numpy(), len(out))
     out.insert(out.columns.get_loc("deciding_rules") + 1, "rules", rules)
-    demo, notes = note_columns(res)  # as zoning.batch writes them
+    demo, notes = note_columns(res)  # as zoning.check.batch writes them
     out.insert(out.columns.get_loc("rules") + 1, "demo_data", demo)
     out.insert(out.columns.get_loc("demo_data") + 1, "notes", notes)
     return out
@@ -615,7 +615,7 @@ def run_batch_dask(
         Output folder; receives one ``part.NNNNN.parquet`` per input row group, rows
         in input order (earlier ``part.*`` files there are removed first). Read them
         together with ``gpd.read_parquet(out)``. Columns as
-        :func:`zoning.batch.run_batch` writes: ``site_id, source_row, verdict,
+        :func:`zoning.check.batch.run_batch` writes: ``site_id, source_row, verdict,
         verdict_zh, deciding_rules, rules, area_m2, dist_<kind>_m``, the input's
         own columns, geometry (EPSG:4326).
     scheduler
@@ -640,7 +640,7 @@ def run_batch_dask(
 
     Returns
     -------
-    zoning.batch.BatchSummary
+    zoning.check.batch.BatchSummary
         ``out`` is the folder; ``stamp["input_checksum"]`` is the sha256 of the
         input file(s) and ``stamp["engine"]`` is ``"dask"``.
 

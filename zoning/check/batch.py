@@ -2,7 +2,7 @@
 
 :func:`run_batch` is what ``ecozone check SITES --out RESULT`` runs: it reads the
 sites with :func:`geo.io.read_vector` (any format it knows; rejected rows are listed
-in ``gdf.attrs["issues"]``), checks them all with :class:`zoning.check.SiteChecker`
+in ``gdf.attrs["issues"]``), checks them all with :class:`zoning.check.engine.SiteChecker`
 (vectorised, in chunks), and writes
 
 - ``out`` (.gpkg / .geojson / .csv / anything :func:`geo.io.write_vector` knows): one
@@ -39,7 +39,7 @@ ids seen (16 bytes per site: two 64-bit hashes, checked both) and reported as in
 one-pass check ("duplicated (first at row R)").
 
 The stamp's ``input_checksum`` of a batch is the SHA-256 of the chunks' own
-checksums (:meth:`zoning.check.SiteChecker.check` of each chunk, hex text, in order,
+checksums (:meth:`zoning.check.engine.SiteChecker.check` of each chunk, hex text, in order,
 one per line); ``stamp["chunk_size"]`` records the chunking, which it depends on.
 """
 
@@ -71,13 +71,13 @@ from geo.io.spreadsheet import write_csv
 from geo.io.stream_writer import ChunkWriter
 from geo.io.writers import output_driver
 from layers.kinds import canonical_kind
-from zoning._grouping import join_per_group
-from zoning._layers import text_array
-from zoning._notes import synthetic_kinds
+from zoning.check.grouping import join_per_group
+from zoning.check.layer_index import text_array
+from zoning.check.notes import synthetic_kinds
+from zoning.check.result import VERDICTS, CheckResult, note_columns
+from zoning.check.result_tables import write_results_xlsx
 from zoning.pack import Pack, load_pack
 from zoning.project import Project
-from zoning.result import VERDICTS, CheckResult, note_columns
-from zoning.result_tables import write_results_xlsx
 
 __all__ = ["BatchSummary", "load_layers", "run_batch"]
 
@@ -90,7 +90,7 @@ _OWN_COLUMNS = (
 #: Sites per chunk of a batch (measured: 100 000 keeps the peak near 0.5 GB).
 BATCH_CHUNK = 40_000
 _ERROR_COLUMNS = ["source_row", "site_id", "stage", "status", "reason"]
-# The reasons zoning._sites.normalise_sites gives a geometry problem: they win over a
+# The reasons zoning.check.sites.normalise_sites gives a geometry problem: they win over a
 # duplicated site_id there, so they win over one found across chunks here too.
 _GEOMETRY_REASONS = ("空几何", "坐标无效", "坐标超出经纬度范围")
 
@@ -388,7 +388,7 @@ def run_batch(
         ``raw=``): the CLI passes :func:`maps.qgis_style.write_options`, so zoning
         needs no maps.
     workers
-        Threads checking each chunk (:meth:`zoning.check.SiteChecker.check`); ``None``:
+        Threads checking each chunk (:meth:`zoning.check.engine.SiteChecker.check`); ``None``:
         every available core for large chunks. Results do not depend on it.
     distances
         Which ``dist_<kind>_m`` columns to compute: ``"rules"`` (default: the kinds
@@ -667,7 +667,7 @@ class _Run:
 
 
 def _repeat_reason(site_id: str, first_row: int) -> str:
-    """The reason zoning._sites.normalise_sites gives a repeated id, for a later chunk."""
+    """The reason zoning.check.sites.normalise_sites gives a repeated id, for a later chunk."""
     return (
         f"site_id {site_id!r} 重复 / duplicated (first at row {first_row}); "
         "give each site a unique id"

@@ -1,6 +1,6 @@
 """The compliance report as a Word document (python-docx): A4, 宋体/黑体, Word heading styles.
 
-The document holds what the HTML report holds, in one language (:func:`zoning.report.view`):
+The document holds what the HTML report holds, in one language (:func:`zoning.report.build.view`):
 numbered headings in Word's own "Heading 1"/"Heading 2" styles (so that a table of
 contents picks them up), the 三线一单 table with the columns reviewers use
 (类别 / 管控要求 / 项目情况 / 符合性分析 / 结论 / 依据), every finding with its sources
@@ -20,8 +20,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from zoning.report import _atomic_write_bytes
-from zoning.report_html import view
+from zoning.report.build import _atomic_write_bytes
+from zoning.report.html import view
 
 __all__ = ["write_docx"]
 
@@ -158,7 +158,7 @@ def write_docx(
     Parameters
     ----------
     report
-        A dict from :func:`zoning.report.build_report`.
+        A dict from :func:`zoning.report.build.build_report`.
     path
         Output ``.docx`` path (written atomically).
     map_png

@@ -1,6 +1,6 @@
 """Shared pieces of the coverage metrics: MetricResult, targets, input handling.
 
-Private to :mod:`zoning.coverage` (which re-exports the public names).
+Private to :mod:`zoning.coverage.measure` (which re-exports the public names).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from geo.errors import InputFormatError, LayerNotFoundError, MissingLayerError
 from geo.overlay import area_series
-from zoning._service import MetricFrame, clip_to_zones, dissolve_overlaps, polygonal
+from zoning.coverage.service import MetricFrame, clip_to_zones, dissolve_overlaps, polygonal
 
 _SEED = "001_1c6d450321da7557.txt"
 
@@ -325,7 +325,7 @@ def write_metrics_csv(results: Sequence[MetricResult], path: str | Path) -> list
     Parameters
     ----------
     results
-        From :func:`zoning.coverage.measure_targets`.
+        From :func:`zoning.coverage.measure.measure_targets`.
     path
         Target ``.csv``; the districts go to ``<stem>.districts.csv`` when measured.
 
@@ -474,6 +474,7 @@ def resolve_target(metric: str, target: Any) -> tuple[float | None, str, str, st
 
 
 def judge(value: float, target: float | None, comp: str) -> tuple[bool | None, float | None]:
+    """Whether ``value`` meets ``target`` under ``comp`` (">=" / "<="), and the gap."""
     if target is None or value is None or not math.isfinite(value):
         return None, None
     short = target - value if comp == ">=" else value - target
@@ -521,6 +522,7 @@ def make_result(
 
 
 def pct(num: NDArray | float, den: NDArray | float) -> Any:
+    """``100 * num / den``, NaN where ``den`` is not positive."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(np.asarray(den) > 0, 100.0 * np.asarray(num) / np.asarray(den), np.nan)
 

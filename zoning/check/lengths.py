@@ -1,4 +1,4 @@
-"""Length of line sites inside polygon features (geodesic), for :mod:`zoning.relations`."""
+"""Length of line sites inside polygon features (geodesic), for :mod:`zoning.check.relations`."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ import shapely
 
 from geo.errors import InputFormatError
 from geo.io.spreadsheet import write_xlsx
-from zoning.result import VERDICT_COLOURS, VERDICT_ZH
+from zoning.check.result import VERDICT_COLOURS, VERDICT_ZH
 
 __all__ = ["SHEET_NAMES", "results_sheets", "write_results_xlsx"]
 
@@ -88,9 +88,9 @@ def results_sheets(
     Parameters
     ----------
     sites
-        Verdict rows as :func:`zoning.batch.run_batch` writes them (with geometry).
+        Verdict rows as :func:`zoning.check.batch.run_batch` writes them (with geometry).
     findings
-        :attr:`zoning.result.CheckResult.findings`.
+        :attr:`zoning.check.result.CheckResult.findings`.
     errors
         The batch's error rows (``source_row``, ``site_id``, ``stage``, ``reason``).
 

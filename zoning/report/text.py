@@ -2,8 +2,8 @@
 
 One language per document: every label a renderer prints comes from :data:`LABELS`
 through :func:`label`; data strings (rule titles, requirements, access-list entries)
-come in both languages from the pack and the layers. Used by ``zoning.report`` (HTML,
-PDF) and ``zoning.report_docx`` (DOCX).
+come in both languages from the pack and the layers. Used by ``zoning.report.build`` (HTML,
+PDF) and ``zoning.report.docx`` (DOCX).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The result of a site check: :class:`CheckResult`, its columns and its dict form.
 
-The engine (:func:`zoning.check.check_sites`, :class:`zoning.check.SiteChecker`)
+The engine (:func:`zoning.check.engine.check_sites`, :class:`zoning.check.engine.SiteChecker`)
 returns a :class:`CheckResult`:
 
 - ``sites``: one row per checked site: ``site_id``, ``source_row`` (when the input
@@ -32,13 +32,13 @@ memory), ``feature_ids`` and ``citations`` are tuples (shared between rows: do n
 mutate), ``access_entries`` / ``units`` tuples of dicts or None, ``band`` a shapely
 geometry or None.
 
-A check of at most :data:`zoning.check.SMALL_RESULT` input sites returns a lazy
+A check of at most :data:`zoning.check.engine.SMALL_RESULT` input sites returns a lazy
 result (a private subclass of :class:`CheckResult`; ``isinstance`` holds): it keeps
 the engine's arrays and builds its frames (``sites``, ``relations``, ``findings``,
 ``errors``) only when they are first read, exactly as a batch builds them;
-:meth:`CheckResult.site_to_dict` and :func:`zoning.report.build_report` read such a
+:meth:`CheckResult.site_to_dict` and :func:`zoning.report.build.build_report` read such a
 result straight from the arrays. It pickles and copies as a plain
-:class:`CheckResult`. This module does not import :mod:`zoning.check` (which imports
+:class:`CheckResult`. This module does not import :mod:`zoning.check.engine` (which imports
 it): the lazy result calls back the checker that built it.
 
 ``CheckResult.site_to_dict(site_id)`` — JSON-safe dict of one site, for reports::
@@ -66,7 +66,7 @@ it): the lazy result calls back the checker that built it.
                     "exceptions": [{"rule_id", "id", "title", "title_en",
                                     "requirement", "requirement_en", "outcome_from",
                                     "outcome", "citations"}]}, ...],
-      "notes": [{"kind", "text", "text_en"}, ...]   (zoning._notes: assumption,
+      "notes": [{"kind", "text", "text_en"}, ...]   (zoning.check.notes: assumption,
                repair, demo_data, missing_data, jurisdiction)
     }
 
@@ -82,8 +82,8 @@ Contents
 
 See Also
 --------
-zoning.check : the engine that builds the result.
-zoning.report : compliance reports from one site of a result.
+zoning.check.engine : the engine that builds the result.
+zoning.report.build : compliance reports from one site of a result.
 """
 
 from __future__ import annotations
@@ -100,10 +100,10 @@ import shapely
 from numpy.typing import NDArray
 
 from geo.errors import InputFormatError
-from zoning._notes import import_hint, site_notes, synthetic_kinds
+from zoning.check.notes import import_hint, site_notes, synthetic_kinds
+from zoning.check.relations import RELATIONS
 from zoning.exceptions import exception_notes
 from zoning.project import Project
-from zoning.relations import RELATIONS
 
 __all__ = ["VERDICTS", "VERDICT_ZH", "CheckResult"]
 
@@ -133,11 +133,11 @@ VERDICT_COLOURS: dict[str, tuple[str, str]] = {
     "requirements": ("#08519c", "#4292c6"),
     "compliant": ("#006d2c", "#31a354"),
 }
-#: Verdict of each severity (zoning.check.OUTCOME_ORDER of the most severe finding).
+#: Verdict of each severity (zoning.check.engine.OUTCOME_ORDER of the most severe finding).
 _VERDICT_OF_SEVERITY = (
     "compliant", "requirements", "needs_review", "insufficient_data", "restricted", "prohibited",
 )  # fmt: skip
-#: Finding outcome of each code (the position in zoning.check.OUTCOME_ORDER).
+#: Finding outcome of each code (the position in zoning.check.engine.OUTCOME_ORDER).
 _OUTCOME_OF_CODE = (
     "information", "requirements", "needs_review", "insufficient_data", "restricted", "prohibited",
 )  # fmt: skip
@@ -168,7 +168,7 @@ _LONLAT = "EPSG:4326"
 class _Sites:
     """Input sites normalised: lon/lat geometry, ids, profiles, exits, errors.
 
-    Built by :func:`zoning._sites.normalise_sites`; a result keeps it for the ids, source
+    Built by :func:`zoning.check.sites.normalise_sites`; a result keeps it for the ids, source
     rows and errors of its sites.
     """
 
@@ -313,7 +313,7 @@ class CheckResult:
         ``verdict_zh``, ``deciding_rules`` (";"-joined), ``distances`` (kind → float),
         ``relations`` and ``findings`` (lists of dicts, keys :data:`_RELATION_KEYS` /
         :data:`_FINDING_KEYS`, raw values: NaN, tuples). Shared by :meth:`site_to_dict`
-        and :func:`zoning.report.build_report`; a small result answers it from the
+        and :func:`zoning.report.build.build_report`; a small result answers it from the
         engine's arrays without building the frames.
         """
         return _rows_from_frames(self.sites, self.relations, self.findings, site_id)
@@ -406,7 +406,7 @@ class CheckResult:
         }
 
     def _notes(self, rows: dict[str, Any], findings: list[dict[str, Any]]) -> list[dict[str, str]]:
-        """The notes of one site (:mod:`zoning._notes`): assumptions, repairs, data used."""
+        """The notes of one site (:mod:`zoning.check.notes`): assumptions, repairs, data used."""
         kinds = self.stamp.get("rule_layers") or {}
         deciding = [r for r in str(rows["deciding_rules"]).split(";") if r]
         notes = site_notes(
@@ -593,14 +593,14 @@ class _SmallResult(CheckResult):
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         # _SmallResult(checker, s, arrays, stamp) is lazy; the dataclass signature
         # (dataclasses.replace, copies) gives a plain CheckResult. The checker is
-        # recognised by the frame builder it lends (no import of zoning.check here).
+        # recognised by the frame builder it lends (no import of zoning.check.engine here).
         if args and not kwargs and hasattr(args[0], "_sites_frame"):
             return super().__new__(cls)
         return CheckResult(*args, **kwargs)
 
     def __init__(
         self,
-        checker: Any,  # the zoning.check.SiteChecker that ran the check
+        checker: Any,  # the zoning.check.engine.SiteChecker that ran the check
         s: _Sites,
         arrays: dict[str, dict[str, NDArray[Any]]],
         stamp: dict[str, Any],

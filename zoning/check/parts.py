@@ -1,4 +1,4 @@
-"""Many-part sites related part by part (a private helper of :mod:`zoning.relations`).
+"""Many-part sites related part by part (a private helper of :mod:`zoning.check.relations`).
 
 A MultiPolygon of thousands of small squares touches many features; relating it whole
 costs one overlay of all its vertices per touched feature (19 000 squares, 95 000
@@ -50,7 +50,7 @@ def part_overlaps(
     parts' overlaps (the parts of a valid multi-geometry do not overlap). Only the
     parts whose box meets the feature are measured (in ``ea_crs``).
     """
-    from zoning.relations import prepared_test
+    from zoning.check.relations import prepared_test
 
     nfeat = len(index)
     sites = np.unique(si)
@@ -110,7 +110,7 @@ def covers_whole(area: shapely.Geometry, geoms: NDArray[Any]) -> NDArray[np.bool
     about a second; against its parts one by one in milliseconds. A geometry is
     covered when all its parts are.
     """
-    from zoning.relations import prepared_test  # (zoning.relations imports this module)
+    from zoning.check.relations import prepared_test  # (zoning.check.relations imports this module)
 
     geoms = np.asarray(geoms, dtype=object)
     pt = shapely.get_type_id(geoms) == 0
@@ -148,7 +148,7 @@ def _grid(area: shapely.Geometry) -> tuple[NDArray[np.float64], NDArray[np.float
     State 1: the area covers the cell; 0: misses it; -1: neither. Made once per area
     (the area is kept with its grid, so its id stays its own).
     """
-    from zoning.relations import prepared_test
+    from zoning.check.relations import prepared_test
 
     got = _GRIDS.get(id(area))
     if got is not None and got[0] is area:
@@ -180,7 +180,7 @@ def _points_covered(area: shapely.Geometry, points: NDArray[Any]) -> NDArray[np.
     against the very edges the cell boxes were built from (so rounding cannot place it
     in the wrong cell); boundary cells and the rest go to GEOS.
     """
-    from zoning.relations import prepared_test
+    from zoning.check.relations import prepared_test
 
     x, y = shapely.get_x(points), shapely.get_y(points)
     if area.is_empty:

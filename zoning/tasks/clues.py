@@ -41,8 +41,8 @@ from geo.errors import (
     MissingLayerError,
     RowRejectedWarning,
 )
-from zoning._grouping import join_per_group
-from zoning._service import grouped_union, polygonal
+from zoning.check.grouping import join_per_group
+from zoning.coverage.service import grouped_union, polygonal
 
 __all__ = ["CLUES_CITATION", "CLUE_SUMMARY_ZH", "redline_clues"]
 

@@ -1,6 +1,6 @@
 """Park service areas of the coverage metrics: radius tiers, straight and network service.
 
-Private to :mod:`zoning.coverage` and :mod:`zoning.gaps`. The general geometry
+Private to :mod:`zoning.coverage.measure` and :mod:`zoning.coverage.gaps`. The general geometry
 kernel they stand on (metric frame, ellipsoidal areas, dissolving, clipping) is
 :mod:`geo.overlay`; its names are re-exported here for the modules that import them
 from this one. Everything works on numpy arrays of shapely geometries in one local

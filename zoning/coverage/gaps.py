@@ -1,7 +1,7 @@
 """Gap analysis of park service coverage and candidate sites for new pocket parks.
 
 :func:`uncovered_residential` returns the residential land outside every park's
-service area (same method as :func:`zoning.coverage.park_service_coverage`) as
+service area (same method as :func:`zoning.coverage.measure.park_service_coverage`) as
 ranked polygons per district, with ellipsoidal areas.
 
 :func:`pocket_park_sites` chooses, greedily, ``n`` sites for new pocket parks
@@ -33,9 +33,9 @@ import pandas as pd
 import shapely
 
 from geo.errors import InputFormatError
-from zoning._metric import as_frame, zones_of
-from zoning._park import park_coverage_geometry
-from zoning._service import MetricFrame, clip_to_zones, metric_frame, polygonal
+from zoning.coverage.metrics import as_frame, zones_of
+from zoning.coverage.parks import park_coverage_geometry
+from zoning.coverage.service import MetricFrame, clip_to_zones, metric_frame, polygonal
 
 __all__ = ["pocket_park_sites", "uncovered_residential"]
 
@@ -77,7 +77,7 @@ def uncovered_residential(
         Pieces smaller than this (slivers from floating-point overlay) are left
         out; their total is in ``attrs["slivers_m2"]``.
     access_m, snap_m, entrance_spacing_m
-        Network options (see :func:`zoning.coverage.park_service_coverage`).
+        Network options (see :func:`zoning.coverage.measure.park_service_coverage`).
 
     Returns
     -------

@@ -1,6 +1,6 @@
 """Park green space service-radius coverage (公园绿地服务半径覆盖率): vector and raster.
 
-Private to :mod:`zoning.coverage`, which documents the method and re-exports
+Private to :mod:`zoning.coverage.measure`, which documents the method and re-exports
 :func:`park_service_coverage`, :func:`park_coverage_geometry`,
 :func:`coverage_tiles` and their result classes.
 """
@@ -20,7 +20,7 @@ import shapely
 from numpy.typing import NDArray
 
 from geo.errors import InputFormatError
-from zoning._metric import (
+from zoning.coverage.metrics import (
     DEFAULT_TARGETS,
     MetricResult,
     area_series,
@@ -29,7 +29,7 @@ from zoning._metric import (
     pct,
     zones_of,
 )
-from zoning._service import (
+from zoning.coverage.service import (
     MetricFrame,
     clip_to_zones,
     dissolve_overlaps,
@@ -139,7 +139,7 @@ def park_coverage_geometry(
     """Split residential land into parts inside / outside park service areas.
 
     The geometric core of :func:`park_service_coverage`, also used by
-    :mod:`zoning.gaps` and :mod:`maps.raster`. Parameters as there, plus
+    :mod:`zoning.coverage.gaps` and :mod:`maps.raster`. Parameters as there, plus
     ``subtract=False`` to skip the vector subtraction (``uncovered`` is then the
     parts themselves; for the raster method) and ``inputs``, a dict that receives
     the layer versions.
