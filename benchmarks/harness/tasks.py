@@ -63,8 +63,8 @@ POLYGON_KINDS: tuple[str, ...] = (
     "eco_control",
     "water_source_zone",
     "control_unit",
-    "tongzhou_key_area",
-    "tongzhou_strict_zone",
+    "key_area",
+    "strict_zone",
 )
 #: Radius of the well rule (饮用水水源井周边30米).
 WELL_M = 30.0
