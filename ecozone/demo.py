@@ -60,6 +60,8 @@ class DemoSummary:
     verdict: str = ""
     verdict_zh: str = ""
     findings: int = 0
+    #: where the sample site lies (the demo pack's jurisdiction, English name)
+    where_en: str = ""
     coverage: dict[str, pd.DataFrame] = field(default_factory=dict)
     layers: pd.DataFrame | None = None
 
@@ -155,6 +157,7 @@ def run_demo(
         main = load_pack(settings["pack"])
         sample = settings.get("project") or {}
         where = main.jurisdiction.name
+        summary.where_en = main.jurisdiction.name_en
         say(f"site check: sample project in {main.jurisdiction.name_en}")
         project_name = str(sample.get("name") or "示例项目")
         site, exit_point = sample_site(

@@ -8,7 +8,13 @@
   residential land outside park service areas and, optionally, checked sites: what
   every map output draws (``ecozone map``, ``ecozone demo``);
 - the gaps step on its own is :func:`zoning.workflow.residential_gaps` (also the web
-  coverage map and ``ecozone gaps`` through :func:`zoning.workflow.coverage_gaps`).
+  coverage map and ``ecozone gaps`` through :func:`zoning.workflow.coverage_gaps`);
+- :func:`coverage_map_layers` — **jurisdiction → layers → gaps** of the web coverage
+  map (whole features near the jurisdiction, its districts, the gaps by district);
+- :func:`check_and_report` — **check → report** of one site, the web site check
+  (``POST /api/check``, the check page), with :func:`site_report_of` and
+  :func:`refuse_unchecked`, the one refusal of a site that could not be checked
+  (outside the jurisdiction: not a verdict), shared with ``ecozone check``.
 
 Callers parse their input, call one of these, and format what comes back; the domain
 work (zoning, maps) happens here or below.
@@ -24,9 +30,105 @@ from typing import Any
 __all__ = [
     "JurisdictionMap",
     "SiteReport",
+    "check_and_report",
+    "coverage_map_layers",
     "jurisdiction_map",
+    "refuse_unchecked",
+    "site_report_of",
     "write_site_report",
 ]
+
+
+def refuse_unchecked(result: Any, *, limit: int = 5) -> None:
+    """Raise when a check result holds no checked site: say why, in the checker's words.
+
+    Parameters
+    ----------
+    result
+        A :class:`zoning.check.result.CheckResult`.
+    limit
+        Most reasons named.
+
+    Raises
+    ------
+    OutsideJurisdictionError
+        Every site lies outside the pack's jurisdiction (not a verdict).
+    InputFormatError
+        No site could be checked for another reason (the reasons named).
+    """
+    from geo.errors import InputFormatError, OutsideJurisdictionError
+
+    if len(result.sites):
+        return
+    errors = result.errors
+    reasons = "; ".join(errors["reason"].astype(str).head(limit)) if len(errors) else ""
+    if len(errors) and (errors["status"] == "outside_jurisdiction").all():
+        raise OutsideJurisdictionError(reasons)
+    msg = f"场址无法检查 / the site cannot be checked: {reasons or 'the input holds no site'}"
+    raise InputFormatError(msg)
+
+
+def site_report_of(result: Any, project: Any = None) -> dict[str, Any]:
+    """The report dict of a single-site check result (:func:`zoning.report.build.build_report`).
+
+    Parameters
+    ----------
+    result
+        A :class:`zoning.check.result.CheckResult` of one site.
+    project
+        The project the site was checked for.
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    OutsideJurisdictionError, InputFormatError
+        The site could not be checked (:func:`refuse_unchecked`).
+    """
+    from geo.errors import InputFormatError
+    from zoning.report.build import build_report
+
+    try:
+        # a checked site reports straight from the engine's arrays: result.errors (a
+        # DataFrame, built on first read) is only read when there is no checked site
+        return build_report(result, project=project)
+    except InputFormatError:
+        refuse_unchecked(result, limit=1)
+        raise
+
+
+def check_and_report(checker: Any, site: Any, project: Any = None) -> tuple[Any, dict[str, Any]]:
+    """Check → report: check one site and build its report dict.
+
+    Parameters
+    ----------
+    checker
+        A built :class:`zoning.check.engine.SiteChecker`.
+    site
+        A lon/lat shapely geometry (checked as ``site_id`` "site") or a one-row
+        GeoDataFrame.
+    project
+        The project (:class:`zoning.project.Project`).
+
+    Returns
+    -------
+    (CheckResult, dict)
+        The result and its report (:func:`site_report_of`).
+
+    Raises
+    ------
+    OutsideJurisdictionError, InputFormatError
+        The site could not be checked (the reason comes from the checker).
+    """
+    import shapely
+
+    if isinstance(site, shapely.Geometry):
+        result = checker.check_geometry(site, site_id="site", project=project)
+    else:
+        result = checker.check(site, project=project)
+    return result, site_report_of(result, project)
 
 
 @dataclass
@@ -217,3 +319,67 @@ def jurisdiction_map(
         checked = make_checker(p, store).check(sites, project=project)
     uncovered = residential_gaps(p, store, area_of=area) if gaps else None
     return JurisdictionMap(p, area, shown, uncovered, checked)
+
+
+def coverage_map_layers(
+    pack: Any, store: Any, kinds: Iterable[str]
+) -> tuple[dict[str, Any], Any]:
+    """Jurisdiction → layers → gaps: what the web coverage map draws.
+
+    The jurisdiction's districts (else its own boundary rows), the whole features of
+    ``kinds`` whose geometry meets the jurisdiction's bounding box (all of them when the
+    store holds no boundary of it) and the residential land outside park service
+    areas, by district (:func:`zoning.workflow.residential_gaps`).
+
+    Parameters
+    ----------
+    pack
+        A :class:`zoning.pack.Pack`.
+    store
+        The layer store.
+    kinds
+        The layer kinds drawn besides the boundary; kinds the store lacks are left out.
+
+    Returns
+    -------
+    (dict, GeoDataFrame or None)
+        Kind → features, and the gaps (None: no park or residential layer).
+    """
+    import logging
+
+    from shapely import box
+
+    from geo.errors import MissingLayerError
+    from zoning.jurisdiction import jurisdiction_rows
+    from zoning.workflow import jurisdiction_districts, residential_gaps
+
+    try:
+        boundary = store.get_kind("boundary").gdf
+    except MissingLayerError:
+        area = districts = None
+    else:
+        own = jurisdiction_rows(pack, boundary)
+        area = own if len(own) else None
+        districts = jurisdiction_districts(pack, boundary)
+    layers: dict[str, Any] = {}
+    if districts is not None and len(districts):
+        layers["boundary"] = districts
+    elif area is not None:
+        layers["boundary"] = area
+    for kind in kinds:
+        try:
+            gdf = store.get_kind(kind).gdf
+        except MissingLayerError:
+            continue
+        if area is not None:
+            gdf = gdf[gdf.intersects(box(*area.total_bounds))]
+        layers[kind] = gdf
+    gaps = None
+    if "park" in layers:
+        try:
+            gaps = residential_gaps(
+                pack, store, area_of=area, districts=districts, parks=layers["park"]
+            )
+        except MissingLayerError as exc:  # no residential layer, or no area
+            logging.getLogger(__name__).info("no coverage gaps for %s: %s", pack.name, exc)
+    return layers, gaps

@@ -63,7 +63,7 @@ def _norm_adcodes(codes: Any, *, where: str) -> list[str]:
         if not _ADCODE.match(text):
             msg = (
                 f"{where}: {text!r} is not a 6-digit administrative code (the adcode "
-                "of a boundary feature, e.g. 320102); separate several with commas"
+                "of a boundary feature, as in its adcode column); separate several with commas"
             )
             raise InputFormatError(msg)
         out.append(text)

@@ -32,14 +32,7 @@ ORDER = ("geo", "layers", "zoning", "maps", "ecozone")
 ALLOWED_PRIVATE: dict[tuple[str, str, str], str] = {}
 
 # Cycles through imports inside functions, inside zoning (sorted module names → reason).
-KNOWN_CYCLES: dict[tuple[str, ...], str] = {
-    ("zoning.coverage.targets", "zoning.coverage.measure"): (
-        "moved with the engine split (zoning/coverage/)"
-    ),
-    ("zoning.report.build", "zoning.report.docx", "zoning.report.html"): (
-        "moved with the engine split (zoning/report/: build, render)"
-    ),
-}
+KNOWN_CYCLES: dict[tuple[str, ...], str] = {}
 
 
 def _modules() -> dict[str, Path]:

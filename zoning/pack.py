@@ -60,9 +60,11 @@ from zoning.pack_rules import (
 )
 from zoning.pack_targets import (
     ASPIRATION_WORDS,
+    LEDGER_ZONES,
     TARGET_NATURE_EN,
     TARGET_NATURE_ZH,
     Jurisdiction,
+    Ledger,
     ParkService,
     ParkTier,
     Scope,
@@ -74,6 +76,7 @@ from zoning.project import Project
 __all__ = [
     "ASPIRATION_WORDS",
     "LAYER_KINDS",
+    "LEDGER_ZONES",
     "METRICS",
     "OUTCOMES_ZH",
     "PACKS_DIR",
@@ -85,6 +88,7 @@ __all__ = [
     "Citation",
     "Conditions",
     "Jurisdiction",
+    "Ledger",
     "Pack",
     "ParkService",
     "ParkTier",
@@ -133,6 +137,8 @@ class Pack(_Model):
     scopes: dict[str, Scope] = Field(default_factory=dict)
     #: local names of the generic zone kinds the pack uses ([zones.key_area], ...)
     zones: dict[str, Zone] = Field(default_factory=dict)
+    #: how the plan asks for the key-area pollution-source ledger ([ledger]), if it does
+    ledger: Ledger | None = None
     abstract: bool = False
     amend: list[Amendment] = Field(default_factory=list)
 
@@ -485,6 +491,8 @@ def _merge(parent: Pack, raw: dict[str, Any], path: Path) -> tuple[dict[str, Any
         )
         raise PackError(msg)
     merged["zones"] = {**{k: z.model_dump() for k, z in parent.zones.items()}, **own_zones}
+    if "ledger" not in raw and parent.ledger is not None:
+        merged["ledger"] = parent.ledger.model_dump()
     return merged, list(parent.lineage)
 
 

@@ -20,6 +20,8 @@ from pydantic import (
 )
 
 from layers.kinds import LAYER_KINDS, canonical_kind
+from zoning.check.predicates import PREDICATES as _REGISTERED_PREDICATES
+from zoning.coverage.registry import METRICS as _REGISTERED_METRICS
 from zoning.industry import normalise_prefixes
 from zoning.project import ACTIVITIES, DEVELOPMENT, FLAGS, PROJECT_TYPES, Project
 
@@ -29,15 +31,11 @@ PACKS_DIR = Path(__file__).with_name("packs")
 #: What a rule may test: a layer kind, or the exit band built from the project.
 RULE_LAYERS: tuple[str, ...] = (*LAYER_KINDS, "site_exit")
 
-#: Target metrics understood by :mod:`zoning.coverage.measure`.
-METRICS: tuple[str, ...] = (
-    "redline_share",
-    "eco_control_share",
-    "park_service_coverage",
-    "park_area_per_person",
-    "forest_share",
-    "sponge_share",
-)
+#: Rule predicates: the names of the registry :data:`zoning.check.predicates.PREDICATES`.
+PREDICATE_NAMES: tuple[str, ...] = tuple(_REGISTERED_PREDICATES)
+
+#: Target metrics understood by :mod:`zoning.coverage.measure` (its metric registry).
+METRICS: tuple[str, ...] = tuple(_REGISTERED_METRICS)
 
 # Literal types built from the tuples, so the vocabulary is written once.
 LayerKind = Literal[LAYER_KINDS]  # type: ignore[valid-type]
@@ -46,7 +44,7 @@ Metric = Literal[METRICS]  # type: ignore[valid-type]
 ProjectType = Literal[tuple(PROJECT_TYPES)]  # type: ignore[valid-type]
 Flag = Literal[tuple(FLAGS)]  # type: ignore[valid-type]
 Activity = Literal[tuple(ACTIVITIES)]  # type: ignore[valid-type]
-Predicate = Literal["intersects", "within", "within_distance", "nearest"]
+Predicate = Literal[PREDICATE_NAMES]  # type: ignore[valid-type]
 Outcome = Literal["prohibited", "restricted", "requirements", "information"]
 Section = Literal["redline", "quality_floor", "resource_cap", "access_list"]
 
@@ -308,19 +306,10 @@ class Rule(_Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> Rule:
-        p, d = self.predicate, self.distance_m
-        if p == "within_distance" and d is None and self.layer != "park":
-            msg = (
-                "predicate 'within_distance' needs 'distance_m' (only layer 'park' may "
-                "omit it, meaning the park service radius)"
-            )
-            raise ValueError(msg)
-        if p in ("intersects", "within") and d is not None:
-            msg = f"'distance_m' is only for 'within_distance' / 'nearest', not {p!r}"
-            raise ValueError(msg)
-        if p == "nearest" and self.outcome != "information":
-            msg = "predicate 'nearest' only reports a distance: its outcome must be 'information'"
-            raise ValueError(msg)
+        p = self.predicate
+        problem = _REGISTERED_PREDICATES[p].validate(self)  # the predicate's own fields
+        if problem is not None:
+            raise ValueError(problem)
         if self.layer == "site_exit" and p != "within_distance":
             msg = "layer 'site_exit' (the band around the project's exits) needs 'within_distance'"
             raise ValueError(msg)

@@ -69,7 +69,7 @@ class Scope(_Model):
             raise ValueError(msg)
         for code in self.adcodes or []:
             if not re.match(r"^\d{6}$", code):
-                msg = f"an adcode has 6 digits, e.g. '110000' (got {code!r})"
+                msg = f"an adcode has 6 digits, as in a boundary layer's adcode (got {code!r})"
                 raise ValueError(msg)
         if self.adcodes is not None and self.within is not None:
             msg = "'within' is for 'layer' / 'input' scopes (adcodes are an area already)"
@@ -225,7 +225,7 @@ class Jurisdiction(_Model):
     def _six_digits(cls, v: list[str]) -> list[str]:
         for code in v:
             if not re.match(r"^\d{6}$", code):
-                msg = f"an adcode has 6 digits, e.g. '110000' (got {code!r})"
+                msg = f"an adcode has 6 digits, as in a boundary layer's adcode (got {code!r})"
                 raise ValueError(msg)
         return v
 
@@ -256,3 +256,40 @@ class Zone(_Model):
     name: str = Field(min_length=1)
     name_en: str = Field(min_length=1)
     note: str | None = None
+
+
+#: The zones of a key-area pollution-source ledger (:mod:`zoning.tasks.ledger`).
+LEDGER_ZONES = ("strict", "key", "all")
+
+
+class Ledger(_Model):
+    """How a pack's plan asks for the key-area pollution-source ledger (``[ledger]``).
+
+    Attributes
+    ----------
+    citation : str
+        Where the plan asks for the ledger, e.g. "002_735b581d06638fbb.txt 第202行".
+    note : str or None
+        The plan's wording of the duty, shown with the ledger.
+    zone_labels : dict
+        The ledger's zone → label: ``strict`` (in a strict-control zone), ``key`` (in the
+        key area outside them) and ``all`` (the whole key area); all three are needed.
+    """
+
+    citation: str = Field(min_length=1)
+    note: str | None = None
+    zone_labels: dict[str, str]
+
+    @field_validator("zone_labels")
+    @classmethod
+    def _three_zones(cls, v: dict[str, str]) -> dict[str, str]:
+        missing = [z for z in LEDGER_ZONES if not str(v.get(z) or "").strip()]
+        extra = sorted(set(v) - set(LEDGER_ZONES))
+        if missing or extra:
+            msg = (
+                f"[ledger.zone_labels] needs a label for each of {list(LEDGER_ZONES)}"
+                + (f"; missing {missing}" if missing else "")
+                + (f"; unknown {extra}" if extra else "")
+            )
+            raise ValueError(msg)
+        return dict(v)

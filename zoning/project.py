@@ -23,6 +23,7 @@ __all__ = [
     "ACTIVITIES",
     "DEVELOPMENT",
     "FLAGS",
+    "PROJECT_COLUMNS",
     "PROJECT_TYPES",
     "Project",
     "project_from_row",
@@ -401,8 +402,8 @@ class Project:
         return [label for key, label in FLAGS.items() if key in self.flags]
 
 
-# Column names accepted by project_from_row, English first then Chinese.
-_COLUMNS: dict[str, tuple[str, ...]] = {
+#: Column names accepted by :func:`project_from_row`, English first then Chinese.
+PROJECT_COLUMNS: dict[str, tuple[str, ...]] = {
     "name": ("name", "project_name", "名称", "项目名称"),
     "project_type": ("project_type", "type", "项目类型", "类型"),
     "industry_code": ("industry_code", "industry", "行业代码", "国民经济行业代码"),
@@ -459,7 +460,7 @@ def project_from_row(row: Mapping[str, Any], *, where: str = "row") -> Project:
     if hasattr(row, "to_dict"):
         row = row.to_dict()
     values: dict[str, Any] = {}
-    for fld, names in _COLUMNS.items():
+    for fld, names in PROJECT_COLUMNS.items():
         col, value = _column(row, names)
         if col is None:
             continue
@@ -487,7 +488,7 @@ def project_from_row(row: Mapping[str, Any], *, where: str = "row") -> Project:
     flags = set(values.get("flags", set()))
     for flag, label in FLAGS.items():
         for col in {flag, label, *(k for k, v in _FLAG_ALIASES.items() if v == flag)}:
-            if col in row and col not in _COLUMNS["flags"]:
+            if col in row and col not in PROJECT_COLUMNS["flags"]:
                 if _norm_bool(row[col], where=f"{where}: column {col!r}"):
                     flags.add(flag)
     values["flags"] = frozenset(flags)

@@ -17,6 +17,7 @@ from typing import Any
 from geo.errors import InputFormatError, MissingLayerError
 from layers.kinds import canonical_kind
 from zoning.check.engine import SiteChecker
+from zoning.jurisdiction import jurisdiction_codes, jurisdiction_rows
 from zoning.pack import Pack, load_pack
 
 log = logging.getLogger(__name__)
@@ -227,30 +228,26 @@ def checker_layer_frames(checker: SiteChecker) -> dict[str, Any]:
     return frames
 
 
-def jurisdiction_rows(pack: Pack, boundary: Any) -> Any:
-    """The boundary features of a pack's jurisdiction: rows whose adcode the pack names.
-
-    The one selection of the jurisdiction from a boundary layer;
-    :func:`jurisdiction_area` unions it, and the web pages draw it.
+def jurisdiction_districts(pack: Pack, boundary: Any) -> Any:
+    """The districts of a pack's jurisdiction in a boundary layer (for maps and tables).
 
     Parameters
     ----------
     pack
-        The rule pack (its ``jurisdiction.adcodes``; none: no rows).
+        The rule pack (its ``jurisdiction.adcodes``).
     boundary
-        The boundary layer's GeoDataFrame (or a :class:`layers.Layer`); without an
-        ``adcode`` column nothing matches.
+        The boundary layer (GeoDataFrame or :class:`layers.Layer`).
 
     Returns
     -------
-    geopandas.GeoDataFrame
-        The matching rows (possibly empty), in the layer's CRS.
+    geopandas.GeoDataFrame or None
+        :func:`zoning.coverage.metrics.districts_of` of the pack's adcodes; None when
+        the pack names no adcode.
     """
-    gdf = getattr(boundary, "gdf", boundary)
-    codes = [str(c) for c in (getattr(pack.jurisdiction, "adcodes", None) or [])]
-    if "adcode" not in gdf.columns:
-        return gdf.iloc[0:0]
-    return gdf[gdf["adcode"].astype(str).isin(codes)]
+    from zoning.coverage import districts_of
+
+    codes = jurisdiction_codes(pack)
+    return districts_of(boundary, codes) if codes else None
 
 
 def jurisdiction_area(pack: Pack, store: Any) -> Any:
@@ -324,11 +321,7 @@ def layers_in_jurisdiction(
             log.info("layer kind %s not in the store: left off the map", kind)
             continue
         if kind == "boundary":
-            codes = {str(c) for c in pack.jurisdiction.adcodes}
-            gdf = gdf[
-                gdf["adcode"].astype(str).isin(codes)
-                | gdf.get("parent_adcode", gdf["adcode"]).astype(str).isin(codes)
-            ]
+            gdf = jurisdiction_rows(pack, gdf, children=True)
         else:
             gdf = gdf.iloc[sorted(gdf.sindex.query(area, predicate="intersects"))]
             if clip and len(gdf):
@@ -418,7 +411,6 @@ def coverage_gaps(
         candidate was asked for or nothing is uncovered).
     """
     from zoning.coverage.gaps import pocket_park_sites
-    from zoning.coverage.measure import districts_of
 
     pack = load_pack(pack) if not isinstance(pack, Pack) else pack
     area = jurisdiction_area(pack, store)
@@ -428,7 +420,7 @@ def coverage_gaps(
         pack,
         store,
         area_of=area,
-        districts=districts_of(boundary, list(pack.jurisdiction.adcodes)),
+        districts=jurisdiction_districts(pack, boundary),
         parks=parks,
     )
     chosen = None

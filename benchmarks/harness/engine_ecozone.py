@@ -44,7 +44,7 @@ def versions() -> dict[str, str]:
     import scipy
     import shapely
 
-    from zoning.check.engine import _ecozone_version
+    from zoning.check.notes import ecozone_version as _ecozone_version
 
     return {
         "ecozone": _ecozone_version(),

@@ -361,7 +361,7 @@ def _single(
     *, report_opts=None,
 ) -> None:
     from ecozone.cli._report import report_each, report_one
-    from geo.errors import OutsideJurisdictionError
+    from ecozone.workflows import refuse_unchecked
     from layers import open_store
     from zoning.report.project import select_site
     from zoning.workflow import make_checker, parse_as_of
@@ -407,11 +407,7 @@ def _single(
     else:
         written = {}
         result = checker.check(gdf, project=project, input_system=read_options["coords"])
-    if len(result.sites) == 0:
-        reasons = "; ".join(result.errors["reason"].astype(str).head(5))
-        if (result.errors["status"] == "outside_jurisdiction").all():
-            raise OutsideJurisdictionError(reasons)  # not a verdict: exit code 1
-        raise click.ClickException(f"no usable site in the input: {reasons}")
+    refuse_unchecked(result)  # outside the jurisdiction is not a verdict: exit code 1
     from zoning.workflow import site_screening
 
     first = result.sites.geometry.iloc[0]  # the screening list is for one site
@@ -424,23 +420,21 @@ def _single(
         echo_json(payload)
         return
     _print_result(result)
-    _print_screening(screening)
+    _print_screening(screening, checker.pack)
     for fmt, path in written.items():
         click.echo(f"{fmt.upper():5s} {path}")
 
 
-def _print_screening(rows) -> None:
-    """The screening list: every feature within the radii, nearest first."""
+def _print_screening(rows, pack) -> None:
+    """The screening list: every feature within the radii, nearest first (pack's kind names)."""
     if rows.empty:
         click.echo("周边筛查：半径内没有图层要素 / screening: no layer feature within the radii")
         return
-    from layers import LAYER_KINDS, kind_info
-
     print_table(
         "周边筛查 / screening (radius, distance, direction)",
         ["半径 radius", "图层 layer", "要素 feature", "距离 distance", "方位 direction"],
         [
-            [f"≤{r.radius_m:g} m", kind_info(r.kind).label_zh if r.kind in LAYER_KINDS else r.kind,
+            [f"≤{r.radius_m:g} m", pack.kind_label(r.kind, "zh"),
              r.label, f"{r.distance_m:,.1f} m", r.direction_zh]
             for r in rows.itertuples(index=False)
         ],

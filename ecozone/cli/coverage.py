@@ -8,6 +8,7 @@ import click
 
 from ecozone.cli._output import echo_json, handle_errors, print_table, progress_bar
 from ecozone.cli.options import json_opt, pack_opt, store_opt
+from zoning.coverage.registry import METRICS
 
 
 def _fmt(value, digits: int = 2) -> str:
@@ -61,7 +62,8 @@ def _population(value: str | None):
 @click.option(
     "--jurisdiction",
     default=None,
-    help="Adcode (e.g. 110112) or a polygon file, instead of the pack's jurisdiction; "
+    help="Adcode of a boundary feature (6 digits) or a polygon file, instead of the pack's "
+    "jurisdiction; "
     "targets set for a larger area are then measured as its contribution.",
 )
 @click.option(
@@ -97,6 +99,15 @@ def _population(value: str | None):
     help="Park coverage method.",
 )
 @click.option(
+    "--metric",
+    "metric_names",
+    multiple=True,
+    type=click.Choice(sorted(METRICS)),
+    help="Measure only the pack's targets of this metric (repeatable; default all): "
+    + "; ".join(f"{m.name} {m.label}" for m in METRICS.values())
+    + ".",
+)
+@click.option(
     "--judge-partial",
     is_flag=True,
     help="Judge a figure built from part of the districts (by default: 部分数据，未判定).",
@@ -129,6 +140,7 @@ def coverage(
     network,
     scope_files,
     method,
+    metric_names,
     judge_partial,
     out,
     table_format,
@@ -187,6 +199,7 @@ def coverage(
             method=method,
             scopes=scopes,
             judge_partial=judge_partial,
+            metrics=list(metric_names) or None,
         )
     written = _write_tables(results, out, p, table_format) if out is not None else []
     if as_json:

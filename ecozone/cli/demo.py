@@ -62,7 +62,7 @@ def demo(outdir: Path, store: str | None, as_json: bool) -> None:
         ],
     )
     console.print(
-        f"sample site check (Tongzhou construction site): "
+        f"sample site check (construction site in {summary.where_en}): "
         f"[bold]{summary.verdict_zh}[/] ({summary.verdict}), "
         f"{summary.findings} findings"
     )

@@ -82,8 +82,9 @@ def list_cmd(store: str | None, as_json: bool) -> None:
     "extent_codes",
     default=None,
     metavar="ADCODE[,ADCODE]",
-    help="Area the layer is authoritative for (complete in), as administrative codes of the "
-    "boundary layer, e.g. 110112,110115. Default: the jurisdictions its features fall in. "
+    help="Area the layer is authoritative for (complete in), as administrative codes "
+    "(6-digit adcodes) of boundary features, comma-separated. Default: the jurisdictions "
+    "its features fall in. "
     "Outside it, rules on this layer give 数据不足 (insufficient data).",
 )
 @click.option(

@@ -7,9 +7,7 @@ from pathlib import Path
 import click
 
 from ecozone.cli._output import echo_json, handle_errors, print_table
-from ecozone.cli.options import json_opt, store_opt
-
-LEDGER_NOTE = "按月动态更新重点区域内污染源台账 (002 l.202)"
+from ecozone.cli.options import json_opt, pack_opt, store_opt
 
 
 @click.command()
@@ -26,17 +24,21 @@ LEDGER_NOTE = "按月动态更新重点区域内污染源台账 (002 l.202)"
     help="ledger.xlsx (sheets sources, totals, pivot, by_type) or ledger.csv "
     "(+ .totals/.pivot/.by_type.csv).",
 )
+@pack_opt
 @store_opt
 @json_opt
 @handle_errors
-def ledger(months: tuple[str, ...], out: Path | None, store: str | None, as_json: bool) -> None:
+def ledger(
+    months: tuple[str, ...], out: Path | None, pack: str, store: str | None, as_json: bool
+) -> None:
     """Ledger of the pollution sources in the key area (重点区域污染源台账).
 
     \b
-    Sources inside the key area (about 1.5 km around the air-quality monitoring
-    station) and its two strict-control zones (严控区), with their monthly
-    emissions: totals by month and pollutant per zone and overall (tonnes), and
-    counts by source type. Source: 002_735b581d06638fbb.txt l.202.
+    Sources inside the key area (layer kind key_area, e.g. around an air-quality
+    monitoring station) and its strict-control zones (strict_zone), with their
+    monthly emissions: totals by month and pollutant per zone and overall
+    (tonnes), and counts by source type. The pack's [ledger] table names the plan
+    line that asks for the ledger and what its zones are called.
 
     \b
     Examples:
@@ -44,14 +46,17 @@ def ledger(months: tuple[str, ...], out: Path | None, store: str | None, as_json
       ecozone ledger --out ledger.xlsx
     """
     from layers import open_store
-    from zoning.tasks.ledger import ZONE_LABELS, key_area_ledger, write_ledger
+    from zoning.pack import load_pack
+    from zoning.tasks.ledger import key_area_ledger, write_ledger
+
+    rule_pack = load_pack(pack)
 
     with open_store(store) as st:
         layers = [
             st.get_kind(k)
             for k in ("pollution_source", "key_area", "strict_zone")
         ]
-    result = key_area_ledger(*layers, month=list(months) or None)
+    result = key_area_ledger(*layers, month=list(months) or None, pack=rule_pack)
     written = write_ledger(result, out) if out is not None else []
     if as_json:
         payload = result.summary()
@@ -68,7 +73,7 @@ def ledger(months: tuple[str, ...], out: Path | None, store: str | None, as_json
     for zone in ("all", "strict", "key"):
         pivot = result.pivot_for(zone)
         print_table(
-            f"{ZONE_LABELS[zone]} 排放量 (t) {period}",
+            f"{result.zone_labels[zone]} 排放量 (t) {period}",
             ["月份 month", *pivot.columns],
             [
                 [m, *(f"{v:,.4f}" for v in row)]
@@ -77,13 +82,15 @@ def ledger(months: tuple[str, ...], out: Path | None, store: str | None, as_json
         )
     print_table(
         "污染源数量 sources by type",
-        ["类型 type", "严控区", "重点区域（严控区外）", "合计"],
+        ["类型 type", result.zone_labels["strict"], result.zone_labels["key"], "合计"],
         result.by_type[["source_type", "strict", "key", "all"]].to_numpy().tolist(),
     )
     s = result.summary()
+    duty = rule_pack.ledger
+    source = f"; {duty.note or ''} ({duty.citation})" if duty is not None else ""
     click.echo(
         f"{s['sources']} sources in the key area ({s['sources_strict']} in the strict-"
-        f"control zones); {LEDGER_NOTE}",
+        f"control zones){source}",
         err=True,
     )
     for p in written:

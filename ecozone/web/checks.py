@@ -38,7 +38,6 @@ from geo.errors import (
     GeometryError,
     InputFormatError,
     MissingLayerError,
-    OutsideJurisdictionError,
 )
 from layers.kinds import KINDS, canonical_kind, kinds_in_view
 from zoning.project import Project
@@ -445,34 +444,22 @@ def check_site(
     InputFormatError
         The site could not be checked (the reason comes from the checker).
     """
-    if isinstance(site, shapely.Geometry):
-        result = entry.checker.check_geometry(site, site_id="site", project=project)
-    else:
-        result = entry.checker.check(site, project=project)
-    return result, site_report(result, project)
+    from ecozone.workflows import check_and_report
+
+    return check_and_report(entry.checker, site, project)
 
 
 def site_report(result: Any, project: Project) -> dict[str, Any]:
-    """The report dict of a single-site check result (:func:`zoning.report.build.build_report`).
+    """The report dict of a single-site check result (:func:`ecozone.workflows.site_report_of`).
 
     Raises
     ------
     InputFormatError
         The site could not be checked (the reason comes from the checker).
     """
-    from zoning.report.build import build_report
+    from ecozone.workflows import site_report_of
 
-    try:
-        # a checked site reports straight from the engine's arrays: result.errors (a
-        # DataFrame, built on first read) is only read when there is no checked site
-        return build_report(result, project=project)
-    except InputFormatError:
-        if len(result.errors):
-            reason = str(result.errors["reason"].iloc[0])
-            if str(result.errors["status"].iloc[0]) == "outside_jurisdiction":
-                raise OutsideJurisdictionError(reason) from None  # REST 422, not a verdict
-            raise InputFormatError(f"场址无法检查 / the site cannot be checked: {reason}") from None
-        raise
+    return site_report_of(result, project)
 
 
 class PointBatcher:
@@ -582,9 +569,9 @@ def nearby_frames(
     return out, window
 
 
-def _style(style: Any, lang: str) -> dict[str, Any]:
+def _style(style: Any, lang: str, label: str | None = None) -> dict[str, Any]:
     return {
-        "label": style.label(lang),
+        "label": label or style.label(lang),
         "color": style.color,
         "fill": style.fill,
         "fill_opacity": style.fill_opacity,
@@ -631,7 +618,7 @@ def nearby_features(
         layers.append(
             {
                 "kind": kind,
-                "style": _style(layer_style(kind), lang),
+                "style": _style(layer_style(kind), lang, entry.pack.kind_label(kind, lang)),
                 "truncated": bool(gdf.attrs.get("truncated")),
                 "features": {"type": "FeatureCollection", "features": feats},
             }
@@ -721,11 +708,10 @@ def _context_geojson(entry: PackEntry) -> list[dict[str, Any]]:
     if "boundary" in frames and codes:
         b = frames["boundary"]
         if "adcode" in b:
-            from zoning.coverage.measure import districts_of
-            from zoning.workflow import jurisdiction_rows
+            from zoning.workflow import jurisdiction_districts, jurisdiction_rows
 
             own = jurisdiction_rows(entry.pack, b)
-            districts = districts_of(b, codes)
+            districts = jurisdiction_districts(entry.pack, b)
             area = own if len(own) else None
             shown = pd.concat([own, districts[~districts["adcode"].astype(str).isin(codes)]])
             frames = {
@@ -777,7 +763,11 @@ def context_layers(entry: PackEntry, *, lang: str) -> dict[str, Any]:
 
     if entry.context is None:
         entry.context = _context_geojson(entry)
-    layers = [{**item, "style": _style(layer_style(item["kind"]), lang)} for item in entry.context]
+    layers = [
+        {**item, "style": _style(layer_style(kind), lang, entry.pack.kind_label(kind, lang))}
+        for item in entry.context
+        for kind in [item["kind"]]
+    ]
     bounds = None
     for item in entry.context:
         if item["kind"] == "boundary" and item["features"]["features"]:

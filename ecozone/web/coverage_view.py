@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 
 from ecozone.web.checks import check_pack_name
-from geo.errors import MissingLayerError
 from layers.kinds import kinds_in_view
 
 log = logging.getLogger(__name__)
@@ -67,21 +66,6 @@ def _metric_dict(m: Any, pack: Any) -> dict[str, Any]:
     bd = m.by_district
     row["by_district"] = bd.to_dict(orient="records") if isinstance(bd, pd.DataFrame) else []
     return json_safe(row)
-
-
-def _jurisdiction(pack: Any, store: Any) -> tuple[Any, Any, list[str]]:
-    """Boundary rows of the pack's jurisdiction and its districts (None when missing)."""
-    from zoning.coverage.measure import districts_of
-    from zoning.workflow import jurisdiction_rows
-
-    codes = [str(c) for c in getattr(pack.jurisdiction, "adcodes", []) or []]
-    try:
-        boundary = store.get_kind("boundary").gdf
-    except MissingLayerError:
-        return None, None, codes
-    area = jurisdiction_rows(pack, boundary)
-    districts = districts_of(boundary, codes) if codes else None
-    return (area if len(area) else None), districts, codes
 
 
 class CoverageCache:
@@ -159,38 +143,15 @@ class CoverageCache:
             "metrics": [_metric_dict(m, pack) for m in results],
         }
 
-    # The gaps come from zoning.workflow.residential_gaps (shared with the CLI and demo);
-    # this page keeps its own choice of layers (whole features near the jurisdiction).
+    # jurisdiction → layers → gaps: ecozone.workflows.coverage_map_layers (gaps shared
+    # with the CLI and demo through zoning.workflow.residential_gaps)
     def _map(self, pack_name: str, lang: str) -> str:
+        from ecozone.workflows import coverage_map_layers
         from maps.interactive import interactive_map, render_interactive
         from zoning.pack import load_pack
-        from zoning.workflow import residential_gaps
 
         pack = load_pack(pack_name)
-        area, districts, _ = _jurisdiction(pack, self.store)
-        layers: dict[str, Any] = {}
-        if districts is not None and len(districts):
-            layers["boundary"] = districts
-        elif area is not None:
-            layers["boundary"] = area
-        for kind in _MAP_KINDS:
-            try:
-                gdf = self.store.get_kind(kind).gdf
-            except MissingLayerError:
-                continue
-            if area is not None:
-                from shapely import box
-
-                gdf = gdf[gdf.intersects(box(*area.total_bounds))]
-            layers[kind] = gdf
-        gaps = None
-        if "park" in layers:
-            try:
-                gaps = residential_gaps(
-                    pack, self.store, area_of=area, districts=districts, parks=layers["park"]
-                )
-            except MissingLayerError as exc:  # no residential layer, or no area
-                log.info("no coverage gaps for %s: %s", pack_name, exc)
+        layers, gaps = coverage_map_layers(pack, self.store, _MAP_KINDS)
         title = (pack.title if lang == "zh" else pack.title_en) or pack.name
         m = interactive_map(layers, gaps=gaps, basemap=self.basemap, lang=lang, title=title)
         return render_interactive(m)

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from ecozone.web.settings import WebSettings
 from zoning.project import ACTIVITIES, FLAGS
 
 __all__ = ["COORD_SYSTEMS", "CheckRequest", "CleanStr", "ProjectIn", "clean_text"]
@@ -87,7 +88,7 @@ class CheckRequest(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "pack": "beijing",
+                    "pack": WebSettings.model_fields["default_pack"].default,
                     "coordinates": "116.70,39.90",
                     "coords": "wgs84",
                     "project": {"name": "示例项目", "project_type": "industrial"},

@@ -163,6 +163,13 @@ def test_ledger_command(runner, store, tmp_path):
     text = invoke(runner, "ledger", ["--store", store, "--out", tmp_path / "l.csv"])
     assert "严控区" in text.stdout
     assert (tmp_path / "l.pivot.csv").exists()
+    # the plan line and the zone labels are the pack's [ledger] data
+    cited = run_json(runner, "ledger", ["--pack", "tongzhou", "--store", store])
+    assert cited["citation"].startswith("002_735b581d06638fbb.txt")
+    assert data["citation"] is None  # the default pack declares no [ledger]
+    text = invoke(runner, "ledger", ["--pack", "tongzhou", "--store", store])
+    assert "重点区域（严控区外） 排放量" in text.stdout
+    assert "002_735b581d06638fbb.txt" in text.stderr
 
 
 def test_ledger_command_errors(runner, store, tmp_path):

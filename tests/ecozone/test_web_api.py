@@ -727,3 +727,23 @@ def test_reference_layer_on_the_map_without_a_basemap(tmp_path):
     assert kinds[0] == "reference"  # drawn first, under everything
     names = [f["properties"]["name"] for f in ctx["layers"][0]["features"]["features"]]
     assert names == ["京哈高速"]
+
+
+def test_map_legend_uses_the_packs_zone_names(client):
+    """A zone kind is called what the pack calls it ([zones.KIND] name), not the registry label."""
+    from layers.kinds import KINDS
+    from zoning.pack import load_pack
+
+    pack = load_pack("tongzhou")
+    lon, lat = at(-6000, 5000)  # inside the key area and next to the strict-control zone
+    rep = client.post(
+        "/api/check?include_map=true",
+        json={"coordinates": f"{lon},{lat}", "pack": "tongzhou", "lang": "zh"},
+    ).json()
+    labels = {layer["kind"]: layer["style"]["label"] for layer in rep["map"]["layers"]}
+    assert labels["key_area"] == pack.zones["key_area"].name
+    assert labels["strict_zone"] == pack.zones["strict_zone"].name
+    others = set(labels) - {"key_area", "strict_zone"}
+    assert others  # e.g. the boundary: registry labels
+    for kind in others:
+        assert labels[kind] == pack.kind_label(kind) == KINDS[kind].label_zh, kind

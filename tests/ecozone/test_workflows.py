@@ -17,7 +17,13 @@ import pytest
 import shapely
 
 from ecozone.demo import sample_site
-from ecozone.workflows import jurisdiction_map, write_site_report
+from ecozone.workflows import (
+    check_and_report,
+    jurisdiction_map,
+    refuse_unchecked,
+    write_site_report,
+)
+from geo.errors import InputFormatError, OutsideJurisdictionError
 from layers import LayerStore
 from zoning.pack import load_pack
 from zoning.project import Project
@@ -83,3 +89,70 @@ def test_write_site_report_is_check_report_map(store, tmp_path):
     assert view.sites is result.sites and view.findings is result.findings
     with pytest.raises(ValueError, match="not a checked site"):
         write_site_report(checker, result, tmp_path / "x", site_id="nope", formats=("json",))
+
+
+def test_check_and_report_is_the_web_site_check(store):
+    """Check → report of one site (the web's path), and the one refusal of unchecked sites."""
+    from zoning.jurisdiction import jurisdiction_rows
+    from zoning.workflow import jurisdiction_area
+
+    pack = load_pack("tongzhou")
+    site, exit_point = sample_site(store)
+    checker = make_checker(pack, store)
+    project = Project(name="wf", project_type="construction", exits=(exit_point,))
+    geom = site.geometry.iloc[0]
+    result, report = check_and_report(checker, geom, project)
+    assert list(result.sites["site_id"]) == ["site"]
+    assert report["verdict"]["code"] == str(result.sites["verdict"].iloc[0])
+    same = checker.check(site, project=project)
+    assert report["verdict"]["code"] == str(same.sites["verdict"].iloc[0])
+    refuse_unchecked(result)  # a checked site: no error
+    # a site well outside the jurisdiction is refused, not judged
+    area = jurisdiction_area(pack, store)
+    _w, _s, e, n = shapely.bounds(area)
+    far = shapely.Point(e + 1.0, n + 1.0)
+    with pytest.raises(OutsideJurisdictionError):
+        check_and_report(checker, far, project)
+    outside = checker.check_geometry(far, site_id="far", project=project)
+    with pytest.raises(OutsideJurisdictionError):
+        refuse_unchecked(outside)
+    # an input with no site at all
+    with pytest.raises(InputFormatError, match="cannot be checked"):
+        refuse_unchecked(checker.check(site.iloc[0:0], project=project))
+    # the jurisdiction rows are the pack's adcodes; with children its districts too
+    boundary = store.get_kind("boundary").gdf
+    own = jurisdiction_rows(pack, boundary)
+    assert set(own["adcode"].astype(str)) == set(pack.jurisdiction.adcodes)
+    kids = jurisdiction_rows(pack, boundary, children=True)
+    assert len(kids) >= len(own)
+    if "parent_adcode" in boundary:
+        extra = kids[~kids.index.isin(own.index)]
+        assert set(extra["parent_adcode"].astype(str)) <= set(pack.jurisdiction.adcodes)
+
+
+def test_coverage_map_layers_is_the_web_coverage_map(store):
+    """Jurisdiction → layers → gaps of the coverage map: bbox-selected whole features."""
+    from ecozone.workflows import coverage_map_layers
+    from zoning.jurisdiction import jurisdiction_rows
+    from zoning.workflow import jurisdiction_districts
+
+    pack = load_pack("tongzhou")
+    layers, gaps = coverage_map_layers(pack, store, ["park", "residential", "redline"])
+    boundary = store.get_kind("boundary").gdf
+    own = jurisdiction_rows(pack, boundary)
+    districts = jurisdiction_districts(pack, boundary)
+    expected = districts if districts is not None and len(districts) else own
+    assert sorted(layers["boundary"]["adcode"].astype(str)) == sorted(
+        expected["adcode"].astype(str)
+    )
+    bbox = shapely.box(*own.total_bounds)
+    for kind in ("park", "residential"):
+        whole = store.get_kind(kind).gdf
+        assert len(layers[kind]) == int(whole.intersects(bbox).sum()) > 0, kind
+    assert gaps is not None
+    want = residential_gaps(pack, store, area_of=own, districts=districts, parks=layers["park"])
+    assert len(gaps) == len(want)
+    np.testing.assert_allclose(
+        np.sort(shapely.area(gaps.geometry.to_numpy())),
+        np.sort(shapely.area(want.geometry.to_numpy())),
+    )

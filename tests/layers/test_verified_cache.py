@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-import layers.store as store_module
+import layers.store.gpkg as store_module
 from geo.errors import ChecksumMismatchError
 from layers.store import LayerStore
 from layers.store import verified as _verified

@@ -13,7 +13,11 @@ from shapely.geometry import Point, Polygon
 
 from geo.errors import InputFormatError, LayerValidationError, RowRejectedWarning
 from tests.zoning.conftest import at, disc
-from zoning.tasks.ledger import ZONE_LABELS, key_area_ledger, write_ledger
+from zoning.pack import PACKS_DIR as PACKS
+from zoning.pack import load_pack
+from zoning.tasks.ledger import key_area_ledger, ledger_zone_labels, write_ledger
+
+ZONE_LABELS = ledger_zone_labels()
 
 ST = (116.66, 39.91)  # the monitoring station
 
@@ -224,3 +228,43 @@ def test_pivot_for_unknown_zone(sources, zones):
     r = key_area_ledger(sources, *zones)
     with pytest.raises(InputFormatError, match="strict, key, all"):
         r.pivot_for("严控区")
+
+
+def test_pack_declares_citation_and_zone_labels(sources, zones):
+    """The ledger's citation and zone labels are pack data ([ledger] in the TOML)."""
+    pack = load_pack("tongzhou")
+    r = key_area_ledger(sources, *zones, pack=pack)
+    assert r.citation == pack.ledger.citation
+    assert "002_735b581d06638fbb.txt" in r.citation
+    assert r.zone_labels == pack.ledger.zone_labels
+    assert set(r.totals["zone_zh"]) == set(pack.ledger.zone_labels.values())
+    # a pack without [ledger]: no citation, generic labels from the kind registry
+    plain = key_area_ledger(sources, *zones, pack=load_pack("beijing"))
+    assert plain.citation is None and plain.summary()["citation"] is None
+    assert plain.zone_labels == ledger_zone_labels()
+    # a pack's own labels reach every table
+    custom = pack.model_copy(
+        update={"ledger": pack.ledger.model_copy(
+            update={"zone_labels": {"strict": "A区", "key": "B区", "all": "合计区"}}
+        )}
+    )
+    c = key_area_ledger(sources, *zones, pack=custom)
+    assert set(c.sources["zone_zh"]) == {"A区", "B区"}
+    assert set(c.totals["zone_zh"]) == {"A区", "B区", "合计区"}
+
+
+def test_pack_ledger_needs_three_zone_labels(tmp_path):
+    from geo.errors import PackError
+
+    body = (PACKS / "tongzhou.toml").read_text(encoding="utf-8")
+    bad = body.replace('all = "重点区域合计"\n', "")
+    assert bad != body
+    (tmp_path / "beijing.toml").write_text(
+        (PACKS / "beijing.toml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    (tmp_path / "national.toml").write_text(
+        (PACKS / "national.toml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    (tmp_path / "tongzhou.toml").write_text(bad, encoding="utf-8")
+    with pytest.raises(PackError, match=r"zone_labels.*missing \['all'\]"):
+        load_pack(tmp_path / "tongzhou.toml")

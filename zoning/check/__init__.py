@@ -11,12 +11,14 @@ _EXPORTS = {
     "CheckResult": "zoning.check.engine",
     "MissingLayerWarning": "zoning.check.engine",
     "OUTCOME_ORDER": "zoning.check.engine",
+    "PREDICATES": "zoning.check.predicates",
     "SMALL_RESULT": "zoning.check.engine",
     "SiteChecker": "zoning.check.engine",
     "VERDICTS": "zoning.check.engine",
     "VERDICT_ZH": "zoning.check.engine",
     "check_sites": "zoning.check.engine",
     "load_layers": "zoning.check.batch",
+    "rows_from_frames": "zoning.check.result",
     "run_batch": "zoning.check.batch",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

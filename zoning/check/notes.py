@@ -18,8 +18,16 @@ does not import :mod:`zoning.check.engine` or :mod:`zoning.check.result`.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from functools import cache
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _pkg_version
 from typing import Any
+
+import numpy as np
+import shapely
 
 #: Note kinds, in the order reports list them.
 NOTE_KINDS = (
@@ -166,3 +174,70 @@ def site_notes(
     if repaired:
         out.append(repair_note())
     return out
+
+
+@cache
+def ecozone_version() -> str:
+    """The installed ecozone version (``"unknown"`` when run from a source tree)."""
+    try:
+        return _pkg_version("ecozone")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "unknown"
+
+
+def check_stamp(
+    checker: Any,
+    s: Any,
+    project: Any,
+    rule_layers: Mapping[str, list[str]],
+    project_keys: Sequence[Any],
+) -> dict[str, Any]:
+    """The provenance ``stamp`` of a check result.
+
+    Parameters
+    ----------
+    checker
+        The :class:`zoning.check.engine.SiteChecker` (its ``pack``, ``layer_stamp``,
+        ``nearest_max_m``, ``skipped_rules``, ``jurisdiction``).
+    s
+        The normalised sites (``zoning.check.result._Sites``): checksummed.
+    project
+        The project every site shares (``None`` with per-row projects): its notes.
+    rule_layers
+        Rule id → the layer kinds its data comes from.
+    project_keys
+        :func:`zoning.check.sites.project_key` of each project profile (checksummed).
+
+    Returns
+    -------
+    dict
+        JSON-safe: versions, pack, layers, input checksum, notes, time of the check.
+    """
+    h = hashlib.sha256()
+    if len(s.geoms) and (shapely.get_type_id(s.geoms) == 0).all():
+        h.update(b"points\n")  # all points: the coordinates say it all, and fast
+        h.update(shapely.get_coordinates(s.geoms).astype("<f8").tobytes())
+    else:
+        h.update(b"".join(w or b"" for w in shapely.to_wkb(s.geoms, byte_order=1)))
+    h.update("\x1f".join(s.site_id.tolist()).encode())
+    h.update(repr(list(project_keys)).encode())
+    h.update(s.profile.tobytes())
+    h.update(np.column_stack([s.exit_site, s.exit_lon, s.exit_lat]).tobytes())
+    pack = checker.pack
+    return {
+        "ecozone_version": ecozone_version(),
+        "pack": {"name": pack.name, "version": pack.version, "lineage": list(pack.lineage)},
+        "layers": {k: dict(v) for k, v in checker.layer_stamp.items()},
+        "input_checksum": h.hexdigest(),
+        "sites": len(s.geoms),
+        "nearest_max_m": checker.nearest_max_m,
+        "skipped_rules": list(checker.skipped_rules),
+        "jurisdiction_tested": checker.jurisdiction is not None,
+        "rule_layers": dict(rule_layers),
+        "notes": [
+            coords_note(s.input_crs, s.coords),
+            # one project for every site: its assumptions (per-row projects: none)
+            *project_notes(project),
+        ],
+        "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }

@@ -18,6 +18,7 @@ import shapely
 from numpy.typing import NDArray
 
 from geo.crs import transform_geoms
+from zoning.check.prepared import prepared_test
 
 __all__ = ["covers_whole", "many_parts", "part_overlaps", "query_geoms", "site_parts"]
 
@@ -50,8 +51,6 @@ def part_overlaps(
     parts' overlaps (the parts of a valid multi-geometry do not overlap). Only the
     parts whose box meets the feature are measured (in ``ea_crs``).
     """
-    from zoning.check.relations import prepared_test
-
     nfeat = len(index)
     sites = np.unique(si)
     many = np.zeros(block.n, dtype=bool)
@@ -110,8 +109,6 @@ def covers_whole(area: shapely.Geometry, geoms: NDArray[Any]) -> NDArray[np.bool
     about a second; against its parts one by one in milliseconds. A geometry is
     covered when all its parts are.
     """
-    from zoning.check.relations import prepared_test  # (zoning.check.relations imports this module)
-
     geoms = np.asarray(geoms, dtype=object)
     pt = shapely.get_type_id(geoms) == 0
     if pt.sum() >= _GRID_MIN_POINTS:  # many points: a grid answers most of them
@@ -148,8 +145,6 @@ def _grid(area: shapely.Geometry) -> tuple[NDArray[np.float64], NDArray[np.float
     State 1: the area covers the cell; 0: misses it; -1: neither. Made once per area
     (the area is kept with its grid, so its id stays its own).
     """
-    from zoning.check.relations import prepared_test
-
     got = _GRIDS.get(id(area))
     if got is not None and got[0] is area:
         return got[1], got[2], got[3]
@@ -180,8 +175,6 @@ def _points_covered(area: shapely.Geometry, points: NDArray[Any]) -> NDArray[np.
     against the very edges the cell boxes were built from (so rounding cannot place it
     in the wrong cell); boundary cells and the rest go to GEOS.
     """
-    from zoning.check.relations import prepared_test
-
     x, y = shapely.get_x(points), shapely.get_y(points)
     if area.is_empty:
         return np.zeros(len(points), dtype=bool)

@@ -38,8 +38,6 @@ How it stays fast for a million sites:
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -54,6 +52,13 @@ from geo.crs import GK3_ZONES, equal_area_crs, gk_epsg
 from geo.measure import geodesic_length
 from zoning.check.lengths import lengths_inside
 from zoning.check.parts import many_parts, part_overlaps, query_geoms
+from zoning.check.prepared import (  # noqa: F401 (re-exported)
+    is_single_threaded,
+    prepared_test,
+    single_threaded,
+    warm_prepared,
+    warm_tree,
+)
 
 try:  # optional: the fast nearest distance for point sites
     from scipy.spatial import cKDTree as _KDTree
@@ -89,11 +94,7 @@ _KD_WORKERS = -1  # k-d queries on every core
 _M_PER_DEG_LAT = 110_574.0
 _M_PER_DEG_LON = 111_319.49
 _BOX_SLACK = 1.1
-_LOCAL = threading.local()  # .solo: this thread is one of several checking blocks
 _METRIC_LOCK = threading.Lock()
-# GEOS prepared predicates against lines and polygons use scratch lists kept in the
-# prepared geometry (MCIndexSegmentSetMutualIntersector): one thread at a time
-_SHAPES_LOCK = threading.Lock()  # LayerIndex.metric builds each CRS once (module: pickles)
 _LONLAT = "EPSG:4326"
 
 
@@ -421,7 +422,7 @@ class _Segments:
         n = len(self.owner)
         k = min(k, n)
         # threads cost more on small blocks; none when blocks are already checked at once
-        solo = getattr(_LOCAL, "solo", False)
+        solo = is_single_threaded()
         workers = _KD_WORKERS if len(xy) >= 20_000 and not solo else 1
         dk, ik = self.kd.query(xy, k=k, distance_upper_bound=max_m + self.hmax, workers=workers)
         if k == 1:
@@ -583,71 +584,6 @@ class LayerRelations:
             self.length_m = np.full(len(self.site), np.nan)
         if self.length_pct is None:
             self.length_pct = np.full(len(self.site), np.nan)
-
-
-def warm_prepared(geoms: NDArray[Any]) -> None:
-    """Build now the indexes GEOS builds lazily inside prepared geometries.
-
-    A prepared polygon makes its point locator and segment-intersection index on
-    first use, without a lock: two threads using it first at once corrupt memory.
-    A point (the box centre) and a line across the box (starting outside it) build
-    both, for every geometry at once, before threads share them.
-    """
-    geoms = np.asarray(geoms, dtype=object)
-    ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    if not ok.any():
-        return
-    g = geoms[ok]
-    shapely.prepare(g)
-    b = shapely.bounds(g)
-    pad = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) * 0.01 + 1e-9
-    centre = shapely.points((b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2)
-    xy = np.stack([b[:, 0] - pad, b[:, 1] - pad, b[:, 2] + pad, b[:, 3] + pad], axis=1)
-    cross = shapely.linestrings(xy.reshape(-1, 2), indices=np.repeat(np.arange(len(g)), 2))
-    for other in (centre, cross):
-        shapely.intersects(g, other)
-        shapely.covers(g, other)
-
-
-def prepared_test(
-    fn: Any, prepared: Any, geoms: NDArray[Any]
-) -> NDArray[np.bool_]:
-    """``fn(prepared, geoms)`` (a shapely predicate) with prepared geometries shared by threads.
-
-    Point tests only read the prepared geometry's point index (built beforehand by
-    :func:`warm_prepared`) and run freely; tests of lines and polygons are always
-    serialised (an uncontended lock costs nothing): GEOS keeps scratch state in the
-    prepared geometry for them, and a checker may be shared by the threads of a block
-    pool or of a web server.
-    """
-    if len(geoms) == 0:
-        return fn(prepared, geoms)
-    pt = shapely.get_dimensions(geoms) == 0
-    if pt.all():
-        return fn(prepared, geoms)
-    many = isinstance(prepared, np.ndarray)
-    out = np.empty(len(geoms), dtype=bool)
-    if pt.any():
-        out[pt] = fn(prepared[pt] if many else prepared, geoms[pt])
-    with _SHAPES_LOCK:
-        out[~pt] = fn(prepared[~pt] if many else prepared, geoms[~pt])
-    return out
-
-
-def warm_tree(tree: STRtree) -> None:
-    """Build a GEOS STRtree now (it is built on its first query, without a lock)."""
-    tree.query(shapely.points(0.0, 0.0))
-
-
-@contextmanager
-def single_threaded(on: bool = True) -> Iterator[None]:
-    """Within: this thread's k-d queries use one thread (``on``; blocks run at once)."""
-    before = getattr(_LOCAL, "solo", False)
-    _LOCAL.solo = on or before
-    try:
-        yield
-    finally:
-        _LOCAL.solo = before
 
 
 def far_from(index: LayerIndex, block: SiteBlock, radius_m: float) -> NDArray[np.bool_]:

@@ -105,7 +105,7 @@ from zoning.check.relations import RELATIONS
 from zoning.exceptions import exception_notes
 from zoning.project import Project
 
-__all__ = ["VERDICTS", "VERDICT_ZH", "CheckResult"]
+__all__ = ["VERDICTS", "VERDICT_ZH", "CheckResult", "rows_from_frames"]
 
 #: Verdicts, most severe first.
 #: "prohibited"/"restricted" win whenever a rule finds them; a site is "requirements" or
@@ -228,7 +228,7 @@ _RELATION_KEYS = (
 )  # fmt: skip
 
 
-def _rows_from_frames(
+def rows_from_frames(
     sites: pd.DataFrame, relations: pd.DataFrame, findings: pd.DataFrame, site_id: Any
 ) -> dict[str, Any] | None:
     """One site of result frames as plain Python rows (``None``: no such site).
@@ -236,6 +236,18 @@ def _rows_from_frames(
     The frame half of :meth:`CheckResult._site_rows`; ``site_id`` is compared as is
     with the ``site_id`` columns. Missing columns read as ``None`` (the report accepts
     any object with these frames).
+
+    Parameters
+    ----------
+    sites, relations, findings
+        The frames of a :class:`CheckResult` (or of any object with such frames).
+    site_id
+        The site to take.
+
+    Returns
+    -------
+    dict or None
+        The site's row, its ``relations`` and ``findings`` as lists of dicts.
     """
     match = sites[sites["site_id"] == site_id]
     if match.empty:
@@ -316,7 +328,7 @@ class CheckResult:
         and :func:`zoning.report.build.build_report`; a small result answers it from the
         engine's arrays without building the frames.
         """
-        return _rows_from_frames(self.sites, self.relations, self.findings, site_id)
+        return rows_from_frames(self.sites, self.relations, self.findings, site_id)
 
     def _first_site_id(self) -> Any:
         """The first checked site's id (``None`` when the result holds no site)."""
@@ -591,16 +603,16 @@ class _SmallResult(CheckResult):
     """
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
-        # _SmallResult(checker, s, arrays, stamp) is lazy; the dataclass signature
-        # (dataclasses.replace, copies) gives a plain CheckResult. The checker is
-        # recognised by the frame builder it lends (no import of zoning.check.engine here).
-        if args and not kwargs and hasattr(args[0], "_sites_frame"):
+        # _SmallResult(builder, s, arrays, stamp) is lazy; the dataclass signature
+        # (dataclasses.replace, copies) gives a plain CheckResult. The builder is a
+        # zoning.check.frames.FrameBuilder (no import of it here: it imports this module).
+        if args and not kwargs and callable(getattr(args[0], "sites_frame", None)):
             return super().__new__(cls)
         return CheckResult(*args, **kwargs)
 
     def __init__(
         self,
-        checker: Any,  # the zoning.check.engine.SiteChecker that ran the check
+        checker: Any,  # a zoning.check.frames.FrameBuilder (the SiteChecker that ran)
         s: _Sites,
         arrays: dict[str, dict[str, NDArray[Any]]],
         stamp: dict[str, Any],
@@ -616,11 +628,11 @@ class _SmallResult(CheckResult):
         if got is None:
             ch, a = self._checker, self._arrays
             if name == "sites":
-                got = ch._sites_frame(self._s, dict(a["sites"]))
+                got = ch.sites_frame(self._s, dict(a["sites"]))
             elif name == "relations":
-                got = ch._relations_frame(self._s, dict(a["relations"]))
+                got = ch.relations_frame(self._s, dict(a["relations"]))
             elif name == "findings":
-                got = ch._findings_frame(self._s, dict(a["findings"]))
+                got = ch.findings_frame(self._s, dict(a["findings"]))
             else:
                 got = _errors_frame(self._s)
             self._frames[name] = got

@@ -35,6 +35,7 @@ import pandas as pd
 import shapely
 
 from geo.errors import InputFormatError, MissingLayerError
+from zoning.coverage.adapters import missing_kind
 from zoning.coverage.metrics import (
     IMPORT_HINT,
     MetricResult,
@@ -46,6 +47,7 @@ from zoning.coverage.metrics import (
     resolve_target,
     with_status,
 )
+from zoning.coverage.registry import MetricInputs, metric_spec
 
 __all__ = ["measure_targets"]
 
@@ -162,7 +164,7 @@ def _within_extents(
     geoms = np.asarray(zones.to_crs(4326).geometry.values, dtype=object)
     covered = np.ones(len(geoms), dtype=bool)
     kinds = []
-    for kind in _KINDS.get(metric, ()):
+    for kind in _kinds(metric):
         try:
             layer = get_layer(layers, kind)
         except MissingLayerError:
@@ -212,14 +214,10 @@ def _within_extents(
     )
 
 
-_KINDS = {
-    "redline_share": ("redline",),
-    "eco_control_share": ("eco_control",),
-    "park_service_coverage": ("park", "residential"),
-    "park_area_per_person": ("park",),
-    "forest_share": (),
-    "sponge_share": ("sponge", "built_up"),
-}
+def _kinds(metric: str) -> tuple[str, ...]:
+    """Layer kinds a metric needs (from the registry; none for an unknown metric)."""
+    spec = metric_spec(metric)
+    return spec.kinds if spec else ()
 
 
 def measure_targets(
@@ -234,6 +232,7 @@ def measure_targets(
     network: Any = None,
     method: Literal["vector", "raster"] = "vector",
     judge_partial: bool = False,
+    metrics: Sequence[str] | None = None,
 ) -> list[MetricResult]:
     """Measure every target of a pack at its own scope.
 
@@ -269,6 +268,9 @@ def measure_targets(
     judge_partial
         Judge figures built from part of the districts (met / unmet, with a note);
         by default they are "partial" and not judged.
+    metrics
+        Measure only the targets of these metrics (names in
+        :data:`zoning.coverage.registry.METRICS`); default all.
 
     Returns
     -------
@@ -278,14 +280,6 @@ def measure_targets(
         have ``measured=False``, status "no_data" and a ``reason`` naming what to
         provide.
     """
-    from zoning.coverage.measure import (
-        DEFAULT_FOREST_CLASSES,
-        forest_share,
-        park_area_per_person,
-        park_service_coverage,
-        share_of_area,
-        sponge_share,
-    )
     from zoning.coverage.population import load_population
 
     rasters = dict(rasters or {})
@@ -412,24 +406,22 @@ def measure_targets(
         sc = _scope(pack, sid)
         codes = base_codes(sid)
         scope_note = None
-        for kind in _KINDS.get(t.metric, ()):
+        spec = metric_spec(t.metric)
+        for kind in _kinds(t.metric):
             if kind != sc.layer:  # a missing input layer is named before the scope's
                 try:
                     get_layer(layers, kind)
                 except MissingLayerError as err:
-                    if kind == "sponge":
-                        msg = (
-                            "no 'sponge' layer (areas meeting the sponge-city standard): "
-                            + IMPORT_HINT.format(kind="sponge")
-                        )
-                        raise MissingLayerError(msg) from err
-                    raise
+                    new = missing_kind(spec, kind, err)
+                    if new is err:
+                        raise
+                    raise new from err
         try:
             area_t = scope_area(sid)
         except MissingLayerError:
             # residential land lies in the built-up area: without the built-up layer,
             # all residential land of the enclosing scope is measured (and noted)
-            if t.metric != "park_service_coverage" or not sc.layer:
+            if spec is None or not spec.scope_fallback or not sc.layer:
                 raise
             outer = sc.within or "jurisdiction"
             area_t = scope_area(outer)
@@ -440,78 +432,31 @@ def measure_targets(
             ja = j_area().to_crs(area_t.crs)
             area_t = area_series(gpd.GeoSeries(area_t.intersection(ja.iloc[0]), crs=area_t.crs))
         zones = breakdown(j_codes if contribution else codes)
-        m = t.metric
-        if m in ("redline_share", "eco_control_share"):
-            kind = "redline" if m == "redline_share" else "eco_control"
-            layer = get_layer(layers, kind)
-            gdf = layer.gdf if hasattr(layer, "gdf") else layer
-            if kind == "eco_control" and "zone_type" in gdf:
-                zt = gdf["zone_type"].astype(str)
-                sel = zt.str.contains("生态控制|eco", case=False, regex=True)
-                if sel.any() and not sel.all():
-                    layer = gdf[sel]
-            return share_of_area(layer, area_t, metric=m, districts=zones, target=t)
-        if m == "park_service_coverage":
-            parks, res = get_layer(layers, "park"), get_layer(layers, "residential")
-            rgdf = res.gdf if hasattr(res, "gdf") else res
-            pop = (
-                "population"
-                if method == "vector" and network is None and "population" in rgdf
-                and rgdf["population"].notna().any() else None
-            )  # fmt: skip
-            result = park_service_coverage(
-                parks, res, tiers=getattr(pack, "park_service", None), area_of=area_t,
-                population=pop, network=network, districts=zones, method=method, target=t,
-            )  # fmt: skip
-            if result.value is None:
-                hint = IMPORT_HINT.format(kind="residential")
-                msg = f"无数据: no residential land in {name}: {hint}"
-                raise MissingLayerError(msg)
-            if scope_note:
-                result.details["scope_note"] = scope_note
-                result.notes.append(
-                    {
-                        "kind": "assumption",
-                        "text": scope_note,
-                        "text_en": f"no {sc.layer} layer: all residential land used",
-                    }
-                )
-            return result
-        if m == "park_area_per_person":
-            pop = pop_input()
-            area_codes = j_codes if contribution else codes
-            result = park_area_per_person(
-                get_layer(layers, "park"), population=pop, area_of=area_t, districts=zones,
-                target=t, area_codes=area_codes,
-            )  # fmt: skip
-            return result
-        if m == "forest_share":
-            if "landcover" not in rasters:
-                msg = (
-                    "no land-cover raster: pass `--landcover FILE.tif` "
-                    "(Python: rasters={'landcover': PATH})"
-                )
-                raise MissingLayerError(msg)
-            result = forest_share(
-                rasters["landcover"], area_t,
-                forest_classes=rasters.get("forest_classes", DEFAULT_FOREST_CLASSES),
-                districts=zones if sc.adcodes else None, target=t,
-            )  # fmt: skip
-            return result
-        if m == "sponge_share":
-            try:
-                sponge = get_layer(layers, "sponge")
-            except MissingLayerError as err:
-                msg = (
-                    "no 'sponge' layer (areas meeting the sponge-city standard): "
-                    + IMPORT_HINT.format(kind="sponge")
-                )
-                raise MissingLayerError(msg) from err
-            return sponge_share(sponge, area_t, districts=zones, target=t)
-        raise MissingLayerError(f"metric {m!r} is not measured by ecozone")
+        if spec is None:
+            raise MissingLayerError(f"metric {t.metric!r} is not measured by ecozone")
+        result = spec.measure_function()(
+            MetricInputs(
+                target=t, layers=layers, area=area_t, zones=zones,
+                scope_adcodes=bool(sc.adcodes), area_codes=j_codes if contribution else codes,
+                name=name, pack=pack, rasters=rasters, population=pop_input,
+                network=network, method=method,
+            )
+        )  # fmt: skip
+        if scope_note:
+            result.details["scope_note"] = scope_note
+            result.notes.append(
+                {
+                    "kind": "assumption",
+                    "text": scope_note,
+                    "text_en": f"no {sc.layer} layer: all residential land used",
+                }
+            )
+        return result
 
     results = []
     for t in getattr(pack, "targets", []):
+        if metrics is not None and t.metric not in metrics:
+            continue
         contribution, name = placement(t)
         try:
             result = one(t, contribution, name)
@@ -530,9 +475,11 @@ def measure_targets(
         )
         if by != "district":
             result = dataclasses.replace(result, by_district=pd.DataFrame())
-        demo = _synthetic(layers, _KINDS.get(t.metric, ()))
-        if t.metric == "forest_share" and _synthetic_raster(rasters.get("landcover")):
-            demo.append("土地覆盖栅格 landcover")
+        demo = _synthetic(layers, _kinds(t.metric))
+        spec = metric_spec(t.metric)
+        for raster, raster_label in (spec.rasters if spec else {}).items():
+            if _synthetic_raster(rasters.get(raster)):
+                demo.append(f"{raster_label} {raster}")
         for sid in _scope_chain(pack, getattr(t, "scope", "jurisdiction")):
             area = given.get(sid)
             if isinstance(area, pd.DataFrame) and "synthetic" in area:

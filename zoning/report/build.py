@@ -27,7 +27,6 @@ import functools
 import json
 import logging
 import math
-import os
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -38,6 +37,15 @@ import numpy as np
 import pandas as pd
 
 from geo.errors import InputFormatError, PackError
+from zoning.report.common import (
+    SCHEMA,
+    _atomic_write_bytes,
+    _fmt_num,
+    _kind_label,
+    _measured,
+    _normalise_note,
+    report_notes,
+)
 from zoning.report.pdf import find_pdf_engine, html_to_pdf
 from zoning.report.text import (
     CONCLUSIONS,
@@ -45,7 +53,6 @@ from zoning.report.text import (
     EFFECTS_EN,
     FLAGS_EN,
     JUDGEMENTS,
-    NOTE_KINDS,
     OUTCOME_CONCLUSION,
     OUTCOMES,
     PROJECT_TYPES_EN,
@@ -74,10 +81,6 @@ __all__ = [
     "write_reports",
 ]
 
-SCHEMA = "ecozone.report/1"
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 
 CONCLUSIONS = {
     **CONCLUSIONS,
@@ -91,11 +94,6 @@ _CONCLUSION_ORDER = (
     "compliant", "not_assessed",
 )  # fmt: skip
 RELATIONS_ZH = {k: v[0] for k, v in RELATIONS.items()}
-_GEOM_TYPES = {
-    "Point": ("点", "point"), "MultiPoint": ("多点", "points"), "LineString": ("线", "line"),
-    "MultiLineString": ("多线", "lines"), "Polygon": ("面", "polygon"),
-    "MultiPolygon": ("多面", "polygons"), "GeometryCollection": ("几何集合", "geometries"),
-}  # fmt: skip
 _MAX_LISTED = 4  # requirements / sources listed for a table row without findings
 
 
@@ -127,7 +125,7 @@ def _json_safe(value: Any) -> Any:
 
 def _site_rows(result: Any, site_id: Any) -> tuple[Any, dict[str, Any]]:
     """The site's id and rows (:meth:`zoning.check.result.CheckResult._site_rows`)."""
-    from zoning.check.result import _rows_from_frames
+    from zoning.check.result import rows_from_frames
 
     own = getattr(result, "_site_rows", None)
     if own is not None:
@@ -143,7 +141,7 @@ def _site_rows(result: Any, site_id: Any) -> tuple[Any, dict[str, Any]]:
             raise InputFormatError("the check result holds no site: nothing to report")
         if site_id is None:
             site_id = sites["site_id"].iloc[0]
-        rows = _rows_from_frames(sites, result.relations, result.findings, site_id)
+        rows = rows_from_frames(sites, result.relations, result.findings, site_id)
     if rows is None:
         raise InputFormatError(f"site {site_id!r} is not in the check result")
     return site_id, rows
@@ -191,32 +189,6 @@ def _load_pack_cached(name: str) -> Any:
     from zoning.pack import load_pack
 
     return load_pack(name)
-
-
-def _fmt_num(value: float, digits: int = 1) -> str:
-    return f"{value:,.{digits}f}"
-
-
-def _measured(f: Mapping[str, Any], lang: str) -> list[str]:
-    """What was measured for a finding, in words."""
-    out = []
-    if (f.get("overlap_m2") or 0) > 0:
-        pct = f.get("overlap_pct")
-        share = f"，{label('of_site', lang)} {pct:.2f}%" if pct is not None else ""
-        if lang == "en":
-            share = f", {pct:.2f}% {label('of_site', lang)}" if pct is not None else ""
-        out.append(f"{label('overlap', lang)} {_fmt_num(f['overlap_m2'])} m²{share}")
-    elif f.get("distance_m") is not None:
-        out.append(f"{label('distance', lang)} {_fmt_num(f['distance_m'])} m")
-    for key, value in f.items():  # lengths of a line inside a zone (any *length*_m field)
-        if "length" in key and key.endswith("_m") and isinstance(value, int | float) and value:
-            text = f"{label('inside_length', lang)} {_fmt_num(float(value))} m"
-            pct = f.get(key[:-2] + "_pct")
-            if isinstance(pct, int | float):
-                text += f"，{label('of_line', lang)} {pct:.2f}%" if lang == "zh" else \
-                    f", {pct:.2f}% {label('of_line', lang)}"  # fmt: skip
-            out.append(text)
-    return out
 
 
 def _entry_line(e: Mapping[str, Any], lang: str) -> str:
@@ -276,18 +248,6 @@ def _finding_record(f: Mapping[str, Any], rule_cites: Mapping[str, Sequence[Any]
             _exception_line(ex, lang) for ex in rec.get("exceptions") or ()
         ]
     return rec
-
-
-def _kind_label(kind: str, lang: str, pack: Any = None) -> str:
-    if pack is not None and hasattr(pack, "kind_label"):
-        return str(pack.kind_label(kind, lang))  # a zone the pack names ([zones.KIND])
-    try:
-        from layers import kind_info
-
-        info = kind_info(kind)
-    except Exception:  # an unregistered kind: its code
-        return kind
-    return info.label_zh if lang == "zh" else info.label_en
 
 
 def _table_row(
@@ -375,39 +335,6 @@ def _table_row(
     row["sources"] = [c["text"] for c in citations]
     row["sources_en"] = [c["text_en"] for c in citations]
     return row
-
-
-def _normalise_note(n: Any) -> dict[str, str]:
-    """A note as ``{"kind", "text", "text_en"}`` (plain strings become kind "input")."""
-    if isinstance(n, Mapping):
-        text = str(n.get("text") or n.get("text_en") or "")
-        return {"kind": str(n.get("kind") or "input"), "text": text,
-                "text_en": str(n.get("text_en") or text)}  # fmt: skip
-    text = str(n)
-    if " / " in text:  # "中文 / English" (the web app's notes)
-        zh, en = text.split(" / ", 1)
-        return {"kind": "input", "text": zh.strip(), "text_en": en.strip()}
-    return {"kind": "input", "text": text, "text_en": text}
-
-
-def report_notes(report: Mapping[str, Any], lang: str = "zh") -> list[dict[str, str]]:
-    """The notes of a report in one language: ``{"kind", "kind_label", "text"}`` each.
-
-    Every renderer lists these (HTML, DOCX, PDF, the web page): repairs, assumptions,
-    demonstration data, missing data, jurisdiction, exceptions, coordinates, and notes
-    added after the build (plain strings are accepted).
-    """
-    out = []
-    for n in report.get("notes") or ():
-        n = _normalise_note(n)
-        out.append(
-            {
-                "kind": n["kind"],
-                "kind_label": pick(NOTE_KINDS.get(n["kind"]), lang, n["kind"]),
-                "text": n["text"] if lang == "zh" else n["text_en"],
-            }
-        )
-    return out
 
 
 def _collect_notes(result: Any, rows: Mapping[str, Any], extra: Iterable[Any]) -> list[dict]:
@@ -579,20 +506,6 @@ def render_html(report: Mapping[str, Any], **kwargs: Any) -> str:
     from zoning.report.html import render_html as _render
 
     return _render(report, **kwargs)
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside ``path`` and rename: no half-written report."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; reports are for sharing
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_docx(report: Mapping[str, Any], path: Path, **kwargs: Any) -> Path:

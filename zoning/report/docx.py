@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from zoning.report.build import _atomic_write_bytes
+from zoning.report.common import _atomic_write_bytes
 from zoning.report.html import view
 
 __all__ = ["write_docx"]

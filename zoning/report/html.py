@@ -18,7 +18,7 @@ from typing import Any
 
 import jinja2
 
-from zoning.report.build import _GEOM_TYPES, SCHEMA, _kind_label, _measured, report_notes
+from zoning.report.common import _GEOM_TYPES, SCHEMA, _kind_label, _measured, report_notes
 from zoning.report.project import field_label
 from zoning.report.text import CATEGORIES, LABELS, RELATIONS, check_lang, label, pick
 

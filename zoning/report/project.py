@@ -19,7 +19,7 @@ from typing import Any
 import geopandas as gpd
 
 from geo.errors import InputFormatError
-from zoning.project import _COLUMNS, FLAGS, Project, project_from_row
+from zoning.project import FLAGS, PROJECT_COLUMNS, Project, project_from_row
 
 __all__ = ["NAME_COLUMNS", "field_label", "project_from_input", "select_site"]
 
@@ -120,10 +120,10 @@ def project_from_input(
         data = {str(k): v for k, v in dict(row).items() if k != "geometry" and _present(v)}
         name_col = next((c for c in NAME_COLUMNS if c in data), None)
         # columns of the fields the options set are not read (nor can they fail)
-        skip = {c for f in given for c in _COLUMNS.get(f, ())}
+        skip = {c for f in given for c in PROJECT_COLUMNS.get(f, ())}
         clean = {k: v for k, v in data.items() if k not in NAME_COLUMNS and k not in skip}
         file_project = project_from_row(clean, where=where)
-        for fld, names in _COLUMNS.items():
+        for fld, names in PROJECT_COLUMNS.items():
             col = next((n for n in names if n in clean), None)
             if col is not None and fld != "name":
                 sources[fld] = {"column": col}

@@ -9,12 +9,11 @@ from geo.lazy import lazy_exports
 _EXPORTS = {
     "CLUES_CITATION": "zoning.tasks.clues",
     "CLUE_SUMMARY_ZH": "zoning.tasks.clues",
-    "LEDGER_CITATION": "zoning.tasks.ledger",
     "LedgerResult": "zoning.tasks.ledger",
     "STAKE_TABLE_COLUMNS": "zoning.tasks.stakes",
-    "ZONE_LABELS": "zoning.tasks.ledger",
     "demarcation_stakes": "zoning.tasks.stakes",
     "key_area_ledger": "zoning.tasks.ledger",
+    "ledger_zone_labels": "zoning.tasks.ledger",
     "redline_clues": "zoning.tasks.clues",
     "stakes_table": "zoning.tasks.stakes",
     "write_ledger": "zoning.tasks.ledger",

@@ -2,15 +2,17 @@
 
 The key area and its strict-control zones are the generic layer kinds ``key_area`` and
 ``strict_zone``; a rule pack names them where it applies (``[zones.key_area]``). The
-ledger follows Tongzhou's plan (002 l.202), which draws a key area of about 1.5 km
-around the national / municipal air-quality monitoring station, two road-bounded
-strict-control zones (严控区) inside it, and asks to "update the ledger of the
-pollution sources in the key area every month and estimate their emissions"
-(按月动态更新重点区域内污染源台账并测算排放量). :func:`key_area_ledger` builds that
-ledger from the ``pollution_source`` layer:
+ledger is the one a district plan asks for when it draws a key area around an
+air-quality monitoring station with strict-control zones (严控区) inside it, and asks to
+"update the ledger of the pollution sources in the key area every month and estimate
+their emissions". Where a plan asks for it is pack data: the pack's ``[ledger]`` table
+gives the citation and the labels of the ledger's zones (:class:`zoning.pack.Ledger`);
+without a pack the labels come from the layer-kind registry. :func:`key_area_ledger`
+builds that ledger from the ``pollution_source`` layer:
 
 * the sources inside the key area or a strict-control zone, each with its zone:
-  ``"strict"`` (严控区) or ``"key"`` (重点区域（严控区外）). A point source on a zone
+  ``"strict"`` (in a strict-control zone) or ``"key"`` (in the key area outside
+  them). A point source on a zone
   edge counts as inside; an area source counts when it shares area with the zone,
   and as ``"strict"`` when it shares area with a strict-control zone (the stricter
   rules apply to the whole source);
@@ -48,25 +50,45 @@ from geo.errors import InputFormatError, LayerValidationError, MissingLayerError
 from geo.io.spreadsheet import write_csv, write_xlsx
 
 __all__ = [
-    "LEDGER_CITATION",
-    "ZONE_LABELS",
     "LedgerResult",
     "key_area_ledger",
+    "ledger_zone_labels",
     "write_ledger",
 ]
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
 
-#: Where the ledger comes from.
-LEDGER_CITATION = "002_735b581d06638fbb.txt 第202行 (l.202)"
-#: Zone code → Chinese label; "all" is the whole key area.
-ZONE_LABELS: dict[str, str] = {
-    "strict": "严控区",
-    "key": "重点区域（严控区外）",
-    "all": "重点区域合计",
-}
 _ZONES = ("strict", "key", "all")
+
+
+def ledger_zone_labels(pack: Any = None) -> dict[str, str]:
+    """The labels of the ledger's zones: the pack's ``[ledger.zone_labels]``, else generic.
+
+    Parameters
+    ----------
+    pack
+        A :class:`zoning.pack.Pack` (or None). A pack without ``[ledger]`` gets the
+        generic labels.
+
+    Returns
+    -------
+    dict
+        "strict", "key", "all" → Chinese label. The generic labels are built from the
+        registry's labels of the ``strict_zone`` and ``key_area`` kinds.
+
+    Examples
+    --------
+    >>> ledger_zone_labels()["strict"]
+    '严控区'
+    """
+    ledger = getattr(pack, "ledger", None)
+    if ledger is not None:
+        return dict(ledger.zone_labels)
+    from layers.kinds import KINDS
+
+    strict, key = KINDS["strict_zone"].label_zh, KINDS["key_area"].label_zh
+    return {"strict": strict, "key": f"{key}（{strict}外）", "all": f"{key}合计"}
 _LONLAT = "EPSG:4326"
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _UNTYPED = "未分类"
@@ -225,8 +247,10 @@ class LedgerResult:
         Layer name → version of the inputs (None for plain GeoDataFrames).
     issues : list of dict
         Sources whose emissions could not be read: ``feature_id``, ``problem``.
-    citation : str
-        Where the ledger is required.
+    citation : str or None
+        Where the ledger is required (the pack's ``[ledger] citation``; None without).
+    zone_labels : dict
+        Zone code ("strict", "key", "all") → Chinese label (:func:`ledger_zone_labels`).
     """
 
     sources: gpd.GeoDataFrame
@@ -238,7 +262,8 @@ class LedgerResult:
     pollutants: tuple[str, ...]
     inputs: dict[str, Any] = field(default_factory=dict)
     issues: list[dict[str, Any]] = field(default_factory=list)
-    citation: str = LEDGER_CITATION
+    citation: str | None = None
+    zone_labels: dict[str, str] = field(default_factory=lambda: ledger_zone_labels())
 
     def pivot_for(self, zone: str = "all") -> pd.DataFrame:
         """Rows month, columns pollutant (tonnes) for one zone: "strict", "key" or "all"."""
@@ -273,6 +298,7 @@ def key_area_ledger(
     strict_zones: Any,
     *,
     month: str | Iterable[str] | None = None,
+    pack: Any = None,
 ) -> LedgerResult:
     """Ledger of the pollution sources in a key area, with monthly emissions.
 
@@ -289,6 +315,10 @@ def key_area_ledger(
         area polygon does not cover them.
     month
         "YYYY-MM" or several: keep only these months. Default: every month in the data.
+    pack
+        The rule pack whose plan asks for the ledger (:class:`zoning.pack.Pack`): its
+        ``[ledger]`` gives the citation and zone labels. Default: registry labels, no
+        citation.
 
     Returns
     -------
@@ -340,7 +370,8 @@ def key_area_ledger(
 
     out = src.iloc[chosen].copy()
     out["zone"] = np.where(in_strict[inside], "strict", "key")
-    out["zone_zh"] = out["zone"].map(ZONE_LABELS)
+    labels = ledger_zone_labels(pack)
+    out["zone_zh"] = out["zone"].map(labels)
     ids = pd.Series(strict_ids[zi_str] if len(zi_str) else [], index=si_str, dtype=object)
     joined = ids.groupby(level=0).agg(lambda v: ";".join(sorted(set(v))))
     pos = np.full(len(g), "", dtype=object)
@@ -383,7 +414,7 @@ def key_area_ledger(
     month_list = tuple(months if months is not None else sorted(records["month"].unique()))
     pollutants = tuple(sorted(records["pollutant"].unique()))
 
-    totals, pivot = _totals(records, month_list, pollutants)
+    totals, pivot = _totals(records, month_list, pollutants, labels)
     # per-source totals over the ledger's months, one column per pollutant
     per_src = records.pivot_table(
         index="feature_id", columns="pollutant", values="tonnes", aggfunc="sum", fill_value=0.0
@@ -403,11 +434,16 @@ def key_area_ledger(
         pollutants=pollutants,
         inputs=inputs,
         issues=issues,
+        citation=pack.ledger.citation if getattr(pack, "ledger", None) is not None else None,
+        zone_labels=labels,
     )
 
 
 def _totals(
-    records: pd.DataFrame, months: tuple[str, ...], pollutants: tuple[str, ...]
+    records: pd.DataFrame,
+    months: tuple[str, ...],
+    pollutants: tuple[str, ...],
+    labels: Mapping[str, str],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     both = pd.concat([records, records.assign(zone="all")], ignore_index=True)
     totals = (
@@ -418,7 +454,7 @@ def _totals(
     totals["zone"] = pd.Categorical(totals["zone"], categories=list(_ZONES), ordered=True)
     totals = totals.sort_values(["zone", "month", "pollutant"]).reset_index(drop=True)
     totals["zone"] = totals["zone"].astype(str)
-    totals.insert(1, "zone_zh", totals["zone"].map(ZONE_LABELS))
+    totals.insert(1, "zone_zh", totals["zone"].map(labels))
     full = pd.MultiIndex.from_product([list(_ZONES), list(months)], names=["zone", "month"])
     if len(both):
         pivot = both.pivot_table(
@@ -453,7 +489,7 @@ def _sheets(result: LedgerResult) -> dict[str, pd.DataFrame]:
              "lon", "lat"]  # fmt: skip
     sources = sources[[c for c in first if c in sources] + [c for c in sources if c not in first]]
     pivot = result.pivot.reset_index()
-    pivot.insert(1, "zone_zh", pivot["zone"].map(ZONE_LABELS))
+    pivot.insert(1, "zone_zh", pivot["zone"].map(result.zone_labels))
     return {"sources": sources, "totals": result.totals, "pivot": pivot, "by_type": result.by_type}
 
 

@@ -1,0 +1,95 @@
+"""The rule-predicate registry: pack loading reads its vocabulary and field checks."""
+
+from __future__ import annotations
+
+import typing
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from zoning.check.predicates import PREDICATES, plan_rule
+from zoning.check.relations import LayerRelations
+from zoning.pack import Rule, load_pack
+
+
+def _rule(**kw: object) -> Rule:
+    base: dict[str, object] = {
+        "id": "r_test",
+        "layer": "redline",
+        "predicate": "intersects",
+        "outcome": "prohibited",
+        "section": "redline",
+        "title": "测试",
+        "title_en": "test",
+        "requirement": "要求",
+        "requirement_en": "requirement",
+        "citations": [{"source": "测试法", "article": "第一条"}],
+    }
+    base.update(kw)
+    return Rule.model_validate(base)
+
+
+def test_rule_vocabulary_is_the_registry() -> None:
+    allowed = typing.get_args(Rule.model_fields["predicate"].annotation)
+    assert set(allowed) == set(PREDICATES) == {"intersects", "within", "within_distance", "nearest"}
+
+
+def test_unknown_predicate_rejected() -> None:
+    with pytest.raises(ValidationError, match="predicate"):
+        _rule(predicate="touches")
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"predicate": "within_distance"}, "needs 'distance_m'"),
+        ({"predicate": "intersects", "distance_m": 50.0}, "only for 'within_distance'"),
+        ({"predicate": "within", "distance_m": 50.0}, "not 'within'"),
+        ({"predicate": "nearest"}, "outcome must be 'information'"),
+    ],
+)
+def test_registry_checks_fields_at_load(fields: dict[str, object], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        _rule(**fields)
+
+
+def test_fitting_rules_load() -> None:
+    assert _rule(predicate="within_distance", distance_m=100.0).distance_m == 100.0
+    assert _rule(predicate="within_distance", layer="park").distance_m is None
+    assert _rule(predicate="nearest", outcome="information").predicate == "nearest"
+
+
+def test_shipped_packs_use_registered_predicates() -> None:
+    pack = load_pack("tongzhou")
+    assert pack.rules
+    assert all(r.predicate in PREDICATES for r in pack.rules)
+
+
+def test_select_and_plan_follow_relations() -> None:
+    # pairs: site 0 inside feature 0, site 1 overlaps feature 1, site 2 near feature 0
+    rel = LayerRelations(
+        site=np.array([0, 1, 2]),
+        feature=np.array([0, 1, 0]),
+        relation=np.array([0, 1, 2], dtype=np.int8),
+        overlap_m2=np.zeros(3),
+        overlap_pct=np.zeros(3),
+        distance_m=np.array([0.0, 0.0, 80.0]),
+        length_m=np.full(3, np.nan),
+        length_pct=np.full(3, np.nan),
+        nearest_feature=np.zeros(3, dtype=np.intp),
+        nearest_m=np.zeros(3),
+        intersects_any=np.array([True, True, False]),
+    )
+    mask = np.array([True, True])
+    near = plan_rule(0, _rule(predicate="within_distance", distance_m=50.0), mask, {}, None)
+    far = plan_rule(0, _rule(predicate="within_distance", distance_m=100.0), mask, {}, None)
+    assert PREDICATES["intersects"].select(rel, near).tolist() == [True, True, False]
+    assert PREDICATES["within"].select(rel, near).tolist() == [True, False, False]
+    assert PREDICATES["within_distance"].select(rel, near).tolist() == [True, True, False]
+    assert PREDICATES["within_distance"].select(rel, far).tolist() == [True, True, True]
+    assert near.nearest_key is None
+    info = _rule(predicate="nearest", outcome="information", feature_filter={"grade": ["1"]})
+    plan = plan_rule(0, info, np.array([True, False]), {}, None)
+    assert plan.nearest_key == ("redline", (("grade", ("1",)),))
+    assert PREDICATES["nearest"].nearest and PREDICATES["nearest"].select is None

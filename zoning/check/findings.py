@@ -1,0 +1,395 @@
+"""Findings of the site check: which rules fire for which sites, and their outcomes.
+
+:class:`FindingsMixin` is the half of :class:`zoning.check.engine.SiteChecker` that turns
+the relations of a block of sites (:mod:`zoning.check.relations`) into findings: one
+row per (site, rule) with the features, distances, overlaps, access-list judgements,
+exit band and exceptions. The predicates' own tests (intersects / within /
+within_distance / nearest / site exit) come from :mod:`zoning.check.predicates`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+
+from geo.errors import LayerValidationError
+from zoning.access_list import JUDGEMENT_OUTCOME, JUDGEMENTS, judge_entry
+from zoning.check.exit_band import disc_bands
+from zoning.check.layer_index import CATEGORY_ZH, access_entries
+from zoning.check.predicates import PREDICATES
+from zoning.check.relations import LayerIndex, LayerRelations, _runs, transform_geoms
+from zoning.check.result import _Sites
+from zoning.check.sites import project_key
+from zoning.project import Project
+
+if TYPE_CHECKING:
+    from zoning.check.predicates import RulePlan
+
+__all__ = ["OUTCOME_ORDER", "FindingsMixin"]
+
+#: Outcomes by severity; "information" (0) never changes a verdict. The index of a
+#: site's most severe outcome is its verdict (zoning.check.result._VERDICT_OF_SEVERITY).
+OUTCOME_ORDER: dict[str, int] = {
+    "information": 0,
+    "requirements": 1,
+    "needs_review": 2,
+    "insufficient_data": 3,
+    "restricted": 4,
+    "prohibited": 5,
+}
+# guards the checker's lazy caches (module-level: a checker still pickles)
+_CACHE_LOCK = threading.RLock()
+
+_LONLAT = "EPSG:4326"
+
+_FINDING_ARRAYS = (
+    "site", "rule", "feature_ids", "distance_m", "overlap_m2", "overlap_pct",
+    "length_m", "length_pct", "access_entries", "units", "band", "outcome", "exceptions",
+)  # fmt: skip
+
+
+def _rank_within(group: NDArray[np.intp]) -> NDArray[np.intp]:
+    """0-based rank of each element among equal values, in input order."""
+    o = np.argsort(group, kind="stable")
+    g = group[o]
+    start = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
+    rank = np.arange(len(g)) - np.repeat(start, np.diff(np.r_[start, len(g)]))
+    out = np.empty(len(g), dtype=np.intp)
+    out[o] = rank
+    return out
+
+
+class FindingsMixin:
+    """Findings of a checked block (mixed into :class:`zoning.check.engine.SiteChecker`)."""
+
+    # attributes set by SiteChecker.__init__
+    rules: list[Any]
+    index: dict[str, LayerIndex]
+    _plans: list[Any]
+    _severity: NDArray[np.int8]
+    _fid1: dict[str, NDArray[Any]]
+    _subsets: dict[Any, Any]
+    _exc_rows: list[Any]
+    _exc_cache: dict[Any, list[int]]
+    _cond_cache: dict[Any, list[bool]]
+    _units: dict[int, dict[str, Any]]
+    _entries: dict[int, list[dict[str, Any]]]
+
+    def _findings(
+        self,
+        s: _Sites,
+        pos: NDArray[np.intp],
+        block: Any,
+        rels: dict[str, LayerRelations],
+        sub_rels: dict[Any, LayerRelations],
+        profile: NDArray[np.intp],
+    ) -> dict[str, NDArray[Any]]:
+        cond = np.array([self._conditions(p) for p in s.projects], dtype=bool).reshape(
+            len(s.projects), len(self.rules)
+        )
+        # per profile and rule: the exception that applies (-1: none)
+        exc = np.array([self._exception_index(p) for p in s.projects], dtype=np.intp).reshape(
+            len(s.projects), len(self.rules)
+        )
+        cols: dict[str, list[Any]] = {k: [] for k in _FINDING_ARRAYS}
+        for plan in self._plans:
+            rule = plan.rule
+            if plan.missing:  # no layer: judged "insufficient_data" (zoning.check.evidence)
+                continue
+            spec = PREDICATES[rule.predicate]
+            if not spec.nearest and rule.layer != "site_exit":
+                if len(rels[rule.layer].site) == 0:  # no site near any feature
+                    continue
+            ok = cond[profile, plan.pos]
+            if rule.unless_layer is not None:
+                ok &= ~rels[rule.unless_layer].intersects_any
+            if not ok.any():
+                continue
+            if rule.layer == "site_exit":
+                self._exit_findings(plan, s, pos, block, ok, cols)
+                continue
+            rel = rels[rule.layer]
+            ix = self.index[rule.layer]
+            if spec.nearest:
+                if plan.nearest_key is not None:
+                    sr = sub_rels[plan.nearest_key]
+                    back = self._subsets[plan.nearest_key][1]
+                    nf = np.where(
+                        sr.nearest_feature >= 0, back[np.maximum(sr.nearest_feature, 0)], -1
+                    )
+                    nd = sr.nearest_m
+                else:
+                    nf, nd = rel.nearest_feature, rel.nearest_m
+                hit = ok & (nf >= 0)
+                if rule.distance_m is not None:
+                    hit &= nd <= rule.distance_m
+                site = np.flatnonzero(hit)
+                if len(site) == 0:
+                    continue
+                feat = nf[site]
+                nan = np.full(len(site), np.nan)
+                none = np.full(len(site), None, dtype=object)
+                cols["site"].append(site)
+                cols["rule"].append(np.full(len(site), plan.pos))
+                cols["feature_ids"].append(self._fid1[rule.layer][feat])
+                cols["distance_m"].append(nd[site])
+                cols["overlap_m2"].append(nan)  # (concatenated below: copies)
+                cols["overlap_pct"].append(nan)
+                cols["length_m"].append(nan)
+                cols["length_pct"].append(nan)
+                cols["access_entries"].append(none)
+                cols["units"].append(none)
+                cols["band"].append(none)
+                cols["outcome"].append(np.full(len(site), self._severity[plan.pos], np.int8))
+                cols["exceptions"].append(none)
+                continue
+            sel = plan.mask[rel.feature] & ok[rel.site]
+            sel &= spec.select(rel, plan)  # the predicate's pairs
+            ps, pf = rel.site[sel], rel.feature[sel]
+            if len(ps) == 0:
+                continue
+            start, count = _runs(ps)
+            site = ps[start]
+            cols["site"].append(site)
+            cols["rule"].append(np.full(len(site), plan.pos))
+            cols["feature_ids"].append(self._group_tuples(rule.layer, pf, start, count))
+            cols["distance_m"].append(np.minimum.reduceat(rel.distance_m[sel], start))
+            overlap = np.add.reduceat(rel.overlap_m2[sel], start)
+            pct = np.add.reduceat(rel.overlap_pct[sel], start)
+            cols["overlap_m2"].append(overlap)
+            cols["overlap_pct"].append(np.minimum(pct, 100.0))
+            cols["length_m"].append(np.add.reduceat(rel.length_m[sel], start))
+            cols["length_pct"].append(
+                np.minimum(np.add.reduceat(rel.length_pct[sel], start), 100.0)
+            )
+            none = np.full(len(site), None, dtype=object)
+            sev = np.full(len(site), self._severity[plan.pos], np.int8)
+            exc_rows = none
+            if rule.exceptions:
+                ei = exc[profile[site], plan.pos]
+                if (ei >= 0).any():
+                    exc_rows = none.copy()
+                    codes = np.array([OUTCOME_ORDER[e.outcome] for e in rule.exceptions], np.int8)
+                    on = np.flatnonzero(ei >= 0)
+                    sev[on] = codes[ei[on]]
+                    rows = self._exc_rows[plan.pos]
+                    exc_rows[on] = [rows[k] for k in ei[on].tolist()]
+            if rule.access_list:
+                ent, units, ent_sev = self._access(ix, pf, start, count, profile[site], s.projects)
+                sev = np.maximum(sev, ent_sev)
+            else:
+                ent = units = none
+            cols["access_entries"].append(ent)
+            cols["units"].append(units)
+            cols["band"].append(none)
+            cols["outcome"].append(sev)
+            cols["exceptions"].append(exc_rows)
+        if cols["site"]:
+            arr = {k: np.concatenate(v) for k, v in cols.items()}
+        else:
+            arr = {k: np.zeros(0, dtype=np.intp if k in ("site", "rule") else object) for k in cols}
+            for k in ("distance_m", "overlap_m2", "overlap_pct", "length_m", "length_pct"):
+                arr[k] = np.zeros(0)
+            arr["outcome"] = np.zeros(0, dtype=np.int8)
+        o = np.lexsort((arr["rule"], arr["site"]))
+        return {k: v[o] for k, v in arr.items()}
+
+    def _exception_index(self, p: Project) -> list[int]:
+        """Per rule, the position of the exception that applies to ``p`` (-1: none)."""
+        key = project_key(p)
+        got = self._exc_cache.get(key)
+        if got is None:
+            got = []
+            for r in self.rules:
+                ex = r.exception_for(p) if r.exceptions else None
+                got.append(-1 if ex is None else r.exceptions.index(ex))
+            with _CACHE_LOCK:  # several threads may check blocks at once
+                if len(self._exc_cache) >= 4096:  # bounded, as the conditions cache
+                    self._exc_cache.clear()
+                self._exc_cache[key] = got
+        return got
+
+    def _conditions(self, p: Project) -> list[bool]:
+        """Whether each rule's conditions hold for ``p`` (cached by the project's attributes)."""
+        key = project_key(p)
+        got = self._cond_cache.get(key)
+        if got is None:
+            got = [r.applies_to(p) for r in self.rules]
+            with _CACHE_LOCK:
+                if len(self._cond_cache) >= 4096:  # bounded: per-row projects of big batches
+                    self._cond_cache.clear()
+                self._cond_cache[key] = got
+        return got
+
+    def _exit_findings(
+        self,
+        plan: RulePlan,
+        s: _Sites,
+        pos: NDArray[np.intp],
+        block: Any,
+        ok: NDArray[np.bool_],
+        cols: dict[str, list[Any]],
+    ) -> None:
+        """Site-exit rule: the site lies within distance_m of one of its exits."""
+        if len(s.exit_site) == 0:
+            return
+        local = np.full(len(s.geoms), -1, dtype=np.intp)
+        local[pos] = np.arange(len(pos))
+        owner = local[s.exit_site]
+        take = (owner >= 0) & ok[np.maximum(owner, 0)]
+        owner, lon, lat = owner[take], s.exit_lon[take], s.exit_lat[take]
+        if len(owner) == 0:
+            return
+        exit_no = _rank_within(s.exit_site[take])
+        dist = np.empty(len(owner))
+        pts = shapely.points(lon, lat)
+        for code in np.unique(block.epsg[owner]):  # each exit in its site's GK zone
+            m = block.epsg[owner] == code
+            dist[m] = shapely.distance(
+                block.geoms_m[owner[m]], transform_geoms(pts[m], _LONLAT, int(code))
+            )
+        radius = float(plan.rule.distance_m)
+        near = dist <= radius
+        owner, lon, lat, dist, exit_no = (
+            owner[near],
+            lon[near],
+            lat[near],
+            dist[near],
+            exit_no[near],
+        )
+        if len(owner) == 0:
+            return
+        o = np.lexsort((exit_no, owner))
+        owner, lon, lat, dist, exit_no = owner[o], lon[o], lat[o], dist[o], exit_no[o]
+        bands = disc_bands(lon, lat, owner, radius_m=radius)
+        start, count = _runs(owner)
+        site = owner[start]
+        names = np.array([f"exit-{k + 1}" for k in exit_no], dtype=object)
+        ids = np.empty(len(site), dtype=object)
+        ids[:] = [tuple(names[a : a + c]) for a, c in zip(start, count, strict=True)]
+        band = np.empty(len(site), dtype=object)
+        band[:] = [bands[int(x)] for x in site]
+        cols["site"].append(site)
+        cols["rule"].append(np.full(len(site), plan.pos))
+        cols["feature_ids"].append(ids)
+        cols["distance_m"].append(np.minimum.reduceat(dist, start))
+        cols["overlap_m2"].append(np.full(len(site), np.nan))
+        cols["overlap_pct"].append(np.full(len(site), np.nan))
+        cols["length_m"].append(np.full(len(site), np.nan))
+        cols["length_pct"].append(np.full(len(site), np.nan))
+        cols["access_entries"].append(np.full(len(site), None, dtype=object))
+        cols["units"].append(np.full(len(site), None, dtype=object))
+        cols["band"].append(band)
+        cols["outcome"].append(np.full(len(site), self._severity[plan.pos], np.int8))
+        cols["exceptions"].append(np.full(len(site), None, dtype=object))
+
+    def _group_tuples(
+        self, kind: str, feat: NDArray[np.intp], start: NDArray[np.intp], count: NDArray[np.intp]
+    ) -> NDArray[Any]:
+        """feature_ids per group: shared 1-tuples for the common single-feature case."""
+        out = self._fid1[kind][feat[start]]
+        multi = np.flatnonzero(count > 1)
+        ids = self.index[kind].ids
+        for g in multi:  # only sites touching several features
+            a = start[g]
+            out[g] = tuple(ids[feat[a : a + count[g]]])
+        return out
+
+    def _access(
+        self,
+        ix: LayerIndex,
+        feat: NDArray[np.intp],
+        start: NDArray[np.intp],
+        count: NDArray[np.intp],
+        prof: NDArray[np.intp],
+        projects: list[Project],
+    ) -> tuple[NDArray[Any], NDArray[Any], NDArray[np.int8]]:
+        """Judged access-list entries, unit info and the outcome code per finding.
+
+        Every entry of each unit is judged for the project (:func:`judge_entry`); the
+        finding's outcome is the most severe the judgements lead to
+        (:data:`zoning.access_list.JUDGEMENT_OUTCOME`), "needs_review" for a unit
+        without any entry. Judged once per (unit, project profile).
+        """
+        nprof = len(projects)
+        owner = np.repeat(np.arange(len(start)), count)
+        key = feat.astype(np.int64) * nprof + prof[owner]
+        ukey, inv = np.unique(key, return_inverse=True)
+        per_key = np.empty(len(ukey), dtype=object)
+        key_sev = np.zeros(len(ukey), dtype=np.int8)
+        for j, k in enumerate(ukey.tolist()):
+            f, p = divmod(k, nprof)
+            judged = []
+            worst = OUTCOME_ORDER["needs_review"]  # a unit with no entry: not judged
+            if self._unit_entries(ix, f):
+                worst = 0
+            for e in self._unit_entries(ix, f):
+                code, reason = judge_entry(e["_entry"], projects[p])
+                row = {k2: v for k2, v in e.items() if not k2.startswith("_")}
+                row.update(judgement=code, judgement_zh=JUDGEMENTS[code], reason=reason)
+                judged.append(row)
+                out = JUDGEMENT_OUTCOME[code]
+                if out is not None:
+                    worst = max(worst, OUTCOME_ORDER[out])
+            per_key[j] = tuple(judged)
+            key_sev[j] = worst
+        units1 = np.empty(len(ix), dtype=object)  # shared 1-tuples per unit
+        for f in np.unique(feat).tolist():
+            units1[f] = (self._unit_info(ix, f),)
+        ent = per_key[inv[start]]  # one unit per site: the common case, vectorised
+        units = units1[feat[start]]
+        sev = np.maximum.reduceat(key_sev[inv], start) if len(start) else key_sev[:0]
+        for g in np.flatnonzero(count > 1).tolist():  # sites on several units
+            a, c = int(start[g]), int(count[g])
+            ent[g] = tuple(e for j in inv[a : a + c] for e in per_key[j])
+            units[g] = tuple(u for f in feat[a : a + c].tolist() for u in units1[f])
+        return ent, units, sev.astype(np.int8)
+
+    def _unit_info(self, ix: LayerIndex, f: int) -> dict[str, Any]:
+        got = self._units.get(f)
+        if got is not None:
+            return got
+        with _CACHE_LOCK:  # one shared dict per unit, whichever thread makes it
+            return self._unit_info_locked(ix, f)
+
+    def _unit_info_locked(self, ix: LayerIndex, f: int) -> dict[str, Any]:
+        got = self._units.get(f)
+        if got is None:
+            cat = str(ix.columns.get("category", np.array([""] * len(ix)))[f])
+            got = {
+                "feature_id": str(ix.ids[f]),
+                "unit_code": str(ix.columns.get("unit_code", ix.ids)[f]),
+                "category": cat,
+                "category_zh": CATEGORY_ZH.get(cat, cat),
+                "name": str(ix.names[f]),
+            }
+            self._units[f] = got
+        return got
+
+    def _unit_entries(self, ix: LayerIndex, f: int) -> list[dict[str, Any]]:
+        got = self._entries.get(f)
+        if got is not None:
+            return got
+        with _CACHE_LOCK:
+            return self._unit_entries_locked(ix, f)
+
+    def _unit_entries_locked(self, ix: LayerIndex, f: int) -> list[dict[str, Any]]:
+        got = self._entries.get(f)
+        if got is None:
+            info = self._unit_info(ix, f)
+            raw = ix.columns["access_list"][f] if "access_list" in ix.columns else None
+            try:
+                got = access_entries(raw, info["feature_id"], info["unit_code"], info["category"])
+            except (json.JSONDecodeError, AttributeError, TypeError) as exc:
+                msg = (
+                    f"layer 'control_unit' feature {info['feature_id']!r}: access_list is not "
+                    f"a JSON list of entries ({exc}); validate it with layers.validate_layer"
+                )
+                raise LayerValidationError(msg) from exc
+            self._entries[f] = got
+        return got

@@ -1,0 +1,106 @@
+"""Prepared geometries and STRtrees shared by the threads checking blocks at once.
+
+GEOS builds the indexes of prepared geometries and STRtrees lazily and without a
+lock; these helpers build them beforehand and serialise the tests that keep scratch
+state in the prepared geometry. (Split off :mod:`zoning.check.relations`, so that
+:mod:`zoning.check.parts` needs no import of it.)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+from shapely import STRtree
+
+__all__ = [
+    "is_single_threaded",
+    "prepared_test",
+    "single_threaded",
+    "warm_prepared",
+    "warm_tree",
+]
+
+_LOCAL = threading.local()  # .solo: this thread is one of several checking blocks
+# GEOS prepared predicates against lines and polygons use scratch lists kept in the
+# prepared geometry (MCIndexSegmentSetMutualIntersector): one thread at a time
+_SHAPES_LOCK = threading.Lock()
+
+
+def warm_prepared(geoms: NDArray[Any]) -> None:
+    """Build now the indexes GEOS builds lazily inside prepared geometries.
+
+    A prepared polygon makes its point locator and segment-intersection index on
+    first use, without a lock: two threads using it first at once corrupt memory.
+    A point (the box centre) and a line across the box (starting outside it) build
+    both, for every geometry at once, before threads share them.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    if not ok.any():
+        return
+    g = geoms[ok]
+    shapely.prepare(g)
+    b = shapely.bounds(g)
+    pad = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) * 0.01 + 1e-9
+    centre = shapely.points((b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2)
+    xy = np.stack([b[:, 0] - pad, b[:, 1] - pad, b[:, 2] + pad, b[:, 3] + pad], axis=1)
+    cross = shapely.linestrings(xy.reshape(-1, 2), indices=np.repeat(np.arange(len(g)), 2))
+    for other in (centre, cross):
+        shapely.intersects(g, other)
+        shapely.covers(g, other)
+
+
+def prepared_test(fn: Any, prepared: Any, geoms: NDArray[Any]) -> NDArray[np.bool_]:
+    """``fn(prepared, geoms)`` (a shapely predicate) with prepared geometries shared by threads.
+
+    Point tests only read the prepared geometry's point index (built beforehand by
+    :func:`warm_prepared`) and run freely; tests of lines and polygons are always
+    serialised (an uncontended lock costs nothing): GEOS keeps scratch state in the
+    prepared geometry for them, and a checker may be shared by the threads of a block
+    pool or of a web server.
+    """
+    if len(geoms) == 0:
+        return fn(prepared, geoms)
+    pt = shapely.get_dimensions(geoms) == 0
+    if pt.all():
+        return fn(prepared, geoms)
+    many = isinstance(prepared, np.ndarray)
+    out = np.empty(len(geoms), dtype=bool)
+    if pt.any():
+        out[pt] = fn(prepared[pt] if many else prepared, geoms[pt])
+    with _SHAPES_LOCK:
+        out[~pt] = fn(prepared[~pt] if many else prepared, geoms[~pt])
+    return out
+
+
+def warm_tree(tree: STRtree) -> None:
+    """Build a GEOS STRtree now (it is built on its first query, without a lock)."""
+    tree.query(shapely.points(0.0, 0.0))
+
+
+@contextmanager
+def single_threaded(on: bool = True) -> Iterator[None]:
+    """Within: this thread's k-d queries use one thread (``on``; blocks run at once)."""
+    before = getattr(_LOCAL, "solo", False)
+    _LOCAL.solo = on or before
+    try:
+        yield
+    finally:
+        _LOCAL.solo = before
+
+
+def is_single_threaded() -> bool:
+    """Whether this thread is inside :func:`single_threaded` (k-d queries use one thread).
+
+    Returns
+    -------
+    bool
+        True within ``single_threaded(True)``.
+    """
+    return bool(getattr(_LOCAL, "solo", False))
