@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import logging
 import multiprocessing
 import os
@@ -65,6 +67,8 @@ _GENERIC_500 = "服务器内部错误 / internal server error; the details are i
 # The worker's own state: set in the worker process only.
 _STATE: dict[str, Any] = {}
 
+
+_M_ARENA_MAX = -8  # mallopt parameter (glibc malloc.h)
 
 def worker_store() -> Any:
     """The layer store of this worker process (opened on first use)."""
@@ -170,6 +174,11 @@ def _serve(
         os.environ["TMPDIR"] = tempfile.tempdir = tmp_dir
     _STATE.update(store_ref=store_ref, memory_mb=memory_mb)
     if memory_mb:
+        # one malloc arena: glibc reserves 64 MB of address space per arena for each new
+        # thread (the batch's writer and check threads), which the limit below would
+        # count although it is never used
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt(_M_ARENA_MAX, 1)
         # the soft limit binds this process; the hard one stays open so that a child
         # program (Chromium printing a PDF) can be started without it
         limit = int(memory_mb * 2**20)
