@@ -11,6 +11,9 @@
   coverage map and ``ecozone gaps`` through :func:`zoning.workflow.coverage_gaps`);
 - :func:`coverage_map_layers` — **jurisdiction → layers → gaps** of the web coverage
   map (whole features near the jurisdiction, its districts, the gaps by district);
+- :func:`site_checker` and :func:`check_site` — **store → checker → check → screening**
+  of ``ecozone check`` without ``--out`` (one site, or a few, with the screening list
+  of the first);
 - :func:`check_and_report` — **check → report** of one site, the web site check
   (``POST /api/check``, the check page), with :func:`site_report_of` and
   :func:`refuse_unchecked`, the one refusal of a site that could not be checked
@@ -29,11 +32,14 @@ from typing import Any
 
 __all__ = [
     "JurisdictionMap",
+    "SiteCheck",
     "SiteReport",
     "check_and_report",
+    "check_site",
     "coverage_map_layers",
     "jurisdiction_map",
     "refuse_unchecked",
+    "site_checker",
     "site_report_of",
     "write_site_report",
 ]
@@ -97,6 +103,100 @@ def site_report_of(result: Any, project: Any = None) -> dict[str, Any]:
     except InputFormatError:
         refuse_unchecked(result, limit=1)
         raise
+
+
+def site_checker(pack: Any, store: Any = None, *, as_of: Any = None) -> Any:
+    """The checker of a pack over a store's layers, as a site check builds it.
+
+    A layer kind the store lacks does not stop the check: its rules are judged
+    数据不足 (insufficient data), with a warning, never left out.
+
+    Parameters
+    ----------
+    pack
+        A :class:`zoning.pack.Pack` or a pack name / path.
+    store
+        A store path or URL (``None``: the default store), or an open
+        :class:`layers.LayerStore`.
+    as_of
+        Layer versions to use: what :func:`zoning.workflow.parse_as_of` reads (``--as-of``
+        text or file, a mapping kind → version, ``None``: the current ones).
+
+    Returns
+    -------
+    zoning.check.engine.SiteChecker
+    """
+    from layers import open_store
+    from zoning.workflow import make_checker, parse_as_of
+
+    as_of = parse_as_of(as_of)
+    if hasattr(store, "get_kind"):
+        return make_checker(pack, store, as_of=as_of, missing_layers="skip")
+    with open_store(store) as st:
+        return make_checker(pack, st, as_of=as_of, missing_layers="skip")
+
+
+@dataclass
+class SiteCheck:
+    """One check of :func:`check_site`: the result and the first site's screening list.
+
+    Attributes
+    ----------
+    result
+        The :class:`zoning.check.result.CheckResult`.
+    screening
+        Features of the pack's layers within the screening radii of the first site
+        (:func:`zoning.workflow.site_screening`).
+    """
+
+    result: Any
+    screening: Any
+
+
+def check_site(
+    checker: Any,
+    sites: Any,
+    *,
+    project: Any = None,
+    input_system: str | None = None,
+    radii_m: Iterable[float] | None = None,
+    result: Any = None,
+) -> SiteCheck:
+    """Check → refusal → screening: a site check as ``ecozone check`` prints it.
+
+    Parameters
+    ----------
+    checker
+        A built checker (:func:`site_checker`).
+    sites
+        A GeoDataFrame of sites (any CRS; ``site_id`` / ``source_row`` kept).
+    project
+        The project (:class:`zoning.project.Project`).
+    input_system
+        The coordinate system the sites were given in (``"gcj02"``, ...), for the notes.
+    radii_m
+        Screening radii in metres; default the pack's ``screening_radii_m``.
+    result
+        An existing result of these sites (a report already checked them): only the
+        refusal and the screening are done.
+
+    Returns
+    -------
+    SiteCheck
+
+    Raises
+    ------
+    OutsideJurisdictionError
+        A site lies outside the pack's jurisdiction (:func:`refuse_unchecked`).
+    """
+    from zoning.workflow import site_screening
+
+    if result is None:
+        result = checker.check(sites, project=project, input_system=input_system)
+    refuse_unchecked(result)  # outside the jurisdiction is not a verdict
+    first = result.sites.geometry.iloc[0]  # the screening list is for one site
+    radii = list(radii_m) if radii_m is not None else None
+    return SiteCheck(result, site_screening(checker, first, radii_m=radii))
 
 
 def check_and_report(checker: Any, site: Any, project: Any = None) -> tuple[Any, dict[str, Any]]:

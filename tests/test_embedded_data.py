@@ -455,8 +455,11 @@ def test_sponge_shares_near_targets(lay):
     assert 0.45 <= tongzhou <= 0.46
     # zoning.coverage.measure measures the same figure (dissolved, ellipsoidal)
     from zoning.coverage.measure import sponge_share
+    from zoning.pack import load_pack
 
-    res = sponge_share(sp, bu)
+    target = next(t for t in load_pack("beijing").targets if t.metric == "sponge_share")
+    res = sponge_share(sp, bu, target=target)  # Beijing's 40 % (001 l.304), from its pack
+    assert res.target == 40.0
     assert res.value == pytest.approx(100 * beijing, abs=0.05)
     assert res.met is False
     res_tz = sponge_share(sp, gpd.GeoSeries([tz_built], crs=4326), target=45.0)

@@ -25,6 +25,10 @@ PLACES = ("北京", "通州", "大兴", "江津", "广西")
 #: such as a colour "#525252" or a file name "001_1c6d450321da7557.txt"
 ADCODE = re.compile(r"(?<![#\w])(?:1[1-5]|2[1-3]|3[1-7]|4[1-6]|5[0-4]|6[1-5]|71|8[12])\d{4}(?!\w)")
 
+#: a source plan file (``../shared/seeds/001_1c6d450321da7557.txt``): what a plan says and
+#: where (a target value, a duty and its line) is pack data, cited from the pack
+PLAN_FILE = re.compile(r"(?<![\w])\d{3}_[0-9a-f]{16}\.txt")
+
 #: (file, literal) → why it may stay
 ALLOWED: dict[tuple[str, str], str] = {
     ("ecozone/web/settings.py", "beijing"): "the default_pack setting (the CLI reads it too)",
@@ -81,6 +85,7 @@ def jurisdiction_literals(path: Path, names: list[str]) -> list[tuple[int, str, 
         hits = [m.group(0) for m in pattern.finditer(text)]
         hits += [m.group(0) for m in ADCODE.finditer(text)]
         hits += [p for p in PLACES if p in text]
+        hits += [m.group(0) for m in PLAN_FILE.finditer(text)]
         found.extend((node.lineno, hit, node.value) for hit in hits)
     return found
 
@@ -101,11 +106,14 @@ def test_the_scan_finds_what_it_looks_for(tmp_path):
         "    b = {'adcode': '110112'}\n"
         '    c = f"{x} 广西壮族自治区"\n'
         '    d = "#525252 Beijing 100000 tongzhou2"\n'
-        "    return a, b, c, d\n",
+        '    e = "002_735b581d06638fbb.txt 第672行"\n'
+        "    return a, b, c, d, e\n",
         encoding="utf-8",
     )
     got = {(line, hit) for line, hit, _ in jurisdiction_literals(src, list(NAMED))}
-    assert got == {(8, "tongzhou"), (9, "110112"), (10, "广西")}
+    assert got == {
+        (8, "tongzhou"), (9, "110112"), (10, "广西"), (12, "002_735b581d06638fbb.txt")
+    }
 
 
 def test_every_shipped_pack_is_scanned_for():

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["jurisdiction_codes", "jurisdiction_rows"]
+__all__ = ["boundary_rows", "jurisdiction_codes", "jurisdiction_rows"]
 
 
 def jurisdiction_codes(pack: Any) -> list[str]:
@@ -46,8 +46,29 @@ def jurisdiction_rows(pack: Any, boundary: Any, *, children: bool = False) -> An
     geopandas.GeoDataFrame
         The matching rows (possibly empty), in the layer's CRS.
     """
+    return boundary_rows(boundary, jurisdiction_codes(pack), children=children)
+
+
+def boundary_rows(boundary: Any, codes: Any, *, children: bool = False) -> Any:
+    """The boundary features whose adcode is one of ``codes`` (a pack's or a scope's).
+
+    Parameters
+    ----------
+    boundary
+        The boundary layer's GeoDataFrame (or a :class:`layers.Layer`); without an
+        ``adcode`` column nothing matches.
+    codes
+        Adcodes (numbers or text; compared as text).
+    children
+        Also the rows whose ``parent_adcode`` is one of ``codes``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The matching rows (possibly empty), in the layer's CRS.
+    """
     gdf = getattr(boundary, "gdf", boundary)
-    codes = jurisdiction_codes(pack)
+    codes = [str(c) for c in codes]
     if "adcode" not in gdf.columns:
         return gdf.iloc[0:0]
     sel = gdf["adcode"].astype(str).isin(codes)

@@ -63,6 +63,7 @@ from zoning.pack_targets import (
     LEDGER_ZONES,
     TARGET_NATURE_EN,
     TARGET_NATURE_ZH,
+    Clues,
     Jurisdiction,
     Ledger,
     ParkService,
@@ -86,6 +87,7 @@ __all__ = [
     "TARGET_NATURE_ZH",
     "Amendment",
     "Citation",
+    "Clues",
     "Conditions",
     "Jurisdiction",
     "Ledger",
@@ -139,6 +141,8 @@ class Pack(_Model):
     zones: dict[str, Zone] = Field(default_factory=dict)
     #: how the plan asks for the key-area pollution-source ledger ([ledger]), if it does
     ledger: Ledger | None = None
+    #: how the plan asks for red-line human-activity clue checks ([clues]), if it does
+    clues: Clues | None = None
     abstract: bool = False
     amend: list[Amendment] = Field(default_factory=list)
 
@@ -493,6 +497,8 @@ def _merge(parent: Pack, raw: dict[str, Any], path: Path) -> tuple[dict[str, Any
     merged["zones"] = {**{k: z.model_dump() for k, z in parent.zones.items()}, **own_zones}
     if "ledger" not in raw and parent.ledger is not None:
         merged["ledger"] = parent.ledger.model_dump()
+    if "clues" not in raw and parent.clues is not None:
+        merged["clues"] = parent.clues.model_dump()
     return merged, list(parent.lineage)
 
 

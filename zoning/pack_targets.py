@@ -258,6 +258,21 @@ class Zone(_Model):
     note: str | None = None
 
 
+class Clues(_Model):
+    """Where a pack's plan asks for red-line human-activity clue checks (``[clues]``).
+
+    Attributes
+    ----------
+    citation : str
+        Where the plan asks for it, e.g. "002_735b581d06638fbb.txt 第672–674行".
+    note : str or None
+        The plan's wording of the duty, shown with the results.
+    """
+
+    citation: str = Field(min_length=1)
+    note: str | None = None
+
+
 #: The zones of a key-area pollution-source ledger (:mod:`zoning.tasks.ledger`).
 LEDGER_ZONES = ("strict", "key", "all")
 

@@ -288,7 +288,10 @@ def _build_layers(scale: float, seed: int) -> tuple[dict[str, gpd.GeoDataFrame],
             sys.path.insert(0, p)
     build = runpy.run_path(str(ROOT / "data" / "build_dataset.py"))
     boundaries = _beijing_boundaries()
+    from layers.kinds import canonical_kind  # the demo builder still says tongzhou_*
+
     layers = build["build_layers"](boundaries, seed=seed, scale=scale)
+    layers = {canonical_kind(k): v for k, v in layers.items()}
     beijing = boundaries[boundaries["adcode"].astype(str) == "110000"].geometry.iloc[0]
     return layers, beijing
 

@@ -191,7 +191,9 @@ _ACTIVITIES = (
     type=click.IntRange(min=1),
     default=None,
     help="Batch mode: threads checking each chunk of sites (default: all cores for large "
-    "batches). Results are the same for any number.",
+    "batches); with --engine dask, the worker processes of the local cluster ecozone starts "
+    "(one thread each; default one per core; not with --scheduler, whose cluster keeps its "
+    "own workers). Results are the same for any number.",
 )
 @click.option(
     "--distances",
@@ -258,6 +260,8 @@ def check(
                verdict, key distances and deciding rules; bad rows go to an errors
                CSV. Read, checked and written in chunks (flat memory) on
                --workers threads; --distances picks the dist_<kind>_m columns.
+               --engine dask: GeoParquet in, a folder of GeoParquet parts out, on
+               a local dask cluster of --workers processes or --scheduler ADDRESS.
     Project attributes come from the options (all sites) or, in a batch without
     them, from columns such as project_type/项目类型, industry_code/行业代码, flags.
 
@@ -361,10 +365,8 @@ def _single(
     *, report_opts=None,
 ) -> None:
     from ecozone.cli._report import report_each, report_one
-    from ecozone.workflows import refuse_unchecked
-    from layers import open_store
+    from ecozone.workflows import check_site, site_checker
     from zoning.report.project import select_site
-    from zoning.workflow import make_checker, parse_as_of
 
     report_opts = report_opts or {}
     gdf = _read_sites(sites, at_text, read_options)
@@ -372,9 +374,7 @@ def _single(
     if report_opts.get("site") is not None:
         gdf = select_site(gdf, report_opts["site"])
     gdf.attrs["issues"] = issues
-    with open_store(store) as st:
-        # a layer kind the store lacks: its rules are 数据不足 (with a warning), not skipped
-        checker = make_checker(pack, st, as_of=parse_as_of(as_of), missing_layers="skip")
+    checker = site_checker(pack, store, as_of=as_of)
     if report_dir is not None and report_opts.get("each"):
         rows = report_each(
             checker, gdf, options=report_opts["options"], outdir=report_dir, lang=lang,
@@ -406,12 +406,12 @@ def _single(
         )  # fmt: skip
     else:
         written = {}
-        result = checker.check(gdf, project=project, input_system=read_options["coords"])
-    refuse_unchecked(result)  # outside the jurisdiction is not a verdict: exit code 1
-    from zoning.workflow import site_screening
-
-    first = result.sites.geometry.iloc[0]  # the screening list is for one site
-    screening = site_screening(checker, first, radii_m=report_opts.get("radii"))
+        result = None
+    done = check_site(
+        checker, gdf, project=project, input_system=read_options["coords"],
+        radii_m=report_opts.get("radii"), result=result,
+    )  # fmt: skip
+    result, screening = done.result, done.screening
     if as_json:
         payload = result.to_dict()
         payload["screening"] = screening.to_dict(orient="records")
@@ -483,8 +483,17 @@ def _batch(
 
         output_driver(out)  # an unsupported format fails now, not after the check
     if engine == "dask":
-        from zoning.check.distributed import run_batch_dask
+        from zoning.check.dask_batch import run_batch_dask
 
+        if scheduler is not None and workers is not None:
+            click.echo(
+                f"warning: --workers {workers} 不适用于 --scheduler 指定的集群 / --workers does "
+                f"not apply with --scheduler: the running cluster at {scheduler} checks with "
+                "its own workers (size it where it is started, e.g. `dask worker ADDRESS "
+                "--nworkers N --nthreads 1`); --workers is ignored",
+                err=True,
+            )
+            workers = None
         with open_store(store) as st, progress_bar("checking sites", enabled=not as_json) as bar:
             summary = run_batch_dask(
                 sites,
@@ -492,10 +501,12 @@ def _batch(
                 store=st,
                 out=out,
                 scheduler=scheduler,
+                n_workers=workers,  # the local cluster's worker processes
                 errors_out=errors_out,
                 project=project,
                 progress=bar,
                 missing_layers="skip",
+                distances=distances,
             )
         data = summary.to_dict()
         _refuse_empty(data, sites)

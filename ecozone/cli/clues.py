@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ecozone.cli._output import echo_json, handle_errors, print_table
-from ecozone.cli.options import coords_opt, crs_opt, json_opt, store_opt, zone_opt
+from ecozone.cli.options import coords_opt, crs_opt, json_opt, pack_opt, store_opt, zone_opt
 
 
 @click.command()
@@ -38,6 +38,7 @@ from ecozone.cli.options import coords_opt, crs_opt, json_opt, store_opt, zone_o
 @crs_opt
 @coords_opt
 @zone_opt
+@pack_opt
 @store_opt
 @json_opt
 @handle_errors
@@ -50,6 +51,7 @@ def clues(
     crs: str | None,
     coords_system: str,
     zone: int | None,
+    pack: str,
     store: str | None,
     as_json: bool,
 ) -> None:
@@ -60,7 +62,8 @@ def clues(
     inside the red line (m², ellipsoidal, overlapping red lines counted once) and its
     share of the patch. Each clue gets the red-line ids and its district; a summary
     per district counts clues, clues in the red line and area inside (km²).
-    Source: 002_735b581d06638fbb.txt l.672–674.
+    The plan source is the pack's [clues] citation (Tongzhou: 002_735b581d06638fbb.txt
+    l.672–674); a pack without one prints no source.
 
     \b
     Example:
@@ -69,9 +72,12 @@ def clues(
     from geo.errors import LayerNotFoundError
     from geo.io import read_vector, write_vector
     from layers import open_store
-    from zoning.tasks.clues import CLUE_SUMMARY_ZH, CLUES_CITATION, redline_clues
+    from zoning.pack import load_pack
+    from zoning.tasks.clues import CLUE_SUMMARY_ZH, redline_clues
     from zoning.tasks.ledger import write_csv, write_xlsx
 
+    duty = load_pack(pack).clues  # where the plan asks for the check, if it does
+    citation = duty.citation if duty is not None else None
     gdf = read_vector(path, crs=crs, coords=coords_system, zone=zone)
     with open_store(store) as st:
         redline = st.get_kind("redline")
@@ -80,7 +86,9 @@ def clues(
         except LayerNotFoundError:
             boundary = None
             click.echo("warning: no boundary layer in the store; clues get no district", err=True)
-    result, summary = redline_clues(gdf, redline, boundary, id_column=id_column)
+    result, summary = redline_clues(
+        gdf, redline, boundary, id_column=id_column, citation=citation
+    )
     write_vector(result, out, raw=raw)
     table = summary.rename(columns=CLUE_SUMMARY_ZH)
     if table_out is not None:
@@ -106,7 +114,8 @@ def clues(
         "area_in_redline_m2": float(result["area_in_redline_m2"].sum()),
         "invalid": int((result["clue_type"] == "invalid").sum()),
         "redline": {"name": redline.name, "version": redline.version},
-        "citation": CLUES_CITATION,
+        "pack": pack,
+        "citation": citation,
         "by_district": summary.to_dict(orient="records"),
     }
     if as_json:
@@ -125,5 +134,11 @@ def clues(
             ]
             for r in payload["by_district"]
         ],
+    )
+    click.echo(
+        f"依据 / source: {citation}"
+        if citation
+        else f"规则包 {pack} 未给出线索核查的规划依据 / pack {pack} names no plan source for "
+        "clue checks ([clues])"
     )
     click.echo(f"{n_in} of {len(result)} clues in the red line → {out}", err=True)

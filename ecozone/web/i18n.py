@@ -150,6 +150,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "area_km2": ("面积（km²）", "Area (km²)"),
     "contribution": ("贡献（不单独考核）", "contribution (not judged)"),
     "no_data": ("无数据", "no data"),
+    "no_target": ("未给目标值（仅测算）", "no target given (measured only)"),
     "coverage_legend": (
         "目标只在规划设定的范围内评估；分区数值是对该目标的贡献，不单独考核。“力争（预期性）”目标"
         "未达到时记为“未达到力争目标”；部分区无数据时合计值标为“部分数据，未判定”。",

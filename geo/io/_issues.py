@@ -17,8 +17,9 @@ from typing import Literal
 import geopandas as gpd
 import numpy as np
 import shapely
-from pyproj import CRS, Transformer
+from pyproj import CRS
 
+from geo.crs import transformer
 from geo.errors import (
     CRSDetectionError,
     EcozoneWarning,
@@ -201,7 +202,7 @@ def _out_of_range(geoms: np.ndarray, crs: CRS | None) -> tuple[np.ndarray, str]:
         return np.zeros(len(geoms), dtype=bool), ""
     west, south = aou.west - _AOU_MARGIN, aou.south - _AOU_MARGIN
     east, north = aou.east + _AOU_MARGIN, aou.north + _AOU_MARGIN
-    to_lonlat = Transformer.from_crs(crs, 4326, always_xy=True)
+    to_lonlat = transformer(crs, 4326)
     with np.errstate(invalid="ignore"):
         lon1, lat1 = to_lonlat.transform(b[:, 0], b[:, 1], errcheck=False)
         lon2, lat2 = to_lonlat.transform(b[:, 2], b[:, 3], errcheck=False)

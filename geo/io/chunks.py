@@ -23,9 +23,12 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -38,9 +41,11 @@ from geo.io._sniff import sniff_format
 from geo.io.reader import read_vector
 from geo.io.vector import _PYOGRIO_ERRORS, _quiet_gdal, choose_layer, read_ogr
 
-__all__ = ["count_rows", "iter_vector_chunks"]
+__all__ = ["count_rows", "iter_vector_chunks", "read_ahead"]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: Rows per chunk when none is given.
 CHUNK_ROWS = 100_000
@@ -219,6 +224,22 @@ def _finish_chunk(
     return finalize_features(gdf, crs=crs, coords=coords, zone=zone, log=issues)
 
 
+def _with_parsed_crs(geo: dict[str, Any], gdf: gpd.GeoDataFrame) -> dict[str, Any]:
+    """GeoParquet metadata whose columns carry the CRS objects read from the first chunk.
+
+    geopandas parses each geometry column's PROJJSON for every table it converts
+    (about 20 ms, 0.5 s over a million sites in 40 000-row chunks); the CRS found for
+    the first chunk is the file's, so later chunks take the parsed object.
+    """
+    columns = {}
+    for name, meta in geo.get("columns", {}).items():
+        meta = dict(meta)
+        if name in gdf.columns and hasattr(gdf[name], "crs"):
+            meta["crs"] = gdf[name].crs
+        columns[name] = meta
+    return {**geo, "columns": columns}
+
+
 def _parquet_chunks(
     path: Path,
     pf: Any,
@@ -245,6 +266,8 @@ def _parquet_chunks(
         for batch in pf.iter_batches(batch_size=chunk_size):
             table = pa.Table.from_batches([batch], schema=schema)
             gdf = _arrow_to_geopandas(table, geo)
+            if offset == 0:  # parse each column's CRS once, not once per chunk
+                geo = _with_parsed_crs(geo, gdf)
             gdf = with_source_row(gdf, np.arange(offset + 1, offset + len(gdf) + 1))
             offset += len(gdf)
             out = _finish_chunk(
@@ -290,3 +313,79 @@ def _gpkg_chunks(
         if label is None and out.crs is not None and gdf.crs is None:
             label = out.crs
         yield out
+
+
+@contextmanager
+def read_ahead(chunks: Iterator[T], depth: int = 1) -> Iterator[Iterator[T]]:
+    """Read the next chunks in a background thread while the caller works on one.
+
+    Decoding a chunk (Parquet pages, WKB, GDAL features) runs while the caller checks
+    the previous one, so reading costs little wall time; at most ``depth`` chunks wait
+    read ahead (memory stays bounded). An error raised while reading surfaces from the
+    iteration at the chunk where it happened; leaving the ``with`` block early stops
+    the reader.
+
+    Parameters
+    ----------
+    chunks
+        Any iterator, e.g. :func:`iter_vector_chunks`.
+    depth
+        Chunks read ahead at most (at least 1).
+
+    Yields
+    ------
+    Iterator
+        The same items in the same order.
+
+    Examples
+    --------
+    >>> with read_ahead(iter_vector_chunks("sites.parquet")) as chunks:  # doctest: +SKIP
+    ...     for chunk in chunks:
+    ...         check(chunk)
+    """
+    box: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=max(int(depth), 1))
+    stop = threading.Event()
+
+    def _put(item: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                box.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _read() -> None:
+        try:
+            for item in chunks:
+                if not _put(("item", item)):
+                    return
+        except BaseException as err:  # handed to the consumer, raised there
+            _put(("error", err))
+            return
+        _put(("end", None))
+
+    def _items() -> Iterator[T]:
+        while True:
+            tag, value = box.get()
+            if tag == "end":
+                return
+            if tag == "error":
+                raise value
+            yield value
+
+    reader = threading.Thread(target=_read, name="ecozone-read-ahead", daemon=True)
+    reader.start()
+    try:
+        yield _items()
+    finally:
+        stop.set()
+        while reader.is_alive():  # free a reader blocked on a full queue
+            try:
+                box.get_nowait()
+            except queue.Empty:
+                pass
+            reader.join(timeout=0.05)
+        close = getattr(chunks, "close", None)
+        if close is not None:  # a generator: run its cleanup (open files)
+            close()

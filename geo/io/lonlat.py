@@ -15,12 +15,18 @@ them in WGS84 lon/lat, in four steps every caller shares:
    with ``repair=``, invalid geometries repaired with :func:`shapely.make_valid`,
    each repair reported with its reason.
 
+A wrong CRS raises by default; with ``errors="mark"`` (batches: report bad rows and go
+on) the geometries with a non-finite coordinate or outside lon/lat degrees are marked
+instead (:attr:`LonLat.nonfinite`, :attr:`LonLat.outside`) and left unrepaired.
+
 :func:`frame_to_lonlat` does the same for a GeoDataFrame and returns one in EPSG:4326.
-The web app's site parsing and :func:`geo.convert.convert_frame` use it.
+The web app's site parsing, :func:`geo.convert.convert_frame` and the site check's
+input (:mod:`zoning.check.sites`) use it.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -61,6 +67,10 @@ class LonLat:
     reasons
         For each repaired geometry (by position), why it was invalid
         (:func:`shapely.is_valid_reason`).
+    nonfinite, outside
+        With ``errors="mark"``: boolean masks of the geometries with a NaN/inf
+        coordinate, and of the (finite) ones outside lon/lat degrees after conversion.
+        All False (or empty) with ``errors="raise"``.
     """
 
     geoms: NDArray[np.object_]
@@ -69,6 +79,8 @@ class LonLat:
     description: str = ""
     repaired: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
     reasons: dict[int, str] = field(default_factory=dict)
+    nonfinite: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    outside: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
 
 def _as_array(geoms: Any) -> tuple[NDArray[np.object_], Any]:
@@ -81,6 +93,13 @@ def _as_array(geoms: Any) -> tuple[NDArray[np.object_], Any]:
         out[0] = geoms
         return out, None
     return np.array(geoms, dtype=object).ravel(), None
+
+
+@functools.lru_cache(maxsize=64)
+def _named_crs(name: str | int) -> tuple[CRS, bool]:
+    """A CRS given by name or code, and whether it is lon/lat (cached: single-site checks)."""
+    crs = CRS.from_user_input(name)
+    return crs, is_lonlat(crs)
 
 
 def _detect(
@@ -107,6 +126,7 @@ def to_lonlat(
     repair: Literal["structure", "linework"] | None = None,
     source: str = "input",
     hint: str = _GK_HINT,
+    errors: Literal["raise", "mark"] = "raise",
 ) -> LonLat:
     """Bring geometries to WGS84 lon/lat: CRS, projection, coords system, range, repair.
 
@@ -124,12 +144,18 @@ def to_lonlat(
         3° Gauss-Krüger zone for detecting eastings without the zone prefix.
     repair
         Repair invalid geometries with :func:`shapely.make_valid` using this method
-        ("structure" keeps polygons polygons); ``None`` leaves them as they are.
+        ("structure" keeps polygons polygons and drops collapsed parts; "linework" is
+        ``make_valid``'s default); ``None`` leaves them as they are.
     source
         How messages name the input (a file name, "geometry").
     hint
         The fix a range error suggests, in the caller's words (a CLI option, an API
         field).
+    errors
+        ``"raise"``: coordinates outside lon/lat degrees raise. ``"mark"``: geometries
+        with a non-finite coordinate or outside lon/lat degrees are marked
+        (:attr:`LonLat.nonfinite`, :attr:`LonLat.outside`), kept as they are (not
+        repaired), and the others converted: a batch reports its bad rows and goes on.
 
     Returns
     -------
@@ -139,10 +165,11 @@ def to_lonlat(
     Raises
     ------
     CRSDetectionError
-        No CRS and none can be detected, or coordinates outside lon/lat degrees
-        after conversion (a wrong CRS or zone).
+        No CRS and none can be detected, or (``errors="raise"``) coordinates outside
+        lon/lat degrees after conversion (a wrong CRS or zone).
     InputFormatError
-        ``coords`` other than WGS84 for projected input, or an unknown system name.
+        ``coords`` other than WGS84 for projected input, an unknown system name, or an
+        unknown ``errors``.
 
     Examples
     --------
@@ -150,19 +177,28 @@ def to_lonlat(
     >>> [round(v, 2) for v in out.geoms[0].coords[0]]
     [116.39, 39.89]
     """
+    if errors not in ("raise", "mark"):
+        msg = f'`errors` must be "raise" or "mark", got {errors!r}'
+        raise InputFormatError(msg)
     system = normalise_system(coords)
     arr, own = _as_array(geoms)
     given = crs if crs is not None else own
     swapped, description = False, ""
+    lonlat = None
     if given is None:
         arr, src, swapped, description = _detect(arr, zone, source)
     else:
         try:
-            src = CRS.from_user_input(given)
+            if isinstance(given, str | int) and not isinstance(given, bool):
+                src, lonlat = _named_crs(given)
+            else:
+                src = CRS.from_user_input(given)
         except Exception as err:  # pyproj's CRSError
             msg = f"{source}: crs={given!r} 不是有效坐标系 / is not a CRS pyproj knows"
             raise CRSDetectionError(msg) from err
-    if not is_lonlat(src):
+    if lonlat is None:
+        lonlat = is_lonlat(src)
+    if not lonlat:
         if system != "wgs84":
             msg = (
                 f"{source}: coords={coords!r} 只适用于经纬度 / applies to lon/lat input only, "
@@ -179,9 +215,19 @@ def to_lonlat(
 
         arr = shapely.transform(arr, _fn)
     live = ~shapely.is_missing(arr) & ~shapely.is_empty(arr)
+    nonfinite = np.zeros(len(arr), dtype=bool)
+    outside = np.zeros(len(arr), dtype=bool)
+    if errors == "mark":  # bad rows marked, the others go on
+        idx = np.flatnonzero(live)
+        xy, owner = shapely.get_coordinates(arr[idx], return_index=True)
+        nonfinite[idx[np.unique(owner[~np.isfinite(xy).all(axis=1)])]] = True
+        live &= ~nonfinite
     b = shapely.bounds(arr[live])
     out = (b[:, 0] < -180) | (b[:, 2] > 180) | (b[:, 1] < -90) | (b[:, 3] > 90)
-    if out.any():
+    if errors == "mark":
+        outside[np.flatnonzero(live)[out]] = True
+        live &= ~outside
+    elif out.any():
         x, y = b[np.argmax(out), :2]
         msg = (
             f"{source}: coordinates ({x:.6g}, {y:.6g}) are not lon/lat degrees "
@@ -195,10 +241,12 @@ def to_lonlat(
         bad = idx[~shapely.is_valid(arr[idx])]
         if len(bad):
             why = shapely.is_valid_reason(arr[bad])
-            arr[bad] = shapely.make_valid(arr[bad], method=repair, keep_collapsed=False)
+            # keep_collapsed is an option of "structure" only ("linework" refuses it)
+            kw = {"keep_collapsed": False} if repair == "structure" else {}
+            arr[bad] = shapely.make_valid(arr[bad], method=repair, **kw)
             repaired[bad] = True
             reasons = {int(i): str(w) for i, w in zip(bad, why, strict=True)}
-    return LonLat(arr, src, swapped, description, repaired, reasons)
+    return LonLat(arr, src, swapped, description, repaired, reasons, nonfinite, outside)
 
 
 def frame_to_lonlat(

@@ -5,6 +5,7 @@ import json
 import geopandas as gpd
 import pandas as pd
 import pytest
+import shapely
 from click.testing import CliRunner
 from docx import Document
 
@@ -141,6 +142,55 @@ def test_dask_engine_on_a_single_row_group(tmp_path, demo_points):
     assert summary["checked"] == 3 and summary["errors"] == 0
     got = gpd.read_parquet(out)
     assert got["verdict"].tolist()[1] == got["verdict"].tolist()[2]
+
+
+def test_dask_engine_honours_workers_and_distances(tmp_path, demo_points):
+    """--distances gives the in-memory engine's columns and values on the dask engine;
+    --workers sizes the local cluster; with --scheduler it does not apply, and says so
+    (issue #16)."""
+    pytest.importorskip("dask_geopandas")
+    from zoning.check.dask_engine import dask_client
+
+    well, inside = demo_points
+    shifts = [(0.0, 0.0), (0.002, 0.0), (0.0, -0.003), (0.01, 0.01)]
+    geoms = [shapely.Point(p.x + dx, p.y + dy) for p in (well, inside) for dx, dy in shifts]
+    sites = gpd.GeoDataFrame(
+        {"site_id": [f"p{i}" for i in range(len(geoms))], "owner": "某公司"},
+        geometry=geoms, crs="EPSG:4326",
+    )  # fmt: skip
+    src = tmp_path / "sites.parquet"
+    sites.to_parquet(src, row_group_size=3)
+    runner = CliRunner()
+
+    def run(out, *extra):
+        res = runner.invoke(cli, ["check", str(src), "--pack", "tongzhou", "--out", str(out),
+                                  "--json", *extra])  # fmt: skip
+        assert res.exit_code == 0, res.output
+        return res, gpd.read_parquet(out).sort_values("site_id").reset_index(drop=True)
+
+    def same(got, want):
+        cols = ["site_id", "verdict", "deciding_rules", "rules"]
+        cols += [c for c in want.columns if c.startswith("dist_")]
+        assert [c for c in got.columns if c.startswith("dist_")] == cols[4:]
+        pd.testing.assert_frame_equal(pd.DataFrame(got[cols]), pd.DataFrame(want[cols]))
+        return cols[4:]
+
+    _, mem_all = run(tmp_path / "all.parquet", "--distances", "all")
+    res, dsk_all = run(tmp_path / "dask_all", "--engine", "dask", "--workers", "1",
+                       "--distances", "all")  # fmt: skip
+    assert "--workers" not in res.stderr
+    every = same(dsk_all, mem_all)
+    _, mem_rules = run(tmp_path / "rules.parquet")  # --distances rules, the default
+    with dask_client(n_workers=1, memory_limit="1GB") as client:
+        address = client.scheduler.address
+        res, dsk_rules = run(tmp_path / "dask_rules", "--engine", "dask", "--scheduler",
+                             address, "--workers", "3")  # fmt: skip
+    assert "warning: --workers 3 不适用于 --scheduler 指定的集群 / --workers does not apply" in (
+        res.stderr
+    )
+    assert address in res.stderr
+    rules = same(dsk_rules, mem_rules)
+    assert set(rules) < set(every)  # the option changed the columns, on both engines
 
 
 def test_batch_to_xlsx_workbook(tmp_path, demo_points):

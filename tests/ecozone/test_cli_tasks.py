@@ -131,6 +131,31 @@ def test_clues_command(runner, store, tmp_path):
     assert "--table" in bad.output
 
 
+def test_clues_cite_the_pack_that_asks_for_them(runner, store, tmp_path):
+    """The plan source of the clue check is pack data ([clues]), not a constant in code."""
+    from zoning.pack import load_pack
+
+    src = tmp_path / "clues.geojson"
+    gpd.GeoDataFrame({"clue_id": ["A"]}, geometry=[Point(at(500, 500))], crs=4326).to_file(src)
+    args = [src, "--out", tmp_path / "o.gpkg", "--store", store]
+    duty = load_pack("tongzhou").clues
+    assert duty is not None and duty.citation.startswith("002_735b581d06638fbb.txt")
+    seed = Path(__file__).resolve().parents[3] / "shared" / "seeds" / "002_735b581d06638fbb.txt"
+    if seed.exists():  # the cited lines say it: human activity in the red line, checked
+        lines = seed.read_text(encoding="utf-8").splitlines()[671:674]
+        assert any("人类活动" in ln and "核查" in ln for ln in lines)
+    tz = run_json(runner, "clues", [*args, "--pack", "tongzhou"])
+    assert tz["citation"] == duty.citation and tz["pack"] == "tongzhou"
+    text = invoke(runner, "clues", [*args, "--pack", "tongzhou"]).stdout
+    assert f"依据 / source: {duty.citation}" in text
+    # a pack whose plan does not ask for it cites nothing rather than another plan
+    assert load_pack("guangxi").clues is None
+    gx = run_json(runner, "clues", [*args, "--pack", "guangxi"])
+    assert gx["citation"] is None
+    gx_text = invoke(runner, "clues", [*args, "--pack", "guangxi"]).stdout
+    assert "未给出线索核查的规划依据" in gx_text
+
+
 def test_clues_command_gcj02_input(runner, store, tmp_path):
     from geo.chinacoords import wgs84_to_gcj02
 

@@ -19,8 +19,10 @@ import shapely
 from ecozone.demo import sample_site
 from ecozone.workflows import (
     check_and_report,
+    check_site,
     jurisdiction_map,
     refuse_unchecked,
+    site_checker,
     write_site_report,
 )
 from geo.errors import InputFormatError, OutsideJurisdictionError
@@ -128,6 +130,35 @@ def test_check_and_report_is_the_web_site_check(store):
     if "parent_adcode" in boundary:
         extra = kids[~kids.index.isin(own.index)]
         assert set(extra["parent_adcode"].astype(str)) <= set(pack.jurisdiction.adcodes)
+
+
+def test_check_site_is_the_command_lines_site_check(store):
+    """store → checker → check → screening, what ``ecozone check --at`` prints."""
+    import geopandas as gpd
+
+    from zoning.workflow import jurisdiction_area, site_screening
+
+    pack = load_pack("tongzhou")
+    site, exit_point = sample_site(store)
+    project = Project(name="wf", project_type="construction", exits=(exit_point,))
+    checker = site_checker(pack, store)
+    assert checker.pack.name == "tongzhou"
+    done = check_site(checker, site, project=project, radii_m=[500.0])
+    same = make_checker(pack, store, missing_layers="skip").check(site, project=project)
+    assert list(done.result.sites["verdict"]) == list(same.sites["verdict"])
+    assert list(done.result.findings["rule_id"]) == list(same.findings["rule_id"])
+    first = done.result.sites.geometry.iloc[0]
+    expected = site_screening(checker, first, radii_m=[500.0])
+    assert done.screening.equals(expected) and len(expected)
+    assert set(done.screening["radius_m"]) <= {500.0}
+    # a result already made (by a report) is not checked again
+    again = check_site(checker, site, result=same)
+    assert again.result is same
+    # outside the jurisdiction: refused, no screening list
+    _w, _s, e, n = shapely.bounds(jurisdiction_area(pack, store))
+    far = gpd.GeoDataFrame({"site_id": ["far"]}, geometry=[shapely.Point(e + 1, n + 1)], crs=4326)
+    with pytest.raises(OutsideJurisdictionError):
+        check_site(checker, far, project=project)
 
 
 def test_coverage_map_layers_is_the_web_coverage_map(store):

@@ -371,6 +371,22 @@ def test_metric_epsg_is_the_vectorised_metric_crs_for_lonlat():
     assert codes.tolist() == [4548, 4548, 4548, 4549, 4534, 4554, 32632, 32719, 0]
 
 
+def test_metric_epsg_gives_0_for_any_non_finite_coordinate_without_a_warning():
+    # the site check's zone rule (zoning.check.relations used its own copy, which cast
+    # NaN to a garbage int64 with a RuntimeWarning, and kept a zone for a NaN latitude)
+    import warnings
+
+    from geo.crs import metric_epsg
+
+    lon = np.array([np.nan, 116.4, np.inf, -np.inf, 116.4, 116.4])
+    lat = np.array([40.0, np.nan, 40.0, 40.0, np.inf, 39.9])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        codes = metric_epsg(lon, lat)
+    assert codes.dtype == np.int64
+    assert codes.tolist() == [0, 0, 0, 0, 0, 4548]
+
+
 def test_transformer_is_cached_and_agrees_with_pyproj():
     import pyproj
 
@@ -391,3 +407,25 @@ def test_transformer_is_cached_and_agrees_with_pyproj():
     _, _, d = pyproj.Geod(ellps="GRS80").inv(shapely.get_x(back), shapely.get_y(back), lon, lat)
     assert np.all(d < 1e-3)
     assert len(transform_geoms(np.array([], dtype=object), 4326, 4548)) == 0
+
+
+def test_transform_geoms_points_fast_path_equals_the_general_path():
+    """Plain points take a shortcut; it must give exactly shapely.transform's result."""
+    from geo.crs import transform_geoms, transformer
+
+    rng = np.random.default_rng(7)
+    pts = shapely.points(rng.uniform(115.4, 117.5, 5000), rng.uniform(39.4, 41.1, 5000))
+    tr = transformer("EPSG:4326", 4527)
+
+    def _xy(c):
+        return np.column_stack(tr.transform(c[:, 0], c[:, 1]))
+
+    fast = transform_geoms(pts, "EPSG:4326", 4527)
+    assert shapely.equals_exact(fast, shapely.transform(pts, _xy), tolerance=0).all()
+    # a None, an empty point or a 3-D point: the general path, None kept
+    mixed = np.array([pts[0], None, shapely.Point(), shapely.Point(116, 40, 5)], dtype=object)
+    out = transform_geoms(mixed, "EPSG:4326", 4527)
+    assert out[1] is None and out[2].is_empty
+    general = shapely.transform(mixed[[0, 3]], _xy)
+    assert shapely.equals_exact(out[[0, 3]], general, tolerance=0).all()
+    assert shapely.equals_exact(out[0], fast[0], tolerance=0)

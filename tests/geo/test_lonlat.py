@@ -64,6 +64,37 @@ def test_repair_reports_each_reason_and_keeps_missing_geometries():
     assert not untouched.repaired.any() and not untouched.geoms[0].is_valid
 
 
+def test_linework_repair_is_make_valids_default():
+    bow = shapely.Polygon([(116, 39), (116.1, 39.1), (116.1, 39), (116, 39.1)])
+    line = shapely.LineString([(116, 39), (116, 39)])  # collapsed: linework keeps it
+    res = to_lonlat([bow, line], crs="EPSG:4326", repair="linework")
+    assert res.repaired.tolist() == [True, True]
+    assert all(shapely.equals_exact(res.geoms, shapely.make_valid(np.array([bow, line]))))
+    assert shapely.is_valid(res.geoms).all()
+
+
+def test_mark_mode_marks_bad_rows_and_converts_the_others():
+    e, n = _gk(LON, LAT)
+    bow = shapely.Polygon([(e[0], n[0]), (e[0] + 50, n[0] + 50), (e[0] + 50, n[0]),
+                           (e[0], n[0] + 50)])  # fmt: skip
+    geoms = [shapely.Point(e[0], n[0]), shapely.Point(np.nan, n[1]), None, bow]
+    res = to_lonlat(geoms, crs="EPSG:4548", repair="linework", errors="mark")
+    assert res.nonfinite.tolist() == [False, True, False, False]
+    assert not res.outside.any() and res.repaired.tolist() == [False, False, False, True]
+    assert _dist_m(res.geoms[:1], LON[:1], LAT[:1])[0] < 1e-3
+    assert res.geoms[2] is None and res.geoms[3].is_valid
+    # metres labelled lon/lat: raised by default, marked (and left unrepaired) on request
+    wrong = [shapely.Point(LON[0], LAT[0]), bow, shapely.Point(np.inf, 0.0)]
+    with pytest.raises(CRSDetectionError, match="not lon/lat degrees"):
+        to_lonlat(wrong, crs=4326, repair="linework")
+    res = to_lonlat(wrong, crs=4326, repair="linework", errors="mark")
+    assert res.outside.tolist() == [False, True, False]
+    assert res.nonfinite.tolist() == [False, False, True]
+    assert not res.repaired.any() and res.geoms[1] is wrong[1]
+    with pytest.raises(InputFormatError, match="errors"):
+        to_lonlat(wrong, crs=4326, errors="skip")
+
+
 def test_frame_to_lonlat_keeps_rows_and_columns():
     e, n = _gk(LON, LAT)
     gdf = gpd.GeoDataFrame({"name": ["a", "b", "c"]}, geometry=shapely.points(e, n),

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from pyproj import Transformer
 from shapely.geometry import LineString, Point, Polygon, box
 
 from geo.chinacoords import convert_gdf
@@ -412,6 +413,33 @@ def test_geometry_problems(checker):
         checker.check(sites.iloc[:2], project=CLEAN, errors="raise")
 
 
+def test_bad_coordinates_are_reported_per_site_and_the_others_checked(checker):
+    # geo.io.lonlat marks the rows (errors="mark"); the reasons are the check's
+    e, n = Transformer.from_crs(4326, 4548, always_xy=True).transform(*at(0, 0))
+    bow = [(e, n), (e + 100, n + 100), (e + 100, n), (e, n + 100)]
+    sites = sites_frame(
+        [Point(e, n), Point(e, float("nan")), Polygon(bow)],
+        ids=["ok", "nan", "bowtie"], crs="EPSG:4548",
+    )  # fmt: skip
+    with pytest.warns(GeometryRepairedWarning, match="bowtie"):
+        res = checker.check(sites, project=CLEAN)
+    assert list(res.sites["site_id"]) == ["ok", "bowtie"]
+    assert res.errors["site_id"].tolist() == ["nan"]
+    assert res.errors["reason"].iloc[0].startswith("坐标无效 / non-finite coordinate")
+    ok = res.sites.set_index("site_id").geometry
+    assert ok["ok"].distance(Point(at(0, 0))) < 1e-9 and ok["bowtie"].is_valid
+    # Gauss-Krüger metres labelled lon/lat: that site is reported, the other checked
+    wrong = sites_frame([Point(at(0, 0)), Point(e, n)], ids=["ok", "far"])
+    res = checker.check(wrong, project=CLEAN)
+    assert list(res.sites["site_id"]) == ["ok"] and res.errors["site_id"].tolist() == ["far"]
+    reason = res.errors["reason"].iloc[0]
+    assert reason.startswith("坐标超出经纬度范围 / coordinates outside lon/lat")
+    assert "EPSG:4326" in reason  # names the CRS the input claimed
+    # GCJ-02 / BD-09 are lon/lat systems: refused for projected input, in Chinese too
+    with pytest.raises(InputFormatError, match="coords='gcj02' 只适用于经纬度"):
+        checker.check(sites.iloc[:1], project=CLEAN, coords="gcj02")
+
+
 def test_input_errors(checker, pack, layers):
     pts = [Point(at(0, 0)), Point(at(10, 0))]
     no_crs = gpd.GeoDataFrame({"site_id": ["a", "b"]}, geometry=pts)
@@ -594,11 +622,11 @@ def test_nearest_distances_match_brute_force(checker, layers):
 
 
 def test_without_scipy_the_results_are_the_same(monkeypatch, pack, layers):
-    import zoning.check.relations as relations
+    import zoning.check.nearest as nearest
 
     sites = random_sites(600, seed=9)
     fast = SiteChecker(pack, layers).check(sites, project=SEWAGE)
-    monkeypatch.setattr(relations, "_KDTree", None)
+    monkeypatch.setattr(nearest, "_KDTree", None)
     slow = SiteChecker(pack, layers).check(sites, project=SEWAGE)
     assert list(slow.sites["verdict"]) == list(fast.sites["verdict"])
     assert list(slow.findings["rule_id"]) == list(fast.findings["rule_id"])

@@ -20,7 +20,6 @@ from affine import Affine
 
 from geo.errors import InputFormatError, MissingLayerError
 from zoning.coverage.measure import (
-    DEFAULT_TARGETS,
     MetricResult,
     districts_of,
     forest_share,
@@ -33,7 +32,13 @@ from zoning.coverage.measure import (
     share_of_area,
     sponge_share,
 )
+from zoning.coverage.registry import METRICS
 from zoning.pack import load_pack
+
+
+def beijing_target(metric: str):
+    """The Beijing pack's target for ``metric``: plan values are pack data, not code defaults."""
+    return next(t for t in load_pack("beijing").targets if t.metric == metric)
 
 GK = "EPSG:4548"
 X0, Y0 = 500_000.0, 4_420_000.0
@@ -88,7 +93,7 @@ def test_half_block_coverage_matches_circle_geometry():
         return y / 2 * math.sqrt(r * r - y * y) + r * r / 2 * math.asin(y / r)
 
     expected = 100 * (prim(50) - prim(-50)) / (1000 * 100)
-    out = park_service_coverage(parks, res)
+    out = park_service_coverage(parks, res, target=beijing_target("park_service_coverage"))
     assert isinstance(out, MetricResult)
     assert out.metric == "park_service_coverage"
     assert out.value == pytest.approx(expected, abs=0.1)
@@ -300,7 +305,7 @@ def test_redline_overlaps_not_counted_twice():
     b = box(3000, 1000, 7000, 5000)  # overlaps a on 1 km × 4 km
     c = box(9000, 9000, 11_000, 11_000)  # only a quarter inside the area
     red = layer([a, b, c])
-    out = share_of_area(red, area, districts=districts)
+    out = share_of_area(red, area, districts=districts, target=beijing_target("redline_share"))
     union_in = shapely.union_all([a, b, shapely.intersection(c, box(0, 0, 10_000, 10_000))])
     expected = 100 * geod_area(union_in) / geod_area(box(0, 0, 10_000, 10_000))
     assert out.value == pytest.approx(expected, rel=1e-6)
@@ -314,13 +319,16 @@ def test_redline_overlaps_not_counted_twice():
     west = geod_area(box(1000, 1000, 5000, 5000)) / geod_area(box(0, 0, 5000, 10_000))
     assert t.loc["110101", "value"] == pytest.approx(100 * west, rel=1e-6)
     assert t.loc["110102", "measured_km2"] == pytest.approx(9.0, rel=1e-4)
-    assert out.citation.startswith("001_1c6d450321da7557.txt l.148")
+    assert out.citation == str(beijing_target("redline_share").citation)
 
 
 def test_share_accepts_lonlat_geometry_and_rejects_projected_shapely():
     area, _ = _jurisdiction()
     red = layer([box(0, 0, 5000, 10_000)])
-    out = share_of_area(red, area.geometry.iloc[0], metric="eco_control_share")
+    out = share_of_area(
+        red, area.geometry.iloc[0], metric="eco_control_share",
+        target=beijing_target("eco_control_share"),
+    )  # fmt: skip
     assert out.value == pytest.approx(50.0, abs=1e-4)
     assert out.target == 75.0
     with pytest.raises(InputFormatError, match="GeoSeries with its CRS"):
@@ -343,7 +351,9 @@ def test_sponge_share_of_built_up_area():
 
 def test_park_area_per_person_from_number():
     park = square_with_area(0, 0, 100_000.0)
-    out = park_area_per_person(layer([park]), population=10_000)
+    out = park_area_per_person(
+        layer([park]), population=10_000, target=beijing_target("park_area_per_person")
+    )
     assert out.value == pytest.approx(10.0, rel=1e-6)
     assert out.unit == "m2/person" and out.gap_unit == "m2/person"
     assert out.target == 16.7 and out.met is False
@@ -400,7 +410,7 @@ def landcover(tmp_path):
 def test_forest_share_with_partial_edge_pixels(landcover):
     # edges cut pixels at 13 m and 147 m: forest spans x 13–80 of 13–147
     poly = box(13, 7, 147, 171)
-    out = forest_share(landcover, layer([poly]))
+    out = forest_share(landcover, layer([poly]), target=beijing_target("forest_share"))
     assert out.value == pytest.approx(100 * 67 / 134, abs=1e-3)
     assert out.target == 45.0 and out.met is True
     assert out.details["data_pct"] == pytest.approx(100.0, abs=0.01)
@@ -523,15 +533,15 @@ def test_measure_targets_missing_residential_layer():
     assert "--kind redline" in red.reason
 
 
-def test_default_targets_cover_every_metric():
-    assert set(DEFAULT_TARGETS) == {
-        "redline_share",
-        "eco_control_share",
-        "park_service_coverage",
-        "park_area_per_person",
-        "forest_share",
-        "sponge_share",
-    }
+def test_no_plan_value_in_code_a_metric_without_target_is_not_judged():
+    """Target values are pack data: without one a figure has no target, gap or verdict."""
+    from zoning.coverage.metrics import resolve_target
+
+    for name, spec in METRICS.items():
+        assert resolve_target(name, None) == (None, spec.comparison, spec.label, spec.unit, None)
+    t = next(t for t in load_pack("beijing").targets if t.metric == "redline_share")
+    value, comp, _label, unit, cite = resolve_target("redline_share", t)
+    assert (value, comp, unit) == (t.value, t.comparison, t.unit) and cite == str(t.citation)
 
 
 def test_areas_are_ellipsoidal_within_0_01_percent():

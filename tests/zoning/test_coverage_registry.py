@@ -11,7 +11,8 @@ from click.testing import CliRunner
 
 from ecozone.cli.main import cli
 from layers import open_store
-from zoning.coverage.measure import DEFAULT_TARGETS, measure_targets
+from zoning.coverage.measure import measure_targets
+from zoning.coverage.metrics import resolve_target
 from zoning.coverage.registry import METRICS, MetricInputs, metric_spec
 from zoning.pack import METRICS as PACK_METRICS
 from zoning.pack import load_pack
@@ -36,10 +37,7 @@ def test_every_registered_metric_is_complete_and_valid_in_packs():
         assert callable(spec.measure_function())
         assert spec.unit in ("%", "m2/person") and spec.comparison in (">=", "<=")
         # the registry's wording is the wording results carry without a pack target
-        _value, comp, unit, label, label_en, _cite = DEFAULT_TARGETS[name]
-        assert (spec.label, spec.label_en, spec.unit, spec.comparison) == (
-            label, label_en, unit, comp,
-        )  # fmt: skip
+        assert resolve_target(name, None) == (None, spec.comparison, spec.label, spec.unit, None)
     assert metric_spec("no_such_metric") is None
 
 

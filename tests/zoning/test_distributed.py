@@ -173,18 +173,24 @@ def test_hilbert_keys_match_dask_geopandas_order():
     assert keys[:2].tolist() == [0, 0] and keys[2] == ref.iloc[0]
 
 
-def test_run_batch_dask_matches_run_batch(layers, pack, client, tmp_path):
+# the kinds the hand-made pack's nearest rules read (its "rules" distances), and all
+RULE_DISTANCES = ["redline", "water_source_zone", "well"]
+
+
+@pytest.mark.parametrize("distances", ["rules", "all"])
+def test_run_batch_dask_matches_run_batch(layers, pack, client, tmp_path, distances):
+    """The same ``distances`` option gives run_batch's columns and values (issue #16)."""
     sites = make_sites(layers, 8_000, seed=1)
     src = tmp_path / "sites.parquet"
     sites.to_parquet(src, row_group_size=1_000)
-    # the dask engine computes every distance; run_batch's default is distances="rules"
     mem = run_batch(
-        sites, pack=pack, store_or_layers=layers, out=tmp_path / "mem.parquet", distances="all"
-    )
+        sites, pack=pack, store_or_layers=layers, out=tmp_path / "mem.parquet",
+        distances=distances,
+    )  # fmt: skip
     seen: list[tuple[int, int]] = []
     dsk = run_batch_dask(
         src, pack=pack, store=layers, out=tmp_path / "out", scheduler=client,
-        progress=lambda done, total: seen.append((done, total)),
+        progress=lambda done, total: seen.append((done, total)), distances=distances,
     )  # fmt: skip
     parts = sorted(os.listdir(tmp_path / "out"))
     assert parts == [f"part.{i:05d}.parquet" for i in range(8)]  # one per row group
@@ -192,6 +198,10 @@ def test_run_batch_dask_matches_run_batch(layers, pack, client, tmp_path):
     want = gpd.read_parquet(tmp_path / "mem.parquet")
     assert got["source_row"].is_monotonic_increasing  # the input's order
     assert got.columns.tolist() == want.columns.tolist()
+    dist = sorted(c for c in got.columns if c.startswith("dist_"))
+    kinds = sorted(set(layers) & set(pack.layer_kinds())) if distances == "all" else RULE_DISTANCES
+    assert dist == [f"dist_{k}_m" for k in kinds]
+    assert got[dist].notna().any().all()  # computed, not empty columns
     pd.testing.assert_frame_equal(
         pd.DataFrame(by_site(got).drop(columns="geometry")),
         pd.DataFrame(by_site(want).drop(columns="geometry")),
@@ -208,9 +218,72 @@ def test_run_batch_dask_matches_run_batch(layers, pack, client, tmp_path):
     assert dsk.stamp["input_checksum"] == hashlib.sha256(src.read_bytes()).hexdigest()
     assert dsk.stamp["engine"] == "dask" and dsk.stamp["sites"] == 8_000
     assert seen[-1] == (8_000, 8_000) and len(seen) == 8
-    # a rerun replaces the parts instead of adding to them
-    again = run_batch_dask(src, pack=pack, store=layers, out=tmp_path / "out", scheduler=client)
-    assert again.checked == dsk.checked and len(gpd.read_parquet(tmp_path / "out")) == len(got)
+    if distances == "all":  # a rerun replaces the parts instead of adding to them
+        again = run_batch_dask(
+            src, pack=pack, store=layers, out=tmp_path / "out", scheduler=client
+        )
+        assert again.checked == dsk.checked and len(gpd.read_parquet(tmp_path / "out")) == len(got)
+        # the default is run_batch's: the distances the pack's rules read
+        default = gpd.read_parquet(tmp_path / "out").columns
+        assert sorted(c for c in default if c.startswith("dist_")) == [
+            f"dist_{k}_m" for k in RULE_DISTANCES
+        ]
+
+
+def test_check_sites_dask_distances_and_workers_option(layers, pack, client, tmp_path):
+    """check_sites_dask takes check_sites' ``distances``; bad options fail before any work;
+    ``n_workers`` does not resize a running cluster, and says so."""
+    sites = make_sites(layers, 2_000, seed=4)
+    with pytest.warns(Warning):  # the bow-tie's repair, the unknown project type
+        mem = check_sites(sites, pack=pack, layers=layers, distances="rules")
+    with pytest.warns(Warning) as seen:
+        dsk = check_sites_dask(
+            sites, pack=pack, layers=layers, client=client.scheduler.address,
+            distances="rules", n_workers=3,
+        )  # fmt: skip
+    said = [str(w.message) for w in seen if issubclass(w.category, UserWarning)]
+    assert any(m.startswith("n_workers=3 does not apply to a running dask cluster") for m in said)
+    assert dsk.stamp["workers"] == 2  # the running cluster's own
+    assert sorted(c for c in dsk.sites.columns if c.startswith("dist_")) == [
+        f"dist_{k}_m" for k in RULE_DISTANCES
+    ]
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(dsk.sites.drop(columns="geometry")),
+        pd.DataFrame(mem.sites.drop(columns="geometry")),
+    )
+    pd.testing.assert_frame_equal(by_site(dsk.relations), by_site(mem.relations))
+    pd.testing.assert_frame_equal(by_site(dsk.findings), by_site(mem.findings))
+    src = tmp_path / "sites.parquet"
+    sites.to_parquet(src)
+    out = tmp_path / "out"
+    with pytest.raises(InputFormatError, match=r"distances: \['road'\] are not layer kinds"):
+        run_batch_dask(src, pack=pack, store=layers, out=out, scheduler=client,
+                       distances="redline,road")  # fmt: skip
+    with pytest.raises(InputFormatError, match="n_workers must be a whole number >= 1"):
+        run_batch_dask(src, pack=pack, store=layers, out=out, n_workers=0)
+    assert not out.exists()  # refused before any work
+
+
+def test_workers_size_the_local_cluster_and_do_not_change_results(layers, pack, tmp_path):
+    """``n_workers`` (``--workers``) sets the local cluster ecozone starts; 1 or 2 workers
+    write identical parts and errors."""
+    sites = make_sites(layers, 4_000, seed=6)
+    src = tmp_path / "sites.parquet"
+    sites.to_parquet(src, row_group_size=800)
+    runs = {}
+    for n in (1, 2):
+        runs[n] = run_batch_dask(
+            src, pack=pack, store=layers, out=tmp_path / f"out{n}", n_workers=n,
+            memory_limit="1GB", distances="all",
+        )  # fmt: skip
+        assert runs[n].stamp["workers"] == n
+    one, two = (gpd.read_parquet(tmp_path / f"out{n}") for n in (1, 2))
+    assert len(one) == runs[1].checked == 4_000 - 3  # three rows are errors
+    assert one["source_row"].is_monotonic_increasing
+    pd.testing.assert_frame_equal(one, two, check_exact=True)
+    assert runs[1].by_verdict == runs[2].by_verdict
+    errors = [(tmp_path / f"out{n}.errors.csv").read_bytes() for n in (1, 2)]
+    assert errors[0] == errors[1] and errors[0].count(b"\n") == 4  # header + 3 rows
 
 
 def test_input_larger_than_worker_memory(layers, pack, tmp_path):

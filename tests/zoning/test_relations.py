@@ -13,14 +13,8 @@ import pytest
 import shapely
 from pyproj import Geod
 
-from zoning.check.relations import (
-    LayerIndex,
-    fixed_equal_area_crs,
-    metric_epsg,
-    prepare_sites,
-    relate_layer,
-    transform_geoms,
-)
+from geo.crs import metric_epsg, transform_geoms
+from zoning.check.relations import LayerIndex, fixed_equal_area_crs, prepare_sites, relate_layer
 
 GEOD = Geod(ellps="GRS80")
 

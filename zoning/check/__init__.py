@@ -17,9 +17,13 @@ _EXPORTS = {
     "VERDICTS": "zoning.check.engine",
     "VERDICT_ZH": "zoning.check.engine",
     "check_sites": "zoning.check.engine",
+    "check_sites_dask": "zoning.check.dask_engine",
+    "dask_client": "zoning.check.dask_engine",
+    "hilbert_keys": "zoning.check.dask_engine",
     "load_layers": "zoning.check.batch",
     "rows_from_frames": "zoning.check.result",
     "run_batch": "zoning.check.batch",
+    "run_batch_dask": "zoning.check.dask_batch",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 

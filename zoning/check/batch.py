@@ -66,7 +66,7 @@ from geo.errors import (
     RowRejectedWarning,
 )
 from geo.io import write_vector
-from geo.io.chunks import count_rows, iter_vector_chunks, split_frame
+from geo.io.chunks import count_rows, iter_vector_chunks, read_ahead, split_frame
 from geo.io.spreadsheet import write_csv
 from geo.io.stream_writer import ChunkWriter
 from geo.io.writers import output_driver
@@ -260,28 +260,34 @@ class _SeenIds:
         h2 = pd.util.hash_array(ids, hash_key="ecozone-site-ids", categorize=False)
         return h1, h2
 
-    def first_rows(self, ids: np.ndarray) -> np.ndarray:
-        """Row at which each id was first seen (-1: not seen)."""
+    def remember(self, ids: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Row at which each id was first seen in an earlier call (-1: not seen).
+
+        The ids not seen before are remembered, first seen at ``rows``.
+        """
         found = np.full(len(ids), -1, dtype=np.int64)
-        if not self.runs or not len(ids):
+        if not len(ids):
             return found
-        h1, h2 = self._hashes(ids)
-        for k1, k2, rows in self.runs:
+        h1, h2 = self._hashes(ids)  # once per chunk: the lookup and the run share them
+        for k1, k2, first in self.runs:  # oldest run first: the earliest row wins
             lo = np.searchsorted(k1, h1, side="left")
-            hi = np.searchsorted(k1, h1, side="right")
-            for i in np.flatnonzero(hi > lo):  # hash hits: few (real duplicates)
-                hit = np.flatnonzero(k2[lo[i] : hi[i]] == h2[i])
-                if len(hit) and found[i] < 0:
-                    found[i] = rows[lo[i] + hit[0]]
+            hit = k1[np.minimum(lo, len(k1) - 1)] == h1
+            for i in np.flatnonzero(hit & (found < 0)):  # hash hits: few (real duplicates)
+                j = lo[i]
+                while j < len(k1) and k1[j] == h1[i]:
+                    if k2[j] == h2[i]:
+                        found[i] = first[j]
+                        break
+                    j += 1
+        new = found < 0
+        self._add(h1[new], h2[new], np.asarray(rows, dtype=np.int64)[new])
         return found
 
-    def add(self, ids: np.ndarray, rows: np.ndarray) -> None:
-        """Remember ``ids`` (first seen at ``rows``)."""
-        if not len(ids):
+    def _add(self, h1: np.ndarray, h2: np.ndarray, rows: np.ndarray) -> None:
+        if not len(h1):
             return
-        h1, h2 = self._hashes(ids)
         order = np.argsort(h1, kind="stable")
-        run = (h1[order], h2[order], np.asarray(rows, dtype=np.int64)[order])
+        run = (h1[order], h2[order], rows[order])
         while self.runs and len(self.runs[-1][0]) <= len(run[0]):
             a = self.runs.pop()
             k1 = np.concatenate([a[0], run[0]])
@@ -445,7 +451,7 @@ def run_batch(
         out.parent.mkdir(parents=True, exist_ok=True)
         with run.writer(streamed) as writer, ThreadPoolExecutor(
             1, thread_name_prefix="ecozone-batch-writer"
-        ) as ex:  # fmt: skip
+        ) as ex, read_ahead(chunks) as chunks:  # fmt: skip
             pending: Future[None] | None = None
             for chunk in chunks:
                 result, drop = run.check(checker, chunk, project, read_options, extra)
@@ -539,11 +545,8 @@ class _Run:
         again = np.zeros(len(chunk), dtype=bool)
         first = np.zeros(0, dtype=np.int64)
         if ids is not None:
-            first = self.seen.first_rows(ids)
+            first = self.seen.remember(ids, chunk["source_row"].to_numpy())
             again = first >= 0
-            rows = chunk["source_row"].to_numpy()
-            new = ~again
-            self.seen.add(ids[new], rows[new])
             if again.any():  # checked under a stand-in id, reported as in a one-pass check
                 chunk = chunk.copy()
                 stand_in = ids.copy()

@@ -243,6 +243,7 @@ class SiteChecker(FindingsMixin, FrameBuilder):
                 self._subsets[p.nearest_key] = self.index[p.rule.layer].subset(p.mask)
         self._fid1 = {k: one_tuples(ix.ids) for k, ix in self.index.items()}
         self._entries: dict[int, list[dict[str, Any]]] = {}
+        self._judged: dict[Any, tuple[tuple[dict[str, Any], ...], int]] = {}
         self._units: dict[int, dict[str, Any]] = {}  # control units (access_list rules)
         self._init_codes(rules)  # categories and codes of the frames (FrameBuilder)
         self._severity = np.array([OUTCOME_ORDER[r.outcome] for r in rules], dtype=np.int8)
@@ -312,7 +313,7 @@ class SiteChecker(FindingsMixin, FrameBuilder):
         coords
             Lon/lat system of ``sites``: "wgs84" (= "cgcs2000"), or "gcj02" (AMap,
             Tencent) / "bd09" (Baidu), converted to WGS84 first
-            (:func:`geo.chinacoords.convert_gdf`).
+            (:func:`geo.io.lonlat.to_lonlat`; lon/lat input only).
         input_system
             The lon/lat system the caller read the input in before converting it to
             ``sites`` (e.g. ``"gcj02"``), for the result's "assumption" note only;

@@ -32,6 +32,7 @@ from numpy.typing import NDArray
 from zoning.check.notes import import_hint
 from zoning.check.parts import covers_whole
 from zoning.check.result import _Sites
+from zoning.jurisdiction import jurisdiction_rows
 from zoning.pack import Pack, Rule
 
 log = logging.getLogger(__name__)
@@ -256,12 +257,9 @@ def check_evidence(
     boundary = layers.get("boundary")
     jurisdiction = None
     if boundary is not None:
-        bgdf = boundary.gdf if hasattr(boundary, "gdf") else boundary
-        if "adcode" in bgdf.columns:
-            codes = {str(c) for c in pack.jurisdiction.adcodes}
-            match = bgdf[bgdf["adcode"].astype(str).isin(codes)]
-            if len(match):
-                jurisdiction = shapely.union_all(match.to_crs("EPSG:4326").geometry.to_numpy())
+        match = jurisdiction_rows(pack, boundary)
+        if len(match):
+            jurisdiction = shapely.union_all(match.to_crs("EPSG:4326").geometry.to_numpy())
     if jurisdiction is None:
         log.warning(
             "pack %s: no boundary polygon for adcodes %s; sites are not tested against "

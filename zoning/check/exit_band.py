@@ -29,16 +29,14 @@ from shapely import STRtree
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import substring
 
-from geo.crs import local_metric_crs
+from geo.crs import local_metric_crs, metric_epsg, transform_geoms
 from geo.errors import GeometryError
-from zoning.check.relations import metric_epsg, transform_geoms
 
-__all__ = ["EXIT_BAND_CITATION", "HALF_LENGTH_M", "exit_band", "in_exit_band"]
+__all__ = ["HALF_LENGTH_M", "exit_band", "in_exit_band"]
 
-#: Half length of the band: 100 m to each side of the exit.
+#: Default half length of the band (m to each side of the exit) of these geometry
+#: helpers; a check uses its pack rule's ``distance_m`` and that rule's citation.
 HALF_LENGTH_M = 100.0
-#: Where the band comes from.
-EXIT_BAND_CITATION = "002_735b581d06638fbb.txt 第142行 (l.142)"
 _LONLAT = "EPSG:4326"
 _QUAD_SEGS = 16  # disc edge within 3 cm of a true 100 m circle
 

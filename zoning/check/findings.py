@@ -17,13 +17,15 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
+from geo.crs import transform_geoms
 from geo.errors import LayerValidationError
 from zoning.access_list import JUDGEMENT_OUTCOME, JUDGEMENTS, judge_entry
 from zoning.check.exit_band import disc_bands
 from zoning.check.layer_index import CATEGORY_ZH, access_entries
 from zoning.check.predicates import PREDICATES
-from zoning.check.relations import LayerIndex, LayerRelations, _runs, transform_geoms
+from zoning.check.relations import LayerIndex, LayerRelations
 from zoning.check.result import _Sites
+from zoning.check.runs import _runs
 from zoning.check.sites import project_key
 from zoning.project import Project
 
@@ -44,6 +46,9 @@ OUTCOME_ORDER: dict[str, int] = {
 }
 # guards the checker's lazy caches (module-level: a checker still pickles)
 _CACHE_LOCK = threading.RLock()
+#: (unit, project) judgements a checker remembers: a batch with per-row projects has
+#: few distinct ones; the bound keeps a long-lived web checker's memory flat.
+_JUDGED_MAX = 100_000
 
 _LONLAT = "EPSG:4326"
 
@@ -79,6 +84,7 @@ class FindingsMixin:
     _cond_cache: dict[Any, list[bool]]
     _units: dict[int, dict[str, Any]]
     _entries: dict[int, list[dict[str, Any]]]
+    _judged: dict[Any, tuple[tuple[dict[str, Any], ...], int]]
 
     def _findings(
         self,
@@ -324,20 +330,7 @@ class FindingsMixin:
         key_sev = np.zeros(len(ukey), dtype=np.int8)
         for j, k in enumerate(ukey.tolist()):
             f, p = divmod(k, nprof)
-            judged = []
-            worst = OUTCOME_ORDER["needs_review"]  # a unit with no entry: not judged
-            if self._unit_entries(ix, f):
-                worst = 0
-            for e in self._unit_entries(ix, f):
-                code, reason = judge_entry(e["_entry"], projects[p])
-                row = {k2: v for k2, v in e.items() if not k2.startswith("_")}
-                row.update(judgement=code, judgement_zh=JUDGEMENTS[code], reason=reason)
-                judged.append(row)
-                out = JUDGEMENT_OUTCOME[code]
-                if out is not None:
-                    worst = max(worst, OUTCOME_ORDER[out])
-            per_key[j] = tuple(judged)
-            key_sev[j] = worst
+            per_key[j], key_sev[j] = self._judged_unit(ix, f, projects[p])
         units1 = np.empty(len(ix), dtype=object)  # shared 1-tuples per unit
         for f in np.unique(feat).tolist():
             units1[f] = (self._unit_info(ix, f),)
@@ -349,6 +342,38 @@ class FindingsMixin:
             ent[g] = tuple(e for j in inv[a : a + c] for e in per_key[j])
             units[g] = tuple(u for f in feat[a : a + c].tolist() for u in units1[f])
         return ent, units, sev.astype(np.int8)
+
+    def _judged_unit(
+        self, ix: LayerIndex, f: int, project: Project
+    ) -> tuple[tuple[dict[str, Any], ...], int]:
+        """A unit's entries judged for a project and the worst outcome code.
+
+        Remembered across blocks and chunks (a batch judges each unit once per
+        project, not once per chunk), up to :data:`_JUDGED_MAX` pairs.
+        """
+        try:
+            key: Any = (id(ix), f, hash(project), project)
+        except TypeError:  # a project with unhashable values: judged every time
+            key = None
+        got = self._judged.get(key) if key is not None else None
+        if got is not None:
+            return got
+        judged = []
+        worst = OUTCOME_ORDER["needs_review"]  # a unit with no entry: not judged
+        if self._unit_entries(ix, f):
+            worst = 0
+        for e in self._unit_entries(ix, f):
+            code, reason = judge_entry(e["_entry"], project)
+            row = {k2: v for k2, v in e.items() if not k2.startswith("_")}
+            row.update(judgement=code, judgement_zh=JUDGEMENTS[code], reason=reason)
+            judged.append(row)
+            out = JUDGEMENT_OUTCOME[code]
+            if out is not None:
+                worst = max(worst, OUTCOME_ORDER[out])
+        got = (tuple(judged), worst)
+        if key is not None and len(self._judged) < _JUDGED_MAX:
+            self._judged[key] = got
+        return got
 
     def _unit_info(self, ix: LayerIndex, f: int) -> dict[str, Any]:
         got = self._units.get(f)

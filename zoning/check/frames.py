@@ -20,8 +20,9 @@ from numpy.typing import NDArray
 
 from zoning.check.evidence import missing_text_codes
 from zoning.check.findings import OUTCOME_ORDER
-from zoning.check.relations import OUTSIDE, RELATIONS, LayerIndex, LayerRelations, _runs
+from zoning.check.relations import OUTSIDE, RELATIONS, LayerIndex, LayerRelations
 from zoning.check.result import _SECTION_ZH, _VERDICT_OF_SEVERITY, VERDICT_ZH, _Sites
+from zoning.check.runs import _runs
 
 __all__ = ["FrameBuilder", "join_parts", "one_tuples"]
 

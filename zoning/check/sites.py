@@ -11,6 +11,9 @@ input into the :class:`zoning.check.result._Sites` it checks, before any layer i
   exits: the site is not checked and its reason is kept), invalid geometries
   repaired (:class:`geo.errors.GeometryRepairedWarning`), one project per site and
   the exit points of each site;
+
+  the conversion to lon/lat, the non-finite and range tests and the repair are
+  :func:`geo.io.lonlat.to_lonlat` (``errors="mark"``); the reasons are this module's;
 - :func:`site_profiles` — per-site projects read from the columns in
   :data:`PROJECT_COLUMNS` (:func:`zoning.project.project_from_row`), each distinct
   combination parsed once: sites share a profile number;
@@ -37,6 +40,7 @@ import shapely
 from numpy.typing import NDArray
 
 from geo.errors import CRSDetectionError, GeometryRepairedWarning, InputFormatError
+from geo.io.lonlat import LonLat, to_lonlat
 from zoning.check.layer_index import text_array
 from zoning.check.result import _Sites
 from zoning.project import FLAGS, Project, project_from_row
@@ -89,17 +93,10 @@ def read_sites(
 ) -> _Sites:
     """Lon/lat geometries and ids of ``sites`` (any CRS), then :func:`normalise_sites`."""
     sites = sites_frame(sites)
-    if coords not in ("wgs84", "cgcs2000"):
-        from geo.chinacoords import convert_gdf  # GCJ-02 / BD-09 → WGS84 (lon/lat only)
-
-        sites = convert_gdf(sites, src=coords, dst="wgs84")
+    crs = sites.geometry.crs
+    # GCJ-02 / BD-09 → WGS84 (lon/lat only), any CRS → lon/lat; bad rows marked
+    ll = to_lonlat(sites, coords=coords, repair="linework", errors="mark", source="sites")
     n = len(sites)
-    geoseries = sites.geometry
-    crs = geoseries.crs
-    geoms = geoseries.to_numpy()
-    if not crs.equals(_LONLAT):
-        geoms = geoseries.to_crs(_LONLAT).to_numpy()
-    geoms = np.asarray(geoms, dtype=object).copy()
     source_row = sites["source_row"].to_numpy() if "source_row" in sites.columns else None
     if "site_id" in sites.columns:
         site_id = text_array(sites["site_id"])
@@ -110,7 +107,7 @@ def read_sites(
         )
     else:
         site_id = np.asarray([str(i) for i in range(1, n + 1)], dtype=object)
-    s = normalise_sites(geoms, site_id, source_row, sites, crs.to_string, project)
+    s = normalise_sites(ll.geoms, site_id, source_row, sites, crs.to_string, project, ll)
     fixed = [i.get("row") for i in sites.attrs.get("issues", ()) if i.get("action") == "repaired"]
     if fixed and source_row is not None:  # repaired by the reader (geo.io): a "repair" note
         by_reader = np.isin(source_row, np.asarray(fixed, dtype=object).astype(float))
@@ -127,8 +124,13 @@ def normalise_sites(
     sites: pd.DataFrame | None,
     crs_text: Callable[[], str],
     project: Project | None,
+    lonlat: LonLat | None = None,
 ) -> _Sites:
-    """Errors, repairs, projects and exits of lon/lat sites (``sites``: their columns)."""
+    """Errors, repairs, projects and exits of lon/lat sites (``sites``: their columns).
+
+    ``lonlat``: what :func:`geo.io.lonlat.to_lonlat` (``errors="mark"``, with repair)
+    made of ``geoms`` when the caller converted them; else it is run here on ``geoms``.
+    """
     n = len(geoms)
     reasons: dict[int, str] = {}
     unique = (
@@ -144,42 +146,34 @@ def normalise_sites(
                 f"site_id {site_id[i]!r} 重复 / duplicated (first at row "
                 f"{rows[first.iloc[i]]}); give each site a unique id"
             )
-    # geometry problems: missing/empty/non-finite are errors; invalid is repaired
+    # geometry problems: missing/empty/non-finite/out of range are errors; invalid is
+    # repaired (geo.io.lonlat, linework: shapely.make_valid's default)
+    if lonlat is None:
+        lonlat = to_lonlat(geoms, crs=_LONLAT, repair="linework", errors="mark", source="sites")
+    geoms = lonlat.geoms
     missing = shapely.is_missing(geoms)
     empty = ~missing & shapely.is_empty(geoms)
-    repaired = np.zeros(n, dtype=bool)
     for i in np.flatnonzero(missing | empty):
         reasons[int(i)] = "空几何 / missing or empty geometry: give the site a geometry"
-    live = np.flatnonzero(~(missing | empty))
-    if len(live):
-        coords, owner = shapely.get_coordinates(geoms[live], return_index=True)
-        bad = np.unique(owner[~np.isfinite(coords).all(axis=1)])
-        for i in live[bad]:
-            reasons[int(i)] = (
-                "坐标无效 / non-finite coordinate (NaN/inf) in the geometry; fix the "
-                "coordinates in the input"
-            )
-        keep = np.ones(len(live), dtype=bool)
-        keep[bad] = False
-        live = live[keep]
-        b = shapely.bounds(geoms[live])
-        out = (b[:, 0] < -180) | (b[:, 2] > 180) | (b[:, 1] < -90) | (b[:, 3] > 90)
-        for i in live[out]:
-            reasons[int(i)] = (
-                "坐标超出经纬度范围 / coordinates outside lon/lat after reprojection: "
-                f"check the CRS of the input ({crs_text()})"
-            )
-        live = live[~out]
-        invalid = live[~shapely.is_valid(geoms[live])]
-        if len(invalid):
-            geoms[invalid] = shapely.make_valid(geoms[invalid])
-            repaired[invalid] = True
-            warnings.warn(
-                f"{len(invalid)} site geometries were invalid and repaired with "
-                f"make_valid (site_id {', '.join(site_id[invalid[:5]])}...)",
-                GeometryRepairedWarning,
-                stacklevel=3,
-            )
+    for i in np.flatnonzero(lonlat.nonfinite):
+        reasons[int(i)] = (
+            "坐标无效 / non-finite coordinate (NaN/inf) in the geometry; fix the "
+            "coordinates in the input"
+        )
+    for i in np.flatnonzero(lonlat.outside):
+        reasons[int(i)] = (
+            "坐标超出经纬度范围 / coordinates outside lon/lat after reprojection: "
+            f"check the CRS of the input ({crs_text()})"
+        )
+    repaired = lonlat.repaired
+    invalid = np.flatnonzero(repaired)
+    if len(invalid):
+        warnings.warn(
+            f"{len(invalid)} site geometries were invalid and repaired with "
+            f"make_valid (site_id {', '.join(site_id[invalid[:5]])}...)",
+            GeometryRepairedWarning,
+            stacklevel=3,
+        )
     # project attributes: one Project, or per-row columns (deduplicated)
     if project is not None:
         profile = np.zeros(n, dtype=np.intp)

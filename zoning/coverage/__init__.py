@@ -10,7 +10,6 @@ _EXPORTS = {
     "CoverageGeometry": "zoning.coverage.measure",
     "CoverageTile": "zoning.coverage.measure",
     "DEFAULT_FOREST_CLASSES": "zoning.coverage.measure",
-    "DEFAULT_TARGETS": "zoning.coverage.measure",
     "METRICS": "zoning.coverage.registry",
     "MetricInputs": "zoning.coverage.registry",
     "MetricResult": "zoning.coverage.measure",

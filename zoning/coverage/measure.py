@@ -65,7 +65,6 @@ products: :mod:`maps.raster`.
 from __future__ import annotations
 
 from zoning.coverage.metrics import (
-    DEFAULT_TARGETS,
     MetricResult,
     districts_of,
     get_layer,
@@ -91,7 +90,6 @@ from zoning.coverage.targets import measure_targets
 
 __all__ = [
     "DEFAULT_FOREST_CLASSES",
-    "DEFAULT_TARGETS",
     "CoverageGeometry",
     "CoverageTile",
     "MetricResult",

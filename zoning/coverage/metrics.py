@@ -20,37 +20,13 @@ from numpy.typing import NDArray
 
 from geo.errors import InputFormatError, LayerNotFoundError, MissingLayerError
 from geo.overlay import area_series
+from zoning.coverage.registry import metric_spec
 from zoning.coverage.service import MetricFrame, clip_to_zones, dissolve_overlaps, polygonal
-
-_SEED = "001_1c6d450321da7557.txt"
-
-#: Default targets: metric → (value, comparison, unit, label, label_en, citation).
-DEFAULT_TARGETS: dict[str, tuple[float, str, str, str, str, str]] = {
-    "redline_share": (
-        26.1, ">=", "%", "生态保护红线面积占比", "Red line share of area", f"{_SEED} l.148"
-    ),
-    "eco_control_share": (
-        75.0, ">=", "%", "生态控制区面积占比", "Ecological control zone share", f"{_SEED} l.362"
-    ),
-    "park_service_coverage": (
-        90.0, ">=", "%", "公园绿地500米服务半径覆盖率", "Park service-radius coverage",
-        f"{_SEED} l.382; GB/T 51346-2019 A.0.3",
-    ),
-    "park_area_per_person": (
-        16.7, ">=", "m2/person", "人均公园绿地面积", "Park green space per person",
-        f"{_SEED} l.382",
-    ),
-    "forest_share": (45.0, ">=", "%", "森林覆盖率", "Forest coverage", f"{_SEED} l.378"),
-    "sponge_share": (
-        40.0, ">=", "%", "建成区海绵城市达标面积比例", "Sponge-city share of built-up area",
-        f"{_SEED} l.304",
-    ),
-}  # fmt: skip
 
 IMPORT_HINT = "import one with `ecozone layers import FILE --kind {kind}`"
 
 #: Statuses of a measured target or of a district row (MetricResult.status).
-STATUSES = ("met", "unmet", "partial", "no_data", "contribution")
+STATUSES = ("met", "unmet", "partial", "no_data", "no_target", "contribution")
 
 #: Chinese wording of each status, for binding (True) and aspirational (False) targets.
 STATUS_ZH: dict[tuple[str, bool], str] = {
@@ -62,6 +38,8 @@ STATUS_ZH: dict[tuple[str, bool], str] = {
     ("partial", False): "部分数据，未判定",
     ("no_data", True): "无数据",
     ("no_data", False): "无数据",
+    ("no_target", True): "未给目标值（仅测算）",
+    ("no_target", False): "未给目标值（仅测算）",
     ("contribution", True): "贡献（不单独考核）",
     ("contribution", False): "贡献（不单独考核）",
 }
@@ -272,7 +250,10 @@ def with_status(
     elif missing and not judge_partial:
         status = "partial"
     else:
-        status = "met" if met else "unmet" if met is not None else "no_data"
+        status = (
+            "met" if met else "unmet" if met is not None
+            else "no_target" if result.target is None else "no_data"
+        )  # fmt: skip
     if missing and result.value is not None:
         text = (
             f"本值仅由有数据的{len(covered)}个区计算（{'、'.join(covered)}）；"
@@ -458,10 +439,19 @@ def districts_of(boundaries: Any, jurisdiction: Any = None) -> gpd.GeoDataFrame:
 
 
 def resolve_target(metric: str, target: Any) -> tuple[float | None, str, str, str, str | None]:
-    """(value, comparison, label, unit, citation) from a pack Target, a number or the default."""
-    value, comp, unit, label, _en, cite = DEFAULT_TARGETS[metric]
+    """(value, comparison, label, unit, citation) from a pack Target, a number or nothing.
+
+    Target values and their citations are pack data (``[targets]`` of a pack): without
+    a target the metric is measured and reported with no target, gap or verdict. The
+    comparison, unit and label default to the metric's (:mod:`zoning.coverage.registry`).
+    """
+    spec = metric_spec(metric)
+    if spec is None:
+        msg = f"unknown metric {metric!r}"
+        raise ValueError(msg)
+    comp, unit, label = spec.comparison, spec.unit, spec.label
     if target is None:
-        return value, comp, label, unit, cite
+        return None, comp, label, unit, None
     if isinstance(target, int | float):
         return float(target), comp, label, unit, None
     return (

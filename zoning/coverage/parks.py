@@ -21,7 +21,6 @@ from numpy.typing import NDArray
 
 from geo.errors import InputFormatError
 from zoning.coverage.metrics import (
-    DEFAULT_TARGETS,
     MetricResult,
     area_series,
     as_frame,
@@ -29,6 +28,7 @@ from zoning.coverage.metrics import (
     pct,
     zones_of,
 )
+from zoning.coverage.registry import metric_spec
 from zoning.coverage.service import (
     MetricFrame,
     clip_to_zones,
@@ -342,7 +342,7 @@ def park_service_coverage(
     label = None
     if weight == "population":
         value = details["population_pct"]
-        label = DEFAULT_TARGETS["park_service_coverage"][3] + "(人口加权)"
+        label = metric_spec("park_service_coverage").label + "(人口加权)"
         if len(zones):
             table["value"] = table["population_pct"]
     return make_result(

@@ -48,6 +48,7 @@ from zoning.coverage.metrics import (
     with_status,
 )
 from zoning.coverage.registry import MetricInputs, metric_spec
+from zoning.jurisdiction import boundary_rows
 
 __all__ = ["measure_targets"]
 
@@ -106,8 +107,7 @@ def _not_measured(target: Any, reason: str, scope_name: str | None) -> MetricRes
 
 
 def _boundary_rows(boundaries: Any, codes: Sequence[str]) -> gpd.GeoDataFrame | None:
-    b = boundaries.gdf if hasattr(boundaries, "gdf") else boundaries
-    rows = b[b["adcode"].astype(str).isin([str(c) for c in codes])]
+    rows = boundary_rows(boundaries, codes)
     return None if len(rows) == 0 else rows
 
 

@@ -7,7 +7,6 @@ The public names of the modules below, imported on first use
 from geo.lazy import lazy_exports
 
 _EXPORTS = {
-    "CLUES_CITATION": "zoning.tasks.clues",
     "CLUE_SUMMARY_ZH": "zoning.tasks.clues",
     "LedgerResult": "zoning.tasks.ledger",
     "STAKE_TABLE_COLUMNS": "zoning.tasks.stakes",

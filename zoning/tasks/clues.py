@@ -44,13 +44,11 @@ from geo.errors import (
 from zoning.check.grouping import join_per_group
 from zoning.coverage.service import grouped_union, polygonal
 
-__all__ = ["CLUES_CITATION", "CLUE_SUMMARY_ZH", "redline_clues"]
+__all__ = ["CLUE_SUMMARY_ZH", "redline_clues"]
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
 
-#: Where the clue check comes from.
-CLUES_CITATION = "002_735b581d06638fbb.txt 第672–674行 (l.672–674)"
 #: Summary column → Chinese heading.
 CLUE_SUMMARY_ZH: dict[str, str] = {
     "district_adcode": "区县代码",
@@ -252,6 +250,7 @@ def redline_clues(
     *,
     id_column: str | None = None,
     crs: Any = None,
+    citation: str | None = None,
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Screen a batch of human-activity clues against the red line (人类活动问题线索核查).
 
@@ -271,6 +270,9 @@ def redline_clues(
         id, 编号, 线索编号, source_row present, else 1, 2, … by row.
     crs
         CRS of ``clues`` if they carry none.
+    citation
+        Where the plan asks for the check (a pack's ``[clues]`` citation, e.g.
+        ``load_pack("tongzhou").clues.citation``); kept in ``clues_out.attrs``.
 
     Returns
     -------
@@ -401,7 +403,7 @@ def redline_clues(
     out["district_name"] = name
     out["issue"] = issue
     summary = _summary(out, dist_info, districts is not None)
-    out.attrs["citation"] = CLUES_CITATION
+    out.attrs["citation"] = citation
     log.debug("%d clues, %d in the red line", n, int(in_rl.sum()))
     return out, summary
 
