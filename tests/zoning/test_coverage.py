@@ -542,6 +542,13 @@ def test_no_plan_value_in_code_a_metric_without_target_is_not_judged():
     t = next(t for t in load_pack("beijing").targets if t.metric == "redline_share")
     value, comp, _label, unit, cite = resolve_target("redline_share", t)
     assert (value, comp, unit) == (t.value, t.comparison, t.unit) and cite == str(t.citation)
+    # measured, reported, not judged
+    area, _ = _jurisdiction()
+    out = share_of_area(layer([box(0, 0, 5000, 10_000)]), area)
+    assert out.value == pytest.approx(50.0, abs=1e-4)
+    assert out.target is None and out.met is None and out.citation is None
+    assert out.gap_pp is None and out.gap_abs is None
+    assert out.status == "no_target" and out.status_zh == "未给目标值（仅测算）"
 
 
 def test_areas_are_ellipsoidal_within_0_01_percent():

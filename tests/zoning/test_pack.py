@@ -639,6 +639,21 @@ def test_citations_point_at_existing_seed_lines(name):
 
 
 @needs_seeds
+def test_clue_duty_citation_points_at_the_plan_lines():
+    """The red-line clue check's source is pack data ([clues]) and names real plan lines."""
+    duty = load_pack("tongzhou").clues
+    assert duty is not None
+    m = re.fullmatch(r"(\d{3}_[0-9a-f]{16}\.txt) 第(\d+)–(\d+)行 \(l\.\2–\3\)", duty.citation)
+    assert m, duty.citation
+    lines = (SEEDS / m.group(1)).read_text(encoding="utf-8").splitlines()
+    cited = _norm("".join(lines[int(m.group(2)) - 1 : int(m.group(3))]))
+    assert _norm("人类活动问题线索核实处理") in cited
+    assert _norm(duty.note) in cited  # the pack's wording of the duty is the plan's
+    # a pack whose plan names no clue check has none (Beijing's city plan does not)
+    assert load_pack("beijing").clues is None
+
+
+@needs_seeds
 @pytest.mark.parametrize(
     ("pack", "kind", "item", "keyword"),
     [

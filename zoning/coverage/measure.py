@@ -4,19 +4,23 @@ Every metric returns a :class:`MetricResult`: the value, the target, whether it 
 met, the gap in percentage points and in km² (or m² per person), the versions of
 the input layers and a per-district table.
 
-Metrics and their default targets (Beijing, 2025):
+Metrics (their names, units and comparisons: :mod:`zoning.coverage.registry`):
 
-============================  ======================================  =======  ==============
-metric                        measured as                              target   source
-============================  ======================================  =======  ==============
-``redline_share``             red line area ÷ jurisdiction area        26.1 %   001 l.148
-``eco_control_share``         ecological control zone ÷ area           75 %     001 l.362
-``park_service_coverage``     residential land within a park's         90 %     001 l.382,
-                              service radius ÷ all residential land             GB/T 51346 A.0.3
-``park_area_per_person``      park green space ÷ population            16.7 m²  001 l.382
-``forest_share``              forest pixels (land-cover raster) ÷ area 45 %     001 l.378
-``sponge_share``              sponge-city area ÷ built-up area         40 %     001 l.304
-============================  ======================================  =======  ==============
+============================  ================================================
+metric                        measured as
+============================  ================================================
+``redline_share``             red line area ÷ jurisdiction area
+``eco_control_share``         ecological control zone ÷ area
+``park_service_coverage``     residential land within a park's service radius
+                              ÷ all residential land
+``park_area_per_person``      park green space ÷ population
+``forest_share``              forest pixels (land-cover raster) ÷ area
+``sponge_share``              sponge-city area ÷ built-up area
+============================  ================================================
+
+Target values and their plan citations are pack data (``[targets.ID]`` of a pack,
+e.g. ``load_pack("beijing").targets``): a metric called without ``target=`` measures
+and reports its value with status ``no_target`` (no gap, no verdict).
 
 Method notes (defaults documented here, options on each function):
 

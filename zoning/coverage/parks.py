@@ -259,7 +259,7 @@ def park_service_coverage(
         Network options: access depth either side of a reachable street, maximum
         entrance-to-street distance, spacing of entrances along park boundaries.
     target
-        Pack target, number, or None (90 %).
+        Pack target, number, or None (measured, not judged: ``no_target``).
 
     Returns
     -------

@@ -66,11 +66,12 @@ def share_of_area(
         The area measured against: the jurisdiction (GeoDataFrame / GeoSeries /
         shapely lon/lat geometry); its rows are dissolved.
     metric
-        Metric name (selects the default target and label).
+        Metric name (selects the registry's label, unit and comparison).
     districts
         Districts (GeoDataFrame with ``adcode``, ``name``) for the breakdown.
     target
-        A pack ``Target``, a number, or None for the default (see module docstring).
+        A pack ``Target``, a number, or None: measured and reported with no target,
+        gap or verdict (status ``no_target``).
     label
         Overrides the label.
 
@@ -145,7 +146,7 @@ def sponge_share(
     districts
         Districts for the breakdown.
     target
-        Pack target, number, or None (40 %, 001 l.304; Tongzhou 45 %, 002 l.592).
+        Pack target, number, or None (measured, not judged: ``no_target``).
 
     Returns
     -------
@@ -195,7 +196,7 @@ def park_area_per_person(
         Districts for the breakdown (per-district population needs a column or a
         raster; a plain number gives NaN per district).
     target
-        Pack target, number, or None (16.7 m², 001 l.382).
+        Pack target, number, or None (measured, not judged: ``no_target``).
     area_codes
         Adcodes of ``area_of``, to look its population up in a population table.
 
@@ -356,7 +357,7 @@ def forest_share(
     districts
         Districts for the breakdown.
     target
-        Pack target, number, or None (45 %, 001 l.378).
+        Pack target, number, or None (measured, not judged: ``no_target``).
     label
         Overrides the label.
 
