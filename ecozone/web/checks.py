@@ -702,7 +702,9 @@ def _context_geojson(entry: PackEntry) -> list[dict[str, Any]]:
     from maps.style import auto_tolerance_m, display_metric_crs, simplify_for_display
 
     frames = entry.frames
-    codes = [str(c) for c in getattr(entry.pack.jurisdiction, "adcodes", []) or []]
+    from zoning.jurisdiction import jurisdiction_codes
+
+    codes = jurisdiction_codes(entry.pack)
     area = None
     out: list[dict[str, Any]] = []
     if "boundary" in frames and codes:
@@ -713,7 +715,7 @@ def _context_geojson(entry: PackEntry) -> list[dict[str, Any]]:
             own = jurisdiction_rows(entry.pack, b)
             districts = jurisdiction_districts(entry.pack, b)
             area = own if len(own) else None
-            shown = pd.concat([own, districts[~districts["adcode"].astype(str).isin(codes)]])
+            shown = pd.concat([own, districts[~districts.index.isin(own.index)]])
             frames = {
                 **frames,
                 "boundary": gpd.GeoDataFrame(shown, geometry="geometry", crs=LONLAT),

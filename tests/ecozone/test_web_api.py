@@ -747,3 +747,12 @@ def test_map_legend_uses_the_packs_zone_names(client):
     assert others  # e.g. the boundary: registry labels
     for kind in others:
         assert labels[kind] == pack.kind_label(kind) == KINDS[kind].label_zh, kind
+
+
+def test_map_context_shows_the_jurisdiction_once_with_its_districts(client):
+    """The context map's boundary: the pack's own area once, then its districts (not again)."""
+    for name in ("beijing", "tongzhou"):
+        ctx = client.get("/api/map/context", params={"pack": name}).json()
+        layer = next(x for x in ctx["layers"] if x["kind"] == "boundary")
+        ids = [f["properties"]["feature_id"] for f in layer["features"]["features"]]
+        assert ids and len(ids) == len(set(ids))  # no boundary feature drawn twice
