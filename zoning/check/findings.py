@@ -351,8 +351,9 @@ class FindingsMixin:
         Remembered across blocks and chunks (a batch judges each unit once per
         project, not once per chunk), up to :data:`_JUDGED_MAX` pairs.
         """
+        key: Any = (id(ix), f, project)
         try:
-            key: Any = (id(ix), f, hash(project), project)
+            hash(key)
         except TypeError:  # a project with unhashable values: judged every time
             key = None
         got = self._judged.get(key) if key is not None else None
