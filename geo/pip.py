@@ -2,19 +2,24 @@
 
 :func:`points_in_polygons` answers the raw point-in-polygon join (every
 ``(point, polygon)`` pair where the point intersects the polygon) with shapely 2
-only: bounding-box candidates, then the exact
-test :func:`shapely.intersects_xy` on prepared polygons, on spatially sorted
-points (better cache use) split over threads (shapely's predicates release the
-GIL; creating point geometries, which the default path avoids, holds it).
-By default the candidates come from a uniform grid over the polygons' boxes
-(numpy only: no point geometries are created, the costliest step of the
-STRtree path); with a given ``tree`` they come from :meth:`shapely.STRtree.query`.
+only: bounding-box candidates, then the exact test :func:`shapely.intersects_xy`
+on prepared polygons, both split over threads (numpy and shapely's predicates
+release the GIL; creating point geometries, which the default path avoids, holds
+it). The exact tests are grouped by polygon: each thread tests its own polygons
+(a GEOS prepared geometry must not be tested from two threads at once; tests of
+one polygon together also use the cache best). By default the candidates come
+from a uniform grid over the polygons' boxes (numpy only: no point geometries are
+created, the costliest step of the STRtree path); with a given ``tree`` they come
+from :meth:`shapely.STRtree.query`.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import shapely
@@ -23,7 +28,7 @@ __all__ = ["points_in_polygons"]
 
 #: Below this many points one thread is used (thread start-up costs more than it saves).
 _MIN_POINTS_PER_THREAD = 50_000
-#: Points per task handed to a thread (bounds the candidate arrays held at once).
+#: Points per candidate task (bounds the candidate arrays a task builds at once).
 _BLOCK = 262_144
 
 
@@ -32,38 +37,6 @@ def _available_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
         return os.cpu_count() or 1
-
-
-def _grid_order(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Stable order of the points by a 1024 × 1024 grid cell (row-major Z of cells)."""
-    finite = np.isfinite(x) & np.isfinite(y)
-    if not finite.any():
-        return np.arange(len(x))
-    x0, x1 = float(np.min(x[finite])), float(np.max(x[finite]))
-    y0, y1 = float(np.min(y[finite])), float(np.max(y[finite]))
-    sx = 1023.0 / (x1 - x0) if x1 > x0 else 0.0
-    sy = 1023.0 / (y1 - y0) if y1 > y0 else 0.0
-    cx = np.nan_to_num((x - x0) * sx).clip(0, 1023).astype(np.int64)
-    cy = np.nan_to_num((y - y0) * sy).clip(0, 1023).astype(np.int64)
-    # interleave the bits of the cell coordinates (Morton / Z order)
-    key = np.zeros(len(x), dtype=np.int64)
-    for b in range(10):
-        key |= ((cx >> b) & 1) << (2 * b)
-        key |= ((cy >> b) & 1) << (2 * b + 1)
-    return np.argsort(key, kind="stable")
-
-
-def _block(
-    tree: shapely.STRtree, polys: np.ndarray, x: np.ndarray, y: np.ndarray, idx: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Exact pairs of the points ``idx`` (positions into ``x``/``y``)."""
-    pts = shapely.points(x[idx], y[idx])
-    p, g = tree.query(pts, predicate=None)
-    if len(p) == 0:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
-    pi = idx[p]
-    hit = shapely.intersects_xy(polys[g], x[pi], y[pi])
-    return pi[hit], g[hit].astype(np.int64)
 
 
 def _grid_index(polys: np.ndarray) -> dict[str, np.ndarray | float | int]:
@@ -108,23 +81,39 @@ def _grid_cells(grid: dict, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return cell
 
 
-def _grid_block(
-    grid: dict, polys: np.ndarray, x: np.ndarray, y: np.ndarray, cell: np.ndarray, idx: np.ndarray
+def _grid_candidates(
+    grid: dict, x: np.ndarray, y: np.ndarray, r: slice
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Exact pairs of the points ``idx`` by grid candidates, box filter and intersects_xy."""
-    idx = idx[cell[idx] >= 0]
+    """(point, polygon) pairs of the points in range ``r`` whose polygon box holds the point."""
+    xs, ys = x[r], y[r]
+    cell = _grid_cells(grid, xs, ys)
+    idx = np.flatnonzero(cell >= 0)
     c = cell[idx]
     s = grid["start"][c]
     cnt = grid["start"][c + 1] - s
     pi = np.repeat(idx, cnt)
-    r = np.arange(len(pi)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-    gi = grid["poly"][np.repeat(s, cnt) + r]
+    k = np.arange(len(pi)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    gi = grid["poly"][np.repeat(s, cnt) + k]
     bb = grid["bounds"][gi]
-    xx, yy = x[pi], y[pi]
+    xx, yy = xs[pi], ys[pi]
     m = (bb[:, 0] <= xx) & (xx <= bb[:, 2]) & (bb[:, 1] <= yy) & (yy <= bb[:, 3])
-    pi, gi = pi[m], gi[m]
-    hit = shapely.intersects_xy(polys[gi], xx[m], yy[m])
+    return pi[m] + r.start, gi[m]
+
+
+def _exact(
+    polys: np.ndarray, x: np.ndarray, y: np.ndarray, pi: np.ndarray, gi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The candidate pairs (sorted by polygon) where the point intersects the polygon."""
+    hit = shapely.intersects_xy(polys[gi], x[pi], y[pi])
     return pi[hit], gi[hit]
+
+
+def _map(work: Callable[[Any], Any], items: list, threads: int) -> list:
+    """``work`` over ``items`` in order, on ``threads`` threads."""
+    if threads == 1 or len(items) == 1:
+        return [work(b) for b in items]
+    with ThreadPoolExecutor(min(threads, len(items))) as pool:
+        return list(pool.map(work, items))
 
 
 def points_in_polygons(
@@ -197,25 +186,34 @@ def points_in_polygons(
         if not np.isfinite(shapely.bounds(polys)).all(axis=1).any():
             return np.empty(0, np.int64), np.empty(0, np.int64)  # only empty polygons
         grid = _grid_index(polys)
-        cell = _grid_cells(grid, x, y)
-        order = np.argsort(cell, kind="stable")  # points of a cell together: cache locality
 
-        def work(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            return _grid_block(grid, polys, x, y, cell, b)
+        def candidates(r: slice) -> tuple[np.ndarray, np.ndarray]:
+            return _grid_candidates(grid, x, y, r)
     else:
-        order = _grid_order(x, y)
+        tree.query(shapely.points(0.0, 0.0))  # GEOS builds the tree on first query: now
 
-        def work(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            return _block(tree, polys, x, y, b)
+        def candidates(r: slice) -> tuple[np.ndarray, np.ndarray]:
+            p, g = tree.query(shapely.points(x[r], y[r]))
+            return p + r.start, g.astype(np.int64)
 
-    # contiguous runs of the sorted order: nearby points share a task
-    blocks = np.array_split(order, max(threads, -(-n // _BLOCK)))
-    if threads == 1:
-        parts = [work(b) for b in blocks]
-    else:
-        with ThreadPoolExecutor(threads) as pool:
-            parts = list(pool.map(work, blocks))
-    pi = np.concatenate([p for p, _ in parts])
-    gi = np.concatenate([g for _, g in parts])
+    # candidates: contiguous ranges of the points, one per task
+    size = -(-n // max(threads, -(-n // _BLOCK)))
+    cand = _map(candidates, [slice(a, min(a + size, n)) for a in range(0, n, size)], threads)
+    pi = np.concatenate([p for p, _ in cand])
+    gi = np.concatenate([g for _, g in cand])
+    del cand
+    if len(gi) == 0:
+        return pi, gi
+    # exact tests grouped by polygon: a prepared polygon is used by one thread only
+    # (GEOS's prepared geometries are not safe to test from two threads at once) and
+    # stays in cache for all its points
+    o = np.argsort(gi, kind="stable")
+    pi, gi = pi[o], gi[o]
+    cuts = np.searchsorted(gi, gi[np.linspace(0, len(gi), threads + 1)[1:-1].astype(np.int64)])
+    edges = np.r_[0, cuts, len(gi)]
+    spans = [slice(a, b) for a, b in itertools.pairwise(edges) if b > a]
+    parts = _map(lambda sl: _exact(polys, x, y, pi[sl], gi[sl]), spans, threads)
+    pi = np.concatenate([np.empty(0, np.int64), *(p for p, _ in parts)])
+    gi = np.concatenate([np.empty(0, np.int64), *(g for _, g in parts)])
     srt = np.lexsort((gi, pi))
     return pi[srt], gi[srt]

@@ -187,7 +187,7 @@ def test_box_skip_never_drops_a_site_within_the_radius(offsets, radius):
     far = far_from(_WELLS, block, radius)
     # the truth: metric (GK) distance of each site to its nearest well
     m = _WELLS.metric(int(block.epsg[0]))
-    d = shapely.distance(block.geoms_m[:, None], m.geoms[None, :]).min(axis=1)
+    d = shapely.distance(block.metric_geoms()[:, None], m.geoms[None, :]).min(axis=1)
     assert (d[far] > radius).all()
     # the relations with the skip equal a search without it (radius beyond every site)
     got = relate_layer(_WELLS, block, within_m=None, nearest_max_m=radius, ea_crs=ea)

@@ -101,3 +101,51 @@ def test_metric_distance_is_geodesic_to_the_centimetre():
                        nearest_max_m=1000.0, ea_crs=ea)  # fmt: skip
     assert rel.nearest_feature.tolist() == [0]
     assert rel.nearest_m[0] == pytest.approx(30.0, abs=0.01)
+
+
+@pytest.mark.parametrize("radius_m", [30.0, 400.0])
+def test_within_distance_pairs_of_points_equal_geos_on_every_pair(radius_m):
+    # a block of single points keeps no metric geometries and drops, by the segment
+    # k-d tree, the points far from every feature: the pairs must still be exactly
+    # those GEOS finds on every (site, feature) pair, with GEOS's distances
+    index = _layer(seed=7)
+    rng = np.random.default_rng(17)
+    near = shapely.get_coordinates(index.geoms)[rng.integers(0, 500, 300)]
+    near += rng.normal(0, 0.0005, near.shape)  # many points tens of metres from a vertex
+    xy = np.vstack([near, np.column_stack([rng.uniform(116.5, 116.9, 300),
+                                           rng.uniform(39.75, 40.05, 300)])])  # fmt: skip
+    pts = shapely.points(xy)
+    ea = fixed_equal_area_crs([index])
+    block = prepare_sites(pts, ea_crs=ea)
+    assert block.geoms_m is None  # the point path: coordinates only
+    within = np.full(len(index), radius_m)
+    within[::5] = np.nan  # features no rule measures distances to
+    rel = relate_layer(index, block, within_m=within, nearest_max_m=1000.0, ea_crs=ea)
+    got = rel.relation == 2  # WITHIN_DISTANCE
+    pts_m = transform_geoms(pts, "EPSG:4326", 4548)
+    feats_m = transform_geoms(index.geoms, "EPSG:4326", 4548)
+    d = shapely.distance(pts_m[:, None], feats_m[None, :])
+    touch = shapely.intersects(pts[:, None], index.geoms[None, :])
+    want_s, want_f = np.nonzero(~touch & (d <= within[None, :]))
+    assert len(want_s) > 20  # the data really has pairs
+    np.testing.assert_array_equal(rel.site[got], want_s)
+    np.testing.assert_array_equal(rel.feature[got], want_f)
+    np.testing.assert_allclose(rel.distance_m[got], d[want_s, want_f], rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("order", [(0, 1, 2), (2, 1, 0), (1, 2, 0)])
+def test_equally_near_features_give_the_lowest_one(order):
+    # three squares meeting at (1000, 1000) (metres): a point above that corner is
+    # exactly as near to each; the answer is the lowest position, whatever the order
+    from zoning.check.nearest import _Segments
+
+    squares = [shapely.box(0, 0, 1000, 1000), shapely.box(1000, 0, 2000, 1000),
+               shapely.box(1000, 1000, 2000, 2000).buffer(0)]  # fmt: skip
+    geoms = np.array([squares[i] for i in order], dtype=object)
+    seg = _Segments(geoms)
+    xy = np.array([[1000.0, 1500.0], [500.0, 1500.0], [1000.0, 1000.5]])
+    feat, dist, _sure = seg.nearest(xy, 8, 5000.0)
+    d_all = shapely.distance(shapely.points(xy)[:, None], geoms[None, :])
+    np.testing.assert_allclose(dist, d_all.min(axis=1), atol=1e-9)
+    want = [int(np.flatnonzero(row == row.min()).min()) for row in d_all]
+    assert feat.tolist() == want

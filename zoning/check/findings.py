@@ -257,7 +257,7 @@ class FindingsMixin:
         for code in np.unique(block.epsg[owner]):  # each exit in its site's GK zone
             m = block.epsg[owner] == code
             dist[m] = shapely.distance(
-                block.geoms_m[owner[m]], transform_geoms(pts[m], _LONLAT, int(code))
+                block.metric_geoms(owner[m]), transform_geoms(pts[m], _LONLAT, int(code))
             )
         radius = float(plan.rule.distance_m)
         near = dist <= radius

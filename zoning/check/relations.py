@@ -38,7 +38,7 @@ from numpy.typing import NDArray
 from pyproj import CRS
 from shapely import STRtree
 
-from geo.crs import equal_area_crs, metric_epsg, transform_geoms
+from geo.crs import equal_area_crs, metric_epsg, transform_geoms, transformer
 from geo.measure import geodesic_length
 from zoning.check.lengths import lengths_inside
 from zoning.check.nearest import _Metric, _nearest, _pieces, _Segments, _within_pairs
@@ -87,7 +87,10 @@ class SiteBlock:
     geoms_ll
         Site geometries in EPSG:4326.
     geoms_m
-        Each site in the metric CRS of its centroid (see :func:`geo.crs.metric_epsg`).
+        Each site in the metric CRS of its centroid (see :func:`geo.crs.metric_epsg`);
+        ``None`` for a block of single points until :meth:`metric_geoms` needs them
+        (their metric coordinates ``first_xy_m`` answer most questions; creating a
+        point geometry per site holds the interpreter lock).
     epsg
         That CRS per site.
     zones
@@ -106,7 +109,7 @@ class SiteBlock:
     """
 
     geoms_ll: NDArray[Any]
-    geoms_m: NDArray[Any]
+    geoms_m: NDArray[Any] | None
     epsg: NDArray[np.int64]
     zones: dict[int, NDArray[np.intp]]
     area_m2: NDArray[np.float64]
@@ -125,8 +128,11 @@ class SiteBlock:
             if line.any():
                 self.length_m[line] = geodesic_length(self.geoms_ll[line], _LONLAT)
         if self.simple_point is None:
-            self.simple_point = self.is_point & (shapely.get_type_id(self.geoms_m) == 0)
+            self.simple_point = self.is_point & (shapely.get_type_id(self.geoms_ll) == 0)
         self.all_simple_points = bool(self.simple_point.all())
+        if self.geoms_m is None and not (self.all_simple_points and self.first_xy_m is not None):
+            msg = "geoms_m may be left out only for single points with first_xy_m"
+            raise ValueError(msg)
         if self.first_xy_m is None:
             xy, owner = shapely.get_coordinates(self.geoms_m, return_index=True)
             if not self.all_simple_points:  # lines, polygons, multipoints: first vertex
@@ -137,6 +143,16 @@ class SiteBlock:
     def n(self) -> int:
         """Number of sites."""
         return len(self.geoms_ll)
+
+    def metric_geoms(self, pos: NDArray[np.intp] | None = None) -> NDArray[Any]:
+        """The metric geometries of the sites at ``pos`` (all when ``None``).
+
+        For a block of single points left without them, new points from
+        ``first_xy_m`` (the very coordinates :func:`geo.crs.transform_geoms` gives).
+        """
+        if self.geoms_m is not None:
+            return self.geoms_m if pos is None else self.geoms_m[pos]
+        return shapely.points(self.first_xy_m if pos is None else self.first_xy_m[pos])
 
     def bounds(self) -> NDArray[np.float64]:
         """Lon/lat bounding box of each site, shape (n, 4) (made once)."""
@@ -179,17 +195,28 @@ def prepare_sites(geoms_ll: NDArray[Any], *, ea_crs: CRS) -> SiteBlock:
     zones: dict[int, NDArray[np.intp]] = {}
     if n and (epsg == epsg[0]).all():  # one zone (always for a single site)
         zones[int(epsg[0])] = np.arange(n)
+    else:
+        zones = {int(code): np.flatnonzero(epsg == code) for code in np.unique(epsg)}
+    geoms_m: NDArray[Any] | None = None
+    xy_m: NDArray[np.float64] | None = None
+    if n and simple_pt.all() and not shapely.has_z(geoms_ll).any():
+        # single points: metric coordinates only (geometries made when needed)
+        xy_m = np.empty((n, 2))
+        for code, pos in zones.items():
+            x, y = transformer(_LONLAT, code).transform(cx[pos], cy[pos])
+            xy_m[pos, 0], xy_m[pos, 1] = x, y
+    elif len(zones) == 1:
         geoms_m = transform_geoms(geoms_ll, _LONLAT, int(epsg[0]))
     else:
         geoms_m = np.empty(n, dtype=object)
-        for code in np.unique(epsg):
-            pos = np.flatnonzero(epsg == code)
-            zones[int(code)] = pos
-            geoms_m[pos] = transform_geoms(geoms_ll[pos], _LONLAT, int(code))
+        for code, pos in zones.items():
+            geoms_m[pos] = transform_geoms(geoms_ll[pos], _LONLAT, code)
     area = np.zeros(n)
     if areal.any():
         area[areal] = shapely.area(transform_geoms(geoms_ll[areal], _LONLAT, ea_crs))
-    return SiteBlock(geoms_ll, geoms_m, epsg, zones, area, areal, is_point, simple_pt & is_point)
+    return SiteBlock(
+        geoms_ll, geoms_m, epsg, zones, area, areal, is_point, simple_pt & is_point, xy_m
+    )
 
 
 @dataclass
@@ -401,9 +428,7 @@ def relate_layer(
     many = many_parts(block)[si] & ~block.is_point[si]  # part by part (_part_overlaps)
     chk = ~block.is_point[si] & feat_areal & ~many
     if chk.any():
-        inside[chk] = prepared_test(
-            shapely.covers, index.geoms[fi[chk]], block.geoms_ll[si[chk]]
-        )
+        inside[chk] = prepared_test(shapely.covers, index.geoms[fi[chk]], block.geoms_ll[si[chk]])
     site_areal = block.areal[si]
     overlap = np.where(site_areal, 0.0, np.nan)
     if many.any():

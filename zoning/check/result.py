@@ -488,7 +488,10 @@ def note_columns(result: CheckResult) -> tuple[NDArray[Any], NDArray[Any]]:
         if len(ins):
             rules = pd.Categorical(ins["rule_id"].astype(str))
             rule_ids = list(rules.categories)
-            idx = _site_index(site_ids, ins["site_id"].to_numpy())
+            ids = ins["site_id"].to_numpy()
+            # findings come grouped by site: one lookup per run of a site's rows
+            heads = np.r_[0, np.flatnonzero(ids[1:] != ids[:-1]) + 1]
+            idx = np.repeat(_site_index(site_ids, ids[heads]), np.diff(np.r_[heads, len(ids)]))
             bits = np.left_shift(np.int64(1), np.asarray(rules.codes, dtype=np.int64) % 63)
             np.bitwise_or.at(mask, idx[idx >= 0], bits[idx >= 0])
     straddle = _bool_column(sites, "straddles_jurisdiction")
