@@ -135,6 +135,29 @@ def test_repeated_id_across_chunks_reported_like_one_pass(tmp_path, pack):
     assert [s.checked for s in outs] == [3, 3, 3]
 
 
+@pytest.mark.parametrize("run_max", [4, 1 << 21])
+def test_seen_ids_give_the_first_row_of_every_repeat(monkeypatch, run_max):
+    # the repeated-id table against a dict, over many chunks, with merging capped at
+    # a few ids (many unmerged runs) and not (one run per power of two)
+    from zoning.check import batch
+
+    monkeypatch.setattr(batch, "_RUN_MAX", run_max)
+    rng = np.random.default_rng(3)
+    seen = batch._SeenIds()
+    first: dict[str, int] = {}
+    row = 0
+    for size in rng.integers(1, 40, 60):
+        ids = np.asarray([f"id{v}" for v in rng.integers(0, 400, size)], dtype=object)
+        ids = np.unique(ids)  # a chunk's own repeats are the check's to find
+        rows = np.arange(row + 1, row + 1 + len(ids))
+        row += len(ids)
+        want = [first.get(i, -1) for i in ids]
+        for i, r in zip(ids, rows, strict=True):
+            first.setdefault(i, int(r))
+        assert seen.remember(ids, rows).tolist() == want
+    assert len(seen.runs) > (3 if run_max == 4 else 0)
+
+
 def test_interrupted_write_leaves_previous_output(tmp_path, pack, monkeypatch):
     layers = make_layers()
     sites = random_sites(3_000, seed=5)

@@ -243,12 +243,17 @@ def _output_frame(
     return gpd.GeoDataFrame(out, geometry=geometry, crs=rs.crs)
 
 
+#: Ids per sorted run of :class:`_SeenIds` beyond which runs are no longer merged.
+_RUN_MAX = 1 << 21
+
+
 class _SeenIds:
     """The site ids of earlier chunks, with the row each was first seen at.
 
     Ids are kept as two independent 64-bit hashes (a match must agree on both) in
     sorted runs merged like a log-structured tree: memory 24 bytes per site, lookups
-    by binary search, no Python object per site.
+    by binary search, no Python object per site. Runs stop merging at
+    :data:`_RUN_MAX` ids (10 M sites: five runs to search, and no 240 MB merge).
     """
 
     def __init__(self) -> None:
@@ -288,7 +293,9 @@ class _SeenIds:
             return
         order = np.argsort(h1, kind="stable")
         run = (h1[order], h2[order], rows[order])
-        while self.runs and len(self.runs[-1][0]) <= len(run[0]):
+        # runs merge while the newer is as large as the older, up to _RUN_MAX ids: a
+        # merge copies both runs, and merging the largest would double the table
+        while self.runs and len(self.runs[-1][0]) <= len(run[0]) < _RUN_MAX:
             a = self.runs.pop()
             k1 = np.concatenate([a[0], run[0]])
             o = np.argsort(k1, kind="stable")  # earlier runs first among equal keys
