@@ -28,6 +28,7 @@ code, reporting the rows that do not join.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -239,6 +240,13 @@ def parse_entry_text(text: str) -> tuple[str, EntryConditions | None]:
     >>> effect, cond.industry_prefixes, cond.development
     ('prohibit', ['C251', 'C26'], ['new', 'expansion'])
     """
+    effect, cond = _parse_entry_text(str(text))
+    return effect, (None if cond is None else cond.model_copy(deep=True))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_entry_text(text: str) -> tuple[str, EntryConditions | None]:
+    # units repeat the same texts: each distinct text is read once (callers get copies)
     effect = (
         "prohibit" if _PROHIBIT_RE.search(text) else "restrict" if _RESTRICT_RE.search(text)
         else "require"
