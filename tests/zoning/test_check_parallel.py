@@ -252,3 +252,21 @@ def test_point_coverage_by_grid_equals_geos_covers():
     line = shapely.LineString([(C_LON, C_LAT + 0.02), (C_LON + 0.001, C_LAT + 0.021)])
     mixed = np.concatenate([pts[:3000], [line], pts[3000:]])
     assert np.array_equal(covers_whole(area, mixed), shapely.covers(area, mixed))
+
+
+def test_automatic_threads_weigh_lines_and_polygons():
+    # 10 000 points are one thread's work; 10 000 polygons (or 30 000 points) are worth
+    # every core
+    import os
+
+    from zoning.check.prepared import NON_POINT_WEIGHT, PARALLEL_MIN_SITES, auto_workers
+
+    cores = len(os.sched_getaffinity(0))
+    pts = shapely.points(np.zeros((10_000, 2)))
+    polys = shapely.buffer(pts, 1.0)
+    assert auto_workers(pts) == 1
+    assert auto_workers(polys) == cores
+    assert auto_workers(shapely.points(np.zeros((PARALLEL_MIN_SITES + 1, 2)))) == cores
+    few = PARALLEL_MIN_SITES // NON_POINT_WEIGHT  # exactly the threshold: one thread
+    assert auto_workers(polys[:few]) == 1
+    assert auto_workers(polys[: few + 1]) == cores

@@ -50,7 +50,6 @@ geodesic length inside each polygon feature (``length_m``, ``length_pct``).
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -88,6 +87,11 @@ from zoning.check.layer_index import (
 )
 from zoning.check.notes import check_stamp
 from zoning.check.predicates import PREDICATES, RulePlan, plan_rule
+from zoning.check.prepared import (  # noqa: F401 (PARALLEL_MIN_SITES: re-exported)
+    NON_POINT_WEIGHT,
+    PARALLEL_MIN_SITES,
+    auto_workers,
+)
 from zoning.check.relations import (
     LayerIndex,
     LayerRelations,
@@ -132,8 +136,6 @@ NEAREST_MAX_M = 10_000.0
 CHUNK_SIZE = 200_000
 #: Results of at most this many input sites build their frames lazily (first read).
 SMALL_RESULT = 16
-#: ``workers=None`` uses every available core above this many sites (one below).
-PARALLEL_MIN_SITES = 20_000
 
 
 # --------------------------------------------------------------------------- rules
@@ -321,7 +323,8 @@ class SiteChecker(FindingsMixin, FrameBuilder):
         workers
             Threads checking sub-blocks of each chunk at once (shapely, pyproj and
             numpy release the GIL); ``None``: every available core for more than
-            :data:`PARALLEL_MIN_SITES` sites, else 1. The result is identical to
+            :data:`PARALLEL_MIN_SITES` sites (a line or polygon site counting
+            :data:`NON_POINT_WEIGHT`), else 1. The result is identical to
             ``workers=1`` (rows, order, values).
         distances
             Which ``dist_<kind>_m`` columns (and "outside" relation rows naming the
@@ -550,7 +553,7 @@ class SiteChecker(FindingsMixin, FrameBuilder):
         todo = np.flatnonzero(s.ok)
         total = len(todo)
         if workers is None:
-            workers = _cores() if total > PARALLEL_MIN_SITES else 1
+            workers = auto_workers(s.geoms[todo])
         parts: list[dict[str, dict[str, NDArray[Any]]]] = []
         if workers > 1 and total > 1:
             parts = self._parallel(s, todo, chunk_size, workers, dist, progress)
@@ -695,14 +698,6 @@ def _one_project(project: Project | None, s: _Sites) -> Project | None:
     if project is not None or len(s.projects) != 1:
         return project
     return s.projects[0]
-
-
-def _cores() -> int:
-    """Cores this process may run on."""
-    try:
-        return max(len(os.sched_getaffinity(0)), 1)
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
 
 
 def check_sites(

@@ -8,6 +8,7 @@ state in the prepared geometry. (Split off :mod:`zoning.check.relations`, so tha
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,12 +20,21 @@ from numpy.typing import NDArray
 from shapely import STRtree
 
 __all__ = [
+    "NON_POINT_WEIGHT",
+    "PARALLEL_MIN_SITES",
+    "auto_workers",
     "is_single_threaded",
     "prepared_test",
     "single_threaded",
     "warm_prepared",
     "warm_tree",
 ]
+
+#: ``workers=None`` uses every available core above this much work (one below), counted
+#: in point sites; a line or polygon site counts :data:`NON_POINT_WEIGHT` points (its
+#: overlap and covers tests cost about that: 10 000 polygons are worth both cores).
+PARALLEL_MIN_SITES = 20_000
+NON_POINT_WEIGHT = 20
 
 _LOCAL = threading.local()  # .solo: this thread is one of several checking blocks
 # GEOS prepared predicates against lines and polygons use scratch lists kept in the
@@ -104,3 +114,29 @@ def is_single_threaded() -> bool:
         True within ``single_threaded(True)``.
     """
     return bool(getattr(_LOCAL, "solo", False))
+
+
+def auto_workers(geoms: NDArray[Any]) -> int:
+    """Threads for checking ``geoms`` when the caller leaves it open: all cores, or one.
+
+    Every core this process may run on when the sites are more work than
+    :data:`PARALLEL_MIN_SITES` point sites (see :data:`NON_POINT_WEIGHT`), else 1.
+
+    Parameters
+    ----------
+    geoms
+        The sites to check (shapely geometries).
+
+    Returns
+    -------
+    int
+    """
+    work = len(geoms)
+    if work <= PARALLEL_MIN_SITES:  # few sites: their kind decides
+        work += (NON_POINT_WEIGHT - 1) * int(np.count_nonzero(shapely.get_dimensions(geoms) > 0))
+    if work <= PARALLEL_MIN_SITES:
+        return 1
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
