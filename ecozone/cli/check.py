@@ -512,6 +512,9 @@ def _batch(
         _refuse_empty(data, sites)
         echo_json(data) if as_json else _print_batch(data)
         return
+    from ecozone.cli._process import lean_native_heap
+
+    lean_native_heap()  # streamed: memory freed per chunk is given back, not kept
     with open_store(store) as st, progress_bar("checking sites", enabled=not as_json) as bar:
         summary = run_batch(
             sites,
