@@ -7,6 +7,7 @@
 - :mod:`geo.measure` — ellipsoidal area, perimeter, length; metric distance and buffers
 - :mod:`geo.io` — ``read_vector`` for every file people bring; ``write_vector``
 - :mod:`geo.raster` — GeoTIFF grids in a metric CRS
+- :mod:`geo.pip` — point-in-polygon for millions of points; :mod:`geo.cores` — cores to use
 """
 
 from typing import TYPE_CHECKING

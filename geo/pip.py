@@ -16,7 +16,6 @@ from :meth:`shapely.STRtree.query`.
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -24,19 +23,14 @@ from typing import Any
 import numpy as np
 import shapely
 
+from geo.cores import available_cores
+
 __all__ = ["points_in_polygons"]
 
 #: Below this many points one thread is used (thread start-up costs more than it saves).
 _MIN_POINTS_PER_THREAD = 50_000
 #: Points per candidate task (bounds the candidate arrays a task builds at once).
 _BLOCK = 262_144
-
-
-def _available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
 
 
 def _grid_index(polys: np.ndarray) -> dict[str, np.ndarray | float | int]:
@@ -180,7 +174,7 @@ def points_in_polygons(
         return np.empty(0, np.int64), np.empty(0, np.int64)
     shapely.prepare(polys)
     if threads is None:
-        threads = _available_cores() if n > _MIN_POINTS_PER_THREAD else 1
+        threads = available_cores() if n > _MIN_POINTS_PER_THREAD else 1
     threads = max(1, int(threads))
     if tree is None:
         if not np.isfinite(shapely.bounds(polys)).all(axis=1).any():
@@ -213,7 +207,7 @@ def points_in_polygons(
     edges = np.r_[0, cuts, len(gi)]
     spans = [slice(a, b) for a, b in itertools.pairwise(edges) if b > a]
     parts = _map(lambda sl: _exact(polys, x, y, pi[sl], gi[sl]), spans, threads)
-    pi = np.concatenate([np.empty(0, np.int64), *(p for p, _ in parts)])
-    gi = np.concatenate([np.empty(0, np.int64), *(g for _, g in parts)])
+    pi = np.concatenate([p for p, _ in parts])
+    gi = np.concatenate([g for _, g in parts])
     srt = np.lexsort((gi, pi))
     return pi[srt], gi[srt]

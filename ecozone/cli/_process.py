@@ -3,8 +3,9 @@
 A streamed batch frees most of what each chunk allocates, but glibc keeps freed
 memory in one arena per thread (up to eight per core) and Arrow's jemalloc pool keeps
 freed pages for reuse, so the resident size grew about 130 bytes per site. With at
-most two arenas and Arrow on the system allocator, 4 000 000 points peaked at
-1.01–1.03 GB instead of 1.17–1.21 GB, no slower (``benchmarks/RESULTS.md``).
+most two arenas and Arrow on the system allocator, set here at the start of the
+batch, 4 000 000 points peaked at 1.07–1.08 GB instead of 1.17–1.23 GB, no slower
+(``benchmarks/RESULTS.md``).
 """
 
 from __future__ import annotations

@@ -74,7 +74,7 @@ from layers.kinds import canonical_kind
 from zoning.check.grouping import join_per_group
 from zoning.check.layer_index import text_array
 from zoning.check.notes import synthetic_kinds
-from zoning.check.result import VERDICTS, CheckResult, note_columns
+from zoning.check.result import VERDICTS, CheckResult, note_columns, site_positions
 from zoning.check.result_tables import write_results_xlsx
 from zoning.pack import Pack, load_pack
 from zoning.project import Project
@@ -205,12 +205,7 @@ def _output_frame(
     rs = result.sites
     out = pd.DataFrame(rs.drop(columns="geometry"))
     f = result.findings
-    ids = f["site_id"].to_numpy()
-    codes = np.zeros(len(ids), dtype=np.intp)
-    if len(ids):  # findings come grouped by site: match one id per run, not per row
-        heads = np.r_[0, np.flatnonzero(ids[1:] != ids[:-1]) + 1]
-        at = pd.Index(out["site_id"].to_numpy()).get_indexer(ids[heads])
-        codes = np.repeat(at, np.diff(np.r_[heads, len(ids)]))
+    codes = site_positions(out["site_id"].to_numpy(), f["site_id"].to_numpy())
     rule = f["rule_id"]
     labels = rule.cat.codes.to_numpy() if isinstance(rule.dtype, pd.CategoricalDtype) else None
     if labels is not None:  # integer labels, joined as their category names

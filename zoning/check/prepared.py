@@ -8,7 +8,6 @@ state in the prepared geometry. (Split off :mod:`zoning.check.relations`, so tha
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +17,8 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 from shapely import STRtree
+
+from geo.cores import available_cores
 
 __all__ = [
     "NON_POINT_WEIGHT",
@@ -134,9 +135,4 @@ def auto_workers(geoms: NDArray[Any]) -> int:
     work = len(geoms)
     if work <= PARALLEL_MIN_SITES:  # few sites: their kind decides
         work += (NON_POINT_WEIGHT - 1) * int(np.count_nonzero(shapely.get_dimensions(geoms) > 0))
-    if work <= PARALLEL_MIN_SITES:
-        return 1
-    try:
-        return max(len(os.sched_getaffinity(0)), 1)
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
+    return available_cores() if work > PARALLEL_MIN_SITES else 1

@@ -488,10 +488,7 @@ def note_columns(result: CheckResult) -> tuple[NDArray[Any], NDArray[Any]]:
         if len(ins):
             rules = pd.Categorical(ins["rule_id"].astype(str))
             rule_ids = list(rules.categories)
-            ids = ins["site_id"].to_numpy()
-            # findings come grouped by site: one lookup per run of a site's rows
-            heads = np.r_[0, np.flatnonzero(ids[1:] != ids[:-1]) + 1]
-            idx = np.repeat(_site_index(site_ids, ids[heads]), np.diff(np.r_[heads, len(ids)]))
+            idx = site_positions(site_ids, ins["site_id"].to_numpy())
             bits = np.left_shift(np.int64(1), np.asarray(rules.codes, dtype=np.int64) % 63)
             np.bitwise_or.at(mask, idx[idx >= 0], bits[idx >= 0])
     straddle = _bool_column(sites, "straddles_jurisdiction")
@@ -533,6 +530,30 @@ def _equals(col: pd.Series, value: str) -> NDArray[np.bool_]:
         hit = np.flatnonzero(np.asarray(cats.astype(str)) == value)
         return np.isin(col.cat.codes.to_numpy(), hit)
     return col.astype(str).to_numpy() == value
+
+
+def site_positions(site_ids: NDArray[Any], wanted: NDArray[Any]) -> NDArray[np.intp]:
+    """Position of each of ``wanted`` in ``site_ids`` (unique; -1: absent).
+
+    ``wanted`` is usually a findings column, grouped by site: each run of equal ids is
+    looked up once (:func:`_site_index`) and its answer repeated.
+
+    Parameters
+    ----------
+    site_ids
+        The result's site ids (unique).
+    wanted
+        Ids to find.
+
+    Returns
+    -------
+    numpy.ndarray
+        One position per ``wanted`` entry.
+    """
+    if len(wanted) == 0:
+        return np.zeros(0, dtype=np.intp)
+    heads = np.r_[0, np.flatnonzero(wanted[1:] != wanted[:-1]) + 1]
+    return np.repeat(_site_index(site_ids, wanted[heads]), np.diff(np.r_[heads, len(wanted)]))
 
 
 def _site_index(site_ids: NDArray[Any], wanted: NDArray[Any]) -> NDArray[np.intp]:
