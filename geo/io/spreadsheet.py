@@ -22,6 +22,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["atomic_path", "neutralise_cell", "neutralise_formulas", "write_csv", "write_xlsx"]
@@ -81,8 +82,12 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy()
     for col in out.columns:
         s = out[col]
-        if isinstance(s.dtype, pd.CategoricalDtype):
-            s = s.astype(object)
+        if isinstance(s.dtype, pd.CategoricalDtype):  # each distinct text once
+            cats = np.asarray(s.cat.categories.map(neutralise_cell), dtype=object)
+            codes = s.cat.codes.to_numpy()
+            out[col] = np.where(codes >= 0, cats[np.maximum(codes, 0)] if len(cats) else None,
+                                None)  # fmt: skip
+            continue
         if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
             out[col] = s.map(neutralise_cell)
     out.columns = [neutralise_cell(c) for c in out.columns]

@@ -9,7 +9,9 @@ interrupted or failing run leaves the previous file intact.
   one row group per chunk, with GeoParquet 1.0 ``geo`` metadata (WKB geometry, the
   CRS as PROJJSON; ``geometry_types`` empty = "any", since later chunks may bring
   other types; no ``bbox``). Every chunk is cast to the first chunk's column types
-  (a column that is all missing in the first chunk is text).
+  (a column that is all missing in the first chunk is text). Categorical columns are
+  written as Parquet dictionary pages from their codes and read back as plain text
+  (see :func:`_parquet_fields`).
 - GeoPackage (``.gpkg``): pyogrio, later chunks appended to the layer; the QGIS
   ``style`` is stored before the rename.
 - CSV (``.csv``): as :func:`geo.io.write_vector` writes it (UTF-8 with BOM,
@@ -93,6 +95,7 @@ class ChunkWriter:
         self._tmp: Path | None = None
         self._pq: Any = None
         self._schema: Any = None
+        self._store_schema = True
         self._columns: list[str] | None = None
         self._csv: Any = None
         self._gpkg_open = False
@@ -178,10 +181,7 @@ class ChunkWriter:
         table = pa.Table.from_pandas(frame, preserve_index=False)
         table = table.append_column(geom_name, pa.array(wkb, pa.binary()))
         if self._schema is None:
-            fields = [
-                pa.field(f.name, pa.string()) if pa.types.is_null(f.type) else f
-                for f in table.schema
-            ]
+            fields, self._store_schema = _parquet_fields(table.schema)
             geo = {
                 "version": "1.0.0",
                 "primary_column": geom_name,
@@ -196,7 +196,9 @@ class ChunkWriter:
             meta = dict(table.schema.metadata or {})
             meta[b"geo"] = json.dumps(geo).encode()
             self._schema = pa.schema(fields, metadata=meta)
-            self._pq = pq.ParquetWriter(self._tmp, self._schema)
+            self._pq = pq.ParquetWriter(self._tmp, self._schema, store_schema=self._store_schema)
+            if not self._store_schema:  # without Arrow's schema, the "geo" key goes on its own
+                self._pq.add_key_value_metadata(meta)
         try:
             table = table.cast(self._schema)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as err:
@@ -240,3 +242,37 @@ class ChunkWriter:
             frame.to_csv(self._csv, index=False)
         else:
             frame.to_csv(self._csv, index=False, header=False)
+
+
+def _parquet_fields(schema: Any) -> tuple[list[Any], bool]:
+    """The file's fields for a first chunk's Arrow ``schema``, and whether to store it.
+
+    Categorical columns (a batch's ``rules``, ``notes`` …: a few long texts over many
+    rows) are written as Parquet dictionary pages straight from their codes, without
+    Arrow's own schema: every reader then sees plain text columns. When a column needs
+    that schema to read back as it was (a time zone, a duration, nested values), it is
+    stored and the categorical columns are written as their values instead.
+    """
+    import pyarrow as pa
+
+    def plain(t: Any) -> bool:
+        if pa.types.is_dictionary(t):
+            return plain(t.value_type)
+        return bool(
+            pa.types.is_boolean(t) or pa.types.is_integer(t)
+            or (pa.types.is_floating(t) and not pa.types.is_float16(t))
+            or pa.types.is_string(t) or pa.types.is_large_string(t)
+            or pa.types.is_binary(t) or pa.types.is_large_binary(t)
+            or pa.types.is_date32(t) or (pa.types.is_timestamp(t) and t.tz is None)
+        )  # fmt: skip
+
+    fields = [pa.field(f.name, pa.string()) if pa.types.is_null(f.type) else f for f in schema]
+    store = not all(plain(f.type) for f in fields)
+    out = []
+    for f in fields:
+        if pa.types.is_dictionary(f.type):  # one index width for every chunk
+            t = f.type.value_type if store else pa.dictionary(pa.int32(), f.type.value_type)
+            f = f.with_type(t)
+        out.append(f)
+    return out, store
+

@@ -35,13 +35,15 @@ def test_neutralise_cell(value, expected):
 
 def test_neutralise_formulas_headers_cells_and_categories():
     df = pd.DataFrame(
-        {"=bad": ["=x", "ok", None], "n": [1, -2, 3], "c": pd.Categorical(["@a", "b", "@a"])}
-    )
+        {"=bad": ["=x", "ok", None], "n": [1, -2, 3], "c": pd.Categorical(["@a", "b", "@a"]),
+         "m": pd.Categorical(["=1", None, "x"])}
+    )  # fmt: skip
     out = neutralise_formulas(df)
-    assert list(out.columns) == ["'=bad", "n", "c"]
+    assert list(out.columns) == ["'=bad", "n", "c", "m"]
     assert out["'=bad"].tolist()[:2] == ["'=x", "ok"] and pd.isna(out["'=bad"].iloc[2])
     assert out["n"].tolist() == [1, -2, 3]
     assert out["c"].tolist() == ["'@a", "b", "'@a"]
+    assert out["m"].iloc[0] == "'=1" and pd.isna(out["m"].iloc[1]) and out["m"].iloc[2] == "x"
     assert df["=bad"].tolist()[:2] == ["=x", "ok"]  # input untouched
 
 

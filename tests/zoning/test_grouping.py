@@ -70,3 +70,24 @@ def test_wide_groups_use_the_row_unique() -> None:
     got = join_per_group(codes, labels, 4).tolist()
     want = [";".join(labels[:40]), ";".join(labels[40:80]), "", labels[80]]
     assert got == want
+
+
+def test_categorical_has_one_category_per_text() -> None:
+    from zoning.check.grouping import join_per_group_categorical
+
+    # group 0 joins to "a;b" from one label, group 1 from two; group 2 has none;
+    # group 3's only label is "" (joins to "", as the empty group 2)
+    codes = np.array([1, 0, 1, 3])
+    labels = np.array(["a", "a;b", "b", ""], dtype=object)
+    got = join_per_group_categorical(codes, labels, 4)
+    assert list(got) == ["a;b", "a;b", "", ""]
+    assert sorted(got.categories) == ["", "a;b"]
+
+
+def test_categorical_labels_join_as_their_texts() -> None:
+    rng = np.random.default_rng(3)
+    names = ["redline.nearest", "well.nearest", "红线"]
+    labels = pd.Categorical.from_codes(rng.integers(0, 3, 500), categories=names)
+    codes = np.sort(rng.integers(0, 120, 500))
+    plain = join_per_group(codes, np.asarray(labels, dtype=object), 130)
+    assert join_per_group(codes, labels, 130).tolist() == plain.tolist()

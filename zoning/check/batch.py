@@ -71,7 +71,7 @@ from geo.io.spreadsheet import write_csv
 from geo.io.stream_writer import ChunkWriter
 from geo.io.writers import output_driver
 from layers.kinds import canonical_kind
-from zoning.check.grouping import join_per_group
+from zoning.check.grouping import join_per_group_categorical
 from zoning.check.layer_index import text_array
 from zoning.check.notes import synthetic_kinds
 from zoning.check.result import VERDICTS, CheckResult, note_columns, site_positions
@@ -207,18 +207,17 @@ def _output_frame(
     f = result.findings
     codes = site_positions(out["site_id"].to_numpy(), f["site_id"].to_numpy())
     rule = f["rule_id"]
-    labels = rule.cat.codes.to_numpy() if isinstance(rule.dtype, pd.CategoricalDtype) else None
-    if labels is not None:  # integer labels, joined as their category names
-        fired = join_per_group(codes, np.asarray(rule.cat.categories, dtype=object)[labels],
-                               len(out))  # fmt: skip
-    else:
-        fired = join_per_group(codes, rule.to_numpy(), len(out))
+    # text columns stay categorical: a few dozen long texts over a million rows are
+    # held, and written to Parquet, once each (ChunkWriter writes them as strings)
+    fired = join_per_group_categorical(codes, rule.array if isinstance(
+        rule.dtype, pd.CategoricalDtype) else rule.to_numpy(), len(out))  # fmt: skip
     out.insert(out.columns.get_loc("deciding_rules") + 1, "rules", fired)
     demo, notes = note_columns(result)
     out.insert(out.columns.get_loc("rules") + 1, "demo_data", demo)
     out.insert(out.columns.get_loc("demo_data") + 1, "notes", notes)
     for col in ("verdict", "verdict_zh", "deciding_rules"):
-        out[col] = out[col].astype(str)
+        if not isinstance(out[col].dtype, pd.CategoricalDtype):
+            out[col] = out[col].astype(str)
     geometry = rs.geometry.to_numpy()
     if "source_row" in sites.columns and "source_row" in out.columns:
         src = sites["source_row"]

@@ -13,7 +13,7 @@ _GRID_CELLS = 50_000_000
 
 
 def join_per_group(
-    codes: NDArray[np.integer[Any]], labels: NDArray[Any], n: int, *, sep: str = ";"
+    codes: NDArray[np.integer[Any]], labels: Any, n: int, *, sep: str = ";"
 ) -> NDArray[np.object_]:
     """Join ``labels`` per group, in input order; groups without labels get ``""``.
 
@@ -27,7 +27,8 @@ def join_per_group(
     codes
         Group number of each label, in ``[0, n)``.
     labels
-        The strings to join (any objects; joined with ``str``).
+        The strings to join (any objects, joined with ``str``; a
+        :class:`pandas.Categorical` is factorised by its codes).
     n
         Number of groups.
     sep
@@ -38,30 +39,58 @@ def join_per_group(
     numpy.ndarray
         Object array of length ``n``.
     """
-    out = np.full(n, "", dtype=object)
+    joined = join_per_group_categorical(codes, labels, n, sep=sep)
+    return np.asarray(joined.categories, dtype=object)[joined.codes]
+
+
+def join_per_group_categorical(
+    codes: NDArray[np.integer[Any]], labels: Any, n: int, *, sep: str = ";"
+) -> pd.Categorical:
+    """:func:`join_per_group` as a :class:`pandas.Categorical` (one text per distinct join).
+
+    A batch's ``rules`` column repeats a few dozen long texts over millions of rows:
+    as a categorical it is held, and written to Parquet, once per distinct text.
+
+    Parameters
+    ----------
+    codes, labels, n, sep
+        As :func:`join_per_group`.
+
+    Returns
+    -------
+    pandas.Categorical
+        Length ``n``; its categories are the distinct joined texts (``""`` first).
+    """
+    group = np.zeros(n, dtype=np.intp)  # category 0: ""
     if len(codes) == 0:
-        return out
+        return pd.Categorical.from_codes(group, categories=pd.Index([""], dtype=object))
     order = np.argsort(codes, kind="stable")
     c = np.asarray(codes)[order]
-    label_codes, uniques = pd.factorize(np.asarray(labels, dtype=object)[order])
+    ordered = labels[order] if isinstance(labels, pd.Categorical) else (
+        np.asarray(labels, dtype=object)[order])  # fmt: skip
+    label_codes, uniques = pd.factorize(ordered)
     uniques = np.asarray(uniques, dtype=object).astype(str)
     starts = np.r_[0, np.flatnonzero(np.diff(c)) + 1]
     lengths = np.diff(np.r_[starts, len(c)])
     width = int(lengths.max())
     if len(starts) * width > _GRID_CELLS:  # pathological: a few very long groups
-        out[c[starts]] = [sep.join(uniques[g]) for g in np.split(label_codes, starts[1:])]
-        return out
-    grid = np.full((len(starts), width), -1, dtype=np.int64)
-    rank = np.arange(len(c)) - np.repeat(starts, lengths)
-    grid[np.repeat(np.arange(len(starts)), lengths), rank] = label_codes
-    bits = int(len(uniques) + 1).bit_length()
-    if bits * width <= 63:  # pack each row into one integer: a 1-D unique is far cheaper
-        shifts = np.arange(width, dtype=np.int64) * bits
-        keys = ((grid + 1) << shifts).sum(axis=1)
-        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-        distinct = grid[first]
+        texts = np.array([sep.join(uniques[g]) for g in np.split(label_codes, starts[1:])],
+                         dtype=object)  # fmt: skip
+        inverse = np.arange(len(texts))
     else:
-        distinct, inverse = np.unique(grid, axis=0, return_inverse=True)
-    texts = np.array([sep.join(uniques[row[row >= 0]]) for row in distinct], dtype=object)
-    out[c[starts]] = texts[inverse.ravel()]
-    return out
+        grid = np.full((len(starts), width), -1, dtype=np.int64)
+        rank = np.arange(len(c)) - np.repeat(starts, lengths)
+        grid[np.repeat(np.arange(len(starts)), lengths), rank] = label_codes
+        bits = int(len(uniques) + 1).bit_length()
+        if bits * width <= 63:  # pack each row into one integer: a 1-D unique is far cheaper
+            shifts = np.arange(width, dtype=np.int64) * bits
+            keys = ((grid + 1) << shifts).sum(axis=1)
+            _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+            distinct = grid[first]
+        else:
+            distinct, inverse = np.unique(grid, axis=0, return_inverse=True)
+        texts = np.array([sep.join(uniques[row[row >= 0]]) for row in distinct], dtype=object)
+    # distinct sequences can join to one text (a label holding ``sep``, or ""): merged
+    text_codes, categories = pd.factorize(np.r_[np.array([""], dtype=object), texts])
+    group[c[starts]] = text_codes[1:][np.asarray(inverse).ravel()]
+    return pd.Categorical.from_codes(group, categories=pd.Index(categories, dtype=object))

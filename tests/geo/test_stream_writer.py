@@ -1,0 +1,66 @@
+"""ChunkWriter's GeoParquet: categorical text written as plain text, types kept."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import shapely
+
+from geo.io.stream_writer import ChunkWriter
+
+
+def _chunk(start: int, texts: list[str], **extra) -> gpd.GeoDataFrame:
+    n = len(texts)
+    return gpd.GeoDataFrame(
+        {"n": range(start, start + n), "text": pd.Categorical(texts), **extra},
+        geometry=shapely.points([[116.0 + i / 100, 40.0] for i in range(n)]),
+        crs="EPSG:4326",
+    )
+
+
+def test_categorical_text_reads_back_as_plain_text(tmp_path):
+    # the chunks' categories differ (and so would their dictionaries and index widths)
+    long = [f"规则{i};" * 40 for i in range(200)]
+    chunks = [_chunk(0, ["甲", "乙", "甲"]), _chunk(3, long[:150] + [""]), _chunk(154, ["丙"])]
+    path = tmp_path / "out.parquet"
+    with ChunkWriter(path) as w:
+        for c in chunks:
+            w.write(c)
+    schema = pq.read_schema(path)
+    assert schema.field("text").type == pa.string()  # not a dictionary: any reader sees text
+    assert b"geo" in schema.metadata  # GeoParquet metadata written without Arrow's schema
+    back = gpd.read_parquet(path)
+    expected = pd.concat([c["text"].astype(str) for c in chunks], ignore_index=True)
+    assert back["text"].tolist() == expected.tolist()
+    assert back["n"].tolist() == list(range(155))
+    assert back.crs.equals("EPSG:4326")
+    assert shapely.equals(back.geometry.array, pd.concat([c.geometry for c in chunks]).array).all()
+
+
+def test_a_column_needing_arrows_schema_keeps_its_type(tmp_path):
+    when = pd.to_datetime(["2026-12-04 08:00"] * 2).tz_localize("Asia/Shanghai")
+    path = tmp_path / "out.parquet"
+    with ChunkWriter(path) as w:
+        w.write(_chunk(0, ["甲", "乙"], when=when))
+        w.write(_chunk(2, ["丙", "甲"], when=when))
+    back = gpd.read_parquet(path)
+    assert str(back["when"].dt.tz) == "Asia/Shanghai"  # lost without Arrow's schema
+    assert back["text"].astype(str).tolist() == ["甲", "乙", "丙", "甲"]
+    assert not pa.types.is_dictionary(pq.read_schema(path).field("text").type)
+
+
+@pytest.mark.parametrize("suffix", [".gpkg", ".csv"])
+def test_categorical_text_in_other_formats(tmp_path, suffix):
+    from geo.io import read_vector
+
+    path = tmp_path / f"out{suffix}"
+    with ChunkWriter(path) as w:
+        w.write(_chunk(0, ["甲", "=1+1"]))
+        w.write(_chunk(2, ["乙"]))
+    back = read_vector(path)
+    texts = back["text"].astype(str).tolist()
+    assert texts[0] == "甲" and texts[2] == "乙"
+    assert texts[1] == ("'=1+1" if suffix == ".csv" else "=1+1")  # CSV: formula-safe
