@@ -190,8 +190,9 @@ _ACTIVITIES = (
     "--workers",
     type=click.IntRange(min=1),
     default=None,
-    help="Batch mode: threads checking each chunk of sites (default: all cores for large "
-    "batches); with --engine dask, the worker processes of the local cluster ecozone starts "
+    help="Batch mode: chunks of sites checked at once, one thread each (default: all cores; "
+    "a one-chunk batch is split over the threads instead); with --engine dask, the worker "
+    "processes of the local cluster ecozone starts "
     "(one thread each; default one per core; not with --scheduler, whose cluster keeps its "
     "own workers). Results are the same for any number.",
 )

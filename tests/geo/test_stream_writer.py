@@ -24,7 +24,7 @@ def _chunk(start: int, texts: list[str], **extra) -> gpd.GeoDataFrame:
 def test_categorical_text_reads_back_as_plain_text(tmp_path):
     # the chunks' categories differ (and so would their dictionaries and index widths)
     long = [f"规则{i};" * 40 for i in range(200)]
-    chunks = [_chunk(0, ["甲", "乙", "甲"]), _chunk(3, long[:150] + [""]), _chunk(154, ["丙"])]
+    chunks = [_chunk(0, ["甲", "乙", "甲"]), _chunk(3, [*long[:150], ""]), _chunk(154, ["丙"])]
     path = tmp_path / "out.parquet"
     with ChunkWriter(path) as w:
         for c in chunks:

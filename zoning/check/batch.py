@@ -50,6 +50,7 @@ import inspect
 import logging
 import time
 import warnings
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -60,6 +61,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from geo.cores import available_cores
 from geo.errors import (
     GeometryRepairedWarning,
     InputFormatError,
@@ -74,6 +76,7 @@ from layers.kinds import canonical_kind
 from zoning.check.grouping import join_per_group_categorical
 from zoning.check.layer_index import text_array
 from zoning.check.notes import synthetic_kinds
+from zoning.check.prepared import single_threaded
 from zoning.check.result import VERDICTS, CheckResult, note_columns, site_positions
 from zoning.check.result_tables import write_results_xlsx
 from zoning.pack import Pack, load_pack
@@ -318,6 +321,32 @@ def _input_chunks(
     return chunks, count_rows(sites, layer=layer), str(sites)
 
 
+def _lanes(checker: Any, workers: int | None, total: int | None, chunk_size: int) -> int:
+    """How many chunks to check at once.
+
+    A chunk's check has a serial part (reading its sites, building its frames) that
+    holds the interpreter lock; checking two chunks at once lets one chunk's serial
+    part run while the other's GEOS and numpy work runs, where splitting each chunk
+    over threads leaves the serial part alone. So with more than one chunk to check
+    and more than one worker (``workers``, or every available core), whole chunks
+    go to ``workers`` threads, each checking its chunk on one thread; a single chunk
+    is split over threads by the checker itself. Checkers without ``workers``
+    (:func:`_check_kwargs`) or ``warm`` get one lane.
+    """
+    params = inspect.signature(checker.check).parameters
+    if "workers" not in params or not hasattr(checker, "warm"):
+        return 1
+    if total is not None and total <= chunk_size:
+        return 1
+    return max(1, available_cores() if workers is None else int(workers))
+
+
+def _solo(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` with this thread's k-d queries on one thread (lanes run at once)."""
+    with single_threaded():
+        return fn(*args)
+
+
 def _check_kwargs(checker: Any, workers: int | None, distances: Any) -> dict[str, Any]:
     """``workers`` / ``distances`` for checkers whose ``check`` takes them."""
     params = inspect.signature(checker.check).parameters
@@ -395,8 +424,9 @@ def run_batch(
         ``raw=``): the CLI passes :func:`maps.qgis_style.write_options`, so zoning
         needs no maps.
     workers
-        Threads checking each chunk (:meth:`zoning.check.engine.SiteChecker.check`); ``None``:
-        every available core for large chunks. Results do not depend on it.
+        Chunks checked at once, one thread each (``None``: every available core); a
+        one-chunk input is split over that many threads by
+        :meth:`zoning.check.engine.SiteChecker.check` instead. Results do not depend on it.
     distances
         Which ``dist_<kind>_m`` columns to compute: ``"rules"`` (default: the kinds
         the pack's ``nearest`` rules read), ``"all"``, or layer kinds.
@@ -450,19 +480,43 @@ def run_batch(
         warnings.simplefilter("ignore", GeometryRepairedWarning)
         chunks, total, source = _input_chunks(sites_path_or_gdf, chunk_size, read_options)
         out.parent.mkdir(parents=True, exist_ok=True)
+        lanes = _lanes(checker, workers, total, chunk_size)
+        if lanes > 1:  # whole chunks at once, each on one thread (see _lanes)
+            extra = {**extra, "workers": 1}
+            checker.warm()
         with run.writer(streamed) as writer, ThreadPoolExecutor(
             1, thread_name_prefix="ecozone-batch-writer"
-        ) as ex, read_ahead(chunks) as chunks:  # fmt: skip
-            pending: Future[None] | None = None
-            for chunk in chunks:
-                result, drop = run.check(checker, chunk, project, read_options, extra)
-                if pending is not None:
-                    pending.result()  # one chunk in the writer at most; errors surface here
-                pending = ex.submit(run.emit, writer, result, chunk, drop)
+        ) as ex, ThreadPoolExecutor(
+            lanes, thread_name_prefix="ecozone-batch-check"
+        ) as pool, read_ahead(chunks) as chunks:  # fmt: skip
+            written: Future[None] | None = None
+            checking: deque[tuple[_Pending, Future[CheckResult]]] = deque()
+
+            def settle_first() -> None:
+                nonlocal written
+                taken, fut = checking.popleft()
+                result, drop = run.settle(taken, fut.result())
+                if written is not None:
+                    written.result()  # one chunk in the writer at most; errors surface here
+                written = ex.submit(run.emit, writer, result, taken.chunk, drop)
                 if progress is not None:
                     progress(run.done, total)
-            if pending is not None:
-                pending.result()
+
+            for chunk in chunks:
+                taken = run.begin(chunk)
+                if lanes == 1:  # in this thread (as profilers of the main thread see it)
+                    fut: Future[CheckResult] = Future()
+                    fut.set_result(run.check(checker, taken, project, read_options, extra))
+                else:
+                    fut = pool.submit(_solo, run.check, checker, taken, project,
+                                      read_options, extra)  # fmt: skip
+                checking.append((taken, fut))
+                if len(checking) >= lanes:
+                    settle_first()
+            while checking:
+                settle_first()
+            if written is not None:
+                written.result()
             run.finish(writer)
     errors_df = pd.DataFrame(run.err_rows, columns=_ERROR_COLUMNS)
     if len(errors_df):
@@ -497,6 +551,18 @@ def run_batch(
     return summary
 
 
+@dataclass
+class _Pending:
+    """A chunk taken by :meth:`_Run.begin`, waiting for its check."""
+
+    chunk: gpd.GeoDataFrame  # as read (its attributes go to the output)
+    checked: gpd.GeoDataFrame  # as checked (repeated ids under stand-ins)
+    ids: np.ndarray | None
+    first: np.ndarray  # per site: row of an earlier chunk with its id (-1: none)
+    again: np.ndarray  # per site: its id was in an earlier chunk
+    read_errors: list[dict[str, Any]]
+
+
 class _Run:
     """The state of one batch across chunks (the check side and the writer side)."""
 
@@ -524,19 +590,17 @@ class _Run:
 
     # -------------------------------------------------------------- check side
 
-    def check(
-        self,
-        checker: Any,
-        chunk: gpd.GeoDataFrame,
-        project: Project | None,
-        read_options: Mapping[str, Any],
-        extra: Mapping[str, Any],
-    ) -> tuple[CheckResult, np.ndarray | None]:
-        """Check one chunk; record its read and check errors; mark repeated ids."""
+    def begin(self, chunk: gpd.GeoDataFrame) -> _Pending:
+        """Take one chunk in input order: its read errors, and ids seen in earlier chunks.
+
+        Sites whose id an earlier chunk had are checked under a stand-in id (so that the
+        chunk's own check does not mistake them for repeats within the chunk) and
+        reported by :meth:`settle` as a one-pass check reports them.
+        """
         issues = list(chunk.attrs.get("issues", []))
         rejected = [i for i in issues if i.get("action") == "rejected"]
         self.repaired += len({i.get("row") for i in issues if i.get("action") == "repaired"})
-        self.err_rows += [
+        read_errors = [
             {"source_row": i.get("row"), "site_id": None, "stage": "read",
              "status": "invalid_input", "reason": i.get("reason", "")}
             for i in rejected
@@ -545,26 +609,47 @@ class _Run:
         ids = _site_ids(chunk)
         again = np.zeros(len(chunk), dtype=bool)
         first = np.zeros(0, dtype=np.int64)
+        checked = chunk
         if ids is not None:
             first = self.seen.remember(ids, chunk["source_row"].to_numpy())
             again = first >= 0
             if again.any():  # checked under a stand-in id, reported as in a one-pass check
-                chunk = chunk.copy()
+                checked = chunk.copy()
                 stand_in = ids.copy()
                 stand_in[again] = [f"\x00repeat:{i}" for i in np.flatnonzero(again)]
-                chunk["site_id"] = stand_in
+                checked["site_id"] = stand_in
+        return _Pending(chunk, checked, ids, first, again, read_errors)
+
+    @staticmethod
+    def check(
+        checker: Any,
+        pending: _Pending,
+        project: Project | None,
+        read_options: Mapping[str, Any],
+        extra: Mapping[str, Any],
+    ) -> CheckResult:
+        """Check one chunk taken by :meth:`begin` (chunks may be checked at once)."""
+        chunk = pending.checked
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", GeometryRepairedWarning)  # counted above
-            result = checker.check(
+            warnings.simplefilter("ignore", GeometryRepairedWarning)  # counted by begin
+            return checker.check(
                 chunk, project=project, chunk_size=max(len(chunk), 1),
                 input_system=read_options.get("coords"), **extra,
             )  # fmt: skip
+
+    def settle(
+        self, pending: _Pending, result: CheckResult
+    ) -> tuple[CheckResult, np.ndarray | None]:
+        """Record one checked chunk, in input order: its errors and repeated ids."""
+        self.err_rows += pending.read_errors
         self.stamps.append(result.stamp)
-        self.sites += len(chunk)
+        self.sites += len(pending.checked)
         drop = None
         errors = result.errors
-        if again.any():
-            drop, errors = self._repeats(result, ids, first, again, chunk)
+        if pending.again.any():
+            drop, errors = self._repeats(
+                result, pending.ids, pending.first, pending.again, pending.checked
+            )
         self.err_rows += [
             {"source_row": None if pd.isna(e.source_row) else int(e.source_row),
              "site_id": e.site_id, "stage": "check", "status": e.status, "reason": e.reason}
