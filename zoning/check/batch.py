@@ -271,8 +271,10 @@ class _SeenIds:
         if not len(ids):
             return found
         h1, h2 = self._hashes(ids)  # once per chunk: the lookup and the run share them
+        by_hash = np.argsort(h1)  # sorted needles: each search starts where the last ended
+        lo = np.empty(len(h1), dtype=np.intp)
         for k1, k2, first in self.runs:  # oldest run first: the earliest row wins
-            lo = np.searchsorted(k1, h1, side="left")
+            lo[by_hash] = np.searchsorted(k1, h1[by_hash], side="left")
             hit = k1[np.minimum(lo, len(k1) - 1)] == h1
             for i in np.flatnonzero(hit & (found < 0)):  # hash hits: few (real duplicates)
                 j = lo[i]

@@ -106,6 +106,9 @@ class SiteBlock:
         coordinates): where the nearest-feature search starts.
     length_m
         Geodesic (GRS80) length of line sites in metres (NaN for points and polygons).
+    xy_ll
+        Lon/lat of each site, shape (n, 2), for a block of single 2-D points (else
+        ``None``): point tests without point geometries (:func:`shapely.intersects_xy`).
     """
 
     geoms_ll: NDArray[Any]
@@ -118,6 +121,7 @@ class SiteBlock:
     simple_point: NDArray[np.bool_] | None = None
     first_xy_m: NDArray[np.float64] | None = None
     length_m: NDArray[np.float64] | None = None
+    xy_ll: NDArray[np.float64] | None = None
     all_simple_points: bool = field(init=False, default=False)
     _bounds: NDArray[np.float64] | None = field(init=False, default=None, repr=False)
 
@@ -215,8 +219,9 @@ def prepare_sites(geoms_ll: NDArray[Any], *, ea_crs: CRS) -> SiteBlock:
     if areal.any():
         area[areal] = shapely.area(transform_geoms(geoms_ll[areal], _LONLAT, ea_crs))
     return SiteBlock(
-        geoms_ll, geoms_m, epsg, zones, area, areal, is_point, simple_pt & is_point, xy_m
-    )
+        geoms_ll, geoms_m, epsg, zones, area, areal, is_point, simple_pt & is_point, xy_m,
+        xy_ll=None if xy_m is None else np.column_stack([cx, cy]),
+    )  # fmt: skip
 
 
 @dataclass
@@ -493,7 +498,11 @@ def _intersecting(index: LayerIndex, block: SiteBlock) -> tuple[NDArray[np.intp]
     """
     geoms, gowner = query_geoms(block)  # many-part sites: their parts
     qi, fi = index.tree.query(geoms)
-    if len(qi):
+    if len(qi) and block.xy_ll is not None:  # single points: by coordinates (a third faster)
+        x, y = block.xy_ll[qi, 0], block.xy_ll[qi, 1]
+        hit = shapely.intersects_xy(index.geoms[fi], x, y)  # point tests run freely
+        qi, fi = qi[hit], fi[hit]
+    elif len(qi):
         hit = prepared_test(shapely.intersects, index.geoms[fi], geoms[qi])
         qi, fi = qi[hit], fi[hit]
     si = qi if gowner is None else gowner[qi]
