@@ -270,3 +270,25 @@ def test_automatic_threads_weigh_lines_and_polygons():
     few = PARALLEL_MIN_SITES // NON_POINT_WEIGHT  # exactly the threshold: one thread
     assert auto_workers(polys[:few]) == 1
     assert auto_workers(polys[: few + 1]) == cores
+
+
+def test_many_points_outside_and_straddling_equal_geos(checker):
+    # >= 2 000 points take the coverage grid for the jurisdiction test and the
+    # straddle flag; points on the boundary (its vertices) are inside, none straddles
+    jur = checker.jurisdiction
+    assert jur is not None
+    rng = np.random.default_rng(11)
+    b = jur.bounds
+    pad = 0.2 * max(b[2] - b[0], b[3] - b[1])
+    x = rng.uniform(b[0] - pad, b[2] + pad, 3000)
+    y = rng.uniform(b[1] - pad, b[3] + pad, 3000)
+    verts = shapely.get_coordinates(jur)
+    verts = verts[rng.choice(len(verts), min(len(verts), 400), replace=False)]
+    pts = shapely.points(np.concatenate([x, verts[:, 0]]), np.concatenate([y, verts[:, 1]]))
+    ids = [f"p{i}" for i in range(len(pts))]
+    res = checker.check(gpd.GeoDataFrame({"site_id": ids}, geometry=pts, crs=LONLAT))
+    outside = set(res.errors.loc[res.errors["status"] == "outside_jurisdiction", "site_id"])
+    want = {ids[i] for i in np.flatnonzero(~shapely.intersects(jur, pts))}
+    assert outside == want and 0 < len(want) < 3000
+    assert len(res.sites) == len(pts) - len(want)
+    assert not res.sites["straddles_jurisdiction"].any()

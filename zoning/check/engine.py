@@ -86,6 +86,7 @@ from zoning.check.layer_index import (
     ordered_kinds,
 )
 from zoning.check.notes import check_stamp
+from zoning.check.parts import covers_whole
 from zoning.check.predicates import PREDICATES, RulePlan, plan_rule
 from zoning.check.prepared import (  # noqa: F401 (PARALLEL_MIN_SITES: re-exported)
     NON_POINT_WEIGHT,
@@ -97,7 +98,6 @@ from zoning.check.relations import (
     LayerRelations,
     fixed_equal_area_crs,
     prepare_sites,
-    prepared_test,
     relate_layer,
     single_threaded,
     warm_prepared,
@@ -677,8 +677,8 @@ class SiteChecker(FindingsMixin, FrameBuilder):
         sites = self.site_arrays(pos, block, rels, findings, dist)
         sites["straddle"] = (
             np.zeros(len(pos), dtype=bool) if self.jurisdiction is None
-            # prepared: 1st arg (shared by threads: prepared_test)
-            else ~prepared_test(shapely.covers, self.jurisdiction, block.geoms_ll)
+            # prepared: 1st arg; many points: mostly by grid (exact, see covers_whole)
+            else ~covers_whole(self.jurisdiction, block.geoms_ll)
         )  # fmt: skip
         sites["repaired"] = (
             np.zeros(len(pos), dtype=bool) if s.repaired is None else s.repaired[pos]

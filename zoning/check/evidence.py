@@ -79,7 +79,13 @@ def mark_outside(s: _Sites, jurisdiction: shapely.Geometry | None, pack_name: st
     live = np.flatnonzero(s.ok)
     if len(live) == 0:
         return
-    out = live[~shapely.intersects(jurisdiction, s.geoms[live])]
+    geoms = s.geoms[live]
+    meets = np.zeros(len(live), dtype=bool)
+    point = shapely.get_type_id(geoms) == 0
+    # a point meets an area exactly when the area covers it: many points by grid
+    meets[point] = covers_whole(jurisdiction, geoms[point])
+    meets[~point] = shapely.intersects(jurisdiction, geoms[~point])
+    out = live[~meets]
     if len(out) == 0:
         return
     reason = (
