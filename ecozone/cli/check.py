@@ -208,7 +208,8 @@ _ACTIVITIES = (
 @click.option(
     "--scheduler",
     default=None,
-    help="dask scheduler address (tcp://host:8786); default a local cluster.",
+    help="With --engine dask: the scheduler address (tcp://host:8786); default a local "
+    "cluster. Refused without --engine dask.",
 )
 @crs_opt
 @coords_opt
@@ -308,6 +309,11 @@ def check(
             exits=exits,
         )
     read_options = {"crs": crs, "coords": coords_system, "zone": zone}
+    if scheduler is not None and (engine != "dask" or out is None):
+        raise click.UsageError(
+            "--scheduler 只用于 --engine dask 的批量检查 / --scheduler applies only to a batch "
+            "on the dask engine: add --engine dask --out DIR, or leave --scheduler out"
+        )
 
     if out is not None:
         _batch(

@@ -238,3 +238,21 @@ def test_screening_radius_in_json(demo_points):
         g = w[wells[0]["feature_id"]]
         _, _, d = Geod(ellps="GRS80").inv(inside.x, inside.y, g.x, g.y)
         assert wells[0]["distance_m"] == pytest.approx(d, rel=1e-3)
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["single", "in-memory batch"])
+def test_scheduler_without_the_dask_engine_is_refused(tmp_path, demo_points, batch):
+    # it used to be ignored in silence: the user believed a cluster did the work
+    well, _ = demo_points
+    if batch:
+        sites = tmp_path / "sites.csv"
+        sites.write_text(f"site_id,lon,lat\nw,{well.x},{well.y}\n", encoding="utf-8")
+        args = [str(sites), "--out", str(tmp_path / "r.parquet")]
+    else:
+        args = ["--at", f"{well.x},{well.y}"]
+    result = CliRunner().invoke(
+        cli, ["check", *args, "--pack", "tongzhou", "--scheduler", "tcp://127.0.0.1:8786"]
+    )
+    assert result.exit_code == 2, result.output
+    assert "--scheduler applies only to a batch on the dask engine" in result.output
+    assert not (tmp_path / "r.parquet").exists()
