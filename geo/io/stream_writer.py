@@ -177,9 +177,10 @@ class ChunkWriter:
 
         frame = gdf.drop(columns=gdf.geometry.name)
         geom_name = gdf.geometry.name
-        wkb = shapely.to_wkb(np.asarray(gdf.geometry.array, dtype=object), flavor="iso")
         table = pa.Table.from_pandas(frame, preserve_index=False)
-        table = table.append_column(geom_name, pa.array(wkb, pa.binary()))
+        table = table.append_column(
+            geom_name, wkb_array(np.asarray(gdf.geometry.array, dtype=object))
+        )
         if self._schema is None:
             fields, self._store_schema = _parquet_fields(table.schema)
             geo = {
@@ -275,4 +276,48 @@ def _parquet_fields(schema: Any) -> tuple[list[Any], bool]:
             f = f.with_type(t)
         out.append(f)
     return out, store
+
+
+#: Little-endian ISO WKB of a 2-D point: byte order, type, x, y (21 bytes, unpadded).
+_POINT_WKB = np.dtype([("order", "u1"), ("type", "<u4"), ("x", "<f8"), ("y", "<f8")])
+
+
+def wkb_array(geoms: np.ndarray) -> Any:
+    """ISO WKB of ``geoms`` as an Arrow binary array.
+
+    A chunk of 2-D points (a batch's usual output) is encoded by numpy from the
+    coordinates, with the bytes :func:`shapely.to_wkb` writes on a little-endian
+    machine, but without a Python bytes object per row; anything else goes through
+    :func:`shapely.to_wkb`.
+
+    Parameters
+    ----------
+    geoms
+        Shapely geometries (``None`` allowed: a null).
+
+    Returns
+    -------
+    pyarrow.Array
+        ``binary``, one value per geometry.
+    """
+    import pyarrow as pa
+
+    n = len(geoms)
+    points = (
+        n > 0
+        and bool((shapely.get_type_id(geoms) == shapely.GeometryType.POINT).all())
+        and not shapely.is_empty(geoms).any()
+        and not shapely.has_z(geoms).any()
+    )
+    if not points:
+        return pa.array(shapely.to_wkb(geoms, flavor="iso"), pa.binary())
+    xy = shapely.get_coordinates(geoms)
+    rec = np.empty(n, dtype=_POINT_WKB)
+    rec["order"] = 1  # little-endian (NDR)
+    rec["type"] = 1  # Point
+    rec["x"], rec["y"] = xy[:, 0], xy[:, 1]
+    offsets = np.arange(0, _POINT_WKB.itemsize * (n + 1), _POINT_WKB.itemsize, dtype=np.int32)
+    return pa.Array.from_buffers(
+        pa.binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(rec.view(np.uint8))]
+    )
 
