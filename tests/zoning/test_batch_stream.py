@@ -8,6 +8,8 @@ must equal the old implementation's ``groupby(level=0).agg(";".join)``.
 
 from __future__ import annotations
 
+import threading
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -181,6 +183,37 @@ def test_interrupted_write_leaves_previous_output(tmp_path, pack, monkeypatch):
         assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
         run_batch(sites, pack=pack, store_or_layers=layers, out=out, chunk_size=1_000)
         assert len(_read(out)) == 3_000
+
+
+def test_a_failing_check_in_one_lane_stops_the_batch_and_keeps_the_output(
+    tmp_path, pack, monkeypatch
+):
+    # chunks are checked two at once: a check that fails in one thread surfaces, the
+    # other lane's chunk is not written after it, and the previous file stays
+    layers = make_layers()
+    sites = random_sites(6_000, seed=6)
+    out = tmp_path / "r.parquet"
+    out.write_bytes(b"previous result")
+    calls = {"n": 0}
+    real = SiteChecker.check
+    lock = threading.Lock()
+
+    def failing(self, *args, **kwargs):
+        with lock:
+            calls["n"] += 1
+            n = calls["n"]
+        if n == 3:
+            raise RuntimeError("check failed on the third chunk")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(SiteChecker, "check", failing)
+    seen: list[int] = []
+    with pytest.raises(RuntimeError, match="third chunk"):
+        run_batch(sites, pack=pack, store_or_layers=layers, out=out, chunk_size=1_000,
+                  workers=2, progress=lambda done, total: seen.append(done))  # fmt: skip
+    assert out.read_bytes() == b"previous result"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    assert seen == [1_000, 2_000]  # the chunks checked before the failure, no more
 
 
 def test_rules_column_equals_groupby_join(pack):

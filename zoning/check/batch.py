@@ -563,6 +563,7 @@ class _Pending:
     first: np.ndarray  # per site: row of an earlier chunk with its id (-1: none)
     again: np.ndarray  # per site: its id was in an earlier chunk
     read_errors: list[dict[str, Any]]
+    rows: int  # input rows the chunk accounts for (read, or rejected with a row)
 
 
 class _Run:
@@ -607,7 +608,7 @@ class _Run:
              "status": "invalid_input", "reason": i.get("reason", "")}
             for i in rejected
         ]  # fmt: skip
-        self.done += len(chunk) + sum(1 for i in rejected if i.get("row") is not None)
+        rows = len(chunk) + sum(1 for i in rejected if i.get("row") is not None)
         ids = _site_ids(chunk)
         again = np.zeros(len(chunk), dtype=bool)
         first = np.zeros(0, dtype=np.int64)
@@ -620,7 +621,7 @@ class _Run:
                 stand_in = ids.copy()
                 stand_in[again] = [f"\x00repeat:{i}" for i in np.flatnonzero(again)]
                 checked["site_id"] = stand_in
-        return _Pending(chunk, checked, ids, first, again, read_errors)
+        return _Pending(chunk, checked, ids, first, again, read_errors, rows)
 
     @staticmethod
     def check(
@@ -643,6 +644,7 @@ class _Run:
         self, pending: _Pending, result: CheckResult
     ) -> tuple[CheckResult, np.ndarray | None]:
         """Record one checked chunk, in input order: its errors and repeated ids."""
+        self.done += pending.rows  # progress counts checked chunks, not those in flight
         self.err_rows += pending.read_errors
         self.stamps.append(result.stamp)
         self.sites += len(pending.checked)
