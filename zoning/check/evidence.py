@@ -32,6 +32,7 @@ from numpy.typing import NDArray
 from zoning.check.notes import import_hint
 from zoning.check.parts import covers_whole
 from zoning.check.result import _Sites
+from zoning.check.runs import _pair_order
 from zoning.jurisdiction import jurisdiction_rows
 from zoning.pack import Pack, Rule
 
@@ -196,7 +197,7 @@ def add_insufficient(
         return {**findings, "missing": missing}
     s_new = np.concatenate(sites)
     r_new = np.concatenate(rule_pos)
-    o = np.lexsort((r_new, s_new))
+    o = _pair_order(s_new, r_new, nrules)
     s_new, r_new = s_new[o], r_new[o]
     k = len(s_new)
     # merge, not concatenate and sort: the findings are sorted by (site, rule) and

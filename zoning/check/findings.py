@@ -25,7 +25,7 @@ from zoning.check.layer_index import CATEGORY_ZH, access_entries
 from zoning.check.predicates import PREDICATES
 from zoning.check.relations import LayerIndex, LayerRelations
 from zoning.check.result import _Sites
-from zoning.check.runs import _runs
+from zoning.check.runs import _pair_order, _runs
 from zoning.check.sites import project_key
 from zoning.project import Project
 
@@ -202,7 +202,7 @@ class FindingsMixin:
             for k in ("distance_m", "overlap_m2", "overlap_pct", "length_m", "length_pct"):
                 arr[k] = np.zeros(0)
             arr["outcome"] = np.zeros(0, dtype=np.int8)
-        o = np.lexsort((arr["rule"], arr["site"]))
+        o = _pair_order(arr["site"], arr["rule"], len(self.rules))
         return {k: v[o] for k, v in arr.items()}
 
     def _exception_index(self, p: Project) -> list[int]:

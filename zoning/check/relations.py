@@ -50,7 +50,7 @@ from zoning.check.prepared import (  # noqa: F401 (re-exported)
     warm_prepared,
     warm_tree,
 )
-from zoning.check.runs import _first_of_runs
+from zoning.check.runs import _first_of_runs, _pair_order
 
 __all__ = [
     "INSIDE",
@@ -452,7 +452,7 @@ def relate_layer(
     relation = np.concatenate([rel, np.full(len(ws), WITHIN_DISTANCE, np.int8)])
     distance = np.concatenate([np.zeros(len(si)), wd])
     overlap = np.concatenate([overlap, np.where(block.areal[ws], 0.0, np.nan)])
-    o = np.lexsort((f, s))
+    o = _pair_order(s, f, nfeat)
     s, f, relation, distance, overlap = s[o], f[o], relation[o], distance[o], overlap[o]
     area = block.area_m2[s]
     pct = np.full(len(s), np.nan)
@@ -511,7 +511,7 @@ def _intersecting(index: LayerIndex, block: SiteBlock) -> tuple[NDArray[np.intp]
     if gowner is not None:
         key = np.unique(si.astype(np.int64) * len(index) + fi)
         si, fi = key // len(index), key % len(index)
-    o = np.lexsort((fi, si))
+    o = _pair_order(si, fi, len(index))
     return si[o].astype(np.intp), fi[o].astype(np.intp)
 
 
