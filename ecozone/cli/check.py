@@ -190,8 +190,9 @@ _ACTIVITIES = (
     "--workers",
     type=click.IntRange(min=1),
     default=None,
-    help="Batch mode: chunks of sites checked at once, one thread each (default: all cores; "
-    "a one-chunk batch is split over the threads instead); with --engine dask, the worker "
+    help="Batch mode: chunks of sites checked at once, one thread each (default and most: "
+    "all cores; a one-chunk batch is split over the threads instead); with --engine dask, "
+    "the worker "
     "processes of the local cluster ecozone starts "
     "(one thread each; default one per core; not with --scheduler, whose cluster keeps its "
     "own workers). Results are the same for any number.",
@@ -260,8 +261,8 @@ def check(
                --site ID picks one feature, --each reports every feature.
     Batch:     --out results.parquet|gpkg|csv|geojson, one row per site with the
                verdict, key distances and deciding rules; bad rows go to an errors
-               CSV. Read, checked and written in chunks (flat memory) on
-               --workers threads; --distances picks the dist_<kind>_m columns.
+               CSV. Read, checked and written in chunks (bounded memory),
+               --workers chunks at once; --distances picks the dist_<kind>_m columns.
                --engine dask: GeoParquet in, a folder of GeoParquet parts out, on
                a local dask cluster of --workers processes or --scheduler ADDRESS.
     Project attributes come from the options (all sites) or, in a batch without

@@ -268,3 +268,16 @@ def test_iter_vector_chunks_equals_read_vector(tmp_path, fmt):
         rows = p["source_row"]
         assert all(rows.min() - 97 <= i["row"] <= rows.max() + 97 for i in p.attrs["issues"])
     assert count_rows(path) == (500 if fmt != "csv" else None)
+
+
+def test_lanes_never_exceed_the_cores(pack, monkeypatch):
+    # each lane holds a chunk: --workers 64 on 2 cores must not hold 64 chunks
+    from zoning.check import batch
+
+    checker = SiteChecker(pack, make_layers())
+    monkeypatch.setattr(batch, "available_cores", lambda: 2)
+    assert batch._lanes(checker, 64, 1_000_000, 40_000) == 2
+    assert batch._lanes(checker, None, 1_000_000, 40_000) == 2
+    assert batch._lanes(checker, 1, 1_000_000, 40_000) == 1
+    assert batch._lanes(checker, 64, 40_000, 40_000) == 1  # one chunk: the checker splits it
+    assert batch._lanes(checker, None, None, 40_000) == 2  # row count unknown

@@ -333,14 +333,16 @@ def _lanes(checker: Any, workers: int | None, total: int | None, chunk_size: int
     and more than one worker (``workers``, or every available core), whole chunks
     go to ``workers`` threads, each checking its chunk on one thread; a single chunk
     is split over threads by the checker itself. Checkers without ``workers``
-    (:func:`_check_kwargs`) or ``warm`` get one lane.
+    (:func:`_check_kwargs`) or ``warm`` get one lane. Never more lanes than cores:
+    each lane holds a chunk in memory, and more lanes than cores only add memory.
     """
     params = inspect.signature(checker.check).parameters
     if "workers" not in params or not hasattr(checker, "warm"):
         return 1
     if total is not None and total <= chunk_size:
         return 1
-    return max(1, available_cores() if workers is None else int(workers))
+    cores = available_cores()
+    return max(1, cores if workers is None else min(int(workers), cores))
 
 
 def _solo(fn: Callable[..., Any], *args: Any) -> Any:
@@ -426,9 +428,10 @@ def run_batch(
         ``raw=``): the CLI passes :func:`maps.qgis_style.write_options`, so zoning
         needs no maps.
     workers
-        Chunks checked at once, one thread each (``None``: every available core); a
-        one-chunk input is split over that many threads by
-        :meth:`zoning.check.engine.SiteChecker.check` instead. Results do not depend on it.
+        Chunks checked at once, one thread each (``None``: every available core; never
+        more than the cores: each holds a chunk in memory); a one-chunk input is split
+        over that many threads by :meth:`zoning.check.engine.SiteChecker.check` instead.
+        Results do not depend on it.
     distances
         Which ``dist_<kind>_m`` columns to compute: ``"rules"`` (default: the kinds
         the pack's ``nearest`` rules read), ``"all"``, or layer kinds.
