@@ -158,6 +158,9 @@ def test_seen_ids_give_the_first_row_of_every_repeat(monkeypatch, run_max):
             first.setdefault(i, int(r))
         assert seen.remember(ids, rows).tolist() == want
     assert len(seen.runs) > (3 if run_max == 4 else 0)
+    ids_kept = sum(len(k1) for k1, _, _ in seen.runs)
+    assert ids_kept == len(first)
+    assert sum(a.nbytes for run in seen.runs for a in run) == 16 * ids_kept  # bytes per id
 
 
 def test_interrupted_write_leaves_previous_output(tmp_path, pack, monkeypatch):
