@@ -85,8 +85,9 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
         if isinstance(s.dtype, pd.CategoricalDtype):  # each distinct text once
             cats = np.asarray(s.cat.categories.map(neutralise_cell), dtype=object)
             codes = s.cat.codes.to_numpy()
-            out[col] = np.where(codes >= 0, cats[np.maximum(codes, 0)] if len(cats) else None,
-                                None)  # fmt: skip
+            values = np.full(len(codes), None, dtype=object)  # code -1: missing
+            values[codes >= 0] = cats[codes[codes >= 0]]
+            out[col] = values
             continue
         if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
             out[col] = s.map(neutralise_cell)

@@ -320,4 +320,3 @@ def wkb_array(geoms: np.ndarray) -> Any:
     return pa.Array.from_buffers(
         pa.binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(rec.view(np.uint8))]
     )
-

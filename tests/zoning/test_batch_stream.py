@@ -279,8 +279,10 @@ def test_lanes_never_exceed_the_cores(pack, monkeypatch):
 
     checker = SiteChecker(pack, make_layers())
     monkeypatch.setattr(batch, "available_cores", lambda: 2)
-    assert batch._lanes(checker, 64, 1_000_000, 40_000) == 2
-    assert batch._lanes(checker, None, 1_000_000, 40_000) == 2
-    assert batch._lanes(checker, 1, 1_000_000, 40_000) == 1
-    assert batch._lanes(checker, 64, 40_000, 40_000) == 1  # one chunk: the checker splits it
-    assert batch._lanes(checker, None, None, 40_000) == 2  # row count unknown
+    extra = batch._check_kwargs(checker, None, "rules")
+    assert batch._lanes(checker, extra, 64, 1_000_000, 40_000) == 2
+    assert batch._lanes(checker, extra, None, 1_000_000, 40_000) == 2
+    assert batch._lanes(checker, extra, 1, 1_000_000, 40_000) == 1
+    assert batch._lanes(checker, extra, 64, 40_000, 40_000) == 1  # one chunk: split by checker
+    assert batch._lanes(checker, extra, None, None, 40_000) == 2  # row count unknown
+    assert batch._lanes(checker, {}, None, 1_000_000, 40_000) == 1  # check takes no workers

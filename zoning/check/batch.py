@@ -219,8 +219,7 @@ def _output_frame(
     out.insert(out.columns.get_loc("rules") + 1, "demo_data", demo)
     out.insert(out.columns.get_loc("demo_data") + 1, "notes", notes)
     for col in ("verdict", "verdict_zh", "deciding_rules"):
-        if not isinstance(out[col].dtype, pd.CategoricalDtype):
-            out[col] = out[col].astype(str)
+        out[col] = out[col].astype(str)
     geometry = rs.geometry.to_numpy()
     if "source_row" in sites.columns and "source_row" in out.columns:
         src = sites["source_row"]
@@ -328,7 +327,10 @@ def _input_chunks(
     return chunks, count_rows(sites, layer=layer), str(sites)
 
 
-def _lanes(checker: Any, workers: int | None, total: int | None, chunk_size: int) -> int:
+def _lanes(
+    checker: Any, extra: Mapping[str, Any], workers: int | None, total: int | None,
+    chunk_size: int,
+) -> int:  # fmt: skip
     """How many chunks to check at once.
 
     A chunk's check has a serial part (reading its sites, building its frames) that
@@ -337,12 +339,12 @@ def _lanes(checker: Any, workers: int | None, total: int | None, chunk_size: int
     over threads leaves the serial part alone. So with more than one chunk to check
     and more than one worker (``workers``, or every available core), whole chunks
     go to ``workers`` threads, each checking its chunk on one thread; a single chunk
-    is split over threads by the checker itself. Checkers without ``workers``
-    (:func:`_check_kwargs`) or ``warm`` get one lane. Never more lanes than cores:
+    is split over threads by the checker itself. Checkers whose ``check`` takes no
+    ``workers`` (not in ``extra``, see :func:`_check_kwargs`) or that have no ``warm``
+    get one lane. Never more lanes than cores:
     each lane holds a chunk in memory, and more lanes than cores only add memory.
     """
-    params = inspect.signature(checker.check).parameters
-    if "workers" not in params or not hasattr(checker, "warm"):
+    if "workers" not in extra or not hasattr(checker, "warm"):
         return 1
     if total is not None and total <= chunk_size:
         return 1
@@ -490,7 +492,7 @@ def run_batch(
         warnings.simplefilter("ignore", GeometryRepairedWarning)
         chunks, total, source = _input_chunks(sites_path_or_gdf, chunk_size, read_options)
         out.parent.mkdir(parents=True, exist_ok=True)
-        lanes = _lanes(checker, workers, total, chunk_size)
+        lanes = _lanes(checker, extra, workers, total, chunk_size)
         if lanes > 1:  # whole chunks at once, each on one thread (see _lanes)
             extra = {**extra, "workers": 1}
             checker.warm()

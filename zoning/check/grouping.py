@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from zoning.check.runs import _runs
+
 #: Above this many cells (groups × longest group) the distinct-list grid is not built.
 _GRID_CELLS = 50_000_000
 
@@ -70,8 +72,7 @@ def join_per_group_categorical(
         np.asarray(labels, dtype=object)[order])  # fmt: skip
     label_codes, uniques = pd.factorize(ordered)
     uniques = np.asarray(uniques, dtype=object).astype(str)
-    starts = np.r_[0, np.flatnonzero(np.diff(c)) + 1]
-    lengths = np.diff(np.r_[starts, len(c)])
+    starts, lengths = _runs(c)
     width = int(lengths.max())
     if len(starts) * width > _GRID_CELLS:  # pathological: a few very long groups
         texts = np.array([sep.join(uniques[g]) for g in np.split(label_codes, starts[1:])],

@@ -102,6 +102,7 @@ from numpy.typing import NDArray
 from geo.errors import InputFormatError
 from zoning.check.notes import import_hint, site_notes, synthetic_kinds
 from zoning.check.relations import RELATIONS
+from zoning.check.runs import _runs
 from zoning.exceptions import exception_notes
 from zoning.project import Project
 
@@ -565,8 +566,8 @@ def site_positions(site_ids: NDArray[Any], wanted: NDArray[Any]) -> NDArray[np.i
     """
     if len(wanted) == 0:
         return np.zeros(0, dtype=np.intp)
-    heads = np.r_[0, np.flatnonzero(wanted[1:] != wanted[:-1]) + 1]
-    return np.repeat(_site_index(site_ids, wanted[heads]), np.diff(np.r_[heads, len(wanted)]))
+    heads, lengths = _runs(wanted)
+    return np.repeat(_site_index(site_ids, wanted[heads]), lengths)
 
 
 def _site_index(site_ids: NDArray[Any], wanted: NDArray[Any]) -> NDArray[np.intp]:

@@ -35,4 +35,3 @@ def _pair_order(
     """
     key = np.asarray(major, dtype=np.int64) * np.int64(max(int(n_minor), 1))
     return np.argsort(key + np.asarray(minor, dtype=np.int64), kind="stable")
-
