@@ -283,7 +283,7 @@ def entry_from_mapping(raw: Mapping[str, Any], *, unit_code: str = "") -> Access
         An unknown dimension, effect, project type or flag.
     """
     text = str(raw.get("text", ""))
-    effect, parsed = parse_entry_text(text)
+    effect, parsed = _parse_entry_text(text)  # the shared cached copy: only dumped below
     cond = raw.get("conditions")
     if cond is None:
         old = {

@@ -417,3 +417,17 @@ def test_a_malformed_stored_entry_names_the_unit_and_the_fix():
     checker = SiteChecker(_unit_pack(), {"control_unit": _units_layer(bad)})
     with pytest.raises(LayerValidationError, match=r"CU-A.*ZH11011220011.*entry 1.*effect"):
         checker.check_geometry(Point(at(0, 0)), project=PAINT)
+
+
+def test_entries_of_the_same_text_share_no_conditions():
+    # each distinct text is parsed once (cached); every entry still gets its own
+    # conditions, so changing one entry never changes another
+    text = "禁止新建、扩建石化、化工项目"
+    a = entry_from_mapping({"dimension": "layout", "text": text}, unit_code="U1")
+    b = entry_from_mapping({"dimension": "layout", "text": text}, unit_code="U2")
+    assert a.conditions == b.conditions and a.conditions is not b.conditions
+    a.conditions.industry_prefixes.append("C99")
+    c = entry_from_mapping({"dimension": "layout", "text": text}, unit_code="U3")
+    assert c.conditions.industry_prefixes == ["C251", "C26"]
+    assert b.conditions.industry_prefixes == ["C251", "C26"]
+    assert parse_entry_text(text)[1].industry_prefixes == ["C251", "C26"]

@@ -19,20 +19,30 @@ from zoning.check.relations import LayerIndex, fixed_equal_area_crs, prepare_sit
 GEOD = Geod(ellps="GRS80")
 
 
-def _layer(seed: int = 3) -> LayerIndex:
-    """Irregular polygons, lines and points around Tongzhou (lon/lat)."""
+def _layer(
+    seed: int = 3,
+    box: tuple[float, float, float, float] = (116.55, 39.80, 116.85, 40.00),
+    n: int = 60,
+    size: float = 0.01,
+) -> LayerIndex:
+    """Irregular polygons, lines and points in ``box`` (lon/lat; default around Tongzhou).
+
+    Half of the ``n`` features are polygons up to ``size`` degrees across, a quarter
+    lines, the rest points.
+    """
     rng = np.random.default_rng(seed)
-    lon = rng.uniform(116.55, 116.85, 60)
-    lat = rng.uniform(39.80, 40.00, 60)
+    lon = rng.uniform(box[0], box[2], n)
+    lat = rng.uniform(box[1], box[3], n)
+    h, q = n // 2, n // 2 + n // 4
     polys = [
-        shapely.Point(x, y).buffer(rng.uniform(0.002, 0.01), quad_segs=rng.integers(2, 16))
-        for x, y in zip(lon[:30], lat[:30], strict=True)
+        shapely.Point(x, y).buffer(rng.uniform(0.002, size), quad_segs=rng.integers(2, 16))
+        for x, y in zip(lon[:h], lat[:h], strict=True)
     ]
     lines = [
-        shapely.LineString([(x, y), (x + 0.01, y + 0.004), (x + 0.015, y - 0.003)])
-        for x, y in zip(lon[30:45], lat[30:45], strict=True)
+        shapely.LineString([(x, y), (x + size, y + 0.4 * size), (x + 1.5 * size, y - 0.3 * size)])
+        for x, y in zip(lon[h:q], lat[h:q], strict=True)
     ]
-    points = [shapely.Point(x, y) for x, y in zip(lon[45:], lat[45:], strict=True)]
+    points = [shapely.Point(x, y) for x, y in zip(lon[q:], lat[q:], strict=True)]
     geoms = np.array(polys + lines + points, dtype=object)
     ids = np.array([f"F{i}" for i in range(len(geoms))], dtype=object)
     return LayerIndex("test", geoms, ids, ids.copy(), {})
@@ -149,3 +159,138 @@ def test_equally_near_features_give_the_lowest_one(order):
     np.testing.assert_allclose(dist, d_all.min(axis=1), atol=1e-9)
     want = [int(np.flatnonzero(row == row.min()).min()) for row in d_all]
     assert feat.tolist() == want
+
+
+def _wide_layer() -> LayerIndex:
+    """Polygons, lines and points across the edge of GK zones 38 and 39 (115.5°E)."""
+    return _layer(21, box=(115.0, 39.5, 117.0, 40.5), n=240, size=0.02)
+
+
+def _wide_sites(rng: np.random.Generator, n: int) -> np.ndarray:
+    lon = rng.uniform(114.9, 117.1, n)
+    lat = rng.uniform(39.4, 40.6, n)
+    kind = rng.integers(0, 3, n)
+    return np.array(
+        [
+            shapely.Point(x, y) if k == 0
+            else shapely.LineString([(x, y), (x + 0.004, y + 0.002)]) if k == 1
+            else shapely.Point(x, y).buffer(0.002, quad_segs=3)
+            for x, y, k in zip(lon, lat, kind, strict=True)
+        ],
+        dtype=object,
+    )  # fmt: skip
+
+
+def test_a_metric_copy_near_the_sites_gives_the_answers_of_the_whole_layer():
+    # one site at a time: each fresh index copies only the features near that site;
+    # every relation and distance equals, to the bit, the one from whole-layer copies
+    whole = _wide_layer()
+    ea = fixed_equal_area_crs([whole])
+    sites = _wide_sites(np.random.default_rng(4), 120)
+    within = np.full(len(whole), 800.0)
+    kw = {"within_m": within, "nearest_max_m": 4000.0, "ea_crs": ea}
+    for epsg in (4547, 4548):
+        whole.metric(epsg)  # both zones, every feature
+    partial = 0
+    for i in range(len(sites)):
+        block = prepare_sites(sites[i : i + 1], ea_crs=ea)
+        ref = relate_layer(whole, block, **kw)
+        local = _wide_layer()
+        got = relate_layer(local, prepare_sites(sites[i : i + 1], ea_crs=ea), **kw)
+        for name in ("site", "feature", "relation", "distance_m", "overlap_m2",
+                     "nearest_feature", "nearest_m"):  # fmt: skip
+            assert np.array_equal(getattr(got, name), getattr(ref, name), equal_nan=True), name
+        copies = list(local._metric.values())
+        partial += sum(m.box is not None and len(m.geoms) < len(local) for m in copies)
+    assert partial > len(sites) // 2  # most sites copied only a part of the layer
+
+
+def test_a_search_beyond_the_first_copy_gets_the_whole_layer():
+    index = _layer()
+    ea = fixed_equal_area_crs([index])
+    west = prepare_sites(np.array([shapely.Point(116.56, 39.81)], dtype=object), ea_crs=ea)
+    relate_layer(index, west, within_m=None, nearest_max_m=500.0, ea_crs=ea)
+    first = index.metric(4548, west.reach(None, 500.0))
+    assert first.box is not None and len(first.geoms) < len(index)
+    east = prepare_sites(np.array([shapely.Point(116.84, 39.99)], dtype=object), ea_crs=ea)
+    got = relate_layer(index, east, within_m=None, nearest_max_m=500.0, ea_crs=ea)
+    m = index._metric[4548]
+    assert m.box is None and len(m.geoms) == len(index)  # replaced by the whole layer
+    feats_m = transform_geoms(index.geoms, "EPSG:4326", 4548)
+    d = shapely.distance(transform_geoms(east.geoms_ll, "EPSG:4326", 4548)[0], feats_m).min()
+    expected = d if d <= 500.0 else np.nan
+    assert got.nearest_m[0] == pytest.approx(expected, abs=1e-6, nan_ok=True)
+
+
+@pytest.mark.parametrize("radius_m", [30.0, 1000.0, 10_000.0, 150_000.0])
+def test_a_sites_reach_holds_every_place_within_the_radius(radius_m):
+    # the reach box (what a metric copy must hold) against Geod: every place at the
+    # radius from the sites, in 72 directions, lies in it
+    rng = np.random.default_rng(int(radius_m))
+    for lat_band in ((18.0, 22.0), (39.0, 41.0), (50.0, 53.0)):
+        lon = rng.uniform(100.0, 120.0, 20)
+        lat = rng.uniform(*lat_band, 20)
+        sites = np.array([shapely.Point(x, y).buffer(0.01) for x, y in zip(lon, lat, strict=True)])
+        block = prepare_sites(sites, ea_crs=fixed_equal_area_crs([_layer()]))
+        x0, y0, x1, y1 = block.reach(None, radius_m)
+        ring = shapely.get_coordinates(shapely.boundary(sites))
+        az = np.repeat(np.linspace(0.0, 360.0, 72, endpoint=False)[None, :], len(ring), 0)
+        px, py, _ = GEOD.fwd(
+            np.repeat(ring[:, 0], 72), np.repeat(ring[:, 1], 72), az.ravel(),
+            np.full(az.size, radius_m),
+        )  # fmt: skip
+        assert (px >= x0).all() and (px <= x1).all() and (py >= y0).all() and (py <= y1).all()
+
+
+@pytest.mark.parametrize("max_m", [150.0, 3000.0])  # some points beyond; all within
+def test_few_points_measured_on_every_segment_get_the_k_d_answers(monkeypatch, max_m):
+    # the same segments searched with the k-d tree and measured one by one: the same
+    # nearest feature (the lowest of equally near ones) and the same distance, to the bit
+    from zoning.check import nearest
+
+    base = _wide_layer()
+    twins = np.concatenate([base.geoms, base.geoms[::7]])  # equally near features
+    geoms_m = transform_geoms(twins, "EPSG:4326", 4548)
+    rng = np.random.default_rng(8)
+    vertices = shapely.get_coordinates(base.geoms)
+    near = vertices[rng.integers(0, len(vertices), 300)]  # by the features
+    pts = shapely.points(near + rng.normal(0.0, 0.004, (300, 2)))
+    xy = shapely.get_coordinates(transform_geoms(pts, "EPSG:4326", 4548))
+    monkeypatch.setattr(nearest, "_DIRECT_PAIRS", 10**12)
+    monkeypatch.setattr(nearest, "_DIRECT_BUDGET", 10**9)
+    measured = nearest._Metric.build(twins, 4548)
+    f1, d1 = nearest._points_nearest(measured, xy, max_m)
+    assert measured.segments._kd is None  # no tree was built
+    monkeypatch.setattr(nearest, "_DIRECT_PAIRS", 0)
+    searched = nearest._Metric.build(twins, 4548)
+    f2, d2 = nearest._points_nearest(searched, xy, max_m)
+    assert searched.segments._kd is not None
+    assert np.array_equal(f1, f2) and np.array_equal(d1, d2, equal_nan=True)
+    assert np.isfinite(d1).sum() > 50  # (and some beyond 150 m)
+    # against GEOS: the nearest boundary (what points outside every feature are
+    # measured to), and the lowest feature at it
+    edges = np.where(shapely.get_dimensions(geoms_m) == 2, shapely.boundary(geoms_m), geoms_m)
+    d_all = shapely.distance(shapely.points(xy)[:, None], edges[None, :])
+    best = d_all.min(axis=1)
+    hit = best <= max_m
+    np.testing.assert_allclose(d1[hit], best[hit], rtol=0, atol=1e-6)
+    assert np.isnan(d1[~hit]).all()
+    lowest = np.argmax(d_all <= best[:, None] + 1e-6, axis=1)
+    assert np.array_equal(f1[hit], lowest[hit])
+
+
+def test_the_k_d_tree_is_built_once_measuring_costs_more():
+    from zoning.check import nearest
+
+    index = _wide_layer()
+    seg = nearest._Metric.build(index.geoms, 4548).segments
+    one = np.array([[5.0e5, 4.43e6]])
+    queries = 0
+    while not seg.tree_due(1, count=False):
+        seg.nearest(one, 8, 1000.0)
+        queries += 1
+    # about _DIRECT_BUDGET one-point searches measure every segment, then the tree
+    assert queries == nearest._DIRECT_BUDGET
+    assert seg.tree_due(10_000, count=False)  # a block that would cost more: the tree
+    seg.nearest(one, 8, 1000.0)
+    assert seg._kd is not None

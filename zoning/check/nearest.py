@@ -19,12 +19,20 @@ segments with their k-d tree.
   (:func:`_points_nearest`). A line or polygon site takes the distance of its first
   vertex as an upper bound and measures exactly the pieces within it (``dwithin``).
   Without scipy the STRtree does it all. Distances beyond ``nearest_max_m`` are "none".
+- few points (a single-site check): no k-d tree. Each point is measured to every
+  segment of the copy, with the same arithmetic (:func:`_distance2`), so the answers
+  are the tree's to the bit; the tree (and scipy) come when measuring would cost more
+  (:meth:`_Segments.tree_due`). A copy built for a few sites holds only the features
+  they can reach (:meth:`_Metric.build` with a box, see
+  :meth:`zoning.check.relations.LayerIndex.metric`).
 
 No Python loop over sites or features: one loop over the metric zones of a block.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -33,16 +41,17 @@ import shapely
 from numpy.typing import NDArray
 from shapely import STRtree
 
-from zoning.check.prepared import is_single_threaded
+from geo.crs import transform_geoms
+from zoning.check.prepared import is_single_threaded, warm_tree
 from zoning.check.runs import _first_of_runs
 
 if TYPE_CHECKING:
     from zoning.check.relations import LayerIndex, SiteBlock
 
-try:  # optional: the fast nearest distance for point sites
-    from scipy.spatial import cKDTree as _KDTree
-except ImportError:  # pragma: no cover - scipy not installed
-    _KDTree = None
+#: scipy's ``cKDTree`` once imported (:func:`_kd_class`; importing scipy takes 0.2 s,
+#: which a one-site check does without); ``None`` when scipy is not installed.
+_KDTree: Any = ...
+_KD_LOCK = threading.Lock()
 
 # Polygons with more vertices than this are also indexed as boundary pieces.
 _PIECE_VERTICES = 16
@@ -50,6 +59,48 @@ _PIECE_VERTICES = 16
 _SEGMENT_M = 50.0
 _K_STEPS = (8, 32)
 _KD_WORKERS = -1  # k-d queries on every core
+# Without a k-d tree yet, a query of at most _DIRECT_PAIRS (point, segment) pairs
+# measures every segment (the same arithmetic: the same answers); once queries have
+# measured _DIRECT_BUDGET pairs per segment (about the cost of building the tree),
+# the tree is built.
+_DIRECT_PAIRS = 1_000_000
+_DIRECT_BUDGET = 16
+
+
+def _kd_available() -> bool:
+    """Whether the k-d search can run (scipy installed), without importing scipy."""
+    if _KDTree is ...:
+        return importlib.util.find_spec("scipy") is not None
+    return _KDTree is not None
+
+
+def _kd_class() -> Any:
+    """The k-d tree class, scipy's ``cKDTree`` (imported on first use); ``None``: no scipy."""
+    global _KDTree
+    if _KDTree is ...:
+        try:
+            from scipy.spatial import cKDTree
+        except ImportError:  # pragma: no cover - scipy not installed
+            cKDTree = None
+        _KDTree = cKDTree
+    return _KDTree
+
+
+def _distance2(xy: NDArray[np.float64], g: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Squared distance from each point to segments ``g`` (rows of :attr:`_Segments.table`).
+
+    ``g`` has shape (points, k, 5) (each point's candidates) or (1, m, 5) (the same
+    segments for every point): one sequence of arithmetic for both, so a point gets
+    the same bits from the k-d candidates as from every segment.
+    """
+    ux = xy[:, 0, None] - g[..., 0]
+    uy = xy[:, 1, None] - g[..., 1]
+    dx, dy = g[..., 2], g[..., 3]
+    t = (ux * dx + uy * dy) * g[..., 4]
+    np.minimum(np.maximum(t, 0.0, out=t), 1.0, out=t)  # clip to the segment
+    ux -= t * dx
+    uy -= t * dy
+    return ux * ux + uy * uy
 
 
 def _pieces(geoms: NDArray[Any]) -> tuple[NDArray[Any], NDArray[np.intp]]:
@@ -100,7 +151,7 @@ class _Segments:
     this test are left to the GEOS search.
     """
 
-    def __init__(self, geoms_m: NDArray[Any]) -> None:
+    def __init__(self, geoms_m: NDArray[Any], positions: NDArray[np.intp] | None = None) -> None:
         dims = shapely.get_dimensions(geoms_m)
         lines = np.where(dims == 2, shapely.boundary(geoms_m), geoms_m)
         flat, owner = shapely.get_parts(lines, return_index=True)
@@ -121,22 +172,68 @@ class _Segments:
         sa = a[rep] + d * t0[:, None]
         sb = a[rep] + d * np.minimum(t0 + 1.0 / k[rep], 1.0)[:, None]
         self.owner = own[rep].astype(np.intp)
+        if positions is not None:  # owners are positions in the whole layer
+            self.owner = positions[self.owner]
         # per segment: start, direction and 1/length² (0 for points) for the distance,
         # one row per segment (a query gathers its candidates' rows at once)
         dx, dy = sb[:, 0] - sa[:, 0], sb[:, 1] - sa[:, 1]
         l2 = dx**2 + dy**2
         inv_l2 = np.divide(1.0, l2, out=np.zeros_like(l2), where=l2 > 0)
         self.table = np.column_stack([sa[:, 0], sa[:, 1], dx, dy, inv_l2])
-        self.ax, self.ay, self.dx, self.dy, self.inv_l2 = self.table.T
+        self.size = len(rep)
         self.hmax = float(np.sqrt(l2.max()) / 2) if len(rep) else 0.0
         self.all_points = bool(len(rep)) and bool((l2 == 0).all())
-        # an unbalanced tree without compacted nodes: built 3x faster, queried no slower
-        # (answers do not depend on the tree's shape; ties are broken below)
-        self.kd = (
-            _KDTree((sa + sb) / 2, balanced_tree=False, compact_nodes=False)
-            if _KDTree is not None and len(rep)
-            else None
-        )
+        self._kd: Any = None  # built on first need (see tree_due)
+        self._measured = 0  # (point, segment) pairs measured without the tree
+
+    @property
+    def kd(self) -> Any:
+        """The k-d tree over the segment midpoints (built on first use; needs scipy)."""
+        if self._kd is None:
+            with _KD_LOCK:  # threads checking blocks at once: built once
+                if self._kd is None:
+                    t = self.table
+                    # an unbalanced tree without compacted nodes: built 3x faster,
+                    # queried no slower (answers do not depend on the tree's shape)
+                    self._kd = _kd_class()(
+                        t[:, :2] + t[:, 2:4] / 2, balanced_tree=False, compact_nodes=False
+                    )
+        return self._kd
+
+    def tree_due(self, n: int, *, count: bool = True) -> bool:
+        """Whether a search of ``n`` points uses the k-d tree (else it measures every segment).
+
+        The tree when it exists, or when measuring every segment would cost more than
+        building it (see :data:`_DIRECT_PAIRS`); ``count`` adds this search to the
+        pairs measured so far.
+        """
+        if self._kd is not None:
+            return True
+        pairs = n * self.size
+        if pairs <= _DIRECT_PAIRS and self._measured + pairs <= _DIRECT_BUDGET * self.size:
+            if count:
+                self._measured += pairs
+            return False
+        return True
+
+    def _nearest_measured(
+        self, xy: NDArray[np.float64], max_m: float
+    ) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
+        """Nearest feature within ``max_m`` of each point, measuring every segment."""
+        feat = np.full(len(xy), -1, dtype=np.intp)
+        dist = np.full(len(xy), np.nan)
+        step = max(1, _DIRECT_PAIRS // max(self.size, 1) // 4)
+        top = np.iinfo(np.intp).max
+        for i in range(0, len(xy), step):  # a few points at a time: bounded memory
+            d2 = _distance2(xy[i : i + step], self.table[None])
+            low = d2.min(axis=1)
+            best = np.sqrt(low)
+            hit = best <= max_m
+            # equally near segments of several features: the lowest feature
+            own = np.where(d2 == low[:, None], self.owner[None, :], top).min(axis=1)
+            feat[i : i + step] = np.where(hit, own, -1)
+            dist[i : i + step] = np.where(hit, best, np.nan)
+        return feat, dist
 
     def nearest(
         self, xy: NDArray[np.float64], k: int, max_m: float
@@ -157,7 +254,9 @@ class _Segments:
         tuple
             Feature position, distance, certainty, per point.
         """
-        assert self.kd is not None
+        if not self.tree_due(len(xy)):  # few points: every segment, certain
+            feat, dist = self._nearest_measured(xy, max_m)
+            return feat, dist, np.ones(len(xy), dtype=bool)
         n = len(self.owner)
         k = min(k, n)
         # threads cost more on small blocks; none when blocks are already checked at once
@@ -170,15 +269,7 @@ class _Segments:
         all_found = bool(found.all())
         if not all_found:
             ik = np.where(found, ik, 0)
-        g = self.table[ik]  # (points, k, 5)
-        ux = xy[:, 0, None] - g[..., 0]
-        uy = xy[:, 1, None] - g[..., 1]
-        dx, dy = g[..., 2], g[..., 3]
-        t = (ux * dx + uy * dy) * g[..., 4]
-        np.minimum(np.maximum(t, 0.0, out=t), 1.0, out=t)  # clip to the segment
-        ux -= t * dx
-        uy -= t * dy
-        d2 = ux * ux + uy * uy
+        d2 = _distance2(xy, self.table[ik])  # candidates: (points, k, 5)
         if not all_found:
             d2[~found] = np.inf
         rows = np.arange(len(xy))
@@ -200,13 +291,69 @@ class _Segments:
 
 @dataclass
 class _Metric:
-    """A layer in one metric CRS: whole features, pieces and segments for distances."""
+    """A layer in one metric CRS: whole features, pieces and segments for distances.
 
-    geoms: NDArray[Any]
+    A copy may hold only the features near some sites (:meth:`build` with a ``box``):
+    its pieces and segments name features by their positions in the whole layer, so
+    answers do not depend on which features a copy holds, as long as it holds every
+    feature a question can reach (:meth:`holds`).
+    """
+
+    geoms: NDArray[Any]  # the features copied (all of the layer when ``box`` is None)
     pieces: NDArray[Any]
     piece_owner: NDArray[np.intp]
     piece_tree: STRtree
     segments: _Segments
+    box: tuple[float, float, float, float] | None = None  # lon/lat box of the copy
+
+    @classmethod
+    def build(
+        cls,
+        geoms_ll: NDArray[Any],
+        epsg: int,
+        box: tuple[float, float, float, float] | None = None,
+    ) -> _Metric:
+        """Copy a layer (lon/lat features) into metric CRS ``epsg``.
+
+        Parameters
+        ----------
+        geoms_ll
+            The layer's features, EPSG:4326.
+        epsg
+            The metric CRS.
+        box
+            Copy only the features whose lon/lat box meets this one (``None``: all;
+            also when it would leave out less than a fifth of the layer).
+        """
+        pos = None
+        if box is not None:
+            fb = shapely.bounds(geoms_ll)
+            x0, y0, x1, y1 = box
+            off = (fb[:, 2] < x0) | (fb[:, 0] > x1) | (fb[:, 3] < y0) | (fb[:, 1] > y1)
+            if off.sum() * 5 < len(geoms_ll):
+                box = None
+            else:
+                pos = np.flatnonzero(~off)
+                geoms_ll = geoms_ll[pos]
+        geoms = transform_geoms(geoms_ll, "EPSG:4326", epsg)
+        pieces, owner = _pieces(geoms)
+        if pos is not None:
+            owner = pos[owner]
+        m = cls(geoms, pieces, owner, STRtree(pieces), _Segments(geoms, pos), box)
+        warm_tree(m.piece_tree)  # shared by threads: built before
+        return m
+
+    def holds(self, reach: tuple[float, float, float, float] | None) -> bool:
+        """Whether every feature meeting the lon/lat box ``reach`` is in this copy.
+
+        ``reach=None`` asks for the whole layer.
+        """
+        if self.box is None:
+            return True
+        if reach is None:
+            return False
+        b = self.box
+        return b[0] <= reach[0] and b[1] <= reach[1] and b[2] >= reach[2] and b[3] >= reach[3]
 
 
 def _maybe_within(
@@ -222,8 +369,10 @@ def _maybe_within(
     """
     seg = m.segments
     point = block.simple_point[pos]
-    if seg.kd is None or not point.any():
+    if not point.any() or not seg.size or not _kd_available():
         return pos
+    if not seg.tree_due(int(point.sum()), count=False):
+        return pos  # few points: the query below measures them all anyway
     # +1 mm: the k-d distances are not GEOS's to the last bit; a margin only keeps more
     dk, _ = seg.kd.query(
         block.first_xy_m[pos[point]], k=1, distance_upper_bound=d + seg.hmax + 1e-3
@@ -248,7 +397,7 @@ def _within_pairs(
     nfeat = np.int64(len(index))
     out_s, out_f, out_d = [], [], []
     for epsg, pos in block.zones.items():
-        m = index.metric(epsg)
+        m = index.metric(epsg, block.reach(pos, d_query))
         pos = _maybe_within(m, block, pos, d_query)
         if len(pos) == 0:
             continue
@@ -287,7 +436,7 @@ def _points_nearest(
     """
     seg = m.segments
     steps = (1,) if seg.all_points else _K_STEPS
-    kd = seg.kd is not None and len(xy) > 0
+    kd = len(xy) > 0 and seg.size > 0 and _kd_available()  # else GEOS does it all
     if kd:
         f, d, sure = seg.nearest(xy, steps[0], max_m)
         if sure.all():  # the common case: every point certain at the first k
@@ -329,7 +478,8 @@ def _nearest(
     if len(block.zones) == 1 and block.all_simple_points and need.all():
         # points of one zone, none touching the layer (a single point site, most often)
         (epsg,) = block.zones
-        nf, nd = _points_nearest(index.metric(epsg), block.first_xy_m, max_m)
+        m = index.metric(epsg, block.reach(None, max_m))
+        nf, nd = _points_nearest(m, block.first_xy_m, max_m)
         far = nd > max_m
         if far.any():
             nf[far], nd[far] = -1, np.nan
@@ -340,7 +490,7 @@ def _nearest(
         pos = pos[need[pos]]
         if len(pos) == 0:
             continue
-        m = index.metric(epsg)
+        m = index.metric(epsg, block.reach(pos, max_m))
         vf, vd = _points_nearest(m, block.first_xy_m[pos], max_m)
         single = block.simple_point[pos]
         nf[pos[single]], nd[pos[single]] = vf[single], vd[single]

@@ -41,7 +41,7 @@ from shapely import STRtree
 from geo.crs import equal_area_crs, metric_epsg, transform_geoms, transformer
 from geo.measure import geodesic_length
 from zoning.check.lengths import lengths_inside
-from zoning.check.nearest import _Metric, _nearest, _pieces, _Segments, _within_pairs
+from zoning.check.nearest import _Metric, _nearest, _within_pairs
 from zoning.check.parts import many_parts, part_overlaps, query_geoms
 from zoning.check.prepared import (  # noqa: F401 (re-exported)
     is_single_threaded,
@@ -74,6 +74,8 @@ INSIDE, OVERLAPS, WITHIN_DISTANCE, OUTSIDE = 0, 1, 2, 3
 _M_PER_DEG_LAT = 110_574.0
 _M_PER_DEG_LON = 111_319.49
 _BOX_SLACK = 1.1
+#: Degrees a zone's first metric copy reaches beyond the sites that asked for it.
+_METRIC_PAD_DEG = 0.1
 _METRIC_LOCK = threading.Lock()
 _LONLAT = "EPSG:4326"
 
@@ -163,6 +165,18 @@ class SiteBlock:
         if self._bounds is None:
             self._bounds = shapely.bounds(self.geoms_ll)
         return self._bounds
+
+    def reach(
+        self, pos: NDArray[np.intp] | None, radius_m: float
+    ) -> tuple[float, float, float, float]:
+        """Lon/lat box of every place within ``radius_m`` of the sites at ``pos`` (all: None).
+
+        The features a distance search up to ``radius_m`` can find meet this box
+        (see :meth:`LayerIndex.metric`).
+        """
+        b = self.bounds() if pos is None else self.bounds()[pos]
+        box = (b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max())
+        return _grown(tuple(float(v) for v in box), radius_m)
 
 
 def prepare_sites(geoms_ll: NDArray[Any], *, ea_crs: CRS) -> SiteBlock:
@@ -286,17 +300,36 @@ class LayerIndex:
         )
         return sub, pos
 
-    def metric(self, epsg: int) -> _Metric:
-        """Return the layer in metric CRS ``epsg`` (cached)."""
+    def metric(self, epsg: int, reach: tuple[float, float, float, float] | None = None) -> _Metric:
+        """Return the layer in metric CRS ``epsg`` (cached), holding every feature in ``reach``.
+
+        Parameters
+        ----------
+        epsg
+            The metric CRS.
+        reach
+            Lon/lat box the caller's distance search can reach (:meth:`SiteBlock.reach`);
+            ``None``: the whole layer.
+
+        Notes
+        -----
+        The first copy in a CRS holds the features near the sites that asked (their
+        reach, grown by :data:`_METRIC_PAD_DEG`): one site, or the sites of a jurisdiction
+        that a zone edge cuts, copy a part of a large layer, not all of it. A later
+        search reaching beyond that copy replaces it with the whole layer (built at
+        most twice). The features are copied whole, with their positions in the layer,
+        so the answers are the same whichever copy gives them.
+        """
         m = self._metric.get(epsg)
-        if m is None:
+        if m is None or not m.holds(reach):
             with _METRIC_LOCK:  # threads checking blocks at once: built once
                 m = self._metric.get(epsg)
-                if m is None:
-                    geoms = transform_geoms(self.geoms, _LONLAT, epsg)
-                    pieces, owner = _pieces(geoms)
-                    m = _Metric(geoms, pieces, owner, STRtree(pieces), _Segments(geoms))
-                    warm_tree(m.piece_tree)  # shared by threads: built before
+                if m is None or not m.holds(reach):
+                    box = None
+                    if m is None and reach is not None:
+                        p = _METRIC_PAD_DEG
+                        box = (reach[0] - p, reach[1] - p, reach[2] + p, reach[3] + p)
+                    m = _Metric.build(self.geoms, epsg, box)
                     self._metric[epsg] = m
         return m
 
@@ -356,17 +389,25 @@ def far_from(index: LayerIndex, block: SiteBlock, radius_m: float) -> NDArray[np
     lb = index.bounds
     if not np.all(np.isfinite(lb)):
         return np.ones(block.n, dtype=bool)
+    x0, y0, x1, y1 = _grown(tuple(float(v) for v in lb), radius_m)
+    sb = block.bounds()
+    return (sb[:, 2] < x0) | (sb[:, 0] > x1) | (sb[:, 3] < y0) | (sb[:, 1] > y1)
+
+
+def _grown(
+    box: tuple[float, float, float, float], radius_m: float
+) -> tuple[float, float, float, float]:
+    """A lon/lat box grown by at least ``radius_m`` on every side.
+
+    The growth in degrees is an upper bound of ``radius_m`` (the least metres per
+    degree, at the box's farthest latitude, and 10 % slack for the Gauss-Krüger / UTM
+    scale and the ellipsoid).
+    """
     r = max(float(radius_m), 0.0) * _BOX_SLACK
     dlat = r / _M_PER_DEG_LAT
-    lat = min(max(abs(lb[1] - dlat), abs(lb[3] + dlat)), 89.0)
+    lat = min(max(abs(box[1] - dlat), abs(box[3] + dlat)), 89.0)
     dlon = min(r / (_M_PER_DEG_LON * np.cos(np.radians(lat))), 360.0)
-    sb = block.bounds()
-    return (
-        (sb[:, 2] < lb[0] - dlon)
-        | (sb[:, 0] > lb[2] + dlon)
-        | (sb[:, 3] < lb[1] - dlat)
-        | (sb[:, 1] > lb[3] + dlat)
-    )
+    return (box[0] - dlon, box[1] - dlat, box[2] + dlon, box[3] + dlat)
 
 
 def relate_layer(
