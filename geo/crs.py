@@ -25,8 +25,11 @@ geopandas (``always_xy``) do, although EPSG defines the GK systems northing-firs
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import math
+import os
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -39,6 +42,7 @@ from pyproj.crs import ProjectedCRS
 from pyproj.crs.coordinate_operation import AlbersEqualAreaConversion
 
 from geo.errors import CRSDetectionError
+from geo.usercache import cache_path, read_json, switched_off, write_json
 
 __all__ = [
     "CGCS2000",
@@ -57,6 +61,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+_PIPELINE_LOCK = threading.Lock()
 
 WGS84 = "EPSG:4326"
 CGCS2000 = "EPSG:4490"
@@ -89,11 +94,50 @@ _PROBE_LON, _PROBE_LAT = (
 )
 
 
+# pipelines already checked against the searched operation, kept across processes
+# (geo.usercache): a cold process then makes no database search (0.05 s a pair)
+_PIPELINE_FILE = "proj-pipelines.json"
+_PIPELINE_MAX = 256
+
+
+def _pipeline_key(src: pyproj.CRS, dst: pyproj.CRS) -> str | None:
+    """Digest of a CRS pair and of everything PROJ's choice of operation depends on.
+
+    pyproj and PROJ versions, the data folder with the state of its ``proj.db`` (grids
+    installed later change the folder's database too), and network access to grids.
+    """
+    try:
+        data = pyproj.datadir.get_data_dir()
+        db = os.stat(os.path.join(data, "proj.db"))
+        parts = (
+            pyproj.__version__, pyproj.proj_version_str, data, db.st_size, db.st_mtime_ns,
+            pyproj.network.is_network_enabled(), src.to_wkt(), dst.to_wkt(),
+        )  # fmt: skip
+    except Exception:  # no data folder, a CRS without WKT: no shortcut
+        return None
+    return hashlib.sha256("\0".join(map(str, parts)).encode("utf-8")).hexdigest()
+
+
+def _stored_pipelines() -> dict[str, str]:
+    if switched_off("ECOZONE_PIPELINE_CACHE"):
+        return {}
+    data = read_json(cache_path(_PIPELINE_FILE))
+    return data if isinstance(data, dict) else {}
+
+
 @functools.lru_cache(maxsize=128)
 def _cached_transformer(src: pyproj.CRS, dst: pyproj.CRS) -> pyproj.Transformer:
+    key = _pipeline_key(src, dst)
+    known = _stored_pipelines().get(key) if key else None
+    if isinstance(known, str):
+        try:
+            return pyproj.Transformer.from_pipeline(known)
+        except pyproj.exceptions.ProjError:  # not a pipeline this PROJ can build
+            pass
     tr = pyproj.Transformer.from_crs(src, dst, always_xy=True)
     try:
-        fast = pyproj.Transformer.from_pipeline(tr.to_proj4())
+        pipeline = tr.to_proj4()
+        fast = pyproj.Transformer.from_pipeline(pipeline)
         same = all(
             np.array_equal(a, b, equal_nan=True)
             for a, b in zip(
@@ -104,7 +148,14 @@ def _cached_transformer(src: pyproj.CRS, dst: pyproj.CRS) -> pyproj.Transformer:
         )
     except Exception:  # no pipeline form: keep the searched operation
         return tr
-    return fast if same else tr
+    if not same:
+        return tr
+    if key and not switched_off("ECOZONE_PIPELINE_CACHE"):
+        with _PIPELINE_LOCK:
+            stored = {k: v for k, v in _stored_pipelines().items() if k != key}
+            stored[key] = pipeline
+            write_json(cache_path(_PIPELINE_FILE), dict(list(stored.items())[-_PIPELINE_MAX:]))
+    return fast
 
 
 @functools.lru_cache(maxsize=256)
@@ -119,7 +170,11 @@ def transformer(src: Any, dst: Any) -> pyproj.Transformer:
     about 0.1-0.3 s, paid again by every thread on its first call. The cache keeps
     one per pair (keyed by the arguments as given, then by the CRSs), made from the
     operation's PROJ pipeline when that reproduces the searched operation exactly on
-    probe points over China (a thread's copy then costs 0.2 ms).
+    probe points over China (a thread's copy then costs 0.2 ms). Such a pipeline is
+    also remembered across processes (``proj-pipelines.json`` in the user cache,
+    :mod:`geo.usercache`), keyed by the CRS pair, the pyproj and PROJ versions and
+    the state of PROJ's database: a later process builds it with no search.
+    ``ECOZONE_PIPELINE_CACHE=0`` switches that off.
 
     Parameters
     ----------
@@ -138,9 +193,7 @@ def transformer(src: Any, dst: Any) -> pyproj.Transformer:
     try:
         return _transformer_for(src, dst)
     except TypeError:  # an unhashable CRS description (a dict): cached by CRS only
-        return _cached_transformer(
-            pyproj.CRS.from_user_input(src), pyproj.CRS.from_user_input(dst)
-        )
+        return _cached_transformer(pyproj.CRS.from_user_input(src), pyproj.CRS.from_user_input(dst))
 
 
 def transform_geoms(geoms: ArrayLike, src: Any, dst: Any) -> NDArray[np.object_]:
@@ -616,4 +669,3 @@ def to_lonlat(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     if is_lonlat(gdf.crs):
         return gdf.set_crs(4326, allow_override=True)
     return gdf.to_crs(4326)
-

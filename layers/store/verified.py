@@ -12,20 +12,20 @@ change to the file — by ecozone, by SQLite, by another tool — makes the entr
 and the layer is hashed again. ``ecozone layers verify`` always hashes (``fresh``).
 
 The cache is a JSON list of digests in ``$ECOZONE_CACHE_DIR`` (default
-``$XDG_CACHE_HOME/ecozone`` or ``~/.cache/ecozone``), written atomically; set
+``$XDG_CACHE_HOME/ecozone`` or ``~/.cache/ecozone``; :mod:`geo.usercache`), written
+atomically; set
 ``ECOZONE_VERIFY_CACHE=0`` to hash on every read. A cache that cannot be read or
 written is ignored: the layer is then simply hashed.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import json
 import os
-import tempfile
 import threading
 from pathlib import Path
+
+from geo.usercache import cache_path, read_json, switched_off, write_json
 
 __all__ = ["cache_file", "is_verified", "mark_verified", "state_key"]
 
@@ -36,13 +36,9 @@ _FILE_NAME = "verified-layers.json"
 
 def cache_file() -> Path | None:
     """Return the cache file, or None when the cache is switched off."""
-    if os.environ.get("ECOZONE_VERIFY_CACHE", "1").strip().lower() in ("0", "false", "no", "off"):
+    if switched_off("ECOZONE_VERIFY_CACHE"):
         return None
-    base = os.environ.get("ECOZONE_CACHE_DIR")
-    if not base:
-        xdg = os.environ.get("XDG_CACHE_HOME")
-        base = os.path.join(xdg, "ecozone") if xdg else os.path.expanduser("~/.cache/ecozone")
-    return Path(base) / _FILE_NAME
+    return cache_path(_FILE_NAME)
 
 
 def state_key(path: Path, table: str, checksum: str) -> str | None:
@@ -81,10 +77,7 @@ def state_key(path: Path, table: str, checksum: str) -> str | None:
 
 
 def _load(file: Path) -> list[str]:
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
+    data = read_json(file)
     return [k for k in data if isinstance(k, str)] if isinstance(data, list) else []
 
 
@@ -103,17 +96,4 @@ def mark_verified(key: str | None) -> None:
         return
     with _LOCK:
         keys = [k for k in _load(file) if k != key] + [key]
-        keys = keys[-_MAX_ENTRIES:]
-        try:
-            file.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=".verified-", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    json.dump(keys, fh)
-                os.replace(tmp, file)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
-        except OSError:
-            return  # read-only home, full disk: the next read hashes again
+        write_json(file, keys[-_MAX_ENTRIES:])  # unwritable: the next read hashes again

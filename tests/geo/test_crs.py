@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 
 import geopandas as gpd
 import numpy as np
@@ -429,3 +430,65 @@ def test_transform_geoms_points_fast_path_equals_the_general_path():
     general = shapely.transform(mixed[[0, 3]], _xy)
     assert shapely.equals_exact(out[[0, 3]], general, tolerance=0).all()
     assert shapely.equals_exact(out[0], fast[0], tolerance=0)
+
+
+@pytest.fixture
+def pipeline_cache(tmp_path, monkeypatch):
+    """An empty user cache, and transformer caches cleared before and after."""
+    from geo import crs
+
+    monkeypatch.setenv("ECOZONE_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("ECOZONE_PIPELINE_CACHE", raising=False)
+    crs._cached_transformer.cache_clear()
+    crs._transformer_for.cache_clear()
+    yield tmp_path / "proj-pipelines.json"
+    crs._cached_transformer.cache_clear()
+    crs._transformer_for.cache_clear()
+
+
+def _searches(monkeypatch) -> list[int]:
+    """Count PROJ database searches (``Transformer.from_crs`` calls)."""
+    calls: list[int] = []
+    real = pyproj.Transformer.from_crs
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pyproj.Transformer, "from_crs", staticmethod(counted))
+    return calls
+
+
+def test_a_checked_pipeline_spares_the_next_process_the_search(pipeline_cache, monkeypatch):
+    from geo import crs
+
+    lon, lat = np.array([108.3, 109.9, 111.2]), np.array([22.8, 24.3, 25.6])
+    want = pyproj.Transformer.from_crs(4326, 4545, always_xy=True).transform(lon, lat)
+    searches = _searches(monkeypatch)
+    first = crs._cached_transformer(pyproj.CRS(4326), pyproj.CRS(4545))
+    assert len(searches) == 1 and pipeline_cache.is_file()
+    stored = json.loads(pipeline_cache.read_text(encoding="utf-8"))
+    assert len(stored) == 1 and next(iter(stored.values())).startswith("+proj=pipeline")
+    crs._cached_transformer.cache_clear()  # as a new process
+    again = crs._cached_transformer(pyproj.CRS(4326), pyproj.CRS(4545))
+    assert len(searches) == 1  # no second search
+    for tr in (first, again):
+        np.testing.assert_array_equal(tr.transform(lon, lat), want)  # the same numbers
+
+
+def test_the_pipeline_cache_is_only_a_shortcut(pipeline_cache, monkeypatch):
+    from geo import crs
+
+    searches = _searches(monkeypatch)
+    pipeline_cache.write_text("{not json", encoding="utf-8")  # unreadable: searched
+    crs._cached_transformer(pyproj.CRS(4326), pyproj.CRS(4545))
+    assert len(searches) == 1 and json.loads(pipeline_cache.read_text(encoding="utf-8"))
+    crs._cached_transformer.cache_clear()
+    monkeypatch.setattr(pyproj, "proj_version_str", "0.0.0")  # another PROJ: searched
+    crs._cached_transformer(pyproj.CRS(4326), pyproj.CRS(4545))
+    assert len(searches) == 2
+    crs._cached_transformer.cache_clear()
+    pipeline_cache.unlink()
+    monkeypatch.setenv("ECOZONE_PIPELINE_CACHE", "0")  # switched off: nothing kept
+    crs._cached_transformer(pyproj.CRS(4326), pyproj.CRS(4545))
+    assert len(searches) == 3 and not pipeline_cache.exists()
