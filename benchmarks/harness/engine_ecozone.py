@@ -74,10 +74,13 @@ def load_check(layers: dict[str, gpd.GeoDataFrame], sites: gpd.GeoDataFrame) -> 
     """Build the checker: indexes of every layer, and their metric copies.
 
     A layer's metric copy (the layer in a Gauss-Krüger zone, its boundary pieces and
-    segment index: what distances are measured on) is built once per zone, on first
+    segment k-d tree: what distances are measured on) is built once per zone, on first
     use. The layers' extent decides the zones (Beijing spans two); building them here
     keeps index building in the load column, as the peers' index builds are, instead
-    of in the first timed check.
+    of in the first timed check. For the same reason the GEOS indexes inside the
+    prepared geometries and STRtrees, which GEOS builds lazily and the check's threads
+    share, are built here (``SiteChecker.warm``, as a server does after building its
+    checker): the counterpart of the peers' R-tree and GiST indexes.
     """
     import numpy as np
 
@@ -86,12 +89,15 @@ def load_check(layers: dict[str, gpd.GeoDataFrame], sites: gpd.GeoDataFrame) -> 
 
     checker = SiteChecker(benchmark_pack(), {k: layers[k] for k in CHECK_KINDS})
     checker.check(sites.iloc[:1])
+    checker.warm()  # the prepared-geometry indexes the check's threads share
     x0, y0, x1, y1 = np.array([layers[k].total_bounds for k in CHECK_KINDS]).T
     lon = np.linspace(np.nanmin(x0), np.nanmax(x1), 64)
     lat = np.full(lon.shape, (np.nanmin(y0) + np.nanmax(y1)) / 2)
     for epsg in np.unique(metric_epsg(lon, lat)):
         for ix in checker.index.values():
-            ix.metric(int(epsg))
+            m = ix.metric(int(epsg))  # the whole layer
+            if m.segments.size:
+                m.segments.kd  # noqa: B018 (the k-d tree, otherwise built on first need)
     return {"checker": checker, "layers": layers}
 
 
