@@ -397,7 +397,7 @@ def _within_pairs(
     nfeat = np.int64(len(index))
     out_s, out_f, out_d = [], [], []
     for epsg, pos in block.zones.items():
-        m = index.metric(epsg, block.reach(pos, d_query))
+        m = index.metric_near(epsg, block, pos, d_query)
         pos = _maybe_within(m, block, pos, d_query)
         if len(pos) == 0:
             continue
@@ -478,7 +478,7 @@ def _nearest(
     if len(block.zones) == 1 and block.all_simple_points and need.all():
         # points of one zone, none touching the layer (a single point site, most often)
         (epsg,) = block.zones
-        m = index.metric(epsg, block.reach(None, max_m))
+        m = index.metric_near(epsg, block, None, max_m)
         nf, nd = _points_nearest(m, block.first_xy_m, max_m)
         far = nd > max_m
         if far.any():
@@ -490,7 +490,7 @@ def _nearest(
         pos = pos[need[pos]]
         if len(pos) == 0:
             continue
-        m = index.metric(epsg, block.reach(pos, max_m))
+        m = index.metric_near(epsg, block, pos, max_m)
         vf, vd = _points_nearest(m, block.first_xy_m[pos], max_m)
         single = block.simple_point[pos]
         nf[pos[single]], nd[pos[single]] = vf[single], vd[single]

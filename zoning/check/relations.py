@@ -28,6 +28,7 @@ How it stays fast for a million sites:
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -333,6 +334,19 @@ class LayerIndex:
                     self._metric[epsg] = m
         return m
 
+    def metric_near(
+        self, epsg: int, block: SiteBlock, pos: NDArray[np.intp] | None, radius_m: float
+    ) -> _Metric:
+        """:meth:`metric` for a distance search up to ``radius_m`` from the sites at ``pos``.
+
+        The sites' reach is worked out only while the copy in ``epsg`` is partial (a
+        copy of the whole layer holds every reach; a warm server's checks skip it).
+        """
+        m = self._metric.get(epsg)
+        if m is not None and m.box is None:
+            return m
+        return self.metric(epsg, block.reach(pos, radius_m))
+
 
 @dataclass
 class LayerRelations:
@@ -406,7 +420,7 @@ def _grown(
     r = max(float(radius_m), 0.0) * _BOX_SLACK
     dlat = r / _M_PER_DEG_LAT
     lat = min(max(abs(box[1] - dlat), abs(box[3] + dlat)), 89.0)
-    dlon = min(r / (_M_PER_DEG_LON * np.cos(np.radians(lat))), 360.0)
+    dlon = min(r / (_M_PER_DEG_LON * math.cos(math.radians(lat))), 360.0)
     return (box[0] - dlon, box[1] - dlat, box[2] + dlon, box[3] + dlat)
 
 
