@@ -119,15 +119,14 @@ def _pipeline_key(src: pyproj.CRS, dst: pyproj.CRS) -> str | None:
 
 
 def _stored_pipelines() -> dict[str, str]:
-    if switched_off("ECOZONE_PIPELINE_CACHE"):
-        return {}
     data = read_json(cache_path(_PIPELINE_FILE))
     return data if isinstance(data, dict) else {}
 
 
 @functools.lru_cache(maxsize=128)
 def _cached_transformer(src: pyproj.CRS, dst: pyproj.CRS) -> pyproj.Transformer:
-    key = _pipeline_key(src, dst)
+    # None: no cross-process shortcut (switched off, or nothing to key it by)
+    key = None if switched_off("ECOZONE_PIPELINE_CACHE") else _pipeline_key(src, dst)
     known = _stored_pipelines().get(key) if key else None
     if isinstance(known, str):
         try:
@@ -150,7 +149,7 @@ def _cached_transformer(src: pyproj.CRS, dst: pyproj.CRS) -> pyproj.Transformer:
         return tr
     if not same:
         return tr
-    if key and not switched_off("ECOZONE_PIPELINE_CACHE"):
+    if key:
         with _PIPELINE_LOCK:
             stored = {k: v for k, v in _stored_pipelines().items() if k != key}
             stored[key] = pipeline

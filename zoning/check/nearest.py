@@ -86,6 +86,17 @@ def _kd_class() -> Any:
     return _KDTree
 
 
+def boxes_miss(
+    bounds: NDArray[np.float64], box: tuple[float, float, float, float]
+) -> NDArray[np.bool_]:
+    """Which boxes of ``bounds`` (shape (n, 4), ``xmin, ymin, xmax, ymax``) miss ``box``.
+
+    NaN bounds (empty geometries) compare False: such a box never counts as missing.
+    """
+    x0, y0, x1, y1 = box
+    return (bounds[:, 2] < x0) | (bounds[:, 0] > x1) | (bounds[:, 3] < y0) | (bounds[:, 1] > y1)
+
+
 def _distance2(xy: NDArray[np.float64], g: NDArray[np.float64]) -> NDArray[np.float64]:
     """Squared distance from each point to segments ``g`` (rows of :attr:`_Segments.table`).
 
@@ -327,9 +338,7 @@ class _Metric:
         """
         pos = None
         if box is not None:
-            fb = shapely.bounds(geoms_ll)
-            x0, y0, x1, y1 = box
-            off = (fb[:, 2] < x0) | (fb[:, 0] > x1) | (fb[:, 3] < y0) | (fb[:, 1] > y1)
+            off = boxes_miss(shapely.bounds(geoms_ll), box)
             if off.sum() * 5 < len(geoms_ll):
                 box = None
             else:

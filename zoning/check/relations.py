@@ -42,7 +42,7 @@ from shapely import STRtree
 from geo.crs import equal_area_crs, metric_epsg, transform_geoms, transformer
 from geo.measure import geodesic_length
 from zoning.check.lengths import lengths_inside
-from zoning.check.nearest import _Metric, _nearest, _within_pairs
+from zoning.check.nearest import _Metric, _nearest, _within_pairs, boxes_miss
 from zoning.check.parts import many_parts, part_overlaps, query_geoms
 from zoning.check.prepared import (  # noqa: F401 (re-exported)
     is_single_threaded,
@@ -403,9 +403,7 @@ def far_from(index: LayerIndex, block: SiteBlock, radius_m: float) -> NDArray[np
     lb = index.bounds
     if not np.all(np.isfinite(lb)):
         return np.ones(block.n, dtype=bool)
-    x0, y0, x1, y1 = _grown(tuple(float(v) for v in lb), radius_m)
-    sb = block.bounds()
-    return (sb[:, 2] < x0) | (sb[:, 0] > x1) | (sb[:, 3] < y0) | (sb[:, 1] > y1)
+    return boxes_miss(block.bounds(), _grown(tuple(float(v) for v in lb), radius_m))
 
 
 def _grown(
