@@ -53,10 +53,11 @@ def test_geo_package_attributes_load_lazily() -> None:
 
 
 # what the commands named may load: the single-site check needs the engine (geopandas,
-# shapely, pyproj), never the map, web, raster or report-rendering stacks, nor scipy
-# (one site measures every nearby boundary segment instead of building k-d trees)
+# shapely, pyproj), never the map, web, raster or report-rendering stacks, nor scipy or
+# pykdtree (one site measures every nearby boundary segment instead of building k-d trees)
 NOT_FOR_CHECK = (
     "folium", "fastapi", "starlette", "uvicorn", "rasterio", "docx", "matplotlib", "scipy",
+    "pykdtree",
 )  # fmt: skip
 
 

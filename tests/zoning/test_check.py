@@ -621,7 +621,7 @@ def test_nearest_distances_match_brute_force(checker, layers):
         assert (rel.loc[far].to_numpy() == pd.Series(ids, index=near["site_id"]).loc[far]).all()
 
 
-def test_without_scipy_the_results_are_the_same(monkeypatch, pack, layers):
+def test_without_pykdtree_the_results_are_the_same(monkeypatch, pack, layers):
     import zoning.check.nearest as nearest
 
     sites = random_sites(600, seed=9)

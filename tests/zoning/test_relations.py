@@ -279,6 +279,35 @@ def test_few_points_measured_on_every_segment_get_the_k_d_answers(monkeypatch, m
     assert np.array_equal(f1[hit], lowest[hit])
 
 
+def test_k_d_queries_use_one_openmp_thread_in_each_calling_thread():
+    # the checks run one block per core on their own threads: pykdtree's OpenMP team
+    # is limited to one thread in every thread that queries (the limit is per thread)
+    import threading
+
+    from threadpoolctl import threadpool_info
+
+    from zoning.check import nearest
+
+    def team() -> list[int]:  # this thread's limit for pykdtree's OpenMP runtime
+        return [i["num_threads"] for i in threadpool_info() if "pykdtree" in i["filepath"]]
+
+    tree = nearest._kd_class()(np.random.default_rng(0).random((1000, 2)))
+    seen: dict[str, list[int]] = {}
+
+    def ask() -> None:
+        seen["before"] = team()
+        d, i = tree.query(np.random.default_rng(1).random((50, 2)), 3, 0.5)
+        assert d.shape == (50, 3) and i.dtype == np.intp
+        seen["after"] = team()
+
+    worker = threading.Thread(target=ask)
+    worker.start()
+    worker.join()
+    if seen["before"] == [1]:
+        pytest.skip("OpenMP already runs one thread here (one core, or OMP_NUM_THREADS=1)")
+    assert seen["before"] and seen["after"] == [1]
+
+
 def test_the_k_d_tree_is_built_once_measuring_costs_more():
     from zoning.check import nearest
 

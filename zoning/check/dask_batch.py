@@ -45,7 +45,6 @@ from zoning.check.dask_engine import (
     _finite_bounds,
     _layers_for,
     _need_dask,
-    _prepare,
     _site_ids,
     _threads,
     dask_client,
@@ -177,11 +176,8 @@ def _check_thin(
     project: Project | None,
     chunk_size: int,
     distances: list[str],
-    on_worker: bool = True,
 ) -> pd.DataFrame:
     """Check one spatial partition: verdict rows and error rows (with ``reason``), by ``_row``."""
-    if on_worker:
-        _prepare(checker)
     part = part.reset_index(drop=True)
     rows = pd.Series(part["_row"].to_numpy(), index=_site_ids(part))
     with warnings.catch_warnings():
@@ -425,7 +421,7 @@ def run_batch_dask(
             checker_f = client.scatter([checker], broadcast=True)[0]
             check = dask.delayed(_check_thin, pure=True)
             checked = [check(p, checker_f, project, chunk_size, dist) for p in spatial.to_delayed()]
-            vmeta = _check_thin(meta, checker, project, chunk_size, dist, on_worker=False)
+            vmeta = _check_thin(meta, checker, project, chunk_size, dist)
             vmeta = vmeta.iloc[0:0]
             live = np.flatnonzero(rows > 0)
             divisions = [offsets[i] + 1 for i in live] + [total]

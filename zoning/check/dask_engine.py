@@ -13,8 +13,9 @@ sites are partitioned spatially by Hilbert distance (:func:`hilbert_keys`, the
 ordering of dask-geopandas' ``spatial_shuffle(by="hilbert")``, computed here so that
 sites without geometry, reported as errors, do not stop it), so that each partition
 covers a compact area and queries the layer trees locally. Each task checks one
-partition with the broadcast checker, with one thread (see :func:`_prepare`); the
-layer geometries arrive prepared (``LayerIndex`` prepares them again when unpickled).
+partition with the broadcast checker on one thread (``workers=1``; k-d queries always
+use one); the layer geometries arrive prepared (``LayerIndex`` prepares them again
+when unpickled).
 
 The cluster (:func:`dask_client`): a :class:`distributed.LocalCluster` (one
 single-threaded worker process per core, or ``n_workers``) by default, or any running
@@ -220,21 +221,6 @@ def _layers_for(pack: Pack, layers: Any) -> dict[str, Any]:
     return load_layers(layers, pack.layer_kinds())
 
 
-def _prepare(checker: SiteChecker) -> SiteChecker:
-    """Set a worker up for checking: one core for k-d queries.
-
-    Runs in worker processes only (the in-memory engine keeps its threads). The
-    layers come prepared (:class:`zoning.check.relations.LayerIndex` prepares its
-    geometries again when unpickled).
-    """
-    from zoning.check import nearest
-
-    if getattr(nearest, "_KD_WORKERS", 1) != 1:
-        # a worker is one core: k-d queries on "every core" would oversubscribe the CPU
-        nearest._KD_WORKERS = 1
-    return checker
-
-
 def _run_partition(
     part: gpd.GeoDataFrame,
     checker: SiteChecker,
@@ -243,7 +229,6 @@ def _run_partition(
     distances: list[str],
 ) -> tuple[CheckResult, list[tuple[type[Warning], str]]]:
     """Check one partition on a worker; warnings are returned to the client."""
-    _prepare(checker)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = checker.check(

@@ -12,16 +12,16 @@ segments with their k-d tree.
   with ``predicate="dwithin"``: outside a polygon the distance to it is the distance to
   its boundary, so the nearest piece of each (site, feature) pair gives the exact pair
   distance;
-- nearest (:func:`_nearest`): for point sites a k-d tree (scipy) over boundary segments
+- nearest (:func:`_nearest`): for point sites a k-d tree (pykdtree) over boundary segments
   cut to 50 m (:class:`_Segments`) finds candidate segments whose exact point-segment
   distances give the nearest distance, with a certificate (no other segment can be
   closer); the few points without one use ``STRtree.query_nearest`` over the pieces
   (:func:`_points_nearest`). A line or polygon site takes the distance of its first
   vertex as an upper bound and measures exactly the pieces within it (``dwithin``).
-  Without scipy the STRtree does it all. Distances beyond ``nearest_max_m`` are "none".
+  Without pykdtree the STRtree does it all. Distances beyond ``nearest_max_m`` are "none".
 - few points (a single-site check): no k-d tree. Each point is measured to every
   segment of the copy, with the same arithmetic (:func:`_distance2`), so the answers
-  are the tree's to the bit; the tree (and scipy) come when measuring would cost more
+  are the tree's to the bit; the tree (and pykdtree) come when measuring would cost more
   (:meth:`_Segments.tree_due`). A copy built for a few sites holds only the features
   they can reach (:meth:`_Metric.build` with a box, see
   :meth:`zoning.check.relations.LayerIndex.metric`).
@@ -42,14 +42,14 @@ from numpy.typing import NDArray
 from shapely import STRtree
 
 from geo.crs import transform_geoms
-from zoning.check.prepared import is_single_threaded, warm_tree
+from zoning.check.prepared import warm_tree
 from zoning.check.runs import _first_of_runs
 
 if TYPE_CHECKING:
     from zoning.check.relations import LayerIndex, SiteBlock
 
-#: scipy's ``cKDTree`` once imported (:func:`_kd_class`; importing scipy takes 0.2 s,
-#: which a one-site check does without); ``None`` when scipy is not installed.
+#: The k-d tree class (:class:`_OneThreadKD`) once pykdtree is imported (:func:`_kd_class`;
+#: a one-site check does without); ``None`` when pykdtree is not installed.
 _KDTree: Any = ...
 _KD_LOCK = threading.Lock()
 
@@ -58,7 +58,6 @@ _PIECE_VERTICES = 16
 # Longest boundary segment of the k-d nearest search (metres), and its k values.
 _SEGMENT_M = 50.0
 _K_STEPS = (8, 32)
-_KD_WORKERS = -1  # k-d queries on every core
 # Without a k-d tree yet, a query of at most _DIRECT_PAIRS (point, segment) pairs
 # measures every segment (the same arithmetic: the same answers); once queries have
 # measured _DIRECT_BUDGET pairs per segment (about the cost of building the tree),
@@ -67,22 +66,70 @@ _DIRECT_PAIRS = 1_000_000
 _DIRECT_BUDGET = 16
 
 
+class _OneThreadKD:
+    """pykdtree's ``KDTree``, each query on one OpenMP thread.
+
+    pykdtree's queries run an OpenMP team on every core; the checks already run one
+    block per core on their own threads, so a team per query would put two threads
+    on each core. OpenMP's thread limit belongs to the calling thread (libgomp,
+    libomp), so every thread sets it, through threadpoolctl, before its first query;
+    only pykdtree's own OpenMP runtime is limited. (pykdtree answered the checks'
+    k-nearest queries 30-45 % faster than scipy's ``cKDTree``, with the same
+    distances; see benchmarks/RESULTS.md.)
+    """
+
+    _openmp: Any = None  # threadpoolctl controller of pykdtree's OpenMP runtime
+    _limited = threading.local()
+
+    def __init__(self, points: NDArray[np.float64]) -> None:
+        from pykdtree.kdtree import KDTree
+
+        self._tree = KDTree(np.ascontiguousarray(points, dtype=np.float64))
+        self.n = len(points)
+
+    @classmethod
+    def find_openmp(cls) -> None:
+        """Find pykdtree's OpenMP runtime (once, after importing pykdtree)."""
+        from threadpoolctl import ThreadpoolController
+
+        libs = ThreadpoolController().select(user_api="openmp")
+        own = [c.filepath for c in libs.lib_controllers if "pykdtree" in c.filepath]
+        cls._openmp = libs.select(filepath=own) if own else None
+
+    def query(
+        self, xy: NDArray[np.float64], k: int, distance_upper_bound: float
+    ) -> tuple[NDArray[np.float64], NDArray[np.intp]]:
+        """Distances and positions of the ``k`` nearest points (missing: inf and ``n``)."""
+        if self._openmp is not None and not getattr(self._limited, "done", False):
+            self._openmp.limit(limits=1)  # this thread's limit: set once per thread
+            self._limited.done = True
+        d, i = self._tree.query(
+            np.ascontiguousarray(xy, dtype=np.float64), k=k,
+            distance_upper_bound=float(distance_upper_bound),
+        )  # fmt: skip
+        return d, i.astype(np.intp)
+
+
 def _kd_available() -> bool:
-    """Whether the k-d search can run (scipy installed), without importing scipy."""
+    """Whether the k-d search can run (pykdtree installed), without importing it."""
     if _KDTree is ...:
-        return importlib.util.find_spec("scipy") is not None
+        return importlib.util.find_spec("pykdtree") is not None
     return _KDTree is not None
 
 
 def _kd_class() -> Any:
-    """The k-d tree class, scipy's ``cKDTree`` (imported on first use); ``None``: no scipy."""
+    """The k-d tree class, :class:`_OneThreadKD` (on first use); ``None``: no pykdtree."""
     global _KDTree
     if _KDTree is ...:
-        try:
-            from scipy.spatial import cKDTree
-        except ImportError:  # pragma: no cover - scipy not installed
-            cKDTree = None
-        _KDTree = cKDTree
+        with _KD_LOCK:
+            if _KDTree is ...:
+                try:
+                    import pykdtree.kdtree  # noqa: F401
+                except ImportError:  # pragma: no cover - pykdtree not installed
+                    _KDTree = None
+                else:
+                    _OneThreadKD.find_openmp()
+                    _KDTree = _OneThreadKD
     return _KDTree
 
 
@@ -199,16 +246,13 @@ class _Segments:
 
     @property
     def kd(self) -> Any:
-        """The k-d tree over the segment midpoints (built on first use; needs scipy)."""
+        """The k-d tree over the segment midpoints (built on first use; needs pykdtree)."""
         if self._kd is None:
+            kd_class = _kd_class()
             with _KD_LOCK:  # threads checking blocks at once: built once
                 if self._kd is None:
                     t = self.table
-                    # an unbalanced tree without compacted nodes: built 3x faster,
-                    # queried no slower (answers do not depend on the tree's shape)
-                    self._kd = _kd_class()(
-                        t[:, :2] + t[:, 2:4] / 2, balanced_tree=False, compact_nodes=False
-                    )
+                    self._kd = kd_class(t[:, :2] + t[:, 2:4] / 2)
         return self._kd
 
     def tree_due(self, n: int, *, count: bool = True) -> bool:
@@ -270,10 +314,7 @@ class _Segments:
             return feat, dist, np.ones(len(xy), dtype=bool)
         n = len(self.owner)
         k = min(k, n)
-        # threads cost more on small blocks; none when blocks are already checked at once
-        solo = is_single_threaded()
-        workers = _KD_WORKERS if len(xy) >= 20_000 and not solo else 1
-        dk, ik = self.kd.query(xy, k=k, distance_upper_bound=max_m + self.hmax, workers=workers)
+        dk, ik = self.kd.query(xy, k=k, distance_upper_bound=max_m + self.hmax)
         if k == 1:
             dk, ik = dk[:, None], ik[:, None]
         found = ik < n  # k-d tree marks missing neighbours with index n
