@@ -308,6 +308,34 @@ def test_k_d_queries_use_one_openmp_thread_in_each_calling_thread():
     assert seen["before"] and seen["after"] == [1]
 
 
+def test_segments_with_their_k_d_tree_pickle_and_answer_the_same():
+    # a used checker (a server's, a batch's) holds k-d trees; dask ships it to workers
+    from zoning.check import nearest
+
+    seg = nearest._Metric.build(_wide_layer().geoms, 4548).segments
+    xy = np.random.default_rng(3).uniform([4.6e5, 4.38e6], [5.4e5, 4.48e6], (5_000, 2))
+    assert seg.tree_due(len(xy), count=False)
+    want = seg.nearest(xy, 8, 5_000.0)
+    assert seg._kd is not None
+    copy = pickle.loads(pickle.dumps(seg))
+    assert copy._kd is not None
+    for a, b in zip(copy.nearest(xy, 8, 5_000.0), want, strict=True):
+        np.testing.assert_array_equal(a, b)
+    # unpickled in a fresh process (a dask worker), its queries are limited too
+    import subprocess
+    import sys
+
+    code = (
+        "import pickle, sys\n"
+        "from zoning.check import nearest\n"
+        "seg = pickle.loads(sys.stdin.buffer.read())\n"
+        "print(nearest._OneThreadKD._openmp is not None)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], input=pickle.dumps(seg),
+                         capture_output=True, check=True).stdout  # fmt: skip
+    assert out.decode().strip() == "True"
+
+
 def test_the_k_d_tree_is_built_once_measuring_costs_more():
     from zoning.check import nearest
 

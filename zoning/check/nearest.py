@@ -84,8 +84,12 @@ class _OneThreadKD:
     def __init__(self, points: NDArray[np.float64]) -> None:
         from pykdtree.kdtree import KDTree
 
+        _kd_class()  # unpickled in a new process (dask): find the OpenMP runtime first
         self._tree = KDTree(np.ascontiguousarray(points, dtype=np.float64))
-        self.n = len(points)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pykdtree's tree does not pickle (dask ships used checkers): built again
+        return (type(self), (self._tree.data.reshape(-1, self._tree.ndim),))
 
     @classmethod
     def find_openmp(cls) -> None:
