@@ -215,7 +215,7 @@ def _output_frame(
     fired = join_per_group_categorical(codes, rule.array if isinstance(
         rule.dtype, pd.CategoricalDtype) else rule.to_numpy(), len(out))  # fmt: skip
     out.insert(out.columns.get_loc("deciding_rules") + 1, "rules", fired)
-    demo, notes = note_columns(result)
+    demo, notes = note_columns(result, codes)
     out.insert(out.columns.get_loc("rules") + 1, "demo_data", demo)
     out.insert(out.columns.get_loc("demo_data") + 1, "notes", notes)
     for col in ("verdict", "verdict_zh", "deciding_rules"):

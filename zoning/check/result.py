@@ -467,7 +467,9 @@ class CheckResult:
         return ", ".join(map(repr, ids)) + (" ..." if len(self.sites) > 5 else "")
 
 
-def note_columns(result: CheckResult) -> tuple[pd.Categorical, pd.Categorical]:
+def note_columns(
+    result: CheckResult, finding_sites: NDArray[np.intp] | None = None
+) -> tuple[pd.Categorical, pd.Categorical]:
     """Per checked site: the synthetic layers consulted, and its own notes, as text.
 
     For batch rows: ``demo_data`` (";"-joined synthetic layer kinds the check read;
@@ -475,6 +477,8 @@ def note_columns(result: CheckResult) -> tuple[pd.Categorical, pd.Categorical]:
     missing data, repair — as "kind: text" joined by " | "; the notes every site
     shares are in the stamp). Sites with the same notes share one text (no loop over
     sites), and both columns are categoricals: one copy of each distinct text.
+    ``finding_sites``: each finding's site position in ``result.sites``
+    (:func:`site_positions`), when the caller has them already.
     """
     sites = result.sites
     n = len(sites)
@@ -486,17 +490,20 @@ def note_columns(result: CheckResult) -> tuple[pd.Categorical, pd.Categorical]:
     rule_ids: list[str] = []
     site_ids = sites["site_id"].to_numpy()
     if len(f) and "outcome" in f.columns:
-        ins = f[_equals(f["outcome"], "insufficient_data")]
-        if len(ins):
-            rule = ins["rule_id"]
+        ins = _equals(f["outcome"], "insufficient_data")  # the two columns, not the frame
+        if ins.any():
+            rule = f["rule_id"]
             # categorical: its codes as they are (astype(str) costs 1.4 s per 1 M rows)
             rules = (
-                rule.cat.remove_unused_categories().array
+                rule.array[ins].remove_unused_categories()
                 if isinstance(rule.dtype, pd.CategoricalDtype)
-                else pd.Categorical(rule.astype(str))
+                else pd.Categorical(rule.astype(str).to_numpy()[ins])
             )
             rule_ids = [str(c) for c in rules.categories]
-            idx = site_positions(site_ids, ins["site_id"].to_numpy())
+            if finding_sites is None:
+                idx = site_positions(site_ids, f["site_id"].to_numpy()[ins])
+            else:
+                idx = finding_sites[ins]
             bits = np.left_shift(np.int64(1), np.asarray(rules.codes, dtype=np.int64) % 63)
             np.bitwise_or.at(mask, idx[idx >= 0], bits[idx >= 0])
     straddle = _bool_column(sites, "straddles_jurisdiction")
@@ -525,7 +532,11 @@ def note_columns(result: CheckResult) -> tuple[pd.Categorical, pd.Categorical]:
         ex = f["exceptions"].to_numpy(dtype=object)
         hit = np.flatnonzero(~pd.isna(ex))  # None where no exception applied
         if len(hit):
-            idx = _site_index(site_ids, f["site_id"].to_numpy()[hit])
+            idx = (
+                _site_index(site_ids, f["site_id"].to_numpy()[hit])
+                if finding_sites is None
+                else finding_sites[hit]
+            )
             edited = np.asarray(notes_col, dtype=object)
             for i, row in zip(idx.tolist(), hit.tolist(), strict=True):
                 if i < 0:
