@@ -84,6 +84,22 @@ def test_nearest_distance_agrees_with_geos_for_points_outside():
     np.testing.assert_allclose(got_d, expected, rtol=0, atol=1e-6)  # the nearest one
 
 
+def test_points_in_overlapping_features_give_every_pair_in_site_then_feature_order():
+    # many overlapping polygons (tested feature by feature): the pairs GEOS finds on
+    # every (point, feature), sorted by site then feature
+    index = _layer(8, n=200, size=0.05)
+    rng = np.random.default_rng(4)
+    pts = shapely.points(rng.uniform(116.5, 116.9, 3_000), rng.uniform(39.75, 40.05, 3_000))
+    ea = fixed_equal_area_crs([index])
+    rel = relate_layer(index, prepare_sites(pts, ea_crs=ea), within_m=None,
+                       nearest_max_m=1_000.0, ea_crs=ea)  # fmt: skip
+    meet = rel.distance_m == 0
+    got = list(zip(rel.site[meet].tolist(), rel.feature[meet].tolist(), strict=True))
+    s, f = np.nonzero(shapely.intersects(pts[:, None], index.geoms[None, :]))
+    assert len(set(s.tolist())) > 500 and np.bincount(s).max() >= 3  # overlaps: real test
+    assert got == list(zip(s.tolist(), f.tolist(), strict=True))
+
+
 def test_one_site_alone_gets_the_answer_it_gets_in_a_block():
     index = _layer()
     rng = np.random.default_rng(5)
