@@ -22,7 +22,7 @@ from zoning.check.evidence import missing_text_codes
 from zoning.check.findings import OUTCOME_ORDER
 from zoning.check.relations import OUTSIDE, RELATIONS, LayerIndex, LayerRelations
 from zoning.check.result import _SECTION_ZH, _VERDICT_OF_SEVERITY, VERDICT_ZH, _Sites
-from zoning.check.runs import _runs
+from zoning.check.runs import _runs, unique_rows
 
 __all__ = ["FrameBuilder", "join_parts", "one_tuples"]
 
@@ -137,7 +137,7 @@ class FrameBuilder:
                 col = np.arange(len(row)) - np.repeat(np.cumsum(c) - c, c)
                 mat = np.full((len(multi), int(c.max())), -1, dtype=np.int64)
                 mat[row, col] = dr[np.repeat(start[multi], c) + col]
-                lists, inv = np.unique(mat, axis=0, return_inverse=True)
+                lists, inv = unique_rows(mat)
                 texts = np.empty(len(lists), dtype=object)
                 texts[:] = [";".join(rid[r[r >= 0]]) for r in lists]
                 deciding[ds[start[multi]]] = texts[inv.reshape(-1)]

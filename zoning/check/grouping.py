@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from zoning.check.runs import _runs
+from zoning.check.runs import _runs, unique_rows
 
 #: Above this many cells (groups × longest group) the distinct-list grid is not built.
 _GRID_CELLS = 50_000_000
@@ -82,14 +82,7 @@ def join_per_group_categorical(
         grid = np.full((len(starts), width), -1, dtype=np.int64)
         rank = np.arange(len(c)) - np.repeat(starts, lengths)
         grid[np.repeat(np.arange(len(starts)), lengths), rank] = label_codes
-        bits = int(len(uniques) + 1).bit_length()
-        if bits * width <= 63:  # pack each row into one integer: a 1-D unique is far cheaper
-            shifts = np.arange(width, dtype=np.int64) * bits
-            keys = ((grid + 1) << shifts).sum(axis=1)
-            _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-            distinct = grid[first]
-        else:
-            distinct, inverse = np.unique(grid, axis=0, return_inverse=True)
+        distinct, inverse = unique_rows(grid)
         texts = np.array([sep.join(uniques[row[row >= 0]]) for row in distinct], dtype=object)
     # distinct sequences can join to one text (a label holding ``sep``, or ""): merged
     text_codes, categories = pd.factorize(np.r_[np.array([""], dtype=object), texts])
