@@ -247,6 +247,8 @@ def test_point_coverage_by_grid_equals_geos_covers():
     got = covers_whole(area, pts)
     want = shapely.covers(area, pts)
     assert np.array_equal(got, want)
+    # a block's own coordinates (xy_ll) give the same answers
+    assert np.array_equal(covers_whole(area, pts, np.column_stack([x, y])), want)
     assert want.sum() > n // 4 and (~want).sum() > n // 4
     # mixed with lines: the lines take the GEOS path, in place
     line = shapely.LineString([(C_LON, C_LAT + 0.02), (C_LON + 0.001, C_LAT + 0.021)])

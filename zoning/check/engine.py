@@ -666,7 +666,9 @@ class SiteChecker(FindingsMixin, FrameBuilder):
         }  # fmt: skip
         findings = self._findings(s, pos, block, rels, sub_rels, s.profile[pos])
         # rules whose layers do not cover a site (or are not loaded): insufficient data
-        covered = coverage(block.geoms_ll, self.kinds, self.extents, self.missing_kinds)
+        covered = coverage(
+            block.geoms_ll, self.kinds, self.extents, self.missing_kinds, block.xy_ll
+        )
         cond = np.array([self._conditions(p) for p in s.projects], dtype=bool).reshape(
             len(s.projects), len(self.rules)
         )
@@ -678,7 +680,7 @@ class SiteChecker(FindingsMixin, FrameBuilder):
         sites["straddle"] = (
             np.zeros(len(pos), dtype=bool) if self.jurisdiction is None
             # prepared: 1st arg; many points: mostly by grid (exact, see covers_whole)
-            else ~covers_whole(self.jurisdiction, block.geoms_ll)
+            else ~covers_whole(self.jurisdiction, block.geoms_ll, block.xy_ll)
         )  # fmt: skip
         sites["repaired"] = (
             np.zeros(len(pos), dtype=bool) if s.repaired is None else s.repaired[pos]

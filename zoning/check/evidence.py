@@ -105,14 +105,19 @@ def coverage(
     kinds: Sequence[str],
     extents: Mapping[str, shapely.Geometry],
     missing: Sequence[str],
+    xy: NDArray[np.float64] | None = None,
 ) -> dict[str, NDArray[np.bool_] | None]:
-    """Per kind: whether its extent covers each site whole (``None``: every site)."""
+    """Per kind: whether its extent covers each site whole (``None``: every site).
+
+    ``xy``: the sites' coordinates when they are all single 2-D points (see
+    :func:`zoning.check.parts.covers_whole`).
+    """
     out: dict[str, NDArray[np.bool_] | None] = {}
     for kind in kinds:
         ext = extents.get(kind)
         # covers(extent, sites), not covered_by(sites, extent): GEOS uses the prepared
         # extent only as the first argument (covered_by was 250x slower on 5 000 points)
-        out[kind] = None if ext is None else covers_whole(ext, geoms_ll)  # many parts: linear
+        out[kind] = None if ext is None else covers_whole(ext, geoms_ll, xy)  # many parts: linear
     for kind in missing:
         out[kind] = np.zeros(len(geoms_ll), dtype=bool)
     return out

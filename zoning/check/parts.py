@@ -28,6 +28,8 @@ _MANY_PARTS = 16
 
 def many_parts(block: Any) -> NDArray[np.bool_]:
     """Sites (multi-geometries) with more than ``_MANY_PARTS`` parts."""
+    if block.all_simple_points:  # asked once per layer: no geometry to read
+        return np.zeros(block.n, dtype=bool)
     return shapely.get_num_geometries(block.geoms_ll) > _MANY_PARTS
 
 
@@ -102,14 +104,19 @@ def query_geoms(block: Any) -> tuple[NDArray[Any], NDArray[np.intp] | None]:
     return geoms, np.concatenate([np.flatnonzero(~many), owner])
 
 
-def covers_whole(area: shapely.Geometry, geoms: NDArray[Any]) -> NDArray[np.bool_]:
+def covers_whole(
+    area: shapely.Geometry, geoms: NDArray[Any], xy: NDArray[np.float64] | None = None
+) -> NDArray[np.bool_]:
     """``shapely.covers(area, geoms)``, with many-part geometries tested part by part.
 
     GEOS tests a prepared area against a multi-geometry of thousands of parts in
     about a second; against its parts one by one in milliseconds. A geometry is
-    covered when all its parts are.
+    covered when all its parts are. ``xy``: the coordinates of ``geoms`` when they
+    are all single 2-D points (a block's ``xy_ll``: not read from them again).
     """
     geoms = np.asarray(geoms, dtype=object)
+    if xy is not None and len(geoms) >= _GRID_MIN_POINTS:
+        return _points_covered(area, geoms, xy)
     pt = shapely.get_type_id(geoms) == 0
     if pt.sum() >= _GRID_MIN_POINTS:  # many points: a grid answers most of them
         out = np.zeros(len(geoms), dtype=bool)
@@ -167,15 +174,21 @@ def _grid(area: shapely.Geometry) -> tuple[NDArray[np.float64], NDArray[np.float
         return xs, ys, _GRIDS[id(area)][3]
 
 
-def _points_covered(area: shapely.Geometry, points: NDArray[Any]) -> NDArray[np.bool_]:
+def _points_covered(
+    area: shapely.Geometry, points: NDArray[Any], xy: NDArray[np.float64] | None = None
+) -> NDArray[np.bool_]:
     """``shapely.covers(area, points)`` for single points, exactly, mostly by grid.
 
     A point inside the closed box of a cell the area covers is covered; inside a cell
     the area misses it is not. Cells are found by arithmetic, then the point is checked
     against the very edges the cell boxes were built from (so rounding cannot place it
-    in the wrong cell); boundary cells and the rest go to GEOS.
+    in the wrong cell); boundary cells and the rest go to GEOS. ``xy``: the points'
+    coordinates, when known.
     """
-    x, y = shapely.get_x(points), shapely.get_y(points)
+    if xy is None:
+        x, y = shapely.get_x(points), shapely.get_y(points)
+    else:
+        x, y = xy[:, 0], xy[:, 1]
     if area.is_empty:
         return np.zeros(len(points), dtype=bool)
     xs, ys, state = _grid(area)
