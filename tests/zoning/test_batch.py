@@ -159,3 +159,37 @@ def test_run_batch_loads_a_pack_by_name(tmp_path):
     assert "tongzhou.strict.construction" in rules
     assert "tongzhou.key.construction" not in rules  # unless_layer: strict zone
     assert s.stamp["pack"]["name"] == "tongzhou"
+
+
+def test_a_batch_collects_cycles_less_often_and_restores_the_setting(tmp_path, pack, layers):
+    import gc
+    import threading
+
+    from zoning.check import batch
+
+    before = gc.get_threshold()
+    seen = []
+    run_batch(random_sites(300, seed=4), pack=pack, store_or_layers=layers,
+              out=tmp_path / "r.parquet", chunk_size=100,
+              progress=lambda done, total: seen.append(gc.get_threshold()))  # fmt: skip
+    # after each chunk: raised; the last call (after the batch): the caller's again
+    raised = max(before[0], batch._BATCH_GC_THRESHOLD)
+    assert len(seen) == 4 and all(t[0] == raised for t in seen[:-1])
+    assert seen[-1] == gc.get_threshold() == before
+    # overlapping batches: the last to finish restores the caller's setting
+    first_in, second_done = threading.Event(), threading.Event()
+
+    def first() -> None:
+        with batch._fewer_collections():
+            first_in.set()
+            second_done.wait(10)
+
+    t = threading.Thread(target=first)
+    t.start()
+    first_in.wait(10)
+    with batch._fewer_collections():
+        pass
+    second_done.set()
+    assert gc.get_threshold()[0] == raised  # the first runs on
+    t.join(10)
+    assert gc.get_threshold() == before
