@@ -177,6 +177,29 @@ def test_equally_near_features_give_the_lowest_one(order):
     assert feat.tolist() == want
 
 
+def test_equally_near_features_give_the_lowest_one_from_geos_too(monkeypatch):
+    # the points the k-d search cannot certify go to GEOS's best-first search, which
+    # returns equally near pieces in its tree's order: the lowest feature all the same
+    import itertools
+
+    from shapely import STRtree
+
+    from zoning.check import nearest
+
+    monkeypatch.setattr(nearest, "_kd_available", lambda: False)  # GEOS does it all
+    squares = [shapely.box(0, 0, 1000, 1000), shapely.box(1000, 0, 2000, 1000),
+               shapely.box(1000, 1000, 2000, 2000), shapely.box(0, 1000, 1000, 2000)]  # fmt: skip
+    xy = np.array([[1000.0, 3000.0], [1000.0, -500.0], [3000.0, 1000.0], [-700.0, 1000.0]])
+    for order in itertools.permutations(range(4)):
+        geoms = np.array([squares[i] for i in order], dtype=object)
+        pieces, owner = nearest._pieces(geoms)
+        m = nearest._Metric(geoms, pieces, owner, STRtree(pieces), nearest._Segments(geoms))
+        feat, dist = nearest._points_nearest(m, xy, 50_000.0)
+        d_all = shapely.distance(shapely.points(xy)[:, None], geoms[None, :])
+        np.testing.assert_allclose(dist, d_all.min(axis=1), atol=1e-9)
+        assert feat.tolist() == [int(np.flatnonzero(r == r.min()).min()) for r in d_all]
+
+
 def _wide_layer() -> LayerIndex:
     """Polygons, lines and points across the edge of GK zones 38 and 39 (115.5°E)."""
     return _layer(21, box=(115.0, 39.5, 117.0, 40.5), n=240, size=0.02)

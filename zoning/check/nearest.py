@@ -513,9 +513,14 @@ def _points_nearest(
         # no max_distance: shapely would first collect every piece within it for each
         # point (slow for dense layers); the plain best-first search is cut by the caller
         (qi, qp), d = m.piece_tree.query_nearest(
-            shapely.points(xy[todo]), return_distance=True, all_matches=False
+            shapely.points(xy[todo]), return_distance=True, all_matches=True
         )
-        nf[todo[qi]], nd[todo[qi]] = m.piece_owner[qp], d
+        # equally near pieces of several features: the lowest feature, as the k-d search
+        # and the measured search answer (GEOS returns them in its tree's order)
+        own = m.piece_owner[qp]
+        o = np.lexsort((own, qi))
+        keep = o[_first_of_runs(qi[o])]
+        nf[todo[qi[keep]]], nd[todo[qi[keep]]] = own[keep], d[keep]
     return nf, nd
 
 
