@@ -395,9 +395,13 @@ def _solo(fn: Callable[..., Any], *args: Any) -> Any:
 
 
 def _check_kwargs(checker: Any, workers: int | None, distances: Any) -> dict[str, Any]:
-    """``workers`` / ``distances`` for checkers whose ``check`` takes them."""
+    """``workers`` / ``distances`` for checkers whose ``check`` takes them.
+
+    ``relations=False`` too: a batch writes verdict rows, never the relation rows.
+    """
     params = inspect.signature(checker.check).parameters
-    return {k: v for k, v in (("workers", workers), ("distances", distances)) if k in params}
+    given = (("workers", workers), ("distances", distances), ("relations", False))
+    return {k: v for k, v in given if k in params}
 
 
 def _combined_stamp(stamps: list[dict[str, Any]], sites: int, chunk_size: int) -> dict[str, Any]:

@@ -79,7 +79,7 @@ from zoning.check.evidence import (
     rule_data_kinds,
 )
 from zoning.check.findings import _CACHE_LOCK, OUTCOME_ORDER, FindingsMixin
-from zoning.check.frames import FrameBuilder, join_parts, one_tuples
+from zoning.check.frames import FrameBuilder, join_parts, no_relation_arrays, one_tuples
 from zoning.check.layer_index import (
     feature_mask,
     index_layer,
@@ -295,6 +295,7 @@ class SiteChecker(FindingsMixin, FrameBuilder):
         input_system: str | None = None,
         workers: int | None = None,
         distances: str | Iterable[str] = "all",
+        relations: bool = True,
     ) -> CheckResult:
         """Check sites against the pack (see :func:`check_sites`).
 
@@ -332,6 +333,11 @@ class SiteChecker(FindingsMixin, FrameBuilder):
             ``nearest`` rule reads), or an iterable of layer kinds (or a
             ``"kind,kind"`` string). Kinds left out have no ``dist_<kind>_m`` column
             and no "outside" rows; verdicts and findings do not change.
+        relations
+            Build the ``relations`` frame (a row per site, layer and related feature);
+            ``False`` leaves it empty (its columns only) for callers that read only the
+            sites and findings, as batches writing verdict rows do: about 5 % less
+            work. Sites and findings do not change.
 
         Returns
         -------
@@ -357,7 +363,7 @@ class SiteChecker(FindingsMixin, FrameBuilder):
         s = read_sites(sites, project, coords)
         if input_system is not None:
             s.coords = input_system
-        return self._run(s, project, chunk_size, progress, errors, workers, dist)
+        return self._run(s, project, chunk_size, progress, errors, workers, dist, relations)
 
     def distance_kinds(self, distances: str | Iterable[str] = "all") -> frozenset[str]:
         """The layer kinds whose nearest distance a check computes.
@@ -541,6 +547,7 @@ class SiteChecker(FindingsMixin, FrameBuilder):
         errors: Literal["report", "raise"],
         workers: int | None,
         dist: frozenset[str],
+        relations: bool = True,
     ) -> CheckResult:
         """Check normalised sites, chunk by chunk (see :meth:`check`)."""
         mark_outside(s, self.jurisdiction, self.pack.name)
@@ -556,10 +563,11 @@ class SiteChecker(FindingsMixin, FrameBuilder):
             workers = auto_workers(s.geoms[todo])
         parts: list[dict[str, dict[str, NDArray[Any]]]] = []
         if workers > 1 and total > 1:
-            parts = self._parallel(s, todo, chunk_size, workers, dist, progress)
+            parts = self._parallel(s, todo, chunk_size, workers, dist, progress, relations)
         else:
             for start in range(0, max(total, 1), chunk_size):
-                parts.append(self._check_block(s, todo[start : start + chunk_size], dist))
+                block = todo[start : start + chunk_size]
+                parts.append(self._check_block(s, block, dist, relations=relations))
                 if progress is not None:
                     progress(min(start + chunk_size, total), total)
         if len(s.geoms) <= SMALL_RESULT:
@@ -585,6 +593,7 @@ class SiteChecker(FindingsMixin, FrameBuilder):
         workers: int,
         dist: frozenset[str],
         progress: Callable[[int, int], None] | None,
+        relations: bool = True,
     ) -> list[dict[str, dict[str, NDArray[Any]]]]:
         """Check ``todo`` in sub-blocks on ``workers`` threads; parts in input order.
 
@@ -600,7 +609,10 @@ class SiteChecker(FindingsMixin, FrameBuilder):
                 chunk = todo[start : start + chunk_size]
                 size = -(-len(chunk) // workers)
                 blocks = [chunk[a : a + size] for a in range(0, len(chunk), size)]
-                parts += ex.map(lambda b: self._check_block(s, b, dist, solo=True), blocks)
+                parts += ex.map(
+                    lambda b: self._check_block(s, b, dist, solo=True, relations=relations),
+                    blocks,
+                )
                 if progress is not None:
                     progress(min(start + chunk_size, total), total)
         return parts
@@ -635,18 +647,20 @@ class SiteChecker(FindingsMixin, FrameBuilder):
         dist: frozenset[str] | None = None,
         *,
         solo: bool = False,
+        relations: bool = True,
     ) -> dict[str, dict[str, Any]]:
         """Check the sites at positions ``pos`` (one chunk); plain arrays out.
 
         ``dist``: the kinds whose nearest distance is computed (``None``: all);
-        ``solo``: one of several blocks checked at once (no nested k-d threads).
+        ``solo``: one of several blocks checked at once (no nested k-d threads);
+        ``relations``: build the relation rows (else none, see :meth:`check`).
         """
         dist = frozenset(self.kinds) if dist is None else dist
         with single_threaded(solo):
-            return self._check_block_in(s, pos, dist)
+            return self._check_block_in(s, pos, dist, relations)
 
     def _check_block_in(
-        self, s: _Sites, pos: NDArray[np.intp], dist: frozenset[str]
+        self, s: _Sites, pos: NDArray[np.intp], dist: frozenset[str], relations: bool = True
     ) -> dict[str, dict[str, Any]]:
         block = prepare_sites(s.geoms[pos], ea_crs=self.ea_crs)
         rels: dict[str, LayerRelations] = {}
@@ -685,11 +699,11 @@ class SiteChecker(FindingsMixin, FrameBuilder):
         sites["repaired"] = (
             np.zeros(len(pos), dtype=bool) if s.repaired is None else s.repaired[pos]
         )
-        relations = self.relation_arrays(block, rels, dist)
+        rel_rows = self.relation_arrays(block, rels, dist) if relations else no_relation_arrays()
         # block positions → positions in the input
         findings["site"] = pos[findings["site"]]
-        relations["site"] = pos[relations["site"]]
-        return {"sites": sites, "relations": relations, "findings": findings}
+        rel_rows["site"] = pos[rel_rows["site"]]
+        return {"sites": sites, "relations": rel_rows, "findings": findings}
 
 class MissingLayerWarning(EcozoneWarning):
     """A layer kind the pack needs is missing and its rules were skipped."""

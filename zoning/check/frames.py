@@ -211,11 +211,9 @@ class FrameBuilder:
             nan_out = np.full(len(out_s), np.nan)  # length inside: line sites only
             parts["len"] += [r.length_m, np.where(block.areal[out_s], np.nan, nan_out)]
             parts["lpct"] += [r.length_pct, nan_out]
-        if parts["site"]:
-            a = {k: np.concatenate(v) for k, v in parts.items()}
-        else:
-            a = {k: np.zeros(0, dtype=np.intp) for k in parts}
-            a["ov"] = a["pct"] = a["dist"] = a["len"] = a["lpct"] = np.zeros(0)
+        if not parts["site"]:
+            return no_relation_arrays()
+        a = {k: np.concatenate(v) for k, v in parts.items()}
         # each kind's rows are sorted by site then feature: a stable sort on
         # (site, kind) gives (site, kind, feature)
         o = np.argsort(a["site"].astype(np.int64) * len(self.kinds) + a["kind"], kind="stable")
@@ -241,6 +239,12 @@ class FrameBuilder:
             },
             copy=False,
         )
+
+
+def no_relation_arrays() -> dict[str, NDArray[Any]]:
+    """The relation arrays of a block without relation rows (``FrameBuilder.relation_arrays``)."""
+    a = {k: np.zeros(0, dtype=np.intp) for k in ("site", "kind", "fcode", "ncode", "rel")}
+    return a | {k: np.zeros(0) for k in ("ov", "pct", "dist", "len", "lpct")}
 
 
 def join_parts(parts: list[dict[str, dict[str, Any]]], part: str) -> dict[str, NDArray[Any]]:
