@@ -79,7 +79,6 @@ from layers.kinds import canonical_kind
 from zoning.check.grouping import join_per_group_categorical
 from zoning.check.layer_index import text_array
 from zoning.check.notes import synthetic_kinds
-from zoning.check.prepared import single_threaded
 from zoning.check.result import VERDICTS, CheckResult, note_columns, site_positions
 from zoning.check.result_tables import write_results_xlsx
 from zoning.pack import Pack, load_pack
@@ -388,12 +387,6 @@ def _fewer_collections() -> Iterator[None]:
                 gc.set_threshold(*_gc_saved)
 
 
-def _solo(fn: Callable[..., Any], *args: Any) -> Any:
-    """``fn(*args)`` with this thread's k-d queries on one thread (lanes run at once)."""
-    with single_threaded():
-        return fn(*args)
-
-
 def _check_kwargs(checker: Any, workers: int | None, distances: Any) -> dict[str, Any]:
     """``workers`` / ``distances`` for checkers whose ``check`` takes them.
 
@@ -560,8 +553,7 @@ def run_batch(
                     fut: Future[CheckResult] = Future()
                     fut.set_result(run.check(checker, taken, project, read_options, extra))
                 else:
-                    fut = pool.submit(_solo, run.check, checker, taken, project,
-                                      read_options, extra)  # fmt: skip
+                    fut = pool.submit(run.check, checker, taken, project, read_options, extra)
                 checking.append((taken, fut))
                 if len(checking) >= lanes:
                     settle_first()

@@ -99,7 +99,6 @@ from zoning.check.relations import (
     fixed_equal_area_crs,
     prepare_sites,
     relate_layer,
-    single_threaded,
     warm_prepared,
     warm_tree,
 )
@@ -567,7 +566,7 @@ class SiteChecker(FindingsMixin, FrameBuilder):
         else:
             for start in range(0, max(total, 1), chunk_size):
                 block = todo[start : start + chunk_size]
-                parts.append(self._check_block(s, block, dist, relations=relations))
+                parts.append(self._check_block(s, block, dist, relations))
                 if progress is not None:
                     progress(min(start + chunk_size, total), total)
         if len(s.geoms) <= SMALL_RESULT:
@@ -609,10 +608,7 @@ class SiteChecker(FindingsMixin, FrameBuilder):
                 chunk = todo[start : start + chunk_size]
                 size = -(-len(chunk) // workers)
                 blocks = [chunk[a : a + size] for a in range(0, len(chunk), size)]
-                parts += ex.map(
-                    lambda b: self._check_block(s, b, dist, solo=True, relations=relations),
-                    blocks,
-                )
+                parts += ex.map(lambda b: self._check_block(s, b, dist, relations), blocks)
                 if progress is not None:
                     progress(min(start + chunk_size, total), total)
         return parts
@@ -645,19 +641,16 @@ class SiteChecker(FindingsMixin, FrameBuilder):
         s: _Sites,
         pos: NDArray[np.intp],
         dist: frozenset[str] | None = None,
-        *,
-        solo: bool = False,
         relations: bool = True,
     ) -> dict[str, dict[str, Any]]:
         """Check the sites at positions ``pos`` (one chunk); plain arrays out.
 
         ``dist``: the kinds whose nearest distance is computed (``None``: all);
-        ``solo``: one of several blocks checked at once (no nested k-d threads);
-        ``relations``: build the relation rows (else none, see :meth:`check`).
+        ``relations``: build the relation rows (else none, see :meth:`check`). Any
+        number of blocks may run at once: each k-d query uses its calling thread only.
         """
         dist = frozenset(self.kinds) if dist is None else dist
-        with single_threaded(solo):
-            return self._check_block_in(s, pos, dist, relations)
+        return self._check_block_in(s, pos, dist, relations)
 
     def _check_block_in(
         self, s: _Sites, pos: NDArray[np.intp], dist: frozenset[str], relations: bool = True

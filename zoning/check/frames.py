@@ -24,7 +24,7 @@ from zoning.check.relations import OUTSIDE, RELATIONS, LayerIndex, LayerRelation
 from zoning.check.result import _SECTION_ZH, _VERDICT_OF_SEVERITY, VERDICT_ZH, _Sites
 from zoning.check.runs import _runs, unique_rows
 
-__all__ = ["FrameBuilder", "join_parts", "one_tuples"]
+__all__ = ["FrameBuilder", "join_parts", "no_relation_arrays", "one_tuples"]
 
 _LONLAT = "EPSG:4326"
 

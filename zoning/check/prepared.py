@@ -9,8 +9,6 @@ state in the prepared geometry. (Split off :mod:`zoning.check.relations`, so tha
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -24,9 +22,7 @@ __all__ = [
     "NON_POINT_WEIGHT",
     "PARALLEL_MIN_SITES",
     "auto_workers",
-    "is_single_threaded",
     "prepared_test",
-    "single_threaded",
     "warm_prepared",
     "warm_tree",
 ]
@@ -37,7 +33,6 @@ __all__ = [
 PARALLEL_MIN_SITES = 20_000
 NON_POINT_WEIGHT = 20
 
-_LOCAL = threading.local()  # .solo: this thread is one of several checking blocks
 # GEOS prepared predicates against lines and polygons use scratch lists kept in the
 # prepared geometry (MCIndexSegmentSetMutualIntersector): one thread at a time
 _SHAPES_LOCK = threading.Lock()
@@ -93,28 +88,6 @@ def prepared_test(fn: Any, prepared: Any, geoms: NDArray[Any]) -> NDArray[np.boo
 def warm_tree(tree: STRtree) -> None:
     """Build a GEOS STRtree now (it is built on its first query, without a lock)."""
     tree.query(shapely.points(0.0, 0.0))
-
-
-@contextmanager
-def single_threaded(on: bool = True) -> Iterator[None]:
-    """Within: this thread's k-d queries use one thread (``on``; blocks run at once)."""
-    before = getattr(_LOCAL, "solo", False)
-    _LOCAL.solo = on or before
-    try:
-        yield
-    finally:
-        _LOCAL.solo = before
-
-
-def is_single_threaded() -> bool:
-    """Whether this thread is inside :func:`single_threaded` (k-d queries use one thread).
-
-    Returns
-    -------
-    bool
-        True within ``single_threaded(True)``.
-    """
-    return bool(getattr(_LOCAL, "solo", False))
 
 
 def auto_workers(geoms: NDArray[Any]) -> int:

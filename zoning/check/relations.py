@@ -45,9 +45,7 @@ from zoning.check.lengths import lengths_inside
 from zoning.check.nearest import _Metric, _nearest, _within_pairs, boxes_miss
 from zoning.check.parts import many_parts, part_overlaps, query_geoms
 from zoning.check.prepared import (  # noqa: F401 (re-exported)
-    is_single_threaded,
     prepared_test,
-    single_threaded,
     warm_prepared,
     warm_tree,
 )
