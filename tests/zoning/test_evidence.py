@@ -9,6 +9,8 @@ sites "未涉及" the red line although the store has no data there).
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -298,3 +300,56 @@ def test_a_site_outside_the_wells_extent_is_not_cleared_by_them(demo_store):
     assert d["verdict"] not in JUDGED_OK
     assert any(f["rule_id"].startswith("well") and f["outcome"] == "insufficient_data"
                for f in d["findings"])  # fmt: skip
+
+
+# --------------------------------------------------------------------------- threads
+
+_RACE = """
+import threading
+import numpy as np, shapely
+from zoning.check.evidence import mark_outside
+from zoning.check.prepared import warm_prepared
+from zoning.check.result import _Sites
+
+t = np.linspace(0, 2 * np.pi, 20000, endpoint=False)
+r = 1 + 0.05 * np.sin(40 * t)  # a wavy boundary of 20 000 vertices
+jur = shapely.Polygon(np.c_[r * np.cos(t), r * np.sin(t)])
+warm_prepared(np.array([jur], dtype=object))  # as SiteChecker.warm does
+rng = np.random.default_rng(1)
+
+def sites(n):
+    g = shapely.buffer(shapely.points(rng.uniform(-1.2, 1.2, (n, 2))), 0.01, quad_segs=2)
+    z = np.zeros(0)
+    return _Sites(g, np.arange(n).astype(object), None, np.zeros(n, np.intp), [],
+                  np.zeros(0, np.intp), z, z, np.ones(n, bool), {})
+
+parts = [sites(20000) for _ in range(2)]
+barrier = threading.Barrier(2)
+
+def run(s):
+    barrier.wait()
+    for _ in range(3):
+        s.ok[:] = True
+        mark_outside(s, jur, "x")
+
+threads = [threading.Thread(target=run, args=(p,)) for p in parts]
+[t.start() for t in threads]
+[t.join() for t in threads]
+print(int(parts[0].ok.sum()), int(parts[1].ok.sum()))
+"""
+
+
+def test_two_threads_test_polygons_against_one_jurisdiction():
+    """The lanes of a batch (or a server's request threads) share the prepared jurisdiction.
+
+    GEOS keeps scratch state in a prepared polygon when it tests lines and polygons
+    against it: two threads at once crashed the process (segmentation fault, 3 runs
+    of 3 before the fix). Run in a child process, so a crash fails this test only.
+    """
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", _RACE], cwd=root, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    inside = [int(x) for x in done.stdout.split()]
+    assert len(inside) == 2 and all(0 < k < 20000 for k in inside)  # both sides tested

@@ -31,6 +31,7 @@ from numpy.typing import NDArray
 
 from zoning.check.notes import import_hint
 from zoning.check.parts import covers_whole
+from zoning.check.prepared import prepared_test
 from zoning.check.result import _Sites
 from zoning.check.runs import _pair_order
 from zoning.jurisdiction import jurisdiction_rows
@@ -85,7 +86,10 @@ def mark_outside(s: _Sites, jurisdiction: shapely.Geometry | None, pack_name: st
     point = shapely.get_type_id(geoms) == 0
     # a point meets an area exactly when the area covers it: many points by grid
     meets[point] = covers_whole(jurisdiction, geoms[point])
-    meets[~point] = shapely.intersects(jurisdiction, geoms[~point])
+    # lines and polygons through the lock: GEOS keeps scratch state in the prepared
+    # jurisdiction for them, and the lanes of a batch or a server's request threads
+    # share it (two at once crashed the process)
+    meets[~point] = prepared_test(shapely.intersects, jurisdiction, geoms[~point])
     out = live[~meets]
     if len(out) == 0:
         return
