@@ -671,7 +671,7 @@ class SiteChecker(FindingsMixin, FrameBuilder):
                               ea_crs=self.ea_crs)
             for key, (sub, _) in self._subsets.items()
         }  # fmt: skip
-        findings = self._findings(s, pos, block, rels, sub_rels, s.profile[pos])
+        rows = self._findings(s, pos, block, rels, sub_rels, s.profile[pos])
         # rules whose layers do not cover a site (or are not loaded): insufficient data
         covered = coverage(
             block.geoms_ll, self.kinds, self.extents, self.missing_kinds, block.xy_ll
@@ -679,10 +679,10 @@ class SiteChecker(FindingsMixin, FrameBuilder):
         cond = np.array([self._conditions(p) for p in s.projects], dtype=bool).reshape(
             len(s.projects), len(self.rules)
         )
-        findings = add_insufficient(
-            findings, self.rules, cond, s.profile[pos], covered,
-            OUTCOME_ORDER["insufficient_data"],
-        )  # fmt: skip
+        add_insufficient(
+            rows, self.rules, cond, s.profile[pos], covered, OUTCOME_ORDER["insufficient_data"]
+        )
+        findings = rows.join(len(self.rules))  # sorted by (site, rule), once
         sites = self.site_arrays(pos, block, rels, findings, dist)
         sites["straddle"] = (
             np.zeros(len(pos), dtype=bool) if self.jurisdiction is None

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -33,9 +33,11 @@ from zoning.check.notes import import_hint
 from zoning.check.parts import covers_whole
 from zoning.check.prepared import prepared_test
 from zoning.check.result import _Sites
-from zoning.check.runs import _pair_order
 from zoning.jurisdiction import jurisdiction_rows
 from zoning.pack import Pack, Rule
+
+if TYPE_CHECKING:
+    from zoning.check.findings import FindingRows
 
 log = logging.getLogger(__name__)
 
@@ -154,34 +156,32 @@ def missing_text_codes(
 
 
 def add_insufficient(
-    findings: dict[str, NDArray[Any]],
+    rows: FindingRows,
     rules: Sequence[Rule],
     cond: NDArray[np.bool_],
     profile: NDArray[np.intp],
     covered: Mapping[str, NDArray[np.bool_] | None],
     insufficient_code: int,
-) -> dict[str, NDArray[Any]]:
-    """Add the ``insufficient_data`` findings of a chunk (``missing`` column: 1).
+) -> None:
+    """Add the ``insufficient_data`` findings of a block to ``rows`` (``missing`` column: 1).
 
     A (site, rule) pair gets one when the rule's conditions hold for the site's
     project, the rule did not fire, and a layer it needs does not cover the whole
     site. A rule that fired on such a site with an outcome milder than
     ``insufficient_data`` (information, requirements, needs_review: what lies in the
     uncovered part is unknown) has its finding raised to ``insufficient_data``;
-    prohibited and restricted findings stand (found is found). Findings stay sorted
-    by (site, rule).
+    prohibited and restricted findings stand (found is found). The rows are sorted
+    afterwards, once (:meth:`zoning.check.findings.FindingRows.join`).
     """
     n = len(profile)
     nrules = len(rules)
-    f_site = findings["site"].astype(np.intp)
-    f_rule = findings["rule"].astype(np.intp)
+    f_site = rows.column("site")
+    f_rule = rows.column("rule")
     fired = np.zeros((n, nrules), dtype=bool)
     fired[f_site, f_rule] = True
-    base = len(f_site)
-    missing = np.zeros(base, dtype=np.int8)
     lacking_rule = np.zeros((n, nrules), dtype=bool)
     sites: list[NDArray[np.intp]] = []
-    rule_pos: list[NDArray[np.intp]] = []
+    rule_pos: list[int] = []
     for r_i, rule in enumerate(rules):
         need = [covered.get(k) for k in rule_data_kinds(rule)]
         need = [c for c in need if c is not None]
@@ -191,56 +191,21 @@ def add_insufficient(
         lacking_rule[:, r_i] = lacking
         hit = lacking & cond[profile, r_i] & ~fired[:, r_i]
         if hit.any():
-            idx = np.flatnonzero(hit)
-            sites.append(idx)
-            rule_pos.append(np.full(len(idx), r_i, dtype=np.intp))
-    if "outcome" in findings and base:
-        raise_ = lacking_rule[f_site, f_rule] & (findings["outcome"] < insufficient_code)
+            sites.append(np.flatnonzero(hit))
+            rule_pos.append(r_i)
+    if len(f_site):
+        outcome = rows.column("outcome")
+        raise_ = lacking_rule[f_site, f_rule] & (outcome < insufficient_code)
         if raise_.any():
-            findings = dict(findings)
-            findings["outcome"] = np.where(raise_, insufficient_code, findings["outcome"]).astype(
-                findings["outcome"].dtype
-            )
-            missing[raise_] = 1
-    if not sites:
-        return {**findings, "missing": missing}
-    s_new = np.concatenate(sites)
-    r_new = np.concatenate(rule_pos)
-    o = _pair_order(s_new, r_new, nrules)
-    s_new, r_new = s_new[o], r_new[o]
-    k = len(s_new)
-    # merge, not concatenate and sort: the findings are sorted by (site, rule) and
-    # the new pairs are not among them, so each new row lands after the old rows
-    # with a smaller key (one write per row, object columns included)
-    old_key = f_site.astype(np.int64) * nrules + f_rule
-    new_at = np.searchsorted(old_key, s_new.astype(np.int64) * nrules + r_new) + np.arange(k)
-    is_new = np.zeros(base + k, dtype=bool)
-    is_new[new_at] = True
-    old_at = np.flatnonzero(~is_new)
-    out: dict[str, NDArray[Any]] = {}
-    findings = {**findings, "missing": missing}
-    for col, arr in findings.items():
-        merged = np.empty(base + k, dtype=arr.dtype)
-        merged[old_at] = arr
-        if col == "site":
-            merged[new_at] = s_new
-        elif col == "rule":
-            merged[new_at] = r_new
-        elif col == "missing":
-            merged[new_at] = 1
-        elif arr.dtype == object:  # np.empty: None already
-            if col == "feature_ids":
-                one = np.empty(1, dtype=object)
-                one[0] = ()
-                merged[new_at] = np.repeat(one, k)
-        elif col == "outcome":  # severity code (zoning.check.engine.OUTCOME_ORDER)
-            merged[new_at] = insufficient_code
-        elif arr.dtype.kind == "f":
-            merged[new_at] = np.nan
-        else:
-            merged[new_at] = 0
-        out[col] = merged
-    return out
+            rows.replace("outcome", np.where(raise_, insufficient_code, outcome).astype(np.int8))
+            rows.replace("missing", raise_.astype(np.int8))
+    for idx, r_i in zip(sites, rule_pos, strict=True):
+        none = np.empty(1, dtype=object)
+        none[0] = ()  # no feature: an empty tuple, shared
+        rows.add(
+            idx, r_i, insufficient_code,
+            feature_ids=np.broadcast_to(none, (len(idx),)), missing=np.ones(len(idx), np.int8),
+        )  # fmt: skip
 
 
 def check_evidence(

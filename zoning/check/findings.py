@@ -32,7 +32,7 @@ from zoning.project import Project
 if TYPE_CHECKING:
     from zoning.check.predicates import RulePlan
 
-__all__ = ["OUTCOME_ORDER", "FindingsMixin"]
+__all__ = ["OUTCOME_ORDER", "FindingRows", "FindingsMixin"]
 
 #: Outcomes by severity; "information" (0) never changes a verdict. The index of a
 #: site's most severe outcome is its verdict (zoning.check.result._VERDICT_OF_SEVERITY).
@@ -55,7 +55,95 @@ _LONLAT = "EPSG:4326"
 _FINDING_ARRAYS = (
     "site", "rule", "feature_ids", "distance_m", "overlap_m2", "overlap_pct",
     "length_m", "length_pct", "access_entries", "units", "band", "outcome", "exceptions",
+    "missing",
 )  # fmt: skip
+_FLOAT_ARRAYS = ("distance_m", "overlap_m2", "overlap_pct", "length_m", "length_pct")
+_OBJECT_ARRAYS = ("feature_ids", "access_entries", "units", "band", "exceptions")
+
+
+class FindingRows:
+    """The findings of a block as column parts, added rule by rule and joined once.
+
+    A part left out (``None``) is all ``None`` (object columns), NaN (measures) or 0
+    (``missing``): the columns that are so throughout (a rule's exceptions, exit bands,
+    most access entries) are made whole at the end instead of being copied and sorted.
+    :meth:`join` sorts the rows by (site, rule) once, after every row is in (the
+    engine's own rows, then :func:`zoning.check.evidence.add_insufficient`'s).
+    """
+
+    def __init__(self) -> None:
+        self.parts: dict[str, list[Any]] = {k: [] for k in _FINDING_ARRAYS}
+        self.sizes: list[int] = []
+
+    def add(self, site: NDArray[np.intp], rule: int, outcome: Any, **columns: Any) -> None:
+        """Add rows: their sites, one rule position, outcome codes (or one), other columns.
+
+        ``columns`` names columns of :data:`_FINDING_ARRAYS`; the rest are left out.
+        """
+        n = len(site)
+        self.parts["site"].append(site)
+        self.parts["rule"].append(np.full(n, rule, dtype=np.intp))
+        self.parts["outcome"].append(np.broadcast_to(np.asarray(outcome, np.int8), (n,)))
+        for k in _FINDING_ARRAYS:
+            if k not in ("site", "rule", "outcome"):
+                self.parts[k].append(columns.pop(k, None))
+        if columns:
+            msg = f"unknown finding columns {sorted(columns)}"
+            raise TypeError(msg)
+        self.sizes.append(n)
+
+    def column(self, name: str) -> NDArray[Any]:
+        """One column of every row added so far, in the order added."""
+        if not self.sizes:
+            return self._empty(name)
+        pairs = zip(self.parts[name], self.sizes, strict=True)
+        return np.concatenate([self._filled(name, p, n) for p, n in pairs])
+
+    def replace(self, name: str, values: NDArray[Any]) -> None:
+        """Set one column of every row added so far (``values`` in the order added)."""
+        self.parts[name] = np.split(values, np.cumsum(self.sizes)[:-1])
+
+    def join(self, nrules: int) -> dict[str, NDArray[Any]]:
+        """The findings arrays, sorted by (site, rule) (ties in the order added)."""
+        total = sum(self.sizes)
+        site, rule = self.column("site"), self.column("rule")
+        o = _pair_order(site, rule, nrules)
+        ends = np.cumsum(self.sizes)
+        at: NDArray[np.intp] | None = None  # where each row added goes (o inverted)
+        out: dict[str, NDArray[Any]] = {}
+        for k, parts in self.parts.items():
+            given = [i for i, p in enumerate(parts) if p is not None]
+            if k == "site":
+                out[k] = site[o]
+            elif k == "rule":
+                out[k] = rule[o]
+            elif 2 * sum(self.sizes[i] for i in given) >= total:  # mostly given: gathered
+                out[k] = self.column(k)[o]
+            else:  # mostly left out (or all): the given parts put in place, one by one
+                if at is None:
+                    at = np.empty(total, dtype=np.intp)
+                    at[o] = np.arange(total)
+                col = self._filled(k, None, total)
+                for i in given:
+                    col[at[ends[i] - self.sizes[i] : ends[i]]] = parts[i]
+                out[k] = col
+        return out
+
+    @staticmethod
+    def _filled(name: str, part: Any, n: int) -> NDArray[Any]:
+        if part is not None:
+            return part
+        if name in _OBJECT_ARRAYS:
+            return np.full(n, None, dtype=object)
+        if name in _FLOAT_ARRAYS:
+            return np.full(n, np.nan)
+        return np.zeros(n, dtype=np.int8)  # missing
+
+    @classmethod
+    def _empty(cls, name: str) -> NDArray[Any]:
+        if name in ("site", "rule"):
+            return np.zeros(0, dtype=np.intp)
+        return cls._filled(name, None, 0)
 
 
 def _rank_within(group: NDArray[np.intp]) -> NDArray[np.intp]:
@@ -94,7 +182,8 @@ class FindingsMixin:
         rels: dict[str, LayerRelations],
         sub_rels: dict[Any, LayerRelations],
         profile: NDArray[np.intp],
-    ) -> dict[str, NDArray[Any]]:
+    ) -> FindingRows:
+        """The rows of the rules that fire for the block's sites (unsorted: see FindingRows)."""
         cond = np.array([self._conditions(p) for p in s.projects], dtype=bool).reshape(
             len(s.projects), len(self.rules)
         )
@@ -102,7 +191,7 @@ class FindingsMixin:
         exc = np.array([self._exception_index(p) for p in s.projects], dtype=np.intp).reshape(
             len(s.projects), len(self.rules)
         )
-        cols: dict[str, list[Any]] = {k: [] for k in _FINDING_ARRAYS}
+        rows = FindingRows()
         for plan in self._plans:
             rule = plan.rule
             if plan.missing:  # no layer: judged "insufficient_data" (zoning.check.evidence)
@@ -117,7 +206,7 @@ class FindingsMixin:
             if not ok.any():
                 continue
             if rule.layer == "site_exit":
-                self._exit_findings(plan, s, pos, block, ok, cols)
+                self._exit_findings(plan, s, pos, block, ok, rows)
                 continue
             rel = rels[rule.layer]
             ix = self.index[rule.layer]
@@ -137,22 +226,10 @@ class FindingsMixin:
                 site = np.flatnonzero(hit)
                 if len(site) == 0:
                     continue
-                feat = nf[site]
-                nan = np.full(len(site), np.nan)
-                none = np.full(len(site), None, dtype=object)
-                cols["site"].append(site)
-                cols["rule"].append(np.full(len(site), plan.pos))
-                cols["feature_ids"].append(self._fid1[rule.layer][feat])
-                cols["distance_m"].append(nd[site])
-                cols["overlap_m2"].append(nan)  # (concatenated below: copies)
-                cols["overlap_pct"].append(nan)
-                cols["length_m"].append(nan)
-                cols["length_pct"].append(nan)
-                cols["access_entries"].append(none)
-                cols["units"].append(none)
-                cols["band"].append(none)
-                cols["outcome"].append(np.full(len(site), self._severity[plan.pos], np.int8))
-                cols["exceptions"].append(none)
+                rows.add(
+                    site, plan.pos, self._severity[plan.pos],
+                    feature_ids=self._fid1[rule.layer][nf[site]], distance_m=nd[site],
+                )  # fmt: skip
                 continue
             sel = plan.mask[rel.feature] & ok[rel.site]
             sel &= spec.select(rel, plan)  # the predicate's pairs
@@ -161,49 +238,32 @@ class FindingsMixin:
                 continue
             start, count = _runs(ps)
             site = ps[start]
-            cols["site"].append(site)
-            cols["rule"].append(np.full(len(site), plan.pos))
-            cols["feature_ids"].append(self._group_tuples(rule.layer, pf, start, count))
-            cols["distance_m"].append(np.minimum.reduceat(rel.distance_m[sel], start))
-            overlap = np.add.reduceat(rel.overlap_m2[sel], start)
-            pct = np.add.reduceat(rel.overlap_pct[sel], start)
-            cols["overlap_m2"].append(overlap)
-            cols["overlap_pct"].append(np.minimum(pct, 100.0))
-            cols["length_m"].append(np.add.reduceat(rel.length_m[sel], start))
-            cols["length_pct"].append(
-                np.minimum(np.add.reduceat(rel.length_pct[sel], start), 100.0)
-            )
-            none = np.full(len(site), None, dtype=object)
             sev = np.full(len(site), self._severity[plan.pos], np.int8)
-            exc_rows = none
+            exc_rows = None  # no exception applied
             if rule.exceptions:
                 ei = exc[profile[site], plan.pos]
                 if (ei >= 0).any():
-                    exc_rows = none.copy()
+                    exc_rows = np.full(len(site), None, dtype=object)
                     codes = np.array([OUTCOME_ORDER[e.outcome] for e in rule.exceptions], np.int8)
                     on = np.flatnonzero(ei >= 0)
                     sev[on] = codes[ei[on]]
-                    rows = self._exc_rows[plan.pos]
-                    exc_rows[on] = [rows[k] for k in ei[on].tolist()]
+                    texts = self._exc_rows[plan.pos]
+                    exc_rows[on] = [texts[k] for k in ei[on].tolist()]
+            ent = units = None
             if rule.access_list:
                 ent, units, ent_sev = self._access(ix, pf, start, count, profile[site], s.projects)
                 sev = np.maximum(sev, ent_sev)
-            else:
-                ent = units = none
-            cols["access_entries"].append(ent)
-            cols["units"].append(units)
-            cols["band"].append(none)
-            cols["outcome"].append(sev)
-            cols["exceptions"].append(exc_rows)
-        if cols["site"]:
-            arr = {k: np.concatenate(v) for k, v in cols.items()}
-        else:
-            arr = {k: np.zeros(0, dtype=np.intp if k in ("site", "rule") else object) for k in cols}
-            for k in ("distance_m", "overlap_m2", "overlap_pct", "length_m", "length_pct"):
-                arr[k] = np.zeros(0)
-            arr["outcome"] = np.zeros(0, dtype=np.int8)
-        o = _pair_order(arr["site"], arr["rule"], len(self.rules))
-        return {k: v[o] for k, v in arr.items()}
+            rows.add(
+                site, plan.pos, sev,
+                feature_ids=self._group_tuples(rule.layer, pf, start, count),
+                distance_m=np.minimum.reduceat(rel.distance_m[sel], start),
+                overlap_m2=np.add.reduceat(rel.overlap_m2[sel], start),
+                overlap_pct=np.minimum(np.add.reduceat(rel.overlap_pct[sel], start), 100.0),
+                length_m=np.add.reduceat(rel.length_m[sel], start),
+                length_pct=np.minimum(np.add.reduceat(rel.length_pct[sel], start), 100.0),
+                access_entries=ent, units=units, exceptions=exc_rows,
+            )  # fmt: skip
+        return rows
 
     def _exception_index(self, p: Project) -> list[int]:
         """Per rule, the position of the exception that applies to ``p`` (-1: none)."""
@@ -239,7 +299,7 @@ class FindingsMixin:
         pos: NDArray[np.intp],
         block: Any,
         ok: NDArray[np.bool_],
-        cols: dict[str, list[Any]],
+        rows: FindingRows,
     ) -> None:
         """Site-exit rule: the site lies within distance_m of one of its exits."""
         if len(s.exit_site) == 0:
@@ -280,19 +340,10 @@ class FindingsMixin:
         ids[:] = [tuple(names[a : a + c]) for a, c in zip(start, count, strict=True)]
         band = np.empty(len(site), dtype=object)
         band[:] = [bands[int(x)] for x in site]
-        cols["site"].append(site)
-        cols["rule"].append(np.full(len(site), plan.pos))
-        cols["feature_ids"].append(ids)
-        cols["distance_m"].append(np.minimum.reduceat(dist, start))
-        cols["overlap_m2"].append(np.full(len(site), np.nan))
-        cols["overlap_pct"].append(np.full(len(site), np.nan))
-        cols["length_m"].append(np.full(len(site), np.nan))
-        cols["length_pct"].append(np.full(len(site), np.nan))
-        cols["access_entries"].append(np.full(len(site), None, dtype=object))
-        cols["units"].append(np.full(len(site), None, dtype=object))
-        cols["band"].append(band)
-        cols["outcome"].append(np.full(len(site), self._severity[plan.pos], np.int8))
-        cols["exceptions"].append(np.full(len(site), None, dtype=object))
+        rows.add(
+            site, plan.pos, self._severity[plan.pos],
+            feature_ids=ids, distance_m=np.minimum.reduceat(dist, start), band=band,
+        )  # fmt: skip
 
     def _group_tuples(
         self, kind: str, feat: NDArray[np.intp], start: NDArray[np.intp], count: NDArray[np.intp]

@@ -536,6 +536,8 @@ def _lengths_inside(
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Geodesic length of each line site inside each polygon feature, and its share."""
     line = ~block.is_point[s] & ~block.areal[s] & index.areal[f] & (relation != WITHIN_DISTANCE)
+    if not line.any():  # no line site (a block of points): no geometry to gather
+        return np.full(len(s), np.nan), np.full(len(s), np.nan)
     return lengths_inside(
         block.geoms_ll[s], index.geoms[f], line, relation == INSIDE, block.length_m[s]
     )
