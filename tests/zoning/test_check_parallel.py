@@ -294,3 +294,32 @@ def test_many_points_outside_and_straddling_equal_geos(checker):
     assert outside == want and 0 < len(want) < 3000
     assert len(res.sites) == len(pts) - len(want)
     assert not res.sites["straddles_jurisdiction"].any()
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_verdict_columns_from_the_arrays_equal_those_from_the_frames(pack, layers, mixed):
+    """A batch chunk (``relations=False``) builds no findings frame for its verdict rows."""
+    from dataclasses import replace
+
+    from zoning.check.result import CheckResult, verdict_columns
+
+    # half the layers' extent leaves the wells: insufficient data findings, notes
+    ck = SiteChecker(pack, layers, extents={"well": shapely.box(116.0, 39.0, 116.5, 40.5)})
+    lazy = ck.check(mixed, relations=False, chunk_size=700)
+    assert "findings" not in lazy.__dict__.get("_frames", {"findings": None})  # lazy
+    got = verdict_columns(lazy)
+    assert "findings" not in lazy._frames  # read from the arrays
+    plain = replace(lazy)  # a plain CheckResult of the same frames
+    assert type(plain) is CheckResult
+    want = verdict_columns(plain)
+    assert any(len(c) > 1 for c in got[0].categories)  # sites with findings
+    assert any("missing_data" in c for c in got[2].categories)  # and notes
+    for g, w in zip(got, want, strict=True):
+        assert list(g) == list(w)
+    keys, frame_keys = lazy.finding_keys(), plain.finding_keys()
+    np.testing.assert_array_equal(keys.site, frame_keys.site)
+    assert list(keys.rule) == list(frame_keys.rule)
+    np.testing.assert_array_equal(keys.insufficient, frame_keys.insufficient)
+    # findings replaced by the caller: they are the truth
+    lazy.findings = lazy.findings.iloc[::-1].reset_index(drop=True)
+    assert list(lazy.finding_keys().rule) == list(frame_keys.rule)[::-1]

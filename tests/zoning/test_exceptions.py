@@ -331,7 +331,9 @@ def test_rest_api_takes_the_activity_and_answers_like_the_cli(tmp_path):
 
 
 def test_batch_rows_state_the_exception_in_their_notes(checker):
-    from zoning.check.result import note_columns, site_positions
+    from dataclasses import replace
+
+    from zoning.check.result import note_columns
 
     frame = sites_frame([_crossing_line()] * 2, ids=["a", "b"])
     frame["project_type"] = ["linear", "linear"]
@@ -341,7 +343,10 @@ def test_batch_rows_state_the_exception_in_their_notes(checker):
     by_id = dict(zip(res.sites["site_id"], notes, strict=True))
     assert "exception:" in by_id["a"] and NOTICE in by_id["a"]
     assert "exception" not in by_id["b"]
-    # the batch passes each finding's site position (found once for the rules column)
-    at = site_positions(res.sites["site_id"].to_numpy(), res.findings["site_id"].to_numpy())
-    assert list(note_columns(res, at[::-1].copy())[1]) != list(notes)
-    assert list(note_columns(res, at)[1]) == list(notes)
+    # the batch passes the findings' keys (read once for the rules column too)
+    keys = res.finding_keys()
+    assert list(note_columns(res, replace(keys, site=keys.site[::-1].copy()))[1]) != list(notes)
+    assert list(note_columns(res, keys)[1]) == list(notes)
+    # a batch chunk's result reads them from the engine's arrays: the same notes
+    lazy = checker.check(frame, relations=False)
+    assert list(note_columns(lazy)[1]) == list(notes)

@@ -76,10 +76,9 @@ from geo.io.spreadsheet import write_csv
 from geo.io.stream_writer import ChunkWriter
 from geo.io.writers import output_driver
 from layers.kinds import canonical_kind
-from zoning.check.grouping import join_per_group_categorical
 from zoning.check.layer_index import text_array
 from zoning.check.notes import synthetic_kinds
-from zoning.check.result import VERDICTS, CheckResult, note_columns, site_positions
+from zoning.check.result import VERDICTS, CheckResult, verdict_columns
 from zoning.check.result_tables import write_results_xlsx
 from zoning.pack import Pack, load_pack
 from zoning.project import Project
@@ -209,15 +208,10 @@ def _output_frame(
     """
     rs = result.sites
     out = pd.DataFrame(rs.drop(columns="geometry"))
-    f = result.findings
-    codes = site_positions(out["site_id"].to_numpy(), f["site_id"].to_numpy())
-    rule = f["rule_id"]
     # text columns stay categorical: a few dozen long texts over a million rows are
     # held, and written to Parquet, once each (ChunkWriter writes them as strings)
-    fired = join_per_group_categorical(codes, rule.array if isinstance(
-        rule.dtype, pd.CategoricalDtype) else rule.to_numpy(), len(out))  # fmt: skip
+    fired, demo, notes = verdict_columns(result)
     out.insert(out.columns.get_loc("deciding_rules") + 1, "rules", fired)
-    demo, notes = note_columns(result, codes)
     out.insert(out.columns.get_loc("rules") + 1, "demo_data", demo)
     out.insert(out.columns.get_loc("demo_data") + 1, "notes", notes)
     for col in ("verdict", "verdict_zh", "deciding_rules"):

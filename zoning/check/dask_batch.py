@@ -51,8 +51,7 @@ from zoning.check.dask_engine import (
     hilbert_keys,
 )
 from zoning.check.engine import SiteChecker
-from zoning.check.grouping import join_per_group
-from zoning.check.result import VERDICTS, CheckResult, note_columns, rule_kinds
+from zoning.check.result import VERDICTS, CheckResult, rule_kinds, verdict_columns
 from zoning.check.sites import EXIT_COLUMNS, PROJECT_COLUMNS
 from zoning.pack import Pack, load_pack
 from zoning.project import Project
@@ -155,16 +154,12 @@ _SITE_FLAGS = ("straddles_jurisdiction", "geometry_repaired")
 def _verdict_frame(res: CheckResult) -> pd.DataFrame:
     """Verdict rows as :func:`zoning.check.batch.run_batch` writes them, before the attributes.
 
-    ``rules`` joins the ids of every rule that fired, in finding order; done with one
-    sort instead of a pandas group-by, which costs seconds per partition.
+    ``rules``, ``demo_data`` and ``notes`` as :func:`zoning.check.result.verdict_columns`
+    gives them (``rules`` as plain text here).
     """
     out = pd.DataFrame(res.sites)
-    ids = out["site_id"].astype(str).to_numpy(dtype=object)
-    f = res.findings
-    codes = pd.Index(ids).get_indexer(f["site_id"].astype(str).to_numpy(dtype=object))
-    rules = join_per_group(codes, f["rule_id"].to_numpy(), len(out))
-    out.insert(out.columns.get_loc("deciding_rules") + 1, "rules", rules)
-    demo, notes = note_columns(res)  # as zoning.check.batch writes them
+    rules, demo, notes = verdict_columns(res)  # as zoning.check.batch writes them
+    out.insert(out.columns.get_loc("deciding_rules") + 1, "rules", np.asarray(rules, dtype=object))
     out.insert(out.columns.get_loc("rules") + 1, "demo_data", demo)
     out.insert(out.columns.get_loc("demo_data") + 1, "notes", notes)
     return out

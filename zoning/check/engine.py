@@ -110,8 +110,8 @@ from zoning.check.result import (
     VERDICTS,
     CheckResult,
     _errors_frame,
+    _LazyResult,
     _Sites,
-    _SmallResult,
 )
 from zoning.check.sites import normalise_sites, project_exits, project_key, read_sites
 from zoning.pack import Pack, Rule
@@ -336,7 +336,9 @@ class SiteChecker(FindingsMixin, FrameBuilder):
             Build the ``relations`` frame (a row per site, layer and related feature);
             ``False`` leaves it empty (its columns only) for callers that read only the
             sites and findings, as batches writing verdict rows do: about 5 % less
-            work. Sites and findings do not change.
+            work. Sites and findings do not change; they are built when first read
+            (a batch's verdict columns need no findings frame, see
+            :func:`zoning.check.result.verdict_columns`).
 
         Returns
         -------
@@ -535,7 +537,7 @@ class SiteChecker(FindingsMixin, FrameBuilder):
             rows = arrays[name][key] == i
             part[name] = {c: v[rows] for c, v in arrays[name].items()}
             part[name][key] = np.zeros(int(rows.sum()), dtype=np.intp)  # position 0 alone
-        return _SmallResult(self, one, part, self._stamp(one, project))
+        return _LazyResult(self, one, part, self._stamp(one, project))
 
     def _run(
         self,
@@ -569,11 +571,12 @@ class SiteChecker(FindingsMixin, FrameBuilder):
                 parts.append(self._check_block(s, block, dist, relations))
                 if progress is not None:
                     progress(min(start + chunk_size, total), total)
-        if len(s.geoms) <= SMALL_RESULT:
-            # a few sites (the web app's single checks): the frames are built only if
-            # read; reports and site_to_dict answer from the arrays
+        if len(s.geoms) <= SMALL_RESULT or not relations:
+            # a few sites (the web app's single checks), or a batch chunk: the frames
+            # are built only if read; reports, site_to_dict and a batch's verdict
+            # columns (finding_keys) answer from the arrays
             arrays = {k: join_parts(parts, k) for k in ("sites", "relations", "findings")}
-            return _SmallResult(self, s, arrays, self._stamp(s, project))
+            return _LazyResult(self, s, arrays, self._stamp(s, project))
         # chunks give plain arrays: each frame is built once (no pandas concat), and
         # the chunk arrays are dropped column by column as they are joined
         sites_out = self.sites_frame(s, join_parts(parts, "sites"))

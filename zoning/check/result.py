@@ -466,9 +466,67 @@ class CheckResult:
         ids = self.sites["site_id"].head(5).tolist()
         return ", ".join(map(repr, ids)) + (" ..." if len(self.sites) > 5 else "")
 
+    def finding_keys(self) -> FindingKeys:
+        """What the batch columns read of each finding (see :class:`FindingKeys`)."""
+        f = self.findings
+        site_ids = self.sites["site_id"].to_numpy()
+        rule = f["rule_id"]
+        return FindingKeys(
+            site=site_positions(site_ids, f["site_id"].to_numpy()),
+            # categorical: its codes as they are (astype(str) costs 1.4 s per 1 M rows)
+            rule=rule.array if isinstance(rule.dtype, pd.CategoricalDtype)
+            else pd.Categorical(rule.astype(str).to_numpy()),
+            insufficient=_equals(f["outcome"], "insufficient_data") if "outcome" in f.columns
+            else np.zeros(len(f), dtype=bool),
+            exceptions=f["exceptions"].to_numpy(dtype=object)
+            if "exceptions" in f.columns else None,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FindingKeys:
+    """Per finding: what a batch's verdict rows read of it (not the findings frame).
+
+    Attributes
+    ----------
+    site
+        The row of its site in the result's ``sites`` (-1: none).
+    rule
+        Its rule id.
+    insufficient
+        Whether its outcome is ``insufficient_data``.
+    exceptions
+        The rule exceptions it applied (``None`` where none; ``None`` throughout: no
+        such column).
+    """
+
+    site: NDArray[np.intp]
+    rule: pd.Categorical
+    insufficient: NDArray[np.bool_]
+    exceptions: NDArray[Any] | None
+
+
+def verdict_columns(
+    result: CheckResult,
+) -> tuple[pd.Categorical, pd.Categorical, pd.Categorical]:
+    """The ``rules``, ``demo_data`` and ``notes`` columns of a batch's verdict rows.
+
+    ``rules`` joins the ids of the rules with a finding for the site, in finding order
+    (one text per distinct list, :func:`zoning.check.grouping.join_per_group_categorical`);
+    ``demo_data`` and ``notes`` are :func:`note_columns`. All three are categoricals
+    over the result's ``sites`` rows: a few dozen long texts over a million rows are
+    held, and written, once each.
+    """
+    from zoning.check.grouping import join_per_group_categorical
+
+    keys = result.finding_keys()
+    rules = join_per_group_categorical(keys.site, keys.rule, len(result.sites))
+    demo, notes = note_columns(result, keys)
+    return rules, demo, notes
+
 
 def note_columns(
-    result: CheckResult, finding_sites: NDArray[np.intp] | None = None
+    result: CheckResult, keys: FindingKeys | None = None
 ) -> tuple[pd.Categorical, pd.Categorical]:
     """Per checked site: the synthetic layers consulted, and its own notes, as text.
 
@@ -477,35 +535,23 @@ def note_columns(
     missing data, repair — as "kind: text" joined by " | "; the notes every site
     shares are in the stamp). Sites with the same notes share one text (no loop over
     sites), and both columns are categoricals: one copy of each distinct text.
-    ``finding_sites``: each finding's site position in ``result.sites``
-    (:func:`site_positions`), when the caller has them already.
+    ``keys``: the result's :meth:`CheckResult.finding_keys`, when the caller has them.
     """
     sites = result.sites
     n = len(sites)
     stamp = result.stamp
     demo_text = pd.Index([";".join(synthetic_kinds(stamp))], dtype=object)
     demo = pd.Categorical.from_codes(np.zeros(n, dtype=np.intp), categories=demo_text)
-    f = result.findings
+    keys = result.finding_keys() if keys is None else keys
     mask = np.zeros(n, dtype=np.int64)
     rule_ids: list[str] = []
-    site_ids = sites["site_id"].to_numpy()
-    if len(f) and "outcome" in f.columns:
-        ins = _equals(f["outcome"], "insufficient_data")  # the two columns, not the frame
-        if ins.any():
-            rule = f["rule_id"]
-            # categorical: its codes as they are (astype(str) costs 1.4 s per 1 M rows)
-            rules = (
-                rule.array[ins].remove_unused_categories()
-                if isinstance(rule.dtype, pd.CategoricalDtype)
-                else pd.Categorical(rule.astype(str).to_numpy()[ins])
-            )
-            rule_ids = [str(c) for c in rules.categories]
-            if finding_sites is None:
-                idx = site_positions(site_ids, f["site_id"].to_numpy()[ins])
-            else:
-                idx = finding_sites[ins]
-            bits = np.left_shift(np.int64(1), np.asarray(rules.codes, dtype=np.int64) % 63)
-            np.bitwise_or.at(mask, idx[idx >= 0], bits[idx >= 0])
+    ins = keys.insufficient
+    if ins.any():
+        rules = keys.rule[ins].remove_unused_categories()
+        rule_ids = [str(c) for c in rules.categories]
+        idx = keys.site[ins]
+        bits = np.left_shift(np.int64(1), np.asarray(rules.codes, dtype=np.int64) % 63)
+        np.bitwise_or.at(mask, idx[idx >= 0], bits[idx >= 0])
     straddle = _bool_column(sites, "straddles_jurisdiction")
     repaired = _bool_column(sites, "geometry_repaired")
     # one key per (mask, straddle, repaired): the mask's code and the two flags
@@ -528,15 +574,11 @@ def note_columns(
         text_codes[codes] if n else np.zeros(0, dtype=np.intp),
         categories=pd.Index(text_uniq if n else [""], dtype=object),
     )
-    if n and len(f) and "exceptions" in f.columns:  # rule exceptions applied (few rows)
-        ex = f["exceptions"].to_numpy(dtype=object)
+    if n and keys.exceptions is not None:  # rule exceptions applied (few rows)
+        ex = keys.exceptions
         hit = np.flatnonzero(~pd.isna(ex))  # None where no exception applied
         if len(hit):
-            idx = (
-                _site_index(site_ids, f["site_id"].to_numpy()[hit])
-                if finding_sites is None
-                else finding_sites[hit]
-            )
+            idx = keys.site[hit]
             edited = np.asarray(notes_col, dtype=object)
             for i, row in zip(idx.tolist(), hit.tolist(), strict=True):
                 if i < 0:
@@ -629,30 +671,33 @@ def _errors_frame(s: _Sites) -> pd.DataFrame:
 
 
 def _lazy_frame(name: str) -> Any:
-    """A property of :class:`_SmallResult`: the frame ``name``, built on first read."""
+    """A property of :class:`_LazyResult`: the frame ``name``, built on first read."""
 
-    def fget(self: _SmallResult) -> Any:
+    def fget(self: _LazyResult) -> Any:
         return self._frame(name)
 
-    def fset(self: _SmallResult, value: Any) -> None:
+    def fset(self: _LazyResult, value: Any) -> None:
         self._frames[name] = value
+        self._replaced.add(name)
 
     return property(fget, fset, doc=f"``{name}`` (built when first read)")
 
 
-class _SmallResult(CheckResult):
-    """A :class:`CheckResult` of a few sites whose frames are built on first use.
+class _LazyResult(CheckResult):
+    """A :class:`CheckResult` whose frames are built on first use.
 
     A single-site check spent most of its time building pandas frames (categoricals,
     a GeoDataFrame) that a report never reads: :meth:`_site_rows` answers from the
     engine's arrays, and ``sites`` / ``relations`` / ``findings`` / ``errors`` are
     built, exactly as the eager path builds them, when first read (and can be
-    replaced, as a dataclass field can). Pickles and copies as a plain
-    :class:`CheckResult`; ``dataclasses.replace`` gives a plain one too.
+    replaced, as a dataclass field can). A batch chunk (a check without relations)
+    reads its findings through :meth:`finding_keys`, from the arrays too. Pickles
+    and copies as a plain :class:`CheckResult`; ``dataclasses.replace`` gives a
+    plain one too.
     """
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
-        # _SmallResult(builder, s, arrays, stamp) is lazy; the dataclass signature
+        # _LazyResult(builder, s, arrays, stamp) is lazy; the dataclass signature
         # (dataclasses.replace, copies) gives a plain CheckResult. The builder is a
         # zoning.check.frames.FrameBuilder (no import of it here: it imports this module).
         if args and not kwargs and callable(getattr(args[0], "sites_frame", None)):
@@ -670,6 +715,7 @@ class _SmallResult(CheckResult):
         self._s = s
         self._arrays = arrays
         self._frames: dict[str, Any] = {}
+        self._replaced: set[str] = set()  # frames set by the caller (they are the truth)
         self.stamp = stamp
 
     def _frame(self, name: str) -> Any:
@@ -694,6 +740,20 @@ class _SmallResult(CheckResult):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (CheckResult, (self.sites, self.relations, self.findings, self.stamp, self.errors))
+
+    def finding_keys(self) -> FindingKeys:
+        """What the batch columns read of each finding, from the engine's arrays."""
+        if self._replaced & {"sites", "findings"}:
+            return super().finding_keys()
+        sa, fa = self._arrays["sites"], self._arrays["findings"]
+        return FindingKeys(
+            site=np.searchsorted(sa["pos"], fa["site"]),  # both in input order
+            rule=pd.Categorical.from_codes(
+                fa["rule"].astype(np.intp), dtype=self._checker._dtypes["rule_id"]
+            ),
+            insufficient=fa["outcome"] == _OUTCOME_OF_CODE.index("insufficient_data"),
+            exceptions=fa["exceptions"],
+        )
 
     def _first_site_id(self) -> Any:
         pos = self._arrays["sites"]["pos"]
