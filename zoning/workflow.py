@@ -176,7 +176,6 @@ def build_checker(
     return SiteChecker(pack, layers, missing_layers=missing_layers, **kwargs)  # type: ignore[arg-type]
 
 
-
 def site_screening(
     checker: SiteChecker, site: Any, *, radii_m: Sequence[float] | None = None
 ) -> Any:
@@ -196,34 +195,46 @@ def site_screening(
     pandas.DataFrame
         See :func:`zoning.check.screening.screen_radius`.
     """
-    from zoning.check.screening import screen_radius
+    from zoning.check.screening import LABEL_COLUMNS, screen_radius
 
-    frames = checker_layer_frames(checker)
+    # the columns the screening reads: a frame of every attribute costs more than the list
+    frames = checker_layer_frames(checker, columns=LABEL_COLUMNS)
     frames.pop("boundary", None)  # the site's own district is no screening finding
     radii = list(radii_m) if radii_m else list(checker.pack.screening_radii_m)
     return screen_radius(site, frames, radii_m=radii)
 
 
-def checker_layer_frames(checker: SiteChecker) -> dict[str, Any]:
+def checker_layer_frames(
+    checker: SiteChecker, *, columns: Sequence[str] | None = None
+) -> dict[str, Any]:
     """The layers a checker indexed, as GeoDataFrames (EPSG:4326) for maps.
 
     Parameters
     ----------
     checker
         A built :class:`SiteChecker`.
+    columns
+        The attribute columns to keep besides ``feature_id`` and ``name`` (those a
+        layer lacks are left out); default every column the rules use.
 
     Returns
     -------
     dict
         Layer kind → GeoDataFrame with ``feature_id``, ``name`` and the attribute
-        columns the rules use.
+        columns the rules use (or ``columns``).
     """
     import geopandas as gpd
 
     frames = {}
     for kind, ix in checker.index.items():
         data = {"feature_id": ix.ids, "name": ix.names}
-        data.update({k: v for k, v in ix.columns.items() if k not in data})
+        data.update(
+            {
+                k: v
+                for k, v in ix.columns.items()
+                if k not in data and (columns is None or k in columns)
+            }
+        )
         frames[kind] = gpd.GeoDataFrame(data, geometry=ix.geoms, crs="EPSG:4326")
     return frames
 

@@ -276,6 +276,11 @@ def check(
       ecozone check sites.csv --coords gcj02 --pack beijing --out results.gpkg
       ecozone check pts.parquet --pack beijing --out res.parquet --workers 2
     """
+    from ecozone.cli._process import paused_gc
+
+    if out is None and report_dir is None:  # a check printed on screen: bounded garbage
+        click.get_current_context().with_resource(paused_gc())
+
     from zoning.industry import validate_industry_code
     from zoning.project import Project
 
@@ -369,8 +374,18 @@ def _read_sites(sites: Path | None, at_text: str | None, read_options: dict):
 
 
 def _single(
-    sites, at_text, pack, report_dir, project, read_options, as_of, lang, store, as_json,
-    *, report_opts=None,
+    sites,
+    at_text,
+    pack,
+    report_dir,
+    project,
+    read_options,
+    as_of,
+    lang,
+    store,
+    as_json,
+    *,
+    report_opts=None,
 ) -> None:
     from ecozone.cli._report import report_each, report_one
     from ecozone.workflows import check_site, site_checker

@@ -124,7 +124,10 @@ def cli(verbose: int, quiet: int) -> None:
 
 def main() -> None:
     """Run the ``ecozone`` console script."""
-    cli(prog_name="ecozone")
+    from ecozone.cli._process import command_process
+
+    with command_process():  # the process ends with the command: no GC walk at exit
+        cli(prog_name="ecozone")
 
 
 if __name__ == "__main__":

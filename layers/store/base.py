@@ -2,9 +2,10 @@
 
 :class:`StoreBase` is the base class of the GeoPackage :class:`~layers.store.LayerStore`
 and the :class:`~layers.store.PostGISLayerStore`. A backend gives the metadata rows
-(``_rows``, ``_latest_rows``, ``_row``), turns a row into a
-:class:`~layers.layer.Layer` (``_layer``), names itself (``_where``), sets its SQL
-parameter marker (``_PARAM``) and writes one validated version (``_write_version``);
+(``_rows``, ``_latest_rows``, ``_row``; ``_metadata`` may hold one connection over
+several), turns a row into a :class:`~layers.layer.Layer` (``_layer``), names itself
+(``_where``), sets its SQL parameter marker (``_PARAM``) and writes one validated
+version (``_write_version``);
 listing, history, reading by name or kind, stamps, export, and the checks made
 before :meth:`StoreBase.import_layer` and :meth:`StoreBase.restore_version` write
 anything (name, kind, source, source date, reading a file with ``read_kwargs``,
@@ -13,6 +14,7 @@ validation and sanity, the default extent) are written once here.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
@@ -261,7 +263,10 @@ class StoreReadAPI:
         ChecksumMismatchError
             If the stored features no longer match their checksum.
         """
-        return self._with_extent(self._layer(self._row(name, version), verify=verify))
+        with self._metadata():  # the row and its extent over one connection
+            row = self._row(name, version)
+            ext = self._read_extent(row["name"], int(row["version"]))
+        return self._with_extent(self._layer(row, verify=verify), ext)
 
     def get_kind(self, kind: str, version: int | None = None, *, verify: bool = True) -> Layer:
         """Read the latest layer of a kind: the most recent import among names of that kind.
@@ -291,27 +296,32 @@ class StoreReadAPI:
         p = self._PARAM
         names = kind_aliases(spec.name)  # stores written before a kind was renamed
         marks = ", ".join([p] * len(names))
-        rows = self._rows(f"WHERE kind IN ({marks}) ORDER BY id DESC LIMIT 1", names)
-        if not rows:
-            held = sorted({canonical_kind(r["kind"]) for r in self._latest_rows()})
-            msg = (
-                f"图层库中没有{spec.label_zh}图层 / "
-                f"The store {self._where()} holds no {spec.label_zh} / {spec.label_en} layer "
-                f"(kind {spec.name!r}); it holds: {', '.join(held) or 'nothing'}. Import one "
-                f"with store.import_layer(..., kind={spec.name!r})."
-            )
-            raise MissingKindError(msg)
-        # the name imported last, at its latest version (a restored copy may come late)
-        return self._with_extent(
-            self._layer(self._row(rows[0]["name"], version), verify=verify)
-        )
+        with self._metadata():  # the rows and the extent over one connection
+            rows = self._rows(f"WHERE kind IN ({marks}) ORDER BY id DESC LIMIT 1", names)
+            if not rows:
+                held = sorted({canonical_kind(r["kind"]) for r in self._latest_rows()})
+                msg = (
+                    f"图层库中没有{spec.label_zh}图层 / "
+                    f"The store {self._where()} holds no {spec.label_zh} / {spec.label_en} "
+                    f"layer (kind {spec.name!r}); it holds: {', '.join(held) or 'nothing'}. "
+                    f"Import one with store.import_layer(..., kind={spec.name!r})."
+                )
+                raise MissingKindError(msg)
+            # the name imported last, at its latest version (a restored copy may come late)
+            row = self._row(rows[0]["name"], version)
+            ext = self._read_extent(row["name"], int(row["version"]))
+        return self._with_extent(self._layer(row, verify=verify), ext)
+
+    def _metadata(self) -> contextlib.AbstractContextManager[Any]:
+        """Several metadata reads over one connection (backend hook; default: no sharing)."""
+        return contextlib.nullcontext()
 
     def _read_extent(self, name: str, version: int) -> dict[str, Any] | None:
         """The recorded extent of a version (backend hook; ``None``: none recorded)."""
         return None
 
-    def _with_extent(self, layer: Layer) -> Layer:
-        ext = self._read_extent(layer.name, int(layer.version))
+    @staticmethod
+    def _with_extent(layer: Layer, ext: dict[str, Any] | None) -> Layer:
         return layer if ext is None else dataclasses.replace(layer, extent=ext)
 
     def extent(self, name: str, version: int | None = None) -> dict[str, Any] | None:

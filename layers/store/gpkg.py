@@ -36,6 +36,7 @@ import logging
 import os
 import socket
 import sqlite3
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -122,6 +123,7 @@ class LayerStore(StoreBase):
         self._lock_path = self._path.with_name(self._path.name + ".lock")
         self._plock = process_lock(self._path.resolve())
         self._cache: OrderedDict[str, tuple[tuple[int, int], gpd.GeoDataFrame]] = OrderedDict()
+        self._session = threading.local()  # .con: this thread's _metadata() connection
         self._closed = False
         if not self._path.exists():
             if not create:
@@ -160,10 +162,25 @@ class LayerStore(StoreBase):
         return f"LayerStore({str(self._path)!r}, {state})"
 
     @contextlib.contextmanager
+    def _metadata(self) -> Iterator[None]:
+        # a connection's first statement reads the whole GeoPackage schema (~1 ms):
+        # a layer's rows and extent share one; GDAL reads no table meanwhile
+        with self._connect() as con:
+            self._session.con = con
+            try:
+                yield
+            finally:
+                self._session.con = None
+
+    @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         if self._closed:
             msg = f"The layer store {self._path} is closed; open it again with open_store()."
             raise StoreError(msg)
+        shared = getattr(self._session, "con", None)
+        if shared is not None:  # inside _metadata(), which closes it
+            yield shared
+            return
         with self._plock:
             con = sqlite3.connect(self._path, timeout=_SQLITE_TIMEOUT_S, isolation_level=None)
             con.row_factory = sqlite3.Row

@@ -413,3 +413,21 @@ def test_open_store_without_env_uses_platform_data_dir(monkeypatch, tmp_path):
 def test_open_store_with_path_creates_empty_store(tmp_path):
     with open_store(tmp_path / "mine.gpkg") as store:
         assert store.list_layers().empty
+
+
+def test_a_read_opens_one_sqlite_connection_for_its_metadata(store, frame, monkeypatch):
+    # a connection's first statement reads the whole GeoPackage schema: get / get_kind
+    # read the rows and the extent of a layer over one connection, not one per query
+    store.import_layer(frame("park", 2), name="parks", kind="park", source="s", extent="110101")
+    opened = []
+    connect = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: opened.append(a) or connect(*a, **k))
+    by_kind = store.get_kind("park")
+    assert len(opened) == 1
+    assert by_kind.extent == {"adcodes": ["110101"]}
+    by_name = store.get("parks")
+    assert len(opened) == 2
+    assert (by_name.extent, by_name.version) == (by_kind.extent, by_kind.version)
+    with pytest.raises(MissingKindError):  # the message still lists what the store holds
+        store.get_kind("well")
+    assert len(opened) == 3

@@ -83,3 +83,19 @@ def test_nothing_near() -> None:
     )
     got = screen_radius(shapely.Point(SITE), {"well": far})
     assert got.empty and "direction_zh" in got.columns
+
+
+def test_site_screening_reads_only_the_label_columns_with_the_same_rows(checker) -> None:
+    from zoning.workflow import checker_layer_frames, site_screening
+
+    site = shapely.Point(116.69, 39.90)  # among the test layers
+    frames = checker_layer_frames(checker)  # every column the checker indexed
+    frames.pop("boundary", None)
+    expected = screen_radius(site, frames, radii_m=list(checker.pack.screening_radii_m))
+    got = site_screening(checker, site)
+    assert len(got)
+    assert got.equals(expected)
+    # a non-text label column is labelled as text, as before
+    numbered = {"well": frames["well"].assign(name=np.arange(len(frames["well"])) * 1.5)}
+    labels = screen_radius(site, numbered)["label"].tolist()
+    assert labels and all(isinstance(x, str) and x.replace(".", "").isdigit() for x in labels)

@@ -28,10 +28,12 @@ from pyproj import Geod
 from geo.crs import local_metric_crs, transformer
 from geo.errors import InputFormatError
 
-__all__ = ["DEFAULT_RADII_M", "DIRECTIONS", "direction_of", "screen_radius"]
+__all__ = ["DEFAULT_RADII_M", "DIRECTIONS", "LABEL_COLUMNS", "direction_of", "screen_radius"]
 
 #: Default screening radii in metres, when neither the caller nor the pack gives any.
 DEFAULT_RADII_M: tuple[float, ...] = (500.0, 1000.0, 5000.0)
+#: Columns tried in order for a feature's label (name, then code, then id).
+LABEL_COLUMNS: tuple[str, ...] = ("name", "unit_code", "feature_id")
 #: Eight compass directions, clockwise from north: (Chinese, English).
 DIRECTIONS: tuple[tuple[str, str], ...] = (
     ("北", "N"),
@@ -82,12 +84,19 @@ def _frame(layer: Any) -> gpd.GeoDataFrame:
     return gdf if gdf.crs.to_epsg() == 4326 else gdf.to_crs(4326)
 
 
+def _text(values: pd.Series) -> np.ndarray:
+    """A label column as an object array of str, "" for missing (``astype("string")``)."""
+    if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+        return values.to_numpy(dtype=object, na_value="")  # text already: no conversion
+    return values.astype("string").fillna("").to_numpy(dtype=object)
+
+
 def screen_radius(
     site: shapely.Geometry,
     layers: Mapping[str, Any],
     *,
     radii_m: Sequence[float] | None = None,
-    label_columns: Sequence[str] = ("name", "unit_code", "feature_id"),
+    label_columns: Sequence[str] = LABEL_COLUMNS,
 ) -> pd.DataFrame:
     """List every feature of every layer within the screening radii of one site.
 
@@ -143,20 +152,20 @@ def screen_radius(
         keep = dist <= radii[-1]
         if not keep.any():
             continue
-        rows = gdf.iloc[candidates[keep]]
-        label = pd.Series("", index=rows.index, dtype=object)
+        pos = candidates[keep]
+        label = np.full(len(pos), "", dtype=object)
         for col in reversed(label_columns):  # the first present, non-empty column wins
-            if col in rows.columns:
-                text = rows[col].astype("string").fillna("")
-                label = label.where(text == "", text.astype(object))
+            if col in gdf.columns:
+                text = _text(gdf[col].iloc[pos])
+                label = np.where(text == "", label, text)
         parts.append(
             pd.DataFrame(
                 {
                     "kind": kind,
-                    "feature_id": rows["feature_id"].astype(str).to_numpy()
-                    if "feature_id" in rows.columns
-                    else rows.index.astype(str).to_numpy(),
-                    "label": label.to_numpy(dtype=object),
+                    "feature_id": gdf["feature_id"].iloc[pos].astype(str).to_numpy()
+                    if "feature_id" in gdf.columns
+                    else gdf.index[pos].astype(str).to_numpy(),
+                    "label": label,
                     "distance_m": dist[keep],
                     "_geom_m": cand_m[keep],
                 }
