@@ -34,6 +34,11 @@ def test_equals_pandas_groupby(n: int, pairs: list[tuple[int, str]]) -> None:
     codes = pd.Index(site_ids).get_indexer(f_sites)
     got = join_per_group(codes, f_rules, n).tolist()
     assert got == _old_rules_column(site_ids, f_sites, f_rules)
+    # grouped already (a check's findings are, by site): the same texts without a sort
+    o = np.argsort(codes, kind="stable")
+    assert join_per_group(codes[o], f_rules[o], n).tolist() == got
+    cat = join_per_group(codes[o], pd.Categorical(f_rules[o]), n).tolist()
+    assert cat == got
 
 
 def test_large_batch_equals_old_implementation() -> None:

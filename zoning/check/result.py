@@ -547,10 +547,14 @@ def note_columns(
     rule_ids: list[str] = []
     ins = keys.insufficient
     if ins.any():
-        rules = keys.rule[ins].remove_unused_categories()
-        rule_ids = [str(c) for c in rules.categories]
+        # the rules present, in category order (remove_unused_categories, without a sort)
+        codes = np.asarray(keys.rule.codes)[ins].astype(np.intp)
+        used = np.flatnonzero(np.bincount(codes, minlength=len(keys.rule.categories)))
+        rule_ids = [str(keys.rule.categories[i]) for i in used.tolist()]
+        rank = np.zeros(len(keys.rule.categories), dtype=np.int64)
+        rank[used] = np.arange(len(used))
         idx = keys.site[ins]
-        bits = np.left_shift(np.int64(1), np.asarray(rules.codes, dtype=np.int64) % 63)
+        bits = np.left_shift(np.int64(1), rank[codes] % 63)
         np.bitwise_or.at(mask, idx[idx >= 0], bits[idx >= 0])
     straddle = _bool_column(sites, "straddles_jurisdiction")
     repaired = _bool_column(sites, "geometry_repaired")
@@ -746,8 +750,10 @@ class _LazyResult(CheckResult):
         if self._replaced & {"sites", "findings"}:
             return super().finding_keys()
         sa, fa = self._arrays["sites"], self._arrays["findings"]
+        row = np.full(len(self._s.geoms), -1, dtype=np.intp)  # input position → row
+        row[sa["pos"]] = np.arange(len(sa["pos"]))
         return FindingKeys(
-            site=np.searchsorted(sa["pos"], fa["site"]),  # both in input order
+            site=row[fa["site"]],
             rule=pd.Categorical.from_codes(
                 fa["rule"].astype(np.intp), dtype=self._checker._dtypes["rule_id"]
             ),
