@@ -14,16 +14,22 @@ leaves the previous file intact.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import io
+import math
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Mapping
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from geo.errors import InputFormatError
 
 __all__ = ["atomic_path", "neutralise_cell", "neutralise_formulas", "write_csv", "write_xlsx"]
 
@@ -154,12 +160,23 @@ def write_xlsx(
     number_formats: Mapping[str, str] | None = None,
     fills: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Path:
-    """Write tables as sheets of one XLSX workbook (openpyxl), atomically.
+    """Write tables as sheets of one XLSX workbook (XlsxWriter), atomically.
+
+    Cells are written row by row in XlsxWriter's ``constant_memory`` mode (rows go
+    to temporary files in the system temporary folder, not into a model of the
+    workbook), so memory stays bounded by the tables themselves. Values are typed as
+    pandas' Excel writer types them: missing values (None, NaN, NaT) are empty cells,
+    booleans booleans, integers and floats numbers (±inf as the text ``inf``),
+    datetimes and dates numbers formatted ``YYYY-MM-DD HH:MM:SS`` / ``YYYY-MM-DD``,
+    time spans days (format ``0``), text text and anything else its ``str()``. Text
+    is always written as text, never as a formula, number or link. Each sheet
+    has its header row frozen and its columns sized to the first 200 rows.
 
     Parameters
     ----------
     sheets
-        Sheet name → table; text cells are neutralised (:func:`neutralise_formulas`).
+        Sheet name (cut to 31 characters) → table; text cells are neutralised
+        (:func:`neutralise_formulas`).
     path
         Target ``.xlsx``.
     number_formats
@@ -171,39 +188,233 @@ def write_xlsx(
     Returns
     -------
     pathlib.Path
+
+    Raises
+    ------
+    InputFormatError
+        For a table with more rows or columns than an Excel sheet holds.
+    ValueError
+        For a datetime with a time zone (Excel has none): convert to naive first.
+    OSError
+        When the workbook or its temporary parts cannot be written (e.g. a full disk);
+        the previous file at ``path`` is left intact.
     """
-    from openpyxl.styles import PatternFill
+    import xlsxwriter
+    import xlsxwriter.exceptions
 
     path = Path(path)
-    # built in memory, then written in one piece: a full disk fails in our write
-    # (the temporary file is removed), not inside a zip that lingers half-closed
-    buf = io.BytesIO()
-    with pd.ExcelWriter(buf, engine="openpyxl") as xw:
-        for name, table in sheets.items():
-            safe = neutralise_formulas(table)
-            safe.to_excel(xw, sheet_name=name[:31], index=False)
-            ws = xw.sheets[name[:31]]
-            for j, col in enumerate(safe.columns, start=1):
-                letter = ws.cell(row=1, column=j).column_letter
-                width = max([len(str(col))] + [len(str(v)) for v in safe[col].head(200)])
-                ws.column_dimensions[letter].width = min(60, max(8, width + 2))
-                fmt = (number_formats or {}).get(str(col))
-                if fmt:
-                    for row in ws.iter_rows(min_row=2, min_col=j, max_col=j):
-                        row[0].number_format = fmt
-                if not pd.api.types.is_numeric_dtype(safe[col].dtype):
-                    # keep text typed as text: a "'=..." must never become a formula
-                    for row in ws.iter_rows(min_row=2, min_col=j, max_col=j):
-                        if isinstance(row[0].value, str):
-                            row[0].data_type = "s"
-                colours = (fills or {}).get(str(col))
-                if colours:
-                    for row in ws.iter_rows(min_row=2, min_col=j, max_col=j):
-                        colour = colours.get(str(row[0].value))
-                        if colour:  # opaque ARGB
-                            argb = "FF" + colour.lstrip("#").upper()
-                            row[0].fill = PatternFill("solid", fgColor=argb)
-            ws.freeze_panes = "A2"
+    # the zip is assembled in memory (compressed) and written in one piece: a full
+    # disk fails in our write (the temporary file is removed), not inside a zip that
+    # lingers half-closed
+    buf = _ZipBuffer()
+    with tempfile.TemporaryDirectory(prefix="ecozone-xlsx-") as parts:
+        options = {
+            "constant_memory": True,
+            "tmpdir": parts,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+        }
+        wb = xlsxwriter.Workbook(buf, options)
+        try:
+            styles = _Styles(wb)
+            truncated = 0
+            for name, table in sheets.items():
+                ws = wb.add_worksheet(name[:31])
+                truncated += _write_sheet(
+                    ws, name, table, styles, number_formats or {}, fills or {}
+                )
+            try:
+                wb.close()
+            except xlsxwriter.exceptions.FileCreateError as exc:  # an OSError, wrapped
+                if exc.args and isinstance(exc.args[0], OSError):
+                    raise exc.args[0] from exc  # keeps its errno (ENOSPC: disk full)
+                raise
+        finally:
+            for ws in wb.worksheets():  # constant_memory row files, also after a failure
+                fh = getattr(ws, "row_data_fh", None)
+                if fh is not None:
+                    fh.close()
+    if truncated:
+        warnings.warn(
+            f"{path.name}: {truncated} cell(s) longer than Excel's 32 767 characters "
+            "were truncated",
+            UserWarning,
+            stacklevel=2,
+        )
     with _replacing(path) as tmp:
-        tmp.write_bytes(buf.getvalue())
+        tmp.write_bytes(buf.getbuffer())
     return path
+
+
+_DATETIME_FORMAT = "YYYY-MM-DD HH:MM:SS"  # pandas' Excel writer defaults
+_DATE_FORMAT = "YYYY-MM-DD"
+_ROWS_PER_CHUNK = 5_000  # rows turned into Python values at a time
+_EXCEL_ROWS = 1_048_576  # rows of a sheet, header included
+_EXCEL_COLUMNS = 16_384
+
+
+class _ZipBuffer(io.BytesIO):
+    """The workbook's zip, in memory, left open by garbage collection.
+
+    When packaging fails, XlsxWriter leaves its ``ZipFile`` unclosed; the ZipFile's
+    finaliser then writes its end record here, which must not fail on a buffer that
+    the collector closed first ("Exception ignored in ZipFile.__del__").
+    """
+
+    def close(self) -> None:
+        """Keep the buffer usable; it is freed with the object."""
+
+
+class _Styles:
+    """One XlsxWriter format per (number format, fill colour), made on first use."""
+
+    def __init__(self, wb: Any) -> None:
+        self._wb = wb
+        self._made: dict[tuple[str | None, str | None], Any] = {(None, None): None}
+
+    def get(self, number_format: str | None, colour: str | None) -> Any:
+        key = (number_format, colour)
+        fmt = self._made.get(key, False)
+        if fmt is False:
+            props: dict[str, Any] = {}
+            if number_format:
+                props["num_format"] = number_format
+            if colour:
+                props.update(pattern=1, bg_color="#" + colour.lstrip("#"))  # solid fill
+            fmt = self._made[key] = self._wb.add_format(props)
+        return fmt
+
+
+def _excel_value(value: Any) -> tuple[str, Any, str | None]:
+    """How pandas' Excel writer stores ``value``: (kind, value, number format).
+
+    Kinds: ``"s"`` text, ``"n"`` number, ``"b"`` boolean, ``"d"`` datetime/date,
+    ``""`` empty.
+    """
+    if isinstance(value, str):
+        return ("s", value, None) if value else ("", None, None)
+    if isinstance(value, bool | np.bool_):
+        return "b", bool(value), None
+    if isinstance(value, int | np.integer):
+        return "n", int(value), None
+    if isinstance(value, float | np.floating):
+        if value != value:
+            return "", None, None
+        if math.isinf(value):
+            return "s", "inf" if value > 0 else "-inf", None
+        return "n", float(value), None
+    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
+        return "", None, None
+    if isinstance(value, Decimal):
+        return "n", value, None
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is not None:
+            msg = (
+                f"cannot write {value!r} to a spreadsheet: Excel has no time zones; "
+                "convert the column to naive datetimes first (e.g. .dt.tz_localize(None))"
+            )
+            raise ValueError(msg)
+        return "d", value, _DATETIME_FORMAT
+    if isinstance(value, datetime.date):
+        return "d", value, _DATE_FORMAT
+    if isinstance(value, datetime.timedelta):
+        return "n", value.total_seconds() / 86400, "0"
+    text = str(value)
+    return ("s", text, None) if text else ("", None, None)
+
+
+def _cell_writer(
+    ws: Any,
+    kind: str,
+    number_format: str | None,
+    colours: Mapping[str, str] | None,
+    styles: _Styles,
+) -> Callable[[int, int, Any], int | None]:
+    """A function writing one cell of a column, with fast paths by numpy dtype kind.
+
+    ``kind`` is the column's ``dtype.kind`` (``"O"`` for extension dtypes); every
+    path ends in the value, type and format :func:`_excel_value` gives.
+    """
+    fmt = styles.get(number_format, None)
+    write = {"s": ws.write_string, "n": ws.write_number, "b": ws.write_boolean,
+             "d": ws.write_datetime}  # fmt: skip
+
+    def any_value(row: int, col: int, value: Any) -> int | None:
+        kind, value, own_format = _excel_value(value)
+        cell_fmt = fmt
+        if colours:
+            colour = colours.get("" if value is None else str(value))
+            cell_fmt = styles.get(number_format or own_format, colour)
+        elif own_format and not number_format:
+            cell_fmt = styles.get(own_format, None)
+        if kind:
+            return write[kind](row, col, value, cell_fmt)
+        return None if cell_fmt is None else ws.write_blank(row, col, None, cell_fmt)
+
+    if colours:
+        return any_value
+    write_string, write_number = ws.write_string, ws.write_number
+    if kind == "f":  # Python floats
+
+        def number(row: int, col: int, value: float) -> int | None:
+            if value - value == 0:  # not NaN, not ±inf
+                return write_number(row, col, value, fmt)
+            if value != value:  # NaN: missing
+                return None if fmt is None else ws.write_blank(row, col, None, fmt)
+            return any_value(row, col, value)
+
+        return number
+    if kind in "iu":  # Python ints
+        return lambda row, col, value: write_number(row, col, value, fmt)
+    if kind == "b":  # Python bools
+        return lambda row, col, value: ws.write_boolean(row, col, value, fmt)
+
+    def text(row: int, col: int, value: Any) -> int | None:
+        if value.__class__ is str and value:
+            return write_string(row, col, value, fmt)
+        if value is None or (value.__class__ is float and value != value):  # missing
+            return None if fmt is None else ws.write_blank(row, col, None, fmt)
+        return any_value(row, col, value)
+
+    return text
+
+
+def _write_sheet(
+    ws: Any,
+    name: str,
+    table: pd.DataFrame,
+    styles: _Styles,
+    number_formats: Mapping[str, str],
+    fills: Mapping[str, Mapping[str, str]],
+) -> int:
+    """Write ``table`` (neutralised here, chunk by chunk) row by row; return the truncated cells."""
+    if len(table) >= _EXCEL_ROWS or table.shape[1] > _EXCEL_COLUMNS:
+        msg = (
+            f"sheet {name!r}: {len(table):,} rows x {table.shape[1]:,} columns do not fit an "
+            f"Excel sheet ({_EXCEL_ROWS - 1:,} rows below the header, {_EXCEL_COLUMNS:,} "
+            "columns); write CSV or split the table"
+        )
+        raise InputFormatError(msg)
+    truncated = 0
+    head = neutralise_formulas(table.head(200))
+    header = _cell_writer(ws, "O", None, None, styles)
+    for j, col in enumerate(head.columns):
+        if header(0, j, col) == -2:
+            truncated += 1
+        width = max([len(str(col))] + [len(str(v)) for v in head.iloc[:, j]])
+        ws.set_column_pixels(j, j, 7 * min(60, max(8, width + 2)))  # exactly that many characters
+    ws.freeze_panes(1, 0)
+    kinds = [d.kind if isinstance(d, np.dtype) else "O" for d in table.dtypes]
+    writers = [
+        _cell_writer(ws, kind, number_formats.get(str(col)), fills.get(str(col)), styles)
+        for kind, col in zip(kinds, head.columns, strict=True)
+    ]
+    for start in range(0, len(table), _ROWS_PER_CHUNK):
+        chunk = neutralise_formulas(table.iloc[start : start + _ROWS_PER_CHUNK])
+        columns = [chunk.iloc[:, j].tolist() for j in range(chunk.shape[1])]
+        for row, values in enumerate(zip(*columns, strict=True), start=start + 1):
+            for j, value in enumerate(values):
+                if writers[j](row, j, value) == -2:
+                    truncated += 1
+    return truncated
