@@ -28,10 +28,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from geo.errors import InputFormatError
 
-__all__ = ["atomic_path", "neutralise_cell", "neutralise_formulas", "write_csv", "write_xlsx"]
+__all__ = [
+    "atomic_path", "csv_bytes", "neutralise_cell", "neutralise_formulas", "write_csv", "write_xlsx",
+]  # fmt: skip
 
 _FORMULA_START = ("=", "+", "-", "@")
 _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
@@ -133,6 +136,144 @@ def atomic_path(path: str | Path) -> contextlib.AbstractContextManager[Path]:
     return _replacing(Path(path))
 
 
+_BOM = "\ufeff".encode()  # UTF-8 byte order mark: Excel and WPS then read Chinese right
+#: Rows turned into CSV text at a time (bounded memory for a big table).
+_CSV_ROWS = 50_000
+# a text cell neutralise_cell may change (the rest it returns as they are)
+_MAYBE_FORMULA = r"^[ \t\r\n]*[=+\-@]|^[\t\r]"
+
+
+def csv_bytes(df: pd.DataFrame, *, header: bool = True, neutralise: bool = True) -> bytes:
+    """``df`` as CSV text (UTF-8, "\\n" line ends), formula-safe, made by Arrow.
+
+    The same bytes as ``neutralise_formulas(df).to_csv(index=False)`` (``neutralise=False``:
+    ``df.to_csv(index=False)``), several times faster: each column becomes text
+    with Arrow's kernels (floats as Python writes them, text quoted only where it
+    holds ``,``, ``"`` or a line break, as pandas quotes), and the rows are joined
+    by Arrow too. Columns of other types (nullable integers, dates, mixed objects)
+    go to pandas, for the whole table.
+
+    Parameters
+    ----------
+    df
+        The table.
+    header
+        Write the column names first.
+    neutralise
+        Pass text cells and column names through :func:`neutralise_cell`.
+
+    Returns
+    -------
+    bytes
+    """
+    cols = [_csv_column(df[c], neutralise) for c in df.columns] if df.shape[1] > 1 else None
+    if cols is None or any(c is None for c in cols):  # pandas' own writer
+        frame = neutralise_formulas(df) if neutralise else df
+        return frame.to_csv(index=False, header=header, lineterminator="\n").encode()
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pa.large_string()
+    lines = pc.binary_join_element_wise(*cols, pa.scalar(",", text))
+    lines = pc.binary_join_element_wise(lines, pa.scalar("", text), pa.scalar("\n", text))
+    start, end = lines.offset, lines.offset + len(lines)
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[[start, end]]
+    body = bytes(memoryview(lines.buffers()[2])[offsets[0] : offsets[1]]) if len(lines) else b""
+    if not header:
+        return body
+    names = [str(c) for c in df.columns]
+    names = [neutralise_cell(c) for c in names] if neutralise else names
+    head = pc.fill_null(_csv_quoted(pa.array(names, text)), "").to_pylist()
+    return (",".join(head) + "\n").encode() + body
+
+
+def _csv_column(s: pd.Series, neutralise: bool) -> Any:
+    """One column as Arrow text cells (``None``: a type left to pandas)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pa.large_string()
+    dtype = s.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        cats = s.cat.categories
+        if pd.api.types.infer_dtype(cats, skipna=True) not in ("string", "empty"):
+            return None
+        values = pa.array(np.asarray(cats, dtype=object), text)
+        values = _csv_quoted(_neutralised(values) if neutralise else values)
+        codes = s.cat.codes.to_numpy()
+        taken = values.take(pa.array(codes, mask=codes < 0))
+        return pc.fill_null(taken, pa.scalar("", text))
+    if dtype == np.bool_:
+        return pa.array(np.where(s.to_numpy(), "True", "False"), text)
+    if isinstance(dtype, np.dtype) and dtype.kind in "iu":
+        return pc.cast(pa.array(s.to_numpy()), text)
+    if dtype == np.float64:
+        return _float_text(s.to_numpy())
+    if pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype):
+        if pd.api.types.infer_dtype(s, skipna=True) not in ("string", "empty"):
+            return None
+        values = pa.array(s.to_numpy(dtype=object), text, from_pandas=True)
+        values = _csv_quoted(_neutralised(values) if neutralise else values)
+        return pc.fill_null(values, pa.scalar("", text))
+    return None
+
+
+def _neutralised(values: Any) -> Any:
+    """:func:`neutralise_cell` over Arrow text: only the cells that may need it go through it."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    maybe = pc.fill_null(pc.match_substring_regex(values, _MAYBE_FORMULA), False)
+    if not pc.any(maybe).as_py():
+        return values
+    mask = maybe.to_numpy(zero_copy_only=False)
+    changed = [neutralise_cell(v) for v in values.filter(maybe).to_pylist()]
+    return pc.replace_with_mask(values, pa.array(mask), pa.array(changed, values.type))
+
+
+def _csv_quoted(values: Any) -> Any:
+    """Text cells quoted as pandas' CSV writer quotes them (a ``,``, ``"`` or line feed)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    need = pc.fill_null(pc.match_substring_regex(values, '[",\n]'), False)
+    if not pc.any(need).as_py():
+        return values
+    quote = pa.scalar('"', values.type)
+    doubled = pc.replace_substring(values, '"', '""')
+    joined = pc.binary_join_element_wise(quote, doubled, quote, pa.scalar("", values.type))
+    return pc.if_else(need, joined, values)
+
+
+def _float_text(x: NDArray[np.float64]) -> Any:
+    """Floats as Python's ``repr`` (pandas' CSV text), empty for NaN, as Arrow text.
+
+    Arrow prints the same shortest digits as Python in fixed notation; Python adds
+    ".0" to whole numbers and uses exponents below 1e-4 and from 1e16: those few
+    cells get ``repr`` itself.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pa.large_string()
+    out = pc.cast(pa.array(x), text)
+    with np.errstate(invalid="ignore"):
+        fixed = np.isfinite(x) & (np.abs(x) >= 1e-4) & (np.abs(x) < 1e16)
+    fixed &= ~pc.match_substring(out, "e").to_numpy(zero_copy_only=False)
+    whole = fixed & ~pc.match_substring(out, ".").to_numpy(zero_copy_only=False)
+    if whole.any():
+        dotted = pc.binary_join_element_wise(out, pa.scalar(".0", text), pa.scalar("", text))
+        out = pc.if_else(pa.array(whole), dotted, out)
+    nan = np.isnan(x)
+    other = ~fixed & ~nan
+    if other.any():
+        reprs = pa.array([repr(v) for v in x[other].tolist()], text)
+        out = pc.replace_with_mask(out, pa.array(other), reprs)
+    if nan.any():
+        out = pc.if_else(pa.array(nan), pa.scalar("", text), out)
+    return out
+
+
 def write_csv(df: pd.DataFrame, path: str | Path) -> Path:
     """Write a table as UTF-8 CSV with BOM (Excel/WPS read Chinese right), atomically.
 
@@ -148,8 +289,10 @@ def write_csv(df: pd.DataFrame, path: str | Path) -> Path:
     pathlib.Path
     """
     path = Path(path)
-    with _replacing(path) as tmp:
-        neutralise_formulas(df).to_csv(tmp, index=False, encoding="utf-8-sig")
+    with _replacing(path) as tmp, open(tmp, "wb") as f:
+        f.write(_BOM)
+        for start in range(0, max(len(df), 1), _CSV_ROWS):  # bounded memory
+            f.write(csv_bytes(df.iloc[start : start + _CSV_ROWS], header=start == 0))
     return path
 
 

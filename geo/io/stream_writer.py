@@ -234,15 +234,13 @@ class ChunkWriter:
         for name in ("lon", "lat") if geographic else ("x", "y"):
             if name not in frame.columns:  # no point in this chunk: empty cells
                 frame.insert(len(frame.columns) - 1, name, np.nan)
-        if not self.raw:
-            from geo.io.spreadsheet import neutralise_formulas
+        from geo.io.spreadsheet import _BOM, csv_bytes
 
-            frame = neutralise_formulas(frame)
-        if self._csv is None:
-            self._csv = open(self._tmp, "w", encoding="utf-8-sig", newline="")
-            frame.to_csv(self._csv, index=False)
-        else:
-            frame.to_csv(self._csv, index=False, header=False)
+        first = self._csv is None
+        if first:
+            self._csv = open(self._tmp, "wb")
+            self._csv.write(_BOM)
+        self._csv.write(csv_bytes(frame, header=first, neutralise=not self.raw))
 
 
 def _parquet_fields(schema: Any) -> tuple[list[Any], bool]:

@@ -11,10 +11,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from geo.errors import InputFormatError
-from geo.io.spreadsheet import neutralise_cell, neutralise_formulas, write_csv, write_xlsx
+from geo.io.spreadsheet import (
+    csv_bytes,
+    neutralise_cell,
+    neutralise_formulas,
+    write_csv,
+    write_xlsx,
+)
 
 
 @pytest.mark.parametrize(
@@ -215,3 +223,54 @@ def test_write_xlsx_warns_on_truncated_cells(tmp_path):
     with pytest.warns(UserWarning, match="1 cell.*truncated"):
         path = write_xlsx({"s": pd.DataFrame({"x": ["y" * 40_000]})}, tmp_path / "t.xlsx")
     assert len(load_workbook(path)["s"]["A2"].value) == 32_767
+
+
+# --------------------------------------------------------------------------- CSV text
+
+_CELL_TEXT = st.text(alphabet=list('ab ,"\n\r\t=+-@.1e中'), max_size=6)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    texts=st.lists(st.one_of(st.none(), _CELL_TEXT), min_size=0, max_size=12),
+    floats=st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=12, max_size=12),
+    neutralise=st.booleans(),
+)
+def test_csv_bytes_are_pandas_to_csv(texts, floats, neutralise):
+    """Arrow-made CSV text: byte for byte what pandas writes (quoting, floats, NaN, bools)."""
+    n = len(texts)
+    df = pd.DataFrame(
+        {
+            "text": pd.Series(texts, dtype=object),
+            "cat": pd.Categorical(texts),
+            "x": np.asarray(floats[:n], dtype=np.float64),
+            "k": np.arange(n, dtype=np.int64) - 3,
+            "ok": np.arange(n) % 2 == 0,
+            "=head,er": pd.Series(texts[::-1], dtype="str"),
+        }
+    )
+    want = (neutralise_formulas(df) if neutralise else df).to_csv(index=False).encode()
+    assert csv_bytes(df, neutralise=neutralise) == want
+    assert csv_bytes(df, header=False, neutralise=neutralise) == want.split(b"\n", 1)[1]
+
+
+def test_csv_bytes_floats_across_magnitudes():
+    rng = np.random.default_rng(3)
+    x = rng.random(50_000) * np.logspace(-12, 20, 50_000) * rng.choice([-1.0, 1.0], 50_000)
+    x[::5] = np.round(x[::5])  # whole numbers: "100.0"
+    x[:6] = [0.0, -0.0, 1e16, 1e-4, 9.999e-5, 5e-324]
+    df = pd.DataFrame({"x": x, "y": x[::-1].copy()})
+    assert csv_bytes(df, neutralise=False) == df.to_csv(index=False).encode()
+
+
+def test_csv_bytes_leave_other_types_to_pandas():
+    df = pd.DataFrame(
+        {
+            "n": pd.array([1, None, 3], dtype="Int64"),
+            "mixed": [1, "=a", None],
+            "when": pd.to_datetime(["2026-01-01", None, "2026-12-05"]),
+        }
+    )
+    assert csv_bytes(df) == neutralise_formulas(df).to_csv(index=False).encode()
+    one = df[["mixed"]]  # one column: pandas quotes an empty row's lone field
+    assert csv_bytes(one) == neutralise_formulas(one).to_csv(index=False).encode()
