@@ -193,3 +193,25 @@ def test_a_batch_collects_cycles_less_often_and_restores_the_setting(tmp_path, p
     assert gc.get_threshold()[0] == raised  # the first runs on
     t.join(10)
     assert gc.get_threshold() == before
+
+
+def test_a_workbook_too_big_for_excel_stops_early(pack, tmp_path, monkeypatch):
+    """Bounded work: an .xlsx batch stops once a sheet overflows, not after checking all."""
+    import zoning.check.result_tables as rt
+    from zoning.check.engine import SiteChecker
+
+    monkeypatch.setattr(rt, "_EXCEL_ROWS", 60)
+    checked: list[int] = []
+    real = SiteChecker.check
+
+    def counting(self, sites, *args, **kwargs):
+        checked.append(len(sites))
+        return real(self, sites, *args, **kwargs)
+
+    monkeypatch.setattr(SiteChecker, "check", counting)
+    sites = random_sites(600, seed=3)
+    out = tmp_path / "big.xlsx"
+    with pytest.raises(InputFormatError, match=r"Excel.*\.gpkg"):
+        run_batch(sites, pack=pack, store_or_layers=make_layers(), out=out, chunk_size=20)
+    assert not out.exists()
+    assert 0 < sum(checked) < 300  # stopped after a few chunks, not 600 sites

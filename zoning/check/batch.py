@@ -79,7 +79,7 @@ from layers.kinds import canonical_kind
 from zoning.check.layer_index import text_array
 from zoning.check.notes import synthetic_kinds
 from zoning.check.result import VERDICTS, CheckResult, verdict_columns
-from zoning.check.result_tables import write_results_xlsx
+from zoning.check.result_tables import check_sheet_rows, write_results_xlsx
 from zoning.pack import Pack, load_pack
 from zoning.project import Project
 
@@ -624,7 +624,7 @@ class _Run:
         self.frames: list[gpd.GeoDataFrame] = []
         self.findings: list[pd.DataFrame] = []
         self.empty: gpd.GeoDataFrame | None = None
-        self.done = self.checked = self.repaired = self.sites = 0
+        self.done = self.checked = self.repaired = self.sites = self.finding_rows = 0
         self._writer: ChunkWriter | None = None
 
     # -------------------------------------------------------------- check side
@@ -769,6 +769,9 @@ class _Run:
                 gone = set(result.sites["site_id"].to_numpy()[drop].tolist())
                 f = f[~f["site_id"].isin(gone)]
             self.findings.append(f)
+            self.finding_rows += len(f)
+            # a workbook's sheets are bounded: stop as soon as they overflow
+            check_sheet_rows(max(self.checked, self.finding_rows), self.out)
         if len(frame) == 0:
             self.empty = frame
             return

@@ -22,7 +22,7 @@ from geo.errors import InputFormatError
 from geo.io.spreadsheet import write_xlsx
 from zoning.check.result import VERDICT_COLOURS, VERDICT_ZH
 
-__all__ = ["SHEET_NAMES", "results_sheets", "write_results_xlsx"]
+__all__ = ["SHEET_NAMES", "check_sheet_rows", "results_sheets", "write_results_xlsx"]
 
 #: Sheet names of the results workbook.
 SHEET_NAMES = {"sites": "场地结论", "findings": "触发规则", "errors": "错误"}
@@ -116,6 +116,32 @@ def results_sheets(
     }
 
 
+def check_sheet_rows(rows: int, path: str | Path) -> None:
+    """Refuse a results workbook whose sheet would hold more rows than Excel allows.
+
+    A batch calls it as the sites and findings accumulate, so that an input too big
+    for a workbook stops early instead of being checked through first.
+
+    Parameters
+    ----------
+    rows
+        The rows of the largest sheet (header not counted).
+    path
+        The target ``.xlsx`` (named in the message).
+
+    Raises
+    ------
+    InputFormatError
+        When ``rows`` do not fit in one sheet.
+    """
+    if rows >= _EXCEL_ROWS:
+        msg = (
+            f"{Path(path).name}: {rows:,} 行超出 Excel 工作表上限 / more rows than an Excel "
+            f"sheet holds ({_EXCEL_ROWS - 1:,}); write .gpkg, .csv or .parquet instead."
+        )
+        raise InputFormatError(msg)
+
+
 def write_results_xlsx(
     sites: gpd.GeoDataFrame, findings: pd.DataFrame, errors: pd.DataFrame, path: str | Path
 ) -> Path:
@@ -132,13 +158,7 @@ def write_results_xlsx(
     -------
     pathlib.Path
     """
-    if len(sites) >= _EXCEL_ROWS or len(findings) >= _EXCEL_ROWS:
-        msg = (
-            f"{Path(path).name}: {max(len(sites), len(findings)):,} 行超出 Excel 工作表上限 / "
-            f"more rows than an Excel sheet holds ({_EXCEL_ROWS - 1:,}); write .gpkg, .csv "
-            "or .parquet instead."
-        )
-        raise InputFormatError(msg)
+    check_sheet_rows(max(len(sites), len(findings)), path)
     fills = {"结论": {VERDICT_ZH[v]: fill for v, (_, fill) in VERDICT_COLOURS.items()}}
     return write_xlsx(
         results_sheets(sites, findings, errors),
