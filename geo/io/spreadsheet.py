@@ -89,17 +89,17 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
     ["'=1+1", 'ok', -1]
     """
     out = df.copy()
-    for col in out.columns:
-        s = out[col]
+    for i in range(out.shape[1]):  # by position: column names may repeat
+        s = out.iloc[:, i]
         if isinstance(s.dtype, pd.CategoricalDtype):  # each distinct text once
             cats = np.asarray(s.cat.categories.map(neutralise_cell), dtype=object)
             codes = s.cat.codes.to_numpy()
             values = np.full(len(codes), None, dtype=object)  # code -1: missing
             values[codes >= 0] = cats[codes[codes >= 0]]
-            out[col] = values
+            out.isetitem(i, values)
             continue
         if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
-            out[col] = s.map(neutralise_cell)
+            out.isetitem(i, s.map(neutralise_cell))
     out.columns = [neutralise_cell(c) for c in out.columns]
     return out
 
@@ -150,8 +150,9 @@ def csv_bytes(df: pd.DataFrame, *, header: bool = True, neutralise: bool = True)
     ``df.to_csv(index=False)``), several times faster: each column becomes text
     with Arrow's kernels (floats as Python writes them, text quoted only where it
     holds ``,``, ``"`` or a line break, as pandas quotes), and the rows are joined
-    by Arrow too. Columns of other types (nullable integers, dates, mixed objects)
-    go to pandas, for the whole table.
+    by Arrow too. Columns of other types (nullable integers, dates, mixed objects),
+    repeated or nested column names and one-column tables go to pandas, for the
+    whole table.
 
     Parameters
     ----------
@@ -166,7 +167,8 @@ def csv_bytes(df: pd.DataFrame, *, header: bool = True, neutralise: bool = True)
     -------
     bytes
     """
-    cols = [_csv_column(df[c], neutralise) for c in df.columns] if df.shape[1] > 1 else None
+    simple = df.shape[1] > 1 and df.columns.is_unique and df.columns.nlevels == 1
+    cols = [_csv_column(df[c], neutralise) for c in df.columns] if simple else None
     if cols is None or any(c is None for c in cols):  # pandas' own writer
         frame = neutralise_formulas(df) if neutralise else df
         return frame.to_csv(index=False, header=header, lineterminator="\n").encode()

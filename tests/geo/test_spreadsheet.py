@@ -274,3 +274,5 @@ def test_csv_bytes_leave_other_types_to_pandas():
     assert csv_bytes(df) == neutralise_formulas(df).to_csv(index=False).encode()
     one = df[["mixed"]]  # one column: pandas quotes an empty row's lone field
     assert csv_bytes(one) == neutralise_formulas(one).to_csv(index=False).encode()
+    twice = pd.DataFrame([["a", 1.5], ["b", None]], columns=["x", "x"])  # repeated name
+    assert csv_bytes(twice) == neutralise_formulas(twice).to_csv(index=False).encode()
