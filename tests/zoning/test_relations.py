@@ -390,3 +390,30 @@ def test_the_k_d_tree_is_built_once_measuring_costs_more():
     assert seg.tree_due(10_000, count=False)  # a block that would cost more: the tree
     seg.nearest(one, 8, 1000.0)
     assert seg._kd is not None
+
+
+@pytest.mark.parametrize("max_m", [150.0, 3000.0])
+def test_points_far_by_grid_get_the_k_d_answers(monkeypatch, max_m):
+    # many points (the grid's threshold lowered): those in cells far from every segment
+    # are answered "none" without a query; every answer equals the k-d search's, and
+    # no point within max_m of a feature is ever called far
+    from zoning.check import nearest
+
+    base = _wide_layer()
+    geoms_m = transform_geoms(base.geoms, "EPSG:4326", 4548)
+    rng = np.random.default_rng(21)
+    lo, hi = shapely.bounds(geoms_m).min(axis=0)[:2], shapely.bounds(geoms_m).max(axis=0)[2:]
+    xy = rng.uniform(lo - 8_000, hi + 8_000, (6_000, 2))
+    monkeypatch.setattr(nearest, "_FAR_CELL_M", 400.0)
+    monkeypatch.setattr(nearest, "_FAR_MIN_POINTS", 1_000)
+    m = nearest._Metric.build(base.geoms, 4548)
+    f1, d1 = nearest._points_nearest(m, xy, max_m)
+    far = m.segments.surely_far(xy, max_m)
+    assert 0 < far.sum() < len(xy)  # some points skipped, some searched
+    f2, d2 = nearest._points_nearest_kd(m, xy, max_m)  # the k-d search for every point
+    assert np.array_equal(f1, f2) and np.array_equal(d1, d2, equal_nan=True)
+    # (distances to the boundaries: the engine asks only for points outside every feature)
+    edges = np.where(shapely.get_dimensions(geoms_m) == 2, shapely.boundary(geoms_m), geoms_m)
+    d_geos = shapely.distance(shapely.points(xy)[:, None], edges[None, :]).min(axis=1)
+    assert not (far & (d_geos <= max_m)).any()
+    assert np.isnan(d1[far]).all() and (f1[far] == -1).all()

@@ -19,6 +19,9 @@ segments with their k-d tree.
   (:func:`_points_nearest`). A line or polygon site takes the distance of its first
   vertex as an upper bound and measures exactly the pieces within it (``dwithin``).
   Without pykdtree the STRtree does it all. Distances beyond ``nearest_max_m`` are "none".
+- many points: those in grid cells (1 km) farther than the search radius from every
+  segment are answered "none" without a k-d query (:meth:`_Segments.surely_far`; the
+  k-d search gives them the same answer).
 - few points (a single-site check): no k-d tree. Each point is measured to every
   segment of the copy, with the same arithmetic (:func:`_distance2`), so the answers
   are the tree's to the bit; the tree (and pykdtree) come when measuring would cost more
@@ -64,6 +67,10 @@ _K_STEPS = (8, 16, 32)
 # the tree is built.
 _DIRECT_PAIRS = 1_000_000
 _DIRECT_BUDGET = 16
+# Point searches of at least this many points first drop those in grid cells farther
+# than the search radius from every segment (_Segments.surely_far); cells of this side.
+_FAR_MIN_POINTS = 5_000
+_FAR_CELL_M = 1_000.0
 
 
 class _OneThreadKD:
@@ -249,6 +256,7 @@ class _Segments:
         self.all_points = bool(len(rep)) and bool((l2 == 0).all())
         self._kd: Any = None  # built on first need (see tree_due)
         self._measured = 0  # (point, segment) pairs measured without the tree
+        self._far: dict[float, Any] = {}  # search radius → (origin, shape, far cells)
 
     @property
     def kd(self) -> Any:
@@ -276,6 +284,45 @@ class _Segments:
                 self._measured += pairs
             return False
         return True
+
+    def surely_far(self, xy: NDArray[np.float64], max_m: float) -> NDArray[np.bool_]:
+        """Points that certainly have no segment within ``max_m`` (by a grid of cells).
+
+        A cell is far when its centre's nearest segment midpoint is farther than
+        ``max_m`` plus the cell's half-diagonal plus the longest half-segment: every
+        segment is then farther than ``max_m`` from every point of the cell (a
+        segment lies within its half-length of its midpoint). Points off the grid
+        are far too (the grid covers the segments' box grown by that margin). The
+        k-d search answers such points "none, certain" as well; the grid spares it.
+        """
+        grid = self._far_grid(max_m)
+        (x0, y0), (nx, ny), far = grid
+        i = np.floor((xy[:, 0] - x0) / _FAR_CELL_M)
+        j = np.floor((xy[:, 1] - y0) / _FAR_CELL_M)
+        on = (i >= 0) & (i < nx) & (j >= 0) & (j < ny)
+        out = np.isfinite(xy).all(axis=1)  # (a point without coordinates: not known far)
+        out[on] = far[i[on].astype(np.intp), j[on].astype(np.intp)]
+        return out
+
+    def _far_grid(self, max_m: float) -> Any:
+        got = self._far.get(max_m)
+        if got is not None:
+            return got
+        x0, y0, dx, dy, _ = self.columns
+        mx, my = x0 + dx / 2, y0 + dy / 2
+        half = _FAR_CELL_M * np.sqrt(0.5)
+        margin = max_m + self.hmax + half + 1.0  # (+1 m: a margin only keeps more points)
+        ox, oy = mx.min() - margin, my.min() - margin
+        nx = int(np.ceil((mx.max() + margin - ox) / _FAR_CELL_M)) + 1
+        ny = int(np.ceil((my.max() + margin - oy) / _FAR_CELL_M)) + 1
+        gx, gy = np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij")
+        centres = np.column_stack([ox + (gx.ravel() + 0.5) * _FAR_CELL_M,
+                                   oy + (gy.ravel() + 0.5) * _FAR_CELL_M])  # fmt: skip
+        d, _ = self.kd.query(centres, k=1, distance_upper_bound=margin)
+        grid = ((ox, oy), (nx, ny), (d > margin).reshape(nx, ny))
+        with _KD_LOCK:
+            self._far.setdefault(max_m, grid)
+        return self._far[max_m]
 
     def _nearest_measured(
         self, xy: NDArray[np.float64], max_m: float
@@ -490,6 +537,23 @@ def _points_nearest(
     The k-d search over boundary segments with growing k; the points it cannot
     certify go to the GEOS best-first search over the boundary pieces.
     """
+    seg = m.segments
+    kd = len(xy) > 0 and seg.size > 0 and _kd_available()  # else GEOS does it all
+    if kd and len(xy) >= _FAR_MIN_POINTS and seg.tree_due(len(xy), count=False):
+        far = seg.surely_far(xy, max_m)
+        if far.any():  # no segment within max_m of these: none, as the k-d search says
+            nf = np.full(len(xy), -1, dtype=np.intp)
+            nd = np.full(len(xy), np.nan)
+            near = np.flatnonzero(~far)
+            nf[near], nd[near] = _points_nearest_kd(m, xy[near], max_m)
+            return nf, nd
+    return _points_nearest_kd(m, xy, max_m)
+
+
+def _points_nearest_kd(
+    m: _Metric, xy: NDArray[np.float64], max_m: float
+) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
+    """:func:`_points_nearest` for every point given (no grid)."""
     seg = m.segments
     steps = (1,) if seg.all_points else _K_STEPS
     kd = len(xy) > 0 and seg.size > 0 and _kd_available()  # else GEOS does it all
