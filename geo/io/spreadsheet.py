@@ -33,7 +33,8 @@ from numpy.typing import NDArray
 from geo.errors import InputFormatError
 
 __all__ = [
-    "atomic_path", "csv_bytes", "neutralise_cell", "neutralise_formulas", "write_csv", "write_xlsx",
+    "EXCEL_COLUMNS", "EXCEL_ROWS", "atomic_path", "csv_bytes", "neutralise_cell",
+    "neutralise_formulas", "write_csv", "write_xlsx",
 ]  # fmt: skip
 
 _FORMULA_START = ("=", "+", "-", "@")
@@ -395,8 +396,9 @@ def write_xlsx(
 _DATETIME_FORMAT = "YYYY-MM-DD HH:MM:SS"  # pandas' Excel writer defaults
 _DATE_FORMAT = "YYYY-MM-DD"
 _ROWS_PER_CHUNK = 5_000  # rows turned into Python values at a time
-_EXCEL_ROWS = 1_048_576  # rows of a sheet, header included
-_EXCEL_COLUMNS = 16_384
+#: Rows (header included) and columns an Excel sheet holds.
+EXCEL_ROWS = 1_048_576
+EXCEL_COLUMNS = 16_384
 
 
 class _ZipBuffer(io.BytesIO):
@@ -534,10 +536,10 @@ def _write_sheet(
     fills: Mapping[str, Mapping[str, str]],
 ) -> int:
     """Write ``table`` (neutralised here, chunk by chunk) row by row; return the truncated cells."""
-    if len(table) >= _EXCEL_ROWS or table.shape[1] > _EXCEL_COLUMNS:
+    if len(table) >= EXCEL_ROWS or table.shape[1] > EXCEL_COLUMNS:
         msg = (
             f"sheet {name!r}: {len(table):,} rows x {table.shape[1]:,} columns do not fit an "
-            f"Excel sheet ({_EXCEL_ROWS - 1:,} rows below the header, {_EXCEL_COLUMNS:,} "
+            f"Excel sheet ({EXCEL_ROWS - 1:,} rows below the header, {EXCEL_COLUMNS:,} "
             "columns); write CSV or split the table"
         )
         raise InputFormatError(msg)

@@ -213,7 +213,7 @@ def test_write_xlsx_failure_keeps_the_previous_file(tmp_path, private_tmpdir, mo
 def test_write_xlsx_refuses_what_a_sheet_cannot_hold(tmp_path, monkeypatch):
     import geo.io.spreadsheet as spreadsheet
 
-    monkeypatch.setattr(spreadsheet, "_EXCEL_ROWS", 3)
+    monkeypatch.setattr(spreadsheet, "EXCEL_ROWS", 3)
     with pytest.raises(InputFormatError, match=r"'big'.*do not fit"):
         write_xlsx({"big": pd.DataFrame({"x": [1, 2, 3]})}, tmp_path / "t.xlsx")
     assert not (tmp_path / "t.xlsx").exists()

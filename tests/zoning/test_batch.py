@@ -200,7 +200,7 @@ def test_a_workbook_too_big_for_excel_stops_early(pack, tmp_path, monkeypatch):
     import zoning.check.result_tables as rt
     from zoning.check.engine import SiteChecker
 
-    monkeypatch.setattr(rt, "_EXCEL_ROWS", 60)
+    monkeypatch.setattr(rt, "EXCEL_ROWS", 60)
     checked: list[int] = []
     real = SiteChecker.check
 

@@ -392,8 +392,9 @@ def test_the_k_d_tree_is_built_once_measuring_costs_more():
     assert seg._kd is not None
 
 
+@pytest.mark.parametrize("max_cells", [250_000, 300])  # 400 m cells; cells widened
 @pytest.mark.parametrize("max_m", [150.0, 3000.0])
-def test_points_far_by_grid_get_the_k_d_answers(monkeypatch, max_m):
+def test_points_far_by_grid_get_the_k_d_answers(monkeypatch, max_m, max_cells):
     # many points (the grid's threshold lowered): those in cells far from every segment
     # are answered "none" without a query; every answer equals the k-d search's, and
     # no point within max_m of a feature is ever called far
@@ -406,9 +407,12 @@ def test_points_far_by_grid_get_the_k_d_answers(monkeypatch, max_m):
     xy = rng.uniform(lo - 8_000, hi + 8_000, (6_000, 2))
     monkeypatch.setattr(nearest, "_FAR_CELL_M", 400.0)
     monkeypatch.setattr(nearest, "_FAR_MIN_POINTS", 1_000)
+    monkeypatch.setattr(nearest, "_FAR_MAX_CELLS", max_cells)
     m = nearest._Metric.build(base.geoms, 4548)
     f1, d1 = nearest._points_nearest(m, xy, max_m)
     far = m.segments.surely_far(xy, max_m)
+    grid = m.segments._far_grid(max_m)[2]
+    assert grid.size <= max_cells  # bounded work, whatever the layer's extent
     assert 0 < far.sum() < len(xy)  # some points skipped, some searched
     f2, d2 = nearest._points_nearest_kd(m, xy, max_m)  # the k-d search for every point
     assert np.array_equal(f1, f2) and np.array_equal(d1, d2, equal_nan=True)

@@ -73,7 +73,7 @@ def test_workbook_sheets_headers_and_colours(tmp_path, frames) -> None:
 def test_too_many_rows_for_excel(tmp_path, frames, monkeypatch) -> None:
     import zoning.check.result_tables as rt
 
-    monkeypatch.setattr(rt, "_EXCEL_ROWS", 2)
+    monkeypatch.setattr(rt, "EXCEL_ROWS", 2)
     with pytest.raises(InputFormatError, match=r"\.gpkg"):
         write_results_xlsx(*frames, tmp_path / "big.xlsx")
     assert not (tmp_path / "big.xlsx").exists()

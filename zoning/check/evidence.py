@@ -199,12 +199,13 @@ def add_insufficient(
         if raise_.any():
             rows.replace("outcome", np.where(raise_, insufficient_code, outcome).astype(np.int8))
             rows.replace("missing", raise_.astype(np.int8))
+    no_feature = np.empty(1, dtype=object)
+    no_feature[0] = ()  # an empty tuple, shared by the new rows
     for idx, r_i in zip(sites, rule_pos, strict=True):
-        none = np.empty(1, dtype=object)
-        none[0] = ()  # no feature: an empty tuple, shared
         rows.add(
             idx, r_i, insufficient_code,
-            feature_ids=np.broadcast_to(none, (len(idx),)), missing=np.ones(len(idx), np.int8),
+            feature_ids=np.broadcast_to(no_feature, (len(idx),)),
+            missing=np.ones(len(idx), np.int8),
         )  # fmt: skip
 
 

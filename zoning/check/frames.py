@@ -6,7 +6,7 @@ public builders a :class:`zoning.check.result.CheckResult` is made of:
 checked block into arrays, :meth:`~FrameBuilder.sites_frame`,
 :meth:`~FrameBuilder.relations_frame` and :meth:`~FrameBuilder.findings_frame` turn the
 (joined) arrays into the result's frames — eagerly for a big check, on first read for a
-small one (:class:`zoning.check.result.SmallResult`).
+small one or a batch chunk (:class:`zoning.check.result._LazyResult`).
 """
 
 from __future__ import annotations

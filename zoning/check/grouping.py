@@ -66,15 +66,11 @@ def join_per_group_categorical(
     group = np.zeros(n, dtype=np.intp)  # category 0: ""
     if len(codes) == 0:
         return pd.Categorical.from_codes(group, categories=pd.Index([""], dtype=object))
-    codes = np.asarray(codes)
-    if (codes[1:] >= codes[:-1]).all():  # grouped already (findings are, by site)
-        c, ordered = codes, labels if isinstance(labels, pd.Categorical) else (
-            np.asarray(labels, dtype=object))  # fmt: skip
-    else:
-        order = np.argsort(codes, kind="stable")
-        c = codes[order]
-        ordered = labels[order] if isinstance(labels, pd.Categorical) else (
-            np.asarray(labels, dtype=object)[order])  # fmt: skip
+    c = np.asarray(codes)
+    ordered = labels if isinstance(labels, pd.Categorical) else np.asarray(labels, dtype=object)
+    if (c[1:] < c[:-1]).any():  # not grouped yet (a check's findings are, by site)
+        order = np.argsort(c, kind="stable")
+        c, ordered = c[order], ordered[order]
     label_codes, uniques = pd.factorize(ordered)
     uniques = np.asarray(uniques, dtype=object).astype(str)
     starts, lengths = _runs(c)

@@ -68,9 +68,11 @@ _K_STEPS = (8, 16, 32)
 _DIRECT_PAIRS = 1_000_000
 _DIRECT_BUDGET = 16
 # Point searches of at least this many points first drop those in grid cells farther
-# than the search radius from every segment (_Segments.surely_far); cells of this side.
+# than the search radius from every segment (_Segments.surely_far); cells of this side,
+# wider when a layer's box would need more than _FAR_MAX_CELLS of them (bounded work).
 _FAR_MIN_POINTS = 5_000
 _FAR_CELL_M = 1_000.0
+_FAR_MAX_CELLS = 250_000
 
 
 class _OneThreadKD:
@@ -256,7 +258,7 @@ class _Segments:
         self.all_points = bool(len(rep)) and bool((l2 == 0).all())
         self._kd: Any = None  # built on first need (see tree_due)
         self._measured = 0  # (point, segment) pairs measured without the tree
-        self._far: dict[float, Any] = {}  # search radius → (origin, shape, far cells)
+        self._far: dict[float, Any] = {}  # search radius → (origin, cell side, far cells)
 
     @property
     def kd(self) -> Any:
@@ -295,31 +297,35 @@ class _Segments:
         are far too (the grid covers the segments' box grown by that margin). The
         k-d search answers such points "none, certain" as well; the grid spares it.
         """
-        grid = self._far_grid(max_m)
-        (x0, y0), (nx, ny), far = grid
-        i = np.floor((xy[:, 0] - x0) / _FAR_CELL_M)
-        j = np.floor((xy[:, 1] - y0) / _FAR_CELL_M)
+        (x0, y0), cell, far = self._far_grid(max_m)
+        nx, ny = far.shape
+        i = np.floor((xy[:, 0] - x0) / cell)
+        j = np.floor((xy[:, 1] - y0) / cell)
         on = (i >= 0) & (i < nx) & (j >= 0) & (j < ny)
         out = np.isfinite(xy).all(axis=1)  # (a point without coordinates: not known far)
         out[on] = far[i[on].astype(np.intp), j[on].astype(np.intp)]
         return out
 
-    def _far_grid(self, max_m: float) -> Any:
+    def _far_grid(self, max_m: float) -> tuple[tuple[float, float], float, NDArray[np.bool_]]:
+        """The grid of :meth:`surely_far` for ``max_m``: origin, cell side, far cells."""
         got = self._far.get(max_m)
         if got is not None:
             return got
         x0, y0, dx, dy, _ = self.columns
         mx, my = x0 + dx / 2, y0 + dy / 2
-        half = _FAR_CELL_M * np.sqrt(0.5)
-        margin = max_m + self.hmax + half + 1.0  # (+1 m: a margin only keeps more points)
-        ox, oy = mx.min() - margin, my.min() - margin
-        nx = int(np.ceil((mx.max() + margin - ox) / _FAR_CELL_M)) + 1
-        ny = int(np.ceil((my.max() + margin - oy) / _FAR_CELL_M)) + 1
+        cell = _FAR_CELL_M
+        while True:  # wider cells until the box needs at most _FAR_MAX_CELLS of them
+            margin = max_m + self.hmax + cell * np.sqrt(0.5) + 1.0  # (+1 m: keeps more)
+            ox, oy = mx.min() - margin, my.min() - margin
+            nx = int(np.ceil((mx.max() + margin - ox) / cell)) + 1
+            ny = int(np.ceil((my.max() + margin - oy) / cell)) + 1
+            if nx * ny <= _FAR_MAX_CELLS:
+                break
+            cell *= 1.1 * np.sqrt(nx * ny / _FAR_MAX_CELLS)
         gx, gy = np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij")
-        centres = np.column_stack([ox + (gx.ravel() + 0.5) * _FAR_CELL_M,
-                                   oy + (gy.ravel() + 0.5) * _FAR_CELL_M])  # fmt: skip
+        centres = np.column_stack([ox + (gx.ravel() + 0.5) * cell, oy + (gy.ravel() + 0.5) * cell])
         d, _ = self.kd.query(centres, k=1, distance_upper_bound=margin)
-        grid = ((ox, oy), (nx, ny), (d > margin).reshape(nx, ny))
+        grid = ((float(ox), float(oy)), cell, (d > margin).reshape(nx, ny))
         with _KD_LOCK:
             self._far.setdefault(max_m, grid)
         return self._far[max_m]

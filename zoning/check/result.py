@@ -326,8 +326,8 @@ class CheckResult:
         ``verdict_zh``, ``deciding_rules`` (";"-joined), ``distances`` (kind → float),
         ``relations`` and ``findings`` (lists of dicts, keys :data:`_RELATION_KEYS` /
         :data:`_FINDING_KEYS`, raw values: NaN, tuples). Shared by :meth:`site_to_dict`
-        and :func:`zoning.report.build.build_report`; a small result answers it from the
-        engine's arrays without building the frames.
+        and :func:`zoning.report.build.build_report`; a lazy result (a few sites, or a
+        batch chunk) answers it from the engine's arrays without building the frames.
         """
         return rows_from_frames(self.sites, self.relations, self.findings, site_id)
 

@@ -19,7 +19,7 @@ import pandas as pd
 import shapely
 
 from geo.errors import InputFormatError
-from geo.io.spreadsheet import write_xlsx
+from geo.io.spreadsheet import EXCEL_ROWS, write_xlsx
 from zoning.check.result import VERDICT_COLOURS, VERDICT_ZH
 
 __all__ = ["SHEET_NAMES", "check_sheet_rows", "results_sheets", "write_results_xlsx"]
@@ -27,7 +27,6 @@ __all__ = ["SHEET_NAMES", "check_sheet_rows", "results_sheets", "write_results_x
 #: Sheet names of the results workbook.
 SHEET_NAMES = {"sites": "场地结论", "findings": "触发规则", "errors": "错误"}
 _EXCEL_CELL = 32_000  # Excel keeps at most 32 767 characters in a cell
-_EXCEL_ROWS = 1_048_576  # rows of a sheet, header included
 
 _SITE_HEADERS = {
     "site_id": "场地编号",
@@ -76,11 +75,11 @@ def _renamed(frame: pd.DataFrame, headers: Mapping[str, str]) -> pd.DataFrame:
     out = frame[known + rest].rename(columns=dict(headers))
     for col in out.columns:
         if out[col].dtype == object:
-            out[col] = _texts(out[col].to_numpy())
+            out[col] = _cell_texts(out[col].to_numpy())
     return out
 
 
-def _texts(values: np.ndarray) -> np.ndarray:
+def _cell_texts(values: np.ndarray) -> np.ndarray:
     """:func:`_text` of each value, made once per distinct object.
 
     Findings share their tuples (a control unit's access entries, a rule's
@@ -88,12 +87,10 @@ def _texts(values: np.ndarray) -> np.ndarray:
     3 KB of text each, so each text is built, and held, once.
     """
     ids = np.frompyfunc(id, 1, 1)(values).astype(np.int64)
-    codes, _ = pd.factorize(ids)
-    first = np.full(int(codes.max()) + 1 if len(codes) else 0, -1, dtype=np.intp)
-    first[codes[::-1]] = np.arange(len(codes))[::-1]  # each object's first row
+    _, first, codes = np.unique(ids, return_index=True, return_inverse=True)
     texts = np.empty(len(first), dtype=object)
-    texts[:] = [_text(values[i]) for i in first.tolist()]
-    return texts[codes]
+    texts[:] = [_text(values[i]) for i in first.tolist()]  # one row per object
+    return texts[codes.reshape(-1)]
 
 
 def results_sheets(
@@ -150,10 +147,10 @@ def check_sheet_rows(rows: int, path: str | Path) -> None:
     InputFormatError
         When ``rows`` do not fit in one sheet.
     """
-    if rows >= _EXCEL_ROWS:
+    if rows >= EXCEL_ROWS:
         msg = (
             f"{Path(path).name}: {rows:,} 行超出 Excel 工作表上限 / more rows than an Excel "
-            f"sheet holds ({_EXCEL_ROWS - 1:,}); write .gpkg, .csv or .parquet instead."
+            f"sheet holds ({EXCEL_ROWS - 1:,}); write .gpkg, .csv or .parquet instead."
         )
         raise InputFormatError(msg)
 

@@ -27,6 +27,7 @@ from pyproj import Geod
 
 from geo.crs import local_metric_crs, transformer
 from geo.errors import InputFormatError
+from zoning.check.layer_index import text_array
 
 __all__ = ["DEFAULT_RADII_M", "DIRECTIONS", "LABEL_COLUMNS", "direction_of", "screen_radius"]
 
@@ -82,13 +83,6 @@ def _frame(layer: Any) -> gpd.GeoDataFrame:
         msg = "图层缺少坐标系 / a layer has no CRS."
         raise InputFormatError(msg)
     return gdf if gdf.crs.to_epsg() == 4326 else gdf.to_crs(4326)
-
-
-def _text(values: pd.Series) -> np.ndarray:
-    """A label column as an object array of str, "" for missing (``astype("string")``)."""
-    if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
-        return values.to_numpy(dtype=object, na_value="")  # text already: no conversion
-    return values.astype("string").fillna("").to_numpy(dtype=object)
 
 
 def screen_radius(
@@ -156,7 +150,7 @@ def screen_radius(
         label = np.full(len(pos), "", dtype=object)
         for col in reversed(label_columns):  # the first present, non-empty column wins
             if col in gdf.columns:
-                text = _text(gdf[col].iloc[pos])
+                text = text_array(gdf[col].iloc[pos])
                 label = np.where(text == "", label, text)
         parts.append(
             pd.DataFrame(
