@@ -8,7 +8,10 @@ relation.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -100,6 +103,64 @@ def test_one_checker_from_several_threads_at_once(pack, layers, mixed):
     alone = SiteChecker(pack, layers)
     for i in range(4):
         _assert_same(alone.check(parts[i], workers=1), got[i])
+
+
+_COLD_RACE = """
+import threading
+import numpy as np, shapely
+from tests.zoning.conftest import make_layers, make_pack, random_sites
+from zoning.check.engine import SiteChecker
+
+pack, layers = make_pack(), make_layers()
+sites = random_sites(16000, seed=3)
+x0, y0, x1, y1 = sites.total_bounds
+cx, cy, r0 = (x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, y1 - y0) * 0.45
+
+def wavy():  # a detailed boundary: GEOS indexes it for a while on first use
+    t = np.linspace(0, 2 * np.pi, 20000, endpoint=False)
+    r = r0 * (1 + 0.05 * np.sin(40 * t))
+    return shapely.Polygon(np.c_[cx + r * np.cos(t), cy + r * np.sin(t)])
+
+N = 6
+parts = [sites.iloc[i::N] for i in range(N)]
+one = SiteChecker(pack, layers, jurisdiction=wavy())
+for p in parts[:2]:
+    one.check(p, workers=1)
+print("alone", getattr(one, "_warmed", False))  # one thread: never warmed
+for _ in range(4):  # fresh checkers: each round races on new lazy indexes
+    checker = SiteChecker(pack, layers, jurisdiction=wavy(),
+                          extents={k: wavy() for k in pack.layer_kinds()})
+    barrier = threading.Barrier(N)
+    out = [None] * N
+
+    def run(i):
+        barrier.wait()
+        out[i] = checker.check(parts[i], workers=1).sites["verdict"].tolist()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(N)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+same = all(out[i] == one.check(parts[i], workers=1).sites["verdict"].tolist()
+           for i in range(N))
+print("shared", getattr(checker, "_warmed", False), same)
+"""
+
+
+def test_a_fresh_checker_shared_by_threads_does_not_crash():
+    """Six threads checking at once on a fresh checker, each on one thread (workers=1).
+
+    GEOS builds a prepared polygon's indexes on first use without a lock; before the
+    checks warmed a shared cold checker, this crashed the process (heap corruption or
+    a segmentation fault) in 5 runs of 6. Run in a child process, so a crash fails
+    this test only. A checker used from one thread is never warmed (no cost).
+    """
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", _COLD_RACE], cwd=root, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["alone", "False", "shared", "True", "True"]
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
