@@ -259,12 +259,13 @@ def validate_geometries(gdf: gpd.GeoDataFrame, log: IssueLog) -> gpd.GeoDataFram
     valid = shapely.is_valid(geoms[idx])
     reasons = np.full(len(idx), "", dtype=object)
     reasons[~valid] = shapely.is_valid_reason(geoms[idx[~valid]])
-    nonfinite = np.char.startswith(reasons.astype(str), "Invalid Coordinate")
+    nonfinite = np.zeros(len(idx), dtype=bool)  # (only invalid rows have a reason to read)
+    nonfinite[~valid] = np.char.startswith(reasons[~valid].astype(str), "Invalid Coordinate")
     for row in rows[idx[nonfinite]]:
         log.rejected(int(row), "坐标含非数值(NaN/inf) / coordinates are not finite")
     keep[idx[nonfinite]] = False
 
-    crs = CRS(gdf.crs) if gdf.crs is not None else None
+    crs = CRS.from_user_input(gdf.crs) if gdf.crs is not None else None  # (no copy)
     finite = idx[~nonfinite]
     out, desc = _out_of_range(geoms[finite], crs)
     if len(finite) and out.all():

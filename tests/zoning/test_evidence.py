@@ -353,3 +353,34 @@ def test_two_threads_test_polygons_against_one_jurisdiction():
     assert done.returncode == 0, done.stderr[-2000:]
     inside = [int(x) for x in done.stdout.split()]
     assert len(inside) == 2 and all(0 < k < 20000 for k in inside)  # both sides tested
+
+
+# --------------------------------------------------------------------------- shared extents
+
+
+def test_equal_extents_are_one_area_tested_once():
+    """Layers of one jurisdiction record the same extent: one object, one test per block."""
+    from zoning.check.evidence import coverage, evidence_areas
+
+    ring = shapely.Polygon([(0, 0), (4, 0), (4, 3), (1, 3.5), (0, 3)])
+    other = shapely.box(0, 0, 2, 2)
+    extents = {
+        "a": shapely.Polygon(ring.exterior.coords),  # equal to the jurisdiction
+        "b": shapely.Polygon(ring.exterior.coords),
+        "c": other,
+        "d": shapely.box(0, 0, 2, 2),  # equal to c
+        "e": shapely.box(0, 0, 2, 2.000001),  # not equal: its own area
+    }
+    jur, ext = evidence_areas(ring, extents, ["a", "b", "c", "d", "e"])
+    assert jur is ring and ext["a"] is ring and ext["b"] is ring
+    assert ext["d"] is ext["c"] and ext["e"] is not ext["c"]
+    rng = np.random.default_rng(5)
+    pts = shapely.points(rng.uniform(-0.5, 4.5, (3000, 2)))
+    xy = shapely.get_coordinates(pts)
+    done: dict[int, np.ndarray] = {}
+    got = coverage(pts, list(ext), ext, ["f"], xy, done)
+    for kind, geom in extents.items():  # as if each extent were tested on its own
+        assert np.array_equal(got[kind], shapely.covers(geom, pts)), kind
+    assert not got["f"].any()  # a missing layer covers nothing
+    assert set(done) == {id(ring), id(other), id(ext["e"])}  # three areas, three tests
+    assert np.array_equal(done[id(ring)], shapely.covers(ring, pts))

@@ -674,8 +674,8 @@ class SiteChecker(FindingsMixin, FrameBuilder):
             for ix in [*self.index.values(), *(sub for sub, _ in self._subsets.values())]:
                 warm_prepared(ix.geoms)
                 warm_tree(ix.tree)
-            areas = [self.jurisdiction, *self.extents.values()]
-            warm_prepared(np.array([a for a in areas if a is not None], dtype=object))
+            areas = {id(a): a for a in [self.jurisdiction, *self.extents.values()] if a is not None}
+            warm_prepared(np.array(list(areas.values()), dtype=object))  # (shared extents once)
             self._warmed = True
 
     def _stamp(self, s: _Sites, project: Project | None) -> dict[str, Any]:
@@ -720,8 +720,9 @@ class SiteChecker(FindingsMixin, FrameBuilder):
         }  # fmt: skip
         rows = self._findings(s, pos, block, rels, sub_rels, s.profile[pos])
         # rules whose layers do not cover a site (or are not loaded): insufficient data
+        tested: dict[int, NDArray[np.bool_]] = {}  # area id → covers (straddle reuses it)
         covered = coverage(
-            block.geoms_ll, self.kinds, self.extents, self.missing_kinds, block.xy_ll
+            block.geoms_ll, self.kinds, self.extents, self.missing_kinds, block.xy_ll, tested
         )
         cond = np.array([self._conditions(p) for p in s.projects], dtype=bool).reshape(
             len(s.projects), len(self.rules)
@@ -731,11 +732,13 @@ class SiteChecker(FindingsMixin, FrameBuilder):
         )
         findings = rows.join(len(self.rules))  # sorted by (site, rule), once
         sites = self.site_arrays(pos, block, rels, findings, dist)
-        sites["straddle"] = (
-            np.zeros(len(pos), dtype=bool) if self.jurisdiction is None
-            # prepared: 1st arg; many points: mostly by grid (exact, see covers_whole)
-            else ~covers_whole(self.jurisdiction, block.geoms_ll, block.xy_ll)
-        )  # fmt: skip
+        if self.jurisdiction is None:
+            sites["straddle"] = np.zeros(len(pos), dtype=bool)
+        else:  # the jurisdiction is often also the layers' extent: tested above then
+            inside = tested.get(id(self.jurisdiction))
+            if inside is None:  # prepared: 1st arg; many points: mostly by grid (exact)
+                inside = covers_whole(self.jurisdiction, block.geoms_ll, block.xy_ll)
+            sites["straddle"] = ~inside
         sites["repaired"] = (
             np.zeros(len(pos), dtype=bool) if s.repaired is None else s.repaired[pos]
         )

@@ -64,6 +64,9 @@ def evidence_areas(
             raise TypeError(msg)
         jur = jurisdiction
         shapely.prepare(jur)
+    # layers of one jurisdiction mostly record the same extent: equal areas become one
+    # object, tested once per block (see coverage) and prepared and gridded once
+    areas: list[shapely.Geometry] = [] if jur is None else [jur]
     out: dict[str, shapely.Geometry] = {}
     for kind, geom in (extents or {}).items():
         if geom is None or kind not in kinds:
@@ -71,8 +74,12 @@ def evidence_areas(
         if not isinstance(geom, shapely.Geometry):
             msg = f"extents[{kind!r}] must be a shapely geometry, got {type(geom).__name__}"
             raise TypeError(msg)
-        shapely.prepare(geom)
-        out[kind] = geom
+        same = next((a for a in areas if shapely.equals_exact(a, geom, tolerance=0)), None)
+        if same is None:
+            shapely.prepare(geom)
+            areas.append(geom)
+            same = geom
+        out[kind] = same
     return jur, out
 
 
@@ -112,18 +119,27 @@ def coverage(
     extents: Mapping[str, shapely.Geometry],
     missing: Sequence[str],
     xy: NDArray[np.float64] | None = None,
+    done: dict[int, NDArray[np.bool_]] | None = None,
 ) -> dict[str, NDArray[np.bool_] | None]:
     """Per kind: whether its extent covers each site whole (``None``: every site).
 
     ``xy``: the sites' coordinates when they are all single 2-D points (see
-    :func:`zoning.check.parts.covers_whole`).
+    :func:`zoning.check.parts.covers_whole`). Kinds sharing one extent object
+    (:func:`evidence_areas` makes equal extents one) share one test; ``done`` (area
+    ``id`` → result) receives each area's result, for the caller to reuse.
     """
     out: dict[str, NDArray[np.bool_] | None] = {}
+    done = {} if done is None else done
     for kind in kinds:
         ext = extents.get(kind)
-        # covers(extent, sites), not covered_by(sites, extent): GEOS uses the prepared
-        # extent only as the first argument (covered_by was 250x slower on 5 000 points)
-        out[kind] = None if ext is None else covers_whole(ext, geoms_ll, xy)  # many parts: linear
+        if ext is None:
+            out[kind] = None
+            continue
+        if id(ext) not in done:
+            # covers(extent, sites), not covered_by(sites, extent): GEOS uses the prepared
+            # extent only as the first argument (covered_by was 250x slower on 5 000 points)
+            done[id(ext)] = covers_whole(ext, geoms_ll, xy)  # many parts: linear
+        out[kind] = done[id(ext)]
     for kind in missing:
         out[kind] = np.zeros(len(geoms_ll), dtype=bool)
     return out
