@@ -421,3 +421,31 @@ def test_points_far_by_grid_get_the_k_d_answers(monkeypatch, max_m, max_cells):
     d_geos = shapely.distance(shapely.points(xy)[:, None], edges[None, :]).min(axis=1)
     assert not (far & (d_geos <= max_m)).any()
     assert np.isnan(d1[far]).all() and (f1[far] == -1).all()
+
+
+@pytest.mark.parametrize("max_m", [300.0, 2500.0])
+def test_pieces_within_a_bound_are_the_dwithin_pairs_measured_once(max_m):
+    """Box candidates measured once give exactly GEOS's ``dwithin`` pairs, and their distances."""
+    from zoning.check.nearest import _pieces_within
+
+    layer = _layer(seed=11, n=80)
+    m = layer.metric(4548)
+    rng = np.random.default_rng(2)
+    x = rng.uniform(116.5, 116.9, 300)
+    y = rng.uniform(39.75, 40.05, 300)
+    sites_ll = np.array(
+        [shapely.Point(a, b).buffer(rng.uniform(0.0005, 0.004), quad_segs=3) if i % 2
+         else shapely.LineString([(a, b), (a + 0.003, b + 0.002)])
+         for i, (a, b) in enumerate(zip(x, y, strict=True))],
+        dtype=object,
+    )  # fmt: skip
+    geoms = transform_geoms(sites_ll, "EPSG:4326", 4548)
+    # bounds below the radius (box candidates) and at it (dwithin), as _nearest gives them
+    bound = np.where(rng.random(300) < 0.7, rng.uniform(0.0, max_m, 300), max_m + 1e-6)
+    qi, qp, d = _pieces_within(m, geoms, bound, max_m)
+    ri, rp = m.piece_tree.query(geoms, predicate="dwithin", distance=bound)
+    got = sorted(zip(qi.tolist(), qp.tolist(), strict=True))
+    assert got == sorted(zip(ri.tolist(), rp.tolist(), strict=True))
+    assert len(got) > 20 and (bound[qi] < max_m).any() and (bound[qi] > max_m).any()
+    assert np.array_equal(d, shapely.distance(geoms[qi], m.pieces[qp]))
+    assert (d <= bound[qi]).all()

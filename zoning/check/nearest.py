@@ -17,7 +17,8 @@ segments with their k-d tree.
   distances give the nearest distance, with a certificate (no other segment can be
   closer); the few points without one use ``STRtree.query_nearest`` over the pieces
   (:func:`_points_nearest`). A line or polygon site takes the distance of its first
-  vertex as an upper bound and measures exactly the pieces within it (``dwithin``).
+  vertex as an upper bound and measures exactly the pieces within it
+  (:func:`_pieces_within`: box candidates measured once, ``dwithin`` at the radius).
   Without pykdtree the STRtree does it all. Distances beyond ``nearest_max_m`` are "none".
 - many points: those in grid cells (1 km) farther than the search radius from every
   segment are answered "none" without a k-d query (:meth:`_Segments.surely_far`; the
@@ -594,6 +595,40 @@ def _points_nearest_kd(
     return nf, nd
 
 
+def _pieces_within(
+    m: _Metric, geoms: NDArray[Any], bound: NDArray[np.float64], max_m: float
+) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.float64]]:
+    """(site, piece, distance) of the boundary pieces within ``bound[i]`` of ``geoms[i]``.
+
+    A site whose bound is below ``max_m`` (its first vertex found a segment) takes the
+    pieces whose boxes meet its box grown by the bound, and measures each of them once
+    (the ``dwithin`` predicate measured a distance that was then measured again: on
+    20 000 polygon sites this is a quarter faster). A site searching the whole radius
+    keeps ``dwithin``: its box grown by the radius meets many pieces, most beyond it.
+    """
+    parts = []
+    boxed = bound < max_m
+    sel = np.flatnonzero(boxed)
+    if len(sel):
+        b, r = shapely.bounds(geoms[sel]), bound[sel]
+        grown = shapely.box(b[:, 0] - r, b[:, 1] - r, b[:, 2] + r, b[:, 3] + r)
+        qi, qp = m.piece_tree.query(grown)
+        qi = sel[qi]
+        d = shapely.distance(geoms[qi], m.pieces[qp])
+        within = d <= bound[qi]
+        parts.append((qi[within], qp[within], d[within]))
+    sel = np.flatnonzero(~boxed)
+    if len(sel):
+        qi, qp = m.piece_tree.query(geoms[sel], predicate="dwithin", distance=bound[sel])
+        qi = sel[qi]
+        parts.append((qi, qp, shapely.distance(geoms[qi], m.pieces[qp])))
+    if not parts:
+        empty = np.zeros(0, dtype=np.intp)
+        return empty, empty, np.zeros(0)
+    qi, qp, d = (np.concatenate(c) for c in zip(*parts, strict=True))
+    return qi.astype(np.intp), qp.astype(np.intp), d
+
+
 def _nearest(
     index: LayerIndex, block: SiteBlock, need: NDArray[np.bool_], max_m: float
 ) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
@@ -631,10 +666,9 @@ def _nearest(
         # (+1 µm: the k-d and GEOS distances may differ in the last bits)
         bound = np.where(np.isnan(vd[other]), max_m, np.minimum(vd[other], max_m)) + 1e-6
         geoms = block.metric_geoms(pos[other])
-        qi, qp = m.piece_tree.query(geoms, predicate="dwithin", distance=bound)
+        qi, qp, d = _pieces_within(m, geoms, bound, max_m)
         if len(qi) == 0:
             continue
-        d = shapely.distance(geoms[qi], m.pieces[qp])
         f = m.piece_owner[qp]
         o = np.lexsort((f, d, qi))  # per site: smallest distance, then lowest feature
         keep = o[_first_of_runs(qi[o])]
