@@ -21,8 +21,9 @@ from __future__ import annotations
 import csv
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
+from typing import Any
 
 from geo.errors import InputFormatError
 
@@ -195,6 +196,14 @@ def normalise_prefixes(
     """
     if values is None:
         return None
+    try:  # the access lists of many units repeat the same conditions: normalised once
+        return list(_normalised(tuple(values), what))
+    except TypeError:  # values that cannot be a cache key (not hashable)
+        return list(_normalised.__wrapped__(tuple(values), what))
+
+
+@lru_cache(maxsize=4096)
+def _normalised(values: tuple[Any, ...], what: str) -> tuple[str, ...]:
     out = []
     for p in values:
         code = str(p).strip().upper()
@@ -202,5 +211,4 @@ def normalise_prefixes(
             msg = f"{what} {p!r} is not a GB/T 4754 code prefix like 'C' or 'C26'"
             raise ValueError(msg)
         out.append(code)
-    return out
-
+    return tuple(out)

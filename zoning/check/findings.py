@@ -437,7 +437,7 @@ class FindingsMixin:
     def _unit_info_locked(self, ix: LayerIndex, f: int) -> dict[str, Any]:
         got = self._units.get(f)
         if got is None:
-            cat = str(ix.columns.get("category", np.array([""] * len(ix)))[f])
+            cat = str(ix.columns["category"][f]) if "category" in ix.columns else ""
             got = {
                 "feature_id": str(ix.ids[f]),
                 "unit_code": str(ix.columns.get("unit_code", ix.ids)[f]),
