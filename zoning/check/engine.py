@@ -697,11 +697,6 @@ class SiteChecker(FindingsMixin, FrameBuilder):
         number of blocks may run at once: each k-d query uses its calling thread only.
         """
         dist = frozenset(self.kinds) if dist is None else dist
-        return self._check_block_in(s, pos, dist, relations)
-
-    def _check_block_in(
-        self, s: _Sites, pos: NDArray[np.intp], dist: frozenset[str], relations: bool = True
-    ) -> dict[str, dict[str, Any]]:
         block = prepare_sites(s.geoms[pos], ea_crs=self.ea_crs)
         rels: dict[str, LayerRelations] = {}
         for kind in self.kinds:
