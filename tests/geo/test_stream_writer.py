@@ -91,3 +91,24 @@ def test_wkb_of_other_geometries_is_shapelys(odd):
     geoms = np.array([shapely.Point(116, 40), odd, shapely.Point(117, 41)], dtype=object)
     got = wkb_array(geoms)
     assert got.to_pylist() == list(shapely.to_wkb(geoms, flavor="iso"))
+
+
+def test_repeated_text_gets_dictionary_pages_distinct_text_and_numbers_do_not(tmp_path):
+    n = 1_000
+    chunk = _chunk(0, ["甲", "乙"] * (n // 2), site_id=[f"S{i:05d}" for i in range(n)],
+                   verdict=["符合", "数据不足"] * (n // 2), dist_m=np.arange(n) * 1.5)  # fmt: skip
+    path = tmp_path / "out.parquet"
+    with ChunkWriter(path) as w:
+        w.write(chunk)
+        w.write(chunk.assign(n=chunk["n"] + n))
+    meta = pq.ParquetFile(path).metadata
+    for g in range(meta.num_row_groups):
+        group = meta.row_group(g)
+        paged = {group.column(i).path_in_schema: group.column(i).has_dictionary_page
+                 for i in range(group.num_columns)}  # fmt: skip
+        assert paged["text"] and paged["verdict"]  # categorical, repeated text
+        assert not paged["site_id"] and not paged["dist_m"] and not paged["n"]
+    back = gpd.read_parquet(path)
+    assert back["site_id"].tolist() == chunk["site_id"].tolist() * 2
+    assert back["verdict"].tolist() == chunk["verdict"].tolist() * 2
+    assert back["dist_m"].tolist() == chunk["dist_m"].tolist() * 2

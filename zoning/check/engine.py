@@ -263,6 +263,10 @@ class SiteChecker(FindingsMixin, FrameBuilder):
             jurisdiction = auto_j if isinstance(jurisdiction, str) else jurisdiction
             extents = auto_e if isinstance(extents, str) else extents
         self.jurisdiction, self.extents = evidence_areas(jurisdiction, extents, self.kinds)
+        if self.jurisdiction is not None:  # where point grids are worth their cells
+            box = tuple(float(v) for v in self.jurisdiction.bounds)
+            for ix in self.index.values():
+                ix.grid_box = box  # type: ignore[assignment]
         for kind, meta in self.layer_stamp.items():
             meta["extent"] = stamps.get(kind)
         self._plans = [self._plan(i, r) for i, r in enumerate(rules)]

@@ -44,6 +44,7 @@ from geo.measure import geodesic_length
 from zoning.check.lengths import lengths_inside
 from zoning.check.nearest import _Metric, _nearest, _within_pairs, boxes_miss
 from zoning.check.parts import many_parts, part_overlaps, query_geoms
+from zoning.check.point_grid import GRID_AFTER_POINTS, PointGrid
 from zoning.check.prepared import (  # noqa: F401 (re-exported)
     prepared_test,
     warm_prepared,
@@ -76,6 +77,8 @@ _BOX_SLACK = 1.1
 #: Degrees a zone's first metric copy reaches beyond the sites that asked for it.
 _METRIC_PAD_DEG = 0.1
 _METRIC_LOCK = threading.Lock()
+# one point grid built at a time; a thread finding the lock taken tests exactly meanwhile
+_GRID_LOCK = threading.Lock()
 _LONLAT = "EPSG:4326"
 
 
@@ -260,6 +263,9 @@ class LayerIndex:
         Lon/lat box of all features (``xmin, ymin, xmax, ymax``; NaN when empty).
     columns
         Other attribute columns (for feature filters and access lists).
+    grid_box
+        Lon/lat box where the check's point sites are expected (its jurisdiction's box;
+        ``None``: the layer's): the point grid covers it within the layer's box.
     """
 
     kind: str
@@ -267,10 +273,13 @@ class LayerIndex:
     ids: NDArray[Any]
     names: NDArray[Any]
     columns: dict[str, NDArray[Any]]
+    grid_box: tuple[float, float, float, float] | None = None
     areal: NDArray[np.bool_] = field(init=False)
     tree: STRtree = field(init=False)
     bounds: NDArray[np.float64] = field(init=False)
     _metric: dict[int, _Metric] = field(init=False, default_factory=dict)
+    _grid: PointGrid | bool | None = field(init=False, default=False)  # False: not built
+    _grid_points: int = field(init=False, default=0)  # points tested before the grid
 
     def __post_init__(self) -> None:
         self.areal = shapely.get_dimensions(self.geoms) == 2
@@ -296,8 +305,39 @@ class LayerIndex:
             self.ids[pos],
             self.names[pos],
             {k: v[pos] for k, v in self.columns.items()},
+            self.grid_box,
         )
         return sub, pos
+
+    def point_grid(self, points: int) -> PointGrid | None:
+        """The layer's :class:`PointGrid` for a block of ``points`` single points, if due.
+
+        Built once the layer has tested :data:`GRID_AFTER_POINTS` points exactly (a
+        one-site check or a small batch never pays for it), by one thread while the
+        others go on testing exactly. ``None``: not (yet) built.
+        """
+        grid = self._grid
+        if grid is not False:
+            return grid  # type: ignore[return-value]
+        self._grid_points += points  # threads may lose a count: only delays the build
+        if self._grid_points < GRID_AFTER_POINTS or not _GRID_LOCK.acquire(blocking=False):
+            return None
+        try:
+            if self._grid is False:
+                self._grid = self._build_grid()
+        finally:
+            _GRID_LOCK.release()
+        return self._grid  # type: ignore[return-value]
+
+    def _build_grid(self) -> PointGrid | None:
+        b = self.bounds
+        if len(self) == 0 or not np.all(np.isfinite(b)):
+            return None
+        box = tuple(float(v) for v in b)
+        if self.grid_box is not None:  # the layer's box within the jurisdiction's
+            g = self.grid_box
+            box = (max(box[0], g[0]), max(box[1], g[1]), min(box[2], g[2]), min(box[3], g[3]))
+        return PointGrid.build(self.geoms, box, lambda xy: _points_tested(self, xy))  # type: ignore[arg-type]
 
     def metric(self, epsg: int, reach: tuple[float, float, float, float] | None = None) -> _Metric:
         """Return the layer in metric CRS ``epsg`` (cached), holding every feature in ``reach``.
@@ -550,18 +590,13 @@ def _intersecting(index: LayerIndex, block: SiteBlock) -> tuple[NDArray[np.intp]
     the prepared geometry (a point against a prepared polygon is a log-time lookup).
     """
     geoms, gowner = query_geoms(block)  # many-part sites: their parts
-    qi, fi = index.tree.query(geoms)
-    if len(qi) and block.xy_ll is not None:  # single points: by coordinates (a third faster)
-        # one feature's tests together: its prepared geometry stays in the cache (15-25 %
-        # faster tests); the pairs themselves stay in site order
-        o = np.argsort(fi, kind="stable")
-        hit = np.empty(len(qi), dtype=bool)
-        q = qi[o]  # point tests run freely
-        hit[o] = shapely.intersects_xy(index.geoms[fi[o]], block.xy_ll[q, 0], block.xy_ll[q, 1])
-        qi, fi = qi[hit], fi[hit]
-    elif len(qi):
-        hit = prepared_test(shapely.intersects, index.geoms[fi], geoms[qi])
-        qi, fi = qi[hit], fi[hit]
+    if block.xy_ll is not None:  # single points: by grid and coordinates
+        qi, fi = _points_intersecting(index, block.xy_ll, geoms)
+    else:
+        qi, fi = index.tree.query(geoms)
+        if len(qi):
+            hit = prepared_test(shapely.intersects, index.geoms[fi], geoms[qi])
+            qi, fi = qi[hit], fi[hit]
     si = qi if gowner is None else gowner[qi]
     if len(si) == 0:
         return si.astype(np.intp), fi.astype(np.intp)
@@ -570,6 +605,47 @@ def _intersecting(index: LayerIndex, block: SiteBlock) -> tuple[NDArray[np.intp]
         si, fi = key // len(index), key % len(index)
     o = _pair_order(si, fi, len(index))
     return si[o].astype(np.intp), fi[o].astype(np.intp)
+
+
+def _points_intersecting(
+    index: LayerIndex, xy: NDArray[np.float64], points: NDArray[Any]
+) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """(point, feature) pairs that intersect, for single points (coordinates ``xy``).
+
+    Points in the cells of the layer's :class:`PointGrid` that no edge touches take
+    the cell's features; the rest are tested (:func:`_points_tested`). Not sorted.
+    """
+    grid = index.point_grid(len(xy)) if len(xy) else None
+    if grid is None:
+        return _points_tested(index, xy, points)
+    si, fi, rest = grid.pairs(xy)
+    b = index.bounds  # beyond the layer's box: no candidate (NaN compares False)
+    x, y = xy[rest, 0], xy[rest, 1]
+    rest = rest[(x >= b[0]) & (x <= b[2]) & (y >= b[1]) & (y <= b[3])]
+    if len(rest) == 0:
+        return si, fi
+    ti, tf = _points_tested(index, xy[rest], points[rest])
+    return np.concatenate([si, rest[ti]]), np.concatenate([fi, tf])
+
+
+def _points_tested(
+    index: LayerIndex, xy: NDArray[np.float64], points: NDArray[Any] | None = None
+) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """(point, feature) pairs that intersect, every box candidate tested. Not sorted.
+
+    ``points``: the points of ``xy`` as geometries (made when not given).
+    """
+    if points is None:
+        points = shapely.points(xy)
+    qi, fi = index.tree.query(points)
+    if len(qi) == 0:
+        return qi.astype(np.intp), fi.astype(np.intp)
+    # one feature's tests together: its prepared geometry stays in the cache (15-25 %
+    # faster tests); point tests run freely
+    o = np.argsort(fi, kind="stable")
+    qi, fi = qi[o], fi[o]
+    hit = shapely.intersects_xy(index.geoms[fi], xy[qi, 0], xy[qi, 1])
+    return qi[hit].astype(np.intp), fi[hit].astype(np.intp)
 
 
 def layer_bounds(indexes: list[LayerIndex]) -> tuple[float, float, float, float] | None:
