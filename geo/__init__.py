@@ -7,7 +7,9 @@
 - :mod:`geo.measure` — ellipsoidal area, perimeter, length; metric distance and buffers
 - :mod:`geo.io` — ``read_vector`` for every file people bring; ``write_vector``
 - :mod:`geo.raster` — GeoTIFF grids in a metric CRS
-- :mod:`geo.pip` — point-in-polygon for millions of points; :mod:`geo.cores` — cores to use
+- :mod:`geo.pip` — point-in-polygon for millions of points (``points_in_polygons``; a
+  ``PointGrid`` answering most points of repeated queries by cell); :mod:`geo.cores` —
+  cores to use
 """
 
 from typing import TYPE_CHECKING

@@ -1,12 +1,14 @@
-"""geo.pip.points_in_polygons against shapely.intersects on every (point, polygon) pair."""
+"""geo.pip (points_in_polygons, PointGrid) against shapely.intersects on every pair."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from geo.pip import points_in_polygons
+from geo.pip import PointGrid, points_in_polygons
 
 
 def _brute(polys: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -144,3 +146,127 @@ def test_threads_share_few_polygons(use_tree: bool) -> None:
     want_p, want_g = np.nonzero(shapely.intersects(pts[:, None], polys[None, :]))
     np.testing.assert_array_equal(p, want_p)
     np.testing.assert_array_equal(g, want_g)
+
+
+# ------------------------------------------------------------------ PointGrid
+# Every answer is compared with GEOS's own test of each point against each feature, on
+# the points where a grid could go wrong: on edges, on vertices, on the cells' edges
+# and corners, just outside the box, missing coordinates.
+
+BOX = (116.30, 39.80, 116.70, 40.10)
+
+
+def _features(seed: int) -> np.ndarray:
+    """Polygons (some with holes, some overlapping), a multipolygon, lines and points."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(BOX[0], BOX[2], 40)
+    y = rng.uniform(BOX[1], BOX[3], 40)
+    polys = [
+        shapely.Point(a, b).buffer(rng.uniform(0.005, 0.08), quad_segs=int(rng.integers(1, 12)))
+        for a, b in zip(x[:20], y[:20], strict=True)
+    ]
+    holed = [p.difference(p.centroid.buffer(0.3 * np.sqrt(p.area))) for p in polys[:5]]
+    multi = shapely.MultiPolygon([polys[5], shapely.box(116.62, 40.02, 116.66, 40.05)])
+    # a box on the grid's own edges, and a bow-tie (invalid) polygon
+    edge_box = shapely.box(BOX[0], BOX[1], BOX[0] + 0.1, BOX[1] + 0.1)
+    bow_tie = shapely.Polygon([(116.4, 39.9), (116.5, 40.0), (116.5, 39.9), (116.4, 40.0)])
+    lines = [
+        shapely.LineString([(a, b), (a + 0.05, b + 0.02), (a + 0.03, b - 0.04)])
+        for a, b in zip(x[20:30], y[20:30], strict=True)
+    ]
+    points = [shapely.Point(a, b) for a, b in zip(x[30:], y[30:], strict=True)]
+    geoms = holed + polys[5:] + [multi, edge_box, bow_tie] + lines + points
+    return np.array(geoms, dtype=object)
+
+
+def _hard_points(geoms: np.ndarray, grid: PointGrid, seed: int) -> np.ndarray:
+    """Points on edges, vertices, cell edges and corners, outside, and at random."""
+    rng = np.random.default_rng(seed)
+    vertices = shapely.get_coordinates(geoms)
+    rings = shapely.get_parts(shapely.boundary(geoms[shapely.get_dimensions(geoms) == 2]))
+    on_edges = shapely.get_coordinates(
+        shapely.line_interpolate_point(rings, rng.uniform(0, 1, len(rings)), normalized=True)
+    )
+    n = 3000
+    i, j = rng.integers(0, grid.n + 1, n), rng.integers(0, grid.n + 1, n)
+    corners = np.column_stack([grid.xs[i], grid.ys[j]])
+    on_x = np.column_stack([grid.xs[i], rng.uniform(BOX[1], BOX[3], n)])
+    on_y = np.column_stack([rng.uniform(BOX[0], BOX[2], n), grid.ys[j]])
+    random = np.column_stack([rng.uniform(116.2, 116.8, n), rng.uniform(39.7, 40.2, n)])
+    outside = np.array([[BOX[0] - 1e-12, BOX[1]], [BOX[2], BOX[3] + 1e-12], [np.nan, 40.0]])
+    return np.concatenate([vertices, on_edges, corners, on_x, on_y, random, outside])
+
+
+def _feature_first(geoms: np.ndarray, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """GEOS's test of every pair, the feature first (prepared), as the engine tests.
+
+    For an invalid feature (the overlapping multipolygon, the bow-tie) GEOS may answer
+    differently with the point first; the grid follows the feature's own answer.
+    """
+    hit = shapely.intersects(geoms[None, :], shapely.points(xy)[:, None])
+    return np.nonzero(hit)
+
+
+def _grid_answers(grid: PointGrid, geoms: np.ndarray, xy: np.ndarray) -> set:
+    """The grid's pairs, and GEOS's for the points it leaves over."""
+    s, f, rest = grid.pairs(xy)
+    ts, tf = _feature_first(geoms, xy[rest])
+    pairs = list(zip(s.tolist(), f.tolist(), strict=True))
+    pairs += list(zip(rest[ts].tolist(), tf.tolist(), strict=True))
+    assert len(set(pairs)) == len(pairs)  # no pair twice
+    return set(pairs)
+
+
+def _geos_answers(geoms: np.ndarray, xy: np.ndarray) -> set:
+    p, g = _feature_first(geoms, xy)
+    return set(zip(p.tolist(), g.tolist(), strict=True))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_grid_answers_as_geos_on_edges_vertices_and_cell_edges(seed):
+    geoms = _features(seed)
+    grid = PointGrid.build(geoms, BOX)
+    assert grid is not None
+    xy = _hard_points(geoms, grid, seed)
+    site, _, rest = grid.pairs(xy)
+    assert len(np.unique(site)) > len(xy) // 4  # the cells answer many points themselves
+    assert len(rest) > 0  # and leave the points on edges to the test
+    assert _grid_answers(grid, geoms, xy) == _geos_answers(geoms, xy)
+
+
+def test_a_point_on_an_edge_is_never_answered_by_a_cell():
+    geoms = _features(4)
+    grid = PointGrid.build(geoms, BOX)
+    rings = shapely.get_parts(shapely.boundary(geoms[shapely.get_dimensions(geoms) == 2]))
+    t = np.linspace(0, 1, 500)
+    on = shapely.get_coordinates(
+        shapely.line_interpolate_point(np.repeat(rings, len(t)), np.tile(t, len(rings)),
+                                       normalized=True)
+    )  # fmt: skip
+    inside_box = (on[:, 0] < BOX[2]) & (on[:, 1] < BOX[3])
+    _, _, rest = grid.pairs(on[inside_box])
+    assert len(rest) == inside_box.sum()
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), shift=st.floats(-0.05, 0.05))
+def test_any_features_and_box_give_geos_answers(seed, shift):
+    geoms = _features(seed)
+    box = (BOX[0] + shift, BOX[1] - shift, BOX[2] + shift / 2, BOX[3])
+    grid = PointGrid.build(geoms, box)
+    xy = _hard_points(geoms, grid, seed)[::3]
+    assert _grid_answers(grid, geoms, xy) == _geos_answers(geoms, xy)
+
+
+def test_a_degenerate_box_or_a_nested_collection_gives_no_grid():
+    geoms = _features(5)
+    assert PointGrid.build(geoms, (116.3, 39.8, 116.3, 40.1)) is None
+    nested = shapely.GeometryCollection([shapely.GeometryCollection([shapely.Point(116.4, 39.9)])])
+    assert PointGrid.build(np.concatenate([geoms, [nested]]), BOX) is None
+
+
+def test_features_overlapping_everywhere_give_no_grid():
+    many = np.array([shapely.box(*BOX).buffer(0.001 * i) for i in range(10)], dtype=object)
+    assert PointGrid.build(many, BOX) is None  # 10 features over every cell: too many pairs
+    grid = PointGrid.build(many[:5], BOX)
+    assert grid is not None and 4 * grid.n**2 < grid.start[-1] <= 5 * grid.n**2

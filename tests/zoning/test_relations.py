@@ -13,7 +13,12 @@ import pytest
 import shapely
 from pyproj import Geod
 
+import zoning.check.relations as relations
 from geo.crs import metric_epsg, transform_geoms
+from geo.pip import PointGrid
+from tests.zoning.conftest import random_sites
+from tests.zoning.test_check import _assert_same
+from zoning.check.engine import SiteChecker
 from zoning.check.relations import LayerIndex, fixed_equal_area_crs, prepare_sites, relate_layer
 
 GEOD = Geod(ellps="GRS80")
@@ -449,3 +454,68 @@ def test_pieces_within_a_bound_are_the_dwithin_pairs_measured_once(max_m):
     assert len(got) > 20 and (bound[qi] < max_m).any() and (bound[qi] > max_m).any()
     assert np.array_equal(d, shapely.distance(geoms[qi], m.pieces[qp]))
     assert (d <= bound[qi]).all()
+
+
+# ------------------------------------------------------------------ point grids
+
+
+def test_a_layer_builds_its_point_grid_after_enough_points_and_answers_the_same(monkeypatch):
+    monkeypatch.setattr(relations, "GRID_AFTER_POINTS", 5_000)
+    rng = np.random.default_rng(7)
+    xy = np.column_stack([rng.uniform(116.5, 116.9, 4_000), rng.uniform(39.75, 40.05, 4_000)])
+    block = prepare_sites(shapely.points(xy), ea_crs="EPSG:6933")
+    fresh, gridded = _layer(8), _layer(8)
+    kw = {"within_m": None, "nearest_max_m": 2_000.0, "ea_crs": "EPSG:6933"}
+    want = relate_layer(fresh, block, **kw)
+    first = relate_layer(gridded, block, **kw)  # 4 000 points: not yet
+    assert gridded.point_grid(0) is None
+    second = relate_layer(gridded, block, **kw)  # 8 000: built
+    assert isinstance(gridded._grid, PointGrid)
+    assert len(gridded._grid.pairs(xy)[0]) > 0  # the cells answer some points
+    for got in (first, second):
+        assert got.site.tolist() == want.site.tolist()
+        assert got.feature.tolist() == want.feature.tolist()
+        assert got.relation.tolist() == want.relation.tolist()
+        assert np.array_equal(got.nearest_m, want.nearest_m, equal_nan=True)
+
+
+def test_a_thread_finding_a_grid_being_built_tests_exactly_meanwhile(monkeypatch):
+    monkeypatch.setattr(relations, "GRID_AFTER_POINTS", 10)
+    index = _layer(9)
+    with relations._GRID_LOCK:  # another thread is building a grid
+        assert index.point_grid(100) is None
+    assert isinstance(index.point_grid(100), PointGrid)
+
+
+def test_the_point_grid_covers_the_layer_within_the_jurisdiction_box():
+    index = _layer(10)
+    index.grid_box = (116.0, 39.0, 116.7, 39.95)
+    grid = index._build_grid()
+    b = index.bounds
+    assert (grid.xs[0], grid.ys[0]) == (b[0], b[1])
+    assert (grid.xs[-1], grid.ys[-1]) == (116.7, 39.95)
+    index.grid_box = (117.0, 39.0, 118.0, 40.0)  # no overlap with the layer: no grid
+    assert index._build_grid() is None
+
+
+def test_a_pickled_layer_keeps_its_point_grid_or_builds_one_later(monkeypatch):
+    monkeypatch.setattr(relations, "GRID_AFTER_POINTS", 10)
+    unbuilt = pickle.loads(pickle.dumps(_layer(12)))  # dask workers get pickled layers
+    assert unbuilt.point_grid(5) is None
+    assert isinstance(unbuilt.point_grid(5), PointGrid)
+    built = pickle.loads(pickle.dumps(unbuilt))
+    assert np.array_equal(built.point_grid(1).marked, unbuilt.point_grid(1).marked)
+
+
+def test_a_check_with_point_grids_equals_one_without(monkeypatch, pack, layers):
+    sites = random_sites(20_000, seed=11)  # points, lines, polygons: their first vertices
+    xy, owner = shapely.get_coordinates(sites.geometry.to_numpy(), return_index=True)
+    first = np.unique(owner, return_index=True)[1]
+    sites = sites.set_geometry(shapely.points(xy[first]), crs=sites.crs)
+    want = SiteChecker(pack, layers).check(sites, workers=1, chunk_size=5_000)
+    monkeypatch.setattr(relations, "GRID_AFTER_POINTS", 0)
+    checker = SiteChecker(pack, layers)
+    got = checker.check(sites, workers=2, chunk_size=5_000)
+    grids = [ix._grid for ix in checker.index.values()]
+    assert sum(isinstance(g, PointGrid) for g in grids) >= len(grids) - 1
+    _assert_same(want, got)

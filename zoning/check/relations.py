@@ -41,10 +41,10 @@ from shapely import STRtree
 
 from geo.crs import equal_area_crs, metric_epsg, transform_geoms, transformer
 from geo.measure import geodesic_length
+from geo.pip import PointGrid
 from zoning.check.lengths import lengths_inside
 from zoning.check.nearest import _Metric, _nearest, _within_pairs, boxes_miss
 from zoning.check.parts import many_parts, part_overlaps, query_geoms
-from zoning.check.point_grid import GRID_AFTER_POINTS, PointGrid
 from zoning.check.prepared import (  # noqa: F401 (re-exported)
     prepared_test,
     warm_prepared,
@@ -79,6 +79,10 @@ _METRIC_PAD_DEG = 0.1
 _METRIC_LOCK = threading.Lock()
 # one point grid built at a time; a thread finding the lock taken tests exactly meanwhile
 _GRID_LOCK = threading.Lock()
+#: Points a layer tests before it builds its :class:`geo.pip.PointGrid`: the grid costs
+#: about what the tests of this many points save (ski rental: never more than twice
+#: the better choice made in hindsight).
+GRID_AFTER_POINTS = 150_000
 _LONLAT = "EPSG:4326"
 
 
@@ -337,7 +341,7 @@ class LayerIndex:
         if self.grid_box is not None:  # the layer's box within the jurisdiction's
             g = self.grid_box
             box = (max(box[0], g[0]), max(box[1], g[1]), min(box[2], g[2]), min(box[3], g[3]))
-        return PointGrid.build(self.geoms, box, lambda xy: _points_tested(self, xy))  # type: ignore[arg-type]
+        return PointGrid.build(self.geoms, box)  # type: ignore[arg-type]
 
     def metric(self, epsg: int, reach: tuple[float, float, float, float] | None = None) -> _Metric:
         """Return the layer in metric CRS ``epsg`` (cached), holding every feature in ``reach``.
@@ -629,14 +633,12 @@ def _points_intersecting(
 
 
 def _points_tested(
-    index: LayerIndex, xy: NDArray[np.float64], points: NDArray[Any] | None = None
+    index: LayerIndex, xy: NDArray[np.float64], points: NDArray[Any]
 ) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
     """(point, feature) pairs that intersect, every box candidate tested. Not sorted.
 
-    ``points``: the points of ``xy`` as geometries (made when not given).
+    ``points``: the points of ``xy`` as geometries (the tree is queried with them).
     """
-    if points is None:
-        points = shapely.points(xy)
     qi, fi = index.tree.query(points)
     if len(qi) == 0:
         return qi.astype(np.intp), fi.astype(np.intp)
