@@ -232,9 +232,9 @@ def points_in_polygons(
 #   marks the cells its box, grown by 1e-9 (degrees: far below a cell; for the
 #   vertices segmentize rounds off the edge), meets. Points find their cell with the
 #   very arithmetic of the pieces, floor((x - x0) * n / (x1 - x0)), which rounding
-#   keeps monotonic: an edge point
-#   between a cell's centre and a point given that cell gets that cell too, so the
-#   cell is marked. No point is answered across an edge, whatever the rounding.
+#   keeps monotonic: an edge point between a cell's centre and a point given that
+#   cell gets that cell too, so the cell is marked. No point is answered across an
+#   edge, whatever the rounding.
 # - The lists are built coarse to fine (64, 128, 256, 512 cells a side): an unmarked
 #   cell inside an unmarked cell of the level above takes its list; only the others
 #   have their centre tested.
