@@ -138,13 +138,16 @@ def test_repeated_id_across_chunks_reported_like_one_pass(tmp_path, pack):
     assert [s.checked for s in outs] == [3, 3, 3]
 
 
+@pytest.mark.parametrize("filter_bits", [4, 27])
 @pytest.mark.parametrize("run_max", [4, 1 << 21])
-def test_seen_ids_give_the_first_row_of_every_repeat(monkeypatch, run_max):
+def test_seen_ids_give_the_first_row_of_every_repeat(monkeypatch, run_max, filter_bits):
     # the repeated-id table against a dict, over many chunks, with merging capped at
-    # a few ids (many unmerged runs) and not (one run per power of two)
+    # a few ids (many unmerged runs) and not (one run per power of two), with a filter
+    # that lets nearly every id through to the runs (16 slots) and the real one
     from zoning.check import batch
 
     monkeypatch.setattr(batch, "_RUN_MAX", run_max)
+    monkeypatch.setattr(batch, "_FILTER_BITS", filter_bits)
     rng = np.random.default_rng(3)
     seen = batch._SeenIds()
     first: dict[str, int] = {}
@@ -162,6 +165,7 @@ def test_seen_ids_give_the_first_row_of_every_repeat(monkeypatch, run_max):
     ids_kept = sum(len(k1) for k1, _, _ in seen.runs)
     assert ids_kept == len(first)
     assert sum(a.nbytes for run in seen.runs for a in run) == 16 * ids_kept  # bytes per id
+    assert seen.filter is not None and seen.filter.nbytes == 1 << (filter_bits - 3)
 
 
 def test_interrupted_write_leaves_previous_output(tmp_path, pack, monkeypatch):

@@ -237,6 +237,8 @@ def _output_frame(
 
 #: Ids per sorted run of :class:`_SeenIds` beyond which runs are no longer merged.
 _RUN_MAX = 1 << 21
+#: Bits of :class:`_SeenIds`'s filter (16 MB): at 10 M ids, 7 % of new ids pass it.
+_FILTER_BITS = 27
 
 
 class _SeenIds:
@@ -247,11 +249,15 @@ class _SeenIds:
     32-bit integers while rows fit, in sorted runs merged like a log-structured tree:
     memory 16 bytes per site, lookups by binary search, no Python object per site.
     Runs stop merging at :data:`_RUN_MAX` ids (10 M sites: five runs to search, and
-    no 160 MB merge).
+    no 160 MB merge). A one-bit-per-slot filter over the first hash
+    (:data:`_FILTER_BITS`) sends only the ids it has a bit for to the runs: nearly
+    every id of a batch is new, and was searched in every run (at 10 M sites a
+    chunk's lookups grew from 16 to 38 ms).
     """
 
     def __init__(self) -> None:
         self.runs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.filter: np.ndarray | None = None  # bit per slot of h1's top bits
 
     @staticmethod
     def _hashes(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -268,19 +274,26 @@ class _SeenIds:
         if not len(ids):
             return found
         h1, h2 = self._hashes(ids)  # once per chunk: the lookup and the run share them
-        by_hash = np.argsort(h1)  # sorted needles: each search starts where the last ended
-        lo = np.empty(len(h1), dtype=np.intp)
-        for k1, k2, first in self.runs:  # oldest run first: the earliest row wins
-            lo[by_hash] = np.searchsorted(k1, h1[by_hash], side="left")
-            hit = k1[np.minimum(lo, len(k1) - 1)] == h1
-            for i in np.flatnonzero(hit & (found < 0)):  # hash hits: few (real duplicates)
-                j = lo[i]
-                while j < len(k1) and k1[j] == h1[i]:
-                    if k2[j] == h2[i]:
-                        found[i] = first[j]
-                        break
-                    j += 1
+        if self.filter is None:
+            self.filter = np.zeros(1 << (_FILTER_BITS - 3), dtype=np.uint8)
+        slot = (h1 >> np.uint64(64 - _FILTER_BITS)).astype(np.intp)
+        byte, bit = slot >> 3, (slot & 7).astype(np.uint8)
+        maybe = np.flatnonzero((self.filter[byte] >> bit) & 1)  # others: surely new
+        if len(maybe) and self.runs:
+            by_hash = maybe[np.argsort(h1[maybe])]  # sorted needles: each search starts
+            lo = np.empty(len(h1), dtype=np.intp)  # where the last one ended
+            for k1, k2, first in self.runs:  # oldest run first: the earliest row wins
+                lo[by_hash] = np.searchsorted(k1, h1[by_hash], side="left")
+                hit = k1[np.minimum(lo[maybe], len(k1) - 1)] == h1[maybe]
+                for i in maybe[hit & (found[maybe] < 0)]:  # hash hits: few (duplicates)
+                    j = lo[i]
+                    while j < len(k1) and k1[j] == h1[i]:
+                        if k2[j] == h2[i]:
+                            found[i] = first[j]
+                            break
+                        j += 1
         new = found < 0
+        np.bitwise_or.at(self.filter, byte[new], np.left_shift(np.uint8(1), bit[new]))
         rows = np.asarray(rows, dtype=np.int64)[new]
         if len(rows) and 0 <= rows.min() and rows.max() < 2**32:  # 4 bytes a row
             rows = rows.astype(np.uint32)
