@@ -20,7 +20,9 @@ How it stays fast for a million sites:
 
 - intersects: one STRtree per layer (lon/lat) queried with all sites at once for
   bounding-box candidates, then the predicate with the *feature* as the prepared
-  geometry (a point in a prepared 10 000-vertex polygon is a log-time lookup);
+  geometry (a point in a prepared 10 000-vertex polygon is a log-time lookup); once a
+  layer has tested :data:`GRID_AFTER_POINTS` points, its :class:`geo.pip.PointGrid`
+  answers most points by cell, without a test;
 - within distance and nearest: boundary pieces in an STRtree and boundary segments in
   a k-d tree, per metric CRS (:mod:`zoning.check.nearest`);
 - many-part sites are related part by part (:mod:`zoning.check.parts`): linear in parts.
@@ -591,7 +593,9 @@ def _intersecting(index: LayerIndex, block: SiteBlock) -> tuple[NDArray[np.intp]
     """(site, feature) pairs that intersect, sorted by site then feature.
 
     Bounding-box candidates from the tree, then the predicate with the *feature* as
-    the prepared geometry (a point against a prepared polygon is a log-time lookup).
+    the prepared geometry (a point against a prepared polygon is a log-time lookup);
+    single points of a large batch mostly by the layer's point grid
+    (:func:`_points_intersecting`).
     """
     geoms, gowner = query_geoms(block)  # many-part sites: their parts
     if block.xy_ll is not None:  # single points: by grid and coordinates
