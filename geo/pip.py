@@ -38,6 +38,15 @@ _MIN_POINTS_PER_THREAD = 50_000
 _BLOCK = 262_144
 
 
+def _spans(first: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Positions ``first[i], first[i] + 1, ...`` (``count[i]`` of them) for every ``i``, flat.
+
+    How a CSR table's rows are read at once: ``items[_spans(start[rows], length[rows])]``.
+    """
+    ends = np.cumsum(count)
+    return np.repeat(first - (ends - count), count) + np.arange(int(ends[-1]) if len(ends) else 0)
+
+
 def _grid_index(polys: np.ndarray) -> dict[str, np.ndarray | float | int]:
     """A uniform grid over the polygons' bounding boxes: cell → polygons (CSR).
 
@@ -91,8 +100,7 @@ def _grid_candidates(
     s = grid["start"][c]
     cnt = grid["start"][c + 1] - s
     pi = np.repeat(idx, cnt)
-    k = np.arange(len(pi)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-    gi = grid["poly"][np.repeat(s, cnt) + k]
+    gi = grid["poly"][_spans(s, cnt)]
     bb = grid["bounds"][gi]
     xx, yy = xs[pi], ys[pi]
     m = (bb[:, 0] <= xx) & (xx <= bb[:, 2]) & (bb[:, 1] <= yy) & (yy <= bb[:, 3])
@@ -308,20 +316,16 @@ class PointGrid:
         pieces = _edge_pieces(geoms, (x0, y0, x1, y1), _LEVELS[-1])
         if pieces is None:
             return None
-        ax, ay, bx, by = pieces
         parent: tuple[NDArray[np.bool_], NDArray[np.int64], NDArray[np.int32]] | None = None
-        grid = None
         for n in _LEVELS:
-            xs = np.linspace(x0, x1, n + 1)
+            xs = np.linspace(x0, x1, n + 1)  # exactly x0 and x1 at the ends
             ys = np.linspace(y0, y1, n + 1)
-            marked = _marked(ax, ay, bx, by, (x0, y0, x1, y1), n)
+            marked = _marked(*pieces, xs, ys)
             lists = _lists(marked, xs, ys, parent, geoms)
             if lists is None:
                 return None
-            start, feature = lists
-            parent = (marked, start, feature)
-            grid = cls(xs, ys, marked, start, feature)
-        return grid
+            parent = (marked, *lists)
+        return cls(xs, ys, *parent)
 
     def pairs(
         self, xy: NDArray[np.float64]
@@ -353,10 +357,8 @@ class PointGrid:
         pts = np.flatnonzero(ok)
         first = self.start[cell[pts]]
         count = self.start[cell[pts] + 1] - first
-        site = np.repeat(pts, count)
-        ends = np.cumsum(count)
-        at = np.repeat(first - (ends - count), count) + np.arange(len(site))
-        return site, self.feature[at].astype(np.intp), np.flatnonzero(~ok)
+        feature = self.feature[_spans(first, count)].astype(np.intp)
+        return np.repeat(pts, count), feature, np.flatnonzero(~ok)
 
 
 def _edge_pieces(
@@ -394,15 +396,17 @@ def _marked(
     ay: NDArray[np.float64],
     bx: NDArray[np.float64],
     by: NDArray[np.float64],
-    box: tuple[float, float, float, float],
-    n: int,
+    xs: NDArray[np.float64],
+    ys: NDArray[np.float64],
 ) -> NDArray[np.bool_]:
-    """Cells (of ``n`` a side over ``box``) that the grown box of a piece meets.
+    """Cells (edges ``xs``, ``ys``) that the grown box of a piece meets.
 
-    A piece is at most a cell long, so its box meets at most two cells a side: the
-    cells of its low and high corners, and the two mixed ones.
+    A piece is at most half a cell long (at the finest level; longer cells above), so
+    its grown box meets at most two cells a side: the cells of its low and high
+    corners, and the two mixed ones.
     """
-    x0, y0, x1, y1 = box
+    n = len(xs) - 1
+    x0, y0, x1, y1 = xs[0], ys[0], xs[-1], ys[-1]
     sx, sy = n / (x1 - x0), n / (y1 - y0)
 
     def cells(lo: NDArray[np.float64], hi: NDArray[np.float64], v0: float, s: float) -> tuple:
@@ -417,13 +421,8 @@ def _marked(
     for i in (ilo, ihi):
         for j in (jlo, jhi):
             marked[i, j] = True
-    # a piece whose box spans more cells (not after segmentize, kept for safety): all
-    wide = (ihi - ilo > 1) | (jhi - jlo > 1)
-    for k in np.flatnonzero(wide):
-        marked[ilo[k] : ihi[k] + 1, jlo[k] : jhi[k] + 1] = True
     marked = marked[1:-1, 1:-1]
     # the argument above needs each centre in its own cell by that arithmetic
-    xs, ys = np.linspace(x0, x1, n + 1), np.linspace(y0, y1, n + 1)
     own_i = np.floor(((xs[:-1] + xs[1:]) / 2 - x0) * sx) == np.arange(n)
     own_j = np.floor(((ys[:-1] + ys[1:]) / 2 - y0) * sy) == np.arange(n)
     marked |= ~(own_i[:, None] & own_j[None, :])
@@ -467,11 +466,7 @@ def _lists(
     feature[dest] = tf
     if parent is not None and inherit.any():
         kids = np.flatnonzero(inherit)
-        k_count = count[kids]
-        k_ends = np.cumsum(k_count)
-        off = np.arange(int(k_ends[-1]) if len(k_ends) else 0) - np.repeat(
-            k_ends - k_count, k_count
-        )
-        src = np.repeat(p_start[pc[kids]], k_count) + off
-        feature[np.repeat(start[kids], k_count) + off] = p_feature[src]
+        feature[_spans(start[kids], count[kids])] = p_feature[
+            _spans(p_start[pc[kids]], count[kids])
+        ]
     return start, feature
