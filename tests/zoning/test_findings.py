@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pickle
+import threading
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from zoning.check.findings import _FINDING_ARRAYS, FindingRows
+from zoning.check.findings import _FINDING_ARRAYS, FindingRows, SortedFindings
 
 
 def _rows(seed: int, parts: int, sites: int, rules: int) -> tuple[FindingRows, dict]:
@@ -93,3 +96,65 @@ def test_replace_sets_a_column_across_the_parts():
 def test_an_unknown_column_is_named():
     with pytest.raises(TypeError, match="unknown finding columns"):
         FindingRows().add(np.array([0]), 0, 0, colour=np.array(["red"]))
+
+
+def _assert_sorted_like(got: dict, whole: dict) -> None:
+    o = np.lexsort((whole["rule"], whole["site"]))
+    for k in _FINDING_ARRAYS:
+        want = whole[k][o]
+        if want.dtype == object:
+            assert got[k].dtype == object and got[k].tolist() == want.tolist(), k
+        else:
+            np.testing.assert_array_equal(got[k], want, err_msg=k)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 6), st.permutations(list(_FINDING_ARRAYS)),
+       st.integers(0, len(_FINDING_ARRAYS)))  # fmt: skip
+def test_columns_sorted_when_read_in_any_order_equal_one_sort(seed, parts, order, first):
+    rows, whole = _rows(seed, parts, 30, 8)
+    got = rows.join(8)
+    assert isinstance(got, SortedFindings) and set(got) == set(_FINDING_ARRAYS)
+    for k in order[:first]:  # some columns read (sorted) before the rest
+        got[k]
+    again = pickle.loads(pickle.dumps(got))  # the rest sorted when pickled: a plain dict
+    assert type(again) is dict and set(again) == set(_FINDING_ARRAYS)
+    _assert_sorted_like(again, whole)
+    _assert_sorted_like(got, whole)
+
+
+def test_a_column_is_sorted_on_its_first_read_only():
+    rows, whole = _rows(3, 6, 30, 8)
+    got = rows.join(8)
+    assert "feature_ids" in got and "distance_m" in got  # asking does not sort
+    assert len(rows.parts["feature_ids"]) == len(rows.sizes)  # rows as added, kept
+    outcome = got["outcome"]
+    assert got["outcome"] is outcome  # sorted once
+    assert rows.parts["outcome"] == [] and len(rows.parts["feature_ids"]) == len(rows.sizes)
+    got["site"] = got["site"] + 100  # set by the engine: input positions
+    del got["band"]
+    assert "band" not in got and len(got) == len(_FINDING_ARRAYS) - 1
+    with pytest.raises(KeyError):
+        got["band"]
+    got["band"] = whole["band"][np.lexsort((whole["rule"], whole["site"]))]  # put back
+    got["site"] = got["site"] - 100
+    _assert_sorted_like(got, whole)
+
+
+def test_threads_reading_one_column_get_one_sorted_array():
+    rows, whole = _rows(5, 6, 40, 8)
+    got = rows.join(8)
+    seen: list = []
+    start = threading.Barrier(4)
+
+    def read() -> None:
+        start.wait()
+        seen.append(got["feature_ids"])
+
+    threads = [threading.Thread(target=read) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(seen) == 4 and all(a is seen[0] for a in seen)
+    _assert_sorted_like(got, whole)
