@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from shapely.geometry import Point
 
 from geo.io import read_vector
@@ -315,3 +317,65 @@ def test_lanes_never_exceed_the_cores(pack, monkeypatch):
     assert batch._lanes(checker, extra, 64, 40_000, 40_000) == 1  # one chunk: split by checker
     assert batch._lanes(checker, extra, None, None, 40_000) == 2  # row count unknown
     assert batch._lanes(checker, {}, None, 1_000_000, 40_000) == 1  # check takes no workers
+
+
+def _hash_of_each(texts: list[str]) -> list[tuple[int, int]]:
+    """Each text hashed alone (an array of one): the reference for any array."""
+    from zoning.check.batch import _ID_SEEDS, _text_hashes
+
+    return [tuple(int(h[0]) for h in _text_hashes([t], _ID_SEEDS)) for t in texts]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(max_size=30), min_size=1, max_size=40))
+def test_a_text_hash_depends_on_the_text_only(texts):
+    # the same text gets the same hashes in any array: one length or mixed lengths,
+    # Arrow string or large string, chunked, sliced, or a list of str
+    import pyarrow as pa
+
+    from zoning.check.batch import _ID_SEEDS, _text_hashes
+
+    want = _hash_of_each(texts)
+    arrays = [
+        texts,
+        pa.array(texts, type=pa.string()),
+        pa.array(["pad", *texts], type=pa.large_string()).slice(1),
+        pa.chunked_array([pa.array(texts[:1]), pa.array(texts[1:], type=pa.string())]),
+    ]
+    for arr in arrays:
+        h1, h2 = _text_hashes(arr, _ID_SEEDS)
+        assert list(zip(h1.tolist(), h2.tolist(), strict=True)) == want
+    distinct = {t: h for t, h in zip(texts, want, strict=True)}
+    assert len(set(distinct.values())) == len(distinct)  # no two texts share both hashes
+
+
+def test_text_hashes_tell_apart_ids_that_differ_little():
+    from zoning.check.batch import _ID_SEEDS, _text_hashes
+
+    ids = [f"S{i:08d}" for i in range(200_000)] + [str(i) for i in range(200_000)]
+    ids += ["", "a", "a\x00", "a\x00\x00\x00\x00\x00\x00\x00", "a" * 8, "a" * 9, "北京市通州区"]
+    h1, h2 = _text_hashes(ids, _ID_SEEDS)
+    assert len(np.unique(h1)) == len(ids)  # not even the first hash collides
+    assert len(np.unique(h2)) == len(ids)
+    # a missing id hashes as "", as the check names it
+    import pyarrow as pa
+
+    m1, m2 = _text_hashes(pa.array([None, ""], type=pa.string()), _ID_SEEDS)
+    assert m1[0] == m1[1] == h1[400_000] and m2[0] == m2[1] == h2[400_000]
+
+
+def test_site_ids_of_any_column_type_are_the_checks_texts():
+    from zoning.check.batch import _ID_SEEDS, _site_id_texts, _text_hashes
+
+    def hashes(values, dtype=None):
+        g = gpd.GeoDataFrame(
+            {"site_id": pd.Series(values, dtype=dtype)},
+            geometry=[Point(116.4, 39.9)] * len(values), crs="EPSG:4326",
+        )  # fmt: skip
+        return [h.tolist() for h in _text_hashes(_site_id_texts(g), _ID_SEEDS)]
+
+    want = [h.tolist() for h in _text_hashes(["1", "22", ""], _ID_SEEDS)]
+    assert hashes(["1", "22", None]) == want  # Arrow strings, a missing one
+    assert hashes(["1", "22", None], dtype=object) == want
+    assert hashes(["1", "22", ""], dtype="string[python]") == want
+    assert hashes([1, 22, 3])[0][:2] == want[0][:2]  # integers: their text
