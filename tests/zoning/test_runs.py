@@ -26,6 +26,19 @@ def test_large_keys_and_mixed_dtypes():
     assert len(_pair_order(np.zeros(0, np.intp), np.zeros(0, np.intp), 0)) == 0
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.sampled_from([1, 40, 65_536, 65_537]),
+       st.sampled_from([1, 33, 65_536]))  # fmt: skip
+def test_equals_lexsort_at_the_16_bit_edges(seed, majors, n_minor):
+    # long enough for the two 16-bit sorts, with values at (and one past) their limit
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(4096, 20_000))
+    major = rng.integers(0, majors, n)
+    major[: min(n, 3)] = majors - 1
+    minor = rng.integers(0, n_minor, n)
+    assert np.array_equal(_pair_order(major, minor, n_minor), np.lexsort((minor, major)))
+
+
 def _same_grouping(mat: np.ndarray) -> None:
     distinct, inverse = unique_rows(mat)
     want, want_inverse = np.unique(mat, axis=0, return_inverse=True)
