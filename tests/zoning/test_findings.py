@@ -158,3 +158,15 @@ def test_threads_reading_one_column_get_one_sorted_array():
         t.join()
     assert len(seen) == 4 and all(a is seen[0] for a in seen)
     _assert_sorted_like(got, whole)
+
+
+def test_left_out_names_the_columns_no_row_gave():
+    rows = FindingRows()
+    rows.add(np.array([0, 2]), 1, 0, distance_m=np.array([1.0, 2.0]))
+    rows.add(np.array([1]), 0, 4)
+    got = rows.join(2)
+    assert got.left_out("exceptions") and got.left_out("overlap_m2")
+    assert not got.left_out("distance_m")  # one part gave it
+    assert got["exceptions"].tolist() == [None] * 3  # still readable: all None
+    assert not got.left_out("exceptions")  # read: as read from now on
+    assert not got.left_out("site") and not got.left_out("nonsense")

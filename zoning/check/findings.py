@@ -195,6 +195,17 @@ class SortedFindings(MutableMapping[str, NDArray[Any]]):
                 self._forget(name)
         return got
 
+    def left_out(self, name: str) -> bool:
+        """Whether no row added gave column ``name`` (all None, NaN or 0), unread.
+
+        A reader can then skip the column (a batch's notes skip the exceptions no rule
+        applied). False once the column was read or set: then it is as read.
+        """
+        rows = self._rows
+        return rows is not None and name in self._pending and all(
+            p is None for p in rows.parts[name]
+        )
+
     def _forget(self, name: str) -> None:
         if name in self._pending:
             self._pending.remove(name)

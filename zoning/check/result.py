@@ -758,7 +758,10 @@ class _LazyResult(CheckResult):
                 fa["rule"].astype(np.intp), dtype=self._checker._dtypes["rule_id"]
             ),
             insufficient=fa["outcome"] == _OUTCOME_OF_CODE.index("insufficient_data"),
-            exceptions=fa["exceptions"],
+            # no exception applied in the block: not gathered (SortedFindings.left_out)
+            exceptions=None
+            if hasattr(fa, "left_out") and fa.left_out("exceptions")
+            else fa["exceptions"],
         )
 
     def _first_site_id(self) -> Any:
