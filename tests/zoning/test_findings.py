@@ -57,6 +57,16 @@ def _rows(seed: int, parts: int, sites: int, rules: int) -> tuple[FindingRows, d
     return rows, {k: np.concatenate(v) if v else None for k, v in whole.items()}
 
 
+def _assert_sorted_like(got: dict, whole: dict) -> None:
+    o = np.lexsort((whole["rule"], whole["site"]))
+    for k in _FINDING_ARRAYS:
+        want = whole[k][o]
+        if want.dtype == object:
+            assert got[k].dtype == object and got[k].tolist() == want.tolist(), k
+        else:
+            np.testing.assert_array_equal(got[k], want, err_msg=k)
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.integers(0, 10_000), st.integers(0, 6), st.integers(1, 40))
 def test_join_is_one_stable_sort_of_every_column(seed, parts, sites):
@@ -67,14 +77,8 @@ def test_join_is_one_stable_sort_of_every_column(seed, parts, sites):
         assert all(len(v) == 0 for v in got.values())
         assert got["site"].dtype == np.intp and got["feature_ids"].dtype == object
         return
-    o = np.lexsort((whole["rule"], whole["site"]))
     assert set(got) == set(_FINDING_ARRAYS)
-    for k in _FINDING_ARRAYS:
-        want = whole[k][o]
-        if want.dtype == object:
-            assert got[k].dtype == object and got[k].tolist() == want.tolist(), k
-        else:
-            np.testing.assert_array_equal(got[k], want, err_msg=k)
+    _assert_sorted_like(got, whole)
 
 
 def test_replace_sets_a_column_across_the_parts():
@@ -96,16 +100,6 @@ def test_replace_sets_a_column_across_the_parts():
 def test_an_unknown_column_is_named():
     with pytest.raises(TypeError, match="unknown finding columns"):
         FindingRows().add(np.array([0]), 0, 0, colour=np.array(["red"]))
-
-
-def _assert_sorted_like(got: dict, whole: dict) -> None:
-    o = np.lexsort((whole["rule"], whole["site"]))
-    for k in _FINDING_ARRAYS:
-        want = whole[k][o]
-        if want.dtype == object:
-            assert got[k].dtype == object and got[k].tolist() == want.tolist(), k
-        else:
-            np.testing.assert_array_equal(got[k], want, err_msg=k)
 
 
 @settings(max_examples=40, deadline=None)
