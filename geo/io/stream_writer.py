@@ -176,9 +176,9 @@ class ChunkWriter:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        frame = gdf.drop(columns=gdf.geometry.name)
         geom_name = gdf.geometry.name
-        table = pa.Table.from_pandas(frame, preserve_index=False)
+        columns = [c for c in gdf.columns if c != geom_name]  # (no copy of the frame)
+        table = pa.Table.from_pandas(gdf, columns=columns, preserve_index=False)
         table = table.append_column(
             geom_name, wkb_array(np.asarray(gdf.geometry.array, dtype=object))
         )

@@ -209,7 +209,8 @@ def _output_frame(
     at those positions. ``drop``: a mask of ``result.sites`` rows to leave out.
     """
     rs = result.sites
-    out = pd.DataFrame(rs.drop(columns="geometry"))
+    # the columns as they are (``drop`` copies the frame: 1.3 ms a chunk)
+    out = pd.DataFrame({c: rs[c] for c in rs.columns if c != rs.geometry.name}, copy=False)
     # text columns stay categorical: a few dozen long texts over a million rows are
     # held, and written to Parquet, once each (ChunkWriter writes them as strings)
     fired, demo, notes = verdict_columns(result)
