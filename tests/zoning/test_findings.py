@@ -111,6 +111,7 @@ def test_columns_sorted_when_read_in_any_order_equal_one_sort(seed, parts, order
     assert isinstance(got, SortedFindings) and set(got) == set(_FINDING_ARRAYS)
     for k in order[:first]:  # some columns read (sorted) before the rest
         got[k]
+    assert list(got) == list(_FINDING_ARRAYS)  # in their order, whichever was read
     again = pickle.loads(pickle.dumps(got))  # the rest sorted when pickled: a plain dict
     assert type(again) is dict and set(again) == set(_FINDING_ARRAYS)
     _assert_sorted_like(again, whole)

@@ -171,6 +171,7 @@ class SortedFindings(MutableMapping[str, NDArray[Any]]):
         self._rows: FindingRows | None = rows
         self._order = order
         self._at: NDArray[np.intp] | None = None
+        self._keys = list(rows.parts)  # the columns' order, whichever is sorted first
         self._pending = [k for k in rows.parts if k not in ("site", "rule")]
         self._cols: dict[str, NDArray[Any]] = {"site": site[order], "rule": rule[order]}
         self._lock = threading.Lock()
@@ -230,7 +231,8 @@ class SortedFindings(MutableMapping[str, NDArray[Any]]):
         return name in self._cols or name in self._pending
 
     def __iter__(self) -> Iterator[str]:
-        return iter([*self._cols, *self._pending])
+        keys = [k for k in self._keys if k in self._cols or k in self._pending]
+        return iter([*keys, *(k for k in self._cols if k not in self._keys)])
 
     def __len__(self) -> int:
         return len(self._cols) + len(self._pending)
