@@ -318,17 +318,18 @@ class _SeenIds:
         self.runs.append(run)
 
 
-def _site_id_texts(chunk: gpd.GeoDataFrame) -> pa.Array | None:
+def _site_id_texts(chunk: gpd.GeoDataFrame) -> pa.Array | pa.ChunkedArray | None:
     """The ids the check gives the chunk's sites, as Arrow text (None: no ``site_id``).
 
-    The texts of :func:`zoning.check.layer_index.text_array` (missing: ""); a column of
-    Arrow-backed strings (what the readers give) is passed on without a copy.
+    The texts of :func:`zoning.check.layer_index.text_array` (a missing id is null,
+    which :func:`_text_hashes` reads as ""); a column of Arrow-backed strings (what
+    the readers give) is passed on without a copy.
     """
     if "site_id" not in chunk.columns:
         return None
     col = chunk["site_id"]
     if isinstance(col.dtype, pd.StringDtype):
-        return pc.fill_null(pa.array(col.array), "")
+        return pa.array(col.array)
     return pa.array(text_array(col), type=pa.large_string())
 
 
