@@ -119,6 +119,64 @@ def test_one_site_alone_gets_the_answer_it_gets_in_a_block():
         assert alone.nearest_m[0] == pytest.approx(together.nearest_m[i], abs=1e-9, nan_ok=True)
 
 
+def test_z_order_is_a_stable_permutation_keeping_each_cell_together():
+    from zoning.check.nearest import z_order
+
+    rng = np.random.default_rng(4)
+    xy = rng.uniform(0.0, 20_000.0, (5_000, 2))
+    xy[::97] = np.nan  # points without coordinates still get a place
+    o = z_order(xy, 500.0)
+    assert np.array_equal(np.sort(o), np.arange(len(xy)))
+    cell = np.floor(np.nan_to_num(xy - np.nanmin(xy, axis=0)) / 500.0).astype(np.int64)
+    key = cell[o, 0] * 1_000 + cell[o, 1]
+    first = np.concatenate([[True], key[1:] != key[:-1]])
+    assert first.sum() == len(np.unique(key))  # each cell one run, in input order within
+    for k in np.unique(key)[:50]:
+        assert (np.diff(o[key == k]) > 0).all()
+    # cells next to each other on the curve are near: a walk far shorter than input order
+    walk = np.nansum(np.hypot(*np.diff(xy[o], axis=0).T))
+    assert walk < np.nansum(np.hypot(*np.diff(xy, axis=0).T)) / 20
+
+
+@pytest.mark.parametrize("kinds", ["points", "mixed", "one zone"])
+def test_a_block_searched_in_z_order_gets_the_answers_of_input_order(monkeypatch, kinds):
+    # blocks of at least _ORDER_MIN_POINTS sites are searched in Z-order: the answers,
+    # given back in the sites' order, are those of a search in input order
+    from zoning.check import nearest
+
+    index = _layer(box=(115.3, 39.8, 115.7, 40.0), n=120)  # across two GK zones (115.5°E)
+    rng = np.random.default_rng(9)
+    n = 3_000
+    lon, lat = rng.uniform(115.1, 115.9, n), rng.uniform(39.6, 40.2, n)
+    sites = shapely.points(lon, lat)
+    if kinds == "mixed":
+        sites[::5] = shapely.buffer(sites[::5], 0.002)
+        sites[1::7] = shapely.linestrings(
+            np.stack([np.c_[lon[1::7], lat[1::7]], np.c_[lon[1::7] + 0.01, lat[1::7]]], axis=1)
+        )
+    ea = fixed_equal_area_crs([index])
+
+    if kinds == "one zone":  # points of one GK zone, every one searched
+        sites = shapely.points(rng.uniform(115.55, 115.9, n), rng.uniform(39.6, 40.2, n))
+
+    def relate() -> relations.LayerRelations:
+        block = prepare_sites(sites, ea_crs=ea)
+        if kinds != "one zone":
+            return relate_layer(index, block, within_m=None, nearest_max_m=8_000.0, ea_crs=ea)
+        f, d = nearest._nearest(index, block, np.ones(n, dtype=bool), 8_000.0)
+        return relations.LayerRelations(*[np.zeros(0)] * 6, f, d, np.zeros(n, dtype=bool))
+
+    ordered = relate()
+    block = prepare_sites(sites, ea_crs=ea)
+    assert len(block.zones) == (1 if kinds == "one zone" else 2)
+    assert not np.array_equal(block.in_search_order(), np.arange(n))  # (the order is used)
+    monkeypatch.setattr(relations, "_ORDER_MIN_POINTS", n + 1)
+    plain = relate()
+    assert np.array_equal(ordered.nearest_feature, plain.nearest_feature)
+    assert np.array_equal(ordered.nearest_m, plain.nearest_m, equal_nan=True)
+    assert np.isfinite(plain.nearest_m).sum() > n // 4 and np.isnan(plain.nearest_m).any()
+
+
 def test_metric_distance_is_geodesic_to_the_centimetre():
     # a point 30 m due east of a well: the metric distance matches Geod within 1 cm
     lon0, lat0 = 116.70, 39.90
