@@ -161,8 +161,9 @@ def test_a_block_searched_in_z_order_gets_the_answers_of_input_order(monkeypatch
 
     def relate() -> relations.LayerRelations:
         block = prepare_sites(sites, ea_crs=ea)
-        if kinds != "one zone":
-            return relate_layer(index, block, within_m=None, nearest_max_m=8_000.0, ea_crs=ea)
+        if kinds != "one zone":  # with within-distance pairs (found in Z-order too)
+            within = np.full(len(index), 300.0)
+            return relate_layer(index, block, within_m=within, nearest_max_m=8_000.0, ea_crs=ea)
         f, d = nearest._nearest(index, block, np.ones(n, dtype=bool), 8_000.0)
         return relations.LayerRelations(*[np.zeros(0)] * 6, f, d, np.zeros(n, dtype=bool))
 
@@ -173,6 +174,10 @@ def test_a_block_searched_in_z_order_gets_the_answers_of_input_order(monkeypatch
     monkeypatch.setattr(relations, "_ORDER_MIN_POINTS", n + 1)
     plain = relate()
     assert np.array_equal(ordered.nearest_feature, plain.nearest_feature)
+    for name in ("site", "feature", "relation", "distance_m"):
+        assert np.array_equal(getattr(ordered, name), getattr(plain, name), equal_nan=True)
+    if kinds != "one zone":
+        assert (plain.relation == relations.WITHIN_DISTANCE).sum() > 50
     assert np.array_equal(ordered.nearest_m, plain.nearest_m, equal_nan=True)
     assert np.isfinite(plain.nearest_m).sum() > n // 4 and np.isnan(plain.nearest_m).any()
 

@@ -531,7 +531,7 @@ def _within_pairs(
     out_s, out_f, out_d = [], [], []
     for epsg, pos in block.zones.items():
         m = index.metric_near(epsg, block, pos, d_query)
-        pos = _maybe_within(m, block, pos, d_query)
+        pos = _maybe_within(m, block, block.in_search_order(pos), d_query)
         if len(pos) == 0:
             continue
         geoms = block.metric_geoms(pos)
