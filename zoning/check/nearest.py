@@ -47,7 +47,7 @@ from shapely import STRtree
 
 from geo.crs import transform_geoms
 from zoning.check.prepared import warm_tree
-from zoning.check.runs import _first_of_runs
+from zoning.check.runs import _first_of_runs, _pair_order
 
 if TYPE_CHECKING:
     from zoning.check.relations import LayerIndex, SiteBlock
@@ -178,7 +178,8 @@ def z_order(xy: NDArray[np.float64], cell: float = _ORDER_CELL_M) -> NDArray[np.
     ij = np.clip(np.nan_to_num(ij, nan=0.0), 0, 0xFFFF).astype(np.uint32)
     for shift, mask in ((8, 0x00FF00FF), (4, 0x0F0F0F0F), (2, 0x33333333), (1, 0x55555555)):
         ij = (ij | (ij << np.uint32(shift))) & np.uint32(mask)  # spread each axis's bits
-    return np.argsort(ij[:, 0] | (ij[:, 1] << np.uint32(1)), kind="stable")
+    key = ij[:, 0] | (ij[:, 1] << np.uint32(1))
+    return _pair_order(key >> np.uint32(16), key & np.uint32(0xFFFF), 0x10000)  # (radix sorts)
 
 
 def _distance2(xy: NDArray[np.float64], g: tuple[NDArray[np.float64], ...]) -> NDArray[np.float64]:
