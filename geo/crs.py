@@ -225,6 +225,28 @@ def transform_geoms(geoms: ArrayLike, src: Any, dst: Any) -> NDArray[np.object_]
     return shapely.transform(geoms, _xy)
 
 
+def plain_point_xy(geoms: ArrayLike) -> NDArray[np.float64] | None:
+    """The coordinates of ``geoms`` when every one is a non-empty 2-D single point.
+
+    Parameters
+    ----------
+    geoms
+        Array of shapely geometries.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        Shape (n, 2): what :func:`shapely.get_coordinates` gives for them, read with
+        :func:`shapely.get_x` / :func:`shapely.get_y`, which let other threads run
+        (``get_coordinates`` holds the interpreter lock); ``None`` when any geometry
+        is something else (or missing, or empty), and for no geometry at all.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    if len(geoms) == 0 or not _plain_points(geoms):
+        return None
+    return np.column_stack([shapely.get_x(geoms), shapely.get_y(geoms)])
+
+
 def _plain_points(geoms: NDArray[np.object_]) -> bool:
     """Whether every geometry is a non-empty 2-D single point (no ``None``)."""
     return bool(

@@ -37,7 +37,7 @@ from numpy.typing import NDArray
 from pyproj import CRS
 
 from geo.chinacoords import convert_coords, normalise_system
-from geo.crs import is_lonlat, transform_geoms
+from geo.crs import is_lonlat, plain_point_xy, transform_geoms
 from geo.errors import CRSDetectionError, InputFormatError
 
 __all__ = ["LonLat", "frame_to_lonlat", "to_lonlat"]
@@ -219,8 +219,12 @@ def to_lonlat(
     outside = np.zeros(len(arr), dtype=bool)
     if errors == "mark":  # bad rows marked, the others go on
         idx = np.flatnonzero(live)
-        xy, owner = shapely.get_coordinates(arr[idx], return_index=True)
-        nonfinite[idx[np.unique(owner[~np.isfinite(xy).all(axis=1)])]] = True
+        xy = plain_point_xy(arr[idx])  # (points: without holding the interpreter lock)
+        if xy is not None:
+            nonfinite[idx[~np.isfinite(xy).all(axis=1)]] = True
+        else:
+            xy, owner = shapely.get_coordinates(arr[idx], return_index=True)
+            nonfinite[idx[np.unique(owner[~np.isfinite(xy).all(axis=1)])]] = True
         live &= ~nonfinite
     b = shapely.bounds(arr[live])
     out = (b[:, 0] < -180) | (b[:, 2] > 180) | (b[:, 1] < -90) | (b[:, 3] > 90)

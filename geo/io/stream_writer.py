@@ -35,6 +35,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
+from geo.crs import plain_point_xy
 from geo.errors import InputFormatError
 from geo.io.gpkg_styles import QgisStyle, write_layer_styles
 from geo.io.writers import output_driver, replacing_file
@@ -327,15 +328,9 @@ def wkb_array(geoms: np.ndarray) -> Any:
     import pyarrow as pa
 
     n = len(geoms)
-    points = (
-        n > 0
-        and bool((shapely.get_type_id(geoms) == shapely.GeometryType.POINT).all())
-        and not shapely.is_empty(geoms).any()
-        and not shapely.has_z(geoms).any()
-    )
-    if not points:
+    xy = plain_point_xy(geoms)
+    if xy is None:
         return pa.array(shapely.to_wkb(geoms, flavor="iso"), pa.binary())
-    xy = shapely.get_coordinates(geoms)
     rec = np.empty(n, dtype=_POINT_WKB)
     rec["order"] = 1  # little-endian (NDR)
     rec["type"] = 1  # Point

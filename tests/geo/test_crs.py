@@ -492,3 +492,30 @@ def test_the_pipeline_cache_is_only_a_shortcut(pipeline_cache, monkeypatch):
     monkeypatch.setenv("ECOZONE_PIPELINE_CACHE", "0")  # switched off: nothing kept
     crs._cached_transformer(pyproj.CRS(4326), pyproj.CRS(4545))
     assert len(searches) == 3 and not pipeline_cache.exists()
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.floats(-1e7, 1e7), st.floats(-1e7, 1e7)), max_size=40))
+def test_plain_point_xy_gives_what_get_coordinates_gives(xy):
+    from geo.crs import plain_point_xy
+
+    pts = shapely.points(np.array(xy, dtype=float).reshape(-1, 2))
+    got = plain_point_xy(pts)
+    if not xy:
+        assert got is None
+        return
+    want = shapely.get_coordinates(pts)
+    assert got.shape == want.shape and got.astype("<f8").tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [None, shapely.Point(), shapely.Point(1, 2, 3), shapely.MultiPoint([(1, 2)]),
+     shapely.LineString([(0, 0), (1, 1)])],
+)  # fmt: skip
+def test_plain_point_xy_is_none_unless_every_geometry_is_a_plain_point(odd):
+    from geo.crs import plain_point_xy
+
+    geoms = np.array([shapely.Point(1, 2), odd, shapely.Point(3, 4)], dtype=object)
+    assert plain_point_xy(geoms) is None
+    assert plain_point_xy(geoms[[0, 2]]).tolist() == [[1.0, 2.0], [3.0, 4.0]]

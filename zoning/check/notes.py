@@ -216,7 +216,10 @@ def check_stamp(
     h = hashlib.sha256()
     if len(s.geoms) and (shapely.get_type_id(s.geoms) == 0).all():
         h.update(b"points\n")  # all points: the coordinates say it all, and fast
-        h.update(shapely.get_coordinates(s.geoms).astype("<f8").tobytes())
+        from geo.crs import plain_point_xy  # (this module stays free of geopandas)
+
+        xy = plain_point_xy(s.geoms)  # (the same values, read without the lock)
+        h.update((shapely.get_coordinates(s.geoms) if xy is None else xy).astype("<f8").tobytes())
     else:
         h.update(b"".join(w or b"" for w in shapely.to_wkb(s.geoms, byte_order=1)))
     h.update("\x1f".join(s.site_id.tolist()).encode())
