@@ -627,16 +627,21 @@ def run_batch(
         ) as pool, read_ahead(chunks) as chunks:  # fmt: skip
             written: Future[None] | None = None
             checking: deque[tuple[_Pending, Future[CheckResult]]] = deque()
+            settled: deque[tuple[CheckResult, gpd.GeoDataFrame, np.ndarray | None]] = deque()
 
             def settle_first() -> None:
-                nonlocal written
                 taken, fut = checking.popleft()
                 result, drop = run.settle(taken, fut.result())
-                if written is not None:
-                    written.result()  # one chunk in the writer at most; errors surface here
-                written = ex.submit(run.emit, writer, result, taken.chunk, drop)
+                settled.append((result, taken.chunk, drop))
                 if progress is not None:
                     progress(run.done, total)
+
+            def write_settled() -> None:
+                nonlocal written
+                while settled:
+                    if written is not None:
+                        written.result()  # one chunk in the writer at most; errors surface here
+                    written = ex.submit(run.emit, writer, *settled.popleft())
 
             for chunk in chunks:
                 taken = run.begin(chunk)
@@ -646,10 +651,15 @@ def run_batch(
                 else:
                     fut = pool.submit(run.check, checker, taken, project, read_options, extra)
                 checking.append((taken, fut))
+                # the lane freed by the last settled chunk has work again: now wait for
+                # the writer (waiting first would leave that lane idle meanwhile)
+                write_settled()
                 if len(checking) >= lanes:
                     settle_first()
             while checking:
                 settle_first()
+                write_settled()
+            write_settled()  # (one lane: the last chunk was settled in the loop)
             if written is not None:
                 written.result()
             run.finish(writer)
