@@ -319,34 +319,6 @@ def test_lanes_never_exceed_the_cores(pack, monkeypatch):
     assert batch._lanes(checker, {}, None, 1_000_000, 40_000) == 1  # check takes no workers
 
 
-def test_the_last_chunk_is_split_over_the_lanes(tmp_path, pack, monkeypatch):
-    # the lanes with no chunk left share the last one (the checker's threads); the rows
-    # are the one-lane batch's
-    from zoning.check import batch
-
-    layers = make_layers()
-    sites = random_sites(2_500, seed=3)
-    monkeypatch.setattr(batch, "available_cores", lambda: 2)
-    seen: list[int] = []
-    check = batch._Run.check
-
-    def spy(checker, pending, project, read_options, extra):
-        seen.append(extra["workers"])
-        return check(checker, pending, project, read_options, extra)
-
-    monkeypatch.setattr(batch._Run, "check", staticmethod(spy))
-    two = run_batch(sites, pack=pack, store_or_layers=layers, out=tmp_path / "two.parquet",
-                    chunk_size=600, workers=2)  # fmt: skip
-    assert seen == [1, 1, 1, 1, 2]
-    seen.clear()
-    one = run_batch(sites, pack=pack, store_or_layers=layers, out=tmp_path / "one.parquet",
-                    chunk_size=600, workers=1)  # fmt: skip
-    assert seen == [1] * 5  # (one lane: every chunk on one thread)
-    a, b = gpd.read_parquet(one.out), gpd.read_parquet(two.out)
-    assert len(a) == one.checked > 2_000
-    pd.testing.assert_frame_equal(pd.DataFrame(a), pd.DataFrame(b), check_exact=True)
-
-
 def _hash_of_each(texts: list[str]) -> list[tuple[int, int]]:
     """Each text hashed alone (an array of one): the reference for any array."""
     from zoning.check.batch import _ID_SEEDS, _text_hashes

@@ -643,19 +643,13 @@ def run_batch(
                         written.result()  # one chunk in the writer at most; errors surface here
                     written = ex.submit(run.emit, writer, *settled.popleft())
 
-            begun = 0  # input rows of the chunks taken so far
             for chunk in chunks:
                 taken = run.begin(chunk)
-                begun += taken.rows
                 if lanes == 1:  # in this thread (as profilers of the main thread see it)
                     fut: Future[CheckResult] = Future()
                     fut.set_result(run.check(checker, taken, project, read_options, extra))
                 else:
-                    # the last chunk is split over the lanes' threads by the checker (the
-                    # same result): the lanes that have no chunk left share its work
-                    last = total is not None and begun >= total
-                    kw = {**extra, "workers": lanes} if last else extra
-                    fut = pool.submit(run.check, checker, taken, project, read_options, kw)
+                    fut = pool.submit(run.check, checker, taken, project, read_options, extra)
                 checking.append((taken, fut))
                 # the lane freed by the last settled chunk has work again: now wait for
                 # the writer (waiting first would leave that lane idle meanwhile)
