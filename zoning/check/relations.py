@@ -142,7 +142,6 @@ class SiteBlock:
     all_simple_points: bool = field(init=False, default=False)
     _bounds: NDArray[np.float64] | None = field(init=False, default=None, repr=False)
     _search_order: NDArray[np.intp] | None = field(init=False, default=None, repr=False)
-    _search_rank: NDArray[np.intp] | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.length_m is None:  # geodesic length of line sites (NaN for others)
@@ -185,19 +184,15 @@ class SiteBlock:
         z_order`, computed once per block): k-d searches in that order run faster.
         Smaller blocks keep their order. A search's answers do not depend on it.
         """
-        all_pos = pos is None
         if self.n < _ORDER_MIN_POINTS:
-            return np.arange(self.n) if all_pos else pos
+            return np.arange(self.n) if pos is None else pos
         if self._search_order is None:
             self._search_order = z_order(self.first_xy_m)
-            self._search_rank = np.empty(self.n, dtype=np.intp)
-            self._search_rank[self._search_order] = np.arange(self.n)
-        if all_pos:
+        if pos is None:
             return self._search_order
-        rank = self._search_rank[pos]
-        if self.n <= 0x10000:  # 16-bit ranks: numpy's stable sort is a radix sort
-            rank = rank.astype(np.uint16)
-        return pos[np.argsort(rank, kind="stable")]
+        wanted = np.zeros(self.n, dtype=bool)  # (positions are distinct: no sort needed)
+        wanted[pos] = True
+        return self._search_order[wanted[self._search_order]]
 
     def bounds(self) -> NDArray[np.float64]:
         """Lon/lat bounding box of each site, shape (n, 4) (made once)."""
