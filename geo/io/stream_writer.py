@@ -14,7 +14,11 @@ interrupted or failing run leaves the previous file intact.
   (see :func:`_parquet_fields`); other text columns get dictionary pages when the
   first chunk repeats their values, numbers never (:func:`_dictionary_columns`).
 - GeoPackage (``.gpkg``): pyogrio, later chunks appended to the layer; the QGIS
-  ``style`` is stored before the rename.
+  ``style`` is stored before the rename. The first chunk sets the fields' types, and a
+  later chunk must fit them (:func:`_gpkg_misfit`): a text field takes any value (as
+  text), a number field numbers, an integer field whole numbers in its range, a yes/no
+  field yes/no, a date-time field date-times. GDAL would write anything else as 0,
+  cut or empty, so such a chunk is refused, naming the column and the row.
 - CSV (``.csv``): as :func:`geo.io.write_vector` writes it (UTF-8 with BOM,
   geometry as WKT, formula-safe cells unless ``raw``), except that ``lon``/``lat``
   (``x``/``y``) columns are always present (empty for non-point rows), since the
@@ -34,6 +38,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import shapely
+from numpy.typing import NDArray
 
 from geo.crs import plain_point_xy
 from geo.errors import InputFormatError
@@ -101,6 +106,7 @@ class ChunkWriter:
         self._columns: list[str] | None = None
         self._csv: Any = None
         self._gpkg_open = False
+        self._gpkg_types: dict[str, tuple[Any, str]] = {}  # column → (first dtype, field dtype)
 
     # ------------------------------------------------------------------ context
 
@@ -219,6 +225,8 @@ class ChunkWriter:
         import pyogrio
 
         first = not self._gpkg_open
+        if not first:
+            gdf = self._fit_gpkg_types(gdf)
         self._gpkg_open = True
         try:
             pyogrio.write_dataframe(
@@ -230,6 +238,43 @@ class ChunkWriter:
                 ValueError, TypeError) as err:  # fmt: skip
             msg = f"{self.path}: 无法写出 GPKG / cannot write the data as GPKG ({err})."
             raise InputFormatError(msg) from err
+        if first:  # the types GDAL gave the fields: what later chunks must fit
+            info = pyogrio.read_info(self._tmp, layer=self.layer)
+            self._gpkg_types = {
+                name: (gdf[name].dtype, str(dtype))
+                for name, dtype in zip(info["fields"], info["dtypes"], strict=True)
+                if name in gdf.columns
+            }
+
+    def _fit_gpkg_types(self, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        """``gdf`` with its values as the first chunk's GeoPackage fields hold them.
+
+        A chunk with a value a field cannot hold is refused (:func:`_gpkg_misfit`);
+        numbers of another type (text, mixed, yes/no) for a number field are given as
+        numbers (pyogrio would write them as text for GDAL to parse: ``True`` → 0).
+        """
+        fitted = {}
+        for name, (first_dtype, field_dtype) in self._gpkg_types.items():
+            col = gdf[name]
+            if col.dtype == first_dtype and isinstance(col.dtype, np.dtype) and col.dtype != object:
+                continue  # the first chunk's numpy type: its field holds it
+            at = _gpkg_misfit(field_dtype, col, first_dtype)
+            if at is None:
+                if field_dtype.startswith(("float", "int", "bool")) and col.dtype != first_dtype:
+                    fitted[name] = _as_numbers(col)
+                continue
+            value = col.iloc[at]
+            value = value.item() if isinstance(value, np.generic) else value
+            msg = (
+                f"{self.path}: 数据块的列类型不一致 / a chunk's column types differ from the "
+                f"first chunk's: column {name!r} is a {_FIELD_KINDS.get(field_dtype, field_dtype)}"
+                f" field (set by the first chunk), but row {self.rows + at + 1} of the output "
+                f"holds {value!r} ({col.dtype}), which GDAL would not write as it is. "
+                f"修正 / fix: give the column one type in every chunk (text: .astype(str); "
+                f"numbers with fractions: .astype(float))."
+            )
+            raise InputFormatError(msg)
+        return gdf.assign(**fitted) if fitted else gdf
 
     def _write_csv(self, gdf: gpd.GeoDataFrame) -> None:
         from geo.io.writers import _csv_frame
@@ -301,6 +346,78 @@ def _dictionary_columns(table: Any) -> list[str]:
             if pc.count_distinct(col).as_py() * 2 <= max(len(col), 1):
                 out.append(name)
     return out
+
+
+#: What a GeoPackage field of each pyogrio dtype holds (messages).
+_FIELD_KINDS = {
+    "float64": "number (Real)", "float32": "number (Real)", "int64": "whole-number (Integer64)",
+    "int32": "whole-number (Integer)", "int16": "whole-number (Integer16)",
+    "bool": "yes/no (Boolean)", "datetime64[ms]": "date-time (DateTime)",
+}  # fmt: skip
+_NUMBER_KINDS = ("integer", "floating", "mixed-integer-float", "boolean")
+_DATETIME_KINDS = ("datetime64", "datetime", "date")
+
+
+def _gpkg_misfit(field_dtype: str, col: Any, first_dtype: Any) -> int | None:
+    """Position of the first value of ``col`` a GeoPackage field would not hold as it is.
+
+    Parameters
+    ----------
+    field_dtype
+        The field's type as pyogrio reads it (``"object"`` text, ``"float64"``,
+        ``"int32"``, ``"bool"``, ``"datetime64[ms]"`` …).
+    col
+        A later chunk's column (a pandas Series).
+    first_dtype
+        The first chunk's dtype of the column (a field of another type, a list or a
+        time, takes only that).
+
+    Returns
+    -------
+    int or None
+        ``None`` when every value fits: missing values anywhere; anything in a text
+        field; numbers in a number field; whole numbers within range in an integer
+        field; yes/no (or 0/1) in a yes/no field; date-times in a date-time field.
+    """
+    import pandas as pd
+
+    if field_dtype == "object":
+        return None  # a text field holds any value, as text
+    values = col.astype(object) if isinstance(col.dtype, pd.CategoricalDtype) else col
+    missing = np.asarray(pd.isna(values), dtype=bool)
+    if missing.all():
+        return None
+    if field_dtype.startswith("datetime64"):
+        allowed = _DATETIME_KINDS
+    elif field_dtype.startswith(("float", "int", "bool")):
+        allowed = _NUMBER_KINDS
+    else:  # another type (a list, a time): only the first chunk's own
+        return None if col.dtype == first_dtype else int(np.flatnonzero(~missing)[0])
+    if pd.api.types.infer_dtype(values, skipna=True) not in allowed:
+        # a value of another kind, or a mix of allowed ones (yes/no and numbers): value
+        # by value (on this rare path a loop is fine)
+        for at, value in enumerate(values):
+            if not missing[at] and pd.api.types.infer_dtype([value]) not in allowed:
+                return at
+    if field_dtype.startswith(("float", "datetime64")):
+        return None
+    x = np.nan_to_num(_as_numbers(values))
+    if field_dtype == "bool":
+        bad = (x != 0.0) & (x != 1.0)
+    else:
+        info = np.iinfo(field_dtype)
+        bad = (x != np.floor(x)) | (x < info.min) | (x > info.max)
+    bad &= ~missing
+    return int(np.flatnonzero(bad)[0]) if bad.any() else None
+
+
+def _as_numbers(col: Any) -> NDArray[np.float64]:
+    """A column of numbers, yes/no and missing values as floats (missing: NaN)."""
+    import pandas as pd
+
+    values = np.asarray(col, dtype=object)
+    missing = np.asarray(pd.isna(values), dtype=bool)
+    return np.where(missing, np.nan, values).astype(np.float64)
 
 
 #: Little-endian ISO WKB of a 2-D point: byte order, type, x, y (21 bytes, unpadded).

@@ -1,6 +1,8 @@
-"""ChunkWriter's GeoParquet: categorical text written as plain text, types kept."""
+"""ChunkWriter: categorical text as plain text, types kept, GeoPackage chunks that do not fit."""
 
 from __future__ import annotations
+
+import datetime
 
 import geopandas as gpd
 import numpy as np
@@ -112,3 +114,63 @@ def test_repeated_text_gets_dictionary_pages_distinct_text_and_numbers_do_not(tm
     assert back["site_id"].tolist() == chunk["site_id"].tolist() * 2
     assert back["verdict"].tolist() == chunk["verdict"].tolist() * 2
     assert back["dist_m"].tolist() == chunk["dist_m"].tolist() * 2
+
+
+def _one_column(values) -> gpd.GeoDataFrame:
+    n = len(values)
+    return gpd.GeoDataFrame(
+        {"a": values}, geometry=shapely.points(np.arange(n), np.arange(n)), crs="EPSG:4326"
+    )
+
+
+@pytest.mark.parametrize(
+    ("first", "later", "kind", "shown"),
+    [
+        ([np.nan, np.nan], ["x", "y"], "number (Real)", "'x'"),  # GDAL wrote 0.0
+        ([1.5, 2.5], [3.0, "十"], "number (Real)", "'十'"),
+        ([1, 2], [np.nan, 1.5], "whole-number (Integer64)", "1.5"),  # GDAL wrote 1
+        (np.array([1, 2], dtype="int32"), [3, 2**40], "whole-number (Integer)", str(2**40)),
+        ([True, False], [True, 2], "yes/no (Boolean)", "2"),  # GDAL wrote True
+        (pd.to_datetime(["2026-01-01", "2026-01-02"]), [None, "明天"], "date-time", "'明天'"),
+    ],
+)
+def test_gpkg_refuses_a_chunk_its_first_chunks_fields_would_not_hold(
+    tmp_path, first, later, kind, shown
+):
+    from geo.errors import InputFormatError
+
+    path = tmp_path / "out.gpkg"
+    _one_column(["旧"]).to_file(path, layer="out")  # a previous output
+    with pytest.raises(InputFormatError) as err:
+        with ChunkWriter(path) as w:
+            w.write(_one_column(first))
+            w.write(_one_column(later))
+    msg = str(err.value)
+    bad_row = 2 + next(i for i, v in enumerate(later) if str(v) == shown.strip("'")) + 1
+    assert "'a'" in msg and kind in msg and shown in msg and f"row {bad_row} " in msg
+    assert gpd.read_file(path)["a"].tolist() == ["旧"]  # the previous output is intact
+
+
+@pytest.mark.parametrize(
+    ("first", "later", "expected"),
+    [
+        ([None, None], ["x", 1.5], [None, None, "x", "1.5"]),  # a text field: any value
+        (["x", "y"], [1, 2.5], ["x", "y", "1", "2.5"]),
+        ([1, 2], [3.0, np.nan], [1, 2, 3, None]),  # whole numbers with a missing value
+        ([1.5, 2.5], [3, True], [1.5, 2.5, 3.0, 1.0]),
+        ([True, False], [1.0, None], [True, False, True, None]),
+        (pd.Categorical(["甲", "乙"]), pd.Categorical(["丙", "甲"]), ["甲", "乙", "丙", "甲"]),
+        (
+            pd.to_datetime(["2026-01-01 08:00", "2026-01-02 00:00"]),
+            [datetime.datetime(2026, 3, 1, 9, 30, 15), None],
+            [*map(pd.Timestamp, ["2026-01-01 08:00", "2026-01-02", "2026-03-01 09:30:15"]), None],
+        ),
+    ],
+)
+def test_gpkg_writes_later_chunks_that_fit_as_they_are(tmp_path, first, later, expected):
+    path = tmp_path / "out.gpkg"
+    with ChunkWriter(path) as w:
+        w.write(_one_column(first))
+        w.write(_one_column(later))
+    back = gpd.read_file(path)["a"].astype(object).where(lambda s: s.notna(), None)
+    assert back.tolist() == expected
