@@ -233,6 +233,53 @@ def _write_feature_class(
     )  # fmt: skip
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether paths ``a`` and ``b`` name one file (links followed; either may not exist)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one does not exist (yet): compare the paths themselves
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def refuse_overwriting_input(source: str | Path | None, outputs: Mapping[str, str | Path]) -> None:
+    """Refuse, before any work, outputs that are the input file or each other.
+
+    Writing an output replaces its file whole (:func:`replacing_file`): an output
+    that is the input would replace the data being read (a typo, a tab completion,
+    a fixed errors file checked again with the same ``--out``), and two outputs at one
+    path would leave only the last.
+
+    Parameters
+    ----------
+    source
+        The input file (``None``: not a file, e.g. a GeoDataFrame).
+    outputs
+        How each output is named to the user (``"--out"``) → its path.
+
+    Raises
+    ------
+    InputFormatError
+        Naming the output, the file and the fix.
+    """
+    named = [(label, Path(path)) for label, path in outputs.items()]
+    for i, (label, path) in enumerate(named):
+        if source is not None and _same_file(path, Path(source)):
+            msg = (
+                f"{path}: 输出会覆盖输入文件 / the output {label} is the input file "
+                f"{source}: writing it would replace the data being read. "
+                f"修正 / fix: choose another path for it."
+            )
+            raise InputFormatError(msg)
+        for other, other_path in named[:i]:
+            if _same_file(path, other_path):
+                msg = (
+                    f"{path}: 两个输出是同一个文件 / the outputs {other} and {label} are one "
+                    f"file: the second would replace the first. 修正 / fix: choose another "
+                    f"path for one of them."
+                )
+                raise InputFormatError(msg)
+
+
 @contextlib.contextmanager
 def replacing_file(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path with ``path``'s name, moved over ``path`` when the block succeeds.

@@ -116,6 +116,18 @@ def test_batch_to_geopackage(tmp_path, demo_points):
     assert len(got) == 2 and got.crs is not None
 
 
+def test_batch_out_over_its_sites_is_refused_and_the_sites_kept(tmp_path, demo_points):
+    sites = gpd.GeoDataFrame({"name": ["a", "b"]}, geometry=list(demo_points), crs="EPSG:4326")
+    src = tmp_path / "sites.gpkg"
+    sites.to_file(src)
+    before = src.read_bytes()
+    result = CliRunner().invoke(cli, ["check", str(src), "--pack", "beijing", "--out", str(src)])
+    assert result.exit_code == 1
+    assert "the output out (--out) is the input file" in result.output
+    assert "choose another path" in result.output
+    assert src.read_bytes() == before
+
+
 def test_site_and_at_are_exclusive(tmp_path):
     result = CliRunner().invoke(cli, ["check", "--pack", "beijing"])
     assert result.exit_code == 2

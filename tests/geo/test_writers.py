@@ -150,3 +150,21 @@ def test_driver_argument(tmp_path, points):
     assert read_vector(path)["名称"].tolist() == ["水源井1", "水源井2"]
     with pytest.raises(InputFormatError, match="driver="):
         write_vector(points, tmp_path / "x.gpkg", driver="DWG")
+
+
+def test_refuse_overwriting_input_follows_links(tmp_path):
+    from geo.io.writers import refuse_overwriting_input
+
+    src = tmp_path / "sites.gpkg"
+    src.write_bytes(b"x")
+    hard = tmp_path / "hard.gpkg"
+    hard.hardlink_to(src)
+    (tmp_path / "sub").mkdir()
+    for out in (src, hard, tmp_path / "sub" / ".." / "sites.gpkg"):
+        with pytest.raises(InputFormatError, match="the output --out is the input file"):
+            refuse_overwriting_input(src, {"--out": out})
+    new = tmp_path / "new.gpkg"  # not written yet: compared by path
+    with pytest.raises(InputFormatError, match="outputs --out and --errors are one file"):
+        refuse_overwriting_input(src, {"--out": new, "--errors": tmp_path / "." / "new.gpkg"})
+    refuse_overwriting_input(src, {"--out": new, "--errors": tmp_path / "new.errors.csv"})
+    refuse_overwriting_input(None, {"--out": src})  # a frame in memory: nothing to keep

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -215,3 +217,24 @@ def test_a_workbook_too_big_for_excel_stops_early(pack, tmp_path, monkeypatch):
         run_batch(sites, pack=pack, store_or_layers=make_layers(), out=out, chunk_size=20)
     assert not out.exists()
     assert 0 < sum(checked) < 300  # stopped after a few chunks, not 600 sites
+
+
+def test_an_output_over_the_input_is_refused_and_the_input_kept(tmp_path, pack, layers):
+    sites = _csv(tmp_path)
+    fixed = tmp_path / "result.errors.csv"  # an errors file fixed by hand, checked again
+    fixed.write_bytes(sites.read_bytes())
+    before = {p: p.read_bytes() for p in (sites, fixed)}
+    link = tmp_path / "link.csv"
+    link.symlink_to(sites)
+    cases = [
+        (sites, {"out": sites}, "the output out (--out) is the input file"),
+        (link, {"out": sites}, "is the input file"),  # the same file by another name
+        (fixed, {"out": tmp_path / "result.csv"}, "errors_out (--errors, default"),
+        (sites, {"out": tmp_path / "r.csv", "errors_out": sites}, "errors_out (--errors)"),
+        (sites, {"out": tmp_path / "r.csv", "errors_out": tmp_path / "r.csv"}, "are one file"),
+    ]
+    for source, outputs, message in cases:
+        with pytest.raises(InputFormatError, match=re.escape(message)):
+            run_batch(source, pack=pack, store_or_layers=layers, **outputs)
+    assert {p: p.read_bytes() for p in (sites, fixed)} == before
+    assert not (tmp_path / "r.csv").exists() and not (tmp_path / "result.csv").exists()

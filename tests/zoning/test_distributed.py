@@ -154,6 +154,16 @@ def test_bad_input_is_refused_before_any_work(layers, pack, client, tmp_path):
     text.write_text("lon,lat\n116.7,39.9\n", encoding="utf-8")
     with pytest.raises(InputFormatError, match="GeoParquet"):
         run_batch_dask(text, pack=pack, store=layers, out=tmp_path / "out", scheduler=client)
+    # a folder of parts checked into itself (its part files would be cleared first), or
+    # the errors file over the input: refused, the input intact
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    sites.to_parquet(parts / "part.00000.parquet")
+    for out, errors in ((parts, None), (tmp_path / "res", parts / "part.00000.parquet")):
+        with pytest.raises(InputFormatError, match="input"):
+            run_batch_dask(parts / "part.00000.parquet", pack=pack, store=layers, out=out,
+                           errors_out=errors, scheduler=client)  # fmt: skip
+    assert len(gpd.read_parquet(parts / "part.00000.parquet")) == 20
 
 
 def test_hilbert_keys_match_dask_geopandas_order():

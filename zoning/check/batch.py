@@ -76,7 +76,7 @@ from geo.io import write_vector
 from geo.io.chunks import count_rows, iter_vector_chunks, read_ahead, split_frame
 from geo.io.spreadsheet import write_csv
 from geo.io.stream_writer import ChunkWriter
-from geo.io.writers import output_driver
+from geo.io.writers import output_driver, refuse_overwriting_input
 from layers.kinds import canonical_kind
 from zoning.check.layer_index import text_array
 from zoning.check.notes import synthetic_kinds
@@ -577,8 +577,9 @@ def run_batch(
     Raises
     ------
     InputFormatError
-        The input cannot be read at all (unknown format, empty file), or ``out`` has
-        a suffix no writer knows.
+        The input cannot be read at all (unknown format, empty file), ``out`` has
+        a suffix no writer knows, or ``out`` or ``errors_out`` is the input file (or
+        both are one file), before any work.
     MissingLayerError
         A layer kind the pack needs is missing (``missing_layers="raise"``).
     PackError
@@ -601,6 +602,9 @@ def run_batch(
     errors_path = (
         Path(errors_out) if errors_out is not None else out.with_name(f"{out.stem}.errors.csv")
     )
+    source = None if isinstance(sites_path_or_gdf, gpd.GeoDataFrame) else sites_path_or_gdf
+    errors_label = "errors_out (--errors" + (")" if errors_out else ", default <out>.errors.csv)")
+    refuse_overwriting_input(source, {"out (--out)": out, errors_label: errors_path})
     xlsx = out.suffix.lower() == ".xlsx"
     streamed = not xlsx and output_driver(out) in ("Parquet", "GPKG", "CSV")
     read_options = dict(read_options or {})

@@ -40,6 +40,7 @@ import shapely
 
 from geo.errors import GeometryRepairedWarning, InputFormatError
 from geo.io.spreadsheet import write_csv
+from geo.io.writers import refuse_overwriting_input
 from zoning.check.batch import BatchSummary
 from zoning.check.dask_engine import (
     _finite_bounds,
@@ -345,7 +346,8 @@ def run_batch_dask(
     InputFormatError
         The input is not GeoParquet, has duplicated ``site_id`` values, or
         ``distances`` names a kind that is not a layer kind of the pack (checked
-        before the cluster starts); ``n_workers`` is not a whole number >= 1.
+        before the cluster starts); ``n_workers`` is not a whole number >= 1; the
+        input is ``out``, lies inside it or is ``errors_out`` (before any work).
     MissingLayerError
         A layer kind the pack needs is missing (``missing_layers="raise"``).
 
@@ -362,10 +364,18 @@ def run_batch_dask(
 
     t0 = time.perf_counter()
     in_path, out = Path(in_path), Path(out)
+    errors_path = Path(errors_out) if errors_out else out.with_name(f"{out.name}.errors.csv")
+    refuse_overwriting_input(in_path, {"out": out, "errors_out": errors_path})
+    if Path(os.path.realpath(in_path)).is_relative_to(os.path.realpath(out)):
+        msg = (
+            f"{in_path}: 输入在输出文件夹中 / the input is inside the output folder {out}, "
+            f"whose part files are replaced by this run. 修正 / fix: choose another folder "
+            f"for out."
+        )
+        raise InputFormatError(msg)
     pack = pack if isinstance(pack, Pack) else load_pack(pack)
     checker = SiteChecker(pack, _layers_for(pack, store), missing_layers=missing_layers)
     dist = sorted(checker.distance_kinds(distances))  # bad kinds fail before any work
-    errors_path = Path(errors_out) if errors_out else out.with_name(f"{out.name}.errors.csv")
     if not in_path.exists():
         raise FileNotFoundError(in_path)
 
