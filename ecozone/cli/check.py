@@ -502,9 +502,13 @@ def _batch(
     if sites is None:
         raise click.UsageError("batch mode (--out) needs a SITES file")
     if engine != "dask" and out.suffix.lower() != ".xlsx":  # dask: a GeoParquet folder
+        from geo.errors import InputFormatError
         from geo.io.writers import output_driver
 
-        output_driver(out)  # an unsupported format fails now, not after the check
+        try:  # an unsupported format fails now, not after the check
+            output_driver(out)
+        except InputFormatError as err:  # (the batch also writes workbooks)
+            raise InputFormatError(f"{err} A batch also writes .xlsx workbooks.") from err
     if engine == "dask":
         from zoning.check.dask_batch import run_batch_dask
 

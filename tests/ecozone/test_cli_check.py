@@ -128,6 +128,16 @@ def test_batch_out_over_its_sites_is_refused_and_the_sites_kept(tmp_path, demo_p
     assert src.read_bytes() == before
 
 
+def test_batch_out_of_unknown_format_names_every_format(tmp_path, demo_points):
+    src = tmp_path / "sites.geojson"
+    gpd.GeoDataFrame(geometry=list(demo_points), crs="EPSG:4326").to_file(src)
+    out = tmp_path / "results.txt"
+    result = CliRunner().invoke(cli, ["check", str(src), "--pack", "beijing", "--out", str(out)])
+    assert result.exit_code == 1
+    assert "'.gpkg'" in result.output and ".xlsx" in result.output
+    assert not out.exists()
+
+
 def test_site_and_at_are_exclusive(tmp_path):
     result = CliRunner().invoke(cli, ["check", "--pack", "beijing"])
     assert result.exit_code == 2
