@@ -365,12 +365,12 @@ def run_batch_dask(
     t0 = time.perf_counter()
     in_path, out = Path(in_path), Path(out)
     errors_path = Path(errors_out) if errors_out else out.with_name(f"{out.name}.errors.csv")
-    refuse_overwriting_input(in_path, {"out": out, "errors_out": errors_path})
+    refuse_overwriting_input(in_path, {"out (--out)": out, "errors_out (--errors)": errors_path})
     if Path(os.path.realpath(in_path)).is_relative_to(os.path.realpath(out)):
         msg = (
             f"{in_path}: 输入在输出文件夹中 / the input is inside the output folder {out}, "
             f"whose part files are replaced by this run. 修正 / fix: choose another folder "
-            f"for out."
+            f"for out (--out)."
         )
         raise InputFormatError(msg)
     pack = pack if isinstance(pack, Pack) else load_pack(pack)
