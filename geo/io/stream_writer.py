@@ -14,11 +14,13 @@ interrupted or failing run leaves the previous file intact.
   (see :func:`_parquet_fields`); other text columns get dictionary pages when the
   first chunk repeats their values, numbers never (:func:`_dictionary_columns`).
 - GeoPackage (``.gpkg``): pyogrio, later chunks appended to the layer; the QGIS
-  ``style`` is stored before the rename. The first chunk sets the fields' types, and a
-  later chunk must fit them (:func:`_gpkg_misfit`): a text field takes any value (as
-  text), a number field numbers, an integer field whole numbers in its range, a yes/no
-  field yes/no, a date-time field date-times. GDAL would write anything else as 0,
-  cut or empty, so such a chunk is refused, naming the column and the row.
+  ``style`` is stored before the rename. An existing file keeps its other layers (as
+  with :func:`geo.io.write_vector`, the chunks go into a copy of it). The first chunk
+  sets the fields' types, and a later chunk must fit them (:func:`_gpkg_misfit`): a
+  text field takes any value (as text), a number field numbers, an integer field
+  whole numbers in its range, a yes/no field yes/no, a date-time field date-times.
+  GDAL would write anything else as 0, cut or empty, so such a chunk is refused,
+  naming the column and the row.
 - CSV (``.csv``): as :func:`geo.io.write_vector` writes it (UTF-8 with BOM,
   geometry as WKT, formula-safe cells unless ``raw``), except that ``lon``/``lat``
   (``x``/``y``) columns are always present (empty for non-point rows), since the
@@ -43,7 +45,7 @@ from numpy.typing import NDArray
 from geo.crs import plain_point_xy
 from geo.errors import InputFormatError
 from geo.io.gpkg_styles import QgisStyle, write_layer_styles
-from geo.io.writers import output_driver, replacing_file
+from geo.io.writers import keep_other_layers, output_driver, replacing_file
 
 __all__ = ["STREAMED_DRIVERS", "ChunkWriter"]
 
@@ -59,7 +61,8 @@ class ChunkWriter:
     path
         Target file: ``.parquet``/``.geoparquet``, ``.gpkg`` or ``.csv``.
     layer
-        GeoPackage layer name (default: the file's stem; the file holds that layer only).
+        GeoPackage layer name (default: the file's stem; an existing file's other
+        layers are kept).
     style
         GeoPackage: the layer's default QGIS style.
     raw
@@ -112,6 +115,12 @@ class ChunkWriter:
 
     def __enter__(self) -> ChunkWriter:
         self._tmp = self._stack.enter_context(replacing_file(self.path))
+        if self.driver == "GPKG":
+            try:  # before any chunk: a file that is not a GeoPackage fails now
+                keep_other_layers(self.path, self._tmp)
+            except BaseException as err:  # the temporary folder goes, the target stays
+                self._stack.__exit__(type(err), err, err.__traceback__)
+                raise
         return self
 
     def __exit__(

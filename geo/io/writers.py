@@ -3,13 +3,13 @@
 Every write goes to a temporary folder beside the target and is moved into place
 with :func:`os.replace`, so an interrupted write leaves the previous file intact.
 
-GeoPackage and ``layer``: with ``layer=None`` the whole file is replaced by a new
-one holding a single layer named after the file. With ``layer="name"`` and an
-existing file, the file is copied to the temporary folder, the layer is written
-into the copy (replacing a layer of that name, keeping all others) and the copy
-is renamed over the original: other layers survive, and an interruption leaves
-the original untouched. With ``overwrite=False`` an existing layer of that name
-(or, without ``layer``, an existing file) is an error.
+GeoPackage and ``layer`` (default: the file's stem): a GeoPackage holds many layers
+(a QGIS project's, often), so writing one never drops the others, as GDAL and QGIS
+do. An existing file is copied to the temporary folder (:func:`keep_other_layers`),
+the layer is written into the copy (replacing a layer of that name, keeping all
+others) and the copy is renamed over the original: an interruption leaves the
+original untouched. An existing file that is not a GeoPackage is refused, not
+replaced. With ``overwrite=False`` an existing layer of that name is an error.
 
 Shapefiles are written in UTF-8 with a ``.cpg``; each part is replaced atomically,
 and stale sidecars of the old shapefile (``.qix``, ``.sbn``, ``.cpg``, ...) are
@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sqlite3
 import tempfile
 import warnings
 from collections.abc import Iterator, Mapping
@@ -308,6 +309,44 @@ def replacing_file(path: str | Path) -> Iterator[Path]:
         shutil.rmtree(tmpdir, ignore_errors=True)
 
 
+def keep_other_layers(path: str | Path, tmp: str | Path) -> None:
+    """Copy an existing GeoPackage ``path`` to ``tmp``, where a layer is then written.
+
+    A GeoPackage holds many layers: writing one into a copy of the file, renamed
+    over it when complete, keeps the others (and an interruption leaves the file as
+    it was). Nothing is copied when ``path`` does not exist.
+
+    Parameters
+    ----------
+    path
+        The target GeoPackage.
+    tmp
+        The temporary file that will replace it.
+
+    Raises
+    ------
+    InputFormatError
+        ``path`` exists, is not empty and is not a GeoPackage: it is not replaced (it
+        may hold data of another kind).
+    """
+    path = Path(path)
+    if not path.exists() or path.stat().st_size == 0:
+        return  # nothing to keep
+    try:  # a GeoPackage is an SQLite database with a gpkg_contents table
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            con.execute("SELECT 1 FROM gpkg_contents LIMIT 1").fetchall()
+        finally:
+            con.close()
+    except sqlite3.Error as err:
+        msg = (
+            f"{path}: 已存在但不是 GeoPackage / exists but is not a GeoPackage ({err}); it "
+            f"is left as it is. 修正 / fix: choose another output path, or move that file."
+        )
+        raise InputFormatError(msg) from err
+    shutil.copy2(path, tmp)
+
+
 def _layer_exists(path: Path, layer: str) -> bool:
     try:
         return layer in {str(n) for n, _ in pyogrio.list_layers(path)}
@@ -336,8 +375,9 @@ def write_vector(
         Target file; the format comes from the suffix (.gpkg, .geojson/.json,
         .parquet, .shp, .csv, .gdb) unless ``driver`` is given.
     layer
-        GeoPackage layer name; given, the layer is added to (or replaced in) an
-        existing file and its other layers are kept (see the module notes).
+        GeoPackage layer name (default: the file's stem); it is added to (or
+        replaced in) an existing file, whose other layers are kept (see the module
+        notes).
     driver
         "GPKG", "GeoJSON", "Parquet", "ESRI Shapefile", "CSV" or "OpenFileGDB".
     overwrite
@@ -362,7 +402,7 @@ def write_vector(
     InputFormatError
         Unknown suffix or driver, or data the format cannot hold.
     OutputExistsError
-        The target exists and ``overwrite=False``.
+        The target (GeoPackage: its layer) exists and ``overwrite=False``.
 
     Examples
     --------
@@ -374,7 +414,9 @@ def write_vector(
         raise InputFormatError(msg)
     path = Path(path)
     drv = _driver(path, driver)
-    add_layer = drv == "GPKG" and layer is not None and path.exists()
+    if drv == "GPKG":
+        layer = layer or path.stem
+    add_layer = drv == "GPKG" and path.exists()
     if path.exists() and not overwrite:
         if not add_layer or _layer_exists(path, layer):
             what = f"layer {layer!r} in {path}" if add_layer else str(path)
@@ -386,9 +428,8 @@ def write_vector(
         tmp = tmpdir / path.name
         try:
             if drv == "GPKG":
-                if add_layer:
-                    shutil.copy2(path, tmp)
-                pyogrio.write_dataframe(gdf, tmp, layer=layer or path.stem, driver="GPKG")
+                keep_other_layers(path, tmp)
+                pyogrio.write_dataframe(gdf, tmp, layer=layer, driver="GPKG")
             elif drv == "GeoJSON":
                 pyogrio.write_dataframe(gdf, tmp, driver="GeoJSON")
             elif drv == "ESRI Shapefile":
@@ -419,7 +460,7 @@ def write_vector(
             msg = f"{path}: 无法写出 {drv} / cannot write the data as {drv} ({err})."
             raise InputFormatError(msg) from err
         if drv == "GPKG" and style is not None:
-            write_layer_styles(tmp, [(layer or path.stem, style)])
+            write_layer_styles(tmp, [(layer, style)])
         produced = sorted(tmpdir.iterdir())
         if drv == "ESRI Shapefile":
             # Parts first, .shp last: a reader never sees a new .shp with old parts.

@@ -114,6 +114,14 @@ def test_batch_to_geopackage(tmp_path, demo_points):
     assert result.exit_code == 0, result.output
     got = gpd.read_file(out, layer="results")  # the file also holds layer_styles
     assert len(got) == 2 and got.crs is not None
+    # a QGIS project's GeoPackage given as --out keeps its own layers
+    project = tmp_path / "project.gpkg"
+    sites.to_file(project, layer="my_plots")
+    args = ["check", str(src), "--pack", "beijing", "--out", str(project)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert gpd.read_file(project, layer="my_plots")["name"].tolist() == ["a", "b"]
+    assert len(gpd.read_file(project, layer="project")) == 2
 
 
 def test_batch_out_over_its_sites_is_refused_and_the_sites_kept(tmp_path, demo_points):

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pyogrio
 import pytest
 import shapely
 
@@ -174,3 +175,36 @@ def test_gpkg_writes_later_chunks_that_fit_as_they_are(tmp_path, first, later, e
         w.write(_one_column(later))
     back = gpd.read_file(path)["a"].astype(object).where(lambda s: s.notna(), None)
     assert back.tolist() == expected
+
+
+def test_gpkg_chunks_keep_the_files_other_layers_and_their_styles(tmp_path):
+    from geo.io import read_vector, write_vector
+    from geo.io.gpkg_styles import QgisStyle, read_layer_styles
+
+    path = tmp_path / "project.gpkg"
+    roads = _one_column(["路1", "路2"])
+    write_vector(roads, path, layer="roads", style=QgisStyle(name="roads", qml="<qgis/>"))
+    write_vector(roads.iloc[:1], path, layer="project")  # an older result: replaced
+    with ChunkWriter(path, style=QgisStyle(name="verdicts", qml="<qgis/>")) as w:
+        w.write(_one_column(["甲", "乙"]))
+        w.write(_one_column(["丙"]))
+    layers = {str(n) for n, _ in pyogrio.list_layers(path)} - {"layer_styles"}
+    assert layers == {"project", "roads"}
+    assert read_vector(path, layer="roads")["a"].tolist() == ["路1", "路2"]
+    assert read_vector(path, layer="project")["a"].tolist() == ["甲", "乙", "丙"]
+    styles = read_layer_styles(path)
+    assert {k: v.name for k, v in styles.items()} == {"roads": "roads", "project": "verdicts"}
+
+
+@pytest.mark.parametrize("kind", ["text", "sqlite"])
+def test_gpkg_chunks_refuse_a_target_that_is_not_a_geopackage_before_writing(tmp_path, kind):
+    from geo.errors import InputFormatError
+    from tests.geo.test_writers import _not_a_geopackage
+
+    path = tmp_path / "results.gpkg"
+    content = _not_a_geopackage(path, kind)
+    with pytest.raises(InputFormatError, match="not a GeoPackage"):
+        with ChunkWriter(path):
+            raise AssertionError("not reached: refused on entering")
+    assert path.read_bytes() == content
+    assert [p.name for p in tmp_path.iterdir()] == ["results.gpkg"]  # no temporary left

@@ -132,10 +132,38 @@ def test_gpkg_layers_added_and_replaced(tmp_path, points, polygons):
     with pytest.raises(OutputExistsError, match="layer 'wells'"):
         write_vector(points, path, layer="wells", overwrite=False)
     write_vector(points, path, layer="more", overwrite=False)  # a new layer is fine
-    # Without layer= the whole file is replaced by a single layer named after it.
+    # Without layer= the layer is named after the file; the others stay (as in QGIS).
     write_vector(points, path)
-    assert pyogrio.list_layers(path)[:, 0].tolist() == ["store"]
+    assert sorted(pyogrio.list_layers(path)[:, 0]) == ["more", "parcels", "store", "wells"]
+    assert len(read_vector(path, layer="parcels")) == 2
     assert [p.name for p in tmp_path.iterdir()] == ["store.gpkg"]
+
+
+def _not_a_geopackage(path, kind: str) -> bytes:
+    """Write a file that is not a GeoPackage: text, or an SQLite database of other tables."""
+    import sqlite3
+
+    if kind == "text":
+        path.write_text("我的笔记 / my notes", encoding="utf-8")
+    else:
+        con = sqlite3.connect(path)
+        con.execute("CREATE TABLE notes (t TEXT)")
+        con.commit()
+        con.close()
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("kind", ["text", "sqlite"])
+def test_a_gpkg_target_that_is_not_a_geopackage_is_left_alone(tmp_path, points, kind):
+    path = tmp_path / "mine.gpkg"
+    content = _not_a_geopackage(path, kind)
+    with pytest.raises(InputFormatError, match="not a GeoPackage"):
+        write_vector(points, path)
+    assert path.read_bytes() == content
+    assert [p.name for p in tmp_path.iterdir()] == ["mine.gpkg"]
+    path.write_bytes(b"")  # an empty file holds nothing to keep: replaced
+    write_vector(points, path)
+    assert len(read_vector(path)) == len(points)
 
 
 @pytest.mark.parametrize("bad", ["out.txt", "out", "out.dwg"])

@@ -175,7 +175,11 @@ def test_interrupted_write_leaves_previous_output(tmp_path, pack, monkeypatch):
     sites = random_sites(3_000, seed=5)
     for suffix in (".parquet", ".gpkg", ".csv"):
         out = tmp_path / f"r{suffix}"
-        out.write_bytes(b"previous result")
+        if suffix == ".gpkg":  # a GeoPackage output goes into a copy of the file
+            sites.iloc[:1].to_file(out, layer="r")
+        else:
+            out.write_bytes(b"previous result")
+        previous = out.read_bytes()
         calls = {"n": 0}
         real = ChunkWriter.write
 
@@ -189,7 +193,7 @@ def test_interrupted_write_leaves_previous_output(tmp_path, pack, monkeypatch):
         with pytest.raises(OSError, match="No space"):
             run_batch(sites, pack=pack, store_or_layers=layers, out=out, chunk_size=1_000)
         monkeypatch.undo()
-        assert out.read_bytes() == b"previous result"
+        assert out.read_bytes() == previous
         assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
         run_batch(sites, pack=pack, store_or_layers=layers, out=out, chunk_size=1_000)
         assert len(_read(out)) == 3_000
