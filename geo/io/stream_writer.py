@@ -117,7 +117,7 @@ class ChunkWriter:
         self._tmp = self._stack.enter_context(replacing_file(self.path))
         if self.driver == "GPKG":
             try:  # before any chunk: a file that is not a GeoPackage fails now
-                keep_other_layers(self.path, self._tmp)
+                keep_other_layers(self.path, self._tmp, self.layer)
             except BaseException as err:  # the temporary folder goes, the target stays
                 self._stack.__exit__(type(err), err, err.__traceback__)
                 raise

@@ -9,7 +9,8 @@ do. An existing file is copied to the temporary folder (:func:`keep_other_layers
 the layer is written into the copy (replacing a layer of that name, keeping all
 others) and the copy is renamed over the original: an interruption leaves the
 original untouched. An existing file that is not a GeoPackage is refused, not
-replaced. With ``overwrite=False`` an existing layer of that name is an error.
+replaced. With ``overwrite=False`` an existing layer of that name is an error. A File
+Geodatabase (an ArcGIS project's) keeps its other feature classes the same way.
 
 Shapefiles are written in UTF-8 with a ``.cpg``; each part is replaced atomically,
 and stale sidecars of the old shapefile (``.qix``, ``.sbn``, ``.cpg``, ...) are
@@ -38,6 +39,7 @@ import tempfile
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import NoReturn
 
 import geopandas as gpd
 import numpy as np
@@ -242,13 +244,15 @@ def _same_file(a: Path, b: Path) -> bool:
         return os.path.realpath(a) == os.path.realpath(b)
 
 
-def refuse_overwriting_input(source: str | Path | None, outputs: Mapping[str, str | Path]) -> None:
-    """Refuse, before any work, outputs that are the input file or each other.
+def check_outputs(source: str | Path | None, outputs: Mapping[str, str | Path]) -> None:
+    """Refuse, before any work, outputs whose writing would destroy data.
 
-    Writing an output replaces its file whole (:func:`replacing_file`): an output
-    that is the input would replace the data being read (a typo, a tab completion,
-    a fixed errors file checked again with the same ``--out``), and two outputs at one
-    path would leave only the last.
+    Writing an output replaces its file (a GeoPackage or File Geodatabase: its layer,
+    see :func:`keep_other_layers`). Refused: an output that is the input (a typo, a
+    tab completion, a fixed errors file checked again with the same ``--out``), which
+    would replace the data being read; two outputs at one path, the last replacing the
+    first; a ``.gpkg`` or ``.gdb`` path holding something else than a GeoPackage or a
+    File Geodatabase.
 
     Parameters
     ----------
@@ -279,6 +283,8 @@ def refuse_overwriting_input(source: str | Path | None, outputs: Mapping[str, st
                     f"path for one of them."
                 )
                 raise InputFormatError(msg)
+        if path.suffix.lower() in (".gpkg", ".gdb"):
+            _holds_layers(path)
 
 
 @contextlib.contextmanager
@@ -309,42 +315,77 @@ def replacing_file(path: str | Path) -> Iterator[Path]:
         shutil.rmtree(tmpdir, ignore_errors=True)
 
 
-def keep_other_layers(path: str | Path, tmp: str | Path) -> None:
-    """Copy an existing GeoPackage ``path`` to ``tmp``, where a layer is then written.
+def keep_other_layers(path: str | Path, tmp: str | Path, layer: str) -> None:
+    """Copy an existing GeoPackage or File Geodatabase ``path`` to ``tmp``, to write into.
 
-    A GeoPackage holds many layers: writing one into a copy of the file, renamed
-    over it when complete, keeps the others (and an interruption leaves the file as
-    it was). Nothing is copied when ``path`` does not exist.
+    Both hold many layers (a QGIS or ArcGIS project's, often): ``layer`` written into a
+    copy, renamed over the original when complete, keeps the others (and an
+    interruption leaves the original as it was). Nothing is copied when ``path`` does
+    not exist, is an empty file, or holds only what this write replaces: ``layer``
+    (in a File Geodatabase also its classes per geometry type, ``<layer>_point`` …,
+    see :func:`_write_filegdb`) and QGIS styles; the new file then holds no stale
+    class of an earlier write.
 
     Parameters
     ----------
     path
-        The target GeoPackage.
+        The target ``.gpkg`` file or ``.gdb`` folder.
     tmp
-        The temporary file that will replace it.
+        The temporary file or folder that will replace it.
+    layer
+        The layer (feature class) about to be written.
 
     Raises
     ------
     InputFormatError
-        ``path`` exists, is not empty and is not a GeoPackage: it is not replaced (it
-        may hold data of another kind).
+        ``path`` exists but is not a GeoPackage (a file) or a File Geodatabase (a
+        folder): it is not replaced (it may hold data of another kind).
     """
     path = Path(path)
-    if not path.exists() or path.stat().st_size == 0:
+    if not _holds_layers(path):
         return  # nothing to keep
-    try:  # a GeoPackage is an SQLite database with a gpkg_contents table
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    own = {layer, "layer_styles"}
+    if path.is_dir():
+        names = {str(n) for n, _ in pyogrio.list_layers(path)}
+        own |= {f"{layer}_{family}" for family in ("point", "line", "polygon", "other")}
+        if names - own:
+            shutil.copytree(path, tmp)
+        return
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
+        names = {str(r[0]) for r in con.execute("SELECT table_name FROM gpkg_contents")}
+    if names - own:
+        shutil.copy2(path, tmp)
+
+
+def _holds_layers(path: Path) -> bool:
+    """Whether ``path`` is a GeoPackage or File Geodatabase (False: nothing there).
+
+    Raises InputFormatError when ``path`` holds something else (see
+    :func:`keep_other_layers`).
+    """
+    if not path.exists() or (path.is_file() and path.stat().st_size == 0):
+        return False
+    if path.is_dir():  # a File Geodatabase is a folder GDAL opens
         try:
+            pyogrio.list_layers(path)
+        except pyogrio.errors.DataSourceError as err:
+            _refuse_replacing(path, "File Geodatabase", err)
+        return True
+    try:  # a GeoPackage is an SQLite database with a gpkg_contents table
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
             con.execute("SELECT 1 FROM gpkg_contents LIMIT 1").fetchall()
-        finally:
-            con.close()
     except sqlite3.Error as err:
-        msg = (
-            f"{path}: 已存在但不是 GeoPackage / exists but is not a GeoPackage ({err}); it "
-            f"is left as it is. 修正 / fix: choose another output path, or move that file."
-        )
-        raise InputFormatError(msg) from err
-    shutil.copy2(path, tmp)
+        _refuse_replacing(path, "GeoPackage", err)
+    return True
+
+
+def _refuse_replacing(path: Path, kind: str, err: Exception) -> NoReturn:
+    """An output ``path`` that exists as something else than a ``kind``: left alone."""
+    msg = (
+        f"{path}: 已存在但不是 {kind} / exists but is not a {kind} ({err}); it is left as "
+        f"it is. 修正 / fix: choose another output path, or move it away."
+    )
+    raise InputFormatError(msg) from err
 
 
 def _layer_exists(path: Path, layer: str) -> bool:
@@ -426,9 +467,10 @@ def write_vector(
     tmpdir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         tmp = tmpdir / path.name
+        if drv in ("GPKG", "OpenFileGDB"):  # many layers: the others are kept
+            keep_other_layers(path, tmp, layer or path.stem)
         try:
             if drv == "GPKG":
-                keep_other_layers(path, tmp)
                 pyogrio.write_dataframe(gdf, tmp, layer=layer, driver="GPKG")
             elif drv == "GeoJSON":
                 pyogrio.write_dataframe(gdf, tmp, driver="GeoJSON")

@@ -180,19 +180,47 @@ def test_driver_argument(tmp_path, points):
         write_vector(points, tmp_path / "x.gpkg", driver="DWG")
 
 
-def test_refuse_overwriting_input_follows_links(tmp_path):
-    from geo.io.writers import refuse_overwriting_input
+def test_check_outputs_follows_links_and_refuses_what_is_not_a_layer_container(tmp_path, points):
+    from geo.io.writers import check_outputs
 
-    src = tmp_path / "sites.gpkg"
-    src.write_bytes(b"x")
-    hard = tmp_path / "hard.gpkg"
+    src = tmp_path / "sites.csv"
+    src.write_text("lon,lat\n116.4,39.9\n", encoding="utf-8")
+    hard = tmp_path / "hard.csv"
     hard.hardlink_to(src)
     (tmp_path / "sub").mkdir()
-    for out in (src, hard, tmp_path / "sub" / ".." / "sites.gpkg"):
+    for out in (src, hard, tmp_path / "sub" / ".." / "sites.csv"):
         with pytest.raises(InputFormatError, match="the output --out is the input file"):
-            refuse_overwriting_input(src, {"--out": out})
+            check_outputs(src, {"--out": out})
     new = tmp_path / "new.gpkg"  # not written yet: compared by path
     with pytest.raises(InputFormatError, match="outputs --out and --errors are one file"):
-        refuse_overwriting_input(src, {"--out": new, "--errors": tmp_path / "." / "new.gpkg"})
-    refuse_overwriting_input(src, {"--out": new, "--errors": tmp_path / "new.errors.csv"})
-    refuse_overwriting_input(None, {"--out": src})  # a frame in memory: nothing to keep
+        check_outputs(src, {"--out": new, "--errors": tmp_path / "." / "new.gpkg"})
+    check_outputs(src, {"--out": new, "--errors": tmp_path / "new.errors.csv"})
+    check_outputs(None, {"--out": src})  # a frame in memory: nothing to keep
+    # a .gpkg / .gdb output path holding something else: refused before any work
+    notes = tmp_path / "notes.gpkg"
+    _not_a_geopackage(notes, "text")
+    folder = tmp_path / "mine.gdb"
+    folder.mkdir()
+    (folder / "readme.txt").write_text("mine", encoding="utf-8")
+    for out, kind in ((notes, "GeoPackage"), (folder, "File Geodatabase")):
+        with pytest.raises(InputFormatError, match=f"exists but is not a {kind}"):
+            check_outputs(src, {"--out": out})
+    write_vector(points, new)
+    check_outputs(src, {"--out": new})  # a GeoPackage: its other layers will be kept
+
+
+def test_gdb_keeps_other_feature_classes_and_refuses_another_folder(tmp_path, points, polygons):
+    path = tmp_path / "project.gdb"
+    write_vector(polygons, path, layer="plots")
+    write_vector(points, path)  # the class named after the folder, beside "plots"
+    write_vector(points.iloc[:1], path)  # replaced
+    assert sorted(pyogrio.list_layers(path)[:, 0]) == ["plots", "project"]
+    assert len(read_vector(path, layer="plots")) == 2
+    assert len(read_vector(path, layer="project")) == 1
+    other = tmp_path / "photos.gdb"
+    other.mkdir()
+    (other / "a.jpg").write_bytes(b"\xff\xd8")
+    with pytest.raises(InputFormatError, match="not a File Geodatabase"):
+        write_vector(points, other)
+    assert [p.name for p in other.iterdir()] == ["a.jpg"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photos.gdb", "project.gdb"]

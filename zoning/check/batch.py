@@ -76,7 +76,7 @@ from geo.io import write_vector
 from geo.io.chunks import count_rows, iter_vector_chunks, read_ahead, split_frame
 from geo.io.spreadsheet import write_csv
 from geo.io.stream_writer import ChunkWriter
-from geo.io.writers import output_driver, refuse_overwriting_input
+from geo.io.writers import check_outputs, output_driver
 from layers.kinds import canonical_kind
 from zoning.check.layer_index import text_array
 from zoning.check.notes import synthetic_kinds
@@ -604,7 +604,7 @@ def run_batch(
     )
     source = None if isinstance(sites_path_or_gdf, gpd.GeoDataFrame) else sites_path_or_gdf
     errors_label = "errors_out (--errors" + (")" if errors_out else ", default <out>.errors.csv)")
-    refuse_overwriting_input(source, {"out (--out)": out, errors_label: errors_path})
+    check_outputs(source, {"out (--out)": out, errors_label: errors_path})
     xlsx = out.suffix.lower() == ".xlsx"
     streamed = not xlsx and output_driver(out) in ("Parquet", "GPKG", "CSV")
     read_options = dict(read_options or {})

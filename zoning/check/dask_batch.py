@@ -40,7 +40,7 @@ import shapely
 
 from geo.errors import GeometryRepairedWarning, InputFormatError
 from geo.io.spreadsheet import write_csv
-from geo.io.writers import refuse_overwriting_input
+from geo.io.writers import check_outputs
 from zoning.check.batch import BatchSummary
 from zoning.check.dask_engine import (
     _finite_bounds,
@@ -365,7 +365,7 @@ def run_batch_dask(
     t0 = time.perf_counter()
     in_path, out = Path(in_path), Path(out)
     errors_path = Path(errors_out) if errors_out else out.with_name(f"{out.name}.errors.csv")
-    refuse_overwriting_input(in_path, {"out (--out)": out, "errors_out (--errors)": errors_path})
+    check_outputs(in_path, {"out (--out)": out, "errors_out (--errors)": errors_path})
     if Path(os.path.realpath(in_path)).is_relative_to(os.path.realpath(out)):
         msg = (
             f"{in_path}: 输入在输出文件夹中 / the input is inside the output folder {out}, "
