@@ -37,6 +37,7 @@ import shapely
 from geo.errors import InputFormatError
 from geo.io import write_vector
 from geo.io.gpkg_styles import QgisStyle
+from geo.io.writers import keep_other_layers
 from maps.qgis_style import geometry_family, style_for_frame
 from maps.style import GAP_STYLE, as_gdf, display_metric_crs, layer_style
 
@@ -209,6 +210,8 @@ def write_qgis_project(
     tmpdir = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
         tmp_gpkg = tmpdir / gpkg.name
+        # a GeoPackage of that name holding other layers (the user's): they stay
+        keep_other_layers(gpkg, tmp_gpkg, [key for key, *_ in entries])
         styles = {}
         for key, _label, gdf, kind, _z in entries:
             styles[key] = style_for_frame(gdf, kind)

@@ -37,7 +37,7 @@ import shutil
 import sqlite3
 import tempfile
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import NoReturn
 
@@ -315,14 +315,14 @@ def replacing_file(path: str | Path) -> Iterator[Path]:
         shutil.rmtree(tmpdir, ignore_errors=True)
 
 
-def keep_other_layers(path: str | Path, tmp: str | Path, layer: str) -> None:
+def keep_other_layers(path: str | Path, tmp: str | Path, layers: str | Iterable[str]) -> None:
     """Copy an existing GeoPackage or File Geodatabase ``path`` to ``tmp``, to write into.
 
-    Both hold many layers (a QGIS or ArcGIS project's, often): ``layer`` written into a
-    copy, renamed over the original when complete, keeps the others (and an
+    Both hold many layers (a QGIS or ArcGIS project's, often): ``layers`` written into
+    a copy, renamed over the original when complete, keep the others (and an
     interruption leaves the original as it was). Nothing is copied when ``path`` does
-    not exist, is an empty file, or holds only what this write replaces: ``layer``
-    (in a File Geodatabase also its classes per geometry type, ``<layer>_point`` …,
+    not exist, is an empty file, or holds only what this write replaces: ``layers``
+    (in a File Geodatabase also their classes per geometry type, ``<layer>_point`` …,
     see :func:`_write_filegdb`) and QGIS styles; the new file then holds no stale
     class of an earlier write.
 
@@ -332,8 +332,8 @@ def keep_other_layers(path: str | Path, tmp: str | Path, layer: str) -> None:
         The target ``.gpkg`` file or ``.gdb`` folder.
     tmp
         The temporary file or folder that will replace it.
-    layer
-        The layer (feature class) about to be written.
+    layers
+        The layer (feature class), or layers, about to be written.
 
     Raises
     ------
@@ -344,10 +344,12 @@ def keep_other_layers(path: str | Path, tmp: str | Path, layer: str) -> None:
     path = Path(path)
     if not _holds_layers(path):
         return  # nothing to keep
-    own = {layer, "layer_styles"}
+    written = {layers} if isinstance(layers, str) else set(layers)
+    own = {*written, "layer_styles"}
     if path.is_dir():
         names = {str(n) for n, _ in pyogrio.list_layers(path)}
-        own |= {f"{layer}_{family}" for family in ("point", "line", "polygon", "other")}
+        families = ("point", "line", "polygon", "other")
+        own |= {f"{layer}_{family}" for layer in written for family in families}
         if names - own:
             shutil.copytree(path, tmp)
         return
