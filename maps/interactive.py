@@ -20,7 +20,6 @@ import html
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -36,6 +35,7 @@ from jinja2 import Template
 
 from geo.chinacoords import convert_geometry
 from geo.errors import InputFormatError
+from geo.io.atomic import replacing_file
 from maps._assets import ASSETS, OfflineFigure, RawHTML
 from maps.basemap import OSM_URL, Basemap, parse_basemap
 from maps.style import (
@@ -684,15 +684,7 @@ def save_interactive(m: folium.Map, path: str | os.PathLike[str]) -> Path:
         msg = f"save_interactive: path {str(out)!r} should end in .html (or .htm)"
         raise InputFormatError(msg)
     page = render_interactive(m)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(page)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; maps are meant to be shared
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with replacing_file(out) as tmp:
+        tmp.write_text(page, encoding="utf-8")
     log.info("saved interactive map to %r (%d bytes)", str(out), len(page.encode("utf-8")))
     return out

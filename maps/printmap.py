@@ -16,7 +16,6 @@ import io
 import logging
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import date
 from importlib.metadata import PackageNotFoundError
@@ -40,6 +39,7 @@ from matplotlib.path import Path as MplPath
 
 from geo.crs import transformer
 from geo.errors import InputFormatError
+from geo.io.atomic import replacing_file
 from maps._assets import cjk_font
 from maps.style import (
     SITE_STYLE,
@@ -710,16 +710,12 @@ def save_print_map(fig: Figure, out: str | os.PathLike[str], *, dpi: int | None 
     if fmt not in ("png", "pdf"):
         msg = f"save_print_map: out={str(path)!r} should end in .png or .pdf"
         raise InputFormatError(msg)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh, mpl.rc_context({"pdf.fonttype": 42, "ps.fonttype": 42}):
-            fig.savefig(fh, format=fmt, dpi=dpi or fig.dpi, facecolor="white")
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; maps are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with (
+        replacing_file(path) as tmp,
+        open(tmp, "wb") as fh,
+        mpl.rc_context({"pdf.fonttype": 42, "ps.fonttype": 42}),
+    ):
+        fig.savefig(fh, format=fmt, dpi=dpi or fig.dpi, facecolor="white")
     log.info("saved print map to %r", str(path))
     return path
 

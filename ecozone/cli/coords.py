@@ -76,10 +76,11 @@ def convert(
             csv_path, src=src, dst=dst, x_col=x_col, y_col=y_col, northing_first=northing_first
         )
         if out is not None:  # atomic; formula-safe unless --raw (geo.io.spreadsheet)
-            from geo.io.spreadsheet import atomic_path, write_csv
+            from geo.io.atomic import replacing_file
+            from geo.io.spreadsheet import write_csv
 
             if raw:
-                with atomic_path(out) as tmp:
+                with replacing_file(out) as tmp:
                     table.to_csv(tmp, index=False, encoding="utf-8-sig")
             else:
                 write_csv(table, out)

@@ -309,9 +309,9 @@ def _write_tables(results, out: Path, pack, table_format: str) -> list[Path]:
     suffix = out.suffix.lower()
     if suffix == ".json":
         payload = [_long_record(r) for r in results]
-        from geo.io.spreadsheet import atomic_path
+        from geo.io.atomic import replacing_file
 
-        with atomic_path(out) as tmp:
+        with replacing_file(out) as tmp:
             tmp.write_text(
                 json.dumps(payload, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
             )

@@ -13,15 +13,13 @@ leaves the previous file intact.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import io
 import math
-import os
 import re
 import tempfile
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -31,9 +29,10 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from geo.errors import InputFormatError
+from geo.io.atomic import replacing_file
 
 __all__ = [
-    "EXCEL_COLUMNS", "EXCEL_ROWS", "atomic_path", "csv_bytes", "neutralise_cell",
+    "EXCEL_COLUMNS", "EXCEL_ROWS", "csv_bytes", "neutralise_cell",
     "neutralise_formulas", "write_csv", "write_xlsx",
 ]  # fmt: skip
 
@@ -103,38 +102,6 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
             out.isetitem(i, s.map(neutralise_cell))
     out.columns = [neutralise_cell(c) for c in out.columns]
     return out
-
-
-@contextlib.contextmanager
-def _replacing(path: Path) -> Iterator[Path]:
-    """Yield a temporary file beside ``path``, renamed over it when the block succeeds."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def atomic_path(path: str | Path) -> contextlib.AbstractContextManager[Path]:
-    """A temporary path beside ``path``, renamed over it when the ``with`` block succeeds.
-
-    For writers of other formats (e.g. DOCX tables) that must leave the old file
-    intact when interrupted.
-
-    Parameters
-    ----------
-    path
-        The final file.
-
-    Returns
-    -------
-    context manager yielding pathlib.Path
-    """
-    return _replacing(Path(path))
 
 
 _BOM = "\ufeff".encode()  # UTF-8 byte order mark: Excel and WPS then read Chinese right
@@ -292,7 +259,7 @@ def write_csv(df: pd.DataFrame, path: str | Path) -> Path:
     pathlib.Path
     """
     path = Path(path)
-    with _replacing(path) as tmp, open(tmp, "wb") as f:
+    with replacing_file(path) as tmp, open(tmp, "wb") as f:
         f.write(_BOM)
         for start in range(0, max(len(df), 1), _CSV_ROWS):  # bounded memory
             f.write(csv_bytes(df.iloc[start : start + _CSV_ROWS], header=start == 0))
@@ -388,7 +355,7 @@ def write_xlsx(
             UserWarning,
             stacklevel=2,
         )
-    with _replacing(path) as tmp:
+    with replacing_file(path) as tmp:
         tmp.write_bytes(buf.getbuffer())
     return path
 

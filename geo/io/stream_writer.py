@@ -2,7 +2,7 @@
 
 For outputs too large to hold at once (a batch of millions of sites): each chunk is
 appended to a temporary file beside the target, which replaces the target only when
-the writer is closed without error (:func:`geo.io.writers.replacing_file`), so an
+the writer is closed without error (:func:`geo.io.atomic.replacing_file`), so an
 interrupted or failing run leaves the previous file intact.
 
 - GeoParquet (``.parquet``/``.geoparquet``): :class:`pyarrow.parquet.ParquetWriter`,
@@ -44,8 +44,9 @@ from numpy.typing import NDArray
 
 from geo.crs import plain_point_xy
 from geo.errors import InputFormatError
+from geo.io.atomic import replacing_file
 from geo.io.gpkg_styles import QgisStyle, write_layer_styles
-from geo.io.writers import keep_other_layers, output_driver, replacing_file
+from geo.io.writers import keep_other_layers, output_driver
 
 __all__ = ["STREAMED_DRIVERS", "ChunkWriter"]
 

@@ -37,7 +37,7 @@ import shutil
 import sqlite3
 import tempfile
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import NoReturn
 
@@ -285,34 +285,6 @@ def check_outputs(source: str | Path | None, outputs: Mapping[str, str | Path]) 
                 raise InputFormatError(msg)
         if path.suffix.lower() in (".gpkg", ".gdb"):
             _holds_layers(path)
-
-
-@contextlib.contextmanager
-def replacing_file(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path with ``path``'s name, moved over ``path`` when the block succeeds.
-
-    The temporary file lives in a hidden folder beside ``path`` (same file system, the
-    same suffix, so GDAL drivers recognise it), as :func:`write_vector` does; when the
-    block raises, the folder is removed and ``path`` is left as it was.
-
-    Parameters
-    ----------
-    path
-        The final file.
-
-    Returns
-    -------
-    context manager yielding pathlib.Path
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmpdir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    try:
-        tmp = tmpdir / path.name
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
 
 
 def keep_other_layers(path: str | Path, tmp: str | Path, layers: str | Iterable[str]) -> None:

@@ -241,9 +241,9 @@ def _write_docx(table: pd.DataFrame, path: Path, title: str, legend: str) -> Pat
         col.width = Mm(mm)  # the grid (LibreOffice, WPS) and each cell (Word)
         for cell in col.cells:
             cell.width = Mm(mm)
-    from geo.io.spreadsheet import atomic_path
+    from geo.io.atomic import replacing_file
 
-    with atomic_path(path) as tmp:
+    with replacing_file(path) as tmp:
         doc.save(str(tmp))
     return path
 

@@ -8,19 +8,16 @@ renderers do not import the builder.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from geo.io.atomic import replacing_file
 from zoning.report.text import NOTE_KINDS, label, pick
 
 __all__ = ["SCHEMA", "report_notes"]
 
 SCHEMA = "ecozone.report/1"
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 _GEOM_TYPES = {
     "Point": ("点", "point"), "MultiPoint": ("多点", "points"), "LineString": ("线", "line"),
     "MultiLineString": ("多线", "lines"), "Polygon": ("面", "polygon"),
@@ -101,13 +98,5 @@ def report_notes(report: Mapping[str, Any], lang: str = "zh") -> list[dict[str, 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write to a temporary file beside ``path`` and rename: no half-written report."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; reports are for sharing
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with replacing_file(path) as tmp:
+        tmp.write_bytes(data)
