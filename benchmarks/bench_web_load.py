@@ -410,9 +410,7 @@ async def run_mixed(
     pts = [asyncio.create_task(point_client(k)) for k in range(args.clients)]
     load0 = os.getloadavg()[0]
     t_heavy = time.perf_counter()
-    await asyncio.gather(
-        *(heavy_client("polygon") for _ in range(args.heavy)), heavy_client("dxf")
-    )
+    await asyncio.gather(*(heavy_client("polygon") for _ in range(args.heavy)), heavy_client("dxf"))
     heavy_s = time.perf_counter() - t_heavy
     stop_points.set()
     await asyncio.gather(*pts)

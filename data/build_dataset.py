@@ -439,9 +439,7 @@ def write_store(
                     kind=kind,
                     source=demo_source(kind, seed=seed, scale=scale),
                     synthetic=True,
-                    extent=(
-                        {"adcodes": DEMO_EXTENTS[kind]} if kind in DEMO_EXTENTS else None
-                    ),
+                    extent=({"adcodes": DEMO_EXTENTS[kind]} if kind in DEMO_EXTENTS else None),
                 )
         _record_info(
             tmp,

@@ -421,9 +421,7 @@ def jurisdiction_map(
     return JurisdictionMap(p, area, shown, uncovered, checked)
 
 
-def coverage_map_layers(
-    pack: Any, store: Any, kinds: Iterable[str]
-) -> tuple[dict[str, Any], Any]:
+def coverage_map_layers(pack: Any, store: Any, kinds: Iterable[str]) -> tuple[dict[str, Any], Any]:
     """Jurisdiction → layers → gaps: what the web coverage map draws.
 
     The jurisdiction's districts (else its own boundary rows), the whole features of

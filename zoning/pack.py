@@ -104,6 +104,7 @@ __all__ = [
     "load_pack",
 ]
 
+
 class Amendment(_Model):
     """Citations a child pack adds to an inherited rule (``[[amend]]`` in the TOML).
 
@@ -490,8 +491,7 @@ def _merge(parent: Pack, raw: dict[str, Any], path: Path) -> tuple[dict[str, Any
     own_zones = raw.get("zones") or {}
     if not isinstance(own_zones, Mapping):
         msg = (
-            f"{_display(path)}: field 'zones': must be a table of [zones.KIND] "
-            f"(got {own_zones!r})"
+            f"{_display(path)}: field 'zones': must be a table of [zones.KIND] (got {own_zones!r})"
         )
         raise PackError(msg)
     merged["zones"] = {**{k: z.model_dump() for k, z in parent.zones.items()}, **own_zones}

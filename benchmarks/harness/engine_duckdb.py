@@ -268,7 +268,8 @@ def run_pip(state: dict[str, Any]) -> Any:
     """The timed call: one ``ST_Intersects`` join (DuckDB's SPATIAL_JOIN, all its threads)."""
     from benchmarks.harness.tasks import PipAnswer
 
-    r = state["con"].execute(
+    sql = (
         "SELECT s.fid AS p, f.fid AS g FROM pts s JOIN l_redline f ON ST_Intersects(s.geom, f.geom)"
-    ).fetchnumpy()
+    )
+    r = state["con"].execute(sql).fetchnumpy()
     return PipAnswer(state["n"], np.asarray(r["p"]), np.asarray(r["g"]))

@@ -86,9 +86,7 @@ def clues(
         except LayerNotFoundError:
             boundary = None
             click.echo("warning: no boundary layer in the store; clues get no district", err=True)
-    result, summary = redline_clues(
-        gdf, redline, boundary, id_column=id_column, citation=citation
-    )
+    result, summary = redline_clues(gdf, redline, boundary, id_column=id_column, citation=citation)
     write_vector(result, out, raw=raw)
     table = summary.rename(columns=CLUE_SUMMARY_ZH)
     if table_out is not None:

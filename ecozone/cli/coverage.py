@@ -161,9 +161,7 @@ def coverage(
 
     p = load_pack(pack)
     if out is not None and out.suffix.lower() not in (".csv", ".xlsx", ".docx", ".json"):
-        raise click.BadParameter(
-            f"{out}: use .csv, .xlsx, .docx or .json", param_hint="--out"
-        )
+        raise click.BadParameter(f"{out}: use .csv, .xlsx, .docx or .json", param_hint="--out")
     area = None
     if jurisdiction:
         area = read_vector(jurisdiction) if Path(jurisdiction).exists() else jurisdiction

@@ -79,9 +79,7 @@ def demo(outdir: Path, store: str | None, as_json: bool) -> None:
             ]
             for r in table.to_dict(orient="records")
         ]
-        print_table(
-            f"coverage: {name}", ["指标", "现状值", "目标", "目标性质", "是否达标"], rows
-        )
+        print_table(f"coverage: {name}", ["指标", "现状值", "目标", "目标性质", "是否达标"], rows)
     console.print(f"\nall outputs are in [bold]{summary.outdir.resolve()}[/]:")
     here = Path.cwd().resolve()
     for key, path in summary.files.items():

@@ -52,10 +52,7 @@ def ledger(
     rule_pack = load_pack(pack)
 
     with open_store(store) as st:
-        layers = [
-            st.get_kind(k)
-            for k in ("pollution_source", "key_area", "strict_zone")
-        ]
+        layers = [st.get_kind(k) for k in ("pollution_source", "key_area", "strict_zone")]
     result = key_area_ledger(*layers, month=list(months) or None, pack=rule_pack)
     written = write_ledger(result, out) if out is not None else []
     if as_json:

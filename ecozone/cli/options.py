@@ -28,8 +28,7 @@ pack_opt = click.option(
     "--pack",
     default=default_pack,
     show_default="the default_pack setting",
-    help="Rule pack (规则包): the name of a pack in zoning/packs/ or the path of a pack "
-    "TOML file.",
+    help="Rule pack (规则包): the name of a pack in zoning/packs/ or the path of a pack TOML file.",
 )
 crs_opt = click.option(
     "--crs",

@@ -37,12 +37,12 @@ sys.path[:] = [p for p in sys.path if p and Path(p).resolve() != _HERE]
 Emit = Callable[[dict[str, Any]], None]
 
 
-
 def _pack(params: dict[str, Any]) -> str:
     """The PACK parameter, or the default_pack setting when it is left empty."""
     from ecozone.cli.options import default_pack
 
     return str(params.get("pack") or "").strip() or default_pack()
+
 
 def _emit(obj: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")

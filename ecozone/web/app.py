@@ -50,6 +50,7 @@ __all__ = ["app_from_env", "create_app"]
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
+
 def _open_store(store: Any, settings: WebSettings) -> Any:
     from layers import LayerStore, open_store
 
@@ -147,9 +148,7 @@ def create_app(store: Any = None, *, settings: WebSettings | None = None) -> Fas
         max_bytes=settings.max_upload_bytes,
         on_reject=lambda scope: routes_api.audit_refused(app, scope, 413, "too large"),
     )
-    app.add_middleware(
-        SecurityHeadersMiddleware, csp=PAGE_CSP.format(tiles=tile_origins(basemap))
-    )
+    app.add_middleware(SecurityHeadersMiddleware, csp=PAGE_CSP.format(tiles=tile_origins(basemap)))
     log.info("ecozone web app over %s", getattr(the_store, "path", the_store))
     return app
 

@@ -156,8 +156,8 @@ STRINGS: dict[str, tuple[str, str]] = {
         "未达到时记为“未达到力争目标”；部分区无数据时合计值标为“部分数据，未判定”。",
         "A target is judged only for the area its plan sets it for; district figures are "
         "contributions, not judged on their own. Aspirations (力争) that are not reached read "
-        "\"aspiration not reached\"; totals built from part of the districts are \"partial data, "
-        "not judged\".",
+        '"aspiration not reached"; totals built from part of the districts are "partial data, '
+        'not judged".',
     ),
     "by_district": ("分区结果", "By district"),
     "district": ("区", "District"),

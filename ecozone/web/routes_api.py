@@ -520,9 +520,7 @@ async def _import_form(
             )  # fmt: skip
             return layer
 
-        layer = await st.runner.run(
-            work, timeout=st.settings.batch_time_limit_s, what="the import"
-        )
+        layer = await st.runner.run(work, timeout=st.settings.batch_time_limit_s, what="the import")
         return layer, issues
 
 

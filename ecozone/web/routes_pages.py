@@ -236,4 +236,3 @@ def source_page(
         request, "source.html", "sources", src=src, lines=lines, line=line, heads=heads,
         error=error,
     )  # fmt: skip
-

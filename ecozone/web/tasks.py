@@ -52,8 +52,7 @@ def check_notes(entry: Any, result: Any, notes: list[str]) -> list[str]:
     if skipped:
         out.append(
             "缺少图层，以下规则数据不足（无法判定）/ layers missing, these rules cannot be "
-            "judged (insufficient data): "
-            + ", ".join(map(str, skipped))
+            "judged (insufficient data): " + ", ".join(map(str, skipped))
         )
     return out
 

@@ -70,6 +70,7 @@ _STATE: dict[str, Any] = {}
 
 _M_ARENA_MAX = -8  # mallopt parameter (glibc malloc.h)
 
+
 def worker_store() -> Any:
     """The layer store of this worker process (opened on first use)."""
     store = _STATE.get("store")

@@ -110,9 +110,7 @@ class _Budget:
             raise InputFormatError(msg)
 
 
-def _entities(
-    msp: Iterable[Any], budget: _Budget, depth: int = 0
-) -> Iterator[tuple[Any, Any]]:
+def _entities(msp: Iterable[Any], budget: _Budget, depth: int = 0) -> Iterator[tuple[Any, Any]]:
     """(top-level entity, drawable entity) pairs, exploding block references."""
     for e in msp:
         budget.spend(1)

@@ -93,9 +93,7 @@ def parse_angle(text: Any) -> tuple[float, str | None]:
 
 
 # A pasted 界址点 row starts with the point's name: "J1 4420123.4 39452123.4", "1号,…"
-_POINT_LABEL = re.compile(
-    r"^\s*(?:(?![NSEWnsew])[A-Za-z]{1,3}\d+|\d+号|界址点\s*\d+)\s*[,，\s]\s*"
-)
+_POINT_LABEL = re.compile(r"^\s*(?:(?![NSEWnsew])[A-Za-z]{1,3}\d+|\d+号|界址点\s*\d+)\s*[,，\s]\s*")
 
 
 def _pair(chunk: str, n: int) -> tuple[float, float]:

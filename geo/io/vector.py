@@ -211,7 +211,7 @@ def _check_declared_crs(path: Path) -> None:
     except CRSError:
         msg = (
             f"{path}: 未知坐标系 / the file declares the coordinate system {name!r}, which is "
-            "not a known CRS. Fix or remove its \"crs\" member (GeoJSON is WGS84 lon/lat), "
+            'not a known CRS. Fix or remove its "crs" member (GeoJSON is WGS84 lon/lat), '
             "or give the right one with crs=."
         )
         raise CRSDetectionError(msg) from None

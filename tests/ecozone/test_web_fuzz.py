@@ -501,9 +501,10 @@ def test_fuzz_hostile_inputs_with_a_full_tmpdir(tmp_path):
     try:
         store = build_store(tmp_path / "store.gpkg")
         s = WebSettings(api_token=TOKEN, threads=2, processes=1, time_limit_s=20)
-        with live_server(create_app(str(store), settings=s)) as url, httpx.Client(
-            base_url=url, timeout=60
-        ) as c:
+        with (
+            live_server(create_app(str(store), settings=s)) as url,
+            httpx.Client(base_url=url, timeout=60) as c,
+        ):
             (mnt / "filler").write_bytes(b"\0" * (1024 * 1024 - 8 * 1024))
             square = [[C_LON, C_LAT], [C_LON + 0.01, C_LAT], [C_LON + 0.01, C_LAT + 0.01],
                       [C_LON, C_LAT]]  # fmt: skip

@@ -98,10 +98,12 @@ def make_layers() -> dict[str, gpd.GeoDataFrame]:
         # the municipality reaches beyond the units (random test sites lie within 40 km),
         # and holds the second cluster on the GK zone edge (its jurisdiction: #11)
         [
-            MultiPolygon([
-                rect(-50000, -50000, 50000, 50000),
-                rect(-5000, -5000, 5000, 5000, lon0=EDGE_LON, lat0=EDGE_LAT),
-            ]),
+            MultiPolygon(
+                [
+                    rect(-50000, -50000, 50000, 50000),
+                    rect(-5000, -5000, 5000, 5000, lon0=EDGE_LON, lat0=EDGE_LAT),
+                ]
+            ),
             rect(-8000, -8000, 8000, 8000),
         ],
     )
@@ -149,9 +151,7 @@ def make_layers() -> dict[str, gpd.GeoDataFrame]:
     L["residential"]["area_m2"] = [geodesic_area(g) for g in L["residential"].geometry]
     # Tongzhou key area: 750 m disc around a monitoring station; strict zone: 2 blocks
     st = at(-6000, 5000)
-    L["key_area"] = frame(
-        [{"feature_id": "KEY-1", "name": "重点区域"}], [disc(*st, 750, n=144)]
-    )
+    L["key_area"] = frame([{"feature_id": "KEY-1", "name": "重点区域"}], [disc(*st, 750, n=144)])
     L["strict_zone"] = frame(
         [{"feature_id": "SZ-1", "name": "严控区一"}, {"feature_id": "SZ-2", "name": "严控区二"}],
         [

@@ -40,6 +40,7 @@ def beijing_target(metric: str):
     """The Beijing pack's target for ``metric``: plan values are pack data, not code defaults."""
     return next(t for t in load_pack("beijing").targets if t.metric == metric)
 
+
 GK = "EPSG:4548"
 X0, Y0 = 500_000.0, 4_420_000.0
 GEOD = pyproj.Geod(ellps="GRS80")

@@ -338,9 +338,7 @@ def test_per_person_from_a_residential_column_uses_the_districts_with_residents(
     assert out.status == "partial" and out.covered_districts == ("西区",)
     # a number is the population of the whole area: parks of the whole area, judged
     target = next(t for t in load_pack("beijing").targets if t.metric == "park_area_per_person")
-    whole = park_area_per_person(
-        parks, population=10_000, area_of=d, districts=d, target=target
-    )
+    whole = park_area_per_person(parks, population=10_000, area_of=d, districts=d, target=target)
     all_m2 = geodesic_area(list(parks.geometry), "EPSG:4326").sum()
     assert whole.value == pytest.approx(all_m2 / 10_000, rel=1e-4)
     assert whole.status in ("met", "unmet")

@@ -229,9 +229,7 @@ def test_run_batch_dask_matches_run_batch(layers, pack, client, tmp_path, distan
     assert dsk.stamp["engine"] == "dask" and dsk.stamp["sites"] == 8_000
     assert seen[-1] == (8_000, 8_000) and len(seen) == 8
     if distances == "all":  # a rerun replaces the parts instead of adding to them
-        again = run_batch_dask(
-            src, pack=pack, store=layers, out=tmp_path / "out", scheduler=client
-        )
+        again = run_batch_dask(src, pack=pack, store=layers, out=tmp_path / "out", scheduler=client)
         assert again.checked == dsk.checked and len(gpd.read_parquet(tmp_path / "out")) == len(got)
         # the default is run_batch's: the distances the pack's rules read
         default = gpd.read_parquet(tmp_path / "out").columns

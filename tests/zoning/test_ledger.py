@@ -244,9 +244,11 @@ def test_pack_declares_citation_and_zone_labels(sources, zones):
     assert plain.zone_labels == ledger_zone_labels()
     # a pack's own labels reach every table
     custom = pack.model_copy(
-        update={"ledger": pack.ledger.model_copy(
-            update={"zone_labels": {"strict": "A区", "key": "B区", "all": "合计区"}}
-        )}
+        update={
+            "ledger": pack.ledger.model_copy(
+                update={"zone_labels": {"strict": "A区", "key": "B区", "all": "合计区"}}
+            )
+        }
     )
     c = key_area_ledger(sources, *zones, pack=custom)
     assert set(c.sources["zone_zh"]) == {"A区", "B区"}

@@ -747,6 +747,7 @@ class SiteChecker(FindingsMixin, FrameBuilder):
         rel_rows["site"] = pos[rel_rows["site"]]
         return {"sites": sites, "relations": rel_rows, "findings": findings}
 
+
 class MissingLayerWarning(EcozoneWarning):
     """A layer kind the pack needs is missing and its rules were skipped."""
 

@@ -203,8 +203,8 @@ class SortedFindings(MutableMapping[str, NDArray[Any]]):
         applied). False once the column was read or set: then it is as read.
         """
         rows = self._rows
-        return rows is not None and name in self._pending and all(
-            p is None for p in rows.parts[name]
+        return (
+            rows is not None and name in self._pending and all(p is None for p in rows.parts[name])
         )
 
     def _forget(self, name: str) -> None:

@@ -78,9 +78,7 @@ def part_overlaps(
             pieces[cut] = shapely.intersection(parts[pi[cut]], index.geoms[pf[cut]])
         area[areal] = shapely.area(transform_geoms(pieces[areal], "EPSG:4326", ea_crs))
     if (~areal).any():  # points and lines: covered-by only
-        covered[~areal] = prepared_test(
-            shapely.covers, index.geoms[pf[~areal]], parts[pi[~areal]]
-        )
+        covered[~areal] = prepared_test(shapely.covers, index.geoms[pf[~areal]], parts[pi[~areal]])
     pair = si.astype(np.int64) * nfeat + fi
     order = np.argsort(pair)
     slot = order[np.searchsorted(pair[order], want)] if len(want) else np.zeros(0, np.intp)

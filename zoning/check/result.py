@@ -308,9 +308,7 @@ class CheckResult:
     findings: pd.DataFrame
     stamp: dict[str, Any]
     errors: pd.DataFrame = field(
-        default_factory=lambda: pd.DataFrame(
-            columns=["site_id", "source_row", "reason", "status"]
-        )
+        default_factory=lambda: pd.DataFrame(columns=["site_id", "source_row", "reason", "status"])
     )
 
     def counts(self) -> dict[str, int]:

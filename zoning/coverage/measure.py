@@ -65,7 +65,6 @@ Gap polygons and candidate pocket-park sites: :mod:`zoning.coverage.gaps`; GeoTI
 products: :mod:`maps.raster`.
 """
 
-
 from __future__ import annotations
 
 from zoning.coverage.metrics import (

@@ -235,7 +235,9 @@ def with_status(
             missing = list(names[~ok])
     if "comparison_if_judged" not in result.details:  # kept for re-judging a partial figure
         result.details["comparison_if_judged"] = {
-            "met": result.met, "gap_pp": result.gap_pp, "gap_abs": result.gap_abs
+            "met": result.met,
+            "gap_pp": result.gap_pp,
+            "gap_abs": result.gap_abs,
         }
     if result.details.get("complete_data") is True:
         missing = []  # the figure itself has data for its whole area
@@ -490,25 +492,27 @@ def make_result(
     gap_abs = short if per_person else (None if short is None else short / 100.0 * base)
     # district rows are contributions to the figure, never judged against the target
     # (a district target exists only where a plan sets one): see with_status
-    return with_status(MetricResult(
-        metric=metric,
-        label=label or tlabel,
-        value=float(value) if value is not None and math.isfinite(value) else None,
-        unit=unit,
-        target=tval,
-        comparison=comp,
-        met=met,
-        gap_pp=gap_pp,
-        gap_abs=gap_abs,
-        gap_unit="m2/person" if per_person else "km2",
-        citation=cite,
-        inputs=dict(inputs),
-        by_district=table.reset_index(drop=True),
-        target_id=getattr(target, "id", None),
-        details=details,
-        binding=bool(getattr(target, "binding", True)),
-        scope=getattr(target, "scope", None),
-    ))
+    return with_status(
+        MetricResult(
+            metric=metric,
+            label=label or tlabel,
+            value=float(value) if value is not None and math.isfinite(value) else None,
+            unit=unit,
+            target=tval,
+            comparison=comp,
+            met=met,
+            gap_pp=gap_pp,
+            gap_abs=gap_abs,
+            gap_unit="m2/person" if per_person else "km2",
+            citation=cite,
+            inputs=dict(inputs),
+            by_district=table.reset_index(drop=True),
+            target_id=getattr(target, "id", None),
+            details=details,
+            binding=bool(getattr(target, "binding", True)),
+            scope=getattr(target, "scope", None),
+        )
+    )
 
 
 def pct(num: NDArray | float, den: NDArray | float) -> Any:

@@ -68,6 +68,7 @@ __all__ = [
     "tier_table",
 ]
 
+
 def tier_table(tiers: Any) -> list[tuple[float, float]]:
     """Normalise park tiers to ``[(min_area_m2, radius_m), ...]``, largest area first.
 

@@ -89,6 +89,8 @@ def ledger_zone_labels(pack: Any = None) -> dict[str, str]:
 
     strict, key = KINDS["strict_zone"].label_zh, KINDS["key_area"].label_zh
     return {"strict": strict, "key": f"{key}（{strict}外）", "all": f"{key}合计"}
+
+
 _LONLAT = "EPSG:4326"
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _UNTYPED = "未分类"
