@@ -494,21 +494,15 @@ def _batch(
 ) -> None:  # fmt: skip
     from layers import open_store
     from maps.qgis_style import write_options as styled
-    from zoning.check.batch import run_batch
+    from zoning.check.batch import batch_output_driver, run_batch
 
     def write_options(gdf, path):  # the run_batch callback, plus --raw
         return {**styled(gdf, path), **({"raw": True} if raw else {})}
 
     if sites is None:
         raise click.UsageError("batch mode (--out) needs a SITES file")
-    if engine != "dask" and out.suffix.lower() != ".xlsx":  # dask: a GeoParquet folder
-        from geo.errors import InputFormatError
-        from geo.io.writers import output_driver
-
-        try:  # an unsupported format fails now, not after the check
-            output_driver(out)
-        except InputFormatError as err:  # (the batch also writes workbooks)
-            raise InputFormatError(f"{err} A batch also writes .xlsx workbooks.") from err
+    if engine != "dask":  # an unsupported format fails now (dask: a GeoParquet folder)
+        batch_output_driver(out)
     if engine == "dask":
         from zoning.check.dask_batch import run_batch_dask
 

@@ -284,7 +284,7 @@ def check_outputs(source: str | Path | None, outputs: Mapping[str, str | Path]) 
                 )
                 raise InputFormatError(msg)
         if path.suffix.lower() in (".gpkg", ".gdb"):
-            _holds_layers(path)
+            _layer_names(path)  # (refuses a file of another kind)
 
 
 def keep_other_layers(path: str | Path, tmp: str | Path, layers: str | Iterable[str]) -> None:
@@ -314,43 +314,38 @@ def keep_other_layers(path: str | Path, tmp: str | Path, layers: str | Iterable[
         folder): it is not replaced (it may hold data of another kind).
     """
     path = Path(path)
-    if not _holds_layers(path):
-        return  # nothing to keep
+    names = _layer_names(path)
     written = {layers} if isinstance(layers, str) else set(layers)
     own = {*written, "layer_styles"}
-    if path.is_dir():
-        names = {str(n) for n, _ in pyogrio.list_layers(path)}
+    if path.is_dir():  # and the classes per geometry type of a File Geodatabase
         families = ("point", "line", "polygon", "other")
         own |= {f"{layer}_{family}" for layer in written for family in families}
-        if names - own:
-            shutil.copytree(path, tmp)
-        return
-    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
-        names = {str(r[0]) for r in con.execute("SELECT table_name FROM gpkg_contents")}
-    if names - own:
+    if not names - own:
+        return  # nothing to keep
+    if path.is_dir():
+        shutil.copytree(path, tmp)
+    else:
         shutil.copy2(path, tmp)
 
 
-def _holds_layers(path: Path) -> bool:
-    """Whether ``path`` is a GeoPackage or File Geodatabase (False: nothing there).
+def _layer_names(path: Path) -> set[str]:
+    """The layers of GeoPackage (file) or File Geodatabase (folder) ``path``.
 
-    Raises InputFormatError when ``path`` holds something else (see
-    :func:`keep_other_layers`).
+    Empty when nothing is there (no file, an empty file). Raises InputFormatError when
+    ``path`` holds something else (see :func:`keep_other_layers`).
     """
     if not path.exists() or (path.is_file() and path.stat().st_size == 0):
-        return False
+        return set()
     if path.is_dir():  # a File Geodatabase is a folder GDAL opens
         try:
-            pyogrio.list_layers(path)
+            return {str(n) for n, _ in pyogrio.list_layers(path)}
         except pyogrio.errors.DataSourceError as err:
             _refuse_replacing(path, "File Geodatabase", err)
-        return True
     try:  # a GeoPackage is an SQLite database with a gpkg_contents table
         with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
-            con.execute("SELECT 1 FROM gpkg_contents LIMIT 1").fetchall()
+            return {str(r[0]) for r in con.execute("SELECT table_name FROM gpkg_contents")}
     except sqlite3.Error as err:
         _refuse_replacing(path, "GeoPackage", err)
-    return True
 
 
 def _refuse_replacing(path: Path, kind: str, err: Exception) -> NoReturn:

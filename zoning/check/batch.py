@@ -85,7 +85,7 @@ from zoning.check.result_tables import check_sheet_rows, write_results_xlsx
 from zoning.pack import Pack, load_pack
 from zoning.project import Project
 
-__all__ = ["BatchSummary", "load_layers", "run_batch"]
+__all__ = ["BatchSummary", "batch_output_driver", "load_layers", "run_batch"]
 
 log = logging.getLogger(__name__)
 
@@ -478,6 +478,33 @@ def _fewer_collections() -> Iterator[None]:
                 gc.set_threshold(*_gc_saved)
 
 
+def batch_output_driver(out: str | Path) -> str | None:
+    """The format a batch writes ``out`` in, known from its suffix before any work.
+
+    Parameters
+    ----------
+    out
+        The batch's output path.
+
+    Returns
+    -------
+    str or None
+        The GDAL driver (see :func:`geo.io.writers.output_driver`); ``None`` for an
+        ``.xlsx`` workbook (sites, findings and errors sheets).
+
+    Raises
+    ------
+    InputFormatError
+        A suffix no writer knows, naming every format a batch writes.
+    """
+    if Path(out).suffix.lower() == ".xlsx":
+        return None
+    try:
+        return output_driver(out)
+    except InputFormatError as err:
+        raise InputFormatError(f"{err} A batch also writes .xlsx workbooks.") from err
+
+
 def _check_kwargs(checker: Any, workers: int | None, distances: Any) -> dict[str, Any]:
     """``workers`` / ``distances`` for checkers whose ``check`` takes them.
 
@@ -606,7 +633,7 @@ def run_batch(
     errors_label = "errors_out (--errors" + (")" if errors_out else ", default <out>.errors.csv)")
     check_outputs(source, {"out (--out)": out, errors_label: errors_path})
     xlsx = out.suffix.lower() == ".xlsx"
-    streamed = not xlsx and output_driver(out) in ("Parquet", "GPKG", "CSV")
+    streamed = not xlsx and batch_output_driver(out) in ("Parquet", "GPKG", "CSV")
     read_options = dict(read_options or {})
     layers = load_layers(store_or_layers, pack.layer_kinds())
     from zoning.workflow import build_checker  # jurisdiction and extents, as every path
