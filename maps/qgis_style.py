@@ -524,6 +524,30 @@ def write_options(gdf: gpd.GeoDataFrame, path: str | Path, what: str = "verdict"
     return {}
 
 
+def gap_output_paths(out: str | Path) -> dict[str, Path | None]:
+    """The files :func:`write_gap_outputs` writes for ``out``, named for the user.
+
+    ``"--out"`` → ``out``; ``"(the candidates)"`` → ``<stem>.candidates<suffix>`` beside
+    it, or ``None`` for a GeoPackage (a second layer of ``out``).
+
+    Parameters
+    ----------
+    out
+        Output path (.gpkg, .gdb, .geojson, ...).
+
+    Returns
+    -------
+    dict of str to pathlib.Path or None
+    """
+    out = Path(out)
+    other = (
+        None
+        if out.suffix.lower() == ".gpkg"
+        else out.with_name(f"{out.stem}.candidates{out.suffix}")
+    )
+    return {"--out": out, "(the candidates)": other}
+
+
 def write_gap_outputs(
     uncovered: gpd.GeoDataFrame, chosen: gpd.GeoDataFrame | None, out: str | Path
 ) -> list[Path]:
@@ -558,14 +582,14 @@ def write_gap_outputs(
                 chosen, out, layer=layer_names[1], **write_options(chosen, out, "candidates")
             )
         elif chosen is not None:  # a second feature class is a second .gdb here
-            other = out.with_name(f"{out.stem}.candidates{out.suffix}")
+            other = gap_output_paths(out)["(the candidates)"]
             write_vector(chosen, other, **write_options(chosen, other, "candidates"))
             written.append(other)
         return written
     write_vector(uncovered, out)
     written.append(out)
     if chosen is not None:
-        other = out.with_name(f"{out.stem}.candidates{out.suffix}")
+        other = gap_output_paths(out)["(the candidates)"]
         write_vector(chosen, other)
         written.append(other)
     return written

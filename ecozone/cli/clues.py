@@ -71,11 +71,13 @@ def clues(
     """
     from geo.errors import LayerNotFoundError
     from geo.io import read_vector, write_vector
+    from geo.io.writers import check_outputs
     from layers import open_store
     from zoning.pack import load_pack
     from zoning.tasks.clues import CLUE_SUMMARY_ZH, redline_clues
     from zoning.tasks.ledger import write_csv, write_xlsx
 
+    check_outputs(path, {"--out": out, "--table": table_out})
     duty = load_pack(pack).clues  # where the plan asks for the check, if it does
     citation = duty.citation if duty is not None else None
     gdf = read_vector(path, crs=crs, coords=coords_system, zone=zone)

@@ -72,6 +72,9 @@ def convert(
     from geo.convert import convert_table, convert_xy
 
     if csv_path is not None:
+        from geo.io.writers import check_outputs
+
+        check_outputs(csv_path, {"--out": out})
         table = convert_table(
             csv_path, src=src, dst=dst, x_col=x_col, y_col=y_col, northing_first=northing_first
         )

@@ -155,6 +155,7 @@ def coverage(
     input is missing the target reads 无数据 with the import command.
     """
     from geo.io import read_vector
+    from geo.io.writers import check_outputs
     from layers import open_store
     from zoning.coverage.measure import measure_targets
     from zoning.pack import load_pack
@@ -162,6 +163,12 @@ def coverage(
     p = load_pack(pack)
     if out is not None and out.suffix.lower() not in (".csv", ".xlsx", ".docx", ".json"):
         raise click.BadParameter(f"{out}: use .csv, .xlsx, .docx or .json", param_hint="--out")
+    inputs = {"--jurisdiction": jurisdiction, "--landcover": landcover, "--network": network}
+    inputs |= {
+        "--population": population,
+        **{f"--scope {s}": s.partition("=")[2] for s in scope_files},
+    }
+    check_outputs({k: v for k, v in inputs.items() if v and Path(v).exists()}, {"--out": out})
     area = None
     if jurisdiction:
         area = read_vector(jurisdiction) if Path(jurisdiction).exists() else jurisdiction
@@ -367,12 +374,14 @@ def gaps(pack, out, n_candidates, candidate_file, radius_m, spacing_m, store, as
     adding the most uncovered residential land, with the coverage after each.
     """
     from geo.io import read_vector
+    from geo.io.writers import check_outputs
     from layers import open_store
-    from maps.qgis_style import write_gap_outputs
+    from maps.qgis_style import gap_output_paths, write_gap_outputs
     from zoning.pack import load_pack
     from zoning.workflow import coverage_gaps
 
     p = load_pack(pack)
+    check_outputs({"--candidate-file": candidate_file}, gap_output_paths(out))
     cands = read_vector(candidate_file) if candidate_file else None
     with open_store(store) as st:
         uncovered, chosen = coverage_gaps(

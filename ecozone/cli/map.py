@@ -107,6 +107,10 @@ def map_cmd(
         raise click.BadParameter(
             f"{out.name}: use {', '.join(sorted(_SUFFIXES))}", param_hint="--out"
         )
+    from geo.io.writers import check_outputs
+
+    layers_file = out.with_suffix(".gpkg") if suffix in {".qgz", ".qgs"} else None
+    check_outputs({"--sites": sites}, {"--out": out, "(the project's layers)": layers_file})
     with open_store(store) as st:
         site_frame = None
         if sites is not None:

@@ -36,8 +36,10 @@ def measure(
     (never in degrees or Web Mercator). Any format ``read_vector`` accepts.
     """
     from geo.io import read_vector, write_vector
+    from geo.io.writers import check_outputs
     from geo.measure import measure as measure_features
 
+    check_outputs(path, {"--out": out})  # (the features are read back from PATH)
     gdf = read_vector(path, crs=crs, coords=coords_system, zone=zone)
     measured = measure_features(gdf)
     if out is not None:

@@ -79,11 +79,13 @@ def stakes(
       ecozone stakes parcel.kml --out stakes.gpkg
     """
     from geo.io import read_vector
+    from geo.io.writers import check_outputs
     from layers import LAYER_KINDS, open_store
     from zoning.tasks.stakes import demarcation_stakes, write_stakes
 
     if (polygons is None) == (layer is None):
         raise click.UsageError("give POLYGONS (a file) or --layer NAME, not both")
+    check_outputs(polygons, {"--out": out})  # (even with --overwrite: the polygons are read)
     if out.exists() and not overwrite:
         raise click.ClickException(f"{out} exists; pass --overwrite to replace it")
     if polygons is not None:

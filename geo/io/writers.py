@@ -244,7 +244,10 @@ def _same_file(a: Path, b: Path) -> bool:
         return os.path.realpath(a) == os.path.realpath(b)
 
 
-def check_outputs(source: str | Path | None, outputs: Mapping[str, str | Path]) -> None:
+def check_outputs(
+    source: str | Path | Mapping[str, str | Path | None] | None,
+    outputs: Mapping[str, str | Path | None],
+) -> None:
     """Refuse, before any work, outputs whose writing would destroy data.
 
     Writing an output replaces its file (a GeoPackage or File Geodatabase: its layer,
@@ -257,24 +260,32 @@ def check_outputs(source: str | Path | None, outputs: Mapping[str, str | Path]) 
     Parameters
     ----------
     source
-        The input file (``None``: not a file, e.g. a GeoDataFrame).
+        The input file (``None``: not a file, e.g. a GeoDataFrame), or several: how
+        each input is named to the user (``"POLYGONS"``, ``"--sites"``) → its path
+        (``None``: not given).
     outputs
-        How each output is named to the user (``"--out"``) → its path.
+        How each output is named to the user (``"--out"``) → its path (``None``: not
+        written).
 
     Raises
     ------
     InputFormatError
         Naming the output, the file and the fix.
     """
-    named = [(label, Path(path)) for label, path in outputs.items()]
+    if source is None or isinstance(source, Mapping):
+        inputs = [(f" {k}", Path(v)) for k, v in (source or {}).items() if v is not None]
+    else:
+        inputs = [("", Path(source))]
+    named = [(label, Path(path)) for label, path in outputs.items() if path is not None]
     for i, (label, path) in enumerate(named):
-        if source is not None and _same_file(path, Path(source)):
-            msg = (
-                f"{path}: 输出会覆盖输入文件 / the output {label} is the input file "
-                f"{source}: writing it would replace the data being read. "
-                f"修正 / fix: choose another path for it."
-            )
-            raise InputFormatError(msg)
+        for in_label, in_path in inputs:
+            if _same_file(path, in_path):
+                msg = (
+                    f"{path}: 输出会覆盖输入文件 / the output {label} is the input{in_label} "
+                    f"file {in_path}: writing it would replace the data being read. "
+                    f"修正 / fix: choose another path for it."
+                )
+                raise InputFormatError(msg)
         for other, other_path in named[:i]:
             if _same_file(path, other_path):
                 msg = (

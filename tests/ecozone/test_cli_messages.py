@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 import ezdxf
+import geopandas as gpd
 import pytest
+import shapely
 from click.testing import CliRunner
 from pyproj import Transformer
 
@@ -86,3 +88,38 @@ def test_tianditu_without_key_names_the_option(tmp_path, monkeypatch) -> None:
 )
 def test_cli_words(message: str, expected: str) -> None:
     assert cli_words(message) == expected
+
+
+@pytest.mark.parametrize(
+    ("args", "label"),
+    [
+        (["measure", "{gpkg}", "--out", "{gpkg}"], "--out"),
+        (["coords", "convert", "--from", "gcj02", "--to", "wgs84", "--csv", "{csv}", "--out",
+          "{csv}"], "--out"),
+        (["clues", "{gpkg}", "--out", "{new}", "--table", "{gpkg}"], "--table"),
+        (["stakes", "{gpkg}", "--out", "{gpkg}", "--overwrite"], "--out"),
+        (["map", "--pack", "tongzhou", "--sites", "{gpkg}", "--out", "{qgz}"],
+         "(the project's layers)"),  # a QGIS project writes its layers to <stem>.gpkg
+        (["coverage", "--pack", "beijing", "--network", "{csv}", "--out", "{csv}"], "--out"),
+        (["gaps", "--pack", "beijing", "--candidate-file", "{geojson}", "--out", "{geojson}"],
+         "--out"),
+    ],
+)  # fmt: skip
+def test_an_output_over_an_input_is_refused_and_the_input_kept(tmp_path, args, label) -> None:
+    """A command refuses, before any work, to write an output over a file it reads."""
+    frame = gpd.GeoDataFrame(
+        {"name": ["a"]}, geometry=[shapely.box(116.70, 39.90, 116.702, 39.902)], crs="EPSG:4326"
+    )
+    files = {"gpkg": tmp_path / "plots.gpkg", "geojson": tmp_path / "plots.geojson"}
+    frame.to_file(files["gpkg"])
+    frame.to_file(files["geojson"])
+    files["csv"] = tmp_path / "points.csv"
+    files["csv"].write_text("lon,lat\n116.70,39.90\n", encoding="utf-8")
+    before = {k: p.read_bytes() for k, p in files.items()}
+    paths = {k: str(v) for k, v in files.items()}
+    paths |= {"new": str(tmp_path / "new.gpkg"), "qgz": str(tmp_path / "plots.qgz")}
+    res = _run([a.format(**paths) for a in args])
+    assert res.exit_code != 0, res.output
+    assert f"the output {label} is the input" in res.output, res.output
+    assert "choose another path" in res.output
+    assert {k: p.read_bytes() for k, p in files.items()} == before
