@@ -97,6 +97,23 @@ class _EcozoneAlgorithm(QgsProcessingAlgorithm):
             out = QgsProcessingUtils.generateTempFilename(f"{stem}.gpkg")
         return out
 
+    @staticmethod
+    def _written_layer(out: str, context: QgsProcessingContext) -> str:
+        """The layer ecozone wrote to ``out``, as the URI QGIS loads and the result names.
+
+        A GeoPackage may hold other layers (a project's: ecozone keeps them), and QGIS
+        given the bare path loads its first layer: name the one written, the file's
+        stem, also in place of the bare path among the layers loaded on completion.
+        """
+        if not out.lower().endswith(".gpkg"):
+            return out
+        uri = f"{out}|layername={Path(out).stem}"
+        load = context.layersToLoadOnCompletion()
+        if out in load:
+            load[uri] = load.pop(out)
+            context.setLayersToLoadOnCompletion(load)
+        return uri
+
     def _run(self, op: str, params: dict[str, Any], feedback: Any) -> dict[str, Any]:
         store = params.get("store")
         params["store"] = store or os.environ.get("ECOZONE_STORE") or None
@@ -219,7 +236,10 @@ class CheckAlgorithm(_EcozoneAlgorithm):
         )
         if result.get("errors"):
             feedback.pushWarning(f"{result['errors']} 行无法检查，见 {result.get('errors_out')}")
-        return {"OUTPUT": out, "REPORT_FOLDER": report_dir if wants_report else None}
+        return {
+            "OUTPUT": self._written_layer(out, context),
+            "REPORT_FOLDER": report_dir if wants_report else None,
+        }
 
 
 class CoverageAlgorithm(_EcozoneAlgorithm):
@@ -467,7 +487,7 @@ class ConvertAlgorithm(_EcozoneAlgorithm):
         }
         result = self._run("convert", params, feedback)
         feedback.pushInfo(f"{result['rows']} 个要素 → {result['crs']}")
-        return {"OUTPUT": out}
+        return {"OUTPUT": self._written_layer(out, context)}
 
 
 ALGORITHMS = (CheckAlgorithm, CoverageAlgorithm, GapsAlgorithm, ImportAlgorithm, ConvertAlgorithm)

@@ -26,6 +26,7 @@ from qgis.core import (
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
+    QgsProcessingOutputLayerDefinition,
     QgsProject,
     QgsRasterLayer,
     QgsVectorLayer,
@@ -79,6 +80,9 @@ def run_algorithm(alg_id: str, params: dict, cancel_after: int | None = None) ->
     context = QgsProcessingContext()
     context.setProject(QgsProject.instance())
     feedback = Feedback(cancel_after)
+    for key, value in params.items():  # {"sink": path}: an output opened when done, as
+        if isinstance(value, dict) and "sink" in value:  # the dialog's checkbox asks
+            params[key] = QgsProcessingOutputLayerDefinition(value["sink"], QgsProject.instance())
     t0 = time.perf_counter()
     try:
         results, ok = alg.run(params, context, feedback)

@@ -94,6 +94,8 @@ def world(tmp_path_factory, qgis_available):
     _cli("layers", "import", inp["parks"], "--kind", "park", "--name", "park_test",
          "--store", store_cli)  # fmt: skip
     common = {"PACK": PACK, "STORE": str(store)}
+    project = d / "q_project.gpkg"  # a QGIS project's GeoPackage, with its own layer first
+    gpd.read_file(inp["sites"]).to_file(project, layer="my_plots")
     spec = {
         "runs": {
             "check": {
@@ -106,6 +108,10 @@ def world(tmp_path_factory, qgis_available):
                     "REPORT_SITE": "s1",
                     "REPORT_FORMATS": "json,html",
                 },
+            },
+            "check_into_project": {  # an existing GeoPackage, opened when done
+                "alg": "ecozone:check",
+                "params": {**common, "INPUT": str(inp["sites"]), "OUTPUT": {"sink": str(project)}},
             },
             "check_cancel": {
                 "alg": "ecozone:check",
@@ -149,6 +155,7 @@ def world(tmp_path_factory, qgis_available):
             "cli_gdb": f"{d / 'cli_check.gdb'}|layername=cli_check_polygon",
             "q_gaps": f"{d / 'q_gaps.gpkg'}|layername=uncovered_residential",
             "store_park": f"{store_qgis}|layername=park_test",
+            "q_project": f"{project}|layername=q_project",
         },
         "projects": {"project": str(d / "project" / "tongzhou.qgz")},
         "rasters": {"coverage_tif": str(d / "coverage.tif")},
@@ -196,6 +203,20 @@ def test_site_check_matches_the_cli(world):
     report = json.loads((d / "report" / "report.json").read_text(encoding="utf-8"))
     assert "s1" in json.dumps(report, ensure_ascii=False)
     assert (d / "report" / "report.html").exists()
+
+
+def test_site_check_into_a_project_geopackage_opens_the_verdicts(world):
+    """QGIS opens the layer written, not the first of a GeoPackage holding others."""
+    run, project = world["qgis"]["check_into_project"], world["dir"] / "q_project.gpkg"
+    assert run["ok"], run["errors"]
+    uri = f"{project}|layername=q_project"
+    assert run["results"]["OUTPUT"] == uri
+    assert run["to_load"] == [uri]  # the bare path would open my_plots
+    assert world["qgis"]["q_project"]["valid"] and world["qgis"]["q_project"]["count"] == 3
+    assert "verdict" in world["qgis"]["q_project"]["aliases"]
+    pd.testing.assert_frame_equal(
+        _frame(project, "my_plots"), gpd.read_file(world["inputs"]["sites"])
+    )
 
 
 def test_cancel_kills_the_worker(world):
