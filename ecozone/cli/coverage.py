@@ -163,11 +163,10 @@ def coverage(
     p = load_pack(pack)
     if out is not None and out.suffix.lower() not in (".csv", ".xlsx", ".docx", ".json"):
         raise click.BadParameter(f"{out}: use .csv, .xlsx, .docx or .json", param_hint="--out")
-    inputs = {"--jurisdiction": jurisdiction, "--landcover": landcover, "--network": network}
-    inputs |= {
-        "--population": population,
-        **{f"--scope {s}": s.partition("=")[2] for s in scope_files},
-    }
+    inputs = {"--jurisdiction": jurisdiction, "--landcover": landcover, "--network": network,
+              "--population": population}  # fmt: skip
+    inputs.update({f"--scope {item}": item.partition("=")[2] for item in scope_files})
+    # (--jurisdiction may be an adcode, --population a number: only files are inputs)
     check_outputs({k: v for k, v in inputs.items() if v and Path(v).exists()}, {"--out": out})
     area = None
     if jurisdiction:
