@@ -209,7 +209,6 @@ def test_check_outputs_follows_links_and_refuses_what_is_not_a_layer_container(t
     check_outputs(src, {"--out": new})  # a GeoPackage: its other layers will be kept
 
 
-
 def test_check_outputs_against_several_inputs_names_the_one_hit(tmp_path):
     from geo.io.writers import check_outputs
 
@@ -221,6 +220,7 @@ def test_check_outputs_against_several_inputs_names_the_one_hit(tmp_path):
         check_outputs(inputs, {"--out": network})
     check_outputs(inputs, {"--out": tmp_path / "table.csv", "(the candidates)": None})
     check_outputs({}, {"--out": sites})  # no input file: nothing read to keep
+
 
 def test_gdb_keeps_other_feature_classes_and_refuses_another_folder(tmp_path, points, polygons):
     path = tmp_path / "project.gdb"
