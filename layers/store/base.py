@@ -398,7 +398,10 @@ class StoreReadAPI:
             The written file.
         """
         from geo.io import write_vector
+        from geo.io.writers import check_outputs
 
+        store_file = getattr(self, "path", None)  # a file, or a server's URL (never hit)
+        check_outputs({"layer store": store_file}, {"path (OUT)": path})
         layer = self.get(name, version)
         write_vector(layer.gdf, path, layer=name, **write_options)
         return Path(path)

@@ -20,6 +20,7 @@ from geopandas.testing import assert_geodataframe_equal
 
 from geo.errors import (
     ChecksumMismatchError,
+    InputFormatError,
     LayerNotFoundError,
     LayerValidationError,
     MissingLayerError,
@@ -241,6 +242,11 @@ def test_export_via_geo_io(store, frame, tmp_path):
     )
     gpkg = store.export("units", tmp_path / "units.gpkg")
     assert pyogrio.read_info(gpkg, layer="units")["features"] == 2
+    before = store.path.read_bytes()  # into the store's own file: refused, store kept
+    with pytest.raises(InputFormatError, match=r"the output path \(OUT\) is the input layer store"):
+        store.export("units", store.path)
+    assert store.path.read_bytes() == before
+    assert store.get("units").version == 2
 
 
 def test_import_from_file_path(store, frame, tmp_path):
