@@ -41,7 +41,7 @@ from geo.io.writers import keep_other_layers
 from maps.qgis_style import geometry_family, style_for_frame
 from maps.style import GAP_STYLE, as_gdf, display_metric_crs, layer_style
 
-__all__ = ["write_qgis_project"]
+__all__ = ["project_layers_path", "write_qgis_project"]
 
 _QGIS_VERSION = "3.22.16-Białowieża"
 _WKB = {"point": "Point", "line": "Line", "polygon": "Polygon"}
@@ -136,6 +136,21 @@ def _families(gdf: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame]:
     return {f: frame for f, frame in out.items() if len(frame)}
 
 
+def project_layers_path(out: str | Path) -> Path:
+    """The GeoPackage beside QGIS project ``out`` that holds its layers: ``<stem>.gpkg``.
+
+    Parameters
+    ----------
+    out
+        The project file (.qgz or .qgs).
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    return Path(out).with_suffix(".gpkg")
+
+
 def write_qgis_project(
     layers: Mapping[str, Any],
     out: str | os.PathLike[str],
@@ -205,7 +220,7 @@ def write_qgis_project(
     box = shapely.box(*lonlat) if lonlat else shapely.box(*entries[0][2].total_bounds)
     view = gpd.GeoSeries([box], crs=4326).to_crs(crs).total_bounds.tolist()
 
-    gpkg = out.with_suffix(".gpkg")
+    gpkg = project_layers_path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmpdir = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:

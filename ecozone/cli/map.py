@@ -97,7 +97,9 @@ def map_cmd(
 ) -> None:
     """Draw the pack's layers (and sites, gaps) as HTML, PNG/PDF, GeoTIFF or a QGIS project."""
     from ecozone.workflows import jurisdiction_map
+    from geo.io.writers import check_outputs
     from layers import open_store
+    from maps.qgis_project import project_layers_path
     from zoning.pack import load_pack
 
     p = load_pack(pack)
@@ -107,9 +109,7 @@ def map_cmd(
         raise click.BadParameter(
             f"{out.name}: use {', '.join(sorted(_SUFFIXES))}", param_hint="--out"
         )
-    from geo.io.writers import check_outputs
-
-    layers_file = out.with_suffix(".gpkg") if suffix in {".qgz", ".qgs"} else None
+    layers_file = project_layers_path(out) if suffix in {".qgz", ".qgs"} else None
     check_outputs({"--sites": sites}, {"--out": out, "(the project's layers)": layers_file})
     with open_store(store) as st:
         site_frame = None
@@ -181,7 +181,7 @@ def map_cmd(
             sites=None if checked is None else checked.sites,
             gaps=uncovered,
         )
-        click.echo(f"layers written to {out.with_suffix('.gpkg')}")
+        click.echo(f"layers written to {layers_file}")
     else:
         raise click.BadParameter(
             f"{out.name}: use .html, .png, .pdf, .tif or .qgz", param_hint="--out"

@@ -632,8 +632,9 @@ def run_batch(
     source = None if isinstance(sites_path_or_gdf, gpd.GeoDataFrame) else sites_path_or_gdf
     errors_label = "errors_out (--errors" + (")" if errors_out else ", default <out>.errors.csv)")
     check_outputs(source, {"out (--out)": out, errors_label: errors_path})
-    xlsx = out.suffix.lower() == ".xlsx"
-    streamed = not xlsx and batch_output_driver(out) in ("Parquet", "GPKG", "CSV")
+    driver = batch_output_driver(out)
+    xlsx = driver is None
+    streamed = driver in ("Parquet", "GPKG", "CSV")
     read_options = dict(read_options or {})
     layers = load_layers(store_or_layers, pack.layer_kinds())
     from zoning.workflow import build_checker  # jurisdiction and extents, as every path
