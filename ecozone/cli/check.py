@@ -202,8 +202,9 @@ _ACTIVITIES = (
     default="rules",
     show_default=True,
     metavar="rules|all|KIND,...",
-    help="Batch mode: which dist_<kind>_m columns to compute: 'rules' (the layers the "
-    "pack's nearest-distance rules read), 'all' layers, or layer kinds, e.g. "
+    help="Batch mode: which dist_<kind>_m columns to compute: 'rules' (the layers read "
+    "by the pack's nearest-distance rules that apply to the project: without --project "
+    "and project columns, to an unknown project), 'all' layers, or layer kinds, e.g. "
     "redline,well. Verdicts do not change.",
 )
 @click.option(

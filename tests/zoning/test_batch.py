@@ -238,3 +238,41 @@ def test_an_output_over_the_input_is_refused_and_the_input_kept(tmp_path, pack, 
             run_batch(source, pack=pack, store_or_layers=layers, **outputs)
     assert {p: p.read_bytes() for p in (sites, fixed)} == before
     assert not (tmp_path / "r.csv").exists() and not (tmp_path / "result.csv").exists()
+
+
+def _pack_with_a_residential_nearest_rule():
+    """The test pack plus a nearest-park rule for residential projects only."""
+    from tests.zoning.conftest import _rule, make_pack
+    from zoning.pack import Pack
+
+    data = make_pack().model_dump(mode="json", exclude_none=True)
+    rule = _rule(
+        "park.nearest", "park", "nearest", "information", section="resource_cap",
+        when={"project_types": ["residential"]},
+    )  # fmt: skip
+    return Pack.model_validate({**data, "rules": [*data["rules"], rule]})
+
+
+def test_rules_distances_are_those_of_the_rules_applying_to_the_batch(tmp_path, layers):
+    # "rules" (a batch's default): the dist_<kind>_m columns of the nearest rules that
+    # apply to the batch's project; every chunk writes the same columns
+    pack = _pack_with_a_residential_nearest_rule()
+    sites = random_sites(300, seed=8)
+
+    def run(name, frame=sites, **kw):
+        out = tmp_path / f"{name}.parquet"
+        run_batch(frame, pack=pack, store_or_layers=layers, out=out, chunk_size=70, **kw)
+        return gpd.read_parquet(out).set_index("site_id")
+
+    unknown = run("unknown")
+    every = run("all", distances="all")
+    assert "dist_park_m" not in unknown.columns  # an unknown project is not residential
+    assert {"dist_redline_m", "dist_well_m", "dist_water_source_zone_m"} <= set(unknown.columns)
+    assert "dist_park_m" in every.columns and every["dist_park_m"].notna().any()
+    # the verdicts and every column in both do not change
+    pd.testing.assert_frame_equal(unknown, every[unknown.columns])
+    residential = run("residential", project=Project(project_type="residential"))
+    np.testing.assert_array_equal(residential["dist_park_m"], every["dist_park_m"])
+    # per-row project columns: a later row may be residential, so the column is there
+    per_row = run("per_row", sites.assign(project_type="industrial"))
+    assert "dist_park_m" in per_row.columns

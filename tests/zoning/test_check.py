@@ -670,12 +670,47 @@ def test_builtin_tongzhou_pack_on_the_hand_made_layers(tongzhou_pack, layers):
     assert res.stamp["pack"]["lineage"] == ["national", "beijing", "tongzhou"]
 
 
+# per-row project types: none (an unknown project), some rows, one project for all
+_PROJECT_SETUPS = {
+    "unknown": ({}, None),
+    "per_row": ({"project_type": ["industrial", "", "construction"] * 100}, None),
+    "construction": ({}, Project(project_type="construction")),
+}
+
+
+@pytest.mark.parametrize("setup", list(_PROJECT_SETUPS))
 @pytest.mark.parametrize("workers", [1, 2])
-def test_a_check_without_relation_rows_gives_the_same_sites_and_findings(checker, workers):
-    # batches write verdict rows only: they skip the relation rows, nothing else changes
-    sites = random_sites(300, seed=17)
-    full = checker.check(sites, workers=workers, chunk_size=100)
-    lean = checker.check(sites, workers=workers, chunk_size=100, relations=False)
+def test_a_check_without_relation_rows_gives_the_same_sites_and_findings(
+    checker, workers, setup, monkeypatch
+):
+    # batches write verdict rows only: they skip the relation rows, and the layers that
+    # only rules not applying to the sites' projects read; nothing else changes
+    import zoning.check.engine as engine
+
+    cols, project = _PROJECT_SETUPS[setup]
+    sites = random_sites(300, seed=17).assign(**cols)
+    related: list[str] = []
+    relate = engine.relate_layer
+
+    def spy(index, block, **kw):  # records the layers related, relates them as before
+        related.append(index.kind)
+        return relate(index, block, **kw)
+
+    kw = {"project": project, "workers": workers, "chunk_size": 100, "distances": "rules"}
+    full = checker.check(sites, **kw)
+    monkeypatch.setattr(engine, "relate_layer", spy)
+    lean = checker.check(sites, **kw, relations=False)
+    # residential land and the boundary are read by industrial rules only, the
+    # strict-control zone and the key area by construction rules only
+    industrial, construction = {"residential", "boundary"}, {"strict_zone", "key_area"}
+    unconditional = set(checker.kinds) - industrial - construction
+    assert unconditional <= set(related)
+    expected = {
+        "unknown": unconditional,
+        "per_row": set(checker.kinds),
+        "construction": unconditional | construction,
+    }
+    assert set(related) == expected[setup]
     assert len(full.relations) > 300  # a real comparison: rows were built the other way
     assert len(lean.relations) == 0
     assert list(lean.relations.columns) == list(full.relations.columns)

@@ -48,6 +48,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import inspect
+import itertools
 import logging
 import threading
 import time
@@ -82,10 +83,11 @@ from zoning.check.layer_index import text_array
 from zoning.check.notes import synthetic_kinds
 from zoning.check.result import VERDICTS, CheckResult, verdict_columns
 from zoning.check.result_tables import check_sheet_rows, write_results_xlsx
+from zoning.check.sites import PROJECT_COLUMNS
 from zoning.pack import Pack, load_pack
 from zoning.project import Project
 
-__all__ = ["BatchSummary", "batch_output_driver", "load_layers", "run_batch"]
+__all__ = ["BatchSummary", "batch_distances", "batch_output_driver", "load_layers", "run_batch"]
 
 log = logging.getLogger(__name__)
 
@@ -515,6 +517,34 @@ def _check_kwargs(checker: Any, workers: int | None, distances: Any) -> dict[str
     return {k: v for k, v in given if k in params}
 
 
+def batch_distances(
+    checker: Any, distances: Any, project: Project | None, columns: Iterable[str]
+) -> Any:
+    """``distances`` fixed for a whole batch: every chunk writes the same columns.
+
+    ``"rules"`` becomes the kinds read by the ``nearest`` rules that apply to the
+    batch's project: ``project``, or, without one, the unknown project when the input
+    (``columns``) has no project column. With per-row project columns every
+    ``nearest`` rule counts (a later row may bring any project). Other values, and
+    checkers without :meth:`~zoning.check.engine.SiteChecker.distance_kinds`, as given.
+    """
+    if not (isinstance(distances, str) and distances == "rules"):
+        return distances
+    if not hasattr(checker, "distance_kinds"):
+        return distances
+    if project is None and any(c in PROJECT_COLUMNS for c in columns):
+        return distances
+    return checker.distance_kinds("rules", projects=[project])
+
+
+def _peek(chunks: Iterator[gpd.GeoDataFrame]) -> tuple[list[str], Iterator[gpd.GeoDataFrame]]:
+    """The first chunk's columns, and the chunks (that one included)."""
+    first = next(chunks, None)
+    if first is None:
+        return [], iter(())
+    return list(first.columns), itertools.chain([first], chunks)
+
+
 def _combined_stamp(stamps: list[dict[str, Any]], sites: int, chunk_size: int) -> dict[str, Any]:
     """One stamp for the batch: the first chunk's, with the chunked input checksum."""
     stamp = dict(stamps[0]) if stamps else {}
@@ -592,7 +622,8 @@ def run_batch(
         Results do not depend on it.
     distances
         Which ``dist_<kind>_m`` columns to compute: ``"rules"`` (default: the kinds
-        the pack's ``nearest`` rules read), ``"all"``, or layer kinds.
+        read by the pack's ``nearest`` rules that apply to the batch's project, see
+        :func:`batch_distances`), ``"all"``, or layer kinds.
     keep_sites
         Keep every verdict row in :attr:`BatchSummary.sites` (for a map of the
         results); ``False`` keeps memory flat (``sites`` is then ``None``).
@@ -640,13 +671,16 @@ def run_batch(
     from zoning.workflow import build_checker  # jurisdiction and extents, as every path
 
     checker = build_checker(pack, layers, missing_layers=missing_layers)
-    extra = _check_kwargs(checker, workers, distances)
     run = _Run(out, write_options, keep_sites=keep_sites or not streamed, collect_findings=xlsx)
     with warnings.catch_warnings():
         # rejected/repaired rows are reported in the errors file and the summary
         warnings.simplefilter("ignore", RowRejectedWarning)
         warnings.simplefilter("ignore", GeometryRepairedWarning)
         chunks, total, source = _input_chunks(sites_path_or_gdf, chunk_size, read_options)
+        columns, chunks = _peek(chunks)
+        extra = _check_kwargs(
+            checker, workers, batch_distances(checker, distances, project, columns)
+        )
         out.parent.mkdir(parents=True, exist_ok=True)
         lanes = _lanes(checker, extra, workers, total, chunk_size)
         if lanes > 1:  # whole chunks at once, each on one thread (see _lanes)

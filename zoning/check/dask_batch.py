@@ -41,7 +41,7 @@ import shapely
 from geo.errors import GeometryRepairedWarning, InputFormatError
 from geo.io.spreadsheet import write_csv
 from geo.io.writers import check_outputs
-from zoning.check.batch import BatchSummary
+from zoning.check.batch import BatchSummary, batch_distances
 from zoning.check.dask_engine import (
     _finite_bounds,
     _layers_for,
@@ -331,7 +331,8 @@ def run_batch_dask(
         Called as ``progress(done, total)`` (sites) as output parts are written.
     distances
         Which ``dist_<kind>_m`` columns to compute: ``"rules"`` (default: the kinds
-        the pack's ``nearest`` rules read), ``"all"``, or layer kinds; as
+        read by the pack's ``nearest`` rules that apply to the batch's project, see
+        :func:`zoning.check.batch.batch_distances`), ``"all"``, or layer kinds; as
         :func:`zoning.check.batch.run_batch`, whose columns the same option gives.
 
     Returns
@@ -375,7 +376,7 @@ def run_batch_dask(
         raise InputFormatError(msg)
     pack = pack if isinstance(pack, Pack) else load_pack(pack)
     checker = SiteChecker(pack, _layers_for(pack, store), missing_layers=missing_layers)
-    dist = sorted(checker.distance_kinds(distances))  # bad kinds fail before any work
+    checker.distance_kinds(distances)  # bad kinds fail before any work
     if not in_path.exists():
         raise FileNotFoundError(in_path)
 
@@ -393,6 +394,8 @@ def run_batch_dask(
             raise InputFormatError(msg) from exc
 
     full = read()
+    distances = batch_distances(checker, distances, project, full.columns)
+    dist = sorted(checker.distance_kinds(distances))
     thin = read(_thin_columns(list(full.columns), full._meta.geometry.name, project))
     with dask_client(scheduler, n_workers=n_workers, memory_limit=memory_limit) as client:
         log.info("dask: %s, %d row groups, on %s", in_path, thin.npartitions, client)

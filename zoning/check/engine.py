@@ -380,8 +380,11 @@ class SiteChecker(FindingsMixin, FrameBuilder):
             Build the ``relations`` frame (a row per site, layer and related feature);
             ``False`` leaves it empty (its columns only) for callers that read only the
             sites and findings, as batches writing verdict rows do: about 5 % less
-            work. Sites and findings do not change; they are built when first read
-            (a batch's verdict columns need no findings frame, see
+            work. A block of sites is then related only to the layers that the
+            rules applying to its projects read (and the ``distances`` kinds): a
+            layer whose rules are all for residential projects is not related to a
+            block of unknown projects. Sites and findings do not change; they are
+            built when first read (a batch's verdict columns need no findings frame, see
             :func:`zoning.check.result.verdict_columns`).
 
         Returns
@@ -410,7 +413,11 @@ class SiteChecker(FindingsMixin, FrameBuilder):
             s.coords = input_system
         return self._run(s, project, chunk_size, progress, errors, workers, dist, relations)
 
-    def distance_kinds(self, distances: str | Iterable[str] = "all") -> frozenset[str]:
+    def distance_kinds(
+        self,
+        distances: str | Iterable[str] = "all",
+        projects: Iterable[Project | None] | None = None,
+    ) -> frozenset[str]:
         """The layer kinds whose nearest distance a check computes.
 
         Parameters
@@ -418,6 +425,9 @@ class SiteChecker(FindingsMixin, FrameBuilder):
         distances
             ``"all"``: every loaded kind; ``"rules"``: the kinds a ``nearest`` rule
             reads; else layer kinds (an iterable, or one ``"kind,kind"`` string).
+        projects
+            With ``"rules"``: only the ``nearest`` rules that apply to one of these
+            projects (``None`` in it: the unknown project); default every one.
 
         Returns
         -------
@@ -432,7 +442,14 @@ class SiteChecker(FindingsMixin, FrameBuilder):
             if distances == "all":
                 return frozenset(self.kinds)
             if distances == "rules":
-                near = (r.layer for r in self.rules if PREDICATES[r.predicate].nearest)
+                on = np.ones(len(self.rules), dtype=bool)
+                if projects is not None:
+                    cond = [self._conditions(Project() if p is None else p) for p in projects]
+                    on = np.array(cond, dtype=bool).reshape(-1, len(self.rules)).any(axis=0)
+                near = (
+                    r.layer for r, o in zip(self.rules, on, strict=True)
+                    if o and PREDICATES[r.predicate].nearest
+                )  # fmt: skip
                 return frozenset(k for k in near if k in self.index)
             distances = [k.strip() for k in distances.split(",") if k.strip()]
         wanted = list(distances)
@@ -702,8 +719,16 @@ class SiteChecker(FindingsMixin, FrameBuilder):
         """
         dist = frozenset(self.kinds) if dist is None else dist
         block = prepare_sites(s.geoms[pos], ea_crs=self.ea_crs)
+        cond = np.array([self._conditions(p) for p in s.projects], dtype=bool).reshape(
+            len(s.projects), len(self.rules)
+        )
+        profile = s.profile[pos]
+        if relations:  # the relation rows name every layer
+            kinds, subsets = self.kinds, set(self._subsets)
+        else:  # only the layers that the rules applying to the block's projects read
+            kinds, subsets = self._kinds_read(cond[np.unique(profile)].any(axis=0), dist)
         rels: dict[str, LayerRelations] = {}
-        for kind in self.kinds:
+        for kind in kinds:
             rels[kind] = relate_layer(
                 self.index[kind],
                 block,
@@ -716,18 +741,16 @@ class SiteChecker(FindingsMixin, FrameBuilder):
             key: relate_layer(sub, block, within_m=None, nearest_max_m=self.nearest_max_m,
                               ea_crs=self.ea_crs)
             for key, (sub, _) in self._subsets.items()
+            if key in subsets
         }  # fmt: skip
-        rows = self._findings(s, pos, block, rels, sub_rels, s.profile[pos])
+        rows = self._findings(s, pos, block, rels, sub_rels, profile, cond)
         # rules whose layers do not cover a site (or are not loaded): insufficient data
         tested: dict[int, NDArray[np.bool_]] = {}  # area id → covers (straddle reuses it)
         covered = coverage(
             block.geoms_ll, self.kinds, self.extents, self.missing_kinds, block.xy_ll, tested
         )
-        cond = np.array([self._conditions(p) for p in s.projects], dtype=bool).reshape(
-            len(s.projects), len(self.rules)
-        )
         add_insufficient(
-            rows, self.rules, cond, s.profile[pos], covered, OUTCOME_ORDER["insufficient_data"]
+            rows, self.rules, cond, profile, covered, OUTCOME_ORDER["insufficient_data"]
         )
         findings = rows.join(len(self.rules))  # sorted by (site, rule), once
         sites = self.site_arrays(pos, block, rels, findings, dist)
@@ -746,6 +769,23 @@ class SiteChecker(FindingsMixin, FrameBuilder):
         findings["site"] = pos[findings["site"]]
         rel_rows["site"] = pos[rel_rows["site"]]
         return {"sites": sites, "relations": rel_rows, "findings": findings}
+
+    def _kinds_read(
+        self, applies: NDArray[np.bool_], dist: frozenset[str]
+    ) -> tuple[list[str], set[Any]]:
+        """The layers (and nearest subsets) that the rules in ``applies`` read, and ``dist``.
+
+        A layer no applying rule reads (a park rule for residential projects in a
+        batch of other projects) gives no finding and no column: it is not related.
+        """
+        read = set(dist)
+        subsets = set()
+        for plan, on in zip(self._plans, applies, strict=True):
+            if on and not plan.missing:
+                read.update((plan.rule.layer, plan.rule.unless_layer))
+                if plan.nearest_key is not None:
+                    subsets.add(plan.nearest_key)
+        return [k for k in self.kinds if k in read], subsets
 
 
 class MissingLayerWarning(EcozoneWarning):

@@ -277,11 +277,13 @@ class FindingsMixin:
         rels: dict[str, LayerRelations],
         sub_rels: dict[Any, LayerRelations],
         profile: NDArray[np.intp],
+        cond: NDArray[np.bool_],
     ) -> FindingRows:
-        """The rows of the rules that fire for the block's sites (unsorted: see FindingRows)."""
-        cond = np.array([self._conditions(p) for p in s.projects], dtype=bool).reshape(
-            len(s.projects), len(self.rules)
-        )
+        """The rows of the rules that fire for the block's sites (unsorted: see FindingRows).
+
+        ``cond``: whether each rule's conditions hold, per project (``s.projects``) and
+        rule. ``rels`` needs only the layers of the rules that apply to a site.
+        """
         # per profile and rule: the exception that applies (-1: none)
         exc = np.array([self._exception_index(p) for p in s.projects], dtype=np.intp).reshape(
             len(s.projects), len(self.rules)
@@ -291,11 +293,13 @@ class FindingsMixin:
             rule = plan.rule
             if plan.missing:  # no layer: judged "insufficient_data" (zoning.check.evidence)
                 continue
+            ok = cond[profile, plan.pos]
+            if not ok.any():
+                continue
             spec = PREDICATES[rule.predicate]
             if not spec.nearest and rule.layer != "site_exit":
                 if len(rels[rule.layer].site) == 0:  # no site near any feature
                     continue
-            ok = cond[profile, plan.pos]
             if rule.unless_layer is not None:
                 ok &= ~rels[rule.unless_layer].intersects_any
             if not ok.any():
