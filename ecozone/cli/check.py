@@ -183,8 +183,9 @@ _ACTIVITIES = (
     type=click.Choice(["memory", "dask"]),
     default="memory",
     show_default=True,
-    help="Batch engine: in memory, or dask for inputs larger than memory (GeoParquet in; "
-    "--out is then a folder of GeoParquet parts).",
+    help="Batch engine: 'memory' streams any file in chunks with flat memory and is the "
+    "faster one on a single machine; 'dask' spreads a GeoParquet file over a dask cluster "
+    "of several machines (--scheduler; --out is then a folder of GeoParquet parts).",
 )
 @click.option(
     "--workers",
@@ -516,6 +517,15 @@ def _batch(
                 err=True,
             )
             workers = None
+        if scheduler is None:
+            click.echo(
+                "note: --engine dask 在本机启动本地集群 / starts a local cluster on this "
+                "machine, which takes seconds to start and shuffles the sites between "
+                "processes; without --engine dask the in-memory engine streams any file in "
+                "chunks with flat memory and is faster on one machine (docs/scaling.md). "
+                "dask pays off on a cluster of several machines (--scheduler ADDRESS)",
+                err=True,
+            )
         with open_store(store) as st, progress_bar("checking sites", enabled=not as_json) as bar:
             summary = run_batch_dask(
                 sites,

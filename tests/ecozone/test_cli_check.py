@@ -170,6 +170,8 @@ def test_dask_engine_on_a_single_row_group(tmp_path, demo_points):
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout[result.stdout.index("{") :])
     assert summary["checked"] == 3 and summary["errors"] == 0
+    # a local cluster: the in-memory engine would be faster on this machine, and it says so
+    assert "note: --engine dask" in result.stderr and "--scheduler ADDRESS" in result.stderr
     got = gpd.read_parquet(out)
     assert got["verdict"].tolist()[1] == got["verdict"].tolist()[2]
 
@@ -219,6 +221,7 @@ def test_dask_engine_honours_workers_and_distances(tmp_path, demo_points):
         res.stderr
     )
     assert address in res.stderr
+    assert "note: --engine dask" not in res.stderr  # a running cluster: no local one
     rules = same(dsk_rules, mem_rules)
     assert set(rules) < set(every)  # the option changed the columns, on both engines
 
