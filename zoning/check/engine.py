@@ -444,8 +444,8 @@ class SiteChecker(FindingsMixin, FrameBuilder):
             if distances == "rules":
                 on = np.ones(len(self.rules), dtype=bool)
                 if projects is not None:
-                    cond = [self._conditions(Project() if p is None else p) for p in projects]
-                    on = np.array(cond, dtype=bool).reshape(-1, len(self.rules)).any(axis=0)
+                    known = [Project() if p is None else p for p in projects]
+                    on = self._condition_matrix(known).any(axis=0)
                 near = (
                     r.layer for r, o in zip(self.rules, on, strict=True)
                     if o and PREDICATES[r.predicate].nearest
@@ -719,9 +719,7 @@ class SiteChecker(FindingsMixin, FrameBuilder):
         """
         dist = frozenset(self.kinds) if dist is None else dist
         block = prepare_sites(s.geoms[pos], ea_crs=self.ea_crs)
-        cond = np.array([self._conditions(p) for p in s.projects], dtype=bool).reshape(
-            len(s.projects), len(self.rules)
-        )
+        cond = self._condition_matrix(s.projects)
         profile = s.profile[pos]
         if relations:  # the relation rows name every layer
             kinds, subsets = self.kinds, set(self._subsets)

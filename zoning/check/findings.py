@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -378,6 +378,11 @@ class FindingsMixin:
                     self._exc_cache.clear()
                 self._exc_cache[key] = got
         return got
+
+    def _condition_matrix(self, projects: Sequence[Project]) -> NDArray[np.bool_]:
+        """Whether each rule's conditions hold: one row per project, one column per rule."""
+        cond = [self._conditions(p) for p in projects]
+        return np.array(cond, dtype=bool).reshape(len(projects), len(self.rules))
 
     def _conditions(self, p: Project) -> list[bool]:
         """Whether each rule's conditions hold for ``p`` (cached by the project's attributes)."""
