@@ -64,14 +64,28 @@ def echo_json(data: Any) -> None:
     click.echo(json.dumps(_clean(data), ensure_ascii=False, indent=2, default=_json_default))
 
 
+# Widest table printed into a file or pipe (cells: 10 000 columns at most).
+_UNWRAPPED = 10_000
+
+
 def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """Print a rich table."""
+    """Print a rich table; no cell is ever cut short.
+
+    On a terminal, long cells wrap within their column. Into a file or a pipe (a
+    report pasted into a document, ``grep``), each row stays on one line at the
+    table's full width: a rule id, a feature name or a citation cut to "…" would be
+    lost evidence.
+    """
     table = Table(title=title, show_lines=False)
     for col in columns:
-        table.add_column(str(col))
+        table.add_column(str(col), overflow="fold")
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))
-    console.print(table)
+    if console.is_terminal:
+        console.print(table)
+    else:
+        wide = console.measure(table, options=console.options.update_width(_UNWRAPPED))
+        Console(width=max(wide.maximum, console.width)).print(table)
 
 
 @contextlib.contextmanager

@@ -289,3 +289,32 @@ def test_scheduler_without_the_dask_engine_is_refused(tmp_path, demo_points, bat
     assert result.exit_code == 2, result.output
     assert "--scheduler applies only to a batch on the dask engine" in result.output
     assert not (tmp_path / "r.parquet").exists()
+
+
+def test_printed_tables_keep_every_cell_whole_in_a_pipe(demo_points):
+    """Piped or saved, a printed check cuts no rule id, title, citation or feature name.
+
+    Rich cuts a cell too wide for an 80-column page to "…"; the citation of a
+    verdict pasted into an EIA document must survive whole, on its finding's line.
+    """
+    from zoning.sources import format_citation
+    from zoning.workflow import make_checker
+
+    _, inside = demo_points
+    args = ["check", "--at", f"{inside.x},{inside.y}", "--pack", "tongzhou"]
+    res = CliRunner().invoke(cli, args)  # (not a terminal, as a pipe or a file)
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    assert "…" not in res.stdout
+    with open_store(None) as store:
+        findings = make_checker("tongzhou", store).check_geometry(inside).findings
+    cited = findings[findings["citations"].map(bool)]
+    assert len(cited)
+    for f in cited.itertuples():
+        cites = "；".join(format_citation(c, quote=False) for c in f.citations)
+        row = [ln for ln in lines if f" {f.rule_id} " in ln]
+        assert any(f.title in ln and cites in ln for ln in row), f.rule_id
+    screening = json.loads(CliRunner().invoke(cli, [*args, "--json"]).stdout)["screening"]
+    assert screening
+    for r in screening:
+        assert any(f" {r['label']} " in ln and f"{r['distance_m']:,.1f} m" in ln for ln in lines)

@@ -123,3 +123,31 @@ def test_an_output_over_an_input_is_refused_and_the_input_kept(tmp_path, args, l
     assert f"the output {label} is the input" in res.output, res.output
     assert "choose another path" in res.output
     assert {k: p.read_bytes() for k, p in files.items()} == before
+
+
+@pytest.mark.parametrize("terminal", [True, False], ids=["terminal", "pipe"])
+def test_print_table_never_cuts_a_cell(monkeypatch, terminal: bool) -> None:
+    """A cell wider than the page wraps on a terminal and stays whole in a pipe."""
+    import io
+    import re
+
+    from rich.cells import cell_len
+    from rich.console import Console
+
+    from ecozone.cli import _output
+
+    page = io.StringIO()
+    monkeypatch.setattr(_output, "Console", lambda **kw: Console(file=page, **kw))
+    monkeypatch.setattr(
+        _output, "console", Console(file=page, width=60, force_terminal=terminal, no_color=True)
+    )
+    cite = "《北京市“十四五”时期生态环境保护规划》四、深入打好污染防治攻坚战（二）第三款"
+    _output.print_table("findings", ["rule", "source"], [["water_source.nearest", cite]])
+    text = re.sub(r"\x1b\[[0-9;]*m", "", page.getvalue())  # (styles of a terminal)
+    assert "…" not in text
+    if terminal:  # wrapped within the 60 columns: every character kept, in order
+        assert max(cell_len(ln) for ln in text.splitlines()) <= 60
+        cells = [ln.split("│")[2].strip() for ln in text.splitlines() if ln.count("│") == 3]
+        assert "".join(cells) == cite
+    else:  # one line, whole
+        assert any("water_source.nearest" in ln and cite in ln for ln in text.splitlines())
