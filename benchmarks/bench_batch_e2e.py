@@ -31,6 +31,12 @@ Usage::
     .venv/bin/python benchmarks/bench_batch_e2e.py --large                # + 10 M points
     .venv/bin/python benchmarks/bench_batch_e2e.py points:1000000 --no-profile
     .venv/bin/python benchmarks/bench_batch_e2e.py points:100000:csv points:100000:gpkg
+    .venv/bin/python benchmarks/bench_batch_e2e.py points:1000000 --no-profile --scaling
+
+``--scaling`` runs each scenario a second time on one lane (``--workers 1``) and
+prints how much faster all lanes were, beside how much faster this machine's two
+cores do work that holds no interpreter lock (:func:`two_core_scaling`): the
+program's parallel gain next to the most the machine gives at that moment.
 """
 
 from __future__ import annotations
@@ -162,11 +168,15 @@ print(json.dumps({"rc": proc.returncode, "wall_s": wall, "cpu_s": ru.ru_utime + 
 """
 
 
-def run(sites: Path, results: Path, store: str | None, profile: bool) -> dict:
+def run(
+    sites: Path, results: Path, store: str | None, profile: bool, workers: int | None = None
+) -> dict:
     """Run ``ecozone check`` once; wall, CPU and peak memory of that command alone."""
     cmd = [str(ECOZONE), "check", str(sites), "--pack", "beijing", "--out", str(results)]
     if store:
         cmd += ["--store", store]
+    if workers is not None:
+        cmd += ["--workers", str(workers)]
     if profile:
         # pyinstrument samples the main thread only: one worker, so the check shows
         # (the background writer thread still does not)
@@ -182,6 +192,38 @@ def run(sites: Path, results: Path, store: str | None, profile: bool) -> dict:
     got.pop("stderr")
     got["load_1m"] = os.getloadavg()[0]
     return got
+
+
+def two_core_scaling(reps: int = 3) -> float:
+    """How much faster two threads do work that releases the interpreter lock (numpy sorts).
+
+    The best of ``reps`` timings of one thread sorting an array twice, divided by the
+    best of two threads sorting it once each: 2.0 when the machine's two cores are
+    free and independent, less when they share caches, memory bandwidth or a host.
+    """
+    import threading
+    import time
+
+    a = np.random.default_rng(0).random(2_000_000)
+
+    def unit() -> None:
+        for _ in range(3):
+            np.sort(a)
+
+    one = two = float("inf")
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        unit()
+        unit()
+        one = min(one, time.perf_counter() - t0)
+        threads = [threading.Thread(target=unit) for _ in range(2)]
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        two = min(two, time.perf_counter() - t0)
+    return one / two
 
 
 def profile_summary(text: str, top: int = 12) -> list[str]:
@@ -225,6 +267,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile-max", type=int, default=1_000_000,
                     help="profile scenarios up to this many sites (default 1 000 000)")  # fmt: skip
     ap.add_argument("--keep", type=Path, default=None, help="keep files in this folder")
+    ap.add_argument("--scaling", action="store_true",
+                    help="also run each scenario on one lane (--workers 1), and measure how "
+                         "much the machine's two cores give on work free of the interpreter "
+                         "lock")  # fmt: skip
     args = ap.parse_args(argv)
     if args.large:
         args.scenarios = [*args.scenarios, *LARGE]
@@ -262,6 +308,17 @@ def main(argv: list[str] | None = None) -> int:
                    else ""),
                 flush=True,
             )  # fmt: skip
+            if args.scaling:
+                lone = run(sites, results, args.store, profile=False, workers=1)
+                row["one_lane_wall_s"], row["one_lane_cpu_s"] = lone["wall_s"], lone["cpu_s"]
+                row["lanes_speedup"] = lone["wall_s"] / first["wall_s"]
+                row["machine_two_core_scaling"] = two_core_scaling()
+                print(
+                    f"{'':>24}  one lane {lone['wall_s']:7.2f} s wall, {lone['cpu_s']:7.2f} s "
+                    f"CPU: all lanes are {row['lanes_speedup']:.2f}× faster; this machine's "
+                    f"two cores sort {row['machine_two_core_scaling']:.2f}× faster than one",
+                    flush=True,
+                )  # fmt: skip
             if args.profile and n <= args.profile_max:
                 run(sites, results, args.store, profile=True)
                 prof = results.with_suffix(".profile.txt").read_text(encoding="utf-8")

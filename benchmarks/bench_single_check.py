@@ -27,7 +27,10 @@ checksums; later processes skip that while the file is unchanged, see
 ``layers/_verified.py``). Reported: median and minimum of the wall time and of the
 CPU time (user + system of the child: the figure to trust when the machine is
 loaded), and the load average. Targets (issue #16): ``--help`` ≤ 0.15 s, a
-single-site check ≤ 0.5 s wall.
+single-site check ≤ 0.5 s wall. Two more processes give the floor under any check
+on this machine: ``python -c "import pandas, shapely, pyproj"`` (the libraries the
+check engine's frames and geometries need, before any of ecozone's code) and
+``python -c "pass"`` (the interpreter alone).
 
 Usage::
 
@@ -138,6 +141,15 @@ def time_calls(
 
 # a point inside each demo pack's jurisdiction, for --cold
 COLD_SITES = {"tongzhou": "116.65,39.91", "beijing": "116.40,39.90"}
+#: What a check needs before any of ecozone's code runs (--cold's floor).
+FLOOR_IMPORTS = "import pandas, shapely, pyproj"
+
+
+def _label(cmd: list[str]) -> str:
+    """``cmd`` as the table shows it: ``ecozone ARGS`` or ``python -c 'CODE'``."""
+    if cmd[0] == sys.executable:
+        return "python " + " ".join(repr(a) if " " in a else a for a in cmd[1:])
+    return " ".join(["ecozone", *cmd[1:]] if cmd[0].endswith("ecozone") else cmd)
 
 
 def time_process(cmd: list[str], runs: int) -> dict:
@@ -156,7 +168,7 @@ def time_process(cmd: list[str], runs: int) -> dict:
             msg = f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr.decode()[-500:]}"
             raise RuntimeError(msg)
     return {
-        "command": " ".join(cmd[1:]) if cmd[0].endswith("ecozone") else " ".join(cmd),
+        "command": _label(cmd),
         "wall_median_s": round(statistics.median(wall), 3),
         "wall_min_s": round(min(wall), 3),
         "cpu_median_s": round(statistics.median(cpu), 3),
@@ -176,12 +188,15 @@ def cold(packs: list[str], runs: int, json_path: Path | None) -> int:
             print(f"no --cold site for pack {pack!r}; known: {sorted(COLD_SITES)}", file=sys.stderr)
             return 2
         cmds.append([str(exe), "check", "--at", at, "--pack", pack])
+    # the floor under any check: a new Python importing the libraries the engine's
+    # frames and geometry need (pandas, shapely, pyproj), and nothing of ecozone
+    cmds += [[sys.executable, "-c", FLOOR_IMPORTS], [sys.executable, "-c", "pass"]]
     out = []
     for cmd in cmds:
         r = time_process(cmd, runs)
         out.append(r)
         print(
-            f"ecozone {r['command']:45} wall {r['wall_median_s']:5.2f} s (min "
+            f"{r['command']:53} wall {r['wall_median_s']:5.2f} s (min "
             f"{r['wall_min_s']:.2f})  CPU {r['cpu_median_s']:5.2f} s (min {r['cpu_min_s']:.2f})"
             f"  load {r['load_avg_1min']:.1f}",
             flush=True,
