@@ -84,8 +84,7 @@ def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]
     if console.is_terminal:
         console.print(table)
     else:
-        wide = console.measure(table, options=console.options.update_width(_UNWRAPPED))
-        Console(width=max(wide.maximum, console.width)).print(table)
+        Console(width=_UNWRAPPED).print(table)  # (a table takes its cells' width)
 
 
 @contextlib.contextmanager
