@@ -39,13 +39,12 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
-import shapely
 from numpy.typing import NDArray
 
-from geo.crs import plain_point_xy
 from geo.errors import InputFormatError
 from geo.io.atomic import replacing_file
 from geo.io.gpkg_styles import QgisStyle, write_layer_styles
+from geo.io.wkb import wkb_array
 from geo.io.writers import keep_other_layers, output_driver
 
 __all__ = ["STREAMED_DRIVERS", "ChunkWriter"]
@@ -428,41 +427,3 @@ def _as_numbers(col: Any) -> NDArray[np.float64]:
     values = np.asarray(col, dtype=object)
     missing = np.asarray(pd.isna(values), dtype=bool)
     return np.where(missing, np.nan, values).astype(np.float64)
-
-
-#: Little-endian ISO WKB of a 2-D point: byte order, type, x, y (21 bytes, unpadded).
-_POINT_WKB = np.dtype([("order", "u1"), ("type", "<u4"), ("x", "<f8"), ("y", "<f8")])
-
-
-def wkb_array(geoms: np.ndarray) -> Any:
-    """ISO WKB of ``geoms`` as an Arrow binary array.
-
-    A chunk of 2-D points (a batch's usual output) is encoded by numpy from the
-    coordinates, with the bytes :func:`shapely.to_wkb` writes on a little-endian
-    machine, but without a Python bytes object per row; anything else goes through
-    :func:`shapely.to_wkb`.
-
-    Parameters
-    ----------
-    geoms
-        Shapely geometries (``None`` allowed: a null).
-
-    Returns
-    -------
-    pyarrow.Array
-        ``binary``, one value per geometry.
-    """
-    import pyarrow as pa
-
-    n = len(geoms)
-    xy = plain_point_xy(geoms)
-    if xy is None:
-        return pa.array(shapely.to_wkb(geoms, flavor="iso"), pa.binary())
-    rec = np.empty(n, dtype=_POINT_WKB)
-    rec["order"] = 1  # little-endian (NDR)
-    rec["type"] = 1  # Point
-    rec["x"], rec["y"] = xy[:, 0], xy[:, 1]
-    offsets = np.arange(0, _POINT_WKB.itemsize * (n + 1), _POINT_WKB.itemsize, dtype=np.int32)
-    return pa.Array.from_buffers(
-        pa.binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(rec.view(np.uint8))]
-    )

@@ -70,32 +70,6 @@ def test_categorical_text_in_other_formats(tmp_path, suffix):
     assert texts[1] == ("'=1+1" if suffix == ".csv" else "=1+1")  # CSV: formula-safe
 
 
-def test_point_wkb_equals_shapely_byte_for_byte():
-    from geo.io.stream_writer import wkb_array
-
-    rng = np.random.default_rng(5)
-    xy = np.column_stack([rng.uniform(-180, 180, 500), rng.uniform(-90, 90, 500)])
-    xy[:3] = [[-0.0, 0.0], [1e308, -1e-308], [116.123456789012345, 39.9]]
-    pts = shapely.points(xy)
-    got = wkb_array(pts)
-    assert got.type == pa.binary() and got.null_count == 0
-    assert got.to_pylist() == list(shapely.to_wkb(pts, flavor="iso"))
-    assert shapely.equals(shapely.from_wkb(got.to_numpy(zero_copy_only=False)), pts).all()
-
-
-@pytest.mark.parametrize(
-    "odd",
-    [None, shapely.Point(), shapely.Point(1, 2, 3), shapely.LineString([(0, 0), (1, 1)])],
-    ids=["null", "empty", "3d", "line"],
-)
-def test_wkb_of_other_geometries_is_shapelys(odd):
-    from geo.io.stream_writer import wkb_array
-
-    geoms = np.array([shapely.Point(116, 40), odd, shapely.Point(117, 41)], dtype=object)
-    got = wkb_array(geoms)
-    assert got.to_pylist() == list(shapely.to_wkb(geoms, flavor="iso"))
-
-
 def test_repeated_text_gets_dictionary_pages_distinct_text_and_numbers_do_not(tmp_path):
     n = 1_000
     chunk = _chunk(0, ["甲", "乙"] * (n // 2), site_id=[f"S{i:05d}" for i in range(n)],
