@@ -56,7 +56,7 @@ import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -667,16 +667,19 @@ def run_batch(
     xlsx = driver is None
     streamed = driver in ("Parquet", "GPKG", "CSV")
     read_options = dict(read_options or {})
-    layers = load_layers(store_or_layers, pack.layer_kinds())
     from zoning.workflow import build_checker  # jurisdiction and extents, as every path
 
-    checker = build_checker(pack, layers, missing_layers=missing_layers)
     run = _Run(out, write_options, keep_sites=keep_sites or not streamed, collect_findings=xlsx)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), ExitStack() as reading:
         # rejected/repaired rows are reported in the errors file and the summary
         warnings.simplefilter("ignore", RowRejectedWarning)
         warnings.simplefilter("ignore", GeometryRepairedWarning)
         chunks, total, source = _input_chunks(sites_path_or_gdf, chunk_size, read_options)
+        # the reader thread reads the first chunks while the layers load and the
+        # checker is built (a read error surfaces at the first chunk, as before)
+        chunks = reading.enter_context(read_ahead(chunks))
+        layers = load_layers(store_or_layers, pack.layer_kinds())
+        checker = build_checker(pack, layers, missing_layers=missing_layers)
         columns, chunks = _peek(chunks)
         extra = _check_kwargs(
             checker, workers, batch_distances(checker, distances, project, columns)
@@ -690,7 +693,7 @@ def run_batch(
             1, thread_name_prefix="ecozone-batch-writer"
         ) as ex, ThreadPoolExecutor(
             lanes, thread_name_prefix="ecozone-batch-check"
-        ) as pool, read_ahead(chunks) as chunks:  # fmt: skip
+        ) as pool:  # fmt: skip
             written: Future[None] | None = None
             checking: deque[tuple[_Pending, Future[CheckResult]]] = deque()
             settled: deque[tuple[CheckResult, gpd.GeoDataFrame, np.ndarray | None]] = deque()
