@@ -41,7 +41,7 @@ from geo.io._sniff import sniff_format
 from geo.io.reader import read_vector
 from geo.io.vector import _PYOGRIO_ERRORS, _quiet_gdal, choose_layer, read_ogr
 
-__all__ = ["count_rows", "iter_vector_chunks", "read_ahead"]
+__all__ = ["count_rows", "iter_vector_chunks", "read_ahead", "streams"]
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,22 @@ def _geoparquet_meta(path: Path) -> tuple[Any, dict[str, Any] | None]:
     if b"geo" not in meta:
         return pf, None
     return pf, json.loads(meta[b"geo"])
+
+
+def streams(path: str | Path) -> bool:
+    """Whether :func:`iter_vector_chunks` reads ``path`` a chunk at a time.
+
+    GeoParquet and GeoPackage files are read chunk by chunk; any other file (or one
+    that cannot be opened) is read whole at the first chunk.
+    """
+    path = Path(path)
+    try:
+        kind = sniff_format(path)
+        if kind == "parquet":
+            return _geoparquet_meta(path)[1] is not None
+    except (InputFormatError, OSError):
+        return False
+    return kind == "gpkg"
 
 
 def count_rows(path: str | Path, *, layer: str | int | None = None) -> int | None:

@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import Point
 
+from geo.errors import InputFormatError
 from geo.io import read_vector
 from geo.io.chunks import count_rows, iter_vector_chunks
 from geo.io.stream_writer import ChunkWriter
@@ -118,6 +119,27 @@ def test_chunked_parallel_equals_one_pass(tmp_path, pack, mixed_sites, one_pass,
     if suffix == ".parquet":
         assert set(a.columns) >= {"site_id", "rules", "demo_data", "notes", "owner"}
         assert a["source_row"].is_monotonic_increasing
+
+
+def test_a_store_error_comes_before_a_file_read_whole_is_read(tmp_path, pack, monkeypatch):
+    # a GeoJSON file is read whole at its first chunk: the batch reads it only once
+    # the layers are loaded (a GeoParquet file's first chunk is read meanwhile)
+    import geo.io.chunks as chunks_module
+    from geo.io.chunks import streams
+
+    src = tmp_path / "sites.geojson"
+    random_sites(50, seed=3).to_file(src)
+    assert not streams(src)
+    reads = []
+    real = chunks_module.read_vector
+    monkeypatch.setattr(
+        chunks_module, "read_vector", lambda *a, **k: reads.append(a) or real(*a, **k)
+    )
+    with pytest.raises(InputFormatError, match="store_or_layers"):
+        run_batch(src, pack=pack, store_or_layers=42, out=tmp_path / "r.parquet")
+    assert reads == []
+    run_batch(src, pack=pack, store_or_layers=make_layers(), out=tmp_path / "r.parquet")
+    assert len(reads) == 1
 
 
 def test_repeated_id_across_chunks_reported_like_one_pass(tmp_path, pack):

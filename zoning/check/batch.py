@@ -74,7 +74,7 @@ from geo.errors import (
     RowRejectedWarning,
 )
 from geo.io import write_vector
-from geo.io.chunks import count_rows, iter_vector_chunks, read_ahead, split_frame
+from geo.io.chunks import count_rows, iter_vector_chunks, read_ahead, split_frame, streams
 from geo.io.spreadsheet import write_csv
 from geo.io.stream_writer import ChunkWriter
 from geo.io.writers import check_outputs, output_driver
@@ -675,11 +675,17 @@ def run_batch(
         warnings.simplefilter("ignore", RowRejectedWarning)
         warnings.simplefilter("ignore", GeometryRepairedWarning)
         chunks, total, source = _input_chunks(sites_path_or_gdf, chunk_size, read_options)
-        # the reader thread reads the first chunks while the layers load and the
-        # checker is built (a read error surfaces at the first chunk, as before)
-        chunks = reading.enter_context(read_ahead(chunks))
+        # an input read chunk by chunk: the reader thread reads the first chunks while
+        # the layers load and the checker is built (a read error surfaces at the first
+        # chunk, as before); a file read whole waits for the layers, so that a store or
+        # pack error comes at once, not after the whole file has been read
+        early = isinstance(sites_path_or_gdf, gpd.GeoDataFrame) or streams(sites_path_or_gdf)
+        if early:
+            chunks = reading.enter_context(read_ahead(chunks))
         layers = load_layers(store_or_layers, pack.layer_kinds())
         checker = build_checker(pack, layers, missing_layers=missing_layers)
+        if not early:
+            chunks = reading.enter_context(read_ahead(chunks))
         columns, chunks = _peek(chunks)
         extra = _check_kwargs(
             checker, workers, batch_distances(checker, distances, project, columns)
