@@ -10,10 +10,12 @@ Screenshots go to ``tests/artifacts/`` (gitignored).
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from ecozone.web.app import create_app
 from ecozone.web.settings import WebSettings
@@ -30,6 +32,9 @@ ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+# Waits use locator assertions: ``page.wait_for_function`` polls by ``eval`` in the
+# page, which the app's Content-Security-Policy (script-src 'self') rightly refuses.
+WAIT_MS = 120_000
 
 pytestmark = [
     pytest.mark.browser,
@@ -130,9 +135,7 @@ def test_check_page_upload_draw_and_download(page, base, store, tmp_path):
     with page.expect_response(lambda r: r.url.endswith("/api/parse")) as parsed:
         page.set_input_files("#site-file", str(path))
     assert parsed.value.status == 200
-    page.wait_for_function(
-        "document.getElementById('site-status').textContent.includes('site.geojson')"
-    )
+    expect(page.locator("#site-status")).to_contain_text("site.geojson", timeout=WAIT_MS)
     page.fill("#p-name", "<script>alert(1)</script>")
     page.select_option("#p-type", "industrial")
     with page.expect_response(lambda r: "/api/check" in r.url) as checked:
@@ -160,7 +163,7 @@ def test_check_page_upload_draw_and_download(page, base, store, tmp_path):
         page.mouse.click(x, y)
         page.wait_for_timeout(150)
     page.mouse.click(*pts[0])  # clicking the first vertex closes the polygon
-    page.wait_for_function("document.getElementById('site-status').textContent.includes('polygon')")
+    expect(page.locator("#site-status")).to_contain_text("polygon", timeout=WAIT_MS)
     with page.expect_response(lambda r: "/api/check" in r.url) as checked:
         page.click("#run-check")
     assert checked.value.status == 200, checked.value.text()
@@ -168,9 +171,8 @@ def test_check_page_upload_draw_and_download(page, base, store, tmp_path):
     assert body["geometry"]["type"] == "Polygon"
     assert len(body["geometry"]["coordinates"][0]) == 5
     report = checked.value.json()
-    page.wait_for_function(
-        "code => document.getElementById('verdict').className.includes(code)",
-        arg=report["verdict"]["code"],
+    expect(page.locator("#verdict")).to_have_class(
+        re.compile(re.escape(report["verdict"]["code"])), timeout=WAIT_MS
     )
     page.screenshot(path=str(ARTIFACTS / "check_drawn.png"), full_page=True)
 
