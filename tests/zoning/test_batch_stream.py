@@ -25,7 +25,7 @@ from geo.io import read_vector
 from geo.io.chunks import count_rows, iter_vector_chunks
 from geo.io.stream_writer import ChunkWriter
 from tests.zoning.conftest import at, make_layers, random_sites
-from zoning.check.batch import _output_frame, run_batch
+from zoning.check.batch import BATCH_CHUNK, _chunk_rows, _output_frame, run_batch
 from zoning.check.engine import SiteChecker
 
 N = 100_000
@@ -119,6 +119,44 @@ def test_chunked_parallel_equals_one_pass(tmp_path, pack, mixed_sites, one_pass,
     if suffix == ".parquet":
         assert set(a.columns) >= {"site_id", "rules", "demo_data", "notes", "owner"}
         assert a["source_row"].is_monotonic_increasing
+
+
+@pytest.mark.slow  # ~8 s on an idle 2-core machine (2 chunks)
+def test_the_default_chunks_are_even_and_equal_one_pass(tmp_path, pack, mixed_sites, one_pass):
+    path, layers = mixed_sites
+    one, folder = one_pass
+    even = run_batch(
+        path, pack=pack, store_or_layers=layers, out=tmp_path / "even.parquet", workers=2,
+        keep_sites=False,
+    )  # fmt: skip
+    # 100 000 sites on two lanes: two chunks of 50 000, not 80 000 + 20 000
+    assert even.stamp["chunk_size"] == N // 2 and even.stamp["chunks"] == 2
+    a, b = gpd.read_parquet(folder / "one.parquet"), gpd.read_parquet(even.out)
+    pd.testing.assert_frame_equal(pd.DataFrame(a), pd.DataFrame(b), check_exact=True)
+    assert one.by_verdict == even.by_verdict and one.errors == even.errors
+
+
+@given(total=st.integers(1, 5_000_000), lanes=st.integers(1, 8))
+@settings(max_examples=300, deadline=None)
+def test_default_chunks_are_even_bounded_and_a_multiple_of_the_lanes(total, lanes):
+    size = _chunk_rows(total, lanes)
+    chunks = -(-total // size)
+    if total > 2_000_000:
+        assert size == BATCH_CHUNK  # large batches: the chunk that keeps 10 M within 1 GB
+    elif total <= 80_000:
+        assert chunks == 1  # one chunk, split over threads by the checker
+    else:
+        assert size <= 80_000
+        assert chunks % lanes == 0  # whole rounds: the lanes finish together
+        assert chunks * size - total < chunks  # the chunks differ by at most one row
+        # no fewer chunks would do: one round less would need chunks above 80 000
+        assert -(-total // (chunks - lanes)) > 80_000 if chunks > lanes else True
+
+
+def test_default_chunks_of_an_unknown_count_are_the_large_batch_chunk():
+    assert _chunk_rows(None, 2) == BATCH_CHUNK
+    assert _chunk_rows(1_000_000, 2) == 71_429  # 14 chunks: 7 rounds of two lanes
+    assert _chunk_rows(100_000, 2) == 50_000
 
 
 def test_a_store_error_comes_before_a_file_read_whole_is_read(tmp_path, pack, monkeypatch):

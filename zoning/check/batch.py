@@ -95,8 +95,12 @@ _OWN_COLUMNS = (
     "site_id", "source_row", "verdict", "verdict_zh", "deciding_rules", "rules", "demo_data",
     "notes",
 )  # fmt: skip
-#: Sites per chunk of a batch (measured: 100 000 keeps the peak near 0.5 GB).
+#: Most sites per chunk of a batch of more than :data:`_LARGE_BATCH` sites, or of unknown
+#: size (see :func:`_chunk_rows`).
 BATCH_CHUNK = 40_000
+#: Most sites per chunk of a batch of at most :data:`_LARGE_BATCH` sites.
+_SMALL_BATCH_CHUNK = 80_000
+_LARGE_BATCH = 2_000_000
 _ERROR_COLUMNS = ["source_row", "site_id", "stage", "status", "reason"]
 # The reasons zoning.check.sites.normalise_sites gives a geometry problem: they win over a
 # duplicated site_id there, so they win over one found across chunks here too.
@@ -406,20 +410,69 @@ def _text_hashes(texts: Any, seeds: Iterable[int]) -> list[np.ndarray]:
     return out
 
 
+def _chunk_rows(total: int | None, lanes: int) -> int:
+    """Sites per chunk of a batch of ``total`` sites checked ``lanes`` chunks at once.
+
+    Larger chunks cost fewer rounds of reading, settling and writing: 1 000 000
+    points took 5.2–5.45 s in chunks of about 71 000 against 5.7–5.75 s in chunks of
+    40 000 (``benchmarks/RESULTS.md``). But every lane, the reader and the writer
+    each hold a chunk, and the table of site ids seen grows 16 bytes a site, so
+    above :data:`_LARGE_BATCH` sites (or when the count is unknown) a chunk holds
+    at most :data:`BATCH_CHUNK` sites (10 000 000 points in chunks of 80 000 peaked
+    at 1.12 GB, in chunks of 40 000 at 0.92 GB). The chunks are cut even, their
+    number a multiple of ``lanes``, so that the lanes finish together: 100 000
+    polygons took 5.0–5.1 s in two chunks of 50 000, against 5.3–5.4 s in chunks of
+    40 000, 40 000 and 20 000. An input that fits one chunk stays one chunk (the
+    checker splits it over the threads).
+
+    Parameters
+    ----------
+    total
+        Sites (input rows) in the batch, or ``None`` when unknown.
+    lanes
+        Chunks checked at once.
+
+    Returns
+    -------
+    int
+        Rows per chunk, at least 1.
+    """
+    if total is None or total > _LARGE_BATCH:
+        return BATCH_CHUNK
+    if total <= _SMALL_BATCH_CHUNK:
+        return _SMALL_BATCH_CHUNK
+    lanes = max(1, int(lanes))
+    chunks = -(-total // (_SMALL_BATCH_CHUNK * lanes)) * lanes
+    return -(-total // chunks)
+
+
 def _input_chunks(
-    sites: str | Path | gpd.GeoDataFrame, chunk_size: int, read_options: Mapping[str, Any]
-) -> tuple[Iterator[gpd.GeoDataFrame], int | None, str]:
-    """The input in chunks, its row count when cheap to know, and its name for logs."""
+    sites: str | Path | gpd.GeoDataFrame, chunk_size: int | None, read_options: Mapping[str, Any],
+    workers: int | None,
+) -> tuple[Iterator[gpd.GeoDataFrame], int | None, str, int]:  # fmt: skip
+    """The input in chunks, its row count, its name for logs, and its rows per chunk.
+
+    The row count is ``None`` when not cheap to know; the rows per chunk are
+    ``chunk_size``, or :func:`_chunk_rows` when ``None``.
+    """
     if isinstance(sites, gpd.GeoDataFrame):
         gdf = sites.copy()
         if "source_row" not in gdf.columns:
             gdf["source_row"] = range(1, len(gdf) + 1)
         issues = gdf.attrs.get("issues", [])
         total = len(gdf) + sum(1 for i in issues if i.get("action") == "rejected")
-        return split_frame(gdf, chunk_size), total, "input"
-    layer = read_options.get("layer")
-    chunks = iter_vector_chunks(sites, chunk_size=chunk_size, **dict(read_options))
-    return chunks, count_rows(sites, layer=layer), str(sites)
+        size = chunk_size or _chunk_rows(total, _most_lanes(workers))
+        return split_frame(gdf, size), total, "input", size
+    total = count_rows(sites, layer=read_options.get("layer"))
+    size = chunk_size or _chunk_rows(total, _most_lanes(workers))
+    chunks = iter_vector_chunks(sites, chunk_size=size, **dict(read_options))
+    return chunks, total, str(sites), size
+
+
+def _most_lanes(workers: int | None) -> int:
+    """Chunks checked at once by checkers that take chunks in parallel (see :func:`_lanes`)."""
+    cores = available_cores()
+    return max(1, cores if workers is None else min(int(workers), cores))
 
 
 def _lanes(
@@ -443,8 +496,7 @@ def _lanes(
         return 1
     if total is not None and total <= chunk_size:
         return 1
-    cores = available_cores()
-    return max(1, cores if workers is None else min(int(workers), cores))
+    return _most_lanes(workers)
 
 
 #: Allocations between young-generation collections while batches run (Python: 700).
@@ -569,7 +621,7 @@ def run_batch(
     project: Project | None = None,
     progress: Callable[[int, int | None], None] | None = None,
     read_options: Mapping[str, Any] | None = None,
-    chunk_size: int = BATCH_CHUNK,
+    chunk_size: int | None = None,
     missing_layers: Literal["raise", "skip"] = "raise",
     write_options: Callable[[gpd.GeoDataFrame, Path], Mapping[str, Any]] | None = None,
     workers: int | None = None,
@@ -606,7 +658,8 @@ def run_batch(
         Passed to :func:`geo.io.read_vector` (``crs``, ``coords="gcj02"``, ``zone``,
         ``layer``, ``encoding``, ``lon_col``, ``lat_col``).
     chunk_size
-        Input rows read, checked and written at once (bounds memory).
+        Input rows read, checked and written at once (bounds memory); ``None``
+        (default) chooses by the input's size (:func:`_chunk_rows`).
     missing_layers
         ``"raise"`` when a layer kind the pack needs is missing, or ``"skip"`` its
         rules (with a warning).
@@ -653,7 +706,7 @@ def run_batch(
     t0 = time.perf_counter()
     if not isinstance(pack, Pack):
         pack = load_pack(pack)
-    if not isinstance(chunk_size, int) or chunk_size < 1:
+    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
         msg = f"chunk_size must be a whole number >= 1, got {chunk_size!r}"
         raise InputFormatError(msg)
     out = Path(out)
@@ -674,7 +727,9 @@ def run_batch(
         # rejected/repaired rows are reported in the errors file and the summary
         warnings.simplefilter("ignore", RowRejectedWarning)
         warnings.simplefilter("ignore", GeometryRepairedWarning)
-        chunks, total, source = _input_chunks(sites_path_or_gdf, chunk_size, read_options)
+        chunks, total, source, chunk_size = _input_chunks(
+            sites_path_or_gdf, chunk_size, read_options, workers
+        )
         # an input read chunk by chunk: the reader thread reads the first chunks while
         # the layers load and the checker is built (a read error surfaces at the first
         # chunk, as before); a file read whole waits for the layers, so that a store or
