@@ -269,14 +269,13 @@ def op_convert(params: dict[str, Any], emit: Emit) -> dict[str, Any]:
 
 def op_describe(params: dict[str, Any], emit: Emit) -> dict[str, Any]:
     """What the plugin shows in its forms: packs, layer kinds, verdicts, version."""
-    from importlib.metadata import version
-
+    from ecozone import __version__
     from layers.kinds import KINDS
     from zoning.check.result import VERDICT_ZH, VERDICTS
     from zoning.pack import list_packs
 
     return {
-        "version": version("ecozone"),
+        "version": __version__,
         "python": sys.executable,
         "packs": list_packs(),
         "kinds": {k: v.label_zh for k, v in KINDS.items()},

@@ -491,14 +491,10 @@ def _summarise(
     write_csv(errors_df, errors_path)  # site ids are user text: formula-safe
     counts = {v: sum(s["counts"][v] for s in summaries) for v in VERDICTS}
     checked = sum(s["checked"] for s in summaries)
-    from importlib.metadata import PackageNotFoundError, version
+    from zoning.check.notes import ecozone_version  # as every other engine's stamp
 
-    try:
-        tool = version("ecozone")
-    except PackageNotFoundError:  # pragma: no cover - a source tree without metadata
-        tool = "unknown"
     stamp = {
-        "ecozone_version": tool,
+        "ecozone_version": ecozone_version(),
         "pack": {"name": checker.pack.name, "version": checker.pack.version,
                  "lineage": list(checker.pack.lineage)},
         "layers": {k: dict(v) for k, v in checker.layer_stamp.items()},
