@@ -149,8 +149,8 @@ def test_default_chunks_are_even_bounded_and_a_multiple_of_the_lanes(total, lane
         assert size <= 80_000
         assert chunks % lanes == 0  # whole rounds: the lanes finish together
         assert chunks * size - total < chunks  # the chunks differ by at most one row
-        # no fewer chunks would do: one round less would need chunks above 80 000
-        assert -(-total // (chunks - lanes)) > 80_000 if chunks > lanes else True
+        if chunks > lanes:  # no fewer chunks would do: one round less needs them above 80 000
+            assert -(-total // (chunks - lanes)) > 80_000
 
 
 def test_default_chunks_of_an_unknown_count_are_the_large_batch_chunk():

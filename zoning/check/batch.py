@@ -455,16 +455,18 @@ def _input_chunks(
     The row count is ``None`` when not cheap to know; the rows per chunk are
     ``chunk_size``, or :func:`_chunk_rows` when ``None``.
     """
+    frame = None
     if isinstance(sites, gpd.GeoDataFrame):
-        gdf = sites.copy()
-        if "source_row" not in gdf.columns:
-            gdf["source_row"] = range(1, len(gdf) + 1)
-        issues = gdf.attrs.get("issues", [])
-        total = len(gdf) + sum(1 for i in issues if i.get("action") == "rejected")
-        size = chunk_size or _chunk_rows(total, _most_lanes(workers))
-        return split_frame(gdf, size), total, "input", size
-    total = count_rows(sites, layer=read_options.get("layer"))
+        frame = sites.copy()
+        if "source_row" not in frame.columns:
+            frame["source_row"] = range(1, len(frame) + 1)
+        issues = frame.attrs.get("issues", [])
+        total = len(frame) + sum(1 for i in issues if i.get("action") == "rejected")
+    else:
+        total = count_rows(sites, layer=read_options.get("layer"))
     size = chunk_size or _chunk_rows(total, _most_lanes(workers))
+    if frame is not None:
+        return split_frame(frame, size), total, "input", size
     chunks = iter_vector_chunks(sites, chunk_size=size, **dict(read_options))
     return chunks, total, str(sites), size
 
