@@ -18,8 +18,6 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from datetime import date
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +38,7 @@ from matplotlib.path import Path as MplPath
 from geo.crs import transformer
 from geo.errors import InputFormatError
 from geo.io.atomic import replacing_file
+from geo.version import __version__
 from maps._assets import cjk_font
 from maps.style import (
     SITE_STYLE,
@@ -104,13 +103,6 @@ _MIN_VIEW_M = 1000.0
 def _font() -> FontProperties:
     family, _, _ = cjk_font()
     return FontProperties(family=family)
-
-
-def _ecozone_version() -> str:
-    try:
-        return package_version("ecozone")
-    except PackageNotFoundError:
-        return "dev"
 
 
 # --------------------------------------------------------------------- geometry
@@ -673,7 +665,7 @@ def print_map(
     footer = sep.join(
         [
             text("crs_note", lang, crs=crs_name),
-            text("made_with", lang, version=_ecozone_version()),
+            text("made_with", lang, version=__version__),
             date.today().isoformat(),
         ]
     )

@@ -44,10 +44,10 @@ def versions() -> dict[str, str]:
     import scipy
     import shapely
 
-    from zoning.check.notes import ecozone_version as _ecozone_version
+    from geo.version import __version__ as ecozone_version
 
     return {
-        "ecozone": _ecozone_version(),
+        "ecozone": ecozone_version,
         "shapely": shapely.__version__,
         "GEOS": shapely.geos_version_string,
         "pyproj": pyproj.__version__,

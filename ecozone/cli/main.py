@@ -12,6 +12,8 @@ import logging
 
 import click
 
+from geo.version import __version__
+
 #: Subcommand → (module, attribute, one-line help). Modules are imported only when
 #: their command runs, so ``ecozone --help`` loads neither geopandas nor pyproj; the
 #: one-line help is kept here for that listing (a test compares it with each
@@ -102,7 +104,7 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="ecozone", prog_name="ecozone")
+@click.version_option(version=__version__, prog_name="ecozone")
 @click.option("-v", "--verbose", count=True, help="More log output (repeatable).")
 @click.option("-q", "--quiet", count=True, help="Less log output (repeatable).")
 def cli(verbose: int, quiet: int) -> None:

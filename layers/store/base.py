@@ -37,7 +37,6 @@ __all__ = [
     "StoreBase",
     "StoreReadAPI",
     "check_layer_name",
-    "ecozone_version",
     "norm_source_date",
     "now_iso",
     "restorable",
@@ -104,16 +103,6 @@ def norm_source_date(value: Any) -> str | None:
 def now_iso() -> str:
     """The current UTC time as stored in ``created_at`` (ISO, microseconds, ``Z``)."""
     return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-def ecozone_version() -> str | None:
-    """The installed ecozone version recorded with each layer version (``None``: unknown)."""
-    try:
-        from importlib.metadata import version
-
-        return version("ecozone")
-    except Exception:  # a source tree without installed metadata
-        return None
 
 
 class MissingKindError(LayerNotFoundError, MissingLayerError):

@@ -56,6 +56,7 @@ from geo.errors import (
     LayerValidationError,
     StoreError,
 )
+from geo.version import __version__
 from layers.extent import extent_from_row, extent_to_row, parse_extent
 from layers.kinds import STORAGE_CRS, canonical_kind, kind_info
 from layers.layer import Layer, layer_checksum
@@ -70,7 +71,7 @@ from layers.store._gpkg import (
     FileLock,
     process_lock,
 )
-from layers.store.base import MissingKindError, StoreBase, ecozone_version, now_iso
+from layers.store.base import MissingKindError, StoreBase, now_iso
 
 log = logging.getLogger(__name__)
 
@@ -562,7 +563,7 @@ class LayerStore(StoreBase):
                     (
                         name, version, kind, table, source, source_date, STORAGE_CRS,
                         source_crs, len(back), checksum, int(synthetic), created,
-                        ecozone_version(),
+                        __version__,
                     ),
                 )  # fmt: skip
                 _write_extent(con, name, version, extent)

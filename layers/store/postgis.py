@@ -53,10 +53,11 @@ import pandas as pd
 import shapely
 
 from geo.errors import ChecksumMismatchError, LayerNotFoundError, LayerValidationError, StoreError
+from geo.version import __version__
 from layers.extent import EXTENTS_TABLE, extent_from_row, extent_to_row, parse_extent
 from layers.kinds import STORAGE_CRS, canonical_kind, kind_info
 from layers.layer import Layer, layer_checksum
-from layers.store.base import StoreBase, ecozone_version
+from layers.store.base import StoreBase
 
 log = logging.getLogger(__name__)
 
@@ -686,7 +687,7 @@ class PostGISLayerStore(StoreBase):
                 "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (
                     name, version, kind, table, source, source_date, STORAGE_CRS, source_crs,
-                    len(back), checksum, synthetic, created_at, ecozone_version(),
+                    len(back), checksum, synthetic, created_at, __version__,
                 ),
             )  # fmt: skip
             self._write_extent(con, name, version, extent)

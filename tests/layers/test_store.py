@@ -26,6 +26,7 @@ from geo.errors import (
     MissingLayerError,
     StoreError,
 )
+from geo.version import __version__
 from layers import default_store_path, embedded_dataset_path, open_store
 from layers.layer import layer_checksum
 from layers.store import LayerStore, MissingKindError
@@ -79,6 +80,9 @@ def test_import_list_get_history(store, frame):
     assert listed.loc[0, "source"] == "京政发〔2021〕1号"
     assert store.history("sources")["version"].tolist() == [1]
     assert not store.path.with_name("store.gpkg.lock").exists()  # lock file removed
+    with sqlite3.connect(store.path) as con:  # the version that wrote it (geo.version)
+        written = con.execute("SELECT ecozone_version FROM ecozone_layer_versions").fetchall()
+    assert written == [(__version__,)]
 
 
 def test_every_import_is_a_new_version_and_old_ones_stay_readable(store, frame):

@@ -41,6 +41,7 @@ import shapely
 from geo.errors import GeometryRepairedWarning, InputFormatError
 from geo.io.spreadsheet import write_csv
 from geo.io.writers import check_outputs
+from geo.version import __version__
 from zoning.check.batch import BatchSummary, batch_distances
 from zoning.check.dask_engine import (
     _finite_bounds,
@@ -491,10 +492,8 @@ def _summarise(
     write_csv(errors_df, errors_path)  # site ids are user text: formula-safe
     counts = {v: sum(s["counts"][v] for s in summaries) for v in VERDICTS}
     checked = sum(s["checked"] for s in summaries)
-    from zoning.check.notes import ecozone_version  # as every other engine's stamp
-
     stamp = {
-        "ecozone_version": ecozone_version(),
+        "ecozone_version": __version__,
         "pack": {"name": checker.pack.name, "version": checker.pack.version,
                  "lineage": list(checker.pack.lineage)},
         "layers": {k: dict(v) for k, v in checker.layer_stamp.items()},

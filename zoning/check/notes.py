@@ -21,13 +21,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from functools import cache
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as _pkg_version
 from typing import Any
 
 import numpy as np
 import shapely
+
+from geo.version import __version__
 
 #: Note kinds, in the order reports list them.
 NOTE_KINDS = (
@@ -176,15 +175,6 @@ def site_notes(
     return out
 
 
-@cache
-def ecozone_version() -> str:
-    """The installed ecozone version (``"unknown"`` when run from a source tree)."""
-    try:
-        return _pkg_version("ecozone")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "unknown"
-
-
 def check_stamp(
     checker: Any,
     s: Any,
@@ -228,7 +218,7 @@ def check_stamp(
     h.update(np.column_stack([s.exit_site, s.exit_lon, s.exit_lat]).tobytes())
     pack = checker.pack
     return {
-        "ecozone_version": ecozone_version(),
+        "ecozone_version": __version__,
         "pack": {"name": pack.name, "version": pack.version, "lineage": list(pack.lineage)},
         "layers": {k: dict(v) for k, v in checker.layer_stamp.items()},
         "input_checksum": h.hexdigest(),
