@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import re
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -27,3 +28,10 @@ def test_the_command_line_and_the_package_say_the_same():
     out = CliRunner().invoke(cli, ["--version"])
     assert out.exit_code == 0, out.output
     assert out.output.strip() == f"ecozone, version {__version__}"
+
+
+def test_the_qgis_plugin_metadata_carries_the_same_number():
+    # QGIS reads the plugin's version from its static metadata.txt: kept equal here
+    text = (Path(ecozone.__file__).parent / "qgis" / "metadata.txt").read_text(encoding="utf-8")
+    versions = re.findall(r"^version=(.*)$", text, flags=re.M)
+    assert versions == [__version__]
