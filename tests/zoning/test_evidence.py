@@ -27,7 +27,7 @@ from tests.zoning.conftest import at, rect, sites_frame
 from zoning.check.engine import OUTCOME_ORDER, SiteChecker
 from zoning.check.result import VERDICTS
 from zoning.pack import load_pack
-from zoning.project import Project
+from zoning.project import FLAGS, Project
 from zoning.workflow import load_pack_layers
 
 DEMO = Path(__file__).resolve().parents[2] / "data" / "ecozone_demo.gpkg"
@@ -384,3 +384,52 @@ def test_equal_extents_are_one_area_tested_once():
     assert not got["f"].any()  # a missing layer covers nothing
     assert set(done) == {id(ring), id(other), id(ext["e"])}  # three areas, three tests
     assert np.array_equal(done[id(ring)], shapely.covers(ring, pts))
+
+
+# --------------------------------------------------------------------------- undeclared flags
+
+
+def _flags_note(notes):
+    hits = [n for n in notes if n["kind"] == "assumption" and "--flag" in n["text"]]
+    assert len(hits) <= 1
+    return hits[0] if hits else None
+
+
+def test_a_rule_left_out_for_an_undeclared_flag_is_named(demo_store):
+    # Beijing forbids new steel capacity everywhere (capacity.steel_coking, flags_any
+    # steel/coking): a project that does not declare the flag is checked as if it had
+    # none, and the verdict must say so, naming the flag and the rule
+    ck = demo_checker(demo_store, "beijing")
+    site = demo_site(demo_store, "110112")  # Tongzhou
+    quiet = ck.check_geometry(site, project=Project(project_type="industrial"))
+    steel = ck.check_geometry(site, project=Project(project_type="industrial", flags={"steel"}))
+    fired = steel.site_to_dict("site")["findings"]
+    assert any(f["rule_id"] == "capacity.steel_coking" and f["outcome"] == "prohibited"
+               for f in fired)  # fmt: skip
+    d = quiet.site_to_dict("site")
+    assert not any(f["rule_id"] == "capacity.steel_coking" for f in d["findings"])
+    note = _flags_note(d["notes"])
+    assert note is not None
+    assert "capacity.steel_coking" in note["text"] and "新增钢铁(炼铁、炼钢)产能" in note["text"]
+    assert "vocs.offset" in note["text"] and "steel" in note["text_en"]
+    # declared flags leave the note, with the rules they bring in
+    note = _flags_note(steel.site_to_dict("site")["notes"])
+    assert "capacity.steel_coking" not in note["text"] and "新增钢铁" not in note["text"]
+    assert "新增焦化产能" not in note["text"]  # one declared flag of a rule covers it
+    assert "vocs.offset" in note["text"]
+    # the stamp, shared by a batch's sites, carries it too
+    assert _flags_note(quiet.stamp["notes"]) == _flags_note(d["notes"])
+
+
+def test_rules_the_project_fails_otherwise_are_not_blamed_on_flags(demo_store):
+    ck = demo_checker(demo_store, "beijing")
+    site = demo_site(demo_store, "110112")
+    # nature_reserve.experimental.polluting is for industrial and agricultural projects
+    res = ck.check_geometry(site, project=Project(project_type="residential"))
+    note = _flags_note(res.site_to_dict("site")["notes"])
+    assert "nature_reserve.experimental.polluting" not in note["text"]
+    assert "capacity.steel_coking" in note["text"]  # (any project type)
+    # every flag declared: nothing was assumed
+    every = Project(project_type="industrial", flags=set(FLAGS))
+    res = ck.check_geometry(site, project=every)
+    assert _flags_note(res.site_to_dict("site")["notes"]) is None

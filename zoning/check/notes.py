@@ -72,8 +72,22 @@ def coords_note(crs_text: str | None, coords: str | None) -> dict[str, str]:
     )
 
 
-def project_notes(project: Any) -> list[dict[str, str]]:
-    """Assumptions about a project: development kind and an unknown project type."""
+def project_notes(project: Any, rules: Iterable[Any] = ()) -> list[dict[str, str]]:
+    """Assumptions about a project: development kind, project type and undeclared flags.
+
+    Parameters
+    ----------
+    project
+        The :class:`zoning.project.Project` every site shares (``None``: no notes).
+    rules
+        The pack's rules (:class:`zoning.pack.Rule`): those that test flags the
+        project did not declare are named (:func:`undeclared_flags_note`).
+
+    Returns
+    -------
+    list of dict
+        Notes of kind ``assumption``.
+    """
     if project is None:
         return []
     out = []
@@ -94,7 +108,48 @@ def project_notes(project: Any) -> list[dict[str, str]]:
                 "no project type given: only the rules for every project type were applied",
             )
         )
+    flags = undeclared_flags_note(project, rules)
+    if flags is not None:
+        out.append(flags)
     return out
+
+
+def undeclared_flags_note(project: Any, rules: Iterable[Any]) -> dict[str, str] | None:
+    """The flags that rules test and the project did not declare, taken as absent.
+
+    A rule whose ``when.flags_any`` names flags (废水, VOCs, 新增钢铁产能 ...) applies only
+    to a project that declares one of them (``--flag``). A project that declared none of
+    a rule's flags, and meets the rule's other conditions, is checked as if it had none:
+    the note names those flags and rules, so that a verdict never rests on that
+    assumption unsaid. ``None`` when no rule was left out for want of a flag.
+    """
+    from dataclasses import replace
+
+    from zoning.project import FLAGS
+
+    left_out: list[str] = []
+    wanted: list[str] = []
+    for rule in rules:
+        when = getattr(rule, "when", None)
+        if when is None or not when.flags_any or when.applies_to(project):
+            continue
+        declared = replace(project, flags=project.flags | set(when.flags_any))
+        if when.applies_to(declared):  # left out only for want of a flag
+            left_out.append(rule.id)
+            wanted += [f for f in when.flags_any if f not in wanted]
+    if not left_out:
+        return None
+    order = [f for f in FLAGS if f in wanted]
+    return note(
+        "assumption",
+        f"未申报的项目特征按“不涉及”判断：{'、'.join(FLAGS[f] for f in order)}；"
+        f"仅适用于申报了这些特征的项目的规则未适用：{'、'.join(left_out)}。"
+        "如项目涉及其中任一项，请用 --flag 申报后重新检查",
+        f"project characteristics not declared were taken as absent: {', '.join(order)}; "
+        f"the rules that apply only to projects declaring them were not applied: "
+        f"{', '.join(left_out)}. If the project has any of them, declare it with --flag and "
+        "check again",
+    )
 
 
 def repair_note() -> dict[str, str]:
@@ -230,7 +285,7 @@ def check_stamp(
         "notes": [
             coords_note(s.input_crs, s.coords),
             # one project for every site: its assumptions (per-row projects: none)
-            *project_notes(project),
+            *project_notes(project, checker.pack.rules),
         ],
         "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
