@@ -598,6 +598,8 @@ def _print_batch(data: dict) -> None:
             "[bold magenta]演示数据 / demonstration data[/]: the verdicts rest on synthetic "
             f"layers ({', '.join(data['demo_data'])}), not official data"
         )
+    for note in data.get("notes") or ():  # what every site's verdict assumed
+        console.print(f"[dim]注 / note ({note['kind']}): {note['text']}[/]", soft_wrap=True)
     if data["errors"]:
         console.print(
             f"[bold red]{data['errors']:,} rows could not be checked[/]: see {data['errors_out']}"

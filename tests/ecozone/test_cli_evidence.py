@@ -189,3 +189,22 @@ def test_a_geometry_repaired_by_the_reader_is_a_repair_note(store, tmp_path):
     assert r.exit_code == 0, r.output
     site = json.loads(r.stdout)["sites"][0]
     assert "repair" in [n["kind"] for n in site["notes"]]
+
+
+def test_cli_batch_prints_what_every_verdict_assumed(store, tmp_path):
+    # one project for every row (the options): its undeclared flags are named, on the
+    # terminal and in the JSON summary; Beijing's new-steel ban is among the rules
+    src = tmp_path / "bj.csv"
+    pd.DataFrame({"site_id": ["t"], "lon": [116.66], "lat": [39.91]}).to_csv(src, index=False)
+    args = ["check", str(src), "--pack", "beijing", "--out", str(tmp_path / "bj.csv.out.csv"),
+            "--store", str(store), "--project-type", "industrial"]  # fmt: skip
+    r = run(*args)
+    assert r.exit_code == 0, r.output
+    assert "注 / note (assumption): 未申报的项目特征" in r.output
+    assert "capacity.steel_coking" in r.output
+    summary = json.loads(run(*args, "--json").stdout)
+    assert any("capacity.steel_coking" in n["text"] for n in summary["notes"])
+    # declaring the flag brings the rule in: the site is prohibited, the note drops it
+    summary = json.loads(run(*args, "--flag", "steel", "--json").stdout)
+    assert summary["by_verdict"]["prohibited"] == 1
+    assert not any("capacity.steel_coking" in n["text"] for n in summary["notes"])

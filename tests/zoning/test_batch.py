@@ -276,3 +276,46 @@ def test_rules_distances_are_those_of_the_rules_applying_to_the_batch(tmp_path, 
     # per-row project columns: a later row may be residential, so the column is there
     per_row = run("per_row", sites.assign(project_type="industrial"))
     assert "dist_park_m" in per_row.columns
+
+
+# --------------------------------------------------------------------------- shared notes
+
+
+def _flag_note(notes):
+    return [n for n in notes if "--flag" in n["text"]]
+
+
+def test_a_batch_of_one_project_states_its_assumptions(tmp_path, pack, layers):
+    sites = sites_frame([Point(at(0, 21_000)), Point(at(500, 21_000))], ids=["p", "q"])
+    summary = run_batch(
+        sites, pack=pack, store_or_layers=layers, out=tmp_path / "one.parquet",
+        project=Project(project_type="construction"), chunk_size=1,
+    )  # fmt: skip
+    notes = summary.to_dict()["notes"]
+    assert notes == summary.stamp["notes"]  # the summary prints what the stamp holds
+    (flag,) = _flag_note(notes)  # the pack's well.30m tests flags nobody declared
+    assert "well.30m" in flag["text"] and "well.30m.req" not in flag["text"]
+    assert any("新建" in n["text"] for n in notes)
+
+
+def test_a_batch_of_per_row_projects_states_the_rule_for_each_row(tmp_path, pack, layers):
+    # two chunks of one project each, unlike: neither chunk's assumptions speak for
+    # the whole batch, whose notes state the rule applied to each row instead
+    sites = sites_frame(
+        [Point(at(0, 21_000)), Point(at(500, 21_000))], ids=["p", "q"],
+        project_type=["construction", "industrial"], flags=["", "sewage"],
+    )  # fmt: skip
+    summary = run_batch(
+        sites, pack=pack, store_or_layers=layers, out=tmp_path / "rows.parquet", chunk_size=1
+    )
+    notes = summary.stamp["notes"]
+    assert not _flag_note(notes)  # no one project's flags
+    (per_row,) = [n for n in notes if "逐行" in n["text"]]
+    assert "well.30m" in per_row["text"] and "row by row" in per_row["text_en"]
+    assert any("WGS84" in n["text"] for n in notes)  # shared by every chunk: kept
+    # the same rows in one chunk (two projects at once) state the same rule; the two
+    # chunks also keep what both their projects assumed (no development kind: new)
+    one = run_batch(
+        sites, pack=pack, store_or_layers=layers, out=tmp_path / "rows1.parquet", chunk_size=2
+    )
+    assert per_row in one.stamp["notes"] and all(n in notes for n in one.stamp["notes"])

@@ -80,7 +80,7 @@ from geo.io.stream_writer import ChunkWriter
 from geo.io.writers import check_outputs, output_driver
 from layers.kinds import canonical_kind
 from zoning.check.layer_index import text_array
-from zoning.check.notes import synthetic_kinds
+from zoning.check.notes import per_row_projects_note, synthetic_kinds
 from zoning.check.result import VERDICTS, CheckResult, verdict_columns
 from zoning.check.result_tables import check_sheet_rows, write_results_xlsx
 from zoning.check.sites import PROJECT_COLUMNS
@@ -161,6 +161,7 @@ class BatchSummary:
             "errors": self.errors,
             "outside_jurisdiction": self.outside_jurisdiction,
             "demo_data": self.demo_data,
+            "notes": [dict(n) for n in self.stamp.get("notes") or ()],
             "by_verdict": dict(self.by_verdict),
             "repaired": self.repaired,
             "out": str(self.out),
@@ -599,9 +600,25 @@ def _peek(chunks: Iterator[gpd.GeoDataFrame]) -> tuple[list[str], Iterator[gpd.G
     return list(first.columns), itertools.chain([first], chunks)
 
 
-def _combined_stamp(stamps: list[dict[str, Any]], sites: int, chunk_size: int) -> dict[str, Any]:
-    """One stamp for the batch: the first chunk's, with the chunked input checksum."""
+def _combined_stamp(
+    stamps: list[dict[str, Any]], sites: int, chunk_size: int, rules: Iterable[Any] = ()
+) -> dict[str, Any]:
+    """One stamp for the batch: the first chunk's, with the chunked input checksum.
+
+    Its ``notes`` are those every chunk's stamp has (the notes every site shares). A
+    chunk holding one project states that project's assumptions; when the chunks'
+    notes differ, projects came row by row, and the batch states the rule applied to
+    each row instead (:func:`zoning.check.notes.per_row_projects_note`).
+    """
     stamp = dict(stamps[0]) if stamps else {}
+    if stamps:
+        every = [[(n["kind"], n["text"]) for n in st.get("notes") or ()] for st in stamps]
+        shared = [n for n in stamps[0].get("notes") or () if all(
+            (n["kind"], n["text"]) in keys for keys in every)]  # fmt: skip
+        per_row = per_row_projects_note(rules)
+        if any(keys != every[0] for keys in every) and per_row not in shared:
+            shared.append(per_row)
+        stamp["notes"] = shared
     h = hashlib.sha256()
     for st in stamps:
         h.update(f"{st.get('input_checksum', '')}\n".encode())
@@ -817,7 +834,7 @@ def run_batch(
         out=out,
         errors_out=errors_path,
         elapsed_s=time.perf_counter() - t0,
-        stamp=_combined_stamp(run.stamps, run.sites, chunk_size),
+        stamp=_combined_stamp(run.stamps, run.sites, chunk_size, pack.rules),
         sites=frame if keep_sites else None,
         outside_jurisdiction=int((errors_df["status"] == "outside_jurisdiction").sum()),
     )

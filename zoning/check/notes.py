@@ -152,6 +152,30 @@ def undeclared_flags_note(project: Any, rules: Iterable[Any]) -> dict[str, str] 
     )
 
 
+def per_row_projects_note(rules: Iterable[Any]) -> dict[str, str]:
+    """The assumptions made for projects read row by row (several projects in one check).
+
+    The notes of one project (:func:`project_notes`) cannot speak for every row, so a
+    check of several projects states the rules it applied to each row instead: the
+    same text whatever the rows hold (a batch's chunks share it), naming the pack's
+    rules that apply only to a project declaring one of their flags.
+    """
+    flagged = [r.id for r in rules if getattr(r, "when", None) is not None and r.when.flags_any]
+    zh = (
+        "项目属性逐行读取：未注明建设性质的行按“新建”判断；未给出项目类型的行只适用不限项目"
+        "类型的规则；各行未申报的项目特征按“不涉及”判断"
+    )
+    en = (
+        "project attributes were read row by row: rows without a development kind were "
+        "taken as new, rows without a project type met only the rules for every project "
+        "type, and flags a row did not declare were taken as absent"
+    )
+    if flagged:
+        zh += f"，仅适用于申报了相应特征的项目的规则（{'、'.join(flagged)}）对未申报的行未适用"
+        en += f" (the rules that apply only to projects declaring them: {', '.join(flagged)})"
+    return note("assumption", zh, en)
+
+
 def repair_note() -> dict[str, str]:
     """The site geometry was invalid and was repaired."""
     return note(
@@ -272,6 +296,7 @@ def check_stamp(
     h.update(s.profile.tobytes())
     h.update(np.column_stack([s.exit_site, s.exit_lon, s.exit_lat]).tobytes())
     pack = checker.pack
+    several = project is None and len(s.projects) > 1
     return {
         "ecozone_version": __version__,
         "pack": {"name": pack.name, "version": pack.version, "lineage": list(pack.lineage)},
@@ -284,8 +309,9 @@ def check_stamp(
         "rule_layers": dict(rule_layers),
         "notes": [
             coords_note(s.input_crs, s.coords),
-            # one project for every site: its assumptions (per-row projects: none)
+            # one project for every site: its assumptions; several: the rule for each row
             *project_notes(project, checker.pack.rules),
+            *([per_row_projects_note(checker.pack.rules)] if several else []),
         ],
         "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
