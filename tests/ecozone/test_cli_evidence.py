@@ -157,6 +157,15 @@ def test_dask_engine_agrees(store, places, tmp_path):
     got = gpd.read_parquet(next((tmp_path / "out").glob("*.parquet")))
     assert list(got["verdict"]) == ["insufficient_data"]
     assert "redline" in got["demo_data"].iloc[0]
+    # the notes every site shares: the in-process batch's, word for word
+    from zoning.check.batch import run_batch
+
+    with warnings.catch_warnings(), LayerStore(store, create=False) as st:
+        warnings.simplefilter("ignore")
+        here = run_batch(src, pack="jiangjin", store_or_layers=st, out=tmp_path / "in.parquet",
+                         missing_layers="skip")  # fmt: skip
+    assert s.stamp["notes"] == here.stamp["notes"]
+    assert any("新建" in n["text"] for n in s.stamp["notes"])
 
 
 def test_rest_api_agrees(store, places):

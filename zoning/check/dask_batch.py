@@ -53,6 +53,7 @@ from zoning.check.dask_engine import (
     hilbert_keys,
 )
 from zoning.check.engine import SiteChecker
+from zoning.check.notes import coords_note, per_row_projects_note, project_notes
 from zoning.check.result import VERDICTS, CheckResult, rule_kinds, verdict_columns
 from zoning.check.sites import EXIT_COLUMNS, PROJECT_COLUMNS
 from zoning.pack import Pack, load_pack
@@ -455,7 +456,24 @@ def run_batch_dask(
     repaired = int(scan["repaired"].sum())
     summary = _summarise(summaries, total, repaired, out, errors_path, in_path, checker, t0)
     summary.stamp["workers"] = threads
+    summary.stamp["notes"] = _shared_notes(checker, project, list(full.columns), full._meta.crs)
     return summary
+
+
+def _shared_notes(
+    checker: SiteChecker, project: Project | None, columns: list[str], crs: Any
+) -> list[dict[str, str]]:
+    """The notes every site shares, as the in-process batch's stamp states them.
+
+    The input's coordinate system; one project's assumptions (the given project, or
+    the unknown one when the input has no project column), or the rule applied to
+    each row when projects come from the input's columns.
+    """
+    rules = checker.pack.rules
+    notes = [coords_note(None if crs is None else crs.to_string(), None)]
+    if project is None and any(c in PROJECT_COLUMNS for c in columns):
+        return [*notes, per_row_projects_note(rules)]
+    return [*notes, *project_notes(Project() if project is None else project, rules)]
 
 
 def _clear_parts(out: Path, *, stale_only: bool) -> None:
