@@ -433,3 +433,27 @@ def test_rules_the_project_fails_otherwise_are_not_blamed_on_flags(demo_store):
     every = Project(project_type="industrial", flags=set(FLAGS))
     res = ck.check_geometry(site, project=every)
     assert _flags_note(res.site_to_dict("site")["notes"]) is None
+
+
+def test_rules_left_out_for_an_industry_code_or_a_project_type_are_named(demo_store):
+    # an industrial project without its industry code: Beijing's ban on new steel
+    # capacity by industry (C311*/C312*/C2521*) could not be tested, and says so
+    ck = demo_checker(demo_store, "beijing")
+    site = demo_site(demo_store, "110112")
+    quiet = ck.check_geometry(site, project=Project(project_type="industrial"))
+    notes = quiet.site_to_dict("site")["notes"]
+    (industry,) = [n for n in notes if "--industry" in n["text"]]
+    assert "capacity.steel_coking.industry" in industry["text"]
+    assert not any(f["rule_id"] == "capacity.steel_coking.industry"
+                   for f in quiet.site_to_dict("site")["findings"])  # fmt: skip
+    steel = ck.check_geometry(
+        site, project=Project(project_type="industrial", industry_code="C3110")
+    )
+    d = steel.site_to_dict("site")
+    assert any(f["rule_id"] == "capacity.steel_coking.industry" and f["outcome"] == "prohibited"
+               for f in d["findings"])  # fmt: skip
+    assert not [n for n in d["notes"] if "--industry" in n["text"]]
+    # no project type: the note names the rules for particular types
+    untyped = ck.check_geometry(site, project=Project())
+    (typed,) = [n for n in untyped.site_to_dict("site")["notes"] if "项目类型" in n["text"]]
+    assert "industry.catalogue" in typed["text"] and "soil.residential" in typed["text"]

@@ -73,15 +73,16 @@ def coords_note(crs_text: str | None, coords: str | None) -> dict[str, str]:
 
 
 def project_notes(project: Any, rules: Iterable[Any] = ()) -> list[dict[str, str]]:
-    """Assumptions about a project: development kind, project type and undeclared flags.
+    """Assumptions about a project: development kind, and what it did not say.
 
     Parameters
     ----------
     project
         The :class:`zoning.project.Project` every site shares (``None``: no notes).
     rules
-        The pack's rules (:class:`zoning.pack.Rule`): those that test flags the
-        project did not declare are named (:func:`undeclared_flags_note`).
+        The pack's rules (:class:`zoning.pack.Rule`): those left out for want of a
+        project type, an industry code or a declared flag are named
+        (:func:`left_out_rules`).
 
     Returns
     -------
@@ -100,54 +101,102 @@ def project_notes(project: Any, rules: Iterable[Any] = ()) -> list[dict[str, str
                 "projects as such)",
             )
         )
+    left = left_out_rules(project, rules)
     if getattr(project, "project_type", None) is None:
+        ids = left["project_type"]
         out.append(
             note(
                 "assumption",
-                "未给出项目类型：仅按不限项目类型的规则判断，针对特定项目类型的规则未适用",
-                "no project type given: only the rules for every project type were applied",
+                "未给出项目类型：仅按不限项目类型的规则判断，针对特定项目类型的规则未适用"
+                + (f"（{'、'.join(ids)}）" if ids else ""),
+                "no project type given: only the rules for every project type were applied"
+                + (f" (not applied: {', '.join(ids)})" if ids else ""),
             )
         )
-    flags = undeclared_flags_note(project, rules)
-    if flags is not None:
-        out.append(flags)
+    if left["industry_code"]:
+        ids = left["industry_code"]
+        out.append(
+            note(
+                "assumption",
+                f"未给出行业代码：仅适用于所列行业的规则未适用（{'、'.join(ids)}）。"
+                "请用 --industry 给出 GB/T 4754-2017 行业代码后重新检查",
+                f"no industry code given: the rules for listed industries were not applied "
+                f"({', '.join(ids)}); give the GB/T 4754-2017 code with --industry and check again",
+            )
+        )
+    if left["flags"]:
+        out.append(_undeclared_flags_note(left["flags"], left["wanted_flags"]))
     return out
 
 
-def undeclared_flags_note(project: Any, rules: Iterable[Any]) -> dict[str, str] | None:
-    """The flags that rules test and the project did not declare, taken as absent.
+def left_out_rules(project: Any, rules: Iterable[Any]) -> dict[str, list[str]]:
+    """The rules a project meets only with what it did not say, by what is missing.
 
-    A rule whose ``when.flags_any`` names flags (废水, VOCs, 新增钢铁产能 ...) applies only
-    to a project that declares one of them (``--flag``). A project that declared none of
-    a rule's flags, and meets the rule's other conditions, is checked as if it had none:
-    the note names those flags and rules, so that a verdict never rests on that
-    assumption unsaid. ``None`` when no rule was left out for want of a flag.
+    A rule whose conditions (``when``) test the project type, the industry code or
+    flags (``flags_any``) does not apply to a project that gave no type, no code, or
+    declared none of its flags. Such a rule is *left out* when it would apply once
+    those were given (a type and a code from the rule's lists, its flags declared):
+    the verdict then rests on the project's silence, and the notes say so.
+
+    Parameters
+    ----------
+    project
+        The :class:`zoning.project.Project`.
+    rules
+        The pack's rules.
+
+    Returns
+    -------
+    dict
+        ``project_type``, ``industry_code``, ``flags``: rule ids left out for want of
+        each (a rule may want several); ``wanted_flags``: the flags those rules test.
     """
     from dataclasses import replace
 
-    from zoning.project import FLAGS
-
-    left_out: list[str] = []
-    wanted: list[str] = []
+    out: dict[str, list[str]] = {
+        "project_type": [], "industry_code": [], "flags": [], "wanted_flags": [],
+    }  # fmt: skip
     for rule in rules:
         when = getattr(rule, "when", None)
-        if when is None or not when.flags_any or when.applies_to(project):
+        if when is None or when.applies_to(project):
             continue
-        declared = replace(project, flags=project.flags | set(when.flags_any))
-        if when.applies_to(declared):  # left out only for want of a flag
-            left_out.append(rule.id)
-            wanted += [f for f in when.flags_any if f not in wanted]
-    if not left_out:
-        return None
-    order = [f for f in FLAGS if f in wanted]
+        given: dict[str, Any] = {}
+        if project.project_type is None and when.project_types:
+            given["project_type"] = when.project_types[0]
+        if not project.industry_code and when.industry_prefixes:
+            given["industry_code"] = when.industry_prefixes[0]
+        if when.flags_any and not project.flags & set(when.flags_any):
+            given["flags"] = project.flags | set(when.flags_any)
+        try:
+            meets = bool(given) and when.applies_to(replace(project, **given))
+        except ValueError:  # (a prefix the catalogue does not know as a code)
+            meets = False
+        if meets:
+            for key in given:
+                out[key].append(rule.id)
+            if "flags" in given:
+                out["wanted_flags"] += [f for f in when.flags_any if f not in out["wanted_flags"]]
+    return out
+
+
+def _undeclared_flags_note(rule_ids: Sequence[str], flags: Sequence[str]) -> dict[str, str]:
+    """The flags rules test that the project did not declare, taken as absent.
+
+    A rule whose ``when.flags_any`` names flags (废水, VOCs, 新增钢铁产能 ...) applies only
+    to a project that declares one of them (``--flag``): a project that declared none
+    is checked as if it had none, and this note names those flags and rules.
+    """
+    from zoning.project import FLAGS
+
+    order = [f for f in FLAGS if f in flags]
     return note(
         "assumption",
         f"未申报的项目特征按“不涉及”判断：{'、'.join(FLAGS[f] for f in order)}；"
-        f"仅适用于申报了这些特征的项目的规则未适用：{'、'.join(left_out)}。"
+        f"仅适用于申报了这些特征的项目的规则未适用：{'、'.join(rule_ids)}。"
         "如项目涉及其中任一项，请用 --flag 申报后重新检查",
         f"project characteristics not declared were taken as absent: {', '.join(order)}; "
         f"the rules that apply only to projects declaring them were not applied: "
-        f"{', '.join(left_out)}. If the project has any of them, declare it with --flag and "
+        f"{', '.join(rule_ids)}. If the project has any of them, declare it with --flag and "
         "check again",
     )
 
@@ -160,16 +209,25 @@ def per_row_projects_note(rules: Iterable[Any]) -> dict[str, str]:
     same text whatever the rows hold (a batch's chunks share it), naming the pack's
     rules that apply only to a project declaring one of their flags.
     """
-    flagged = [r.id for r in rules if getattr(r, "when", None) is not None and r.when.flags_any]
+    rules = [r for r in rules if getattr(r, "when", None) is not None]
+    coded = [r.id for r in rules if r.when.industry_prefixes]
+    flagged = [r.id for r in rules if r.when.flags_any]
     zh = (
         "项目属性逐行读取：未注明建设性质的行按“新建”判断；未给出项目类型的行只适用不限项目"
-        "类型的规则；各行未申报的项目特征按“不涉及”判断"
+        "类型的规则"
     )
     en = (
         "project attributes were read row by row: rows without a development kind were "
-        "taken as new, rows without a project type met only the rules for every project "
-        "type, and flags a row did not declare were taken as absent"
+        "taken as new, rows without a project type met only the rules for every project type"
     )
+    if coded:
+        zh += f"；未给出行业代码的行不适用针对特定行业的规则（{'、'.join(coded)}）"
+        en += (
+            ", rows without an industry code not the rules for listed industries "
+            f"({', '.join(coded)})"
+        )
+    zh += "；各行未申报的项目特征按“不涉及”判断"
+    en += ", and flags a row did not declare were taken as absent"
     if flagged:
         zh += f"，仅适用于申报了相应特征的项目的规则（{'、'.join(flagged)}）对未申报的行未适用"
         en += f" (the rules that apply only to projects declaring them: {', '.join(flagged)})"
