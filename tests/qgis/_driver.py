@@ -62,6 +62,9 @@ class Feedback(QgsProcessingFeedback):
     def pushInfo(self, info: str) -> None:
         self.texts.append(info)
 
+    def pushWarning(self, warning: str) -> None:
+        self.texts.append(warning)
+
 
 def load_plugin():
     spec = importlib.util.spec_from_file_location(

@@ -203,6 +203,9 @@ def test_site_check_matches_the_cli(world):
     report = json.loads((d / "report" / "report.json").read_text(encoding="utf-8"))
     assert "s1" in json.dumps(report, ensure_ascii=False)
     assert (d / "report" / "report.html").exists()
+    # the log says what the verdicts rest on: demo layers, the batch's assumptions
+    log = "\n".join(run["texts"])
+    assert "演示数据" in log and "注（assumption）：" in log
 
 
 def test_site_check_into_a_project_geopackage_opens_the_verdicts(world):
