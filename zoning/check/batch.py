@@ -834,7 +834,7 @@ def run_batch(
         out=out,
         errors_out=errors_path,
         elapsed_s=time.perf_counter() - t0,
-        stamp=_combined_stamp(run.stamps, run.sites, chunk_size, pack.rules),
+        stamp=_combined_stamp(run.stamps, run.sites, chunk_size, checker.rules),
         sites=frame if keep_sites else None,
         outside_jurisdiction=int((errors_df["status"] == "outside_jurisdiction").sum()),
     )

@@ -469,7 +469,7 @@ def _shared_notes(
     the unknown one when the input has no project column), or the rule applied to
     each row when projects come from the input's columns.
     """
-    rules = checker.pack.rules
+    rules = checker.rules
     notes = [coords_note(None if crs is None else crs.to_string(), None)]
     if project is None and any(c in PROJECT_COLUMNS for c in columns):
         return [*notes, per_row_projects_note(rules)]

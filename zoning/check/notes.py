@@ -206,8 +206,8 @@ def per_row_projects_note(rules: Iterable[Any]) -> dict[str, str]:
 
     The notes of one project (:func:`project_notes`) cannot speak for every row, so a
     check of several projects states the rules it applied to each row instead: the
-    same text whatever the rows hold (a batch's chunks share it), naming the pack's
-    rules that apply only to a project declaring one of their flags.
+    same text whatever the rows hold (a batch's chunks share it), naming the rules
+    that apply only to listed industries or to a project declaring one of their flags.
     """
     rules = [r for r in rules if getattr(r, "when", None) is not None]
     coded = [r.id for r in rules if r.when.industry_prefixes]
@@ -324,7 +324,7 @@ def check_stamp(
     Parameters
     ----------
     checker
-        The :class:`zoning.check.engine.SiteChecker` (its ``pack``, ``layer_stamp``,
+        The :class:`zoning.check.engine.SiteChecker` (its ``pack``, ``rules``, ``layer_stamp``,
         ``nearest_max_m``, ``skipped_rules``, ``jurisdiction``).
     s
         The normalised sites (``zoning.check.result._Sites``): checksummed.
@@ -368,8 +368,8 @@ def check_stamp(
         "notes": [
             coords_note(s.input_crs, s.coords),
             # one project for every site: its assumptions; several: the rule for each row
-            *project_notes(project, checker.pack.rules),
-            *([per_row_projects_note(checker.pack.rules)] if several else []),
+            *project_notes(project, checker.rules),
+            *([per_row_projects_note(checker.rules)] if several else []),
         ],
         "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
