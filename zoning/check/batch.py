@@ -130,7 +130,8 @@ class BatchSummary:
     stamp : dict
         The check stamp (versions, checksums): the first chunk's, with
         ``input_checksum`` over all chunks (see the module notes), ``chunk_size``,
-        ``chunks`` and ``sites``.
+        ``chunks``, ``sites``, and the ``notes`` every chunk shares (see
+        :func:`_combined_stamp`; :meth:`to_dict` lists them too).
     sites : geopandas.GeoDataFrame or None
         The verdict rows as written to ``out`` (for a map of the results); ``None``
         when :func:`run_batch` ran with ``keep_sites=False`` (flat memory).
