@@ -593,13 +593,9 @@ def _print_batch(data: dict) -> None:
         label = VERDICTS.get(verdict, (verdict,))[0]
         style = _VERDICT_STYLE.get(verdict, "bold")
         console.print(f"  [{style}]{label}[/] ({verdict}): {count:,}")
-    if data.get("demo_data"):
-        console.print(
-            "[bold magenta]演示数据 / demonstration data[/]: the verdicts rest on synthetic "
-            f"layers ({', '.join(data['demo_data'])}), not official data"
-        )
-    for note in data.get("notes") or ():  # what every site's verdict assumed
-        console.print(f"[dim]注 / note ({note['kind']}): {note['text']}[/]", soft_wrap=True)
+    for note in data.get("notes") or ():  # what every site's verdict rests on
+        style = "bold magenta" if note["kind"] == "demo_data" else "dim"
+        console.print(f"[{style}]注 / note ({note['kind']}): {note['text']}[/]", soft_wrap=True)
     if data["errors"]:
         console.print(
             f"[bold red]{data['errors']:,} rows could not be checked[/]: see {data['errors_out']}"

@@ -234,13 +234,9 @@ class CheckAlgorithm(_EcozoneAlgorithm):
             f"{result.get('checked', 0)} / {result.get('total', 0)} 处选址已检查: "
             + ", ".join(f"{k} {v}" for k, v in by.items())
         )
-        if result.get("demo_data"):
-            feedback.pushWarning(
-                "演示数据（合成，非官方）：结论基于合成图层 " + "、".join(result["demo_data"])
-                + "，仅供演示，不能作为审批依据"
-            )  # fmt: skip
-        for note in result.get("notes") or ():  # what every verdict assumed
-            feedback.pushInfo(f"注（{note['kind']}）：{note['text']}")
+        for note in result.get("notes") or ():  # what every verdict rests on
+            text = f"注（{note['kind']}）：{note['text']}"
+            (feedback.pushWarning if note["kind"] == "demo_data" else feedback.pushInfo)(text)
         if result.get("errors"):
             feedback.pushWarning(f"{result['errors']} 行无法检查，见 {result.get('errors_out')}")
         return {

@@ -102,11 +102,6 @@ STRINGS: dict[str, tuple[str, str]] = {
     "run_batch": ("批量检查", "Run the batch"),
     "batch_summary": ("批量结果", "Batch results"),
     "batch_errors": ("无法检查的行", "Rows that could not be checked"),
-    "batch_demo": (
-        "演示数据（合成，非官方）：结论基于合成图层 {kinds}，仅供演示，不能作为审批依据",
-        "Demonstration data (synthetic, not official): the verdicts rest on synthetic "
-        "layers {kinds} and are for demonstration only",
-    ),
     "download_results": ("下载结果文件", "Download the results"),
     "row": ("行", "Row"),
     "stage": ("阶段", "Stage"),

@@ -204,7 +204,7 @@ def test_english_and_batch(page, base, tmp_path):
     assert page.locator("#batch-errors tbody tr").count() == 1
     # what every verdict rests on, in the page's language: demo layers, assumptions
     notes = page.locator("#batch-notes")
-    expect(notes).to_contain_text("Demonstration data", timeout=WAIT_MS)
+    expect(notes).to_contain_text("demonstration data (synthetic, not official)", timeout=WAIT_MS)
     expect(notes).to_contain_text("input coordinates taken as WGS84", timeout=WAIT_MS)
     with page.expect_download() as dl:
         page.click("#batch-download")

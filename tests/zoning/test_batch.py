@@ -292,7 +292,9 @@ def test_a_batch_of_one_project_states_its_assumptions(tmp_path, pack, layers):
         project=Project(project_type="construction"), chunk_size=1,
     )  # fmt: skip
     notes = summary.to_dict()["notes"]
-    assert notes == summary.stamp["notes"]  # the summary prints what the stamp holds
+    # the summary prints the demonstration layers, then what the stamp holds
+    assert notes[0]["kind"] == "demo_data" and "redline" in notes[0]["text"]
+    assert notes[1:] == summary.stamp["notes"]
     (flag,) = _flag_note(notes)  # the pack's well.30m tests flags nobody declared
     assert "well.30m" in flag["text"] and "well.30m.req" not in flag["text"]
     assert any("新建" in n["text"] for n in notes)

@@ -80,7 +80,7 @@ from geo.io.stream_writer import ChunkWriter
 from geo.io.writers import check_outputs, output_driver
 from layers.kinds import canonical_kind
 from zoning.check.layer_index import text_array
-from zoning.check.notes import per_row_projects_note, synthetic_kinds
+from zoning.check.notes import demo_note, per_row_projects_note, synthetic_kinds
 from zoning.check.result import VERDICTS, CheckResult, verdict_columns
 from zoning.check.result_tables import check_sheet_rows, write_results_xlsx
 from zoning.check.sites import PROJECT_COLUMNS
@@ -131,7 +131,7 @@ class BatchSummary:
         The check stamp (versions, checksums): the first chunk's, with
         ``input_checksum`` over all chunks (see the module notes), ``chunk_size``,
         ``chunks``, ``sites``, and the ``notes`` every chunk shares (see
-        :func:`_combined_stamp`; :meth:`to_dict` lists them too).
+        :func:`_combined_stamp`; :meth:`notes` puts the demonstration layers first).
     sites : geopandas.GeoDataFrame or None
         The verdict rows as written to ``out`` (for a map of the results); ``None``
         when :func:`run_batch` ran with ``keep_sites=False`` (flat memory).
@@ -154,6 +154,11 @@ class BatchSummary:
         """The synthetic (demonstration) layer kinds the check consulted."""
         return synthetic_kinds(self.stamp)
 
+    def notes(self) -> list[dict[str, str]]:
+        """What every site's verdict rests on: the demonstration layers, the stamp's notes."""
+        demo = [demo_note(self.demo_data, ())] if self.demo_data else []
+        return [*demo, *(dict(n) for n in self.stamp.get("notes") or ())]
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe summary."""
         return {
@@ -162,7 +167,7 @@ class BatchSummary:
             "errors": self.errors,
             "outside_jurisdiction": self.outside_jurisdiction,
             "demo_data": self.demo_data,
-            "notes": [dict(n) for n in self.stamp.get("notes") or ()],
+            "notes": self.notes(),
             "by_verdict": dict(self.by_verdict),
             "repaired": self.repaired,
             "out": str(self.out),

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +28,7 @@ import numpy as np
 import shapely
 
 from geo.version import __version__
+from zoning.project import FLAGS
 
 #: Note kinds, in the order reports list them.
 NOTE_KINDS = (
@@ -151,8 +153,6 @@ def left_out_rules(project: Any, rules: Iterable[Any]) -> dict[str, list[str]]:
         ``project_type``, ``industry_code``, ``flags``: rule ids left out for want of
         each (a rule may want several); ``wanted_flags``: the flags those rules test.
     """
-    from dataclasses import replace
-
     out: dict[str, list[str]] = {
         "project_type": [], "industry_code": [], "flags": [], "wanted_flags": [],
     }  # fmt: skip
@@ -186,8 +186,6 @@ def _undeclared_flags_note(rule_ids: Sequence[str], flags: Sequence[str]) -> dic
     to a project that declares one of them (``--flag``): a project that declared none
     is checked as if it had none, and this note names those flags and rules.
     """
-    from zoning.project import FLAGS
-
     order = [f for f in FLAGS if f in flags]
     return note(
         "assumption",

@@ -458,9 +458,6 @@
     // what every verdict of the batch rests on: demonstration layers, assumptions
     var notes = document.getElementById("batch-notes");
     E.clear(notes);
-    if (s.demo_data && s.demo_data.length) {
-      notes.appendChild(el("li", null, t("batch_demo", {kinds: s.demo_data.join(", ")})));
-    }
     (s.notes || []).forEach(function (n) {
       notes.appendChild(el("li", null, E.config.lang === "en" ? n.text_en || n.text : n.text));
     });
