@@ -197,6 +197,30 @@ def test_a_batch_collects_cycles_less_often_and_restores_the_setting(tmp_path, p
     assert gc.get_threshold() == before
 
 
+def test_a_batch_freezes_the_heap_while_it_runs_and_leaves_a_frozen_one(tmp_path, pack, layers):
+    import gc
+
+    assert gc.get_freeze_count() == 0
+    frozen = []
+    run_batch(random_sites(300, seed=4), pack=pack, store_or_layers=layers,
+              out=tmp_path / "r.parquet", chunk_size=100,
+              progress=lambda done, total: frozen.append(gc.get_freeze_count()))  # fmt: skip
+    # the layers and the checker frozen while the chunks run; the caller's heap after
+    assert all(n > 0 for n in frozen[:-1]) and frozen[-1] == gc.get_freeze_count() == 0
+    # a heap the caller froze (a forking server) is theirs: neither grown nor thawed
+    gc.freeze()
+    try:
+        theirs = gc.get_freeze_count()
+        during = []
+        run_batch(random_sites(300, seed=5), pack=pack, store_or_layers=layers,
+                  out=tmp_path / "r2.parquet", chunk_size=100,
+                  progress=lambda done, total: during.append(gc.get_freeze_count()))  # fmt: skip
+        # (frozen objects freed meanwhile leave the count: it may only go down)
+        assert max(during) <= theirs and gc.get_freeze_count() > 0.9 * theirs
+    finally:
+        gc.unfreeze()
+
+
 def test_a_workbook_too_big_for_excel_stops_early(pack, tmp_path, monkeypatch):
     """Bounded work: an .xlsx batch stops once a sheet overflows, not after checking all."""
     import zoning.check.result_tables as rt

@@ -59,7 +59,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -212,14 +212,12 @@ def load_layers(store_or_layers: Any, kinds: set[str] | list[str]) -> dict[str, 
     return store_layers(store_or_layers, sorted(kinds))
 
 
-def _output_frame(
-    result: CheckResult, sites: gpd.GeoDataFrame, drop: np.ndarray | None = None
-) -> gpd.GeoDataFrame:
+def _output_frame(result: CheckResult, sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Verdict rows plus the input's attributes (ours win on a name clash).
 
-    The attributes are joined by position: each checked site's ``source_row`` is
-    looked up once in the chunk's (integers), and the attribute columns are taken
-    at those positions. ``drop``: a mask of ``result.sites`` rows to leave out.
+    One row per row of ``result.sites``, in its order. The attributes are joined by
+    position: each checked site's ``source_row`` is looked up once in the chunk's
+    (integers), and the attribute columns are taken at those positions.
     """
     rs = result.sites
     # the columns as they are (``drop`` copies the frame: 1.3 ms a chunk)
@@ -245,9 +243,6 @@ def _output_frame(
                 extra = attrs.reindex(pd.Index(src.to_numpy())).reindex(
                     out["source_row"].to_numpy()).reset_index(drop=True)  # fmt: skip
             out = pd.concat([out.reset_index(drop=True), extra], axis=1)
-    if drop is not None and drop.any():
-        out = out.loc[~drop].reset_index(drop=True)
-        geometry = geometry[~drop]
     return gpd.GeoDataFrame(out, geometry=geometry, crs=rs.crs)
 
 
@@ -513,10 +508,11 @@ _BATCH_GC_THRESHOLD = 20_000
 _gc_lock = threading.Lock()
 _gc_batches = 0  # batches running (the first sets the threshold, the last restores it)
 _gc_saved: tuple[int, ...] = ()
+_gc_froze = False  # a batch froze the heap (the last to finish unfreezes it)
 
 
 @contextmanager
-def _fewer_collections() -> Iterator[None]:
+def _fewer_collections() -> Iterator[Callable[[], None]]:
     """Collect reference cycles less often while a batch runs.
 
     Each chunk makes and drops hundreds of thousands of objects that form no cycles
@@ -524,21 +520,45 @@ def _fewer_collections() -> Iterator[None]:
     start a collection, and the older generations' collections walk every object the
     process holds (1 M points: about 0.5 s of 10, 0.7 CPU-s). Overlapping batches
     share one setting; the last to finish restores the caller's.
+
+    Entered as the batch starts: while the layers load and the checker is built,
+    Python's default ran three collections of the whole heap (37–48 ms each, 1 M
+    points), on the one core a batch's start has. The function yielded freezes the
+    heap (:func:`gc.freeze`) once the checker is built: the modules, the layers and
+    the indexes live as long as the batch, and no later collection walks them. The
+    last batch to finish unfreezes it. A heap someone else froze (a server that forks
+    its workers) is left as it is.
+
+    Yields
+    ------
+    callable
+        ``freeze()``: call once the batch's long-lived objects are made.
     """
-    global _gc_batches, _gc_saved
+    global _gc_batches, _gc_saved, _gc_froze
     with _gc_lock:
         if _gc_batches == 0:
             _gc_saved = gc.get_threshold()
             if _gc_saved[0]:  # 0: collection is off, left as it is
                 gc.set_threshold(max(_gc_saved[0], _BATCH_GC_THRESHOLD), *_gc_saved[1:])
         _gc_batches += 1
+
+    def freeze() -> None:
+        global _gc_froze
+        with _gc_lock:
+            if not _gc_froze and gc.isenabled() and gc.get_freeze_count() == 0:
+                gc.freeze()
+                _gc_froze = True
+
     try:
-        yield
+        yield freeze
     finally:
         with _gc_lock:
             _gc_batches -= 1
             if _gc_batches == 0:
                 gc.set_threshold(*_gc_saved)
+                if _gc_froze:
+                    gc.unfreeze()
+                    _gc_froze = False
 
 
 def batch_output_driver(out: str | Path) -> str | None:
@@ -752,6 +772,7 @@ def run_batch(
         # rejected/repaired rows are reported in the errors file and the summary
         warnings.simplefilter("ignore", RowRejectedWarning)
         warnings.simplefilter("ignore", GeometryRepairedWarning)
+        freeze_long_lived = reading.enter_context(_fewer_collections())
         chunks, total, source, chunk_size = _input_chunks(
             sites_path_or_gdf, chunk_size, read_options, workers
         )
@@ -775,19 +796,20 @@ def run_batch(
         if lanes > 1:  # whole chunks at once, each on one thread (see _lanes)
             extra = {**extra, "workers": 1}
             checker.warm()
-        with _fewer_collections(), run.writer(streamed) as writer, ThreadPoolExecutor(
+        freeze_long_lived()  # the layers and the checker's indexes: out of later GC walks
+        with run.writer(streamed) as writer, ThreadPoolExecutor(
             1, thread_name_prefix="ecozone-batch-writer"
         ) as ex, ThreadPoolExecutor(
             lanes, thread_name_prefix="ecozone-batch-check"
         ) as pool:  # fmt: skip
             written: Future[None] | None = None
-            checking: deque[tuple[_Pending, Future[CheckResult]]] = deque()
-            settled: deque[tuple[CheckResult, gpd.GeoDataFrame, np.ndarray | None]] = deque()
+            checking: deque[tuple[_Pending, Future[_Checked]]] = deque()
+            settled: deque[tuple[_Checked, np.ndarray | None]] = deque()
 
             def settle_first() -> None:
                 taken, fut = checking.popleft()
-                result, drop = run.settle(taken, fut.result())
-                settled.append((result, taken.chunk, drop))
+                checked = fut.result()
+                settled.append((checked, run.settle(taken, checked.result)))
                 if progress is not None:
                     progress(run.done, total)
 
@@ -801,7 +823,7 @@ def run_batch(
             for chunk in chunks:
                 taken = run.begin(chunk)
                 if lanes == 1:  # in this thread (as profilers of the main thread see it)
-                    fut: Future[CheckResult] = Future()
+                    fut: Future[_Checked] = Future()
                     fut.set_result(run.check(checker, taken, project, read_options, extra))
                 else:
                     fut = pool.submit(run.check, checker, taken, project, read_options, extra)
@@ -849,6 +871,13 @@ def run_batch(
         summary.checked, source, summary.errors, summary.elapsed_s, summary.by_verdict,
     )  # fmt: skip
     return summary
+
+
+class _Checked(NamedTuple):
+    """A chunk's check and its verdict rows (:func:`_output_frame`), from its lane."""
+
+    result: CheckResult
+    frame: gpd.GeoDataFrame
 
 
 @dataclass
@@ -930,20 +959,28 @@ class _Run:
         project: Project | None,
         read_options: Mapping[str, Any],
         extra: Mapping[str, Any],
-    ) -> CheckResult:
-        """Check one chunk taken by :meth:`begin` (chunks may be checked at once)."""
+    ) -> _Checked:
+        """Check one chunk taken by :meth:`begin`, and build its verdict rows.
+
+        Chunks may be checked at once, each on its lane: the rows are built there too,
+        so that the writer thread, which takes the chunks one by one in input order,
+        only writes them (the last chunks' rows no longer wait for each other).
+        """
         chunk = pending.checked
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", GeometryRepairedWarning)  # counted by begin
-            return checker.check(
+            result = checker.check(
                 chunk, project=project, chunk_size=max(len(chunk), 1),
                 input_system=read_options.get("coords"), **extra,
             )  # fmt: skip
+        return _Checked(result, _output_frame(result, pending.chunk))
 
-    def settle(
-        self, pending: _Pending, result: CheckResult
-    ) -> tuple[CheckResult, np.ndarray | None]:
-        """Record one checked chunk, in input order: its errors and repeated ids."""
+    def settle(self, pending: _Pending, result: CheckResult) -> np.ndarray | None:
+        """Record one checked chunk, in input order: its errors and repeated ids.
+
+        Returns the mask of ``result.sites`` rows to leave out (sites whose id an
+        earlier chunk had, reported as errors instead), or ``None``.
+        """
         self.done += pending.rows  # progress counts checked chunks, not those in flight
         self.err_rows += pending.read_errors
         self.stamps.append(result.stamp)
@@ -959,7 +996,7 @@ class _Run:
              "site_id": e.site_id, "stage": "check", "status": e.status, "reason": e.reason}
             for e in errors.itertuples(index=False)
         ]  # fmt: skip
-        return result, drop
+        return drop
 
     @staticmethod
     def _repeats(
@@ -1018,11 +1055,11 @@ class _Run:
         self._writer = self._stack.enter_context(w)
         return self._writer
 
-    def emit(
-        self, writer: Any, result: CheckResult, chunk: gpd.GeoDataFrame, drop: np.ndarray | None
-    ) -> None:
-        """Build one chunk's verdict rows and write them (the writer thread)."""
-        frame = _output_frame(result, chunk, drop)
+    def emit(self, writer: Any, checked: _Checked, drop: np.ndarray | None) -> None:
+        """Write one chunk's verdict rows, less those ``drop`` leaves out (the writer thread)."""
+        result, frame = checked
+        if drop is not None and drop.any():
+            frame = frame.loc[~drop].reset_index(drop=True)
         vc = frame["verdict"].value_counts()
         for v, c in vc.items():
             self.counts[str(v)] = self.counts.get(str(v), 0) + int(c)
