@@ -71,6 +71,11 @@ class LonLat:
         With ``errors="mark"``: boolean masks of the geometries with a NaN/inf
         coordinate, and of the (finite) ones outside lon/lat degrees after conversion.
         All False (or empty) with ``errors="raise"``.
+    xy
+        With ``errors="mark"``, when every geometry is a non-empty 2-D single point:
+        their coordinates, shape (n, 2), as :func:`shapely.get_coordinates` reads them
+        from ``geoms`` (NaN where :attr:`nonfinite`); ``None`` otherwise. A batch of
+        point sites reads them once, here.
     """
 
     geoms: NDArray[np.object_]
@@ -81,6 +86,7 @@ class LonLat:
     reasons: dict[int, str] = field(default_factory=dict)
     nonfinite: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
     outside: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    xy: NDArray[np.float64] | None = None
 
 
 def _as_array(geoms: Any) -> tuple[NDArray[np.object_], Any]:
@@ -217,16 +223,22 @@ def to_lonlat(
     live = ~shapely.is_missing(arr) & ~shapely.is_empty(arr)
     nonfinite = np.zeros(len(arr), dtype=bool)
     outside = np.zeros(len(arr), dtype=bool)
+    points_xy = None  # every geometry a plain 2-D point: their coordinates
     if errors == "mark":  # bad rows marked, the others go on
         idx = np.flatnonzero(live)
         xy = plain_point_xy(arr[idx])  # (points: without holding the interpreter lock)
         if xy is not None:
             nonfinite[idx[~np.isfinite(xy).all(axis=1)]] = True
+            if len(idx) == len(arr):
+                points_xy = xy
         else:
             xy, owner = shapely.get_coordinates(arr[idx], return_index=True)
             nonfinite[idx[np.unique(owner[~np.isfinite(xy).all(axis=1)])]] = True
         live &= ~nonfinite
-    b = shapely.bounds(arr[live])
+    if points_xy is not None:  # a point's bounds are its coordinates
+        b = np.tile(points_xy[live], 2)
+    else:
+        b = shapely.bounds(arr[live])
     out = (b[:, 0] < -180) | (b[:, 2] > 180) | (b[:, 1] < -90) | (b[:, 3] > 90)
     if errors == "mark":
         outside[np.flatnonzero(live)[out]] = True
@@ -240,7 +252,8 @@ def to_lonlat(
         raise CRSDetectionError(msg)
     repaired = np.zeros(len(arr), dtype=bool)
     reasons: dict[int, str] = {}
-    if repair is not None and live.any():
+    # a point with finite coordinates is always valid: nothing to repair
+    if repair is not None and live.any() and points_xy is None:
         idx = np.flatnonzero(live)
         bad = idx[~shapely.is_valid(arr[idx])]
         if len(bad):
@@ -250,7 +263,7 @@ def to_lonlat(
             arr[bad] = shapely.make_valid(arr[bad], method=repair, **kw)
             repaired[bad] = True
             reasons = {int(i): str(w) for i, w in zip(bad, why, strict=True)}
-    return LonLat(arr, src, swapped, description, repaired, reasons, nonfinite, outside)
+    return LonLat(arr, src, swapped, description, repaired, reasons, nonfinite, outside, points_xy)
 
 
 def frame_to_lonlat(

@@ -718,7 +718,8 @@ class SiteChecker(FindingsMixin, FrameBuilder):
         number of blocks may run at once: each k-d query uses its calling thread only.
         """
         dist = frozenset(self.kinds) if dist is None else dist
-        block = prepare_sites(s.geoms[pos], ea_crs=self.ea_crs)
+        xy = None if s.xy is None else s.xy[pos]
+        block = prepare_sites(s.geoms[pos], ea_crs=self.ea_crs, xy_ll=xy)
         cond = self._condition_matrix(s.projects)
         profile = s.profile[pos]
         if relations:  # the relation rows name every layer
@@ -744,6 +745,8 @@ class SiteChecker(FindingsMixin, FrameBuilder):
         rows = self._findings(s, pos, block, rels, sub_rels, profile, cond)
         # rules whose layers do not cover a site (or are not loaded): insufficient data
         tested: dict[int, NDArray[np.bool_]] = {}  # area id → covers (straddle reuses it)
+        if s.inside is not None and self.jurisdiction is not None:  # (mark_outside's test)
+            tested[id(self.jurisdiction)] = s.inside[pos]
         covered = coverage(
             block.geoms_ll, self.kinds, self.extents, self.missing_kinds, block.xy_ll, tested
         )

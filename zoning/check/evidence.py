@@ -91,14 +91,20 @@ def mark_outside(s: _Sites, jurisdiction: shapely.Geometry | None, pack_name: st
     if len(live) == 0:
         return
     geoms = s.geoms[live]
-    meets = np.zeros(len(live), dtype=bool)
-    point = shapely.get_type_id(geoms) == 0
-    # a point meets an area exactly when the area covers it: many points by grid
-    meets[point] = covers_whole(jurisdiction, geoms[point])
-    # lines and polygons through the lock: GEOS keeps scratch state in the prepared
-    # jurisdiction for them, and the lanes of a batch or a server's request threads
-    # share it (two at once crashed the process)
-    meets[~point] = prepared_test(shapely.intersects, jurisdiction, geoms[~point])
+    if s.xy is not None:  # all single points (their coordinates read once)
+        # a point meets an area exactly when the area covers it: many points by grid;
+        # the blocks' own tests of the jurisdiction take this answer (s.inside)
+        meets = covers_whole(jurisdiction, geoms, s.xy[live])
+        s.inside = np.zeros(len(s.geoms), dtype=bool)
+        s.inside[live] = meets
+    else:
+        meets = np.zeros(len(live), dtype=bool)
+        point = shapely.get_type_id(geoms) == 0
+        meets[point] = covers_whole(jurisdiction, geoms[point])
+        # lines and polygons through the lock: GEOS keeps scratch state in the prepared
+        # jurisdiction for them, and the lanes of a batch or a server's request threads
+        # share it (two at once crashed the process)
+        meets[~point] = prepared_test(shapely.intersects, jurisdiction, geoms[~point])
     out = live[~meets]
     if len(out) == 0:
         return

@@ -339,8 +339,11 @@ def check_stamp(
         JSON-safe: versions, pack, layers, input checksum, notes, time of the check.
     """
     h = hashlib.sha256()
-    if len(s.geoms) and (shapely.get_type_id(s.geoms) == 0).all():
-        h.update(b"points\n")  # all points: the coordinates say it all, and fast
+    if s.xy is not None and len(s.xy):  # all single 2-D points (read once)
+        h.update(b"points\n")  # the coordinates say it all, and fast
+        h.update(s.xy.astype("<f8").tobytes())
+    elif len(s.geoms) and (shapely.get_type_id(s.geoms) == 0).all():
+        h.update(b"points\n")
         from geo.crs import plain_point_xy  # (this module stays free of geopandas)
 
         xy = plain_point_xy(s.geoms)  # (the same values, read without the lock)

@@ -197,7 +197,8 @@ class SiteBlock:
     def bounds(self) -> NDArray[np.float64]:
         """Lon/lat bounding box of each site, shape (n, 4) (made once)."""
         if self._bounds is None:
-            self._bounds = shapely.bounds(self.geoms_ll)
+            xy = self.xy_ll
+            self._bounds = shapely.bounds(self.geoms_ll) if xy is None else np.tile(xy, 2)
         return self._bounds
 
     def reach(
@@ -213,7 +214,9 @@ class SiteBlock:
         return _grown(tuple(float(v) for v in box), radius_m)
 
 
-def prepare_sites(geoms_ll: NDArray[Any], *, ea_crs: CRS) -> SiteBlock:
+def prepare_sites(
+    geoms_ll: NDArray[Any], *, ea_crs: CRS, xy_ll: NDArray[np.float64] | None = None
+) -> SiteBlock:
     """Project a block of lon/lat sites into their metric CRSs and measure their areas.
 
     Parameters
@@ -222,6 +225,9 @@ def prepare_sites(geoms_ll: NDArray[Any], *, ea_crs: CRS) -> SiteBlock:
         Valid, non-empty shapely geometries in EPSG:4326.
     ea_crs
         The equal-area CRS areas are measured in.
+    xy_ll
+        Their coordinates, shape (n, 2), when every one is a single 2-D point
+        (:attr:`zoning.check.result._Sites.xy`): not read from them again.
 
     Returns
     -------
@@ -229,16 +235,21 @@ def prepare_sites(geoms_ll: NDArray[Any], *, ea_crs: CRS) -> SiteBlock:
     """
     geoms_ll = np.asarray(geoms_ll, dtype=object)
     n = len(geoms_ll)
-    dims = shapely.get_dimensions(geoms_ll)
-    is_point = dims == 0
-    areal = dims == 2
-    # single points: their own coordinates; others: centroid (picks the zone)
-    cx = np.empty(n)
-    cy = np.empty(n)
-    simple_pt = shapely.get_type_id(geoms_ll) == 0
-    if simple_pt.any():
-        cx[simple_pt] = shapely.get_x(geoms_ll[simple_pt])
-        cy[simple_pt] = shapely.get_y(geoms_ll[simple_pt])
+    if xy_ll is not None:  # single 2-D points, their coordinates read already
+        is_point = simple_pt = np.ones(n, dtype=bool)
+        areal = np.zeros(n, dtype=bool)
+        cx, cy = xy_ll[:, 0], xy_ll[:, 1]
+    else:
+        dims = shapely.get_dimensions(geoms_ll)
+        is_point = dims == 0
+        areal = dims == 2
+        # single points: their own coordinates; others: centroid (picks the zone)
+        cx = np.empty(n)
+        cy = np.empty(n)
+        simple_pt = shapely.get_type_id(geoms_ll) == 0
+        if simple_pt.any():
+            cx[simple_pt] = shapely.get_x(geoms_ll[simple_pt])
+            cy[simple_pt] = shapely.get_y(geoms_ll[simple_pt])
     if (~simple_pt).any():
         c = shapely.centroid(geoms_ll[~simple_pt])
         cx[~simple_pt] = shapely.get_x(c)
@@ -251,7 +262,7 @@ def prepare_sites(geoms_ll: NDArray[Any], *, ea_crs: CRS) -> SiteBlock:
         zones = {int(code): np.flatnonzero(epsg == code) for code in np.unique(epsg)}
     geoms_m: NDArray[Any] | None = None
     xy_m: NDArray[np.float64] | None = None
-    if n and simple_pt.all() and not shapely.has_z(geoms_ll).any():
+    if n and simple_pt.all() and (xy_ll is not None or not shapely.has_z(geoms_ll).any()):
         # single points: metric coordinates only (geometries made when needed)
         xy_m = np.empty((n, 2))
         for code, pos in zones.items():
@@ -268,7 +279,7 @@ def prepare_sites(geoms_ll: NDArray[Any], *, ea_crs: CRS) -> SiteBlock:
         area[areal] = shapely.area(transform_geoms(geoms_ll[areal], _LONLAT, ea_crs))
     return SiteBlock(
         geoms_ll, geoms_m, epsg, zones, area, areal, is_point, simple_pt & is_point, xy_m,
-        xy_ll=None if xy_m is None else np.column_stack([cx, cy]),
+        xy_ll=None if xy_m is None else xy_ll if xy_ll is not None else np.column_stack([cx, cy]),
     )  # fmt: skip
 
 

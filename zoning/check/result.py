@@ -190,6 +190,12 @@ class _Sites:
     #: the input's CRS and lon/lat system (for the "assumption" note)
     input_crs: str | None = None
     coords: str = "wgs84"
+    #: lon/lat of every site when all are single 2-D points, read once
+    #: (:attr:`geo.io.lonlat.LonLat.xy`); None: not all points, or not read
+    xy: NDArray[np.float64] | None = None
+    #: per site: covered by the pack's jurisdiction, when every site is a point and
+    #: :func:`zoning.check.evidence.mark_outside` tested it (None: not tested so)
+    inside: NDArray[np.bool_] | None = None
 
 
 def rule_kinds(rule: Any) -> list[str]:

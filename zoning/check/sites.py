@@ -191,7 +191,7 @@ def normalise_sites(
     return _Sites(
         geoms, site_id, source_row, profile, projects,
         ex_site[keep], ex_lon[keep], ex_lat[keep], ok, reasons,
-        repaired=repaired if repaired.any() else None,
+        repaired=repaired if repaired.any() else None, xy=lonlat.xy,
     )  # fmt: skip
 
 
