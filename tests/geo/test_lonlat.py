@@ -103,3 +103,22 @@ def test_frame_to_lonlat_keeps_rows_and_columns():
     assert out.crs.to_epsg() == 4326 and out.index.tolist() == [10, 20, 30]
     assert out["name"].tolist() == ["a", "b", "c"] and gdf.crs.to_epsg() == 4548
     assert np.all(_dist_m(out.geometry.to_numpy(), LON, LAT) < 1e-3)
+
+
+def test_marked_points_keep_their_coordinates_read_once_and_other_input_does_not():
+    pts = shapely.points(np.column_stack([LON, LAT]))
+    pts[1] = shapely.Point(np.nan, 39.9)  # a bad row stays in place, marked
+    out = to_lonlat(pts, crs=4326, errors="mark", repair="linework")
+    assert out.nonfinite.tolist() == [False, True, False]
+    # what shapely reads from the returned geometries, NaN and all
+    np.testing.assert_array_equal(out.xy, shapely.get_coordinates(out.geoms))
+    # projected points: the coordinates of the converted points
+    x, y = _gk(LON, LAT)
+    gk = to_lonlat(shapely.points(x, y), crs=4548, errors="mark")
+    np.testing.assert_array_equal(gk.xy, shapely.get_coordinates(gk.geoms))
+    # anything but plain 2-D points everywhere: not read here
+    mixed = np.array([*pts[[0, 2]], shapely.box(116, 39, 116.1, 39.1)], dtype=object)
+    for geoms, errors in ((mixed, "mark"), (np.array([pts[0], None]), "mark"),
+                          (shapely.points(np.column_stack([LON, LAT, LAT])), "mark"),
+                          (pts[[0, 2]], "raise")):  # fmt: skip
+        assert to_lonlat(geoms, crs=4326, errors=errors).xy is None

@@ -355,6 +355,35 @@ def test_two_threads_test_polygons_against_one_jurisdiction():
     assert len(inside) == 2 and all(0 < k < 20000 for k in inside)  # both sides tested
 
 
+def test_points_given_their_coordinates_are_judged_inside_as_when_read_again():
+    from zoning.check.evidence import mark_outside
+    from zoning.check.result import _Sites
+
+    t = np.linspace(0, 2 * np.pi, 2000, endpoint=False)
+    r = 1 + 0.05 * np.sin(40 * t)  # a wavy boundary
+    jur = shapely.Polygon(np.c_[r * np.cos(t), r * np.sin(t)])
+    xy = np.random.default_rng(3).uniform(-1.2, 1.2, (20_000, 2))
+    pts = shapely.points(xy)
+    z = np.zeros(0)
+
+    def sites(given):
+        return _Sites(pts, np.arange(len(pts)).astype(object), None,
+                      np.zeros(len(pts), np.intp), [], np.zeros(0, np.intp), z, z,
+                      np.ones(len(pts), bool), {}, xy=xy if given else None)  # fmt: skip
+
+    read, given = sites(False), sites(True)
+    mark_outside(read, jur, "x")
+    mark_outside(given, jur, "x")
+    covered = shapely.covers(jur, pts)
+    assert 0 < covered.sum() < len(pts)
+    np.testing.assert_array_equal(given.ok, read.ok)
+    np.testing.assert_array_equal(given.ok, covered)
+    assert given.reasons == read.reasons and given.codes == read.codes
+    # the blocks take this answer for the jurisdiction (no second test)
+    np.testing.assert_array_equal(given.inside, covered)
+    assert read.inside is None
+
+
 # --------------------------------------------------------------------------- shared extents
 
 

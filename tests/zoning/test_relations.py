@@ -582,3 +582,18 @@ def test_a_check_with_point_grids_equals_one_without(monkeypatch, pack, layers):
     grids = [ix._grid for ix in checker.index.values()]
     assert sum(isinstance(g, PointGrid) for g in grids) >= len(grids) - 1
     _assert_same(want, got)
+
+
+def test_a_block_of_points_given_their_coordinates_is_the_block_read_from_them():
+    rng = np.random.default_rng(7)  # points over three Gauss-Krüger zones
+    xy = np.column_stack([rng.uniform(113.0, 119.0, 500), rng.uniform(39.0, 41.0, 500)])
+    pts = shapely.points(xy)
+    ea = fixed_equal_area_crs([])
+    read, given = prepare_sites(pts, ea_crs=ea), prepare_sites(pts, ea_crs=ea, xy_ll=xy)
+    assert len(given.zones) == 3 and given.zones.keys() == read.zones.keys()
+    for code, pos in read.zones.items():
+        np.testing.assert_array_equal(given.zones[code], pos)
+    for name in ("epsg", "area_m2", "areal", "is_point", "simple_point", "first_xy_m", "xy_ll"):
+        np.testing.assert_array_equal(getattr(given, name), getattr(read, name), err_msg=name)
+    np.testing.assert_array_equal(given.bounds(), shapely.bounds(pts))
+    assert given.geoms_m is None and read.geoms_m is None  # points: coordinates only
