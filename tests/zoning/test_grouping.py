@@ -96,3 +96,25 @@ def test_categorical_labels_join_as_their_texts() -> None:
     codes = np.sort(rng.integers(0, 120, 500))
     plain = join_per_group(codes, np.asarray(labels, dtype=object), 130)
     assert join_per_group(codes, labels, 130).tolist() == plain.tolist()
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    n=st.integers(1, 30),
+    ncat=st.sampled_from([1, 3, 64, 65, 130]),  # one word of bits, and more than one
+    picks=st.lists(st.tuples(st.integers(0, 29), st.integers(0, 129)), max_size=200),
+)
+def test_sets_in_category_order_join_as_the_general_case(n, ncat, picks) -> None:
+    """A check's findings (by site, then rule): each site's rules a set, in rule order."""
+    from zoning.check.grouping import join_per_group_categorical
+
+    names = [f"r{i}" if i % 5 else "" if i == 5 else f"红线.{i}" for i in range(ncat)]
+    names[-1] = "a;b" if ncat > 1 else names[-1]  # a label holding the separator
+    pairs = sorted({(s % n, r % ncat) for s, r in picks})  # grouped, rising, distinct
+    codes = np.array([s for s, _ in pairs], dtype=np.intp)
+    labels = pd.Categorical.from_codes(np.array([r for _, r in pairs], dtype=np.intp),
+                                       categories=pd.Index(names, dtype=object))  # fmt: skip
+    got = join_per_group_categorical(codes, labels, n)
+    plain = join_per_group(codes, np.asarray(labels, dtype=object), n)
+    assert list(got) == plain.tolist()
+    assert len(set(got.categories)) == len(got.categories)  # one category per text

@@ -71,6 +71,11 @@ def join_per_group_categorical(
     if (c[1:] < c[:-1]).any():  # not grouped yet (a check's findings are, by site)
         order = np.argsort(c, kind="stable")
         c, ordered = c[order], ordered[order]
+    if isinstance(ordered, pd.Categorical):
+        lc = np.asarray(ordered.codes)
+        same = c[1:] == c[:-1]
+        if (lc >= 0).all() and (lc[1:][same] > lc[:-1][same]).all():
+            return _joined_sets(c, lc, ordered.categories, n, sep)
     label_codes, uniques = pd.factorize(ordered)
     uniques = np.asarray(uniques, dtype=object).astype(str)
     starts, lengths = _runs(c)
@@ -89,3 +94,44 @@ def join_per_group_categorical(
     text_codes, categories = pd.factorize(np.r_[np.array([""], dtype=object), texts])
     group[c[starts]] = text_codes[1:][np.asarray(inverse).ravel()]
     return pd.Categorical.from_codes(group, categories=pd.Index(categories, dtype=object))
+
+
+def _joined_sets(
+    c: NDArray[np.integer[Any]], lc: NDArray[np.integer[Any]], categories: Any, n: int, sep: str
+) -> pd.Categorical:
+    """:func:`join_per_group_categorical` when each group's labels rise in category order.
+
+    ``c``: the group of each label, grouped; ``lc``: the label's category code, strictly
+    increasing within each group (a check's findings, sorted by site and rule). Each
+    group's labels are then a set: its text is the categories of its set bits, in
+    order. The sets are bit masks (64 categories a word, summed per group: the bits are
+    distinct) and the distinct masks are found by hashing (:func:`pandas.factorize`),
+    without the grid and sort of the general case (a 71 429-site chunk of 640 000
+    findings: about 5 against 24–31 ms).
+    """
+    names = np.asarray(categories, dtype=object).astype(str)
+    starts, _ = _runs(c)
+    words = -(-len(names) // 64)
+    bits = np.left_shift(np.uint64(1), np.arange(64, dtype=np.uint64))
+    masks = []  # per word: each group's bits
+    key = np.zeros(len(starts), dtype=np.int64)  # each group's distinct set, so far
+    for w in range(words):
+        if words == 1:  # (64 categories or fewer: every label in word 0)
+            b = bits[lc]
+        else:
+            b = np.where(lc // 64 == w, bits[lc % 64], np.uint64(0))
+        m = np.add.reduceat(b, starts)
+        masks.append(m)
+        m_code, m_uniq = pd.factorize(m)
+        key, _ = pd.factorize(key * len(m_uniq) + m_code)
+    first = np.zeros(int(key.max()) + 1, dtype=np.intp)  # a group of each distinct set
+    first[key[::-1]] = np.arange(len(key))[::-1]
+    texts = []
+    for g in first.tolist():
+        on = [64 * w + b for w, m in enumerate(masks) for b in range(64) if (int(m[g]) >> b) & 1]
+        texts.append(sep.join(names[on]))
+    # distinct sets can join to one text (a label holding ``sep``, or ""): merged
+    text_codes, cats = pd.factorize(np.r_[np.array([""], dtype=object), texts])
+    group = np.zeros(n, dtype=np.intp)  # category 0: ""
+    group[c[starts]] = text_codes[1:][key]
+    return pd.Categorical.from_codes(group, categories=pd.Index(cats, dtype=object))
