@@ -52,6 +52,8 @@ def join_per_group_categorical(
 
     A batch's ``rules`` column repeats a few dozen long texts over millions of rows:
     as a categorical it is held, and written to Parquet, once per distinct text.
+    Categorical ``labels`` whose codes rise within each group (a check's findings,
+    sorted by site and rule) are joined as sets (:func:`_joined_sets`).
 
     Parameters
     ----------
