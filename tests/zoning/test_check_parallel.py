@@ -384,3 +384,7 @@ def test_verdict_columns_from_the_arrays_equal_those_from_the_frames(pack, layer
     # findings replaced by the caller: they are the truth
     lazy.findings = lazy.findings.iloc[::-1].reset_index(drop=True)
     assert list(lazy.finding_keys().rule) == list(frame_keys.rule)[::-1]
+    # findings in any order (not by site, then rule): the same notes and sets of rules
+    rules, _, notes = verdict_columns(lazy)
+    assert list(notes) == list(got[2])
+    assert [sorted(t.split(";")) for t in rules] == [sorted(t.split(";")) for t in got[0]]
