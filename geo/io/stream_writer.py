@@ -155,13 +155,17 @@ class ChunkWriter:
 
     # ------------------------------------------------------------------ writing
 
-    def write(self, gdf: gpd.GeoDataFrame) -> None:
+    def write(self, gdf: gpd.GeoDataFrame, *, point_xy: NDArray[np.float64] | None = None) -> None:
         """Append one chunk (its columns must match the first chunk's).
 
         Parameters
         ----------
         gdf
             The chunk (not modified).
+        point_xy
+            The coordinates of its geometries, shape (n, 2), when every one is a
+            non-empty 2-D single point (a batch's checked point sites): GeoParquet
+            encodes them without reading the points again (:func:`geo.io.wkb.wkb_array`).
 
         Raises
         ------
@@ -181,14 +185,16 @@ class ChunkWriter:
             )
             raise InputFormatError(msg)
         if self.driver == "Parquet":
-            self._write_parquet(gdf)
+            self._write_parquet(gdf, point_xy)
         elif self.driver == "GPKG":
             self._write_gpkg(gdf)
         else:
             self._write_csv(gdf)
         self.rows += len(gdf)
 
-    def _write_parquet(self, gdf: gpd.GeoDataFrame) -> None:
+    def _write_parquet(
+        self, gdf: gpd.GeoDataFrame, point_xy: NDArray[np.float64] | None = None
+    ) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -196,7 +202,7 @@ class ChunkWriter:
         columns = [c for c in gdf.columns if c != geom_name]  # (no copy of the frame)
         table = pa.Table.from_pandas(gdf, columns=columns, preserve_index=False)
         table = table.append_column(
-            geom_name, wkb_array(np.asarray(gdf.geometry.array, dtype=object))
+            geom_name, wkb_array(np.asarray(gdf.geometry.array, dtype=object), point_xy)
         )
         if self._schema is None:
             fields, self._store_schema = _parquet_fields(table.schema)

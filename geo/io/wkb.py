@@ -31,7 +31,7 @@ __all__ = ["POINT_WKB", "wkb_array", "wkb_point_xy"]
 POINT_WKB = np.dtype([("order", "u1"), ("type", "<u4"), ("x", "<f8"), ("y", "<f8")])
 
 
-def wkb_array(geoms: NDArray[Any]) -> Any:
+def wkb_array(geoms: NDArray[Any], xy: NDArray[np.float64] | None = None) -> Any:
     """ISO WKB of ``geoms`` as an Arrow binary array.
 
     A chunk of 2-D points (a batch's usual output) is encoded by numpy from the
@@ -43,6 +43,10 @@ def wkb_array(geoms: NDArray[Any]) -> Any:
     ----------
     geoms
         Shapely geometries (``None`` allowed: a null).
+    xy
+        Their coordinates, shape (n, 2), when the caller knows every one is a
+        non-empty 2-D single point (as :func:`geo.crs.plain_point_xy` reads them):
+        not read from the points again.
 
     Returns
     -------
@@ -52,7 +56,11 @@ def wkb_array(geoms: NDArray[Any]) -> Any:
     import pyarrow as pa
 
     n = len(geoms)
-    xy = plain_point_xy(geoms)
+    if xy is None:
+        xy = plain_point_xy(geoms)
+    elif len(xy) != n:
+        msg = f"xy has {len(xy)} rows for {n} geometries"
+        raise ValueError(msg)
     if xy is None:
         return pa.array(shapely.to_wkb(geoms, flavor="iso"), pa.binary())
     rec = np.empty(n, dtype=POINT_WKB)

@@ -32,6 +32,14 @@ def test_point_wkb_equals_shapely_byte_for_byte():
     assert shapely.equals(shapely.from_wkb(got.to_numpy(zero_copy_only=False)), pts).all()
 
 
+def test_point_wkb_from_coordinates_known_already_is_the_same():
+    pts = _points()
+    got = wkb_array(pts, shapely.get_coordinates(pts))
+    assert got.equals(wkb_array(pts))
+    with pytest.raises(ValueError, match="rows"):
+        wkb_array(pts, shapely.get_coordinates(pts)[1:])
+
+
 @pytest.mark.parametrize("odd", _ODD, ids=_ODD_IDS)
 def test_wkb_of_other_geometries_is_shapelys(odd):
     geoms = np.array([shapely.Point(116, 40), odd, shapely.Point(117, 41)], dtype=object)

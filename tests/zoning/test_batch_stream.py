@@ -243,11 +243,11 @@ def test_interrupted_write_leaves_previous_output(tmp_path, pack, monkeypatch):
         calls = {"n": 0}
         real = ChunkWriter.write
 
-        def failing(self, gdf, _real=real, _calls=calls):
+        def failing(self, gdf, _real=real, _calls=calls, **kw):
             _calls["n"] += 1
             if _calls["n"] == 2:  # the second chunk: the file is half written
                 raise OSError(28, "No space left on device")
-            _real(self, gdf)
+            _real(self, gdf, **kw)
 
         monkeypatch.setattr(ChunkWriter, "write", failing)
         with pytest.raises(OSError, match="No space"):
@@ -301,6 +301,28 @@ def test_rules_column_equals_groupby_join(pack):
     expect = result.sites["site_id"].map(old).fillna("")
     assert (frame["rules"].to_numpy() == expect.to_numpy()).all()
     assert (frame["rules"] != "").sum() > 1_000
+
+
+def test_point_rows_are_written_at_their_own_coordinates_after_repeats(tmp_path, pack):
+    """Points are written from the coordinates the check read once (CheckResult.site_xy)."""
+    layers = make_layers()
+    rng = np.random.default_rng(11)
+    pts = shapely.points([at(x, y) for x, y in rng.uniform(-3_000, 3_000, (1_000, 2))])
+    ids = [f"p{i % 700}" for i in range(1_000)]  # rows 701-1000 repeat earlier chunks' ids
+    g = gpd.GeoDataFrame({"site_id": ids}, geometry=pts, crs="EPSG:4326")
+    s = run_batch(g, pack=pack, store_or_layers=layers, out=tmp_path / "r.parquet",
+                  chunk_size=150)  # fmt: skip
+    got = gpd.read_parquet(s.out)
+    assert s.checked == len(got) == 700 and s.errors == 300
+    assert got["source_row"].tolist() == list(range(1, 701))
+    assert shapely.equals(got.geometry.array, pts[:700]).all()
+    ck = SiteChecker(pack, layers)
+    one = ck.check(g.iloc[:700], workers=1, relations=False)  # (as a batch's chunk)
+    np.testing.assert_array_equal(one.site_xy(), shapely.get_coordinates(one.sites.geometry))
+    assert ck.check(random_sites(50, seed=2), workers=1, relations=False).site_xy() is None
+    assert ck.check(g.iloc[:700], workers=1).site_xy() is None  # frames built: no arrays
+    one.sites = one.sites.iloc[::-1]  # replaced by the caller: its geometries are the truth
+    assert one.site_xy() is None
 
 
 def test_geoparquet_output_reads_back(tmp_path, pack):

@@ -878,6 +878,7 @@ class _Checked(NamedTuple):
 
     result: CheckResult
     frame: gpd.GeoDataFrame
+    xy: np.ndarray | None  # the rows' point coordinates, when read once (CheckResult.site_xy)
 
 
 @dataclass
@@ -973,7 +974,7 @@ class _Run:
                 chunk, project=project, chunk_size=max(len(chunk), 1),
                 input_system=read_options.get("coords"), **extra,
             )  # fmt: skip
-        return _Checked(result, _output_frame(result, pending.chunk))
+        return _Checked(result, _output_frame(result, pending.chunk), result.site_xy())
 
     def settle(self, pending: _Pending, result: CheckResult) -> np.ndarray | None:
         """Record one checked chunk, in input order: its errors and repeated ids.
@@ -1057,9 +1058,10 @@ class _Run:
 
     def emit(self, writer: Any, checked: _Checked, drop: np.ndarray | None) -> None:
         """Write one chunk's verdict rows, less those ``drop`` leaves out (the writer thread)."""
-        result, frame = checked
+        result, frame, xy = checked
         if drop is not None and drop.any():
             frame = frame.loc[~drop].reset_index(drop=True)
+            xy = None if xy is None else xy[~drop]
         vc = frame["verdict"].value_counts()
         for v, c in vc.items():
             self.counts[str(v)] = self.counts.get(str(v), 0) + int(c)
@@ -1079,7 +1081,7 @@ class _Run:
         if self.keep_sites:
             self.frames.append(frame)
         if writer is not None:
-            (self._writer or self._open(frame)).write(frame)
+            (self._writer or self._open(frame)).write(frame, point_xy=xy)
 
     def finish(self, writer: Any) -> None:
         """Write an empty output when no site was checked (the file always exists)."""

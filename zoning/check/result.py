@@ -470,6 +470,15 @@ class CheckResult:
         ids = self.sites["site_id"].head(5).tolist()
         return ", ".join(map(repr, ids)) + (" ..." if len(self.sites) > 5 else "")
 
+    def site_xy(self) -> NDArray[np.float64] | None:
+        """Lon/lat of the ``sites`` rows, shape (n, 2), when the check read them once.
+
+        Known when every input site was a single 2-D point (see
+        :attr:`geo.io.lonlat.LonLat.xy`) and ``sites`` is the check's own frame;
+        ``None`` otherwise (the geometries are the truth).
+        """
+        return None
+
     def finding_keys(self) -> FindingKeys:
         """What the batch columns read of each finding (see :class:`FindingKeys`)."""
         f = self.findings
@@ -756,6 +765,12 @@ class _LazyResult(CheckResult):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (CheckResult, (self.sites, self.relations, self.findings, self.stamp, self.errors))
+
+    def site_xy(self) -> NDArray[np.float64] | None:
+        """Lon/lat of the ``sites`` rows as read by the check (:meth:`CheckResult.site_xy`)."""
+        if "sites" in self._replaced or self._s.xy is None:
+            return None
+        return self._s.xy[self._arrays["sites"]["pos"]]
 
     def finding_keys(self) -> FindingKeys:
         """What the batch columns read of each finding, from the engine's arrays."""
