@@ -339,15 +339,15 @@ def check_stamp(
         JSON-safe: versions, pack, layers, input checksum, notes, time of the check.
     """
     h = hashlib.sha256()
-    if s.xy is not None and len(s.xy):  # all single 2-D points (read once)
-        h.update(b"points\n")  # the coordinates say it all, and fast
-        h.update(s.xy.astype("<f8").tobytes())
-    elif len(s.geoms) and (shapely.get_type_id(s.geoms) == 0).all():
-        h.update(b"points\n")
+    xy = s.xy  # all single 2-D points: their coordinates, read once
+    if xy is None and len(s.geoms) and (shapely.get_type_id(s.geoms) == 0).all():
         from geo.crs import plain_point_xy  # (this module stays free of geopandas)
 
         xy = plain_point_xy(s.geoms)  # (the same values, read without the lock)
-        h.update((shapely.get_coordinates(s.geoms) if xy is None else xy).astype("<f8").tobytes())
+        xy = shapely.get_coordinates(s.geoms) if xy is None else xy
+    if xy is not None and len(xy):  # all points: the coordinates say it all, and fast
+        h.update(b"points\n")
+        h.update(xy.astype("<f8").tobytes())
     else:
         h.update(b"".join(w or b"" for w in shapely.to_wkb(s.geoms, byte_order=1)))
     h.update("\x1f".join(s.site_id.tolist()).encode())
