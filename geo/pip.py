@@ -8,8 +8,8 @@ release the GIL; creating point geometries, which the default path avoids, holds
 it). The exact tests are grouped by polygon: each thread tests its own polygons
 (a GEOS prepared geometry must not be tested from two threads at once; tests of
 one polygon together also use the cache best). By default the candidates come
-from a uniform grid over the polygons' boxes (numpy only: no point geometries are
-created, the costliest step of the STRtree path); with a given ``tree`` they come
+from a uniform grid over the polygons' boxes (:class:`BoxGrid`, numpy only: no point
+geometries are created, the costliest step of the STRtree path); with a given ``tree`` they come
 from :meth:`shapely.STRtree.query`.
 
 :class:`PointGrid` serves many queries against the same polygons: cells that no edge
@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 
 from geo.cores import available_cores
 
-__all__ = ["PointGrid", "points_in_polygons"]
+__all__ = ["BoxGrid", "PointGrid", "points_in_polygons"]
 
 #: Below this many points one thread is used (thread start-up costs more than it saves).
 _MIN_POINTS_PER_THREAD = 50_000
@@ -47,64 +47,100 @@ def _spans(first: np.ndarray, count: np.ndarray) -> np.ndarray:
     return np.repeat(first - (ends - count), count) + np.arange(int(ends[-1]) if len(ends) else 0)
 
 
-def _grid_index(polys: np.ndarray) -> dict[str, np.ndarray | float | int]:
-    """A uniform grid over the polygons' bounding boxes: cell → polygons (CSR).
+@dataclass
+class BoxGrid:
+    """A uniform grid over features' bounding boxes: which boxes hold which points.
 
-    The cell size starts at half the mean spacing of the polygons and grows until
-    the polygons' boxes cover at most ~8 cells each on average.
+    The cell size starts at half the mean spacing of the features and grows until
+    their boxes cover at most about 8 cells each on average. Numpy only: points are
+    looked up by their coordinates, with no point geometries (the costliest step of
+    :meth:`shapely.STRtree.query` with points). The candidates are those of an
+    ``STRtree`` over the same features queried with the points: every (point,
+    feature) pair where the feature's box holds the point, edges included.
+
+    Attributes
+    ----------
+    x0, y0, w, nx, ny
+        The grid's origin, cell side and cells along x and y.
+    start, feature
+        The features whose box meets cell ``c`` are ``feature[start[c]:start[c + 1]]``.
+    bounds
+        Every feature's box (NaN for ``None`` and empty features, which never match).
     """
-    bounds = shapely.bounds(polys)
-    ids = np.flatnonzero(np.isfinite(bounds).all(axis=1))  # None / empty never match
-    b = bounds[ids]
-    x0, y0 = float(b[:, 0].min()), float(b[:, 1].min())
-    span_x = max(float(b[:, 2].max()) - x0, 1e-12)
-    span_y = max(float(b[:, 3].max()) - y0, 1e-12)
-    w = float(np.sqrt(span_x * span_y / len(ids))) / 2.0
-    while True:
-        nx, ny = int(span_x / w) + 1, int(span_y / w) + 1
-        ix0 = np.floor((b[:, 0] - x0) / w).astype(np.int64)
-        iy0 = np.floor((b[:, 1] - y0) / w).astype(np.int64)
-        kx = np.floor((b[:, 2] - x0) / w).astype(np.int64) - ix0 + 1
-        ky = np.floor((b[:, 3] - y0) / w).astype(np.int64) - iy0 + 1
-        k = kx * ky
-        if int(k.sum()) <= 8 * len(ids) + 1000 or nx * ny <= 4:
-            break
-        w *= 1.5
-    own = np.repeat(np.arange(len(ids)), k)
-    r = np.arange(int(k.sum())) - np.repeat(np.cumsum(k) - k, k)
-    cell = (ix0[own] + r % kx[own]) * ny + (iy0[own] + r // kx[own])
-    o = np.lexsort((ids[own], cell))
-    start = np.searchsorted(cell[o], np.arange(nx * ny + 1))
-    return {"x0": x0, "y0": y0, "w": w, "nx": nx, "ny": ny, "start": start,
-            "poly": ids[own][o], "bounds": bounds}  # fmt: skip
 
+    x0: float
+    y0: float
+    w: float
+    nx: int
+    ny: int
+    start: NDArray[np.int64]
+    feature: NDArray[np.int64]
+    bounds: NDArray[np.float64]
 
-def _grid_cells(grid: dict, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Grid cell of each point (-1 outside the grid or NaN); the same rounding as the boxes."""
-    ix = np.floor((x - grid["x0"]) / grid["w"])
-    iy = np.floor((y - grid["y0"]) / grid["w"])
-    ok = (ix >= 0) & (ix < grid["nx"]) & (iy >= 0) & (iy < grid["ny"])  # NaN: False
-    cell = np.full(len(x), -1, dtype=np.int64)
-    cell[ok] = ix[ok].astype(np.int64) * grid["ny"] + iy[ok].astype(np.int64)
-    return cell
+    @classmethod
+    def build(cls, geoms: NDArray[np.object_]) -> BoxGrid | None:
+        """The grid over ``geoms`` (``None`` when no feature has a finite box)."""
+        bounds = shapely.bounds(geoms)
+        ids = np.flatnonzero(np.isfinite(bounds).all(axis=1))  # None / empty never match
+        if len(ids) == 0:
+            return None
+        b = bounds[ids]
+        x0, y0 = float(b[:, 0].min()), float(b[:, 1].min())
+        span_x = max(float(b[:, 2].max()) - x0, 1e-12)
+        span_y = max(float(b[:, 3].max()) - y0, 1e-12)
+        w = float(np.sqrt(span_x * span_y / len(ids))) / 2.0
+        while True:
+            nx, ny = int(span_x / w) + 1, int(span_y / w) + 1
+            ix0 = np.floor((b[:, 0] - x0) / w).astype(np.int64)
+            iy0 = np.floor((b[:, 1] - y0) / w).astype(np.int64)
+            kx = np.floor((b[:, 2] - x0) / w).astype(np.int64) - ix0 + 1
+            ky = np.floor((b[:, 3] - y0) / w).astype(np.int64) - iy0 + 1
+            k = kx * ky
+            if int(k.sum()) <= 8 * len(ids) + 1000 or nx * ny <= 4:
+                break
+            w *= 1.5
+        own = np.repeat(np.arange(len(ids)), k)
+        r = np.arange(int(k.sum())) - np.repeat(np.cumsum(k) - k, k)
+        cell = (ix0[own] + r % kx[own]) * ny + (iy0[own] + r // kx[own])
+        o = np.lexsort((ids[own], cell))
+        start = np.searchsorted(cell[o], np.arange(nx * ny + 1))
+        return cls(x0, y0, w, nx, ny, start, ids[own][o], bounds)
 
+    def cells(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.int64]:
+        """Grid cell of each point (-1 outside the grid or NaN); the boxes' rounding."""
+        ix = np.floor((x - self.x0) / self.w)
+        iy = np.floor((y - self.y0) / self.w)
+        ok = (ix >= 0) & (ix < self.nx) & (iy >= 0) & (iy < self.ny)  # NaN: False
+        cell = np.full(len(x), -1, dtype=np.int64)
+        cell[ok] = ix[ok].astype(np.int64) * self.ny + iy[ok].astype(np.int64)
+        return cell
 
-def _grid_candidates(
-    grid: dict, x: np.ndarray, y: np.ndarray, r: slice
-) -> tuple[np.ndarray, np.ndarray]:
-    """(point, polygon) pairs of the points in range ``r`` whose polygon box holds the point."""
-    xs, ys = x[r], y[r]
-    cell = _grid_cells(grid, xs, ys)
-    idx = np.flatnonzero(cell >= 0)
-    c = cell[idx]
-    s = grid["start"][c]
-    cnt = grid["start"][c + 1] - s
-    pi = np.repeat(idx, cnt)
-    gi = grid["poly"][_spans(s, cnt)]
-    bb = grid["bounds"][gi]
-    xx, yy = xs[pi], ys[pi]
-    m = (bb[:, 0] <= xx) & (xx <= bb[:, 2]) & (bb[:, 1] <= yy) & (yy <= bb[:, 3])
-    return pi[m] + r.start, gi[m]
+    def candidates(
+        self, x: NDArray[np.float64], y: NDArray[np.float64]
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """(point, feature) pairs where the feature's box holds the point, by point.
+
+        Parameters
+        ----------
+        x, y
+            Point coordinates, in the features' coordinate system (same length).
+
+        Returns
+        -------
+        point_index, feature_index : numpy.ndarray
+            ``int64`` positions, grouped by point.
+        """
+        cell = self.cells(x, y)
+        idx = np.flatnonzero(cell >= 0)
+        c = cell[idx]
+        s = self.start[c]
+        cnt = self.start[c + 1] - s
+        pi = np.repeat(idx, cnt)
+        gi = self.feature[_spans(s, cnt)]
+        bb = self.bounds[gi]
+        xx, yy = x[pi], y[pi]
+        m = (bb[:, 0] <= xx) & (xx <= bb[:, 2]) & (bb[:, 1] <= yy) & (yy <= bb[:, 3])
+        return pi[m], gi[m]
 
 
 def _exact(
@@ -190,12 +226,14 @@ def points_in_polygons(
         threads = available_cores() if n > _MIN_POINTS_PER_THREAD else 1
     threads = max(1, int(threads))
     if tree is None:
-        if not np.isfinite(shapely.bounds(polys)).all(axis=1).any():
-            return np.empty(0, np.int64), np.empty(0, np.int64)  # only empty polygons
-        grid = _grid_index(polys)
+        built = BoxGrid.build(polys)
+        if built is None:  # only empty polygons
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        boxes: BoxGrid = built
 
         def candidates(r: slice) -> tuple[np.ndarray, np.ndarray]:
-            return _grid_candidates(grid, x, y, r)
+            p, g = boxes.candidates(x[r], y[r])
+            return p + r.start, g
     else:
         tree.query(shapely.points(0.0, 0.0))  # GEOS builds the tree on first query: now
 

@@ -208,13 +208,18 @@ def finalize_features(
     coords: str,
     zone: int | None,
     log: IssueLog,
+    point_xy: np.ndarray | None = None,
 ) -> gpd.GeoDataFrame:
     """Resolve the CRS, validate geometries, convert GCJ-02/BD-09, attach issues.
 
     ``gdf`` must carry ``source_row``. The common tail of every file reader.
+    ``point_xy``: the coordinates the reader made every geometry of ``gdf`` from, as
+    2-D single points (see :func:`geo.io._issues.validate_geometries`).
     """
     coords = normalise_system(coords)
+    if gdf.crs is None and as_crs(crs) is None:  # detected: the axes may be swapped
+        point_xy = None
     gdf = resolve_file_crs(gdf, crs=crs, zone=zone, log=log)
-    gdf = validate_geometries(gdf, log)
+    gdf = validate_geometries(gdf, log, point_xy=point_xy)
     gdf = convert_geoms_to_wgs84(gdf, coords=coords, source=log.source)
     return finish(gdf, log)

@@ -189,17 +189,16 @@ def _polygonal_part(geom: shapely.Geometry) -> shapely.Geometry:
     return merged
 
 
-def _out_of_range(geoms: np.ndarray, crs: CRS | None) -> tuple[np.ndarray, str]:
-    """Rows whose bounds leave the CRS's valid range, and a description of that range."""
-    if crs is None or len(geoms) == 0:
-        return np.zeros(len(geoms), dtype=bool), ""
-    b = shapely.bounds(geoms)
+def _out_of_range(b: np.ndarray, crs: CRS | None) -> tuple[np.ndarray, str]:
+    """Rows whose bounds ``b`` leave the CRS's valid range, and a description of that range."""
+    if crs is None or len(b) == 0:
+        return np.zeros(len(b), dtype=bool), ""
     if crs.is_geographic:
         out = (np.abs(b[:, [0, 2]]) > 180).any(axis=1) | (np.abs(b[:, [1, 3]]) > 90).any(axis=1)
         return out, "lon −180…180, lat −90…90"
     aou = crs.area_of_use
     if aou is None or aou.west > aou.east:
-        return np.zeros(len(geoms), dtype=bool), ""
+        return np.zeros(len(b), dtype=bool), ""
     west, south = aou.west - _AOU_MARGIN, aou.south - _AOU_MARGIN
     east, north = aou.east + _AOU_MARGIN, aou.north + _AOU_MARGIN
     to_lonlat = transformer(crs, 4326)
@@ -217,7 +216,9 @@ def _out_of_range(geoms: np.ndarray, crs: CRS | None) -> tuple[np.ndarray, str]:
     return out, desc
 
 
-def validate_geometries(gdf: gpd.GeoDataFrame, log: IssueLog) -> gpd.GeoDataFrame:
+def validate_geometries(
+    gdf: gpd.GeoDataFrame, log: IssueLog, *, point_xy: np.ndarray | None = None
+) -> gpd.GeoDataFrame:
     """Reject unusable geometries and repair invalid ones.
 
     Rejected: a null or empty geometry; non-finite coordinates; coordinates outside
@@ -232,6 +233,10 @@ def validate_geometries(gdf: gpd.GeoDataFrame, log: IssueLog) -> gpd.GeoDataFram
         Freshly read features (not modified).
     log
         Where repairs and rejections are recorded.
+    point_xy
+        The coordinates of ``gdf``'s geometries, shape (n, 2), when the reader made
+        every one a 2-D single point from them: a point is then valid exactly when
+        both its coordinates are finite, and the geometries are not read again.
 
     Returns
     -------
@@ -247,29 +252,37 @@ def validate_geometries(gdf: gpd.GeoDataFrame, log: IssueLog) -> gpd.GeoDataFram
     rows = gdf["source_row"].to_numpy()
     keep = np.ones(len(gdf), dtype=bool)
 
-    missing = shapely.is_missing(geoms)
-    empty = ~missing & shapely.is_empty(geoms)
-    for row in rows[missing]:
-        log.rejected(int(row), "几何为空值 / geometry is null")
-    for row in rows[empty]:
-        log.rejected(int(row), "几何为空 / geometry is empty")
-    keep &= ~(missing | empty)
-
-    idx = np.flatnonzero(keep)
-    valid = shapely.is_valid(geoms[idx])
-    reasons = np.full(len(idx), "", dtype=object)
-    reasons[~valid] = shapely.is_valid_reason(geoms[idx[~valid]])
-    nonfinite = np.zeros(len(idx), dtype=bool)  # (only invalid rows have a reason to read)
-    nonfinite[~valid] = np.char.startswith(reasons[~valid].astype(str), "Invalid Coordinate")
+    if point_xy is None:
+        missing = shapely.is_missing(geoms)
+        empty = ~missing & shapely.is_empty(geoms)
+        for row in rows[missing]:
+            log.rejected(int(row), "几何为空值 / geometry is null")
+        for row in rows[empty]:
+            log.rejected(int(row), "几何为空 / geometry is empty")
+        keep &= ~(missing | empty)
+        idx = np.flatnonzero(keep)
+        valid = shapely.is_valid(geoms[idx])
+        reasons = np.full(len(idx), "", dtype=object)
+        reasons[~valid] = shapely.is_valid_reason(geoms[idx[~valid]])
+        nonfinite = np.zeros(len(idx), dtype=bool)  # (only invalid rows have a reason to read)
+        nonfinite[~valid] = np.char.startswith(reasons[~valid].astype(str), "Invalid Coordinate")
+    else:  # GEOS finds a point invalid for a non-finite coordinate only
+        idx = np.arange(len(gdf))
+        valid = np.isfinite(point_xy).all(axis=1)
+        nonfinite = ~valid
     for row in rows[idx[nonfinite]]:
         log.rejected(int(row), "坐标含非数值(NaN/inf) / coordinates are not finite")
     keep[idx[nonfinite]] = False
 
     crs = CRS.from_user_input(gdf.crs) if gdf.crs is not None else None  # (no copy)
     finite = idx[~nonfinite]
-    out, desc = _out_of_range(geoms[finite], crs)
+    if point_xy is None:
+        bounds = shapely.bounds(geoms[finite])
+    else:
+        bounds = np.hstack([point_xy[finite], point_xy[finite]])
+    out, desc = _out_of_range(bounds, crs)
     if len(finite) and out.all():
-        b = shapely.total_bounds(geoms[finite])
+        b = (*bounds[:, :2].min(axis=0), *bounds[:, 2:].max(axis=0))
         msg = (
             f"{log.source}: 坐标与坐标系不符 / no coordinate fits the CRS {crs.to_string()} "
             f"({desc}); the data spans x {b[0]:.6g}…{b[2]:.6g}, y {b[1]:.6g}…{b[3]:.6g}. "
@@ -277,8 +290,7 @@ def validate_geometries(gdf: gpd.GeoDataFrame, log: IssueLog) -> gpd.GeoDataFram
             "(CGCS2000 3° GK CM 117°E, Beijing) or crs='EPSG:4326' (lon/lat)."
         )
         raise CRSDetectionError(msg)
-    bounds = shapely.bounds(geoms[finite[out]])
-    for row, bb in zip(rows[finite[out]], bounds, strict=True):
+    for row, bb in zip(rows[finite[out]], bounds[out], strict=True):
         log.rejected(
             int(row),
             f"坐标超出范围 / coordinates out of range (x {bb[0]:.6g}…{bb[2]:.6g}, "
@@ -286,29 +298,30 @@ def validate_geometries(gdf: gpd.GeoDataFrame, log: IssueLog) -> gpd.GeoDataFram
         )
     keep[finite[out]] = False
 
-    out_geoms = geoms.copy()
     invalid = idx[~valid & keep[idx]]
-    if len(invalid):
-        why = shapely.is_valid_reason(geoms[invalid])
-        fixed = shapely.make_valid(geoms[invalid])
-        for j, i in enumerate(invalid):
-            orig = geoms[i]
-            new = fixed[j]
-            if orig.geom_type in _POLYGONAL:
-                new = _polygonal_part(new)
-            if new is None or new.is_empty:
-                log.rejected(
-                    int(rows[i]),
-                    f"几何无效且无法修复 / invalid geometry cannot be repaired ({why[j]})",
-                )
-                keep[i] = False
-                continue
-            out_geoms[i] = new
-            log.repaired(
+    if len(invalid) == 0:  # nothing repaired: the read geometries as they are
+        return gdf.loc[keep].reset_index(drop=True)
+    out_geoms = geoms.copy()
+    why = shapely.is_valid_reason(geoms[invalid])
+    fixed = shapely.make_valid(geoms[invalid])
+    for j, i in enumerate(invalid):
+        orig = geoms[i]
+        new = fixed[j]
+        if orig.geom_type in _POLYGONAL:
+            new = _polygonal_part(new)
+        if new is None or new.is_empty:
+            log.rejected(
                 int(rows[i]),
-                f"几何无效，已用 make_valid 修复 / invalid geometry repaired with "
-                f"make_valid ({why[j]}; {orig.geom_type} → {new.geom_type})",
+                f"几何无效且无法修复 / invalid geometry cannot be repaired ({why[j]})",
             )
+            keep[i] = False
+            continue
+        out_geoms[i] = new
+        log.repaired(
+            int(rows[i]),
+            f"几何无效，已用 make_valid 修复 / invalid geometry repaired with "
+            f"make_valid ({why[j]}; {orig.geom_type} → {new.geom_type})",
+        )
 
     result = gdf.set_geometry(gpd.GeoSeries(out_geoms, index=gdf.index, crs=gdf.crs))
     return result.loc[keep].reset_index(drop=True)

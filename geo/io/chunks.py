@@ -32,9 +32,10 @@ from typing import Any, TypeVar
 
 import geopandas as gpd
 import numpy as np
+from numpy.typing import NDArray
 
 from geo.chinacoords import normalise_system
-from geo.errors import InputFormatError
+from geo.errors import EcozoneError, InputFormatError
 from geo.io._coords import finalize_features
 from geo.io._issues import IssueLog, check_errors_mode
 from geo.io._sniff import sniff_format
@@ -237,9 +238,12 @@ def _finish_chunk(
     coords: str,
     zone: int | None,
     errors: str,
+    point_xy: NDArray[np.float64] | None = None,
 ) -> gpd.GeoDataFrame:
     issues = IssueLog(source, errors)
-    return finalize_features(gdf, crs=crs, coords=coords, zone=zone, log=issues)
+    return finalize_features(
+        gdf, crs=crs, coords=coords, zone=zone, log=issues, point_xy=point_xy
+    )
 
 
 def _with_parsed_crs(geo: dict[str, Any], gdf: gpd.GeoDataFrame) -> dict[str, Any]:
@@ -258,7 +262,9 @@ def _with_parsed_crs(geo: dict[str, Any], gdf: gpd.GeoDataFrame) -> dict[str, An
     return {**geo, "columns": columns}
 
 
-def _points_as_coordinates(table: Any, geo: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+def _points_as_coordinates(
+    table: Any, geo: dict[str, Any]
+) -> tuple[Any, dict[str, Any], NDArray[np.float64] | None]:
     """``table`` and its ``geo`` metadata, WKB points of the primary column as coordinates.
 
     When every value of the primary geometry column is a plain 2-D WKB point
@@ -266,7 +272,9 @@ def _points_as_coordinates(table: Any, geo: dict[str, Any]) -> tuple[Any, dict[s
     coordinates (encoding ``point``): geopandas then makes the points from the
     coordinates (``shapely.from_ragged_array``), the same points ``from_wkb`` makes
     from a Python ``bytes`` object per row, in a third less time, time that holds the
-    interpreter lock while the checks run. Anything else is passed on as it is.
+    interpreter lock while the checks run. The coordinates come third (the
+    validation reads them instead of the points). Anything else is passed on as it
+    is, with ``None``.
     """
     import pyarrow as pa
 
@@ -275,13 +283,14 @@ def _points_as_coordinates(table: Any, geo: dict[str, Any]) -> tuple[Any, dict[s
     name = geo.get("primary_column")
     meta = geo.get("columns", {}).get(name)
     if meta is None or meta.get("encoding") != "WKB" or name not in table.column_names:
-        return table, geo
+        return table, geo, None
     xy = wkb_point_xy(table.column(name))
     if xy is None:
-        return table, geo
+        return table, geo, None
     coords = pa.FixedSizeListArray.from_arrays(pa.array(xy.ravel()), 2)
     table = table.set_column(table.column_names.index(name), name, coords)
-    return table, {**geo, "columns": {**geo["columns"], name: {**meta, "encoding": "point"}}}
+    geo = {**geo, "columns": {**geo["columns"], name: {**meta, "encoding": "point"}}}
+    return table, geo, xy
 
 
 def _parquet_chunks(
@@ -309,19 +318,21 @@ def _parquet_chunks(
     try:
         for batch in pf.iter_batches(batch_size=chunk_size):
             table = pa.Table.from_batches([batch], schema=schema)
-            gdf = _arrow_to_geopandas(*_points_as_coordinates(table, geo))
+            table, meta, xy = _points_as_coordinates(table, geo)
+            gdf = _arrow_to_geopandas(table, meta)
             if offset == 0:  # parse each column's CRS once, not once per chunk
                 geo = _with_parsed_crs(geo, gdf)
             gdf = with_source_row(gdf, np.arange(offset + 1, offset + len(gdf) + 1))
             offset += len(gdf)
             out = _finish_chunk(
-                gdf, source=str(path), crs=label, coords=coords, zone=zone, errors=errors
-            )
+                gdf, source=str(path), crs=label, coords=coords, zone=zone, errors=errors,
+                point_xy=xy,
+            )  # fmt: skip
             if label is None and out.crs is not None and gdf.crs is None:
                 label = out.crs  # detected once, from the first chunk
             yield out
     except (InputFormatError, ValueError, TypeError) as err:
-        if isinstance(err, InputFormatError):
+        if isinstance(err, EcozoneError):  # already names the file and the fix
             raise
         msg = f"{path}: Parquet 文件无法读取 / cannot read the Parquet file ({err})."
         raise InputFormatError(msg) from err

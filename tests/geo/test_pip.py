@@ -8,7 +8,7 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geo.pip import PointGrid, points_in_polygons
+from geo.pip import BoxGrid, PointGrid, points_in_polygons
 
 
 def _brute(polys: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -121,6 +121,30 @@ def test_all_polygons_none() -> None:
     assert len(p) == 0 and len(g) == 0
     p, g = points_in_polygons([shapely.Polygon(), None], np.array([0.0]), np.array([0.0]))
     assert len(p) == 0 and len(g) == 0
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_box_grid_candidates_are_the_trees(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    polys = _polygons(rng, 80)
+    polys[5] = shapely.Polygon()  # empty: never a candidate, as in the tree
+    polys[6] = shapely.LineString([(20, 20), (20, 40)])  # a zero-width box
+    x, y = _points_with_boundary(rng, polys, 4000)
+    b = shapely.bounds(polys[[7, 8]])  # box corners and edges exactly
+    x = np.concatenate([x, b[:, 0], b[:, 2], b[:, 0], [20.0, 20.0, np.inf]])
+    y = np.concatenate([y, b[:, 1], b[:, 3], b[:, 3], [30.0, 40.0, 1.0]])
+    p, g = BoxGrid.build(polys).candidates(x, y)
+    tp, tg = shapely.STRtree(polys).query(shapely.points(x, y))
+    assert len(tp) > 3000
+    assert set(zip(p.tolist(), g.tolist(), strict=True)) == set(
+        zip(tp.tolist(), tg.tolist(), strict=True)
+    )
+    assert len(p) == len(tp)  # no pair twice
+    assert (np.diff(p) >= 0).all()  # grouped by point
+
+
+def test_box_grid_of_no_box_is_none() -> None:
+    assert BoxGrid.build(np.array([None, shapely.Polygon()], dtype=object)) is None
 
 
 @pytest.mark.parametrize("use_tree", [False, True])

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import shapely
 
-from geo.errors import RowRejectedWarning
+from geo.errors import CRSDetectionError, RowRejectedWarning
+from geo.io import read_vector
 from geo.io.chunks import iter_vector_chunks
 from geo.io.wkb import wkb_array, wkb_point_xy
 
@@ -110,3 +112,44 @@ def test_streamed_geoparquet_with_an_odd_row_reads_as_before(tmp_path):
     assert len(kept) == 8 and not shapely.is_empty(kept).any()  # the reader rejects empties
     issues = [i for c in got for i in c.attrs.get("issues", [])]
     assert sorted(i["row"] for i in issues) == [2, 5, 8, 11]
+
+
+@pytest.mark.parametrize("crs", ["EPSG:4326", "EPSG:4548"])
+def test_points_read_as_coordinates_are_validated_as_the_whole_file_reader_does(tmp_path, crs):
+    rng = np.random.default_rng(3)
+    if crs == "EPSG:4326":
+        xy = np.column_stack([rng.uniform(115, 118, 40), rng.uniform(39, 41, 40)])
+        xy[[3, 17, 31]] = [[200.0, 40.0], [116.0, -95.0], [-181.0, 91.0]]  # beyond ±180/±90
+    else:  # Gauss-Krüger metres; three rows far outside the zone's area of use
+        xy = np.column_stack([rng.uniform(4.4e5, 5.6e5, 40), rng.uniform(4.3e6, 4.5e6, 40)])
+        xy[[3, 17, 31]] = [[9e7, 4.4e6], [5e5, -9e7], [-9e7, 9e7]]
+    path = tmp_path / "pts.parquet"
+    gdf = gpd.GeoDataFrame({"site_id": [f"s{i}" for i in range(40)]},
+                           geometry=shapely.points(xy), crs=crs)  # fmt: skip
+    gdf.to_parquet(path)
+    assert wkb_point_xy(pq.read_table(path)["geometry"]) is not None  # the coordinates path
+    with pytest.warns(RowRejectedWarning, match="out of range"):
+        want = read_vector(path)
+    with pytest.warns(RowRejectedWarning, match="out of range"):
+        got = list(iter_vector_chunks(path, chunk_size=15))
+    issues = [i for c in got for i in c.attrs["issues"]]
+    assert issues == want.attrs["issues"] and len(issues) == 3
+    assert [i["row"] for i in issues] == [4, 18, 32]
+    both = pd.concat(got, ignore_index=True)
+    assert both["site_id"].tolist() == want["site_id"].tolist()
+    assert shapely.equals_exact(
+        np.asarray(both.geometry.array), np.asarray(want.geometry.array), tolerance=0
+    ).all()
+
+
+def test_points_read_as_coordinates_all_out_of_range_name_the_crs(tmp_path):
+    path = tmp_path / "far.parquet"
+    gpd.GeoDataFrame(geometry=shapely.points([[5e5, 4.4e6], [5.1e5, 4.41e6]]),
+                     crs="EPSG:4326").to_parquet(path)  # fmt: skip
+    with pytest.raises(CRSDetectionError, match="no coordinate fits the CRS") as whole:
+        read_vector(path)
+    with pytest.raises(CRSDetectionError, match="no coordinate fits the CRS") as chunked:
+        list(iter_vector_chunks(path, chunk_size=1))
+    assert "x 500000…500000" in str(chunked.value)  # the first chunk's one row
+    assert "y 4.4e+06…4.4e+06" in str(chunked.value)
+    assert "x 500000…510000" in str(whole.value)

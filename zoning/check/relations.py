@@ -43,7 +43,7 @@ from shapely import STRtree
 
 from geo.crs import equal_area_crs, metric_epsg, transform_geoms, transformer
 from geo.measure import geodesic_length
-from geo.pip import PointGrid
+from geo.pip import BoxGrid, PointGrid
 from zoning.check.lengths import lengths_inside
 from zoning.check.nearest import (
     _ORDER_MIN_POINTS,
@@ -323,6 +323,7 @@ class LayerIndex:
     _metric: dict[int, _Metric] = field(init=False, default_factory=dict)
     _grid: PointGrid | bool | None = field(init=False, default=False)  # False: not built
     _grid_points: int = field(init=False, default=0)  # points tested before the grid
+    _boxes: BoxGrid | bool | None = field(init=False, default=False)  # False: not built
 
     def __post_init__(self) -> None:
         self.areal = shapely.get_dimensions(self.geoms) == 2
@@ -371,6 +372,17 @@ class LayerIndex:
         finally:
             _GRID_LOCK.release()
         return self._grid  # type: ignore[return-value]
+
+    def box_grid(self) -> BoxGrid | None:
+        """The features' boxes by cell (:class:`geo.pip.BoxGrid`): candidates for points.
+
+        Built on first use (well under a millisecond for a few thousand features;
+        threads that race build equal grids). ``None``: no feature has a box.
+        """
+        boxes = self._boxes
+        if boxes is False:
+            boxes = self._boxes = BoxGrid.build(self.geoms)
+        return boxes  # type: ignore[return-value]
 
     def _build_grid(self) -> PointGrid | None:
         b = self.bounds
@@ -634,10 +646,11 @@ def _intersecting(index: LayerIndex, block: SiteBlock) -> tuple[NDArray[np.intp]
     single points of a large batch mostly by the layer's point grid
     (:func:`_points_intersecting`).
     """
-    geoms, gowner = query_geoms(block)  # many-part sites: their parts
+    gowner = None
     if block.xy_ll is not None:  # single points: by grid and coordinates
-        qi, fi = _points_intersecting(index, block.xy_ll, geoms)
+        qi, fi = _points_intersecting(index, block.xy_ll)
     else:
+        geoms, gowner = query_geoms(block)  # many-part sites: their parts
         qi, fi = index.tree.query(geoms)
         if len(qi):
             hit = prepared_test(shapely.intersects, index.geoms[fi], geoms[qi])
@@ -653,7 +666,7 @@ def _intersecting(index: LayerIndex, block: SiteBlock) -> tuple[NDArray[np.intp]
 
 
 def _points_intersecting(
-    index: LayerIndex, xy: NDArray[np.float64], points: NDArray[Any]
+    index: LayerIndex, xy: NDArray[np.float64]
 ) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
     """(point, feature) pairs that intersect, for single points (coordinates ``xy``).
 
@@ -662,25 +675,29 @@ def _points_intersecting(
     """
     grid = index.point_grid(len(xy)) if len(xy) else None
     if grid is None:
-        return _points_tested(index, xy, points)
+        return _points_tested(index, xy)
     si, fi, rest = grid.pairs(xy)
     b = index.bounds  # beyond the layer's box: no candidate (NaN compares False)
     x, y = xy[rest, 0], xy[rest, 1]
     rest = rest[(x >= b[0]) & (x <= b[2]) & (y >= b[1]) & (y <= b[3])]
     if len(rest) == 0:
         return si, fi
-    ti, tf = _points_tested(index, xy[rest], points[rest])
+    ti, tf = _points_tested(index, xy[rest])
     return np.concatenate([si, rest[ti]]), np.concatenate([fi, tf])
 
 
 def _points_tested(
-    index: LayerIndex, xy: NDArray[np.float64], points: NDArray[Any]
+    index: LayerIndex, xy: NDArray[np.float64]
 ) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
     """(point, feature) pairs that intersect, every box candidate tested. Not sorted.
 
-    ``points``: the points of ``xy`` as geometries (the tree is queried with them).
+    The candidates are the tree's (:meth:`LayerIndex.box_grid`), found from the
+    coordinates: 2-3 times faster than querying the tree with point geometries.
     """
-    qi, fi = index.tree.query(points)
+    boxes = index.box_grid()
+    if boxes is None or len(xy) == 0:
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+    qi, fi = boxes.candidates(xy[:, 0], xy[:, 1])
     if len(qi) == 0:
         return qi.astype(np.intp), fi.astype(np.intp)
     # one feature's tests together: its prepared geometry stays in the cache (15-25 %
