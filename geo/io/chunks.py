@@ -241,9 +241,7 @@ def _finish_chunk(
     point_xy: NDArray[np.float64] | None = None,
 ) -> gpd.GeoDataFrame:
     issues = IssueLog(source, errors)
-    return finalize_features(
-        gdf, crs=crs, coords=coords, zone=zone, log=issues, point_xy=point_xy
-    )
+    return finalize_features(gdf, crs=crs, coords=coords, zone=zone, log=issues, point_xy=point_xy)
 
 
 def _with_parsed_crs(geo: dict[str, Any], gdf: gpd.GeoDataFrame) -> dict[str, Any]:
