@@ -388,3 +388,28 @@ def test_verdict_columns_from_the_arrays_equal_those_from_the_frames(pack, layer
     rules, _, notes = verdict_columns(lazy)
     assert list(notes) == list(got[2])
     assert [sorted(t.split(";")) for t in rules] == [sorted(t.split(";")) for t in got[0]]
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_coded_sites_hold_the_sites_values_with_their_texts_coded(pack, layers, mixed):
+    """A batch's verdict rows take the verdict texts as categoricals: the same values."""
+    from dataclasses import replace
+
+    ck = SiteChecker(pack, layers, extents={"well": shapely.box(116.0, 39.0, 116.5, 40.5)})
+    res = ck.check(mixed, relations=False, chunk_size=700)  # several blocks joined
+    coded = res.coded_sites()
+    assert "sites" not in res._frames  # from the arrays, the text frame not built
+    sites = res.sites
+    assert list(coded.columns) == list(sites.columns)
+    for col in ("verdict", "verdict_zh", "deciding_rules"):
+        assert isinstance(coded[col].dtype, pd.CategoricalDtype)
+        assert coded[col].astype(str).tolist() == sites[col].astype(str).tolist()
+    assert (coded["deciding_rules"].astype(str).str.contains(";")).any()  # lists of rules
+    assert (coded["deciding_rules"].astype(str) == "").any()  # and sites without one
+    other = [c for c in sites.columns if c not in ("verdict", "verdict_zh", "deciding_rules")]
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(coded[other]), pd.DataFrame(sites[other]), check_dtype=False
+    )
+    assert res.coded_sites() is sites  # once built, the frame itself
+    plain = replace(res)
+    assert plain.coded_sites() is plain.sites  # a plain result: its frame as it is

@@ -219,17 +219,18 @@ def _output_frame(result: CheckResult, sites: gpd.GeoDataFrame) -> gpd.GeoDataFr
     position: each checked site's ``source_row`` is looked up once in the chunk's
     (integers), and the attribute columns are taken at those positions.
     """
-    rs = result.sites
+    rs = result.coded_sites()
     # the columns as they are (``drop`` copies the frame: 1.3 ms a chunk)
     out = pd.DataFrame({c: rs[c] for c in rs.columns if c != rs.geometry.name}, copy=False)
     # text columns stay categorical: a few dozen long texts over a million rows are
     # held, and written to Parquet, once each (ChunkWriter writes them as strings)
-    fired, demo, notes = verdict_columns(result)
+    fired, demo, notes = verdict_columns(result, rs)
     out.insert(out.columns.get_loc("deciding_rules") + 1, "rules", fired)
     out.insert(out.columns.get_loc("rules") + 1, "demo_data", demo)
     out.insert(out.columns.get_loc("demo_data") + 1, "notes", notes)
     for col in ("verdict", "verdict_zh", "deciding_rules"):
-        out[col] = out[col].astype(str)
+        if not isinstance(out[col].dtype, pd.CategoricalDtype):
+            out[col] = out[col].astype(str)
     geometry = rs.geometry.to_numpy()
     if "source_row" in sites.columns and "source_row" in out.columns:
         src = sites["source_row"]

@@ -154,16 +154,31 @@ class FrameBuilder:
                 out[f"dist_{kind}_m"] = rels[kind].nearest_m
         return out
 
-    def sites_frame(self, s: _Sites, a: dict[str, NDArray[Any]]) -> gpd.GeoDataFrame:
-        """The ``sites`` GeoDataFrame from the site arrays ``a`` (consumed)."""
+    def sites_frame(
+        self, s: _Sites, a: dict[str, NDArray[Any]], *, coded: bool = False
+    ) -> gpd.GeoDataFrame:
+        """The ``sites`` GeoDataFrame from the site arrays ``a`` (consumed).
+
+        ``coded``: ``verdict``, ``verdict_zh`` and ``deciding_rules`` as categoricals
+        (:meth:`zoning.check.result.CheckResult.coded_sites`), else as text.
+        """
         pos = a["pos"]
         codes = a["severity"].astype(np.intp)
         data: dict[str, Any] = {"site_id": pd.Series(s.site_id[pos], dtype=object)}
         if s.source_row is not None:
             data["source_row"] = s.source_row[pos]
-        data["verdict"] = _texts(_VERDICT_OF_SEVERITY, codes)
-        data["verdict_zh"] = _texts([VERDICT_ZH[v] for v in _VERDICT_OF_SEVERITY], codes)
-        data["deciding_rules"] = a["deciding"]
+        verdict_zh = [VERDICT_ZH[v] for v in _VERDICT_OF_SEVERITY]
+        if coded:  # (a few distinct texts: 10 ms less a chunk of 71 429 sites)
+            data["verdict"] = pd.Categorical.from_codes(codes, _VERDICT_OF_SEVERITY)
+            data["verdict_zh"] = pd.Categorical.from_codes(codes, verdict_zh)
+            rule_codes, rule_texts = pd.factorize(a["deciding"])
+            data["deciding_rules"] = pd.Categorical.from_codes(
+                rule_codes, pd.Index(rule_texts, dtype=object)
+            )
+        else:
+            data["verdict"] = _texts(_VERDICT_OF_SEVERITY, codes)
+            data["verdict_zh"] = _texts(verdict_zh, codes)
+            data["deciding_rules"] = a["deciding"]
         data["straddles_jurisdiction"] = a["straddle"]
         data["geometry_repaired"] = a["repaired"]
         data["area_m2"] = a["area_m2"]

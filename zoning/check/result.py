@@ -470,6 +470,14 @@ class CheckResult:
         ids = self.sites["site_id"].head(5).tolist()
         return ", ".join(map(repr, ids)) + (" ..." if len(self.sites) > 5 else "")
 
+    def coded_sites(self) -> gpd.GeoDataFrame:
+        """``sites`` with ``verdict``, ``verdict_zh`` and ``deciding_rules`` as categoricals.
+
+        The same rows and values: a batch's verdict rows hold (and GeoParquet writes)
+        each of the few distinct texts once. Here ``sites`` itself, whatever its types.
+        """
+        return self.sites
+
     def site_xy(self) -> NDArray[np.float64] | None:
         """Lon/lat of the ``sites`` rows, shape (n, 2), when the check read them once.
 
@@ -520,7 +528,7 @@ class FindingKeys:
 
 
 def verdict_columns(
-    result: CheckResult,
+    result: CheckResult, sites: pd.DataFrame | None = None
 ) -> tuple[pd.Categorical, pd.Categorical, pd.Categorical]:
     """The ``rules``, ``demo_data`` and ``notes`` columns of a batch's verdict rows.
 
@@ -528,18 +536,20 @@ def verdict_columns(
     (one text per distinct list, :func:`zoning.check.grouping.join_per_group_categorical`);
     ``demo_data`` and ``notes`` are :func:`note_columns`. All three are categoricals
     over the result's ``sites`` rows: a few dozen long texts over a million rows are
-    held, and written, once each.
+    held, and written, once each. ``sites``: those rows when the caller has them
+    (:meth:`CheckResult.coded_sites`), else ``result.sites``.
     """
     from zoning.check.grouping import join_per_group_categorical
 
+    sites = result.sites if sites is None else sites
     keys = result.finding_keys()
-    rules = join_per_group_categorical(keys.site, keys.rule, len(result.sites))
-    demo, notes = note_columns(result, keys)
+    rules = join_per_group_categorical(keys.site, keys.rule, len(sites))
+    demo, notes = note_columns(result, keys, sites)
     return rules, demo, notes
 
 
 def note_columns(
-    result: CheckResult, keys: FindingKeys | None = None
+    result: CheckResult, keys: FindingKeys | None = None, sites: pd.DataFrame | None = None
 ) -> tuple[pd.Categorical, pd.Categorical]:
     """Per checked site: the synthetic layers consulted, and its own notes, as text.
 
@@ -548,9 +558,10 @@ def note_columns(
     missing data, repair — as "kind: text" joined by " | "; the notes every site
     shares are in the stamp). Sites with the same notes share one text (no loop over
     sites), and both columns are categoricals: one copy of each distinct text.
-    ``keys``: the result's :meth:`CheckResult.finding_keys`, when the caller has them.
+    ``keys``: the result's :meth:`CheckResult.finding_keys`, and ``sites`` its sites
+    rows, when the caller has them.
     """
-    sites = result.sites
+    sites = result.sites if sites is None else sites
     n = len(sites)
     stamp = result.stamp
     demo_text = pd.Index([";".join(synthetic_kinds(stamp))], dtype=object)
@@ -765,6 +776,12 @@ class _LazyResult(CheckResult):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (CheckResult, (self.sites, self.relations, self.findings, self.stamp, self.errors))
+
+    def coded_sites(self) -> gpd.GeoDataFrame:
+        """:meth:`CheckResult.coded_sites` from the engine's arrays (``sites`` if built)."""
+        if "sites" in self._frames:
+            return self.sites
+        return self._checker.sites_frame(self._s, dict(self._arrays["sites"]), coded=True)
 
     def site_xy(self) -> NDArray[np.float64] | None:
         """Lon/lat of the ``sites`` rows as read by the check (:meth:`CheckResult.site_xy`)."""
