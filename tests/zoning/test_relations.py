@@ -482,13 +482,92 @@ def test_points_far_by_grid_get_the_k_d_answers(monkeypatch, max_m, max_cells):
     grid = m.segments._far_grid(max_m)[2]
     assert grid.size <= max_cells  # bounded work, whatever the layer's extent
     assert 0 < far.sum() < len(xy)  # some points skipped, some searched
-    f2, d2 = nearest._points_nearest_kd(m, xy, max_m)  # the k-d search for every point
+    f2, d2, _ = nearest._points_nearest_kd(m, xy, max_m)  # the k-d search for every point
     assert np.array_equal(f1, f2) and np.array_equal(d1, d2, equal_nan=True)
     # (distances to the boundaries: the engine asks only for points outside every feature)
     edges = np.where(shapely.get_dimensions(geoms_m) == 2, shapely.boundary(geoms_m), geoms_m)
     d_geos = shapely.distance(shapely.points(xy)[:, None], edges[None, :]).min(axis=1)
     assert not (far & (d_geos <= max_m)).any()
     assert np.isnan(d1[far]).all() and (f1[far] == -1).all()
+
+
+@pytest.mark.parametrize("max_m", [500.0, 6000.0])
+def test_any_first_k_gives_the_same_answers(max_m):
+    # the certificate is strict: every equally near segment was a candidate, so a
+    # search started at a larger k answers every point as one started at the smallest
+    from zoning.check import nearest
+
+    base = _wide_layer()
+    geoms_m = transform_geoms(base.geoms, "EPSG:4326", 4548)
+    rng = np.random.default_rng(5)
+    lo, hi = shapely.bounds(geoms_m).min(axis=0)[:2], shapely.bounds(geoms_m).max(axis=0)[2:]
+    xy = rng.uniform(lo - 8_000, hi + 8_000, (4_000, 2))
+    m = nearest._Metric.build(base.geoms, 4548)
+    f0, d0, took = nearest._points_nearest_kd(m, xy, max_m)
+    assert len(np.unique(took)) > 1  # points answered at several steps
+    for seed in range(3):
+        first = np.random.default_rng(seed).integers(0, len(nearest._K_STEPS), len(xy))
+        f1, d1, took1 = nearest._points_nearest_kd(m, xy, max_m, first.astype(np.int8))
+        assert np.array_equal(f0, f1) and np.array_equal(d0, d1, equal_nan=True)
+        assert (took1 >= first).all()  # no step before a point's first
+    # equally near squares: the lowest feature from any first k
+    squares = np.array([shapely.box(0, 0, 1000, 1000), shapely.box(1000, 0, 2000, 1000),
+                        shapely.box(1000, 1000, 2000, 2000)], dtype=object)  # fmt: skip
+    pieces, owner = nearest._pieces(squares)
+    sq = nearest._Metric(squares, pieces, owner, shapely.STRtree(pieces),
+                         nearest._Segments(squares))  # fmt: skip
+    corner = np.array([[1000.0, 1500.0], [1000.0, 1000.5], [3000.0, 1000.0]] * 3)
+    first = np.repeat(np.arange(3, dtype=np.int8), 3)
+    f, d, _ = nearest._points_nearest_kd(sq, corner, 50_000.0, first)
+    d_all = shapely.distance(shapely.points(corner)[:, None], squares[None, :])
+    np.testing.assert_allclose(d, d_all.min(axis=1), atol=1e-9)
+    assert f.tolist() == [int(np.flatnonzero(r == r.min()).min()) for r in d_all]
+
+
+def test_a_cell_learns_the_first_k_that_costs_its_points_least():
+    from zoning.check.nearest import _LEARN_POINTS, _FirstSteps
+
+    fs = _FirstSteps(5)
+    n = _LEARN_POINTS
+    cells = np.repeat([0, 1, 2, 3], [n, n, n, n - 1])
+    took = np.concatenate([np.full(n, 2), np.zeros(n), np.full(n, 3), np.full(n - 1, 2)])
+    first = np.zeros(len(cells), dtype=np.int8)
+    fs.learn(cells, first, took.astype(np.int8))
+    # 16 points at k = 32: start there; at k = 8: stay; GEOS's: start at the last k;
+    # a cell with too few points waits
+    assert fs.start.tolist()[:4] == [2, 0, 2, 0]
+    assert fs.decided.tolist() == [True, True, True, False, False]
+    fs.learn(np.array([3, 4]), np.array([2, 0], dtype=np.int8), np.array([2, 0], dtype=np.int8))
+    assert fs.seen[3].sum() == n - 1  # a point that started later says nothing
+    assert fs.steps(np.array([0, 1, -1, 4])).tolist() == [2, 0, 0, 0]  # off the grid: first
+    # 12 points at k = 8, 4 at k = 16: start at k = 8 (12 + 4 · (1 + 1.6) < 16 · 1.6);
+    # 8 and 8: at k = 16 (8 + 8 · 2.6 > 16 · 1.6)
+    for at_8, want in ((n * 3 // 4, 0), (n // 2, 1)):
+        fs = _FirstSteps(1)
+        took = np.repeat([0, 1], [at_8, n - at_8]).astype(np.int8)
+        fs.learn(np.zeros(n, dtype=np.intp), np.zeros(n, dtype=np.int8), took)
+        assert fs.start[0] == want
+
+
+def test_many_points_searched_again_start_where_their_cells_learned(monkeypatch):
+    from zoning.check import nearest
+
+    monkeypatch.setattr(nearest, "_FAR_MIN_POINTS", 1_000)
+    monkeypatch.setattr(nearest, "_LEARN_POINTS", 4)  # (about one point a cell here)
+    base = _wide_layer()
+    geoms_m = transform_geoms(base.geoms, "EPSG:4326", 4548)
+    rng = np.random.default_rng(8)
+    lo, hi = shapely.bounds(geoms_m).min(axis=0)[:2], shapely.bounds(geoms_m).max(axis=0)[2:]
+    xy = rng.uniform(lo - 6_000, hi + 6_000, (20_000, 2))
+    m = nearest._Metric.build(base.geoms, 4548)
+    f1, d1 = nearest._points_nearest(m, xy, 6_000.0)
+    learned = m.segments.first_steps(6_000.0)
+    assert learned.decided.any() and (learned.start > 0).any()
+    f2, d2 = nearest._points_nearest(m, xy, 6_000.0)  # now from the learned steps
+    assert np.array_equal(f1, f2) and np.array_equal(d1, d2, equal_nan=True)
+    f3, d3, _ = nearest._points_nearest_kd(m, xy, 6_000.0)  # every point from k = 8
+    far = m.segments.surely_far(xy, 6_000.0)
+    assert np.array_equal(f1[~far], f3[~far]) and np.array_equal(d1[~far], d3[~far], equal_nan=True)
 
 
 @pytest.mark.parametrize("max_m", [300.0, 2500.0])

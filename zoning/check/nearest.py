@@ -22,7 +22,10 @@ segments with their k-d tree.
   Without pykdtree the STRtree does it all. Distances beyond ``nearest_max_m`` are "none".
 - many points: those in grid cells (1 km) farther than the search radius from every
   segment are answered "none" without a k-d query (:meth:`_Segments.surely_far`; the
-  k-d search gives them the same answer).
+  k-d search gives them the same answer). The others start at the k their cell
+  learned from its first points (:class:`_FirstSteps`): far from a long boundary, k = 8
+  cannot certify, and its query is wasted. Any k gives the same answer (the
+  certificate is strict), so only the time depends on what was learned.
 - few points (a single-site check): no k-d tree. Each point is measured to every
   segment of the copy, with the same arithmetic (:func:`_distance2`), so the answers
   are the tree's to the bit; the tree (and pykdtree) come when measuring would cost more
@@ -74,6 +77,11 @@ _DIRECT_BUDGET = 16
 _FAR_MIN_POINTS = 5_000
 _FAR_CELL_M = 1_000.0
 _FAR_MAX_CELLS = 250_000
+# A far-grid cell's points start their k-d search at the step of _K_STEPS that costs
+# least for the first _LEARN_POINTS points searched from it from the first step (their
+# query costs, relative: _K_COST); until then they start at the first step.
+_LEARN_POINTS = 16
+_K_COST = (1.0, 1.6, 3.2)
 # Point searches of at least this many points query the k-d trees in Z-order of cells
 # of this side (z_order): nearby queries reuse the tree nodes just read.
 _ORDER_MIN_POINTS = 1_000
@@ -284,6 +292,7 @@ class _Segments:
         self._kd: Any = None  # built on first need (see tree_due)
         self._measured = 0  # (point, segment) pairs measured without the tree
         self._far: dict[float, Any] = {}  # search radius → (origin, cell side, far cells)
+        self._first: dict[float, _FirstSteps] = {}  # search radius → learned first steps
 
     @property
     def kd(self) -> Any:
@@ -322,14 +331,31 @@ class _Segments:
         are far too (the grid covers the segments' box grown by that margin). The
         k-d search answers such points "none, certain" as well; the grid spares it.
         """
+        return self._far_cells(xy, max_m)[0]
+
+    def _far_cells(
+        self, xy: NDArray[np.float64], max_m: float
+    ) -> tuple[NDArray[np.bool_], NDArray[np.intp]]:
+        """:meth:`surely_far`, and each point's cell of that grid (-1: off the grid)."""
         (x0, y0), cell, far = self._far_grid(max_m)
         nx, ny = far.shape
         i = np.floor((xy[:, 0] - x0) / cell)
         j = np.floor((xy[:, 1] - y0) / cell)
         on = (i >= 0) & (i < nx) & (j >= 0) & (j < ny)
         out = np.isfinite(xy).all(axis=1)  # (a point without coordinates: not known far)
-        out[on] = far[i[on].astype(np.intp), j[on].astype(np.intp)]
-        return out
+        cells = np.full(len(xy), -1, dtype=np.intp)
+        cells[on] = i[on].astype(np.intp) * ny + j[on].astype(np.intp)
+        out[on] = far.ravel()[cells[on]]
+        return out, cells
+
+    def first_steps(self, max_m: float) -> _FirstSteps:
+        """The learned first steps of the searches within ``max_m`` (see :class:`_FirstSteps`)."""
+        got = self._first.get(max_m)
+        if got is None:
+            cells = self._far_grid(max_m)[2].size
+            with _KD_LOCK:
+                got = self._first.setdefault(max_m, _FirstSteps(cells))
+        return got
 
     def _far_grid(self, max_m: float) -> tuple[tuple[float, float], float, NDArray[np.bool_]]:
         """The grid of :meth:`surely_far` for ``max_m``: origin, cell side, far cells."""
@@ -418,8 +444,10 @@ class _Segments:
                 j[tie] = np.argmin(own, axis=1)
         best = np.sqrt(d2[rows, j])
         # certain when every segment within the search radius was a candidate, or when
-        # no other segment can come closer than the best (or than the radius)
-        sure = ~found[:, -1] | (dk[:, -1] - self.hmax >= np.minimum(best, max_m))
+        # every other segment is farther than the best (or than the radius): strictly,
+        # so that all equally near segments were candidates, and the answer, lowest
+        # feature included, is the same whatever k certified it
+        sure = ~found[:, -1] | (dk[:, -1] - self.hmax > np.minimum(best, max_m))
         hit = best <= max_m
         feat = np.where(hit, self.owner[ik[rows, j]], -1)
         return feat, np.where(hit, best, np.nan), sure
@@ -571,38 +599,62 @@ def _points_nearest(
     seg = m.segments
     kd = len(xy) > 0 and seg.size > 0 and _kd_available()  # else GEOS does it all
     if kd and len(xy) >= _FAR_MIN_POINTS and seg.tree_due(len(xy), count=False):
-        far = seg.surely_far(xy, max_m)
-        if far.any():  # no segment within max_m of these: none, as the k-d search says
-            nf = np.full(len(xy), -1, dtype=np.intp)
-            nd = np.full(len(xy), np.nan)
-            near = np.flatnonzero(~far)
-            nf[near], nd[near] = _points_nearest_kd(m, xy[near], max_m)
+        far, cells = seg._far_cells(xy, max_m)
+        near = np.flatnonzero(~far)  # the others: no segment within max_m, none
+        nf = np.full(len(xy), -1, dtype=np.intp)
+        nd = np.full(len(xy), np.nan)
+        if len(near) == 0 or seg.all_points:
+            if len(near):
+                nf[near], nd[near] = _points_nearest_kd(m, xy[near], max_m)[:2]
             return nf, nd
-    return _points_nearest_kd(m, xy, max_m)
+        learned = seg.first_steps(max_m)
+        first = learned.steps(cells[near])
+        nf[near], nd[near], took = _points_nearest_kd(m, xy[near], max_m, first)
+        learned.learn(cells[near], first, took)
+        return nf, nd
+    return _points_nearest_kd(m, xy, max_m)[:2]
 
 
 def _points_nearest_kd(
-    m: _Metric, xy: NDArray[np.float64], max_m: float
-) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
-    """:func:`_points_nearest` for every point given (no grid)."""
+    m: _Metric,
+    xy: NDArray[np.float64],
+    max_m: float,
+    first: NDArray[np.int8] | None = None,
+) -> tuple[NDArray[np.intp], NDArray[np.float64], NDArray[np.int8]]:
+    """:func:`_points_nearest` for every point given (no grid), and the step that answered.
+
+    ``first``: the step of :data:`_K_STEPS` each point's search starts at (``None``:
+    the first). The answers do not depend on it (see :meth:`_Segments.nearest`). The
+    step that answered each point is ``len(_K_STEPS)`` for the GEOS search.
+    """
     seg = m.segments
     steps = (1,) if seg.all_points else _K_STEPS
     kd = len(xy) > 0 and seg.size > 0 and _kd_available()  # else GEOS does it all
-    if kd:
+    took = np.full(len(xy), len(_K_STEPS), dtype=np.int8)
+    if first is not None and (len(steps) == 1 or not first.any()):
+        first = None  # every point from the first step
+    if kd and first is None:
         f, d, sure = seg.nearest(xy, steps[0], max_m)
         if sure.all():  # the common case: every point certain at the first k
-            return f, d
+            took[:] = 0
+            return f, d, took
     nf = np.full(len(xy), -1, dtype=np.intp)
     nd = np.full(len(xy), np.nan)
     todo = np.arange(len(xy))
     if kd:
-        nf[sure], nd[sure] = f[sure], d[sure]
-        todo = todo[~sure]
-        for k in steps[1:]:
+        if first is None:
+            nf[sure], nd[sure], took[sure] = f[sure], d[sure], 0
+            todo = todo[~sure]
+        else:
+            todo = np.flatnonzero(first == 0)
+        for s in range(1 if first is None else 0, len(steps)):
+            if first is not None and s > 0:  # the points that start here join, in order
+                todo = np.sort(np.concatenate([todo, np.flatnonzero(first == s)]))
             if len(todo) == 0:
-                break
-            f, d, sure = seg.nearest(xy[todo], k, max_m)
-            nf[todo[sure]], nd[todo[sure]] = f[sure], d[sure]
+                continue
+            f, d, sure = seg.nearest(xy[todo], steps[s], max_m)
+            done = todo[sure]
+            nf[done], nd[done], took[done] = f[sure], d[sure], s
             todo = todo[~sure]
     if len(todo):
         # no max_distance: shapely would first collect every piece within it for each
@@ -616,7 +668,58 @@ def _points_nearest_kd(
         o = np.lexsort((own, qi))
         keep = o[_first_of_runs(qi[o])]
         nf[todo[qi[keep]]], nd[todo[qi[keep]]] = own[keep], d[keep]
-    return nf, nd
+    return nf, nd, took
+
+
+class _FirstSteps:
+    """The step of :data:`_K_STEPS` the points of each far-grid cell start their search at.
+
+    A point far from every segment needs a large k for a certain answer, and its search
+    at the smaller ones is wasted. Each cell counts, for the points searched from the
+    first step, the step that answered them; once it has counted :data:`_LEARN_POINTS`,
+    its points start at the step that would have cost those points least
+    (:data:`_K_COST`), and it counts no more. Answers do not depend on the step
+    (:meth:`_Segments.nearest`); only the time does. Threads may lose counts: only
+    the time again.
+    """
+
+    def __init__(self, cells: int) -> None:
+        self.start = np.zeros(cells, dtype=np.int8)
+        self.decided = np.zeros(cells, dtype=bool)
+        self.seen = np.zeros((cells, len(_K_STEPS) + 1), dtype=np.int32)
+
+    def steps(self, cells: NDArray[np.intp]) -> NDArray[np.int8]:
+        """The first step of points in ``cells`` (-1: off the grid, the first step)."""
+        return np.where(cells >= 0, self.start[cells], 0).astype(np.int8)
+
+    def learn(
+        self, cells: NDArray[np.intp], first: NDArray[np.int8], took: NDArray[np.int8]
+    ) -> None:
+        """Count the points searched from the first step; decide the cells that have enough."""
+        fresh = np.flatnonzero(first == 0)
+        c = cells[fresh]
+        counting = (c >= 0) & ~self.decided[c]
+        c = c[counting]
+        if len(c) == 0:
+            return
+        width = self.seen.shape[1]
+        np.add.at(self.seen.reshape(-1), c * width + took[fresh[counting]], 1)
+        mark = np.zeros(len(self.decided), dtype=bool)
+        mark[c] = True
+        ready = np.flatnonzero(mark)
+        ready = ready[self.seen[ready].sum(axis=1) >= _LEARN_POINTS]
+        if len(ready) == 0:
+            return
+        # cost of starting at step s for a point that step t answered: the queries from
+        # s up to t (the last step, for GEOS's points)
+        cost = np.array(_K_COST)
+        n = len(_K_STEPS)
+        table = np.array(
+            [[cost[s : max(s, min(t, n - 1)) + 1].sum() for t in range(n + 1)] for s in range(n)]
+        )
+        total = self.seen[ready] @ table.T  # (cells, start steps)
+        self.start[ready] = np.argmin(total, axis=1).astype(np.int8)
+        self.decided[ready] = True
 
 
 def _pieces_within(
