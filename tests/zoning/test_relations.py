@@ -524,6 +524,24 @@ def test_any_first_k_gives_the_same_answers(max_m):
     assert f.tolist() == [int(np.flatnonzero(r == r.min()).min()) for r in d_all]
 
 
+def test_a_layer_of_points_is_answered_by_the_k_d_search_save_exact_ties():
+    from zoning.check import nearest
+
+    rng = np.random.default_rng(4)
+    wells = shapely.points(rng.uniform(0, 10_000, (300, 2)))
+    wells = np.concatenate([wells, shapely.points([[20_000.0, 0.0], [20_000.0, 2_000.0]])])
+    pieces, owner = nearest._pieces(wells)
+    m = nearest._Metric(wells, pieces, owner, shapely.STRtree(pieces), nearest._Segments(wells))
+    m.segments.kd  # (the tree, as a batch has it)
+    xy = np.concatenate([rng.uniform(-500, 10_500, (2_000, 2)), [[20_000.0, 1_000.0]]])
+    f, d, took = nearest._points_nearest_kd(m, xy, 50_000.0)
+    assert (took[:-1] == 0).all()  # no point left to GEOS
+    assert took[-1] == len(nearest._K_STEPS)  # two wells exactly as near: GEOS decides
+    d_all = shapely.distance(shapely.points(xy)[:, None], wells[None, :])
+    np.testing.assert_allclose(d, d_all.min(axis=1), rtol=0, atol=1e-9)
+    assert f.tolist() == [int(np.flatnonzero(r == r.min()).min()) for r in d_all]
+
+
 def test_a_cell_learns_the_first_k_that_costs_its_points_least():
     from zoning.check.nearest import _LEARN_POINTS, _FirstSteps
 

@@ -448,6 +448,8 @@ class _Segments:
         # so that all equally near segments were candidates, and the answer, lowest
         # feature included, is the same whatever k certified it
         sure = ~found[:, -1] | (dk[:, -1] - self.hmax > np.minimum(best, max_m))
+        if k == n:  # every segment was a candidate
+            sure[:] = True
         hit = best <= max_m
         feat = np.where(hit, self.owner[ik[rows, j]], -1)
         return feat, np.where(hit, best, np.nan), sure
@@ -628,7 +630,8 @@ def _points_nearest_kd(
     step that answered each point is ``len(_K_STEPS)`` for the GEOS search.
     """
     seg = m.segments
-    steps = (1,) if seg.all_points else _K_STEPS
+    # points (no length): the nearest two, certain when the second is farther
+    steps = (2,) if seg.all_points else _K_STEPS
     kd = len(xy) > 0 and seg.size > 0 and _kd_available()  # else GEOS does it all
     took = np.full(len(xy), len(_K_STEPS), dtype=np.int8)
     if first is not None and (len(steps) == 1 or not first.any()):
