@@ -532,7 +532,7 @@ def test_a_layer_of_points_is_answered_by_the_k_d_search_save_exact_ties():
     wells = np.concatenate([wells, shapely.points([[20_000.0, 0.0], [20_000.0, 2_000.0]])])
     pieces, owner = nearest._pieces(wells)
     m = nearest._Metric(wells, pieces, owner, shapely.STRtree(pieces), nearest._Segments(wells))
-    m.segments.kd  # (the tree, as a batch has it)
+    assert m.segments.kd is not None  # (the tree, as a batch has it)
     xy = np.concatenate([rng.uniform(-500, 10_500, (2_000, 2)), [[20_000.0, 1_000.0]]])
     f, d, took = nearest._points_nearest_kd(m, xy, 50_000.0)
     assert (took[:-1] == 0).all()  # no point left to GEOS
