@@ -47,6 +47,7 @@ from geo.usercache import cache_path, read_json, switched_off, write_json
 __all__ = [
     "CGCS2000",
     "WGS84",
+    "crs_text",
     "equal_area_crs",
     "gk_central_meridian",
     "gk_epsg",
@@ -475,7 +476,41 @@ def is_lonlat(crs: Any) -> bool:
     bool
         True for EPSG:4326, EPSG:4490 and CRS84-style equivalents.
     """
-    c = pyproj.CRS.from_user_input(crs)
+    if isinstance(crs, pyproj.CRS):
+        return _crs_facts(crs)[0]
+    return _is_lonlat(pyproj.CRS.from_user_input(crs))
+
+
+def crs_text(crs: pyproj.CRS) -> str:
+    """``crs.to_string()``, known once per process for each CRS definition.
+
+    A :class:`pyproj.CRS` keeps its parsed form per thread: a thread's first question
+    to it parses its definition again (22-27 ms for a GeoParquet file's PROJJSON,
+    holding the interpreter lock). This answer, and :func:`is_lonlat`'s, are kept by
+    the definition's text (``crs.srs``) for every thread.
+    """
+    return _crs_facts(crs)[1]
+
+
+# answers of is_lonlat and crs_text by CRS definition (crs.srs), for every thread
+_FACTS: dict[str, tuple[bool, str]] = {}
+_FACTS_MAX = 256
+_FACTS_LOCK = threading.Lock()
+
+
+def _crs_facts(crs: pyproj.CRS) -> tuple[bool, str]:
+    got = _FACTS.get(crs.srs)
+    if got is None:
+        with _FACTS_LOCK:  # one thread asks; the others wait for its answer
+            got = _FACTS.get(crs.srs)
+            if got is None:
+                got = (_is_lonlat(crs), crs.to_string())
+                if len(_FACTS) < _FACTS_MAX:
+                    _FACTS[crs.srs] = got
+    return got
+
+
+def _is_lonlat(c: pyproj.CRS) -> bool:
     if not c.is_geographic:
         return False
     epsg = c.to_epsg()

@@ -17,6 +17,7 @@ from shapely.geometry import Point
 from geo.crs import (
     CGCS2000,
     WGS84,
+    crs_text,
     equal_area_crs,
     gk_central_meridian,
     gk_epsg,
@@ -519,3 +520,36 @@ def test_plain_point_xy_is_none_unless_every_geometry_is_a_plain_point(odd):
     geoms = np.array([shapely.Point(1, 2), odd, shapely.Point(3, 4)], dtype=object)
     assert plain_point_xy(geoms) is None
     assert plain_point_xy(geoms[[0, 2]]).tolist() == [[1.0, 2.0], [3.0, 4.0]]
+
+
+@pytest.mark.parametrize(
+    "definition",
+    [
+        "EPSG:4326",
+        "OGC:CRS84",
+        "EPSG:4490",
+        "EPSG:4548",
+        "EPSG:3857",
+        pyproj.CRS("OGC:CRS84").to_json(),
+    ],
+)
+def test_crs_text_and_is_lonlat_are_pyprojs_answers_asked_once(definition):
+    import threading
+
+    crs = pyproj.CRS.from_user_input(definition)
+    want_text = pyproj.CRS.from_user_input(definition).to_string()
+    want_lonlat = is_lonlat(definition)  # (a text: asked of a new CRS)
+    assert crs_text(crs) == want_text
+    assert is_lonlat(crs) is want_lonlat
+    assert want_lonlat is (definition not in ("EPSG:4548", "EPSG:3857"))
+    seen = {}
+
+    def other_thread() -> None:  # a thread that never parsed the definition
+        seen["answers"] = (crs_text(crs), is_lonlat(crs))
+        seen["parsed"] = getattr(getattr(crs, "_local", None), "crs", "n/a")
+
+    t = threading.Thread(target=other_thread)
+    t.start()
+    t.join()
+    assert seen["answers"] == (want_text, want_lonlat)
+    assert seen["parsed"] is None  # answered without parsing it again (22-27 ms)

@@ -39,6 +39,7 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
+from geo.crs import crs_text
 from geo.errors import CRSDetectionError, GeometryRepairedWarning, InputFormatError
 from geo.io.lonlat import LonLat, to_lonlat
 from zoning.check.layer_index import text_array
@@ -107,12 +108,12 @@ def read_sites(
         )
     else:
         site_id = np.asarray([str(i) for i in range(1, n + 1)], dtype=object)
-    s = normalise_sites(ll.geoms, site_id, source_row, sites, crs.to_string, project, ll)
+    s = normalise_sites(ll.geoms, site_id, source_row, sites, lambda: crs_text(crs), project, ll)
     fixed = [i.get("row") for i in sites.attrs.get("issues", ()) if i.get("action") == "repaired"]
     if fixed and source_row is not None:  # repaired by the reader (geo.io): a "repair" note
         by_reader = np.isin(source_row, np.asarray(fixed, dtype=object).astype(float))
         s.repaired = by_reader if s.repaired is None else (s.repaired | by_reader)
-    s.input_crs = crs.to_string()
+    s.input_crs = crs_text(crs)
     s.coords = coords
     return s
 
