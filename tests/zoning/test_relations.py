@@ -273,6 +273,18 @@ def _wide_layer() -> LayerIndex:
     return _layer(21, box=(115.0, 39.5, 117.0, 40.5), n=240, size=0.02)
 
 
+def _wide_layer_and_points(
+    seed: int, n: int, pad_m: float
+) -> tuple[LayerIndex, np.ndarray, np.ndarray]:
+    """:func:`_wide_layer`, its features in GK zone 39 (EPSG:4548) and ``n`` random
+    points (metres) over their box grown by ``pad_m``."""
+    base = _wide_layer()
+    geoms_m = transform_geoms(base.geoms, "EPSG:4326", 4548)
+    lo, hi = shapely.bounds(geoms_m).min(axis=0)[:2], shapely.bounds(geoms_m).max(axis=0)[2:]
+    xy = np.random.default_rng(seed).uniform(lo - pad_m, hi + pad_m, (n, 2))
+    return base, geoms_m, xy
+
+
 def _wide_sites(rng: np.random.Generator, n: int) -> np.ndarray:
     lon = rng.uniform(114.9, 117.1, n)
     lat = rng.uniform(39.4, 40.6, n)
@@ -468,11 +480,7 @@ def test_points_far_by_grid_get_the_k_d_answers(monkeypatch, max_m, max_cells):
     # no point within max_m of a feature is ever called far
     from zoning.check import nearest
 
-    base = _wide_layer()
-    geoms_m = transform_geoms(base.geoms, "EPSG:4326", 4548)
-    rng = np.random.default_rng(21)
-    lo, hi = shapely.bounds(geoms_m).min(axis=0)[:2], shapely.bounds(geoms_m).max(axis=0)[2:]
-    xy = rng.uniform(lo - 8_000, hi + 8_000, (6_000, 2))
+    base, geoms_m, xy = _wide_layer_and_points(21, 6_000, 8_000)
     monkeypatch.setattr(nearest, "_FAR_CELL_M", 400.0)
     monkeypatch.setattr(nearest, "_FAR_MIN_POINTS", 1_000)
     monkeypatch.setattr(nearest, "_FAR_MAX_CELLS", max_cells)
@@ -497,11 +505,7 @@ def test_any_first_k_gives_the_same_answers(max_m):
     # search started at a larger k answers every point as one started at the smallest
     from zoning.check import nearest
 
-    base = _wide_layer()
-    geoms_m = transform_geoms(base.geoms, "EPSG:4326", 4548)
-    rng = np.random.default_rng(5)
-    lo, hi = shapely.bounds(geoms_m).min(axis=0)[:2], shapely.bounds(geoms_m).max(axis=0)[2:]
-    xy = rng.uniform(lo - 8_000, hi + 8_000, (4_000, 2))
+    base, _, xy = _wide_layer_and_points(5, 4_000, 8_000)
     m = nearest._Metric.build(base.geoms, 4548)
     f0, d0, took = nearest._points_nearest_kd(m, xy, max_m)
     assert len(np.unique(took)) > 1  # points answered at several steps
@@ -572,11 +576,7 @@ def test_many_points_searched_again_start_where_their_cells_learned(monkeypatch)
 
     monkeypatch.setattr(nearest, "_FAR_MIN_POINTS", 1_000)
     monkeypatch.setattr(nearest, "_LEARN_POINTS", 4)  # (about one point a cell here)
-    base = _wide_layer()
-    geoms_m = transform_geoms(base.geoms, "EPSG:4326", 4548)
-    rng = np.random.default_rng(8)
-    lo, hi = shapely.bounds(geoms_m).min(axis=0)[:2], shapely.bounds(geoms_m).max(axis=0)[2:]
-    xy = rng.uniform(lo - 6_000, hi + 6_000, (20_000, 2))
+    base, _, xy = _wide_layer_and_points(8, 20_000, 6_000)
     m = nearest._Metric.build(base.geoms, 4548)
     f1, d1 = nearest._points_nearest(m, xy, 6_000.0)
     learned = m.segments.first_steps(6_000.0)
