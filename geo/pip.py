@@ -282,10 +282,11 @@ def points_in_polygons(
 #   cell gets that cell too, so the cell is marked. No point is answered across an
 #   edge, whatever the rounding.
 # - The lists are built coarse to fine (64, 128, 256, 512 cells a side): an unmarked
-#   cell inside an unmarked cell of the level above takes its list; only the others
-#   have their centre tested.
+#   cell inside an unmarked cell of the level above shares its list (the entries are
+#   held once, not copied to each of the finer cells); only the others have their
+#   centre tested.
 # - On the Beijing demo layers a 40 000-point chunk's intersections cost 88 ms by
-#   STRtree candidates and tests, about 30 ms with the grids, which cost 15-75 ms each
+#   STRtree candidates and tests, about 30 ms with the grids, which cost 9-43 ms each
 #   to build (benchmarks/RESULTS.md).
 
 #: Cells a side at each level of the build; the last is the grid's.
@@ -311,15 +312,18 @@ class PointGrid:
         Cell edges (``n + 1`` each).
     marked
         Per cell (``i * n + j``, ``i`` along x): an edge may touch it.
-    start, feature
+    first, count, feature
         The features containing unmarked cell ``c`` are
-        ``feature[start[c]:start[c + 1]]``, in increasing order (empty for marked cells).
+        ``feature[first[c]:first[c] + count[c]]``, in increasing order (none for marked
+        cells). A cell that took its list from a coarser cell shares that cell's
+        entries: the list is held once.
     """
 
     xs: NDArray[np.float64]
     ys: NDArray[np.float64]
     marked: NDArray[np.bool_]
-    start: NDArray[np.int64]
+    first: NDArray[np.int64]
+    count: NDArray[np.int32]
     feature: NDArray[np.int32]
 
     @property
@@ -355,15 +359,21 @@ class PointGrid:
         if pieces is None:
             return None
         parent: tuple[NDArray[np.bool_], NDArray[np.int64], NDArray[np.int32]] | None = None
+        pool: list[NDArray[np.int32]] = []  # every level's tested lists, one after another
+        held = 0
         for n in _LEVELS:
             xs = np.linspace(x0, x1, n + 1)  # exactly x0 and x1 at the ends
             ys = np.linspace(y0, y1, n + 1)
             marked = _marked(*pieces, xs, ys)
-            lists = _lists(marked, xs, ys, parent, geoms)
+            lists = _lists(marked, xs, ys, parent, geoms, held)
             if lists is None:
                 return None
-            parent = (marked, *lists)
-        return cls(xs, ys, *parent)
+            first, count, tested = lists
+            pool.append(tested)
+            held += len(tested)
+            parent = (marked, first, count)
+        feature = np.concatenate(pool) if pool else np.zeros(0, dtype=np.int32)
+        return cls(xs, ys, *parent, feature)
 
     def pairs(
         self, xy: NDArray[np.float64]
@@ -393,8 +403,8 @@ class PointGrid:
         cell = np.where(ok, i * n + j, 0).astype(np.intp)
         ok &= ~self.marked[cell]
         pts = np.flatnonzero(ok)
-        first = self.start[cell[pts]]
-        count = self.start[cell[pts] + 1] - first
+        first = self.first[cell[pts]]
+        count = self.count[cell[pts]]
         feature = self.feature[_spans(first, count)].astype(np.intp)
         return np.repeat(pts, count), feature, np.flatnonzero(~ok)
 
@@ -473,38 +483,34 @@ def _lists(
     ys: NDArray[np.float64],
     parent: tuple[NDArray[np.bool_], NDArray[np.int64], NDArray[np.int32]] | None,
     geoms: NDArray[np.object_],
-) -> tuple[NDArray[np.int64], NDArray[np.int32]] | None:
-    """Per unmarked cell, the features containing it (CSR ``start``, ``feature``).
+    held: int,
+) -> tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.int32]] | None:
+    """Per unmarked cell, the features containing it: ``first``, ``count`` and new entries.
 
-    A cell inside an unmarked parent cell takes the parent's list; the others have
-    their centre tested. ``None``: more than :data:`_MAX_ENTRIES` (cell, feature) pairs.
+    A cell inside an unmarked parent cell shares the parent's entries; the others have
+    their centre tested, and their lists are the new entries, which the grid holds
+    after the ``held`` entries of the coarser levels. ``None``: the cells' lists hold
+    more than :data:`_MAX_ENTRIES` (cell, feature) pairs.
     """
     n = len(xs) - 1
-    cells = np.arange(n * n)
-    ci, cj = cells // n, cells % n
-    count = np.zeros(n * n, dtype=np.int64)
+    ci = np.repeat(np.arange(n), n)  # cell i * n + j: its i and j
+    cj = np.tile(np.arange(n), n)
+    first = np.zeros(n * n, dtype=np.int64)
+    count = np.zeros(n * n, dtype=np.int32)
     inherit = np.zeros(n * n, dtype=bool)
     if parent is not None:
-        p_marked, p_start, p_feature = parent
+        p_marked, p_first, p_count = parent
         pc = (ci // 2) * (n // 2) + cj // 2
         inherit = ~marked & ~p_marked[pc]
-        count[inherit] = p_start[pc[inherit] + 1] - p_start[pc[inherit]]
+        first[inherit] = p_first[pc[inherit]]
+        count[inherit] = p_count[pc[inherit]]
     test = np.flatnonzero(~marked & ~inherit)
     cx = (xs[ci[test]] + xs[ci[test] + 1]) / 2
     cy = (ys[cj[test]] + ys[cj[test] + 1]) / 2
     tp, tf = points_in_polygons(geoms, cx, cy, threads=1)  # sorted by cell, feature
-    count[test] = np.bincount(tp, minlength=len(test))
-    start = np.zeros(n * n + 1, dtype=np.int64)
-    np.cumsum(count, out=start[1:])
-    if start[-1] > _MAX_ENTRIES:  # many overlapping features: not worth the memory
+    per_test = np.bincount(tp, minlength=len(test))
+    count[test] = per_test
+    first[test] = held + np.cumsum(per_test) - per_test
+    if int(count.sum()) > _MAX_ENTRIES:  # many overlapping features: not worth the time
         return None
-    feature = np.empty(int(start[-1]), dtype=np.int32)
-    # the tested cells' lists, in cell order (tp is sorted)
-    dest = start[test[tp]] + (np.arange(len(tp)) - np.searchsorted(tp, tp))
-    feature[dest] = tf
-    if parent is not None and inherit.any():
-        kids = np.flatnonzero(inherit)
-        feature[_spans(start[kids], count[kids])] = p_feature[
-            _spans(p_start[pc[kids]], count[kids])
-        ]
-    return start, feature
+    return first, count, tf.astype(np.int32)
