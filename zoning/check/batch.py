@@ -220,7 +220,7 @@ def _output_frame(result: CheckResult, sites: gpd.GeoDataFrame) -> gpd.GeoDataFr
     (integers), and the attribute columns are taken at those positions.
     """
     rs = result.coded_sites()
-    # the columns as they are (``drop`` copies the frame: 1.3 ms a chunk)
+    # the columns as they are (``DataFrame.drop`` copies the frame: 1.3 ms a chunk)
     out = pd.DataFrame({c: rs[c] for c in rs.columns if c != rs.geometry.name}, copy=False)
     # text columns stay categorical: a few dozen long texts over a million rows are
     # held, and written to Parquet, once each (ChunkWriter writes them as strings)

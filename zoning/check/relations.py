@@ -277,9 +277,11 @@ def prepare_sites(
     area = np.zeros(n)
     if areal.any():
         area[areal] = shapely.area(transform_geoms(geoms_ll[areal], _LONLAT, ea_crs))
+    if xy_m is not None and xy_ll is None:  # single points: their lon/lat as read here
+        xy_ll = np.column_stack([cx, cy])
     return SiteBlock(
         geoms_ll, geoms_m, epsg, zones, area, areal, is_point, simple_pt & is_point, xy_m,
-        xy_ll=None if xy_m is None else xy_ll if xy_ll is not None else np.column_stack([cx, cy]),
+        xy_ll=None if xy_m is None else xy_ll,
     )  # fmt: skip
 
 
