@@ -176,7 +176,9 @@ def test_a_batch_collects_cycles_less_often_and_restores_the_setting(tmp_path, p
               progress=lambda done, total: seen.append(gc.get_threshold()))  # fmt: skip
     # after each chunk: raised; the last call (after the batch): the caller's again
     raised = max(before[0], batch._BATCH_GC_THRESHOLD)
-    assert len(seen) == 4 and all(t[0] == raised for t in seen[:-1])
+    middle = max(before[1], batch._BATCH_GC_MIDDLE)
+    assert len(seen) == 4 and all(t[:2] == (raised, middle) for t in seen[:-1])
+    assert all(t[2:] == before[2:] for t in seen)  # the oldest generation's as it was
     assert seen[-1] == gc.get_threshold() == before
     # overlapping batches: the last to finish restores the caller's setting
     first_in, second_done = threading.Event(), threading.Event()

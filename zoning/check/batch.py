@@ -506,6 +506,8 @@ def _lanes(
 
 #: Allocations between young-generation collections while batches run (Python: 700).
 _BATCH_GC_THRESHOLD = 20_000
+#: Young collections between middle-generation ones while batches run (Python: 10).
+_BATCH_GC_MIDDLE = 100
 _gc_lock = threading.Lock()
 _gc_batches = 0  # batches running (the first sets the threshold, the last restores it)
 _gc_saved: tuple[int, ...] = ()
@@ -521,6 +523,13 @@ def _fewer_collections() -> Iterator[Callable[[], None]]:
     start a collection, and the older generations' collections walk every object the
     process holds (1 M points: about 0.5 s of 10, 0.7 CPU-s). Overlapping batches
     share one setting; the last to finish restores the caller's.
+
+    The middle generation is collected every :data:`_BATCH_GC_MIDDLE` young
+    collections, not every 10: the chunks in flight hold their sites' shapely points
+    (tracked by the collector) until they are written, so each middle collection
+    walked about 250 000 of them (8–18 ms with the interpreter lock held, 24 times
+    for 1 M points, none freeing a cycle): collections fell from 180 to 85 ms of
+    that batch, and its peak memory moved by less than 15 MB.
 
     Entered as the batch starts: while the layers load and the checker is built,
     Python's default ran three collections of the whole heap (37–48 ms each, 1 M
@@ -540,7 +549,10 @@ def _fewer_collections() -> Iterator[Callable[[], None]]:
         if _gc_batches == 0:
             _gc_saved = gc.get_threshold()
             if _gc_saved[0]:  # 0: collection is off, left as it is
-                gc.set_threshold(max(_gc_saved[0], _BATCH_GC_THRESHOLD), *_gc_saved[1:])
+                young, middle, *older = _gc_saved
+                gc.set_threshold(
+                    max(young, _BATCH_GC_THRESHOLD), max(middle, _BATCH_GC_MIDDLE), *older
+                )
         _gc_batches += 1
 
     def freeze() -> None:
