@@ -297,3 +297,20 @@ def test_peer_e2e_writes_its_answer(tiny, ecozone_answers, engine, tmp_path, req
     got = CheckAnswer.load(tmp_path / engine)
     cmp = compare_check(ecozone_answers["points"], got, reference="ecozone", engine=engine)
     assert cmp.ok, cmp.describe()
+
+
+def test_batch_benchmark_reports_the_median_run_with_every_wall_time() -> None:
+    from benchmarks.bench_batch_e2e import median_run
+
+    runs = [
+        {"wall_s": 5.6, "cpu_s": 9.0, "peak_rss_mb": 790},
+        {"wall_s": 4.9, "cpu_s": 7.5, "peak_rss_mb": 780},
+        {"wall_s": 5.2, "cpu_s": 8.1, "peak_rss_mb": 800},
+    ]
+    got = median_run(runs)
+    # the middle run's own figures, not a mix of runs
+    assert (got["wall_s"], got["cpu_s"], got["peak_rss_mb"]) == (5.2, 8.1, 800)
+    assert got["wall_s_runs"] == [5.6, 4.9, 5.2]  # in run order
+    # an even count: the slower of the two middle runs
+    assert median_run([*runs, {"wall_s": 6.1, "cpu_s": 9.9, "peak_rss_mb": 810}])["wall_s"] == 5.6
+    assert median_run(runs[:1])["wall_s"] == 5.6
