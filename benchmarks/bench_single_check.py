@@ -32,10 +32,18 @@ on this machine: ``python -c "import pandas, shapely, pyproj"`` (the libraries t
 check engine's frames and geometries need, before any of ecozone's code) and
 ``python -c "pass"`` (the interpreter alone).
 
+``--reports`` measures what a reviewer waits for: ``ecozone check --at LON,LAT --pack P
+--report DIR`` (JSON, HTML, DOCX and, with Chromium, PDF) as ``--runs`` new processes per
+pack, with the PDF fonts' glyphs kept from the untimed first run (the user cache) and
+with ``ECOZONE_FONT_CACHE=0`` (every glyph converted in the process); then ``ecozone
+check SITES --pack beijing --report DIR --each`` over ``--each`` (6) points of the pack,
+and its time per report.
+
 Usage::
 
     .venv/bin/python benchmarks/bench_single_check.py [--calls 500] [--packs tongzhou,beijing]
     .venv/bin/python benchmarks/bench_single_check.py --cold [--runs 5]
+    .venv/bin/python benchmarks/bench_single_check.py --reports [--runs 3] [--each 6]
 """
 
 from __future__ import annotations
@@ -152,15 +160,19 @@ def _label(cmd: list[str]) -> str:
     return " ".join(["ecozone", *cmd[1:]] if cmd[0].endswith("ecozone") else cmd)
 
 
-def time_process(cmd: list[str], runs: int) -> dict:
-    """Wall and CPU seconds of ``cmd`` run ``runs`` times as a new process (after one untimed)."""
-    subprocess.run(cmd, capture_output=True, check=False)  # warm-up: file cache, verify cache
+def time_process(cmd: list[str], runs: int, env: dict[str, str] | None = None) -> dict:
+    """Wall and CPU seconds of ``cmd`` run ``runs`` times as a new process (after one untimed).
+
+    ``env``: variables set for the command, beside the caller's environment.
+    """
+    env = {**os.environ, **(env or {})}
+    subprocess.run(cmd, capture_output=True, check=False, env=env)  # file cache, user cache
     wall: list[float] = []
     cpu: list[float] = []
     for _ in range(runs):
         r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
-        done = subprocess.run(cmd, capture_output=True, check=False)
+        done = subprocess.run(cmd, capture_output=True, check=False, env=env)
         wall.append(time.perf_counter() - t0)
         r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu.append(r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime)
@@ -206,6 +218,59 @@ def cold(packs: list[str], runs: int, json_path: Path | None) -> int:
     return 0
 
 
+def reports(packs: list[str], runs: int, each: int, store: Path, json_path: Path | None) -> int:
+    """Time site reports from new processes: one site per pack, and ``--each`` over points."""
+    import tempfile
+
+    from layers.store import LayerStore
+    from zoning.pack import load_pack
+    from zoning.workflow import jurisdiction_area
+
+    exe = str(Path(sys.executable).with_name("ecozone"))
+    out = []
+
+    def show(r: dict, label: str) -> None:
+        out.append({**r, "label": label})
+        print(
+            f"{label:62} wall {r['wall_median_s']:6.2f} s (min {r['wall_min_s']:.2f})  "
+            f"CPU {r['cpu_median_s']:6.2f} s  load {r['load_avg_1min']:.1f}",
+            flush=True,
+        )
+
+    with tempfile.TemporaryDirectory(prefix="ecozone-reports-") as tmp:
+        for pack in packs:
+            at = COLD_SITES.get(pack)
+            if at is None:
+                print(f"no site for pack {pack!r}; known: {sorted(COLD_SITES)}", file=sys.stderr)
+                return 2
+            cmd = [exe, "check", "--at", at, "--pack", pack, "--report", f"{tmp}/{pack}"]
+            show(time_process(cmd, runs), f"{pack}: report, glyphs kept")
+            show(
+                time_process(cmd, runs, {"ECOZONE_FONT_CACHE": "0"}),
+                f"{pack}: report, every glyph converted (ECOZONE_FONT_CACHE=0)",
+            )
+        with LayerStore(store, create=False) as s:
+            area = jurisdiction_area(load_pack("beijing"), s)
+        sites = _one_frame(make_sites("point", each, seed=7, area=area))
+        sites["site_id"] = [f"S{i + 1}" for i in range(len(sites))]
+        path = Path(tmp) / "sites.geojson"
+        sites.to_file(path)
+        cmd = [exe, "check", str(path), "--pack", "beijing", "--report", f"{tmp}/each", "--each"]
+        r = time_process(cmd, runs)
+        r["per_report_s"] = round(r["wall_median_s"] / each, 3)
+        show(r, f"beijing: --each over {each} points ({r['per_report_s']:.2f} s a report)")
+    if json_path:
+        json_path.write_text(json.dumps(out, indent=1))
+    return 0
+
+
+def _one_frame(frames: list[gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
+    """One frame of the one-row site frames (their CRS)."""
+    import pandas as pd
+
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=frames[0].crs)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--calls", type=int, default=500)
@@ -226,10 +291,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--cold", action="store_true", help="time the CLI from new processes (see above)"
     )
-    ap.add_argument("--runs", type=int, default=5, help="processes per command with --cold")
+    ap.add_argument(
+        "--runs", type=int, default=5, help="processes per command with --cold / --reports"
+    )
+    ap.add_argument(
+        "--reports", action="store_true", help="time site reports from new processes (see above)"
+    )
+    ap.add_argument("--each", type=int, default=6, help="sites of the --each run of --reports")
     args = ap.parse_args(argv)
     if args.cold:
         return cold(args.packs.split(","), args.runs, args.json)
+    if args.reports:
+        return reports(args.packs.split(","), args.runs, args.each, args.store, args.json)
     if not args.store.is_file():
         print(
             f"no store at {args.store}: build it with `make data` or pass --store", file=sys.stderr

@@ -243,7 +243,10 @@ def _draw_geoms(
     path = polygon_path(geoms)
     if path is not None:
         face = _rgba(style.fill, style.fill_opacity) if style.fill else "none"
-        ax.add_patch(
+        # add_artist, not add_patch: the view is set from the extent, never from the
+        # data, and add_patch's data limits walk every curve of the path in Python
+        # (about 1 s of a site report's map)
+        ax.add_artist(
             PathPatch(
                 path,
                 facecolor=face,
