@@ -34,6 +34,7 @@ __all__ = [
     "Geoms",
     "MetricFrame",
     "area_series",
+    "clip_to_area",
     "clip_to_zones",
     "dissolve_overlaps",
     "feature_areas",
@@ -266,6 +267,42 @@ def clip_to_zones(geoms: Geoms, zones: Geoms) -> tuple[NDArray[np.intp], NDArray
     shapely.destroy_prepared(zones)
     keep = shapely.area(pieces) > 0
     return gi[keep], zi[keep], pieces[keep]
+
+
+def clip_to_area(gdf: gpd.GeoDataFrame, area: shapely.Geometry) -> gpd.GeoDataFrame:
+    """The features of ``gdf`` that meet ``area``, cut to it: :func:`geopandas.clip`'s answer.
+
+    Only the features that cross the area's boundary are overlaid; those it covers
+    are kept as they are (their overlay with the area is themselves). geopandas
+    overlays every feature with the whole area: for a map of a large jurisdiction,
+    nearly every feature lies inside it, and each overlay walks the boundary's
+    thousands of vertices (the Beijing pack's map layers: 6.6 s of GEOS
+    intersections).
+
+    Parameters
+    ----------
+    gdf
+        Features, in the CRS of ``area``.
+    area
+        A polygonal geometry.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The features that intersect ``area``, in ``gdf``'s order with its index; the
+        geometries of those crossing its boundary replaced by their part in it.
+    """
+    out = gdf.iloc[np.sort(gdf.sindex.query(area, predicate="intersects"))]
+    geoms = np.asarray(out.geometry.array, dtype=object)
+    shapely.prepare(area)
+    cross = np.flatnonzero(~shapely.covers(area, geoms))
+    if len(cross) == 0:
+        return out
+    cut = geoms.copy()
+    cut[cross] = shapely.intersection(geoms[cross], area)
+    out = out.copy()
+    out[out.geometry.name] = gpd.GeoSeries(cut, index=out.index, crs=out.crs)
+    return out
 
 
 # --------------------------------------------------------------------------- parks

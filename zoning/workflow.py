@@ -319,7 +319,7 @@ def layers_in_jurisdiction(
     dict
         Kind → GeoDataFrame (EPSG:4326).
     """
-    import geopandas as gpd
+    from geo.overlay import clip_to_area
 
     pack = load_pack(pack) if not isinstance(pack, Pack) else pack
     area = jurisdiction_area(pack, store)
@@ -333,10 +333,10 @@ def layers_in_jurisdiction(
             continue
         if kind == "boundary":
             gdf = jurisdiction_rows(pack, gdf, children=True)
+        elif clip:
+            gdf = clip_to_area(gdf, area)
         else:
             gdf = gdf.iloc[sorted(gdf.sindex.query(area, predicate="intersects"))]
-            if clip and len(gdf):
-                gdf = gpd.clip(gdf, area)
         if len(gdf):
             if canonical_kind(kind) in pack.zones:  # the pack's own name, for legends
                 gdf = gdf.copy()
