@@ -20,18 +20,11 @@ from playwright.sync_api import expect
 from ecozone.web.app import create_app
 from ecozone.web.settings import WebSettings
 from tests.ecozone._webdata import build_store, live_server
+from zoning.report.browser import QUIET_FLAGS
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+ARGS = list(QUIET_FLAGS)
 # Waits use locator assertions: ``page.wait_for_function`` polls by ``eval`` in the
 # page, which the app's Content-Security-Policy (script-src 'self') rightly refuses.
 WAIT_MS = 120_000

@@ -32,16 +32,14 @@ import hashlib
 import io
 import logging
 import os
-import shutil
 import struct
-import subprocess
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from geo.usercache import cache_path, read_json, switched_off, write_json
+from zoning.report.browser import chromium_path, print_pdf
 
 log = logging.getLogger(__name__)
 
@@ -58,56 +56,23 @@ _FACES = (
 _FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", str(Path.home() / ".fonts"))
 
 
-def _chromium_path() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
 def find_pdf_engine() -> str | None:
     """Name the PDF engine available here: "chromium" or None."""
-    return "chromium" if _chromium_path() else None
+    return "chromium" if chromium_path() else None
 
 
 def html_to_pdf(html_path: Path, pdf_path: Path, *, timeout: float = 120) -> Path:
     """Print an HTML file to PDF with headless Chromium (page size from the CSS ``@page``).
+
+    In the process's kept browser (:func:`zoning.report.browser.print_pdf`): the
+    first print starts it (about a second), later ones reuse it.
 
     Raises
     ------
     RuntimeError
         If Chromium is not installed (``apt-get install chromium``) or printing fails.
     """
-    html_path, pdf_path = Path(html_path).resolve(), Path(pdf_path).resolve()
-    chromium = _chromium_path()
-    if not chromium:
-        msg = "no PDF engine: install Debian 'chromium' (scripts/system-deps.sh)"
-        raise RuntimeError(msg)
-    tmp_pdf = pdf_path.with_name(f".{pdf_path.name}.tmp")
-    with tempfile.TemporaryDirectory() as profile:
-        cmd = [
-            chromium,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={profile}",
-            "--no-pdf-header-footer",
-            f"--print-to-pdf={tmp_pdf}",
-            html_path.as_uri(),
-        ]
-        proc = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
-    if proc.returncode != 0 or not tmp_pdf.exists():
-        tmp_pdf.unlink(missing_ok=True)
-        msg = f"Chromium could not print {html_path} to PDF: {proc.stderr.decode()[-500:]}"
-        raise RuntimeError(msg)
-    tmp_pdf.replace(pdf_path)  # no half-written report.pdf
-    return pdf_path
+    return print_pdf(html_path, pdf_path, timeout=timeout)
 
 
 @functools.lru_cache(maxsize=8)
