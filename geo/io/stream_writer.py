@@ -245,11 +245,20 @@ class ChunkWriter:
         if not first:
             gdf = self._fit_gpkg_types(gdf)
         self._gpkg_open = True
+        import pyarrow as pa
+
+        options = {"layer": self.layer, "driver": "GPKG", "append": not first,
+                   "promote_to_multi": False}  # fmt: skip
         try:
-            pyogrio.write_dataframe(
-                gdf, self._tmp, layer=self.layer, driver="GPKG", append=not first,
-                promote_to_multi=False,
-            )  # fmt: skip
+            try:
+                # through Arrow (GDAL's OGR_L_WriteArrowBatch): the fields and values of
+                # pyogrio's row-by-row writing, in about half the time (100 000 verdict
+                # rows: 1.2–1.7 against 2.2–3.8 s)
+                pyogrio.write_dataframe(gdf, self._tmp, use_arrow=True, **options)
+            except pa.ArrowException:  # (raised before anything is written)
+                # a text column of mixed values, which Arrow will not convert: row by
+                # row, where GDAL writes each value as its text
+                pyogrio.write_dataframe(gdf, self._tmp, **options)
         except (pyogrio.errors.DataSourceError, pyogrio.errors.FieldError,
                 pyogrio.errors.GeometryError, pyogrio.errors.DataLayerError,
                 ValueError, TypeError) as err:  # fmt: skip

@@ -151,6 +151,30 @@ def test_gpkg_writes_later_chunks_that_fit_as_they_are(tmp_path, first, later, e
     assert back.tolist() == expected
 
 
+def test_gpkg_chunks_go_through_arrow_unless_a_text_column_is_mixed(tmp_path, monkeypatch):
+    real, ways = pyogrio.write_dataframe, []
+
+    def write(df, path, *, use_arrow=False, **kw):
+        ways.append(use_arrow)
+        return real(df, path, use_arrow=use_arrow, **kw)
+
+    monkeypatch.setattr(pyogrio, "write_dataframe", write)
+    path = tmp_path / "out.gpkg"
+    with ChunkWriter(path) as w:
+        w.write(_chunk(0, ["甲", "乙"], d=[1.5, np.nan]))
+        w.write(_chunk(2, ["丙"], d=[2.5]))
+    assert ways == [True, True]  # typed verdict rows: GDAL's Arrow writer
+    back = gpd.read_file(path)
+    assert back["text"].tolist() == ["甲", "乙", "丙"] and back["n"].tolist() == [0, 1, 2]
+    assert back["d"].iloc[[0, 2]].tolist() == [1.5, 2.5] and np.isnan(back["d"].iloc[1])
+    ways.clear()
+    with ChunkWriter(tmp_path / "mixed.gpkg") as w:
+        w.write(_one_column(["x", "y"]))
+        w.write(_one_column(["z", 1.5]))  # Arrow refuses the column: row by row
+    assert ways == [True, True, False]
+    assert gpd.read_file(tmp_path / "mixed.gpkg")["a"].tolist() == ["x", "y", "z", "1.5"]
+
+
 def test_gpkg_chunks_keep_the_files_other_layers_and_their_styles(tmp_path):
     from geo.io import read_vector, write_vector
     from geo.io.gpkg_styles import QgisStyle, read_layer_styles
