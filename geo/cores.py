@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
-__all__ = ["available_cores"]
+__all__ = ["available_cores", "thread_map"]
 
 
 def available_cores() -> int:
@@ -19,3 +22,29 @@ def available_cores() -> int:
         return max(len(os.sched_getaffinity(0)), 1)
     except AttributeError:  # pragma: no cover - not Linux
         return os.cpu_count() or 1
+
+
+def thread_map(work: Callable[[Any], Any], items: Sequence[Any], threads: int) -> list[Any]:
+    """``work`` over ``items``, in order, on at most ``threads`` threads.
+
+    For work that releases the interpreter lock (shapely's and numpy's vectorised
+    calls); one item, or one thread, runs in the calling thread.
+
+    Parameters
+    ----------
+    work
+        Called once per item.
+    items
+        The items.
+    threads
+        Most threads (:func:`available_cores` sizes it).
+
+    Returns
+    -------
+    list
+        ``work(item)`` for each item, in the order of ``items``.
+    """
+    if threads <= 1 or len(items) <= 1:
+        return [work(item) for item in items]
+    with ThreadPoolExecutor(min(threads, len(items))) as pool:
+        return list(pool.map(work, items))

@@ -19,16 +19,13 @@ touches answer their points without a test (see the notes above the class).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import shapely
 from numpy.typing import NDArray
 
-from geo.cores import available_cores
+from geo.cores import available_cores, thread_map
 
 __all__ = ["BoxGrid", "PointGrid", "points_in_polygons"]
 
@@ -151,14 +148,6 @@ def _exact(
     return pi[hit], gi[hit]
 
 
-def _map(work: Callable[[Any], Any], items: list, threads: int) -> list:
-    """``work`` over ``items`` in order, on ``threads`` threads."""
-    if threads == 1 or len(items) == 1:
-        return [work(b) for b in items]
-    with ThreadPoolExecutor(min(threads, len(items))) as pool:
-        return list(pool.map(work, items))
-
-
 def points_in_polygons(
     polygons: np.ndarray | list,
     x: np.ndarray,
@@ -243,7 +232,7 @@ def points_in_polygons(
 
     # candidates: contiguous ranges of the points, one per task
     size = -(-n // max(threads, -(-n // _BLOCK)))
-    cand = _map(candidates, [slice(a, min(a + size, n)) for a in range(0, n, size)], threads)
+    cand = thread_map(candidates, [slice(a, min(a + size, n)) for a in range(0, n, size)], threads)
     pi = np.concatenate([p for p, _ in cand])
     gi = np.concatenate([g for _, g in cand])
     del cand
@@ -257,7 +246,7 @@ def points_in_polygons(
     cuts = np.searchsorted(gi, gi[np.linspace(0, len(gi), threads + 1)[1:-1].astype(np.int64)])
     edges = np.r_[0, cuts, len(gi)]
     spans = [slice(a, b) for a, b in itertools.pairwise(edges) if b > a]
-    parts = _map(lambda sl: _exact(polys, x, y, pi[sl], gi[sl]), spans, threads)
+    parts = thread_map(lambda sl: _exact(polys, x, y, pi[sl], gi[sl]), spans, threads)
     pi = np.concatenate([p for p, _ in parts])
     gi = np.concatenate([g for _, g in parts])
     srt = np.lexsort((gi, pi))

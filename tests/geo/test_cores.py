@@ -22,3 +22,23 @@ def test_a_narrowed_affinity_is_respected():
         assert available_cores() == 1
     finally:
         os.sched_setaffinity(0, before)
+
+
+def test_thread_map_keeps_the_items_order_on_several_threads():
+    import threading
+
+    from geo.cores import thread_map
+
+    seen = set()
+
+    def work(i):
+        seen.add(threading.get_ident())
+        return i * i
+
+    assert thread_map(work, list(range(50)), 2) == [i * i for i in range(50)]
+    seen.clear()
+    assert thread_map(work, [3], 4) == [9]
+    assert seen == {threading.get_ident()}  # one item: in the calling thread
+    seen.clear()
+    assert thread_map(work, [1, 2, 3], 1) == [1, 4, 9]
+    assert seen == {threading.get_ident()}

@@ -72,3 +72,16 @@ def test_nothing_crossing_returns_the_rows_as_they_are():
     assert list(out.index) == [100, 102]
     assert (np.asarray(out.geometry.array) == np.asarray(gdf.geometry.array)[[0, 2]]).all()
     assert len(clip_to_area(gdf.iloc[:0], AREA)) == 0
+
+
+def test_intersection_pairs_gives_shapelys_answers_in_order(monkeypatch):
+    import geo.overlay as overlay
+
+    rng = np.random.default_rng(5)
+    a = shapely.buffer(shapely.points(rng.uniform(0, 10, (200, 2))), rng.uniform(0.5, 3, 200))
+    b = np.array([AREA if i % 3 else box(2, 2, 8, 8) for i in range(200)], dtype=object)
+    expected = shapely.intersection(a, b)
+    monkeypatch.setattr(overlay, "available_cores", lambda: 2)  # (on a one-core runner too)
+    got = overlay.intersection_pairs(a, b)
+    assert shapely.equals_exact(got, expected, tolerance=0).all()  # to the bit
+    assert len(overlay.intersection_pairs(a[:3], b[:3])) == 3  # few pairs: one call
