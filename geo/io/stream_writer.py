@@ -239,14 +239,13 @@ class ChunkWriter:
         self._pq.write_table(table)
 
     def _write_gpkg(self, gdf: gpd.GeoDataFrame) -> None:
+        import pyarrow as pa
         import pyogrio
 
         first = not self._gpkg_open
         if not first:
             gdf = self._fit_gpkg_types(gdf)
         self._gpkg_open = True
-        import pyarrow as pa
-
         options = {"layer": self.layer, "driver": "GPKG", "append": not first,
                    "promote_to_multi": False}  # fmt: skip
         try:

@@ -108,3 +108,15 @@ def test_without_chromium_the_error_says_what_to_install(fresh_browser, tmp_path
     monkeypatch.setattr(browser, "chromium_path", lambda: None)
     with pytest.raises(RuntimeError, match="install Debian 'chromium'"):
         browser.print_pdf(_page(tmp_path), tmp_path / "x.pdf")
+
+
+def test_a_print_waits_for_a_busy_browser_no_longer_than_its_timeout(fresh_browser, tmp_path):
+    browser._LOCK.acquire()  # another thread's print, holding the browser
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(RuntimeError, match="busy with other prints"):
+            browser.print_pdf(_page(tmp_path), tmp_path / "x.pdf", timeout=0.5)
+        assert time.monotonic() - t0 < 5
+    finally:
+        browser._LOCK.release()
+    assert not (tmp_path / "x.pdf").exists()

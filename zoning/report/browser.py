@@ -248,12 +248,14 @@ def print_pdf(html_path: Path, pdf_path: Path, *, timeout: float = 120) -> Path:
     """Print the HTML file ``html_path`` to ``pdf_path`` in the kept browser.
 
     The PDF is written beside ``pdf_path`` and renamed over it: no half-written file.
+    ``timeout`` bounds the whole call, the wait for another thread's print included.
 
     Raises
     ------
     RuntimeError
-        Chromium is not installed (``apt-get install chromium``) or printing failed
-        (the browser is then closed; the next print starts a new one).
+        Chromium is not installed (``apt-get install chromium``), other prints held the
+        browser for all of ``timeout``, or printing failed (the browser is then closed;
+        the next print starts a new one).
     """
     global _BROWSER
     html_path, pdf_path = Path(html_path).resolve(), Path(pdf_path).resolve()
@@ -261,15 +263,21 @@ def print_pdf(html_path: Path, pdf_path: Path, *, timeout: float = 120) -> Path:
     if not executable:
         msg = "no PDF engine: install Debian 'chromium' (scripts/system-deps.sh)"
         raise RuntimeError(msg)
-    with _LOCK:  # one print at a time: one page, one pipe
+    deadline = time.monotonic() + timeout
+    if not _LOCK.acquire(timeout=max(timeout, 0.0)):  # one print at a time: one page, one pipe
+        msg = f"Chromium was busy with other prints for {timeout:g} s; {html_path} not printed"
+        raise RuntimeError(msg)
+    try:
         kept = _kept(executable)
         try:
-            data = kept.print_pdf(html_path.as_uri(), timeout=timeout)
+            data = kept.print_pdf(html_path.as_uri(), timeout=max(deadline - time.monotonic(), 0.1))
         except (RuntimeError, ValueError, KeyError) as err:  # (ValueError: a garbled message)
             kept.close()
             _BROWSER = None
             msg = f"Chromium could not print {html_path} to PDF: {err}"
             raise RuntimeError(msg) from err
+    finally:
+        _LOCK.release()
     tmp_pdf = pdf_path.with_name(f".{pdf_path.name}.tmp")
     tmp_pdf.write_bytes(data)
     tmp_pdf.replace(pdf_path)
