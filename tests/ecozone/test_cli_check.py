@@ -11,6 +11,7 @@ from docx import Document
 
 from ecozone.cli.main import cli
 from layers import open_store
+from tests.frames import assert_frame_equal
 
 EVIL = "<script>alert(1)</script>"
 
@@ -204,7 +205,7 @@ def test_dask_engine_honours_workers_and_distances(tmp_path, demo_points):
         cols = ["site_id", "verdict", "deciding_rules", "rules"]
         cols += [c for c in want.columns if c.startswith("dist_")]
         assert [c for c in got.columns if c.startswith("dist_")] == cols[4:]
-        pd.testing.assert_frame_equal(pd.DataFrame(got[cols]), pd.DataFrame(want[cols]))
+        assert_frame_equal(pd.DataFrame(got[cols]), pd.DataFrame(want[cols]))
         return cols[4:]
 
     _, mem_all = run(tmp_path / "all.parquet", "--distances", "all")

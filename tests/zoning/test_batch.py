@@ -11,6 +11,7 @@ import pytest
 from shapely.geometry import Point
 
 from geo.errors import InputFormatError, MissingLayerError
+from tests.frames import assert_frame_equal
 from tests.zoning.conftest import at, fwd, make_layers, random_sites, rect, sites_frame
 from zoning.check.batch import BatchSummary, load_layers, run_batch
 from zoning.check.engine import check_sites
@@ -296,7 +297,7 @@ def test_rules_distances_are_those_of_the_rules_applying_to_the_batch(tmp_path, 
     assert {"dist_redline_m", "dist_well_m", "dist_water_source_zone_m"} <= set(unknown.columns)
     assert "dist_park_m" in every.columns and every["dist_park_m"].notna().any()
     # the verdicts and every column in both do not change
-    pd.testing.assert_frame_equal(unknown, every[unknown.columns])
+    assert_frame_equal(unknown, every[unknown.columns])
     residential = run("residential", project=Project(project_type="residential"))
     np.testing.assert_array_equal(residential["dist_park_m"], every["dist_park_m"])
     # per-row project columns: a later row may be residential, so the column is there

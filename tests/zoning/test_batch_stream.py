@@ -24,6 +24,7 @@ from geo.errors import InputFormatError
 from geo.io import read_vector
 from geo.io.chunks import count_rows, iter_vector_chunks
 from geo.io.stream_writer import ChunkWriter
+from tests.frames import assert_frame_equal
 from tests.zoning.conftest import at, make_layers, random_sites
 from zoning.check.batch import BATCH_CHUNK, _chunk_rows, _output_frame, run_batch
 from zoning.check.engine import SiteChecker
@@ -101,13 +102,13 @@ def test_chunked_parallel_equals_one_pass(tmp_path, pack, mixed_sites, one_pass,
     a, b = _read(folder / f"one{suffix}"), _read(many.out)
     assert len(a) == one.checked and one.checked > 99_800
     if suffix == ".csv":
-        pd.testing.assert_frame_equal(a, b)
+        assert_frame_equal(a, b)
     else:
         assert a.crs == b.crs
-        pd.testing.assert_frame_equal(pd.DataFrame(a), pd.DataFrame(b), check_exact=True)
+        assert_frame_equal(pd.DataFrame(a), pd.DataFrame(b), check_exact=True)
     ea = pd.read_csv(one.errors_out, encoding="utf-8-sig", dtype=str, keep_default_na=False)
     eb = pd.read_csv(many.errors_out, encoding="utf-8-sig", dtype=str, keep_default_na=False)
-    pd.testing.assert_frame_equal(ea, eb)
+    assert_frame_equal(ea, eb)
     # every kind of bad row is there, once
     assert (ea["stage"] == "read").sum() == 20  # empty geometry, NaN coordinates
     assert (ea["status"] == "outside_jurisdiction").sum() == 10
@@ -132,7 +133,7 @@ def test_the_default_chunks_are_even_and_equal_one_pass(tmp_path, pack, mixed_si
     # 100 000 sites on two lanes: two chunks of 50 000, not 80 000 + 20 000
     assert even.stamp["chunk_size"] == N // 2 and even.stamp["chunks"] == 2
     a, b = gpd.read_parquet(folder / "one.parquet"), gpd.read_parquet(even.out)
-    pd.testing.assert_frame_equal(pd.DataFrame(a), pd.DataFrame(b), check_exact=True)
+    assert_frame_equal(pd.DataFrame(a), pd.DataFrame(b), check_exact=True)
     assert one.by_verdict == even.by_verdict and one.errors == even.errors
 
 
@@ -192,7 +193,7 @@ def test_repeated_id_across_chunks_reported_like_one_pass(tmp_path, pack):
     ]
     errs = [pd.read_csv(s.errors_out, encoding="utf-8-sig") for s in outs]
     for e in errs[1:]:
-        pd.testing.assert_frame_equal(errs[0], e)
+        assert_frame_equal(errs[0], e)
     e = errs[0]
     assert e["source_row"].tolist() == [4, 5, 6]
     assert "first at row 1" in e["reason"].iloc[0] and "first at row 1" in e["reason"].iloc[2]
@@ -357,7 +358,7 @@ def test_iter_vector_chunks_equals_read_vector(tmp_path, fmt):
     with pytest.warns(UserWarning):
         parts = list(iter_vector_chunks(path, chunk_size=97))
     joined = pd.concat(parts, ignore_index=True)
-    pd.testing.assert_frame_equal(pd.DataFrame(joined), pd.DataFrame(whole))
+    assert_frame_equal(pd.DataFrame(joined), pd.DataFrame(whole))
     issues = [i for p in parts for i in p.attrs["issues"]]
     assert issues == whole.attrs["issues"] and len(issues) >= 1
     for p in parts:  # each chunk carries the issues of its own rows

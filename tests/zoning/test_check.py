@@ -26,6 +26,7 @@ from geo.errors import (
     LayerValidationError,
     MissingLayerError,
 )
+from tests.frames import assert_frame_equal
 from tests.zoning.conftest import (
     C_LAT,
     C_LON,
@@ -479,7 +480,7 @@ def test_site_ids_default_and_geoseries_input(checker):
     res = checker.check(gs, project=CLEAN)
     assert list(res.sites["site_id"]) == ["1", "2"]
     res2 = check_sites(gs, pack=checker.pack, layers=make_layers(), project=CLEAN)
-    pd.testing.assert_frame_equal(
+    assert_frame_equal(
         pd.DataFrame(res.sites.drop(columns="geometry")),
         pd.DataFrame(res2.sites.drop(columns="geometry")),
     )
@@ -533,10 +534,10 @@ def _assert_same(a: CheckResult, b: CheckResult, site_id: str | None = None) -> 
 
     sa, sb = pick(a.sites), pick(b.sites)
     assert shapely.equals_exact(sa.geometry.to_numpy(), sb.geometry.to_numpy(), 0).all()
-    pd.testing.assert_frame_equal(sa.drop(columns="geometry"), sb.drop(columns="geometry"))
-    pd.testing.assert_frame_equal(pick(a.relations), pick(b.relations))
+    assert_frame_equal(sa.drop(columns="geometry"), sb.drop(columns="geometry"))
+    assert_frame_equal(pick(a.relations), pick(b.relations))
     fa, fb = pick(a.findings), pick(b.findings)
-    pd.testing.assert_frame_equal(fa.drop(columns="band"), fb.drop(columns="band"))
+    assert_frame_equal(fa.drop(columns="band"), fb.drop(columns="band"))
     assert all(
         (x is None and y is None) or shapely.equals_exact(x, y, 0)
         for x, y in zip(fa["band"], fb["band"], strict=True)
@@ -715,5 +716,5 @@ def test_a_check_without_relation_rows_gives_the_same_sites_and_findings(
     assert len(lean.relations) == 0
     assert list(lean.relations.columns) == list(full.relations.columns)
     assert (lean.relations.dtypes == full.relations.dtypes).all()
-    pd.testing.assert_frame_equal(pd.DataFrame(lean.sites), pd.DataFrame(full.sites))
-    pd.testing.assert_frame_equal(lean.findings, full.findings)
+    assert_frame_equal(pd.DataFrame(lean.sites), pd.DataFrame(full.sites))
+    assert_frame_equal(lean.findings, full.findings)

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from shapely.geometry import LineString, Point, Polygon
 
 from geo.errors import InputFormatError
+from tests.frames import assert_frame_equal
 from tests.zoning.conftest import LONLAT, make_layers, random_sites
 from tests.zoning.test_check import _assert_same
 from zoning.check.engine import SiteChecker, check_sites
@@ -71,7 +72,7 @@ def test_workers_give_the_one_worker_result(pack, layers, mixed):
             mixed, workers=workers, chunk_size=700, progress=lambda d, t: calls.append((d, t))
         )
         _assert_same(one, many)
-        pd.testing.assert_frame_equal(one.errors, many.errors)
+        assert_frame_equal(one.errors, many.errors)
         assert calls == [(min(a + 700, len(one.sites)), len(one.sites))
                          for a in range(0, len(one.sites), 700)]  # fmt: skip
     # one chunk cut into sub-blocks, and the automatic choice
@@ -175,14 +176,12 @@ def test_distances_rules_keeps_verdicts_findings_and_its_columns(pack, layers, m
         dist = {c for c in some.sites.columns if c.startswith("dist_")}
         assert dist == {f"dist_{k}_m" for k in want}
         sa = pd.DataFrame(full.sites[list(some.sites.columns)])
-        pd.testing.assert_frame_equal(
+        assert_frame_equal(
             sa.drop(columns="geometry"), pd.DataFrame(some.sites).drop(columns="geometry")
         )
-        pd.testing.assert_frame_equal(
-            full.findings.drop(columns="band"), some.findings.drop(columns="band")
-        )
+        assert_frame_equal(full.findings.drop(columns="band"), some.findings.drop(columns="band"))
         # relations: the same pairs; "outside" rows only for the kinds measured
-        pd.testing.assert_frame_equal(
+        assert_frame_equal(
             _without_outside_rows(full.relations, want),
             pd.DataFrame(some.relations).reset_index(drop=True),
         )
@@ -407,9 +406,7 @@ def test_coded_sites_hold_the_sites_values_with_their_texts_coded(pack, layers, 
     assert (coded["deciding_rules"].astype(str).str.contains(";")).any()  # lists of rules
     assert (coded["deciding_rules"].astype(str) == "").any()  # and sites without one
     other = [c for c in sites.columns if c not in ("verdict", "verdict_zh", "deciding_rules")]
-    pd.testing.assert_frame_equal(
-        pd.DataFrame(coded[other]), pd.DataFrame(sites[other]), check_dtype=False
-    )
+    assert_frame_equal(pd.DataFrame(coded[other]), pd.DataFrame(sites[other]), check_dtype=False)
     assert res.coded_sites() is sites  # once built, the frame itself
     plain = replace(res)
     assert plain.coded_sites() is plain.sites  # a plain result: its frame as it is

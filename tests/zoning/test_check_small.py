@@ -27,6 +27,7 @@ import shapely
 
 from geo.errors import InputFormatError
 from layers.store import LayerStore
+from tests.frames import assert_frame_equal
 from zoning.check.engine import SMALL_RESULT, CheckResult, SiteChecker
 from zoning.pack import load_pack
 from zoning.project import Project
@@ -167,7 +168,7 @@ def test_lazy_frames_equal_batch_frames(checker):
             a = pd.DataFrame(a[a["site_id"] == sid]).reset_index(drop=True)
             b = pd.DataFrame(getattr(one, name)).reset_index(drop=True)
             drop = [c for c in ("geometry", "band") if c in a.columns]
-            pd.testing.assert_frame_equal(a.drop(columns=drop), b.drop(columns=drop), rtol=1e-9)
+            assert_frame_equal(a.drop(columns=drop), b.drop(columns=drop), rtol=1e-9)
         assert len(one.errors) == 0
         assert list(one.errors.columns) == ["site_id", "source_row", "reason", "status"]
 
@@ -195,7 +196,7 @@ def test_small_result_pickles_and_copies_as_a_plain_result(checker):
     other = dataclasses.replace(res, stamp={"note": "replaced"})
     assert type(other) is CheckResult and other.stamp == {"note": "replaced"}
     assert other.sites["verdict"].tolist() == res.sites["verdict"].tolist()
-    pd.testing.assert_frame_equal(
+    assert_frame_equal(
         pd.DataFrame(back.findings).drop(columns="band"),
         pd.DataFrame(res.findings).drop(columns="band"),
     )
@@ -240,7 +241,7 @@ def test_check_each_gives_each_site_the_result_of_checking_it_alone(checker):
         a_stamp, b_stamp = dict(alone.stamp), dict(res.stamp)
         a_stamp.pop("checked_at"), b_stamp.pop("checked_at")
         assert b_stamp == a_stamp  # the same input checksum: this site only
-        pd.testing.assert_frame_equal(res.errors, alone.errors)
+        assert_frame_equal(res.errors, alone.errors)
         if len(alone.errors):
             assert len(res.sites) == 0
             continue
@@ -253,7 +254,7 @@ def test_check_each_gives_each_site_the_result_of_checking_it_alone(checker):
             a = pd.DataFrame(getattr(alone, name)).reset_index(drop=True)
             b = pd.DataFrame(getattr(res, name)).reset_index(drop=True)
             drop = [c for c in ("geometry", "band") if c in a.columns]
-            pd.testing.assert_frame_equal(b.drop(columns=drop), a.drop(columns=drop))
+            assert_frame_equal(b.drop(columns=drop), a.drop(columns=drop))
     # the pass mixed projects with and without exits, and a site with no checked result
     assert {p is not None and bool(p.exits) for p in projects} == {True, False}
 

@@ -16,6 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 import shapely
 
+from tests.frames import assert_frame_equal
+
 pytest.importorskip("dask_geopandas")
 pytest.importorskip("distributed")
 
@@ -110,14 +112,14 @@ def test_100k_sites_same_as_in_memory(layers, pack, client):
     dist = [c for c in mem.sites.columns if c.startswith("dist_")]
     assert len(dist) == len(set(layers) & set(pack.layer_kinds()))  # one per indexed layer
     cols = ["site_id", "verdict", "deciding_rules", "area_m2", *dist]
-    pd.testing.assert_frame_equal(
+    assert_frame_equal(
         pd.DataFrame(dsk.sites[cols]), pd.DataFrame(mem.sites[cols]), check_exact=True
     )
     assert dsk.sites.geometry.geom_equals_exact(mem.sites.geometry, 0).all()
     # every finding and relation, compared per site
-    pd.testing.assert_frame_equal(by_site(dsk.findings), by_site(mem.findings))
-    pd.testing.assert_frame_equal(by_site(dsk.relations), by_site(mem.relations))
-    pd.testing.assert_frame_equal(by_site(dsk.errors), by_site(mem.errors))
+    assert_frame_equal(by_site(dsk.findings), by_site(mem.findings))
+    assert_frame_equal(by_site(dsk.relations), by_site(mem.relations))
+    assert_frame_equal(by_site(dsk.errors), by_site(mem.errors))
     assert set(mem.errors["site_id"]) == {"s3", "s7", "s11"}
     assert mem.counts() == dsk.counts()
     assert mem.counts()["prohibited"] > 100 and mem.counts()["restricted"] > 100
@@ -132,7 +134,7 @@ def test_scheduler_address_and_input_order(layers, pack, client):
         sites, pack=pack, layers=layers, client=client.scheduler.address, npartitions=7
     )
     assert dsk.stamp["partitions"] == 7
-    pd.testing.assert_frame_equal(
+    assert_frame_equal(
         pd.DataFrame(dsk.sites.drop(columns="geometry")),
         pd.DataFrame(mem.sites.drop(columns="geometry")),
     )
@@ -212,7 +214,7 @@ def test_run_batch_dask_matches_run_batch(layers, pack, client, tmp_path, distan
     kinds = sorted(set(layers) & set(pack.layer_kinds())) if distances == "all" else RULE_DISTANCES
     assert dist == [f"dist_{k}_m" for k in kinds]
     assert got[dist].notna().any().all()  # computed, not empty columns
-    pd.testing.assert_frame_equal(
+    assert_frame_equal(
         pd.DataFrame(by_site(got).drop(columns="geometry")),
         pd.DataFrame(by_site(want).drop(columns="geometry")),
         check_dtype=False,
@@ -223,7 +225,7 @@ def test_run_batch_dask_matches_run_batch(layers, pack, client, tmp_path, distan
     assert dsk.repaired == 1  # the bow-tie
     err_m = pd.read_csv(mem.errors_out, encoding="utf-8-sig")
     err_d = pd.read_csv(dsk.errors_out, encoding="utf-8-sig")
-    pd.testing.assert_frame_equal(err_d, err_m)
+    assert_frame_equal(err_d, err_m)
     assert dsk.errors_out == tmp_path / "out.errors.csv"
     assert dsk.stamp["input_checksum"] == hashlib.sha256(src.read_bytes()).hexdigest()
     assert dsk.stamp["engine"] == "dask" and dsk.stamp["sites"] == 8_000
@@ -255,12 +257,12 @@ def test_check_sites_dask_distances_and_workers_option(layers, pack, client, tmp
     assert sorted(c for c in dsk.sites.columns if c.startswith("dist_")) == [
         f"dist_{k}_m" for k in RULE_DISTANCES
     ]
-    pd.testing.assert_frame_equal(
+    assert_frame_equal(
         pd.DataFrame(dsk.sites.drop(columns="geometry")),
         pd.DataFrame(mem.sites.drop(columns="geometry")),
     )
-    pd.testing.assert_frame_equal(by_site(dsk.relations), by_site(mem.relations))
-    pd.testing.assert_frame_equal(by_site(dsk.findings), by_site(mem.findings))
+    assert_frame_equal(by_site(dsk.relations), by_site(mem.relations))
+    assert_frame_equal(by_site(dsk.findings), by_site(mem.findings))
     src = tmp_path / "sites.parquet"
     sites.to_parquet(src)
     out = tmp_path / "out"
@@ -288,7 +290,7 @@ def test_workers_size_the_local_cluster_and_do_not_change_results(layers, pack, 
     one, two = (gpd.read_parquet(tmp_path / f"out{n}") for n in (1, 2))
     assert len(one) == runs[1].checked == 4_000 - 3  # three rows are errors
     assert one["source_row"].is_monotonic_increasing
-    pd.testing.assert_frame_equal(one, two, check_exact=True)
+    assert_frame_equal(one, two, check_exact=True)
     assert runs[1].by_verdict == runs[2].by_verdict
     errors = [(tmp_path / f"out{n}.errors.csv").read_bytes() for n in (1, 2)]
     assert errors[0] == errors[1] and errors[0].count(b"\n") == 4  # header + 3 rows
