@@ -19,6 +19,12 @@ health check; its connections fail). Run::
 
     .venv/bin/python benchmarks/bench_web_load.py [--clients 50] [--workers 2]
 
+``--first`` measures instead what the first users of a new server wait for: ``--runs``
+(3) times, the server is started, and ``--pause`` (0) seconds after it answers
+``/api/health`` a point check and the report of a point as HTML, DOCX and PDF are
+asked one after the other, twice; printed: the median and range of each answer. Run
+it with ``--workers 1``, the default of ``ecozone serve``.
+
 Nothing leaves 127.0.0.1. Target on a 2-core machine: p95 < 300 ms for point
 checks, zero errors, memory steady.
 
@@ -35,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import resource
@@ -47,6 +54,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -531,37 +539,13 @@ async def main_async(args: argparse.Namespace, url: str, pid: int) -> None:
     print(f"target (point p95 < 300 ms, no errors): {'met' if target else 'NOT met'}")
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--clients", type=int, default=50)
-    ap.add_argument("--points", type=int, default=2000)
-    ap.add_argument("--polygons", type=int, default=200)
-    ap.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
-    ap.add_argument("--threads", type=int, default=4, help="check threads per worker")
-    ap.add_argument(
-        "--processes", type=int, default=None, help="heavy-work processes per uvicorn worker"
-    )
-    ap.add_argument("--pack", default="beijing")
-    ap.add_argument("--mixed", action="store_true", help="the hostile mix (see above)")
-    ap.add_argument("--heavy", type=int, default=4, help="--mixed: heavy-polygon clients")
-    ap.add_argument("--rounds", type=int, default=2, help="--mixed: requests per heavy client")
-    ap.add_argument("--settle", type=float, default=10.0, help="--mixed: seconds before end RSS")
-    ap.add_argument("--time-limit", type=float, default=30.0, help="server --time-limit (s)")
-    ap.add_argument("--warm", type=int, default=200, help="warm-up point checks (untimed)")
-    ap.add_argument(
-        "--client",
-        choices=("raw", "httpx"),
-        default="raw",
-        help="load generator: a minimal HTTP/1.1 client (default) or httpx",
-    )
-    ap.add_argument(
-        "--store", type=Path, default=None, help="store to copy (default: data/ecozone_demo.gpkg)"
-    )
-    args = ap.parse_args()
-    src = args.store or ROOT / "data" / "ecozone_demo.gpkg"
-    if not src.is_file():
-        print(f"no store at {src}: build it with `make data` or pass --store", file=sys.stderr)
-        return 2
+@contextlib.contextmanager
+def serve(args: argparse.Namespace, src: Path) -> Iterator[tuple[str, int]]:
+    """Run ``ecozone serve`` over a temporary copy of the store ``src``; yield (URL, pid).
+
+    Yields once ``/api/health`` answers; afterwards stops the server and prints the
+    errors and worker restarts of its log.
+    """
     with tempfile.TemporaryDirectory(prefix="ecozone-bench-") as tmp:
         store = Path(tmp) / "store.gpkg"
         shutil.copyfile(src, store)
@@ -599,14 +583,9 @@ def main() -> int:
                     pass
                 if proc.poll() is not None or time.monotonic() > deadline:
                     log.seek(0)
-                    print("server did not start:", log.read()[-2000:])
-                    return 1
+                    raise SystemExit("server did not start: " + log.read()[-2000:])
                 time.sleep(0.2)
-            print(
-                f"server pid {proc.pid}, {args.workers} worker(s), {args.threads} threads each; "
-                f"{args.clients} clients; store {src.name}; {os.cpu_count()} CPUs"
-            )
-            asyncio.run(main_async(args, url, proc.pid))
+            yield url, proc.pid
         finally:
             proc.send_signal(signal.SIGINT)
             try:
@@ -625,6 +604,88 @@ def main() -> int:
             restarts = [ln for ln in lines if "died" in ln or "Terminated child" in ln]
             if restarts:
                 print(f"server log: {len(restarts)} worker restart(s): {restarts[:3]}")
+
+
+FIRST_ASKS = ("point", "html", "docx", "pdf", "point", "html", "docx", "pdf")
+
+
+def first_answers(args: argparse.Namespace, src: Path) -> int:
+    """``--first``: what the first users of a newly started server wait for.
+
+    ``--runs`` times: start the server, wait until it answers ``/api/health`` and
+    ``--pause`` seconds more (a user opening the page), then ask, one after the other,
+    a point check and the report of a point as HTML, DOCX and PDF, twice (the first
+    answers against the later ones). Prints the median and range of each answer's
+    wall time over the runs, and the load average.
+    """
+    lon, lat = 116.66, 39.91  # Tongzhou, inside the Beijing pack's jurisdiction
+    body = {"pack": args.pack, "geometry": {"type": "Point", "coordinates": [lon, lat]}}
+    times: list[list[float]] = [[] for _ in FIRST_ASKS]
+    load0 = os.getloadavg()[0]
+    for _ in range(args.runs):
+        with serve(args, src) as (url, _pid), httpx.Client(base_url=url, timeout=120) as c:
+            time.sleep(args.pause)
+            for i, ask in enumerate(FIRST_ASKS):
+                path = "/api/check" if ask == "point" else f"/api/check/report?format={ask}"
+                t = time.perf_counter()
+                r = c.post(path, json=body)
+                times[i].append(time.perf_counter() - t)
+                if r.status_code != 200:
+                    raise SystemExit(f"{ask}: {r.status_code} {r.text[:300]}")
+    print(
+        f"first answers of a new server ({args.runs} starts, {args.pause:g} s after it "
+        f"answered; pack {args.pack}; load {load0:.2f} -> {os.getloadavg()[0]:.2f})"
+    )
+    print(f"{'request':12s} {'median s':>9s} {'min':>7s} {'max':>7s}")
+    for i, ask in enumerate(FIRST_ASKS):
+        label = f"{ask} ({'first' if i < len(FIRST_ASKS) // 2 else 'again'})"
+        ts = times[i]
+        print(f"{label:12s} {statistics.median(ts):9.2f} {min(ts):7.2f} {max(ts):7.2f}")
+    return 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--points", type=int, default=2000)
+    ap.add_argument("--polygons", type=int, default=200)
+    ap.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    ap.add_argument("--threads", type=int, default=4, help="check threads per worker")
+    ap.add_argument(
+        "--processes", type=int, default=None, help="heavy-work processes per uvicorn worker"
+    )
+    ap.add_argument("--pack", default="beijing")
+    ap.add_argument("--mixed", action="store_true", help="the hostile mix (see above)")
+    ap.add_argument("--heavy", type=int, default=4, help="--mixed: heavy-polygon clients")
+    ap.add_argument("--rounds", type=int, default=2, help="--mixed: requests per heavy client")
+    ap.add_argument("--settle", type=float, default=10.0, help="--mixed: seconds before end RSS")
+    ap.add_argument("--time-limit", type=float, default=30.0, help="server --time-limit (s)")
+    ap.add_argument("--warm", type=int, default=200, help="warm-up point checks (untimed)")
+    ap.add_argument("--first", action="store_true", help="first answers of a new server")
+    ap.add_argument("--runs", type=int, default=3, help="--first: server starts")
+    ap.add_argument("--pause", type=float, default=0.0, help="--first: seconds before asking")
+    ap.add_argument(
+        "--client",
+        choices=("raw", "httpx"),
+        default="raw",
+        help="load generator: a minimal HTTP/1.1 client (default) or httpx",
+    )
+    ap.add_argument(
+        "--store", type=Path, default=None, help="store to copy (default: data/ecozone_demo.gpkg)"
+    )
+    args = ap.parse_args()
+    src = args.store or ROOT / "data" / "ecozone_demo.gpkg"
+    if not src.is_file():
+        print(f"no store at {src}: build it with `make data` or pass --store", file=sys.stderr)
+        return 2
+    if args.first:
+        return first_answers(args, src)
+    with serve(args, src) as (url, pid):
+        print(
+            f"server pid {pid}, {args.workers} worker(s), {args.threads} threads each; "
+            f"{args.clients} clients; store {src.name}; {os.cpu_count()} CPUs"
+        )
+        asyncio.run(main_async(args, url, pid))
     return 0
 
 

@@ -5,8 +5,9 @@ working (a DXF of nested blocks for two minutes, a 19 000-part polygon with 4.5 
 and every other request waited behind it. Parsing uploads, polygon and batch checks,
 reports and layer-file reading therefore run in a :class:`WorkerPool`:
 
-- each worker is a process (forked from a ``forkserver`` that has the library
-  imported, so a new worker is ready in a fraction of a second) with an address
+- each worker is a process (forked from a ``forkserver`` that has the library and
+  the report writers imported, so a new worker is ready in a fraction of a second;
+  the server starts them when it starts, :meth:`WorkerPool.start`) with an address
   space limit (``resource.setrlimit(RLIMIT_AS)``, ``--worker-memory-mb``): an input
   that needs more memory fails with :class:`MemoryError` inside the worker, which
   answers 413 and exits, and its memory returns to the system;
@@ -59,8 +60,19 @@ __all__ = [
 
 T = TypeVar("T")
 
-# Imported once in the fork server: every worker starts with them loaded.
-_PRELOAD = ["ecozone.web.tasks"]
+# Imported once in the fork server: every worker starts with them loaded. The report
+# modules (matplotlib's site map, the HTML, DOCX and PDF writers) too: a new worker's
+# first report took 1.65 s instead of 0.37 s importing them, and workers are new after
+# every recycle or kill (+125 MB of address space in each worker, shared pages).
+_PRELOAD = [
+    "ecozone.web.tasks",
+    "maps.printmap",
+    "zoning.report.build",
+    "zoning.report.html",
+    "zoning.report.docx",
+    "zoning.report.pdf",
+    "zoning.report.browser",
+]
 
 _GENERIC_500 = "服务器内部错误 / internal server error; the details are in the server log"
 
@@ -251,7 +263,7 @@ class WorkerPool:
     Parameters
     ----------
     size
-        Worker processes (started on first use).
+        Worker processes (started by :meth:`start`, or on first use).
     store_ref
         Path or URL of the layer store each worker opens.
     memory_mb
@@ -292,9 +304,13 @@ class WorkerPool:
         # threads only wait on pipes; a few per worker so queued requests keep their turn
         self._waiters = ThreadPoolExecutor(max_workers=size * 8, thread_name_prefix="ecozone-wait")
 
-    def _start(self) -> None:
+    def start(self) -> None:
+        """Start the worker processes now (else on the first task); none once shut down.
+
+        Each new worker builds the checker of ``warm_pack`` before its first task.
+        """
         with self._lock:
-            if self._started:
+            if self._started or self._closed:
                 return
             ctx = multiprocessing.get_context("forkserver")
             ctx.set_forkserver_preload(_PRELOAD)
@@ -325,7 +341,7 @@ class WorkerPool:
         self, fn: Callable[..., Any], args: tuple[Any, ...], timeout: float, what: str
     ) -> Any:
         deadline = time.monotonic() + timeout
-        self._start()
+        self.start()
         while True:
             try:
                 w = self._idle.get(timeout=max(deadline - time.monotonic(), 0.0))

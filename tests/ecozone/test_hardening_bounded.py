@@ -233,3 +233,39 @@ def test_geos_bad_alloc_is_a_memory_limit_not_a_500() -> None:
     status, code, message = _as_error(shapely.errors.GEOSException("std::bad_alloc"))
     assert (status, code) == (413, "too_complex") and "memory" in message
     assert _as_error(shapely.errors.GEOSException("TopologyException"))[0] == 500
+
+
+def _loaded(names: list[str]) -> list[str]:
+    import sys
+
+    return [n for n in names if n in sys.modules]
+
+
+def test_a_new_worker_starts_with_the_report_modules_loaded():
+    """The fork server imported them: a new worker's first report does not (#16)."""
+    from ecozone.web.workers import _PRELOAD
+
+    assert "maps.printmap" in _PRELOAD and "zoning.report.docx" in _PRELOAD
+    pool = WorkerPool(1, store_ref=None, memory_mb=None)
+
+    async def go() -> None:
+        assert await pool.run(_loaded, _PRELOAD, timeout=60, what="a") == _PRELOAD
+        assert "matplotlib" in await pool.run(_loaded, ["matplotlib"], timeout=60, what="b")
+
+    try:
+        asyncio.run(go())
+    finally:
+        pool.shutdown()
+
+
+def test_a_pool_shut_down_starts_no_worker():
+    pool = WorkerPool(1, store_ref=None, memory_mb=None)
+    pool.start()
+    first = pool.pids()
+    assert len(first) == 1
+    pool.start()  # started once
+    assert pool.pids() == first
+    pool.shutdown()
+    assert _dead(first[0])
+    pool.start()  # (a warm-up thread late after the server stopped)
+    assert pool.pids() == []

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import re
 import zipfile
 
@@ -157,13 +158,15 @@ def test_point_checks_run_without_a_thread_once_the_checker_is_built(store_path)
     """
     import threading
 
-    app = create_app(str(store_path), settings=WebSettings(threads=2))
+    # (another pack preselected: the server builds that one as it starts, not beijing)
+    app = create_app(str(store_path), settings=WebSettings(threads=2, default_pack="tongzhou"))
     packs = app.state.packs
     built_in: list[int] = []
     real_get = packs.get
 
     def get(name):
-        built_in.append(threading.get_ident())
+        if name == "beijing":
+            built_in.append(threading.get_ident())
         return real_get(name)
 
     packs.get = get
@@ -756,3 +759,22 @@ def test_map_context_shows_the_jurisdiction_once_with_its_districts(client):
         layer = next(x for x in ctx["layers"] if x["kind"] == "boundary")
         ids = [f["properties"]["feature_id"] for f in layer["features"]["features"]]
         assert ids and len(ids) == len(set(ids))  # no boundary feature drawn twice
+
+
+def test_the_server_prepares_before_the_first_request(store_path):
+    """At start: the worker processes and the default pack's checker, no request needed (#16)."""
+    import time
+
+    app = create_app(str(store_path), settings=WebSettings(processes=1, default_pack="beijing"))
+    pool, packs = app.state.heavy, app.state.packs
+    assert pool.pids() == [] and packs.ready("beijing") is None  # nothing before the start
+    with live_server(app):
+        deadline = time.monotonic() + 60
+        while not (pool.pids() and packs.ready("beijing")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        workers = pool.pids()
+        assert len(workers) == 1 and packs.ready("beijing") is not None
+    time.sleep(0.5)
+    for pid in workers:  # stopped with the server
+        status = f"/proc/{pid}/status"
+        assert not os.path.exists(status) or "zombie" in open(status).read()
