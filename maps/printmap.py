@@ -3,8 +3,9 @@
 :func:`print_map` draws layers in the local Gauss-Krüger zone (CGCS2000 3°), so one
 unit on the axes is one metre on the ground and the scale bar is true. Text uses a
 CJK font (Noto Sans CJK SC from ``fonts-noto-cjk``) so Chinese never shows as empty
-boxes; PDFs embed it as TrueType (``pdf.fonttype`` 42). Everything is drawn with
-matplotlib's object API on the Agg canvas: no pyplot, no display, no global state.
+boxes; PDFs embed TrueType fonts of just the map's characters (``pdf.fonttype`` 42).
+Everything is drawn with matplotlib's object API on the Agg canvas: no pyplot, no
+display, no global state.
 
 Geometries are drawn as one compound path per layer and style (vectorised with
 shapely), thinned to about half a pixel for display only.
@@ -12,11 +13,13 @@ shapely), thinned to about half a pixel for display only.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import math
 import os
-from collections.abc import Mapping, Sequence
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -679,6 +682,53 @@ def print_map(
     return fig
 
 
+@contextlib.contextmanager
+def _truetype_text(fig: Figure) -> Iterator[None]:
+    """Draw the text of ``fig`` with TrueType fonts of just its characters (for a PDF).
+
+    matplotlib subsets each font a PDF embeds with fontTools; for the CFF fonts of
+    Noto CJK that took about half a second a face (three faces a map) and gave fonts
+    poppler calls mismatched. Here each CFF font's characters become a small TrueType
+    font (:func:`zoning.report.pdf.truetype_subset`, the PDF reports' fonts: glyphs
+    converted once and kept), which the text uses while the figure is saved: the same
+    text, metrics and layout, as CID TrueType. TrueType fonts are left as they are.
+    """
+    from fontTools.ttLib import TTFont
+    from matplotlib import font_manager
+    from matplotlib.text import Text
+
+    from zoning.report.pdf import truetype_subset
+
+    uses: list[tuple[Text, FontProperties, Any]] = []
+    chars: dict[Any, set[str]] = {}
+    for t in fig.findobj(Text):
+        if t.get_text():
+            fp = t.get_fontproperties()
+            font = font_manager.findfont(fp)
+            uses.append((t, fp, font))
+            # (+ "lp": matplotlib measures every line's descent on it)
+            chars.setdefault(font, set("lp")).update(t.get_text())
+    with tempfile.TemporaryDirectory(prefix="ecozone-fonts-") as tmp:
+        files: dict[Any, str] = {}
+        for i, (font, used) in enumerate(chars.items()):
+            path, index = str(font), getattr(font, "face_index", 0)
+            with TTFont(path, fontNumber=index, lazy=True) as face:
+                if "CFF " not in face:
+                    continue
+            files[font] = os.path.join(tmp, f"text-{i}.ttf")
+            Path(files[font]).write_bytes(truetype_subset(path, index, "".join(sorted(used))))
+        try:
+            for t, fp, font in uses:
+                if font in files:
+                    own = fp.copy()
+                    own.set_file(files[font])
+                    t.set_fontproperties(own)
+            yield
+        finally:
+            for t, fp, _ in uses:  # the figure as it was (e.g. saved as PNG next)
+                t.set_fontproperties(fp)
+
+
 def save_print_map(fig: Figure, out: str | os.PathLike[str], *, dpi: int | None = None) -> Path:
     """Write a print map to ``.png`` or ``.pdf`` (TrueType fonts embedded in PDFs).
 
@@ -711,6 +761,7 @@ def save_print_map(fig: Figure, out: str | os.PathLike[str], *, dpi: int | None 
         replacing_file(path) as tmp,
         open(tmp, "wb") as fh,
         mpl.rc_context({"pdf.fonttype": 42, "ps.fonttype": 42}),
+        _truetype_text(fig) if fmt == "pdf" else contextlib.nullcontext(),
     ):
         fig.savefig(fh, format=fmt, dpi=dpi or fig.dpi, facecolor="white")
     log.info("saved print map to %r", str(path))

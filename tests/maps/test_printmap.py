@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import re
+import shutil
+import subprocess
 import warnings
 
 import geopandas as gpd
@@ -12,6 +15,7 @@ import numpy as np
 import pyproj
 import pytest
 import shapely
+from fontTools.ttLib import TTFont
 from geopandas.testing import assert_geodataframe_equal
 from matplotlib import font_manager
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -20,6 +24,7 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.ft2font import FT2Font
 from matplotlib.image import imread
 from matplotlib.patches import PathPatch
+from matplotlib.text import Text
 
 from geo.errors import InputFormatError
 from layers.kinds import KINDS
@@ -88,6 +93,10 @@ def sites() -> gpd.GeoDataFrame:
         geometry=[shapely.Point(116.40, 39.90), shapely.Point(116.55, 39.80)],
         crs="EPSG:4326",
     )
+
+
+def _text_artists(fig: Figure) -> list[Text]:
+    return [t for t in fig.findobj(Text) if t.get_text()]
 
 
 def _texts(fig: Figure) -> list[str]:
@@ -174,6 +183,41 @@ def test_pdf_embeds_cjk_font(tmp_path, layers):
     assert re.search(rb"/BaseFont /[A-Z]{6}\+" + re.escape(postscript.encode()), pdf)
     assert b"/FontFile2" in pdf
     assert b"/Type3" not in pdf
+    if shutil.which("pdffonts") is None:
+        return
+    # poppler reads every font as the TrueType it is said to be (matplotlib's own
+    # subsets of the CFF font were OpenType in a TrueType slot: "Mismatch between
+    # font type and embedded font file"), and gives the text back
+    fonts = subprocess.run(["pdffonts", str(out)], capture_output=True, text=True, check=True)
+    rows = fonts.stdout.splitlines()[2:]
+    assert rows and all("CID TrueType" in r and " yes yes yes " in r for r in rows), fonts.stdout
+    assert "Mismatch" not in fonts.stderr
+    page = subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True, check=True)
+    assert "Mismatch" not in page.stderr
+    for label in (TITLE, "图例", "北", "演示数据，非官方"):
+        assert label in page.stdout, label
+
+
+def test_pdf_text_is_drawn_as_on_the_png(layers):
+    """The PDF's own fonts (just the map's characters) are used only while it is saved."""
+    from maps.printmap import _truetype_text
+
+    fig = print_map(layers, title=TITLE, lang="zh", dpi=60)
+    before = [(t, t.get_fontproperties()) for t in _text_artists(fig)]
+    with _truetype_text(fig):
+        during = [t.get_fontproperties() for t, _ in before]
+        files = {fp.get_file() for fp in during}
+        assert all(f and f.endswith(".ttf") for f in files)
+        _, path, index = cjk_font()
+        with TTFont(path, fontNumber=index, lazy=True) as face:
+            width = face["hmtx"][face.getBestCmap()[ord("图")]][0]
+        for f in files:  # small TrueType fonts, with the face's glyph widths
+            with TTFont(f) as small:
+                assert "glyf" in small and os.path.getsize(f) < 200_000
+                glyph = small.getBestCmap().get(ord("图"))
+                assert glyph is None or small["hmtx"][glyph][0] == width
+    assert [t.get_fontproperties() for t, _ in before] == [fp for _, fp in before]
+    assert not any(os.path.exists(f) for f in files)  # removed
 
 
 def test_print_map_bytes_english(layers):
