@@ -3,6 +3,7 @@
 import shutil
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -120,3 +121,52 @@ def test_a_print_waits_for_a_busy_browser_no_longer_than_its_timeout(fresh_brows
     finally:
         browser._LOCK.release()
     assert not (tmp_path / "x.pdf").exists()
+
+
+def _ended_pid() -> int:
+    """The process id of a process that has ended."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+def test_profiles_left_by_ended_processes_are_removed(tmp_path):
+    """A worker killed by force leaves its profile; the next browser's start removes it."""
+    import os
+
+    old = time.time() - 2 * browser._STALE_S
+    ended, live = _ended_pid(), os.getpid()
+    folders = {
+        "left": tmp_path / f"ecozone-chromium-{ended}-abc",
+        "recent": tmp_path / f"ecozone-chromium-{ended}-new",  # its Chromium may still end
+        "live": tmp_path / f"ecozone-chromium-{live}-def",
+        "other": tmp_path / "ecozone-chromium-xyz",  # not named by ecozone's pattern
+    }
+    for name, path in folders.items():
+        (path / "Default").mkdir(parents=True)
+        (path / "Default" / "Preferences").write_text("{}")
+        if name != "recent":
+            os.utime(path, (old, old))
+    assert browser.remove_stale_profiles(tmp_path) == [folders["left"]]
+    assert not folders["left"].exists()
+    assert all(folders[k].exists() for k in ("recent", "live", "other"))
+
+
+def test_a_new_browser_sweeps_and_names_its_profile(fresh_browser, tmp_path, monkeypatch):
+    import os
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    old = time.time() - 2 * browser._STALE_S
+    left = tmp_path / f"ecozone-chromium-{_ended_pid()}-abc"
+    left.mkdir()
+    os.utime(left, (old, old))
+    b = browser.Browser(browser.chromium_path())
+    try:
+        assert not left.exists()
+        mine = [p.name for p in tmp_path.glob("ecozone-chromium-*")]
+        assert mine == [Path(b._profile).name]
+        assert mine[0].startswith(f"ecozone-chromium-{os.getpid()}-")
+    finally:
+        b.close()
+    assert not list(tmp_path.glob("ecozone-chromium-*"))

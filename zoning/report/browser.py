@@ -35,7 +35,14 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-__all__ = ["IDLE_S", "QUIET_FLAGS", "Browser", "chromium_path", "print_pdf"]
+__all__ = [
+    "IDLE_S",
+    "QUIET_FLAGS",
+    "Browser",
+    "chromium_path",
+    "print_pdf",
+    "remove_stale_profiles",
+]
 
 #: Seconds without a print after which the kept browser is closed (it holds about
 #: 150 MB).
@@ -65,6 +72,44 @@ def chromium_path() -> str | None:
     return None
 
 
+#: Profile folders are ``ecozone-chromium-<pid of the process that started it>-*``.
+_PROFILE_PREFIX = "ecozone-chromium-"
+#: A profile folder untouched this long, whose process is gone, is left over.
+_STALE_S = 600.0
+
+
+def remove_stale_profiles(folder: Path) -> list[Path]:
+    """Remove the Chromium profiles in ``folder`` whose process ended without removing them.
+
+    A browser removes its profile (2–3 MB) when it closes; a process killed by force
+    (a web worker past its time limit, or leaving at once after a task that grew its
+    memory) leaves it behind: on a long-running server, one folder per such worker.
+    A folder goes when the process in its name is gone and nothing has written to it
+    for :data:`_STALE_S` seconds (its Chromium ends as soon as its pipe closes).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The folders removed.
+    """
+    removed = []
+    now = time.time()
+    for path in folder.glob(f"{_PROFILE_PREFIX}*-*"):
+        pid = path.name[len(_PROFILE_PREFIX) :].split("-", 1)[0]
+        try:
+            if not pid.isdigit() or now - path.stat().st_mtime < _STALE_S:
+                continue
+            os.kill(int(pid), 0)  # (raises when no such process)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+        except OSError:  # gone meanwhile, or another user's process: not ours to judge
+            continue
+    if removed:
+        log.info("removed %d Chromium profile(s) left by ended processes", len(removed))
+    return removed
+
+
 class Browser:
     """One headless Chromium and its DevTools pipe.
 
@@ -80,7 +125,8 @@ class Browser:
     """
 
     def __init__(self, executable: str) -> None:
-        self._profile = tempfile.mkdtemp(prefix="ecozone-chromium-")
+        remove_stale_profiles(Path(tempfile.gettempdir()))
+        self._profile = tempfile.mkdtemp(prefix=f"{_PROFILE_PREFIX}{os.getpid()}-")
         to_child, self._commands = os.pipe()
         self._answers, from_child = os.pipe()
         # Chromium reads the pipe on descriptor 3 and writes on 4: bash puts them there
