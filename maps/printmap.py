@@ -687,8 +687,8 @@ def _truetype_text(fig: Figure) -> Iterator[None]:
     """Draw the text of ``fig`` with TrueType fonts of just its characters (for a PDF).
 
     matplotlib subsets each font a PDF embeds with fontTools; for the CFF fonts of
-    Noto CJK that took about half a second a face (three faces a map) and gave fonts
-    poppler calls mismatched. Here each CFF font's characters become a small TrueType
+    Noto CJK that took about half a second a font (three a map) and gave fonts poppler
+    calls mismatched. Here each CFF font's characters become a small TrueType
     font (:func:`zoning.report.pdf.truetype_subset`, the PDF reports' fonts: glyphs
     converted once and kept), which the text uses while the figure is saved: the same
     text, metrics and layout, as CID TrueType. TrueType fonts are left as they are.
@@ -712,11 +712,16 @@ def _truetype_text(fig: Figure) -> Iterator[None]:
         files: dict[Any, str] = {}
         for i, (font, used) in enumerate(chars.items()):
             path, index = str(font), getattr(font, "face_index", 0)
-            with TTFont(path, fontNumber=index, lazy=True) as face:
-                if "CFF " not in face:
-                    continue
+            try:
+                with TTFont(path, fontNumber=index, lazy=True) as face:
+                    if "CFF " not in face:
+                        continue
+                data = truetype_subset(path, index, "".join(sorted(used)))
+            except Exception as exc:  # (a faster font is not worth a failed map)
+                log.warning("font %s embedded as matplotlib does it: %s", path, exc)
+                continue
             files[font] = os.path.join(tmp, f"text-{i}.ttf")
-            Path(files[font]).write_bytes(truetype_subset(path, index, "".join(sorted(used))))
+            Path(files[font]).write_bytes(data)
         try:
             for t, fp, font in uses:
                 if font in files:

@@ -382,3 +382,17 @@ def test_unknown_page_is_refused():
 
     with pytest.raises(InputFormatError, match="A4"):
         page_size("Letter")
+
+
+def test_pdf_is_written_when_its_own_fonts_cannot_be_made(tmp_path, layers, monkeypatch, caplog):
+    """The faster fonts failing (a damaged font file) leaves matplotlib's embedding."""
+    import zoning.report.pdf
+
+    def broken(*args):
+        raise ValueError("damaged glyph table")
+
+    monkeypatch.setattr(zoning.report.pdf, "truetype_subset", broken)
+    out = tmp_path / "map.pdf"
+    print_map(layers, title=TITLE, out=out, lang="zh", dpi=60)
+    assert out.read_bytes().startswith(b"%PDF") and b"/FontFile" in out.read_bytes()
+    assert "damaged glyph table" in caplog.text
