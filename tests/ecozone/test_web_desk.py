@@ -294,7 +294,8 @@ def test_gcj02_basemap_lines_up(browser, store, well, gcj_package) -> None:
         pg.click("#run-check")
         pg.wait_for_selector("#result:not([hidden])")
         pg.locator("#map").scroll_into_view_if_needed()
-        pg.evaluate("(c) => ECZ_PAGE_MAP.setView([c[1], c[0]], 16, {animate: false})", want)
+        # (a block: the map that setView returns would be serialised back, 35 s)
+        pg.evaluate("(c) => { ECZ_PAGE_MAP.setView([c[1], c[0]], 16, {animate: false}); }", want)
         pg.wait_for_selector("img.leaflet-tile-loaded")
         pg.wait_for_timeout(800)
         site = pg.evaluate(
