@@ -33,6 +33,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from geo.io.atomic import replacing_file
+
 log = logging.getLogger(__name__)
 
 __all__ = [
@@ -324,9 +326,8 @@ def print_pdf(html_path: Path, pdf_path: Path, *, timeout: float = 120) -> Path:
             raise RuntimeError(msg) from err
     finally:
         _LOCK.release()
-    tmp_pdf = pdf_path.with_name(f".{pdf_path.name}.tmp")
-    tmp_pdf.write_bytes(data)
-    tmp_pdf.replace(pdf_path)
+    with replacing_file(pdf_path) as tmp:
+        tmp.write_bytes(data)
     return pdf_path
 
 
