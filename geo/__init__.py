@@ -5,6 +5,7 @@
 - :mod:`geo.chinacoords` — WGS84 ⇄ GCJ-02 (AMap/Tencent) ⇄ BD-09 (Baidu)
 - :mod:`geo.convert` — one call between any of those and any projected CRS
 - :mod:`geo.measure` — ellipsoidal area, perimeter, length; metric distance and buffers
+- :mod:`geo.scale` — the scale factor of the metric planes: plane lengths made ellipsoidal
 - :mod:`geo.io` — ``read_vector`` for every file people bring; ``write_vector``
 - :mod:`geo.raster` — GeoTIFF grids in a metric CRS
 - :mod:`geo.pip` — point-in-polygon for millions of points (``points_in_polygons``; a

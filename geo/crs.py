@@ -602,7 +602,8 @@ def local_metric_crs(geoms_or_bounds: Any, crs: Any = None) -> pyproj.CRS:
         centre of the data; UTM outside China's longitudes. Scale error is below 0.03 %
         within the zone (±1.5° of the central meridian), growing to about 0.25 % at
         4.5° away, so data spanning several zones is better handled per zone
-        (:func:`geo.measure.buffer_m` does that).
+        (:func:`geo.measure.buffer_m` does that); :mod:`geo.scale` takes the scale out
+        of distances and buffers.
 
     Raises
     ------

@@ -29,6 +29,7 @@ from benchmarks.harness.tasks import (
     PipAnswer,
     radius_of,
 )
+from tests.geodesy import geod_of_shortest_lines
 
 TO_M = Transformer.from_crs("EPSG:4326", "EPSG:4548", always_xy=True)
 GEOD = Geod(ellps="GRS80")
@@ -98,7 +99,7 @@ def ecozone_answers(tiny, tmp_path_factory):
 
 
 def _oracle_check(ds, task) -> CheckAnswer:
-    """All pairs by brute force: lon/lat topology, EPSG:4548 distances, geodesic areas."""
+    """All pairs by brute force: lon/lat topology, Geod distances, geodesic areas."""
     sites = gpd.read_parquet(_inputs(ds, task)).geometry.to_numpy()
     areal = task == "polygons"
     parts = []
@@ -113,11 +114,13 @@ def _oracle_check(ds, task) -> CheckAnswer:
         parts.append(pd.DataFrame({"site": s, "kind": kind, "feature": f, "overlap_m2": area}))
     sites_m = _metric(sites)
     wells_m = _metric(gpd.read_parquet(ds.layer_path("well")).geometry.to_numpy())
-    d = shapely.distance(sites_m[:, None], wells_m[None, :])
+    n, m = len(sites_m), len(wells_m)
+    d = geod_of_shortest_lines(np.repeat(sites_m, m), np.tile(wells_m, n), 4548).reshape(n, m)
     s, f = np.nonzero(d <= WELL_M)
     wells = pd.DataFrame({"site": s, "feature": f, "distance_m": d[s, f]})
     red_m = _metric(gpd.read_parquet(ds.layer_path("redline")).geometry.to_numpy())
-    near = shapely.distance(sites_m[:, None], red_m[None, :]).min(axis=1)
+    nearest = shapely.distance(sites_m[:, None], red_m[None, :]).argmin(axis=1)
+    near = geod_of_shortest_lines(sites_m, red_m[nearest], 4548)
     near[near > NEAREST_MAX_M] = np.nan
     return CheckAnswer(len(sites), pd.concat(parts, ignore_index=True), wells, near)
 

@@ -3,9 +3,11 @@
 Check: one ``gpd.sjoin(sites, layer, predicate="intersects")`` per polygon layer (in
 the layers' lon/lat, like every engine here), overlap areas of polygon sites by
 intersecting each joined pair and measuring it in the equal-area CRS; wells by
-``sjoin(..., predicate="dwithin", distance=30)`` in EPSG:4548 plus the pair
-distances; the nearest red line by ``gpd.sjoin_nearest(..., max_distance=10 km)`` in
-EPSG:4548.
+``sjoin(..., predicate="dwithin", distance=30 × k)`` in EPSG:4548 plus the pair
+distances; the nearest red line by ``gpd.sjoin_nearest(..., max_distance=10 km × k)`` in
+EPSG:4548. The pairs' shortest lines (``shortest_line``) give their ends, and the plane
+distances are made ellipsoidal (:func:`benchmarks.harness.tasks.ellipsoidal_m`) before
+the 30 m and 10 km thresholds.
 
 Coverage: parks reprojected to EPSG:4548 and buffered by their tier radius
 (``quad_segs=16``, as ecozone), ``sjoin`` of the parcels with the discs, the parcel ∩
@@ -28,10 +30,12 @@ from benchmarks.harness.dataset import check_ea_crs, coverage_ea_crs
 from benchmarks.harness.tasks import (
     METRIC_EPSG,
     NEAREST_MAX_M,
+    PLANE_K_MAX,
     POLYGON_KINDS,
     WELL_M,
     CheckAnswer,
     CoverageAnswer,
+    ellipsoidal_m,
     radius_of,
 )
 
@@ -87,15 +91,25 @@ def run_check(state: dict[str, Any], sites: gpd.GeoDataFrame) -> CheckAnswer:
         parts.append(pd.DataFrame({"site": s, "kind": kind, "feature": f, "overlap_m2": overlap}))
     pairs = pd.concat(parts, ignore_index=True)
     sites_m = sites.to_crs(METRIC_EPSG)
-    j = gpd.sjoin(sites_m, state["wells_m"], predicate="dwithin", distance=WELL_M)
+    j = gpd.sjoin(sites_m, state["wells_m"], predicate="dwithin", distance=WELL_M * PLANE_K_MAX)
     s, f = j.index.to_numpy(), j["index_right"].to_numpy()
-    d = sites_m.geometry.values[s].distance(state["wells_m"].geometry.values[f])
-    wells = pd.DataFrame({"site": s, "feature": f, "distance_m": d})
+    d = _ellipsoidal(sites_m.geometry.values[s], state["wells_m"].geometry.values[f])
+    keep = d <= WELL_M
+    wells = pd.DataFrame({"site": s[keep], "feature": f[keep], "distance_m": d[keep]})
     near = gpd.sjoin_nearest(
-        sites_m, state["red_m"], max_distance=NEAREST_MAX_M, distance_col="d", how="left"
+        sites_m, state["red_m"], max_distance=NEAREST_MAX_M * PLANE_K_MAX, distance_col="d"
     )
-    near = near["d"].groupby(level=0).min().reindex(range(len(sites))).to_numpy()
+    s, f = near.index.to_numpy(), near["index_right"].to_numpy()
+    d = _ellipsoidal(sites_m.geometry.values[s], state["red_m"].geometry.values[f])
+    d = pd.Series(np.where(d <= NEAREST_MAX_M, d, np.nan), index=s)
+    near = d.groupby(level=0).min().reindex(range(len(sites))).to_numpy()
     return CheckAnswer(len(sites), pairs, wells, near)
+
+
+def _ellipsoidal(a: Any, b: Any) -> np.ndarray:
+    """Ellipsoidal distances of EPSG:4548 geometry pairs, from their shortest lines."""
+    ends = shapely.get_coordinates(shapely.shortest_line(a, b)).reshape(-1, 4)
+    return ellipsoidal_m(shapely.distance(a, b), *ends.T)
 
 
 def check_answer(state: dict[str, Any], sites: gpd.GeoDataFrame, result: Any) -> CheckAnswer:

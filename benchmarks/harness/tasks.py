@@ -22,9 +22,14 @@ Measurement rules shared by every engine (so that answers are comparable):
 
 * topology (intersects, inside) on the lon/lat coordinates the layers are stored in
   (EPSG:4326), as ecozone does; a point on a boundary counts as inside;
-* distances and buffers in EPSG:4548 (CGCS2000 / 3-degree Gauss-Krüger CM 117°E);
-  every site lies in that zone (longitude ≥ 115.5°E), so ecozone, which measures
-  each site in its own zone, uses it too;
+* distances on the ellipsoid, found in EPSG:4548 (CGCS2000 / 3-degree Gauss-Krüger
+  CM 117°E; every site lies in that zone, longitude ≥ 115.5°E, so ecozone, which
+  measures each site in its own zone, uses it too): each engine finds the shortest
+  line there, searching out to the radius times :data:`PLANE_K_MAX`, and its plane
+  length is divided by the plane's scale along it (:func:`ellipsoidal_m`, the formula
+  of :mod:`geo.scale`) before the 30 m and 10 km thresholds apply. The plane alone
+  is up to 2 cm per km long here (1.2 m at 10 km, 3.6 mm at 30 m);
+* buffers (the coverage task) in EPSG:4548;
 * areas in one Albers equal-area CRS on the GRS80 ellipsoid (the one ecozone fits
   to the layers, :func:`geo.crs.equal_area_crs`): every engine transforms its
   intersection polygons into it and takes the planar area.
@@ -42,10 +47,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from geo.scale import plane_scale
+
 __all__ = [
     "COVERAGE_TIERS",
     "METRIC_EPSG",
     "NEAREST_MAX_M",
+    "PLANE_K_MAX",
     "POLYGON_KINDS",
     "TASKS",
     "WELL_M",
@@ -53,6 +61,7 @@ __all__ = [
     "CoverageAnswer",
     "MemorySampler",
     "PipAnswer",
+    "ellipsoidal_m",
     "peak_rss_mb",
     "radius_of",
 ]
@@ -72,6 +81,10 @@ WELL_M = 30.0
 NEAREST_MAX_M = 10_000.0
 #: The metric CRS of every distance and buffer.
 METRIC_EPSG = 4548
+#: The largest scale factor of that plane within 200 km of its central meridian
+#: (every site and every feature it is measured to): plane searches reach this times
+#: the ellipsoidal radius.
+PLANE_K_MAX = plane_scale(METRIC_EPSG).k_max(200_000.0)
 #: Park service tiers (min area m², radius m), largest first: GB/T 50563-2010.
 COVERAGE_TIERS: tuple[tuple[float, float], ...] = ((5000.0, 500.0), (2000.0, 300.0))
 #: Task names in run order.
@@ -231,6 +244,11 @@ class PipAnswer:
         df = pd.read_parquet(folder / "pip.parquet")
         n = int((folder / "pip_n.txt").read_text())
         return cls(n, df["point"].to_numpy(), df["polygon"].to_numpy())
+
+
+def ellipsoidal_m(plane_m: Any, ax: Any, ay: Any, bx: Any, by: Any) -> np.ndarray:
+    """Plane distances of :data:`METRIC_EPSG` on the ellipsoid, from their shortest lines' ends."""
+    return plane_scale(METRIC_EPSG).ellipsoidal(plane_m, ax, ay, bx, by)
 
 
 def peak_rss_mb() -> float:

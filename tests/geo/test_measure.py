@@ -392,3 +392,29 @@ def test_wrong_crs_label_is_caught():
 def test_non_geometry_rejected():
     with pytest.raises(GeometryError, match="not a shapely geometry"):
         geodesic_area([POLYGONS["1ha"], "POINT (1 2)"], 4326)
+
+
+@pytest.mark.parametrize(("radius_m", "tolerance_m"), [(500.0, 5e-4), (3_000.0, 0.02)])
+def test_buffer_radius_at_a_zone_edge_is_on_the_ellipsoid(radius_m, tolerance_m):
+    # 109.45°E, 22.8°N is 1.45° from its zone's central meridian: a plane buffer of
+    # 3 000 m reached 0.83 m short of 3 000 m on the ellipsoid; drawn at the centre's
+    # scale, what is left is the scale's change across the disc (x·r²/2R²)
+    ring = buffer_m(Point(109.45, 22.8), radius_m, "EPSG:4326").iloc[0]
+    lon, lat = np.asarray(ring.exterior.coords).T
+    _, _, d = WGS84_GEOD.inv(np.full(lon.size, 109.45), np.full(lat.size, 22.8), lon, lat)
+    np.testing.assert_allclose(d, radius_m, rtol=0, atol=tolerance_m)
+
+
+def test_distance_to_a_polygon_at_a_zone_edge_is_geodesic_to_a_millimetre():
+    from tests.geodesy import geod_of_shortest_lines
+
+    square = shapely.box(109.44, 22.79, 109.45, 22.80)
+    lon, lat, _ = WGS84_GEOD.fwd(109.45, 22.795, 90.0, 2_500.0)  # 2.5 km east of its side
+    got = distance_m(square, Point(lon, lat), "EPSG:4326")[0]
+    t = pyproj.Transformer.from_crs(4326, 4545, always_xy=True)
+    a = shapely.transform(square, lambda xy: np.column_stack(t.transform(*xy.T)))
+    b = Point(t.transform(lon, lat))
+    want = geod_of_shortest_lines(np.array([a]), np.array([b]), 4545)[0]
+    assert got == pytest.approx(want, abs=1e-3)
+    assert got == pytest.approx(2_500.0, abs=0.01)  # the side runs along a meridian
+    assert shapely.distance(a, b) - got > 0.6  # the plane: 70 cm long

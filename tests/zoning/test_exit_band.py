@@ -140,3 +140,21 @@ def test_site_exit_from_per_site_columns(checker):
     assert fired.loc["b", "band"].geom_type == "MultiPolygon"
     assert list(res.errors["site_id"]) == ["c"]
     assert "exit_lon" in res.errors["reason"].iloc[0]
+
+
+def test_exit_discs_at_a_zone_edge_have_their_radius_on_the_ellipsoid():
+    from zoning.check.exit_band import disc_bands
+
+    # 109.45°E, 22.8°N: 1.45° from the zone's central meridian (plane 28 cm per km long)
+    lon, lat = np.array([109.45]), np.array([22.8])
+    disc = disc_bands(lon, lat, np.array([0]), radius_m=100.0)[0]
+    x, y = np.asarray(disc.exterior.coords).T
+    _, _, d = GEOD.inv(np.full(x.size, lon[0]), np.full(x.size, lat[0]), x, y)
+    np.testing.assert_allclose(d, 100.0, rtol=0, atol=1e-3)  # the vertices, to 1 mm
+    band = exit_band([(109.45, 22.8)])
+    x, y = np.asarray(band.exterior.coords).T
+    _, _, d = GEOD.inv(np.full(x.size, 109.45), np.full(x.size, 22.8), x, y)
+    np.testing.assert_allclose(d, 100.0, rtol=0, atol=1e-3)
+    assert in_exit_band([GEOD.fwd(109.45, 22.8, 90.0, 99.995)[:2]], [(109.45, 22.8)]).tolist() == [
+        True
+    ]

@@ -16,6 +16,7 @@ from pyproj import Geod
 import zoning.check.relations as relations
 from geo.crs import metric_epsg, transform_geoms
 from geo.pip import PointGrid
+from tests.geodesy import geod_of_shortest_lines
 from tests.zoning.conftest import random_sites
 from tests.zoning.test_check import _assert_same
 from zoning.check.engine import SiteChecker
@@ -79,14 +80,16 @@ def test_nearest_distance_agrees_with_geos_for_points_outside():
     ea = fixed_equal_area_crs([index])
     rel = relate_layer(index, prepare_sites(pts, ea_crs=ea), within_m=None,
                        nearest_max_m=50_000.0, ea_crs=ea)  # fmt: skip
-    # every site is in GK zone 39 (EPSG:4548): GEOS distances in that CRS
+    # every site is in GK zone 39 (EPSG:4548): GEOS finds the nearest feature there,
+    # pyproj.Geod measures the shortest line between them on the ellipsoid
     pts_m = transform_geoms(pts, "EPSG:4326", 4548)
     feats_m = transform_geoms(index.geoms, "EPSG:4326", 4548)
     d_all = shapely.distance(pts_m[:, None], feats_m[None, :])
-    expected = d_all.min(axis=1)
-    np.testing.assert_allclose(rel.nearest_m, expected, rtol=0, atol=1e-6)
-    got_d = d_all[np.arange(len(pts)), rel.nearest_feature]
-    np.testing.assert_allclose(got_d, expected, rtol=0, atol=1e-6)  # the nearest one
+    nearest = d_all.argmin(axis=1)
+    assert rel.nearest_feature.tolist() == nearest.tolist()
+    expected = geod_of_shortest_lines(pts_m, feats_m[nearest], 4548)
+    np.testing.assert_allclose(rel.nearest_m, expected, rtol=0, atol=1e-4)
+    assert (d_all.min(axis=1) - expected > 0.05).any()  # the plane's distances were not
 
 
 def test_points_in_overlapping_features_give_every_pair_in_site_then_feature_order():
@@ -197,6 +200,55 @@ def test_metric_distance_is_geodesic_to_the_centimetre():
     assert rel.nearest_m[0] == pytest.approx(30.0, abs=0.01)
 
 
+@pytest.mark.parametrize("threshold_m", [30.0, 3_000.0])
+def test_sites_a_few_millimetres_from_a_threshold_at_a_zone_edge_are_judged_on_the_ellipsoid(
+    threshold_m,
+):
+    # 109.45°E, 22.8°N (Guangxi) is 1.45° from its Gauss-Krüger zone's central meridian
+    # (108°E): a plane metre there is 0.28 mm short, so a site 5 mm inside 3 km is 78 cm
+    # outside it in the plane. Whether a site is within the threshold, and its
+    # distance, must be pyproj.Geod's, for points and polygons, both sides of the line.
+    lon0, lat0 = 109.45, 22.8
+    well = shapely.Point(lon0, lat0)
+    river = shapely.LineString([(lon0 - 0.05, lat0 - 0.02), (lon0 - 0.05, lat0 + 0.02)])
+    geoms = np.array([well, river], dtype=object)
+    ids = np.array(["W", "R"], dtype=object)
+    index = LayerIndex("test", geoms, ids, ids.copy(), {})
+    sites = []
+    for delta in (-0.005, 0.005):
+        lon, lat, _ = GEOD.fwd(lon0, lat0, 90.0, threshold_m + delta)
+        sites.append(shapely.Point(lon, lat))
+        lon, lat, _ = GEOD.fwd(lon0, lat0, 135.0, threshold_m + delta)  # a square's corner
+        sites.append(shapely.Polygon([(lon, lat), (lon + 0.001, lat), (lon + 0.001, lat - 0.001),
+                                      (lon, lat - 0.001)]))  # fmt: skip
+    pts = np.array(sites, dtype=object)
+    ea = fixed_equal_area_crs([index])
+    block = prepare_sites(pts, ea_crs=ea)
+    assert set(block.zones) == {4545}
+    within = np.array([threshold_m, np.nan])  # the well's threshold; the river: nearest only
+    rel = relate_layer(index, block, within_m=within, nearest_max_m=20_000.0, ea_crs=ea)
+    pts_m = transform_geoms(pts, "EPSG:4326", 4545)
+    well_m = transform_geoms(geoms[:1], "EPSG:4326", 4545)[0]
+    want = geod_of_shortest_lines(pts_m, np.full(len(pts), well_m), 4545)
+    plane = shapely.distance(pts_m, well_m)
+    inside = want <= threshold_m
+    assert inside.tolist() == [True, True, False, False]  # the data is what it says
+    assert (plane[inside] > threshold_m).all()  # and the plane would have said outside
+    got = rel.relation == 2  # WITHIN_DISTANCE
+    assert rel.site[got].tolist() == np.flatnonzero(inside).tolist()
+    assert (rel.feature[got] == 0).all()
+    np.testing.assert_allclose(rel.distance_m[got], want[inside], rtol=0, atol=1e-4)
+    # nearest: the well for every site; and the river's distance from the river layer alone
+    np.testing.assert_allclose(rel.nearest_m, want, rtol=0, atol=1e-4)
+    river_only = LayerIndex("river", geoms[1:], ids[1:], ids[1:].copy(), {})
+    rr = relate_layer(river_only, prepare_sites(pts, ea_crs=ea), within_m=None,
+                      nearest_max_m=20_000.0, ea_crs=ea)  # fmt: skip
+    river_m = transform_geoms(geoms[1:], "EPSG:4326", 4545)[0]
+    want_r = geod_of_shortest_lines(pts_m, np.full(len(pts), river_m), 4545)
+    np.testing.assert_allclose(rr.nearest_m, want_r, rtol=0, atol=1e-4)
+    assert (shapely.distance(pts_m, river_m) - want_r > 1.0).all()  # 5 km: 1.4 m in the plane
+
+
 @pytest.mark.parametrize("radius_m", [30.0, 400.0])
 def test_within_distance_pairs_of_points_equal_geos_on_every_pair(radius_m):
     # a block of single points keeps no metric geometries and drops, by the segment
@@ -218,13 +270,14 @@ def test_within_distance_pairs_of_points_equal_geos_on_every_pair(radius_m):
     got = rel.relation == 2  # WITHIN_DISTANCE
     pts_m = transform_geoms(pts, "EPSG:4326", 4548)
     feats_m = transform_geoms(index.geoms, "EPSG:4326", 4548)
-    d = shapely.distance(pts_m[:, None], feats_m[None, :])
+    n, m = len(pts_m), len(feats_m)
+    d = geod_of_shortest_lines(np.repeat(pts_m, m), np.tile(feats_m, n), 4548).reshape(n, m)
     touch = shapely.intersects(pts[:, None], index.geoms[None, :])
     want_s, want_f = np.nonzero(~touch & (d <= within[None, :]))
     assert len(want_s) > 20  # the data really has pairs
     np.testing.assert_array_equal(rel.site[got], want_s)
     np.testing.assert_array_equal(rel.feature[got], want_f)
-    np.testing.assert_allclose(rel.distance_m[got], d[want_s, want_f], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(rel.distance_m[got], d[want_s, want_f], rtol=0, atol=1e-4)
 
 
 @pytest.mark.parametrize("order", [(0, 1, 2), (2, 1, 0), (1, 2, 0)])
@@ -238,7 +291,7 @@ def test_equally_near_features_give_the_lowest_one(order):
     geoms = np.array([squares[i] for i in order], dtype=object)
     seg = _Segments(geoms)
     xy = np.array([[1000.0, 1500.0], [500.0, 1500.0], [1000.0, 1000.5]])
-    feat, dist, _sure = seg.nearest(xy, 8, 5000.0)
+    feat, dist, _sure, _foot = seg.nearest(xy, 8, 5000.0)
     d_all = shapely.distance(shapely.points(xy)[:, None], geoms[None, :])
     np.testing.assert_allclose(dist, d_all.min(axis=1), atol=1e-9)
     want = [int(np.flatnonzero(row == row.min()).min()) for row in d_all]
@@ -262,7 +315,7 @@ def test_equally_near_features_give_the_lowest_one_from_geos_too(monkeypatch):
         geoms = np.array([squares[i] for i in order], dtype=object)
         pieces, owner = nearest._pieces(geoms)
         m = nearest._Metric(geoms, pieces, owner, STRtree(pieces), nearest._Segments(geoms))
-        feat, dist = nearest._points_nearest(m, xy, 50_000.0)
+        feat, dist, _ = nearest._points_nearest(m, xy, 50_000.0)
         d_all = shapely.distance(shapely.points(xy)[:, None], geoms[None, :])
         np.testing.assert_allclose(dist, d_all.min(axis=1), atol=1e-9)
         assert feat.tolist() == [int(np.flatnonzero(r == r.min()).min()) for r in d_all]
@@ -378,13 +431,17 @@ def test_few_points_measured_on_every_segment_get_the_k_d_answers(monkeypatch, m
     monkeypatch.setattr(nearest, "_DIRECT_PAIRS", 10**12)
     monkeypatch.setattr(nearest, "_DIRECT_BUDGET", 10**9)
     measured = nearest._Metric.build(twins, 4548)
-    f1, d1 = nearest._points_nearest(measured, xy, max_m)
+    f1, d1, foot1 = nearest._points_nearest(measured, xy, max_m)
     assert measured.segments._kd is None  # no tree was built
     monkeypatch.setattr(nearest, "_DIRECT_PAIRS", 0)
     searched = nearest._Metric.build(twins, 4548)
-    f2, d2 = nearest._points_nearest(searched, xy, max_m)
+    f2, d2, foot2 = nearest._points_nearest(searched, xy, max_m)
     assert searched.segments._kd is not None
     assert np.array_equal(f1, f2) and np.array_equal(d1, d2, equal_nan=True)
+    # the same nearest point too (what the distance's scale correction is taken along)
+    assert np.array_equal(foot1, foot2, equal_nan=True)
+    hit = np.isfinite(d1)
+    np.testing.assert_allclose(np.hypot(*(foot1[hit] - xy[hit]).T), d1[hit], rtol=0, atol=1e-6)
     assert np.isfinite(d1).sum() > 50  # (and some beyond 150 m)
     # against GEOS: the nearest boundary (what points outside every feature are
     # measured to), and the lowest feature at it
@@ -485,13 +542,14 @@ def test_points_far_by_grid_get_the_k_d_answers(monkeypatch, max_m, max_cells):
     monkeypatch.setattr(nearest, "_FAR_MIN_POINTS", 1_000)
     monkeypatch.setattr(nearest, "_FAR_MAX_CELLS", max_cells)
     m = nearest._Metric.build(base.geoms, 4548)
-    f1, d1 = nearest._points_nearest(m, xy, max_m)
+    f1, d1, foot1 = nearest._points_nearest(m, xy, max_m)
     far = m.segments.surely_far(xy, max_m)
     grid = m.segments._far_grid(max_m)[2]
     assert grid.size <= max_cells  # bounded work, whatever the layer's extent
     assert 0 < far.sum() < len(xy)  # some points skipped, some searched
-    f2, d2, _ = nearest._points_nearest_kd(m, xy, max_m)  # the k-d search for every point
+    f2, d2, _, foot2 = nearest._points_nearest_kd(m, xy, max_m)  # the k-d search for every point
     assert np.array_equal(f1, f2) and np.array_equal(d1, d2, equal_nan=True)
+    assert np.array_equal(foot1, foot2, equal_nan=True)
     # (distances to the boundaries: the engine asks only for points outside every feature)
     edges = np.where(shapely.get_dimensions(geoms_m) == 2, shapely.boundary(geoms_m), geoms_m)
     d_geos = shapely.distance(shapely.points(xy)[:, None], edges[None, :]).min(axis=1)
@@ -507,11 +565,11 @@ def test_any_first_k_gives_the_same_answers(max_m):
 
     base, _, xy = _wide_layer_and_points(5, 4_000, 8_000)
     m = nearest._Metric.build(base.geoms, 4548)
-    f0, d0, took = nearest._points_nearest_kd(m, xy, max_m)
+    f0, d0, took, _ = nearest._points_nearest_kd(m, xy, max_m)
     assert len(np.unique(took)) > 1  # points answered at several steps
     for seed in range(3):
         first = np.random.default_rng(seed).integers(0, len(nearest._K_STEPS), len(xy))
-        f1, d1, took1 = nearest._points_nearest_kd(m, xy, max_m, first.astype(np.int8))
+        f1, d1, took1, _ = nearest._points_nearest_kd(m, xy, max_m, first.astype(np.int8))
         assert np.array_equal(f0, f1) and np.array_equal(d0, d1, equal_nan=True)
         assert (took1 >= first).all()  # no step before a point's first
     # equally near squares: the lowest feature from any first k
@@ -522,7 +580,7 @@ def test_any_first_k_gives_the_same_answers(max_m):
                          nearest._Segments(squares))  # fmt: skip
     corner = np.array([[1000.0, 1500.0], [1000.0, 1000.5], [3000.0, 1000.0]] * 3)
     first = np.repeat(np.arange(3, dtype=np.int8), 3)
-    f, d, _ = nearest._points_nearest_kd(sq, corner, 50_000.0, first)
+    f, d, _, _ = nearest._points_nearest_kd(sq, corner, 50_000.0, first)
     d_all = shapely.distance(shapely.points(corner)[:, None], squares[None, :])
     np.testing.assert_allclose(d, d_all.min(axis=1), atol=1e-9)
     assert f.tolist() == [int(np.flatnonzero(r == r.min()).min()) for r in d_all]
@@ -538,7 +596,7 @@ def test_a_layer_of_points_is_answered_by_the_k_d_search_save_exact_ties():
     m = nearest._Metric(wells, pieces, owner, shapely.STRtree(pieces), nearest._Segments(wells))
     assert m.segments.kd is not None  # (the tree, as a batch has it)
     xy = np.concatenate([rng.uniform(-500, 10_500, (2_000, 2)), [[20_000.0, 1_000.0]]])
-    f, d, took = nearest._points_nearest_kd(m, xy, 50_000.0)
+    f, d, took, _ = nearest._points_nearest_kd(m, xy, 50_000.0)
     assert (took[:-1] == 0).all()  # no point left to GEOS
     assert took[-1] == len(nearest._K_STEPS)  # two wells exactly as near: GEOS decides
     d_all = shapely.distance(shapely.points(xy)[:, None], wells[None, :])
@@ -578,12 +636,12 @@ def test_many_points_searched_again_start_where_their_cells_learned(monkeypatch)
     monkeypatch.setattr(nearest, "_LEARN_POINTS", 4)  # (about one point a cell here)
     base, _, xy = _wide_layer_and_points(8, 20_000, 6_000)
     m = nearest._Metric.build(base.geoms, 4548)
-    f1, d1 = nearest._points_nearest(m, xy, 6_000.0)
+    f1, d1, _ = nearest._points_nearest(m, xy, 6_000.0)
     learned = m.segments.first_steps(6_000.0)
     assert learned.decided.any() and (learned.start > 0).any()
-    f2, d2 = nearest._points_nearest(m, xy, 6_000.0)  # now from the learned steps
+    f2, d2, _ = nearest._points_nearest(m, xy, 6_000.0)  # now from the learned steps
     assert np.array_equal(f1, f2) and np.array_equal(d1, d2, equal_nan=True)
-    f3, d3, _ = nearest._points_nearest_kd(m, xy, 6_000.0)  # every point from k = 8
+    f3, d3, _, _ = nearest._points_nearest_kd(m, xy, 6_000.0)  # every point from k = 8
     far = m.segments.surely_far(xy, 6_000.0)
     assert np.array_equal(f1[~far], f3[~far]) and np.array_equal(d1[~far], d3[~far], equal_nan=True)
 

@@ -99,3 +99,19 @@ def test_site_screening_reads_only_the_label_columns_with_the_same_rows(checker)
     numbered = {"well": frames["well"].assign(name=np.arange(len(frames["well"])) * 1.5)}
     labels = screen_radius(site, numbered)["label"].tolist()
     assert labels and all(isinstance(x, str) and x.replace(".", "").isdigit() for x in labels)
+
+
+def test_distances_at_a_zone_edge_are_geodesic_to_the_millimetre() -> None:
+    # 109.45°E is 1.45° from its zone's central meridian: the plane is 28 cm per km long
+    site = (109.45, 22.8)
+    cases = [(0.0, 4999.99), (90.0, 4999.99), (200.0, 1234.5), (300.0, 30.0)]
+    feats = gpd.GeoDataFrame(
+        {"feature_id": [f"f{i}" for i in range(len(cases))]},
+        geometry=[shapely.Point(GEOD.fwd(*site, az, d)[:2]) for az, d in cases],
+        crs="EPSG:4326",
+    )
+    got = screen_radius(shapely.Point(site), {"well": feats}).set_index("feature_id")
+    assert len(got) == len(cases)  # 4 999.99 m is inside the 5 km ring (the plane: 5 001.4)
+    for i, (_, d) in enumerate(cases):
+        assert got.loc[f"f{i}", "distance_m"] == pytest.approx(d, abs=1e-3)
+    assert got.loc["f0", "radius_m"] == 5000.0

@@ -10,10 +10,12 @@ projects and exits, unusable sites) and :mod:`zoning.check.layer_index` (layer i
 feature filters, access lists).
 
 Measurement: topology (intersects, inside) in lon/lat where the layers are defined;
-distances in each site's own 3° Gauss-Krüger zone (EPSG:4534–4554, sites in several
-zones are grouped by zone); overlap areas in an Albers equal-area projection on the
-CGCS2000 ellipsoid fitted to the layers. Nothing depends on the other sites of a
-batch, so checking a batch gives exactly the results of checking each site alone.
+distances on the ellipsoid, found in each site's own 3° Gauss-Krüger zone
+(EPSG:4534–4554, sites in several zones are grouped by zone) and divided by the zone's
+scale along each shortest line (:mod:`geo.scale`); overlap areas in an Albers
+equal-area projection on the CGCS2000 ellipsoid fitted to the layers. Nothing depends
+on the other sites of a batch, so checking a batch gives exactly the results of
+checking each site alone.
 The spatial work is vectorised per layer (:mod:`zoning.check.relations`: one STRtree per
 layer queried with all sites of a chunk, no Python loop over sites); big inputs are
 processed in chunks (``chunk_size``, 200 000 by default) to bound memory.

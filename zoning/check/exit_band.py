@@ -7,7 +7,8 @@ along the road from the exit. When the road line is not known, the band is the
 100 m-radius disc around the exit, which contains that stretch for any road shape.
 
 Lengths are measured in the local Gauss-Krüger zone of the exits
-(:func:`geo.crs.local_metric_crs`), true to the geodesic within 0.03 %.
+(:func:`geo.crs.local_metric_crs`); each exit's 100 m is drawn there as 100 m times the
+plane's scale factor at the exit (:mod:`geo.scale`), so the band is 100 m on the ellipsoid.
 
 Functions
 ---------
@@ -31,6 +32,7 @@ from shapely.ops import substring
 
 from geo.crs import local_metric_crs, metric_epsg, transform_geoms
 from geo.errors import GeometryError
+from geo.scale import plane_scale
 
 __all__ = ["HALF_LENGTH_M", "exit_band", "in_exit_band"]
 
@@ -104,6 +106,12 @@ def _metric(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> CRS:
     return local_metric_crs(bounds, _LONLAT)
 
 
+def _plane_lengths(length_m: float, pts_m: NDArray[Any], crs: Any) -> NDArray[np.float64]:
+    """``length_m`` on the ellipsoid, as plane lengths of ``crs`` at each of ``pts_m``."""
+    xy = shapely.get_coordinates(pts_m)
+    return plane_scale(crs).plane(length_m, xy[:, 0], xy[:, 1])
+
+
 def _road_positions(
     lines_m: NDArray[Any], pts_m: NDArray[Any], *, max_offset_m: float
 ) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
@@ -171,16 +179,17 @@ def exit_band(
     lon, lat = _exit_lonlat(exits)
     crs = _metric(lon, lat)
     pts_m = transform_geoms(shapely.points(lon, lat), _LONLAT, crs.to_wkt())
+    half = _plane_lengths(half_length_m, pts_m, crs)
     if road is None:
-        bands = shapely.buffer(pts_m, half_length_m, quad_segs=_QUAD_SEGS)
+        bands = shapely.buffer(pts_m, half, quad_segs=_QUAD_SEGS)
     else:
         lines_m = transform_geoms(_road_lines(road), _LONLAT, crs.to_wkt())
         part, s = _road_positions(lines_m, pts_m, max_offset_m=max_offset_m)
         # few exits per site: a loop over exits, not over locations
         bands = np.array(
             [
-                substring(lines_m[p], max(pos - half_length_m, 0.0), pos + half_length_m)
-                for p, pos in zip(part, s, strict=True)
+                substring(lines_m[p], max(pos - h, 0.0), pos + h)
+                for p, pos, h in zip(part, s, half, strict=True)
             ],
             dtype=object,
         )
@@ -263,19 +272,20 @@ def in_exit_band(
     exits_m = transform_geoms(shapely.points(lon, lat), _LONLAT, crs.to_wkt())
     pts_m = transform_geoms(pts_ll, _LONLAT, crs.to_wkt())
     hit = np.zeros(len(pts_m), dtype=bool)
+    half = _plane_lengths(half_length_m, exits_m, crs)
     if road is None:
-        for e in exits_m:  # few exits: loop over exits, vectorised over locations
-            hit |= shapely.dwithin(e, pts_m, half_length_m)
+        for e, h in zip(exits_m, half, strict=True):  # few exits: vectorised over locations
+            hit |= shapely.dwithin(e, pts_m, h)
         return hit
     lines_m = transform_geoms(_road_lines(road), _LONLAT, crs.to_wkt())
     part, s_exit = _road_positions(lines_m, exits_m, max_offset_m=max_offset_m)
-    for p, s_e in zip(part, s_exit, strict=True):
+    for p, s_e, h in zip(part, s_exit, half, strict=True):
         line = lines_m[p]
         lateral = shapely.distance(line, pts_m)
         # position along the road of the point of the location nearest to the road
         near = shapely.shortest_line(line, pts_m)
         s_p = shapely.line_locate_point(line, shapely.get_point(near, 0))
-        hit |= (lateral <= road_tolerance_m) & (np.abs(s_p - s_e) <= half_length_m)
+        hit |= (lateral <= road_tolerance_m) & (np.abs(s_p - s_e) <= h)
     return hit
 
 
@@ -288,8 +298,8 @@ def disc_bands(
 ) -> dict[int, BaseGeometry]:
     """Exit discs grouped by owner (site), vectorised: ``{owner: lon/lat geometry}``.
 
-    Each exit is buffered in its own metric CRS; owners with several exits get the
-    union of their discs.
+    Each exit is buffered in its own metric CRS, by ``radius_m`` on the ellipsoid;
+    owners with several exits get the union of their discs.
 
     Parameters
     ----------
@@ -314,8 +324,9 @@ def disc_bands(
     for code in np.unique(epsg):
         pos = np.flatnonzero(epsg == code)
         pm = transform_geoms(pts[pos], _LONLAT, int(code))
+        radius = _plane_lengths(radius_m, pm, int(code))
         discs[pos] = transform_geoms(
-            shapely.buffer(pm, radius_m, quad_segs=_QUAD_SEGS), int(code), _LONLAT
+            shapely.buffer(pm, radius, quad_segs=_QUAD_SEGS), int(code), _LONLAT
         )
     order = np.argsort(owner, kind="stable")
     own, start, count = np.unique(owner[order], return_index=True, return_counts=True)

@@ -1,11 +1,18 @@
 """Distances between sites and the features of one layer: within-distance pairs, nearest.
 
 The metric half of :mod:`zoning.check.relations` (which owns the layer index, the site
-block and the intersect/overlap relations). Every distance is measured in the site's own
+block and the intersect/overlap relations). Every distance is searched in the site's own
 metric CRS (Gauss-Krüger zone, UTM outside China's longitudes), where
 :meth:`zoning.check.relations.LayerIndex.metric` keeps a copy of the layer as a
 :class:`_Metric`: whole features, boundary pieces with their STRtree, and boundary
 segments with their k-d tree.
+
+Distances are returned on the ellipsoid: a search reaches the radius times the plane's
+largest scale factor near the copy (:meth:`_Metric.plane_radius`), and each answer's
+plane length is divided by the scale along its shortest line (:meth:`_Metric.ellipsoidal`,
+:mod:`geo.scale`); the radius and every threshold then apply to that. The shortest
+line's far end is the nearest point the k-d search already computes
+(:meth:`_Segments.foot`), or GEOS's ``shortest_line`` for pairs measured by GEOS.
 
 - within distance (:func:`_within_pairs`): an STRtree over the features' boundary
   *pieces* (:func:`_pieces`: runs of at most 16 segments; small features whole) queried
@@ -49,6 +56,7 @@ from numpy.typing import NDArray
 from shapely import STRtree
 
 from geo.crs import transform_geoms
+from geo.scale import PlaneScale, plane_scale, shortest_ends
 from zoning.check.prepared import warm_tree
 from zoning.check.runs import _first_of_runs, _pair_order
 
@@ -381,12 +389,24 @@ class _Segments:
             self._far.setdefault(max_m, grid)
         return self._far[max_m]
 
+    def foot(self, xy: NDArray[np.float64], seg: NDArray[np.intp]) -> NDArray[np.float64]:
+        """The point of segment ``seg[i]`` nearest to ``xy[i]`` (as in :func:`_distance2`)."""
+        x0, y0, dx, dy, inv_l2 = (c[seg] for c in self.columns)
+        t = ((xy[:, 0] - x0) * dx + (xy[:, 1] - y0) * dy) * inv_l2
+        np.minimum(np.maximum(t, 0.0, out=t), 1.0, out=t)
+        return np.column_stack([x0 + t * dx, y0 + t * dy])
+
     def _nearest_measured(
         self, xy: NDArray[np.float64], max_m: float
-    ) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
-        """Nearest feature within ``max_m`` of each point, measuring every segment."""
+    ) -> tuple[NDArray[np.intp], NDArray[np.float64], NDArray[np.float64]]:
+        """Nearest feature within ``max_m`` of each point, measuring every segment.
+
+        Also the nearest point of that feature (NaN when none): of its equally near
+        segments, the first.
+        """
         feat = np.full(len(xy), -1, dtype=np.intp)
         dist = np.full(len(xy), np.nan)
+        seg = np.zeros(len(xy), dtype=np.intp)
         step = max(1, _DIRECT_PAIRS // max(self.size, 1) // 4)
         top = np.iinfo(np.intp).max
         for i in range(0, len(xy), step):  # a few points at a time: bounded memory
@@ -395,14 +415,18 @@ class _Segments:
             best = np.sqrt(low)
             hit = best <= max_m
             # equally near segments of several features: the lowest feature
-            own = np.where(d2 == low[:, None], self.owner[None, :], top).min(axis=1)
+            tied = d2 == low[:, None]
+            own = np.where(tied, self.owner[None, :], top).min(axis=1)
+            seg[i : i + step] = np.argmax(tied & (self.owner[None, :] == own[:, None]), axis=1)
             feat[i : i + step] = np.where(hit, own, -1)
             dist[i : i + step] = np.where(hit, best, np.nan)
-        return feat, dist
+        foot = self.foot(xy, seg)
+        foot[feat < 0] = np.nan
+        return feat, dist, foot
 
     def nearest(
         self, xy: NDArray[np.float64], k: int, max_m: float
-    ) -> tuple[NDArray[np.intp], NDArray[np.float64], NDArray[np.bool_]]:
+    ) -> tuple[NDArray[np.intp], NDArray[np.float64], NDArray[np.bool_], NDArray[np.float64]]:
         """Nearest feature within ``max_m`` (-1 / NaN when none) and whether it is certain.
 
         Parameters
@@ -417,11 +441,13 @@ class _Segments:
         Returns
         -------
         tuple
-            Feature position, distance, certainty, per point.
+            Feature position, distance, certainty and the feature's nearest point
+            (shape (n, 2), NaN when none; of equally near segments of that feature,
+            the first), per point.
         """
         if not self.tree_due(len(xy)):  # few points: every segment, certain
-            feat, dist = self._nearest_measured(xy, max_m)
-            return feat, dist, np.ones(len(xy), dtype=bool)
+            feat, dist, foot = self._nearest_measured(xy, max_m)
+            return feat, dist, np.ones(len(xy), dtype=bool), foot
         n = len(self.owner)
         k = min(k, n)
         dk, ik = self.kd.query(xy, k=k, distance_upper_bound=max_m + self.hmax)
@@ -436,12 +462,14 @@ class _Segments:
             d2[~found] = np.inf
         rows = np.arange(len(xy))
         j = np.argmin(d2, axis=1)
-        if k > 1:  # equally near segments of several features: the lowest feature
+        if k > 1:  # equally near segments: the lowest feature, then its first segment
             low = d2 == d2[rows, j][:, None]
             tie = np.flatnonzero((low.sum(axis=1) > 1) & np.isfinite(d2[rows, j]))
             if len(tie):
-                own = np.where(low[tie], self.owner[ik[tie]], np.iinfo(np.intp).max)
-                j[tie] = np.argmin(own, axis=1)
+                top = np.iinfo(np.intp).max
+                own = np.where(low[tie], self.owner[ik[tie]], top)
+                first = own == own.min(axis=1)[:, None]
+                j[tie] = np.argmin(np.where(first, ik[tie], top), axis=1)
         best = np.sqrt(d2[rows, j])
         # certain when every segment within the search radius was a candidate, or when
         # every other segment is farther than the best (or than the radius): strictly,
@@ -451,8 +479,11 @@ class _Segments:
         if k == n:  # every segment was a candidate
             sure[:] = True
         hit = best <= max_m
-        feat = np.where(hit, self.owner[ik[rows, j]], -1)
-        return feat, np.where(hit, best, np.nan), sure
+        seg = ik[rows, j]
+        feat = np.where(hit, self.owner[seg], -1)
+        foot = self.foot(xy, seg)
+        foot[~hit] = np.nan
+        return feat, np.where(hit, best, np.nan), sure, foot
 
 
 @dataclass
@@ -471,6 +502,38 @@ class _Metric:
     piece_tree: STRtree
     segments: _Segments
     box: tuple[float, float, float, float] | None = None  # lon/lat box of the copy
+    #: The plane's scale (``None``: distances stay plane distances; tests of the search)
+    scale: PlaneScale | None = None
+    #: Largest distance of a piece from the plane's central meridian (m)
+    offset_m: float = 0.0
+
+    def plane_radius(self, radius_m: float) -> float:
+        """A plane search radius that finds every feature within ``radius_m`` on the ellipsoid.
+
+        A pair within ``radius_m`` lies within ``radius_m`` (times ``k``, below 1.01)
+        of a piece, so ``k`` along it is at most ``k`` at :attr:`offset_m` plus that;
+        the distances found are made ellipsoidal (:meth:`ellipsoidal`) before any
+        threshold is applied.
+        """
+        if self.scale is None:
+            return radius_m
+        return radius_m * self.scale.k_max(self.offset_m + 1.01 * radius_m)
+
+    def ellipsoidal(
+        self, plane_m: NDArray[np.float64], a: NDArray[np.float64], b: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        """Plane distances between points ``a`` and ``b`` (shape (n, 2)) on the ellipsoid."""
+        if self.scale is None:
+            return plane_m
+        return self.scale.ellipsoidal(plane_m, a[:, 0], a[:, 1], b[:, 0], b[:, 1])
+
+    def ellipsoidal_between(
+        self, plane_m: NDArray[np.float64], geoms: NDArray[Any], pieces: NDArray[Any]
+    ) -> NDArray[np.float64]:
+        """:meth:`ellipsoidal` for the distances of geometry pairs (their shortest lines)."""
+        if self.scale is None or len(plane_m) == 0:
+            return plane_m
+        return self.scale.ellipsoidal(plane_m, *shortest_ends(geoms, pieces))
 
     @classmethod
     def build(
@@ -503,7 +566,10 @@ class _Metric:
         pieces, owner = _pieces(geoms)
         if pos is not None:
             owner = pos[owner]
-        m = cls(geoms, pieces, owner, STRtree(pieces), _Segments(geoms, pos), box)
+        scale = plane_scale(int(epsg))
+        b = shapely.bounds(pieces)
+        offset = float(np.nanmax(np.abs(b[:, [0, 2]] - scale.false_easting), initial=0.0))
+        m = cls(geoms, pieces, owner, STRtree(pieces), _Segments(geoms, pos), box, scale, offset)
         warm_tree(m.piece_tree)  # shared by threads: built before
         return m
 
@@ -562,11 +628,12 @@ def _within_pairs(
     out_s, out_f, out_d = [], [], []
     for epsg, pos in block.zones.items():
         m = index.metric_near(epsg, block, pos, d_query)
-        pos = _maybe_within(m, block, block.in_search_order(pos), d_query)
+        d_plane = m.plane_radius(d_query)
+        pos = _maybe_within(m, block, block.in_search_order(pos), d_plane)
         if len(pos) == 0:
             continue
         geoms = block.metric_geoms(pos)
-        qi, qp = m.piece_tree.query(geoms, predicate="dwithin", distance=d_query)
+        qi, qp = m.piece_tree.query(geoms, predicate="dwithin", distance=d_plane)
         if len(qi) == 0:
             continue
         s = pos[qi]
@@ -580,7 +647,7 @@ def _within_pairs(
         sel = o[first]
         out_s.append(s[sel])
         out_f.append(key[sel] % nfeat)
-        out_d.append(d[sel])
+        out_d.append(m.ellipsoidal_between(d[sel], geoms[qi[sel]], m.pieces[qp[sel]]))
     if not out_s:
         return empty, empty, np.zeros(0)
     s = np.concatenate(out_s).astype(np.intp)
@@ -592,11 +659,13 @@ def _within_pairs(
 
 def _points_nearest(
     m: _Metric, xy: NDArray[np.float64], max_m: float
-) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
-    """Nearest feature and distance of points (metric CRS) outside every feature.
+) -> tuple[NDArray[np.intp], NDArray[np.float64], NDArray[np.float64]]:
+    """Nearest feature, plane distance and nearest point of points outside every feature.
 
     The k-d search over boundary segments with growing k; the points it cannot
-    certify go to the GEOS best-first search over the boundary pieces.
+    certify go to the GEOS best-first search over the boundary pieces. ``xy`` and
+    ``max_m`` are in the plane of ``m``; the nearest points (shape (n, 2)) are NaN
+    where there is no feature within ``max_m``.
     """
     seg = m.segments
     kd = len(xy) > 0 and seg.size > 0 and _kd_available()  # else GEOS does it all
@@ -605,16 +674,18 @@ def _points_nearest(
         near = np.flatnonzero(~far)  # the others: no segment within max_m, none
         nf = np.full(len(xy), -1, dtype=np.intp)
         nd = np.full(len(xy), np.nan)
+        foot = np.full((len(xy), 2), np.nan)
         if len(near) == 0 or seg.all_points:
             if len(near):
-                nf[near], nd[near] = _points_nearest_kd(m, xy[near], max_m)[:2]
-            return nf, nd
+                nf[near], nd[near], _, foot[near] = _points_nearest_kd(m, xy[near], max_m)
+            return nf, nd, foot
         learned = seg.first_steps(max_m)
         first = learned.steps(cells[near])
-        nf[near], nd[near], took = _points_nearest_kd(m, xy[near], max_m, first)
+        nf[near], nd[near], took, foot[near] = _points_nearest_kd(m, xy[near], max_m, first)
         learned.learn(cells[near], first, took)
-        return nf, nd
-    return _points_nearest_kd(m, xy, max_m)[:2]
+        return nf, nd, foot
+    f, d, _, foot = _points_nearest_kd(m, xy, max_m)
+    return f, d, foot
 
 
 def _points_nearest_kd(
@@ -622,8 +693,10 @@ def _points_nearest_kd(
     xy: NDArray[np.float64],
     max_m: float,
     first: NDArray[np.int8] | None = None,
-) -> tuple[NDArray[np.intp], NDArray[np.float64], NDArray[np.int8]]:
+) -> tuple[NDArray[np.intp], NDArray[np.float64], NDArray[np.int8], NDArray[np.float64]]:
     """:func:`_points_nearest` for every point given (no grid), and the step that answered.
+
+    Returns the nearest feature, its plane distance, the step and the nearest point.
 
     ``first``: the step of :data:`_K_STEPS` each point's search starts at (``None``:
     the first). The answers do not depend on it (see :meth:`_Segments.nearest`). The
@@ -637,16 +710,17 @@ def _points_nearest_kd(
     if first is not None and (len(steps) == 1 or not first.any()):
         first = None  # every point from the first step
     if kd and first is None:
-        f, d, sure = seg.nearest(xy, steps[0], max_m)
+        f, d, sure, ft = seg.nearest(xy, steps[0], max_m)
         if sure.all():  # the common case: every point certain at the first k
             took[:] = 0
-            return f, d, took
+            return f, d, took, ft
     nf = np.full(len(xy), -1, dtype=np.intp)
     nd = np.full(len(xy), np.nan)
+    foot = np.full((len(xy), 2), np.nan)
     todo = np.arange(len(xy))
     if kd:
         if first is None:
-            nf[sure], nd[sure], took[sure] = f[sure], d[sure], 0
+            nf[sure], nd[sure], took[sure], foot[sure] = f[sure], d[sure], 0, ft[sure]
             todo = todo[~sure]
         else:
             todo = np.flatnonzero(first == 0)
@@ -655,23 +729,25 @@ def _points_nearest_kd(
                 todo = np.sort(np.concatenate([todo, np.flatnonzero(first == s)]))
             if len(todo) == 0:
                 continue
-            f, d, sure = seg.nearest(xy[todo], steps[s], max_m)
+            f, d, sure, ft = seg.nearest(xy[todo], steps[s], max_m)
             done = todo[sure]
-            nf[done], nd[done], took[done] = f[sure], d[sure], s
+            nf[done], nd[done], took[done], foot[done] = f[sure], d[sure], s, ft[sure]
             todo = todo[~sure]
     if len(todo):
         # no max_distance: shapely would first collect every piece within it for each
         # point (slow for dense layers); the plain best-first search is cut by the caller
-        (qi, qp), d = m.piece_tree.query_nearest(
-            shapely.points(xy[todo]), return_distance=True, all_matches=True
-        )
+        pts = shapely.points(xy[todo])
+        (qi, qp), d = m.piece_tree.query_nearest(pts, return_distance=True, all_matches=True)
         # equally near pieces of several features: the lowest feature, as the k-d search
         # and the measured search answer (GEOS returns them in its tree's order)
         own = m.piece_owner[qp]
-        o = np.lexsort((own, qi))
+        o = np.lexsort((qp, own, qi))
         keep = o[_first_of_runs(qi[o])]
-        nf[todo[qi[keep]]], nd[todo[qi[keep]]] = own[keep], d[keep]
-    return nf, nd, took
+        at = todo[qi[keep]]
+        nf[at], nd[at] = own[keep], d[keep]
+        _, _, bx, by = shortest_ends(pts[qi[keep]], m.pieces[qp[keep]])
+        foot[at] = np.column_stack([bx, by])
+    return nf, nd, took, foot
 
 
 class _FirstSteps:
@@ -770,14 +846,19 @@ def _nearest(
     from above; the boundary pieces within that bound (an STRtree ``dwithin`` query)
     are the only candidates, and their exact distances give the nearest. Either way
     the result depends only on the site, never on the other sites of the block.
+
+    The searches run in the plane, out to :meth:`_Metric.plane_radius`; the distances
+    returned are ellipsoidal (:meth:`_Metric.ellipsoidal`), and ``max_m`` applies to them.
     """
     if len(block.zones) == 1 and block.all_simple_points and need.all():
         # points of one zone, none touching the layer (a single point site, most often)
         (epsg,) = block.zones
         m = index.metric_near(epsg, block, None, max_m)
         o = block.in_search_order(None)
+        xy = block.first_xy_m[o]
+        f, d, foot = _points_nearest(m, xy, m.plane_radius(max_m))
         nf, nd = np.empty(block.n, dtype=np.intp), np.empty(block.n)
-        nf[o], nd[o] = _points_nearest(m, block.first_xy_m[o], max_m)
+        nf[o], nd[o] = f, m.ellipsoidal(d, xy, foot)
         far = nd > max_m
         if far.any():
             nf[far], nd[far] = -1, np.nan
@@ -789,23 +870,28 @@ def _nearest(
         if len(pos) == 0:
             continue
         m = index.metric_near(epsg, block, pos, max_m)
-        vf, vd = _points_nearest(m, block.first_xy_m[pos], max_m)
+        max_p = m.plane_radius(max_m)
+        xy = block.first_xy_m[pos]
+        vf, vd, foot = _points_nearest(m, xy, max_p)
         single = block.simple_point[pos]
-        nf[pos[single]], nd[pos[single]] = vf[single], vd[single]
+        nf[pos[single]] = vf[single]
+        nd[pos[single]] = m.ellipsoidal(vd[single], xy[single], foot[single])
         other = np.flatnonzero(~single)
         if len(other) == 0:
             continue
         # (+1 µm: the k-d and GEOS distances may differ in the last bits)
-        bound = np.where(np.isnan(vd[other]), max_m, np.minimum(vd[other], max_m)) + 1e-6
+        bound = np.where(np.isnan(vd[other]), max_p, np.minimum(vd[other], max_p)) + 1e-6
         geoms = block.metric_geoms(pos[other])
-        qi, qp, d = _pieces_within(m, geoms, bound, max_m)
+        qi, qp, d = _pieces_within(m, geoms, bound, max_p)
         if len(qi) == 0:
             continue
         f = m.piece_owner[qp]
-        o = np.lexsort((f, d, qi))  # per site: smallest distance, then lowest feature
+        o = np.lexsort((qp, f, d, qi))  # per site: smallest distance, lowest feature, piece
         keep = o[_first_of_runs(qi[o])]
         nf[pos[other[qi[keep]]]] = f[keep]
-        nd[pos[other[qi[keep]]]] = d[keep]
+        nd[pos[other[qi[keep]]]] = m.ellipsoidal_between(
+            d[keep], geoms[qi[keep]], m.pieces[qp[keep]]
+        )
     far = nd > max_m
     nf[far], nd[far] = -1, np.nan
     return nf, nd

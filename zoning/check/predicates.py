@@ -15,8 +15,9 @@ name to a :class:`Predicate` saying
 The predicates:
 
 - ``intersects``: the site touches a feature; ``within``: it lies inside one;
-- ``within_distance``: a feature within ``distance_m`` metres, measured in the plane of
-  the site's Gauss-Krüger zone (docs/rules.md, "how distances are measured"); on
+- ``within_distance``: a feature within ``distance_m`` metres on the ellipsoid, found in
+  the plane of the site's Gauss-Krüger zone (docs/rules.md, "how distances are
+  measured"); on
   layer ``park`` without ``distance_m``, within each park's service radius from
   ``pack.park_service`` by its ``area_m2`` (parks below the smallest tier never count);
 - ``nearest`` (information): the nearest feature, within ``distance_m`` if given.

@@ -7,8 +7,9 @@ the site and the direction it lies in (东北 …) as seen from the site.
 
 Method: the site and the candidate features (found with one STRtree query per layer
 on the largest radius, padded in degrees) are projected to the site's local
-Gauss-Krüger zone (:func:`geo.crs.local_metric_crs`); distances are planar there
-(scale error < 0.03 % within the zone; the tests compare with :class:`pyproj.Geod`).
+Gauss-Krüger zone (:func:`geo.crs.local_metric_crs`); the shortest line is found there
+and its length made ellipsoidal by the plane's scale along it (:mod:`geo.scale`; the
+tests compare with :class:`pyproj.Geod`).
 The direction is the geodesic azimuth from the site's nearest point to the
 feature's nearest point (the shortest line between them); a feature the site
 touches or overlaps has distance 0 and direction 重叠 / overlapping.
@@ -27,6 +28,7 @@ from pyproj import Geod
 
 from geo.crs import local_metric_crs, transformer
 from geo.errors import InputFormatError
+from geo.scale import plane_scale, shortest_ends
 from zoning.check.layer_index import text_array
 
 __all__ = ["DEFAULT_RADII_M", "DIRECTIONS", "LABEL_COLUMNS", "direction_of", "screen_radius"]
@@ -128,6 +130,7 @@ def screen_radius(
         raise InputFormatError(msg)
     metric = local_metric_crs(site.bounds, "EPSG:4326")
     to_metric = transformer("EPSG:4326", metric)
+    scale = plane_scale(metric)
     site_m = shapely.transform(site, lambda xy: np.column_stack(to_metric.transform(*xy.T)))
     search = site.buffer(radii[-1] * _DEG_PER_M * 1.5)  # generous lon/lat window
     parts = []
@@ -142,7 +145,7 @@ def screen_radius(
         cand_m = shapely.transform(
             geoms[candidates], lambda xy: np.column_stack(to_metric.transform(*xy.T))
         )
-        dist = shapely.distance(site_m, cand_m)
+        dist = scale.ellipsoidal(shapely.distance(site_m, cand_m), *shortest_ends(site_m, cand_m))
         keep = dist <= radii[-1]
         if not keep.any():
             continue
