@@ -250,3 +250,18 @@ def test_line_site_reports_its_length_inside(checker, pack):
     row = report["sanxian_table"][0]
     assert any(f"区内长度 {inside['length_m']:,.1f} m" in s for s in row["situation_zh"])
     assert f"length inside {inside['length_m']:,.1f} m" in render_html(report, lang="en")
+
+
+def test_the_stamp_names_how_distances_were_measured(report, tmp_path):
+    from zoning.check.notes import MEASUREMENT
+    from zoning.report.html import stamp_rows
+
+    assert report["stamp"]["measurement"] == MEASUREMENT
+    rows = dict(stamp_rows(report, "zh"))
+    assert "椭球面距离" in rows["量算方法"] and MEASUREMENT in rows["量算方法"]
+    assert "ellipsoid" in dict(stamp_rows(report, "en"))["Measurement"]
+    doc = Document(str(write_reports(report, tmp_path, formats=["docx"])["docx"]))
+    assert any("椭球面距离" in c.text for r in doc.tables[-1].rows for c in r.cells)
+    # a result stamped before the method was: said, not assumed
+    old = {**report, "stamp": {k: v for k, v in report["stamp"].items() if k != "measurement"}}
+    assert "未记录" in dict(stamp_rows(old, "zh"))["量算方法"]

@@ -30,6 +30,14 @@ import shapely
 from geo.version import __version__
 from zoning.project import FLAGS
 
+#: How a check measures, stamped on every result (``stamp["measurement"]``): a name
+#: that changes whenever a measurement does, so that a verdict can be reproduced with
+#: the method it was made with. Reports print its text (:mod:`zoning.report.text`).
+#: ``ellipsoidal/1``: topology in lon/lat; distances on the GRS80 ellipsoid (the
+#: shortest line in the site's 3-degree Gauss-Krüger zone, divided by the zone's scale
+#: factor along it, :mod:`geo.scale`); areas in an Albers equal-area CRS on GRS80.
+MEASUREMENT = "ellipsoidal/1"
+
 #: Note kinds, in the order reports list them.
 NOTE_KINDS = (
     "jurisdiction", "missing_data", "demo_data", "assumption", "repair", "exception", "coords",
@@ -363,6 +371,7 @@ def check_stamp(
         "input_checksum": h.hexdigest(),
         "sites": len(s.geoms),
         "nearest_max_m": checker.nearest_max_m,
+        "measurement": MEASUREMENT,
         "skipped_rules": list(checker.skipped_rules),
         "jurisdiction_tested": checker.jurisdiction is not None,
         "rule_layers": dict(rule_layers),

@@ -67,6 +67,14 @@ def stamp_rows(report: Mapping[str, Any], lang: str) -> list[tuple[str, str]]:
             )
         )
     rows.append((label("input_checksum", lang), str(stamp.get("input_checksum", ""))))
+    method = stamp.get("measurement")
+    if method is None:  # a result stamped before the method was
+        how = label("measurement_unknown", lang)
+    elif f"measurement_{method}" in LABELS:
+        how = label(f"measurement_{method}", lang)
+    else:
+        how = str(method)
+    rows.append((label("measurement", lang), how))
     if stamp.get("checked_at"):
         rows.append((label("checked_at", lang), str(stamp["checked_at"])))
     rows.append((label("generated_at", lang), str(report.get("generated_at", ""))))

@@ -161,6 +161,21 @@ LABELS: dict[str, tuple[str, str]] = {
     "pack": ("规则包", "Rule pack"),
     "layer": ("图层", "Layer"),
     "input_checksum": ("输入校验和（SHA-256）", "Input checksum (SHA-256)"),
+    "measurement": ("量算方法", "Measurement"),
+    "measurement_unknown": (
+        "未记录（早于 ecozone 0.1.0 的结果：距离可能为高斯-克吕格平面距离）",
+        "not recorded (a result from before ecozone 0.1.0: distances may be Gauss-Krüger "
+        "plane distances)",
+    ),
+    "measurement_ellipsoidal/1": (
+        "空间关系按经纬度判断；距离为 CGCS2000（GRS80）椭球面距离：在场址所在 3° 高斯-克吕格"
+        "投影带内求最短连线，按投影长度比改正；面积为 CGCS2000 椭球上的等积投影面积"
+        "（ellipsoidal/1）",
+        "Topology in longitude/latitude; distances on the CGCS2000 (GRS80) ellipsoid: the "
+        "shortest line found in the site's 3° Gauss-Krüger zone, corrected by the zone's "
+        "scale factor; areas in an equal-area projection on the CGCS2000 ellipsoid "
+        "(ellipsoidal/1)",
+    ),
     "checked_at": ("检查时间", "Checked at"),
     "generated_at": ("生成时间", "Generated at"),
     "version": ("版本", "version"),
