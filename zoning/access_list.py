@@ -376,7 +376,7 @@ def judge_entry(entry: AccessEntry, project: Project | None) -> tuple[str, str]:
             misses.append(f"行业代码 {p.industry_code} 不属于所列行业")
         elif m is None:
             unknown.append(
-                "项目未给出行业代码（--industry-code）"
+                "项目未给出行业代码"
                 if not p.industry_code
                 else f"行业代码 {p.industry_code} 过粗，无法判断是否属于 "
                 + "、".join(c.industry_prefixes)
@@ -385,7 +385,7 @@ def judge_entry(entry: AccessEntry, project: Project | None) -> tuple[str, str]:
     if c.project_types:
         t = _project_type(p)
         if t is None:
-            unknown.append("项目未给出项目类型（--project-type）")
+            unknown.append("项目未给出项目类型")
             matched.append(None)
         else:
             matched.append(t in c.project_types)

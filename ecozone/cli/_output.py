@@ -68,6 +68,18 @@ def echo_json(data: Any) -> None:
 _UNWRAPPED = 10_000
 
 
+#: The options of ``ecozone check`` that give what a note asks for
+#: (:data:`zoning.check.notes.ASKS`); the note's own text names none.
+_OPTION_FOR = {"coords": "--coords", "industry_code": "--industry", "flags": "--flag"}
+
+
+def note_line(note: dict[str, Any]) -> str:
+    """A check note as the terminal shows it: kind, text, and the options that answer it."""
+    options = [_OPTION_FOR[a] for a in note.get("asks") or () if a in _OPTION_FOR]
+    hint = f"（命令行选项 {' '.join(options)}）" if options else ""
+    return f"注 / note ({note['kind']}): {note['text']}{hint}"
+
+
 def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """Print a rich table; no cell is ever cut short.
 

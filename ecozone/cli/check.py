@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
-from ecozone.cli._output import echo_json, handle_errors, print_table, progress_bar
+from ecozone.cli._output import echo_json, handle_errors, note_line, print_table, progress_bar
 from ecozone.cli.options import coords_opt, crs_opt, json_opt, pack_opt, store_opt, zone_opt
 
 _VERDICT_STYLE = {
@@ -487,7 +488,7 @@ def _print_result(result) -> None:
         if rows:
             print_table("findings", ["rule", "outcome", "title", "measured", "source"], rows)
         for note in result.site_to_dict(site["site_id"])["notes"]:
-            console.print(f"[dim]注 / note ({note['kind']}): {note['text']}[/]", soft_wrap=True)
+            console.print(f"[dim]{escape(note_line(note))}[/]", soft_wrap=True)
 
 
 def _batch(
@@ -595,7 +596,7 @@ def _print_batch(data: dict) -> None:
         console.print(f"  [{style}]{label}[/] ({verdict}): {count:,}")
     for note in data.get("notes") or ():  # what every site's verdict rests on
         style = "bold magenta" if note["kind"] == "demo_data" else "dim"
-        console.print(f"[{style}]注 / note ({note['kind']}): {note['text']}[/]", soft_wrap=True)
+        console.print(f"[{style}]{escape(note_line(note))}[/]", soft_wrap=True)
     if data["errors"]:
         console.print(
             f"[bold red]{data['errors']:,} rows could not be checked[/]: see {data['errors_out']}"

@@ -39,6 +39,8 @@ from .runner import EcozoneRunError, run_worker
 
 _VECTOR_SUFFIXES = (".gpkg", ".geojson", ".json", ".shp", ".csv")
 _PACK_HELP = "规则包 Rule pack (empty: the default_pack setting)"
+#: The tool's parameters that give what a check note asks for (zoning.check.notes.ASKS).
+_PARAMETER_FOR = {"coords": "COORDS", "industry_code": "INDUSTRY", "flags": "FLAGS"}
 _COORDS_HELP = (
     "输入经纬度的坐标系 / what the input's lon/lat are: wgs84 | cgcs2000 | gcj02 "
     "(高德/腾讯 AMap) | bd09 (百度 Baidu); projected layers use their own CRS"
@@ -235,7 +237,9 @@ class CheckAlgorithm(_EcozoneAlgorithm):
             + ", ".join(f"{k} {v}" for k, v in by.items())
         )
         for note in result.get("notes") or ():  # what every verdict rests on
-            text = f"注（{note['kind']}）：{note['text']}"
+            params = [_PARAMETER_FOR[a] for a in note.get("asks") or () if a in _PARAMETER_FOR]
+            hint = f"（参数 {'、'.join(params)}）" if params else ""
+            text = f"注（{note['kind']}）：{note['text']}{hint}"
             (feedback.pushWarning if note["kind"] == "demo_data" else feedback.pushInfo)(text)
         if result.get("errors"):
             feedback.pushWarning(f"{result['errors']} 行无法检查，见 {result.get('errors_out')}")

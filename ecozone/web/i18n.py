@@ -191,6 +191,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "api_title": ("REST 接口", "REST API"),
     "api_spec": ("OpenAPI 描述（JSON）", "OpenAPI description (JSON)"),
     "error": ("错误", "Error"),
+    "note_asks": ("（在上方表单填写：{fields}）", " (in the form above: {fields})"),
+    "note_asks_columns": (
+        "（在文件中加列 {columns}；中文列名亦可：行业代码，或每项特征一列，如“排放废水”填“是”）",
+        " (add the file's columns {columns}; or one column per flag, e.g. wastewater = true)",
+    ),
     "pdf_missing": ("服务器没有 PDF 引擎", "no PDF engine on the server"),
 }
 

@@ -319,3 +319,25 @@ def test_printed_tables_keep_every_cell_whole_in_a_pipe(demo_points):
     assert screening
     for r in screening:
         assert any(f" {r['label']} " in ln and f"{r['distance_m']:,.1f} m" in ln for ln in lines)
+
+
+def test_notes_name_the_options_on_the_terminal_and_none_in_the_report(tmp_path, demo_points):
+    # a note asks for what the check lacked (coordinate system, industry code, flags);
+    # the terminal names the options that give it, the report and the JSON do not
+    _, inside = demo_points
+    args = ["check", "--at", f"{inside.x},{inside.y}", "--pack", "tongzhou",
+            "--project-type", "industrial"]  # fmt: skip
+    shown = CliRunner().invoke(cli, args)
+    assert shown.exit_code in (0, 1), shown.output
+    text = " ".join(shown.output.split())  # (rich wraps long lines)
+    assert "（命令行选项 --industry）" in text and "（命令行选项 --flag）" in text
+    assert "（命令行选项 --coords）" in text
+    out = tmp_path / "r"
+    done = CliRunner().invoke(cli, [*args, "--report", str(out), "--json"])
+    assert done.exit_code in (0, 1), done.output
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    asks = {a for n in report["notes"] for a in n.get("asks", ())}
+    assert asks == {"coords", "industry_code", "flags"}
+    html = (out / "report.html").read_text(encoding="utf-8")
+    for option in ("--industry", "--flag", "--coords"):
+        assert option not in html

@@ -199,6 +199,11 @@ def test_english_and_batch(page, base, tmp_path):
     notes = page.locator("#batch-notes")
     expect(notes).to_contain_text("demonstration data (synthetic, not official)", timeout=WAIT_MS)
     expect(notes).to_contain_text("input coordinates taken as WGS84", timeout=WAIT_MS)
+    # a note that asks for something says where this page takes it (no CLI option)
+    expect(notes).to_contain_text(
+        "(in the form above: “Coordinate system (upload/paste)”)", timeout=WAIT_MS
+    )
+    assert "--coords" not in notes.inner_text()
     with page.expect_download() as dl:
         page.click("#batch-download")
     out = tmp_path / "results.csv"

@@ -206,6 +206,8 @@ def test_site_check_matches_the_cli(world):
     # the log says what the verdicts rest on: demo layers, the batch's assumptions
     log = "\n".join(run["texts"])
     assert "演示数据" in log and "注（assumption）：" in log
+    # a note that asks for something names the tool's parameter, not a CLI option
+    assert "（参数 COORDS）" in log and "--coords" not in log
 
 
 def test_site_check_into_a_project_geopackage_opens_the_verdicts(world):

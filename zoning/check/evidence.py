@@ -111,7 +111,8 @@ def mark_outside(s: _Sites, jurisdiction: shapely.Geometry | None, pack_name: st
     reason = (
         f"选址不在规则包 {pack_name!r} 的管辖范围内，不予判定 / the site lies outside the "
         f"jurisdiction of pack {pack_name!r}: its rules do not apply there. Check the "
-        "coordinates (and --coords / --crs) or choose the pack of the site's jurisdiction"
+        "coordinates and the coordinate system they are given in, or choose the pack of the "
+        "site's jurisdiction"
     )
     for i in out.tolist():
         s.reasons[i] = reason

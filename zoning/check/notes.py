@@ -44,9 +44,19 @@ NOTE_KINDS = (
 )  # fmt: skip
 
 
-def note(kind: str, text: str, text_en: str) -> dict[str, str]:
-    """One note (``kind`` one of :data:`NOTE_KINDS`)."""
-    return {"kind": kind, "text": text, "text_en": text_en}
+#: What a note can ask the user to give (``note["asks"]``): project attributes and
+#: the input's coordinate system. Each interface says where it takes them (the CLI's
+#: options, the web form's fields, the QGIS tool's parameters); the note's own text
+#: names none, as it goes into reports and result files too.
+ASKS = ("coords", "industry_code", "flags")
+
+
+def note(kind: str, text: str, text_en: str, *, asks: Sequence[str] = ()) -> dict[str, Any]:
+    """One note (``kind`` one of :data:`NOTE_KINDS`; ``asks`` a subset of :data:`ASKS`)."""
+    out: dict[str, Any] = {"kind": kind, "text": text, "text_en": text_en}
+    if asks:
+        out["asks"] = list(asks)
+    return out
 
 
 def import_hint(kind: str) -> tuple[str, str]:
@@ -63,16 +73,18 @@ def import_hint(kind: str) -> tuple[str, str]:
     return zh, en
 
 
-def coords_note(crs_text: str | None, coords: str | None) -> dict[str, str]:
+def coords_note(crs_text: str | None, coords: str | None) -> dict[str, Any]:
     """The coordinate system the input was read in (stated, as it may have been assumed)."""
     system = (coords or "wgs84").lower()
     if system in ("wgs84", "cgcs2000") and (crs_text in (None, "EPSG:4326", "OGC:CRS84")):
         return note(
             "assumption",
             "输入坐标按 WGS84/CGCS2000 经纬度（EPSG:4326）处理；如为 GCJ-02（高德、腾讯）或 "
-            "BD-09（百度）坐标，请用 --coords 指明",
+            "BD-09（百度）坐标，请指明坐标系后重新检查",
             "input coordinates taken as WGS84/CGCS2000 lon/lat (EPSG:4326); for GCJ-02 "
-            "(AMap, Tencent) or BD-09 (Baidu) coordinates give --coords",
+            "(AMap, Tencent) or BD-09 (Baidu) coordinates, give the coordinate system and "
+            "check again",
+            asks=("coords",),
         )
     src = crs_text or "EPSG:4326"
     return note(
@@ -82,7 +94,7 @@ def coords_note(crs_text: str | None, coords: str | None) -> dict[str, str]:
     )
 
 
-def project_notes(project: Any, rules: Iterable[Any] = ()) -> list[dict[str, str]]:
+def project_notes(project: Any, rules: Iterable[Any] = ()) -> list[dict[str, Any]]:
     """Assumptions about a project: development kind, and what it did not say.
 
     Parameters
@@ -129,9 +141,10 @@ def project_notes(project: Any, rules: Iterable[Any] = ()) -> list[dict[str, str
             note(
                 "assumption",
                 f"未给出行业代码：仅适用于所列行业的规则未适用（{'、'.join(ids)}）。"
-                "请用 --industry 给出 GB/T 4754-2017 行业代码后重新检查",
+                "请给出 GB/T 4754-2017 行业代码后重新检查",
                 f"no industry code given: the rules for listed industries were not applied "
-                f"({', '.join(ids)}); give the GB/T 4754-2017 code with --industry and check again",
+                f"({', '.join(ids)}); give the GB/T 4754-2017 industry code and check again",
+                asks=("industry_code",),
             )
         )
     if left["flags"]:
@@ -187,11 +200,11 @@ def left_out_rules(project: Any, rules: Iterable[Any]) -> dict[str, list[str]]:
     return out
 
 
-def _undeclared_flags_note(rule_ids: Sequence[str], flags: Sequence[str]) -> dict[str, str]:
+def _undeclared_flags_note(rule_ids: Sequence[str], flags: Sequence[str]) -> dict[str, Any]:
     """The flags rules test that the project did not declare, taken as absent.
 
     A rule whose ``when.flags_any`` names flags (废水, VOCs, 新增钢铁产能 ...) applies only
-    to a project that declares one of them (``--flag``): a project that declared none
+    to a project that declares one of them: a project that declared none
     is checked as if it had none, and this note names those flags and rules.
     """
     order = [f for f in FLAGS if f in flags]
@@ -199,15 +212,15 @@ def _undeclared_flags_note(rule_ids: Sequence[str], flags: Sequence[str]) -> dic
         "assumption",
         f"未申报的项目特征按“不涉及”判断：{'、'.join(FLAGS[f] for f in order)}；"
         f"仅适用于申报了这些特征的项目的规则未适用：{'、'.join(rule_ids)}。"
-        "如项目涉及其中任一项，请用 --flag 申报后重新检查",
+        "如项目涉及其中任一项，请申报后重新检查",
         f"project characteristics not declared were taken as absent: {', '.join(order)}; "
         f"the rules that apply only to projects declaring them were not applied: "
-        f"{', '.join(rule_ids)}. If the project has any of them, declare it with --flag and "
-        "check again",
+        f"{', '.join(rule_ids)}. If the project has any of them, declare it and check again",
+        asks=("flags",),
     )
 
 
-def per_row_projects_note(rules: Iterable[Any]) -> dict[str, str]:
+def per_row_projects_note(rules: Iterable[Any]) -> dict[str, Any]:
     """The assumptions made for projects read row by row (several projects in one check).
 
     The notes of one project (:func:`project_notes`) cannot speak for every row, so a
@@ -240,7 +253,7 @@ def per_row_projects_note(rules: Iterable[Any]) -> dict[str, str]:
     return note("assumption", zh, en)
 
 
-def repair_note() -> dict[str, str]:
+def repair_note() -> dict[str, Any]:
     """The site geometry was invalid and was repaired."""
     return note(
         "repair",
@@ -250,7 +263,7 @@ def repair_note() -> dict[str, str]:
     )
 
 
-def straddle_note(pack_name: str) -> dict[str, str]:
+def straddle_note(pack_name: str) -> dict[str, Any]:
     """The site crosses the boundary of the pack's jurisdiction."""
     return note(
         "jurisdiction",
@@ -260,7 +273,7 @@ def straddle_note(pack_name: str) -> dict[str, str]:
     )
 
 
-def missing_note(kinds: Sequence[str]) -> dict[str, str]:
+def missing_note(kinds: Sequence[str]) -> dict[str, Any]:
     """Layers without data covering the site, and what to import."""
     names = "、".join(kinds)
     cmds = "; ".join(f"ecozone layers import FILE --kind {k} --extent ADCODE" for k in kinds)
@@ -272,7 +285,7 @@ def missing_note(kinds: Sequence[str]) -> dict[str, str]:
     )
 
 
-def demo_note(synthetic: Sequence[str], deciding: Sequence[str]) -> dict[str, str]:
+def demo_note(synthetic: Sequence[str], deciding: Sequence[str]) -> dict[str, Any]:
     """Synthetic layers consulted (and those among them that decided the verdict)."""
     names = "、".join(synthetic)
     dec_zh = f"；决定结论的图层：{'、'.join(deciding)}" if deciding else ""
@@ -300,9 +313,9 @@ def site_notes(
     repaired: bool,
     project: Any = None,
     pack_name: str = "",
-) -> list[dict[str, str]]:
+) -> list[dict[str, Any]]:
     """Every note of one checked site, in :data:`NOTE_KINDS` order."""
-    out: list[dict[str, str]] = []
+    out: list[dict[str, Any]] = []
     if straddle:
         out.append(straddle_note(pack_name or str((stamp.get("pack") or {}).get("name", ""))))
     missing = list(dict.fromkeys(missing_kinds))

@@ -348,7 +348,7 @@ def _collect_notes(result: Any, rows: Mapping[str, Any], extra: Iterable[Any]) -
             notes = []
     if not notes:
         notes = list((getattr(result, "stamp", None) or {}).get("notes") or ())
-    out: list[dict[str, str]] = []
+    out: list[dict[str, Any]] = []
     for n in [*notes, *extra]:
         n = _normalise_note(n)
         if n not in out:

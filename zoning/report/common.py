@@ -63,12 +63,18 @@ def _kind_label(kind: str, lang: str, pack: Any = None) -> str:
     return info.label_zh if lang == "zh" else info.label_en
 
 
-def _normalise_note(n: Any) -> dict[str, str]:
-    """A note as ``{"kind", "text", "text_en"}`` (plain strings become kind "input")."""
+def _normalise_note(n: Any) -> dict[str, Any]:
+    """A note as ``{"kind", "text", "text_en"}``, with its ``asks`` if it has any.
+
+    Plain strings become kind "input".
+    """
     if isinstance(n, Mapping):
         text = str(n.get("text") or n.get("text_en") or "")
-        return {"kind": str(n.get("kind") or "input"), "text": text,
-                "text_en": str(n.get("text_en") or text)}  # fmt: skip
+        out: dict[str, Any] = {"kind": str(n.get("kind") or "input"), "text": text,
+                               "text_en": str(n.get("text_en") or text)}  # fmt: skip
+        if n.get("asks"):  # what it asks the user for (zoning.check.notes.ASKS)
+            out["asks"] = [str(a) for a in n["asks"]]
+        return out
     text = str(n)
     if " / " in text:  # "中文 / English" (the web app's notes)
         zh, en = text.split(" / ", 1)
@@ -76,23 +82,25 @@ def _normalise_note(n: Any) -> dict[str, str]:
     return {"kind": "input", "text": text, "text_en": text}
 
 
-def report_notes(report: Mapping[str, Any], lang: str = "zh") -> list[dict[str, str]]:
+def report_notes(report: Mapping[str, Any], lang: str = "zh") -> list[dict[str, Any]]:
     """The notes of a report in one language: ``{"kind", "kind_label", "text"}`` each.
 
-    Every renderer lists these (HTML, DOCX, PDF, the web page): repairs, assumptions,
+    A note that asks for something keeps its ``asks`` (each interface says where to give
+    it). Every renderer lists these (HTML, DOCX, PDF, the web page): repairs, assumptions,
     demonstration data, missing data, jurisdiction, exceptions, coordinates, and notes
     added after the build (plain strings are accepted).
     """
     out = []
     for n in report.get("notes") or ():
         n = _normalise_note(n)
-        out.append(
-            {
-                "kind": n["kind"],
-                "kind_label": pick(NOTE_KINDS.get(n["kind"]), lang, n["kind"]),
-                "text": n["text"] if lang == "zh" else n["text_en"],
-            }
-        )
+        one = {
+            "kind": n["kind"],
+            "kind_label": pick(NOTE_KINDS.get(n["kind"]), lang, n["kind"]),
+            "text": n["text"] if lang == "zh" else n["text_en"],
+        }
+        if n.get("asks"):
+            one["asks"] = n["asks"]
+        out.append(one)
     return out
 
 

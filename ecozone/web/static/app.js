@@ -75,6 +75,22 @@
     return String(value);
   }
 
+  /* A check note in the page's language, and where the page takes what it asks for
+     (note.asks: "coords", "industry_code", "flags"; the note's text names none): the
+     form's fields, or for a batch file its project columns (the batch form has none) */
+  function noteText(n, batch) {
+    if (typeof n === "string") { return n; }  // "zh / en" strings
+    var text = config.lang === "en" ? n.text_en || n.text : n.text;
+    var sep = config.lang === "en" ? ", " : "、";
+    var asks = n.asks || [];
+    var fields = asks.filter(function (a) { return !batch || a === "coords"; })
+      .map(function (a) { return "“" + t(a) + "”"; });
+    var columns = asks.filter(function (a) { return batch && a !== "coords"; });
+    if (fields.length) { text += t("note_asks", {fields: fields.join(sep)}); }
+    if (columns.length) { text += t("note_asks_columns", {columns: columns.join(sep)}); }
+    return text;
+  }
+
   window.ECZ = {t: t, config: config, el: el, clear: clear, api: api, showError: showError,
-    download: download, fmt: fmt};
+    download: download, fmt: fmt, noteText: noteText};
 })();

@@ -267,8 +267,8 @@
       r.project && r.project.name ? t("project_name") + ": " + r.project.name : "";
     var notes = document.getElementById("notes");
     E.clear(notes);
-    (r.notes || []).forEach(function (n) {  // "zh / en" strings, or {kind, text, text_en}
-      notes.appendChild(el("li", null, typeof n === "string" ? n : (lang === "en" ? n.text_en || n.text : n.text)));
+    (r.notes || []).forEach(function (n) {  // "zh / en" strings, or {kind, text, text_en, asks}
+      notes.appendChild(el("li", null, E.noteText(n)));
     });
 
     var tb = document.querySelector("#sanxian tbody");
@@ -459,7 +459,7 @@
     var notes = document.getElementById("batch-notes");
     E.clear(notes);
     (s.notes || []).forEach(function (n) {
-      notes.appendChild(el("li", null, E.config.lang === "en" ? n.text_en || n.text : n.text));
+      notes.appendChild(el("li", null, E.noteText(n, true)));
     });
     drawBatchMap(res.map);
     var eb = document.querySelector("#batch-errors tbody");
