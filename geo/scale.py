@@ -37,11 +37,11 @@ from numpy.typing import ArrayLike, NDArray
 
 from geo.errors import CRSDetectionError
 
-__all__ = ["PlaneScale", "plane_scale", "shortest_ends"]
+__all__ = ["ARC_PER_RAD", "PlaneScale", "plane_scale", "shortest_ends"]
 
-# Metres of meridian arc per radian (GRS80 mean): a latitude from a northing for the
-# radius of curvature, whose change over 0.2° moves k by less than 10⁻¹⁰.
-_ARC_PER_RAD = 6_367_449.0
+#: Metres of meridian arc per radian (GRS80 mean): a latitude from a northing for the
+#: radius of curvature, whose change over 0.2° moves k by less than 10⁻¹⁰.
+ARC_PER_RAD = 6_367_449.0
 _MAX_LAT = np.radians(89.0)
 
 
@@ -82,7 +82,7 @@ class PlaneScale:
         """
         x = np.asarray(x, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
-        phi = np.clip((y - self.false_northing) / (self.k0 * _ARC_PER_RAD), -_MAX_LAT, _MAX_LAT)
+        phi = np.clip((y - self.false_northing) / (self.k0 * ARC_PER_RAD), -_MAX_LAT, _MAX_LAT)
         w = 1.0 - self.e2 * np.sin(phi) ** 2
         radius = self.a * np.sqrt(1.0 - self.e2) / w  # √(ρν)
         return self.k0 * np.cosh((x - self.false_easting) / (self.k0 * radius))
@@ -135,7 +135,7 @@ class PlaneScale:
         """
         ax, bx = np.asarray(ax, dtype=np.float64), np.asarray(bx, dtype=np.float64)
         y = (np.asarray(ay, dtype=np.float64) + np.asarray(by, dtype=np.float64)) * 0.5
-        phi = np.clip((y - self.false_northing) / (self.k0 * _ARC_PER_RAD), -_MAX_LAT, _MAX_LAT)
+        phi = np.clip((y - self.false_northing) / (self.k0 * ARC_PER_RAD), -_MAX_LAT, _MAX_LAT)
         inv_kr = (1.0 - self.e2 * np.sin(phi) ** 2) / (self.k0 * self.a * np.sqrt(1.0 - self.e2))
         ua = (ax - self.false_easting) * inv_kr
         ub = (bx - self.false_easting) * inv_kr

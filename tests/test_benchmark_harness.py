@@ -13,6 +13,7 @@ import json
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import pytest
 import shapely
 from pyproj import Geod, Transformer
@@ -152,7 +153,14 @@ def test_ecozone_coverage_matches_oracle(tiny, ecozone_answers):
     parks = gpd.read_parquet(tiny.layer_path("park"))
     res = gpd.read_parquet(tiny.layer_path("residential"))
     r = radius_of(parks["area_m2"].to_numpy())
-    discs = shapely.buffer(_metric(parks.geometry.to_numpy())[r > 0], r[r > 0], quad_segs=16)
+    parks_m = _metric(parks.geometry.to_numpy())[r > 0]
+    # the radii are metres on the ellipsoid: PROJ's scale factor at each park's box centre
+    b = shapely.bounds(parks_m)
+    lon, lat = Transformer.from_crs(4548, 4326, always_xy=True).transform(
+        (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+    )
+    k = pyproj.Proj(4548).get_factors(lon, lat).meridional_scale
+    discs = shapely.buffer(parks_m, r[r > 0] * k, quad_segs=16)
     service = shapely.union_all(discs)
     res_m = _metric(res.geometry.to_numpy())
     covered_share = shapely.area(shapely.intersection(res_m, service)) / shapely.area(res_m)

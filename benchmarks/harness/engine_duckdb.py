@@ -47,9 +47,14 @@ from benchmarks.harness.tasks import (
     CheckAnswer,
     CoverageAnswer,
     ellipsoidal_m,
+    scale_factor_sql,
 )
 
 NAME = "duckdb"
+# the plane's scale factor at the centre of a park's box (service radii on the ellipsoid)
+_PARK_SCALE = scale_factor_sql(
+    "(ST_XMin(geom_m) + ST_XMax(geom_m)) / 2", "(ST_YMin(geom_m) + ST_YMax(geom_m)) / 2"
+)
 NEAREST_STEPS_M = (250.0, 1000.0, 4000.0, NEAREST_MAX_M * PLANE_K_MAX)
 # the ends of the shortest line ``l`` (plane coordinates), for the ellipsoidal distance
 _ENDS = (
@@ -247,8 +252,8 @@ def run_coverage(state: dict[str, Any]) -> CoverageAnswer:
     con, ea = state["con"], state["ea"]
     (big_a, big_r), (small_a, small_r) = COVERAGE_TIERS
     con.execute(
-        "CREATE OR REPLACE TABLE discs AS SELECT fid, ST_Buffer(geom_m, CASE WHEN area_m2 >= "
-        f"{big_a} THEN {big_r} ELSE {small_r} END, 16) AS geom FROM l_park "
+        "CREATE OR REPLACE TABLE discs AS SELECT fid, ST_Buffer(geom_m, (CASE WHEN area_m2 >= "
+        f"{big_a} THEN {big_r} ELSE {small_r} END) * {_PARK_SCALE}, 16) AS geom FROM l_park "
         f"WHERE area_m2 >= {small_a}"
     )
     to_ea = f"'EPSG:{METRIC_EPSG}', {ea}, always_xy := true"

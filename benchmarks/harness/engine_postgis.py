@@ -48,9 +48,14 @@ from benchmarks.harness.tasks import (
     CheckAnswer,
     CoverageAnswer,
     ellipsoidal_m,
+    scale_factor_sql,
 )
 
 NAME = "postgis"
+# the plane's scale factor at the centre of a park's box (service radii on the ellipsoid)
+_PARK_SCALE = scale_factor_sql(
+    "(ST_XMin(geom_m) + ST_XMax(geom_m)) / 2", "(ST_YMin(geom_m) + ST_YMax(geom_m)) / 2"
+)
 # the ends of the shortest line ``l`` (plane coordinates), for the ellipsoidal distance
 _ENDS = "ST_X(ST_StartPoint(l)), ST_Y(ST_StartPoint(l)), ST_X(ST_EndPoint(l)), ST_Y(ST_EndPoint(l))"
 ROOT = Path(__file__).resolve().parents[2]
@@ -293,8 +298,8 @@ def run_coverage(state: dict[str, Any]) -> CoverageAnswer:
     (big_a, big_r), (small_a, small_r) = COVERAGE_TIERS
     con.execute("DROP TABLE IF EXISTS discs")
     con.execute(
-        "CREATE TABLE discs AS SELECT fid, ST_Buffer(geom_m, CASE WHEN area_m2 >= "
-        f"{big_a} THEN {big_r} ELSE {small_r} END, 'quad_segs=16') AS geom "
+        "CREATE TABLE discs AS SELECT fid, ST_Buffer(geom_m, (CASE WHEN area_m2 >= "
+        f"{big_a} THEN {big_r} ELSE {small_r} END) * {_PARK_SCALE}, 'quad_segs=16') AS geom "
         f"FROM l_park WHERE area_m2 >= {small_a}"
     )
     con.execute("CREATE INDEX ON discs USING GIST (geom)")

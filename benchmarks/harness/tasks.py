@@ -29,7 +29,9 @@ Measurement rules shared by every engine (so that answers are comparable):
   length is divided by the plane's scale along it (:func:`ellipsoidal_m`, the formula
   of :mod:`geo.scale`) before the 30 m and 10 km thresholds apply. The plane alone
   is up to 2 cm per km long here (1.2 m at 10 km, 3.6 mm at 30 m);
-* buffers (the coverage task) in EPSG:4548;
+* buffers (the coverage task) in EPSG:4548, each park's service radius (metres on the
+  ellipsoid) times the plane's scale factor at the centre of the park's box
+  (:func:`plane_radii`; in SQL :func:`scale_factor_sql`, the same formula);
 * areas in one Albers equal-area CRS on the GRS80 ellipsoid (the one ecozone fits
   to the layers, :func:`geo.crs.equal_area_crs`): every engine transforms its
   intersection polygons into it and takes the planar area.
@@ -47,7 +49,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from geo.scale import plane_scale
+from geo.scale import ARC_PER_RAD, plane_scale
 
 __all__ = [
     "COVERAGE_TIERS",
@@ -63,7 +65,9 @@ __all__ = [
     "PipAnswer",
     "ellipsoidal_m",
     "peak_rss_mb",
+    "plane_radii",
     "radius_of",
+    "scale_factor_sql",
 ]
 
 #: Polygon layers every site is tested against (inside / overlapping).
@@ -249,6 +253,22 @@ class PipAnswer:
 def ellipsoidal_m(plane_m: Any, ax: Any, ay: Any, bx: Any, by: Any) -> np.ndarray:
     """Plane distances of :data:`METRIC_EPSG` on the ellipsoid, from their shortest lines' ends."""
     return plane_scale(METRIC_EPSG).ellipsoidal(plane_m, ax, ay, bx, by)
+
+
+def plane_radii(radius_m: Any, x: Any, y: Any) -> np.ndarray:
+    """Radii in metres on the ellipsoid, as drawn in :data:`METRIC_EPSG` at ``x, y``."""
+    return plane_scale(METRIC_EPSG).plane(radius_m, x, y)
+
+
+def scale_factor_sql(x: str, y: str) -> str:
+    """SQL (DuckDB, PostgreSQL) of the scale factor of :data:`METRIC_EPSG` at ``x, y``.
+
+    The formula of :meth:`geo.scale.PlaneScale.k`, with its constants filled in.
+    """
+    s = plane_scale(METRIC_EPSG)
+    phi = f"((({y}) - {s.false_northing!r}) / {s.k0 * ARC_PER_RAD!r})"
+    radius = f"({s.a * (1.0 - s.e2) ** 0.5!r} / (1 - {s.e2!r} * power(sin({phi}), 2)))"
+    return f"({s.k0!r} * cosh((({x}) - {s.false_easting!r}) / ({s.k0!r} * {radius})))"
 
 
 def peak_rss_mb() -> float:

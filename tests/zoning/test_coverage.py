@@ -186,7 +186,9 @@ def test_by_district_breakdown_for_coverage():
     t = out.by_district.set_index("adcode")
     # west: the inside block + west half of the straddling block, all covered
     assert t.loc["110101", "value"] == pytest.approx(100.0, abs=1e-6)
-    assert t.loc["110102", "value"] == pytest.approx(0.0, abs=1e-6)
+    # (the 500 m radius is on the ellipsoid: a few mm more than 500 plane metres here,
+    # so the east block's edge on the service line is covered by a 2e-6 % sliver)
+    assert t.loc["110102", "value"] == pytest.approx(0.0, abs=1e-4)
     assert t["residential_km2"].sum() == pytest.approx(out.details["residential_km2"], rel=1e-9)
     assert t.loc["110101", "covered_population"] == pytest.approx(400, abs=1e-3)
     # districts are contributions, never judged against the target

@@ -20,6 +20,7 @@ import shapely
 from numpy.typing import NDArray
 
 from geo.errors import InputFormatError
+from geo.scale import plane_scale
 from zoning.coverage.metrics import (
     MetricResult,
     area_series,
@@ -62,7 +63,8 @@ class CoverageGeometry:
     population : numpy.ndarray or None
         Population of each part.
     parks, radius : numpy.ndarray
-        Counted parks (metric) and their service radius.
+        Counted parks (metric) and their service radius (metres on the ellipsoid; the
+        service areas are drawn with it times the plane's scale at each park).
     service : numpy.ndarray
         Service-area polygons (discs, or network capsules and parks).
     area_m : shapely.Geometry or None
@@ -176,20 +178,27 @@ def park_coverage_geometry(
     parts, labels = dissolve_overlaps(pieces) if subtract else (pieces, np.arange(len(pieces)))
     part_pop = None if pop is None else np.bincount(labels, piece_pop, minlength=len(parts))
 
+    # the radii are metres on the ellipsoid: drawn in the frame's plane at each park's
+    # scale (one plane for a whole jurisdiction: 4° from its meridian, Guangxi's edges,
+    # a plane metre is 2 mm short)
+    b = shapely.bounds(parks_m)
+    plane_radius = plane_scale(frame.crs).plane(
+        radius, (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+    )
     if network is not None:
         net_inputs: dict[str, Any] = {}
         lines = as_frame(network, "network", net_inputs)
         inputs.update({f"network:{k}": v for k, v in net_inputs.items()})
         service = network_service(
             parks_m,
-            radius,
+            plane_radius,
             frame.project(lines),
             access_m=access_m,
             snap_m=snap_m,
             entrance_spacing_m=entrance_spacing_m,
         )
     else:
-        service = straight_service(parks_m, radius)
+        service = straight_service(parks_m, plane_radius)
     uncovered = polygonal(subtract_all(parts, service)) if subtract else parts.copy()
     return CoverageGeometry(
         frame=frame,
@@ -408,7 +417,8 @@ def coverage_tiles(
 
     res = grid.resolution
     levels = np.unique(cov.radius)
-    pad = math.ceil((float(levels.max(initial=0)) + res) / res) + 1
+    scale = plane_scale(grid.crs)  # each tile draws the radii at its centre's scale
+    pad = math.ceil((float(levels.max(initial=0)) * 1.01 + res) / res) + 1  # (k < 1.01)
     res_tree = shapely.STRtree(cov.parts)
     park_tree = shapely.STRtree(cov.parks)
     reps = shapely.point_on_surface(cov.parks)
@@ -432,13 +442,14 @@ def coverage_tiles(
         rows, cols = inner_slices(inner, padded)
         near_cov = np.zeros((int(inner.height), int(inner.width)), dtype=bool)
         near = park_tree.query(shapely.box(*grid.window_bounds(padded)), predicate="intersects")
+        k = float(scale.k(*box.centroid.coords[0]))
         for r in levels:
             sel = near[cov.radius[near] == r]
             if len(sel) == 0:
                 continue
             geoms = np.concatenate([cov.parks[sel], reps[sel]])
             src = rasterize(geoms, grid, window=padded, dtype="uint8").astype(bool)
-            near_cov |= distance_to(src, resolution=res)[rows, cols] <= r + res / 2
+            near_cov |= distance_to(src, resolution=res)[rows, cols] <= r * k + res / 2
         covered = np.zeros(mask.shape, dtype=bool)
         covered[rr[0] : rr[-1] + 1, cc[0] : cc[-1] + 1] = near_cov
         zone = None
