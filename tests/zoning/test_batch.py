@@ -309,7 +309,7 @@ def test_rules_distances_are_those_of_the_rules_applying_to_the_batch(tmp_path, 
 
 
 def _flag_note(notes):
-    return [n for n in notes if "--flag" in n["text"]]
+    return [n for n in notes if "flags" in n.get("asks", ())]
 
 
 def test_a_batch_of_one_project_states_its_assumptions(tmp_path, pack, layers):
