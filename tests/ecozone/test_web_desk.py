@@ -17,7 +17,7 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
-from pyproj import Transformer
+from pyproj import Geod, Transformer
 
 from ecozone.web.app import create_app
 from ecozone.web.settings import WebSettings
@@ -31,6 +31,7 @@ pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian chromium at /usr/bin/chromium"),
 ]
 TO_GK = Transformer.from_crs("EPSG:4326", "EPSG:4548", always_xy=True)
+GEOD = Geod(ellps="GRS80")
 # container pixel of a lon/lat pair on the page map
 _PIXEL_OF = (
     "(c) => { var p = ECZ_PAGE_MAP.latLngToContainerPoint([c[1], c[0]]); return [p.x, p.y]; }"
@@ -118,7 +119,7 @@ def test_reference_map_tools_and_chinese_draw(browser, plain, well) -> None:
     pg.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     text = pg.inner_text("#cursor-coords")
     assert "高斯-克吕格 39 带" in text and "EPSG:4548" in text
-    # measure: two clicks 300 px apart on the map = the GK distance between them
+    # measure: two clicks 300 px apart on the map = the geodesic distance between them
     pg.click("#measure-toggle")
     x0, y0 = box["x"] + 400, box["y"] + 300
     pg.mouse.click(x0, y0)
@@ -129,11 +130,20 @@ def test_reference_map_tools_and_chinese_draw(browser, plain, well) -> None:
              return [ll.lng, ll.lat]; })""",
         [[400, 300], [700, 300]],
     )
-    (ex0, ny0), (ex1, ny1) = (TO_GK.transform(*p) for p in ends)
-    metres = float(np.hypot(ex1 - ex0, ny1 - ny0))
+    metres = float(GEOD.inv(*ends[0], *ends[1])[2])
     value = float(shown.split()[1])
     unit = shown.split()[2]
     assert value * (1000 if unit == "千米" else 1) == pytest.approx(metres, rel=1e-3)
+    # at a zone's edge (109.45°E, 1.45° from its meridian) the plane is 0.03 % long:
+    # the tool takes the zone's scale out, to Geod's length and area within 1 mm, 1e-6
+    lon, lat, _ = GEOD.fwd(109.45, 22.8, 60.0, 3_000.0)
+    got = pg.evaluate("(p) => ECZ_MAP.measure(p, false).length", [[109.45, 22.8], [lon, lat]])
+    assert got == pytest.approx(3_000.0, abs=1e-3)
+    square = [[109.44, 22.79], [109.46, 22.79], [109.46, 22.81], [109.44, 22.81]]
+    area = pg.evaluate("(p) => ECZ_MAP.measure(p, true).area", square)
+    lons, lats = [p[0] for p in square], [p[1] for p in square]
+    want = abs(GEOD.polygon_area_perimeter(lons, lats)[0])
+    assert area == pytest.approx(want, rel=1e-5)
     pg.screenshot(path=str(ARTIFACTS / "desk_reference_map.png"))
     _only_local(pg, plain)
     context.close()
