@@ -39,7 +39,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from geo.crs import equal_area_crs, is_lonlat, metric_epsg, transform_geoms, transformer
 from geo.errors import CRSDetectionError, GeometryError
-from geo.scale import plane_scale, shortest_ends
+from geo.scale import plane_scale
 
 __all__ = [
     "BUFFER_QUAD_SEGS",
@@ -520,9 +520,7 @@ def distance_m(a: Any, b: Any, crs: Any = None) -> NDArray[np.float64]:
             sel = epsg == code
             local = pyproj.CRS.from_epsg(int(code))
             pa, pb = transform_geoms(la[sel], 4326, local), transform_geoms(lb[sel], 4326, local)
-            out[sel] = plane_scale(int(code)).ellipsoidal(
-                shapely.distance(pa, pb), *shortest_ends(pa, pb)
-            )
+            out[sel] = plane_scale(int(code)).distance(pa, pb)
     return out
 
 

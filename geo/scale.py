@@ -14,7 +14,8 @@ A straight plane segment from ``a`` to ``b`` is as long as the geodesic between 
 times the mean of ``k`` along the segment; the geodesic's curvature in the plane changes
 its length by less than 10⁻⁹ over 10 km. So :meth:`PlaneScale.ellipsoidal` divides a
 plane distance by that mean along the shortest line (``k`` at the middle alone would be
-1 mm short over 10 km; at one end, 20 cm), and
+1 mm short over 10 km; at one end, 20 cm; :meth:`PlaneScale.distance` does it for
+geometry pairs), and
 :meth:`PlaneScale.plane` multiplies an ellipsoidal length by ``k`` where a buffer is
 drawn. The tests compare both with :class:`pyproj.Geod` and with PROJ's own factors.
 
@@ -141,6 +142,27 @@ class PlaneScale:
         ub = (bx - self.false_easting) * inv_kr
         mean_u2 = (ua * ua + ua * ub + ub * ub) * (1.0 / 3.0)
         return np.asarray(plane_m, dtype=np.float64) / (self.k0 * np.cosh(np.sqrt(mean_u2)))
+
+    def distance(
+        self, a: ArrayLike, b: ArrayLike, plane_m: ArrayLike | None = None
+    ) -> NDArray[np.float64]:
+        """Ellipsoidal distance between geometries of this plane, pair by pair.
+
+        Parameters
+        ----------
+        a, b
+            Geometries in this plane (element-wise pairs, broadcast as by shapely).
+        plane_m
+            Their plane distances when already measured (``shapely.distance(a, b)``).
+
+        Returns
+        -------
+        numpy.ndarray
+            The shortest line's length on the ellipsoid (:meth:`ellipsoidal`); NaN
+            where either geometry is empty or missing.
+        """
+        d = shapely.distance(a, b) if plane_m is None else plane_m
+        return self.ellipsoidal(d, *shortest_ends(a, b))
 
     def plane(self, ellipsoidal_m: ArrayLike, x: ArrayLike, y: ArrayLike) -> NDArray[np.float64]:
         """Plane length, at ``x, y``, of an ellipsoidal length (a buffer radius, say).

@@ -6,7 +6,8 @@ intersecting each joined pair and measuring it in the equal-area CRS; wells by
 ``sjoin(..., predicate="dwithin", distance=30 × k)`` in EPSG:4548 plus the pair
 distances; the nearest red line by ``gpd.sjoin_nearest(..., max_distance=10 km × k)`` in
 EPSG:4548. The pairs' shortest lines (``shortest_line``) give their ends, and the plane
-distances are made ellipsoidal (:func:`benchmarks.harness.tasks.ellipsoidal_m`) before
+distances are made ellipsoidal (``geo.scale``, the formula of
+:func:`benchmarks.harness.tasks.ellipsoidal_m`) before
 the 30 m and 10 km thresholds.
 
 Coverage: parks reprojected to EPSG:4548 and buffered by their tier radius
@@ -35,10 +36,10 @@ from benchmarks.harness.tasks import (
     WELL_M,
     CheckAnswer,
     CoverageAnswer,
-    ellipsoidal_m,
     plane_radii,
     radius_of,
 )
+from geo.scale import plane_scale
 
 NAME = "geopandas"
 
@@ -109,8 +110,7 @@ def run_check(state: dict[str, Any], sites: gpd.GeoDataFrame) -> CheckAnswer:
 
 def _ellipsoidal(a: Any, b: Any) -> np.ndarray:
     """Ellipsoidal distances of EPSG:4548 geometry pairs, from their shortest lines."""
-    ends = shapely.get_coordinates(shapely.shortest_line(a, b)).reshape(-1, 4)
-    return ellipsoidal_m(shapely.distance(a, b), *ends.T)
+    return plane_scale(METRIC_EPSG).distance(a, b)
 
 
 def check_answer(state: dict[str, Any], sites: gpd.GeoDataFrame, result: Any) -> CheckAnswer:

@@ -98,3 +98,16 @@ def test_shortest_ends_are_the_nearest_points_of_each_pair():
         np.column_stack([ax, ay, bx, by])[:2], [[0, 0, 3, 0], [20, 15, 25, 15]]
     )
     assert np.isnan([ax[2], ay[2], bx[2], by[2]]).all()  # a missing geometry: no line
+
+
+def test_the_distance_of_geometry_pairs_is_their_shortest_lines_on_the_ellipsoid():
+    s = plane_scale(4545)
+    t = pyproj.Transformer.from_crs(4326, 4545, always_xy=True)
+    lon, lat, _ = GEOD.fwd(109.45, 22.8, 90.0, 2_000.0)
+    point = shapely.Point(t.transform(lon, lat))
+    meridian = shapely.LineString([t.transform(109.45, 22.799), t.transform(109.45, 22.801)])
+    got = s.distance(np.array([point, point]), np.array([meridian, None]))
+    assert got[0] == pytest.approx(2_000.0, abs=1e-3)  # (a short chord of the meridian)
+    assert np.isnan(got[1])
+    plane = shapely.distance(point, meridian)
+    assert s.distance(point, meridian, plane) == pytest.approx(got[0], abs=1e-12)

@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from geo.crs import transform_geoms
 from geo.errors import LayerValidationError
-from geo.scale import plane_scale, shortest_ends
+from geo.scale import plane_scale
 from zoning.access_list import JUDGEMENT_OUTCOME, JUDGEMENTS, judge_entry
 from zoning.check.exit_band import disc_bands
 from zoning.check.layer_index import CATEGORY_ZH, access_entries
@@ -423,9 +423,7 @@ class FindingsMixin:
             m = block.epsg[owner] == code
             site_m = block.metric_geoms(owner[m])
             exit_m = transform_geoms(pts[m], _LONLAT, int(code))
-            dist[m] = plane_scale(int(code)).ellipsoidal(
-                shapely.distance(site_m, exit_m), *shortest_ends(site_m, exit_m)
-            )
+            dist[m] = plane_scale(int(code)).distance(site_m, exit_m)
         radius = float(plan.rule.distance_m)
         near = dist <= radius
         owner, lon, lat, dist, exit_no = (

@@ -533,7 +533,7 @@ class _Metric:
         """:meth:`ellipsoidal` for the distances of geometry pairs (their shortest lines)."""
         if self.scale is None or len(plane_m) == 0:
             return plane_m
-        return self.scale.ellipsoidal(plane_m, *shortest_ends(geoms, pieces))
+        return self.scale.distance(geoms, pieces, plane_m)
 
     @classmethod
     def build(

@@ -28,7 +28,7 @@ from pyproj import Geod
 
 from geo.crs import local_metric_crs, transformer
 from geo.errors import InputFormatError
-from geo.scale import plane_scale, shortest_ends
+from geo.scale import plane_scale
 from zoning.check.layer_index import text_array
 
 __all__ = ["DEFAULT_RADII_M", "DIRECTIONS", "LABEL_COLUMNS", "direction_of", "screen_radius"]
@@ -145,7 +145,7 @@ def screen_radius(
         cand_m = shapely.transform(
             geoms[candidates], lambda xy: np.column_stack(to_metric.transform(*xy.T))
         )
-        dist = scale.ellipsoidal(shapely.distance(site_m, cand_m), *shortest_ends(site_m, cand_m))
+        dist = scale.distance(site_m, cand_m)
         keep = dist <= radii[-1]
         if not keep.any():
             continue
