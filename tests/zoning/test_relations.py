@@ -11,6 +11,8 @@ import pickle
 import numpy as np
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pyproj import Geod
 
 import zoning.check.relations as relations
@@ -247,6 +249,33 @@ def test_sites_a_few_millimetres_from_a_threshold_at_a_zone_edge_are_judged_on_t
     want_r = geod_of_shortest_lines(pts_m, np.full(len(pts), river_m), 4545)
     np.testing.assert_allclose(rr.nearest_m, want_r, rtol=0, atol=1e-4)
     assert (shapely.distance(pts_m, river_m) - want_r > 1.0).all()  # 5 km: 1.4 m in the plane
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    lon=st.floats(74.0, 135.0),
+    lat=st.floats(18.5, 53.0),
+    azimuth=st.floats(0.0, 360.0),
+    threshold=st.sampled_from([30.0, 100.0, 500.0, 1_000.0, 3_000.0, 5_000.0]),
+    offset_mm=st.integers(1, 50),
+    inside=st.booleans(),
+)
+def test_anywhere_in_china_a_site_within_a_threshold_on_the_ellipsoid_is_within(
+    lon, lat, azimuth, threshold, offset_mm, inside
+):
+    # a well, and a site 1-50 mm inside or outside a threshold of it (pyproj.Geod),
+    # anywhere in China's Gauss-Krüger zones, across their edges: the engine says
+    # "within" exactly when Geod does, and measures the distance to 0.1 mm
+    distance = threshold + (-1 if inside else 1) * offset_mm / 1000.0
+    site_lon, site_lat, _ = GEOD.fwd(lon, lat, azimuth, distance)
+    ids = np.array(["W"], dtype=object)
+    index = LayerIndex("well", np.array([shapely.Point(lon, lat)], dtype=object), ids, ids, {})
+    ea = fixed_equal_area_crs([index])
+    site = np.array([shapely.Point(site_lon, site_lat)], dtype=object)
+    rel = relate_layer(index, prepare_sites(site, ea_crs=ea), within_m=np.array([threshold]),
+                       nearest_max_m=10_000.0, ea_crs=ea)  # fmt: skip
+    assert (rel.relation == 2).tolist() == ([True] if inside else [])
+    assert rel.nearest_m[0] == pytest.approx(distance, abs=1e-4)
 
 
 @pytest.mark.parametrize("radius_m", [30.0, 400.0])
