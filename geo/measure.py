@@ -436,10 +436,7 @@ def buffer_m(
         sel = epsg == code
         local = pyproj.CRS.from_epsg(int(code))
         projected = transform_geoms(arr[sel], src, local)
-        b = shapely.bounds(projected)  # the plane's scale at each geometry's centre
-        plane = plane_scale(int(code)).plane(
-            dist[sel], (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
-        )
+        plane = plane_scale(int(code)).plane_at(dist[sel], projected)
         buffered = shapely.buffer(projected, plane, quad_segs=quad_segs)
         out[sel] = transform_geoms(buffered, local, src)
     # Empty geometries buffer to empty polygons; missing ones stay missing.

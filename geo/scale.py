@@ -17,7 +17,8 @@ plane distance by that mean along the shortest line (``k`` at the middle alone w
 1 mm short over 10 km; at one end, 20 cm; :meth:`PlaneScale.distance` does it for
 geometry pairs), and
 :meth:`PlaneScale.plane` multiplies an ellipsoidal length by ``k`` where a buffer is
-drawn. The tests compare both with :class:`pyproj.Geod` and with PROJ's own factors.
+drawn (:meth:`PlaneScale.plane_at` at the centre of each geometry's box). The tests
+compare both with :class:`pyproj.Geod` and with PROJ's own factors.
 
 Functions
 ---------
@@ -81,12 +82,14 @@ class PlaneScale:
         numpy.ndarray
             ``k`` per point: plane length / ellipsoidal length of a short line there.
         """
-        x = np.asarray(x, dtype=np.float64)
+        u = (np.asarray(x, dtype=np.float64) - self.false_easting) * self._inv_kr(y)
+        return self.k0 * np.cosh(u)
+
+    def _inv_kr(self, y: ArrayLike) -> NDArray[np.float64]:
+        """``1 / (k0·R)`` at northing ``y``, ``R = √(ρν)`` at the latitude it stands for."""
         y = np.asarray(y, dtype=np.float64)
         phi = np.clip((y - self.false_northing) / (self.k0 * ARC_PER_RAD), -_MAX_LAT, _MAX_LAT)
-        w = 1.0 - self.e2 * np.sin(phi) ** 2
-        radius = self.a * np.sqrt(1.0 - self.e2) / w  # √(ρν)
-        return self.k0 * np.cosh((x - self.false_easting) / (self.k0 * radius))
+        return (1.0 - self.e2 * np.sin(phi) ** 2) / (self.k0 * self.a * np.sqrt(1.0 - self.e2))
 
     def k_max(self, offset_m: float) -> float:
         """The largest ``k`` within ``offset_m`` of the central meridian, at any latitude.
@@ -135,9 +138,7 @@ class PlaneScale:
         :class:`pyproj.Geod`: 0.1 mm over 10 km, at a zone's edge.
         """
         ax, bx = np.asarray(ax, dtype=np.float64), np.asarray(bx, dtype=np.float64)
-        y = (np.asarray(ay, dtype=np.float64) + np.asarray(by, dtype=np.float64)) * 0.5
-        phi = np.clip((y - self.false_northing) / (self.k0 * ARC_PER_RAD), -_MAX_LAT, _MAX_LAT)
-        inv_kr = (1.0 - self.e2 * np.sin(phi) ** 2) / (self.k0 * self.a * np.sqrt(1.0 - self.e2))
+        inv_kr = self._inv_kr((np.asarray(ay, dtype=np.float64) + np.asarray(by)) * 0.5)
         ua = (ax - self.false_easting) * inv_kr
         ub = (bx - self.false_easting) * inv_kr
         mean_u2 = (ua * ua + ua * ub + ub * ub) * (1.0 / 3.0)
@@ -180,6 +181,24 @@ class PlaneScale:
             ``ellipsoidal_m · k(x, y)``.
         """
         return np.asarray(ellipsoidal_m, dtype=np.float64) * self.k(x, y)
+
+    def plane_at(self, ellipsoidal_m: ArrayLike, geoms: ArrayLike) -> NDArray[np.float64]:
+        """:meth:`plane` at the centre of each geometry's box (buffer radii around them).
+
+        Parameters
+        ----------
+        ellipsoidal_m
+            Lengths on the ellipsoid (m): one, or one per geometry.
+        geoms
+            Geometries in this plane.
+
+        Returns
+        -------
+        numpy.ndarray
+            One plane length per geometry (NaN for empty or missing ones).
+        """
+        b = shapely.bounds(np.atleast_1d(np.asarray(geoms, dtype=object)))
+        return self.plane(ellipsoidal_m, (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2)
 
 
 @lru_cache(maxsize=64)

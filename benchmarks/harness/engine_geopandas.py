@@ -36,7 +36,6 @@ from benchmarks.harness.tasks import (
     WELL_M,
     CheckAnswer,
     CoverageAnswer,
-    plane_radii,
     radius_of,
 )
 from geo.scale import plane_scale
@@ -133,8 +132,8 @@ def run_coverage(state: dict[str, Any]) -> CoverageAnswer:
     parks_m = parks.reset_index(drop=True).to_crs(METRIC_EPSG)
     radius = radius_of(parks_m["area_m2"].to_numpy())
     counted = parks_m[radius > 0]
-    b = counted.bounds.to_numpy()  # radii on the ellipsoid, drawn at each park's scale
-    r = plane_radii(radius[radius > 0], (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2)
+    # radii on the ellipsoid, drawn at each park's scale
+    r = plane_scale(METRIC_EPSG).plane_at(radius[radius > 0], counted.geometry.values)
     discs = gpd.GeoDataFrame(geometry=counted.buffer(r, quad_segs=16).values, crs=METRIC_EPSG)
     j = gpd.sjoin(res_m, discs, predicate="intersects", how="inner")
     pieces = gpd.GeoDataFrame(

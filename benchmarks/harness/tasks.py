@@ -31,7 +31,8 @@ Measurement rules shared by every engine (so that answers are comparable):
   is up to 2 cm per km long here (1.2 m at 10 km, 3.6 mm at 30 m);
 * buffers (the coverage task) in EPSG:4548, each park's service radius (metres on the
   ellipsoid) times the plane's scale factor at the centre of the park's box
-  (:func:`plane_radii`; in SQL :func:`scale_factor_sql`, the same formula);
+  (:meth:`geo.scale.PlaneScale.plane_at`; in SQL :func:`scale_factor_sql`, the same
+  formula);
 * areas in one Albers equal-area CRS on the GRS80 ellipsoid (the one ecozone fits
   to the layers, :func:`geo.crs.equal_area_crs`): every engine transforms its
   intersection polygons into it and takes the planar area.
@@ -65,7 +66,6 @@ __all__ = [
     "PipAnswer",
     "ellipsoidal_m",
     "peak_rss_mb",
-    "plane_radii",
     "radius_of",
     "scale_factor_sql",
 ]
@@ -253,11 +253,6 @@ class PipAnswer:
 def ellipsoidal_m(plane_m: Any, ax: Any, ay: Any, bx: Any, by: Any) -> np.ndarray:
     """Plane distances of :data:`METRIC_EPSG` on the ellipsoid, from their shortest lines' ends."""
     return plane_scale(METRIC_EPSG).ellipsoidal(plane_m, ax, ay, bx, by)
-
-
-def plane_radii(radius_m: Any, x: Any, y: Any) -> np.ndarray:
-    """Radii in metres on the ellipsoid, as drawn in :data:`METRIC_EPSG` at ``x, y``."""
-    return plane_scale(METRIC_EPSG).plane(radius_m, x, y)
 
 
 def scale_factor_sql(x: str, y: str) -> str:

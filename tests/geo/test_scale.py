@@ -111,3 +111,15 @@ def test_the_distance_of_geometry_pairs_is_their_shortest_lines_on_the_ellipsoid
     assert np.isnan(got[1])
     plane = shapely.distance(point, meridian)
     assert s.distance(point, meridian, plane) == pytest.approx(got[0], abs=1e-12)
+
+
+def test_a_length_drawn_at_each_geometrys_centre():
+    s = plane_scale(4545)
+    x = s.false_easting + 150_000.0
+    geoms = np.array(
+        [shapely.Point(x, 2_500_000.0), shapely.box(x - 10, 2_499_990, x + 10, 2_500_010), None]
+    )
+    got = s.plane_at([100.0, 200.0, 300.0], geoms)
+    want = s.plane([100.0, 200.0], x, 2_500_000.0)
+    np.testing.assert_allclose(got[:2], want, rtol=1e-15)
+    assert got[0] - 100.0 > 0.02 and np.isnan(got[2])

@@ -106,12 +106,6 @@ def _metric(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> CRS:
     return local_metric_crs(bounds, _LONLAT)
 
 
-def _plane_lengths(length_m: float, pts_m: NDArray[Any], crs: Any) -> NDArray[np.float64]:
-    """``length_m`` on the ellipsoid, as plane lengths of ``crs`` at each of ``pts_m``."""
-    xy = shapely.get_coordinates(pts_m)
-    return plane_scale(crs).plane(length_m, xy[:, 0], xy[:, 1])
-
-
 def _road_positions(
     lines_m: NDArray[Any], pts_m: NDArray[Any], *, max_offset_m: float
 ) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
@@ -179,7 +173,7 @@ def exit_band(
     lon, lat = _exit_lonlat(exits)
     crs = _metric(lon, lat)
     pts_m = transform_geoms(shapely.points(lon, lat), _LONLAT, crs.to_wkt())
-    half = _plane_lengths(half_length_m, pts_m, crs)
+    half = plane_scale(crs).plane_at(half_length_m, pts_m)
     if road is None:
         bands = shapely.buffer(pts_m, half, quad_segs=_QUAD_SEGS)
     else:
@@ -272,7 +266,7 @@ def in_exit_band(
     exits_m = transform_geoms(shapely.points(lon, lat), _LONLAT, crs.to_wkt())
     pts_m = transform_geoms(pts_ll, _LONLAT, crs.to_wkt())
     hit = np.zeros(len(pts_m), dtype=bool)
-    half = _plane_lengths(half_length_m, exits_m, crs)
+    half = plane_scale(crs).plane_at(half_length_m, exits_m)
     if road is None:
         for e, h in zip(exits_m, half, strict=True):  # few exits: vectorised over locations
             hit |= shapely.dwithin(e, pts_m, h)
@@ -324,7 +318,7 @@ def disc_bands(
     for code in np.unique(epsg):
         pos = np.flatnonzero(epsg == code)
         pm = transform_geoms(pts[pos], _LONLAT, int(code))
-        radius = _plane_lengths(radius_m, pm, int(code))
+        radius = plane_scale(int(code)).plane_at(radius_m, pm)
         discs[pos] = transform_geoms(
             shapely.buffer(pm, radius, quad_segs=_QUAD_SEGS), int(code), _LONLAT
         )

@@ -263,9 +263,7 @@ def pocket_park_sites(
         )
         cand_ids = np.arange(len(cand_m))
     # radius_m on the ellipsoid, drawn at each candidate's scale in the frame's plane
-    xy = shapely.get_coordinates(shapely.centroid(cand_m)) if len(cand_m) else np.zeros((0, 2))
-    plane_m = plane_scale(frame.crs).plane(radius_m, xy[:, 0], xy[:, 1])
-    discs = shapely.buffer(cand_m, plane_m, quad_segs=16)
+    discs = shapely.buffer(cand_m, plane_scale(frame.crs).plane_at(radius_m, cand_m), quad_segs=16)
     ci, gi = shapely.STRtree(gap_m).query(discs, predicate="intersects")  # (disc, gap) pairs
     gain_pair = shapely.area(shapely.intersection(discs[ci], gap_m[gi])) * factor[gi]
     gains = np.bincount(ci, gain_pair, minlength=len(discs))

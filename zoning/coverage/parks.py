@@ -181,10 +181,7 @@ def park_coverage_geometry(
     # the radii are metres on the ellipsoid: drawn in the frame's plane at each park's
     # scale (one plane for a whole jurisdiction: 4° from its meridian, Guangxi's edges,
     # a plane metre is 2 mm short)
-    b = shapely.bounds(parks_m)
-    plane_radius = plane_scale(frame.crs).plane(
-        radius, (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
-    )
+    plane_radius = plane_scale(frame.crs).plane_at(radius, parks_m)
     if network is not None:
         net_inputs: dict[str, Any] = {}
         lines = as_frame(network, "network", net_inputs)
