@@ -231,6 +231,60 @@ def test_seen_ids_give_the_first_row_of_every_repeat(monkeypatch, run_max, filte
     assert seen.filter is not None and seen.filter.nbytes == 1 << (filter_bits - 3)
 
 
+def test_seen_ids_give_the_first_of_an_id_repeated_within_a_chunk():
+    # one id twice in a chunk (the check reports the second), then in later chunks:
+    # the first row is the earlier of the two, however the runs were sorted and merged
+    from zoning.check import batch
+
+    seen = batch._SeenIds()
+    ids = [f"id{i}" for i in range(50)]
+    assert (seen.remember([*ids[:10], "id3"], np.arange(1, 12)) == -1).all()
+    for start in range(10, 50, 10):  # the first run (with the repeat) merged into others
+        rows = np.arange(start + 2, start + 12)
+        assert (seen.remember(ids[start : start + 10], rows) == -1).all()
+    assert [len(run[0]) for run in seen.runs] == [31, 20]
+    assert seen.remember(["id3", "id0", "id49", "new"], np.arange(100, 104)).tolist() == [
+        4,
+        1,
+        51,
+        -1,
+    ]
+
+
+def test_point_grids_built_beside_the_first_chunks_change_nothing(tmp_path, pack, monkeypatch):
+    # a batch known to bring many points builds its layers' point grids at once, on a
+    # thread of its own, while the first chunks are checked exactly: the same rows
+    from zoning.check import engine, relations
+
+    layers = make_layers()
+    path = tmp_path / "sites.parquet"
+    random_sites(6_000, seed=21).to_parquet(path)
+    before = run_batch(
+        path, pack=pack, store_or_layers=layers, out=tmp_path / "before.parquet",
+        chunk_size=1_000, workers=2,
+    )  # fmt: skip
+    monkeypatch.setattr(engine, "GRID_AFTER_POINTS", 1_000)
+    monkeypatch.setattr(relations, "GRID_AFTER_POINTS", 1_000)
+    checkers = []
+    expect = engine.SiteChecker.expect_points
+
+    def spy(self, points):
+        checkers.append((self, points))
+        return expect(self, points)
+
+    monkeypatch.setattr(engine.SiteChecker, "expect_points", spy)
+    after = run_batch(
+        path, pack=pack, store_or_layers=layers, out=tmp_path / "after.parquet",
+        chunk_size=1_000, workers=2,
+    )  # fmt: skip
+    ((checker, points),) = checkers
+    assert 1_500 < points < 2_500  # a third of the sites are points
+    assert all(ix._grid is not False for ix in checker.index.values())  # every grid built
+    assert not any(t.name == "ecozone-point-grids" for t in threading.enumerate())
+    a, b = gpd.read_parquet(before.out), gpd.read_parquet(after.out)
+    assert_frame_equal(pd.DataFrame(a), pd.DataFrame(b), check_exact=True)
+
+
 def test_interrupted_write_leaves_previous_output(tmp_path, pack, monkeypatch):
     layers = make_layers()
     sites = random_sites(3_000, seed=5)

@@ -66,6 +66,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import shapely
 
 from geo.cores import available_cores
 from geo.errors import (
@@ -631,12 +632,22 @@ def batch_distances(
     return checker.distance_kinds("rules", projects=[project])
 
 
-def _peek(chunks: Iterator[gpd.GeoDataFrame]) -> tuple[list[str], Iterator[gpd.GeoDataFrame]]:
-    """The first chunk's columns, and the chunks (that one included)."""
+def _peek(
+    chunks: Iterator[gpd.GeoDataFrame],
+) -> tuple[gpd.GeoDataFrame | None, Iterator[gpd.GeoDataFrame]]:
+    """The first chunk (``None``: no chunk), and the chunks (that one included)."""
     first = next(chunks, None)
     if first is None:
-        return [], iter(())
-    return list(first.columns), itertools.chain([first], chunks)
+        return None, iter(())
+    return first, itertools.chain([first], chunks)
+
+
+def _points_expected(first: gpd.GeoDataFrame | None, total: int | None) -> int:
+    """Point sites a batch of ``total`` rows brings, judged by its first chunk (0: unknown)."""
+    if first is None or total is None or len(first) == 0:
+        return 0
+    share = float(np.mean(shapely.get_type_id(first.geometry.array) == 0))
+    return int(total * share)
 
 
 def _combined_stamp(
@@ -800,7 +811,8 @@ def run_batch(
         checker = build_checker(pack, layers, missing_layers=missing_layers)
         if not early:
             chunks = reading.enter_context(read_ahead(chunks))
-        columns, chunks = _peek(chunks)
+        first, chunks = _peek(chunks)
+        columns = [] if first is None else list(first.columns)
         extra = _check_kwargs(
             checker, workers, batch_distances(checker, distances, project, columns)
         )
@@ -809,6 +821,11 @@ def run_batch(
         if lanes > 1:  # whole chunks at once, each on one thread (see _lanes)
             extra = {**extra, "workers": 1}
             checker.warm()
+        if hasattr(checker, "expect_points"):  # (grids built beside the first chunks)
+            grids = checker.expect_points(_points_expected(first, total))
+            if grids is not None:
+                reading.callback(grids.join)
+        del first
         freeze_long_lived()  # the layers and the checker's indexes: out of later GC walks
         with run.writer(streamed) as writer, ThreadPoolExecutor(
             1, thread_name_prefix="ecozone-batch-writer"

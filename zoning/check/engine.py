@@ -98,6 +98,7 @@ from zoning.check.prepared import (  # noqa: F401 (PARALLEL_MIN_SITES: re-export
     auto_workers,
 )
 from zoning.check.relations import (
+    GRID_AFTER_POINTS,
     LayerIndex,
     LayerRelations,
     fixed_equal_area_crs,
@@ -700,6 +701,37 @@ class SiteChecker(FindingsMixin, FrameBuilder):
             areas = {id(a): a for a in [self.jurisdiction, *self.extents.values()] if a is not None}
             warm_prepared(np.array(list(areas.values()), dtype=object))  # (shared extents once)
             self._warmed = True
+
+    def expect_points(self, points: int) -> threading.Thread | None:
+        """Get ready for a batch of about ``points`` point sites: build the point grids now.
+
+        The checks build a layer's point grid once it has tested
+        :data:`zoning.check.relations.GRID_AFTER_POINTS` points exactly; a batch known
+        to bring more starts building every grid at once, on a thread of its own,
+        while its first chunks are checked (exactly, until each grid is there).
+
+        Parameters
+        ----------
+        points
+            The point sites expected.
+
+        Returns
+        -------
+        threading.Thread or None
+            The thread building the grids (join it when the batch ends), or ``None``
+            for fewer points than that.
+        """
+        if points < GRID_AFTER_POINTS:
+            return None
+        self.warm()  # the builder shares the prepared features with the checks
+
+        def build() -> None:
+            for ix in self.index.values():
+                ix.build_point_grid()
+
+        thread = threading.Thread(target=build, name="ecozone-point-grids", daemon=True)
+        thread.start()
+        return thread
 
     def _stamp(self, s: _Sites, project: Project | None) -> dict[str, Any]:
         rule_layers = {r.id: rule_data_kinds(r) for r in self.rules}

@@ -366,13 +366,25 @@ class LayerIndex:
         if grid is not False:
             return grid  # type: ignore[return-value]
         self._grid_points += points  # threads may lose a count: only delays the build
-        if self._grid_points < GRID_AFTER_POINTS or not _GRID_LOCK.acquire(blocking=False):
+        if self._grid_points < GRID_AFTER_POINTS:
             return None
-        try:
-            if self._grid is False:
-                self._grid = self._build_grid()
-        finally:
-            _GRID_LOCK.release()
+        return self.build_point_grid(wait=False)
+
+    def build_point_grid(self, *, wait: bool = True) -> PointGrid | None:
+        """Build the layer's :class:`PointGrid` now (once), and return it.
+
+        For a batch known to bring many points
+        (:meth:`zoning.check.engine.SiteChecker.expect_points`). ``wait=False``: if
+        another thread is building a grid, return ``None`` at once.
+        """
+        if self._grid is False:
+            if not _GRID_LOCK.acquire(blocking=wait):
+                return None
+            try:
+                if self._grid is False:
+                    self._grid = self._build_grid()
+            finally:
+                _GRID_LOCK.release()
         return self._grid  # type: ignore[return-value]
 
     def box_grid(self) -> BoxGrid | None:
