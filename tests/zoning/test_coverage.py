@@ -274,6 +274,58 @@ def test_network_reachable_set():
     assert shapely.hausdorff_distance(got, expected) < 0.05
 
 
+def test_network_walks_are_metres_on_the_ellipsoid_at_a_zone_edge():
+    # a street at 109.45°E, 22.8°N, 1.45° from its plane's meridian (108°E, EPSG:4545),
+    # where a plane metre is 0.27 mm short of a metre. A park of 0.2 m astride it
+    # reaches 500 m walked each way: 1 000 m of street by pyproj.Geod (a walk in
+    # plane metres stops 0.27 m short)
+    plane = "EPSG:4545"
+    to_plane = pyproj.Transformer.from_crs(4326, plane, always_xy=True)
+    to_lonlat = pyproj.Transformer.from_crs(plane, 4326, always_xy=True)
+    x, y = to_plane.transform(109.45, 22.8)
+
+    def lonlat(g):
+        dense = shapely.segmentize(g, 10.0)
+        return shapely.transform(dense, lambda xy: np.column_stack(to_lonlat.transform(*xy.T)))
+
+    street = gpd.GeoDataFrame(
+        geometry=[lonlat(shapely.LineString([(x - 800, y), (x + 800, y)]))], crs=4326
+    )
+    park = gpd.GeoDataFrame(
+        {"feature_id": ["p"], "name": ["p"]},
+        geometry=[lonlat(shapely.box(x - 0.1, y - 0.1, x + 0.1, y + 0.1))],
+        crs=4326,
+    )
+    out = network_service_area(park, street, tiers=[(0, 500)])
+    assert out.crs.to_epsg() == 4545
+    (piece,) = shapely.get_parts(out.geometry.iloc[0])  # one stretch, entrances merged
+    lon, lat = to_lonlat.transform(*shapely.get_coordinates(shapely.segmentize(piece, 10.0)).T)
+    walked = GEOD.line_length(lon, lat)
+    assert walked == pytest.approx(1_000.0, abs=0.005)
+    assert out["length_m"].iloc[0] == pytest.approx(walked, abs=1e-3)
+    assert out["radius_m"].tolist() == [500.0]
+
+
+def test_network_coverage_walks_once_per_tier_whatever_the_parks_scales(monkeypatch):
+    # parks of one tier lie at different scales of the plane: still one walk (one
+    # Dijkstra source) per tier, not one per park (a dense row per source and node)
+    import scipy.sparse.csgraph as csgraph
+
+    _, network = _street_grid()
+    parks = layer([box(-50, 40, -10, 60), box(210, 40, 250, 60), box(-50, 140, -10, 160)])
+    sources = []
+    real = csgraph.dijkstra
+
+    def spy(graph, *args, indices=None, **kwargs):
+        sources.append(len(np.atleast_1d(indices)))
+        return real(graph, *args, indices=indices, **kwargs)
+
+    monkeypatch.setattr(csgraph, "dijkstra", spy)
+    res = layer([box(20, 105, 80, 125)])
+    park_service_coverage(parks, res, tiers=[(0, 150)], network=network, access_m=30)
+    assert sources == [1]
+
+
 def test_network_coverage_differs_from_straight_line():
     park, network = _street_grid()
     a = box(20, 105, 80, 125)  # beside the reachable street y = 100

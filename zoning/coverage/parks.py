@@ -20,6 +20,7 @@ import shapely
 from numpy.typing import NDArray
 
 from geo.errors import InputFormatError
+from geo.measure import geodesic_length
 from geo.scale import plane_scale
 from zoning.coverage.metrics import (
     MetricResult,
@@ -178,24 +179,25 @@ def park_coverage_geometry(
     parts, labels = dissolve_overlaps(pieces) if subtract else (pieces, np.arange(len(pieces)))
     part_pop = None if pop is None else np.bincount(labels, piece_pop, minlength=len(parts))
 
-    # the radii are metres on the ellipsoid: drawn in the frame's plane at each park's
-    # scale (one plane for a whole jurisdiction: 4° from its meridian, Guangxi's edges,
-    # a plane metre is 2 mm short)
-    plane_radius = plane_scale(frame.crs).plane_at(radius, parks_m)
+    # the radii are metres on the ellipsoid (one plane for a whole jurisdiction: 4° from
+    # its meridian, Guangxi's edges, a plane metre is 2 mm short): discs drawn at each
+    # park's scale; walks measured on the ellipsoid, one per tier
+    scale = plane_scale(frame.crs)
     if network is not None:
         net_inputs: dict[str, Any] = {}
         lines = as_frame(network, "network", net_inputs)
         inputs.update({f"network:{k}": v for k, v in net_inputs.items()})
         service = network_service(
             parks_m,
-            plane_radius,
+            radius,
             frame.project(lines),
             access_m=access_m,
             snap_m=snap_m,
             entrance_spacing_m=entrance_spacing_m,
+            scale=scale,
         )
     else:
-        service = straight_service(parks_m, plane_radius)
+        service = straight_service(parks_m, scale.plane_at(radius, parks_m))
     uncovered = polygonal(subtract_all(parts, service)) if subtract else parts.copy()
     return CoverageGeometry(
         frame=frame,
@@ -539,8 +541,10 @@ def network_service_area(
     -------
     geopandas.GeoDataFrame
         In the local metric CRS: ``radius_m``, ``length_m`` (street length
-        reachable) and the reachable street pieces (MultiLineString) per radius.
-        Buffer by an access distance to get a service area.
+        reachable, on the ellipsoid) and the reachable street pieces
+        (MultiLineString) per radius. Radii, snapping and walks are metres on the
+        ellipsoid (:func:`zoning.coverage.service.network_reach`). Buffer by an access
+        distance to get a service area.
     """
     inputs: dict[str, Any] = {}
     parks_gdf = as_frame(parks, "park", inputs)
@@ -554,11 +558,14 @@ def network_service_area(
         frame.project(lines),
         snap_m=snap_m,
         entrance_spacing_m=entrance_spacing_m,
+        scale=plane_scale(frame.crs),
     )
     levels = np.unique(rr)
-    merged = [shapely.line_merge(shapely.union_all(pieces[rr == r])) for r in levels]
+    merged = np.asarray(
+        [shapely.line_merge(shapely.union_all(pieces[rr == r])) for r in levels], dtype=object
+    )
     return gpd.GeoDataFrame(
-        {"radius_m": levels, "length_m": shapely.length(np.asarray(merged, dtype=object))},
-        geometry=np.asarray(merged, dtype=object),
+        {"radius_m": levels, "length_m": geodesic_length(merged, frame.crs)},
+        geometry=merged,
         crs=frame.crs,
     )

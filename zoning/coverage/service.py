@@ -11,7 +11,8 @@ like this:
 
 1. the lines are noded at every crossing (:func:`shapely.node`) and split into
    straight segments; segment end points (rounded to 1 mm) are graph nodes and the
-   segment lengths are edge weights;
+   segment lengths are edge weights (on the ellipsoid, given the plane's scale:
+   each plane length divided by the scale at the segment's middle);
 2. park entrances are the park boundary's vertices, densified every
    ``entrance_spacing_m``; each entrance within ``snap_m`` of a street is snapped
    to the nearest point of the nearest segment; the walk starts there and the
@@ -20,7 +21,8 @@ like this:
    segments with the walking distance to them; :func:`scipy.sparse.csgraph.dijkstra`
    gives every node's network distance from the nearest park of the tier;
 4. each segment is reachable up to ``radius − distance`` from either end, plus the
-   stretch around an entrance that sits on it; those pieces, buffered by
+   stretch around an entrance that sits on it; a segment's stretches are merged
+   (:func:`_merged_intervals`); those pieces, buffered by
    ``access_m`` (the depth of a plot facing the street) and joined with the parks
    themselves, are the service area.
 
@@ -49,6 +51,7 @@ from geo.overlay import (
     subtract_all,
 )
 from geo.overlay import feature_areas as park_areas
+from geo.scale import PlaneScale
 
 __all__ = [
     "QUAD_SEGS",
@@ -150,6 +153,7 @@ def network_reach(
     *,
     snap_m: float = 100.0,
     entrance_spacing_m: float = 50.0,
+    scale: PlaneScale | None = None,
 ) -> tuple[Geoms, NDArray[np.float64]]:
     """Street pieces within walking distance of the parks (see module docstring).
 
@@ -165,6 +169,11 @@ def network_reach(
         Maximum distance from an entrance to the street it joins.
     entrance_spacing_m
         Spacing of entrances along each park boundary.
+    scale
+        The metric CRS's scale (:func:`geo.scale.plane_scale`): ``radii`` and
+        ``snap_m`` are then metres on the ellipsoid, and every walk is measured on it
+        (each street segment's plane length divided by the scale at its middle, the
+        snapping distance by the scale at its entrance). ``None``: plane metres.
 
     Returns
     -------
@@ -180,29 +189,39 @@ def network_reach(
         np.stack([coords[u], coords[v]], axis=1).reshape(-1, 2),
         indices=np.repeat(np.arange(len(u)), 2),
     )
-    levels = np.unique(radii[radii > 0])
+    levels = np.unique(radii[radii > 0])  # one walk per tier, whatever the parks' scales
     if len(levels) == 0:
         return np.zeros(0, dtype=object), np.zeros(0)
+    # plane metres per metre walked, per segment (its middle); 1 in plane metres
+    mid = (coords[u] + coords[v]) / 2
+    k_seg = np.ones(len(u)) if scale is None else scale.k(mid[:, 0], mid[:, 1])
+    walk = length / k_seg  # each segment's length as walked
     # entrances: boundary vertices of each park, densified
     rings = shapely.segmentize(shapely.boundary(parks_m), entrance_spacing_m)
     pts_xy, owner = shapely.get_coordinates(rings, return_index=True)
     ent_r = radii[owner]
     ok = ent_r > 0
-    pts = shapely.points(pts_xy[ok])
+    pts_xy = pts_xy[ok]
+    pts = shapely.points(pts_xy)
     ent_r = ent_r[ok]
+    k_ent = np.ones(len(pts)) if scale is None else scale.k(pts_xy[:, 0], pts_xy[:, 1])
     tree = shapely.STRtree(seg_geoms)
+    reach_m = snap_m * float(k_ent.max(initial=1.0))  # the plane search covers every entrance's
     (pi, si), snap = tree.query_nearest(
-        pts, max_distance=snap_m, return_distance=True, all_matches=False
+        pts, max_distance=reach_m, return_distance=True, all_matches=False
     )
-    t = shapely.line_locate_point(seg_geoms[si], pts[pi])
+    snap = snap / k_ent[pi]
+    joined = snap <= snap_m
+    pi, si, snap = pi[joined], si[joined], snap[joined]
+    t = shapely.line_locate_point(seg_geoms[si], pts[pi]) / k_seg[si]  # (walked)
     level_of = np.searchsorted(levels, ent_r[pi])
     # virtual source per tier: n_nodes + level index
     src = np.r_[n_nodes + level_of, n_nodes + level_of]
     dst = np.r_[u[si], v[si]]
-    w = np.r_[snap + t, snap + (length[si] - t)]
+    w = np.r_[snap + t, snap + (walk[si] - t)]
     both_u = np.r_[u, v, src]
     both_v = np.r_[v, u, dst]
-    both_w = np.r_[length, length, w]
+    both_w = np.r_[walk, walk, w]
     key = pd.DataFrame({"a": both_u, "b": both_v, "w": both_w}).groupby(["a", "b"]).w.min()
     a_idx = key.index.get_level_values(0).to_numpy()
     b_idx = key.index.get_level_values(1).to_numpy()
@@ -220,9 +239,9 @@ def network_reach(
         du, dv = dist[k, u], dist[k, v]
         ra = np.clip(r - du, 0, None)
         rb = np.clip(r - dv, 0, None)
-        full = ra + rb >= length
+        full = ra + rb >= walk
         s0 = [np.zeros(full.sum())]
-        s1 = [length[full]]
+        s1 = [walk[full]]
         segs = [np.flatnonzero(full)]
         pa_part = ~full & (ra > 0)
         segs.append(np.flatnonzero(pa_part))
@@ -230,8 +249,8 @@ def network_reach(
         s1.append(ra[pa_part])
         pb_part = ~full & (rb > 0)
         segs.append(np.flatnonzero(pb_part))
-        s0.append(length[pb_part] - rb[pb_part])
-        s1.append(length[pb_part])
+        s0.append(walk[pb_part] - rb[pb_part])
+        s1.append(walk[pb_part])
         # the stretch around each entrance on its own segment
         mine = level_of == k
         reach = r - snap[mine]
@@ -239,9 +258,12 @@ def network_reach(
         es = si[mine][pos]
         segs.append(es)
         s0.append(np.clip(t[mine][pos] - reach[pos], 0, None))
-        s1.append(np.minimum(t[mine][pos] + reach[pos], length[es]))
-        seg = np.concatenate(segs)
-        a0, a1 = np.concatenate(s0), np.concatenate(s1)
+        s1.append(np.minimum(t[mine][pos] + reach[pos], walk[es]))
+        seg, a0, a1 = _merged_intervals(
+            np.concatenate(segs), np.concatenate(s0), np.concatenate(s1)
+        )
+        # walked metres along each segment → plane metres
+        a0, a1 = a0 * k_seg[seg], a1 * k_seg[seg]
         start = pa[seg] + vec[seg] * a0[:, None]
         end = pa[seg] + vec[seg] * a1[:, None]
         pieces_xy.append(np.stack([start, end], axis=1))
@@ -254,6 +276,27 @@ def network_reach(
     return lines, rr
 
 
+def _merged_intervals(
+    seg: NDArray[np.intp], a0: NDArray[np.float64], a1: NDArray[np.float64]
+) -> tuple[NDArray[np.intp], NDArray[np.float64], NDArray[np.float64]]:
+    """The intervals ``[a0, a1]`` of each segment ``seg``, overlapping ones merged.
+
+    Entrances of one park often snap to one street segment, and each reaches a
+    stretch of it: one piece per merged stretch, not one per entrance (overlapping
+    pieces a hair apart are not dissolved by a union, and their lengths add up).
+    """
+    if len(seg) == 0:
+        return seg, a0, a1
+    o = np.lexsort((a0, seg))
+    seg, a0, a1 = seg[o], a0[o], a1[o]
+    reach = pd.Series(a1).groupby(seg).cummax().to_numpy()  # farthest end so far, per segment
+    first = np.r_[True, seg[1:] != seg[:-1]]
+    start = first | np.r_[False, a0[1:] > reach[:-1]]  # a gap before it: a new stretch
+    begin = np.flatnonzero(start)
+    last = np.r_[begin[1:] - 1, len(seg) - 1]
+    return seg[begin], a0[begin], reach[last]
+
+
 def network_service(
     parks_m: Geoms,
     radii: NDArray[np.float64],
@@ -262,10 +305,17 @@ def network_service(
     access_m: float = 50.0,
     snap_m: float = 100.0,
     entrance_spacing_m: float = 50.0,
+    scale: PlaneScale | None = None,
 ) -> Geoms:
-    """Network service areas: reachable street pieces buffered by ``access_m``, plus parks."""
+    """Network service areas: reachable street pieces buffered by ``access_m``, plus parks.
+
+    Parameters as for :func:`network_reach`; with ``scale``, ``access_m`` is metres on
+    the ellipsoid too, drawn at each piece's scale.
+    """
     pieces, _ = network_reach(
-        parks_m, radii, lines_m, snap_m=snap_m, entrance_spacing_m=entrance_spacing_m
-    )
-    capsules = shapely.buffer(pieces, access_m, quad_segs=4)
+        parks_m, radii, lines_m, snap_m=snap_m, entrance_spacing_m=entrance_spacing_m,
+        scale=scale,
+    )  # fmt: skip
+    access = access_m if scale is None else scale.plane_at(access_m, pieces)
+    capsules = shapely.buffer(pieces, access, quad_segs=4)
     return np.concatenate([capsules, parks_m[radii > 0]])
