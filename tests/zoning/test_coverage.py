@@ -17,6 +17,8 @@ import pytest
 import rasterio
 import shapely
 from affine import Affine
+from hypothesis import given
+from hypothesis import strategies as st
 
 from geo.errors import InputFormatError, MissingLayerError
 from zoning.coverage.measure import (
@@ -324,6 +326,29 @@ def test_network_coverage_walks_once_per_tier_whatever_the_parks_scales(monkeypa
     res = layer([box(20, 105, 80, 125)])
     park_service_coverage(parks, res, tiers=[(0, 150)], network=network, access_m=30)
     assert sources == [1]
+
+
+@given(st.lists(st.tuples(st.integers(0, 3), st.floats(0, 100), st.floats(0, 50)), max_size=30))
+def test_a_segments_reached_stretches_merge_into_their_union(rows):
+    # the stretches of one street segment that several entrances reach become disjoint
+    # pieces covering exactly their union (touching ones merge)
+    from zoning.coverage.service import _merged_intervals
+
+    seg = np.array([r[0] for r in rows], dtype=np.intp)
+    a0 = np.array([r[1] for r in rows], dtype=float)
+    a1 = a0 + np.array([r[2] for r in rows], dtype=float)
+    s, lo, hi = _merged_intervals(seg, a0, a1)
+    assert (lo <= hi).all() and (np.diff(s) >= 0).all()
+    for k in range(4):
+        mine, got = seg == k, s == k
+        b0, b1 = lo[got], hi[got]
+        assert (b0[1:] > b1[:-1]).all()  # disjoint, in order
+        probes = np.concatenate(
+            [a0[mine], a1[mine], (a0[mine] + a1[mine]) / 2, (b1[:-1] + b0[1:]) / 2]
+        )
+        before = ((probes[:, None] >= a0[mine]) & (probes[:, None] <= a1[mine])).any(axis=1)
+        after = ((probes[:, None] >= b0) & (probes[:, None] <= b1)).any(axis=1)
+        assert (before == after).all()
 
 
 def test_network_coverage_differs_from_straight_line():
