@@ -93,3 +93,26 @@ def test_select_and_plan_follow_relations() -> None:
     plan = plan_rule(0, info, np.array([True, False]), {}, None)
     assert plan.nearest_key == ("redline", (("grade", ("1",)),))
     assert PREDICATES["nearest"].nearest and PREDICATES["nearest"].select is None
+
+
+def test_a_filter_on_a_number_column_is_an_error_not_a_rule_that_never_applies() -> None:
+    # a park's area_m2 is held as numbers: a filter's texts would match no park, and the
+    # rule would silently never apply (a site near such a park could pass as 符合)
+    import geopandas as gpd
+    import shapely
+
+    from geo.errors import LayerValidationError
+    from zoning.check.layer_index import feature_mask, index_layer
+
+    parks = gpd.GeoDataFrame(
+        {"feature_id": ["p1", "p2"], "name": ["甲", "乙"], "area_m2": [12_000.0, 500.0],
+         "grade": ["city", "community"]},
+        geometry=[shapely.box(116.0, 39.0, 116.01, 39.01), shapely.box(116.1, 39.0, 116.11, 39.01)],
+        crs=4326,
+    )  # fmt: skip
+    index, _ = index_layer("park", parks)
+    by_grade = _rule(layer="park", feature_filter={"grade": ["city"]})
+    assert feature_mask(by_grade, index).tolist() == [True, False]
+    by_area = _rule(layer="park", feature_filter={"area_m2": ["12000"]})
+    with pytest.raises(LayerValidationError, match=r"'area_m2' of layer 'park' holds numbers"):
+        feature_mask(by_area, index)

@@ -149,7 +149,16 @@ def feature_mask(rule: Rule, index: LayerIndex) -> NDArray[np.bool_]:
                 f"{index.kind!r} (columns: {sorted(index.columns)})"
             )
             raise LayerValidationError(msg)
-        mask &= np.isin(index.columns[col], [str(a) for a in allowed])
+        values = index.columns[col]
+        if values.dtype.kind != "O":  # numbers (a park's area_m2) never equal a text
+            msg = (
+                f"rule {rule.id!r}: feature_filter column {col!r} of layer {index.kind!r} "
+                "holds numbers, and a filter keeps the features whose value is one of its "
+                "texts: it would keep none, and the rule could never apply. Filter on a "
+                "text column (a grade, zone or adcode)."
+            )
+            raise LayerValidationError(msg)
+        mask &= np.isin(values, [str(a) for a in allowed])
     return mask
 
 
