@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from layers.kinds import LAYER_KINDS, canonical_kind
+from layers.kinds import KINDS, LAYER_KINDS, canonical_kind
 from zoning.check.predicates import PREDICATES as _REGISTERED_PREDICATES
 from zoning.coverage.registry import METRICS as _REGISTERED_METRICS
 from zoning.industry import normalise_prefixes
@@ -261,6 +261,34 @@ class RuleException(_Model):
         return self
 
 
+def _filter_outside_vocabulary(layer: str, feature_filter: Mapping[str, list[str]]) -> str | None:
+    """What is wrong with a filter value its layer kind never holds (``None``: nothing).
+
+    A kind's column with a fixed vocabulary (a water source's ``grade``: 1, 2, quasi)
+    holds only those values once imported; a filter asking for another (``一级``, or a
+    typo) would keep no feature, and its rule would silently never apply.
+    """
+    kind = KINDS.get(layer)
+    if kind is None:  # (a pack's own kind: its vocabulary is its own)
+        return None
+    specs = {c.name: c for c in kind.columns}
+    for column, values in feature_filter.items():
+        spec = specs.get(column)
+        if spec is None or spec.allowed is None:
+            continue
+        for value in values:
+            if value in spec.allowed:
+                continue
+            known = spec.value_aliases.get(value.strip().lower())
+            fix = f"write {known!r}" if known else f"use one of {', '.join(spec.allowed)}"
+            return (
+                f"feature_filter {column} = {value!r}: layer {layer!r} holds only "
+                f"{', '.join(spec.allowed)} in {column!r} (imported values are mapped to "
+                f"these), so the rule would never apply; {fix}"
+            )
+    return None
+
+
 class Rule(_Model):
     """One spatial rule: a test of the site against a layer, and its outcome.
 
@@ -319,6 +347,9 @@ class Rule(_Model):
         if self.unless_layer is not None and self.unless_layer == self.layer:
             msg = f"'unless_layer' {self.unless_layer!r} is the rule's own layer"
             raise ValueError(msg)
+        problem = _filter_outside_vocabulary(self.layer, self.feature_filter)
+        if problem is not None:
+            raise ValueError(problem)
         for ex in self.exceptions:
             if ex.outcome == self.outcome:
                 msg = (

@@ -116,3 +116,17 @@ def test_a_filter_on_a_number_column_is_an_error_not_a_rule_that_never_applies()
     by_area = _rule(layer="park", feature_filter={"area_m2": ["12000"]})
     with pytest.raises(LayerValidationError, match=r"'area_m2' of layer 'park' holds numbers"):
         feature_mask(by_area, index)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("一级", "write '1'"), ("3", "use one of 1, 2, quasi")],
+)
+def test_a_filter_value_the_layer_never_holds_is_refused_at_load(value, message) -> None:
+    # imported water-source zones hold grade 1, 2 or quasi: a filter asking for another
+    # value would keep no zone, and its rule would never apply
+    with pytest.raises(ValidationError, match=message):
+        _rule(layer="water_source_zone", feature_filter={"grade": [value]})
+    assert _rule(layer="water_source_zone", feature_filter={"grade": ["1"]}).feature_filter
+    # columns without a fixed vocabulary take any value
+    assert _rule(layer="water_source_zone", feature_filter={"adcode": ["110112"]}).feature_filter
