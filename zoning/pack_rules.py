@@ -277,9 +277,9 @@ def _filter_outside_vocabulary(layer: str, feature_filter: Mapping[str, list[str
         if spec is None or spec.allowed is None:
             continue
         for value in values:
-            if value in spec.allowed:
+            known = spec.canonical_value(value)
+            if known == value:
                 continue
-            known = spec.value_aliases.get(value.strip().lower())
             fix = f"write {known!r}" if known else f"use one of {', '.join(spec.allowed)}"
             return (
                 f"feature_filter {column} = {value!r}: layer {layer!r} holds only "

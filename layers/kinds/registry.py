@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import Literal
 
@@ -91,6 +92,17 @@ class ColumnSpec:
     aliases: tuple[str, ...] = ()
     unique: bool = False
     computed: bool = False
+
+    @cached_property
+    def _lookup(self) -> dict[str, str]:
+        return {v: v for v in self.allowed or ()} | dict(self.value_aliases)
+
+    def canonical_value(self, value: str) -> str | None:
+        """The allowed value ``value`` stands for: itself, or by alias (any case).
+
+        ``None`` when it stands for none (or the column has no fixed vocabulary).
+        """
+        return self._lookup.get(value.lower(), self._lookup.get(value))
 
 
 @dataclass(frozen=True)

@@ -362,8 +362,7 @@ def _check_columns(df: pd.DataFrame, kind: LayerKind, problems: list[str]) -> pd
             continue
         text = _as_text(s)
         if col.allowed is not None:
-            lookup = {v: v for v in col.allowed} | dict(col.value_aliases)
-            mapped = text.map(lambda v, lk=lookup: lk.get(v.lower(), lk.get(v)) if v else v)
+            mapped = text.map(lambda v, c=col: c.canonical_value(v) if v else v)
             bad = ~null & mapped.isna().to_numpy()
             if bad.any():
                 got = sorted(set(text[bad].astype(str)))

@@ -120,7 +120,7 @@ def test_a_filter_on_a_number_column_is_an_error_not_a_rule_that_never_applies()
 
 @pytest.mark.parametrize(
     ("value", "message"),
-    [("一级", "write '1'"), ("3", "use one of 1, 2, quasi")],
+    [("一级", "write '1'"), ("QUASI", "write 'quasi'"), ("3", "use one of 1, 2, quasi")],
 )
 def test_a_filter_value_the_layer_never_holds_is_refused_at_load(value, message) -> None:
     # imported water-source zones hold grade 1, 2 or quasi: a filter asking for another
