@@ -33,7 +33,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -60,6 +60,8 @@ SOURCES_ENV = "ECOZONE_SOURCES"
 _DATA = Path(__file__).resolve().parent / "data"
 _SEED_RE = re.compile(r"(\d{3}_[0-9a-f]+\.txt)")
 _LINE_RE = re.compile(r"(?:第\s*|l\.\s*|line\s*)([\d][\d,\s\-]*)")
+#: Scripts a stored copy can be in (``Source.script``).
+_SCRIPTS = ("simplified", "traditional")
 _KIND_ZH = {"plan": "规划", "work_plan": "工作计划", "law": "法律", "regulation": "行政法规",
             "standard": "标准", "notice": "通知"}  # fmt: skip
 _KIND_EN = {"plan": "plan", "work_plan": "work plan", "law": "law", "regulation": "regulation",
@@ -98,6 +100,11 @@ class Source:
         Seed file name the citations' lines refer to ("" for laws and standards).
     printed
         The title as the stored copy prints it (e.g. in traditional characters).
+    script
+        The stored copy's script: "simplified" or "traditional" (a government site's
+        繁體 page). Mainland plans are issued in simplified characters, and an EIA
+        chapter quotes them so: :meth:`official` gives a traditional copy's quotes and
+        headings in simplified characters.
     names
         Other names the packs use for it.
     sections
@@ -114,6 +121,7 @@ class Source:
     date: str = ""
     file: str = ""
     printed: str = ""
+    script: str = "simplified"
     note: str = ""
     names: tuple[str, ...] = ()
     sections: tuple[Section, ...] = field(default=(), repr=False)
@@ -122,6 +130,17 @@ class Source:
         """The headings whose range contains ``line``, outermost first."""
         found = [s for s in self.sections if s.line <= line <= s.end]
         return sorted(found, key=lambda s: (s.level, s.line))
+
+    def official(self, text: str) -> str:
+        """``text`` of the stored copy in the official script (simplified characters).
+
+        A traditional copy's text is converted by OpenCC's ``t2s`` (phrases first,
+        then characters); a simplified copy's is returned as it is. The line numbers
+        cited still refer to the stored copy, where the text is found as it was quoted.
+        """
+        if self.script != "traditional" or not text:
+            return text
+        return _to_simplified()(text)
 
     def kind_label(self, lang: str = "zh") -> str:
         """The kind in words ("规划", "law", ...)."""
@@ -139,8 +158,16 @@ class Source:
             "number": self.number,
             "date": self.date,
             "file": self.file,
+            "script": self.script,
             "note": self.note,
         }
+
+
+@lru_cache(maxsize=1)
+def _to_simplified() -> Callable[[str], str]:
+    import opencc  # (only a traditional copy's citations need it: 10 ms to load)
+
+    return opencc.OpenCC("t2s").convert
 
 
 def _norm(name: str) -> str:
@@ -176,6 +203,13 @@ def load_sources() -> dict[str, Source]:
         if rec["id"] in out:
             msg = f"zoning/data/sources.toml record {i}: id {rec['id']!r} used twice"
             raise SourceError(msg)
+        script = rec.get("script", "simplified")
+        if script not in _SCRIPTS:
+            msg = (
+                f"zoning/data/sources.toml record {i} ({rec['id']}): script {script!r} "
+                f"is not one of {', '.join(_SCRIPTS)}"
+            )
+            raise SourceError(msg)
         secs = tuple(
             Section(int(s["level"]), int(s["line"]), int(s["end"]), str(s["heading"]))
             for s in sections.get(rec.get("file", ""), [])
@@ -191,6 +225,7 @@ def load_sources() -> dict[str, Source]:
             date=str(rec.get("date", "")),
             file=rec.get("file", ""),
             printed=rec.get("printed", ""),
+            script=script,
             note=rec.get("note", ""),
             names=tuple(rec.get("names", ())),
             sections=secs,
@@ -308,7 +343,10 @@ def cite(citation: Any) -> dict[str, Any]:
         (as cited, e.g. "672-674"), ``lines`` (ints), ``article``, ``section`` (for
         each place cited, its headings joined by ／, outermost first), ``section_line`` (line
         of the innermost heading), ``quote`` (the quoted sentence), ``text`` and
-        ``text_en`` (the printed forms of :func:`format_citation`).
+        ``text_en`` (the printed forms of :func:`format_citation`). ``section`` and
+        ``quote`` are in the official script (:meth:`Source.official`): where the
+        stored copy is traditional (``script``), ``section_stored`` and
+        ``quote_stored`` keep them as the copy prints them at ``line``.
     """
     if isinstance(citation, Mapping) and "text_en" in citation and "section" in citation:
         return dict(citation)
@@ -332,6 +370,8 @@ def _cite(key: tuple[str, ...]) -> dict[str, Any]:
     line = raw.get("line")
     line = None if line is None else str(line)
     lines = _lines(line)
+    quote = str(raw.get("text") or "")
+    official = src.official if src is not None else str
     chains: list[list[Section]] = []
     for part in (line or "").split(","):  # "59,148": the headings of each cited place
         first = _lines(part)
@@ -350,9 +390,12 @@ def _cite(key: tuple[str, ...]) -> dict[str, Any]:
         "line": line,
         "lines": lines,
         "article": raw.get("article"),
-        "section": ["／".join(h.heading for h in chain) for chain in chains],
+        "section": [official("／".join(h.heading for h in chain)) for chain in chains],
         "section_line": chains[0][-1].line if chains else None,
-        "quote": str(raw.get("text") or ""),
+        "quote": official(quote),
+        "script": src.script if src else None,
+        "section_stored": ["／".join(h.heading for h in chain) for chain in chains],
+        "quote_stored": quote,
     }
     out["text"] = format_citation(out, "zh")
     out["text_en"] = format_citation(out, "en")
@@ -369,9 +412,10 @@ def format_citation(
     citation
         Anything :func:`cite` takes (a pack Citation, a dict, a string).
     lang
-        "zh": ``《北京市“十四五”时期生态环境保护规划》二、指導思想和目標／(三)規劃目標：“…”``;
+        "zh": ``《北京市“十四五”时期生态环境保护规划》二、指导思想和目标／(三)规划目标：“…”``;
         "en": ``Beijing Eco-Environmental Protection Plan for the 14th Five-Year Period,
-        section 二、… › (三)…: “…”`` (the headings and quotes stay as the source prints them).
+        section 二、… › (三)…: “…”`` (the headings and quotes in Chinese, in the
+        official script: :meth:`Source.official`).
     with_line
         Append the line number (for the appendix that traces each citation).
     quote

@@ -100,9 +100,12 @@ def test_citations_read_title_section_and_quote(report):
     redline = report["sanxian_table"][0]
     first = redline["sources"][0]
     assert first.startswith("《北京市“十四五”时期生态环境保护规划》")
-    assert "嚴守生態保護紅線" in first  # the quoted sentence
+    # the quoted sentence, in the plan's official script (the stored copy is traditional)
+    assert "：“严守生态保护红线" in first and "嚴" not in first
     if (seeds / SEED_001).is_file():  # the heading comes from the plan's own text
-        assert _heading_above(seeds / SEED_001, 370) in first
+        assert _heading_above(seeds / SEED_001, 370) == "五、提升生態系統品質和穩定性"
+        plan = "《北京市“十四五”时期生态环境保护规划》"
+        assert first.startswith(plan + "五、提升生态系统品质和稳定性")
     law = next(s for s in redline["sources"] if "自然资发〔2022〕142号" in s)
     assert law.startswith("《关于加强生态保护红线管理的通知（试行）》")
     every = json.dumps(report, ensure_ascii=False)
@@ -118,6 +121,9 @@ def test_appendix_keeps_line_numbers(report):
     assert {p["line"] for p in plan["places"]} >= {"370", "366"}
     html = render_html(report)
     assert "第370行" in html and "京政发〔2021〕35号" in html
+    # the line numbers refer to the stored copy, which is in traditional characters
+    assert "存档文本为繁体字版" in html
+    assert "stored copy is in traditional characters" in render_html(report, lang="en")
 
 
 def test_stamp_is_a_table_not_json(report, tmp_path):

@@ -112,7 +112,8 @@ def test_format_citation_zh_and_en():
     }
     zh = format_citation(c, "zh")
     assert zh.startswith("《北京市“十四五”时期生态环境保护规划》五、")
-    assert zh.endswith("：“生態控制區面積力爭達到市域面積的75%”")
+    # the stored copy is traditional; the plan was issued, and is quoted, in simplified
+    assert zh.endswith("：“生态控制区面积力争达到市域面积的75%”")
     assert "362" not in zh and "001_" not in zh
     assert format_citation(c, "zh", with_line=True).endswith("（第362行）")
     en = format_citation(c, "en")
@@ -157,3 +158,66 @@ def test_text_errors_name_the_fix(monkeypatch):
         source_lines("water-pollution-law")
     with pytest.raises(SourceError, match="ecozone sources list"):
         get_source("no-such-source")
+
+
+def test_a_traditional_copy_is_quoted_in_the_official_script():
+    c = cite({"source": "001_1c6d450321da7557.txt", "line": "370", "text": "嚴守生態保護紅線"})
+    assert c["script"] == "traditional"
+    assert c["quote"] == "严守生态保护红线" and c["quote_stored"] == "嚴守生態保護紅線"
+    assert c["section"] == ["五、提升生态系统品质和稳定性／(一)全力保护重要绿色生态空间／"
+                            "3.优化调整重要生态空间"]  # fmt: skip
+    assert c["section_stored"][0].startswith("五、提升生態系統品質和穩定性")
+    assert "嚴" not in c["text"] and "嚴" not in c["text_en"]
+    # a simplified copy's text is printed as it was quoted, character for character
+    simple = cite({"source": "002_735b581d06638fbb.txt", "line": "202", "text": "乾隆 後 髮"})
+    assert simple["script"] == "simplified" and simple["quote"] == "乾隆 後 髮"
+    assert simple["section"] == simple["section_stored"]
+
+
+def test_traditional_titles_convert_to_the_official_titles():
+    """OpenCC's t2s turns every traditional copy's printed title into the official one."""
+    traditional = [s for s in load_sources().values() if s.script == "traditional"]
+    assert traditional
+    for src in traditional:
+        assert src.printed != src.title
+        assert src.official(src.printed) == src.title, src.id
+
+
+@needs_seeds
+def test_stored_quotes_are_found_at_their_lines():
+    """The stored form of each quote of a traditional copy is in the copy, at its line."""
+    pack = load_pack("beijing")
+    checked = 0
+    for _, citation in iter_citations(pack):
+        c = cite(citation)
+        if c["script"] != "traditional" or not c["quote_stored"]:
+            continue
+        lines = (SEEDS / c["source"]).read_text(encoding="utf-8").splitlines()
+        text = "".join(lines[n - 1] for n in c["lines"])
+        first = c["quote_stored"].split("……")[0]
+        assert first in text, (c["line"], first)
+        assert c["quote"] != c["quote_stored"]
+        checked += 1
+    assert checked >= 5
+
+
+def test_an_unknown_script_is_refused(tmp_path, monkeypatch):
+    import zoning.sources as sources
+
+    data = sources._DATA
+    (tmp_path / "source_sections.toml").write_text(
+        (data / "source_sections.toml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    (tmp_path / "sources.toml").write_text(
+        '[[source]]\nid = "x"\nkind = "plan"\ntitle = "某规划"\ntitle_en = "A plan"\n'
+        'script = "繁体"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(sources, "_DATA", tmp_path)
+    sources.load_sources.cache_clear()
+    try:
+        with pytest.raises(SourceError, match="script '繁体' is not one of simplified"):
+            sources.load_sources()
+    finally:
+        monkeypatch.undo()
+        sources.load_sources.cache_clear()

@@ -275,7 +275,8 @@ def write_docx(
     doc.add_heading(L("h_app_sources"), level=1)
     src_rows = [
         [s["title"], s["issuer"], s["number"], s["date"],
-         s["places"] + ([f"{L('file')}{colon}{s['file']}"] if s["file"] else [])]
+         s["places"] + ([f"{L('file')}{colon}{s['file']}"] if s["file"] else [])
+         + ([s["script_note"]] if s["script_note"] else [])]
         for s in v["sources"]
     ]  # fmt: skip
     _table(doc, [L(k) for k in ("col_title", "col_issuer", "col_number", "col_date",

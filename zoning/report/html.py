@@ -99,6 +99,9 @@ def source_places(report: Mapping[str, Any], lang: str) -> list[dict[str, Any]]:
                 "number": s.get("number") or "—",
                 "date": s.get("date") or "—",
                 "file": s.get("file") or "",
+                "script_note": (
+                    label("stored_traditional", lang) if s.get("script") == "traditional" else ""
+                ),
                 "places": [p for p in places if p],
             }
         )
