@@ -118,6 +118,33 @@ def test_a_filter_on_a_number_column_is_an_error_not_a_rule_that_never_applies()
         feature_mask(by_area, index)
 
 
+def test_the_number_columns_of_an_index_are_those_its_kind_declares() -> None:
+    # which columns are numbers is the kind's data (layers.kinds), not a kind named in code
+    import geopandas as gpd
+    import shapely
+
+    from layers.kinds import KINDS
+    from zoning.check.layer_index import index_layer
+
+    declared = {
+        k: {c.name for c in spec.columns if c.dtype == "float"} for k, spec in KINDS.items()
+    }
+    assert declared["park"] >= {"area_m2"} and declared["residential"] >= {"population"}
+    for kind, numbers in declared.items():
+        frame = gpd.GeoDataFrame(
+            {"feature_id": ["a"], "name": ["甲"], "note": ["12.5"],
+             **{c: ["12.5"] for c in numbers}},
+            geometry=[shapely.box(116.0, 39.0, 116.01, 39.01)], crs=4326,
+        )  # fmt: skip
+        index, _ = index_layer(kind, frame)
+        for column in numbers:
+            assert index.columns[column].dtype == np.float64, (kind, column)
+            assert index.columns[column].tolist() == [12.5]
+        assert index.columns["note"].dtype == object, kind  # not declared: text
+    unknown, _ = index_layer("not_a_kind", frame.assign(area_m2=["12.5"]))
+    assert unknown.columns["area_m2"].dtype == object
+
+
 @pytest.mark.parametrize(
     ("value", "message"),
     [("一级", "write '1'"), ("QUASI", "write 'quasi'"), ("3", "use one of 1, 2, quasi")],

@@ -7,8 +7,8 @@ per layer before checking any site.
 - :func:`layer_frame` — a :class:`layers.Layer` or GeoDataFrame as a lon/lat
   GeoDataFrame (empty geometries dropped) and its stamp entry (name, kind, version,
   checksum, row count); :func:`index_layer` — that frame as a
-  :class:`zoning.check.relations.LayerIndex` (attribute columns as text, ``area_m2`` of
-  parks as numbers);
+  :class:`zoning.check.relations.LayerIndex` (attribute columns as text, those its kind
+  declares numbers, such as ``area_m2``, as numbers);
 - :func:`feature_mask` — the features of a layer a rule's ``feature_filter`` keeps;
 - :func:`access_entries` — the access-list entries of a control unit (its JSON
   ``access_list``) with their Chinese labels (:data:`CATEGORY_ZH`,
@@ -34,6 +34,7 @@ from numpy.typing import NDArray
 from pydantic import ValidationError
 
 from geo.errors import LayerValidationError
+from layers.kinds import KINDS
 from zoning.access_list import EFFECTS, entry_from_mapping
 from zoning.check.relations import LayerIndex
 from zoning.pack import Rule
@@ -119,8 +120,12 @@ def index_layer(kind: str, layer: Any) -> tuple[LayerIndex, dict[str, Any]]:
         for c in gdf.columns
         if c not in (gdf.geometry.name, "feature_id", "name")
     }
-    if kind == "park" and "area_m2" in gdf.columns:
-        cols["area_m2"] = gdf["area_m2"].to_numpy(dtype="float64")
+    spec = KINDS.get(kind)
+    for column in spec.columns if spec is not None else ():
+        if column.dtype == "float" and column.name in cols:  # (a park's area: its service tier)
+            cols[column.name] = pd.to_numeric(gdf[column.name], errors="coerce").to_numpy(
+                dtype="float64"
+            )
     index = LayerIndex(
         kind,
         gdf.geometry.to_numpy(),
@@ -150,7 +155,7 @@ def feature_mask(rule: Rule, index: LayerIndex) -> NDArray[np.bool_]:
             )
             raise LayerValidationError(msg)
         values = index.columns[col]
-        if values.dtype.kind != "O":  # numbers (a park's area_m2) never equal a text
+        if values.dtype.kind != "O":  # numbers (an area_m2) never equal a text
             msg = (
                 f"rule {rule.id!r}: feature_filter column {col!r} of layer {index.kind!r} "
                 "holds numbers, and a filter keeps the features whose value is one of its "
