@@ -142,6 +142,21 @@ class Source:
             return text
         return _to_simplified()(text)
 
+    def script_note(self, lang: str = "zh") -> str:
+        """What a reader of a citation needs to know of the copy's script ("" when simplified).
+
+        Printed beside the line numbers (reports' appendix A, the source pages), which
+        refer to the stored copy, where the quotes are found as it prints them.
+        """
+        if self.script != "traditional":
+            return ""
+        if lang == "zh":
+            return "存档文本为繁体字版：引文和章节标题按简体（规划原文字体）列出，行号指存档文本"
+        return (
+            "the stored copy is in traditional characters: quotes and headings are given in "
+            "simplified characters, as the plan was issued; line numbers refer to the stored copy"
+        )
+
     def kind_label(self, lang: str = "zh") -> str:
         """The kind in words ("规划", "law", ...)."""
         return (_KIND_ZH if lang == "zh" else _KIND_EN).get(self.kind, self.kind)
@@ -159,6 +174,8 @@ class Source:
             "date": self.date,
             "file": self.file,
             "script": self.script,
+            "script_note": self.script_note("zh"),
+            "script_note_en": self.script_note("en"),
             "note": self.note,
         }
 

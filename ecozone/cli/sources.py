@@ -59,7 +59,8 @@ def show(source_id: str, line: int | None, context: int, as_json: bool) -> None:
     from zoning.sources import get_source, source_excerpt
 
     src = get_source(source_id)
-    heads = [h.heading for h in src.headings_at(line)] if line else []
+    stored = [h.heading for h in src.headings_at(line)] if line else []
+    heads = [src.official(h) for h in stored]  # as reports print them; the text as stored
     if as_json:
         lines = source_excerpt(src, line, context=context) if src.file else []
         echo_json(
@@ -67,6 +68,7 @@ def show(source_id: str, line: int | None, context: int, as_json: bool) -> None:
                 **src.as_dict(),
                 "line": line,
                 "section": heads,
+                "section_stored": stored,
                 "lines": [{"line": n, "text": t, "cited": c} for n, t, c in lines],
             }
         )
@@ -75,6 +77,8 @@ def show(source_id: str, line: int | None, context: int, as_json: bool) -> None:
     click.echo(" · ".join(x for x in (src.issuer, src.number, src.date) if x))
     if heads:
         click.echo("／".join(heads))
+    if src.script_note():
+        click.echo(src.script_note())
     if not src.file:
         click.echo("(ecozone holds this source's record and quoted passages, not its full text)")
         return

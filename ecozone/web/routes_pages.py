@@ -210,7 +210,8 @@ def source_page(
     if src is None:
         raise HTTPException(404, f"unknown source {source_id!r}")
     lang = _lang(request)
-    heads = [h.heading for h in src.headings_at(line)] if line else []
+    # the headings as reports print them (the official script); the text as stored
+    heads = [src.official(h.heading) for h in src.headings_at(line)] if line else []
     lines: list[tuple[int, str, bool]] = []
     error = None
     if not src.file:

@@ -162,8 +162,16 @@ def test_sources_list_and_show():
         shown = runner.invoke(cli, ["sources", "show", "beijing-14th-eco-plan", "--line", "362"])
         assert shown.exit_code == 0, shown.output
         line = (SEEDS / "001_1c6d450321da7557.txt").read_text(encoding="utf-8").splitlines()[361]
-        assert f">>   362  {line}" in shown.output
+        assert f">>   362  {line}" in shown.output  # the text as stored (traditional)
         assert "京政发〔2021〕35号" in shown.output
+        # its section as reports print it, and the note saying why the two differ
+        assert "\n五、提升生态系统品质和稳定性／" in shown.output
+        assert "存档文本为繁体字版" in shown.output
+        as_json = json.loads(runner.invoke(cli, ["sources", "show", "beijing-14th-eco-plan",
+                                                 "--line", "362", "--json"]).output)  # fmt: skip
+        assert as_json["section"][0].startswith("五、提升生态系统品质和稳定性")
+        assert as_json["section_stored"][0].startswith("五、提升生態系統品質和穩定性")
+        assert as_json["script"] == "traditional"
     law = runner.invoke(cli, ["sources", "show", "water-pollution-law"])
     assert law.exit_code == 0 and "not its full text" in law.output
     bad = runner.invoke(cli, ["sources", "show", "nope"])

@@ -35,6 +35,10 @@ def test_source_page_marks_the_cited_line(client):
     assert 'class="cited"' in cited and text[361].strip()[:20] in cited
     assert page.text.count('class="cited"') == 1
     assert "京政发〔2021〕35号" in page.text and "五、提升生態系統品質和穩定性" in page.text
+    # the text as stored (traditional); its section as reports print it, and why
+    section = page.text.split("所在章节</dt><dd>")[1].split("</dd>")[0]
+    assert section.startswith("五、提升生态系统品质和稳定性／")
+    assert "存档文本为繁体字版：引文和章节标题按简体" in page.text
 
 
 def test_law_page_shows_the_record_only(client):

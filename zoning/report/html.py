@@ -99,9 +99,7 @@ def source_places(report: Mapping[str, Any], lang: str) -> list[dict[str, Any]]:
                 "number": s.get("number") or "—",
                 "date": s.get("date") or "—",
                 "file": s.get("file") or "",
-                "script_note": (
-                    label("stored_traditional", lang) if s.get("script") == "traditional" else ""
-                ),
+                "script_note": s.get("script_note" if lang == "zh" else "script_note_en") or "",
                 "places": [p for p in places if p],
             }
         )

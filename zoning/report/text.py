@@ -183,11 +183,6 @@ LABELS: dict[str, tuple[str, str]] = {
     "synthetic": ("合成数据", "synthetic"),
     "line": ("第{line}行", "line {line}"),
     "file": ("文件", "file"),
-    "stored_traditional": (
-        "存档文本为繁体字版：引文和章节标题已按简体（规划原文字体）列出，行号指存档文本",
-        "the stored copy is in traditional characters: quotes and headings are given in "
-        "simplified characters, as the plan was issued; line numbers refer to the stored copy",
-    ),
     "source_text": ("原文", "text"),
     "from_input": ("取自输入文件字段“{column}”", "from the input file's field “{column}”"),
     "from_option": ("取自命令行选项 {option}", "from the option {option}"),
