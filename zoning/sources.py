@@ -151,10 +151,11 @@ class Source:
         if self.script != "traditional":
             return ""
         if lang == "zh":
-            return "存档文本为繁体字版：引文和章节标题按简体（规划原文字体）列出，行号指存档文本"
+            return "存档文本为繁体字版：引文和章节标题按简体（原件所用字体）列出，行号指存档文本"
         return (
             "the stored copy is in traditional characters: quotes and headings are given in "
-            "simplified characters, as the plan was issued; line numbers refer to the stored copy"
+            "simplified characters, as the document was issued; line numbers refer to the "
+            "stored copy"
         )
 
     def kind_label(self, lang: str = "zh") -> str:
