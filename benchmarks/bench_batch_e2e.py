@@ -89,6 +89,21 @@ def _available_bytes() -> int:
     return int(info["MemAvailable"].split()[0]) * 1024
 
 
+def parse_scenario(spec: str) -> tuple[str, int, str]:
+    """``KIND:N[:FORMAT]`` → (kind, sites, format), or ``ValueError`` naming the fix."""
+    kind, _, rest = spec.partition(":")
+    n_text, _, fmt = rest.partition(":")
+    fmt = fmt or "parquet"
+    form = "a scenario is KIND:N[:FORMAT], e.g. points:1000000 or polygons:10000:csv"
+    if kind not in ("points", "polygons"):
+        raise ValueError(f"{spec}: unknown kind {kind!r} ({form}; kinds: points, polygons)")
+    if not n_text.replace("_", "").isdigit() or int(n_text) < 1:
+        raise ValueError(f"{spec}: N must be a positive number of sites ({form})")
+    if fmt not in ("parquet", "csv", "gpkg"):
+        raise ValueError(f"{spec}: unknown format {fmt!r} ({form}; formats: parquet, csv, gpkg)")
+    return kind, int(n_text), fmt
+
+
 def memory_estimate(kind: str, n: int) -> int:
     """Bytes a streaming ``ecozone check`` of ``n`` sites of ``kind`` needs at most (estimate)."""
     return BASE_BYTES + n * STREAM_BYTES_PER_SITE * (4 if kind == "polygons" else 1)
@@ -295,15 +310,15 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--repeat must be at least 1, got {args.repeat}")
     if args.large:
         args.scenarios = [*args.scenarios, *LARGE]
+    try:  # every scenario checked before any runs
+        specs = [(spec, *parse_scenario(spec)) for spec in args.scenarios]
+    except ValueError as err:
+        ap.error(str(err))
     folder = args.keep or Path(tempfile.mkdtemp(prefix="ecozone-e2e-"))
     folder.mkdir(parents=True, exist_ok=True)
     rows = []
     try:
-        for spec in args.scenarios:
-            kind, n_text, *rest = spec.split(":")
-            n, fmt = int(n_text), (rest[0] if rest else "parquet")
-            if fmt not in ("parquet", "csv", "gpkg"):
-                raise SystemExit(f"{spec}: unknown format {fmt!r}; use parquet, csv or gpkg")
+        for spec, kind, n, fmt in specs:
             need = memory_estimate(kind, n)
             if need > 0.8 * _available_bytes():
                 avail = _available_bytes() / 2**30

@@ -325,3 +325,18 @@ def test_batch_benchmark_reports_the_median_run_with_every_wall_time() -> None:
     # an even count: the slower of the two middle runs
     assert median_run([*runs, {"wall_s": 6.1, "cpu_s": 9.9, "peak_rss_mb": 810}])["wall_s"] == 5.6
     assert median_run(runs[:1])["wall_s"] == 5.6
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [("points_1000000", "unknown kind 'points_1000000'"), ("points:1e6", "N must be"),
+     ("points:0", "N must be"), ("polygons:10:xlsx", "unknown format 'xlsx'")],
+)  # fmt: skip
+def test_batch_benchmark_names_the_form_of_a_bad_scenario(spec, message) -> None:
+    from benchmarks.bench_batch_e2e import parse_scenario
+
+    assert parse_scenario("points:1000000") == ("points", 1_000_000, "parquet")
+    assert parse_scenario("polygons:10000:csv") == ("polygons", 10_000, "csv")
+    with pytest.raises(ValueError, match=message) as err:
+        parse_scenario(spec)
+    assert "KIND:N[:FORMAT]" in str(err.value)
