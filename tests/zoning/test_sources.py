@@ -221,3 +221,16 @@ def test_an_unknown_script_is_refused(tmp_path, monkeypatch):
     finally:
         monkeypatch.undo()
         sources.load_sources.cache_clear()
+
+
+@needs_seeds
+@pytest.mark.parametrize("file", SEED_FILES)
+def test_a_records_script_is_its_copys(file):
+    """A record says traditional exactly when its stored copy is written in it."""
+    import opencc
+
+    text = (SEEDS / file).read_text(encoding="utf-8")
+    simplified = opencc.OpenCC("t2s").convert(text)
+    changed = sum(a != b for a, b in zip(text, simplified, strict=False))
+    expected = "traditional" if changed > 0.05 * len(text) else "simplified"
+    assert find_source(file).script == expected, (file, changed)
