@@ -781,3 +781,50 @@ def test_a_block_of_points_given_their_coordinates_is_the_block_read_from_them()
         np.testing.assert_array_equal(getattr(given, name), getattr(read, name), err_msg=name)
     np.testing.assert_array_equal(given.bounds(), shapely.bounds(pts))
     assert given.geoms_m is None and read.geoms_m is None  # points: coordinates only
+
+
+@pytest.mark.parametrize("search", ["measured", "kd", "geos"])
+@pytest.mark.parametrize("shape", ["point", "square"])
+def test_the_nearest_feature_is_the_nearest_on_the_ellipsoid(monkeypatch, search, shape):
+    # 118.45°E is 1.45° east of its zone's meridian (117°E), where the plane stretches
+    # 9 km 0.25 m more to the east than to the west: a feature 9 000.00 m east of a site
+    # (pyproj.Geod) is farther in the plane than one 9 000.06 m west. The nearest
+    # feature, and its distance, must be Geod's, whichever search answers.
+    import zoning.check.nearest as nearest
+
+    lon0, lat0 = 118.45, 40.0
+    east = GEOD.fwd(lon0, lat0, 90.0, 9_000.00)[:2]
+    west = GEOD.fwd(lon0, lat0, 270.0, 9_000.06)[:2]
+    if shape == "point":
+        geoms = [shapely.Point(west), shapely.Point(east)]
+    else:  # 2 m squares, the site facing their middle edges
+        half = 1.0 / 111_000.0
+        geoms = [
+            shapely.box(west[0] - 2 * half, west[1] - half, west[0], west[1] + half),
+            shapely.box(east[0], east[1] - half, east[0] + 2 * half, east[1] + half),
+        ]
+    geoms = np.array(geoms, dtype=object)
+    ids = np.array(["W", "E"], dtype=object)  # the west feature first: the plane's choice
+    index = LayerIndex("test", geoms, ids, ids.copy(), {})
+    n = 1 if search == "measured" else 40
+    rng = np.random.default_rng(5)
+    sites = [shapely.Point(lon0, lat0 + dy) for dy in rng.uniform(-1e-6, 1e-6, n)]
+    sites.append(shapely.box(lon0 - 1e-5, lat0 - 1e-5, lon0 + 1e-5, lat0 + 1e-5))  # a polygon
+    sites = np.array(sites, dtype=object)
+    if search != "measured":
+        monkeypatch.setattr(nearest, "_DIRECT_PAIRS", 0)  # the k-d tree, however few
+    if search == "geos":
+        monkeypatch.setattr(nearest, "_kd_available", lambda: False)  # GEOS answers
+    ea = fixed_equal_area_crs([index])
+    block = prepare_sites(sites, ea_crs=ea)
+    assert set(block.zones) == {4548}
+    rel = relate_layer(index, block, within_m=None, nearest_max_m=10_000.0, ea_crs=ea)
+    sites_m = transform_geoms(sites, "EPSG:4326", 4548)
+    geoms_m = transform_geoms(geoms, "EPSG:4326", 4548)
+    want = np.column_stack([geod_of_shortest_lines(sites_m, np.full(len(sites), g), 4548)
+                            for g in geoms_m])  # fmt: skip
+    plane = np.column_stack([shapely.distance(sites_m, g) for g in geoms_m])
+    assert (plane[:, 0] < plane[:, 1] - 0.05).all()  # the plane says west
+    assert (want[:, 1] < want[:, 0] - 0.05).all()  # the ellipsoid says east
+    assert rel.nearest_feature.tolist() == [1] * len(sites)
+    np.testing.assert_allclose(rel.nearest_m, want[:, 1], rtol=0, atol=1e-4)

@@ -271,3 +271,7 @@ def test_the_stamp_names_how_distances_were_measured(report, tmp_path):
     # a result stamped before the method was: said, not assumed
     old = {**report, "stamp": {k: v for k, v in report["stamp"].items() if k != "measurement"}}
     assert "未记录" in dict(stamp_rows(old, "zh"))["量算方法"]
+    # each method says how it chose the nearest feature; an older result keeps its own
+    assert "最近要素按椭球面距离选取" in rows["量算方法"]
+    older = {**report, "stamp": {**report["stamp"], "measurement": "ellipsoidal/1"}}
+    assert "最近要素按平面距离选取" in dict(stamp_rows(older, "zh"))["量算方法"]

@@ -13,6 +13,10 @@ plane length is divided by the scale along its shortest line (:meth:`_Metric.ell
 :mod:`geo.scale`); the radius and every threshold then apply to that. The shortest
 line's far end is the nearest point the k-d search already computes
 (:meth:`_Segments.foot`), or GEOS's ``shortest_line`` for pairs measured by GEOS.
+The nearest feature is the nearest on the ellipsoid: the features within
+:meth:`_Tie.reach` of the plane's nearest (a few millimetres at 1 km, 0.7 m at 10 km,
+at a zone's edge) are each measured on the ellipsoid, and the least wins
+(:func:`_least_on_ellipsoid`), in every search below alike.
 
 - within distance (:func:`_within_pairs`): an STRtree over the features' boundary
   *pieces* (:func:`_pieces`: runs of at most 16 segments; small features whole) queried
@@ -254,6 +258,99 @@ def _pieces(geoms: NDArray[Any]) -> tuple[NDArray[Any], NDArray[np.intp]]:
     return np.concatenate([geoms[whole], runs]), np.concatenate([whole, bidx[owner[run_line]]])
 
 
+@dataclass(frozen=True)
+class _Tie:
+    """Which features may be the nearest on the ellipsoid, given the nearest in the plane.
+
+    A distance on the ellipsoid is its plane length divided by the plane's scale along
+    it (:meth:`geo.scale.PlaneScale.ellipsoidal`), and the scale grows away from the
+    central meridian: a feature a little farther in the plane, on the meridian's far
+    side, can be nearer on the ellipsoid (at 1.45° from the meridian, 0.4 m at 9 km).
+    Only a feature within :meth:`reach` of the plane's best can be; each such feature
+    is measured on the ellipsoid at its own nearest point in the plane, and the least
+    wins (:func:`_least_on_ellipsoid`).
+
+    Attributes
+    ----------
+    scale
+        The plane's scale.
+    offset_m
+        Largest distance of the layer copy's pieces from the central meridian (m).
+    """
+
+    scale: PlaneScale
+    offset_m: float
+
+    def reach(self, best: NDArray[np.float64]) -> NDArray[np.float64]:
+        """The plane distance within which a feature may beat one at plane distance ``best``.
+
+        Two features within ``r`` of a site have scales ``k`` along their shortest lines
+        differing by at most ``sinh(U)·Δu`` (the mean ``u`` of a line moves no more than
+        its far end's ``u``), ``Δu ≤ 2r/(k0·R)``, ``U`` the largest ``u`` there (the
+        pieces' farthest from the meridian plus ``r``); so a feature beats the best only
+        within ``best·(1 + 2·best·sinh(U)/(k0·R))``, ``R`` the least radius (the
+        equator's). 2.1 instead of 2 covers ``R``'s change with latitude along the
+        lines; +1 µm the last bits of the plane distances. It depends on ``best`` alone
+        (not on the search radius): so does every answer.
+        """
+        s = self.scale
+        inv_r = 1.0 / (s.k0 * s.a * np.sqrt(1.0 - s.e2))
+        u = (self.offset_m + 1.01 * best) * inv_r
+        return best + (2.1 * inv_r) * best * best * np.sinh(u) + 1e-6
+
+    def measure(
+        self, plane_m: NDArray[np.float64], a: NDArray[np.float64], b: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        """Plane distances between points ``a`` and ``b`` (shape (n, 2)) on the ellipsoid."""
+        return self.scale.ellipsoidal(plane_m, a[:, 0], a[:, 1], b[:, 0], b[:, 1])
+
+
+def _least_on_ellipsoid(
+    row: NDArray[np.intp],
+    owner: NDArray[np.intp],
+    item: NDArray[np.intp],
+    plane: NDArray[np.float64],
+    measure: Any,
+) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
+    """Of candidate pairs, the one per row whose feature is nearest on the ellipsoid.
+
+    Each feature (``owner``) of a row is taken at its nearest item in the plane (the
+    lowest ``item`` of equally near ones: the plane search's rule), measured on the
+    ellipsoid by ``measure(pairs)`` (the pairs' indices → their ellipsoidal distances);
+    the least wins, the lowest feature of equally near ones.
+
+    Returns
+    -------
+    tuple
+        The index of the chosen pair of each distinct row (rows ascending) and its
+        ellipsoidal distance.
+    """
+    o = np.lexsort((item, plane, owner, row))
+    ro, oo = row[o], owner[o]
+    first = np.ones(len(o), dtype=bool)
+    first[1:] = (ro[1:] != ro[:-1]) | (oo[1:] != oo[:-1])
+    o = o[first]  # each (row, feature) at its nearest item in the plane
+    e = measure(o)
+    p = np.lexsort((owner[o], e, row[o]))
+    keep = p[_first_of_runs(row[o][p])]
+    return o[keep], e[keep]
+
+
+def _least_piece(
+    m: _Metric,
+    geoms: NDArray[Any],
+    qi: NDArray[np.intp],
+    qp: NDArray[np.intp],
+    d: NDArray[np.float64],
+) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
+    """:func:`_least_on_ellipsoid` of (geometry ``qi``, piece ``qp``, plane distance) pairs."""
+
+    def measure(sel: NDArray[np.intp]) -> NDArray[np.float64]:
+        return m.ellipsoidal_between(d[sel], geoms[qi[sel]], m.pieces[qp[sel]])
+
+    return _least_on_ellipsoid(qi, m.piece_owner[qp], qp, d, measure)
+
+
 class _Segments:
     """Boundary segments of a layer (metric CRS), cut to at most ``_SEGMENT_M``.
 
@@ -397,12 +494,13 @@ class _Segments:
         return np.column_stack([x0 + t * dx, y0 + t * dy])
 
     def _nearest_measured(
-        self, xy: NDArray[np.float64], max_m: float
+        self, xy: NDArray[np.float64], max_m: float, tie: _Tie | None = None
     ) -> tuple[NDArray[np.intp], NDArray[np.float64], NDArray[np.float64]]:
         """Nearest feature within ``max_m`` of each point, measuring every segment.
 
         Also the nearest point of that feature (NaN when none): of its equally near
-        segments, the first.
+        segments, the first. With ``tie``, the feature nearest on the ellipsoid among
+        those the plane cannot tell from the nearest (:class:`_Tie`).
         """
         feat = np.full(len(xy), -1, dtype=np.intp)
         dist = np.full(len(xy), np.nan)
@@ -418,14 +516,60 @@ class _Segments:
             tied = d2 == low[:, None]
             own = np.where(tied, self.owner[None, :], top).min(axis=1)
             seg[i : i + step] = np.argmax(tied & (self.owner[None, :] == own[:, None]), axis=1)
+            if tie is not None:  # the features the plane cannot tell from the nearest
+                lim2 = np.where(hit, np.minimum(tie.reach(best), max_m) ** 2, -1.0)
+                within = d2 <= lim2[:, None]
+                several = np.flatnonzero(np.count_nonzero(within, axis=1) > 1)
+                if len(several):
+                    cand = np.broadcast_to(np.arange(self.size), (len(several), self.size))
+                    j = self._rivals(xy[i : i + step][several], cand, d2[several],
+                                     seg[i : i + step][several], within[several], tie)  # fmt: skip
+                    seg[i + several] = j
+                    own[several] = self.owner[j]
+                    best[several] = np.sqrt(d2[several, j])
             feat[i : i + step] = np.where(hit, own, -1)
             dist[i : i + step] = np.where(hit, best, np.nan)
         foot = self.foot(xy, seg)
         foot[feat < 0] = np.nan
         return feat, dist, foot
 
+    def _rivals(
+        self,
+        xy: NDArray[np.float64],
+        cand: NDArray[np.intp],
+        d2: NDArray[np.float64],
+        j: NDArray[np.intp],
+        within: NDArray[np.bool_],
+        tie: _Tie,
+    ) -> NDArray[np.intp]:
+        """``j`` again, for points with another feature within reach, on the ellipsoid.
+
+        ``d2``: squared plane distances from the points to candidate segments ``cand``
+        (shape (points, k)); ``j``: each point's chosen column; ``within``: the
+        candidates within :meth:`_Tie.reach` of its best. A point with a segment of
+        another feature among them takes the feature nearest on the ellipsoid
+        (:func:`_least_on_ellipsoid`); the others keep ``j``.
+        """
+        own = self.owner[cand]
+        rows = np.arange(len(j))
+        rivals = np.flatnonzero((within & (own != own[rows, j][:, None])).any(axis=1))
+        if len(rivals) == 0:
+            return j
+        r, c = np.nonzero(within[rivals])
+        seg = cand[rivals[r], c]
+        plane = np.sqrt(d2[rivals[r], c])
+        at = xy[rivals[r]]
+
+        def measure(sel: NDArray[np.intp]) -> NDArray[np.float64]:
+            return tie.measure(plane[sel], at[sel], self.foot(at[sel], seg[sel]))
+
+        chosen, _ = _least_on_ellipsoid(r, self.owner[seg], seg, plane, measure)
+        j = j.copy()
+        j[rivals[r[chosen]]] = c[chosen]
+        return j
+
     def nearest(
-        self, xy: NDArray[np.float64], k: int, max_m: float
+        self, xy: NDArray[np.float64], k: int, max_m: float, tie: _Tie | None = None
     ) -> tuple[NDArray[np.intp], NDArray[np.float64], NDArray[np.bool_], NDArray[np.float64]]:
         """Nearest feature within ``max_m`` (-1 / NaN when none) and whether it is certain.
 
@@ -437,16 +581,19 @@ class _Segments:
             Candidate segments per point.
         max_m
             Search radius.
+        tie
+            The plane's :class:`_Tie`: of the features the plane cannot tell from the
+            nearest, the nearest on the ellipsoid (``None``: the nearest in the plane).
 
         Returns
         -------
         tuple
-            Feature position, distance, certainty and the feature's nearest point
+            Feature position, plane distance, certainty and the feature's nearest point
             (shape (n, 2), NaN when none; of equally near segments of that feature,
             the first), per point.
         """
         if not self.tree_due(len(xy)):  # few points: every segment, certain
-            feat, dist, foot = self._nearest_measured(xy, max_m)
+            feat, dist, foot = self._nearest_measured(xy, max_m, tie)
             return feat, dist, np.ones(len(xy), dtype=bool), foot
         n = len(self.owner)
         k = min(k, n)
@@ -462,23 +609,42 @@ class _Segments:
             d2[~found] = np.inf
         rows = np.arange(len(xy))
         j = np.argmin(d2, axis=1)
+        best2 = d2[rows, j]
+        best = np.sqrt(best2)
+        hit = best <= max_m
+        reach = best if tie is None else tie.reach(best)
         if k > 1:  # equally near segments: the lowest feature, then its first segment
-            low = d2 == d2[rows, j][:, None]
-            tie = np.flatnonzero((low.sum(axis=1) > 1) & np.isfinite(d2[rows, j]))
-            if len(tie):
+            low = d2 == best2[:, None]
+            nlow = low.sum(axis=1)
+            even = np.flatnonzero((nlow > 1) & np.isfinite(best))
+            mixed = even[:0]
+            if len(even):
                 top = np.iinfo(np.intp).max
-                own = np.where(low[tie], self.owner[ik[tie]], top)
-                first = own == own.min(axis=1)[:, None]
-                j[tie] = np.argmin(np.where(first, ik[tie], top), axis=1)
-        best = np.sqrt(d2[rows, j])
+                owners = self.owner[ik[even]]
+                own = np.where(low[even], owners, top)
+                lowest = own.min(axis=1)
+                first = own == lowest[:, None]
+                j[even] = np.argmin(np.where(first, ik[even], top), axis=1)
+                if tie is not None:  # equally near segments of several features
+                    mixed = even[np.where(low[even], owners, -1).max(axis=1) != lowest]
+            if tie is not None:  # and other segments within the reach of the best
+                lim2 = np.where(hit, np.minimum(reach, max_m) ** 2, -1.0)
+                within = d2 <= lim2[:, None]
+                more = np.count_nonzero(within, axis=1) > nlow
+                more[mixed] = True
+                ask = np.flatnonzero(more)
+                if len(ask):
+                    j[ask] = self._rivals(xy[ask], ik[ask], d2[ask], j[ask], within[ask], tie)
+                    best[ask] = np.sqrt(d2[ask, j[ask]])
         # certain when every segment within the search radius was a candidate, or when
         # every other segment is farther than the best (or than the radius): strictly,
         # so that all equally near segments were candidates, and the answer, lowest
-        # feature included, is the same whatever k certified it
-        sure = ~found[:, -1] | (dk[:, -1] - self.hmax > np.minimum(best, max_m))
+        # feature included, is the same whatever k certified it. With a tie, every
+        # segment within its reach of the best in the plane (:class:`_Tie`) must have
+        # been one.
+        sure = ~found[:, -1] | (dk[:, -1] - self.hmax > np.minimum(reach, max_m))
         if k == n:  # every segment was a candidate
             sure[:] = True
-        hit = best <= max_m
         seg = ik[rows, j]
         feat = np.where(hit, self.owner[seg], -1)
         foot = self.foot(xy, seg)
@@ -506,6 +672,11 @@ class _Metric:
     scale: PlaneScale | None = None
     #: Largest distance of a piece from the plane's central meridian (m)
     offset_m: float = 0.0
+
+    @property
+    def tie(self) -> _Tie | None:
+        """How the nearest feature is told on the ellipsoid (``None``: plane distances)."""
+        return None if self.scale is None else _Tie(self.scale, self.offset_m)
 
     def plane_radius(self, radius_m: float) -> float:
         """A plane search radius that finds every feature within ``radius_m`` on the ellipsoid.
@@ -710,7 +881,7 @@ def _points_nearest_kd(
     if first is not None and (len(steps) == 1 or not first.any()):
         first = None  # every point from the first step
     if kd and first is None:
-        f, d, sure, ft = seg.nearest(xy, steps[0], max_m)
+        f, d, sure, ft = seg.nearest(xy, steps[0], max_m, m.tie)
         if sure.all():  # the common case: every point certain at the first k
             took[:] = 0
             return f, d, took, ft
@@ -729,7 +900,7 @@ def _points_nearest_kd(
                 todo = np.sort(np.concatenate([todo, np.flatnonzero(first == s)]))
             if len(todo) == 0:
                 continue
-            f, d, sure, ft = seg.nearest(xy[todo], steps[s], max_m)
+            f, d, sure, ft = seg.nearest(xy[todo], steps[s], max_m, m.tie)
             done = todo[sure]
             nf[done], nd[done], took[done], foot[done] = f[sure], d[sure], s, ft[sure]
             todo = todo[~sure]
@@ -738,13 +909,27 @@ def _points_nearest_kd(
         # point (slow for dense layers); the plain best-first search is cut by the caller
         pts = shapely.points(xy[todo])
         (qi, qp), d = m.piece_tree.query_nearest(pts, return_distance=True, all_matches=True)
-        # equally near pieces of several features: the lowest feature, as the k-d search
-        # and the measured search answer (GEOS returns them in its tree's order)
-        own = m.piece_owner[qp]
-        o = np.lexsort((qp, own, qi))
-        keep = o[_first_of_runs(qi[o])]
+        tie = m.tie
+        if tie is None:
+            # equally near pieces of several features: the lowest feature, as the k-d
+            # search and the measured search answer (GEOS returns them in its tree's order)
+            o = np.lexsort((qp, m.piece_owner[qp], qi))
+            keep = o[_first_of_runs(qi[o])]
+        else:  # the pieces within reach of each nearest (:class:`_Tie`)
+            best = np.full(len(todo), np.inf)
+            np.minimum.at(best, qi, d)
+            hit = np.flatnonzero(best <= max_m)
+            lim = np.minimum(tie.reach(best[hit]), max_m)
+            wi, wp = m.piece_tree.query(pts[hit], predicate="dwithin", distance=lim)
+            wd = shapely.distance(pts[hit[wi]], m.pieces[wp])
+            near = wd <= lim[wi]
+            beyond = best[qi] > max_m  # (answered "none" by the caller)
+            qi = np.concatenate([qi[beyond], hit[wi[near]]])
+            qp = np.concatenate([qp[beyond], wp[near]])
+            d = np.concatenate([d[beyond], wd[near]])
+            keep, _ = _least_piece(m, pts, qi, qp, d)
         at = todo[qi[keep]]
-        nf[at], nd[at] = own[keep], d[keep]
+        nf[at], nd[at] = m.piece_owner[qp[keep]], d[keep]
         _, _, bx, by = shortest_ends(pts[qi[keep]], m.pieces[qp[keep]])
         foot[at] = np.column_stack([bx, by])
     return nf, nd, took, foot
@@ -881,17 +1066,23 @@ def _nearest(
             continue
         # (+1 µm: the k-d and GEOS distances may differ in the last bits)
         bound = np.where(np.isnan(vd[other]), max_p, np.minimum(vd[other], max_p)) + 1e-6
+        tie = m.tie
+        if tie is not None:  # and the features the plane cannot tell from the nearest
+            bound = np.minimum(tie.reach(bound), max_p + 1e-6)
         geoms = block.metric_geoms(pos[other])
         qi, qp, d = _pieces_within(m, geoms, bound, max_p)
         if len(qi) == 0:
             continue
-        f = m.piece_owner[qp]
-        o = np.lexsort((qp, f, d, qi))  # per site: smallest distance, lowest feature, piece
-        keep = o[_first_of_runs(qi[o])]
-        nf[pos[other[qi[keep]]]] = f[keep]
-        nd[pos[other[qi[keep]]]] = m.ellipsoidal_between(
-            d[keep], geoms[qi[keep]], m.pieces[qp[keep]]
-        )
+        if tie is not None:  # each site's pieces within the reach of its best
+            best = np.full(len(geoms), np.inf)
+            np.minimum.at(best, qi, d)
+            near = d <= tie.reach(best[qi])
+            qi, qp, d = qi[near], qp[near], d[near]
+
+        # per site: the least on the ellipsoid, lowest feature, nearest piece
+        keep, e = _least_piece(m, geoms, qi, qp, d)
+        nf[pos[other[qi[keep]]]] = m.piece_owner[qp[keep]]
+        nd[pos[other[qi[keep]]]] = e
     far = nd > max_m
     nf[far], nd[far] = -1, np.nan
     return nf, nd

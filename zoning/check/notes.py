@@ -35,8 +35,10 @@ from zoning.project import FLAGS
 #: the method it was made with. Reports print its text (:mod:`zoning.report.text`).
 #: ``ellipsoidal/1``: topology in lon/lat; distances on the GRS80 ellipsoid (the
 #: shortest line in the site's 3-degree Gauss-Krüger zone, divided by the zone's scale
-#: factor along it, :mod:`geo.scale`); areas in an Albers equal-area CRS on GRS80.
-MEASUREMENT = "ellipsoidal/1"
+#: factor along it, :mod:`geo.scale`); areas in an Albers equal-area CRS on GRS80; the
+#: nearest feature chosen by its plane distance. ``ellipsoidal/2``: the same, the nearest
+#: feature chosen by its distance on the ellipsoid (:class:`zoning.check.nearest._Tie`).
+MEASUREMENT = "ellipsoidal/2"
 
 #: Note kinds, in the order reports list them.
 NOTE_KINDS = (

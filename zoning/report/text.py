@@ -169,12 +169,21 @@ LABELS: dict[str, tuple[str, str]] = {
     ),
     "measurement_ellipsoidal/1": (
         "空间关系按经纬度判断；距离为 CGCS2000（GRS80）椭球面距离：在场址所在 3° 高斯-克吕格"
-        "投影带内求最短连线，按投影长度比改正；面积为 CGCS2000 椭球上的等积投影面积"
-        "（ellipsoidal/1）",
+        "投影带内求最短连线，按投影长度比改正，最近要素按平面距离选取；面积为 CGCS2000 "
+        "椭球上的等积投影面积（ellipsoidal/1）",
         "Topology in longitude/latitude; distances on the CGCS2000 (GRS80) ellipsoid: the "
         "shortest line found in the site's 3° Gauss-Krüger zone, corrected by the zone's "
-        "scale factor; areas in an equal-area projection on the CGCS2000 ellipsoid "
-        "(ellipsoidal/1)",
+        "scale factor, the nearest feature chosen by its plane distance; areas in an "
+        "equal-area projection on the CGCS2000 ellipsoid (ellipsoidal/1)",
+    ),
+    "measurement_ellipsoidal/2": (
+        "空间关系按经纬度判断；距离为 CGCS2000（GRS80）椭球面距离：在场址所在 3° 高斯-克吕格"
+        "投影带内求最短连线，按投影长度比改正，最近要素按椭球面距离选取；面积为 CGCS2000 "
+        "椭球上的等积投影面积（ellipsoidal/2）",
+        "Topology in longitude/latitude; distances on the CGCS2000 (GRS80) ellipsoid: the "
+        "shortest line found in the site's 3° Gauss-Krüger zone, corrected by the zone's "
+        "scale factor, the nearest feature chosen by its distance on the ellipsoid; areas in "
+        "an equal-area projection on the CGCS2000 ellipsoid (ellipsoidal/2)",
     ),
     "checked_at": ("检查时间", "Checked at"),
     "generated_at": ("生成时间", "Generated at"),
