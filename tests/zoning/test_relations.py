@@ -828,3 +828,39 @@ def test_the_nearest_feature_is_the_nearest_on_the_ellipsoid(monkeypatch, search
     assert (want[:, 1] < want[:, 0] - 0.05).all()  # the ellipsoid says east
     assert rel.nearest_feature.tolist() == [1] * len(sites)
     np.testing.assert_allclose(rel.nearest_m, want[:, 1], rtol=0, atol=1e-4)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    lon=st.floats(74.0, 135.0),
+    lat=st.floats(18.5, 53.0),
+    az1=st.floats(0.0, 360.0),
+    az2=st.floats(0.0, 360.0),
+    distance=st.floats(50.0, 9_900.0),
+    delta_mm=st.integers(2, 300),
+    first_nearer=st.booleans(),
+    many=st.booleans(),
+)
+def test_anywhere_in_china_the_nearest_of_two_wells_is_geods(
+    lon, lat, az1, az2, distance, delta_mm, first_nearer, many
+):
+    # two wells a few millimetres to decimetres apart in their distance from a site
+    # (pyproj.Geod), in any direction, anywhere in China's zones: the engine names the
+    # nearer one and its distance, by the measured search and by the k-d tree alike
+    import zoning.check.nearest as nearest
+
+    near, far = distance, distance + delta_mm / 1000.0
+    d1, d2 = (near, far) if first_nearer else (far, near)
+    wells = [shapely.Point(*GEOD.fwd(lon, lat, az1, d1)[:2]),
+             shapely.Point(*GEOD.fwd(lon, lat, az2, d2)[:2])]  # fmt: skip
+    ids = np.array(["A", "B"], dtype=object)
+    index = LayerIndex("well", np.array(wells, dtype=object), ids, ids.copy(), {})
+    ea = fixed_equal_area_crs([index])
+    site = np.array([shapely.Point(lon, lat)], dtype=object)
+    with pytest.MonkeyPatch.context() as patch:
+        if many:
+            patch.setattr(nearest, "_DIRECT_PAIRS", 0)  # the k-d tree
+        rel = relate_layer(index, prepare_sites(site, ea_crs=ea), within_m=None,
+                           nearest_max_m=10_000.0, ea_crs=ea)  # fmt: skip
+    assert rel.nearest_feature.tolist() == [0 if first_nearer else 1]
+    assert rel.nearest_m[0] == pytest.approx(near, abs=1e-4)
