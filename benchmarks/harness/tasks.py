@@ -29,6 +29,10 @@ Measurement rules shared by every engine (so that answers are comparable):
   length is divided by the plane's scale along it (:func:`ellipsoidal_m`, the formula
   of :mod:`geo.scale`) before the 30 m and 10 km thresholds apply. The plane alone
   is up to 2 cm per km long here (1.2 m at 10 km, 3.6 mm at 30 m);
+* the nearest red line is the nearest on the ellipsoid: each engine measures on the
+  ellipsoid every red-line polygon within :data:`NEAREST_TIE_REL` (plus
+  :data:`NEAREST_TIE_M`) of the plane's nearest, and keeps the least
+  (:func:`least_per_site`), as ecozone does with its own, tighter bound;
 * buffers (the coverage task) in EPSG:4548, each park's service radius (metres on the
   ellipsoid) times the plane's scale factor at the centre of the park's box
   (:meth:`geo.scale.PlaneScale.plane_at`; in SQL :func:`scale_factor_sql`, the same
@@ -56,6 +60,8 @@ __all__ = [
     "COVERAGE_TIERS",
     "METRIC_EPSG",
     "NEAREST_MAX_M",
+    "NEAREST_TIE_M",
+    "NEAREST_TIE_REL",
     "PLANE_K_MAX",
     "POLYGON_KINDS",
     "TASKS",
@@ -65,6 +71,7 @@ __all__ = [
     "MemorySampler",
     "PipAnswer",
     "ellipsoidal_m",
+    "least_per_site",
     "peak_rss_mb",
     "radius_of",
     "scale_factor_sql",
@@ -89,6 +96,12 @@ METRIC_EPSG = 4548
 #: (every site and every feature it is measured to): plane searches reach this times
 #: the ellipsoidal radius.
 PLANE_K_MAX = plane_scale(METRIC_EPSG).k_max(200_000.0)
+#: A polygon within this share of a site's nearest in the plane (plus
+#: :data:`NEAREST_TIE_M`) may be nearer on the ellipsoid: the scales along two shortest
+#: lines from a site differ by at most 2·d·sinh(u)/R, 1.1·10⁻⁴ at 10 km within 200 km
+#: of the meridian (ecozone's ``zoning.check.nearest._Tie.reach``).
+NEAREST_TIE_REL = 2e-4
+NEAREST_TIE_M = 1e-3
 #: Park service tiers (min area m², radius m), largest first: GB/T 50563-2010.
 COVERAGE_TIERS: tuple[tuple[float, float], ...] = ((5000.0, 500.0), (2000.0, 300.0))
 #: Task names in run order.
@@ -253,6 +266,27 @@ class PipAnswer:
 def ellipsoidal_m(plane_m: Any, ax: Any, ay: Any, bx: Any, by: Any) -> np.ndarray:
     """Plane distances of :data:`METRIC_EPSG` on the ellipsoid, from their shortest lines' ends."""
     return plane_scale(METRIC_EPSG).ellipsoidal(plane_m, ax, ay, bx, by)
+
+
+def least_per_site(
+    site: Any, plane_m: Any, ax: Any, ay: Any, bx: Any, by: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each site's least ellipsoidal distance over its candidate (site, polygon) pairs.
+
+    Parameters
+    ----------
+    site
+        The site of each pair.
+    plane_m, ax, ay, bx, by
+        The pair's plane distance and shortest line's ends (:func:`ellipsoidal_m`).
+
+    Returns
+    -------
+    tuple
+        The sites (ascending) and their least distance on the ellipsoid.
+    """
+    e = pd.Series(ellipsoidal_m(plane_m, ax, ay, bx, by)).groupby(np.asarray(site)).min()
+    return e.index.to_numpy(dtype=np.int64), e.to_numpy()
 
 
 def scale_factor_sql(x: str, y: str) -> str:
