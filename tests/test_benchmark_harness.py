@@ -340,3 +340,53 @@ def test_batch_benchmark_names_the_form_of_a_bad_scenario(spec, message) -> None
     with pytest.raises(ValueError, match=message) as err:
         parse_scenario(spec)
     assert "KIND:N[:FORMAT]" in str(err.value)
+
+
+@pytest.fixture(scope="module")
+def tie(tmp_path_factory):
+    """A dataset whose one site has two red-line squares the plane orders wrongly.
+
+    At 115.6°E, 1.4° west of EPSG:4548's meridian, a square 9 000.00 m west of the site
+    (pyproj.Geod) is farther in the plane than one 9 000.06 m east: the plane grows
+    westward from there.
+    """
+    ds = dataset.tiny_dataset(tmp_path_factory.mktemp("tie"), points=10, polygons=5)
+    lon0, lat0 = 115.6, 40.0
+    west = GEOD.fwd(lon0, lat0, 270.0, 9_000.00)[:2]
+    east = GEOD.fwd(lon0, lat0, 90.0, 9_000.06)[:2]
+    half = 1.0 / 111_000.0
+    squares = np.array(
+        [
+            shapely.box(west[0] - 2 * half, west[1] - half, west[0], west[1] + half),
+            shapely.box(east[0], east[1] - half, east[0] + 2 * half, east[1] + half),
+        ]
+    )
+    red = gpd.read_parquet(ds.layer_path("redline")).iloc[:2].copy()
+    red = red.set_geometry(gpd.GeoSeries(squares, index=red.index, crs="EPSG:4326"))
+    red["feature_id"] = ["west", "east"]
+    red.to_parquet(ds.layer_path("redline"))
+    window = shapely.box(115.0, 39.5, 116.5, 40.5)
+    gpd.GeoDataFrame(geometry=[window], crs="EPSG:4326").to_parquet(ds.folder / "beijing.parquet")
+    sites = gpd.GeoDataFrame({"site_id": ["tie"]}, geometry=[shapely.Point(lon0, lat0)],
+                             crs="EPSG:4326")  # fmt: skip
+    sites.to_parquet(ds.sites_path("points", 10))
+    site_m, squares_m = _metric(sites.geometry.to_numpy()), _metric(squares)
+    plane = shapely.distance(site_m, squares_m)
+    geod = geod_of_shortest_lines(np.repeat(site_m, 2), squares_m, 4548)
+    assert geod[0] < geod[1] - 0.05 and plane[0] > plane[1] + 0.05  # the data is what it says
+    return ds, float(geod[0])
+
+
+@pytest.mark.parametrize("engine", ["ecozone", "geopandas", "duckdb", "postgis"])
+def test_every_engine_takes_the_nearest_red_line_on_the_ellipsoid(engine, tie, tmp_path, request):
+    ds, want = tie
+    kw = {}
+    if engine == "postgis":
+        kw = {"pg_url": request.getfixturevalue("pg_url"), "pg_db": "t_tie"}
+    elif engine == "duckdb" and engine_duckdb.unavailable_reason():
+        pytest.skip(engine_duckdb.unavailable_reason())
+    out = worker.run_engine(engine, "points", ds.folder, ds.sites_path("points", 10),
+                            tmp_path / engine, **kw)  # fmt: skip
+    assert out["status"] == "ok", out
+    got = CheckAnswer.load(tmp_path / engine)
+    assert got.nearest_m[0] == pytest.approx(want, abs=1e-4)
