@@ -265,7 +265,8 @@ class _Tie:
     A distance on the ellipsoid is its plane length divided by the plane's scale along
     it (:meth:`geo.scale.PlaneScale.ellipsoidal`), and the scale grows away from the
     central meridian: a feature a little farther in the plane, on the meridian's far
-    side, can be nearer on the ellipsoid (at 1.45° from the meridian, 0.4 m at 9 km).
+    side, can be nearer on the ellipsoid (at 1.45° from the meridian, a feature
+    9 000.00 m east is 0.19 m farther in the plane than one 9 000.06 m west).
     Only a feature within :meth:`reach` of the plane's best can be; each such feature
     is measured on the ellipsoid at its own nearest point in the plane, and the least
     wins (:func:`_least_on_ellipsoid`).
