@@ -131,6 +131,10 @@ class Source:
         found = [s for s in self.sections if s.line <= line <= s.end]
         return sorted(found, key=lambda s: (s.level, s.line))
 
+    def official_headings_at(self, line: int) -> list[str]:
+        """The headings of ``line`` (outermost first) as reports print them (:meth:`official`)."""
+        return [self.official(h.heading) for h in self.headings_at(line)]
+
     def official(self, text: str) -> str:
         """``text`` of the stored copy in the official script (simplified characters).
 
@@ -389,13 +393,14 @@ def _cite(key: tuple[str, ...]) -> dict[str, Any]:
     line = None if line is None else str(line)
     lines = _lines(line)
     quote = str(raw.get("text") or "")
-    official = src.official if src is not None else str
     chains: list[list[Section]] = []
     for part in (line or "").split(","):  # "59,148": the headings of each cited place
         first = _lines(part)
         chain = src.headings_at(first[0]) if (src is not None and first) else []
         if chain and chain not in chains:
             chains.append(chain)
+    stored = ["／".join(h.heading for h in chain) for chain in chains]  # as the copy prints them
+    official = src.official if src is not None else str
     out: dict[str, Any] = {
         "source_id": src.id if src else None,
         "source": name,
@@ -408,11 +413,11 @@ def _cite(key: tuple[str, ...]) -> dict[str, Any]:
         "line": line,
         "lines": lines,
         "article": raw.get("article"),
-        "section": [official("／".join(h.heading for h in chain)) for chain in chains],
+        "section": [official(h) for h in stored],
         "section_line": chains[0][-1].line if chains else None,
         "quote": official(quote),
         "script": src.script if src else None,
-        "section_stored": ["／".join(h.heading for h in chain) for chain in chains],
+        "section_stored": stored,
         "quote_stored": quote,
     }
     out["text"] = format_citation(out, "zh")

@@ -60,7 +60,7 @@ def show(source_id: str, line: int | None, context: int, as_json: bool) -> None:
 
     src = get_source(source_id)
     stored = [h.heading for h in src.headings_at(line)] if line else []
-    heads = [src.official(h) for h in stored]  # as reports print them; the text as stored
+    heads = src.official_headings_at(line) if line else []  # (the text: as stored)
     if as_json:
         lines = source_excerpt(src, line, context=context) if src.file else []
         echo_json(

@@ -210,8 +210,7 @@ def source_page(
     if src is None:
         raise HTTPException(404, f"unknown source {source_id!r}")
     lang = _lang(request)
-    # the headings as reports print them (the official script); the text as stored
-    heads = [src.official(h.heading) for h in src.headings_at(line)] if line else []
+    heads = src.official_headings_at(line) if line else []  # (the text: as stored)
     lines: list[tuple[int, str, bool]] = []
     error = None
     if not src.file:
