@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,11 +22,16 @@ from geo.errors import InputFormatError
 
 __all__ = [
     "ACTIVITIES",
+    "CONDITION_COLUMNS",
     "DEVELOPMENT",
     "FLAGS",
+    "FLAG_COLUMNS",
     "PROJECT_COLUMNS",
     "PROJECT_TYPES",
     "Project",
+    "column_key",
+    "condition_columns",
+    "match_columns",
     "project_from_row",
 ]
 
@@ -416,10 +422,75 @@ PROJECT_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _column(row: Mapping[str, Any], names: Iterable[str]) -> tuple[str | None, Any]:
+#: Boolean columns, one per flag, that :func:`project_from_row` reads (true/false,
+#: 是/否, 1/0): the flag, its Chinese label and every alias of it.
+FLAG_COLUMNS: dict[str, tuple[str, ...]] = {
+    flag: tuple(dict.fromkeys([flag, label, *(k for k, v in _FLAG_ALIASES.items() if v == flag)]))
+    for flag, label in FLAGS.items()
+}
+
+#: Every input column a rule condition reads through :func:`project_from_row`: the
+#: fields of :data:`PROJECT_COLUMNS` (name and exits aside: no condition reads them, and
+#: exits are read apart) and the flag columns of :data:`FLAG_COLUMNS`. A batch reads a
+#: row's project from exactly these columns (:func:`condition_columns`), so any column
+#: :func:`project_from_row` honours is honoured in a batch too.
+CONDITION_COLUMNS: frozenset[str] = frozenset(
+    [n for f, names in PROJECT_COLUMNS.items() if f not in ("name", "exits") for n in names]
+    + [n for names in FLAG_COLUMNS.values() for n in names]
+)
+
+
+def column_key(name: Any) -> str:
+    """A column name as it is matched: NFKC, stripped, case-folded.
+
+    So ``VOCs``, ``Steel`` and ``排放挥发性有机物（VOCs）`` (full-width brackets, as a
+    Chinese keyboard types them) find the columns ``vocs``, ``steel`` and
+    ``排放挥发性有机物(VOCs)``.
+    """
+    return unicodedata.normalize("NFKC", str(name)).strip().casefold()
+
+
+#: Every column name of :data:`PROJECT_COLUMNS` and :data:`FLAG_COLUMNS`, by its key.
+_NAMES_BY_KEY: dict[str, str] = {
+    column_key(n): n
+    for n in dict.fromkeys(
+        [n for names in PROJECT_COLUMNS.values() for n in names]
+        + [n for names in FLAG_COLUMNS.values() for n in names]
+    )
+}
+
+
+def match_columns(columns: Iterable[Any]) -> dict[str, str]:
+    """The input's columns that name project attributes, as ``{name: input column}``.
+
+    ``name`` is a column name of :data:`PROJECT_COLUMNS` or :data:`FLAG_COLUMNS`; an
+    input column matches it when their :func:`column_key` agree (a column named
+    exactly so is preferred to one that only matches its key).
+
+    Examples
+    --------
+    >>> match_columns(["site_id", "VOCs", "项目类型 ", "排放氮氧化物（NOx）"])
+    {'vocs': 'VOCs', '项目类型': '项目类型 ', '排放氮氧化物(NOx)': '排放氮氧化物（NOx）'}
+    """
+    found: dict[str, str] = {}
+    for col in columns:
+        name = _NAMES_BY_KEY.get(column_key(col))
+        if name is not None and (name not in found or col == name):
+            found[name] = col
+    return found
+
+
+def condition_columns(columns: Iterable[Any]) -> list[str]:
+    """The input columns a rule condition reads (:data:`CONDITION_COLUMNS`, matched)."""
+    return [c for n, c in match_columns(columns).items() if n in CONDITION_COLUMNS]
+
+
+def _column(
+    row: Mapping[str, Any], found: Mapping[str, str], names: Iterable[str]
+) -> tuple[str | None, Any]:
     for name in names:
-        if name in row:
-            return name, row[name]
+        if name in found:
+            return found[name], row[found[name]]
     return None, None
 
 
@@ -432,7 +503,9 @@ def project_from_row(row: Mapping[str, Any], *, where: str = "row") -> Project:
     ``development`` / ``建设性质`` (``新建`` / ``扩建`` / ``改扩建``),
     ``temporary_land_use`` / ``临时用地``, ``water_supply`` / ``供水设施``,
     ``exits`` / ``出口坐标`` (``"lon,lat; lon,lat"``) and ``name`` / ``项目名称``.
-    Missing columns take the :class:`Project` defaults; other columns are ignored.
+    Names match whatever their case, surrounding spaces and full- or half-width forms
+    (:func:`match_columns`: ``VOCs``, ``排放氮氧化物（NOx）``). Missing columns take the
+    :class:`Project` defaults; other columns are ignored.
 
     Parameters
     ----------
@@ -460,8 +533,9 @@ def project_from_row(row: Mapping[str, Any], *, where: str = "row") -> Project:
     if hasattr(row, "to_dict"):
         row = row.to_dict()
     values: dict[str, Any] = {}
+    found = match_columns(row)
     for fld, names in PROJECT_COLUMNS.items():
-        col, value = _column(row, names)
+        col, value = _column(row, found, names)
         if col is None:
             continue
         here = f"{where}: column {col!r}"
@@ -486,9 +560,10 @@ def project_from_row(row: Mapping[str, Any], *, where: str = "row") -> Project:
             values[fld] = "" if _is_blank(value) else str(value)
     # One boolean column per flag, English or Chinese name.
     flags = set(values.get("flags", set()))
-    for flag, label in FLAGS.items():
-        for col in {flag, label, *(k for k, v in _FLAG_ALIASES.items() if v == flag)}:
-            if col in row and col not in PROJECT_COLUMNS["flags"]:
+    for flag, names in FLAG_COLUMNS.items():
+        for name in names:
+            col = found.get(name)
+            if col is not None and name not in PROJECT_COLUMNS["flags"]:
                 if _norm_bool(row[col], where=f"{where}: column {col!r}"):
                     flags.add(flag)
     values["flags"] = frozenset(flags)

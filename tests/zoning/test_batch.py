@@ -12,9 +12,19 @@ from shapely.geometry import Point
 
 from geo.errors import InputFormatError, MissingLayerError
 from tests.frames import assert_frame_equal
-from tests.zoning.conftest import at, fwd, make_layers, random_sites, rect, sites_frame
+from tests.zoning.conftest import (
+    _rule,
+    at,
+    fwd,
+    make_layers,
+    make_pack,
+    random_sites,
+    rect,
+    sites_frame,
+)
 from zoning.check.batch import BatchSummary, load_layers, run_batch
 from zoning.check.engine import check_sites
+from zoning.pack import Pack
 from zoning.project import Project
 
 
@@ -348,3 +358,35 @@ def test_a_batch_of_per_row_projects_states_the_rule_for_each_row(tmp_path, pack
         sites, pack=pack, store_or_layers=layers, out=tmp_path / "rows1.parquet", chunk_size=2
     )
     assert per_row in one.stamp["notes"] and all(n in notes for n in one.stamp["notes"])
+
+
+def test_a_batch_reads_every_flag_column_the_project_reader_reads(tmp_path, layers):
+    # 钢铁 / 新增钢铁(…)产能 / 化工 were read by project_from_row but not by a batch: a
+    # row declaring new steel capacity was checked as not declaring it (a false pass)
+    steel = _rule(
+        "capacity.steel", "boundary", "intersects", "prohibited", section="access_list",
+        when={"flags_any": ["steel", "chemical"]},
+    )  # fmt: skip
+    pack = Pack.model_validate({**make_pack().model_dump(), "rules": [steel]})
+    inside = Point(at(0, 21_000))
+    # and names as people type them: another case, full-width brackets, a space
+    for column in (
+        "钢铁",
+        "新增钢铁(炼铁、炼钢)产能",
+        "化工园区",
+        "Steel",
+        "新增钢铁（炼铁、炼钢）产能 ",
+    ):
+        sites = sites_frame([inside, inside], ids=["yes", "no"], **{column: ["是", "否"]})
+        path = tmp_path / "sites.csv"
+        pd.DataFrame({"site_id": ["yes", "no"], "lon": [inside.x] * 2, "lat": [inside.y] * 2,
+                      column: ["是", "否"]}).to_csv(path, index=False)  # fmt: skip
+        for given in (sites, path):
+            out = tmp_path / "steel.parquet"
+            run_batch(given, pack=pack, store_or_layers=layers, out=out)
+            got = gpd.read_parquet(out).set_index("site_id")
+            assert got.loc["yes", "verdict"] == "prohibited", column
+            assert got.loc["yes", "deciding_rules"] == "capacity.steel"
+            assert got.loc["no", "verdict"] != "prohibited"
+        result = check_sites(sites, pack=pack, layers=layers)
+        assert result.findings.query("site_id == 'yes'")["rule_id"].tolist() == ["capacity.steel"]

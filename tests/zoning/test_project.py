@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from geo.errors import EcozoneError, InputFormatError
-from zoning.project import DEVELOPMENT, FLAGS, PROJECT_TYPES, Project, project_from_row
+from zoning.project import (
+    CONDITION_COLUMNS,
+    DEVELOPMENT,
+    FLAG_COLUMNS,
+    FLAGS,
+    PROJECT_COLUMNS,
+    PROJECT_TYPES,
+    Project,
+    column_key,
+    condition_columns,
+    match_columns,
+    project_from_row,
+)
 
 
 def test_defaults():
@@ -221,3 +234,61 @@ def test_from_row_errors_name_row_column_and_value(row, column, value):
 
 def test_from_row_empty_gives_defaults():
     assert project_from_row({}) == Project()
+
+
+@pytest.mark.parametrize(
+    ("flag", "column"), [(f, c) for f, names in FLAG_COLUMNS.items() for c in names]
+)
+def test_every_flag_column_declares_its_flag(flag, column):
+    assert FLAGS[flag] in FLAG_COLUMNS[flag]  # the Chinese label is a column name
+    assert project_from_row({column: "是"}).flags == {flag}
+    assert project_from_row({column: "否"}).flags == frozenset()
+    assert column in CONDITION_COLUMNS  # and a batch reads it (zoning.check.sites)
+
+
+def test_condition_columns_are_every_column_a_rule_condition_reads():
+    # each one changes the project project_from_row reads; name and exits are read apart
+    values = {"project_type": "工业", "industry_code": "C26", "flags": "vocs",
+              "development": "扩建", "temporary_land_use": "是", "water_supply": "是",
+              "activity": "巡护"}  # fmt: skip
+    for fld, names in PROJECT_COLUMNS.items():
+        for name in names:
+            assert (name in CONDITION_COLUMNS) == (fld not in ("name", "exits")), name
+            if fld in values:
+                assert project_from_row({name: values[fld]}) != Project(), name
+    flag_names = {n for names in FLAG_COLUMNS.values() for n in names}
+    listed = {n for f, names in PROJECT_COLUMNS.items() for n in names}
+    assert (
+        CONDITION_COLUMNS
+        == (listed - {*PROJECT_COLUMNS["name"], *PROJECT_COLUMNS["exits"]}) | flag_names
+    )
+
+
+def test_the_docs_list_every_project_column():
+    text = (Path(__file__).parents[2] / "docs" / "rules.md").read_text(encoding="utf-8")
+    section = text.split("### Project attributes in a sites file", 1)[1].split("\n#", 1)[0]
+    for names in (*PROJECT_COLUMNS.values(), *FLAG_COLUMNS.values()):
+        for name in names:
+            assert f"`{name}`" in section, name
+
+
+def test_column_names_match_whatever_their_case_width_and_spaces():
+    names = {n for names in (*PROJECT_COLUMNS.values(), *FLAG_COLUMNS.values()) for n in names}
+    assert len({column_key(n) for n in names}) == len(names)  # no two names collide
+    row = {"Project_Type": "工业", "排放挥发性有机物（VOCs）": "是", " 行业代码 ": "C26",
+           "NOX": "1", "other": "x"}  # fmt: skip
+    p = project_from_row(row)
+    assert p.project_type == "industrial" and p.industry_code == "C26"
+    assert p.flags == {"vocs", "nox"}
+    assert condition_columns(row) == [
+        "Project_Type",
+        "排放挥发性有机物（VOCs）",
+        " 行业代码 ",
+        "NOX",
+    ]
+    # a column named exactly so wins over one that only matches its key
+    assert match_columns(["VOCS", "vocs"]) == {"vocs": "vocs"}
+    assert project_from_row({"VOCS": "否", "vocs": "是"}).flags == {"vocs"}
+    # errors name the column as the file spells it
+    with pytest.raises(InputFormatError, match="'Project_Type'"):
+        project_from_row({"Project_Type": "spaceship"})

@@ -84,9 +84,8 @@ from zoning.check.layer_index import text_array
 from zoning.check.notes import demo_note, per_row_projects_note, synthetic_kinds
 from zoning.check.result import VERDICTS, CheckResult, verdict_columns
 from zoning.check.result_tables import check_sheet_rows, write_results_xlsx
-from zoning.check.sites import PROJECT_COLUMNS
 from zoning.pack import Pack, load_pack
-from zoning.project import Project
+from zoning.project import Project, condition_columns
 
 __all__ = ["BatchSummary", "batch_distances", "batch_output_driver", "load_layers", "run_batch"]
 
@@ -627,7 +626,7 @@ def batch_distances(
         return distances
     if not hasattr(checker, "distance_kinds"):
         return distances
-    if project is None and any(c in PROJECT_COLUMNS for c in columns):
+    if project is None and condition_columns(columns):
         return distances
     return checker.distance_kinds("rules", projects=[project])
 

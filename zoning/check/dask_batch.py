@@ -53,11 +53,15 @@ from zoning.check.dask_engine import (
     hilbert_keys,
 )
 from zoning.check.engine import SiteChecker
-from zoning.check.notes import coords_note, per_row_projects_note, project_notes
+from zoning.check.notes import (
+    coords_note,
+    per_row_projects_note,
+    project_notes,
+)
 from zoning.check.result import VERDICTS, CheckResult, rule_kinds, verdict_columns
-from zoning.check.sites import EXIT_COLUMNS, PROJECT_COLUMNS
+from zoning.check.sites import EXIT_COLUMNS
 from zoning.pack import Pack, load_pack
-from zoning.project import Project
+from zoning.project import Project, condition_columns, match_columns
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +99,11 @@ def _check_unique_ids(in_path: Path) -> None:
 
 def _thin_columns(columns: list[str], geometry: str, project: Project | None) -> list[str]:
     """The input columns the check reads."""
-    wanted = {"site_id", "source_row", "exit_lon", "exit_lat", geometry, *EXIT_COLUMNS}
+    found = match_columns(columns)
+    wanted = {"site_id", "source_row", "exit_lon", "exit_lat", geometry}
+    wanted |= {found[c] for c in EXIT_COLUMNS if c in found}
     if project is None:
-        wanted |= set(PROJECT_COLUMNS)
+        wanted |= set(condition_columns(columns))
     return [c for c in columns if c in wanted]
 
 
@@ -471,9 +477,11 @@ def _shared_notes(
     """
     rules = checker.rules
     notes = [coords_note(None if crs is None else crs.to_string(), None)]
-    if project is None and any(c in PROJECT_COLUMNS for c in columns):
-        return [*notes, per_row_projects_note(rules)]
-    return [*notes, *project_notes(Project() if project is None else project, rules)]
+    if project is None and condition_columns(columns):
+        notes.append(per_row_projects_note(rules))
+    else:
+        notes.extend(project_notes(Project() if project is None else project, rules))
+    return notes
 
 
 def _clear_parts(out: Path, *, stale_only: bool) -> None:

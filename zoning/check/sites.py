@@ -14,17 +14,17 @@ input into the :class:`zoning.check.result._Sites` it checks, before any layer i
 
   the conversion to lon/lat, the non-finite and range tests and the repair are
   :func:`geo.io.lonlat.to_lonlat` (``errors="mark"``); the reasons are this module's;
-- :func:`site_profiles` — per-site projects read from the columns in
-  :data:`PROJECT_COLUMNS` (:func:`zoning.project.project_from_row`), each distinct
-  combination parsed once: sites share a profile number;
+- :func:`site_profiles` — per-site projects read from the columns of
+  :func:`zoning.project.condition_columns` (:func:`zoning.project.project_from_row`),
+  each distinct combination parsed once: sites share a profile number;
 - :func:`site_exits` — exit points per site: the project's, plus an exits column
   (:data:`EXIT_COLUMNS`, "lon,lat; lon,lat"), plus ``exit_lon`` + ``exit_lat``;
   :func:`project_exits` — the exits of one project per site;
 - :func:`project_key` — the attributes a rule's conditions read, as a hashable key.
 
-:data:`PROJECT_COLUMNS` and :data:`EXIT_COLUMNS` are also the input columns a
-distributed check moves to its workers (:mod:`zoning.check.distributed`). This module
-does not import :mod:`zoning.check.engine`.
+:func:`zoning.project.condition_columns` and :data:`EXIT_COLUMNS` also choose the input
+columns a distributed check moves to its workers (:mod:`zoning.check.distributed`).
+This module does not import :mod:`zoning.check.engine`.
 """
 
 from __future__ import annotations
@@ -44,25 +44,18 @@ from geo.errors import CRSDetectionError, GeometryRepairedWarning, InputFormatEr
 from geo.io.lonlat import LonLat, to_lonlat
 from zoning.check.layer_index import text_array
 from zoning.check.result import _Sites
-from zoning.project import FLAGS, Project, project_from_row
+from zoning.project import (
+    PROJECT_COLUMNS,
+    Project,
+    condition_columns,
+    match_columns,
+    project_from_row,
+)
 
 _LONLAT = "EPSG:4326"
 
-#: Columns project_from_row reads (besides exits and name, handled apart).
-PROJECT_COLUMNS = {
-    "project_type", "type", "项目类型", "类型",
-    "industry_code", "industry", "行业代码", "国民经济行业代码",
-    "flags", "标志", "活动",
-    "development", "建设性质",
-    "temporary_land_use", "temporary", "临时用地",
-    "water_supply", "供水设施", "供水",
-    "activity", "活动类型", "有限人为活动",
-    *FLAGS, *(v for v in ("废水", "排放废水", "污水", "排放污水", "垃圾", "堆放垃圾", "厕所",
-                          "设置厕所", "粪便", "畜禽粪便", "堆放畜禽粪便", "挥发性有机物")),
-    "排放挥发性有机物(VOCs)",
-}  # fmt: skip
 #: Columns of per-site exits ("lon,lat; lon,lat").
-EXIT_COLUMNS = ("exits", "exit", "出口", "出口坐标")
+EXIT_COLUMNS = PROJECT_COLUMNS["exits"]
 
 
 def sites_frame(sites: gpd.GeoDataFrame | gpd.GeoSeries) -> gpd.GeoDataFrame:
@@ -209,7 +202,7 @@ def site_profiles(
 ) -> tuple[NDArray[np.intp], list[Project], dict[int, str]]:
     """Per-site projects from columns, parsing each distinct combination once."""
     n = len(sites)
-    cols = [c for c in sites.columns if c in PROJECT_COLUMNS]
+    cols = condition_columns(sites.columns)
     if not cols or n == 0:
         return np.zeros(n, dtype=np.intp), [Project()], {}
     df = pd.DataFrame(sites[cols]).reset_index(drop=True)
@@ -256,7 +249,8 @@ def site_exits(
         lon_parts.append(np.tile(e[:, 0], n))
         lat_parts.append(np.tile(e[:, 1], n))
     columns = () if sites is None else sites.columns
-    col = next((c for c in EXIT_COLUMNS if c in columns), None)
+    found = match_columns(columns)
+    col = next((found[c] for c in EXIT_COLUMNS if c in found), None)
     if col is not None:  # "lon,lat; lon,lat" per row, added to the project's exits
         values = sites[col].to_numpy()
         text = pd.Series(values).astype(str).str.strip().to_numpy()

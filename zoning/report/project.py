@@ -19,7 +19,13 @@ from typing import Any
 import geopandas as gpd
 
 from geo.errors import InputFormatError
-from zoning.project import FLAGS, PROJECT_COLUMNS, Project, project_from_row
+from zoning.project import (
+    FLAG_COLUMNS,
+    PROJECT_COLUMNS,
+    Project,
+    match_columns,
+    project_from_row,
+)
 
 __all__ = ["NAME_COLUMNS", "field_label", "project_from_input", "select_site"]
 
@@ -120,15 +126,17 @@ def project_from_input(
         data = {str(k): v for k, v in dict(row).items() if k != "geometry" and _present(v)}
         name_col = next((c for c in NAME_COLUMNS if c in data), None)
         # columns of the fields the options set are not read (nor can they fail)
-        skip = {c for f in given for c in PROJECT_COLUMNS.get(f, ())}
+        found = match_columns(data)
+        skip = {found[n] for f in given for n in PROJECT_COLUMNS.get(f, ()) if n in found}
         clean = {k: v for k, v in data.items() if k not in NAME_COLUMNS and k not in skip}
+        found = match_columns(clean)
         file_project = project_from_row(clean, where=where)
         for fld, names in PROJECT_COLUMNS.items():
-            col = next((n for n in names if n in clean), None)
+            col = next((found[n] for n in names if n in found), None)
             if col is not None and fld != "name":
                 sources[fld] = {"column": col}
                 values[fld] = getattr(file_project, fld, None)
-        flag_cols = [c for c in clean if c in FLAGS or c in _FLAG_WORDS]
+        flag_cols = [c for n, c in found.items() if n in _FLAG_NAMES]
         if flag_cols and "flags" not in sources:
             sources["flags"] = {"column": "、".join(flag_cols)}
             values["flags"] = file_project.flags
@@ -148,10 +156,9 @@ def project_from_input(
     return project, sources, _sources_note(sources)
 
 
-_FLAG_WORDS = (
-    *("废水", "排放废水", "污水", "排放污水", "垃圾", "堆放垃圾", "厕所", "设置厕所", "粪便"),
-    *("畜禽粪便", "堆放畜禽粪便", "挥发性有机物", "排放挥发性有机物(VOCs)"),
-)
+#: The per-flag columns project_from_row reads (a flag given by one of them came from
+#: the file).
+_FLAG_NAMES = frozenset(n for names in FLAG_COLUMNS.values() for n in names)
 
 
 def _sources_note(sources: Mapping[str, Mapping[str, str]]) -> dict[str, str] | None:
