@@ -128,6 +128,30 @@ def test_demo_data_and_assumptions_are_stated(checker):
     assert all(set(n.get("asks", ())) <= {"coords", "industry_code", "flags"} for n in notes)
 
 
+def test_a_rule_whose_filter_keeps_no_feature_is_stated(pack, layers, tmp_path):
+    # the fixture's nature reserve has a core zone only: a rule on its general control
+    # zone can never fire, and every result says so (in-process, batch and dask)
+    rules = [r.model_dump() for r in pack.rules]
+    general = {**rules[0], "id": "nr.general", "layer": "nature_reserve",
+               "feature_filter": {"zone": ["general_control"]}}  # fmt: skip
+    core = {**general, "id": "nr.core", "feature_filter": {"zone": ["core"]}}
+    strict = pack.model_validate({**pack.model_dump(), "rules": [*rules, general, core]})
+    checker = _quiet_checker(strict, layers)
+    assert [r.id for r in checker.unmatched_filters] == ["nr.general"]
+    sites = sites_frame([Point(at(0, 21_000))], ids=["s"])
+    (note,) = [n for n in checker.check(sites).stamp["notes"] if "nr.general" in n["text"]]
+    assert note["kind"] == "assumption" and "zone = general_control" in note["text"]
+    assert "nr.core" not in note["text"] and "nature_reserve" in note["text_en"]
+    from zoning.check.batch import run_batch
+    from zoning.check.dask_batch import _shared_notes
+
+    summary = run_batch(sites, pack=strict, store_or_layers=layers, out=tmp_path / "r.parquet")
+    assert note in summary.stamp["notes"]
+    assert note in _shared_notes(checker, None, ["site_id", "geometry"], None)
+    # a layer holding such a zone: no note
+    assert not _quiet_checker(pack, layers).unmatched_filters
+
+
 def test_repaired_geometry_is_a_note(checker):
     bow = shapely.Polygon([at(0, 0), at(100, 100), at(100, 0), at(0, 100)])  # self-crossing
     with pytest.warns(UserWarning, match="repaired"):

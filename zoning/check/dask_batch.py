@@ -57,6 +57,7 @@ from zoning.check.notes import (
     coords_note,
     per_row_projects_note,
     project_notes,
+    unmatched_filters_note,
 )
 from zoning.check.result import VERDICTS, CheckResult, rule_kinds, verdict_columns
 from zoning.check.sites import EXIT_COLUMNS
@@ -481,6 +482,8 @@ def _shared_notes(
         notes.append(per_row_projects_note(rules))
     else:
         notes.extend(project_notes(Project() if project is None else project, rules))
+    if checker.unmatched_filters:
+        notes.append(unmatched_filters_note(checker.unmatched_filters))
     return notes
 
 

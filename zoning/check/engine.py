@@ -273,6 +273,13 @@ class SiteChecker(FindingsMixin, FrameBuilder):
         for kind, meta in self.layer_stamp.items():
             meta["extent"] = stamps.get(kind)
         self._plans = [self._plan(i, r) for i, r in enumerate(rules)]
+        # rules whose feature filter keeps none of their layer's features: they can
+        # never fire, and a result says so (zoning.check.notes.unmatched_filters_note)
+        self.unmatched_filters: list[Rule] = [
+            p.rule
+            for p in self._plans
+            if p.rule.feature_filter and p.mask is not None and len(p.mask) and not p.mask.any()
+        ]
         self._within: dict[str, NDArray[np.float64] | None] = {}
         for kind in self.kinds:
             limits = [

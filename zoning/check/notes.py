@@ -4,7 +4,8 @@ Every result states what it did not get from the user or the data (JSON ``notes`
 list of ``{"kind", "text", "text_en"}``). Kinds made here:
 
 - ``"assumption"`` — the coordinate system of the input, the development kind
-  (新建 by default), an unknown project type;
+  (新建 by default), an unknown project type, rules whose feature filter keeps no
+  feature of their layer;
 - ``"repair"`` — an invalid site geometry repaired with ``make_valid``;
 - ``"demo_data"`` — synthetic (demonstration) layers were consulted, naming them and
   the ones that decided the verdict;
@@ -287,6 +288,31 @@ def missing_note(kinds: Sequence[str]) -> dict[str, Any]:
     )
 
 
+def unmatched_filters_note(rules: Sequence[Any]) -> dict[str, Any]:
+    """Rules whose feature filter keeps none of their layer's features (they never fire).
+
+    Such a rule is true to the data: the layer holds no such zone. But a layer imported
+    without those zones (a reserve's 一般控制区 kept in another file, say) reads the
+    same, so the result says which rules could not fire and why.
+    """
+    parts_zh, parts_en = [], []
+    for r in rules:
+        cond = "；".join(f"{c} = {'/'.join(map(str, v))}" for c, v in r.feature_filter.items())
+        cond_en = "; ".join(f"{c} = {'/'.join(map(str, v))}" for c, v in r.feature_filter.items())
+        parts_zh.append(f"{r.id}（图层 {r.layer} 中没有 {cond} 的要素）")
+        parts_en.append(f"{r.id} (no feature of layer {r.layer} has {cond_en})")
+    return note(
+        "assumption",
+        "以下规则所针对的区域在图层中没有要素，按图层数据判断为不涉及，规则不会触发："
+        + "、".join(parts_zh)
+        + "。如实际存在此类区域，请将其导入图层后重新检查",
+        "the areas these rules concern have no feature in their layers, so they were taken "
+        "as absent and the rules cannot fire: "
+        + ", ".join(parts_en)
+        + ". If such areas exist, import them into the layer and check again",
+    )
+
+
 def demo_note(synthetic: Sequence[str], deciding: Sequence[str]) -> dict[str, Any]:
     """Synthetic layers consulted (and those among them that decided the verdict)."""
     names = "、".join(synthetic)
@@ -379,6 +405,7 @@ def check_stamp(
     h.update(np.column_stack([s.exit_site, s.exit_lon, s.exit_lat]).tobytes())
     pack = checker.pack
     several = project is None and len(s.projects) > 1
+    unmatched = getattr(checker, "unmatched_filters", ())
     return {
         "ecozone_version": __version__,
         "pack": {"name": pack.name, "version": pack.version, "lineage": list(pack.lineage)},
@@ -395,6 +422,7 @@ def check_stamp(
             # one project for every site: its assumptions; several: the rule for each row
             *project_notes(project, checker.rules),
             *([per_row_projects_note(checker.rules)] if several else []),
+            *([unmatched_filters_note(unmatched)] if unmatched else []),
         ],
         "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
