@@ -10,6 +10,9 @@ from rich.markup import escape
 from ecozone.cli._output import echo_json, handle_errors, note_line, print_table, progress_bar
 from ecozone.cli.options import coords_opt, crs_opt, json_opt, pack_opt, store_opt, zone_opt
 
+# (the vocabularies only: zoning.project imports no engine, nothing heavy, at start-up)
+from zoning.project import ACTIVITIES, FLAGS, PROJECT_TYPES
+
 _VERDICT_STYLE = {
     "prohibited": "bold red",
     "restricted": "bold dark_orange",
@@ -29,15 +32,6 @@ def _parse_exit(_ctx: click.Context, _param: click.Parameter, values: tuple[str,
             raise click.BadParameter(f"{value!r}: expected LON,LAT", param_hint="--exit") from exc
         exits.append((lon, lat))
     return tuple(exits)
-
-
-#: zoning.project.ACTIVITIES (kept literal: the CLI imports no engine at start-up)
-_ACTIVITIES = (
-    "patrol_management", "research_monitoring", "disaster_relief", "military_defense",
-    "residents_livelihood", "archaeology", "eco_tourism", "linear_infrastructure",
-    "water_supply_facility", "facility_maintenance", "geological_survey",
-    "ecological_restoration", "border_works",
-)  # fmt: skip
 
 
 @click.command()
@@ -77,9 +71,7 @@ _ACTIVITIES = (
 @click.option("--name", "project_name", default=None, help="Project name (项目名称).")
 @click.option(
     "--project-type",
-    type=click.Choice(
-        ["construction", "residential", "industrial", "linear", "agriculture", "other"]
-    ),
+    type=click.Choice(list(PROJECT_TYPES)),
     default=None,
     help="Project type (项目类型).",
 )
@@ -94,13 +86,7 @@ _ACTIVITIES = (
     "--flag",
     "flags",
     multiple=True,
-    type=click.Choice(
-        [
-            *("wastewater", "vocs", "sewage", "garbage", "toilets", "manure", "nox"),
-            *("heavy_metals", "red_mud", "manganese_slag", "steel", "coking", "chemical"),
-            "tailings",
-        ]
-    ),
+    type=click.Choice(list(FLAGS)),
     help=(
         "What the project produces or is (repeatable): 废水/VOCs/污水/垃圾/厕所/粪污/NOx/"
         "重金属/赤泥 red_mud/锰渣 manganese_slag/新增钢铁产能 steel/新增焦化产能 coking/"
@@ -109,7 +95,7 @@ _ACTIVITIES = (
 )
 @click.option(
     "--activity",
-    type=click.Choice(_ACTIVITIES),
+    type=click.Choice(list(ACTIVITIES)),
     default=None,
     help=(
         "Limited human activity the project is (有限人为活动, 自然资发〔2022〕142号), "

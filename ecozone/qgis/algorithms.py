@@ -40,6 +40,21 @@ from .runner import EcozoneRunError, run_worker
 _VECTOR_SUFFIXES = (".gpkg", ".geojson", ".json", ".shp", ".csv")
 _PACK_HELP = "规则包 Rule pack (empty: the default_pack setting)"
 #: The tool's parameters that give what a check note asks for (zoning.check.notes.ASKS).
+#: The flags of zoning.project.FLAGS (kept literal: QGIS's Python cannot import the
+#: engine; tests/qgis checks the list is whole). Chinese names are accepted too.
+_FLAGS_HELP = (
+    "项目特征 Flags, comma-separated (中文名亦可, e.g. 钢铁,化工): wastewater, vocs, sewage, "
+    "garbage, toilets, manure, nox, heavy_metals, red_mud, manganese_slag, steel, coking, "
+    "chemical, tailings"
+)
+#: The limited human activities of zoning.project.ACTIVITIES (literal, as above).
+_ACTIVITY_HELP = (
+    "有限人为活动 Limited human activity (自然资发〔2022〕142号; 中文名亦可, e.g. 线性基础设施): "
+    "patrol_management, research_monitoring, disaster_relief, military_defense, "
+    "residents_livelihood, archaeology, eco_tourism, linear_infrastructure, "
+    "water_supply_facility, facility_maintenance, geological_survey, ecological_restoration, "
+    "border_works"
+)
 _PARAMETER_FOR = {"coords": "COORDS", "industry_code": "INDUSTRY", "flags": "FLAGS"}
 _COORDS_HELP = (
     "输入经纬度的坐标系 / what the input's lon/lat are: wgs84 | cgcs2000 | gcj02 "
@@ -159,8 +174,9 @@ class CheckAlgorithm(_EcozoneAlgorithm):
                 "agriculture | other (empty: from the fields)",
             ),
             ("INDUSTRY", "行业代码 GB/T 4754 industry code, e.g. C2614"),
-            ("FLAGS", "排放 Flags, comma-separated: wastewater,vocs,sewage,garbage,toilets,manure"),
+            ("FLAGS", _FLAGS_HELP),
             ("DEVELOPMENT", "新建/改扩建 Development: new | expansion"),
+            ("ACTIVITY", _ACTIVITY_HELP),
         ):
             self.addParameter(QgsProcessingParameterString(key, label, optional=True))
         self.addParameter(
@@ -220,6 +236,7 @@ class CheckAlgorithm(_EcozoneAlgorithm):
             "industry_code": self.parameterAsString(parameters, "INDUSTRY", context),
             "flags": self.parameterAsString(parameters, "FLAGS", context),
             "development": self.parameterAsString(parameters, "DEVELOPMENT", context),
+            "activity": self.parameterAsString(parameters, "ACTIVITY", context),
             "temporary_land_use": self.parameterAsBool(parameters, "TEMPORARY_LAND_USE", context),
             "water_supply": self.parameterAsBool(parameters, "WATER_SUPPLY", context),
             "store": self.parameterAsFile(parameters, "STORE", context),

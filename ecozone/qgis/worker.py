@@ -67,6 +67,7 @@ def _project(params: dict[str, Any]):
             params.get("industry_code"),
             flags,
             params.get("development"),
+            params.get("activity"),
             params.get("temporary_land_use"),
             params.get("water_supply"),
         ]
@@ -81,6 +82,7 @@ def _project(params: dict[str, Any]):
         development=params.get("development") or "new",
         temporary_land_use=bool(params.get("temporary_land_use")),
         water_supply=bool(params.get("water_supply")),
+        activity=params.get("activity") or None,
     )
 
 

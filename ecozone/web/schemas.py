@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ecozone.web.settings import WebSettings
-from zoning.project import ACTIVITIES, FLAGS
+from zoning.project import ACTIVITIES, FLAGS, PROJECT_TYPES
 
 __all__ = ["COORD_SYSTEMS", "CheckRequest", "CleanStr", "ProjectIn", "clean_text"]
 
@@ -41,9 +41,9 @@ CleanStr = Annotated[str, AfterValidator(clean_text)]
 #: Coordinate systems of site input; "gk" needs ``gk_zone``.
 COORD_SYSTEMS = ("wgs84", "cgcs2000", "gcj02", "bd09", "gk")
 
-ProjectType = Literal["construction", "residential", "industrial", "linear", "agriculture", "other"]
-#: Project flags and limited human activities: the engine's vocabularies
-#: (zoning.project.FLAGS, zoning.project.ACTIVITIES — 自然资发〔2022〕142号).
+#: Project types, flags and limited human activities: the engine's vocabularies
+#: (zoning.project.PROJECT_TYPES, FLAGS, ACTIVITIES — 自然资发〔2022〕142号).
+ProjectType = Literal[tuple(PROJECT_TYPES)]  # type: ignore[valid-type]
 Flag = Literal[tuple(FLAGS)]  # type: ignore[valid-type]
 Activity = Literal[tuple(ACTIVITIES)]  # type: ignore[valid-type]
 

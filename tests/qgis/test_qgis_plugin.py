@@ -8,6 +8,7 @@ files. Each test then compares the two.
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 from pathlib import Path
@@ -410,3 +411,24 @@ def test_qgis_process_runs_the_readme_command(world, tmp_path):
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     pd.testing.assert_frame_equal(_frame(out), _frame(world["dir"] / "cli_check.gpkg"))
+
+
+def test_the_project_parameters_name_every_flag_and_activity_of_the_engine():
+    # (reads the plugin's text: its help is kept literal, QGIS's Python has no engine)
+    from ecozone.qgis.worker import _project
+    from zoning.project import ACTIVITIES, FLAGS
+
+    source = (ROOT / "ecozone" / "qgis" / "algorithms.py").read_text(encoding="utf-8")
+    helps = {
+        node.targets[0].id: ast.literal_eval(node.value)
+        for node in ast.parse(source).body
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "").endswith("_HELP")
+    }
+    for name, vocabulary in (("_FLAGS_HELP", FLAGS), ("_ACTIVITY_HELP", ACTIVITIES)):
+        listed = [w.strip() for w in helps[name].split("): ", 1)[1].split(",")]
+        assert listed == list(vocabulary), name
+    # the worker's project: Chinese names read, an activity alone is a project
+    p = _project({"flags": "钢铁,化工", "activity": "线性基础设施"})
+    assert p.flags == {"steel", "chemical"} and p.activity == "linear_infrastructure"
+    assert p.project_type == "linear"
+    assert _project({"activity": ""}) is None

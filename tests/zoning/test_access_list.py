@@ -288,11 +288,16 @@ def test_catalogue_checks():
 
 
 def test_cli_options_match_the_project_vocabularies():
-    from ecozone.cli.check import _ACTIVITIES, check
+    from ecozone.cli.check import check
     from ecozone.web.schemas import ProjectIn
-    from zoning.project import ACTIVITIES, FLAGS
+    from zoning.project import ACTIVITIES, FLAGS, PROJECT_TYPES
 
-    assert _ACTIVITIES == tuple(ACTIVITIES)
+    (activity,) = [p for p in check.params if p.name == "activity"]
+    assert tuple(activity.type.choices) == tuple(ACTIVITIES)
+    (kind,) = [p for p in check.params if p.name == "project_type"]
+    assert tuple(kind.type.choices) == tuple(PROJECT_TYPES)
+    web = ProjectIn.model_json_schema()["properties"]["project_type"]["anyOf"][0]["enum"]
+    assert web == list(PROJECT_TYPES)
     (flag,) = [p for p in check.params if p.name == "flags"]
     assert set(flag.type.choices) == set(FLAGS)
     assert ProjectIn(flags=list(FLAGS), activity="linear_infrastructure").activity
