@@ -159,10 +159,8 @@ class LayerKind:
         The kind's colour (hex), e.g. for layer lists; maps use :attr:`style`.
     columns : tuple of ColumnSpec
         Kind-specific columns.
-    value_colors : mapping
-        Column → value → colour, for kinds drawn by category (control units, grades).
     style : KindStyle
-        Map and web appearance.
+        Map and web appearance (drawn by category: ``maps.style.CATEGORY_STYLES``).
     views : tuple of str
         Web views (:data:`VIEWS`) that draw this kind besides the site map.
     pack_named : bool
@@ -176,7 +174,6 @@ class LayerKind:
     geometry: Literal["point", "polygon", "point_or_polygon", "line_or_polygon"]
     color: str
     columns: tuple[ColumnSpec, ...] = ()
-    value_colors: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     style: KindStyle = field(default_factory=KindStyle)
     views: tuple[str, ...] = ()
     pack_named: bool = False
@@ -268,7 +265,6 @@ _KIND_LIST = [
                 aliases=("级别", "等级", "保护区级别"),
             ),
         ),
-        {"grade": {"1": "#08519c", "2": "#4292c6", "quasi": "#9ecae1"}},
         style=KindStyle("#08519c", "#6baed6", 0.40, 1.0, zorder=22, page_order=7),
         views=("context",),
     ),
@@ -343,7 +339,6 @@ _KIND_LIST = [
             ),
             ColumnSpec("access_list", "json", aliases=("准入清单", "生态环境准入清单")),
         ),
-        {"category": {"priority": "#1a9850", "key": "#d73027", "general": "#fee08b"}},
         style=KindStyle("#636363", "#d9d9d9", 0.35, 0.6, zorder=12, page_order=2),
     ),
     LayerKind(
@@ -398,15 +393,6 @@ _KIND_LIST = [
                 aliases=("功能区", "功能分区", "分区"),
             ),
         ),
-        {
-            "zone": {
-                "core": "#01665e",
-                "buffer": "#35978f",
-                "experimental": "#80cdc1",
-                "general_control": "#c7eae5",
-                "unzoned": "#01665e",
-            }
-        },
         style=KindStyle("#01665e", "#35978f", 0.40, 1.0, zorder=19, hatch=".."),
     ),
     # Rivers whose banks rules measure from (长江保护法 art. 26: 1 km of the Yangtze's
@@ -431,7 +417,6 @@ _KIND_LIST = [
                 aliases=("河流级别", "干支流", "等级"),
             ),
         ),
-        {"rank": {"mainstream": "#053061", "major_tributary": "#2166ac", "tributary": "#92c5de"}},
         style=KindStyle("#2166ac", "#92c5de", 0.6, 2.0, zorder=25),
     ),
     # What a bureau imports to find its way on a map without a basemap (roads, water,

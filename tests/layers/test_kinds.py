@@ -54,7 +54,6 @@ def test_registry_matches_internals_contract():
         assert spec.label_en.isascii() and spec.label_en
     assert len({k.color for k in KINDS.values()}) == len(KINDS)
     assert KINDS["well"].geometry == "point"
-    assert KINDS["control_unit"].value_colors["category"].keys() == {"priority", "key", "general"}
 
 
 def test_kind_info_accepts_labels_and_lists_kinds_when_unknown():

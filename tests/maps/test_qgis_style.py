@@ -83,6 +83,13 @@ def test_kind_styles_come_from_the_map_palette():
         assert rgb in ET.tostring(r, encoding="unicode")
 
 
+def test_every_category_a_kind_allows_has_a_style():
+    # (the kinds registry names the values; maps.style is their one palette)
+    for kind, (column, styles) in CATEGORY_STYLES.items():
+        (spec,) = [c for c in KINDS[kind].columns if c.name == column]
+        assert set(styles) == set(spec.allowed), kind
+
+
 def test_styled_geopackage_is_written_atomically_with_its_style(results, tmp_path):
     out = tmp_path / "results.gpkg"
     write_vector(results, out, **write_options(results, out))
