@@ -410,7 +410,8 @@ class Project:
 
 #: Column names accepted by :func:`project_from_row`, English first then Chinese.
 PROJECT_COLUMNS: dict[str, tuple[str, ...]] = {
-    "name": ("name", "project_name", "名称", "项目名称"),
+    # (the most specific first: a KML Placemark's ``name`` is often not the project's)
+    "name": ("项目名称", "project_name", "名称", "XMMC", "name"),
     "project_type": ("project_type", "type", "项目类型", "类型"),
     "industry_code": ("industry_code", "industry", "行业代码", "国民经济行业代码"),
     "flags": ("flags", "标志", "活动"),

@@ -11,8 +11,9 @@ from zoning.report.project import project_from_input, select_site
 @pytest.mark.parametrize(
     ("row", "column"),
     [({"XMMC": "某物流园"}, "XMMC"), ({"name": "某物流园"}, "name"),
-     ({"项目名称": "某物流园", "name": "Placemark 1"}, "项目名称"), ({"名称": "某物流园"}, "名称")],
-    ids=["shapefile", "kml", "geojson-zh-first", "geojson"],
+     ({"项目名称": "某物流园", "name": "Placemark 1"}, "项目名称"), ({"名称": "某物流园"}, "名称"),
+     ({"xmmc": "某物流园", "Name": "Placemark 1"}, "xmmc"), ({"NAME": "某物流园"}, "NAME")],
+    ids=["shapefile", "kml", "geojson-zh-first", "geojson", "dbf-lower", "upper"],
 )  # fmt: skip
 def test_name_from_the_file(row, column):
     project, sources, note = project_from_input(row)

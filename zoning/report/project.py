@@ -27,10 +27,8 @@ from zoning.project import (
     project_from_row,
 )
 
-__all__ = ["NAME_COLUMNS", "field_label", "project_from_input", "select_site"]
+__all__ = ["field_label", "project_from_input", "select_site"]
 
-#: Columns that name the project, in the order they are looked for.
-NAME_COLUMNS = ("项目名称", "名称", "XMMC", "xmmc", "project_name", "name", "Name", "NAME")
 #: Labels of the project fields in the note (zh, en).
 _FIELD_LABELS = {
     "name": ("项目名称", "project name"),
@@ -124,11 +122,12 @@ def project_from_input(
     given = {f for f, v in (options or {}).items() if _present(v) and v is not False}
     if row is not None:
         data = {str(k): v for k, v in dict(row).items() if k != "geometry" and _present(v)}
-        name_col = next((c for c in NAME_COLUMNS if c in data), None)
-        # columns of the fields the options set are not read (nor can they fail)
         found = match_columns(data)
+        named = [found[n] for n in PROJECT_COLUMNS["name"] if n in found]
+        name_col = named[0] if named else None
+        # columns of the fields the options set are not read (nor can they fail)
         skip = {found[n] for f in given for n in PROJECT_COLUMNS.get(f, ()) if n in found}
-        clean = {k: v for k, v in data.items() if k not in NAME_COLUMNS and k not in skip}
+        clean = {k: v for k, v in data.items() if k not in named and k not in skip}
         found = match_columns(clean)
         file_project = project_from_row(clean, where=where)
         for fld, names in PROJECT_COLUMNS.items():
