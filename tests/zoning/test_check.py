@@ -694,10 +694,12 @@ def test_a_check_without_relation_rows_gives_the_same_sites_and_findings(
     cols, project = _PROJECT_SETUPS[setup]
     sites = random_sites(300, seed=17).assign(**cols)
     related: list[str] = []
+    sizes: dict[str, int] = {}
     relate = engine.relate_layer
 
     def spy(index, block, **kw):  # records the layers related, relates them as before
         related.append(index.kind)
+        sizes[index.kind] = sizes.get(index.kind, 0) + block.n
         return relate(index, block, **kw)
 
     kw = {"project": project, "workers": workers, "chunk_size": 100, "distances": "rules"}
@@ -710,11 +712,21 @@ def test_a_check_without_relation_rows_gives_the_same_sites_and_findings(
     unconditional = set(checker.kinds) - industrial - construction
     assert unconditional <= set(related)
     expected = {
-        "unknown": unconditional,
+        # (the rules for particular types, for the sites of unknown type that would
+        # otherwise pass: see test_evidence's unknown-type tests)
+        "unknown": unconditional | industrial | construction,
         "per_row": set(checker.kinds),
         "construction": unconditional | construction,
     }
     assert set(related) == expected[setup]
+    if setup == "unknown":  # those layers only for the sites milder than needs review
+        verdicts = full.sites["verdict"].astype(str)
+        assert (
+            0
+            < sizes["strict_zone"]
+            <= int(verdicts.isin(["compliant", "requirements", "needs_review"]).sum())
+        )
+        assert sizes["strict_zone"] < sizes["redline"]
     assert len(full.relations) > 300  # a real comparison: rows were built the other way
     assert len(lean.relations) == 0
     assert list(lean.relations.columns) == list(full.relations.columns)

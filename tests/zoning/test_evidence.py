@@ -516,3 +516,79 @@ def test_rules_left_out_for_an_industry_code_or_a_project_type_are_named(demo_st
     untyped = ck.check_geometry(site, project=Project())
     (typed,) = [n for n in untyped.site_to_dict("site")["notes"] if "项目类型" in n["text"]]
     assert "industry.catalogue" in typed["text"] and "soil.residential" in typed["text"]
+
+
+# --------------------------------------------------------------------------- unknown type
+
+
+def _no_access_list_pack(pack):
+    # the fixture's control units need review everywhere: without them a site can pass
+    rules = [r.model_dump() for r in pack.rules if r.id != "unit.access"]
+    strict = {**rules[0], "id": "strict.industrial", "layer": "strict_zone",
+              "outcome": "prohibited", "when": {"project_types": ["industrial"]},
+              "report_overlap": False}  # fmt: skip
+    return pack.model_validate({**pack.model_dump(), "rules": [*rules, strict]})
+
+
+def test_a_site_of_unknown_type_is_not_cleared_by_rules_for_other_types(pack, layers):
+    checker = _quiet_checker(_no_access_list_pack(pack), layers)
+    # in a strict-control zone (construction: requirements, industrial: prohibited), and
+    # far from everything
+    sites = sites_frame([Point(at(-6150, 4950)), Point(at(0, 21_000))], ids=["sz", "far"])
+    typed = {t: checker.check(sites, project=Project(project_type=t)) for t in
+             ("construction", "industrial", "other")}  # fmt: skip
+    assert typed["industrial"].sites.set_index("site_id").loc["sz", "verdict"] == "prohibited"
+    assert typed["other"].sites.set_index("site_id").loc["sz", "verdict"] == "compliant"
+    res = checker.check(sites)
+    got = res.sites.set_index("site_id")
+    assert got.loc["sz", "verdict"] == "needs_review"  # was 符合
+    assert got.loc["sz", "deciding_rules"] == "strict.industrial"
+    assert got.loc["far", "verdict"] == "compliant"  # no rule for any type fires there
+    f = res.findings[res.findings["site_id"] == "sz"].set_index("rule_id")
+    assert f.loc["strict.industrial", "outcome"] == "needs_review"
+    assert f.loc["strict.construction", "outcome"] == "requirements"
+    assert "未给出项目类型" in f.loc["strict.industrial", "requirement"]
+    assert "工业项目" in f.loc["strict.industrial", "requirement"]
+    one = res.site_to_dict("sz")["findings"]
+    assert [x["requirement"] for x in one if x["rule_id"] == "strict.industrial"] == [
+        f.loc["strict.industrial", "requirement"]
+    ]
+    # a site already at needs review or worse is not checked again, and a typed project
+    # gets no such finding
+    assert not (typed["other"].findings["requirement"].str.startswith("未给出项目类型")).any()
+    # a rule for some types whose layer does not cover the site: needs review, and what
+    # to import (for an industrial project it would be insufficient data)
+    part = _quiet_checker(
+        _no_access_list_pack(pack), layers, extents={"strict_zone": rect(-7000, 4000, -5000, 6000)}
+    )
+    far = sites_frame([Point(at(0, 21_000))], ids=["far"])
+    as_industrial = part.check(far, project=Project(project_type="industrial")).sites
+    assert as_industrial["verdict"].iloc[0] == "insufficient_data"
+    res = part.check(far)
+    assert res.sites["verdict"].iloc[0] == "needs_review"
+    f = res.findings.set_index("rule_id")
+    assert f.loc["strict.industrial", "outcome"] == "needs_review"
+    assert "strict_zone" in f.loc["strict.industrial", "requirement"]  # what to import
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(offsets=st.lists(st.tuples(st.integers(-30, 30), st.integers(-30, 30)), min_size=1,
+                        max_size=12))  # fmt: skip
+def test_property_unknown_type_is_never_better_than_a_type_allows(pack, layers, offsets):
+    checker = _NO_ACCESS.get("c") or _NO_ACCESS.setdefault(
+        "c", _quiet_checker(_no_access_list_pack(pack), layers)
+    )
+    pts = [Point(at(e * 1000 + 7, n * 1000 + 7)) for e, n in offsets]
+    sites = sites_frame(pts)
+    level = {v: i for i, v in enumerate(reversed(VERDICTS))}  # compliant 0 … prohibited 5
+    unknown = checker.check(sites).sites.set_index("site_id")["verdict"].map(level)
+    review = level["needs_review"]
+    for t in ("construction", "residential", "industrial", "linear", "agriculture", "other"):
+        typed = checker.check(sites, project=Project(project_type=t)).sites
+        typed = typed.set_index("site_id")["verdict"].map(level)
+        assert (unknown >= np.minimum(typed, review)).all(), t
+
+
+_NO_ACCESS: dict[str, SiteChecker] = {}

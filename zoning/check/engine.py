@@ -767,22 +767,7 @@ class SiteChecker(FindingsMixin, FrameBuilder):
             kinds, subsets = self.kinds, set(self._subsets)
         else:  # only the layers that the rules applying to the block's projects read
             kinds, subsets = self._kinds_read(cond[np.unique(profile)].any(axis=0), dist)
-        rels: dict[str, LayerRelations] = {}
-        for kind in kinds:
-            rels[kind] = relate_layer(
-                self.index[kind],
-                block,
-                within_m=self._within[kind],
-                nearest_max_m=self.nearest_max_m,
-                ea_crs=self.ea_crs,
-                nearest=kind in dist,
-            )
-        sub_rels = {
-            key: relate_layer(sub, block, within_m=None, nearest_max_m=self.nearest_max_m,
-                              ea_crs=self.ea_crs)
-            for key, (sub, _) in self._subsets.items()
-            if key in subsets
-        }  # fmt: skip
+        rels, sub_rels = self._relate(block, kinds, subsets, dist)
         rows = self._findings(s, pos, block, rels, sub_rels, profile, cond)
         # rules whose layers do not cover a site (or are not loaded): insufficient data
         tested: dict[int, NDArray[np.bool_]] = {}  # area id → covers (straddle reuses it)
@@ -794,6 +779,7 @@ class SiteChecker(FindingsMixin, FrameBuilder):
         add_insufficient(
             rows, self.rules, cond, profile, covered, OUTCOME_ORDER["insufficient_data"]
         )
+        self._add_type_dependent(rows, s, pos, profile, cond, covered)
         findings = rows.join(len(self.rules))  # sorted by (site, rule), once
         sites = self.site_arrays(pos, block, rels, findings, dist)
         if self.jurisdiction is None:
@@ -811,6 +797,87 @@ class SiteChecker(FindingsMixin, FrameBuilder):
         findings["site"] = pos[findings["site"]]
         rel_rows["site"] = pos[rel_rows["site"]]
         return {"sites": sites, "relations": rel_rows, "findings": findings}
+
+    def _relate(
+        self, block: Any, kinds: Iterable[str], subsets: Iterable[Any], dist: frozenset[str]
+    ) -> tuple[dict[str, LayerRelations], dict[Any, LayerRelations]]:
+        """The block's relations to layers ``kinds`` and to nearest subsets ``subsets``.
+
+        Nearest distances are computed for the layers in ``dist``.
+        """
+        rels = {
+            kind: relate_layer(
+                self.index[kind], block, within_m=self._within[kind],
+                nearest_max_m=self.nearest_max_m, ea_crs=self.ea_crs, nearest=kind in dist,
+            )
+            for kind in kinds
+        }  # fmt: skip
+        sub_rels = {
+            key: relate_layer(sub, block, within_m=None, nearest_max_m=self.nearest_max_m,
+                              ea_crs=self.ea_crs)
+            for key, (sub, _) in self._subsets.items()
+            if key in subsets
+        }  # fmt: skip
+        return rels, sub_rels
+
+    def _add_type_dependent(
+        self,
+        rows: Any,
+        s: _Sites,
+        pos: NDArray[np.intp],
+        profile: NDArray[np.intp],
+        cond: NDArray[np.bool_],
+        covered: Mapping[str, NDArray[np.bool_] | None],
+    ) -> None:
+        """Findings of the rules for particular project types, for sites of unknown type.
+
+        Without a project type, a rule for particular types does not apply; a site
+        where such a rule would fire (for one of its types, the project otherwise as
+        given) cannot read 符合 on the rules that did apply. Each such rule is added to
+        the site's findings, ``missing`` 2 (its text asks for the project type): as
+        ``needs_review`` when it would prohibit or restrict, as ``requirements`` when it
+        would set requirements (informative rules are left out); one whose layer does not
+        cover the site, as ``needs_review`` with what to import (``missing`` 1). Only sites whose
+        findings are milder than ``needs_review`` are checked again: for the others the
+        verdict stands, and a batch of unknown projects pays nothing for them.
+        """
+        typed = self._typed_matrix(s.projects, cond)
+        if not typed[np.unique(profile)].any():
+            return
+        review = OUTCOME_ORDER["needs_review"]
+        worst = np.zeros(len(pos), dtype=np.int8)
+        np.maximum.at(worst, rows.column("site"), rows.column("outcome"))
+        cand = np.flatnonzero(typed[profile].any(axis=1) & (worst < review))
+        if len(cand) == 0:
+            return
+        sub = pos[cand]
+        block = prepare_sites(
+            s.geoms[sub], ea_crs=self.ea_crs, xy_ll=None if s.xy is None else s.xy[sub]
+        )
+        kinds, subsets = self._kinds_read(typed[np.unique(profile[cand])].any(axis=0), frozenset())
+        rels, sub_rels = self._relate(block, kinds, subsets, frozenset(kinds))
+        found = self._findings(s, sub, block, rels, sub_rels, profile[cand], typed)
+        # and the rules for those types that their layers cannot judge here
+        part = {k: None if c is None else c[cand] for k, c in covered.items()}
+        add_insufficient(
+            found, self.rules, typed, profile[cand], part, OUTCOME_ORDER["insufficient_data"]
+        )
+        site, rule, outcome = (found.column(c) for c in ("site", "rule", "outcome"))
+        # prohibited / restricted / no data for those types: needs review here
+        outcome = np.minimum(outcome, review).astype(np.int8)
+        missing = np.where(found.column("missing") == 1, 1, 2).astype(np.int8)
+        for r_i in np.unique(rule[outcome > 0]).tolist():
+            at = np.flatnonzero((rule == r_i) & (outcome > 0))
+            rows.add(
+                cand[site[at]], r_i, outcome[at],
+                feature_ids=found.column("feature_ids")[at],
+                distance_m=found.column("distance_m")[at],
+                overlap_m2=found.column("overlap_m2")[at],
+                overlap_pct=found.column("overlap_pct")[at],
+                length_m=found.column("length_m")[at],
+                length_pct=found.column("length_pct")[at],
+                missing=missing[at],
+            )  # fmt: skip
 
     def _kinds_read(
         self, applies: NDArray[np.bool_], dist: frozenset[str]

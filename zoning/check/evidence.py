@@ -29,7 +29,7 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
-from zoning.check.notes import import_hint
+from zoning.check.notes import import_hint, type_hint
 from zoning.check.parts import covers_whole
 from zoning.check.prepared import prepared_test
 from zoning.check.result import _Sites
@@ -160,21 +160,29 @@ def rule_data_kinds(rule: Rule) -> list[str]:
 def missing_text_codes(
     rules: Sequence[Rule], dtypes: dict[str, pd.CategoricalDtype], outcome_order: Mapping[str, int]
 ) -> dict[str, Any]:
-    """Codes of the texts of each rule's ``insufficient_data`` finding.
+    """Codes of the requirement texts of findings whose ``missing`` code is 1 or 2.
 
-    Extends the categories of ``dtypes["requirement"]`` / ``["requirement_en"]`` (in
-    place) with the import hints, and returns ``{"outcome": code, "requirement":
-    codes per rule, "requirement_en": codes per rule}``.
+    ``missing`` 1: an ``insufficient_data`` finding (its text: what to import,
+    :func:`zoning.check.notes.import_hint`); 2: a rule for particular project types on a
+    site of unknown type (:func:`zoning.check.notes.type_hint`). Extends the categories
+    of ``dtypes["requirement"]`` / ``["requirement_en"]`` (in place) with the texts, and
+    returns ``{"outcome": code, "requirement": codes, "requirement_en": codes}``, the
+    codes of shape (3, rules), indexed by the ``missing`` code (row 0 unused).
     """
-    hints = [import_hint((rule_data_kinds(r) or ["?"])[0]) for r in rules]
+    hints = [
+        [import_hint((rule_data_kinds(r) or ["?"])[0]) for r in rules],
+        [type_hint(r) for r in rules],
+    ]
     out: dict[str, Any] = {"outcome": list(outcome_order).index("insufficient_data")}
     for col, k in (("requirement", 0), ("requirement_en", 1)):
         cats = list(dtypes[col].categories)
-        texts = [h[k] for h in hints]
-        new = [t for t in dict.fromkeys(texts) if t not in set(cats)]
+        texts = [[h[k] for h in kind] for kind in hints]
+        known = set(cats)
+        new = [t for t in dict.fromkeys(t for kind in texts for t in kind) if t not in known]
         dtypes[col] = pd.CategoricalDtype([*cats, *new])
         index = pd.Index(dtypes[col].categories)
-        out[col] = np.asarray(index.get_indexer(texts), dtype=np.intp)
+        unused = np.zeros(len(rules), dtype=np.intp)
+        out[col] = np.asarray([unused, *(index.get_indexer(t) for t in texts)], dtype=np.intp)
     return out
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator, MutableMapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -379,6 +380,26 @@ class FindingsMixin:
                     self._exc_cache.clear()
                 self._exc_cache[key] = got
         return got
+
+    def _typed_matrix(
+        self, projects: Sequence[Project], cond: NDArray[np.bool_]
+    ) -> NDArray[np.bool_]:
+        """The rules that apply to a project of unknown type only once a type is given.
+
+        One row per project, one column per rule (as :meth:`_condition_matrix`, whose
+        answer ``cond`` is): for a project without a type, the rules for particular
+        types (``when.project_types``) whose conditions hold for one of those types, the
+        project's other attributes as given; nothing for a project with a type.
+        """
+        typed = np.zeros_like(cond)
+        kinds = sorted({t for r in self.rules if r.when for t in r.when.project_types or ()})
+        for i, p in enumerate(projects):
+            if p.project_type is not None or not kinds:
+                continue
+            for t in kinds:
+                typed[i] |= self._condition_matrix([replace(p, project_type=t)])[0]
+            typed[i] &= ~cond[i]
+        return typed
 
     def _condition_matrix(self, projects: Sequence[Project]) -> NDArray[np.bool_]:
         """Whether each rule's conditions hold: one row per project, one column per rule."""

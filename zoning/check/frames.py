@@ -92,11 +92,12 @@ class FrameBuilder:
         data["outcome"] = pd.Categorical.from_codes(
             arr["outcome"].astype(np.int8), dtype=self._dtypes["outcome"]
         )
-        missing = arr.pop("missing", np.zeros(len(rpos), np.int8)).astype(bool)
+        missing = arr.pop("missing", np.zeros(len(rpos), np.int8)).astype(np.intp)
         for col in ("section", "title", "title_en", "requirement", "requirement_en"):
             codes = self._rule_codes[col][rpos]
-            if col in self._missing_codes and missing.any():  # insufficient_data: what to import
-                codes = np.where(missing, self._missing_codes[col][rpos], codes)
+            # insufficient data: what to import; a rule for some project types: the type
+            if col in self._missing_codes and missing.any():
+                codes = np.where(missing > 0, self._missing_codes[col][missing, rpos], codes)
             data[col] = pd.Categorical.from_codes(codes, dtype=self._dtypes[col])
         data["citations"] = self._cites[rpos]
         data["feature_ids"] = arr["feature_ids"]

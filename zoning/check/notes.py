@@ -29,7 +29,7 @@ import numpy as np
 import shapely
 
 from geo.version import __version__
-from zoning.project import FLAGS
+from zoning.project import FLAGS, PROJECT_TYPES
 
 #: How a check measures, stamped on every result (``stamp["measurement"]``): a name
 #: that changes whenever a measurement does, so that a verdict can be reproduced with
@@ -72,6 +72,27 @@ def import_hint(kind: str) -> tuple[str, str]:
     en = (
         f"the store holds no {kind!r} layer data covering the whole site, so this rule "
         f"cannot be judged (insufficient data). Import data for the site's jurisdiction: {cmd}"
+    )
+    return zh, en
+
+
+def type_hint(rule: Any) -> tuple[str, str]:
+    """The requirement text of a finding that holds only for some project types.
+
+    The finding of a rule for particular project types on a site whose project type
+    was not given (:meth:`zoning.check.engine.SiteChecker._add_type_dependent`): which
+    types it is for, that the site lies where it applies, and the rule's requirement.
+    """
+    types = list((rule.when.project_types if rule.when else None) or ())
+    zh_types = "、".join(PROJECT_TYPES.get(t, t) for t in types)
+    zh = (
+        f"未给出项目类型：本条规则适用于{zh_types}，选址位于其适用范围内，"
+        f"结论须按项目类型核实。请给出项目类型后重新检查。规则要求：{rule.requirement}"
+    )
+    en = (
+        f"no project type given: this rule applies to {', '.join(types)} projects and the "
+        "site lies where it applies, so the verdict depends on the project type. Give the "
+        f"project type and check again. The rule: {rule.requirement_en}"
     )
     return zh, en
 
@@ -132,10 +153,15 @@ def project_notes(project: Any, rules: Iterable[Any] = ()) -> list[dict[str, Any
         out.append(
             note(
                 "assumption",
-                "未给出项目类型：仅按不限项目类型的规则判断，针对特定项目类型的规则未适用"
-                + (f"（{'、'.join(ids)}）" if ids else ""),
-                "no project type given: only the rules for every project type were applied"
-                + (f" (not applied: {', '.join(ids)})" if ids else ""),
+                "未给出项目类型：针对特定项目类型的规则"
+                + (f"（{'、'.join(ids)}）" if ids else "")
+                + "未按项目类型判断；选址位于其中禁止、限制类规则的适用范围时，"
+                "该规则列为“需人工核实”，位于设管控要求的规则的适用范围时，照列其要求",
+                "no project type given: the rules for particular project types"
+                + (f" ({', '.join(ids)})" if ids else "")
+                + " were not judged for a type; where the site lies in the area of one that "
+                "prohibits or restricts, that rule is listed as needs review, and one that "
+                "sets requirements is listed with them",
             )
         )
     if left["industry_code"]:
@@ -235,12 +261,14 @@ def per_row_projects_note(rules: Iterable[Any]) -> dict[str, Any]:
     coded = [r.id for r in rules if r.when.industry_prefixes]
     flagged = [r.id for r in rules if r.when.flags_any]
     zh = (
-        "项目属性逐行读取：未注明建设性质的行按“新建”判断；未给出项目类型的行只适用不限项目"
-        "类型的规则"
+        "项目属性逐行读取：未注明建设性质的行按“新建”判断；未给出项目类型的行，针对特定项目"
+        "类型的规则未按项目类型判断，选址位于其中禁止、限制类规则的适用范围时列为“需人工核实”"
     )
     en = (
         "project attributes were read row by row: rows without a development kind were "
-        "taken as new, rows without a project type met only the rules for every project type"
+        "taken as new; for rows without a project type the rules for particular types were "
+        "not judged for a type, and one that prohibits or restricts where the site lies is "
+        "listed as needs review"
     )
     if coded:
         zh += f"；未给出行业代码的行不适用针对特定行业的规则（{'、'.join(coded)}）"
