@@ -28,6 +28,7 @@ import shapely
 from geo.errors import InputFormatError
 from layers.kinds import ACCESS_DIMENSIONS, KINDS, LayerKind, canonical_kind
 from zoning.check.result import VERDICT_COLOURS, VERDICT_ZH, VERDICTS
+from zoning.outcomes import OUTCOME_LABELS as OUTCOMES
 
 log = logging.getLogger(__name__)
 
@@ -197,13 +198,8 @@ GAP_STYLE = LayerStyle(
     hatch="xx",
 )
 
-OUTCOME_LABELS: dict[str, tuple[str, str]] = {
-    "prohibited": ("禁止", "Prohibited"),
-    "restricted": ("限制（需论证）", "Restricted: needs demonstration"),
-    "insufficient_data": ("数据不足", "Insufficient data"),
-    "needs_review": ("需人工核实", "Needs manual review"),
-    "requirements": ("须落实管控要求", "Requirements apply"),
-    "information": ("信息", "Information"),
+OUTCOME_LABELS: dict[str, tuple[str, str]] = {  # (a legend's English is capitalised)
+    k: (zh, en[:1].upper() + en[1:]) for k, (zh, en) in OUTCOMES.items()
 }
 
 DIMENSION_LABELS: Mapping[str, tuple[str, str]] = ACCESS_DIMENSIONS

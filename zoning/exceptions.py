@@ -13,14 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["exception_notes"]
+from zoning.outcomes import OUTCOMES_ZH
 
-_OUTCOME_ZH = {
-    "prohibited": "禁止",
-    "restricted": "限制（需论证）",
-    "requirements": "须落实管控要求",
-    "information": "信息",
-}
+__all__ = ["exception_notes"]
 
 
 def exception_notes(findings: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
@@ -53,7 +48,7 @@ def exception_notes(findings: Iterable[Mapping[str, Any]]) -> list[dict[str, str
                     "kind": "exception",
                     "text": (
                         f"规则 {key[0]} 适用例外“{ex.get('title')}”：结论由"
-                        f"{_OUTCOME_ZH.get(was, was)}改为{_OUTCOME_ZH.get(now, now)}。"
+                        f"{OUTCOMES_ZH.get(was, was)}改为{OUTCOMES_ZH.get(now, now)}。"
                         f"{ex.get('requirement')}（依据：{cites}）"
                     ),
                     "text_en": (

@@ -44,14 +44,13 @@ from pydantic import (
 
 from geo.errors import PackError
 from layers.kinds import KINDS, canonical_kind
+from zoning.outcomes import OUTCOMES_ZH, SECTIONS_ZH
 from zoning.pack_rules import (
     _ID_RE,
     LAYER_KINDS,
     METRICS,
-    OUTCOMES_ZH,
     PACKS_DIR,
     RULE_LAYERS,
-    SECTIONS_ZH,
     Citation,
     Conditions,
     Rule,

@@ -23,6 +23,7 @@ from layers.kinds import KINDS, LAYER_KINDS, canonical_kind
 from zoning.check.predicates import PREDICATES as _REGISTERED_PREDICATES
 from zoning.coverage.registry import METRICS as _REGISTERED_METRICS
 from zoning.industry import normalise_prefixes
+from zoning.outcomes import OUTCOMES_ZH
 from zoning.project import ACTIVITIES, DEVELOPMENT, FLAGS, PROJECT_TYPES, Project
 
 #: Directory of the built-in packs.
@@ -48,21 +49,6 @@ Predicate = Literal[PREDICATE_NAMES]  # type: ignore[valid-type]
 Outcome = Literal["prohibited", "restricted", "requirements", "information"]
 Section = Literal["redline", "quality_floor", "resource_cap", "access_list"]
 
-#: Chinese labels of outcomes and sections, for reports.
-OUTCOMES_ZH: dict[str, str] = {
-    "prohibited": "禁止",
-    "restricted": "限制(需论证)",
-    "insufficient_data": "数据不足",
-    "needs_review": "需人工核实",
-    "requirements": "须落实管控要求",
-    "information": "信息",
-}
-SECTIONS_ZH: dict[str, str] = {
-    "redline": "生态保护红线",
-    "quality_floor": "环境质量底线",
-    "resource_cap": "资源利用上线",
-    "access_list": "生态环境准入清单",
-}
 
 _ID_RE = r"^[a-z0-9_]+(\.[a-z0-9_]+)*$"
 _SEED_RE = re.compile(r"^\d{3}_[0-9a-f]+\.txt$")

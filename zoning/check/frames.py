@@ -22,8 +22,9 @@ from numpy.typing import NDArray
 from zoning.check.evidence import missing_text_codes
 from zoning.check.findings import OUTCOME_ORDER
 from zoning.check.relations import OUTSIDE, RELATIONS, LayerIndex, LayerRelations
-from zoning.check.result import _SECTION_ZH, _VERDICT_OF_SEVERITY, VERDICT_ZH, _Sites
+from zoning.check.result import _VERDICT_OF_SEVERITY, VERDICT_ZH, _Sites
 from zoning.check.runs import _runs, unique_rows
+from zoning.outcomes import SECTIONS_ZH
 
 __all__ = ["FrameBuilder", "join_parts", "no_relation_arrays", "one_tuples"]
 
@@ -64,12 +65,12 @@ class FrameBuilder:
             "relation": pd.CategoricalDtype(list(RELATIONS)),
             "rule_id": pd.CategoricalDtype(self._rule_ids),
             "outcome": pd.CategoricalDtype(list(OUTCOME_ORDER)),
-            "section": pd.CategoricalDtype(list(_SECTION_ZH)),
+            "section": pd.CategoricalDtype(list(SECTIONS_ZH)),
         }
         # per rule: the code of each text column in its own categorical dtype
         self._rule_codes: dict[str, NDArray[np.intp]] = {
             "outcome": np.array([list(OUTCOME_ORDER).index(r.outcome) for r in rules], np.intp),
-            "section": np.array([list(_SECTION_ZH).index(r.section) for r in rules], np.intp),
+            "section": np.array([list(SECTIONS_ZH).index(r.section) for r in rules], np.intp),
         }
         for col in ("title", "title_en", "requirement", "requirement_en"):
             codes, uniq = pd.factorize(pd.Index([getattr(r, col) for r in rules], dtype=object))

@@ -104,6 +104,7 @@ from zoning.check.notes import import_hint, site_notes, synthetic_kinds, type_hi
 from zoning.check.relations import RELATIONS
 from zoning.check.runs import _runs
 from zoning.exceptions import exception_notes
+from zoning.outcomes import OUTCOMES_ZH, SECTIONS_ZH
 from zoning.project import Project
 
 __all__ = ["VERDICTS", "VERDICT_ZH", "CheckResult", "rows_from_frames"]
@@ -142,20 +143,6 @@ _VERDICT_OF_SEVERITY = (
 _OUTCOME_OF_CODE = (
     "information", "requirements", "needs_review", "insufficient_data", "restricted", "prohibited",
 )  # fmt: skip
-_OUTCOME_ZH = {
-    "prohibited": "禁止",
-    "restricted": "限制(需论证)",
-    "insufficient_data": "数据不足",
-    "needs_review": "需人工核实",
-    "requirements": "须落实管控要求",
-    "information": "信息",
-}
-_SECTION_ZH = {
-    "redline": "生态保护红线",
-    "quality_floor": "环境质量底线",
-    "resource_cap": "资源利用上线",
-    "access_list": "生态环境准入清单",
-}
 _RELATION_ZH = {
     "inside": "位于其内",
     "overlaps": "部分重叠",
@@ -384,9 +371,9 @@ class CheckResult:
                 {
                     "rule_id": str(f["rule_id"]),
                     "outcome": str(f["outcome"]),
-                    "outcome_zh": _OUTCOME_ZH[str(f["outcome"])],
+                    "outcome_zh": OUTCOMES_ZH[str(f["outcome"])],
                     "section": str(f["section"]),
-                    "section_zh": _SECTION_ZH.get(str(f["section"]), str(f["section"])),
+                    "section_zh": SECTIONS_ZH.get(str(f["section"]), str(f["section"])),
                     "title": str(f["title"]),
                     "title_en": str(f["title_en"]),
                     "requirement": str(f["requirement"]),

@@ -10,24 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from zoning.outcomes import OUTCOME_LABELS, SECTION_LABELS
+
 LANGS = ("zh", "en")
 
-#: Section of the 三线一单 table: code → (zh, en).
-SECTIONS: dict[str, tuple[str, str]] = {
-    "redline": ("生态保护红线", "Ecological protection red line"),
-    "quality_floor": ("环境质量底线", "Environmental quality bottom line"),
-    "resource_cap": ("资源利用上线", "Resource-use ceiling"),
-    "access_list": ("生态环境准入清单", "Ecological-environment access list"),
-}
-
-OUTCOMES: dict[str, tuple[str, str]] = {
-    "prohibited": ("禁止", "prohibited"),
-    "restricted": ("限制（需论证）", "restricted: needs demonstration"),
-    "insufficient_data": ("数据不足", "insufficient data"),
-    "needs_review": ("需人工核实", "needs manual review"),
-    "requirements": ("须落实管控要求", "requirements apply"),
-    "information": ("信息", "information"),
-}
+#: Section of the 三线一单 table and a finding's outcome: code → (zh, en).
+SECTIONS: dict[str, tuple[str, str]] = SECTION_LABELS
+OUTCOMES: dict[str, tuple[str, str]] = OUTCOME_LABELS
 
 VERDICTS: dict[str, tuple[str, str]] = {
     "prohibited": ("不符合（禁止类）", "not compliant (prohibited)"),
