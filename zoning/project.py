@@ -31,6 +31,7 @@ __all__ = [
     "Project",
     "column_key",
     "condition_columns",
+    "field_column",
     "match_columns",
     "project_from_row",
 ]
@@ -486,13 +487,13 @@ def condition_columns(columns: Iterable[Any]) -> list[str]:
     return [c for n, c in match_columns(columns).items() if n in CONDITION_COLUMNS]
 
 
-def _column(
-    row: Mapping[str, Any], found: Mapping[str, str], names: Iterable[str]
-) -> tuple[str | None, Any]:
-    for name in names:
-        if name in found:
-            return found[name], row[found[name]]
-    return None, None
+def field_column(found: Mapping[str, Any], field: str) -> Any:
+    """The input column a field of :data:`PROJECT_COLUMNS` is read from, or ``None``.
+
+    ``found`` is :func:`match_columns` of the input's columns; of the field's names,
+    the first the input has wins.
+    """
+    return next((found[n] for n in PROJECT_COLUMNS[field] if n in found), None)
 
 
 def project_from_row(row: Mapping[str, Any], *, where: str = "row") -> Project:
@@ -535,10 +536,11 @@ def project_from_row(row: Mapping[str, Any], *, where: str = "row") -> Project:
         row = row.to_dict()
     values: dict[str, Any] = {}
     found = match_columns(row)
-    for fld, names in PROJECT_COLUMNS.items():
-        col, value = _column(row, found, names)
+    for fld in PROJECT_COLUMNS:
+        col = field_column(found, fld)
         if col is None:
             continue
+        value = row[col]
         here = f"{where}: column {col!r}"
         if fld == "project_type":
             values[fld] = _norm_project_type(value, where=here)

@@ -53,16 +53,10 @@ from zoning.check.dask_engine import (
     hilbert_keys,
 )
 from zoning.check.engine import SiteChecker
-from zoning.check.notes import (
-    coords_note,
-    per_row_projects_note,
-    project_notes,
-    unmatched_filters_note,
-)
+from zoning.check.notes import coords_note, shared_notes
 from zoning.check.result import VERDICTS, CheckResult, rule_kinds, verdict_columns
-from zoning.check.sites import EXIT_COLUMNS
 from zoning.pack import Pack, load_pack
-from zoning.project import Project, condition_columns, match_columns
+from zoning.project import Project, condition_columns, field_column, match_columns
 
 log = logging.getLogger(__name__)
 
@@ -100,9 +94,10 @@ def _check_unique_ids(in_path: Path) -> None:
 
 def _thin_columns(columns: list[str], geometry: str, project: Project | None) -> list[str]:
     """The input columns the check reads."""
-    found = match_columns(columns)
     wanted = {"site_id", "source_row", "exit_lon", "exit_lat", geometry}
-    wanted |= {found[c] for c in EXIT_COLUMNS if c in found}
+    exits = field_column(match_columns(columns), "exits")
+    if exits is not None:
+        wanted.add(exits)
     if project is None:
         wanted |= set(condition_columns(columns))
     return [c for c in columns if c in wanted]
@@ -476,15 +471,10 @@ def _shared_notes(
     the unknown one when the input has no project column), or the rule applied to
     each row when projects come from the input's columns.
     """
-    rules = checker.rules
-    notes = [coords_note(None if crs is None else crs.to_string(), None)]
-    if project is None and condition_columns(columns):
-        notes.append(per_row_projects_note(rules))
-    else:
-        notes.extend(project_notes(Project() if project is None else project, rules))
-    if checker.unmatched_filters:
-        notes.append(unmatched_filters_note(checker.unmatched_filters))
-    return notes
+    per_row = project is None and bool(condition_columns(columns))
+    one = None if per_row else Project() if project is None else project
+    coords = coords_note(None if crs is None else crs.to_string(), None)
+    return shared_notes(checker, coords, one, per_row)
 
 
 def _clear_parts(out: Path, *, stale_only: bool) -> None:

@@ -865,19 +865,13 @@ class SiteChecker(FindingsMixin, FrameBuilder):
         site, rule, outcome = (found.column(c) for c in ("site", "rule", "outcome"))
         # prohibited / restricted / no data for those types: needs review here
         outcome = np.minimum(outcome, review).astype(np.int8)
-        missing = np.where(found.column("missing") == 1, 1, 2).astype(np.int8)
+        measures = ("feature_ids", "distance_m", "overlap_m2", "overlap_pct", "length_m",
+                    "length_pct")  # fmt: skip
+        kept = {c: found.column(c) for c in measures}
+        kept["missing"] = np.where(found.column("missing") == 1, 1, 2).astype(np.int8)
         for r_i in np.unique(rule[outcome > 0]).tolist():
             at = np.flatnonzero((rule == r_i) & (outcome > 0))
-            rows.add(
-                cand[site[at]], r_i, outcome[at],
-                feature_ids=found.column("feature_ids")[at],
-                distance_m=found.column("distance_m")[at],
-                overlap_m2=found.column("overlap_m2")[at],
-                overlap_pct=found.column("overlap_pct")[at],
-                length_m=found.column("length_m")[at],
-                length_pct=found.column("length_pct")[at],
-                missing=missing[at],
-            )  # fmt: skip
+            rows.add(cand[site[at]], r_i, outcome[at], **{c: v[at] for c, v in kept.items()})
 
     def _kinds_read(
         self, applies: NDArray[np.bool_], dist: frozenset[str]

@@ -392,11 +392,11 @@ class FindingsMixin:
         project's other attributes as given; nothing for a project with a type.
         """
         typed = np.zeros_like(cond)
-        kinds = sorted({t for r in self.rules if r.when for t in r.when.project_types or ()})
+        types = sorted({t for r in self.rules if r.when for t in r.when.project_types or ()})
         for i, p in enumerate(projects):
-            if p.project_type is not None or not kinds:
+            if p.project_type is not None or not types:
                 continue
-            for t in kinds:
+            for t in types:
                 typed[i] |= self._condition_matrix([replace(p, project_type=t)])[0]
             typed[i] &= ~cond[i]
         return typed

@@ -325,10 +325,9 @@ def unmatched_filters_note(rules: Sequence[Any]) -> dict[str, Any]:
     """
     parts_zh, parts_en = [], []
     for r in rules:
-        cond = "；".join(f"{c} = {'/'.join(map(str, v))}" for c, v in r.feature_filter.items())
-        cond_en = "; ".join(f"{c} = {'/'.join(map(str, v))}" for c, v in r.feature_filter.items())
-        parts_zh.append(f"{r.id}（图层 {r.layer} 中没有 {cond} 的要素）")
-        parts_en.append(f"{r.id} (no feature of layer {r.layer} has {cond_en})")
+        terms = [f"{c} = {'/'.join(map(str, v))}" for c, v in r.feature_filter.items()]
+        parts_zh.append(f"{r.id}（图层 {r.layer} 中没有 {'；'.join(terms)} 的要素）")
+        parts_en.append(f"{r.id} (no feature of layer {r.layer} has {'; '.join(terms)})")
     return note(
         "assumption",
         "以下规则所针对的区域在图层中没有要素，按图层数据判断为不涉及，规则不会触发："
@@ -387,6 +386,25 @@ def site_notes(
     return out
 
 
+def shared_notes(
+    checker: Any, coords: dict[str, Any], project: Any, several: bool
+) -> list[dict[str, Any]]:
+    """The notes every site of a check shares (a stamp's ``notes``).
+
+    The input's coordinate system (``coords``, :func:`coords_note`); one project's
+    assumptions (``project``; ``None``: none), or with ``several`` projects read row by
+    row the rule applied to each row; and the rules that cannot fire on the checker's
+    layers (:func:`unmatched_filters_note`).
+    """
+    rules = checker.rules
+    return [
+        coords,
+        *project_notes(project, rules),
+        *([per_row_projects_note(rules)] if several else []),
+        *([unmatched_filters_note(checker.unmatched_filters)] if checker.unmatched_filters else []),
+    ]
+
+
 def check_stamp(
     checker: Any,
     s: Any,
@@ -433,7 +451,6 @@ def check_stamp(
     h.update(np.column_stack([s.exit_site, s.exit_lon, s.exit_lat]).tobytes())
     pack = checker.pack
     several = project is None and len(s.projects) > 1
-    unmatched = getattr(checker, "unmatched_filters", ())
     return {
         "ecozone_version": __version__,
         "pack": {"name": pack.name, "version": pack.version, "lineage": list(pack.lineage)},
@@ -445,12 +462,6 @@ def check_stamp(
         "skipped_rules": list(checker.skipped_rules),
         "jurisdiction_tested": checker.jurisdiction is not None,
         "rule_layers": dict(rule_layers),
-        "notes": [
-            coords_note(s.input_crs, s.coords),
-            # one project for every site: its assumptions; several: the rule for each row
-            *project_notes(project, checker.rules),
-            *([per_row_projects_note(checker.rules)] if several else []),
-            *([unmatched_filters_note(unmatched)] if unmatched else []),
-        ],
+        "notes": shared_notes(checker, coords_note(s.input_crs, s.coords), project, several),
         "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }

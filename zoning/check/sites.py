@@ -18,11 +18,12 @@ input into the :class:`zoning.check.result._Sites` it checks, before any layer i
   :func:`zoning.project.condition_columns` (:func:`zoning.project.project_from_row`),
   each distinct combination parsed once: sites share a profile number;
 - :func:`site_exits` — exit points per site: the project's, plus an exits column
-  (:data:`EXIT_COLUMNS`, "lon,lat; lon,lat"), plus ``exit_lon`` + ``exit_lat``;
+  (``zoning.project.PROJECT_COLUMNS["exits"]``, "lon,lat; lon,lat"), plus ``exit_lon`` +
+  ``exit_lat``;
   :func:`project_exits` — the exits of one project per site;
 - :func:`project_key` — the attributes a rule's conditions read, as a hashable key.
 
-:func:`zoning.project.condition_columns` and :data:`EXIT_COLUMNS` also choose the input
+:func:`zoning.project.condition_columns` and the exits column also choose the input
 columns a distributed check moves to its workers (:mod:`zoning.check.distributed`).
 This module does not import :mod:`zoning.check.engine`.
 """
@@ -45,17 +46,14 @@ from geo.io.lonlat import LonLat, to_lonlat
 from zoning.check.layer_index import text_array
 from zoning.check.result import _Sites
 from zoning.project import (
-    PROJECT_COLUMNS,
     Project,
     condition_columns,
+    field_column,
     match_columns,
     project_from_row,
 )
 
 _LONLAT = "EPSG:4326"
-
-#: Columns of per-site exits ("lon,lat; lon,lat").
-EXIT_COLUMNS = PROJECT_COLUMNS["exits"]
 
 
 def sites_frame(sites: gpd.GeoDataFrame | gpd.GeoSeries) -> gpd.GeoDataFrame:
@@ -249,8 +247,7 @@ def site_exits(
         lon_parts.append(np.tile(e[:, 0], n))
         lat_parts.append(np.tile(e[:, 1], n))
     columns = () if sites is None else sites.columns
-    found = match_columns(columns)
-    col = next((found[c] for c in EXIT_COLUMNS if c in found), None)
+    col = field_column(match_columns(columns), "exits")
     if col is not None:  # "lon,lat; lon,lat" per row, added to the project's exits
         values = sites[col].to_numpy()
         text = pd.Series(values).astype(str).str.strip().to_numpy()

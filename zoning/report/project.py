@@ -23,6 +23,7 @@ from zoning.project import (
     FLAG_COLUMNS,
     PROJECT_COLUMNS,
     Project,
+    field_column,
     match_columns,
     project_from_row,
 )
@@ -123,15 +124,16 @@ def project_from_input(
     if row is not None:
         data = {str(k): v for k, v in dict(row).items() if k != "geometry" and _present(v)}
         found = match_columns(data)
-        named = [found[n] for n in PROJECT_COLUMNS["name"] if n in found]
-        name_col = named[0] if named else None
-        # columns of the fields the options set are not read (nor can they fail)
-        skip = {found[n] for f in given for n in PROJECT_COLUMNS.get(f, ()) if n in found}
-        clean = {k: v for k, v in data.items() if k not in named and k not in skip}
-        found = match_columns(clean)
+        name_col = field_column(found, "name")
+        # the name is read apart; the fields the options set are not read (nor can fail)
+        skip = {
+            found[n] for f in ("name", *given) for n in PROJECT_COLUMNS.get(f, ()) if n in found
+        }
+        clean = {k: v for k, v in data.items() if k not in skip}
+        found = {n: c for n, c in found.items() if c not in skip}
         file_project = project_from_row(clean, where=where)
-        for fld, names in PROJECT_COLUMNS.items():
-            col = next((found[n] for n in names if n in found), None)
+        for fld in PROJECT_COLUMNS:
+            col = field_column(found, fld)
             if col is not None and fld != "name":
                 sources[fld] = {"column": col}
                 values[fld] = getattr(file_project, fld, None)
