@@ -26,6 +26,7 @@ __all__ = [
     "DEVELOPMENT",
     "FLAGS",
     "FLAG_COLUMNS",
+    "GENERIC_COLUMNS",
     "PROJECT_COLUMNS",
     "PROJECT_TYPES",
     "Project",
@@ -409,19 +410,28 @@ class Project:
         return [label for key, label in FLAGS.items() if key in self.flags]
 
 
-#: Column names accepted by :func:`project_from_row`, English first then Chinese.
+#: Column names accepted by :func:`project_from_row`. Of a field's names the first the
+#: input has is read, so the specific ones come first and the generic ones
+#: (:data:`GENERIC_COLUMNS`) last: a file with ``项目类型`` and a land-use ``类型`` reads
+#: the former. (A KML Placemark's ``name`` is often not the project's: it is the last.)
 PROJECT_COLUMNS: dict[str, tuple[str, ...]] = {
-    # (the most specific first: a KML Placemark's ``name`` is often not the project's)
     "name": ("项目名称", "project_name", "名称", "XMMC", "name"),
-    "project_type": ("project_type", "type", "项目类型", "类型"),
-    "industry_code": ("industry_code", "industry", "行业代码", "国民经济行业代码"),
+    "project_type": ("project_type", "项目类型", "type", "类型"),
+    "industry_code": ("industry_code", "行业代码", "国民经济行业代码", "industry"),
     "flags": ("flags", "标志", "活动"),
     "development": ("development", "建设性质"),
-    "temporary_land_use": ("temporary_land_use", "temporary", "临时用地"),
+    "temporary_land_use": ("temporary_land_use", "临时用地", "temporary"),
     "water_supply": ("water_supply", "供水设施", "供水"),
-    "exits": ("exits", "exit", "出口", "出口坐标"),
+    "exits": ("exits", "出口坐标", "exit", "出口"),
     "activity": ("activity", "活动类型", "有限人为活动"),
 }
+
+#: Names of :data:`PROJECT_COLUMNS` that a sites file may use for something else (a
+#: land-use class, a feature's kind): read only when the field has no specific column,
+#: and a value there that cannot be read says how to stop the column being read.
+GENERIC_COLUMNS: frozenset[str] = frozenset(
+    {"type", "类型", "industry", "temporary", "exit", "出口", "供水", "标志", "活动"}
+)
 
 
 #: Boolean columns, one per flag, that :func:`project_from_row` reads (true/false,
@@ -493,7 +503,13 @@ def field_column(found: Mapping[str, Any], field: str) -> Any:
     ``found`` is :func:`match_columns` of the input's columns; of the field's names,
     the first the input has wins.
     """
-    return next((found[n] for n in PROJECT_COLUMNS[field] if n in found), None)
+    name = _field_name(found, field)
+    return None if name is None else found[name]
+
+
+def _field_name(found: Mapping[str, Any], field: str) -> str | None:
+    """The name of :data:`PROJECT_COLUMNS` that :func:`field_column` reads, or ``None``."""
+    return next((n for n in PROJECT_COLUMNS[field] if n in found), None)
 
 
 def project_from_row(row: Mapping[str, Any], *, where: str = "row") -> Project:
@@ -537,30 +553,23 @@ def project_from_row(row: Mapping[str, Any], *, where: str = "row") -> Project:
     values: dict[str, Any] = {}
     found = match_columns(row)
     for fld in PROJECT_COLUMNS:
-        col = field_column(found, fld)
-        if col is None:
+        name = _field_name(found, fld)
+        if name is None:
             continue
-        value = row[col]
-        here = f"{where}: column {col!r}"
-        if fld == "project_type":
-            values[fld] = _norm_project_type(value, where=here)
-        elif fld == "industry_code":
-            values[fld] = _norm_industry_code(value, where=here)
-        elif fld == "development":
-            values[fld] = _norm_development(value, where=here)
-        elif fld in ("temporary_land_use", "water_supply"):
-            values[fld] = _norm_bool(value, where=here)
-        elif fld == "exits":
-            values[fld] = _norm_exits(value, where=here)
-        elif fld == "activity":
-            values[fld] = _norm_activity(value, where=here)
-        elif fld == "flags":
-            if _is_blank(value):
-                continue
-            parts = value if not isinstance(value, str) else re.split(r"[;,；，\s]+", value)
-            values["flags"] = {_norm_flag(p, where=here) for p in parts if str(p).strip()}
-        elif fld == "name":
-            values[fld] = "" if _is_blank(value) else str(value)
+        col = found[name]
+        try:
+            _read_field(values, fld, row[col], where=f"{where}: column {col!r}")
+        except InputFormatError as exc:
+            if name not in GENERIC_COLUMNS:
+                raise
+            specific = "/".join(n for n in PROJECT_COLUMNS[fld] if n not in GENERIC_COLUMNS)
+            msg = (
+                f"{exc}. Column {col!r} is read as the {fld.replace('_', ' ')} because "
+                f"there is no {specific} column; if it holds something else, rename it, "
+                "or give one project for every site (command line: --project-type and "
+                "the other project options)"
+            )
+            raise InputFormatError(msg) from None
     # One boolean column per flag, English or Chinese name.
     flags = set(values.get("flags", set()))
     for flag, names in FLAG_COLUMNS.items():
@@ -571,3 +580,25 @@ def project_from_row(row: Mapping[str, Any], *, where: str = "row") -> Project:
                     flags.add(flag)
     values["flags"] = frozenset(flags)
     return Project(**values)
+
+
+def _read_field(values: dict[str, Any], fld: str, value: Any, *, where: str) -> None:
+    """Read ``value`` of field ``fld`` of :data:`PROJECT_COLUMNS` into ``values``."""
+    if fld == "project_type":
+        values[fld] = _norm_project_type(value, where=where)
+    elif fld == "industry_code":
+        values[fld] = _norm_industry_code(value, where=where)
+    elif fld == "development":
+        values[fld] = _norm_development(value, where=where)
+    elif fld in ("temporary_land_use", "water_supply"):
+        values[fld] = _norm_bool(value, where=where)
+    elif fld == "exits":
+        values[fld] = _norm_exits(value, where=where)
+    elif fld == "activity":
+        values[fld] = _norm_activity(value, where=where)
+    elif fld == "flags":
+        if not _is_blank(value):
+            parts = value if not isinstance(value, str) else re.split(r"[;,；，\s]+", value)
+            values["flags"] = {_norm_flag(p, where=where) for p in parts if str(p).strip()}
+    elif fld == "name":
+        values[fld] = "" if _is_blank(value) else str(value)

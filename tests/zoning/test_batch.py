@@ -390,3 +390,32 @@ def test_a_batch_reads_every_flag_column_the_project_reader_reads(tmp_path, laye
             assert got.loc["no", "verdict"] != "prohibited"
         result = check_sites(sites, pack=pack, layers=layers)
         assert result.findings.query("site_id == 'yes'")["rule_id"].tolist() == ["capacity.steel"]
+
+
+def test_a_generic_type_column_does_not_hide_the_project_type_column(tmp_path, layers):
+    # type (a land-use class here) was read before 项目类型: every row went to the
+    # errors file although the file said its project types
+    industrial = _rule(
+        "industry.ban", "boundary", "intersects", "prohibited", section="access_list",
+        when={"project_types": ["industrial"]},
+    )  # fmt: skip
+    pack = Pack.model_validate({**make_pack().model_dump(), "rules": [industrial]})
+    inside = Point(at(0, 21_000))
+    path = tmp_path / "sites.csv"
+    frame = pd.DataFrame({"site_id": ["factory", "homes"], "lon": [inside.x] * 2,
+                          "lat": [inside.y] * 2, "type": ["耕地", "林地"],
+                          "项目类型": ["工业", "居住"]})  # fmt: skip
+    frame.to_csv(path, index=False)
+    out = tmp_path / "typed.parquet"
+    summary = run_batch(path, pack=pack, store_or_layers=layers, out=out)
+    assert summary.errors == 0
+    got = gpd.read_parquet(out).set_index("site_id")
+    assert got.loc["factory", "verdict"] == "prohibited"
+    assert got.loc["homes", "verdict"] != "prohibited"
+    # with only the generic column, the rows are errors that say how to stop it being read
+    frame.drop(columns="项目类型").to_csv(path, index=False)
+    summary = run_batch(path, pack=pack, store_or_layers=layers, out=out)
+    assert summary.errors == 2 and summary.checked == 0
+    reasons = pd.read_csv(summary.errors_out, encoding="utf-8-sig")["reason"]
+    assert reasons.str.contains("'耕地'|'林地'").all()
+    assert reasons.str.contains("rename it").all() and reasons.str.contains("--project-type").all()

@@ -15,6 +15,7 @@ from zoning.project import (
     DEVELOPMENT,
     FLAG_COLUMNS,
     FLAGS,
+    GENERIC_COLUMNS,
     PROJECT_COLUMNS,
     PROJECT_TYPES,
     Project,
@@ -292,3 +293,26 @@ def test_column_names_match_whatever_their_case_width_and_spaces():
     # errors name the column as the file spells it
     with pytest.raises(InputFormatError, match="'Project_Type'"):
         project_from_row({"Project_Type": "spaceship"})
+
+
+def test_specific_project_columns_win_over_generic_ones():
+    # of a field's names the first found is read: every generic name comes last
+    for fld, names in PROJECT_COLUMNS.items():
+        generic = [n in GENERIC_COLUMNS for n in names]
+        assert generic == sorted(generic), fld
+    assert GENERIC_COLUMNS <= {n for names in PROJECT_COLUMNS.values() for n in names}
+    for row in ({"类型": "耕地", "项目类型": "工业"}, {"项目类型": "工业", "type": "Feature"}):
+        assert project_from_row(row).project_type == "industrial"
+    assert project_from_row({"industry": "制造业", "行业代码": "C26"}).industry_code == "C26"
+    assert project_from_row({"出口": "东门", "出口坐标": "116.6,39.9"}).exits == ((116.6, 39.9),)
+
+
+def test_an_unreadable_generic_column_says_how_to_stop_it_being_read():
+    with pytest.raises(InputFormatError) as generic:
+        project_from_row({"类型": "耕地"}, where="sites.csv row 3")
+    text = str(generic.value)
+    assert text.startswith("sites.csv row 3: column '类型': unknown project type '耕地'")
+    assert "project_type/项目类型" in text and "rename it" in text and "--project-type" in text
+    with pytest.raises(InputFormatError) as specific:  # the file said it is the type
+        project_from_row({"项目类型": "耕地"}, where="sites.csv row 3")
+    assert "rename" not in str(specific.value)
