@@ -27,8 +27,9 @@ import shapely
 
 from geo.errors import InputFormatError
 from layers.kinds import ACCESS_DIMENSIONS, KINDS, LayerKind, canonical_kind
-from zoning.check.result import VERDICT_COLOURS, VERDICT_ZH, VERDICTS
+from zoning.check.result import VERDICT_COLOURS
 from zoning.outcomes import OUTCOME_LABELS as OUTCOMES
+from zoning.outcomes import VERDICT_LABELS
 
 log = logging.getLogger(__name__)
 
@@ -170,20 +171,11 @@ CATEGORY_STYLES: dict[str, tuple[str, dict[str, LayerStyle]]] = {
     ),
 }
 
-_VERDICT_EN = {
-    "prohibited": "Not compliant (prohibited)",
-    "restricted": "Needs demonstration (restricted)",
-    "insufficient_data": "Insufficient data (cannot be judged)",
-    "needs_review": "Needs manual review",
-    "requirements": "Compliant, requirements apply",
-    "compliant": "Compliant",
-}
-# Site-check verdicts, worst first: labels and colours from zoning.check.result (one home).
+# Site-check verdicts, worst first: labels from zoning.outcomes, colours from
+# zoning.check.result (a legend's English is capitalised).
 VERDICT_STYLES: dict[str, LayerStyle] = {
-    v: LayerStyle(
-        VERDICT_ZH[v], _VERDICT_EN[v], *VERDICT_COLOURS[v], 0.8, 2.0, radius=8.0, zorder=90
-    )
-    for v in VERDICTS
+    v: LayerStyle(zh, en[:1].upper() + en[1:], *VERDICT_COLOURS[v], 0.8, 2.0, radius=8.0, zorder=90)
+    for v, (zh, en) in VERDICT_LABELS.items()
 }
 SITE_STYLE = LayerStyle("选址", "Site", "#252525", "#ffffff", 0.8, 2.0, radius=8.0, zorder=90)
 BUFFER_STYLE = LayerStyle("缓冲区", "Buffer", "#ff7f00", None, 0.0, 1.8, "6 4", zorder=85)

@@ -1,13 +1,32 @@
-"""The words of a rule's outcome and of the 三线一单 section it belongs to (zh, en).
+"""The words of a site's verdict, a rule's outcome and a 三线一单 section (zh, en).
 
-One home for the labels every interface prints: the engine's records, the reports, the
-exception notes and the map legends. The English is lower-case, as a sentence uses it;
-a legend capitalises it. This module imports nothing, so any module can use it.
+One home for the labels every interface prints: the engine's records and batch rows,
+the reports, the spreadsheets, the exception notes and the map legends. The English is
+lower-case, as a sentence uses it; a legend capitalises it. This module imports nothing,
+so any module can use it.
 """
 
 from __future__ import annotations
 
-__all__ = ["OUTCOMES_ZH", "OUTCOME_LABELS", "SECTIONS_ZH", "SECTION_LABELS"]
+__all__ = [
+    "OUTCOMES_ZH",
+    "OUTCOME_LABELS",
+    "SECTIONS_ZH",
+    "SECTION_LABELS",
+    "VERDICTS_ZH",
+    "VERDICT_LABELS",
+]
+
+#: A site's verdict, most severe first (as in EIA compliance tables): code → (zh, en).
+#: What each means: docs/rules.md "Verdict levels".
+VERDICT_LABELS: dict[str, tuple[str, str]] = {
+    "prohibited": ("不符合（禁止类）", "not compliant (prohibited)"),
+    "restricted": ("需论证", "needs demonstration (restricted)"),
+    "insufficient_data": ("数据不足（无法判定）", "insufficient data (cannot be judged)"),
+    "needs_review": ("需人工核实", "needs manual review"),
+    "requirements": ("符合（须落实管控要求）", "compliant, requirements apply"),
+    "compliant": ("符合", "compliant"),
+}
 
 #: A finding's outcome, most informative first: code → (zh, en).
 OUTCOME_LABELS: dict[str, tuple[str, str]] = {
@@ -28,5 +47,6 @@ SECTION_LABELS: dict[str, tuple[str, str]] = {
 }
 
 #: The Chinese labels alone.
+VERDICTS_ZH: dict[str, str] = {k: zh for k, (zh, _) in VERDICT_LABELS.items()}
 OUTCOMES_ZH: dict[str, str] = {k: zh for k, (zh, _) in OUTCOME_LABELS.items()}
 SECTIONS_ZH: dict[str, str] = {k: zh for k, (zh, _) in SECTION_LABELS.items()}

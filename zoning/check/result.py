@@ -104,7 +104,7 @@ from zoning.check.notes import import_hint, site_notes, synthetic_kinds, type_hi
 from zoning.check.relations import RELATIONS
 from zoning.check.runs import _runs
 from zoning.exceptions import exception_notes
-from zoning.outcomes import OUTCOMES_ZH, SECTIONS_ZH
+from zoning.outcomes import OUTCOMES_ZH, SECTIONS_ZH, VERDICT_LABELS, VERDICTS_ZH
 from zoning.project import Project
 
 __all__ = ["VERDICTS", "VERDICT_ZH", "CheckResult", "rows_from_frames"]
@@ -114,18 +114,9 @@ __all__ = ["VERDICTS", "VERDICT_ZH", "CheckResult", "rows_from_frames"]
 #: "compliant" only when every rule had data covering the whole site (else at best
 #: "insufficient_data") and every applicable access-list entry was checkable (else at
 #: best "needs_review"). See docs/rules.md "Verdict levels".
-VERDICTS: tuple[str, ...] = (
-    "prohibited", "restricted", "insufficient_data", "needs_review", "requirements", "compliant",
-)  # fmt: skip
-#: Chinese verdict labels (as in EIA compliance tables).
-VERDICT_ZH: dict[str, str] = {
-    "prohibited": "不符合（禁止类）",
-    "restricted": "需论证",
-    "insufficient_data": "数据不足（无法判定）",
-    "needs_review": "需人工核实",
-    "requirements": "符合（须落实管控要求）",
-    "compliant": "符合",
-}
+VERDICTS: tuple[str, ...] = tuple(VERDICT_LABELS)
+#: Chinese verdict labels (as in EIA compliance tables; zoning.outcomes, one home).
+VERDICT_ZH: dict[str, str] = VERDICTS_ZH
 #: Verdict colours (edge, fill): the one definition maps, spreadsheets and QGIS styles use.
 VERDICT_COLOURS: dict[str, tuple[str, str]] = {
     "prohibited": ("#7f0000", "#d7191c"),

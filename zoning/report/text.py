@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from zoning.outcomes import OUTCOME_LABELS, SECTION_LABELS
+from zoning.outcomes import OUTCOME_LABELS, SECTION_LABELS, VERDICT_LABELS
 
 LANGS = ("zh", "en")
 
@@ -18,14 +18,7 @@ LANGS = ("zh", "en")
 SECTIONS: dict[str, tuple[str, str]] = SECTION_LABELS
 OUTCOMES: dict[str, tuple[str, str]] = OUTCOME_LABELS
 
-VERDICTS: dict[str, tuple[str, str]] = {
-    "prohibited": ("不符合（禁止类）", "not compliant (prohibited)"),
-    "restricted": ("需论证", "needs demonstration (restricted)"),
-    "insufficient_data": ("数据不足（无法判定）", "insufficient data (cannot be judged)"),
-    "needs_review": ("需人工核实", "needs manual review"),
-    "requirements": ("符合（须落实管控要求）", "compliant, requirements apply"),
-    "compliant": ("符合", "compliant"),
-}
+VERDICTS: dict[str, tuple[str, str]] = VERDICT_LABELS
 
 #: Conclusion of one row of the 三线一单 table, most severe first.
 CONCLUSIONS: dict[str, tuple[str, str]] = {
