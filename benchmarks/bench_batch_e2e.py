@@ -7,7 +7,9 @@ Each scenario writes a sites file, then runs, in a fresh process,
 and measures what the user feels: wall time from process start to exit (imports,
 reading, checking, writing), peak resident memory of that process and its children
 (``resource.getrusage(RUSAGE_CHILDREN)``), sites per second and the machine's load
-(1-minute load average before and after). The run is then repeated under
+(1-minute load average before and after), and how fast the host was just before
+(:func:`host_speed`: ``import pandas, shapely, pyproj`` in a fresh Python, the same
+measure benchmarks/RESULTS.md quotes). The run is then repeated under
 pyinstrument with ``--workers 1`` (it samples the main thread only) and the top
 frames by self time are printed (``--no-profile`` skips it; it is
 skipped anyway above ``--profile-max`` sites), so the numbers come with where the
@@ -225,6 +227,25 @@ def median_run(runs: list[dict]) -> dict:
     return {**ranked[len(ranked) // 2], "wall_s_runs": [r["wall_s"] for r in runs]}
 
 
+def host_speed(reps: int = 3) -> dict[str, float | list[float]]:
+    """How fast this host is at the moment: ``import pandas, shapely, pyproj`` in a fresh
+    Python, ``reps`` times.
+
+    The batch's first second is mostly these imports, and their time moves with the
+    host's speed (0.40–0.46 s in a quiet hour, 0.8–1.35 s in a busy one, on the same
+    machine): printed beside each scenario, it says how fast the machine was when the
+    scenario was timed. Returns the runs and their median, in seconds.
+    """
+    import time
+
+    runs = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import pandas, shapely, pyproj"], check=True)
+        runs.append(time.perf_counter() - t0)
+    return {"import_s": float(np.median(runs)), "import_s_runs": runs}
+
+
 def two_core_scaling(reps: int = 3) -> float:
     """How much faster two threads do work that releases the interpreter lock (numpy sorts).
 
@@ -328,6 +349,7 @@ def main(argv: list[str] | None = None) -> int:
             sites = write_sites(kind, n, fmt, folder, args.store)
             results = folder / f"results_{kind}_{n}_{fmt}.{fmt}"
             load_before = os.getloadavg()[0]
+            host = host_speed()
             first = run(sites, results, args.store, profile=False)
             agree(sites, results, args.store)
             if args.repeat > 1:
@@ -335,7 +357,8 @@ def main(argv: list[str] | None = None) -> int:
                     [first, *(run(sites, results, args.store, profile=False)
                               for _ in range(args.repeat - 1))]
                 )  # fmt: skip
-            row = {"scenario": spec, "sites": n, "load_1m_before": load_before, **first}
+            row = {"scenario": spec, "sites": n, "load_1m_before": load_before,
+                   "host_import_s": host["import_s"], **first}  # fmt: skip
             row["sites_per_s"] = n / first["wall_s"]
             ref = next((r for r in rows if r["scenario"] == f"{kind}:{n}"), None)
             if fmt != "parquet" and ref is not None:
@@ -344,7 +367,8 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{spec:>24}: {first['wall_s']:7.2f} s wall, {first['cpu_s']:7.2f} s CPU, "
                 f"peak {first['peak_rss_mb']:7.0f} MB, {row['sites_per_s']:10,.0f} sites/s, "
-                f"load {load_before:.1f}→{first['load_1m']:.1f}"
+                f"load {load_before:.1f}→{first['load_1m']:.1f}, "
+                f"host import {host['import_s']:.2f} s"
                 + (f", median of {len(first['wall_s_runs'])} "
                    f"({min(first['wall_s_runs']):.2f}–{max(first['wall_s_runs']):.2f} s)"
                    if "wall_s_runs" in first else "")

@@ -327,6 +327,16 @@ def test_batch_benchmark_reports_the_median_run_with_every_wall_time() -> None:
     assert median_run(runs[:1])["wall_s"] == 5.6
 
 
+def test_batch_benchmark_measures_the_host_in_fresh_processes() -> None:
+    from benchmarks.bench_batch_e2e import host_speed
+
+    got = host_speed(reps=2)
+    assert len(got["import_s_runs"]) == 2 and all(t > 0 for t in got["import_s_runs"])
+    assert min(got["import_s_runs"]) <= got["import_s"] <= max(got["import_s_runs"])
+    # a fresh process each time: its imports take far longer than re-importing here
+    assert got["import_s"] > 0.05
+
+
 @pytest.mark.parametrize(
     ("spec", "message"),
     [("points_1000000", "unknown kind 'points_1000000'"), ("points:1e6", "N must be"),
