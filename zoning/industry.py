@@ -32,6 +32,7 @@ __all__ = [
     "INDUSTRY_CLASSES",
     "Industry",
     "catalogue",
+    "code_of_prefix",
     "describe_industry",
     "lookup_industry",
     "validate_industry_code",
@@ -182,6 +183,22 @@ def describe_industry(code: str | None) -> str:
         return code
     last = found[-1]
     return f"{code} {last.name_zh}" if last.code == code else f"{code} ({last.name_zh})"
+
+
+def code_of_prefix(prefix: str) -> str:
+    """An industry code (:class:`zoning.project.Project`'s form) that starts with ``prefix``.
+
+    A normalised prefix (:func:`normalise_prefixes`) is a section letter with up to four
+    digits; a code has none or two to four, so a prefix of one digit takes a ``0``
+    ("C2" → "C20"). Used to ask what a rule for an industry would say of a project
+    whose code was not given.
+
+    Examples
+    --------
+    >>> [code_of_prefix(p) for p in ("C", "C2", "C26", "C2614")]
+    ['C', 'C20', 'C26', 'C2614']
+    """
+    return prefix + "0" if len(prefix) == 2 else prefix
 
 
 def normalise_prefixes(

@@ -29,12 +29,14 @@ __all__ = [
     "GENERIC_COLUMNS",
     "PROJECT_COLUMNS",
     "PROJECT_TYPES",
+    "TYPE_SECTIONS",
     "Project",
     "column_key",
     "condition_columns",
     "field_column",
     "match_columns",
     "project_from_row",
+    "type_allows_code",
 ]
 
 #: Project types, with their Chinese labels.
@@ -46,6 +48,43 @@ PROJECT_TYPES: dict[str, str] = {
     "agriculture": "农业/养殖项目",
     "other": "其他",
 }
+
+#: The GB/T 4754-2017 sections (门类) a project of each type belongs to, as far as its
+#: type says: 工业 is sections B–D (采矿业, 制造业, 电力、热力、燃气及水生产和供应业: the
+#: statistics' definition of industry), 居住 K (房地产业), 农业/养殖 A (农、林、牧、渔业),
+#: 线性工程 D, E, G, I and N (pipelines and power lines, civil works, transport, telecoms,
+#: water works); ``None``: any section (a construction project, or "other", may be of
+#: any industry). A project that gave its type but not its industry code is taken to be
+#: of these sections (its notes say so): a rule for industries of other sections does
+#: not wait for its code (:func:`type_allows_code`).
+TYPE_SECTIONS: dict[str, str | None] = {
+    "construction": None,
+    "residential": "K",
+    "industrial": "BCD",
+    "linear": "DEGIN",
+    "agriculture": "A",
+    "other": None,
+}
+
+
+def type_allows_code(project_type: str | None, code: str | None) -> bool:
+    """Whether a project of ``project_type`` may have industry code ``code``.
+
+    ``None`` for either is unknown, and allows anything; otherwise the code's section
+    letter must be one of :data:`TYPE_SECTIONS` for the type.
+
+    Examples
+    --------
+    >>> type_allows_code("residential", "C3110"), type_allows_code("industrial", "C3110")
+    (False, True)
+    >>> type_allows_code(None, "C3110"), type_allows_code("construction", "C3110")
+    (True, True)
+    """
+    if project_type is None or not code:
+        return True
+    sections = TYPE_SECTIONS.get(project_type)
+    return sections is None or code[:1].upper() in sections
+
 
 #: Activity flags a rule condition can test, with their Chinese labels.
 FLAGS: dict[str, str] = {

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import shapely
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import Point
 
@@ -208,7 +208,7 @@ def test_property_no_data_is_never_compliant_and_never_better(
     n0, n1 = sorted(box[2:])
     extent = rect(e0 * 1000, n0 * 1000, (e1 + 1) * 1000, (n1 + 1) * 1000)
     part = _quiet_checker(pack, layers, extents={kind: extent})
-    pts = [Point(at(e * 1000 + 7, n * 1000 + 7)) for e, n in offsets]
+    pts = [Point(at(e * 100 + 7, n * 100 + 7)) for e, n in offsets]  # a 100 m grid
     sites = sites_frame(pts)
     full = checker.check(sites, project=project).sites.set_index("site_id")["verdict"]
     less = part.check(sites, project=project).sites.set_index("site_id")["verdict"]
@@ -574,13 +574,14 @@ def test_a_site_of_unknown_type_is_not_cleared_by_rules_for_other_types(pack, la
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(offsets=st.lists(st.tuples(st.integers(-30, 30), st.integers(-30, 30)), min_size=1,
+@given(offsets=st.lists(st.tuples(st.integers(-300, 300), st.integers(-300, 300)), min_size=1,
                         max_size=12))  # fmt: skip
+@example(offsets=[(-62, 49), (0, 210)])  # in a strict zone (where the typed rules fire), far
 def test_property_unknown_type_is_never_better_than_a_type_allows(pack, layers, offsets):
     checker = _NO_ACCESS.get("c") or _NO_ACCESS.setdefault(
         "c", _quiet_checker(_no_access_list_pack(pack), layers)
     )
-    pts = [Point(at(e * 1000 + 7, n * 1000 + 7)) for e, n in offsets]
+    pts = [Point(at(e * 100 + 7, n * 100 + 7)) for e, n in offsets]  # a 100 m grid
     sites = sites_frame(pts)
     level = {v: i for i, v in enumerate(reversed(VERDICTS))}  # compliant 0 … prohibited 5
     unknown = checker.check(sites).sites.set_index("site_id")["verdict"].map(level)
@@ -592,3 +593,69 @@ def test_property_unknown_type_is_never_better_than_a_type_allows(pack, layers, 
 
 
 _NO_ACCESS: dict[str, SiteChecker] = {}
+
+
+def _industry_pack(pack):
+    # a strict-zone ban for the chemical industry (C26*) only, by industry code
+    base = _no_access_list_pack(pack)
+    rules = [r.model_dump() for r in base.rules if r.id != "strict.industrial"]
+    chem = {**rules[0], "id": "strict.chemical", "layer": "strict_zone",
+            "outcome": "prohibited", "when": {"industry_prefixes": ["C26"]},
+            "report_overlap": False}  # fmt: skip
+    return pack.model_validate({**base.model_dump(), "rules": [*rules, chem]})
+
+
+def test_a_site_without_an_industry_code_is_not_cleared_by_rules_for_industries(pack, layers):
+    checker = _quiet_checker(_industry_pack(pack), layers)
+    sites = sites_frame([Point(at(-6150, 4950)), Point(at(0, 21_000))], ids=["sz", "far"])
+    by_code = {c: checker.check(sites, project=Project(project_type="industrial",
+                                                       industry_code=c))
+               for c in ("C2614", "C13")}  # fmt: skip
+    assert by_code["C2614"].sites.set_index("site_id").loc["sz", "verdict"] == "prohibited"
+    assert by_code["C13"].sites.set_index("site_id").loc["sz", "verdict"] != "prohibited"
+    for project in (Project(project_type="industrial"), Project()):
+        res = checker.check(sites, project=project)
+        got = res.sites.set_index("site_id")
+        assert got.loc["sz", "verdict"] == "needs_review", project  # was 符合 (or milder)
+        assert got.loc["sz", "deciding_rules"] == "strict.chemical"
+        assert got.loc["far", "verdict"] == "compliant"  # the ban does not reach there
+        f = res.findings[res.findings["site_id"] == "sz"].set_index("rule_id")
+        text = f.loc["strict.chemical", "requirement"]
+        assert text.startswith("未给出行业代码：本条规则适用于行业代码为C26*的项目"), text
+        assert f.loc["strict.chemical", "requirement_en"].startswith("no industry code given")
+        one = res.site_to_dict("sz")["findings"]
+        assert [x["requirement"] for x in one if x["rule_id"] == "strict.chemical"] == [text]
+    # a project that gave its code gets no such finding
+    assert not by_code["C13"].findings["requirement"].str.startswith("未给出行业代码").any()
+    # a housing project is not asked for its code by a rule for the chemical industry:
+    # its type puts it in section K (房地产业), and its notes say what that left out
+    homes = checker.check(sites, project=Project(project_type="residential"))
+    assert "strict.chemical" not in set(homes.findings["rule_id"])
+    (note,) = [n for n in homes.site_to_dict("sz")["notes"] if "门类" in n["text"]]
+    assert "居住项目" in note["text"] and "K 房地产业" in note["text"]
+    assert "strict.chemical" in note["text"] and note["asks"] == ["industry_code"]
+    # a code of the industry decides, whatever the type says
+    chem_homes = Project(project_type="residential", industry_code="C2614")
+    assert checker.check(sites, project=chem_homes).sites["verdict"].iloc[0] == "prohibited"
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(offsets=st.lists(st.tuples(st.integers(-300, 300), st.integers(-300, 300)), min_size=1,
+                        max_size=12))  # fmt: skip
+@example(offsets=[(-62, 49), (0, 210)])  # in a strict zone (where the typed rules fire), far
+def test_property_no_industry_code_is_never_better_than_a_code_allows(pack, layers, offsets):
+    checker = _NO_ACCESS.get("i") or _NO_ACCESS.setdefault(
+        "i", _quiet_checker(_industry_pack(pack), layers)
+    )
+    sites = sites_frame([Point(at(e * 100 + 7, n * 100 + 7)) for e, n in offsets])
+    level = {v: i for i, v in enumerate(reversed(VERDICTS))}  # compliant 0 … prohibited 5
+    review = level["needs_review"]
+    for ptype in ("industrial", None):
+        unknown = checker.check(sites, project=Project(project_type=ptype)).sites
+        unknown = unknown.set_index("site_id")["verdict"].map(level)
+        for code in ("C2614", "C26", "C13", "B06"):
+            coded = checker.check(sites, project=Project(project_type=ptype, industry_code=code))
+            coded = coded.sites.set_index("site_id")["verdict"].map(level)
+            assert (unknown >= np.minimum(coded, review)).all(), (ptype, code)

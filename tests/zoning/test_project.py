@@ -18,11 +18,13 @@ from zoning.project import (
     GENERIC_COLUMNS,
     PROJECT_COLUMNS,
     PROJECT_TYPES,
+    TYPE_SECTIONS,
     Project,
     column_key,
     condition_columns,
     match_columns,
     project_from_row,
+    type_allows_code,
 )
 
 
@@ -316,3 +318,17 @@ def test_an_unreadable_generic_column_says_how_to_stop_it_being_read():
     with pytest.raises(InputFormatError) as specific:  # the file said it is the type
         project_from_row({"项目类型": "耕地"}, where="sites.csv row 3")
     assert "rename" not in str(specific.value)
+
+
+def test_every_project_type_names_the_industry_sections_it_belongs_to():
+    from zoning.industry import describe_industry
+
+    assert set(TYPE_SECTIONS) == set(PROJECT_TYPES)
+    for sections in TYPE_SECTIONS.values():
+        for letter in sections or "":
+            assert describe_industry(letter).startswith(letter + " "), letter  # a real 门类
+    assert type_allows_code("industrial", "C3110") and type_allows_code("industrial", "b0910")
+    assert not type_allows_code("residential", "C3110")
+    assert type_allows_code("residential", "K7010") and type_allows_code("linear", "G5411")
+    assert type_allows_code(None, "C3110") and type_allows_code("residential", None)
+    assert type_allows_code("construction", "C3110") and type_allows_code("other", "A01")

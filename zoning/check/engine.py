@@ -779,7 +779,7 @@ class SiteChecker(FindingsMixin, FrameBuilder):
         add_insufficient(
             rows, self.rules, cond, profile, covered, OUTCOME_ORDER["insufficient_data"]
         )
-        self._add_type_dependent(rows, s, pos, profile, cond, covered)
+        self._add_project_dependent(rows, s, pos, profile, cond, covered)
         findings = rows.join(len(self.rules))  # sorted by (site, rule), once
         sites = self.site_arrays(pos, block, rels, findings, dist)
         if self.jurisdiction is None:
@@ -820,7 +820,7 @@ class SiteChecker(FindingsMixin, FrameBuilder):
         }  # fmt: skip
         return rels, sub_rels
 
-    def _add_type_dependent(
+    def _add_project_dependent(
         self,
         rows: Any,
         s: _Sites,
@@ -829,41 +829,44 @@ class SiteChecker(FindingsMixin, FrameBuilder):
         cond: NDArray[np.bool_],
         covered: Mapping[str, NDArray[np.bool_] | None],
     ) -> None:
-        """Findings of the rules for particular project types, for sites of unknown type.
+        """Findings of the rules for particular types or industries, for projects without.
 
-        Without a project type, a rule for particular types does not apply; a site
-        where such a rule would fire (for one of its types, the project otherwise as
-        given) cannot read 符合 on the rules that did apply. Each such rule is added to
-        the site's findings, ``missing`` 2 (its text asks for the project type): as
-        ``needs_review`` when it would prohibit or restrict, as ``requirements`` when it
-        would set requirements (informative rules are left out); one whose layer does not
-        cover the site, as ``needs_review`` with what to import (``missing`` 1). Only sites whose
-        findings are milder than ``needs_review`` are checked again: for the others the
-        verdict stands, and a batch of unknown projects pays nothing for them.
+        Without a project type, a rule for particular types does not apply, and without
+        an industry code a rule for particular industries; a site where such a rule would
+        fire (for one of its types and industries, the project otherwise as given) cannot
+        read 符合 on the rules that did apply. Each such rule is added to the site's
+        findings, ``missing`` 2 (its text asks for what was not given,
+        :func:`zoning.check.notes.unknown_project_hint`): as ``needs_review`` when it
+        would prohibit or restrict, as ``requirements`` when it would set requirements
+        (informative rules are left out); one whose layer does not cover the site, as
+        ``needs_review`` with what to import (``missing`` 1). Only sites whose findings
+        are milder than ``needs_review`` are checked again: for the others the verdict
+        stands, and a batch of unknown projects pays nothing for them.
         """
-        typed = self._typed_matrix(s.projects, cond)
-        if not typed[np.unique(profile)].any():
+        unknown = self._unknown_matrix(s.projects, cond)
+        if not unknown[np.unique(profile)].any():
             return
         review = OUTCOME_ORDER["needs_review"]
         worst = np.zeros(len(pos), dtype=np.int8)
         np.maximum.at(worst, rows.column("site"), rows.column("outcome"))
-        cand = np.flatnonzero(typed[profile].any(axis=1) & (worst < review))
+        cand = np.flatnonzero(unknown[profile].any(axis=1) & (worst < review))
         if len(cand) == 0:
             return
         sub = pos[cand]
         block = prepare_sites(
             s.geoms[sub], ea_crs=self.ea_crs, xy_ll=None if s.xy is None else s.xy[sub]
         )
-        kinds, subsets = self._kinds_read(typed[np.unique(profile[cand])].any(axis=0), frozenset())
+        applies = unknown[np.unique(profile[cand])].any(axis=0)
+        kinds, subsets = self._kinds_read(applies, frozenset())
         rels, sub_rels = self._relate(block, kinds, subsets, frozenset(kinds))
-        found = self._findings(s, sub, block, rels, sub_rels, profile[cand], typed)
-        # and the rules for those types that their layers cannot judge here
+        found = self._findings(s, sub, block, rels, sub_rels, profile[cand], unknown)
+        # and the rules for those types or industries that their layers cannot judge here
         part = {k: None if c is None else c[cand] for k, c in covered.items()}
         add_insufficient(
-            found, self.rules, typed, profile[cand], part, OUTCOME_ORDER["insufficient_data"]
+            found, self.rules, unknown, profile[cand], part, OUTCOME_ORDER["insufficient_data"]
         )
         site, rule, outcome = (found.column(c) for c in ("site", "rule", "outcome"))
-        # prohibited / restricted / no data for those types: needs review here
+        # prohibited / restricted / no data for those projects: needs review here
         outcome = np.minimum(outcome, review).astype(np.int8)
         measures = ("feature_ids", "distance_m", "overlap_m2", "overlap_pct", "length_m",
                     "length_pct")  # fmt: skip

@@ -29,7 +29,7 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
-from zoning.check.notes import import_hint, type_hint
+from zoning.check.notes import import_hint, unknown_project_hint
 from zoning.check.parts import covers_whole
 from zoning.check.prepared import prepared_test
 from zoning.check.result import _Sites
@@ -163,15 +163,16 @@ def missing_text_codes(
     """Codes of the requirement texts of findings whose ``missing`` code is 1 or 2.
 
     ``missing`` 1: an ``insufficient_data`` finding (its text: what to import,
-    :func:`zoning.check.notes.import_hint`); 2: a rule for particular project types on a
-    site of unknown type (:func:`zoning.check.notes.type_hint`). Extends the categories
-    of ``dtypes["requirement"]`` / ``["requirement_en"]`` (in place) with the texts, and
+    :func:`zoning.check.notes.import_hint`); 2: a rule for particular project types or
+    industries on a site whose project did not give its type or industry code
+    (:func:`zoning.check.notes.unknown_project_hint`). Extends the categories of
+    ``dtypes["requirement"]`` / ``["requirement_en"]`` (in place) with the texts, and
     returns ``{"outcome": code, "requirement": codes, "requirement_en": codes}``, the
     codes of shape (3, rules), indexed by the ``missing`` code (row 0 unused).
     """
     hints = [
         [import_hint((rule_data_kinds(r) or ["?"])[0]) for r in rules],
-        [type_hint(r) for r in rules],
+        [unknown_project_hint(r) for r in rules],
     ]
     out: dict[str, Any] = {"outcome": list(outcome_order).index("insufficient_data")}
     for col, k in (("requirement", 0), ("requirement_en", 1)):

@@ -30,7 +30,8 @@ from zoning.check.relations import LayerIndex, LayerRelations
 from zoning.check.result import _Sites
 from zoning.check.runs import _pair_order, _runs
 from zoning.check.sites import project_key
-from zoning.project import Project
+from zoning.industry import code_of_prefix
+from zoning.project import Project, type_allows_code
 
 if TYPE_CHECKING:
     from zoning.check.predicates import RulePlan
@@ -381,25 +382,33 @@ class FindingsMixin:
                 self._exc_cache[key] = got
         return got
 
-    def _typed_matrix(
+    def _unknown_matrix(
         self, projects: Sequence[Project], cond: NDArray[np.bool_]
     ) -> NDArray[np.bool_]:
-        """The rules that apply to a project of unknown type only once a type is given.
+        """The rules that apply to a project only once its type or industry code is given.
 
         One row per project, one column per rule (as :meth:`_condition_matrix`, whose
-        answer ``cond`` is): for a project without a type, the rules for particular
-        types (``when.project_types``) whose conditions hold for one of those types, the
-        project's other attributes as given; nothing for a project with a type.
+        answer ``cond`` is): for a project without a type or without an industry code,
+        the rules for particular types (``when.project_types``) or industries
+        (``when.industry_prefixes``) whose conditions hold for one of those types and
+        one code of those industries (:func:`zoning.industry.code_of_prefix`) that the
+        type allows (:func:`zoning.project.type_allows_code`: a housing project is not
+        asked for its code by a rule for steelworks), the project's other attributes as
+        given; nothing for a project that gave both.
         """
-        typed = np.zeros_like(cond)
-        types = sorted({t for r in self.rules if r.when for t in r.when.project_types or ()})
+        unknown = np.zeros_like(cond)
+        whens = [r.when for r in self.rules if r.when]
+        types = sorted({t for w in whens for t in w.project_types or ()})
+        codes = sorted({code_of_prefix(c) for w in whens for c in w.industry_prefixes or ()})
         for i, p in enumerate(projects):
-            if p.project_type is not None or not types:
-                continue
-            for t in types:
-                typed[i] |= self._condition_matrix([replace(p, project_type=t)])[0]
-            typed[i] &= ~cond[i]
-        return typed
+            ts = [p.project_type] if p.project_type is not None else [None, *types]
+            cs = [p.industry_code] if p.industry_code else [None, *codes]
+            variants = [replace(p, project_type=t, industry_code=c)
+                        for t in ts for c in cs if type_allows_code(t, c)]  # fmt: skip
+            variants = [v for v in variants if v != p]
+            if variants:
+                unknown[i] = self._condition_matrix(variants).any(axis=0) & ~cond[i]
+        return unknown
 
     def _condition_matrix(self, projects: Sequence[Project]) -> NDArray[np.bool_]:
         """Whether each rule's conditions hold: one row per project, one column per rule."""

@@ -29,7 +29,8 @@ import numpy as np
 import shapely
 
 from geo.version import __version__
-from zoning.project import FLAGS, PROJECT_TYPES
+from zoning.industry import code_of_prefix, describe_industry
+from zoning.project import FLAGS, PROJECT_TYPES, TYPE_SECTIONS, type_allows_code
 
 #: How a check measures, stamped on every result (``stamp["measurement"]``): a name
 #: that changes whenever a measurement does, so that a verdict can be reproduced with
@@ -76,23 +77,43 @@ def import_hint(kind: str) -> tuple[str, str]:
     return zh, en
 
 
-def type_hint(rule: Any) -> tuple[str, str]:
-    """The requirement text of a finding that holds only for some project types.
+def unknown_project_hint(rule: Any) -> tuple[str, str]:
+    """The requirement text of a finding that holds only for some types or industries.
 
-    The finding of a rule for particular project types on a site whose project type
-    was not given (:meth:`zoning.check.engine.SiteChecker._add_type_dependent`): which
-    types it is for, that the site lies where it applies, and the rule's requirement.
+    The finding of a rule for particular project types or industries on a site whose
+    project did not give its type or industry code
+    (:meth:`zoning.check.engine.SiteChecker._add_project_dependent`): which projects
+    the rule is for, that the site lies where it applies, what to give, and the rule's
+    requirement.
     """
-    types = list((rule.when.project_types if rule.when else None) or ())
+    when = getattr(rule, "when", None)
+    types = list((when.project_types if when else None) or ())
+    prefixes = list((when.industry_prefixes if when else None) or ())
     zh_types = "、".join(PROJECT_TYPES.get(t, t) for t in types)
+    zh_codes = "、".join(f"{p}*" for p in prefixes)
+    if types and prefixes:
+        zh_for, en_for = (
+            f"行业代码为{zh_codes}的{zh_types}",
+            (f"{', '.join(types)} projects with industry codes {', '.join(prefixes)}*"),
+        )
+        zh_what, en_what = "项目类型或行业代码", "project type or industry code"
+    elif prefixes:
+        zh_for, en_for = (
+            f"行业代码为{zh_codes}的项目",
+            (f"projects with industry codes {', '.join(prefixes)}*"),
+        )
+        zh_what, en_what = "行业代码", "industry code"
+    else:
+        zh_for, en_for = zh_types, f"{', '.join(types)} projects"
+        zh_what, en_what = "项目类型", "project type"
     zh = (
-        f"未给出项目类型：本条规则适用于{zh_types}，选址位于其适用范围内，"
-        f"结论须按项目类型核实。请给出项目类型后重新检查。规则要求：{rule.requirement}"
+        f"未给出{zh_what}：本条规则适用于{zh_for}，选址位于其适用范围内，"
+        f"结论须按{zh_what}核实。请给出{zh_what}后重新检查。规则要求：{rule.requirement}"
     )
     en = (
-        f"no project type given: this rule applies to {', '.join(types)} projects and the "
-        "site lies where it applies, so the verdict depends on the project type. Give the "
-        f"project type and check again. The rule: {rule.requirement_en}"
+        f"no {en_what} given: this rule applies to {en_for} and the site lies where it "
+        f"applies, so the verdict depends on the {en_what}. Give the {en_what} and check "
+        f"again. The rule: {rule.requirement_en}"
     )
     return zh, en
 
@@ -169,16 +190,43 @@ def project_notes(project: Any, rules: Iterable[Any] = ()) -> list[dict[str, Any
         out.append(
             note(
                 "assumption",
-                f"未给出行业代码：仅适用于所列行业的规则未适用（{'、'.join(ids)}）。"
-                "请给出 GB/T 4754-2017 行业代码后重新检查",
-                f"no industry code given: the rules for listed industries were not applied "
-                f"({', '.join(ids)}); give the GB/T 4754-2017 industry code and check again",
+                f"未给出行业代码：针对所列行业的规则（{'、'.join(ids)}）未按行业判断；"
+                "选址位于其中禁止、限制类规则的适用范围时，该规则列为“需人工核实”，位于设管控"
+                "要求的规则的适用范围时，照列其要求。请给出 GB/T 4754-2017 行业代码后重新检查",
+                "no industry code given: the rules for listed industries "
+                f"({', '.join(ids)}) were not judged for an industry; where the site lies in "
+                "the area of one that prohibits or restricts, that rule is listed as needs "
+                "review, and one that sets requirements is listed with them. Give the "
+                "GB/T 4754-2017 industry code and check again",
                 asks=("industry_code",),
             )
         )
+    if left["by_type"]:
+        out.append(_type_sections_note(project.project_type, left["by_type"]))
     if left["flags"]:
         out.append(_undeclared_flags_note(left["flags"], left["wanted_flags"]))
     return out
+
+
+def _type_sections_note(project_type: str, rule_ids: Sequence[str]) -> dict[str, Any]:
+    """A project of a known type without an industry code: the sections it was taken in.
+
+    Rules for industries of other GB/T 4754 sections than the type's
+    (:data:`zoning.project.TYPE_SECTIONS`) were not applied, and this note says so.
+    """
+    sections = TYPE_SECTIONS.get(project_type) or ""
+    names = "、".join(describe_industry(c) for c in sections)
+    return note(
+        "assumption",
+        f"未给出行业代码：按项目类型（{PROJECT_TYPES.get(project_type, project_type)}）视为"
+        f"GB/T 4754-2017 {names}门类的项目，仅适用于其他门类行业的规则未适用"
+        f"（{'、'.join(rule_ids)}）。如项目属其他行业，请给出行业代码后重新检查",
+        f"no industry code given: taken from the project type ({project_type}) as a project "
+        f"of GB/T 4754-2017 section {'/'.join(sections)}; the rules for industries of other "
+        f"sections were not applied ({', '.join(rule_ids)}). If the project is of another "
+        "industry, give its code and check again",
+        asks=("industry_code",),
+    )
 
 
 def left_out_rules(project: Any, rules: Iterable[Any]) -> dict[str, list[str]]:
@@ -201,10 +249,13 @@ def left_out_rules(project: Any, rules: Iterable[Any]) -> dict[str, list[str]]:
     -------
     dict
         ``project_type``, ``industry_code``, ``flags``: rule ids left out for want of
-        each (a rule may want several); ``wanted_flags``: the flags those rules test.
+        each (a rule may want several); ``wanted_flags``: the flags those rules test;
+        ``by_type``: rules for industries the project's type is not of
+        (:data:`zoning.project.TYPE_SECTIONS`), for a project without a code.
     """
     out: dict[str, list[str]] = {
         "project_type": [], "industry_code": [], "flags": [], "wanted_flags": [],
+        "by_type": [],
     }  # fmt: skip
     for rule in rules:
         when = getattr(rule, "when", None)
@@ -214,7 +265,13 @@ def left_out_rules(project: Any, rules: Iterable[Any]) -> dict[str, list[str]]:
         if project.project_type is None and when.project_types:
             given["project_type"] = when.project_types[0]
         if not project.industry_code and when.industry_prefixes:
-            given["industry_code"] = when.industry_prefixes[0]
+            kind = given.get("project_type", project.project_type)
+            fits = [c for c in map(code_of_prefix, when.industry_prefixes)
+                    if type_allows_code(kind, c)]  # fmt: skip
+            if not fits:  # industries the project's type is not of (TYPE_SECTIONS)
+                out["by_type"].append(rule.id)
+                continue
+            given["industry_code"] = fits[0]
         if when.flags_any and not project.flags & set(when.flags_any):
             given["flags"] = project.flags | set(when.flags_any)
         try:
@@ -271,10 +328,17 @@ def per_row_projects_note(rules: Iterable[Any]) -> dict[str, Any]:
         "listed as needs review"
     )
     if coded:
-        zh += f"；未给出行业代码的行不适用针对特定行业的规则（{'、'.join(coded)}）"
+        zh += (
+            f"；未给出行业代码的行，针对特定行业的规则（{'、'.join(coded)}）未按行业判断，"
+            "选址位于其中禁止、限制类规则的适用范围时列为“需人工核实”，但给出了项目类型的行只"
+            "按其类型所属的行业门类判断（工业 B–D、居住 K、农业 A、线性工程 D/E/G/I/N）"
+        )
         en += (
-            ", rows without an industry code not the rules for listed industries "
-            f"({', '.join(coded)})"
+            "; for rows without an industry code the rules for listed industries "
+            f"({', '.join(coded)}) were not judged for an industry, and one that prohibits "
+            "or restricts where the site lies is listed as needs review, for rows with a "
+            "project type only the industries of its sections (industrial B–D, residential "
+            "K, agriculture A, linear D/E/G/I/N)"
         )
     zh += "；各行未申报的项目特征按“不涉及”判断"
     en += ", and flags a row did not declare were taken as absent"

@@ -100,7 +100,7 @@ import shapely
 from numpy.typing import NDArray
 
 from geo.errors import InputFormatError
-from zoning.check.notes import import_hint, site_notes, synthetic_kinds, type_hint
+from zoning.check.notes import import_hint, site_notes, synthetic_kinds, unknown_project_hint
 from zoning.check.relations import RELATIONS
 from zoning.check.runs import _runs
 from zoning.exceptions import exception_notes
@@ -834,7 +834,7 @@ class _LazyResult(CheckResult):
             missing = int(fnd["missing"][j]) if "missing" in fnd else 0
             hint = (
                 import_hint((rule_kinds(rule) or ["?"])[0]) if missing == 1
-                else type_hint(rule) if missing == 2
+                else unknown_project_hint(rule) if missing == 2
                 else ("", "")
             )  # fmt: skip
             findings.append(
