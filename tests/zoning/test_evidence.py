@@ -521,12 +521,13 @@ def test_rules_left_out_for_an_industry_code_or_a_project_type_are_named(demo_st
 # --------------------------------------------------------------------------- unknown type
 
 
-def _no_access_list_pack(pack):
-    # the fixture's control units need review everywhere: without them a site can pass
+def _no_access_list_pack(pack, rule_id="strict.industrial", when=None):
+    # the fixture's control units need review everywhere: without them a site can pass;
+    # and a strict-zone ban for the projects of ``when`` (default: industrial ones)
     rules = [r.model_dump() for r in pack.rules if r.id != "unit.access"]
-    strict = {**rules[0], "id": "strict.industrial", "layer": "strict_zone",
-              "outcome": "prohibited", "when": {"project_types": ["industrial"]},
-              "report_overlap": False}  # fmt: skip
+    when = when or {"project_types": ["industrial"]}
+    strict = {**rules[0], "id": rule_id, "layer": "strict_zone", "outcome": "prohibited",
+              "when": when, "report_overlap": False}  # fmt: skip
     return pack.model_validate({**pack.model_dump(), "rules": [*rules, strict]})
 
 
@@ -597,12 +598,7 @@ _NO_ACCESS: dict[str, SiteChecker] = {}
 
 def _industry_pack(pack):
     # a strict-zone ban for the chemical industry (C26*) only, by industry code
-    base = _no_access_list_pack(pack)
-    rules = [r.model_dump() for r in base.rules if r.id != "strict.industrial"]
-    chem = {**rules[0], "id": "strict.chemical", "layer": "strict_zone",
-            "outcome": "prohibited", "when": {"industry_prefixes": ["C26"]},
-            "report_overlap": False}  # fmt: skip
-    return pack.model_validate({**base.model_dump(), "rules": [*rules, chem]})
+    return _no_access_list_pack(pack, "strict.chemical", {"industry_prefixes": ["C26"]})
 
 
 def test_a_site_without_an_industry_code_is_not_cleared_by_rules_for_industries(pack, layers):
