@@ -186,19 +186,22 @@ def describe_industry(code: str | None) -> str:
 
 
 def code_of_prefix(prefix: str) -> str:
-    """An industry code (:class:`zoning.project.Project`'s form) that starts with ``prefix``.
+    """A code a project may give (:class:`zoning.project.Project`) starting with ``prefix``.
 
     A normalised prefix (:func:`normalise_prefixes`) is a section letter with up to four
-    digits; a code has none or two to four, so a prefix of one digit takes a ``0``
-    ("C2" → "C20"). Used to ask what a rule for an industry would say of a project
-    whose code was not given.
+    digits; a code has none or two to four, and its division must be its section's. A
+    prefix of one digit takes the first division of the catalogue that starts with it
+    ("C2" → "C20", "B0" → "B06"). Used to ask what a rule for an industry would say of a
+    project whose code was not given.
 
     Examples
     --------
-    >>> [code_of_prefix(p) for p in ("C", "C2", "C26", "C2614")]
-    ['C', 'C20', 'C26', 'C2614']
+    >>> [code_of_prefix(p) for p in ("C", "C2", "B0", "C26", "C2614")]
+    ['C', 'C20', 'B06', 'C26', 'C2614']
     """
-    return prefix + "0" if len(prefix) == 2 else prefix
+    if len(prefix) != 2:
+        return prefix
+    return min((c for c in catalogue() if len(c) == 3 and c.startswith(prefix)), default=prefix)
 
 
 def normalise_prefixes(

@@ -283,7 +283,11 @@ def _norm_industry_code(value: Any, *, where: str) -> str | None:
             "letter A–T optionally followed by 2–4 digits, e.g. 'C', 'C26' or 'C2614'"
         )
         raise InputFormatError(msg)
-    return code
+    # and its division must be one of its section's: 'A2614' for C2614 is no code at all,
+    # and read as one it would miss every rule for the chemical industry
+    from zoning.industry import validate_industry_code
+
+    return validate_industry_code(code, where=where)
 
 
 def _is_blank(value: Any) -> bool:

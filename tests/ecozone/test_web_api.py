@@ -328,6 +328,8 @@ def test_check_errors_are_4xx_json(client):
         ({"geometry": {"type": "GeometryCollection", "geometries": []}}, "geometry"),
         ({"coordinates": "116.7,39.9", "pack": "../../etc/passwd"}, "unknown_pack"),
         ({"coordinates": "116.7,39.9", "project": {"industry_code": "??"}}, "input_format"),
+        # division 26 is C's (C2614): no code of section A, and refused as the CLI refuses it
+        ({"coordinates": "116.7,39.9", "project": {"industry_code": "A2614"}}, "input_format"),
         ({"coordinates": "116.7,39.9", "project": {"flags": ["dancing"]}}, "invalid_request"),
         ({"coordinates": "116.7,39.9", "surprise": 1}, "invalid_request"),
     ]

@@ -419,3 +419,17 @@ def test_a_generic_type_column_does_not_hide_the_project_type_column(tmp_path, l
     reasons = pd.read_csv(summary.errors_out, encoding="utf-8-sig")["reason"]
     assert reasons.str.contains("'耕地'|'林地'").all()
     assert reasons.str.contains("rename it").all() and reasons.str.contains("--project-type").all()
+
+
+def test_a_row_with_an_industry_code_of_no_section_is_an_error_the_others_are_checked(
+    tmp_path, pack, layers
+):
+    inside = Point(at(0, 21_000))
+    path = tmp_path / "coded.csv"
+    pd.DataFrame({"site_id": ["typo", "ok"], "lon": [inside.x] * 2, "lat": [inside.y] * 2,
+                  "行业代码": ["A2614", "C2614"]}).to_csv(path, index=False)  # fmt: skip
+    summary = run_batch(path, pack=pack, store_or_layers=layers, out=tmp_path / "coded.parquet")
+    assert summary.errors == 1 and summary.checked == 1
+    errors = pd.read_csv(summary.errors_out, encoding="utf-8-sig")
+    assert errors["site_id"].tolist() == ["typo"]
+    assert "division 26 is C26" in errors["reason"].iloc[0]

@@ -71,10 +71,21 @@ def test_industry_code_normalised(given, expected):
     assert Project(industry_code=given).industry_code == expected
 
 
-@pytest.mark.parametrize("bad", ["X12", "C1", "C12345", "26", "C2a"])
+@pytest.mark.parametrize("bad", ["X12", "C1", "C12345", "26", "C2a", "A2614", "C99", "K0110"])
 def test_industry_code_rejected(bad):
     with pytest.raises(InputFormatError, match="GB/T 4754"):
         Project(industry_code=bad)
+
+
+def test_an_industry_code_whose_division_is_not_its_sections_is_an_error_everywhere():
+    # the command line refused 'A2614' (division 26 is C26) but a sites file's column and
+    # the web API took it, and read as a code it missed every rule for the chemical
+    # industry; now the project itself refuses it, and names the right division
+    with pytest.raises(InputFormatError) as err:
+        project_from_row({"行业代码": "A2614"}, where="sites.csv row 4")
+    text = str(err.value)
+    assert text.startswith("sites.csv row 4: column '行业代码': 'A2614': division 26")
+    assert "C26 (化学原料和化学制品制造业)" in text
 
 
 def test_unknown_project_type_lists_allowed_values():
