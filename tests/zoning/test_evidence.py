@@ -208,7 +208,7 @@ def test_property_no_data_is_never_compliant_and_never_better(
     n0, n1 = sorted(box[2:])
     extent = rect(e0 * 1000, n0 * 1000, (e1 + 1) * 1000, (n1 + 1) * 1000)
     part = _quiet_checker(pack, layers, extents={kind: extent})
-    pts = [Point(at(e * 100 + 7, n * 100 + 7)) for e, n in offsets]  # a 100 m grid
+    pts = [Point(at(e * 1000 + 7, n * 1000 + 7)) for e, n in offsets]
     sites = sites_frame(pts)
     full = checker.check(sites, project=project).sites.set_index("site_id")["verdict"]
     less = part.check(sites, project=project).sites.set_index("site_id")["verdict"]
@@ -572,25 +572,45 @@ def test_a_site_of_unknown_type_is_not_cleared_by_rules_for_other_types(pack, la
     assert "strict_zone" in f.loc["strict.industrial", "requirement"]  # what to import
 
 
-@settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(offsets=st.lists(st.tuples(st.integers(-300, 300), st.integers(-300, 300)), min_size=1,
-                        max_size=12))  # fmt: skip
-@example(offsets=[(-62, 49), (0, 210)])  # in a strict zone (where the typed rules fire), far
+def _on_a_grid(max_examples):
+    """A property over sites on a 100 m grid of the test world (``offsets`` in hundreds of
+    metres), always tried with one in a strict zone (where the rules for some projects
+    fire) and one far from every rule."""
+
+    def wrap(test):
+        test = example(offsets=[(-62, 49), (0, 210)])(test)
+        grid = st.lists(st.tuples(st.integers(-300, 300), st.integers(-300, 300)),
+                        min_size=1, max_size=12)  # fmt: skip
+        test = given(offsets=grid)(test)
+        quiet = [HealthCheck.function_scoped_fixture]
+        return settings(max_examples=max_examples, deadline=None, suppress_health_check=quiet)(test)
+
+    return wrap
+
+
+def _grid_sites(offsets):
+    return sites_frame([Point(at(e * 100 + 7, n * 100 + 7)) for e, n in offsets])
+
+
+def _levels(checker, sites, project=None):
+    """Each site's verdict as a level: compliant 0 … prohibited 5."""
+    level = {v: i for i, v in enumerate(reversed(VERDICTS))}
+    return checker.check(sites, project=project).sites.set_index("site_id")["verdict"].map(level)
+
+
+_REVIEW = list(reversed(VERDICTS)).index("needs_review")
+
+
+@_on_a_grid(max_examples=40)
 def test_property_unknown_type_is_never_better_than_a_type_allows(pack, layers, offsets):
     checker = _NO_ACCESS.get("c") or _NO_ACCESS.setdefault(
         "c", _quiet_checker(_no_access_list_pack(pack), layers)
     )
-    pts = [Point(at(e * 100 + 7, n * 100 + 7)) for e, n in offsets]  # a 100 m grid
-    sites = sites_frame(pts)
-    level = {v: i for i, v in enumerate(reversed(VERDICTS))}  # compliant 0 … prohibited 5
-    unknown = checker.check(sites).sites.set_index("site_id")["verdict"].map(level)
-    review = level["needs_review"]
+    sites = _grid_sites(offsets)
+    unknown = _levels(checker, sites)
     for t in ("construction", "residential", "industrial", "linear", "agriculture", "other"):
-        typed = checker.check(sites, project=Project(project_type=t)).sites
-        typed = typed.set_index("site_id")["verdict"].map(level)
-        assert (unknown >= np.minimum(typed, review)).all(), t
+        typed = _levels(checker, sites, Project(project_type=t))
+        assert (unknown >= np.minimum(typed, _REVIEW)).all(), t
 
 
 _NO_ACCESS: dict[str, SiteChecker] = {}
@@ -635,23 +655,14 @@ def test_a_site_without_an_industry_code_is_not_cleared_by_rules_for_industries(
     assert checker.check(sites, project=chem_homes).sites["verdict"].iloc[0] == "prohibited"
 
 
-@settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(offsets=st.lists(st.tuples(st.integers(-300, 300), st.integers(-300, 300)), min_size=1,
-                        max_size=12))  # fmt: skip
-@example(offsets=[(-62, 49), (0, 210)])  # in a strict zone (where the typed rules fire), far
+@_on_a_grid(max_examples=25)
 def test_property_no_industry_code_is_never_better_than_a_code_allows(pack, layers, offsets):
     checker = _NO_ACCESS.get("i") or _NO_ACCESS.setdefault(
         "i", _quiet_checker(_industry_pack(pack), layers)
     )
-    sites = sites_frame([Point(at(e * 100 + 7, n * 100 + 7)) for e, n in offsets])
-    level = {v: i for i, v in enumerate(reversed(VERDICTS))}  # compliant 0 … prohibited 5
-    review = level["needs_review"]
+    sites = _grid_sites(offsets)
     for ptype in ("industrial", None):
-        unknown = checker.check(sites, project=Project(project_type=ptype)).sites
-        unknown = unknown.set_index("site_id")["verdict"].map(level)
+        unknown = _levels(checker, sites, Project(project_type=ptype))
         for code in ("C2614", "C26", "C13", "B06"):
-            coded = checker.check(sites, project=Project(project_type=ptype, industry_code=code))
-            coded = coded.sites.set_index("site_id")["verdict"].map(level)
-            assert (unknown >= np.minimum(coded, review)).all(), (ptype, code)
+            coded = _levels(checker, sites, Project(project_type=ptype, industry_code=code))
+            assert (unknown >= np.minimum(coded, _REVIEW)).all(), (ptype, code)
