@@ -518,6 +518,25 @@ def test_rules_left_out_for_an_industry_code_or_a_project_type_are_named(demo_st
     assert "industry.catalogue" in typed["text"] and "soil.residential" in typed["text"]
 
 
+def test_a_rule_for_several_types_and_an_industry_is_left_out_for_what_is_missing():
+    from types import SimpleNamespace
+
+    from zoning.check.notes import left_out_rules, project_notes
+    from zoning.pack_rules import Conditions
+
+    # the rule's first type (residential) is of no section of C26, its second is
+    when = Conditions(project_types=["residential", "industrial"], industry_prefixes=["C26"])
+    rule = SimpleNamespace(id="r.mixed", when=when)
+    unknown = left_out_rules(Project(), [rule])
+    assert unknown["project_type"] == unknown["industry_code"] == ["r.mixed"]
+    assert unknown["by_type"] == []  # (was: "by type", for a project of no type)
+    assert not [n for n in project_notes(Project(), [rule]) if "None" in n["text"]]
+    homes = left_out_rules(Project(project_type="residential"), [rule])
+    assert homes["by_type"] == ["r.mixed"] and homes["industry_code"] == []
+    coded = Project(project_type="residential", industry_code="C2614")  # the code decides
+    assert not any(left_out_rules(coded, [rule]).values())
+
+
 # --------------------------------------------------------------------------- unknown type
 
 

@@ -53,8 +53,8 @@ from zoning.check.dask_engine import (
     hilbert_keys,
 )
 from zoning.check.engine import SiteChecker
-from zoning.check.notes import coords_note, shared_notes
-from zoning.check.result import VERDICTS, CheckResult, rule_kinds, verdict_columns
+from zoning.check.notes import coords_note, rule_data_kinds, shared_notes
+from zoning.check.result import VERDICTS, CheckResult, verdict_columns
 from zoning.pack import Pack, load_pack
 from zoning.project import Project, condition_columns, field_column, match_columns
 
@@ -522,7 +522,7 @@ def _summarise(
         "nearest_max_m": checker.nearest_max_m,
         "skipped_rules": list(checker.skipped_rules),
         "jurisdiction_tested": checker.jurisdiction is not None,
-        "rule_layers": {r.id: rule_kinds(r) for r in checker.rules},
+        "rule_layers": {r.id: rule_data_kinds(r) for r in checker.rules},
         "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "engine": "dask",
         "partitions": sum(1 for s in summaries if s["path"]),

@@ -29,7 +29,7 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
-from zoning.check.notes import import_hint, unknown_project_hint
+from zoning.check.notes import missing_hint, rule_data_kinds
 from zoning.check.parts import covers_whole
 from zoning.check.prepared import prepared_test
 from zoning.check.result import _Sites
@@ -152,28 +152,20 @@ def coverage(
     return out
 
 
-def rule_data_kinds(rule: Rule) -> list[str]:
-    """The stored layer kinds a rule's judgement needs (not the project's site exits)."""
-    return [k for k in (rule.layer, rule.unless_layer) if k and k != "site_exit"]
-
-
 def missing_text_codes(
     rules: Sequence[Rule], dtypes: dict[str, pd.CategoricalDtype], outcome_order: Mapping[str, int]
 ) -> dict[str, Any]:
     """Codes of the requirement texts of findings whose ``missing`` code is 1 or 2.
 
-    ``missing`` 1: an ``insufficient_data`` finding (its text: what to import,
-    :func:`zoning.check.notes.import_hint`); 2: a rule for particular project types or
-    industries on a site whose project did not give its type or industry code
-    (:func:`zoning.check.notes.unknown_project_hint`). Extends the categories of
+    ``missing`` 1: an ``insufficient_data`` finding (its text: what to import); 2: a rule
+    for particular project types or industries on a site whose project did not give its
+    type or industry code (its text: what to give); the texts are
+    :func:`zoning.check.notes.missing_hint`'s. Extends the categories of
     ``dtypes["requirement"]`` / ``["requirement_en"]`` (in place) with the texts, and
     returns ``{"outcome": code, "requirement": codes, "requirement_en": codes}``, the
     codes of shape (3, rules), indexed by the ``missing`` code (row 0 unused).
     """
-    hints = [
-        [import_hint((rule_data_kinds(r) or ["?"])[0]) for r in rules],
-        [unknown_project_hint(r) for r in rules],
-    ]
+    hints = [[missing_hint(r, code) for r in rules] for code in (1, 2)]
     out: dict[str, Any] = {"outcome": list(outcome_order).index("insufficient_data")}
     for col, k in (("requirement", 0), ("requirement_en", 1)):
         cats = list(dtypes[col].categories)

@@ -63,6 +63,25 @@ def note(kind: str, text: str, text_en: str, *, asks: Sequence[str] = ()) -> dic
     return out
 
 
+def rule_data_kinds(rule: Any) -> list[str]:
+    """The stored layer kinds a rule's judgement needs (not the project's site exits)."""
+    return [k for k in (rule.layer, getattr(rule, "unless_layer", None)) if k and k != "site_exit"]
+
+
+def missing_hint(rule: Any, missing: int) -> tuple[str, str]:
+    """The requirement text (zh, en) of a finding of ``rule`` with ``missing`` code.
+
+    1: its layer has no data covering the site (:func:`import_hint`, what to import);
+    2: it holds only for types or industries the project did not give
+    (:func:`unknown_project_hint`); 0: none (the rule's own text stands).
+    """
+    if missing == 1:
+        return import_hint((rule_data_kinds(rule) or ["?"])[0])
+    if missing == 2:
+        return unknown_project_hint(rule)
+    return "", ""
+
+
 def import_hint(kind: str) -> tuple[str, str]:
     """The requirement text of an ``insufficient_data`` finding on layer ``kind``."""
     cmd = f"ecozone layers import FILE --kind {kind} --extent ADCODE"
@@ -261,17 +280,21 @@ def left_out_rules(project: Any, rules: Iterable[Any]) -> dict[str, list[str]]:
         when = getattr(rule, "when", None)
         if when is None or when.applies_to(project):
             continue
-        given: dict[str, Any] = {}
-        if project.project_type is None and when.project_types:
-            given["project_type"] = when.project_types[0]
-        if not project.industry_code and when.industry_prefixes:
-            kind = given.get("project_type", project.project_type)
-            fits = [c for c in map(code_of_prefix, when.industry_prefixes)
-                    if type_allows_code(kind, c)]  # fmt: skip
-            if not fits:  # industries the project's type is not of (TYPE_SECTIONS)
+        # a type and a code the rule asks for, that go together (TYPE_SECTIONS)
+        type_unknown = project.project_type is None and bool(when.project_types)
+        code_unknown = not project.industry_code and bool(when.industry_prefixes)
+        kinds = list(when.project_types) if type_unknown else [project.project_type]
+        codes = list(map(code_of_prefix, when.industry_prefixes)) if code_unknown else [None]
+        pair = next(((k, c) for k in kinds for c in codes if type_allows_code(k, c)), None)
+        if pair is None:  # only industries the project's type is not of
+            if code_unknown and not type_unknown:
                 out["by_type"].append(rule.id)
-                continue
-            given["industry_code"] = fits[0]
+            continue
+        given: dict[str, Any] = {}
+        if type_unknown:
+            given["project_type"] = pair[0]
+        if code_unknown:
+            given["industry_code"] = pair[1]
         if when.flags_any and not project.flags & set(when.flags_any):
             given["flags"] = project.flags | set(when.flags_any)
         try:

@@ -100,7 +100,7 @@ import shapely
 from numpy.typing import NDArray
 
 from geo.errors import InputFormatError
-from zoning.check.notes import import_hint, site_notes, synthetic_kinds, unknown_project_hint
+from zoning.check.notes import missing_hint, site_notes, synthetic_kinds
 from zoning.check.relations import RELATIONS
 from zoning.check.runs import _runs
 from zoning.exceptions import exception_notes
@@ -174,11 +174,6 @@ class _Sites:
     #: per site: covered by the pack's jurisdiction, when every site is a point and
     #: :func:`zoning.check.evidence.mark_outside` tested it (None: not tested so)
     inside: NDArray[np.bool_] | None = None
-
-
-def rule_kinds(rule: Any) -> list[str]:
-    """The stored layer kinds a rule reads (layer, unless_layer; not site exits)."""
-    return [k for k in (rule.layer, getattr(rule, "unless_layer", None)) if k and k != "site_exit"]
 
 
 def _num(v: Any) -> float | None:
@@ -832,11 +827,7 @@ class _LazyResult(CheckResult):
         for j in np.flatnonzero(fnd["site"] == p).tolist():
             rule = ch.rules[int(fnd["rule"][j])]
             missing = int(fnd["missing"][j]) if "missing" in fnd else 0
-            hint = (
-                import_hint((rule_kinds(rule) or ["?"])[0]) if missing == 1
-                else unknown_project_hint(rule) if missing == 2
-                else ("", "")
-            )  # fmt: skip
+            hint = missing_hint(rule, missing)
             findings.append(
                 {
                     "rule_id": rule.id,
