@@ -307,6 +307,19 @@ class SiteChecker(FindingsMixin, FrameBuilder):
         ]  # fmt: skip
         self._exc_cache: dict[tuple[Any, ...], list[int]] = {}
         self._cond_cache: dict[tuple[Any, ...], list[bool]] = {}
+        # the rules for some types or industries (positions), each one's conditions split
+        # into those on the type and code and the others (FindingsMixin._unknown_matrix)
+        self._dependent_rules = [
+            k for k, r in enumerate(rules) if r.when.project_types or r.when.industry_prefixes
+        ]
+        whens = [rules[k].when for k in self._dependent_rules]
+        drop = {"project_types": None, "industry_prefixes": None}
+        self._rest_when = [w.model_copy(update=drop) for w in whens]
+        self._type_when = [
+            type(w)(project_types=w.project_types, industry_prefixes=w.industry_prefixes)
+            for w in whens
+        ]
+        self._pairs_cache: dict[tuple[Any, ...], NDArray[np.bool_]] = {}
         # feature ids / names of the categories as plain str (small results' rows)
         self._fid_values = np.asarray(self._fid_cat, dtype=object)
         self._fname_values = np.asarray(self._fname_cat, dtype=object)

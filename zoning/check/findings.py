@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator, MutableMapping, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -268,6 +267,10 @@ class FindingsMixin:
     _exc_rows: list[Any]
     _exc_cache: dict[Any, list[int]]
     _cond_cache: dict[Any, list[bool]]
+    _dependent_rules: list[int]
+    _rest_when: list[Any]
+    _type_when: list[Any]
+    _pairs_cache: dict[Any, NDArray[np.bool_]]
     _units: dict[int, dict[str, Any]]
     _entries: dict[int, list[dict[str, Any]]]
     _judged: dict[Any, tuple[tuple[dict[str, Any], ...], int]]
@@ -395,20 +398,50 @@ class FindingsMixin:
         type allows (:func:`zoning.project.type_allows_code`: a housing project is not
         asked for its code by a rule for steelworks), the project's other attributes as
         given; nothing for a project that gave both.
+
+        A rule's other conditions do not read the type or the code: they are tested once
+        per project (``_rest_when``), and the (type, code) pairs once per type and code
+        the project gave (:meth:`_pairs_meet`), so a batch of many distinct projects costs
+        one condition test per rule and project, not one per pair.
         """
         unknown = np.zeros_like(cond)
-        whens = [r.when for r in self.rules if r.when]
+        cols = np.asarray(self._dependent_rules, dtype=np.intp)
+        if not len(cols):
+            return unknown
+        for i, p in enumerate(projects):
+            if p.project_type is not None and p.industry_code:
+                continue
+            pairs = self._pairs_meet(p.project_type, p.industry_code)
+            rest_ok = np.fromiter((w.applies_to(p) for w in self._rest_when), bool, len(cols))
+            unknown[i, cols] = pairs & rest_ok & ~cond[i, cols]
+        return unknown
+
+    def _pairs_meet(self, project_type: str | None, code: str | None) -> NDArray[np.bool_]:
+        """Whether a fitting type and code meet each dependent rule's type and code conditions.
+
+        The rules are those of ``_dependent_rules``, their conditions ``_type_when``. The
+        type and the code are the project's where it gave them, else each of the rules'
+        types and a code of each of their industries (:func:`zoning.industry.code_of_prefix`)
+        that the type allows (:func:`zoning.project.type_allows_code`). Cached by the
+        project's type and code.
+        """
+        key = (project_type, code)
+        got = self._pairs_cache.get(key)
+        if got is not None:
+            return got
+        whens = self._type_when
         types = sorted({t for w in whens for t in w.project_types or ()})
         codes = sorted({code_of_prefix(c) for w in whens for c in w.industry_prefixes or ()})
-        for i, p in enumerate(projects):
-            ts = [p.project_type] if p.project_type is not None else [None, *types]
-            cs = [p.industry_code] if p.industry_code else [None, *codes]
-            variants = [replace(p, project_type=t, industry_code=c)
-                        for t in ts for c in cs if type_allows_code(t, c)]  # fmt: skip
-            variants = [v for v in variants if v != p]
-            if variants:
-                unknown[i] = self._condition_matrix(variants).any(axis=0) & ~cond[i]
-        return unknown
+        ts = [project_type] if project_type is not None else [None, *types]
+        cs = [code] if code else [None, *codes]
+        pairs = [Project(project_type=t, industry_code=c)
+                 for t in ts for c in cs if type_allows_code(t, c)]  # fmt: skip
+        got = np.array([any(w.applies_to(q) for q in pairs) for w in whens], dtype=bool)
+        with _CACHE_LOCK:  # bounded, as the conditions cache
+            if len(self._pairs_cache) >= 4096:
+                self._pairs_cache.clear()
+            self._pairs_cache[key] = got
+        return got
 
     def _condition_matrix(self, projects: Sequence[Project]) -> NDArray[np.bool_]:
         """Whether each rule's conditions hold: one row per project, one column per rule."""
