@@ -110,27 +110,3 @@ def test_map_png_and_geotiff(runner, tmp_path):
         assert ds.crs.to_epsg() == 4548
         assert ds.nodata is not None
         assert ds.overviews(1)
-
-
-@pytest.mark.slow
-def test_demo_writes_everything(runner, tmp_path):
-    out = tmp_path / "demo"
-    result = runner.invoke(cli, ["demo", "--out", str(out), "--json"])
-    assert result.exit_code == 0, result.output
-    data = json.loads(result.stdout)
-    for key in (
-        "report.json",
-        "report.html",
-        "report.docx",
-        "map.html",
-        "map.png",
-        "coverage-beijing",
-        "coverage-tongzhou",
-        "coverage.tif",
-    ):
-        assert key in data["files"], key
-        assert (out / data["files"][key]).exists() or __import__("os").path.exists(
-            data["files"][key]
-        )
-    beijing = {r["target_id"]: r for r in data["coverage"]["beijing"]}
-    assert all(r["measured"] for r in beijing.values()), beijing

@@ -88,6 +88,13 @@ def test_coverage_tables_say_met_when_the_value_reaches_the_target(demo_run, nam
         assert Path(summary["files"][f"coverage-{name}.{suffix}"]).stat().st_size > 0
 
 
+def test_every_beijing_target_is_measured(demo_run):
+    """The demo's data measure every Beijing target (none left without a value)."""
+    _, summary = demo_run
+    beijing = {r["target_id"]: r for r in summary["coverage"]["beijing"]}
+    assert beijing and all(r["measured"] for r in beijing.values()), beijing
+
+
 def test_the_interactive_map_loads_nothing_from_outside(demo_run):
     _, summary = demo_run
     html = Path(summary["files"]["map.html"]).read_text(encoding="utf-8")
