@@ -81,6 +81,32 @@ def test_workers_give_the_one_worker_result(pack, layers, mixed):
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
+def test_small_chunks_go_to_the_threads_whole_and_a_single_chunk_is_cut(
+    pack, layers, mixed, monkeypatch
+):
+    """Enough small chunks: one block a chunk; one chunk: a block a thread. Same result."""
+    ck = SiteChecker(pack, layers)
+    one = ck.check(mixed, workers=1)
+    sizes: list[int] = []
+    check_block = ck._check_block
+
+    def counted(s, pos, *args):
+        sizes.append(len(pos))
+        return check_block(s, pos, *args)
+
+    monkeypatch.setattr(ck, "_check_block", counted)
+    n = len(one.sites)
+    _assert_same(one, ck.check(mixed, workers=2, chunk_size=300))
+    assert sizes == [min(300, n - a) for a in range(0, n, 300)]  # whole chunks
+    sizes.clear()
+    _assert_same(one, ck.check(mixed, workers=2, chunk_size=n))
+    assert sorted(sizes) == [n // 2, n - n // 2]  # the one chunk, cut in two
+    sizes.clear()
+    _assert_same(one, ck.check(mixed, workers=3, chunk_size=n // 2 + 1))
+    assert len(sizes) == 6  # two chunks for three threads: each cut in three
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
 def test_one_checker_from_several_threads_at_once(pack, layers, mixed):
     ck = SiteChecker(pack, layers)  # fresh: every lazy cache is made under the threads
     parts = [mixed.iloc[i::4] for i in range(4)]

@@ -388,12 +388,12 @@ class SiteChecker(FindingsMixin, FrameBuilder):
             ``sites`` (e.g. ``"gcj02"``), for the result's "assumption" note only;
             default ``coords``.
         workers
-            Threads checking sub-blocks of each chunk at once, or whole chunks
-            smaller than :data:`PARALLEL_MIN_SITES` (shapely, pyproj and numpy release
-            the GIL); ``None``: every available core for more than
-            :data:`PARALLEL_MIN_SITES` sites (a line or polygon site counting
-            :data:`NON_POINT_WEIGHT`), else 1. The result is identical to
-            ``workers=1`` (rows, order, values).
+            Threads checking sub-blocks of each chunk at once, or whole chunks when
+            there are enough chunks of fewer than :data:`PARALLEL_MIN_SITES` sites
+            (shapely, pyproj and numpy release the GIL); ``None``: every available
+            core for more than :data:`PARALLEL_MIN_SITES` sites (a line or polygon
+            site counting :data:`NON_POINT_WEIGHT`), else 1. The result is identical
+            to ``workers=1`` (rows, order, values).
         distances
             Which ``dist_<kind>_m`` columns (and "outside" relation rows naming the
             nearest feature) to compute: ``"all"`` (default), ``"rules"`` (the kinds a
@@ -686,13 +686,14 @@ class SiteChecker(FindingsMixin, FrameBuilder):
     ) -> list[dict[str, dict[str, NDArray[Any]]]]:
         """Check ``todo`` in blocks on ``workers`` threads; parts in input order.
 
-        A chunk of at least :data:`PARALLEL_MIN_SITES` sites is cut into ``workers``
-        sub-blocks checked at once. Smaller chunks go to the threads whole, one chunk
-        a thread: cutting them would add a block's fixed cost (a few milliseconds a
-        layer) for little work (2 000 sites of the test world in chunks of 7:
-        10.4-11.8 s cut in two on two threads, 6.9-7.2 s whole). A site's answer does
-        not depend on the other sites of its block, and every block's arrays are sorted
-        by site, so the parts joined in order are the one-worker result.
+        Each chunk is cut into ``workers`` sub-blocks checked at once, unless there are
+        at least ``workers`` chunks of fewer than :data:`PARALLEL_MIN_SITES` sites:
+        those go to the threads whole, one chunk a thread, as cutting them would add a
+        block's fixed cost (a few milliseconds a layer) for little work (2 000 sites of
+        the test world in chunks of 7: 10.4-11.8 s cut in two on two threads, 6.9-7.2 s
+        whole). A single chunk (a batch's chunk of polygons) is always cut. A site's
+        answer does not depend on the other sites of its block, and every block's arrays
+        are sorted by site, so the parts joined in order are the one-worker result.
         """
         total = len(todo)
         self.warm()
@@ -703,7 +704,7 @@ class SiteChecker(FindingsMixin, FrameBuilder):
             return self._check_block(s, block, dist, relations)
 
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ecozone-check") as ex:
-            if chunk_size < PARALLEL_MIN_SITES:  # whole chunks at once, in order
+            if len(chunks) >= workers and chunk_size < PARALLEL_MIN_SITES:  # whole, in order
                 for done, part in enumerate(ex.map(check, chunks), 1):
                     parts.append(part)
                     if progress is not None:
