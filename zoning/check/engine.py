@@ -53,6 +53,7 @@ geodesic length inside each polygon feature (``length_m``, ``length_pct``).
 from __future__ import annotations
 
 import functools
+import itertools
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -697,23 +698,24 @@ class SiteChecker(FindingsMixin, FrameBuilder):
         """
         total = len(todo)
         self.warm()
-        parts: list[dict[str, dict[str, NDArray[Any]]]] = []
-        chunks = [todo[start : start + chunk_size] for start in range(0, total, chunk_size)]
+        starts = range(0, total, chunk_size)
+        whole = len(starts) >= workers and chunk_size < PARALLEL_MIN_SITES
+
+        def cut(chunk: NDArray[np.intp]) -> list[NDArray[np.intp]]:
+            if whole:
+                return [chunk]
+            size = -(-len(chunk) // workers)
+            return [chunk[a : a + size] for a in range(0, len(chunk), size)]
 
         def check(block: NDArray[np.intp]) -> dict[str, dict[str, NDArray[Any]]]:
             return self._check_block(s, block, dist, relations)
 
+        pieces = [cut(todo[start : start + chunk_size]) for start in starts]
+        parts: list[dict[str, dict[str, NDArray[Any]]]] = []
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ecozone-check") as ex:
-            if len(chunks) >= workers and chunk_size < PARALLEL_MIN_SITES:  # whole, in order
-                for done, part in enumerate(ex.map(check, chunks), 1):
-                    parts.append(part)
-                    if progress is not None:
-                        progress(min(done * chunk_size, total), total)
-                return parts
-            for start, chunk in zip(range(0, total, chunk_size), chunks, strict=True):
-                size = -(-len(chunk) // workers)
-                blocks = [chunk[a : a + size] for a in range(0, len(chunk), size)]
-                parts += ex.map(check, blocks)
+            checked = ex.map(check, [block for blocks in pieces for block in blocks])
+            for start, blocks in zip(starts, pieces, strict=True):
+                parts += itertools.islice(checked, len(blocks))
                 if progress is not None:
                     progress(min(start + chunk_size, total), total)
         return parts
