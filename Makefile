@@ -9,8 +9,9 @@ TEST_WORKERS ?= 2
 
 .PHONY: demo test lint system-deps venv data clean
 
-# ecozone itself (what the demo needs)
-$(BIN)/.installed-base: pyproject.toml
+# ecozone itself (what the demo needs); pip compiles its C module (setup.py)
+$(BIN)/.installed-base: pyproject.toml setup.py zoning/check/_segments.c
+	PYTHON=$(PYTHON) bash scripts/system-deps.sh build
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[web]"

@@ -14,12 +14,20 @@
 # python3-qgis, qgis: QGIS 3.22 (Debian 12) for tests/qgis: the Processing plugin runs in a
 #           headless QgsApplication and through qgis_process; styled GeoPackages, the .qgz
 #           project and the File Geodatabase are opened in QGIS (about 1 min to install).
-# Usage: system-deps.sh [demo|test]   (default test; the demo needs no database)
+# gcc, libc6-dev (and python3-dev for a Debian Python without its headers): pip builds
+#           ecozone's one C module (zoning/check/_segments.c, setup.py) when installing.
+# Usage: system-deps.sh [build|demo|test]   (default test; build: the compiler alone;
+#           the demo needs no database)
 set -euo pipefail
 purpose=${1:-test}
 need=()
-dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need+=(fonts-noto-cjk)
-dpkg -s chromium >/dev/null 2>&1 || need+=(chromium)
+command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
+include=$(${PYTHON:-python3} -c "import sysconfig; print(sysconfig.get_paths()['include'])")
+[ -f "$include/Python.h" ] || need+=(python3-dev)
+if [ "$purpose" != build ]; then
+  dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need+=(fonts-noto-cjk)
+  dpkg -s chromium >/dev/null 2>&1 || need+=(chromium)
+fi
 if [ "$purpose" = test ]; then
   dpkg -s chromium-driver >/dev/null 2>&1 || need+=(chromium-driver)
   dpkg -s postgresql-15 >/dev/null 2>&1 || need+=(postgresql-15)

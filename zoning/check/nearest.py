@@ -25,10 +25,11 @@ at a zone's edge) are each measured on the ellipsoid, and the least wins
   distance;
 - nearest (:func:`_nearest`): for point sites a k-d tree (pykdtree) over boundary segments
   cut to 50 m (:class:`_Segments`) finds candidate segments whose exact point-segment
-  distances give the nearest distance, with a certificate (no other segment can be
-  closer); the few points without one use ``STRtree.query_nearest`` over the pieces
-  (:func:`_points_nearest`). A line or polygon site takes the distance of its first
-  vertex as an upper bound and measures exactly the pieces within it
+  distances (measured in C: :meth:`_Segments.choose`) give the nearest distance, with a
+  certificate (no other segment can be closer); the few points without one use
+  ``STRtree.query_nearest`` over the pieces (:func:`_points_nearest`). A line or
+  polygon site takes the distance of its first vertex as an upper bound and measures
+  exactly the pieces within it
   (:func:`_pieces_within`: box candidates measured once, ``dwithin`` at the radius).
   Without pykdtree the STRtree does it all. Distances beyond ``nearest_max_m`` are "none".
 - many points: those in grid cells (1 km) farther than the search radius from every
@@ -38,7 +39,7 @@ at a zone's edge) are each measured on the ellipsoid, and the least wins
   cannot certify, and its query is wasted. Any k gives the same answer (the
   certificate is strict), so only the time depends on what was learned.
 - few points (a single-site check): no k-d tree. Each point is measured to every
-  segment of the copy, with the same arithmetic (:func:`_distance2`), so the answers
+  segment of the copy, with the same arithmetic (:meth:`_Segments.choose`), so the answers
   are the tree's to the bit; the tree (and pykdtree) come when measuring would cost more
   (:meth:`_Segments.tree_due`). A copy built for a few sites holds only the features
   they can reach (:meth:`_Metric.build` with a box, see
@@ -61,6 +62,7 @@ from shapely import STRtree
 
 from geo.crs import transform_geoms
 from geo.scale import PlaneScale, plane_scale, shortest_ends
+from zoning.check._segments import choose as _choose  # (C, built by setup.py)
 from zoning.check.prepared import warm_tree
 from zoning.check.runs import _first_of_runs, _pair_order
 
@@ -200,24 +202,6 @@ def z_order(xy: NDArray[np.float64], cell: float = _ORDER_CELL_M) -> NDArray[np.
         ij = (ij | (ij << np.uint32(shift))) & np.uint32(mask)  # spread each axis's bits
     key = ij[:, 0] | (ij[:, 1] << np.uint32(1))
     return _pair_order(key >> np.uint32(16), key & np.uint32(0xFFFF), 0x10000)  # (radix sorts)
-
-
-def _distance2(xy: NDArray[np.float64], g: tuple[NDArray[np.float64], ...]) -> NDArray[np.float64]:
-    """Squared distance from each point to segments ``g`` (:attr:`_Segments.columns`).
-
-    ``g`` holds the five columns taken at the candidates, each of shape (points, k)
-    (each point's candidates), or of shape (1, m) (the same segments for every
-    point): one sequence of arithmetic for both, so a point gets the same bits from
-    the k-d candidates as from every segment.
-    """
-    x0, y0, dx, dy, inv_l2 = g
-    ux = xy[:, 0, None] - x0
-    uy = xy[:, 1, None] - y0
-    t = (ux * dx + uy * dy) * inv_l2
-    np.minimum(np.maximum(t, 0.0, out=t), 1.0, out=t)  # clip to the segment
-    ux -= t * dx
-    uy -= t * dy
-    return ux * ux + uy * uy
 
 
 def _pieces(geoms: NDArray[Any]) -> tuple[NDArray[Any], NDArray[np.intp]]:
@@ -488,11 +472,73 @@ class _Segments:
         return self._far[max_m]
 
     def foot(self, xy: NDArray[np.float64], seg: NDArray[np.intp]) -> NDArray[np.float64]:
-        """The point of segment ``seg[i]`` nearest to ``xy[i]`` (as in :func:`_distance2`)."""
+        """The point of segment ``seg[i]`` nearest to ``xy[i]`` (the ``t`` of :meth:`choose`)."""
         x0, y0, dx, dy, inv_l2 = (c[seg] for c in self.columns)
         t = ((xy[:, 0] - x0) * dx + (xy[:, 1] - y0) * dy) * inv_l2
         np.minimum(np.maximum(t, 0.0, out=t), 1.0, out=t)
         return np.column_stack([x0 + t * dx, y0 + t * dy])
+
+    def choose(
+        self,
+        xy: NDArray[np.float64],
+        cand: NDArray[np.intp],
+        max_m: float,
+        tie: _Tie | None = None,
+    ) -> tuple[NDArray[np.intp], NDArray[np.float64], NDArray[np.bool_], NDArray[np.float64]]:
+        """Measure each point's candidate segments and choose its nearest.
+
+        The squared distance from a point ``(x, y)`` to a segment is, operation by
+        operation, in IEEE double precision::
+
+            ux, uy = x - x0, y - y0
+            t = (ux * dx + uy * dy) * inv_l2, clipped to [0, 1]
+            ux, uy = ux - t * dx, uy - t * dy
+            d2 = ux * ux + uy * uy
+
+        (:attr:`columns`; the C loop of ``zoning/check/_segments.c`` does it, without
+        fused multiply-adds: a point gets the same bits from any set of candidates
+        that holds its nearest segment). Of equally near segments, the lowest
+        feature's lowest segment.
+
+        Parameters
+        ----------
+        xy
+            Point coordinates, shape (n, 2), in the layer's metric CRS.
+        cand
+            Candidate segments per point, shape (n, k), any strides; a value of
+            :attr:`size` or more is no candidate (the k-d tree's "missing").
+        max_m, tie
+            As in :meth:`nearest`.
+
+        Returns
+        -------
+        tuple
+            Per point: the chosen column of ``cand``, its plane distance, whether it
+            lies within ``max_m``, and the reach of that distance (:meth:`_Tie.reach`;
+            the distance itself without ``tie``).
+        """
+        n, k = cand.shape
+        xy = np.ascontiguousarray(xy, dtype=np.float64)
+        d2 = np.empty((n, k))
+        col = np.empty(n, dtype=np.intp)
+        best2 = np.empty(n)
+        nlow = np.empty(n, dtype=np.intp)
+        mixed = np.empty(n, dtype=np.bool_)
+        _choose(xy, cand, self.size, *self.columns, self.owner, d2, col, best2, nlow, mixed)
+        best = np.sqrt(best2)
+        hit = best <= max_m
+        if tie is None:
+            return col, best, hit, best
+        reach = tie.reach(best)
+        if k > 1:  # other segments within the reach of the best, or equally near ones
+            lim2 = np.where(hit, np.minimum(reach, max_m) ** 2, -1.0)
+            within = d2 <= lim2[:, None]
+            ask = np.flatnonzero((np.count_nonzero(within, axis=1) > nlow) | mixed)
+            if len(ask):
+                ca = np.where(cand[ask] < self.size, cand[ask], 0)
+                col[ask] = self._rivals(xy[ask], ca, d2[ask], col[ask], within[ask], tie)
+                best[ask] = np.sqrt(d2[ask, col[ask]])
+        return col, best, hit, reach
 
     def _nearest_measured(
         self, xy: NDArray[np.float64], max_m: float, tie: _Tie | None = None
@@ -507,28 +553,13 @@ class _Segments:
         dist = np.full(len(xy), np.nan)
         seg = np.zeros(len(xy), dtype=np.intp)
         step = max(1, _DIRECT_PAIRS // max(self.size, 1) // 4)
-        top = np.iinfo(np.intp).max
+        every = np.arange(self.size)
         for i in range(0, len(xy), step):  # a few points at a time: bounded memory
-            d2 = _distance2(xy[i : i + step], tuple(c[None] for c in self.columns))
-            low = d2.min(axis=1)
-            best = np.sqrt(low)
-            hit = best <= max_m
-            # equally near segments of several features: the lowest feature
-            tied = d2 == low[:, None]
-            own = np.where(tied, self.owner[None, :], top).min(axis=1)
-            seg[i : i + step] = np.argmax(tied & (self.owner[None, :] == own[:, None]), axis=1)
-            if tie is not None:  # the features the plane cannot tell from the nearest
-                lim2 = np.where(hit, np.minimum(tie.reach(best), max_m) ** 2, -1.0)
-                within = d2 <= lim2[:, None]
-                several = np.flatnonzero(np.count_nonzero(within, axis=1) > 1)
-                if len(several):
-                    cand = np.broadcast_to(np.arange(self.size), (len(several), self.size))
-                    j = self._rivals(xy[i : i + step][several], cand, d2[several],
-                                     seg[i : i + step][several], within[several], tie)  # fmt: skip
-                    seg[i + several] = j
-                    own[several] = self.owner[j]
-                    best[several] = np.sqrt(d2[several, j])
-            feat[i : i + step] = np.where(hit, own, -1)
+            part = xy[i : i + step]
+            cand = np.broadcast_to(every, (len(part), self.size))
+            col, best, hit, _ = self.choose(part, cand, max_m, tie)
+            seg[i : i + step] = col  # (the candidates are every segment, in order)
+            feat[i : i + step] = np.where(hit, self.owner[col], -1)
             dist[i : i + step] = np.where(hit, best, np.nan)
         foot = self.foot(xy, seg)
         foot[feat < 0] = np.nan
@@ -601,52 +632,18 @@ class _Segments:
         dk, ik = self.kd.query(xy, k=k, distance_upper_bound=max_m + self.hmax)
         if k == 1:
             dk, ik = dk[:, None], ik[:, None]
-        found = ik < n  # k-d tree marks missing neighbours with index n
-        all_found = bool(found.all())
-        if not all_found:
-            ik = np.where(found, ik, 0)
-        d2 = _distance2(xy, tuple(c[ik] for c in self.columns))  # candidates: (points, k)
-        if not all_found:
-            d2[~found] = np.inf
-        rows = np.arange(len(xy))
-        j = np.argmin(d2, axis=1)
-        best2 = d2[rows, j]
-        best = np.sqrt(best2)
-        hit = best <= max_m
-        reach = best if tie is None else tie.reach(best)
-        if k > 1:  # equally near segments: the lowest feature, then its first segment
-            low = d2 == best2[:, None]
-            nlow = low.sum(axis=1)
-            even = np.flatnonzero((nlow > 1) & np.isfinite(best))
-            mixed = even[:0]
-            if len(even):
-                top = np.iinfo(np.intp).max
-                owners = self.owner[ik[even]]
-                own = np.where(low[even], owners, top)
-                lowest = own.min(axis=1)
-                first = own == lowest[:, None]
-                j[even] = np.argmin(np.where(first, ik[even], top), axis=1)
-                if tie is not None:  # equally near segments of several features
-                    mixed = even[np.where(low[even], owners, -1).max(axis=1) != lowest]
-            if tie is not None:  # and other segments within the reach of the best
-                lim2 = np.where(hit, np.minimum(reach, max_m) ** 2, -1.0)
-                within = d2 <= lim2[:, None]
-                more = np.count_nonzero(within, axis=1) > nlow
-                more[mixed] = True
-                ask = np.flatnonzero(more)
-                if len(ask):
-                    j[ask] = self._rivals(xy[ask], ik[ask], d2[ask], j[ask], within[ask], tie)
-                    best[ask] = np.sqrt(d2[ask, j[ask]])
+        j, best, hit, reach = self.choose(xy, ik, max_m, tie)
         # certain when every segment within the search radius was a candidate, or when
         # every other segment is farther than the best (or than the radius): strictly,
         # so that all equally near segments were candidates, and the answer, lowest
         # feature included, is the same whatever k certified it. With a tie, every
         # segment within its reach of the best in the plane (:class:`_Tie`) must have
-        # been one.
-        sure = ~found[:, -1] | (dk[:, -1] - self.hmax > np.minimum(reach, max_m))
+        # been one. (The k-d tree marks a missing neighbour with index n.)
+        sure = (ik[:, -1] >= n) | (dk[:, -1] - self.hmax > np.minimum(reach, max_m))
         if k == n:  # every segment was a candidate
             sure[:] = True
-        seg = ik[rows, j]
+        seg = ik[np.arange(len(xy)), j]
+        seg[seg >= n] = 0  # (no candidate at all: not a hit)
         feat = np.where(hit, self.owner[seg], -1)
         foot = self.foot(xy, seg)
         foot[~hit] = np.nan
