@@ -7,6 +7,9 @@ same choice among equally near segments and a clear error for arrays of the wron
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import shapely
@@ -156,3 +159,13 @@ def test_the_search_answers_match_geos_through_the_c_loop():
     assert ok.sum() > 3_000
     np.testing.assert_allclose(dist[ok], d_all[ok].min(axis=1), rtol=0, atol=1e-6)
     assert np.array_equal(feat[ok], d_all[ok].argmin(axis=1))
+
+
+def test_a_source_tree_without_the_built_module_says_how_to_build_it():
+    code = (
+        "import sys; sys.modules['zoning.check._segments'] = None\n"
+        "try:\n    import zoning.check.nearest\n"
+        "except ImportError as e:\n    print(e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "_segments.c is not built" in out.stdout and "pip install -e ." in out.stdout

@@ -62,9 +62,17 @@ from shapely import STRtree
 
 from geo.crs import transform_geoms
 from geo.scale import PlaneScale, plane_scale, shortest_ends
-from zoning.check._segments import choose as _choose  # (C, built by setup.py)
 from zoning.check.prepared import warm_tree
 from zoning.check.runs import _first_of_runs, _pair_order
+
+try:
+    from zoning.check._segments import choose as _choose  # (C, built by setup.py)
+except ImportError as exc:  # a source tree used without installing it
+    msg = (
+        "ecozone's C module zoning/check/_segments.c is not built: install ecozone "
+        "(`make venv`, or `pip install -e .` in the source tree; it needs a C compiler)"
+    )
+    raise ImportError(msg) from exc
 
 if TYPE_CHECKING:
     from zoning.check.relations import LayerIndex, SiteBlock
