@@ -161,7 +161,8 @@ def agree(sites: Path, results: Path, store: str | None, sample: int = 200) -> N
     elif results.suffix == ".csv":
         out = pd.read_csv(results, usecols=["site_id", "verdict"], dtype={"site_id": str})
     else:
-        out = gpd.read_file(results, columns=["site_id", "verdict"])
+        # the results layer is named after the file; the store's styles sit beside it
+        out = gpd.read_file(results, layer=results.stem, columns=["site_id", "verdict"])
     out = out.set_index("site_id")
     rng = np.random.default_rng(1)
     pick = rng.choice(len(src), size=min(sample, len(src)), replace=False)
