@@ -151,28 +151,99 @@ def test_gpkg_writes_later_chunks_that_fit_as_they_are(tmp_path, first, later, e
     assert back.tolist() == expected
 
 
-def test_gpkg_chunks_go_through_arrow_unless_a_text_column_is_mixed(tmp_path, monkeypatch):
-    real, ways = pyogrio.write_dataframe, []
+@pytest.mark.parametrize("expected_rows", [10**6, None])  # a child process; a thread
+def test_gpkg_chunks_go_to_gdal_in_one_session_with_one_spatial_index(
+    tmp_path, monkeypatch, expected_rows
+):
+    # each chunk appended in a session of its own had GDAL update the R-tree row by row
+    import subprocess
 
-    def write(df, path, *, use_arrow=False, **kw):
-        ways.append(use_arrow)
-        return real(df, path, use_arrow=use_arrow, **kw)
+    real, children = subprocess.Popen, []
 
-    monkeypatch.setattr(pyogrio, "write_dataframe", write)
+    def popen(args, **kw):
+        children.append(args)
+        return real(args, **kw)
+
+    monkeypatch.setattr(subprocess, "Popen", popen)
     path = tmp_path / "out.gpkg"
-    with ChunkWriter(path) as w:
+    with ChunkWriter(path, expected_rows=expected_rows) as w:
         w.write(_chunk(0, ["甲", "乙"], d=[1.5, np.nan]))
         w.write(_chunk(2, ["丙"], d=[2.5]))
-    assert ways == [True, True]  # typed verdict rows: GDAL's Arrow writer
+        w.write(_chunk(3, ["丁", "甲"], d=[np.nan, 4.0]))
+    if expected_rows:  # many: GDAL beside this process
+        assert len(children) == 1 and children[0][1].endswith("_gpkg_child.py")
+    else:  # unknown (or a few): no process to start
+        assert children == []
+    info = pyogrio.read_info(path)
+    assert info["features"] == 5 and info["geometry_type"] == "Point"
+    assert info["capabilities"]["fast_spatial_filter"]  # the R-tree, built once
+    assert dict(zip(info["fields"], info["dtypes"], strict=True)) == {
+        "n": "int64", "text": "object", "d": "float64"
+    }  # fmt: skip
     back = gpd.read_file(path)
-    assert back["text"].tolist() == ["甲", "乙", "丙"] and back["n"].tolist() == [0, 1, 2]
-    assert back["d"].iloc[[0, 2]].tolist() == [1.5, 2.5] and np.isnan(back["d"].iloc[1])
-    ways.clear()
-    with ChunkWriter(tmp_path / "mixed.gpkg") as w:
-        w.write(_one_column(["x", "y"]))
-        w.write(_one_column(["z", 1.5]))  # Arrow refuses the column: row by row
-    assert ways == [True, True, False]
-    assert gpd.read_file(tmp_path / "mixed.gpkg")["a"].tolist() == ["x", "y", "z", "1.5"]
+    assert back["text"].tolist() == ["甲", "乙", "丙", "丁", "甲"]
+    assert back["n"].tolist() == [0, 1, 2, 3, 4]
+    assert back["d"].iloc[[0, 2, 4]].tolist() == [1.5, 2.5, 4.0]
+    assert back["d"].iloc[[1, 3]].isna().all()
+    assert back.crs.equals("EPSG:4326")
+    near = gpd.read_file(path, bbox=(116.005, 39.9, 116.025, 40.1))  # through the index
+    assert near["n"].tolist() == [1, 4]  # (each chunk's points start at 116.00°E)
+    with ChunkWriter(tmp_path / "mixed.gpkg", expected_rows=expected_rows) as w:
+        w.write(_one_column(["x", 2.0]))  # Arrow refuses a mixed column: its values' text
+        w.write(_one_column(["z", 0.1 + 0.2]))
+    back = gpd.read_file(tmp_path / "mixed.gpkg")["a"].tolist()
+    assert back == ["x", "2", "z", "0.30000000000000004"]  # as GDAL writes 2.0; no digit lost
+
+
+def test_gpkg_writer_that_stops_mid_stream_names_the_file_and_keeps_the_target(tmp_path):
+    from geo.errors import InputFormatError
+
+    path = tmp_path / "out.gpkg"
+    _one_column(["旧"]).to_file(path, layer="out")  # a previous output
+    with pytest.raises(InputFormatError, match="cannot write the data as GPKG") as err:
+        with ChunkWriter(path, expected_rows=10**6) as w:
+            w.write(_one_column(["新", "新"]))
+            w._gpkg._proc.kill()  # GDAL's process dies (killed, out of memory …)
+            w._gpkg._proc.wait()
+            for _ in range(50):  # the writer learns of it at a later chunk, or at the end
+                w.write(_one_column(["新" * 1000] * 100))
+    assert str(path) in str(err.value)
+    assert gpd.read_file(path)["a"].tolist() == ["旧"]
+    assert [p.name for p in tmp_path.iterdir()] == ["out.gpkg"]  # no temporary left
+
+
+@pytest.mark.parametrize("process", [True, False])
+def test_gpkg_error_of_gdal_reaches_the_writer_with_gdals_message(tmp_path, process):
+    from geo.errors import InputFormatError
+    from geo.io.stream_writer import _gpkg_arrow, _GpkgStream
+
+    table = _gpkg_arrow(_one_column(["x"]))
+    bad = tmp_path / "no such folder" / "out.gpkg"  # GDAL cannot create the file
+    stream = _GpkgStream(bad, bad, "out", process=process)
+    with pytest.raises(InputFormatError) as err:
+        stream.start(table.schema, "geometry", "Point", "EPSG:4326")
+        stream.put(table)
+        stream.close()
+    msg = str(err.value)
+    assert str(bad) in msg and "cannot write the data as GPKG" in msg
+    assert "no such folder" in msg.split("(", 1)[1]  # GDAL's own words, from the child
+
+
+@pytest.mark.parametrize("expected_rows", [10**6, None])
+def test_gpkg_refused_chunk_stops_gdal_and_keeps_the_target(tmp_path, expected_rows):
+    import threading
+
+    from geo.errors import InputFormatError
+
+    path = tmp_path / "out.gpkg"
+    _one_column(["旧"]).to_file(path, layer="out")
+    with pytest.raises(InputFormatError):
+        with ChunkWriter(path, expected_rows=expected_rows) as w:
+            w.write(_one_column([1, 2]))
+            w.write(_one_column(["三", 4]))  # a whole-number field: refused
+    assert gpd.read_file(path)["a"].tolist() == ["旧"]
+    assert [p.name for p in tmp_path.iterdir()] == ["out.gpkg"]
+    assert not [t for t in threading.enumerate() if t.name == "ecozone-gpkg-write"]
 
 
 def test_gpkg_chunks_keep_the_files_other_layers_and_their_styles(tmp_path):

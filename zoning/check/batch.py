@@ -826,7 +826,7 @@ def run_batch(
                 reading.callback(grids.join)
         del first
         freeze_long_lived()  # the layers and the checker's indexes: out of later GC walks
-        with run.writer(streamed) as writer, ThreadPoolExecutor(
+        with run.writer(streamed, total) as writer, ThreadPoolExecutor(
             1, thread_name_prefix="ecozone-batch-writer"
         ) as ex, ThreadPoolExecutor(
             lanes, thread_name_prefix="ecozone-batch-check"
@@ -947,6 +947,7 @@ class _Run:
         self.empty: gpd.GeoDataFrame | None = None
         self.done = self.checked = self.repaired = self.sites = self.finding_rows = 0
         self._writer: ChunkWriter | None = None
+        self._configured = False  # the writer has the first frame's options
 
     # -------------------------------------------------------------- check side
 
@@ -1062,8 +1063,13 @@ class _Run:
 
     # -------------------------------------------------------------- writer side
 
-    def writer(self, streamed: bool) -> Any:
-        """The ChunkWriter of a streamed output (opened at the first frame), or a no-op."""
+    def writer(self, streamed: bool, rows: int | None = None) -> Any:
+        """The ChunkWriter of a streamed output (its options set at the first frame), or a no-op.
+
+        Opened before the first chunk is checked: a GeoPackage's writing process
+        starts meanwhile (:class:`geo.io.stream_writer.ChunkWriter`; ``rows``: the
+        input's rows, when known, which tell it whether to start one).
+        """
         import contextlib
 
         run = self
@@ -1073,16 +1079,18 @@ class _Run:
             if not streamed:
                 yield None
                 return
-            with contextlib.ExitStack() as stack:
-                run._stack = stack
+            with ChunkWriter(self.out, expected_rows=rows) as w:
+                run._writer = w
                 yield run
 
         return _ctx()
 
     def _open(self, frame: gpd.GeoDataFrame) -> ChunkWriter:
+        """The writer, given the options of the first frame (its style, raw CSV cells)."""
+        assert self._writer is not None
         opts = dict(self.write_options(frame, self.out) if self.write_options else {})
-        w = ChunkWriter(self.out, style=opts.get("style"), raw=bool(opts.get("raw")))
-        self._writer = self._stack.enter_context(w)
+        self._writer.configure(style=opts.get("style"), raw=bool(opts.get("raw")))
+        self._configured = True
         return self._writer
 
     def emit(self, writer: Any, checked: _Checked, drop: np.ndarray | None) -> None:
@@ -1110,11 +1118,11 @@ class _Run:
         if self.keep_sites:
             self.frames.append(frame)
         if writer is not None:
-            (self._writer or self._open(frame)).write(frame, point_xy=xy)
+            (self._writer if self._configured else self._open(frame)).write(frame, point_xy=xy)
 
     def finish(self, writer: Any) -> None:
         """Write an empty output when no site was checked (the file always exists)."""
-        if writer is not None and self._writer is None:
+        if writer is not None and not self._configured:
             frame = self.empty if self.empty is not None else self.sites_frame()
             self._open(frame).write(frame)
 
