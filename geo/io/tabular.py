@@ -113,6 +113,8 @@ def _is_header(cells: list[str]) -> bool:
 
 def text_series(col: pd.Series) -> pd.Series:
     """Cells as stripped text, "" for missing (vectorised; pandas' string dtype)."""
+    if isinstance(col.dtype, pd.StringDtype):  # text already (a CSV's cells): no object
+        return col.fillna("").astype(str).str.strip()  # per cell, a tenth of the time
     return col.astype(object).where(col.notna(), "").astype(str).str.strip()
 
 
@@ -288,7 +290,9 @@ def to_number(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         mask of cells that held text but could not be read.
     """
     text = text_series(col)
-    values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float, copy=True)
+    values = _decimals(text)
+    if values is None:
+        values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float, copy=True)
     blank = (text == "").to_numpy()
     failed = np.isnan(values) & ~blank
     if failed.any():  # only the odd cells: separators, decimal commas, degree signs, DMS
@@ -307,6 +311,49 @@ def to_number(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return values, unparsed
 
 
+#: A plain decimal number (what :func:`_decimals` reads by Arrow).
+_DECIMAL = r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"
+
+
+def _decimals(text: pd.Series) -> np.ndarray | None:
+    """Floats of stripped text cells that are all plain decimal numbers, else ``None``.
+
+    Arrow's parse, about ten times quicker than ``pd.to_numeric`` on a million cells;
+    correctly rounded, as Python's ``float`` (``pd.to_numeric`` can be one unit in the
+    last place off for 18 digits and more). A column with any other cell (blank,
+    "116.4°", "4,420,000") goes to :func:`to_number`'s general path.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not isinstance(text.dtype, pd.StringDtype) or len(text) == 0:
+        return None
+    cells = pa.array(text)
+    if not pc.all(pc.match_substring_regex(cells, _DECIMAL)).as_py():
+        return None
+    return pc.cast(cells, pa.float64()).to_numpy(zero_copy_only=False).copy()
+
+
+def _surely_text(text: pd.Series) -> bool:
+    """Whether a few of the cells that are not plain decimals are not numbers either.
+
+    Then ``pd.to_numeric`` would not read the whole column, and its parse of a million
+    cells (0.6 s) is spared; ``False`` says nothing (the caller parses the column).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not isinstance(text.dtype, pd.StringDtype) or len(text) == 0:
+        return False
+    cells = pa.array(text)
+    odd = cells.filter(pc.invert(pc.match_substring_regex(cells, _DECIMAL)))[:16]
+    if len(odd) == 0:
+        return False
+    return bool(
+        pd.to_numeric(pd.Series(odd.to_pylist(), dtype=object), errors="coerce").isna().any()
+    )
+
+
 def convert_attributes(frame: pd.DataFrame) -> pd.DataFrame:
     """Turn all-numeric text columns into numbers; codes with leading zeros stay text."""
     out = frame.copy()
@@ -320,6 +367,9 @@ def convert_attributes(frame: pd.DataFrame) -> pd.DataFrame:
             out[col] = text.where(filled, None)
             continue
         if text[filled].str.match(r"^[-+]?0\d").any() or text[filled].str.len().max() > 15:
+            out[col] = text.where(filled, None)
+            continue
+        if _surely_text(text[filled]):  # (quick: ids like "P0000001" are not parsed)
             out[col] = text.where(filled, None)
             continue
         num = pd.to_numeric(text[filled], errors="coerce")
