@@ -39,6 +39,7 @@ import contextlib
 import json
 import os
 import threading
+from collections import deque
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -57,6 +58,8 @@ __all__ = ["GPKG_PROCESS_ROWS", "STREAMED_DRIVERS", "ChunkWriter"]
 
 #: Output drivers :class:`ChunkWriter` writes chunk by chunk.
 STREAMED_DRIVERS = ("Parquet", "GPKG", "CSV")
+#: The script of :class:`_GpkgStream`'s child process.
+_GPKG_CHILD = Path(__file__).with_name("_gpkg_child.py")
 #: Rows from which GDAL writes a GeoPackage in a child process: GDAL holds the
 #: interpreter lock about 3.6 µs a verdict row, the child's start costs about 0.45 s.
 GPKG_PROCESS_ROWS = 150_000
@@ -511,12 +514,19 @@ class _GpkgStream:
             import subprocess
             import sys
 
-            child = Path(__file__).with_name("_gpkg_child.py")
             self._proc = subprocess.Popen(
-                [sys.executable, str(child), str(path), layer], stdin=subprocess.PIPE,
+                [sys.executable, str(_GPKG_CHILD), str(path), layer], stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             )  # fmt: skip
             self._sink = self._proc.stdin
+            # GDAL's warnings are read as they come: a child blocked on a full stderr
+            # pipe would never read the stream this process is blocked writing
+            self._said: deque[bytes] = deque(maxlen=20)
+            self._drain = threading.Thread(
+                target=self._said.extend, args=(self._proc.stderr,), daemon=True,
+                name="ecozone-gpkg-stderr",
+            )  # fmt: skip
+            self._drain.start()
         else:
             read_fd, write_fd = os.pipe()
             self._sink = os.fdopen(write_fd, "wb")
@@ -584,9 +594,9 @@ class _GpkgStream:
         if self._proc.returncode is None:
             self._proc.kill()
         self._proc.wait()
-        told = self._proc.stderr.read().decode(errors="replace").strip()
+        self._drain.join()
         self._proc.stderr.close()
-        return told
+        return b"".join(self._said).decode(errors="replace").strip()
 
     def _fail(self, err: BaseException | None) -> None:
         told = self._stop()

@@ -277,3 +277,34 @@ def test_gpkg_chunks_refuse_a_target_that_is_not_a_geopackage_before_writing(tmp
             raise AssertionError("not reached: refused on entering")
     assert path.read_bytes() == content
     assert [p.name for p in tmp_path.iterdir()] == ["results.gpkg"]  # no temporary left
+
+
+def test_gpkg_child_that_warns_a_lot_does_not_block_the_writer(tmp_path, monkeypatch):
+    # a child blocked writing a full stderr pipe would never read the stream
+    import threading
+
+    import geo.io.stream_writer as sw
+
+    noisy = tmp_path / "noisy_child.py"
+    noisy.write_text(
+        "import sys\n"
+        "for i in range(20000):\n"
+        "    print(f'Warning {i}: a GDAL message about a row', file=sys.stderr)\n"
+        "sys.stdin.buffer.read()\n"
+    )
+    monkeypatch.setattr(sw, "_GPKG_CHILD", noisy)
+    table = sw._gpkg_arrow(_one_column(["x" * 1000] * 1000))
+    done = []
+
+    def feed():
+        stream = sw._GpkgStream(tmp_path / "out.gpkg", tmp_path / "out.gpkg", "out", process=True)
+        stream.start(table.schema, "geometry", "Point", "EPSG:4326")
+        for _ in range(100):  # 100 MB: far more than a pipe holds
+            stream.put(table)
+        stream.close()
+        done.append(True)
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    feeder.join(timeout=60)
+    assert done == [True]
