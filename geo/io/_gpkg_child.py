@@ -9,15 +9,37 @@ spares the child's start (its imports take about 0.45 s). Either way GDAL reads 
 chunks as they come, in one session, so the layer's spatial index is built once, when
 the stream ends.
 
-Usage: ``python _gpkg_child.py PATH LAYER``, the input on standard input (see
-:func:`write_layer`); the exit status is 0 when the layer is complete, and GDAL's
-message goes to standard error otherwise. Only pyarrow and pyogrio are imported.
+Usage: ``python _gpkg_child.py PATH LAYER PARENT_PID``, the input on standard input
+(see :func:`write_layer`); the exit status is 0 when the layer is complete, and GDAL's
+message goes to standard error otherwise. Only pyarrow and pyogrio are imported. The
+child dies with its parent (:func:`die_with`).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import BinaryIO
+
+
+def die_with(parent: int) -> None:
+    """End this process when process ``parent`` ends, however it ends.
+
+    A web worker killed at its time limit (SIGKILL) cleans nothing up; without this its
+    GDAL child would read the closed pipe as the end of the stream and go on writing
+    and indexing a file nobody waits for. Linux: the kernel sends SIGKILL
+    (``PR_SET_PDEATHSIG``; strictly, when the parent's thread that started the child
+    ends: :class:`geo.io.stream_writer.ChunkWriter` starts it and waits for it in one
+    thread); a parent already gone ends the child at once.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent:  # (it died before the line above)
+        os._exit(1)
 
 
 def write_layer(source: BinaryIO, path: str, layer: str) -> None:
@@ -41,7 +63,8 @@ def write_layer(source: BinaryIO, path: str, layer: str) -> None:
 
 def main(argv: list[str]) -> int:
     """Write the layer from standard input; the exit status."""
-    path, layer = argv
+    path, layer, parent = argv
+    die_with(int(parent))
     try:
         write_layer(sys.stdin.buffer, path, layer)
     except Exception as err:  # the writer reads this line and names the file

@@ -515,8 +515,8 @@ class _GpkgStream:
             import sys
 
             self._proc = subprocess.Popen(
-                [sys.executable, str(_GPKG_CHILD), str(path), layer], stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                [sys.executable, str(_GPKG_CHILD), str(path), layer, str(os.getpid())],
+                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             )  # fmt: skip
             self._sink = self._proc.stdin
             # GDAL's warnings are read as they come: a child blocked on a full stderr
@@ -738,7 +738,6 @@ def _is_text(t: Any) -> bool:
 
     if pa.types.is_dictionary(t):
         t = t.value_type
-
     return bool(pa.types.is_string(t) or pa.types.is_large_string(t))
 
 

@@ -15,6 +15,7 @@ import csv
 import io
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -315,6 +316,17 @@ def to_number(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 _DECIMAL = r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"
 
 
+def _decimal_cells(text: pd.Series) -> tuple[Any, Any] | None:
+    """Stripped text cells as Arrow text, and which are plain decimals (``None``: not text)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not isinstance(text.dtype, pd.StringDtype) or len(text) == 0:
+        return None
+    cells = pa.array(text)
+    return cells, pc.match_substring_regex(cells, _DECIMAL)
+
+
 def _decimals(text: pd.Series) -> np.ndarray | None:
     """Floats of stripped text cells that are all plain decimal numbers, else ``None``.
 
@@ -326,12 +338,10 @@ def _decimals(text: pd.Series) -> np.ndarray | None:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if not isinstance(text.dtype, pd.StringDtype) or len(text) == 0:
+    got = _decimal_cells(text)
+    if got is None or not pc.all(got[1]).as_py():
         return None
-    cells = pa.array(text)
-    if not pc.all(pc.match_substring_regex(cells, _DECIMAL)).as_py():
-        return None
-    return pc.cast(cells, pa.float64()).to_numpy(zero_copy_only=False).copy()
+    return pc.cast(got[0], pa.float64()).to_numpy(zero_copy_only=False).copy()
 
 
 def _surely_text(text: pd.Series) -> bool:
@@ -340,13 +350,12 @@ def _surely_text(text: pd.Series) -> bool:
     Then ``pd.to_numeric`` would not read the whole column, and its parse of a million
     cells (0.6 s) is spared; ``False`` says nothing (the caller parses the column).
     """
-    import pyarrow as pa
     import pyarrow.compute as pc
 
-    if not isinstance(text.dtype, pd.StringDtype) or len(text) == 0:
+    got = _decimal_cells(text)
+    if got is None:
         return False
-    cells = pa.array(text)
-    odd = cells.filter(pc.invert(pc.match_substring_regex(cells, _DECIMAL)))[:16]
+    odd = got[0].filter(pc.invert(got[1]))[:16]
     if len(odd) == 0:
         return False
     return bool(

@@ -308,3 +308,39 @@ def test_gpkg_child_that_warns_a_lot_does_not_block_the_writer(tmp_path, monkeyp
     feeder.start()
     feeder.join(timeout=60)
     assert done == [True]
+
+
+def test_gpkg_child_dies_with_its_parent():
+    # a web worker killed at its time limit (SIGKILL) must not leave its GDAL child
+    # writing and indexing a file nobody waits for
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    parent = (
+        "import os, subprocess, sys\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import os, time; "
+        "from geo.io._gpkg_child import die_with; die_with(os.getppid()); "
+        "print(1, flush=True); time.sleep(60)'], stdout=subprocess.PIPE)\n"
+        "child.stdout.readline()\n"  # the child has set its signal
+        "print(child.pid, flush=True)\n"
+        "os.kill(os.getpid(), 9)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    run = subprocess.run(
+        [sys.executable, "-c", parent], cwd=root, capture_output=True, text=True, timeout=60
+    )
+    child = int(run.stdout.split()[0])
+
+    def alive() -> bool:
+        try:
+            state = Path(f"/proc/{child}/status").read_text()
+        except FileNotFoundError:
+            return False
+        return "State:\tZ" not in state  # (a zombie has ended)
+
+    deadline = time.monotonic() + 10
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive()
