@@ -19,7 +19,11 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import MutableMapping
 from typing import BinaryIO
+
+#: SQLite page cache of the child's GDAL session, in MB (GDAL's ``OGR_SQLITE_CACHE``).
+SQLITE_CACHE_MB = "16"
 
 
 def die_with(parent: int) -> None:
@@ -40,6 +44,20 @@ def die_with(parent: int) -> None:
         ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGKILL)
     if os.getppid() != parent:  # (it died before the line above)
         os._exit(1)
+
+
+def configure_gdal(environ: MutableMapping[str, str]) -> None:
+    """Set the child's GDAL options in ``environ`` (GDAL reads them there); a user's win.
+
+    ``OGR_SQLITE_CACHE``: SQLite's default page cache (2 MB) is smaller than the
+    spatial index's row-id table of a large layer, and GDAL inserts the index in
+    R-tree order, not row order: each page was then read and written again and again
+    (1 000 000 points: 752 865 page writes and 567 165 reads, against 186 069 and
+    408 with 16 MB; 0.8 s of the write). Only the child sets it: it changes every
+    SQLite file GDAL opens in the process, and an output written on a thread is
+    small enough (150 000 points: one write per page) not to need it.
+    """
+    environ.setdefault("OGR_SQLITE_CACHE", SQLITE_CACHE_MB)
 
 
 def write_layer(source: BinaryIO, path: str, layer: str) -> None:
@@ -65,6 +83,7 @@ def main(argv: list[str]) -> int:
     """Write the layer from standard input; the exit status."""
     path, layer, parent = argv
     die_with(int(parent))
+    configure_gdal(os.environ)
     try:
         write_layer(sys.stdin.buffer, path, layer)
     except Exception as err:  # the writer reads this line and names the file

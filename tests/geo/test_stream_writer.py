@@ -344,3 +344,16 @@ def test_gpkg_child_dies_with_its_parent():
     while alive() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not alive()
+
+
+def test_gpkg_child_gives_sqlite_a_page_cache_that_holds_the_spatial_index_and_a_users_wins():
+    # with SQLite's 2 MB default, GDAL rewrote each page of a million-point index
+    # table about four times (benchmarks/RESULTS.md)
+    from geo.io._gpkg_child import SQLITE_CACHE_MB, configure_gdal
+
+    environ: dict[str, str] = {}
+    configure_gdal(environ)
+    assert environ == {"OGR_SQLITE_CACHE": SQLITE_CACHE_MB} and int(SQLITE_CACHE_MB) >= 16
+    mine = {"OGR_SQLITE_CACHE": "256"}
+    configure_gdal(mine)
+    assert mine == {"OGR_SQLITE_CACHE": "256"}
