@@ -8,7 +8,9 @@ the chunk size for the formats that can stream:
 
 - GeoParquet: :meth:`pyarrow.parquet.ParquetFile.iter_batches`, decoded with
   geopandas' own Arrow reader (WKB or GeoArrow geometry, the file's CRS);
-- GeoPackage: pyogrio with ``skip_features`` / ``max_features``.
+- GeoPackage: one ``pyogrio.open_arrow`` stream when every field reads through Arrow
+  as through GDAL's features (text, numbers), else pyogrio with ``skip_features`` /
+  ``max_features``.
 
 The other formats (CSV/XLSX tables, shapefiles, GeoJSON, KML, DXF, plain Parquet
 tables with lon/lat columns, GDAL formats) are read once with
@@ -32,6 +34,7 @@ from typing import Any, TypeVar
 
 import geopandas as gpd
 import numpy as np
+import shapely
 from numpy.typing import NDArray
 
 from geo.chinacoords import normalise_system
@@ -356,22 +359,92 @@ def _gpkg_chunks(
 
     name = choose_layer(path, layer, source=str(path))
     with _quiet_gdal():
-        total = pyogrio.read_info(path, layer=name)["features"]
+        info = pyogrio.read_info(path, layer=name)
+    total = info["features"]
     if total is None or total < 0:  # count unknown: one read
         yield from split_frame(read_vector(path, layer=name, crs=crs, coords=coords), chunk_size)
         return
+    if _arrow_reads_as_ogr(info):
+        runs = _gpkg_arrow_runs(path, name, chunk_size)
+    else:
+        runs = (
+            (read_ogr(path, layer=name, source=str(path), skip_features=skip,
+                      max_features=chunk_size), None)
+            for skip in range(0, max(int(total), 1), chunk_size)
+        )  # fmt: skip
     label = crs
-    for skip in range(0, max(int(total), 1), chunk_size):
-        gdf = read_ogr(
-            path, layer=name, source=str(path), skip_features=skip, max_features=chunk_size
-        )
-        gdf = with_source_row(gdf, np.arange(skip + 1, skip + len(gdf) + 1))
+    offset = 0
+    for gdf, xy in runs:
+        gdf = with_source_row(gdf, np.arange(offset + 1, offset + len(gdf) + 1))
+        offset += len(gdf)
         out = _finish_chunk(
-            gdf, source=str(path), crs=label, coords=coords, zone=None, errors=errors
-        )
+            gdf, source=str(path), crs=label, coords=coords, zone=None, errors=errors,
+            point_xy=xy,
+        )  # fmt: skip
         if label is None and out.crs is not None and gdf.crs is None:
             label = out.crs
         yield out
+
+
+#: GDAL field (type, subtype) pairs an Arrow stream gives as :func:`read_ogr` gives
+#: them (checked in tests/geo/test_chunks.py); yes/no fields with empty cells, dates
+#: and JSON text come otherwise, and a layer with any of them is read feature by feature.
+_ARROW_AS_OGR = {
+    ("OFTString", "OFSTNone"), ("OFTInteger", "OFSTNone"), ("OFTInteger", "OFSTInt16"),
+    ("OFTInteger64", "OFSTNone"), ("OFTReal", "OFSTNone"), ("OFTReal", "OFSTFloat32"),
+}  # fmt: skip
+
+
+def _arrow_reads_as_ogr(info: dict[str, Any]) -> bool:
+    """Whether every field of a layer (``pyogrio.read_info``) reads the same through Arrow."""
+    fields = zip(info["ogr_types"], info["ogr_subtypes"], strict=True)
+    return all(field in _ARROW_AS_OGR for field in fields)
+
+
+def _gpkg_arrow_runs(
+    path: Path, name: str, chunk_size: int
+) -> Iterator[tuple[gpd.GeoDataFrame, NDArray[np.float64] | None]]:
+    """A GeoPackage layer's runs of ``chunk_size`` features in one GDAL read, as Arrow.
+
+    What :func:`read_ogr` gives for each run (without ``source_row``), with the
+    coordinates when every geometry is a plain 2-D point (as for GeoParquet). The
+    frames built from Arrow columns take half the time of pyogrio's feature-by-feature
+    read (1 000 000 points: 0.7–0.8 s against 1.5 s), time that held the interpreter
+    lock while the checks ran. One stream reads the layer once: Arrow runs read with
+    ``skip_features`` had GDAL read the rows before each run again (1.5 s).
+    """
+    import pyogrio
+
+    from geo.io.vector import geometries_from_wkb
+    from geo.io.wkb import wkb_point_xy
+
+    source = str(path)
+    try:
+        with (
+            _quiet_gdal(),
+            pyogrio.open_arrow(path, layer=name, batch_size=chunk_size, use_pyarrow=True) as (
+                meta,
+                reader,
+            ),
+        ):
+            column = meta["geometry_name"] or "wkb_geometry"
+            for batch in reader:
+                wkb = batch.column(column)
+                xy = wkb_point_xy(wkb)
+                if xy is not None:
+                    geometry = shapely.points(xy)
+                else:
+                    geometry = geometries_from_wkb(wkb.to_numpy(zero_copy_only=False), source)
+                frame = batch.drop_columns([column]).to_pandas()
+                yield gpd.GeoDataFrame(frame, geometry=geometry, crs=meta["crs"]), xy
+    except (*_PYOGRIO_ERRORS, OSError, ValueError) as err:
+        if isinstance(err, EcozoneError):
+            raise
+        msg = (
+            f"{source}: 文件无法读取，可能已损坏或不完整 / the file cannot be read; it may be "
+            f"damaged or truncated ({err}). Copy or export it again."
+        )
+        raise InputFormatError(msg) from err
 
 
 @contextmanager

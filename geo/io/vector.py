@@ -93,6 +93,27 @@ def choose_layer(path: str | Path, layer: str | int | None, *, source: str) -> s
     return names[0]
 
 
+def _repaired(source: str, err: Exception) -> str:
+    return (
+        f"{source}: 几何已修复 / a geometry could not be read as it is and was fixed (an "
+        f"unclosed polygon ring was closed): {err}. Check the layer in QGIS and fix it at "
+        "the source."
+    )
+
+
+def geometries_from_wkb(values: Any, source: str) -> np.ndarray:
+    """Shapely geometries of WKB ``values``, repaired as :func:`read_ogr` repairs them.
+
+    A geometry GEOS cannot build as it is (a polygon ring whose last point is not its
+    first) is fixed, with a :class:`GeometryRepairedWarning` naming ``source``.
+    """
+    try:
+        return shapely.from_wkb(values)
+    except shapely.errors.GEOSException as err:
+        warnings.warn(_repaired(source, err), GeometryRepairedWarning, stacklevel=2)
+        return shapely.from_wkb(values, on_invalid="fix")
+
+
 def read_ogr(
     path: str | Path,
     *,
@@ -119,12 +140,7 @@ def read_ogr(
                 gdf = pyogrio.read_dataframe(
                     path, layer=layer, encoding=encoding, on_invalid="fix", **run
                 )
-                msg = (
-                    f"{source}: 几何已修复 / a geometry could not be read as it is and was "
-                    f"fixed (an unclosed polygon ring was closed): {err}. Check the layer "
-                    "in QGIS and fix it at the source."
-                )
-                warnings.warn(msg, GeometryRepairedWarning, stacklevel=2)
+                warnings.warn(_repaired(source, err), GeometryRepairedWarning, stacklevel=2)
     except _PYOGRIO_ERRORS as err:
         msg = (
             f"{source}: 文件无法读取，可能已损坏或不完整 / the file cannot be read; it may be "
