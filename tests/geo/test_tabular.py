@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import csv
+import io
+
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from geo.io.tabular import convert_attributes, text_series, to_number
+from geo.io.tabular import _arrow_cells, convert_attributes, text_series, to_number
 
 
 def _as_csv_reads(values: list[str]) -> pd.Series:
@@ -59,3 +64,60 @@ def test_text_cells_strip_the_same_way_from_any_column_type():
     as_text = text_series(pd.Series(values, dtype="str"))
     as_objects = text_series(pd.Series(values, dtype=object))
     assert as_text.tolist() == as_objects.tolist() == ["a", "", "b", "", "c", "d"]
+
+
+def _pandas_cells(text: str, sep: str) -> pd.DataFrame | None:
+    """The cells as the reader read them before Arrow (``pd.read_csv``)."""
+    import io
+
+    try:
+        return pd.read_csv(
+            io.StringIO(text), sep=sep, header=None, dtype=str, skip_blank_lines=False,
+            keep_default_na=False, engine="c",
+        )  # fmt: skip
+    except pd.errors.ParserError:
+        return None
+
+
+_CELL = st.text(
+    alphabet=[",", ";", '"', "\n", " ", "\t", "a", "1", ".", "北", "'", "#"], max_size=6
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    rows=st.lists(st.lists(_CELL, min_size=0, max_size=4), min_size=1, max_size=6),
+    sep=st.sampled_from([",", ";", "\t"]),
+    quoted=st.booleans(),
+)
+def test_arrow_reads_every_table_it_takes_as_pandas_does(rows, sep, quoted):
+    # written with the csv module's quoting, or joined as a careless export would
+    if quoted:
+        out = io.StringIO()
+        csv.writer(out, delimiter=sep, lineterminator="\n").writerows(rows)
+        text = out.getvalue()
+    else:
+        text = "\n".join(sep.join(r) for r in rows) + "\n"
+    got = _arrow_cells(text, sep)
+    if got is None or len(got) != text.count("\n"):  # left to pandas (or the csv module)
+        return
+    want = _pandas_cells(text, sep)
+    assert want is not None
+    pd.testing.assert_frame_equal(got, want, check_column_type=False)
+    assert got.dtypes.equals(want.dtypes)
+
+
+def test_a_regular_table_is_read_by_arrow_and_a_ragged_one_by_pandas(tmp_path):
+    from geo.io.tabular import load_text_table
+
+    regular = "site_id,lon,lat\n" + "".join(f"s{i},116.{i},39.9\n" for i in range(50))
+    assert _arrow_cells(regular, ",") is not None
+    ragged = regular + "s50,116.5\n\n"  # a short row, a blank line
+    assert _arrow_cells(ragged, ",") is None
+    for text in (regular, ragged):
+        path = tmp_path / "t.csv"
+        path.write_text(text, encoding="utf-8")
+        cells, lines = load_text_table(path, encoding=None, source="t.csv")
+        want = _pandas_cells(text, ",")
+        pd.testing.assert_frame_equal(cells, want, check_column_type=False)
+        assert lines.tolist() == list(range(1, len(want) + 1))
