@@ -161,18 +161,18 @@ def test_default_chunks_of_an_unknown_count_are_the_large_batch_chunk():
 
 
 def test_a_store_error_comes_before_a_file_read_whole_is_read(tmp_path, pack, monkeypatch):
-    # a GeoJSON file is read whole at its first chunk: the batch reads it only once
-    # the layers are loaded (a GeoParquet file's first chunk is read meanwhile)
-    import geo.io.chunks as chunks_module
+    # a GeoJSON file is read whole: the batch reads it only once the layers are loaded
+    # (a GeoParquet file's first chunk is read meanwhile)
+    import zoning.check.batch as batch_module
     from geo.io.chunks import streams
 
     src = tmp_path / "sites.geojson"
     random_sites(50, seed=3).to_file(src)
     assert not streams(src)
     reads = []
-    real = chunks_module.read_vector
+    real = batch_module.read_vector
     monkeypatch.setattr(
-        chunks_module, "read_vector", lambda *a, **k: reads.append(a) or real(*a, **k)
+        batch_module, "read_vector", lambda *a, **k: reads.append(a) or real(*a, **k)
     )
     with pytest.raises(InputFormatError, match="store_or_layers"):
         run_batch(src, pack=pack, store_or_layers=42, out=tmp_path / "r.parquet")
@@ -520,3 +520,25 @@ def test_site_ids_of_any_column_type_are_the_checks_texts():
     assert hashes(["1", "22", None], dtype=object) == want
     assert hashes(["1", "22", ""], dtype="string[python]") == want
     assert hashes([1, 22, 3])[0][:2] == want[0][:2]  # integers: their text
+
+
+def test_a_file_read_whole_gives_the_writer_its_row_count(tmp_path, pack, monkeypatch):
+    # a CSV's rows are known once it is read: a large GeoPackage output is then written
+    # by GDAL in a child process, as for a GeoParquet input of the same rows
+    import zoning.check.batch as batch_module
+
+    src = tmp_path / "sites.csv"
+    pts = random_sites(300, seed=4)
+    pts = pts[pts.geom_type == "Point"]
+    pd.DataFrame({"site_id": [f"s{i}" for i in range(len(pts))], "lon": pts.geometry.x,
+                  "lat": pts.geometry.y}).to_csv(src, index=False)  # fmt: skip
+    told = []
+    real = batch_module.ChunkWriter
+
+    def writer(path, **kwargs):
+        told.append(kwargs.get("expected_rows"))
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(batch_module, "ChunkWriter", writer)
+    run_batch(src, pack=pack, store_or_layers=make_layers(), out=tmp_path / "r.gpkg")
+    assert told == [len(pts)]
