@@ -22,7 +22,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -32,8 +32,8 @@ from geo.errors import InputFormatError
 from geo.io.atomic import replacing_file
 
 __all__ = [
-    "EXCEL_COLUMNS", "EXCEL_ROWS", "csv_bytes", "neutralise_cell",
-    "neutralise_formulas", "write_csv", "write_xlsx",
+    "EXCEL_COLUMNS", "EXCEL_ROWS", "csv_bytes", "neutralise_cell", "neutralise_formulas",
+    "write_csv", "write_csv_text", "write_xlsx",
 ]  # fmt: skip
 
 _FORMULA_START = ("=", "+", "-", "@")
@@ -112,15 +112,7 @@ _MAYBE_FORMULA = r"^[ \t\r\n]*[=+\-@]|^[\t\r]"
 
 
 def csv_bytes(df: pd.DataFrame, *, header: bool = True, neutralise: bool = True) -> bytes:
-    """``df`` as CSV text (UTF-8, "\\n" line ends), formula-safe, made by Arrow.
-
-    The same bytes as ``neutralise_formulas(df).to_csv(index=False)`` (``neutralise=False``:
-    ``df.to_csv(index=False)``), several times faster: each column becomes text
-    with Arrow's kernels (floats as Python writes them, text quoted only where it
-    holds ``,``, ``"`` or a line break, as pandas quotes), and the rows are joined
-    by Arrow too. Columns of other types (nullable integers, dates, mixed objects),
-    repeated or nested column names and one-column tables go to pandas, for the
-    whole table.
+    """``df`` as CSV text (UTF-8, "\\n" line ends), formula-safe: :func:`write_csv_text`'s bytes.
 
     Parameters
     ----------
@@ -135,26 +127,58 @@ def csv_bytes(df: pd.DataFrame, *, header: bool = True, neutralise: bool = True)
     -------
     bytes
     """
+    out = io.BytesIO()
+    write_csv_text(out, df, header=header, neutralise=neutralise)
+    return out.getvalue()
+
+
+def write_csv_text(
+    f: BinaryIO, df: pd.DataFrame, *, header: bool = True, neutralise: bool = True
+) -> None:
+    """Write ``df`` as CSV text (UTF-8, "\\n" line ends) to binary file ``f``, formula-safe.
+
+    The same bytes as ``neutralise_formulas(df).to_csv(index=False)`` (``neutralise=False``:
+    ``df.to_csv(index=False)``), several times faster: each column becomes text
+    with Arrow's kernels (floats as Python writes them, text quoted only where it
+    holds ``,``, ``"`` or a line break, as pandas quotes), and the rows are joined
+    by Arrow too, their text written from Arrow's buffer as it is (no copy). Columns
+    of other types (nullable integers, dates, mixed objects), repeated or nested
+    column names and one-column tables go to pandas, for the whole table.
+
+    Parameters
+    ----------
+    f
+        A file open for writing bytes.
+    df
+        The table.
+    header
+        Write the column names first.
+    neutralise
+        Pass text cells and column names through :func:`neutralise_cell`.
+    """
     simple = df.shape[1] > 1 and df.columns.is_unique and df.columns.nlevels == 1
     cols = [_csv_column(df[c], neutralise) for c in df.columns] if simple else None
     if cols is None or any(c is None for c in cols):  # pandas' own writer
         frame = neutralise_formulas(df) if neutralise else df
-        return frame.to_csv(index=False, header=header, lineterminator="\n").encode()
+        f.write(frame.to_csv(index=False, header=header, lineterminator="\n").encode())
+        return
     import pyarrow as pa
     import pyarrow.compute as pc
 
     text = pa.large_string()
+    if header:
+        names = [str(c) for c in df.columns]
+        names = [neutralise_cell(c) for c in names] if neutralise else names
+        head = pc.fill_null(_csv_quoted(pa.array(names, text)), "").to_pylist()
+        f.write((",".join(head) + "\n").encode())
+    if not len(df):
+        return
+    # the line end joins the last column's cells, not the lines: a tenth of the bytes
+    cols[-1] = pc.binary_join_element_wise(cols[-1], pa.scalar("\n", text), pa.scalar("", text))
     lines = pc.binary_join_element_wise(*cols, pa.scalar(",", text))
-    lines = pc.binary_join_element_wise(lines, pa.scalar("", text), pa.scalar("\n", text))
     start, end = lines.offset, lines.offset + len(lines)
     offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[[start, end]]
-    body = bytes(memoryview(lines.buffers()[2])[offsets[0] : offsets[1]]) if len(lines) else b""
-    if not header:
-        return body
-    names = [str(c) for c in df.columns]
-    names = [neutralise_cell(c) for c in names] if neutralise else names
-    head = pc.fill_null(_csv_quoted(pa.array(names, text)), "").to_pylist()
-    return (",".join(head) + "\n").encode() + body
+    f.write(memoryview(lines.buffers()[2])[offsets[0] : offsets[1]])
 
 
 def _csv_column(s: pd.Series, neutralise: bool) -> Any:
@@ -264,7 +288,7 @@ def write_csv(df: pd.DataFrame, path: str | Path) -> Path:
     with replacing_file(path) as tmp, open(tmp, "wb") as f:
         f.write(_BOM)
         for start in range(0, max(len(df), 1), _CSV_ROWS):  # bounded memory
-            f.write(csv_bytes(df.iloc[start : start + _CSV_ROWS], header=start == 0))
+            write_csv_text(f, df.iloc[start : start + _CSV_ROWS], header=start == 0)
     return path
 
 

@@ -340,13 +340,13 @@ class ChunkWriter:
         for name in ("lon", "lat") if geographic else ("x", "y"):
             if name not in frame.columns:  # no point in this chunk: empty cells
                 frame.insert(len(frame.columns) - 1, name, np.nan)
-        from geo.io.spreadsheet import _BOM, csv_bytes
+        from geo.io.spreadsheet import _BOM, write_csv_text
 
         first = self._csv is None
         if first:
             self._csv = open(self._tmp, "wb")
             self._csv.write(_BOM)
-        self._csv.write(csv_bytes(frame, header=first, neutralise=not self.raw))
+        write_csv_text(self._csv, frame, header=first, neutralise=not self.raw)
 
 
 def _parquet_fields(schema: Any) -> tuple[list[Any], bool]:
