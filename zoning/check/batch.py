@@ -457,7 +457,10 @@ def _input_chunks(
     """The input in chunks, its row count, its name for logs, and its rows per chunk.
 
     The row count is ``None`` when not cheap to know; the rows per chunk are
-    ``chunk_size``, or :func:`_chunk_rows` when ``None``.
+    ``chunk_size``, or :func:`_chunk_rows` when ``None``. A file that does not stream
+    (:func:`geo.io.chunks.streams`) would be read whole at its first chunk:
+    :func:`run_batch` reads it itself once the layers have loaded
+    (:func:`_frame_chunks`), and so knows its row count.
     """
     if isinstance(sites, gpd.GeoDataFrame):
         frame = sites.copy()
