@@ -428,13 +428,22 @@ def _gpkg_arrow_runs(
             ),
         ):
             column = meta["geometry_name"] or "wkb_geometry"
+            offset = 0
             for batch in reader:
                 wkb = batch.column(column)
                 xy = wkb_point_xy(wkb)
-                if xy is not None:
-                    geometry = shapely.points(xy)
-                else:
-                    geometry = geometries_from_wkb(wkb.to_numpy(zero_copy_only=False), source)
+                try:
+                    geometry = (
+                        shapely.points(xy) if xy is not None
+                        else geometries_from_wkb(wkb.to_numpy(zero_copy_only=False), source)
+                    )  # fmt: skip
+                except NotImplementedError:  # curves: GDAL's features are linearised
+                    run = read_ogr(path, layer=name, source=source, skip_features=offset,
+                                   max_features=len(batch))  # fmt: skip
+                    offset += len(batch)
+                    yield run, None
+                    continue
+                offset += len(batch)
                 frame = batch.drop_columns([column]).to_pandas()
                 yield gpd.GeoDataFrame(frame, geometry=geometry, crs=meta["crs"]), xy
     except (*_PYOGRIO_ERRORS, OSError, ValueError) as err:

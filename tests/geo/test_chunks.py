@@ -151,3 +151,21 @@ def test_gpkg_damaged_mid_layer_names_the_file(tmp_path):
     path.write_bytes(data[: len(data) // 2] + b"\0" * (len(data) - len(data) // 2))
     with pytest.raises(InputFormatError, match=r"cut\.gpkg"):
         list(iter_vector_chunks(path, chunk_size=1000))
+
+
+def test_gpkg_run_with_a_curve_is_read_by_feature_as_before(tmp_path, monkeypatch):
+    # Arrow hands GDAL's curves to shapely, which has none; GDAL's features linearise them
+    path = tmp_path / "curve.gpkg"
+    geoms = [shapely.box(116, 40, 116.1, 40.1), shapely.Point(116, 40)] * 3
+    gpd.GeoDataFrame({"site_id": list("abcdef")}, geometry=geoms, crs=4326).to_file(
+        path, layer="c", SPATIAL_INDEX="NO"
+    )
+    arc = struct.pack("<BII", 1, 8, 3) + struct.pack("<6d", 116, 40, 116.05, 40.05, 116.1, 40)
+    with sqlite3.connect(path) as con:  # a circular string, in a GeoPackage blob
+        blob = b"GP" + bytes([0, 0b00000001]) + struct.pack("<i", 4326) + arc
+        con.execute("UPDATE c SET geom = ? WHERE fid = 3", (blob,))
+    got, want, used_arrow = _read_both(path, 2, monkeypatch)
+    assert used_arrow
+    _assert_same_chunks(got, want)
+    assert got[1].geometry.iloc[0].geom_type == "LineString"  # the arc, linearised
+    assert got[0].geometry.iloc[0].geom_type == "Polygon"  # other runs through Arrow
