@@ -269,7 +269,9 @@ def _arrow_cells(text: str, sep: str) -> pd.DataFrame | None:
         )  # fmt: skip
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    cells = table.to_pandas(types_mapper={pa.string(): pd.StringDtype(na_value=np.nan)}.get)
+    text = pd.Series([], dtype=str).dtype  # what dtype=str gives: pandas 3 text, 2.x objects
+    mapper = {pa.string(): text}.get if isinstance(text, pd.StringDtype) else None
+    cells = table.to_pandas(types_mapper=mapper)
     cells.columns = range(len(names))
     return cells
 
