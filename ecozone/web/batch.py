@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from ecozone.web.errors import ApiError
 from geo.errors import InputFormatError
 from geo.io.spreadsheet import write_csv
 
@@ -27,6 +28,11 @@ __all__ = ["results_map", "run_batch_file"]
 
 #: Most sites drawn on the page map after a batch (all are in the results file).
 MAP_LIMIT = 5000
+
+#: Largest results file a JSON answer carries (base64); larger ones go in a zip. A
+#: 20 MB CSV of 425 000 points gives a 302 MB results CSV: its base64 and JSON copies
+#: passed a worker's 2 GB and were answered 413 "needs more memory".
+JSON_RESULTS_MB = 64.0
 
 
 def _safe_csv(src: Path, dst: Path) -> pd.DataFrame:
@@ -151,6 +157,15 @@ def run_batch_file(
                            default=str),
             )  # fmt: skip
         return buf.getvalue(), name
+    size_mb = result_path.stat().st_size / 2**20
+    if size_mb > JSON_RESULTS_MB:
+        msg = (
+            f"{label}: 结果文件 {size_mb:.0f} MB，超过 JSON 答复可携带的 {JSON_RESULTS_MB:.0f} MB，"
+            f"请以 output=zip 取回，或分成较小的文件 / the results file is {size_mb:.0f} MB, more "
+            f"than a JSON answer carries ({JSON_RESULTS_MB:.0f} MB): ask for output=zip, or "
+            "split the sites into smaller files."
+        )
+        raise ApiError(413, "too_large", msg)
     answer_map = results_map(summary.sites)
     media = {
         "csv": "text/csv; charset=utf-8",

@@ -41,7 +41,7 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -164,6 +164,22 @@ def _rss_mb() -> float:
     except OSError:
         pass
     return 0.0
+
+
+def _arrow_allocator_for_workers(environ: MutableMapping[str, str]) -> None:
+    """Have Arrow allocate with the system's allocator in the worker processes.
+
+    Arrow picks its allocator when it is imported, so the choice is made in the
+    environment the forkserver starts with (its preloaded modules import pyarrow, and
+    every worker is forked from it); a user's own ``ARROW_DEFAULT_MEMORY_POOL`` wins.
+    Arrow's default, mimalloc, reserves 1 GiB of address space at its first
+    allocation, which a worker's limit counts although it is never used: a worker
+    that had warmed its pack stood at 1.76 GB of its 2 GB with 279 MB resident, and
+    the largest upload the server takes (a 20 MB CSV of 425 000 points) was answered
+    413. The system's allocator reserves nothing (that batch peaked at 1.07 GB of
+    address space, against 2.09 GB).
+    """
+    environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 
 
 def _serve(
@@ -314,6 +330,7 @@ class WorkerPool:
                 return
             ctx = multiprocessing.get_context("forkserver")
             ctx.set_forkserver_preload(_PRELOAD)
+            _arrow_allocator_for_workers(os.environ)  # (read by the forkserver it starts)
             self._ctx = ctx
             for _ in range(self.size):
                 self._add()

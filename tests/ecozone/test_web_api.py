@@ -780,3 +780,29 @@ def test_the_server_prepares_before_the_first_request(store_path):
     for pid in workers:  # stopped with the server
         status = f"/proc/{pid}/status"
         assert not os.path.exists(status) or "zombie" in open(status).read()
+
+
+def test_batch_json_answer_refuses_results_too_large_to_carry(store_path, tmp_path, monkeypatch):
+    # a 302 MB results CSV (the largest upload's) in base64 passed a worker's memory and
+    # was answered 413 "needs more memory"; now the answer says what to ask for
+    from ecozone.web import batch as web_batch
+    from ecozone.web.checks import PackCache
+    from ecozone.web.errors import ApiError
+    from layers import open_store
+
+    src = tmp_path / "sites.csv"
+    src.write_bytes(_batch_csv())
+    monkeypatch.setattr(web_batch, "JSON_RESULTS_MB", 1e-4)  # about 100 bytes
+    with open_store(store_path) as store:
+        entry = PackCache(store).get("beijing")
+        with pytest.raises(ApiError) as err:
+            web_batch.run_batch_file(entry, src, tmp_path / "a", fmt="csv", read_options={},
+                                     label="sites.csv", output="json")  # fmt: skip
+        assert err.value.status == 413 and err.value.code == "too_large"
+        assert "output=zip" in err.value.message and "sites.csv" in err.value.message
+        answer, name = web_batch.run_batch_file(
+            entry, src, tmp_path / "b", fmt="csv", read_options={}, label="sites.csv",
+            output="zip",
+        )  # fmt: skip
+    with zipfile.ZipFile(io.BytesIO(answer)) as zf:
+        assert "site_id" in zf.read(name).decode("utf-8-sig").splitlines()[0]
