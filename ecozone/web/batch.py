@@ -131,10 +131,10 @@ def run_batch_file(
         raise InputFormatError(msg)
     name = f"results.{fmt}"
     result_path = folder / name
-    if fmt == "csv":
-        _safe_csv(raw_out, result_path)
-    else:
-        raw_out.rename(result_path)
+    # a CSV is formula-safe as the batch writes it (ChunkWriter neutralises text cells):
+    # read back and written again it was the same bytes, for 4.9 s and about 1 GB at
+    # 425 000 sites
+    raw_out.rename(result_path)
     errors = _safe_csv(raw_err, folder / "errors.csv")
     info = summary.to_dict()
     info.pop("out", None)
