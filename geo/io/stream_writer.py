@@ -177,6 +177,11 @@ class ChunkWriter:
             msg = f"{self.path}: 没有写入任何数据块 / no chunk was written."
             raise InputFormatError(msg)
 
+    @property
+    def started(self) -> bool:
+        """Whether a first chunk was written (its columns and types bind the rest)."""
+        return self._columns is not None
+
     def configure(self, *, style: QgisStyle | None = None, raw: bool = False) -> None:
         """Set the GeoPackage ``style`` and the CSV ``raw`` mode, before the first chunk.
 
@@ -184,7 +189,7 @@ class ChunkWriter:
         before checking, so that a GeoPackage's writing process has started by the
         first chunk).
         """
-        if self._columns is not None:
+        if self.started:
             msg = "ChunkWriter.configure() after the first chunk"
             raise RuntimeError(msg)
         self.style = style

@@ -453,14 +453,14 @@ def _chunk_rows(total: int | None, lanes: int) -> int:
 def _input_chunks(
     sites: str | Path | gpd.GeoDataFrame, chunk_size: int | None, read_options: Mapping[str, Any],
     workers: int | None,
-) -> tuple[Iterator[gpd.GeoDataFrame], int | None, str, int]:  # fmt: skip
+) -> tuple[Iterator[gpd.GeoDataFrame] | None, int | None, str, int]:  # fmt: skip
     """The input in chunks, its row count, its name for logs, and its rows per chunk.
 
     The row count is ``None`` when not cheap to know; the rows per chunk are
     ``chunk_size``, or :func:`_chunk_rows` when ``None``. A file that does not stream
-    (:func:`geo.io.chunks.streams`) would be read whole at its first chunk:
-    :func:`run_batch` reads it itself once the layers have loaded
-    (:func:`_frame_chunks`), and so knows its row count.
+    (:func:`geo.io.chunks.streams`) has no chunks yet (``None``): :func:`run_batch`
+    reads it whole once the layers have loaded (:func:`_frame_chunks`), and so knows
+    its row count.
     """
     if isinstance(sites, gpd.GeoDataFrame):
         frame = sites.copy()
@@ -470,6 +470,8 @@ def _input_chunks(
         return chunks, total, "input", size
     total = count_rows(sites, layer=read_options.get("layer"))
     size = chunk_size or _chunk_rows(total, _most_lanes(workers))
+    if not streams(sites):
+        return None, total, str(sites), size
     chunks = iter_vector_chunks(sites, chunk_size=size, **dict(read_options))
     return chunks, total, str(sites), size
 
@@ -813,12 +815,11 @@ def run_batch(
         # the layers load and the checker is built (a read error surfaces at the first
         # chunk, as before); a file read whole waits for the layers, so that a store or
         # pack error comes at once, not after the whole file has been read
-        early = isinstance(sites_path_or_gdf, gpd.GeoDataFrame) or streams(sites_path_or_gdf)
-        if early:
+        if chunks is not None:
             chunks = reading.enter_context(read_ahead(chunks))
         layers = load_layers(store_or_layers, pack.layer_kinds())
         checker = build_checker(pack, layers, missing_layers=missing_layers)
-        if not early:
+        if chunks is None:
             # read whole now, so that its rows are known (the writer's choice); in the
             # chunks of an unknown count, as before: the whole file is held besides
             # them (1 000 000 CSV rows in chunks of 71 000 peaked at 1.14 GB)
@@ -963,7 +964,6 @@ class _Run:
         self.empty: gpd.GeoDataFrame | None = None
         self.done = self.checked = self.repaired = self.sites = self.finding_rows = 0
         self._writer: ChunkWriter | None = None
-        self._configured = False  # the writer has the first frame's options
 
     # -------------------------------------------------------------- check side
 
@@ -1101,12 +1101,12 @@ class _Run:
 
         return _ctx()
 
-    def _open(self, frame: gpd.GeoDataFrame) -> ChunkWriter:
+    def _ready(self, frame: gpd.GeoDataFrame) -> ChunkWriter:
         """The writer, given the options of the first frame (its style, raw CSV cells)."""
         assert self._writer is not None
-        opts = dict(self.write_options(frame, self.out) if self.write_options else {})
-        self._writer.configure(style=opts.get("style"), raw=bool(opts.get("raw")))
-        self._configured = True
+        if not self._writer.started:
+            opts = dict(self.write_options(frame, self.out) if self.write_options else {})
+            self._writer.configure(style=opts.get("style"), raw=bool(opts.get("raw")))
         return self._writer
 
     def emit(self, writer: Any, checked: _Checked, drop: np.ndarray | None) -> None:
@@ -1134,13 +1134,13 @@ class _Run:
         if self.keep_sites:
             self.frames.append(frame)
         if writer is not None:
-            (self._writer if self._configured else self._open(frame)).write(frame, point_xy=xy)
+            self._ready(frame).write(frame, point_xy=xy)
 
     def finish(self, writer: Any) -> None:
         """Write an empty output when no site was checked (the file always exists)."""
-        if writer is not None and not self._configured:
+        if writer is not None and self._writer is not None and not self._writer.started:
             frame = self.empty if self.empty is not None else self.sites_frame()
-            self._open(frame).write(frame)
+            self._ready(frame).write(frame)
 
     def sites_frame(self) -> gpd.GeoDataFrame:
         """Every verdict row kept (``keep_sites``), or an empty frame."""
